@@ -1,0 +1,166 @@
+package codec
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+)
+
+// Timestamps are instants since the Unix epoch; the returned times are UTC.
+
+// TimestampMillis converts a timestamp-millis (or local-timestamp-millis) value.
+func TimestampMillis(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// TimestampMicros converts a timestamp-micros (or local-timestamp-micros) value.
+func TimestampMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// TimestampNanos converts a timestamp-nanos (or local-timestamp-nanos) value.
+func TimestampNanos(v int64) time.Time { return time.Unix(0, v).UTC() }
+
+// MillisOf returns t as milliseconds since the epoch, rounding toward the
+// past (so a pre-1970 time with a sub-millisecond part is not moved later).
+func MillisOf(t time.Time) int64 { return t.UnixMilli() }
+
+// MicrosOf returns t as microseconds since the epoch, rounding toward the past.
+func MicrosOf(t time.Time) int64 { return t.UnixMicro() }
+
+// NanosOf returns t as nanoseconds since the epoch. Like time.Time.UnixNano
+// it is undefined outside the years 1678 to 2262.
+func NanosOf(t time.Time) int64 { return t.UnixNano() }
+
+const secondsPerDay = 24 * 60 * 60
+
+// Date converts a date value (days since 1970-01-01) to midnight UTC of that day.
+func Date(days int32) time.Time { return time.Unix(int64(days)*secondsPerDay, 0).UTC() }
+
+// DaysOf returns the number of days from 1970-01-01 to the calendar date of
+// t in t's own location (for a UTC time: floor(seconds/86400), so any time on
+// 1969-12-31 gives -1).
+func DaysOf(t time.Time) int32 {
+	y, m, d := t.Date()
+	return int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / secondsPerDay)
+}
+
+// TimeMillis converts a time-millis value (milliseconds after midnight).
+func TimeMillis(v int32) time.Duration { return time.Duration(v) * time.Millisecond }
+
+// TimeMicros converts a time-micros value (microseconds after midnight).
+func TimeMicros(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
+
+// MillisOfDuration returns d in whole milliseconds (truncated), for time-millis.
+func MillisOfDuration(d time.Duration) int32 { return int32(d / time.Millisecond) }
+
+// MicrosOfDuration returns d in whole microseconds (truncated), for time-micros.
+func MicrosOfDuration(d time.Duration) int64 { return int64(d / time.Microsecond) }
+
+// Duration is the Avro duration logical type. Its three parts are
+// independent: a month is not a fixed number of days, nor a day of
+// milliseconds.
+type Duration struct {
+	Months, Days, Milliseconds uint32
+}
+
+// DecimalFromBytes converts the bytes of a decimal logical value: the
+// unscaled value as a big-endian two's-complement integer (empty = 0),
+// divided by 10^scale.
+func DecimalFromBytes(b []byte, scale int) *big.Rat {
+	unscaled := new(big.Int).SetBytes(b)
+	if len(b) > 0 && b[0]&0x80 != 0 {
+		unscaled.Sub(unscaled, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+	}
+	r := new(big.Rat).SetInt(unscaled)
+	if scale == 0 {
+		return r
+	}
+	p := pow10(scale)
+	if scale > 0 {
+		return r.Quo(r, new(big.Rat).SetInt(p))
+	}
+	return r.Mul(r, new(big.Rat).SetInt(p))
+}
+
+func pow10(n int) *big.Int {
+	if n < 0 {
+		n = -n
+	}
+	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
+}
+
+// AppendDecimalBytes appends v as a bytes-backed decimal: the length and the
+// minimal two's-complement big-endian encoding of v*10^scale. It fails if v
+// is nil, if v*10^scale is not an integer or if it has more than precision
+// digits.
+func AppendDecimalBytes(dst []byte, v *big.Rat, precision, scale int) ([]byte, error) {
+	u, err := unscaled(v, precision, scale)
+	if err != nil {
+		return dst, err
+	}
+	b := twosComplement(u)
+	return AppendBytes(dst, b), nil
+}
+
+// AppendDecimalFixed appends v as a fixed-backed decimal of size bytes,
+// sign-extended. Beyond the AppendDecimalBytes errors, it fails if the value
+// does not fit in size bytes.
+func AppendDecimalFixed(dst []byte, v *big.Rat, precision, scale, size int) ([]byte, error) {
+	u, err := unscaled(v, precision, scale)
+	if err != nil {
+		return dst, err
+	}
+	b := twosComplement(u)
+	if len(b) > size {
+		return dst, fmt.Errorf("avro: decimal %s needs %d bytes, more than the fixed size %d", v.RatString(), len(b), size)
+	}
+	var ext byte
+	if u.Sign() < 0 {
+		ext = 0xff
+	}
+	for range size - len(b) {
+		dst = append(dst, ext)
+	}
+	return append(dst, b...), nil
+}
+
+var errNilDecimal = errors.New("avro: nil decimal value")
+
+func unscaled(v *big.Rat, precision, scale int) (*big.Int, error) {
+	if v == nil {
+		return nil, errNilDecimal
+	}
+	if precision <= 0 || scale < 0 || scale > precision {
+		return nil, fmt.Errorf("avro: invalid decimal precision %d and scale %d", precision, scale)
+	}
+	r := new(big.Rat).Mul(v, new(big.Rat).SetInt(pow10(scale)))
+	if !r.IsInt() {
+		return nil, fmt.Errorf("avro: decimal %s has more than %d digits after the point", v.RatString(), scale)
+	}
+	u := new(big.Int).Set(r.Num())
+	if digits := len(new(big.Int).Abs(u).String()); digits > precision {
+		return nil, fmt.Errorf("avro: decimal %s has %d digits, more than precision %d", v.RatString(), digits, precision)
+	}
+	return u, nil
+}
+
+// twosComplement returns the shortest big-endian two's-complement encoding
+// of u (at least one byte).
+func twosComplement(u *big.Int) []byte {
+	if u.Sign() >= 0 {
+		b := u.Bytes()
+		if len(b) == 0 || b[0]&0x80 != 0 {
+			b = append([]byte{0}, b...)
+		}
+		return b
+	}
+	// -u-1 has the complement bit pattern of u.
+	m := new(big.Int).Neg(u)
+	m.Sub(m, big.NewInt(1))
+	b := m.Bytes()
+	for i := range b {
+		b[i] = ^b[i]
+	}
+	if len(b) == 0 || b[0]&0x80 == 0 {
+		b = append([]byte{0xff}, b...)
+	}
+	return b
+}
