@@ -1,0 +1,54 @@
+package names
+
+import "testing"
+
+func TestCamel(t *testing.T) {
+	for in, want := range map[string]string{
+		"campaign_id":   "CampaignID",
+		"geo_point":     "GeoPoint",
+		"Impression":    "Impression",
+		"userId":        "UserID",
+		"user_ids":      "UserIDs",
+		"HTTPServer":    "HTTPServer",
+		"IN_PROGRESS":   "InProgress",
+		"url":           "URL",
+		"type":          "Type",
+		"_private":      "Private",
+		"3d":            "X3d",
+		"lat":           "Lat",
+		"ad_unit_uuid":  "AdUnitUUID",
+		"bid_price_usd": "BidPriceUsd",
+	} {
+		if got := Camel(in); got != want {
+			t.Errorf("Camel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestIdent(t *testing.T) {
+	for in, want := range map[string]string{"type": "type_", "a-b": "a_b", "x1": "x1", "1x": "_x"} {
+		if got := Ident(in); got != want {
+			t.Errorf("Ident(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	cands := []string{"subscribe", "pattern", "assign", "startingOffsets", "key", "value"}
+	for in, want := range map[string]string{
+		"subcribe":        "subscribe",
+		"Subscribe":       "subscribe",
+		"subscirbe":       "subscribe",
+		"patern":          "pattern",
+		"startingoffsets": "startingOffsets",
+		"startingOffset":  "startingOffsets",
+		"vlaue":           "value",
+		"topics":          "",
+		"x":               "",
+		"zzz":             "",
+	} {
+		if got := Suggest(in, cands); got != want {
+			t.Errorf("Suggest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,324 @@
+// Package spec loads and validates the job spec, streamgen.yaml (version 1).
+//
+// Load and Parse return a Spec with every default applied, or an ErrorList
+// naming every problem in the file as "file:line:col: message".
+//
+// Values may reference environment variables as ${VAR} or ${VAR:-default}
+// (see runtime/envsubst). The values the generator itself needs
+// (schemas.files, schemas.registry.url, schemas.registry.subjects) are
+// expanded when the spec is loaded. Runtime values (brokers, group, TLS,
+// SASL, DSNs, directories, topics, table, status address) are kept exactly
+// as written: the generated job expands them at start-up, so no secret is
+// baked into generated code. Such values are checked only when they hold
+// no reference.
+package spec
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// JSONSchema is the JSON Schema (draft 2020-12) of streamgen.yaml, for
+// editors and CI linters.
+//
+//go:embed streamgen.schema.json
+var JSONSchema []byte
+
+// Spec is a loaded, validated streamgen.yaml with defaults applied.
+type Spec struct {
+	// File is the spec's path as given to Load or Parse.
+	File string
+	// Dir is the directory of File; relative paths in the spec resolve
+	// against it.
+	Dir string
+
+	// Version is the spec format version. Required; must be 1.
+	Version int
+	// Name is the job name, matching [a-z0-9][a-z0-9._-]*. Required. It is
+	// the default consumer group id, the metrics prefix and the binary name.
+	Name string
+	// Package is the Go package name of the generated code. Default: Name
+	// lowercased with every character that is not a letter or digit removed
+	// ("impressions-etl" → "impressionsetl"). Must be a Go identifier and
+	// not a keyword.
+	Package string
+	// Output is the output directory as written, relative to the spec file
+	// (see OutputDir). Default: "./" + Package.
+	Output string
+
+	// Schemas says where the Avro schemas come from. Optional.
+	Schemas Schemas
+	// Streams are the job's input streams. Required, at least one.
+	Streams []Stream
+	// Kafka holds the client settings.
+	Kafka Kafka
+	// Batch sets the micro-batch interval and rate limits.
+	Batch Batch
+	// Location places partitions on workers.
+	Location Location
+	// Workers is the number of partitions processed in parallel.
+	// Default 0, meaning GOMAXPROCS; must be >= 0.
+	Workers int
+	// Semantics is at-most-once, at-least-once or exactly-once.
+	// Default at-least-once. exactly-once needs a transactional sink
+	// (files, postgres or kafka) whose store also keeps the offsets.
+	Semantics string
+	// Offsets says where consumed offsets are stored.
+	Offsets Offsets
+	// Sink is where ProcessBatch output goes.
+	Sink Sink
+	// Retries bounds how often a failing batch is retried.
+	Retries Retries
+	// OnDecodeError is what happens to a record that cannot be decoded:
+	// fail (stop the job), skip (count it in a metric) or dead-letter
+	// (write it to DeadLetterTopic). Default fail.
+	OnDecodeError string
+	// DeadLetterTopic receives undecodable records; required with, and only
+	// allowed with, OnDecodeError dead-letter. Runtime value.
+	DeadLetterTopic string
+	// Shutdown controls stopping on a signal.
+	Shutdown Shutdown
+	// Status configures the status and metrics HTTP server.
+	Status Status
+
+	// PackagePos is where the package name was written (the name's
+	// position when Package was derived from it).
+	PackagePos Pos
+	// OutputPos is where the output directory was written (PackagePos
+	// when Output is the default).
+	OutputPos Pos
+}
+
+// OutputDir is the output directory: Output resolved against Dir.
+func (s *Spec) OutputDir() string {
+	if filepath.IsAbs(s.Output) {
+		return filepath.Clean(s.Output)
+	}
+	return filepath.Join(s.Dir, s.Output)
+}
+
+// Errorf returns an error at pos, for later stages (schema resolution,
+// emission) that find problems in values the spec holds.
+func (s *Spec) Errorf(pos Pos, format string, args ...any) *Error {
+	if pos.File == "" {
+		pos.File = s.File
+	}
+	return &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Schemas says where the Avro schemas come from: files, a registry, or
+// both.
+type Schemas struct {
+	// Files are glob patterns (path.Match syntax) relative to the spec
+	// file, expanded from ${VAR} at load time. The generator globs them.
+	Files []string
+	// FilesPos is the position of each entry of Files.
+	FilesPos []Pos
+	// Registry is a Confluent-compatible schema registry; nil if none.
+	Registry *Registry
+}
+
+// Registry is a schema registry read at generation time.
+type Registry struct {
+	// URL is the registry's http(s) URL, expanded at load time. Required.
+	URL string
+	// Subjects are the subjects to read, written "name" or "name@version".
+	// Optional.
+	Subjects []Subject
+}
+
+// Subject is a registry subject, optionally pinned to a version.
+type Subject struct {
+	Name string
+	// Version is the pinned version (>= 1), or 0 for the latest (the
+	// default, also written "name@latest").
+	Version int
+	Pos     Pos
+}
+
+// Stream is one input stream: a consumer strategy and the record types.
+type Stream struct {
+	// Name is the stream's name, [a-z][a-z0-9_]*, unique in the spec; the
+	// generated types are named after it. Required.
+	Name string
+	// Subscribe lists the topics to subscribe to. Exactly one of
+	// Subscribe, Pattern and Assign is set.
+	Subscribe []string
+	// Pattern is a Go regexp; matching topics are subscribed.
+	Pattern string
+	// Assign maps topic → partitions (>= 0, no duplicates) to read without
+	// joining a consumer group.
+	Assign map[string][]int32
+	// StartingOffsets maps topic → partition → offset (>= 0) to start from
+	// instead of Kafka.StartFrom. Optional. Topics must be among the
+	// stream's subscribed or assigned topics (or match its pattern).
+	StartingOffsets map[string]map[int32]int64
+	// Key is the record key type: string, bytes, int32, int64, none, or an
+	// Avro full name. Default none.
+	Key string
+	// Value is the Avro full name of the record value type. Required.
+	Value string
+	// Encoding is the wire format: confluent (magic byte and schema id
+	// before the Avro body) or raw (Avro body only). Default confluent.
+	Encoding string
+
+	// Pos is the stream's position; KeyPos and ValuePos are where Key and
+	// Value were written (Pos when defaulted).
+	Pos, KeyPos, ValuePos Pos
+}
+
+// Kafka holds the Kafka client settings.
+type Kafka struct {
+	// Brokers are the seed brokers (host:port). Default ["localhost:9092"].
+	// Runtime value.
+	Brokers []string
+	// Group is the consumer group id. Default: the job name. Runtime value.
+	Group string
+	// GroupSet reports whether kafka.group was written in the file.
+	GroupSet bool
+	// StartFrom is where a partition without a stored offset starts:
+	// committed (the stored offset, else ResetTo), earliest, latest, or
+	// timestamp:RFC3339. Default committed.
+	StartFrom string
+	// ResetTo is what to do when a stored offset is out of range:
+	// earliest, latest or error. Default earliest.
+	ResetTo string
+	// Isolation is read_committed or read_uncommitted. Default
+	// read_committed.
+	Isolation string
+	TLS       TLS
+	SASL      SASL
+}
+
+// TLS configures TLS to the brokers. File paths are runtime values.
+type TLS struct {
+	// Enabled turns TLS on. Default false.
+	Enabled bool
+	// CA is a PEM file of CA certificates. Default: the system pool.
+	CA string
+	// Cert and Key are a PEM client certificate and its key; set both or
+	// neither.
+	Cert, Key string
+	// InsecureSkipVerify disables server certificate checks. Default false.
+	InsecureSkipVerify bool
+}
+
+// SASL configures SASL authentication. All fields are runtime values.
+type SASL struct {
+	// Mechanism is "" (no SASL, the default), PLAIN, SCRAM-SHA-256 or
+	// SCRAM-SHA-512. A mechanism needs Username and Password.
+	Mechanism          string
+	Username, Password string
+}
+
+// Batch sets micro-batching. Memory is bounded by Interval times
+// MaxRatePerPartition times the number of partitions.
+type Batch struct {
+	// Interval is the batch interval, > 0. Default 5s.
+	Interval time.Duration
+	// MaxRatePerPartition caps records per second per partition; 0 (the
+	// default) is unlimited.
+	MaxRatePerPartition int64
+	// MinRatePerPartition is the floor backpressure cannot go below,
+	// >= 0 and <= MaxRatePerPartition when that is set. Default 1.
+	MinRatePerPartition int64
+	// Backpressure adapts the rate to processing time (a PID controller).
+	Backpressure Backpressure
+	// PollTimeout bounds a fetch of a batch's offset range, > 0. Default 2m.
+	PollTimeout time.Duration
+}
+
+// Backpressure is the PID rate estimator. All values are >= 0.
+type Backpressure struct {
+	// Enabled turns backpressure on. Default false.
+	Enabled bool
+	// InitialRate is the rate (records/s) of the first batch; 0 (the
+	// default) means MaxRatePerPartition.
+	InitialRate int64
+	// Proportional is the weight of the current error. Default 1.0.
+	Proportional float64
+	// Integral is the weight of accumulated error. Default 0.2.
+	Integral float64
+	// Derived is the weight of the error's change. Default 0.0.
+	Derived float64
+	// MinRate is the lowest rate the estimator returns, > 0. Default 100.
+	MinRate int64
+}
+
+// Location places partitions on workers.
+type Location struct {
+	// Strategy is consistent (spread evenly, sticky), brokers (workers
+	// co-located with the partition leader) or fixed. Default consistent.
+	Strategy string
+	// Fixed maps "topic/partition" to a host or instance; required and
+	// non-empty with Strategy fixed, not allowed otherwise.
+	Fixed map[string]string
+}
+
+// Offsets says where consumed offsets are stored.
+type Offsets struct {
+	// Store is kafka (committed to the consumer group), postgres or files.
+	// Default kafka; with semantics exactly-once, the sink's own store
+	// (files → files, postgres → postgres, kafka → kafka).
+	Store string
+	// DSN is the PostgreSQL DSN for store postgres. Default: Sink.DSN when
+	// the sink is postgres. Runtime value.
+	DSN string
+	// Dir is the directory for store files. Default: Sink.Dir when the
+	// sink is files. Runtime value.
+	Dir string
+}
+
+// Sink is where ProcessBatch output goes.
+type Sink struct {
+	// Type is none (the handler writes its own output), files, postgres or
+	// kafka. Default none.
+	Type string
+	// Dir is the files sink directory (required for files). Runtime value.
+	Dir string
+	// DSN and Table are the PostgreSQL DSN and table (required for
+	// postgres). Runtime values.
+	DSN, Table string
+	// Topic is the Kafka output topic (required for kafka). Runtime value.
+	Topic string
+}
+
+// Retries bounds retrying a failing batch.
+type Retries struct {
+	// MaxFailures is how many times a batch may fail before the job stops,
+	// >= 1. Default 4.
+	MaxFailures int
+	// Backoff is the wait between retries, >= 0. Default 1s.
+	Backoff time.Duration
+}
+
+// Shutdown controls stopping on SIGINT/SIGTERM.
+type Shutdown struct {
+	// Graceful finishes the running batch and commits before exiting.
+	// Default true.
+	Graceful bool
+	// Timeout bounds a graceful shutdown, >= 0. Default (or 0): 10 x
+	// Batch.Interval, filled in by Parse.
+	Timeout time.Duration
+}
+
+// Status configures the status and metrics HTTP server.
+type Status struct {
+	// Addr is the listen address (host:port). Default ":8080". Runtime
+	// value.
+	Addr string
+}
+
+// Load reads and parses the spec at path, expanding generation-time
+// references from the environment. Its error is an ErrorList for problems
+// in the file, or the read error (which names the path).
+func Load(path string) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load spec: %w", err)
+	}
+	return Parse(path, data, os.LookupEnv)
+}

@@ -1,0 +1,381 @@
+package spec
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the testdata/errors/*.stderr golden files")
+
+// testEnv is the environment the tests parse with.
+func testEnv(k string) (string, bool) {
+	v, ok := map[string]string{
+		"SCHEMA_REGISTRY_URL": "http://registry:8081",
+		"EMPTY":               "",
+	}[k]
+	return v, ok
+}
+
+func parseFile(t *testing.T, path string) (*Spec, error) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Parse(path, data, testEnv)
+}
+
+func TestParseFull(t *testing.T) {
+	const file = "testdata/valid/full.yaml"
+	s, err := parseFile(t, file)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	pos := func(line, col int) Pos { return Pos{File: file, Line: line, Col: col} }
+	want := &Spec{
+		File:    file,
+		Dir:     "testdata/valid",
+		Version: 1,
+		Name:    "impressions-etl",
+		Package: "impressionsetl",
+		Output:  "./impressionsetl",
+		Schemas: Schemas{
+			Files:    []string{"../schemas/*.avsc"},
+			FilesPos: []Pos{pos(6, 11)},
+			Registry: &Registry{
+				URL: "http://registry:8081",
+				Subjects: []Subject{
+					{Name: "impressions-value", Pos: pos(9, 16)},
+					{Name: "clicks-value", Version: 3, Pos: pos(9, 35)},
+				},
+			},
+		},
+		Streams: []Stream{
+			{
+				Name:            "impressions",
+				Subscribe:       []string{"impressions"},
+				StartingOffsets: map[string]map[int32]int64{"impressions": {0: 36892229}},
+				Key:             "string",
+				Value:           "com.example.ads.Impression",
+				Encoding:        "confluent",
+				Pos:             pos(11, 5), KeyPos: pos(14, 10), ValuePos: pos(15, 12),
+			},
+			{
+				Name:     "clicks",
+				Assign:   map[string][]int32{"clicks": {0, 1, 2}},
+				Key:      "com.example.ads.ClickKey",
+				Value:    "com.example.ads.Click",
+				Encoding: "raw",
+				Pos:      pos(17, 5), KeyPos: pos(20, 10), ValuePos: pos(19, 12),
+			},
+			{
+				Name:     "views",
+				Pattern:  "^views-.*",
+				Key:      "none",
+				Value:    "com.example.ads.View",
+				Encoding: "confluent",
+				Pos:      pos(22, 5), KeyPos: pos(22, 5), ValuePos: pos(24, 12),
+			},
+		},
+		Kafka: Kafka{
+			Brokers:   []string{"${KAFKA_BROKERS:-localhost:9092}"},
+			Group:     "impressions-etl",
+			GroupSet:  true,
+			StartFrom: "timestamp:2024-05-01T00:00:00Z",
+			ResetTo:   "latest",
+			Isolation: "read_uncommitted",
+			TLS:       TLS{Enabled: true, CA: "/etc/ca.pem", Cert: "${TLS_CERT}", Key: "${TLS_KEY}"},
+			SASL:      SASL{Mechanism: "SCRAM-SHA-512", Username: "${KAFKA_USER}", Password: "${KAFKA_PASSWORD}"},
+		},
+		Batch: Batch{
+			Interval:            10 * time.Second,
+			MaxRatePerPartition: 1000,
+			MinRatePerPartition: 10,
+			Backpressure:        Backpressure{Enabled: true, InitialRate: 500, Proportional: 1.5, Integral: 0.3, Derived: 0.1, MinRate: 50},
+			PollTimeout:         time.Minute,
+		},
+		Location:        Location{Strategy: "fixed", Fixed: map[string]string{"impressions/0": "worker-a", "clicks/1": "worker-b"}},
+		Workers:         8,
+		Semantics:       "exactly-once",
+		Offsets:         Offsets{Store: "postgres", DSN: "${PG_DSN}"},
+		Sink:            Sink{Type: "postgres", DSN: "${PG_DSN}", Table: "ads.impressions"},
+		Retries:         Retries{MaxFailures: 3, Backoff: 500 * time.Millisecond},
+		OnDecodeError:   "dead-letter",
+		DeadLetterTopic: "impressions-dlq",
+		Shutdown:        Shutdown{Graceful: false, Timeout: 30 * time.Second},
+		Status:          Status{Addr: "${STATUS_ADDR:-:9090}"},
+		PackagePos:      pos(3, 10),
+		OutputPos:       pos(4, 9),
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("Parse mismatch\n got: %+v\nwant: %+v", s, want)
+	}
+	if got, want := s.OutputDir(), filepath.Join("testdata", "valid", "impressionsetl"); got != want {
+		t.Errorf("OutputDir() = %q; want %q", got, want)
+	}
+}
+
+func TestParseMinimalDefaults(t *testing.T) {
+	const file = "testdata/valid/minimal.yaml"
+	s, err := parseFile(t, file)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	namePos := Pos{File: file, Line: 2, Col: 7}
+	want := &Spec{
+		File:    file,
+		Dir:     "testdata/valid",
+		Version: 1,
+		Name:    "anomaly-detector",
+		Package: "anomalydetector",
+		Output:  "./anomalydetector",
+		Streams: []Stream{{
+			Name:      "impressions",
+			Subscribe: []string{"impressions"},
+			Key:       "none",
+			Value:     "com.example.ads.Impression",
+			Encoding:  "confluent",
+			Pos:       Pos{file, 4, 5}, KeyPos: Pos{file, 4, 5}, ValuePos: Pos{file, 6, 12},
+		}},
+		Kafka: Kafka{
+			Brokers:   []string{"localhost:9092"},
+			Group:     "anomaly-detector",
+			StartFrom: "committed",
+			ResetTo:   "earliest",
+			Isolation: "read_committed",
+		},
+		Batch: Batch{
+			Interval:            5 * time.Second,
+			MinRatePerPartition: 1,
+			Backpressure:        Backpressure{Proportional: 1.0, Integral: 0.2, MinRate: 100},
+			PollTimeout:         2 * time.Minute,
+		},
+		Location:      Location{Strategy: "consistent"},
+		Semantics:     "at-least-once",
+		Offsets:       Offsets{Store: "kafka"},
+		Sink:          Sink{Type: "none"},
+		Retries:       Retries{MaxFailures: 4, Backoff: time.Second},
+		OnDecodeError: "fail",
+		Shutdown:      Shutdown{Graceful: true, Timeout: 50 * time.Second},
+		Status:        Status{Addr: ":8080"},
+		PackagePos:    namePos,
+		OutputPos:     namePos,
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("Parse mismatch\n got: %+v\nwant: %+v", s, want)
+	}
+}
+
+// TestDerivedDefaults covers defaults that follow from other values.
+func TestDerivedDefaults(t *testing.T) {
+	const head = "version: 1\nname: etl\nstreams: [{name: s, subscribe: [t], value: a.B}]\n"
+	tests := []struct {
+		name, yaml string
+		check      func(*Spec) bool
+	}{
+		{"exactly-once files: offsets follow the sink",
+			"semantics: exactly-once\nsink: {type: files, dir: /out}\n",
+			func(s *Spec) bool { return s.Offsets == Offsets{Store: "files", Dir: "/out"} }},
+		{"exactly-once postgres: offsets follow the sink",
+			"semantics: exactly-once\nsink: {type: postgres, dsn: \"${DSN}\", table: t}\n",
+			func(s *Spec) bool { return s.Offsets == Offsets{Store: "postgres", DSN: "${DSN}"} }},
+		{"exactly-once kafka",
+			"semantics: exactly-once\nsink: {type: kafka, topic: out}\n",
+			func(s *Spec) bool { return s.Offsets.Store == "kafka" }},
+		{"exactly-once files, same dir written twice",
+			"semantics: exactly-once\nsink: {type: files, dir: /out/}\noffsets: {store: files, dir: /out}\n",
+			func(s *Spec) bool { return s.Offsets.Dir == "/out" }},
+		{"at-least-once keeps the kafka store",
+			"sink: {type: files, dir: /out}\n",
+			func(s *Spec) bool { return s.Offsets.Store == "kafka" }},
+		{"shutdown timeout is 10 intervals",
+			"batch: {interval: 2s}\n",
+			func(s *Spec) bool { return s.Shutdown.Timeout == 20*time.Second }},
+		{"explicit package drives output",
+			"package: myjob\n",
+			func(s *Spec) bool {
+				return s.Output == "./myjob" && s.PackagePos.Line == 4 && s.OutputPos == s.PackagePos
+			}},
+		{"null sections keep defaults",
+			"kafka:\nbatch: ~\n",
+			func(s *Spec) bool { return s.Kafka.Brokers[0] == "localhost:9092" && s.Batch.Interval == 5*time.Second }},
+		{"explicit group with assign and kafka store",
+			"kafka: {group: \"${GROUP}\"}\n",
+			func(s *Spec) bool { return s.Kafka.Group == "${GROUP}" && s.Kafka.GroupSet }},
+		{"x- extension keys are unknown keys too",
+			"x-common: &dir /data\n",
+			nil},
+		{"subject versions",
+			"schemas: {registry: {url: \"${EMPTY:-http://localhost:8081}\", subjects: [a, b@latest, c@12]}}\n",
+			func(s *Spec) bool {
+				r := s.Schemas.Registry
+				return r.URL == "http://localhost:8081" && r.Subjects[0].Version == 0 && r.Subjects[1].Version == 0 && r.Subjects[2].Version == 12
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse("streamgen.yaml", []byte(head+tt.yaml), testEnv)
+			if tt.check == nil {
+				if err == nil {
+					t.Fatal("want an error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !tt.check(s) {
+				t.Errorf("unexpected spec: %+v", s)
+			}
+		})
+	}
+}
+
+func TestAliases(t *testing.T) {
+	y := `version: 1
+name: etl
+streams:
+  - &base {name: a, subscribe: [a], value: x.A}
+sink: {type: files, dir: &d /data}
+offsets: {store: files, dir: *d}
+`
+	s, err := Parse("streamgen.yaml", []byte(y), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Offsets.Dir != "/data" || s.Streams[0].Name != "a" {
+		t.Errorf("aliases not resolved: %+v", s)
+	}
+}
+
+// TestEnvExpansion checks that generation-time values are expanded and
+// runtime values are kept as written, so no secret reaches generated code.
+func TestEnvExpansion(t *testing.T) {
+	y := `version: 1
+name: etl
+schemas:
+  files: ["${SCHEMA_DIR:-../schemas}/*.avsc"]
+  registry: {url: "${X}", subjects: ["${SUBJ:-impressions-value}@2"]}
+streams: [{name: s, subscribe: [t], value: a.B}]
+kafka:
+  brokers: ["${KAFKA_BROKERS:-localhost:9092}"]
+  group: "${GROUP}"
+  sasl: {mechanism: "${MECH}", username: u, password: "${KAFKA_PASSWORD}"}
+sink: {type: postgres, dsn: "${PG_DSN}", table: "${TABLE}"}
+status: {addr: "${STATUS_ADDR}"}
+deadLetterTopic: "${DLQ}"
+onDecodeError: dead-letter
+`
+	env := map[string]string{
+		"X":              "http://sr.example:8081",
+		"KAFKA_BROKERS":  "must-not-be-used:1",
+		"KAFKA_PASSWORD": "s3cret",
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	s, err := Parse("streamgen.yaml", []byte(y), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct{ got, want string }{
+		{s.Schemas.Files[0], "../schemas/*.avsc"},
+		{s.Schemas.Registry.URL, "http://sr.example:8081"},
+		{s.Schemas.Registry.Subjects[0].Name, "impressions-value"},
+		{s.Kafka.Brokers[0], "${KAFKA_BROKERS:-localhost:9092}"},
+		{s.Kafka.Group, "${GROUP}"},
+		{s.Kafka.SASL.Mechanism, "${MECH}"},
+		{s.Kafka.SASL.Password, "${KAFKA_PASSWORD}"},
+		{s.Sink.DSN, "${PG_DSN}"},
+		{s.Sink.Table, "${TABLE}"},
+		{s.Offsets.DSN, ""},
+		{s.Status.Addr, "${STATUS_ADDR}"},
+		{s.DeadLetterTopic, "${DLQ}"},
+	}
+	for i, c := range checks {
+		if c.got != c.want {
+			t.Errorf("check %d: got %q; want %q", i, c.got, c.want)
+		}
+	}
+	if s.Schemas.Registry.Subjects[0].Version != 2 {
+		t.Errorf("subject version = %d; want 2", s.Schemas.Registry.Subjects[0].Version)
+	}
+}
+
+// TestErrors compares each testdata/errors/<case>.yaml's ErrorList with
+// <case>.stderr. Run with -update to rewrite the golden files.
+func TestErrors(t *testing.T) {
+	cases, err := filepath.Glob("testdata/errors/*.yaml")
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no error cases: %v", err)
+	}
+	for _, file := range cases {
+		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			s, err := parseFile(t, file)
+			if err == nil {
+				t.Fatalf("Parse succeeded: %+v", s)
+			}
+			if s != nil {
+				t.Errorf("Parse returned a spec with an error")
+			}
+			var list ErrorList
+			if !errors.As(err, &list) {
+				t.Fatalf("error is %T, want ErrorList", err)
+			}
+			for i := 1; i < len(list); i++ {
+				a, b := list[i-1].Pos, list[i].Pos
+				if a.Line > b.Line || a.Line == b.Line && a.Col > b.Col {
+					t.Errorf("errors not sorted: %v before %v", a, b)
+				}
+			}
+			got := err.Error() + "\n"
+			golden := strings.TrimSuffix(file, ".yaml") + ".stderr"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("errors differ from %s\n--- got\n%s--- want\n%s", golden, got, want)
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	t.Setenv("SCHEMA_REGISTRY_URL", "http://from-env:8081")
+	s, err := Load("testdata/valid/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Schemas.Registry.URL != "http://from-env:8081" {
+		t.Errorf("registry URL = %q; want it from the environment", s.Schemas.Registry.URL)
+	}
+	_, err = Load("testdata/does-not-exist.yaml")
+	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "testdata/does-not-exist.yaml") {
+		t.Errorf("Load of a missing file: %v", err)
+	}
+}
+
+func TestErrorTypes(t *testing.T) {
+	var l ErrorList
+	if l.Err() != nil {
+		t.Error("empty ErrorList.Err() != nil")
+	}
+	s := &Spec{File: "a/streamgen.yaml"}
+	l = append(l, s.Errorf(Pos{Line: 3, Col: 7}, "bad %s", "thing"), &Error{Pos: Pos{File: "x.yaml"}, Msg: "whole file"})
+	if got, want := l.Err().Error(), "a/streamgen.yaml:3:7: bad thing\nx.yaml: whole file"; got != want {
+		t.Errorf("got %q; want %q", got, want)
+	}
+}
+
