@@ -1,0 +1,113 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ErrStopped is returned by Run after Stop or context cancellation when the
+// engine shut down cleanly.
+var ErrStopped = errors.New("runtime: engine stopped")
+
+// TaskError is a partition task that failed on every attempt. Use errors.As
+// to get the range to inspect or replay.
+type TaskError struct {
+	Range    OffsetRange
+	Attempts int
+	Err      error
+}
+
+func (e *TaskError) Error() string {
+	return fmt.Sprintf("runtime: task for %s failed after %d attempts: %v", e.Range, e.Attempts, e.Err)
+}
+
+func (e *TaskError) Unwrap() error { return e.Err }
+
+// DecodeError is a record the stream's key or value decoder rejected.
+type DecodeError struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	// Key is true when the key, not the value, failed to decode.
+	Key bool
+	Err error
+}
+
+func (e *DecodeError) Error() string {
+	what := "value"
+	if e.Key {
+		what = "key"
+	}
+	return fmt.Sprintf("runtime: decoding %s of topic %s partition %d offset %d: %v", what, e.Topic, e.Partition, e.Offset, e.Err)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// FetchError is an error Kafka returned for one partition.
+type FetchError struct {
+	Topic     string
+	Partition int32
+	// Offset is the next offset the stream expected on the partition.
+	Offset int64
+	Err    error
+}
+
+func (e *FetchError) Error() string {
+	return fmt.Sprintf("runtime: fetching topic %s partition %d at offset %d: %v", e.Topic, e.Partition, e.Offset, e.Err)
+}
+
+func (e *FetchError) Unwrap() error { return e.Err }
+
+// NoOffsetError is ResetError finding partitions without a committed offset.
+type NoOffsetError struct {
+	Group      string
+	Partitions []TopicPartition
+}
+
+func (e *NoOffsetError) Error() string {
+	names := make([]string, len(e.Partitions))
+	for i, tp := range e.Partitions {
+		names[i] = tp.String()
+	}
+	slices.Sort(names)
+	return fmt.Sprintf("runtime: group %q has no committed offset for %s and the reset policy is error", e.Group, strings.Join(names, ", "))
+}
+
+// CommitError is a failed offset commit for one range.
+type CommitError struct {
+	Range OffsetRange
+	Err   error
+}
+
+func (e *CommitError) Error() string {
+	return fmt.Sprintf("runtime: committing %s: %v", e.Range, e.Err)
+}
+
+func (e *CommitError) Unwrap() error { return e.Err }
+
+// ConnectError is the engine failing its first round trip to the brokers.
+// A broker that rejects SASL credentials usually just closes the
+// connection, so the cause alone reads "EOF"; this error says what was
+// tried. It never contains credentials.
+type ConnectError struct {
+	Brokers []string
+	// Mechanism is the SASL mechanism in use, empty without SASL.
+	Mechanism string
+	TLS       bool
+	Err       error
+}
+
+func (e *ConnectError) Error() string {
+	how := "plaintext"
+	if e.TLS {
+		how = "TLS"
+	}
+	if e.Mechanism != "" {
+		how += ", SASL " + e.Mechanism + " (check the credentials)"
+	}
+	return fmt.Sprintf("runtime: cannot reach brokers %s over %s: %v", strings.Join(e.Brokers, ","), how, e.Err)
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }

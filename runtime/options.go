@@ -1,0 +1,241 @@
+package runtime
+
+import (
+	"crypto/tls"
+	"runtime"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+)
+
+type engineCfg struct {
+	brokers         []string
+	interval        time.Duration
+	workers         int
+	maxRate         int64
+	minRate         int64
+	backpressure    bool
+	initialRate     int64
+	pid             [3]float64
+	pidMinRate      float64
+	maxTaskFailures int
+	taskBackoff     time.Duration
+	shutdownTimeout time.Duration
+	retained        int
+	listeners       []BatchListener
+	instanceID      string
+	readCommitted   bool
+	metadataMaxAge  time.Duration
+	tls             *tls.Config
+	sasl            []sasl.Mechanism
+	kgoOpts         []kgo.Opt
+}
+
+func defaultEngineCfg() engineCfg {
+	return engineCfg{
+		interval:        time.Second,
+		workers:         runtime.GOMAXPROCS(0),
+		minRate:         1,
+		pid:             [3]float64{1.0, 0.2, 0.0},
+		pidMinRate:      100,
+		maxTaskFailures: 4,
+		taskBackoff:     100 * time.Millisecond,
+		retained:        1000,
+		metadataMaxAge:  5 * time.Second,
+	}
+}
+
+// Opt configures an Engine.
+type Opt interface{ apply(*engineCfg) }
+
+type optFunc func(*engineCfg)
+
+func (f optFunc) apply(c *engineCfg) { f(c) }
+
+// Brokers sets the seed brokers, host:port. Required.
+func Brokers(addrs ...string) Opt {
+	return optFunc(func(c *engineCfg) { c.brokers = append([]string(nil), addrs...) })
+}
+
+// BatchInterval sets how often a batch is cut (Spark's batch duration).
+// Default 1s. Memory held per partition grows with it (see
+// MaxRatePerPartition), and so does the latency of every record.
+func BatchInterval(d time.Duration) Opt {
+	return optFunc(func(c *engineCfg) {
+		if d > 0 {
+			c.interval = d
+		}
+	})
+}
+
+// Workers sets the size of the worker pool that decodes records and runs
+// ForeachPartition tasks. Default GOMAXPROCS. More workers than cores only
+// helps when tasks block on I/O.
+func Workers(n int) Opt {
+	return optFunc(func(c *engineCfg) {
+		if n > 0 {
+			c.workers = n
+		}
+	})
+}
+
+// MaxRatePerPartition caps each partition at n records per second of batch
+// interval (spark.streaming.kafka.maxRatePerPartition). Default 0: no cap,
+// so the first batch after a long pause takes the whole backlog and
+// buffered memory is unbounded. With a cap, fetching of a partition pauses
+// once it buffers more than two batches' worth, which bounds memory at about
+// 2 × n × interval records per partition plus one fetch response
+// (kgo.FetchMaxPartitionBytes) in flight.
+func MaxRatePerPartition(n int64) Opt {
+	return optFunc(func(c *engineCfg) { c.maxRate = max(n, 0) })
+}
+
+// MinRatePerPartition is the floor of every partition's limit, in records
+// per second of interval (spark.streaming.kafka.minRatePerPartition).
+// Default 1: without a floor backpressure could starve partitions with
+// little lag forever.
+func MinRatePerPartition(n int64) Opt {
+	return optFunc(func(c *engineCfg) { c.minRate = max(n, 0) })
+}
+
+// Backpressure enables the PID rate estimator
+// (spark.streaming.backpressure.enabled), which sizes batches so they are
+// processed within one interval. initialRate (records/s across all
+// partitions, 0 for none) limits batches until the first estimate
+// (spark.streaming.backpressure.initialRate). Default off.
+func Backpressure(initialRate int64) Opt {
+	return optFunc(func(c *engineCfg) { c.backpressure = true; c.initialRate = max(initialRate, 0) })
+}
+
+// PIDParams overrides the backpressure estimator's gains and floor. Spark's
+// defaults are proportional 1.0, integral 0.2, derivative 0.0, minRate 100.
+func PIDParams(proportional, integral, derivative, minRate float64) Opt {
+	return optFunc(func(c *engineCfg) {
+		c.pid = [3]float64{proportional, integral, derivative}
+		c.pidMinRate = minRate
+	})
+}
+
+// MaxTaskFailures is how many times a ForeachPartition task may fail before
+// its batch fails (spark.task.maxFailures). Default 4 (one try and three
+// retries).
+func MaxTaskFailures(n int) Opt {
+	return optFunc(func(c *engineCfg) {
+		if n > 0 {
+			c.maxTaskFailures = n
+		}
+	})
+}
+
+// TaskRetryBackoff is the wait before the first retry of a failed task; it
+// doubles on each further retry, up to 10s. Default 100ms.
+func TaskRetryBackoff(d time.Duration) Opt {
+	return optFunc(func(c *engineCfg) { c.taskBackoff = max(d, 0) })
+}
+
+// ShutdownTimeout bounds a graceful stop: finishing the in-flight batch,
+// committing and leaving the group. Default 10 × BatchInterval. When it
+// expires the handler's context is cancelled and Run returns an error.
+func ShutdownTimeout(d time.Duration) Opt {
+	return optFunc(func(c *engineCfg) { c.shutdownTimeout = d })
+}
+
+// RetainedBatches is how many completed BatchInfos the engine keeps for
+// History (spark.streaming.ui.retainedBatches). Default 1000.
+func RetainedBatches(n int) Opt {
+	return optFunc(func(c *engineCfg) { c.retained = max(n, 0) })
+}
+
+// Listener adds a BatchListener. May be given more than once.
+func Listener(l BatchListener) Opt {
+	return optFunc(func(c *engineCfg) { c.listeners = append(c.listeners, l) })
+}
+
+// InstanceID makes this engine a static group member (KIP-345) with the
+// given id, so a restart within the session timeout keeps its partitions
+// without a rebalance. Default none (dynamic membership).
+func InstanceID(id string) Opt {
+	return optFunc(func(c *engineCfg) { c.instanceID = id })
+}
+
+// ReadCommitted reads only committed transactional records; batches then
+// end at the last stable offset instead of the high watermark. Default off
+// (read_uncommitted, Kafka's default).
+func ReadCommitted() Opt {
+	return optFunc(func(c *engineCfg) { c.readCommitted = true })
+}
+
+// MetadataMaxAge bounds how long SubscribePattern takes to see a new topic
+// or partition. Default 5s; lower values cost a metadata request each.
+func MetadataMaxAge(d time.Duration) Opt {
+	return optFunc(func(c *engineCfg) {
+		if d > 0 {
+			c.metadataMaxAge = d
+		}
+	})
+}
+
+// TLS dials brokers with the given TLS configuration (CA pool, client
+// certificate). Default plaintext.
+func TLS(cfg *tls.Config) Opt {
+	return optFunc(func(c *engineCfg) { c.tls = cfg })
+}
+
+// SASL authenticates with the given mechanisms (franz-go's pkg/sasl/plain,
+// pkg/sasl/scram). Default none. Credentials stay inside the mechanism and
+// are never logged by the engine.
+func SASL(mechs ...sasl.Mechanism) Opt {
+	return optFunc(func(c *engineCfg) { c.sasl = append(c.sasl, mechs...) })
+}
+
+// KgoOpts passes extra options to every franz-go client the engine creates,
+// after the engine's own. Options that change consuming (ConsumeTopics,
+// DisableAutoCommit, BlockRebalanceOnPoll, callbacks) break the engine's
+// guarantees; use this for logging, hooks and timeouts.
+func KgoOpts(opts ...kgo.Opt) Opt {
+	return optFunc(func(c *engineCfg) { c.kgoOpts = append(c.kgoOpts, opts...) })
+}
+
+type streamCfg struct {
+	group     string
+	start     StartPosition
+	reset     ResetPolicy
+	location  LocationStrategy
+	semantics Semantics
+	noCommit  bool
+}
+
+// StreamOpt configures one stream.
+type StreamOpt interface{ applyStream(*streamCfg) }
+
+type streamOptFunc func(*streamCfg)
+
+func (f streamOptFunc) applyStream(c *streamCfg) { f(c) }
+
+// Group sets the stream's consumer group: required for Subscribe and
+// SubscribePattern, optional for Assign (where it only stores offsets).
+// Two streams of one engine may not share a group.
+func Group(id string) StreamOpt { return streamOptFunc(func(c *streamCfg) { c.group = id }) }
+
+// StartFrom sets where the stream starts. Default StartCommitted.
+func StartFrom(p StartPosition) StreamOpt { return streamOptFunc(func(c *streamCfg) { c.start = p }) }
+
+// ResetTo sets what StartCommitted does without a committed offset.
+// Default ResetEarliest.
+func ResetTo(p ResetPolicy) StreamOpt { return streamOptFunc(func(c *streamCfg) { c.reset = p }) }
+
+// Location sets the location strategy. Default PreferConsistent.
+func Location(l LocationStrategy) StreamOpt {
+	return streamOptFunc(func(c *streamCfg) { c.location = l })
+}
+
+// WithSemantics sets the delivery semantics. Default AtLeastOnce.
+func WithSemantics(s Semantics) StreamOpt {
+	return streamOptFunc(func(c *streamCfg) { c.semantics = s })
+}
+
+// NoKafkaCommit keeps the engine from committing batch offsets to the
+// group, for jobs that store offsets elsewhere; CommitAsync still works.
+// Default: at-least-once and at-most-once streams commit to Kafka.
+func NoKafkaCommit() StreamOpt { return streamOptFunc(func(c *streamCfg) { c.noCommit = true }) }

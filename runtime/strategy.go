@@ -1,0 +1,202 @@
+package runtime
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"time"
+)
+
+type consumerKind int
+
+const (
+	kindSubscribe consumerKind = iota + 1
+	kindPattern
+	kindAssign
+)
+
+// ConsumerStrategy says which partitions a stream reads and where it starts
+// (Spark's ConsumerStrategies). Build one with Subscribe, SubscribePattern
+// or Assign; the zero value is invalid.
+type ConsumerStrategy struct {
+	kind       consumerKind
+	topics     []string
+	pattern    *regexp.Regexp
+	partitions []TopicPartition
+	offsets    map[TopicPartition]int64
+}
+
+// Subscribe reads topics as a member of the stream's consumer group, so
+// replicas of the job split the partitions between them.
+func Subscribe(topics ...string) ConsumerStrategy {
+	return ConsumerStrategy{kind: kindSubscribe, topics: slices.Clone(topics)}
+}
+
+// SubscribePattern reads every topic whose name matches re as a member of
+// the stream's consumer group. Topics and partitions created while the job
+// runs are picked up on the next metadata refresh, which happens at least
+// every MetadataMaxAge (default 5s, see the MetadataMaxAge option).
+func SubscribePattern(re *regexp.Regexp) ConsumerStrategy {
+	return ConsumerStrategy{kind: kindPattern, pattern: re}
+}
+
+// Assign reads exactly the listed partitions without joining a group; the
+// job places its partitions itself. Offsets are committed to the stream's
+// group if one is configured.
+func Assign(partitions ...TopicPartition) ConsumerStrategy {
+	return ConsumerStrategy{kind: kindAssign, partitions: slices.Clone(partitions)}
+}
+
+// WithOffsets sets per-partition starting offsets (Spark's overloads taking
+// a Map[TopicPartition, Long]). They win over both committed offsets and the
+// stream's StartFrom position, for the listed partitions only, and only when
+// the stream starts (a rebalance later resumes from the committed offsets).
+func (c ConsumerStrategy) WithOffsets(offsets map[TopicPartition]int64) ConsumerStrategy {
+	c.offsets = maps.Clone(offsets)
+	return c
+}
+
+func (c ConsumerStrategy) String() string {
+	switch c.kind {
+	case kindSubscribe:
+		return fmt.Sprintf("Subscribe(%v)", c.topics)
+	case kindPattern:
+		return fmt.Sprintf("SubscribePattern(%s)", c.pattern)
+	case kindAssign:
+		return fmt.Sprintf("Assign(%v)", c.partitions)
+	}
+	return "ConsumerStrategy(invalid)"
+}
+
+func (c ConsumerStrategy) validate() error {
+	switch c.kind {
+	case kindSubscribe:
+		if len(c.topics) == 0 {
+			return fmt.Errorf("runtime: Subscribe needs at least one topic")
+		}
+	case kindPattern:
+		if c.pattern == nil {
+			return fmt.Errorf("runtime: SubscribePattern needs a regexp")
+		}
+	case kindAssign:
+		if len(c.partitions) == 0 {
+			return fmt.Errorf("runtime: Assign needs at least one partition")
+		}
+	default:
+		return fmt.Errorf("runtime: consumer strategy not set (use Subscribe, SubscribePattern or Assign)")
+	}
+	return nil
+}
+
+type locationKind int
+
+const (
+	locConsistent locationKind = iota
+	locBrokers
+	locFixed
+)
+
+// LocationStrategy places a batch's partition tasks on workers (Spark's
+// LocationStrategies). Placement matters for per-worker state such as open
+// files or caches: a partition that lands on the same worker every batch
+// can keep it.
+type LocationStrategy struct {
+	kind  locationKind
+	fixed map[TopicPartition]string
+}
+
+// PreferConsistent keeps each partition on the same worker across batches
+// and spreads partitions evenly. It is the default.
+func PreferConsistent() LocationStrategy { return LocationStrategy{kind: locConsistent} }
+
+// PreferBrokers runs the partitions led by one broker on the same worker, so
+// per-broker resources are shared. Use it only when workers ≥ brokers is
+// false and such sharing helps; otherwise PreferConsistent balances better.
+func PreferBrokers() LocationStrategy { return LocationStrategy{kind: locBrokers} }
+
+// PreferFixed places the listed partitions on the named hosts. Within an
+// engine a host name is a worker key: partitions mapped to the same name run
+// on the same worker. Across instances, the name is matched against the
+// engine's InstanceID. Unlisted partitions are placed as by
+// PreferConsistent.
+func PreferFixed(hosts map[TopicPartition]string) LocationStrategy {
+	return LocationStrategy{kind: locFixed, fixed: maps.Clone(hosts)}
+}
+
+// Semantics is the delivery guarantee a stream's output gets.
+type Semantics int
+
+const (
+	// AtLeastOnce commits a batch's offsets after its handler succeeded, so
+	// a crash between the two repeats the batch. It is the default.
+	AtLeastOnce Semantics = iota
+	// AtMostOnce commits a batch's offsets before its handler runs, so a
+	// crash during the handler loses the batch.
+	AtMostOnce
+	// ExactlyOnce leaves offsets to the user's output transaction (for
+	// example a PostgreSQL transaction storing output and offsets); the
+	// engine commits nothing to Kafka.
+	ExactlyOnce
+)
+
+func (s Semantics) String() string {
+	switch s {
+	case AtMostOnce:
+		return "at-most-once"
+	case AtLeastOnce:
+		return "at-least-once"
+	case ExactlyOnce:
+		return "exactly-once"
+	}
+	return fmt.Sprintf("Semantics(%d)", int(s))
+}
+
+type startKind int
+
+const (
+	startCommitted startKind = iota
+	startEarliest
+	startLatest
+	startTime
+)
+
+// StartPosition is where a stream starts on a partition that has no
+// explicit starting offset (see ConsumerStrategy.WithOffsets). Positions
+// other than StartCommitted apply to the partitions of the stream's first
+// assignment only: partitions that arrive later by a rebalance resume from
+// the group's committed offset, so a handover between replicas loses and
+// repeats nothing.
+type StartPosition struct {
+	kind startKind
+	at   time.Time
+}
+
+// StartCommitted resumes from the group's committed offset, falling back to
+// the stream's ResetPolicy where nothing is committed. It is the default.
+func StartCommitted() StartPosition { return StartPosition{kind: startCommitted} }
+
+// StartEarliest starts at the log start, ignoring committed offsets.
+func StartEarliest() StartPosition { return StartPosition{kind: startEarliest} }
+
+// StartLatest starts at the end of each partition, ignoring committed
+// offsets: the seed's anomaly detector, which only cares about now.
+func StartLatest() StartPosition { return StartPosition{kind: startLatest} }
+
+// StartAt starts at the first record whose timestamp is at or after t,
+// ignoring committed offsets.
+func StartAt(t time.Time) StartPosition { return StartPosition{kind: startTime, at: t} }
+
+// ResetPolicy is what StartCommitted does on a partition with no committed
+// offset (Kafka's auto.offset.reset).
+type ResetPolicy int
+
+const (
+	// ResetEarliest starts at the log start. It is the default.
+	ResetEarliest ResetPolicy = iota
+	// ResetLatest starts at the end of the partition.
+	ResetLatest
+	// ResetError fails the stream with a *NoOffsetError naming the
+	// partitions that have no committed offset.
+	ResetError
+)
