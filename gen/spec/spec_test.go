@@ -378,4 +378,3 @@ func TestErrorTypes(t *testing.T) {
 		t.Errorf("got %q; want %q", got, want)
 	}
 }
-

@@ -3,6 +3,7 @@ package codec
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"time"
 )
@@ -163,4 +164,18 @@ func twosComplement(u *big.Int) []byte {
 		b = append([]byte{0xff}, b...)
 	}
 	return b
+}
+
+// TimeMicros reads a time-micros value. A value whose microseconds do not
+// fit in a time.Duration (beyond about ±292 years) is an error rather than
+// a silently wrapped duration; a time of day is never that large.
+func (d *Decoder) TimeMicros() time.Duration {
+	start := d.off
+	v := d.Long()
+	if v > math.MaxInt64/1000 || v < math.MinInt64/1000 {
+		d.off = start // the error names where the value starts
+		d.fail(fmt.Sprintf("time-micros value %d does not fit in a time.Duration", v), nil)
+		return 0
+	}
+	return time.Duration(v) * time.Microsecond
 }

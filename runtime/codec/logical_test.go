@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"math"
 	"math/big"
 	"strings"
 	"testing"
@@ -206,5 +207,19 @@ func TestDurationLittleEndian(t *testing.T) {
 	d := NewDecoder(want[:11])
 	if got := d.Duration(); got != (Duration{}) || d.Err() == nil {
 		t.Errorf("truncated Duration = %+v, %v", got, d.Err())
+	}
+}
+
+func TestDecoderTimeMicrosRejectsValuesBeyondDuration(t *testing.T) {
+	ok := AppendLong(nil, 86_399_999_999) // 23:59:59.999999
+	d := NewDecoder(ok)
+	if got := d.TimeMicros(); got != 24*time.Hour-time.Microsecond || d.Finish() != nil {
+		t.Errorf("TimeMicros = %v, %v", got, d.Finish())
+	}
+	for _, v := range []int64{math.MaxInt64, math.MinInt64, math.MaxInt64/1000 + 1} {
+		d := NewDecoder(AppendLong(nil, v))
+		if got := d.TimeMicros(); got != 0 || d.Err() == nil {
+			t.Errorf("TimeMicros(%d) = %v, err %v; want an error", v, got, d.Err())
+		}
 	}
 }

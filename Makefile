@@ -1,0 +1,45 @@
+# streamgen — see README.md.
+GO      ?= go
+PKGS    := ./...
+# Specs whose generated code is committed: examples and golden cases.
+SPECS   := $(wildcard examples/*/streamgen.yaml) $(wildcard generated_test/cases/*/streamgen.yaml)
+
+.PHONY: all test fmt-check vet race fresh generate demo bench build
+
+all: test
+
+## test: everything CI runs: formatting, vet, the race-enabled test suite,
+## and a check that regenerating the committed code changes nothing.
+test: fmt-check vet fresh race
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+race:
+	$(GO) test -race -count=1 $(PKGS)
+
+## fresh: fails when committed generated code is out of date.
+fresh:
+	@set -e; for s in $(SPECS); do $(GO) run ./cmd/streamgen generate -check -spec $$s; done
+	@echo "generated code is up to date ($(words $(SPECS)) specs)"
+
+## generate: regenerate the committed examples and golden cases.
+generate:
+	$(GO) generate ./examples/...
+	$(GO) test ./generated_test -run 'TestGolden' -update
+
+## demo: generate the example's code from schemas/ and run it.
+demo:
+	$(GO) generate ./examples/...
+	$(GO) run ./examples/impressions-etl
+
+## bench: codec benchmarks against hamba/avro and goavro, into BENCHMARKS.md.
+bench:
+	./scripts/bench.sh
+
+build:
+	$(GO) build -o bin/streamgen ./cmd/streamgen

@@ -1,0 +1,128 @@
+// Package cli is the streamgen command line. cmd/streamgen calls Main; tests
+// call it in-process with their own arguments and writers.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/streamgen/streamgen/gen"
+	"github.com/streamgen/streamgen/gen/spec"
+)
+
+const usage = `streamgen generates typed Go stream jobs from Avro schemas and a job spec.
+
+Usage:
+  streamgen generate [-spec streamgen.yaml] [-check]   generate the package the spec describes
+  streamgen schema                                      print the JSON Schema of streamgen.yaml
+  streamgen version                                     print the version
+
+Run "streamgen COMMAND -h" for a command's flags.
+`
+
+// Main runs the command line and returns the process exit code: 0 on
+// success, 1 when the command failed, 2 for a usage error.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "generate":
+		return generate(args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "streamgen %s\n", gen.Version())
+		return 0
+	case "schema":
+		stdout.Write(spec.JSONSchema)
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "streamgen: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func generate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	specPath := fs.String("spec", "streamgen.yaml", "the job spec")
+	check := fs.Bool("check", false, "write nothing; exit 1 listing the files that would change (for CI)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "streamgen generate: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	sp, err := spec.Load(*specPath)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	files, err := gen.Generate(sp, gen.Version())
+	if err != nil {
+		return fail(stderr, err)
+	}
+	changes, err := gen.Plan(files)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	var changed []string
+	for _, c := range changes {
+		if c.Action != "unchanged" {
+			changed = append(changed, c.Action+" "+display(c.Path))
+		}
+	}
+	if *check {
+		if len(changed) == 0 {
+			return 0
+		}
+		fmt.Fprintf(stderr, "streamgen: generated code is out of date; run streamgen generate (go generate ./...):\n  %s\n", strings.Join(changed, "\n  "))
+		return 1
+	}
+	if err := gen.Write(files, changes); err != nil {
+		return fail(stderr, err)
+	}
+	var wrote, removed, same []string
+	for _, c := range changes {
+		switch c.Action {
+		case "write":
+			wrote = append(wrote, display(c.Path))
+		case "remove":
+			removed = append(removed, display(c.Path))
+		default:
+			same = append(same, display(c.Path))
+		}
+	}
+	if len(wrote) > 0 {
+		fmt.Fprintf(stdout, "wrote %s\n", strings.Join(wrote, " "))
+	}
+	if len(removed) > 0 {
+		fmt.Fprintf(stdout, "removed %s\n", strings.Join(removed, " "))
+	}
+	if len(wrote) == 0 && len(removed) == 0 {
+		fmt.Fprintf(stdout, "unchanged %s\n", strings.Join(same, " "))
+	}
+	return 0
+}
+
+func display(p string) string { return filepath.ToSlash(filepath.Clean(p)) }
+
+// fail prints an error: one line per problem, each starting with its
+// file:line:col when it has one.
+func fail(stderr io.Writer, err error) int {
+	var list interface{ Unwrap() []error }
+	if errors.As(err, &list) {
+		for _, e := range list.Unwrap() {
+			fmt.Fprintln(stderr, e)
+		}
+		return 1
+	}
+	fmt.Fprintln(stderr, err)
+	return 1
+}

@@ -1,0 +1,445 @@
+package golang
+
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/streamgen/streamgen/gen/model"
+)
+
+// emitCodecs writes the specialized codecs: straight-line code for each
+// record's schema, no reflection and no per-record lookups.
+func emitCodecs(f *jen.File, p *model.Package) {
+	f.Comment("Generated code that is older than the runtime it links against fails to")
+	f.Comment("compile here: regenerate it with `go generate ./...` (streamgen generate).")
+	f.Const().Id("_").Op("=").Qual(runtimePkg, "SupportPackageIsVersion1")
+	f.Line()
+	for _, n := range p.Named {
+		switch n.Kind {
+		case model.Record:
+			emitRecordCodec(f, n)
+		case model.Enum:
+			emitEnumCodec(f, n)
+		}
+	}
+}
+
+func emitEnumCodec(f *jen.File, n *model.Named) {
+	f.Func().Params(jen.Id("e").Id(n.GoName)).Id("appendAvro").Params(jen.Id("dst").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).Block(
+		jen.List(jen.Id("i"), jen.Id("ok")).Op(":=").Id("e").Dot("index").Call(),
+		jen.If(jen.Op("!").Id("ok")).Block(
+			jen.Return(jen.Nil(), jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("%%q is not a symbol of enum %s", n.FullName)), jen.String().Parens(jen.Id("e")))),
+		),
+		jen.Return(jen.Qual(codecPkg, "AppendLong").Call(jen.Id("dst"), jen.Id("i")), jen.Nil()),
+	)
+	f.Line()
+}
+
+func emitRecordCodec(f *jen.File, n *model.Named) {
+	recv := jen.Id("r").Op("*").Id(n.GoName)
+	resolver := lowerFirst(n.GoName) + "Resolver"
+
+	f.Commentf("AppendAvro appends the Avro binary encoding of r (no header) to dst.")
+	f.Func().Params(recv.Clone()).Id("AppendAvro").Params(jen.Id("dst").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).Block(
+		jen.List(jen.Id("out"), jen.Id("err")).Op(":=").Id("r").Dot("appendAvro").Call(jen.Id("dst")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(
+			jen.Return(jen.Id("dst"), jen.Qual("fmt", "Errorf").Call(jen.Lit("encoding "+n.FullName+": %w"), jen.Err())),
+		),
+		jen.Return(jen.Id("out"), jen.Nil()),
+	)
+	f.Line()
+	f.Commentf("UnmarshalAvro decodes src, the Avro binary encoding of a datum written with")
+	f.Commentf("exactly %sSchema, into r. Truncated, corrupt or trailing input is an error.", n.GoName)
+	f.Func().Params(recv.Clone()).Id("UnmarshalAvro").Params(jen.Id("src").Index().Byte()).Error().Block(
+		jen.Id("d").Op(":=").Qual(codecPkg, "NewDecoder").Call(jen.Id("src")),
+		jen.Id("r").Dot("decodeAvro").Call(jen.Op("&").Id("d")),
+		jen.If(jen.Err().Op(":=").Id("d").Dot("Finish").Call(), jen.Err().Op("!=").Nil()).Block(
+			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("decoding "+n.FullName+": %w"), jen.Err())),
+		),
+		jen.Return(jen.Nil()),
+	)
+	f.Line()
+	f.Commentf("UnmarshalAvroFrom decodes src written with writerSchema, a schema that")
+	f.Commentf("Avro schema resolution can read as %sSchema: fields are matched by name", n.GoName)
+	f.Commentf("and alias, missing ones take their defaults, and numbers are promoted.")
+	f.Commentf("Resolution is cached per writer schema; a writer whose fingerprint equals")
+	f.Commentf("%sFingerprint takes the UnmarshalAvro fast path.", n.GoName)
+	f.Func().Params(recv.Clone()).Id("UnmarshalAvroFrom").Params(jen.Id("writerSchema").String(), jen.Id("src").Index().Byte()).Error().Block(
+		jen.Return(jen.Id(resolver).Call().Dot("Decode").Call(jen.Id("writerSchema"), jen.Id("src"), jen.Id("r").Dot("UnmarshalAvro"))),
+	)
+	f.Line()
+	f.Var().Id(resolver).Op("=").Qual("sync", "OnceValue").Call(jen.Func().Params().Op("*").Qual(codecPkg, "Resolver").Block(
+		jen.Return(jen.Qual(codecPkg, "NewResolver").Call(jen.Id(n.GoName + "Schema"))),
+	))
+	f.Line()
+
+	// appendAvro: errors carry the field path, AppendAvro adds the type.
+	e := &emitter{}
+	f.Func().Params(recv.Clone()).Id("appendAvro").Params(jen.Id("dst").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).BlockFunc(func(g *jen.Group) {
+		if needsErr(n) {
+			g.Var().Err().Error()
+		}
+		for _, fl := range n.Fields {
+			e.enc(g, fl.Type, jen.Id("r").Dot(fl.GoName), fl.Name)
+		}
+		g.Return(jen.Id("dst"), jen.Nil())
+	})
+	f.Line()
+	f.Func().Params(recv.Clone()).Id("decodeAvro").Params(jen.Id("d").Op("*").Qual(codecPkg, "Decoder")).BlockFunc(func(g *jen.Group) {
+		for _, fl := range n.Fields {
+			e.dec(g, fl.Type, jen.Id("r").Dot(fl.GoName))
+		}
+	})
+	f.Line()
+}
+
+// needsErr reports whether a record's encoder can fail.
+func needsErr(n *model.Named) bool {
+	for _, fl := range n.Fields {
+		if canFail(fl.Type) {
+			return true
+		}
+	}
+	return false
+}
+
+func canFail(t *model.Type) bool {
+	switch t.Kind {
+	case model.Record, model.Enum, model.Union:
+		return true
+	case model.Array, model.Map, model.Optional:
+		return canFail(t.Elem)
+	}
+	return t.Logical == model.Decimal
+}
+
+// emitter writes encode and decode statements; it numbers the locals of
+// nested arrays, maps and unions so that they do not shadow each other.
+type emitter struct{ n int }
+
+func (e *emitter) local(prefix string) string {
+	e.n++
+	return fmt.Sprintf("%s%d", prefix, e.n)
+}
+
+func wrapErr(path string) *jen.Statement {
+	return jen.Qual("fmt", "Errorf").Call(jen.Lit(path+": %w"), jen.Err())
+}
+
+// enc appends statements that append value v of type t to dst.
+func (e *emitter) enc(g *jen.Group, t *model.Type, v *jen.Statement, path string) {
+	appendCall := func(fn string, arg jen.Code) {
+		g.Id("dst").Op("=").Qual(codecPkg, fn).Call(jen.Id("dst"), arg)
+	}
+	fallible := func(call jen.Code) {
+		g.If(jen.List(jen.Id("dst"), jen.Err()).Op("=").Add(call), jen.Err().Op("!=").Nil()).Block(
+			jen.Return(jen.Nil(), wrapErr(path)),
+		)
+	}
+	switch t.Kind {
+	case model.Null:
+	case model.Boolean:
+		appendCall("AppendBool", v)
+	case model.Int:
+		switch t.Logical {
+		case model.Date:
+			appendCall("AppendInt", jen.Qual(codecPkg, "DaysOf").Call(v))
+		case model.TimeMillis:
+			appendCall("AppendInt", jen.Qual(codecPkg, "MillisOfDuration").Call(v))
+		default:
+			appendCall("AppendInt", v)
+		}
+	case model.Long:
+		switch t.Logical {
+		case model.TimestampMillis, model.LocalTimestampMillis:
+			appendCall("AppendLong", jen.Qual(codecPkg, "MillisOf").Call(v))
+		case model.TimestampMicros, model.LocalTimestampMicros:
+			appendCall("AppendLong", jen.Qual(codecPkg, "MicrosOf").Call(v))
+		case model.TimestampNanos, model.LocalTimestampNanos:
+			appendCall("AppendLong", jen.Qual(codecPkg, "NanosOf").Call(v))
+		case model.TimeMicros:
+			appendCall("AppendLong", jen.Qual(codecPkg, "MicrosOfDuration").Call(v))
+		default:
+			appendCall("AppendLong", v)
+		}
+	case model.Float:
+		appendCall("AppendFloat", v)
+	case model.Double:
+		appendCall("AppendDouble", v)
+	case model.Bytes:
+		if t.Logical == model.Decimal {
+			fallible(jen.Qual(codecPkg, "AppendDecimalBytes").Call(jen.Id("dst"), v, jen.Lit(t.Precision), jen.Lit(t.Scale)))
+			return
+		}
+		appendCall("AppendBytes", v)
+	case model.String:
+		appendCall("AppendString", v)
+	case model.Record, model.Enum:
+		fallible(v.Clone().Dot("appendAvro").Call(jen.Id("dst")))
+	case model.Fixed:
+		switch t.Logical {
+		case model.Decimal:
+			fallible(jen.Qual(codecPkg, "AppendDecimalFixed").Call(jen.Id("dst"), v, jen.Lit(t.Precision), jen.Lit(t.Scale), jen.Lit(t.Named.Size)))
+		case model.Duration:
+			appendCall("AppendDuration", v)
+		default:
+			g.Id("dst").Op("=").Append(jen.Id("dst"), v.Clone().Index(jen.Empty(), jen.Empty()).Op("..."))
+		}
+	case model.Array:
+		i := e.local("i")
+		g.If(jen.Len(v).Op(">").Lit(0)).BlockFunc(func(g *jen.Group) {
+			g.Id("dst").Op("=").Qual(codecPkg, "AppendLong").Call(jen.Id("dst"), jen.Int64().Parens(jen.Len(v)))
+			g.For(jen.Id(i).Op(":=").Range().Add(v)).BlockFunc(func(g *jen.Group) {
+				e.enc(g, t.Elem, v.Clone().Index(jen.Id(i)), path+"[]")
+			})
+		})
+		g.Id("dst").Op("=").Append(jen.Id("dst"), jen.Lit(0))
+	case model.Map:
+		k, x := e.local("k"), e.local("v")
+		g.If(jen.Len(v).Op(">").Lit(0)).BlockFunc(func(g *jen.Group) {
+			g.Id("dst").Op("=").Qual(codecPkg, "AppendLong").Call(jen.Id("dst"), jen.Int64().Parens(jen.Len(v)))
+			g.Comment("Keys in order, so that equal maps encode to equal bytes.")
+			g.For(jen.List(jen.Id("_"), jen.Id(k)).Op(":=").Range().Qual("slices", "Sorted").Call(jen.Qual("maps", "Keys").Call(v))).BlockFunc(func(g *jen.Group) {
+				g.Id("dst").Op("=").Qual(codecPkg, "AppendString").Call(jen.Id("dst"), jen.Id(k))
+				g.Id(x).Op(":=").Add(v).Index(jen.Id(k))
+				e.enc(g, t.Elem, jen.Id(x), path+"[]")
+			})
+		})
+		g.Id("dst").Op("=").Append(jen.Id("dst"), jen.Lit(0))
+	case model.Optional:
+		nonNull := int64(1 - t.NullIndex)
+		inner := jen.Parens(jen.Op("*").Add(v))
+		if isPointer(t.Elem) || t.Elem.Kind == model.Record {
+			inner = v.Clone() // a pointer's methods and codec helpers take it as is
+		}
+		g.If(v.Clone().Op("==").Nil()).Block(
+			jen.Id("dst").Op("=").Qual(codecPkg, "AppendLong").Call(jen.Id("dst"), jen.Lit(int64(t.NullIndex))),
+		).Else().BlockFunc(func(g *jen.Group) {
+			g.Id("dst").Op("=").Qual(codecPkg, "AppendLong").Call(jen.Id("dst"), jen.Lit(nonNull))
+			e.enc(g, t.Elem, inner, path)
+		})
+	case model.Union:
+		x := e.local("u")
+		g.Switch(jen.Id(x).Op(":=").Add(v).Assert(jen.Type())).BlockFunc(func(g *jen.Group) {
+			g.Case(jen.Nil()).BlockFunc(func(g *jen.Group) {
+				if t.Union.NullIndex >= 0 {
+					g.Id("dst").Op("=").Qual(codecPkg, "AppendLong").Call(jen.Id("dst"), jen.Lit(int64(t.Union.NullIndex)))
+				} else {
+					g.Return(jen.Nil(), jen.Qual("errors", "New").Call(jen.Lit(path+": nil value for a union without a null branch")))
+				}
+			})
+			for _, b := range t.Union.Branches {
+				g.Case(jen.Id(b.GoName)).BlockFunc(func(g *jen.Group) {
+					g.Id("dst").Op("=").Qual(codecPkg, "AppendLong").Call(jen.Id("dst"), jen.Lit(int64(b.Index)))
+					if b.Type.Kind == model.Record {
+						// A type switch variable is not addressable; copy the
+						// struct to call its pointer method.
+						val := e.local("b")
+						g.Id(val).Op(":=").Id(x).Dot("Value")
+						e.enc(g, b.Type, jen.Id(val), path)
+						return
+					}
+					e.enc(g, b.Type, jen.Id(x).Dot("Value"), path)
+				})
+			}
+		})
+	default:
+		panic(fmt.Sprintf("enc: kind %v", t.Kind))
+	}
+}
+
+// decExpr returns an expression that decodes a value of t, for the types
+// that need no statements.
+func decExpr(t *model.Type) (jen.Code, bool) {
+	d := func(m string) *jen.Statement { return jen.Id("d").Dot(m).Call() }
+	conv := func(fn string, arg jen.Code) *jen.Statement { return jen.Qual(codecPkg, fn).Call(arg) }
+	switch t.Kind {
+	case model.Boolean:
+		return d("Bool"), true
+	case model.Int:
+		switch t.Logical {
+		case model.Date:
+			return conv("Date", d("Int")), true
+		case model.TimeMillis:
+			return conv("TimeMillis", d("Int")), true
+		}
+		return d("Int"), true
+	case model.Long:
+		switch t.Logical {
+		case model.TimestampMillis, model.LocalTimestampMillis:
+			return conv("TimestampMillis", d("Long")), true
+		case model.TimestampMicros, model.LocalTimestampMicros:
+			return conv("TimestampMicros", d("Long")), true
+		case model.TimestampNanos, model.LocalTimestampNanos:
+			return conv("TimestampNanos", d("Long")), true
+		case model.TimeMicros:
+			return d("TimeMicros"), true
+		}
+		return d("Long"), true
+	case model.Float:
+		return d("Float"), true
+	case model.Double:
+		return d("Double"), true
+	case model.Bytes:
+		if t.Logical == model.Decimal {
+			return jen.Qual(codecPkg, "DecimalFromBytes").Call(d("Bytes"), jen.Lit(t.Scale)), true
+		}
+		return d("Bytes"), true
+	case model.String:
+		return d("String"), true
+	case model.Fixed:
+		if t.Logical == model.Duration {
+			return d("Duration"), true
+		}
+	}
+	return nil, false
+}
+
+// dec appends statements that decode a value of t into target, which is
+// addressable.
+func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
+	if x, ok := decExpr(t); ok {
+		g.Add(target).Op("=").Add(x)
+		return
+	}
+	switch t.Kind {
+	case model.Null:
+	case model.Record:
+		g.Add(target).Dot("decodeAvro").Call(jen.Id("d"))
+	case model.Enum:
+		i := e.local("e")
+		g.If(jen.Id(i).Op(":=").Id("d").Dot("Enum").Call(jen.Lit(len(t.Named.Symbols))), jen.Id(i).Op(">=").Lit(0)).Block(
+			target.Clone().Op("=").Id(lowerFirst(t.Named.GoName) + "Symbols").Index(jen.Id(i)),
+		)
+	case model.Fixed:
+		if t.Logical == model.Decimal {
+			buf := e.local("f")
+			g.Var().Id(buf).Index(jen.Lit(t.Named.Size)).Byte()
+			g.Id("d").Dot("Fixed").Call(jen.Id(buf).Index(jen.Empty(), jen.Empty()))
+			g.Add(target).Op("=").Qual(codecPkg, "DecimalFromBytes").Call(jen.Id(buf).Index(jen.Empty(), jen.Empty()), jen.Lit(t.Scale))
+			return
+		}
+		g.Id("d").Dot("Fixed").Call(target.Clone().Index(jen.Empty(), jen.Empty()))
+	case model.Array:
+		s, n := e.local("s"), e.local("n")
+		min := minSize(t.Elem, map[*model.Named]bool{})
+		g.BlockFunc(func(g *jen.Group) {
+			g.Var().Id(s).Add(goType(t))
+			g.For(
+				jen.Id(n).Op(":=").Id("d").Dot("BlockCount").Call(jen.Lit(min)),
+				jen.Id(n).Op(">").Lit(0),
+				jen.Id(n).Op("=").Id("d").Dot("BlockCount").Call(jen.Lit(min)),
+			).BlockFunc(func(g *jen.Group) {
+				g.Id(s).Op("=").Qual("slices", "Grow").Call(jen.Id(s), jen.Id(n))
+				g.For(jen.Range().Id(n)).BlockFunc(func(g *jen.Group) {
+					if x, ok := decExpr(t.Elem); ok {
+						g.Id(s).Op("=").Append(jen.Id(s), x)
+						return
+					}
+					// Decode in place: no copy of a large element.
+					g.Id(s).Op("=").Append(jen.Id(s), jen.Op("*").New(goType(t.Elem)))
+					e.dec(g, t.Elem, jen.Id(s).Index(jen.Len(jen.Id(s)).Op("-").Lit(1)))
+				})
+			})
+			g.Add(target).Op("=").Id(s)
+		})
+	case model.Map:
+		m, n, k, v := e.local("m"), e.local("n"), e.local("k"), e.local("v")
+		min := 1 + minSize(t.Elem, map[*model.Named]bool{}) // a key takes at least its length byte
+		g.BlockFunc(func(g *jen.Group) {
+			g.Var().Id(m).Add(goType(t))
+			g.For(
+				jen.Id(n).Op(":=").Id("d").Dot("BlockCount").Call(jen.Lit(min)),
+				jen.Id(n).Op(">").Lit(0),
+				jen.Id(n).Op("=").Id("d").Dot("BlockCount").Call(jen.Lit(min)),
+			).BlockFunc(func(g *jen.Group) {
+				g.If(jen.Id(m).Op("==").Nil()).Block(jen.Id(m).Op("=").Make(goType(t), jen.Id(n)))
+				g.For(jen.Range().Id(n)).BlockFunc(func(g *jen.Group) {
+					g.Id(k).Op(":=").Id("d").Dot("String").Call()
+					if x, ok := decExpr(t.Elem); ok {
+						g.Id(m).Index(jen.Id(k)).Op("=").Add(x)
+						return
+					}
+					g.Var().Id(v).Add(goType(t.Elem))
+					e.dec(g, t.Elem, jen.Id(v))
+					g.Id(m).Index(jen.Id(k)).Op("=").Id(v)
+				})
+			})
+			g.Add(target).Op("=").Id(m)
+		})
+	case model.Optional:
+		v := e.local("v")
+		g.Switch(jen.Id("d").Dot("UnionIndex").Call(jen.Lit(2))).Block(
+			jen.Case(jen.Lit(t.NullIndex)).Block(target.Clone().Op("=").Nil()),
+			jen.Case(jen.Lit(1-t.NullIndex)).BlockFunc(func(g *jen.Group) {
+				switch x, ok := decExpr(t.Elem); {
+				case isPointer(t.Elem):
+					e.dec(g, t.Elem, target.Clone())
+				case ok:
+					g.Id(v).Op(":=").Add(x)
+					g.Add(target).Op("=").Op("&").Id(v)
+				case t.Elem.Kind == model.Record:
+					g.Id(v).Op(":=").New(goType(t.Elem))
+					g.Id(v).Dot("decodeAvro").Call(jen.Id("d"))
+					g.Add(target).Op("=").Id(v)
+				default:
+					g.Id(v).Op(":=").New(goType(t.Elem))
+					e.dec(g, t.Elem, jen.Parens(jen.Op("*").Id(v)))
+					g.Add(target).Op("=").Id(v)
+				}
+			}),
+		)
+	case model.Union:
+		n := len(t.Union.Branches)
+		if t.Union.NullIndex >= 0 {
+			n++
+		}
+		g.Switch(jen.Id("d").Dot("UnionIndex").Call(jen.Lit(n))).BlockFunc(func(g *jen.Group) {
+			if t.Union.NullIndex >= 0 {
+				g.Case(jen.Lit(t.Union.NullIndex)).Block(target.Clone().Op("=").Nil())
+			}
+			for _, b := range t.Union.Branches {
+				g.Case(jen.Lit(b.Index)).BlockFunc(func(g *jen.Group) {
+					if x, ok := decExpr(b.Type); ok {
+						g.Add(target).Op("=").Id(b.GoName).Values(jen.Dict{jen.Id("Value"): x})
+						return
+					}
+					w := e.local("w")
+					g.Var().Id(w).Id(b.GoName)
+					e.dec(g, b.Type, jen.Id(w).Dot("Value"))
+					g.Add(target).Op("=").Id(w)
+				})
+			}
+		})
+	default:
+		panic(fmt.Sprintf("dec: kind %v", t.Kind))
+	}
+}
+
+// minSize is the fewest bytes a value of t can encode to; the decoder
+// rejects an array block count that the remaining input cannot hold.
+func minSize(t *model.Type, visiting map[*model.Named]bool) int {
+	switch t.Kind {
+	case model.Null:
+		return 0
+	case model.Float:
+		return 4
+	case model.Double:
+		return 8
+	case model.Fixed:
+		return t.Named.Size
+	case model.Record:
+		if visiting[t.Named] {
+			return 0
+		}
+		visiting[t.Named] = true
+		defer delete(visiting, t.Named)
+		sum := 0
+		for _, f := range t.Named.Fields {
+			sum += minSize(f.Type, visiting)
+		}
+		return sum
+	}
+	return 1
+}

@@ -1,0 +1,137 @@
+// Package model is the resolved description of a generated package: the
+// Avro named types with their Go names, the unions that need wrapper types,
+// and the streams of the job. Schema loading builds it; Go emission reads it.
+// It holds no behaviour of its own, so that each stage can be tested alone.
+package model
+
+import "github.com/streamgen/streamgen/gen/spec"
+
+// Kind is the shape of an Avro type.
+type Kind int
+
+const (
+	Null Kind = iota
+	Boolean
+	Int
+	Long
+	Float
+	Double
+	Bytes
+	String
+	Record
+	Enum
+	Fixed
+	Array
+	Map
+	Optional // ["null", T] in either order: a Go pointer (or nil-able type)
+	Union    // any other union: a sealed interface with one wrapper per branch
+)
+
+var kindNames = [...]string{"null", "boolean", "int", "long", "float", "double", "bytes", "string", "record", "enum", "fixed", "array", "map", "optional", "union"}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// Logical is an Avro logical type that changes the Go type.
+type Logical int
+
+const (
+	NoLogical Logical = iota
+	TimestampMillis
+	TimestampMicros
+	TimestampNanos
+	LocalTimestampMillis
+	LocalTimestampMicros
+	LocalTimestampNanos
+	Date
+	TimeMillis
+	TimeMicros
+	Decimal
+	UUID
+	Duration
+)
+
+// Type is a use of an Avro type.
+type Type struct {
+	Kind    Kind
+	Logical Logical
+	// Precision and Scale of a decimal.
+	Precision, Scale int
+	// Named is set for Record, Enum and Fixed.
+	Named *Named
+	// Elem is the item type of an Array, the value type of a Map and the
+	// non-null branch of an Optional.
+	Elem *Type
+	// NullIndex is the branch index of null in an Optional (0 or 1).
+	NullIndex int
+	// Union is set for Union.
+	Union *Sealed
+}
+
+// Named is an Avro record, enum or fixed type.
+type Named struct {
+	Kind      Kind // Record, Enum or Fixed
+	FullName  string
+	Name      string
+	Namespace string
+	Aliases   []string
+	Doc       string
+	GoName    string
+	File      string // the .avsc file (or registry subject) that defines it
+
+	Fields []*Field // Record
+
+	Symbols       []string // Enum
+	SymbolGoNames []string
+	EnumDefault   string
+
+	Size int // Fixed
+
+	// Schema is the standalone schema JSON of the type, with every named
+	// type it uses defined inline and defaults kept (records only).
+	Schema string
+	// Fingerprint is CRC-64-AVRO of Schema's Parsing Canonical Form.
+	Fingerprint uint64
+}
+
+// Field is a record field.
+type Field struct {
+	Name    string
+	GoName  string
+	Doc     string
+	Type    *Type
+	Default string // the default as JSON, "" when there is none
+}
+
+// Sealed is a union other than ["null", T]; it becomes a sealed interface.
+type Sealed struct {
+	GoName    string
+	Owner     string // what the union is for, e.g. `field "payload" of com.ads.Impression`
+	Branches  []*Branch
+	NullIndex int // -1 when the union has no null branch; a nil interface is null
+}
+
+// Branch is one non-null branch of a Sealed union.
+type Branch struct {
+	Index  int // branch index in the Avro union
+	GoName string
+	Type   *Type
+}
+
+// Stream is a stream of the job spec with its key and value types resolved.
+type Stream struct {
+	Spec   *spec.Stream
+	GoName string // CamelCase of the stream name
+	// Key is nil for key "none"; primitive keys are Types of that kind.
+	Key   *Type
+	Value *Type
+}
+
+// Package is everything emitted into one generated Go package.
+type Package struct {
+	Name    string
+	Spec    *spec.Spec
+	Named   []*Named // in definition order
+	Unions  []*Sealed
+	Streams []*Stream
+	Sources []string // where the schemas came from, for the file header
+}

@@ -1,0 +1,392 @@
+package schema
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hamba/avro/v2"
+
+	"github.com/streamgen/streamgen/gen/model"
+	"github.com/streamgen/streamgen/gen/names"
+	"github.com/streamgen/streamgen/gen/spec"
+	"github.com/streamgen/streamgen/runtime/codec"
+)
+
+// reserved are package-level names the generated package itself declares.
+var reserved = []string{"Batch", "Handler", "Config", "DefaultConfig", "Run", "Main", "Streams"}
+
+// Build resolves the spec's streams against the schema set and assigns Go
+// names to every type, returning the model of the generated package. Errors
+// are positioned at the spec key they concern.
+func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
+	b := &builder{
+		set:    set,
+		pkg:    &model.Package{Name: sp.Package, Spec: sp, Sources: sources},
+		byName: map[string]*model.Named{},
+		taken:  map[string]string{},
+	}
+	for _, r := range reserved {
+		b.taken[r] = "the generated package"
+	}
+	var errs spec.ErrorList
+	for _, st := range sp.Streams {
+		b.taken[names.Camel(st.Name)+"Record"] = "stream " + st.Name
+		b.taken[names.Camel(st.Name)+"Batch"] = "stream " + st.Name
+		b.taken[names.Camel(st.Name)+"Partition"] = "stream " + st.Name
+	}
+	b.nameTypes()
+	for _, n := range set.Named {
+		if err := b.fill(n); err != nil {
+			errs = append(errs, &spec.Error{Pos: spec.Pos{File: set.Origin[n.FullName()]}, Msg: err.Error()})
+		}
+	}
+	for i := range sp.Streams {
+		st := &sp.Streams[i]
+		ms := &model.Stream{Spec: st, GoName: names.Camel(st.Name)}
+		v, err := b.streamType(st.Value, false)
+		if err != nil {
+			errs = append(errs, &spec.Error{Pos: st.ValuePos, Msg: fmt.Sprintf("stream %q: value: %v", st.Name, err)})
+		}
+		ms.Value = v
+		if st.Key != "" && st.Key != "none" {
+			k, err := b.streamType(st.Key, true)
+			if err != nil {
+				errs = append(errs, &spec.Error{Pos: st.KeyPos, Msg: fmt.Sprintf("stream %q: key: %v", st.Name, err)})
+			}
+			ms.Key = k
+		}
+		b.pkg.Streams = append(b.pkg.Streams, ms)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return b.pkg, nil
+}
+
+type builder struct {
+	set    *Set
+	pkg    *model.Package
+	byName map[string]*model.Named
+	taken  map[string]string // Go name → what took it
+}
+
+func (b *builder) streamType(name string, key bool) (*model.Type, error) {
+	if key {
+		switch name {
+		case "string":
+			return &model.Type{Kind: model.String}, nil
+		case "bytes":
+			return &model.Type{Kind: model.Bytes}, nil
+		case "int32":
+			return &model.Type{Kind: model.Int}, nil
+		case "int64":
+			return &model.Type{Kind: model.Long}, nil
+		}
+	}
+	n, ok := b.byName[name]
+	if !ok {
+		var known []string
+		for _, m := range b.pkg.Named {
+			if m.Kind == model.Record {
+				known = append(known, m.FullName)
+			}
+		}
+		msg := fmt.Sprintf("type %q is not defined by the schemas", name)
+		if s := names.Suggest(name, known); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		} else if len(known) > 0 {
+			msg += fmt.Sprintf(" (records: %s)", strings.Join(known, ", "))
+		}
+		if key {
+			msg += "; a key is string, bytes, int32, int64, none or an Avro record"
+		}
+		return nil, fmt.Errorf("%s", msg)
+	}
+	if n.Kind != model.Record {
+		return nil, fmt.Errorf("%q is %s %s; a stream's %s must be a record", name, article(n.Kind), n.Kind, map[bool]string{true: "key", false: "value"}[key])
+	}
+	return &model.Type{Kind: model.Record, Named: n}, nil
+}
+
+func article(k model.Kind) string {
+	if k == model.Enum {
+		return "an"
+	}
+	return "a"
+}
+
+// nameTypes gives every named type a Go name. Names that collide get
+// namespace parts in front, one more part at a time, until all are unique.
+func (b *builder) nameTypes() {
+	type cand struct {
+		s     avro.NamedSchema
+		parts []string // namespace parts, innermost last
+		used  int      // namespace parts used
+	}
+	cands := make([]*cand, len(b.set.Named))
+	for i, s := range b.set.Named {
+		var parts []string
+		if s.Namespace() != "" {
+			parts = strings.Split(s.Namespace(), ".")
+		}
+		cands[i] = &cand{s: s, parts: parts}
+	}
+	goName := func(c *cand) string {
+		var sb strings.Builder
+		for _, p := range c.parts[len(c.parts)-c.used:] {
+			sb.WriteString(names.Camel(p))
+		}
+		sb.WriteString(names.Camel(c.s.Name()))
+		return sb.String()
+	}
+	for {
+		byGo := map[string][]*cand{}
+		for _, c := range cands {
+			byGo[goName(c)] = append(byGo[goName(c)], c)
+		}
+		grew := false
+		for g, cs := range byGo {
+			_, isReserved := b.taken[g]
+			if len(cs) == 1 && !isReserved {
+				continue
+			}
+			for _, c := range cs {
+				if c.used < len(c.parts) {
+					c.used++
+					grew = true
+				}
+			}
+		}
+		if !grew {
+			break
+		}
+	}
+	for _, c := range cands {
+		g := goName(c)
+		for i := 2; b.taken[g] != ""; i++ { // still taken: no namespace left to add
+			g = fmt.Sprintf("%s%d", goName(c), i)
+		}
+		b.taken[g] = c.s.FullName()
+		n := &model.Named{
+			FullName:  c.s.FullName(),
+			Name:      c.s.Name(),
+			Namespace: c.s.Namespace(),
+			Aliases:   c.s.Aliases(),
+			GoName:    g,
+			File:      b.set.Origin[c.s.FullName()],
+		}
+		switch c.s.(type) {
+		case *avro.RecordSchema:
+			n.Kind = model.Record
+		case *avro.EnumSchema:
+			n.Kind = model.Enum
+		case *avro.FixedSchema:
+			n.Kind = model.Fixed
+		}
+		b.byName[n.FullName] = n
+		b.pkg.Named = append(b.pkg.Named, n)
+	}
+}
+
+// claim reserves a package-level Go name, adding a number when needed.
+func (b *builder) claim(name, what string) string {
+	g := name
+	for i := 2; b.taken[g] != ""; i++ {
+		g = fmt.Sprintf("%s%d", name, i)
+	}
+	b.taken[g] = what
+	return g
+}
+
+func (b *builder) fill(s avro.NamedSchema) error {
+	n := b.byName[s.FullName()]
+	switch t := s.(type) {
+	case *avro.RecordSchema:
+		n.Doc = t.Doc()
+		fieldNames := map[string]bool{"AppendAvro": true, "UnmarshalAvro": true, "UnmarshalAvroFrom": true}
+		for _, f := range t.Fields() {
+			g := names.Camel(f.Name())
+			for fieldNames[g] {
+				g += "_"
+			}
+			fieldNames[g] = true
+			mf := &model.Field{Name: f.Name(), GoName: g, Doc: f.Doc()}
+			owner := fmt.Sprintf("field %q of %s", f.Name(), t.FullName())
+			typ, err := b.typeOf(f.Type(), n.GoName+g, owner)
+			if err != nil {
+				return fmt.Errorf("%s: %w", owner, err)
+			}
+			mf.Type = typ
+			if f.HasDefault() {
+				d, err := codec.DefaultJSON(f.Type(), f.Default())
+				if err != nil {
+					return fmt.Errorf("%s: default: %w", owner, err)
+				}
+				mf.Default = string(d)
+			}
+			if typ.Kind == model.Record && typ.Named == n {
+				return fmt.Errorf("%s: a record cannot contain itself directly (no finite value exists); make the field nullable, an array or a map", owner)
+			}
+			n.Fields = append(n.Fields, mf)
+		}
+		js, err := codec.SchemaJSON(t)
+		if err != nil {
+			return err
+		}
+		n.Schema = js
+		fp, err := codec.Fingerprint(js)
+		if err != nil {
+			return fmt.Errorf("fingerprint of %s: %w", t.FullName(), err)
+		}
+		n.Fingerprint = fp
+	case *avro.EnumSchema:
+		n.Doc = t.Doc()
+		n.Symbols = t.Symbols()
+		if t.HasDefault() {
+			n.EnumDefault = t.Default()
+		}
+		for _, sym := range n.Symbols {
+			n.SymbolGoNames = append(n.SymbolGoNames, b.claim(n.GoName+names.Camel(sym), "enum "+n.FullName))
+		}
+	case *avro.FixedSchema:
+		n.Size = t.Size()
+	}
+	return nil
+}
+
+// typeOf maps a schema use to a model type. goName names union wrappers
+// created for it; owner says where it is for messages.
+func (b *builder) typeOf(s avro.Schema, goName, owner string) (*model.Type, error) {
+	switch t := s.(type) {
+	case *avro.RefSchema:
+		return b.typeOf(t.Schema(), goName, owner)
+	case *avro.NullSchema:
+		return &model.Type{Kind: model.Null}, nil
+	case *avro.PrimitiveSchema:
+		return primitiveType(t), nil
+	case *avro.RecordSchema, *avro.EnumSchema:
+		n := b.byName[t.(avro.NamedSchema).FullName()]
+		return &model.Type{Kind: n.Kind, Named: n}, nil
+	case *avro.FixedSchema:
+		n := b.byName[t.FullName()]
+		mt := &model.Type{Kind: model.Fixed, Named: n}
+		switch l := t.Logical().(type) {
+		case *avro.DecimalLogicalSchema:
+			mt.Logical, mt.Precision, mt.Scale = model.Decimal, l.Precision(), l.Scale()
+		case nil:
+		default:
+			if l.Type() == avro.Duration && t.Size() == 12 {
+				mt.Logical = model.Duration
+			}
+		}
+		return mt, nil
+	case *avro.ArraySchema:
+		e, err := b.typeOf(t.Items(), goName+"Item", owner)
+		if err != nil {
+			return nil, err
+		}
+		return &model.Type{Kind: model.Array, Elem: e}, nil
+	case *avro.MapSchema:
+		e, err := b.typeOf(t.Values(), goName+"Value", owner)
+		if err != nil {
+			return nil, err
+		}
+		return &model.Type{Kind: model.Map, Elem: e}, nil
+	case *avro.UnionSchema:
+		br := t.Types()
+		nullAt := slices.IndexFunc(br, func(s avro.Schema) bool { return s.Type() == avro.Null })
+		if len(br) == 2 && nullAt >= 0 {
+			e, err := b.typeOf(br[1-nullAt], goName, owner)
+			if err != nil {
+				return nil, err
+			}
+			return &model.Type{Kind: model.Optional, Elem: e, NullIndex: nullAt}, nil
+		}
+		u := &model.Sealed{GoName: b.claim(goName, owner), Owner: owner, NullIndex: nullAt}
+		for i, bs := range br {
+			if i == nullAt {
+				continue
+			}
+			label := branchLabel(bs, b)
+			e, err := b.typeOf(bs, u.GoName+label, owner)
+			if err != nil {
+				return nil, err
+			}
+			u.Branches = append(u.Branches, &model.Branch{Index: i, GoName: b.claim(u.GoName+label, owner), Type: e})
+		}
+		b.pkg.Unions = append(b.pkg.Unions, u)
+		return &model.Type{Kind: model.Union, Union: u}, nil
+	}
+	return nil, fmt.Errorf("unsupported schema type %T", s)
+}
+
+// branchLabel names a union branch: the Go name of a named type, or the
+// Avro type name of others ("String", "Long", "Array", "Map").
+func branchLabel(s avro.Schema, b *builder) string {
+	if r, ok := s.(*avro.RefSchema); ok {
+		s = r.Schema()
+	}
+	if n, ok := s.(avro.NamedSchema); ok {
+		return b.byName[n.FullName()].GoName
+	}
+	if p, ok := s.(*avro.PrimitiveSchema); ok && p.Logical() != nil {
+		return names.Camel(string(p.Logical().Type()))
+	}
+	return names.Camel(string(s.Type()))
+}
+
+func primitiveType(t *avro.PrimitiveSchema) *model.Type {
+	mt := &model.Type{}
+	switch t.Type() {
+	case avro.Boolean:
+		mt.Kind = model.Boolean
+	case avro.Int:
+		mt.Kind = model.Int
+	case avro.Long:
+		mt.Kind = model.Long
+	case avro.Float:
+		mt.Kind = model.Float
+	case avro.Double:
+		mt.Kind = model.Double
+	case avro.Bytes:
+		mt.Kind = model.Bytes
+	case avro.String:
+		mt.Kind = model.String
+	}
+	var logical string
+	if l := t.Logical(); l != nil {
+		logical = string(l.Type())
+		if d, ok := l.(*avro.DecimalLogicalSchema); ok && mt.Kind == model.Bytes {
+			mt.Logical, mt.Precision, mt.Scale = model.Decimal, d.Precision(), d.Scale()
+			return mt
+		}
+	} else if p, ok := t.Prop("logicalType").(string); ok {
+		logical = p // hamba does not know the nanosecond types
+	}
+	// A logical type on the wrong underlying type is ignored, as the
+	// specification says, and the field keeps its plain type.
+	switch {
+	case mt.Kind == model.Long && logical == "timestamp-millis":
+		mt.Logical = model.TimestampMillis
+	case mt.Kind == model.Long && logical == "timestamp-micros":
+		mt.Logical = model.TimestampMicros
+	case mt.Kind == model.Long && logical == "timestamp-nanos":
+		mt.Logical = model.TimestampNanos
+	case mt.Kind == model.Long && logical == "local-timestamp-millis":
+		mt.Logical = model.LocalTimestampMillis
+	case mt.Kind == model.Long && logical == "local-timestamp-micros":
+		mt.Logical = model.LocalTimestampMicros
+	case mt.Kind == model.Long && logical == "local-timestamp-nanos":
+		mt.Logical = model.LocalTimestampNanos
+	case mt.Kind == model.Int && logical == "date":
+		mt.Logical = model.Date
+	case mt.Kind == model.Int && logical == "time-millis":
+		mt.Logical = model.TimeMillis
+	case mt.Kind == model.Long && logical == "time-micros":
+		mt.Logical = model.TimeMicros
+	case mt.Kind == model.String && logical == "uuid":
+		mt.Logical = model.UUID
+	}
+	return mt
+}
