@@ -32,10 +32,11 @@ generate:
 	$(GO) generate ./examples/...
 	$(GO) test ./generated_test -run 'TestGolden' -update
 
-## demo: generate the example's code from schemas/ and run it.
+## demo: generate the examples from schemas/ and run the anomaly detector
+## on an embedded Kafka with a producer, printing its batches.
 demo:
 	$(GO) generate ./examples/...
-	$(GO) run ./examples/impressions-etl
+	$(GO) run ./examples/anomaly-detector
 
 ## bench: codec benchmarks against hamba/avro and goavro, into BENCHMARKS.md.
 bench:

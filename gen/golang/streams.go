@@ -62,17 +62,200 @@ func emitStreams(f *jen.File, p *model.Package) {
 	)
 	f.Line()
 	emitConfig(f, p.Spec)
+	emitRun(f, p)
 }
 
-// configField is one Config field: its Go name and type, its doc, and the
-// default taken from the spec. Runtime values (env) may hold ${VAR}
-// references that DefaultConfig expands when the job starts, so no secret
-// is baked into generated code.
-type configField struct {
-	name, doc string
-	typ       jen.Code
-	def       jen.Code
-	env       bool // a string (or []string) default to expand at start-up
+// configDefaults are the runtime.JobConfig fields DefaultConfig sets from
+// the spec. Runtime values keep their ${VAR} references: DefaultConfig
+// expands them when the job starts, so no secret is baked into generated
+// code.
+func configDefaults(sp *spec.Spec) jen.Dict {
+	str := func(s string) jen.Code { return jen.Lit(s) }
+	k, b := sp.Kafka, sp.Batch
+	d := jen.Dict{
+		jen.Id("Brokers"): jen.Index().String().ValuesFunc(func(g *jen.Group) {
+			for _, s := range k.Brokers {
+				g.Lit(s)
+			}
+		}),
+		jen.Id("Group"):                    str(k.Group),
+		jen.Id("RegistryURL"):              str(registryURL(sp)),
+		jen.Id("StartFrom"):                str(k.StartFrom),
+		jen.Id("ResetTo"):                  str(k.ResetTo),
+		jen.Id("Isolation"):                str(k.Isolation),
+		jen.Id("TLS"):                      jen.Lit(k.TLS.Enabled),
+		jen.Id("TLSCA"):                    str(k.TLS.CA),
+		jen.Id("TLSCert"):                  str(k.TLS.Cert),
+		jen.Id("TLSKey"):                   str(k.TLS.Key),
+		jen.Id("TLSInsecureSkipVerify"):    jen.Lit(k.TLS.InsecureSkipVerify),
+		jen.Id("SASLMechanism"):            str(k.SASL.Mechanism),
+		jen.Id("SASLUsername"):             str(k.SASL.Username),
+		jen.Id("SASLPassword"):             str(k.SASL.Password),
+		jen.Id("BatchInterval"):            durationLit(b.Interval),
+		jen.Id("MaxRatePerPartition"):      jen.Lit(int(b.MaxRatePerPartition)),
+		jen.Id("MinRatePerPartition"):      jen.Lit(int(b.MinRatePerPartition)),
+		jen.Id("Backpressure"):             jen.Lit(b.Backpressure.Enabled),
+		jen.Id("BackpressureInitialRate"):  jen.Lit(int(b.Backpressure.InitialRate)),
+		jen.Id("BackpressureProportional"): jen.Lit(b.Backpressure.Proportional),
+		jen.Id("BackpressureIntegral"):     jen.Lit(b.Backpressure.Integral),
+		jen.Id("BackpressureDerived"):      jen.Lit(b.Backpressure.Derived),
+		jen.Id("BackpressureMinRate"):      jen.Lit(int(b.Backpressure.MinRate)),
+		jen.Id("PollTimeout"):              durationLit(b.PollTimeout),
+		jen.Id("Location"):                 str(sp.Location.Strategy),
+		jen.Id("Workers"):                  jen.Lit(sp.Workers),
+		jen.Id("Semantics"):                str(sp.Semantics),
+		jen.Id("OffsetsStore"):             str(sp.Offsets.Store),
+		jen.Id("OffsetsDSN"):               str(sp.Offsets.DSN),
+		jen.Id("OffsetsDir"):               str(sp.Offsets.Dir),
+		jen.Id("SinkType"):                 str(sp.Sink.Type),
+		jen.Id("SinkDir"):                  str(sp.Sink.Dir),
+		jen.Id("SinkDSN"):                  str(sp.Sink.DSN),
+		jen.Id("SinkTable"):                str(sp.Sink.Table),
+		jen.Id("SinkTopic"):                str(sp.Sink.Topic),
+		jen.Id("MaxFailures"):              jen.Lit(sp.Retries.MaxFailures),
+		jen.Id("RetryBackoff"):             durationLit(sp.Retries.Backoff),
+		jen.Id("OnDecodeError"):            str(sp.OnDecodeError),
+		jen.Id("DeadLetterTopic"):          str(sp.DeadLetterTopic),
+		jen.Id("GracefulShutdown"):         jen.Lit(sp.Shutdown.Graceful),
+		jen.Id("ShutdownTimeout"):          durationLit(sp.Shutdown.Timeout),
+		jen.Id("StatusAddr"):               str(sp.Status.Addr),
+	}
+	if len(sp.Location.Fixed) > 0 {
+		d[jen.Id("LocationFixed")] = jen.Map(jen.String()).String().Values(jen.DictFunc(func(d jen.Dict) {
+			for k, v := range sp.Location.Fixed {
+				d[jen.Lit(k)] = jen.Lit(v)
+			}
+		}))
+	}
+	return d
+}
+
+func registryURL(sp *spec.Spec) string {
+	if sp.Schemas.Registry == nil {
+		return ""
+	}
+	return sp.Schemas.Registry.URL
+}
+
+func emitConfig(f *jen.File, sp *spec.Spec) {
+	f.Commentf("JobName is the job's name (spec key name): default group id and metrics prefix.")
+	f.Const().Id("JobName").Op("=").Lit(sp.Name)
+	f.Line()
+	f.Comment("Config is the job's configuration. runtime.JobConfig documents each field.")
+	f.Type().Id("Config").Struct(jen.Qual(runtimePkg, "JobConfig"))
+	f.Line()
+	f.Comment("DefaultConfig returns the spec's configuration, with ${VAR} and")
+	f.Comment("${VAR:-default} in runtime values (brokers, credentials, DSNs, paths)")
+	f.Comment("expanded from the environment now, at start-up. Validate reports a")
+	f.Comment("reference that is not set.")
+	f.Func().Id("DefaultConfig").Params().Id("Config").Block(
+		jen.Id("c").Op(":=").Id("Config").Values(jen.Qual(runtimePkg, "JobConfig").Values(configDefaults(sp))),
+		jen.Id("c").Dot("ExpandEnv").Call(jen.Qual("os", "LookupEnv")),
+		jen.Return(jen.Id("c")),
+	)
+	f.Line()
+}
+
+// emitRun writes Run, which wires the streams onto the engine, and Main.
+func emitRun(f *jen.File, p *model.Package) {
+	f.Comment("Run runs the job until ctx is done or a batch fails. On cancellation it")
+	f.Comment("stops gracefully: the in-flight batch finishes and is committed.")
+	f.Func().Id("Run").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("cfg").Id("Config"), jen.Id("h").Id("Handler")).Error().BlockFunc(func(g *jen.Group) {
+		g.List(jen.Id("opts"), jen.Err()).Op(":=").Id("cfg").Dot("EngineOpts").Call()
+		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+		g.List(jen.Id("sopts"), jen.Err()).Op(":=").Id("cfg").Dot("StreamOpts").Call()
+		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+		g.List(jen.Id("e"), jen.Err()).Op(":=").Qual(runtimePkg, "New").Call(jen.Id("opts").Op("..."))
+		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+		for _, s := range p.Streams {
+			v := lowerFirst(s.GoName)
+			g.List(jen.Id(v), jen.Err()).Op(":=").Qual(runtimePkg, "NewStream").Call(
+				jen.Id("e"), jen.Lit(s.Spec.Name), consumerStrategy(s.Spec), keyDecoder(s), valueDecoder(s.Value, s.Spec.Encoding),
+				jen.Append(jen.Id("sopts"), jen.Qual(runtimePkg, "Group").Call(jen.Id("cfg").Dot("GroupFor").Call(jen.Lit(s.Spec.Name), jen.Lit(len(p.Streams))))).Op("..."),
+			)
+			g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("stream %s: %%w", s.Spec.Name)), jen.Err())))
+		}
+		g.Return(jen.Id("e").Dot("Run").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("bs").Op("*").Qual(runtimePkg, "Batches")).Error().Block(
+			jen.Return(jen.Id("h").Dot("ProcessBatch").Call(jen.Id("ctx"), jen.Op("&").Id("Batch").Values(jen.DictFunc(func(d jen.Dict) {
+				for _, s := range p.Streams {
+					d[jen.Id(s.GoName)] = jen.Id(lowerFirst(s.GoName)).Dot("Batch").Call(jen.Id("bs"))
+				}
+			})))),
+		)))
+	})
+	f.Line()
+	f.Comment("Main runs the job as a program: DefaultConfig overridden by flags")
+	f.Comment("(--brokers, --group, --registry, --status-addr, --interval, --max-rate,")
+	f.Comment("--start-from, --workers), a status server, and a graceful stop on SIGINT")
+	f.Comment("or SIGTERM. It exits the process.")
+	f.Func().Id("Main").Params(jen.Id("h").Id("Handler")).Block(
+		jen.Id("cfg").Op(":=").Id("DefaultConfig").Call(),
+		jen.Qual(runtimePkg, "Main").Call(jen.Id("JobName"), jen.Op("&").Id("cfg").Dot("JobConfig"), jen.Func().Params(jen.Id("ctx").Qual("context", "Context")).Error().Block(
+			jen.Return(jen.Id("Run").Call(jen.Id("ctx"), jen.Id("cfg"), jen.Id("h"))),
+		)),
+	)
+}
+
+func tpLit(topic string, p int32) jen.Code {
+	return jen.Values(jen.Dict{jen.Id("Topic"): jen.Lit(topic), jen.Id("Partition"): jen.Lit(int(p))})
+}
+
+// consumerStrategy writes the stream's runtime.ConsumerStrategy.
+func consumerStrategy(st *spec.Stream) jen.Code {
+	var cs *jen.Statement
+	switch {
+	case len(st.Subscribe) > 0:
+		cs = jen.Qual(runtimePkg, "Subscribe").CallFunc(func(g *jen.Group) {
+			for _, t := range st.Subscribe {
+				g.Lit(t)
+			}
+		})
+	case st.Pattern != "":
+		cs = jen.Qual(runtimePkg, "SubscribePattern").Call(jen.Qual("regexp", "MustCompile").Call(jen.Lit(st.Pattern)))
+	default:
+		cs = jen.Qual(runtimePkg, "Assign").CallFunc(func(g *jen.Group) {
+			for _, t := range sortedKeys(st.Assign) {
+				for _, p := range st.Assign[t] {
+					g.Qual(runtimePkg, "TopicPartition").Add(tpLit(t, p))
+				}
+			}
+		})
+	}
+	if len(st.StartingOffsets) > 0 {
+		cs = cs.Dot("WithOffsets").Call(jen.Map(jen.Qual(runtimePkg, "TopicPartition")).Int64().Values(jen.DictFunc(func(d jen.Dict) {
+			for _, t := range sortedKeys(st.StartingOffsets) {
+				for p, off := range st.StartingOffsets[t] {
+					d[tpLit(t, p)] = jen.Lit(off)
+				}
+			}
+		})))
+	}
+	return cs
+}
+
+func keyDecoder(s *model.Stream) jen.Code {
+	if s.Key == nil {
+		return jen.Qual(runtimePkg, "NoKey")
+	}
+	switch s.Key.Kind {
+	case model.String:
+		return jen.Qual(runtimePkg, "StringDecoder")
+	case model.Bytes:
+		return jen.Qual(runtimePkg, "BytesDecoder")
+	case model.Int:
+		return jen.Qual(runtimePkg, "Int32Decoder")
+	case model.Long:
+		return jen.Qual(runtimePkg, "Int64Decoder")
+	}
+	return valueDecoder(s.Key, s.Spec.Encoding)
+}
+
+func valueDecoder(t *model.Type, encoding string) jen.Code {
+	fn := "ConfluentAvro"
+	if encoding == "raw" {
+		fn = "RawAvro"
+	}
+	return jen.Qual(runtimePkg, fn).Types(goType(t)).Call()
 }
 
 // durationLit writes d as a readable constant expression: 5 * time.Second.
@@ -92,136 +275,4 @@ func durationLit(d time.Duration) jen.Code {
 		}
 	}
 	return jen.Qual("time", "Duration").Parens(jen.Lit(int64(d)))
-}
-
-func configFields(sp *spec.Spec) []configField {
-	str := func(s string) jen.Code { return jen.Lit(s) }
-	strs := func(ss []string) jen.Code {
-		return jen.Index().String().ValuesFunc(func(g *jen.Group) {
-			for _, s := range ss {
-				g.Lit(s)
-			}
-		})
-	}
-	k, b := sp.Kafka, sp.Batch
-	return []configField{
-		{"Brokers", "Kafka bootstrap brokers (kafka.brokers).", jen.Index().String(), strs(k.Brokers), true},
-		{"Group", "Consumer group id (kafka.group; default the job name).", jen.String(), str(k.Group), true},
-		{"RegistryURL", "Schema registry URL (schemas.registry.url); empty without a registry.", jen.String(), str(registryURL(sp)), true},
-		{"StartFrom", "Where to start: committed, earliest, latest or timestamp:RFC3339 (kafka.startFrom).", jen.String(), str(k.StartFrom), false},
-		{"ResetTo", "Where to start when nothing is committed: earliest, latest or error (kafka.resetTo).", jen.String(), str(k.ResetTo), false},
-		{"Isolation", "read_committed or read_uncommitted (kafka.isolation).", jen.String(), str(k.Isolation), false},
-		{"TLS", "Enables TLS to the brokers (kafka.tls.enabled).", jen.Bool(), jen.Lit(k.TLS.Enabled), false},
-		{"TLSCA", "CA certificate file (kafka.tls.ca).", jen.String(), str(k.TLS.CA), true},
-		{"TLSCert", "Client certificate file (kafka.tls.cert).", jen.String(), str(k.TLS.Cert), true},
-		{"TLSKey", "Client key file (kafka.tls.key).", jen.String(), str(k.TLS.Key), true},
-		{"TLSInsecureSkipVerify", "Skips server certificate verification (kafka.tls.insecureSkipVerify).", jen.Bool(), jen.Lit(k.TLS.InsecureSkipVerify), false},
-		{"SASLMechanism", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty for none (kafka.sasl.mechanism).", jen.String(), str(k.SASL.Mechanism), false},
-		{"SASLUsername", "SASL user (kafka.sasl.username).", jen.String(), str(k.SASL.Username), true},
-		{"SASLPassword", "SASL password (kafka.sasl.password); never logged.", jen.String(), str(k.SASL.Password), true},
-		{"BatchInterval", "Time between batches (batch.interval).", jen.Qual("time", "Duration"), durationLit(b.Interval), false},
-		{"MaxRatePerPartition", "Records per second per partition, 0 = unlimited (batch.maxRatePerPartition).", jen.Int64(), jen.Lit(b.MaxRatePerPartition), false},
-		{"MinRatePerPartition", "Lower bound of the per-partition rate (batch.minRatePerPartition).", jen.Int64(), jen.Lit(b.MinRatePerPartition), false},
-		{"Backpressure", "Adapts the rate to processing time (batch.backpressure.enabled).", jen.Bool(), jen.Lit(b.Backpressure.Enabled), false},
-		{"BackpressureInitialRate", "Rate of the first batch with backpressure, 0 = maxRatePerPartition.", jen.Int64(), jen.Lit(b.Backpressure.InitialRate), false},
-		{"BackpressureProportional", "PID proportional gain.", jen.Float64(), jen.Lit(b.Backpressure.Proportional), false},
-		{"BackpressureIntegral", "PID integral gain.", jen.Float64(), jen.Lit(b.Backpressure.Integral), false},
-		{"BackpressureDerived", "PID derivative gain.", jen.Float64(), jen.Lit(b.Backpressure.Derived), false},
-		{"BackpressureMinRate", "Lowest rate backpressure may set, records/s.", jen.Int64(), jen.Lit(b.Backpressure.MinRate), false},
-		{"PollTimeout", "How long a fetch may wait (batch.pollTimeout).", jen.Qual("time", "Duration"), durationLit(b.PollTimeout), false},
-		{"Location", "Location strategy: consistent, brokers or fixed (location.strategy).", jen.String(), str(sp.Location.Strategy), false},
-		{"Workers", "Worker goroutines, 0 = GOMAXPROCS (workers).", jen.Int(), jen.Lit(sp.Workers), false},
-		{"Semantics", "at-most-once, at-least-once or exactly-once (semantics).", jen.String(), str(sp.Semantics), false},
-		{"OffsetsStore", "Where offsets live: kafka, postgres or files (offsets.store).", jen.String(), str(sp.Offsets.Store), false},
-		{"OffsetsDSN", "PostgreSQL DSN of the offset store (offsets.dsn).", jen.String(), str(sp.Offsets.DSN), true},
-		{"OffsetsDir", "Directory of the files offset store (offsets.dir).", jen.String(), str(sp.Offsets.Dir), true},
-		{"SinkType", "Output sink: none, files, postgres or kafka (sink.type).", jen.String(), str(sp.Sink.Type), false},
-		{"SinkDir", "Directory of the files sink (sink.dir).", jen.String(), str(sp.Sink.Dir), true},
-		{"SinkDSN", "PostgreSQL DSN of the sink (sink.dsn).", jen.String(), str(sp.Sink.DSN), true},
-		{"SinkTable", "PostgreSQL table of the sink (sink.table).", jen.String(), str(sp.Sink.Table), true},
-		{"SinkTopic", "Kafka topic of the sink (sink.topic).", jen.String(), str(sp.Sink.Topic), true},
-		{"MaxFailures", "Attempts of a partition task before its batch fails (retries.maxFailures).", jen.Int(), jen.Lit(sp.Retries.MaxFailures), false},
-		{"RetryBackoff", "Wait between attempts (retries.backoff).", jen.Qual("time", "Duration"), durationLit(sp.Retries.Backoff), false},
-		{"OnDecodeError", "fail, skip or dead-letter (onDecodeError).", jen.String(), str(sp.OnDecodeError), false},
-		{"DeadLetterTopic", "Topic for records that fail to decode (deadLetterTopic).", jen.String(), str(sp.DeadLetterTopic), true},
-		{"GracefulShutdown", "Finish and commit the in-flight batch on stop (shutdown.graceful).", jen.Bool(), jen.Lit(sp.Shutdown.Graceful), false},
-		{"ShutdownTimeout", "Bound on a graceful stop, 0 = 10 x BatchInterval (shutdown.timeout).", jen.Qual("time", "Duration"), durationLit(sp.Shutdown.Timeout), false},
-		{"StatusAddr", "Address of the status and metrics server, empty = off (status.addr).", jen.String(), str(sp.Status.Addr), true},
-	}
-}
-
-func registryURL(sp *spec.Spec) string {
-	if sp.Schemas.Registry == nil {
-		return ""
-	}
-	return sp.Schemas.Registry.URL
-}
-
-func emitConfig(f *jen.File, sp *spec.Spec) {
-	fields := configFields(sp)
-	f.Commentf("JobName is the job's name (spec key name): default group id and metrics prefix.")
-	f.Const().Id("JobName").Op("=").Lit(sp.Name)
-	f.Line()
-	f.Comment("Config is the job's configuration; DefaultConfig holds the spec's values.")
-	f.Type().Id("Config").StructFunc(func(g *jen.Group) {
-		for _, c := range fields {
-			g.Comment(c.doc)
-			g.Id(c.name).Add(c.typ)
-		}
-		g.Line()
-		g.Id("defaultsErr").Error()
-	})
-	f.Line()
-	f.Comment("DefaultConfig returns the spec's configuration. ${VAR} and ${VAR:-default} in")
-	f.Comment("runtime values (brokers, credentials, DSNs, paths) are expanded from the")
-	f.Comment("environment now, at start-up; a reference that cannot be expanded is")
-	f.Comment("reported by Validate.")
-	f.Func().Id("DefaultConfig").Params().Id("Config").BlockFunc(func(g *jen.Group) {
-		g.Var().Id("errs").Index().Error()
-		g.Id("expand").Op(":=").Func().Params(jen.Id("key"), jen.Id("s").String()).String().Block(
-			jen.List(jen.Id("v"), jen.Err()).Op(":=").Qual(envPkg, "Expand").Call(jen.Id("s"), jen.Qual("os", "LookupEnv")),
-			jen.If(jen.Err().Op("!=").Nil()).Block(
-				jen.Id("errs").Op("=").Append(jen.Id("errs"), jen.Qual("fmt", "Errorf").Call(jen.Lit("config %s: %w"), jen.Id("key"), jen.Err())),
-			),
-			jen.Return(jen.Id("v")),
-		)
-		g.Id("c").Op(":=").Id("Config").Values(jen.DictFunc(func(d jen.Dict) {
-			for _, c := range fields {
-				if c.env {
-					continue
-				}
-				d[jen.Id(c.name)] = c.def
-			}
-		}))
-		for _, c := range fields {
-			if !c.env {
-				continue
-			}
-			if c.name == "Brokers" {
-				g.For(jen.List(jen.Id("_"), jen.Id("b")).Op(":=").Range().Add(c.def)).Block(
-					jen.Comment("One entry may expand to a comma-separated list."),
-					jen.For(jen.List(jen.Id("_"), jen.Id("s")).Op(":=").Range().Qual("strings", "Split").Call(jen.Id("expand").Call(jen.Lit("Brokers"), jen.Id("b")), jen.Lit(","))).Block(
-						jen.If(jen.Id("s").Op("=").Qual("strings", "TrimSpace").Call(jen.Id("s")), jen.Id("s").Op("!=").Lit("")).Block(
-							jen.Id("c").Dot("Brokers").Op("=").Append(jen.Id("c").Dot("Brokers"), jen.Id("s")),
-						),
-					),
-				)
-				continue
-			}
-			g.Id("c").Dot(c.name).Op("=").Id("expand").Call(jen.Lit(c.name), c.def)
-		}
-		g.Id("c").Dot("defaultsErr").Op("=").Qual("errors", "Join").Call(jen.Id("errs").Op("..."))
-		g.Return(jen.Id("c"))
-	})
-	f.Line()
-	f.Comment("Validate reports defaults that could not be expanded and values the job")
-	f.Comment("cannot run with.")
-	f.Func().Params(jen.Id("c").Op("*").Id("Config")).Id("Validate").Params().Error().Block(
-		jen.Var().Id("errs").Index().Error(),
-		jen.If(jen.Id("c").Dot("defaultsErr").Op("!=").Nil()).Block(jen.Id("errs").Op("=").Append(jen.Id("errs"), jen.Id("c").Dot("defaultsErr"))),
-		jen.If(jen.Len(jen.Id("c").Dot("Brokers")).Op("==").Lit(0)).Block(jen.Id("errs").Op("=").Append(jen.Id("errs"), jen.Qual("errors", "New").Call(jen.Lit("config Brokers: no broker given")))),
-		jen.If(jen.Id("c").Dot("BatchInterval").Op("<=").Lit(0)).Block(jen.Id("errs").Op("=").Append(jen.Id("errs"), jen.Qual("fmt", "Errorf").Call(jen.Lit("config BatchInterval: %v is not positive"), jen.Id("c").Dot("BatchInterval")))),
-		jen.If(jen.Id("c").Dot("MaxRatePerPartition").Op("<").Lit(0)).Block(jen.Id("errs").Op("=").Append(jen.Id("errs"), jen.Qual("fmt", "Errorf").Call(jen.Lit("config MaxRatePerPartition: %d is negative"), jen.Id("c").Dot("MaxRatePerPartition")))),
-		jen.Return(jen.Qual("errors", "Join").Call(jen.Id("errs").Op("..."))),
-	)
 }

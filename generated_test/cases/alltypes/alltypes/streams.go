@@ -5,12 +5,9 @@ package alltypes
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"github.com/streamgen/streamgen/runtime"
-	"github.com/streamgen/streamgen/runtime/envsubst"
 	"os"
-	"strings"
 	"time"
 )
 
@@ -47,179 +44,108 @@ type Handler interface {
 // JobName is the job's name (spec key name): default group id and metrics prefix.
 const JobName = "alltypes"
 
-// Config is the job's configuration; DefaultConfig holds the spec's values.
+// Config is the job's configuration. runtime.JobConfig documents each field.
 type Config struct {
-	// Kafka bootstrap brokers (kafka.brokers).
-	Brokers []string
-	// Consumer group id (kafka.group; default the job name).
-	Group string
-	// Schema registry URL (schemas.registry.url); empty without a registry.
-	RegistryURL string
-	// Where to start: committed, earliest, latest or timestamp:RFC3339 (kafka.startFrom).
-	StartFrom string
-	// Where to start when nothing is committed: earliest, latest or error (kafka.resetTo).
-	ResetTo string
-	// read_committed or read_uncommitted (kafka.isolation).
-	Isolation string
-	// Enables TLS to the brokers (kafka.tls.enabled).
-	TLS bool
-	// CA certificate file (kafka.tls.ca).
-	TLSCA string
-	// Client certificate file (kafka.tls.cert).
-	TLSCert string
-	// Client key file (kafka.tls.key).
-	TLSKey string
-	// Skips server certificate verification (kafka.tls.insecureSkipVerify).
-	TLSInsecureSkipVerify bool
-	// PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty for none (kafka.sasl.mechanism).
-	SASLMechanism string
-	// SASL user (kafka.sasl.username).
-	SASLUsername string
-	// SASL password (kafka.sasl.password); never logged.
-	SASLPassword string
-	// Time between batches (batch.interval).
-	BatchInterval time.Duration
-	// Records per second per partition, 0 = unlimited (batch.maxRatePerPartition).
-	MaxRatePerPartition int64
-	// Lower bound of the per-partition rate (batch.minRatePerPartition).
-	MinRatePerPartition int64
-	// Adapts the rate to processing time (batch.backpressure.enabled).
-	Backpressure bool
-	// Rate of the first batch with backpressure, 0 = maxRatePerPartition.
-	BackpressureInitialRate int64
-	// PID proportional gain.
-	BackpressureProportional float64
-	// PID integral gain.
-	BackpressureIntegral float64
-	// PID derivative gain.
-	BackpressureDerived float64
-	// Lowest rate backpressure may set, records/s.
-	BackpressureMinRate int64
-	// How long a fetch may wait (batch.pollTimeout).
-	PollTimeout time.Duration
-	// Location strategy: consistent, brokers or fixed (location.strategy).
-	Location string
-	// Worker goroutines, 0 = GOMAXPROCS (workers).
-	Workers int
-	// at-most-once, at-least-once or exactly-once (semantics).
-	Semantics string
-	// Where offsets live: kafka, postgres or files (offsets.store).
-	OffsetsStore string
-	// PostgreSQL DSN of the offset store (offsets.dsn).
-	OffsetsDSN string
-	// Directory of the files offset store (offsets.dir).
-	OffsetsDir string
-	// Output sink: none, files, postgres or kafka (sink.type).
-	SinkType string
-	// Directory of the files sink (sink.dir).
-	SinkDir string
-	// PostgreSQL DSN of the sink (sink.dsn).
-	SinkDSN string
-	// PostgreSQL table of the sink (sink.table).
-	SinkTable string
-	// Kafka topic of the sink (sink.topic).
-	SinkTopic string
-	// Attempts of a partition task before its batch fails (retries.maxFailures).
-	MaxFailures int
-	// Wait between attempts (retries.backoff).
-	RetryBackoff time.Duration
-	// fail, skip or dead-letter (onDecodeError).
-	OnDecodeError string
-	// Topic for records that fail to decode (deadLetterTopic).
-	DeadLetterTopic string
-	// Finish and commit the in-flight batch on stop (shutdown.graceful).
-	GracefulShutdown bool
-	// Bound on a graceful stop, 0 = 10 x BatchInterval (shutdown.timeout).
-	ShutdownTimeout time.Duration
-	// Address of the status and metrics server, empty = off (status.addr).
-	StatusAddr string
-
-	defaultsErr error
+	runtime.JobConfig
 }
 
-// DefaultConfig returns the spec's configuration. ${VAR} and ${VAR:-default} in
-// runtime values (brokers, credentials, DSNs, paths) are expanded from the
-// environment now, at start-up; a reference that cannot be expanded is
-// reported by Validate.
+// DefaultConfig returns the spec's configuration, with ${VAR} and
+// ${VAR:-default} in runtime values (brokers, credentials, DSNs, paths)
+// expanded from the environment now, at start-up. Validate reports a
+// reference that is not set.
 func DefaultConfig() Config {
-	var errs []error
-	expand := func(key, s string) string {
-		v, err := envsubst.Expand(s, os.LookupEnv)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("config %s: %w", key, err))
-		}
-		return v
-	}
-	c := Config{
+	c := Config{runtime.JobConfig{
 		Backpressure:             false,
 		BackpressureDerived:      0.0,
-		BackpressureInitialRate:  int64(0),
+		BackpressureInitialRate:  0,
 		BackpressureIntegral:     0.2,
-		BackpressureMinRate:      int64(100),
+		BackpressureMinRate:      100,
 		BackpressureProportional: 1.0,
 		BatchInterval:            5 * time.Second,
+		Brokers:                  []string{"localhost:9092"},
+		DeadLetterTopic:          "",
 		GracefulShutdown:         true,
+		Group:                    "alltypes-test",
 		Isolation:                "read_committed",
 		Location:                 "consistent",
 		MaxFailures:              4,
-		MaxRatePerPartition:      int64(0),
-		MinRatePerPartition:      int64(1),
+		MaxRatePerPartition:      0,
+		MinRatePerPartition:      1,
+		OffsetsDSN:               "",
+		OffsetsDir:               "",
 		OffsetsStore:             "kafka",
 		OnDecodeError:            "fail",
 		PollTimeout:              2 * time.Minute,
+		RegistryURL:              "",
 		ResetTo:                  "earliest",
 		RetryBackoff:             time.Second,
 		SASLMechanism:            "",
+		SASLPassword:             "",
+		SASLUsername:             "",
 		Semantics:                "at-least-once",
 		ShutdownTimeout:          50 * time.Second,
+		SinkDSN:                  "",
+		SinkDir:                  "",
+		SinkTable:                "",
+		SinkTopic:                "",
 		SinkType:                 "none",
 		StartFrom:                "committed",
+		StatusAddr:               ":8080",
 		TLS:                      false,
+		TLSCA:                    "",
+		TLSCert:                  "",
 		TLSInsecureSkipVerify:    false,
+		TLSKey:                   "",
 		Workers:                  0,
-	}
-	for _, b := range []string{"localhost:9092"} {
-		// One entry may expand to a comma-separated list.
-		for _, s := range strings.Split(expand("Brokers", b), ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				c.Brokers = append(c.Brokers, s)
-			}
-		}
-	}
-	c.Group = expand("Group", "alltypes-test")
-	c.RegistryURL = expand("RegistryURL", "")
-	c.TLSCA = expand("TLSCA", "")
-	c.TLSCert = expand("TLSCert", "")
-	c.TLSKey = expand("TLSKey", "")
-	c.SASLUsername = expand("SASLUsername", "")
-	c.SASLPassword = expand("SASLPassword", "")
-	c.OffsetsDSN = expand("OffsetsDSN", "")
-	c.OffsetsDir = expand("OffsetsDir", "")
-	c.SinkDir = expand("SinkDir", "")
-	c.SinkDSN = expand("SinkDSN", "")
-	c.SinkTable = expand("SinkTable", "")
-	c.SinkTopic = expand("SinkTopic", "")
-	c.DeadLetterTopic = expand("DeadLetterTopic", "")
-	c.StatusAddr = expand("StatusAddr", ":8080")
-	c.defaultsErr = errors.Join(errs...)
+	}}
+	c.ExpandEnv(os.LookupEnv)
 	return c
 }
 
-// Validate reports defaults that could not be expanded and values the job
-// cannot run with.
-func (c *Config) Validate() error {
-	var errs []error
-	if c.defaultsErr != nil {
-		errs = append(errs, c.defaultsErr)
+// Run runs the job until ctx is done or a batch fails. On cancellation it
+// stops gracefully: the in-flight batch finishes and is committed.
+func Run(ctx context.Context, cfg Config, h Handler) error {
+	opts, err := cfg.EngineOpts()
+	if err != nil {
+		return err
 	}
-	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("config Brokers: no broker given"))
+	sopts, err := cfg.StreamOpts()
+	if err != nil {
+		return err
 	}
-	if c.BatchInterval <= 0 {
-		errs = append(errs, fmt.Errorf("config BatchInterval: %v is not positive", c.BatchInterval))
+	e, err := runtime.New(opts...)
+	if err != nil {
+		return err
 	}
-	if c.MaxRatePerPartition < 0 {
-		errs = append(errs, fmt.Errorf("config MaxRatePerPartition: %d is negative", c.MaxRatePerPartition))
+	impressions, err := runtime.NewStream(e, "impressions", runtime.Subscribe("impressions"), runtime.StringDecoder, runtime.ConfluentAvro[Impression](), append(sopts, runtime.Group(cfg.GroupFor("impressions", 2)))...)
+	if err != nil {
+		return fmt.Errorf("stream impressions: %w", err)
 	}
-	return errors.Join(errs...)
+	everything, err := runtime.NewStream(e, "everything", runtime.Assign(runtime.TopicPartition{
+		Partition: 0,
+		Topic:     "all-types",
+	}, runtime.TopicPartition{
+		Partition: 1,
+		Topic:     "all-types",
+	}), runtime.NoKey, runtime.RawAvro[AllTypes](), append(sopts, runtime.Group(cfg.GroupFor("everything", 2)))...)
+	if err != nil {
+		return fmt.Errorf("stream everything: %w", err)
+	}
+	return e.Run(ctx, func(ctx context.Context, bs *runtime.Batches) error {
+		return h.ProcessBatch(ctx, &Batch{
+			Everything:  everything.Batch(bs),
+			Impressions: impressions.Batch(bs),
+		})
+	})
+}
+
+// Main runs the job as a program: DefaultConfig overridden by flags
+// (--brokers, --group, --registry, --status-addr, --interval, --max-rate,
+// --start-from, --workers), a status server, and a graceful stop on SIGINT
+// or SIGTERM. It exits the process.
+func Main(h Handler) {
+	cfg := DefaultConfig()
+	runtime.Main(JobName, &cfg.JobConfig, func(ctx context.Context) error {
+		return Run(ctx, cfg, h)
+	})
 }

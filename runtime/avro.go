@@ -1,0 +1,73 @@
+package runtime
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// AvroRecord is implemented by every generated record type.
+type AvroRecord interface {
+	UnmarshalAvro(src []byte) error
+	UnmarshalAvroFrom(writerSchema string, src []byte) error
+}
+
+// RawAvro decodes plain Avro binary (spec encoding raw) written with T's
+// own schema.
+func RawAvro[T any, PT interface {
+	*T
+	AvroRecord
+}]() Decoder[T] {
+	return func(_ string, _ int32, _ int64, b []byte) (T, error) {
+		var v T
+		err := PT(&v).UnmarshalAvro(b)
+		return v, err
+	}
+}
+
+// ErrBadMagic is returned for a value that does not start with the
+// Confluent wire format's magic byte 0.
+var ErrBadMagic = errors.New("not in the Confluent wire format (magic byte is not 0)")
+
+// ConfluentAvro decodes the Confluent wire format: magic byte 0, a
+// big-endian 4-byte schema id, then the Avro body. This version requires
+// the body to be written with T's own schema; looking the writer schema up
+// by id in the registry, for records written with other schema versions,
+// comes with the schema-registry serde.
+func ConfluentAvro[T any, PT interface {
+	*T
+	AvroRecord
+}]() Decoder[T] {
+	return func(_ string, _ int32, _ int64, b []byte) (T, error) {
+		var v T
+		if len(b) < 5 {
+			return v, fmt.Errorf("%w: %d bytes, shorter than the 5-byte header", ErrBadMagic, len(b))
+		}
+		if b[0] != 0 {
+			return v, fmt.Errorf("%w: first byte %#x", ErrBadMagic, b[0])
+		}
+		if err := PT(&v).UnmarshalAvro(b[5:]); err != nil {
+			return v, fmt.Errorf("schema id %d: %w", binary.BigEndian.Uint32(b[1:5]), err)
+		}
+		return v, nil
+	}
+}
+
+// Int32Decoder decodes a 4-byte big-endian key (Kafka's IntegerSerializer).
+func Int32Decoder(_ string, _ int32, _ int64, b []byte) (int32, error) {
+	if len(b) != 4 {
+		return 0, fmt.Errorf("int32 key has %d bytes, want 4", len(b))
+	}
+	return int32(binary.BigEndian.Uint32(b)), nil
+}
+
+// Int64Decoder decodes an 8-byte big-endian key (Kafka's LongSerializer).
+func Int64Decoder(_ string, _ int32, _ int64, b []byte) (int64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("int64 key has %d bytes, want 8", len(b))
+	}
+	return int64(binary.BigEndian.Uint64(b)), nil
+}
+
+// NoKey is the key decoder of streams whose spec says key: none.
+func NoKey(string, int32, int64, []byte) (struct{}, error) { return struct{}{}, nil }

@@ -1,0 +1,128 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestJobConfigExpandEnv(t *testing.T) {
+	c := JobConfig{
+		Brokers:       []string{"${KAFKA_BROKERS:-localhost:9092}", "extra:9092"},
+		SASLPassword:  "${KAFKA_PASSWORD}",
+		OffsetsDSN:    "postgres://u@${PGHOST:-localhost}/test",
+		BatchInterval: time.Second,
+	}
+	c.ExpandEnv(env(map[string]string{"KAFKA_BROKERS": "a:1, b:2", "KAFKA_PASSWORD": "s3cr$t"}))
+	if got := strings.Join(c.Brokers, " "); got != "a:1 b:2 extra:9092" {
+		t.Errorf("Brokers = %q", got)
+	}
+	if c.SASLPassword != "s3cr$t" || c.OffsetsDSN != "postgres://u@localhost/test" {
+		t.Errorf("expanded %q %q", c.SASLPassword, c.OffsetsDSN)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
+func TestJobConfigValidateNamesProblems(t *testing.T) {
+	c := JobConfig{SASLPassword: "${KAFKA_PASSWORD}", StartFrom: "yesterday", Semantics: "exactly-once", Location: "near"}
+	c.ExpandEnv(env(nil))
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted a broken configuration")
+	}
+	for _, want := range []string{"SASLPassword", "KAFKA_PASSWORD", "no broker given", "BatchInterval", `StartFrom: "yesterday"`, `Semantics: "exactly-once" is not supported by this runtime yet`, `Location: "near"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestJobConfigOptions(t *testing.T) {
+	c := JobConfig{Brokers: []string{"x:1"}, BatchInterval: time.Second, StartFrom: "timestamp:2026-01-02T03:04:05Z",
+		ResetTo: "error", Location: "fixed", LocationFixed: map[string]string{"t/3": "w1"}, SASLMechanism: "SCRAM-SHA-512", SASLUsername: "u"}
+	if _, err := c.EngineOpts(); err != nil {
+		t.Fatalf("EngineOpts: %v", err)
+	}
+	if _, err := c.StreamOpts(); err != nil {
+		t.Fatalf("StreamOpts: %v", err)
+	}
+	c.LocationFixed = map[string]string{"t": "w1"}
+	if _, err := c.StreamOpts(); err == nil || !strings.Contains(err.Error(), `key "t" is not topic/partition`) {
+		t.Errorf("bad fixed key: %v", err)
+	}
+	c.LocationFixed = nil
+	c.SASLMechanism = "GSSAPI"
+	if _, err := c.EngineOpts(); err == nil || !strings.Contains(err.Error(), "GSSAPI") {
+		t.Errorf("bad mechanism: %v", err)
+	}
+}
+
+func TestRunMainFlagsStatusAndCleanStop(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := JobConfig{Brokers: []string{"unused:1"}, BatchInterval: time.Second}
+	var stderr bytes.Buffer
+	ran := make(chan JobConfig, 1)
+	code := RunMain(context.Background(), "job", &cfg, []string{"--brokers", "a:1,b:2", "--group", "g2", "--status-addr", addr, "--interval", "250ms"}, &stderr, func(ctx context.Context) error {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != "ok" {
+			t.Errorf("healthz: %d %q", resp.StatusCode, body)
+		}
+		ran <- cfg
+		return nil
+	})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	got := <-ran
+	if strings.Join(got.Brokers, ",") != "a:1,b:2" || got.Group != "g2" || got.BatchInterval != 250*time.Millisecond {
+		t.Errorf("flags not applied: %+v", got)
+	}
+	if len(got.EngineOptions) == 0 {
+		t.Error("Main added no status listener")
+	}
+
+	if code := RunMain(context.Background(), "job", &JobConfig{}, []string{"--nope"}, io.Discard, nil); code != 2 {
+		t.Errorf("unknown flag: exit %d, want 2", code)
+	}
+	if code := RunMain(context.Background(), "job", &JobConfig{BatchInterval: time.Second}, nil, io.Discard, nil); code != 1 {
+		t.Errorf("no brokers: exit %d, want 1", code)
+	}
+}
+
+func TestStatusPages(t *testing.T) {
+	s := NewStatus("job", 2)
+	for i := range 3 {
+		s.BatchCompleted(BatchInfo{ID: int64(i), Records: 10 * i, Ranges: map[string][]OffsetRange{"imps": {{Topic: "imps", Partition: 1, FromOffset: 5, UntilOffset: 9}}}})
+	}
+	if got := len(s.Batches()); got != 2 {
+		t.Errorf("kept %d batches, want 2", got)
+	}
+	var b bytes.Buffer
+	WriteBatchPage(&b, s.Batches()[1])
+	for _, want := range []string{"Batch 2", "Input data size: 20 records", "topic: imps partition: 1 offsets: 5 to 9"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("batch page lacks %q:\n%s", want, b.String())
+		}
+	}
+}
