@@ -4,6 +4,7 @@ package gen
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/streamgen/streamgen/gen/golang"
+	"github.com/streamgen/streamgen/gen/registry"
 	"github.com/streamgen/streamgen/gen/schema"
 	"github.com/streamgen/streamgen/gen/spec"
 )
@@ -52,22 +54,63 @@ type File struct {
 	Data []byte
 }
 
-// Generate runs the pipeline for a loaded spec and returns the files it
-// produces; it writes nothing.
-func Generate(sp *spec.Spec, version string) ([]File, error) {
-	if sp.Schemas.Registry != nil {
-		return nil, spec.ErrorList{sp.Errorf(spec.Pos{File: sp.File}, "schemas.registry: generating from a schema registry is not supported yet; pull the schemas into files and list them in schemas.files")}
-	}
-	if len(sp.Schemas.Files) == 0 {
-		return nil, spec.ErrorList{sp.Errorf(spec.Pos{File: sp.File, Line: 1, Col: 1}, "schemas.files: no schema files given")}
-	}
-	srcs, err := schema.ReadFiles(sp.Dir, sp.Schemas.Files)
-	if err != nil {
-		pos := spec.Pos{File: sp.File}
-		if len(sp.Schemas.FilesPos) > 0 {
-			pos = sp.Schemas.FilesPos[0]
+// Options tune Generate.
+type Options struct {
+	// Version goes into the generated file headers.
+	Version string
+	// Refresh reads registry schemas from the registry even when
+	// streamgen.lock pins them.
+	Refresh bool
+}
+
+// Sources reads the schema documents the spec names: the files its globs
+// match and, with a registry, the subjects it lists — from the versions
+// pinned in streamgen.lock when there is one (offline, reproducible), else
+// from the registry.
+func Sources(ctx context.Context, sp *spec.Spec, refresh bool) ([]schema.Source, error) {
+	var srcs []schema.Source
+	if len(sp.Schemas.Files) > 0 {
+		files, err := schema.ReadFiles(sp.Dir, sp.Schemas.Files)
+		if err != nil {
+			pos := spec.Pos{File: sp.File}
+			if len(sp.Schemas.FilesPos) > 0 {
+				pos = sp.Schemas.FilesPos[0]
+			}
+			return nil, spec.ErrorList{sp.Errorf(pos, "%v", err)}
 		}
-		return nil, spec.ErrorList{sp.Errorf(pos, "%v", err)}
+		srcs = files
+	}
+	if reg := sp.Schemas.Registry; reg != nil && len(reg.Subjects) > 0 {
+		var fetched []registry.Schema
+		var err error
+		if !refresh {
+			fetched, err = registry.Locked(sp)
+		}
+		if err == nil && fetched == nil {
+			var c *registry.Client
+			if c, err = registry.New(reg); err == nil {
+				fetched, err = c.Fetch(ctx, reg.Subjects)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fetched {
+			srcs = append(srcs, schema.Source{Name: f.Label(), Data: []byte(f.Text)})
+		}
+	}
+	if len(srcs) == 0 {
+		return nil, spec.ErrorList{sp.Errorf(spec.Pos{File: sp.File, Line: 1, Col: 1}, "no schemas: list files in schemas.files or subjects in schemas.registry.subjects")}
+	}
+	return srcs, nil
+}
+
+// Generate runs the pipeline for a loaded spec and returns the files it
+// produces; it writes nothing, so a failure leaves no half-written output.
+func Generate(ctx context.Context, sp *spec.Spec, opts Options) ([]File, error) {
+	srcs, err := Sources(ctx, sp, opts.Refresh)
+	if err != nil {
+		return nil, err
 	}
 	set, err := schema.Load(srcs)
 	if err != nil {
@@ -75,6 +118,10 @@ func Generate(sp *spec.Spec, version string) ([]File, error) {
 	}
 	sources := []string{filepath.Base(sp.File)}
 	for _, s := range srcs {
+		if strings.HasPrefix(s.Name, "registry ") {
+			sources = append(sources, s.Name)
+			continue
+		}
 		rel, err := filepath.Rel(sp.Dir, s.Name)
 		if err != nil {
 			rel = s.Name
@@ -85,7 +132,7 @@ func Generate(sp *spec.Spec, version string) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := golang.Generate(pkg, version)
+	files, err := golang.Generate(pkg, opts.Version)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ package generated_test
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -36,7 +37,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			files, err := gen.Generate(sp, goldenVersion)
+			files, err := gen.Generate(context.Background(), sp, gen.Options{Version: goldenVersion})
 			if err != nil {
 				t.Fatal(err)
 			}

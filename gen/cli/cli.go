@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,13 +12,19 @@ import (
 	"strings"
 
 	"github.com/streamgen/streamgen/gen"
+	"github.com/streamgen/streamgen/gen/registry"
 	"github.com/streamgen/streamgen/gen/spec"
 )
 
 const usage = `streamgen generates typed Go stream jobs from Avro schemas and a job spec.
 
 Usage:
-  streamgen generate [-spec streamgen.yaml] [-check]   generate the package the spec describes
+  streamgen generate [-spec streamgen.yaml] [-check] [-refresh]
+                                  generate the package the spec describes
+  streamgen schemas pull [-spec streamgen.yaml] [-dir schemas/registry]
+                                  pin the registry subjects in files and streamgen.lock
+  streamgen check [-spec streamgen.yaml]
+                                  check local schemas against the registry's versions
   streamgen schema                                      print the JSON Schema of streamgen.yaml
   streamgen version                                     print the version
 
@@ -34,6 +41,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "generate":
 		return generate(args[1:], stdout, stderr)
+	case "check":
+		return check(args[1:], stdout, stderr)
+	case "schemas":
+		if len(args) < 2 || args[1] != "pull" {
+			fmt.Fprintf(stderr, "streamgen schemas: want \"schemas pull\"\n\n%s", usage)
+			return 2
+		}
+		return pull(args[2:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "streamgen %s\n", gen.Version())
 		return 0
@@ -53,6 +68,7 @@ func generate(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	specPath := fs.String("spec", "streamgen.yaml", "the job spec")
 	check := fs.Bool("check", false, "write nothing; exit 1 listing the files that would change (for CI)")
+	refresh := fs.Bool("refresh", false, "read registry subjects from the registry even when streamgen.lock pins them")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -64,7 +80,7 @@ func generate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	files, err := gen.Generate(sp, gen.Version())
+	files, err := gen.Generate(context.Background(), sp, gen.Options{Version: gen.Version(), Refresh: *refresh})
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -125,4 +141,52 @@ func fail(stderr io.Writer, err error) int {
 	}
 	fmt.Fprintln(stderr, err)
 	return 1
+}
+
+func check(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	specPath := fs.String("spec", "streamgen.yaml", "the job spec")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	sp, err := spec.Load(*specPath)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	findings, err := gen.Check(context.Background(), sp)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if len(findings) > 0 {
+		for _, f := range findings {
+			fmt.Fprintln(stderr, f)
+		}
+		return 1
+	}
+	fmt.Fprintln(stdout, "schemas are compatible with the registry")
+	return 0
+}
+
+func pull(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("schemas pull", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	specPath := fs.String("spec", "streamgen.yaml", "the job spec")
+	dir := fs.String("dir", "schemas/registry", "where to write the schemas, relative to the spec")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	sp, err := spec.Load(*specPath)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	written, err := registry.Pull(context.Background(), sp, *dir)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	for i := range written {
+		written[i] = display(written[i])
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", strings.Join(written, " "))
+	return 0
 }

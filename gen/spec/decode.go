@@ -756,7 +756,16 @@ func (d *decoder) decodeSchemas(n ast.Node, p string, s *Spec) {
 					r.URL = u
 				},
 				"subjects": func(p string, v ast.Node) { r.Subjects = d.decodeSubjects(v, p) },
+				"username": func(p string, v ast.Node) { r.Username, _ = d.str(v, p, genTime) },
+				"password": func(p string, v ast.Node) { r.Password, _ = d.str(v, p, genTime) },
+				"token":    func(p string, v ast.Node) { r.Token, _ = d.str(v, p, genTime) },
 			})
+			if r.Token != "" && (r.Username != "" || r.Password != "") {
+				d.errorf(d.at(p+".token", p), "%s.token: use a bearer token or a username and password, not both", p)
+			}
+			if (r.Username == "") != (r.Password == "") && r.Token == "" {
+				d.errorf(d.at(p+".username", p), "%s: username and password go together", p)
+			}
 			if !d.has(p+".url") && !meant["url"] {
 				d.errorf(d.at(p+".url", p), "missing required key \"url\" in schemas.registry")
 			}

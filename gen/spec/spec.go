@@ -128,6 +128,10 @@ type Registry struct {
 	// Subjects are the subjects to read, written "name" or "name@version".
 	// Optional.
 	Subjects []Subject
+	// Username and Password are HTTP basic auth; Token is a bearer token
+	// instead. Generation-time values: write them as ${VAR} references so
+	// they come from the environment of streamgen generate and check.
+	Username, Password, Token string
 }
 
 // Subject is a registry subject, optionally pinned to a version.
