@@ -29,8 +29,8 @@ fresh:
 
 ## generate: regenerate the committed examples and golden cases.
 generate:
-	$(GO) generate ./examples/...
-	$(GO) test ./generated_test -run 'TestGolden' -update
+	@set -e; for s in $(SPECS); do $(GO) run ./cmd/streamgen generate -spec $$s; done
+	$(GO) test ./generated_test -run 'TestGoldenErrors' -update
 
 ## demo: generate the examples from schemas/ and run the anomaly detector
 ## on an embedded Kafka with a producer, printing its batches.

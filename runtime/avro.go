@@ -29,30 +29,6 @@ func RawAvro[T any, PT interface {
 // Confluent wire format's magic byte 0.
 var ErrBadMagic = errors.New("not in the Confluent wire format (magic byte is not 0)")
 
-// ConfluentAvro decodes the Confluent wire format: magic byte 0, a
-// big-endian 4-byte schema id, then the Avro body. This version requires
-// the body to be written with T's own schema; looking the writer schema up
-// by id in the registry, for records written with other schema versions,
-// comes with the schema-registry serde.
-func ConfluentAvro[T any, PT interface {
-	*T
-	AvroRecord
-}]() Decoder[T] {
-	return func(_ string, _ int32, _ int64, b []byte) (T, error) {
-		var v T
-		if len(b) < 5 {
-			return v, fmt.Errorf("%w: %d bytes, shorter than the 5-byte header", ErrBadMagic, len(b))
-		}
-		if b[0] != 0 {
-			return v, fmt.Errorf("%w: first byte %#x", ErrBadMagic, b[0])
-		}
-		if err := PT(&v).UnmarshalAvro(b[5:]); err != nil {
-			return v, fmt.Errorf("schema id %d: %w", binary.BigEndian.Uint32(b[1:5]), err)
-		}
-		return v, nil
-	}
-}
-
 // Int32Decoder decodes a 4-byte big-endian key (Kafka's IntegerSerializer).
 func Int32Decoder(_ string, _ int32, _ int64, b []byte) (int32, error) {
 	if len(b) != 4 {

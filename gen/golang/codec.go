@@ -69,6 +69,10 @@ func emitRecordCodec(f *jen.File, n *model.Named) {
 		jen.Return(jen.Id(resolver).Call().Dot("Decode").Call(jen.Id("writerSchema"), jen.Id("src"), jen.Id("r").Dot("UnmarshalAvro"))),
 	)
 	f.Line()
+	f.Commentf("AvroSchema returns %sSchema, so that the runtime can resolve writer schemas", n.GoName)
+	f.Commentf("it meets in a registry against %s.", n.GoName)
+	f.Func().Params(jen.Op("*").Id(n.GoName)).Id("AvroSchema").Params().String().Block(jen.Return(jen.Id(n.GoName + "Schema")))
+	f.Line()
 	f.Var().Id(resolver).Op("=").Qual("sync", "OnceValue").Call(jen.Func().Params().Op("*").Qual(codecPkg, "Resolver").Block(
 		jen.Return(jen.Qual(codecPkg, "NewResolver").Call(jen.Id(n.GoName + "Schema"))),
 	))

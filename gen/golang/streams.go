@@ -167,6 +167,14 @@ func emitRun(f *jen.File, p *model.Package) {
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		g.List(jen.Id("e"), jen.Err()).Op(":=").Qual(runtimePkg, "New").Call(jen.Id("opts").Op("..."))
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+		if usesRegistry(p) {
+			g.Comment("Confluent-framed records name their writer schema by id; with a")
+			g.Comment("registry it is looked up and resolved against the generated types.")
+			g.Var().Id("reg").Op("*").Qual(runtimePkg, "SchemaRegistry")
+			g.If(jen.Id("cfg").Dot("RegistryURL").Op("!=").Lit("")).Block(
+				jen.If(jen.List(jen.Id("reg"), jen.Err()).Op("=").Qual(runtimePkg, "NewSchemaRegistry").Call(jen.Id("ctx"), jen.Id("cfg").Dot("RegistryURL")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+			)
+		}
 		for _, s := range p.Streams {
 			v := lowerFirst(s.GoName)
 			g.List(jen.Id(v), jen.Err()).Op(":=").Qual(runtimePkg, "NewStream").Call(
@@ -251,11 +259,20 @@ func keyDecoder(s *model.Stream) jen.Code {
 }
 
 func valueDecoder(t *model.Type, encoding string) jen.Code {
-	fn := "ConfluentAvro"
 	if encoding == "raw" {
-		fn = "RawAvro"
+		return jen.Qual(runtimePkg, "RawAvro").Types(goType(t)).Call()
 	}
-	return jen.Qual(runtimePkg, fn).Types(goType(t)).Call()
+	return jen.Qual(runtimePkg, "ConfluentAvro").Types(goType(t)).Call(jen.Id("reg"))
+}
+
+// usesRegistry reports whether a stream reads Confluent-framed Avro.
+func usesRegistry(p *model.Package) bool {
+	for _, s := range p.Streams {
+		if s.Spec.Encoding != "raw" {
+			return true
+		}
+	}
+	return false
 }
 
 // durationLit writes d as a readable constant expression: 5 * time.Second.

@@ -135,8 +135,14 @@ func (r *Resolver) Decode(writerSchema string, src []byte, fast func([]byte) err
 	if res == nil {
 		return fast(src)
 	}
+	return res.Decode(src, fast)
+}
+
+// Decode transcodes src into the reader's encoding in a pooled buffer and
+// calls fast with that buffer, which fast must not retain.
+func (r *Resolution) Decode(src []byte, fast func([]byte) error) error {
 	bp := bufPool.Get().(*[]byte)
-	out, err := res.Transcode((*bp)[:0], src)
+	out, err := r.Transcode((*bp)[:0], src)
 	if err == nil {
 		err = fast(out)
 	}

@@ -334,3 +334,30 @@ func bytesJSON(v any) ([]byte, error) {
 	}
 	return json.Marshal(string(rs))
 }
+
+// WithReferences returns schema as one standalone schema: the schemas it
+// references by name (a registry's schema references) are parsed first,
+// in any order, so their names resolve, and everything is written out in
+// place by SchemaJSON.
+func WithReferences(schema string, referenced []string) (string, error) {
+	cache := &avro.SchemaCache{}
+	pending := referenced
+	for len(pending) > 0 {
+		var next []string
+		var lastErr error
+		for _, r := range pending {
+			if _, err := avro.ParseWithCache(r, "", cache); err != nil {
+				next, lastErr = append(next, r), err
+			}
+		}
+		if len(next) == len(pending) {
+			return "", fmt.Errorf("referenced schema: %w", lastErr)
+		}
+		pending = next
+	}
+	parsed, err := avro.ParseWithCache(schema, "", cache)
+	if err != nil {
+		return "", err
+	}
+	return SchemaJSON(parsed)
+}

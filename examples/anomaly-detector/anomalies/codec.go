@@ -45,6 +45,12 @@ func (r *Impression) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return impressionResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
+// AvroSchema returns ImpressionSchema, so that the runtime can resolve writer schemas
+// it meets in a registry against Impression.
+func (*Impression) AvroSchema() string {
+	return ImpressionSchema
+}
+
 var impressionResolver = sync.OnceValue(func() *codec.Resolver {
 	return codec.NewResolver(ImpressionSchema)
 })
@@ -188,6 +194,12 @@ func (r *GeoPoint) UnmarshalAvro(src []byte) error {
 // GeoPointFingerprint takes the UnmarshalAvro fast path.
 func (r *GeoPoint) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return geoPointResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+}
+
+// AvroSchema returns GeoPointSchema, so that the runtime can resolve writer schemas
+// it meets in a registry against GeoPoint.
+func (*GeoPoint) AvroSchema() string {
+	return GeoPointSchema
 }
 
 var geoPointResolver = sync.OnceValue(func() *codec.Resolver {

@@ -107,7 +107,15 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	impressions, err := runtime.NewStream(e, "impressions", runtime.Subscribe("impressions"), runtime.StringDecoder, runtime.ConfluentAvro[Impression](), append(sopts, runtime.Group(cfg.GroupFor("impressions", 1)))...)
+	// Confluent-framed records name their writer schema by id; with a
+	// registry it is looked up and resolved against the generated types.
+	var reg *runtime.SchemaRegistry
+	if cfg.RegistryURL != "" {
+		if reg, err = runtime.NewSchemaRegistry(ctx, cfg.RegistryURL); err != nil {
+			return err
+		}
+	}
+	impressions, err := runtime.NewStream(e, "impressions", runtime.Subscribe("impressions"), runtime.StringDecoder, runtime.ConfluentAvro[Impression](reg), append(sopts, runtime.Group(cfg.GroupFor("impressions", 1)))...)
 	if err != nil {
 		return fmt.Errorf("stream impressions: %w", err)
 	}

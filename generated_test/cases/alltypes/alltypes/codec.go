@@ -46,6 +46,12 @@ func (r *AllTypes) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return allTypesResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
+// AvroSchema returns AllTypesSchema, so that the runtime can resolve writer schemas
+// it meets in a registry against AllTypes.
+func (*AllTypes) AvroSchema() string {
+	return AllTypesSchema
+}
+
 var allTypesResolver = sync.OnceValue(func() *codec.Resolver {
 	return codec.NewResolver(AllTypesSchema)
 })
@@ -510,6 +516,12 @@ func (r *Pair) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return pairResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
+// AvroSchema returns PairSchema, so that the runtime can resolve writer schemas
+// it meets in a registry against Pair.
+func (*Pair) AvroSchema() string {
+	return PairSchema
+}
+
 var pairResolver = sync.OnceValue(func() *codec.Resolver {
 	return codec.NewResolver(PairSchema)
 })
@@ -552,6 +564,12 @@ func (r *Click) UnmarshalAvro(src []byte) error {
 // ClickFingerprint takes the UnmarshalAvro fast path.
 func (r *Click) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return clickResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+}
+
+// AvroSchema returns ClickSchema, so that the runtime can resolve writer schemas
+// it meets in a registry against Click.
+func (*Click) AvroSchema() string {
+	return ClickSchema
 }
 
 var clickResolver = sync.OnceValue(func() *codec.Resolver {
@@ -629,6 +647,12 @@ func (r *GeoPoint) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return geoPointResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
+// AvroSchema returns GeoPointSchema, so that the runtime can resolve writer schemas
+// it meets in a registry against GeoPoint.
+func (*GeoPoint) AvroSchema() string {
+	return GeoPointSchema
+}
+
 var geoPointResolver = sync.OnceValue(func() *codec.Resolver {
 	return codec.NewResolver(GeoPointSchema)
 })
@@ -673,6 +697,12 @@ func (r *Event) UnmarshalAvro(src []byte) error {
 // EventFingerprint takes the UnmarshalAvro fast path.
 func (r *Event) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return eventResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+}
+
+// AvroSchema returns EventSchema, so that the runtime can resolve writer schemas
+// it meets in a registry against Event.
+func (*Event) AvroSchema() string {
+	return EventSchema
 }
 
 var eventResolver = sync.OnceValue(func() *codec.Resolver {
@@ -728,6 +758,12 @@ func (r *AlphaUser) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return alphaUserResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
+// AvroSchema returns AlphaUserSchema, so that the runtime can resolve writer schemas
+// it meets in a registry against AlphaUser.
+func (*AlphaUser) AvroSchema() string {
+	return AlphaUserSchema
+}
+
 var alphaUserResolver = sync.OnceValue(func() *codec.Resolver {
 	return codec.NewResolver(AlphaUserSchema)
 })
@@ -770,6 +806,12 @@ func (r *BetaUser) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return betaUserResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
+// AvroSchema returns BetaUserSchema, so that the runtime can resolve writer schemas
+// it meets in a registry against BetaUser.
+func (*BetaUser) AvroSchema() string {
+	return BetaUserSchema
+}
+
 var betaUserResolver = sync.OnceValue(func() *codec.Resolver {
 	return codec.NewResolver(BetaUserSchema)
 })
@@ -810,6 +852,12 @@ func (r *Impression) UnmarshalAvro(src []byte) error {
 // ImpressionFingerprint takes the UnmarshalAvro fast path.
 func (r *Impression) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return impressionResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+}
+
+// AvroSchema returns ImpressionSchema, so that the runtime can resolve writer schemas
+// it meets in a registry against Impression.
+func (*Impression) AvroSchema() string {
+	return ImpressionSchema
 }
 
 var impressionResolver = sync.OnceValue(func() *codec.Resolver {
@@ -949,6 +997,12 @@ func (r *LinkedList) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return linkedListResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
+// AvroSchema returns LinkedListSchema, so that the runtime can resolve writer schemas
+// it meets in a registry against LinkedList.
+func (*LinkedList) AvroSchema() string {
+	return LinkedListSchema
+}
+
 var linkedListResolver = sync.OnceValue(func() *codec.Resolver {
 	return codec.NewResolver(LinkedListSchema)
 })
@@ -1006,6 +1060,12 @@ func (r *Tree) UnmarshalAvro(src []byte) error {
 // TreeFingerprint takes the UnmarshalAvro fast path.
 func (r *Tree) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return treeResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+}
+
+// AvroSchema returns TreeSchema, so that the runtime can resolve writer schemas
+// it meets in a registry against Tree.
+func (*Tree) AvroSchema() string {
+	return TreeSchema
 }
 
 var treeResolver = sync.OnceValue(func() *codec.Resolver {

@@ -1,0 +1,252 @@
+package runtime
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/streamgen/streamgen/runtime/codec"
+)
+
+// ErrUnknownSchemaID is wrapped by decode errors for a schema id the
+// registry does not know.
+var ErrUnknownSchemaID = errors.New("schema id unknown to the registry")
+
+// SchemaRegistry looks up the writer schemas of Confluent-framed records
+// by id: one fetch per id even when many partitions meet it at once,
+// cached for the life of the job (ids are immutable). While the registry
+// is unreachable or failing, lookups are retried with backoff until the
+// registry answers or ctx ends; a record is never skipped because the
+// registry is down, so its batch waits, or fails and is re-read.
+type SchemaRegistry struct {
+	url string
+	cl  *sr.Client
+	ctx context.Context
+
+	mu   sync.Mutex
+	byID map[int]*schemaEntry
+
+	// MaxBackoff caps the wait between retries (default 10 s).
+	MaxBackoff time.Duration
+}
+
+type schemaEntry struct {
+	ready  chan struct{}
+	schema string
+	err    error
+}
+
+// NewSchemaRegistry returns a registry client for url. ctx bounds retries:
+// cancel it when the job stops.
+func NewSchemaRegistry(ctx context.Context, url string, opts ...sr.ClientOpt) (*SchemaRegistry, error) {
+	cl, err := sr.NewClient(append([]sr.ClientOpt{sr.URLs(url), sr.HTTPClient(&http.Client{Timeout: 30 * time.Second})}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("schema registry %s: %w", url, err)
+	}
+	return &SchemaRegistry{url: url, cl: cl, ctx: ctx, byID: map[int]*schemaEntry{}, MaxBackoff: 10 * time.Second}, nil
+}
+
+// Client is the underlying franz-go registry client.
+func (r *SchemaRegistry) Client() *sr.Client { return r.cl }
+
+// WriterSchema returns the standalone schema registered under id, with
+// any schema references written in place.
+func (r *SchemaRegistry) WriterSchema(id int) (string, error) {
+	r.mu.Lock()
+	e, ok := r.byID[id]
+	if !ok {
+		e = &schemaEntry{ready: make(chan struct{})}
+		r.byID[id] = e
+		r.mu.Unlock()
+		e.schema, e.err = r.fetch(id)
+		if e.err != nil && !errors.Is(e.err, ErrUnknownSchemaID) {
+			// A transient failure (ctx ended) is not remembered: the
+			// next lookup tries again.
+			r.mu.Lock()
+			delete(r.byID, id)
+			r.mu.Unlock()
+		}
+		close(e.ready)
+		return e.schema, e.err
+	}
+	r.mu.Unlock()
+	<-e.ready
+	return e.schema, e.err
+}
+
+func (r *SchemaRegistry) fetch(id int) (string, error) {
+	backoff := 100 * time.Millisecond
+	for {
+		s, err := r.fetchOnce(id)
+		if err == nil || errors.Is(err, ErrUnknownSchemaID) {
+			return s, err
+		}
+		select {
+		case <-r.ctx.Done():
+			return "", fmt.Errorf("schema registry %s: schema id %d: giving up as the job stops: %w", r.url, id, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, r.MaxBackoff)
+	}
+}
+
+func (r *SchemaRegistry) fetchOnce(id int) (string, error) {
+	s, err := r.cl.SchemaByID(r.ctx, id)
+	if err != nil {
+		var re *sr.ResponseError
+		if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
+			return "", fmt.Errorf("%w: registry %s has no schema %d", ErrUnknownSchemaID, r.url, id)
+		}
+		return "", err
+	}
+	if s.Type != sr.TypeAvro {
+		return "", fmt.Errorf("%w: schema %d in registry %s is %s, not Avro", ErrUnknownSchemaID, id, r.url, s.Type)
+	}
+	if len(s.References) == 0 {
+		return s.Schema, nil
+	}
+	var refs []string
+	seen := map[string]bool{}
+	var collect func([]sr.SchemaReference) error
+	collect = func(rs []sr.SchemaReference) error {
+		for _, ref := range rs {
+			key := fmt.Sprintf("%s@%d", ref.Subject, ref.Version)
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			ss, err := r.cl.SchemaByVersion(r.ctx, ref.Subject, ref.Version)
+			if err != nil {
+				return err
+			}
+			if err := collect(ss.References); err != nil {
+				return err
+			}
+			refs = append(refs, ss.Schema.Schema)
+		}
+		return nil
+	}
+	if err := collect(s.References); err != nil {
+		return "", err
+	}
+	return codec.WithReferences(s.Schema, refs)
+}
+
+// AvroType is implemented by every generated record type.
+type AvroType interface {
+	AvroRecord
+	AvroSchema() string
+}
+
+// ConfluentAvro decodes the Confluent wire format: magic byte 0, a 4-byte
+// big-endian schema id, the Avro body. With a registry, the writer schema
+// is looked up by id and resolved against T's schema once per id: records
+// written with older or newer compatible versions decode with the
+// reader's defaults, and a writer equal to T's schema takes the
+// specialized fast path. With a nil registry the body must be written with
+// T's own schema (the job has no registry to ask).
+func ConfluentAvro[T any, PT interface {
+	*T
+	AvroType
+}](reg *SchemaRegistry) Decoder[T] {
+	if reg == nil {
+		return func(_ string, _ int32, _ int64, b []byte) (T, error) {
+			var v T
+			id, err := confluentHeader(b)
+			if err != nil {
+				return v, err
+			}
+			if err := PT(&v).UnmarshalAvro(b[5:]); err != nil {
+				return v, fmt.Errorf("schema id %d: %w", id, err)
+			}
+			return v, nil
+		}
+	}
+	resolver := codec.NewResolver(PT(nil).AvroSchema())
+	var cache sync.Map // schema id → *codec.Resolution (nil: fast path)
+	return func(_ string, _ int32, _ int64, b []byte) (T, error) {
+		var v T
+		id, err := confluentHeader(b)
+		if err != nil {
+			return v, err
+		}
+		res, ok := cache.Load(id)
+		if !ok {
+			writer, err := reg.WriterSchema(id)
+			if err != nil {
+				return v, fmt.Errorf("schema id %d: %w", id, err)
+			}
+			r, err := resolver.ForWriter(writer)
+			if err != nil {
+				return v, fmt.Errorf("schema id %d: %w", id, err)
+			}
+			res, _ = cache.LoadOrStore(id, r)
+		}
+		if r := res.(*codec.Resolution); r == nil {
+			err = PT(&v).UnmarshalAvro(b[5:])
+		} else {
+			err = r.Decode(b[5:], PT(&v).UnmarshalAvro)
+		}
+		if err != nil {
+			return v, fmt.Errorf("schema id %d: %w", id, err)
+		}
+		return v, nil
+	}
+}
+
+func confluentHeader(b []byte) (int, error) {
+	if len(b) < 5 {
+		return 0, fmt.Errorf("%w: %d bytes, shorter than the 5-byte header", ErrBadMagic, len(b))
+	}
+	if b[0] != 0 {
+		return 0, fmt.Errorf("%w: first byte %#x", ErrBadMagic, b[0])
+	}
+	return int(binary.BigEndian.Uint32(b[1:5])), nil
+}
+
+// Serializer writes values in the Confluent wire format under one schema
+// id: for test producers, dead-letter output and the Kafka sink.
+type Serializer struct {
+	header [5]byte
+	id     int
+}
+
+// Serializer looks up (or, with register, registers) schema under subject
+// and returns a serializer for its id. Registering a schema the subject
+// already has returns its existing id.
+func (r *SchemaRegistry) Serializer(ctx context.Context, subject, schema string, register bool) (*Serializer, error) {
+	s := sr.Schema{Schema: schema, Type: sr.TypeAvro}
+	var ss sr.SubjectSchema
+	var err error
+	if register {
+		ss, err = r.cl.CreateSchema(ctx, subject, s)
+	} else {
+		ss, err = r.cl.LookupSchema(ctx, subject, s)
+	}
+	if err != nil {
+		verb := "looking up"
+		if register {
+			verb = "registering"
+		}
+		return nil, fmt.Errorf("schema registry %s: %s the schema under subject %q: %w", r.url, verb, subject, err)
+	}
+	out := &Serializer{id: ss.ID}
+	binary.BigEndian.PutUint32(out.header[1:], uint32(ss.ID))
+	return out, nil
+}
+
+// ID is the schema id the serializer writes.
+func (s *Serializer) ID() int { return s.id }
+
+// Append appends v in the wire format: header, then v's Avro binary.
+func (s *Serializer) Append(dst []byte, v interface {
+	AppendAvro([]byte) ([]byte, error)
+}) ([]byte, error) {
+	return v.AppendAvro(append(dst, s.header[:]...))
+}
