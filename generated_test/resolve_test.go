@@ -1,0 +1,162 @@
+package generated_test
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hamba/avro/v2"
+
+	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
+)
+
+// Schema resolution (UnmarshalAvroFrom) is checked against hamba's: data
+// written with an older Impression schema must decode to what hamba decodes
+// it to with the schema it resolves from writer and reader.
+
+// writerSchemas are Impression writer schemas the generated reader can read.
+var writerSchemas = []struct {
+	name   string
+	modify func(fields []any) []any
+	// readerDatum: hamba cannot decode into the struct with the resolved
+	// schema, but a datum of the writer is one of the reader too, so the
+	// expected value is hamba's decoding of it written with the reader schema.
+	readerDatum bool
+}{
+	{name: "reordered-without-latency", modify: reorderWithoutLatency},
+	{name: "promotions-and-defaults", modify: func(fields []any) []any {
+		// int → long, float → double and int → float (inside a union);
+		// fields the reader fills with their defaults.
+		setType(fields, "campaign_id", "int")
+		setType(fields, "floor_price", []any{"null", "int"})
+		geo := field(fields, "geo")["type"].(map[string]any)
+		setType(geo["fields"].([]any), "lat", "float")
+		return deleteFields(fields, "viewable", "segments", "labels", "latency_ms")
+	}},
+	{name: "plain-string-read-as-union", readerDatum: true, modify: func(fields []any) []any {
+		// The reader's ["null","string"] picks its string branch.
+		// (hamba cannot decode this into a *string.)
+		setType(fields, "user_agent", "string")
+		return fields
+	}},
+}
+
+// reorderWithoutLatency drops latency_ms, moves geo last and fingerprint first.
+func reorderWithoutLatency(fields []any) []any {
+	fields = deleteFields(fields, "latency_ms")
+	geo, fp := field(fields, "geo"), field(fields, "fingerprint")
+	fields = deleteFields(fields, "geo", "fingerprint")
+	return append(append([]any{fp}, fields...), geo)
+}
+
+// impressionWriter returns ImpressionSchema with its fields changed by modify.
+func impressionWriter(tb testing.TB, modify func([]any) []any) string {
+	tb.Helper()
+	var s map[string]any
+	if err := json.Unmarshal([]byte(alltypes.ImpressionSchema), &s); err != nil {
+		tb.Fatal(err)
+	}
+	s["fields"] = modify(s["fields"].([]any))
+	b, err := json.Marshal(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
+func field(fields []any, name string) map[string]any {
+	for _, f := range fields {
+		if f := f.(map[string]any); f["name"] == name {
+			return f
+		}
+	}
+	panic("no field " + name)
+}
+
+func setType(fields []any, name string, typ any) {
+	f := field(fields, name)
+	f["type"] = typ
+	delete(f, "default") // the reader's default may not fit the writer's type
+}
+
+func deleteFields(fields []any, names ...string) []any {
+	return slices.DeleteFunc(fields, func(f any) bool {
+		return slices.Contains(names, f.(map[string]any)["name"].(string))
+	})
+}
+
+func TestResolveOlderWriter(t *testing.T) {
+	reader := parseSchema(t, alltypes.ImpressionSchema)
+	for _, ws := range writerSchemas {
+		t.Run(ws.name, func(t *testing.T) {
+			writerSchema := impressionWriter(t, ws.modify)
+			writer := parseSchema(t, writerSchema)
+			resolved, err := avro.NewSchemaCompatibility().Resolve(reader, writer)
+			if err != nil {
+				t.Fatalf("hamba cannot resolve the writer schema: %v", err)
+			}
+			g := newValueGen(seedFor(t.Name()), 1)
+			for i := range roundTripIterations {
+				datum := g.value(writer, "", 0)
+				b, err := hambaFlat.Marshal(writer, datum)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got, want alltypes.Impression
+				if err := got.UnmarshalAvroFrom(writerSchema, b); err != nil {
+					t.Fatalf("#%d: UnmarshalAvroFrom: %v\ninput: %x", i, err, b)
+				}
+				if ws.readerDatum {
+					rb, err := hambaFlat.Marshal(reader, datum)
+					if err != nil {
+						t.Fatal(err)
+					}
+					err = hambaFlat.Unmarshal(reader, rb, &want)
+					if err != nil {
+						t.Fatal(err)
+					}
+				} else if err := hambaFlat.Unmarshal(resolved, b, &want); err != nil {
+					t.Fatalf("#%d: hamba Unmarshal with the resolved schema: %v", i, err)
+				}
+				if diff := cmp.Diff(&want, &got, cmpOpts); diff != "" {
+					t.Fatalf("#%d: UnmarshalAvroFrom decoded another value than hamba (-hamba +generated):\n%s\ninput: %x", i, diff, b)
+				}
+			}
+		})
+	}
+}
+
+// FuzzImpressionUnmarshalFrom feeds arbitrary bytes, as data of an older
+// writer schema, to UnmarshalAvroFrom: it must not panic, and what it decodes
+// hamba must decode to the same value.
+func FuzzImpressionUnmarshalFrom(f *testing.F) {
+	reader := parseSchema(f, alltypes.ImpressionSchema)
+	writerSchema := impressionWriter(f, reorderWithoutLatency)
+	writer := parseSchema(f, writerSchema)
+	resolved, err := avro.NewSchemaCompatibility().Resolve(reader, writer)
+	if err != nil {
+		f.Fatal(err)
+	}
+	g := newValueGen(seedFor(f.Name()), 2)
+	for range 8 {
+		b, err := hambaFlat.Marshal(writer, g.value(writer, "", 0))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var got alltypes.Impression
+		if err := got.UnmarshalAvroFrom(writerSchema, data); err != nil {
+			return
+		}
+		var want alltypes.Impression
+		if err := hambaFlat.Unmarshal(resolved, data, &want); err != nil {
+			t.Fatalf("UnmarshalAvroFrom accepted %x, which hamba rejects: %v", data, err)
+		}
+		if diff := cmp.Diff(&want, &got, cmpOpts); diff != "" {
+			t.Fatalf("UnmarshalAvroFrom and hamba decode %x differently (-hamba +generated):\n%s", data, diff)
+		}
+	})
+}
