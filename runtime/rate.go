@@ -65,50 +65,52 @@ func maxMessagesPerPartition(lag map[TopicPartition]int64, rate float64, maxRate
 // pidEstimator is Spark's PIDRateEstimator: it proposes a total ingestion
 // rate (records/s) from each completed batch's size, processing time and
 // scheduling delay, so batches settle at a size the job can process within
-// one interval.
+// one interval. Like Spark it works in whole milliseconds: times and delays
+// are truncated to milliseconds before use, so the estimates are Spark's
+// to the last bit.
+//
+// With error = latestRate - processingRate and historicalError =
+// schedulingDelay × processingRate / interval, the new rate is
+// latestRate - proportional·error - integral·historicalError -
+// derivative·dError/dt, floored at minRate.
 type pidEstimator struct {
-	interval     time.Duration
+	intervalMs   int64
 	proportional float64
 	integral     float64
 	derivative   float64
 	minRate      float64
 
 	firstRun    bool
-	latestTime  time.Time
+	latestMs    int64 // batch time of the last update, Unix ms; -1 before
 	latestRate  float64
 	latestError float64
 }
 
 func newPIDEstimator(interval time.Duration, proportional, integral, derivative, minRate float64) *pidEstimator {
 	return &pidEstimator{
-		interval: interval, proportional: proportional, integral: integral,
+		intervalMs: max(interval.Milliseconds(), 1), proportional: proportional, integral: integral,
 		derivative: derivative, minRate: minRate,
-		firstRun: true, latestRate: -1, latestError: -1,
+		firstRun: true, latestMs: -1, latestRate: -1, latestError: -1,
 	}
 }
 
 // compute returns the new rate and true when the batch updated the
 // estimate. Like Spark, the first usable batch only seeds the estimator
-// with its processing rate and yields no estimate.
+// with its processing rate and yields no estimate; a batch that is not
+// later than the last update, is empty or took no whole millisecond is
+// ignored.
 func (p *pidEstimator) compute(batchTime time.Time, records int64, processing, scheduling time.Duration) (float64, bool) {
-	procMs := float64(processing) / float64(time.Millisecond)
-	if !(p.latestTime.IsZero() || batchTime.After(p.latestTime)) || records <= 0 || procMs <= 0 {
+	t, procMs, schedMs := batchTime.UnixMilli(), processing.Milliseconds(), scheduling.Milliseconds()
+	if t <= p.latestMs || records <= 0 || procMs <= 0 {
 		return 0, false
 	}
-	delaySinceUpdate := 0.0
-	if !p.latestTime.IsZero() {
-		delaySinceUpdate = batchTime.Sub(p.latestTime).Seconds()
-	}
-	processingRate := float64(records) / procMs * 1000
+	delaySinceUpdate := float64(t-p.latestMs) / 1000
+	processingRate := float64(records) / float64(procMs) * 1000
 	err := p.latestRate - processingRate
-	schedMs := float64(scheduling) / float64(time.Millisecond)
-	historicalError := schedMs * processingRate / (float64(p.interval) / float64(time.Millisecond))
-	dError := 0.0
-	if delaySinceUpdate > 0 {
-		dError = (err - p.latestError) / delaySinceUpdate
-	}
+	historicalError := float64(schedMs) * processingRate / float64(p.intervalMs)
+	dError := (err - p.latestError) / delaySinceUpdate
 	newRate := math.Max(p.latestRate-p.proportional*err-p.integral*historicalError-p.derivative*dError, p.minRate)
-	p.latestTime = batchTime
+	p.latestMs = t
 	if p.firstRun {
 		p.latestRate = processingRate
 		p.latestError = 0

@@ -1,0 +1,374 @@
+package runtime
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// balancerProtocol names the engine's group protocol. Its member and
+// assignment user data are ours (see memberData and assignmentNote); change
+// the name if their meaning ever changes incompatibly, so that old and new
+// builds fall back to cooperative-sticky instead of misreading each other.
+const balancerProtocol = "streamgen-v1"
+
+// GroupConflictError is a consumer group used by more than one stream. Within
+// one engine NewStream refuses the second stream; across processes the group
+// leader sees members of different streams (name and subscription) and fails
+// the streams that joined last. The streams that already owned partitions
+// keep running, so a misconfigured new job cannot take down a running one;
+// when none owned any (both started together) every member fails.
+type GroupConflictError struct {
+	Group string
+	// Streams describes each stream seen in the group, for example
+	// `clicks (topics [clicks])`, sorted.
+	Streams []string
+}
+
+func (e *GroupConflictError) Error() string {
+	s := e.Streams
+	names := strings.Join(s, " and ")
+	if len(s) > 2 {
+		names = strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
+	}
+	return fmt.Sprintf("runtime: group %q is used by streams %s; give each stream its own group", e.Group, names)
+}
+
+// memberData is a member's JoinGroup user data: which stream it consumes
+// for. Members with different memberData belong to different streams, so a
+// stream whose topics change needs all its instances stopped before the new
+// ones start (as a Spark checkpoint does), or a new group.
+type memberData struct {
+	Stream  string   `json:"stream"`
+	Topics  []string `json:"topics,omitempty"`
+	Pattern string   `json:"pattern,omitempty"`
+}
+
+func (d memberData) String() string {
+	if d.Pattern != "" {
+		return fmt.Sprintf("%s (pattern %s)", d.Stream, d.Pattern)
+	}
+	return fmt.Sprintf("%s (topics %v)", d.Stream, d.Topics)
+}
+
+// assignmentNote is the leader's SyncGroup user data for a member it gave
+// nothing because the member's stream conflicts with the group's.
+type assignmentNote struct {
+	Conflict []string `json:"conflict,omitempty"`
+}
+
+// groupBalancer is the kgo.GroupBalancer of every group stream. It is
+// cooperative (KIP-429): a partition moving between members is first
+// revoked by its owner between two batches, then assigned in the rebalance
+// that follows, so no partition is ever owned twice.
+//
+//   - With PreferFixed, a mapped partition goes to the member whose
+//     InstanceID equals the mapped name, if that member is in the group and
+//     subscribes to the topic; otherwise it is balanced with the rest. The
+//     rest are spread evenly among the members by count, without counting
+//     fixed partitions (these usually mark heavy partitions pinned to a
+//     bigger host), and stay with their owner where evenness allows. The
+//     leader's map is the one that counts.
+//   - Otherwise the plan is franz-go's cooperative-sticky.
+//
+// Members also carry their stream's identity (memberData), which lets the
+// leader detect two streams sharing one group; see GroupConflictError.
+//
+// The client lists kgo's cooperative-sticky balancer second, so a member
+// that does not speak this protocol (an older build, a console consumer)
+// can still join; the group then runs cooperative-sticky, without fixed
+// placement and without conflict detection, until that member leaves.
+type groupBalancer struct {
+	self  memberData
+	fixed map[TopicPartition]string
+	// conflict is told, from a kgo goroutine, that the leader refused this
+	// member because of a conflict; it gets every stream seen.
+	conflict func(streams []string)
+}
+
+// balancers are the kgo balancers of a group stream, preferred first.
+func (s *source) balancers() []kgo.GroupBalancer {
+	self := memberData{Stream: s.name}
+	if s.cs.kind == kindPattern {
+		self.Pattern = s.cs.pattern.String()
+	} else {
+		self.Topics = slices.Sorted(slices.Values(s.cs.topics))
+		self.Topics = slices.Compact(self.Topics)
+	}
+	b := &groupBalancer{self: self, conflict: func(streams []string) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.fatal == nil {
+			s.fatal = &GroupConflictError{Group: s.cfg.group, Streams: streams}
+		}
+	}}
+	if s.cfg.location.kind == locFixed {
+		b.fixed = s.cfg.location.fixed
+	}
+	return []kgo.GroupBalancer{b, kgo.CooperativeStickyBalancer()}
+}
+
+func (*groupBalancer) ProtocolName() string { return balancerProtocol }
+func (*groupBalancer) IsCooperative() bool  { return true }
+
+func (b *groupBalancer) JoinGroupMetadata(topics []string, owned map[string][]int32, generation int32) []byte {
+	meta := kmsg.NewConsumerMemberMetadata()
+	meta.Version = 3
+	meta.Topics = topics
+	meta.Generation = generation
+	for _, t := range slices.Sorted(maps.Keys(owned)) {
+		o := kmsg.NewConsumerMemberMetadataOwnedPartition()
+		o.Topic = t
+		o.Partitions = owned[t]
+		meta.OwnedPartitions = append(meta.OwnedPartitions, o)
+	}
+	// Deterministic bytes matter: the coordinator compares metadata to
+	// decide whether a rejoining static member forces a rebalance.
+	meta.UserData, _ = json.Marshal(b.self)
+	return meta.AppendTo(nil)
+}
+
+func (b *groupBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, error) {
+	out := make(map[string][]int32)
+	if len(assignment) == 0 { // Kafka's answer to a member given nothing
+		return out, nil
+	}
+	var a kmsg.ConsumerMemberAssignment
+	if err := a.ReadFrom(assignment); err != nil {
+		return nil, fmt.Errorf("runtime: reading the group assignment: %w", err)
+	}
+	for _, t := range a.Topics {
+		out[t.Topic] = t.Partitions
+	}
+	if len(a.UserData) > 0 {
+		var note assignmentNote
+		if err := json.Unmarshal(a.UserData, &note); err == nil && len(note.Conflict) > 0 && b.conflict != nil {
+			b.conflict(note.Conflict)
+		}
+	}
+	return out, nil
+}
+
+func (b *groupBalancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.GroupMemberBalancer, map[string]struct{}, error) {
+	cb, err := kgo.NewConsumerBalancer(b, members)
+	return cb, cb.MemberTopics(), err
+}
+
+// Balance implements kgo.ConsumerBalancerBalance; only the leader runs it.
+func (b *groupBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kgo.IntoSyncAssignment {
+	keep, streams := splitByStream(cb)
+	if streams == nil {
+		return b.plan(cb, topics)
+	}
+	note, _ := json.Marshal(assignmentNote{Conflict: streams})
+	out := &conflictPlan{note: note}
+	var kept []kmsg.JoinGroupResponseMember
+	for i, m := range cb.Members() {
+		if keep[i] {
+			kept = append(kept, m)
+		} else {
+			out.refused = append(out.refused, m.MemberID)
+		}
+	}
+	if len(kept) == 0 {
+		return out
+	}
+	sub, err := kgo.NewConsumerBalancer(b, kept)
+	if err != nil {
+		cb.SetError(err)
+		return nil
+	}
+	out.base = b.plan(sub, topics)
+	if p, ok := out.base.(*kgo.BalancePlan); ok {
+		// The refused members may still own partitions: hold those
+		// back until they have revoked them.
+		p.AdjustCooperative(cb)
+	}
+	return out
+}
+
+// plan balances members that all belong to one stream.
+func (b *groupBalancer) plan(cb *kgo.ConsumerBalancer, topics map[string]int32) kgo.IntoSyncAssignment {
+	if len(b.fixed) == 0 {
+		if sticky, ok := kgo.CooperativeStickyBalancer().(kgo.ConsumerBalancerBalance); ok {
+			return sticky.Balance(cb, topics)
+		}
+	}
+	return balanceFixed(cb, topics, b.fixed)
+}
+
+// splitByStream groups the members by stream identity. With one stream it
+// returns nil streams. Otherwise keep marks the members of the stream that
+// owns the most partitions, if exactly one does, and streams describes all
+// of them, sorted.
+func splitByStream(cb *kgo.ConsumerBalancer) (keep []bool, streams []string) {
+	n := len(cb.Members())
+	ids := make([]string, n)
+	owned := make(map[string]int)
+	for i := range n {
+		m, meta := cb.MemberAt(i)
+		var d memberData
+		if err := json.Unmarshal(meta.UserData, &d); err != nil || d.Stream == "" {
+			ids[i] = fmt.Sprintf("of member %s (unreadable stream metadata)", m.MemberID)
+		} else {
+			ids[i] = d.String()
+		}
+		owned[ids[i]] += 0
+		for _, o := range meta.OwnedPartitions {
+			owned[ids[i]] += len(o.Partitions)
+		}
+	}
+	if len(owned) < 2 {
+		return nil, nil
+	}
+	streams = slices.Sorted(maps.Keys(owned))
+	best, tie := "", false
+	for _, id := range streams {
+		switch {
+		case best == "" || owned[id] > owned[best]:
+			best, tie = id, false
+		case owned[id] == owned[best]:
+			tie = true
+		}
+	}
+	keep = make([]bool, n)
+	if tie || owned[best] == 0 {
+		return keep, streams
+	}
+	for i, id := range ids {
+		keep[i] = id == best
+	}
+	return keep, streams
+}
+
+// conflictPlan is a plan for the members kept plus an empty assignment,
+// carrying the conflict, for every refused member.
+type conflictPlan struct {
+	base    kgo.IntoSyncAssignment // nil when every member is refused
+	refused []string
+	note    []byte
+}
+
+func (p *conflictPlan) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment {
+	var out []kmsg.SyncGroupRequestGroupAssignment
+	if p.base != nil {
+		out = p.base.IntoSyncAssignment()
+	}
+	for _, id := range p.refused {
+		a := kmsg.ConsumerMemberAssignment{UserData: p.note}
+		sa := kmsg.NewSyncGroupRequestGroupAssignment()
+		sa.MemberID = id
+		sa.MemberAssignment = a.AppendTo(nil)
+		out = append(out, sa)
+	}
+	slices.SortFunc(out, func(a, b kmsg.SyncGroupRequestGroupAssignment) int { return cmp.Compare(a.MemberID, b.MemberID) })
+	return out
+}
+
+// balanceFixed places fixed partitions on their instances and spreads the
+// rest evenly and stickily; see groupBalancer.
+func balanceFixed(cb *kgo.ConsumerBalancer, topics map[string]int32, fixed map[TopicPartition]string) *kgo.BalancePlan {
+	members := cb.Members()
+	n := len(members)
+	wants := make([]map[string]bool, n)
+	byInstance := make(map[string]int)
+	claim := make(map[TopicPartition]int) // the owner with the newest generation
+	claimGen := make(map[TopicPartition]int32)
+	for i := range n {
+		m, meta := cb.MemberAt(i)
+		wants[i] = make(map[string]bool, len(meta.Topics))
+		for _, t := range meta.Topics {
+			wants[i][t] = true
+		}
+		if m.InstanceID != nil {
+			byInstance[*m.InstanceID] = i
+		}
+		for _, o := range meta.OwnedPartitions {
+			for _, p := range o.Partitions {
+				tp := TopicPartition{o.Topic, p}
+				if g, ok := claimGen[tp]; !ok || meta.Generation > g {
+					claim[tp], claimGen[tp] = i, meta.Generation
+				}
+			}
+		}
+	}
+
+	plan := cb.NewPlan()
+	var rest []TopicPartition
+	for _, t := range slices.Sorted(maps.Keys(topics)) {
+		for p := range topics[t] {
+			tp := TopicPartition{t, p}
+			if host, ok := fixed[tp]; ok {
+				if i, ok := byInstance[host]; ok && wants[i][t] {
+					plan.AddPartition(&members[i], t, p)
+					continue
+				}
+			}
+			rest = append(rest, tp)
+		}
+	}
+
+	owner := make(map[TopicPartition]int, len(rest))
+	count := make([]int, n)
+	for _, tp := range rest {
+		if i, ok := claim[tp]; ok && wants[i][tp.Topic] {
+			owner[tp] = i
+			count[i]++
+		}
+	}
+	// least returns the least loaded member wanting the topic, -1 if none.
+	least := func(topic string) int {
+		best := -1
+		for i := range n {
+			if wants[i][topic] && (best < 0 || count[i] < count[best]) {
+				best = i
+			}
+		}
+		return best
+	}
+	for _, tp := range rest {
+		if _, ok := owner[tp]; ok {
+			continue
+		}
+		if i := least(tp.Topic); i >= 0 {
+			owner[tp] = i
+			count[i]++
+		}
+	}
+	// Even out what stickiness left uneven, moving partitions a member
+	// did not own before first, then the highest partitions. Every move
+	// lowers the sum of squared counts, so this ends.
+	for moved := true; moved; {
+		moved = false
+		for _, keepOwned := range []bool{true, false} {
+			for _, tp := range slices.Backward(rest) {
+				o, ok := owner[tp]
+				if !ok {
+					continue
+				}
+				if c, was := claim[tp]; keepOwned && was && c == o {
+					continue
+				}
+				if i := least(tp.Topic); i >= 0 && count[i] < count[o]-1 {
+					owner[tp] = i
+					count[o]--
+					count[i]++
+					moved = true
+				}
+			}
+		}
+	}
+	for _, tp := range rest {
+		if i, ok := owner[tp]; ok {
+			plan.AddPartition(&members[i], tp.Topic, tp.Partition)
+		}
+	}
+	plan.AdjustCooperative(cb)
+	return plan
+}
