@@ -61,6 +61,8 @@ type Batches struct {
 	id       int64
 	time     time.Time
 	byStream map[*source]any
+	// badRecords counts the records the streams' DecodePolicy left out.
+	badRecords int
 }
 
 // ID numbers batches from 1.
@@ -107,6 +109,9 @@ func (e *Engine) addSource(name string, cs ConsumerStrategy, opts []StreamOpt) (
 	if cs.kind != kindAssign && cfg.group == "" {
 		return nil, fmt.Errorf("runtime: stream %s: %s needs a consumer group (use the Group option)", name, cs)
 	}
+	if err := cfg.validateBad(); err != nil {
+		return nil, fmt.Errorf("runtime: stream %s: %w", name, err)
+	}
 	if e.running.Load() {
 		return nil, fmt.Errorf("runtime: stream %s added after Run", name)
 	}
@@ -122,7 +127,7 @@ func (e *Engine) addSource(name string, cs ConsumerStrategy, opts []StreamOpt) (
 			return nil, fmt.Errorf("runtime: streams %s and %s share consumer group %q; give each stream its own group", o.name, name, cfg.group)
 		}
 	}
-	return &source{e: e, name: name, cs: cs, cfg: cfg, parts: make(map[TopicPartition]*partState)}, nil
+	return &source{e: e, name: name, cs: cs, cfg: cfg, parts: make(map[TopicPartition]*partState), decoded: make(chan struct{}, 1)}, nil
 }
 
 // place returns the worker slot for a partition's tasks. A key keeps the
@@ -328,7 +333,7 @@ func (e *Engine) pollDuringBatch(ctx context.Context, srcs []*source) (stop func
 			continue
 		}
 		wg.Go(func() {
-			for ctx.Err() == nil {
+			for s.awaitDecode(ctx) == nil {
 				if err := s.absorb(s.cl.PollFetches(ctx)); err != nil {
 					s.mu.Lock()
 					if s.fatal == nil {
@@ -388,6 +393,7 @@ func (e *Engine) runBatch(ctx context.Context, h Handler, p *pool, srcs []*sourc
 	}
 	err := e.process(ctx, h, p, srcs, cuts, bs)
 	info.ProcessingTime = time.Since(start)
+	info.BadRecords = bs.badRecords
 	info.TotalDelay = info.SchedulingDelay + info.ProcessingTime
 	info.Err = err
 	e.record(info)
@@ -408,14 +414,32 @@ func (e *Engine) runBatch(ctx context.Context, h Handler, p *pool, srcs []*sourc
 // the Kafka commit goes relative to the handler; ExactlyOnce leaves it to
 // the handler's own transaction.
 func (e *Engine) process(ctx context.Context, h Handler, p *pool, srcs []*source, cuts []cut, bs *Batches) error {
+	for _, s := range srcs {
+		s.pendingBad = s.pendingBad[:0]
+	}
 	for i, b := range e.streams {
 		if err := b.build(ctx, p, bs, cuts[i]); err != nil {
 			return err
 		}
 	}
+	// The records the DecodePolicy left out are disposed of (counted,
+	// dead-lettered) right before their stream's offsets are committed,
+	// so none is committed without its dead letter.
+	handled := make([]bool, len(srcs))
+	disposeBad := func(i int) error {
+		if handled[i] {
+			return nil
+		}
+		handled[i] = true
+		bs.badRecords += len(srcs[i].pendingBad)
+		return srcs[i].handleBad(ctx, srcs[i].pendingBad)
+	}
 	commits := func(sem Semantics) error {
 		for i, s := range srcs {
 			if s.cfg.semantics == sem && !s.cfg.noCommit && s.cfg.group != "" {
+				if err := disposeBad(i); err != nil {
+					return err
+				}
 				if err := s.commit(ctx, nonEmpty(cuts[i].ranges)); err != nil {
 					return fmt.Errorf("runtime: stream %s: %w", s.name, err)
 				}
@@ -431,6 +455,11 @@ func (e *Engine) process(ctx context.Context, h Handler, p *pool, srcs []*source
 	}
 	if err := commits(AtLeastOnce); err != nil {
 		return err
+	}
+	for i := range srcs {
+		if err := disposeBad(i); err != nil {
+			return err
+		}
 	}
 	return e.flushCommits(ctx, srcs)
 }

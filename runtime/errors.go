@@ -32,7 +32,10 @@ type DecodeError struct {
 	Offset    int64
 	// Key is true when the key, not the value, failed to decode.
 	Key bool
-	Err error
+	// SchemaID is the Confluent schema id the key or value named, -1 if
+	// it had none or no valid header.
+	SchemaID int
+	Err      error
 }
 
 func (e *DecodeError) Error() string {
@@ -40,7 +43,10 @@ func (e *DecodeError) Error() string {
 	if e.Key {
 		what = "key"
 	}
-	return fmt.Sprintf("runtime: decoding %s of topic %s partition %d offset %d: %v", what, e.Topic, e.Partition, e.Offset, e.Err)
+	if e.SchemaID >= 0 {
+		return fmt.Sprintf("runtime: decoding %s of topic %s partition %d offset %d (schema id %d, %s): %v", what, e.Topic, e.Partition, e.Offset, e.SchemaID, e.Cause(), e.Err)
+	}
+	return fmt.Sprintf("runtime: decoding %s of topic %s partition %d offset %d (%s): %v", what, e.Topic, e.Partition, e.Offset, e.Cause(), e.Err)
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }

@@ -21,6 +21,9 @@ type BatchInfo struct {
 	ProcessingTime time.Duration
 	// TotalDelay is SchedulingDelay + ProcessingTime.
 	TotalDelay time.Duration
+	// BadRecords is how many records of the ranges the streams'
+	// DecodePolicy left out of the batch (skipped or dead-lettered).
+	BadRecords int
 	// Ranges are the batch's offset ranges keyed by stream name.
 	Ranges map[string][]OffsetRange
 	// Err is the batch's failure, nil on success and before completion.

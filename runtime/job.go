@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/streamgen/streamgen/runtime/envsubst"
 )
@@ -30,6 +31,13 @@ type JobConfig struct {
 	Group string
 	// RegistryURL is the schema registry (schemas.registry.url). Runtime value.
 	RegistryURL string
+	// RegistryUsername and RegistryPassword are HTTP basic auth for the
+	// registry, RegistryToken a bearer token instead (runtime values,
+	// never printed). The spec's generation-time credentials are not
+	// baked into the job: empty values are taken from the environment
+	// variables SCHEMA_REGISTRY_USERNAME, SCHEMA_REGISTRY_PASSWORD and
+	// SCHEMA_REGISTRY_TOKEN at start-up.
+	RegistryUsername, RegistryPassword, RegistryToken string
 	// StartFrom is committed, earliest, latest or timestamp:RFC3339.
 	StartFrom string
 	// ResetTo is where StartFrom committed begins on a partition with no
@@ -106,6 +114,8 @@ func (c *JobConfig) runtimeValues() map[string]*string {
 		"OffsetsDSN": &c.OffsetsDSN, "OffsetsDir": &c.OffsetsDir, "SinkDir": &c.SinkDir,
 		"SinkDSN": &c.SinkDSN, "SinkTable": &c.SinkTable, "SinkTopic": &c.SinkTopic,
 		"DeadLetterTopic": &c.DeadLetterTopic, "StatusAddr": &c.StatusAddr,
+		"RegistryUsername": &c.RegistryUsername, "RegistryPassword": &c.RegistryPassword,
+		"RegistryToken": &c.RegistryToken,
 	}
 }
 
@@ -114,6 +124,14 @@ func (c *JobConfig) runtimeValues() map[string]*string {
 // that cannot be expanded is kept for Validate to report (by field and
 // variable name, never by value).
 func (c *JobConfig) ExpandEnv(lookup func(string) (string, bool)) {
+	for p, env := range map[*string]string{
+		&c.RegistryUsername: "SCHEMA_REGISTRY_USERNAME", &c.RegistryPassword: "SCHEMA_REGISTRY_PASSWORD",
+		&c.RegistryToken: "SCHEMA_REGISTRY_TOKEN",
+	} {
+		if *p == "" {
+			*p, _ = lookup(env)
+		}
+	}
 	var errs []error
 	for name, p := range c.runtimeValues() {
 		v, err := envsubst.Expand(*p, lookup)
@@ -164,6 +182,12 @@ func (c *JobConfig) Validate() error {
 	}
 	if _, err := c.location(); err != nil {
 		errs = append(errs, err)
+	}
+	if _, err := c.decodePolicy(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.RegistryToken != "" && (c.RegistryUsername != "" || c.RegistryPassword != "") {
+		errs = append(errs, errors.New("config RegistryToken: set either a token or a username and password for the schema registry, not both"))
 	}
 	return errors.Join(errs...)
 }
@@ -300,7 +324,42 @@ func (c *JobConfig) StreamOpts() ([]StreamOpt, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []StreamOpt{Group(c.Group), StartFrom(start), ResetTo(reset), WithSemantics(sem), Location(loc)}, nil
+	bad, err := c.decodePolicy()
+	if err != nil {
+		return nil, err
+	}
+	opts := []StreamOpt{Group(c.Group), StartFrom(start), ResetTo(reset), WithSemantics(sem), Location(loc), OnDecodeError(bad)}
+	if bad == DeadLetterBadRecords {
+		opts = append(opts, DeadLetterTopic(c.DeadLetterTopic))
+	}
+	return opts, nil
+}
+
+func (c *JobConfig) decodePolicy() (DecodePolicy, error) {
+	switch c.OnDecodeError {
+	case "", "fail":
+		return FailOnDecodeError, nil
+	case "skip":
+		return SkipBadRecords, nil
+	case "dead-letter":
+		if c.DeadLetterTopic == "" {
+			return 0, errors.New("config OnDecodeError: dead-letter needs DeadLetterTopic")
+		}
+		return DeadLetterBadRecords, nil
+	}
+	return 0, fmt.Errorf("config OnDecodeError: %q is not fail, skip or dead-letter", c.OnDecodeError)
+}
+
+// RegistryOpts are the schema registry client options of the
+// configuration: its credentials.
+func (c *JobConfig) RegistryOpts() []sr.ClientOpt {
+	switch {
+	case c.RegistryToken != "":
+		return []sr.ClientOpt{sr.BearerToken(c.RegistryToken)}
+	case c.RegistryUsername != "" || c.RegistryPassword != "":
+		return []sr.ClientOpt{sr.BasicAuth(c.RegistryUsername, c.RegistryPassword)}
+	}
+	return nil
 }
 
 func (c *JobConfig) tlsConfig() (*tls.Config, error) {

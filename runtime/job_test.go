@@ -126,3 +126,40 @@ func TestStatusPages(t *testing.T) {
 		}
 	}
 }
+
+func TestJobConfigDecodePolicyAndRegistryCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		policy, topic, want string
+	}{
+		{"dead-letter", "", "config OnDecodeError: dead-letter needs DeadLetterTopic"},
+		{"drop", "", `config OnDecodeError: "drop" is not fail, skip or dead-letter`},
+	} {
+		c := JobConfig{Brokers: []string{"k:9092"}, BatchInterval: time.Second, OnDecodeError: tc.policy, DeadLetterTopic: tc.topic}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Validate = %v, want %q", tc.policy, err, tc.want)
+		}
+	}
+	c := JobConfig{Brokers: []string{"k:9092"}, BatchInterval: time.Second, OnDecodeError: "dead-letter", DeadLetterTopic: "${DLQ:-bad}"}
+	c.ExpandEnv(env(map[string]string{"SCHEMA_REGISTRY_USERNAME": "svc", "SCHEMA_REGISTRY_PASSWORD": "pw"}))
+	if c.DeadLetterTopic != "bad" || c.RegistryUsername != "svc" || c.RegistryPassword != "pw" {
+		t.Errorf("expanded DeadLetterTopic %q, registry user %q", c.DeadLetterTopic, c.RegistryUsername)
+	}
+	opts, err := c.StreamOpts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc streamCfg
+	for _, o := range opts {
+		o.applyStream(&sc)
+	}
+	if sc.onBad != DeadLetterBadRecords || sc.deadLetterTopic != "bad" {
+		t.Errorf("stream config %v %q, want dead-letter to bad", sc.onBad, sc.deadLetterTopic)
+	}
+	if len(c.RegistryOpts()) != 1 {
+		t.Errorf("RegistryOpts: %d options, want basic auth", len(c.RegistryOpts()))
+	}
+	c.RegistryToken = "tok"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "either a token or a username and password") {
+		t.Errorf("Validate with token and password = %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"crypto/tls"
+	"log/slog"
 	"runtime"
 	"time"
 
@@ -30,6 +31,7 @@ type engineCfg struct {
 	tls             *tls.Config
 	sasl            []sasl.Mechanism
 	kgoOpts         []kgo.Opt
+	logger          *slog.Logger
 }
 
 func defaultEngineCfg() engineCfg {
@@ -204,6 +206,9 @@ type streamCfg struct {
 	location  LocationStrategy
 	semantics Semantics
 	noCommit  bool
+	// onBad and deadLetterTopic: see OnDecodeError.
+	onBad           DecodePolicy
+	deadLetterTopic string
 }
 
 // StreamOpt configures one stream.

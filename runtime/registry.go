@@ -89,7 +89,7 @@ func (r *SchemaRegistry) fetch(id int) (string, error) {
 		}
 		select {
 		case <-r.ctx.Done():
-			return "", fmt.Errorf("schema registry %s: schema id %d: giving up as the job stops: %w", r.url, id, err)
+			return "", fmt.Errorf("%w: %s: schema id %d: giving up as the job stops: %w", ErrRegistryUnavailable, r.url, id, err)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, r.MaxBackoff)
@@ -163,41 +163,55 @@ func ConfluentAvro[T any, PT interface {
 				return v, err
 			}
 			if err := PT(&v).UnmarshalAvro(b[5:]); err != nil {
-				return v, fmt.Errorf("schema id %d: %w", id, err)
+				return v, &WireError{SchemaID: id, Err: err}
 			}
 			return v, nil
 		}
 	}
 	resolver := codec.NewResolver(PT(nil).AvroSchema())
-	var cache sync.Map // schema id → *codec.Resolution (nil: fast path)
+	// cache maps a schema id to its *writerDecoder. An id whose writer
+	// cannot be resolved is cached too: it stays unreadable (ids are
+	// immutable), and records skipped with it must not re-resolve.
+	var cache sync.Map
 	return func(_ string, _ int32, _ int64, b []byte) (T, error) {
 		var v T
 		id, err := confluentHeader(b)
 		if err != nil {
 			return v, err
 		}
-		res, ok := cache.Load(id)
+		wd, ok := cache.Load(id)
 		if !ok {
 			writer, err := reg.WriterSchema(id)
-			if err != nil {
-				return v, fmt.Errorf("schema id %d: %w", id, err)
+			if err != nil && !errors.Is(err, ErrUnknownSchemaID) {
+				return v, &WireError{SchemaID: id, Err: err} // transient: not cached
 			}
-			r, err := resolver.ForWriter(writer)
-			if err != nil {
-				return v, fmt.Errorf("schema id %d: %w", id, err)
+			d := &writerDecoder{err: err}
+			if err == nil {
+				d.res, d.err = resolver.ForWriter(writer)
 			}
-			res, _ = cache.LoadOrStore(id, r)
+			wd, _ = cache.LoadOrStore(id, d)
 		}
-		if r := res.(*codec.Resolution); r == nil {
+		switch d := wd.(*writerDecoder); {
+		case d.err != nil:
+			err = d.err
+		case d.res == nil:
 			err = PT(&v).UnmarshalAvro(b[5:])
-		} else {
-			err = r.Decode(b[5:], PT(&v).UnmarshalAvro)
+		default:
+			err = d.res.Decode(b[5:], PT(&v).UnmarshalAvro)
 		}
 		if err != nil {
-			return v, fmt.Errorf("schema id %d: %w", id, err)
+			return v, &WireError{SchemaID: id, Err: err}
 		}
 		return v, nil
 	}
+}
+
+// writerDecoder is how ConfluentAvro reads one writer schema id: through
+// res (nil when the writer is the reader's schema: the fast path), or not
+// at all (err).
+type writerDecoder struct {
+	res *codec.Resolution
+	err error
 }
 
 func confluentHeader(b []byte) (int, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -37,10 +38,14 @@ type partState struct {
 // before bad, the first record that failed with err (bad is -1 if none).
 type chunk struct {
 	raw  []*kgo.Record
+	size int64 // bytes of raw's keys and values, for decodeAhead
 	done chan struct{}
 	out  any
 	bad  int
-	err  error
+	// skipped are the records the stream's DecodePolicy left out, in
+	// order; their entries in out are nil.
+	skipped []badRecord
+	err     error
 }
 
 // piece is the part [lo, hi) of a chunk that falls into one batch.
@@ -59,6 +64,17 @@ type source struct {
 	cs     ConsumerStrategy
 	cfg    streamCfg
 	cl     *kgo.Client // used by the engine goroutine only
+
+	// undecoded is the size of the records absorbed but not decoded yet;
+	// polling waits while it is at decodeAhead (awaitDecode). decoded is
+	// signalled when it drops below.
+	undecoded atomic.Int64
+	decoded   chan struct{}
+
+	// bad counts and logs records left out by the DecodePolicy;
+	// pendingBad holds the current batch's until handleBad.
+	bad        badLog
+	pendingBad []badRecord
 
 	mu       sync.Mutex
 	groupCl  *kgo.Client // cl, as kgo's group callbacks see it
@@ -138,7 +154,7 @@ func (s *source) open(ctx context.Context) error {
 			kgo.ConsumerGroup(s.cfg.group),
 			kgo.DisableAutoCommit(),
 			kgo.BlockRebalanceOnPoll(),
-			kgo.Balancers(kgo.CooperativeStickyBalancer()),
+			kgo.Balancers(s.balancers()...),
 			// AtStart's sentinel (-2) marks "nothing committed" in
 			// adjustOffsets; the real reset policy is applied there.
 			kgo.ConsumeStartOffset(kgo.NewOffset().AtStart()),
@@ -398,7 +414,10 @@ func (s *source) fill(ctx context.Context, deadline time.Time) error {
 			d = min1
 		}
 		pctx, cancel := context.WithDeadline(ctx, d)
-		fs := s.cl.PollFetches(pctx)
+		var fs kgo.Fetches
+		if s.awaitDecode(pctx) == nil {
+			fs = s.cl.PollFetches(pctx)
+		}
 		cancel()
 		if err := s.absorb(fs); err != nil {
 			return err
@@ -413,6 +432,32 @@ func (s *source) fill(ctx context.Context, deadline time.Time) error {
 			return nil
 		}
 	}
+}
+
+// decodeAhead is how many bytes of fetched records may wait for the pool
+// to decode them before polling waits. Fetching is several times faster
+// than decoding, so without it a backlog is fetched whole while the
+// workers fall behind: the raw records, then their decoded form, pile up
+// in the heap (a gigabyte for 600k Impressions) and the time goes to
+// faulting in and collecting memory, not to decoding. A few fetches' worth
+// keeps every worker busy while kgo fetches the next response.
+const decodeAhead = 8 << 20
+
+// awaitDecode waits until the records being decoded are below decodeAhead.
+// It returns ctx's error once ctx is done, so a polling loop conditioned
+// on it ends.
+func (s *source) awaitDecode(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for s.undecoded.Load() >= decodeAhead {
+		select {
+		case <-s.decoded:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // pauseAt is the buffered-records count at which a partition's fetching
@@ -437,9 +482,16 @@ func (s *source) absorb(fs kgo.Fetches) error {
 			s.cl.PauseFetchPartitions(pause)
 		}
 		for i, c := range jobs {
+			s.undecoded.Add(c.size)
 			s.e.pool.submit(slots[i], func() {
 				s.decode(c)
 				close(c.done)
+				if s.undecoded.Add(-c.size) < decodeAhead {
+					select {
+					case s.decoded <- struct{}{}:
+					default:
+					}
+				}
 			})
 		}
 	}()
@@ -466,6 +518,7 @@ func (s *source) absorb(fs kgo.Fetches) error {
 			return
 		}
 		n := len(st.buf)
+		var size int64
 		for _, r := range fp.Records {
 			if r.Offset < st.fetched {
 				continue
@@ -475,9 +528,10 @@ func (s *source) absorb(fs kgo.Fetches) error {
 				continue
 			}
 			st.buf = append(st.buf, r)
+			size += int64(len(r.Key) + len(r.Value))
 		}
 		if len(st.buf) > n && s.decode != nil && s.e.pool != nil {
-			c := &chunk{raw: st.buf[n:len(st.buf):len(st.buf)], done: make(chan struct{}), bad: -1}
+			c := &chunk{raw: st.buf[n:len(st.buf):len(st.buf)], size: size, done: make(chan struct{}), bad: -1}
 			st.chunks = append(st.chunks, c)
 			jobs = append(jobs, c)
 			slots = append(slots, st.slot)

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -40,8 +41,8 @@ func NewStream[K, V any](e *Engine, name string, cs ConsumerStrategy, key Decode
 	}
 	s := &Stream[K, V]{src: src, key: key, value: value}
 	src.decode = func(c *chunk) {
-		recs, bad, err := s.decodePrefix(c.raw)
-		c.out, c.bad, c.err = recs, bad, err
+		recs, skipped, bad, err := s.decodePrefix(c.raw)
+		c.out, c.skipped, c.bad, c.err = recs, skipped, bad, err
 	}
 	e.streams = append(e.streams, s)
 	return s, nil
@@ -91,9 +92,12 @@ func (s *Stream[K, V]) build(ctx context.Context, p *pool, bs *Batches, c cut) e
 		retry:  retryPolicy{maxFailures: s.src.e.cfg.maxTaskFailures, backoff: s.src.e.cfg.taskBackoff},
 	}
 	b.reread = func(i int) (Partition[K, V], error) {
-		recs, err := s.decode(c.recs[i])
+		recs, _, err := s.decode(c.recs[i])
 		return Partition[K, V]{rng: c.ranges[i], recs: recs, slot: c.slots[i]}, err
 	}
+	// The records the DecodePolicy leaves out, per partition; a task's
+	// retry (reread) finds the same ones again and does not count them.
+	skipped := make([][]badRecord, len(c.ranges))
 	// Most records were decoded on the pool while they were being
 	// fetched; what is left is waiting for the last chunks and slicing.
 	var rest []int
@@ -102,10 +106,11 @@ func (s *Stream[K, V]) build(ctx context.Context, p *pool, bs *Batches, c cut) e
 			rest = append(rest, i)
 			continue
 		}
-		recs, err := assemble[K, V](ctx, ps)
+		recs, bad, err := assemble[K, V](ctx, ps)
 		if err != nil {
 			return err
 		}
+		skipped[i] = bad
 		b.parts[i] = Partition[K, V]{rng: c.ranges[i], recs: recs, slot: c.slots[i]}
 	}
 	for i := range c.ranges {
@@ -114,48 +119,75 @@ func (s *Stream[K, V]) build(ctx context.Context, p *pool, bs *Batches, c cut) e
 		}
 	}
 	err := p.run(ctx, len(rest), func(j int) int { return c.slots[rest[j]] }, func(_ context.Context, j int) error {
-		part, err := b.reread(rest[j])
-		b.parts[rest[j]] = part
+		i := rest[j]
+		recs, bad, err := s.decode(c.recs[i])
+		b.parts[i] = Partition[K, V]{rng: c.ranges[i], recs: recs, slot: c.slots[i]}
+		skipped[i] = bad
 		return err
 	})
 	if err != nil {
 		return err
 	}
+	for _, bad := range skipped {
+		s.src.pendingBad = append(s.src.pendingBad, bad...)
+	}
 	bs.byStream[s.src] = b
 	return nil
 }
 
-func assemble[K, V any](ctx context.Context, ps []piece) ([]*Record[K, V], error) {
+// assemble joins a partition's pieces of eagerly decoded chunks, leaving
+// out the records the DecodePolicy skipped, which it returns.
+func assemble[K, V any](ctx context.Context, ps []piece) ([]*Record[K, V], []badRecord, error) {
 	var out []*Record[K, V]
+	var bad []badRecord
 	for _, p := range ps {
 		select {
 		case <-p.c.done:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		if p.c.bad >= 0 && p.c.bad < p.hi {
-			return nil, p.c.err
+			return nil, nil, p.c.err
 		}
 		recs := p.c.out.([]*Record[K, V])[p.lo:p.hi:p.hi]
+		if n := len(bad); len(p.c.skipped) > 0 && p.hi > p.lo {
+			lo, hi := p.c.raw[p.lo].Offset, p.c.raw[p.hi-1].Offset
+			for _, sk := range p.c.skipped {
+				if o := sk.raw.Offset; o >= lo && o <= hi {
+					bad = append(bad, sk)
+				}
+			}
+			if len(bad) > n {
+				recs = slices.DeleteFunc(slices.Clone(recs), func(r *Record[K, V]) bool { return r == nil })
+			}
+		}
 		if len(ps) == 1 {
-			return recs, nil
+			return recs, bad, nil
 		}
 		out = append(out, recs...)
 	}
-	return out, nil
+	return out, bad, nil
 }
 
-func (s *Stream[K, V]) decode(raw []*kgo.Record) ([]*Record[K, V], error) {
-	recs, _, err := s.decodePrefix(raw)
-	return recs, err
+// decode decodes a partition's records: those decoded and those the
+// DecodePolicy left out, or the first failure.
+func (s *Stream[K, V]) decode(raw []*kgo.Record) ([]*Record[K, V], []badRecord, error) {
+	recs, skipped, _, err := s.decodePrefix(raw)
+	if len(skipped) > 0 {
+		recs = slices.DeleteFunc(recs, func(r *Record[K, V]) bool { return r == nil })
+	}
+	return recs, skipped, err
 }
 
 // decodePrefix decodes raw up to the first failure, returning the records
 // before it, its index (-1 if none) and its *DecodeError. A bad record fails
-// only the batch it falls in, not the batches before it.
-func (s *Stream[K, V]) decodePrefix(raw []*kgo.Record) ([]*Record[K, V], int, error) {
+// only the batch it falls in, not the batches before it. Records the
+// stream's DecodePolicy leaves out are returned in skipped, with nil in
+// their place among the records.
+func (s *Stream[K, V]) decodePrefix(raw []*kgo.Record) (out []*Record[K, V], skipped []badRecord, bad int, _ error) {
+	policy := s.src.cfg.onBad
 	vals := make([]Record[K, V], len(raw))
-	out := make([]*Record[K, V], len(raw))
+	out = make([]*Record[K, V], len(raw))
 	for i, r := range raw {
 		d := &vals[i]
 		d.Topic, d.Partition, d.Offset, d.Timestamp = r.Topic, r.Partition, r.Offset, r.Timestamp
@@ -166,17 +198,23 @@ func (s *Stream[K, V]) decodePrefix(raw []*kgo.Record) ([]*Record[K, V], int, er
 			}
 		}
 		var err error
+		key := false
 		if s.key != nil {
-			if d.Key, err = s.key(r.Topic, r.Partition, r.Offset, r.Key); err != nil {
-				return out[:i], i, &DecodeError{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: true, Err: err}
-			}
+			d.Key, err = s.key(r.Topic, r.Partition, r.Offset, r.Key)
+			key = err != nil
 		}
-		if s.value != nil {
-			if d.Value, err = s.value(r.Topic, r.Partition, r.Offset, r.Value); err != nil {
-				return out[:i], i, &DecodeError{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Err: err}
+		if err == nil && s.value != nil {
+			d.Value, err = s.value(r.Topic, r.Partition, r.Offset, r.Value)
+		}
+		if err != nil {
+			de := newDecodeError(r, key, err)
+			if !policy.skippable(err) {
+				return out[:i], skipped, i, de
 			}
+			skipped = append(skipped, badRecord{raw: r, err: de})
+			continue
 		}
 		out[i] = d
 	}
-	return out, -1, nil
+	return out, skipped, -1, nil
 }

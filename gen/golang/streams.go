@@ -172,7 +172,7 @@ func emitRun(f *jen.File, p *model.Package) {
 			g.Comment("registry it is looked up and resolved against the generated types.")
 			g.Var().Id("reg").Op("*").Qual(runtimePkg, "SchemaRegistry")
 			g.If(jen.Id("cfg").Dot("RegistryURL").Op("!=").Lit("")).Block(
-				jen.If(jen.List(jen.Id("reg"), jen.Err()).Op("=").Qual(runtimePkg, "NewSchemaRegistry").Call(jen.Id("ctx"), jen.Id("cfg").Dot("RegistryURL")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+				jen.If(jen.List(jen.Id("reg"), jen.Err()).Op("=").Qual(runtimePkg, "NewSchemaRegistry").Call(jen.Id("ctx"), jen.Id("cfg").Dot("RegistryURL"), jen.Id("cfg").Dot("RegistryOpts").Call().Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
 			)
 		}
 		for _, s := range p.Streams {

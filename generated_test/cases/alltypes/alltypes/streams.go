@@ -121,7 +121,7 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	// registry it is looked up and resolved against the generated types.
 	var reg *runtime.SchemaRegistry
 	if cfg.RegistryURL != "" {
-		if reg, err = runtime.NewSchemaRegistry(ctx, cfg.RegistryURL); err != nil {
+		if reg, err = runtime.NewSchemaRegistry(ctx, cfg.RegistryURL, cfg.RegistryOpts()...); err != nil {
 			return err
 		}
 	}

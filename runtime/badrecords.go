@@ -1,0 +1,319 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamgen/streamgen/runtime/codec"
+)
+
+// DecodePolicy is what a stream does with a record its key or value
+// decoder rejects (spec key onDecodeError).
+type DecodePolicy int
+
+const (
+	// FailOnDecodeError fails the batch the record falls in with a
+	// *DecodeError naming topic, partition, offset, schema id and cause.
+	// Nothing of the batch is committed, so a fixed decoder (or a
+	// redeployed job) re-reads the record. The default.
+	FailOnDecodeError DecodePolicy = iota
+	// SkipBadRecords leaves the record out of the batch; its offset is
+	// committed with the rest. Skipped records are counted per stream,
+	// partition and cause (Engine.BadRecords, BatchInfo.BadRecords) and
+	// logged once per partition and cause, then at most once a minute.
+	SkipBadRecords
+	// DeadLetterBadRecords leaves the record out of the batch like
+	// SkipBadRecords and writes it, unchanged, to the stream's dead-letter
+	// topic with headers naming where it came from and why it was
+	// rejected (DeadLetterHeaders). The dead letters are produced after
+	// the handler succeeds and before the batch's offsets are committed:
+	// a failure to produce them fails the batch, so no rejected record is
+	// committed without its dead letter. A batch that fails after its
+	// dead letters were written is re-read and writes them again.
+	DeadLetterBadRecords
+)
+
+func (p DecodePolicy) String() string {
+	switch p {
+	case FailOnDecodeError:
+		return "fail"
+	case SkipBadRecords:
+		return "skip"
+	case DeadLetterBadRecords:
+		return "dead-letter"
+	}
+	return "DecodePolicy(" + strconv.Itoa(int(p)) + ")"
+}
+
+// OnDecodeError sets the stream's policy for records that cannot be
+// decoded. DeadLetterBadRecords needs DeadLetterTopic too.
+func OnDecodeError(p DecodePolicy) StreamOpt {
+	return streamOptFunc(func(c *streamCfg) { c.onBad = p })
+}
+
+// DeadLetterTopic sets the topic DeadLetterBadRecords writes to.
+func DeadLetterTopic(topic string) StreamOpt {
+	return streamOptFunc(func(c *streamCfg) { c.deadLetterTopic = topic })
+}
+
+// The headers a dead letter carries besides the record's own.
+const (
+	HeaderSourceTopic     = "streamgen.source.topic"
+	HeaderSourcePartition = "streamgen.source.partition"
+	HeaderSourceOffset    = "streamgen.source.offset"
+	// HeaderSchemaID is the Confluent schema id of the rejected key or
+	// value, absent when it had no valid header.
+	HeaderSchemaID = "streamgen.schema.id"
+	// HeaderCause is the short cause (Cause) and HeaderError the full
+	// error message.
+	HeaderCause = "streamgen.error.cause"
+	HeaderError = "streamgen.error"
+)
+
+// ErrRegistryUnavailable is wrapped by decode errors that come from the
+// schema registry not answering before the job stopped. Such a record is
+// not bad: it is never skipped or dead-lettered, whatever the policy; its
+// batch fails and is re-read.
+var ErrRegistryUnavailable = errors.New("schema registry unavailable")
+
+// WireError is a decode error of a Confluent-framed key or value whose
+// header named SchemaID.
+type WireError struct {
+	SchemaID int
+	Err      error
+}
+
+func (e *WireError) Error() string { return fmt.Sprintf("schema id %d: %v", e.SchemaID, e.Err) }
+
+func (e *WireError) Unwrap() error { return e.Err }
+
+// Cause classifies a decode error for counting and logging: "bad magic
+// byte", "unknown schema id", "incompatible writer schema" or "corrupt
+// body", prefixed with "key: " for keys.
+func (e *DecodeError) Cause() string {
+	var c string
+	var ce codec.CompatErrors
+	var re *codec.ResolveError
+	switch {
+	case errors.Is(e.Err, ErrBadMagic):
+		c = "bad magic byte"
+	case errors.Is(e.Err, ErrUnknownSchemaID):
+		c = "unknown schema id"
+	case errors.As(e.Err, &ce), errors.As(e.Err, &re):
+		c = "incompatible writer schema"
+	default:
+		c = "corrupt body"
+	}
+	if e.Key {
+		return "key: " + c
+	}
+	return c
+}
+
+// badRecord is a record a stream's policy left out of its batch.
+type badRecord struct {
+	raw *kgo.Record
+	err *DecodeError
+}
+
+// BadRecordCount is how many records of one partition a stream left out of
+// its batches for one cause.
+type BadRecordCount struct {
+	Stream string
+	TopicPartition
+	Cause string
+	Count int64
+	// First and Last are the offsets of the first and the latest.
+	First, Last int64
+}
+
+// badLog counts and logs a source's bad records.
+type badLog struct {
+	mu     sync.Mutex
+	counts map[badKey]*badEntry
+}
+
+type badKey struct {
+	tp    TopicPartition
+	cause string
+}
+
+type badEntry struct {
+	BadRecordCount
+	logged     time.Time
+	suppressed int64
+}
+
+// badLogEvery is how often a (partition, cause) is logged again.
+const badLogEvery = time.Minute
+
+func (l *badLog) note(log *slog.Logger, stream string, policy DecodePolicy, recs []badRecord, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.counts == nil {
+		l.counts = make(map[badKey]*badEntry)
+	}
+	for _, r := range recs {
+		k := badKey{TopicPartition{r.raw.Topic, r.raw.Partition}, r.err.Cause()}
+		e := l.counts[k]
+		if e == nil {
+			e = &badEntry{BadRecordCount: BadRecordCount{Stream: stream, TopicPartition: k.tp, Cause: k.cause, First: r.raw.Offset}}
+			l.counts[k] = e
+		}
+		e.Count++
+		e.Last = r.raw.Offset
+		if !e.logged.IsZero() && now.Sub(e.logged) < badLogEvery {
+			e.suppressed++
+			continue
+		}
+		log.Warn("runtime: record left out of its batch",
+			"stream", stream, "policy", policy.String(), "topic", k.tp.Topic, "partition", k.tp.Partition,
+			"offset", r.raw.Offset, "cause", k.cause, "error", r.err.Err.Error(),
+			"similar_since_last_log", e.suppressed, "total", e.Count)
+		e.logged, e.suppressed = now, 0
+	}
+}
+
+func (l *badLog) snapshot() []BadRecordCount {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]BadRecordCount, 0, len(l.counts))
+	for _, e := range l.counts {
+		out = append(out, e.BadRecordCount)
+	}
+	return out
+}
+
+// BadRecords returns the counts of records left out of batches by
+// SkipBadRecords or DeadLetterBadRecords since the engine started, sorted
+// by stream, topic, partition and cause.
+func (e *Engine) BadRecords() []BadRecordCount {
+	var out []BadRecordCount
+	for _, s := range e.sources() {
+		out = append(out, s.bad.snapshot()...)
+	}
+	slices.SortFunc(out, func(a, b BadRecordCount) int {
+		if a.Stream != b.Stream {
+			return cmpStrings(a.Stream, b.Stream)
+		}
+		if a.Topic != b.Topic {
+			return cmpStrings(a.Topic, b.Topic)
+		}
+		if a.Partition != b.Partition {
+			return int(a.Partition - b.Partition)
+		}
+		return cmpStrings(a.Cause, b.Cause)
+	})
+	return out
+}
+
+func cmpStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// handleBad disposes of the records the batch left out: counted and
+// logged, and with DeadLetterBadRecords produced to the dead-letter topic,
+// waiting for the acknowledgements. It runs before the batch's offsets are
+// committed.
+func (s *source) handleBad(ctx context.Context, recs []badRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	s.bad.note(s.e.log(), s.name, s.cfg.onBad, recs, time.Now())
+	if s.cfg.onBad != DeadLetterBadRecords {
+		return nil
+	}
+	out := make([]*kgo.Record, len(recs))
+	for i, r := range recs {
+		out[i] = deadLetter(s.cfg.deadLetterTopic, r)
+	}
+	if err := s.cl.ProduceSync(ctx, out...).FirstErr(); err != nil {
+		first := recs[0].raw
+		return fmt.Errorf("runtime: stream %s: writing %d dead letters (first from topic %s partition %d offset %d) to topic %s: %w",
+			s.name, len(recs), first.Topic, first.Partition, first.Offset, s.cfg.deadLetterTopic, err)
+	}
+	return nil
+}
+
+// deadLetter is the record written for r: its key, value, timestamp and
+// headers, plus the DeadLetterHeaders.
+func deadLetter(topic string, r badRecord) *kgo.Record {
+	h := make([]kgo.RecordHeader, 0, len(r.raw.Headers)+6)
+	h = append(h, r.raw.Headers...)
+	h = append(h,
+		kgo.RecordHeader{Key: HeaderSourceTopic, Value: []byte(r.raw.Topic)},
+		kgo.RecordHeader{Key: HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(r.raw.Partition), 10)},
+		kgo.RecordHeader{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, r.raw.Offset, 10)},
+	)
+	if r.err.SchemaID >= 0 {
+		h = append(h, kgo.RecordHeader{Key: HeaderSchemaID, Value: strconv.AppendInt(nil, int64(r.err.SchemaID), 10)})
+	}
+	h = append(h,
+		kgo.RecordHeader{Key: HeaderCause, Value: []byte(r.err.Cause())},
+		kgo.RecordHeader{Key: HeaderError, Value: []byte(r.err.Error())},
+	)
+	return &kgo.Record{Topic: topic, Key: r.raw.Key, Value: r.raw.Value, Timestamp: r.raw.Timestamp, Headers: h}
+}
+
+// newDecodeError wraps a decoder's error with the record's position and,
+// when the decoder read a Confluent header, its schema id.
+func newDecodeError(r *kgo.Record, key bool, err error) *DecodeError {
+	de := &DecodeError{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: key, SchemaID: -1, Err: err}
+	var we *WireError
+	if errors.As(err, &we) {
+		de.SchemaID = we.SchemaID
+	}
+	return de
+}
+
+// skippable reports whether policy p may leave out a record that failed
+// with err: never for a registry that did not answer or a stopping job.
+func (p DecodePolicy) skippable(err error) bool {
+	return p != FailOnDecodeError && !errors.Is(err, ErrRegistryUnavailable) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// Logger sets where the engine logs what it does not return as an error,
+// such as records left out of batches. Default slog.Default().
+func Logger(l *slog.Logger) Opt { return optFunc(func(c *engineCfg) { c.logger = l }) }
+
+func (e *Engine) log() *slog.Logger {
+	if e.cfg.logger != nil {
+		return e.cfg.logger
+	}
+	return slog.Default()
+}
+
+func (e *Engine) sources() []*source {
+	out := make([]*source, len(e.streams))
+	for i, b := range e.streams {
+		out[i] = b.source()
+	}
+	return out
+}
+
+func (c streamCfg) validateBad() error {
+	switch {
+	case c.onBad < FailOnDecodeError || c.onBad > DeadLetterBadRecords:
+		return fmt.Errorf("unknown decode policy %v", c.onBad)
+	case c.onBad == DeadLetterBadRecords && c.deadLetterTopic == "":
+		return errors.New("OnDecodeError(DeadLetterBadRecords) needs a DeadLetterTopic")
+	case c.onBad != DeadLetterBadRecords && c.deadLetterTopic != "":
+		return fmt.Errorf("DeadLetterTopic %q is set but the decode policy is %v, so nothing would be written to it", c.deadLetterTopic, c.onBad)
+	}
+	return nil
+}
