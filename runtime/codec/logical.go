@@ -66,6 +66,25 @@ type Duration struct {
 // unscaled value as a big-endian two's-complement integer (empty = 0),
 // divided by 10^scale.
 func DecimalFromBytes(b []byte, scale int) *big.Rat {
+	if len(b) <= 8 && scale >= 0 && scale < len(pow10s) {
+		// The common case: an unscaled value of at most 8 bytes, read
+		// as a sign-extended int64, over a power of ten that fits in
+		// one. It allocates only the Rat, where the general case
+		// allocates a dozen big.Int parts.
+		var u int64
+		if len(b) > 0 && b[0]&0x80 != 0 {
+			u = -1
+		}
+		for _, c := range b {
+			u = u<<8 | int64(c)
+		}
+		return new(big.Rat).SetFrac64(u, pow10s[scale])
+	}
+	return decimalFromBytesBig(b, scale)
+}
+
+// decimalFromBytesBig is DecimalFromBytes for any length and scale.
+func decimalFromBytesBig(b []byte, scale int) *big.Rat {
 	unscaled := new(big.Int).SetBytes(b)
 	if len(b) > 0 && b[0]&0x80 != 0 {
 		unscaled.Sub(unscaled, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
@@ -81,6 +100,16 @@ func DecimalFromBytes(b []byte, scale int) *big.Rat {
 	return r.Mul(r, new(big.Rat).SetInt(p))
 }
 
+// pow10s are the powers of ten that fit in an int64: 10^0 to 10^18.
+var pow10s = func() []int64 {
+	p := make([]int64, 19)
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
 func pow10(n int) *big.Int {
 	if n < 0 {
 		n = -n
@@ -93,6 +122,14 @@ func pow10(n int) *big.Int {
 // is nil, if v*10^scale is not an integer or if it has more than precision
 // digits.
 func AppendDecimalBytes(dst []byte, v *big.Rat, precision, scale int) ([]byte, error) {
+	if u, ok := unscaled64(v, precision, scale); ok {
+		n := minimalBytes(u)
+		dst = AppendLong(dst, int64(n))
+		for i := n - 1; i >= 0; i-- {
+			dst = append(dst, byte(u>>(8*i)))
+		}
+		return dst, nil
+	}
 	u, err := unscaled(v, precision, scale)
 	if err != nil {
 		return dst, err
@@ -105,6 +142,16 @@ func AppendDecimalBytes(dst []byte, v *big.Rat, precision, scale int) ([]byte, e
 // sign-extended. Beyond the AppendDecimalBytes errors, it fails if the value
 // does not fit in size bytes.
 func AppendDecimalFixed(dst []byte, v *big.Rat, precision, scale, size int) ([]byte, error) {
+	if u, ok := unscaled64(v, precision, scale); ok && minimalBytes(u) <= size {
+		for i := size - 1; i >= 0; i-- {
+			if i >= 8 {
+				dst = append(dst, byte(u>>63)) // sign extension
+				continue
+			}
+			dst = append(dst, byte(u>>(8*i)))
+		}
+		return dst, nil
+	}
 	u, err := unscaled(v, precision, scale)
 	if err != nil {
 		return dst, err
@@ -124,6 +171,55 @@ func AppendDecimalFixed(dst []byte, v *big.Rat, precision, scale, size int) ([]b
 }
 
 var errNilDecimal = errors.New("avro: nil decimal value")
+
+// unscaled64 is unscaled for the common case that needs no big
+// arithmetic: numerator, v*10^scale and 10^precision all fit in an
+// int64. It reports false when it cannot tell, and then unscaled decides
+// (and names any error).
+func unscaled64(v *big.Rat, precision, scale int) (int64, bool) {
+	if v == nil || scale < 0 || scale >= len(pow10s) || precision <= 0 || scale > precision || precision >= len(pow10s) {
+		return 0, false
+	}
+	num, den := v.Num(), v.Denom()
+	if !num.IsInt64() || !den.IsInt64() {
+		return 0, false
+	}
+	n, d := num.Int64(), den.Int64()
+	p := pow10s[scale]
+	if p%d != 0 || n == math.MinInt64 {
+		return 0, false
+	}
+	m := p / d
+	abs := n
+	if abs < 0 {
+		abs = -abs
+	}
+	if m != 0 && abs > math.MaxInt64/m {
+		return 0, false
+	}
+	u := n * m
+	if abs*m >= pow10s[precision] {
+		return 0, false
+	}
+	return u, true
+}
+
+// minimalBytes is the length of u's shortest two's-complement encoding.
+func minimalBytes(u int64) int {
+	n := 8
+	for n > 1 {
+		// The top byte is redundant when it is all sign bits and the
+		// next byte's top bit agrees with it.
+		top := byte(u >> (8 * (n - 1)))
+		next := byte(u >> (8 * (n - 2)))
+		if (top == 0 && next&0x80 == 0) || (top == 0xff && next&0x80 != 0) {
+			n--
+			continue
+		}
+		break
+	}
+	return n
+}
 
 func unscaled(v *big.Rat, precision, scale int) (*big.Int, error) {
 	if v == nil {
