@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/streamgen/streamgen/runtime/codec"
 )
 
 // AvroRecord is implemented by every generated record type.
@@ -23,6 +25,28 @@ func RawAvro[T any, PT interface {
 		err := PT(&v).UnmarshalAvro(b)
 		return v, err
 	}
+}
+
+// RawAvroFrom decodes plain Avro binary written with writerSchema, resolved
+// to T's schema once (spec writerSchema, for raw topics whose producers
+// write another version of the schema). A writer equal to T's schema takes
+// the specialized fast path. It fails if T cannot read writerSchema.
+func RawAvroFrom[T any, PT interface {
+	*T
+	AvroType
+}](writerSchema string) (Decoder[T], error) {
+	res, err := codec.NewResolver(PT(nil).AvroSchema()).ForWriter(writerSchema)
+	if err != nil {
+		return nil, err
+	}
+	if res == nil {
+		return RawAvro[T, PT](), nil
+	}
+	return func(_ string, _ int32, _ int64, b []byte) (T, error) {
+		var v T
+		err := res.Decode(b, PT(&v).UnmarshalAvro)
+		return v, err
+	}, nil
 }
 
 // ErrBadMagic is returned for a value that does not start with the

@@ -158,6 +158,13 @@ func emitConfig(f *jen.File, sp *spec.Spec) {
 
 // emitRun writes Run, which wires the streams onto the engine, and Main.
 func emitRun(f *jen.File, p *model.Package) {
+	for _, s := range p.Streams {
+		if s.WriterSchema != "" {
+			f.Commentf("%sWriterSchema is the schema the producers of stream %s write its raw", s.GoName, s.Spec.Name)
+			f.Commentf("values with (spec writerSchema %s); they are resolved to %s.", s.Spec.WriterSchema, s.Spec.Value)
+			f.Const().Id(s.GoName + "WriterSchema").Op("=").Lit(s.WriterSchema)
+		}
+	}
 	f.Comment("Run runs the job until ctx is done or a batch fails. On cancellation it")
 	f.Comment("stops gracefully: the in-flight batch finishes and is committed.")
 	f.Func().Id("Run").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("cfg").Id("Config"), jen.Id("h").Id("Handler")).Error().BlockFunc(func(g *jen.Group) {
@@ -177,8 +184,14 @@ func emitRun(f *jen.File, p *model.Package) {
 		}
 		for _, s := range p.Streams {
 			v := lowerFirst(s.GoName)
+			value := valueDecoder(s.Value, s.Spec.Encoding)
+			if s.WriterSchema != "" {
+				g.List(jen.Id(v+"Value"), jen.Err()).Op(":=").Qual(runtimePkg, "RawAvroFrom").Types(goType(s.Value)).Call(jen.Id(s.GoName + "WriterSchema"))
+				g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("stream %s: %%w", s.Spec.Name)), jen.Err())))
+				value = jen.Id(v + "Value")
+			}
 			g.List(jen.Id(v), jen.Err()).Op(":=").Qual(runtimePkg, "NewStream").Call(
-				jen.Id("e"), jen.Lit(s.Spec.Name), consumerStrategy(s.Spec), keyDecoder(s), valueDecoder(s.Value, s.Spec.Encoding),
+				jen.Id("e"), jen.Lit(s.Spec.Name), consumerStrategy(s.Spec), keyDecoder(s), value,
 				jen.Append(jen.Id("sopts"), jen.Qual(runtimePkg, "Group").Call(jen.Id("cfg").Dot("GroupFor").Call(jen.Lit(s.Spec.Name), jen.Lit(len(p.Streams))))).Op("..."),
 			)
 			g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("stream %s: %%w", s.Spec.Name)), jen.Err())))

@@ -124,6 +124,9 @@ type Stream struct {
 	// Key is nil for key "none"; primitive keys are Types of that kind.
 	Key   *Type
 	Value *Type
+	// WriterSchema is the compacted writer schema of a raw stream whose
+	// producers do not write Value's own schema; "" otherwise.
+	WriterSchema string
 }
 
 // Package is everything emitted into one generated Go package.

@@ -1,7 +1,11 @@
 package schema
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -56,12 +60,43 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 			}
 			ms.Key = k
 		}
+		if st.WriterSchema != "" && v != nil && v.Named != nil {
+			ws, err := writerSchema(sp.Dir, st.WriterSchema, v.Named.Schema)
+			if err != nil {
+				errs = append(errs, &spec.Error{Pos: st.WriterSchemaPos, Msg: fmt.Sprintf("stream %q: writerSchema: %v", st.Name, err)})
+			}
+			ms.WriterSchema = ws
+		}
 		b.pkg.Streams = append(b.pkg.Streams, ms)
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return b.pkg, nil
+}
+
+// writerSchema reads a raw stream's writer schema file and checks that
+// the reader can resolve it, returning it compacted.
+func writerSchema(dir, file, reader string) (string, error) {
+	p := file
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, data); err != nil {
+		return "", fmt.Errorf("%s: not JSON: %v", file, err)
+	}
+	if _, err := codec.Fingerprint(buf.String()); err != nil {
+		return "", fmt.Errorf("%s: %v", file, err)
+	}
+	if _, err := codec.NewResolver(reader).ForWriter(buf.String()); err != nil {
+		return "", fmt.Errorf("%s cannot be read as the value type: %v", file, err)
+	}
+	return buf.String(), nil
 }
 
 type builder struct {

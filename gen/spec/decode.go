@@ -992,7 +992,21 @@ func (d *decoder) decodeStream(i int, n ast.Node) (Stream, Pos, bool) {
 			st.Value, st.ValuePos = val, d.posOf(v)
 		},
 		"encoding": func(p string, v ast.Node) { d.enum(v, p, &st.Encoding, "confluent", "raw") },
+		"writerSchema": func(p string, v ast.Node) {
+			f, ok := d.str(v, p, genTime)
+			if !ok {
+				return
+			}
+			if f == "" {
+				d.errorf(d.posOf(v), "%s: empty file name", p)
+				return
+			}
+			st.WriterSchema, st.WriterSchemaPos = f, d.posOf(v)
+		},
 	})
+	if st.WriterSchema != "" && st.Encoding != "raw" {
+		d.errorf(st.WriterSchemaPos, "%swriterSchema is only for encoding: raw; Confluent-framed records name their writer schema by id, which the job looks up in the registry", prefix)
+	}
 	if !d.has(prefix+"name") && !meant["name"] {
 		d.errorf(st.Pos, "missing required key \"name\" in %s", label)
 	}

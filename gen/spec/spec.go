@@ -168,10 +168,17 @@ type Stream struct {
 	// Encoding is the wire format: confluent (magic byte and schema id
 	// before the Avro body) or raw (Avro body only). Default confluent.
 	Encoding string
+	// WriterSchema is, for encoding raw, the .avsc file (relative to the
+	// spec) of the schema the producers write with, when it is not the
+	// value type's own: records are resolved from it to the value type.
+	// It must be a standalone schema that the value type can read.
+	// Generation-time value. Optional.
+	WriterSchema string
 
 	// Pos is the stream's position; KeyPos and ValuePos are where Key and
-	// Value were written (Pos when defaulted).
-	Pos, KeyPos, ValuePos Pos
+	// Value were written (Pos when defaulted), WriterSchemaPos where
+	// WriterSchema was.
+	Pos, KeyPos, ValuePos, WriterSchemaPos Pos
 }
 
 // Kafka holds the Kafka client settings.
