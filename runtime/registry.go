@@ -168,7 +168,9 @@ func ConfluentAvro[T any, PT interface {
 			return v, nil
 		}
 	}
-	resolver := codec.NewResolver(PT(nil).AvroSchema())
+	// A zero T, not a nil PT: a type that embeds a generated record gets
+	// AvroSchema by promotion, which dereferences its receiver.
+	resolver := codec.NewResolver(PT(new(T)).AvroSchema())
 	// cache maps a schema id to its *writerDecoder. An id whose writer
 	// cannot be resolved is cached too: it stays unreadable (ids are
 	// immutable), and records skipped with it must not re-resolve.

@@ -1,0 +1,408 @@
+package runtime_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/streamgen/streamgen/generated_test/cases/evolution_v1/impressionv1"
+	"github.com/streamgen/streamgen/generated_test/cases/evolution_v2/impressionv2"
+	"github.com/streamgen/streamgen/generated_test/cases/evolution_v3/impressionv3"
+	"github.com/streamgen/streamgen/runtime"
+)
+
+// The reader in these tests is impressionv2.Impression, generated from
+// schemas/evolution/impression_v2.avsc; v1 and v3 of the same record are
+// the older and newer writers.
+
+func evolutionAvsc(t *testing.T, v int) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "schemas", "evolution", fmt.Sprintf("impression_v%d.avsc", v)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// idRequests counts the registry's GET /schemas/ids/{id} requests per id,
+// and can fail every request while down is set.
+type idRequests struct {
+	mu    sync.Mutex
+	byID  map[string]int
+	down  atomic.Bool
+	delay time.Duration
+}
+
+func (c *idRequests) intercept(w http.ResponseWriter, r *http.Request) bool {
+	if c.down.Load() {
+		http.Error(w, `{"error_code":50001,"message":"registry is down"}`, http.StatusInternalServerError)
+		return true
+	}
+	if id, ok := strings.CutPrefix(r.URL.Path, "/schemas/ids/"); ok {
+		c.mu.Lock()
+		c.byID[id]++
+		c.mu.Unlock()
+		time.Sleep(c.delay) // let concurrent lookups of the same id pile up
+	}
+	return false
+}
+
+func (c *idRequests) count(id int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byID[fmt.Sprint(id)]
+}
+
+// evolutionRegistry is an srfake registry with v1, v2 and v3 registered
+// under impressions-value, counting lookups by id.
+func evolutionRegistry(t *testing.T) (reg *srfake.Registry, ids [4]int, reqs *idRequests) {
+	t.Helper()
+	reg = srfake.New()
+	t.Cleanup(reg.Close)
+	for v := 1; v <= 3; v++ {
+		id, _, err := reg.RegisterSchema("impressions-value", sr.Schema{Schema: evolutionAvsc(t, v)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[v] = id
+	}
+	reqs = &idRequests{byID: map[string]int{}}
+	reg.Intercept(reqs.intercept)
+	return reg, ids, reqs
+}
+
+func newRegistry(t *testing.T, ctx context.Context, url string) *runtime.SchemaRegistry {
+	t.Helper()
+	r, err := runtime.NewSchemaRegistry(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.MaxBackoff = 50 * time.Millisecond
+	return r
+}
+
+// framed is v's Confluent wire format under schema id.
+func framed(t *testing.T, id int, v interface{ AppendAvro([]byte) ([]byte, error) }) []byte {
+	t.Helper()
+	b := []byte{0, 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(b[1:], uint32(id))
+	b, err := v.AppendAvro(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// probe is the v2 reader that remembers where the bytes it decoded were:
+// in the record itself (the fast path) or in a transcoding buffer.
+type probe struct {
+	impressionv2.Impression
+	src *byte
+}
+
+func (p *probe) UnmarshalAvro(b []byte) error {
+	if len(b) > 0 {
+		p.src = &b[0]
+	}
+	return p.Impression.UnmarshalAvro(b)
+}
+
+// TestConfluentAvroResolvesEachWriterVersion reads records written with
+// v1 (older), v2 (the reader's own) and v3 (newer) through the registry:
+// values are promoted, defaults applied, and only v2's records take the
+// fast path, which decodes the record's own bytes.
+func TestConfluentAvroResolvesEachWriterVersion(t *testing.T) {
+	reg, ids, _ := evolutionRegistry(t)
+	dec := runtime.ConfluentAvro[probe](newRegistry(t, t.Context(), reg.URL()))
+	for _, tc := range []struct {
+		name string
+		id   int
+		v    interface{ AppendAvro([]byte) ([]byte, error) }
+		want impressionv2.Impression
+		fast bool
+	}{
+		{"older", ids[1],
+			&impressionv1.Impression{ID: "a", CampaignID: 7, Device: impressionv1.DeviceTypePhone, Country: "FR", Payload: new("p")},
+			impressionv2.Impression{ID: "a", CampaignID: 7, Device: impressionv2.DeviceTypePhone, Country: "FR", Payload: new("p"), Viewable: false}, false},
+		{"same", ids[2],
+			&impressionv2.Impression{ID: "b", CampaignID: 1 << 40, Device: impressionv2.DeviceTypeTablet, Country: "US", Viewable: true},
+			impressionv2.Impression{ID: "b", CampaignID: 1 << 40, Device: impressionv2.DeviceTypeTablet, Country: "US", Viewable: true}, true},
+		{"newer", ids[3],
+			&impressionv3.Impression{ID: "c", CampaignID: 9, Device: impressionv3.DeviceTypeDesktop, Payload: impressionv3.ImpressionPayloadString{Value: "q"}, Viewable: true},
+			impressionv2.Impression{ID: "c", CampaignID: 9, Device: impressionv2.DeviceTypeDesktop, Country: "ZZ", Payload: new("q"), Viewable: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := framed(t, tc.id, tc.v)
+			got, err := dec("impressions", 0, 0, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.want, got.Impression); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+			if fast := got.src == &b[5]; fast != tc.fast {
+				t.Errorf("fast path %v, want %v", fast, tc.fast)
+			}
+		})
+	}
+	// A v3 record v2 cannot represent fails, naming the id; the other v3
+	// records keep decoding.
+	b := framed(t, ids[3], &impressionv3.Impression{ID: "tv", Device: impressionv3.DeviceTypeTv})
+	_, err := dec("impressions", 0, 0, b)
+	var we *runtime.WireError
+	if !errors.As(err, &we) || we.SchemaID != ids[3] || !strings.Contains(err.Error(), `"TV"`) {
+		t.Errorf("a TV record read as v2: %v", err)
+	}
+}
+
+// TestSchemaRegistryOneFetchPerID decodes many records of three schema ids
+// from many goroutines at once: the registry is asked once per id.
+func TestSchemaRegistryOneFetchPerID(t *testing.T) {
+	reg, ids, reqs := evolutionRegistry(t)
+	reqs.delay = 50 * time.Millisecond
+	dec := runtime.ConfluentAvro[impressionv2.Impression](newRegistry(t, t.Context(), reg.URL()))
+	recs := [][]byte{
+		framed(t, ids[1], &impressionv1.Impression{ID: "1", Device: impressionv1.DeviceTypeDesktop}),
+		framed(t, ids[2], &impressionv2.Impression{ID: "2", Device: impressionv2.DeviceTypeDesktop}),
+		framed(t, ids[3], &impressionv3.Impression{ID: "3", Device: impressionv3.DeviceTypeDesktop}),
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := range 48 {
+		wg.Go(func() {
+			for i := range 20 {
+				b := recs[(g+i)%3]
+				v, err := dec("impressions", int32(g), int64(i), b)
+				if err == nil && v.ID != fmt.Sprint((g+i)%3+1) {
+					err = fmt.Errorf("decoded id %q", v.ID)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for v := 1; v <= 3; v++ {
+		if n := reqs.count(ids[v]); n != 1 {
+			t.Errorf("schema id %d (v%d) fetched %d times, want once", ids[v], v, n)
+		}
+	}
+}
+
+// TestSchemaRegistryUnknownID: an id the registry does not have is an
+// error wrapping ErrUnknownSchemaID that names the id, remembered (ids are
+// immutable) so that a run of such records asks the registry once.
+func TestSchemaRegistryUnknownID(t *testing.T) {
+	reg, _, reqs := evolutionRegistry(t)
+	r := newRegistry(t, t.Context(), reg.URL())
+	_, err := r.WriterSchema(4242)
+	if !errors.Is(err, runtime.ErrUnknownSchemaID) || !strings.Contains(err.Error(), "4242") || !strings.Contains(err.Error(), reg.URL()) {
+		t.Fatalf("WriterSchema(4242): %v; want ErrUnknownSchemaID naming the id and the registry", err)
+	}
+	dec := runtime.ConfluentAvro[impressionv2.Impression](r)
+	b := framed(t, 4242, &impressionv2.Impression{Device: impressionv2.DeviceTypePhone})
+	for range 3 {
+		_, err := dec("impressions", 0, 0, b)
+		var we *runtime.WireError
+		if !errors.As(err, &we) || we.SchemaID != 4242 || !errors.Is(err, runtime.ErrUnknownSchemaID) {
+			t.Fatalf("decode: %v", err)
+		}
+	}
+	if n := reqs.count(4242); n != 1 {
+		t.Errorf("unknown id fetched %d times, want once", n)
+	}
+}
+
+// TestSchemaRegistryRetriesWhileDown: while the registry answers 500, a
+// lookup waits and retries, and returns the schema, without an error, once
+// the registry is back.
+func TestSchemaRegistryRetriesWhileDown(t *testing.T) {
+	reg, ids, reqs := evolutionRegistry(t)
+	reqs.down.Store(true)
+	dec := runtime.ConfluentAvro[impressionv2.Impression](newRegistry(t, t.Context(), reg.URL()))
+	b := framed(t, ids[1], &impressionv1.Impression{ID: "late", CampaignID: 3, Device: impressionv1.DeviceTypeTablet, Country: "NL"})
+	time.AfterFunc(400*time.Millisecond, func() { reqs.down.Store(false) })
+	start := time.Now()
+	v, err := dec("impressions", 0, 0, b)
+	if err != nil {
+		t.Fatalf("decode while the registry came back: %v", err)
+	}
+	if time.Since(start) < 400*time.Millisecond {
+		t.Errorf("returned after %v, before the registry was back", time.Since(start))
+	}
+	if want := (impressionv2.Impression{ID: "late", CampaignID: 3, Device: impressionv2.DeviceTypeTablet, Country: "NL"}); !cmp.Equal(v, want) {
+		t.Errorf("got %+v, want %+v", v, want)
+	}
+}
+
+// TestSchemaRegistryRetriesWhileUnreachable: nothing listens at the
+// registry's address at first (connection refused); the lookup retries
+// until a registry starts there.
+func TestSchemaRegistryRetriesWhileUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+
+	fake := srfake.NewRegistry()
+	id, _, err := fake.RegisterSchema("impressions-value", sr.Schema{Schema: evolutionAvsc(t, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRegistry(t, t.Context(), "http://"+addr)
+	started := make(chan *httptest.Server, 1)
+	time.AfterFunc(300*time.Millisecond, func() {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			started <- nil
+			return
+		}
+		srv := httptest.NewUnstartedServer(fake.Handler())
+		srv.Listener.Close()
+		srv.Listener = l
+		srv.Start()
+		started <- srv
+	})
+	schema, err := r.WriterSchema(id)
+	if srv := <-started; srv != nil {
+		defer srv.Close()
+	} else {
+		t.Skip("the registry's port was taken in the meantime")
+	}
+	if err != nil || !strings.Contains(schema, `"TV"`) {
+		t.Fatalf("WriterSchema: %q, %v", schema, err)
+	}
+}
+
+// TestSchemaRegistryCancellationEndsRetries: with the registry down for
+// good, cancelling the job's context ends the lookup with an error that
+// says the registry was unavailable, and the id is not remembered as
+// unknown.
+func TestSchemaRegistryCancellationEndsRetries(t *testing.T) {
+	reg, ids, reqs := evolutionRegistry(t)
+	reqs.down.Store(true)
+	ctx, cancel := context.WithCancel(t.Context())
+	r := newRegistry(t, ctx, reg.URL())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	done := make(chan error, 1)
+	go func() {
+		_, err := runtime.ConfluentAvro[impressionv2.Impression](r)("impressions", 0, 0, framed(t, ids[2], &impressionv2.Impression{Device: impressionv2.DeviceTypePhone}))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, runtime.ErrRegistryUnavailable) || errors.Is(err, runtime.ErrUnknownSchemaID) || !strings.Contains(err.Error(), fmt.Sprint(ids[2])) {
+			t.Errorf("decode after cancel: %v; want ErrRegistryUnavailable naming the id", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the lookup did not end with its context")
+	}
+}
+
+// TestSchemaRegistryReferences: a writer schema whose enum is a schema
+// reference (to another subject) is read as one standalone schema; written
+// out, it is v2's schema, so v2 records take the fast path.
+func TestSchemaRegistryReferences(t *testing.T) {
+	reg := srfake.New()
+	defer reg.Close()
+	const device = `{"type":"enum","name":"DeviceType","namespace":"com.example.ads","symbols":["DESKTOP","PHONE","TABLET"]}`
+	if _, _, err := reg.RegisterSchema("device-value", sr.Schema{Schema: device}); err != nil {
+		t.Fatal(err)
+	}
+	withRef := strings.Replace(evolutionAvsc(t, 2),
+		`{"type": "enum", "name": "DeviceType", "symbols": ["DESKTOP", "PHONE", "TABLET"]}`, `"com.example.ads.DeviceType"`, 1)
+	if withRef == evolutionAvsc(t, 2) {
+		t.Fatal("could not replace the enum with a reference")
+	}
+	id, _, err := reg.RegisterSchema("impressions-value", sr.Schema{Schema: withRef,
+		References: []sr.SchemaReference{{Name: "com.example.ads.DeviceType", Subject: "device-value", Version: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRegistry(t, t.Context(), reg.URL())
+	schema, err := r.WriterSchema(id)
+	if err != nil || !strings.Contains(schema, `"TABLET"`) {
+		t.Fatalf("WriterSchema: %q, %v", schema, err)
+	}
+	b := framed(t, id, &impressionv2.Impression{ID: "r", Device: impressionv2.DeviceTypeTablet, Country: "ZZ"})
+	got, err := runtime.ConfluentAvro[probe](r)("impressions", 0, 0, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Device != impressionv2.DeviceTypeTablet || got.ID != "r" || got.src != &b[5] {
+		t.Errorf("got %+v (fast path %v)", got.Impression, got.src == &b[5])
+	}
+}
+
+// TestSerializerRegisterOrLookUp: without register, a schema the subject
+// lacks is an error naming the subject; with it, the schema is registered,
+// and both then agree on the id, which Append frames records with.
+func TestSerializerRegisterOrLookUp(t *testing.T) {
+	reg := srfake.New()
+	defer reg.Close()
+	r := newRegistry(t, t.Context(), reg.URL())
+	ctx := t.Context()
+	if _, err := r.Serializer(ctx, "impressions-value", impressionv2.ImpressionSchema, false); err == nil || !strings.Contains(err.Error(), `"impressions-value"`) {
+		t.Fatalf("look-up of an unregistered schema: %v", err)
+	}
+	if reg.SubjectExists("impressions-value") {
+		t.Fatal("a look-up registered the schema")
+	}
+	registered, err := r.Serializer(ctx, "impressions-value", impressionv2.ImpressionSchema, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := r.Serializer(ctx, "impressions-value", impressionv2.ImpressionSchema, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	looked, err := r.Serializer(ctx, "impressions-value", impressionv2.ImpressionSchema, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if registered.ID() != looked.ID() || registered.ID() != again.ID() {
+		t.Errorf("ids: registered %d, registered again %d, looked up %d", registered.ID(), again.ID(), looked.ID())
+	}
+	if ss, ok := reg.GetSchema("impressions-value", 1); !ok || ss.ID != registered.ID() {
+		t.Errorf("registry holds %+v", ss)
+	}
+	if _, ok := reg.GetSchema("impressions-value", 2); ok {
+		t.Error("registering the same schema again made a new version")
+	}
+	in := impressionv2.Impression{ID: "s", CampaignID: 12, Device: impressionv2.DeviceTypePhone, Country: "SE", Viewable: true}
+	b, err := looked.Append([]byte("prefix"), &in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = b[len("prefix"):]
+	if b[0] != 0 || int(binary.BigEndian.Uint32(b[1:5])) != looked.ID() {
+		t.Fatalf("header % x, want magic 0 and id %d", b[:5], looked.ID())
+	}
+	out, err := runtime.ConfluentAvro[impressionv2.Impression](r)("impressions", 0, 0, b)
+	if err != nil || !cmp.Equal(in, out) {
+		t.Errorf("round trip: %+v, %v", out, err)
+	}
+}
