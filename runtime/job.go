@@ -38,6 +38,11 @@ type JobConfig struct {
 	// variables SCHEMA_REGISTRY_USERNAME, SCHEMA_REGISTRY_PASSWORD and
 	// SCHEMA_REGISTRY_TOKEN at start-up.
 	RegistryUsername, RegistryPassword, RegistryToken string
+	// RegistryCA, RegistryCert and RegistryKey are PEM files for an https
+	// registry with a private CA or client certificates (runtime values);
+	// RegistryInsecureSkipVerify skips verification.
+	RegistryCA, RegistryCert, RegistryKey string
+	RegistryInsecureSkipVerify            bool
 	// StartFrom is committed, earliest, latest or timestamp:RFC3339.
 	StartFrom string
 	// ResetTo is where StartFrom committed begins on a partition with no
@@ -115,7 +120,8 @@ func (c *JobConfig) runtimeValues() map[string]*string {
 		"SinkDSN": &c.SinkDSN, "SinkTable": &c.SinkTable, "SinkTopic": &c.SinkTopic,
 		"DeadLetterTopic": &c.DeadLetterTopic, "StatusAddr": &c.StatusAddr,
 		"RegistryUsername": &c.RegistryUsername, "RegistryPassword": &c.RegistryPassword,
-		"RegistryToken": &c.RegistryToken,
+		"RegistryToken": &c.RegistryToken, "RegistryCA": &c.RegistryCA, "RegistryCert": &c.RegistryCert,
+		"RegistryKey": &c.RegistryKey,
 	}
 }
 
@@ -351,39 +357,67 @@ func (c *JobConfig) decodePolicy() (DecodePolicy, error) {
 }
 
 // RegistryOpts are the schema registry client options of the
-// configuration: its credentials.
-func (c *JobConfig) RegistryOpts() []sr.ClientOpt {
+// configuration: its credentials and TLS files.
+func (c *JobConfig) RegistryOpts() ([]sr.ClientOpt, error) {
+	var opts []sr.ClientOpt
 	switch {
 	case c.RegistryToken != "":
-		return []sr.ClientOpt{sr.BearerToken(c.RegistryToken)}
+		opts = append(opts, sr.BearerToken(c.RegistryToken))
 	case c.RegistryUsername != "" || c.RegistryPassword != "":
-		return []sr.ClientOpt{sr.BasicAuth(c.RegistryUsername, c.RegistryPassword)}
+		opts = append(opts, sr.BasicAuth(c.RegistryUsername, c.RegistryPassword))
 	}
-	return nil
+	files := TLSFiles{CA: c.RegistryCA, Cert: c.RegistryCert, Key: c.RegistryKey, InsecureSkipVerify: c.RegistryInsecureSkipVerify}
+	if !files.IsZero() {
+		tc, err := files.Config()
+		if err != nil {
+			return nil, fmt.Errorf("config Registry TLS: %w", err)
+		}
+		opts = append(opts, RegistryHTTPClient(tc))
+	}
+	return opts, nil
 }
 
 func (c *JobConfig) tlsConfig() (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.TLSInsecureSkipVerify}
-	if c.TLSCA != "" {
-		pem, err := os.ReadFile(c.TLSCA)
+	tc, err := TLSFiles{CA: c.TLSCA, Cert: c.TLSCert, Key: c.TLSKey, InsecureSkipVerify: c.TLSInsecureSkipVerify}.Config()
+	if err != nil {
+		return nil, fmt.Errorf("config TLS: %w", err)
+	}
+	return tc, nil
+}
+
+// TLSFiles is a TLS configuration from PEM files: a CA to verify the
+// server with (default: the system's roots) and a client certificate.
+type TLSFiles struct {
+	CA, Cert, Key      string
+	InsecureSkipVerify bool
+}
+
+// Config reads the files into a tls.Config (TLS 1.2 or later).
+func (f TLSFiles) Config() (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: f.InsecureSkipVerify}
+	if f.CA != "" {
+		pem, err := os.ReadFile(f.CA)
 		if err != nil {
-			return nil, fmt.Errorf("config TLSCA: %w", err)
+			return nil, fmt.Errorf("CA: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("config TLSCA: %s holds no PEM certificate", c.TLSCA)
+			return nil, fmt.Errorf("CA: %s holds no PEM certificate", f.CA)
 		}
 		tc.RootCAs = pool
 	}
-	if c.TLSCert != "" || c.TLSKey != "" {
-		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if f.Cert != "" || f.Key != "" {
+		cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
 		if err != nil {
-			return nil, fmt.Errorf("config TLSCert/TLSKey: %w", err)
+			return nil, fmt.Errorf("client certificate: %w", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
 }
+
+// IsZero reports whether f sets nothing.
+func (f TLSFiles) IsZero() bool { return f == TLSFiles{} }
 
 func (c *JobConfig) saslMechanism() (sasl.Mechanism, error) {
 	if c.SASLUsername == "" {

@@ -3,12 +3,19 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -155,11 +162,51 @@ func TestJobConfigDecodePolicyAndRegistryCredentials(t *testing.T) {
 	if sc.onBad != DeadLetterBadRecords || sc.deadLetterTopic != "bad" {
 		t.Errorf("stream config %v %q, want dead-letter to bad", sc.onBad, sc.deadLetterTopic)
 	}
-	if len(c.RegistryOpts()) != 1 {
-		t.Errorf("RegistryOpts: %d options, want basic auth", len(c.RegistryOpts()))
+	if ro, err := c.RegistryOpts(); err != nil || len(ro) != 1 {
+		t.Errorf("RegistryOpts: %d options, %v; want basic auth", len(ro), err)
 	}
 	c.RegistryToken = "tok"
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "either a token or a username and password") {
 		t.Errorf("Validate with token and password = %v", err)
+	}
+}
+
+// TestRegistryOverTLS: a registry behind https with a private CA is read
+// with RegistryCA, and refused without it.
+func TestRegistryOverTLS(t *testing.T) {
+	reg := srfake.New()
+	defer reg.Close()
+	id, _, err := reg.RegisterSchema("readings-value", sr.Schema{Schema: `{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(reg.Handler())
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(c JobConfig) error {
+		opts, err := c.RegistryOpts()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		r, err := NewSchemaRegistry(ctx, srv.URL, opts...)
+		if err != nil {
+			return err
+		}
+		_, err = r.WriterSchema(id)
+		return err
+	}
+	if err := lookup(JobConfig{RegistryCA: ca}); err != nil {
+		t.Fatalf("with RegistryCA: %v", err)
+	}
+	if err := lookup(JobConfig{}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("without RegistryCA: %v, want a certificate error", err)
+	}
+	if _, err := (&JobConfig{RegistryCA: filepath.Join(t.TempDir(), "missing.pem")}).RegistryOpts(); err == nil || !strings.Contains(err.Error(), "missing.pem") {
+		t.Fatalf("missing CA file: %v", err)
 	}
 }

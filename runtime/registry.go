@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -40,6 +41,12 @@ type schemaEntry struct {
 	ready  chan struct{}
 	schema string
 	err    error
+}
+
+// RegistryHTTPClient is the registry client option of an HTTP client that
+// uses tc (nil: the defaults) and the timeout NewSchemaRegistry uses.
+func RegistryHTTPClient(tc *tls.Config) sr.ClientOpt {
+	return sr.HTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}})
 }
 
 // NewSchemaRegistry returns a registry client for url. ctx bounds retries:

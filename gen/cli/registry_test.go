@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"encoding/pem"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -140,5 +142,35 @@ func TestRegistryErrorsNameSubjectAndURL(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "imps")); !os.IsNotExist(err) {
 		t.Error("output written despite a registry error")
+	}
+}
+
+// TestGenerateFromRegistryOverTLS: an https registry with a private CA is
+// read with schemas.registry.tls.ca; without it the error names the
+// registry and the certificate problem.
+func TestGenerateFromRegistryOverTLS(t *testing.T) {
+	reg := srfake.New()
+	defer reg.Close()
+	seed(t, reg)
+	srv := httptest.NewTLSServer(reg.Handler())
+	defer srv.Close()
+	dir, spec := registryDir(t, srv.URL)
+	ca := filepath.Join(dir, "ca.pem")
+	write(t, ca, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
+
+	code, _, errs := run(t, "generate", "-spec", spec)
+	if code == 0 || !strings.Contains(errs, srv.URL) || !strings.Contains(errs, "certificate") {
+		t.Fatalf("without the CA: exit %d, stderr %s; want a certificate error naming the registry", code, errs)
+	}
+	write(t, spec, strings.Replace(registrySpec, "    subjects:", "    tls: {ca: "+ca+"}\n    subjects:", 1))
+	if code, _, errs := run(t, "generate", "-spec", spec); code != 0 {
+		t.Fatalf("with tls.ca: exit %d: %s", code, errs)
+	}
+	streams, err := os.ReadFile(filepath.Join(dir, "imps", "streams.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(streams), "RegistryCA:") || !strings.Contains(string(streams), ca) {
+		t.Errorf("the generated DefaultConfig does not default RegistryCA to %s", ca)
 	}
 }

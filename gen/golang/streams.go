@@ -78,47 +78,51 @@ func configDefaults(sp *spec.Spec) jen.Dict {
 				g.Lit(s)
 			}
 		}),
-		jen.Id("Group"):                    str(k.Group),
-		jen.Id("RegistryURL"):              str(registryURL(sp)),
-		jen.Id("StartFrom"):                str(k.StartFrom),
-		jen.Id("ResetTo"):                  str(k.ResetTo),
-		jen.Id("Isolation"):                str(k.Isolation),
-		jen.Id("TLS"):                      jen.Lit(k.TLS.Enabled),
-		jen.Id("TLSCA"):                    str(k.TLS.CA),
-		jen.Id("TLSCert"):                  str(k.TLS.Cert),
-		jen.Id("TLSKey"):                   str(k.TLS.Key),
-		jen.Id("TLSInsecureSkipVerify"):    jen.Lit(k.TLS.InsecureSkipVerify),
-		jen.Id("SASLMechanism"):            str(k.SASL.Mechanism),
-		jen.Id("SASLUsername"):             str(k.SASL.Username),
-		jen.Id("SASLPassword"):             str(k.SASL.Password),
-		jen.Id("BatchInterval"):            durationLit(b.Interval),
-		jen.Id("MaxRatePerPartition"):      jen.Lit(int(b.MaxRatePerPartition)),
-		jen.Id("MinRatePerPartition"):      jen.Lit(int(b.MinRatePerPartition)),
-		jen.Id("Backpressure"):             jen.Lit(b.Backpressure.Enabled),
-		jen.Id("BackpressureInitialRate"):  jen.Lit(int(b.Backpressure.InitialRate)),
-		jen.Id("BackpressureProportional"): jen.Lit(b.Backpressure.Proportional),
-		jen.Id("BackpressureIntegral"):     jen.Lit(b.Backpressure.Integral),
-		jen.Id("BackpressureDerived"):      jen.Lit(b.Backpressure.Derived),
-		jen.Id("BackpressureMinRate"):      jen.Lit(int(b.Backpressure.MinRate)),
-		jen.Id("PollTimeout"):              durationLit(b.PollTimeout),
-		jen.Id("Location"):                 str(sp.Location.Strategy),
-		jen.Id("Workers"):                  jen.Lit(sp.Workers),
-		jen.Id("Semantics"):                str(sp.Semantics),
-		jen.Id("OffsetsStore"):             str(sp.Offsets.Store),
-		jen.Id("OffsetsDSN"):               str(sp.Offsets.DSN),
-		jen.Id("OffsetsDir"):               str(sp.Offsets.Dir),
-		jen.Id("SinkType"):                 str(sp.Sink.Type),
-		jen.Id("SinkDir"):                  str(sp.Sink.Dir),
-		jen.Id("SinkDSN"):                  str(sp.Sink.DSN),
-		jen.Id("SinkTable"):                str(sp.Sink.Table),
-		jen.Id("SinkTopic"):                str(sp.Sink.Topic),
-		jen.Id("MaxFailures"):              jen.Lit(sp.Retries.MaxFailures),
-		jen.Id("RetryBackoff"):             durationLit(sp.Retries.Backoff),
-		jen.Id("OnDecodeError"):            str(sp.OnDecodeError),
-		jen.Id("DeadLetterTopic"):          str(sp.DeadLetterTopic),
-		jen.Id("GracefulShutdown"):         jen.Lit(sp.Shutdown.Graceful),
-		jen.Id("ShutdownTimeout"):          durationLit(sp.Shutdown.Timeout),
-		jen.Id("StatusAddr"):               str(sp.Status.Addr),
+		jen.Id("Group"):                      str(k.Group),
+		jen.Id("RegistryURL"):                str(registryURL(sp)),
+		jen.Id("RegistryCA"):                 str(registryTLS(sp).CA),
+		jen.Id("RegistryCert"):               str(registryTLS(sp).Cert),
+		jen.Id("RegistryKey"):                str(registryTLS(sp).Key),
+		jen.Id("RegistryInsecureSkipVerify"): jen.Lit(registryTLS(sp).InsecureSkipVerify),
+		jen.Id("StartFrom"):                  str(k.StartFrom),
+		jen.Id("ResetTo"):                    str(k.ResetTo),
+		jen.Id("Isolation"):                  str(k.Isolation),
+		jen.Id("TLS"):                        jen.Lit(k.TLS.Enabled),
+		jen.Id("TLSCA"):                      str(k.TLS.CA),
+		jen.Id("TLSCert"):                    str(k.TLS.Cert),
+		jen.Id("TLSKey"):                     str(k.TLS.Key),
+		jen.Id("TLSInsecureSkipVerify"):      jen.Lit(k.TLS.InsecureSkipVerify),
+		jen.Id("SASLMechanism"):              str(k.SASL.Mechanism),
+		jen.Id("SASLUsername"):               str(k.SASL.Username),
+		jen.Id("SASLPassword"):               str(k.SASL.Password),
+		jen.Id("BatchInterval"):              durationLit(b.Interval),
+		jen.Id("MaxRatePerPartition"):        jen.Lit(int(b.MaxRatePerPartition)),
+		jen.Id("MinRatePerPartition"):        jen.Lit(int(b.MinRatePerPartition)),
+		jen.Id("Backpressure"):               jen.Lit(b.Backpressure.Enabled),
+		jen.Id("BackpressureInitialRate"):    jen.Lit(int(b.Backpressure.InitialRate)),
+		jen.Id("BackpressureProportional"):   jen.Lit(b.Backpressure.Proportional),
+		jen.Id("BackpressureIntegral"):       jen.Lit(b.Backpressure.Integral),
+		jen.Id("BackpressureDerived"):        jen.Lit(b.Backpressure.Derived),
+		jen.Id("BackpressureMinRate"):        jen.Lit(int(b.Backpressure.MinRate)),
+		jen.Id("PollTimeout"):                durationLit(b.PollTimeout),
+		jen.Id("Location"):                   str(sp.Location.Strategy),
+		jen.Id("Workers"):                    jen.Lit(sp.Workers),
+		jen.Id("Semantics"):                  str(sp.Semantics),
+		jen.Id("OffsetsStore"):               str(sp.Offsets.Store),
+		jen.Id("OffsetsDSN"):                 str(sp.Offsets.DSN),
+		jen.Id("OffsetsDir"):                 str(sp.Offsets.Dir),
+		jen.Id("SinkType"):                   str(sp.Sink.Type),
+		jen.Id("SinkDir"):                    str(sp.Sink.Dir),
+		jen.Id("SinkDSN"):                    str(sp.Sink.DSN),
+		jen.Id("SinkTable"):                  str(sp.Sink.Table),
+		jen.Id("SinkTopic"):                  str(sp.Sink.Topic),
+		jen.Id("MaxFailures"):                jen.Lit(sp.Retries.MaxFailures),
+		jen.Id("RetryBackoff"):               durationLit(sp.Retries.Backoff),
+		jen.Id("OnDecodeError"):              str(sp.OnDecodeError),
+		jen.Id("DeadLetterTopic"):            str(sp.DeadLetterTopic),
+		jen.Id("GracefulShutdown"):           jen.Lit(sp.Shutdown.Graceful),
+		jen.Id("ShutdownTimeout"):            durationLit(sp.Shutdown.Timeout),
+		jen.Id("StatusAddr"):                 str(sp.Status.Addr),
 	}
 	if len(sp.Location.Fixed) > 0 {
 		d[jen.Id("LocationFixed")] = jen.Map(jen.String()).String().Values(jen.DictFunc(func(d jen.Dict) {
@@ -128,6 +132,13 @@ func configDefaults(sp *spec.Spec) jen.Dict {
 		}))
 	}
 	return d
+}
+
+func registryTLS(sp *spec.Spec) spec.RegistryTLS {
+	if sp.Schemas.Registry == nil {
+		return spec.RegistryTLS{}
+	}
+	return sp.Schemas.Registry.TLS
 }
 
 func registryURL(sp *spec.Spec) string {
@@ -179,7 +190,9 @@ func emitRun(f *jen.File, p *model.Package) {
 			g.Comment("registry it is looked up and resolved against the generated types.")
 			g.Var().Id("reg").Op("*").Qual(runtimePkg, "SchemaRegistry")
 			g.If(jen.Id("cfg").Dot("RegistryURL").Op("!=").Lit("")).Block(
-				jen.If(jen.List(jen.Id("reg"), jen.Err()).Op("=").Qual(runtimePkg, "NewSchemaRegistry").Call(jen.Id("ctx"), jen.Id("cfg").Dot("RegistryURL"), jen.Id("cfg").Dot("RegistryOpts").Call().Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+				jen.List(jen.Id("regOpts"), jen.Err()).Op(":=").Id("cfg").Dot("RegistryOpts").Call(),
+				jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+				jen.If(jen.List(jen.Id("reg"), jen.Err()).Op("=").Qual(runtimePkg, "NewSchemaRegistry").Call(jen.Id("ctx"), jen.Id("cfg").Dot("RegistryURL"), jen.Id("regOpts").Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
 			)
 		}
 		for _, s := range p.Streams {

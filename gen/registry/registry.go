@@ -8,11 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/streamgen/streamgen/gen/spec"
+	"github.com/streamgen/streamgen/runtime"
 	"github.com/streamgen/streamgen/runtime/codec"
 )
 
@@ -39,7 +39,17 @@ type Client struct {
 
 // New returns a client for the spec's registry with its credentials.
 func New(reg *spec.Registry) (*Client, error) {
-	opts := []sr.ClientOpt{sr.URLs(reg.URL), sr.HTTPClient(&http.Client{Timeout: 30 * time.Second})}
+	opts := []sr.ClientOpt{sr.URLs(reg.URL)}
+	files := runtime.TLSFiles{CA: reg.TLS.CA, Cert: reg.TLS.Cert, Key: reg.TLS.Key, InsecureSkipVerify: reg.TLS.InsecureSkipVerify}
+	if files.IsZero() {
+		opts = append(opts, runtime.RegistryHTTPClient(nil))
+	} else {
+		tc, err := files.Config()
+		if err != nil {
+			return nil, fmt.Errorf("registry %s: TLS: %w", reg.URL, err)
+		}
+		opts = append(opts, runtime.RegistryHTTPClient(tc))
+	}
 	switch {
 	case reg.Token != "":
 		opts = append(opts, sr.BearerToken(reg.Token))

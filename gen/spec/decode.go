@@ -759,6 +759,17 @@ func (d *decoder) decodeSchemas(n ast.Node, p string, s *Spec) {
 				"username": func(p string, v ast.Node) { r.Username, _ = d.str(v, p, genTime) },
 				"password": func(p string, v ast.Node) { r.Password, _ = d.str(v, p, genTime) },
 				"token":    func(p string, v ast.Node) { r.Token, _ = d.str(v, p, genTime) },
+				"tls": func(p string, v ast.Node) {
+					d.object(v, p, p+".", "in schemas.registry.tls", fields{
+						"ca":                 func(p string, v ast.Node) { r.TLS.CA, _ = d.str(v, p, genTime) },
+						"cert":               func(p string, v ast.Node) { r.TLS.Cert, _ = d.str(v, p, genTime) },
+						"key":                func(p string, v ast.Node) { r.TLS.Key, _ = d.str(v, p, genTime) },
+						"insecureSkipVerify": func(p string, v ast.Node) { d.boolean(v, p, &r.TLS.InsecureSkipVerify) },
+					})
+					if (r.TLS.Cert == "") != (r.TLS.Key == "") {
+						d.errorf(d.at(p+".cert", p), "%s: cert and key go together", p)
+					}
+				},
 			})
 			if r.Token != "" && (r.Username != "" || r.Password != "") {
 				d.errorf(d.at(p+".token", p), "%s.token: use a bearer token or a username and password, not both", p)

@@ -132,6 +132,16 @@ type Registry struct {
 	// instead. Generation-time values: write them as ${VAR} references so
 	// they come from the environment of streamgen generate and check.
 	Username, Password, Token string
+	// TLS holds PEM files for an https registry with a private CA or
+	// client certificates (generation-time values, relative to the
+	// working directory); they are also the generated job's defaults.
+	TLS RegistryTLS
+}
+
+// RegistryTLS is TLS to the schema registry.
+type RegistryTLS struct {
+	CA, Cert, Key      string
+	InsecureSkipVerify bool
 }
 
 // Subject is a registry subject, optionally pinned to a version.
