@@ -3,11 +3,13 @@
 // (usually an older or newer .avsc file) are readable by a generated type,
 // and with which values, the reader's defaults filled in.
 //
+//	// v1 has no viewable field: the generated (v2) Impression reads its
+//	// records with viewable's default, false.
 //	func TestReadsV1Impressions(t *testing.T) {
 //		avrotest.ReadableAs[ads.Impression](t, "testdata/impression_v1.avsc",
 //			avrotest.Case[ads.Impression]{
 //				Written: map[string]any{"id": "a", "campaign_id": 7, "device": "PHONE"},
-//				Want:    ads.Impression{ID: "a", CampaignID: 7, Device: ads.DeviceTypePhone, Country: "ZZ"},
+//				Want:    ads.Impression{ID: "a", CampaignID: 7, Device: ads.DeviceTypePhone, Country: "ZZ", Viewable: false},
 //			})
 //	}
 //
@@ -17,8 +19,9 @@
 // Avro binary ([]byte) or as a value that github.com/hamba/avro/v2 can
 // marshal with the writer schema: a map[string]any with a key per field
 // (enums as their symbol strings, a union as its plain value or as
-// map[string]any{"branch type": value}, nil for null), or a struct with
-// avro tags.
+// map[string]any{"branch type": value}, nil for null; a field left out is
+// written with the writer schema's default, as country above), or a struct
+// with avro tags.
 package avrotest
 
 import (
@@ -43,9 +46,10 @@ type Record interface {
 	AvroSchema() string
 }
 
-// recordPtr constrains PT to *T implementing Record, so that callers name
-// only T: ReadableAs[ads.Impression](...).
-type recordPtr[T any] interface {
+// RecordPointer constrains the helpers' second type parameter to *T
+// implementing Record, so that callers name only T:
+// ReadableAs[ads.Impression](...).
+type RecordPointer[T any] interface {
 	*T
 	Record
 }
@@ -98,7 +102,7 @@ func Write(tb testing.TB, writerSchema string, written any) []byte {
 
 // Read reads written (see Write) as T, written with writerSchema (a file
 // or JSON, see Schema), and fails the test if T cannot read it.
-func Read[T any, PT recordPtr[T]](tb testing.TB, writerSchema string, written any) T {
+func Read[T any, PT RecordPointer[T]](tb testing.TB, writerSchema string, written any) T {
 	tb.Helper()
 	v, err := read[T, PT](tb, writerSchema, written)
 	if err != nil {
@@ -107,7 +111,7 @@ func Read[T any, PT recordPtr[T]](tb testing.TB, writerSchema string, written an
 	return v
 }
 
-func read[T any, PT recordPtr[T]](tb testing.TB, writerSchema string, written any) (T, error) {
+func read[T any, PT RecordPointer[T]](tb testing.TB, writerSchema string, written any) (T, error) {
 	tb.Helper()
 	schema := Schema(tb, writerSchema)
 	src := Write(tb, schema, written)
@@ -121,7 +125,7 @@ func read[T any, PT recordPtr[T]](tb testing.TB, writerSchema string, written an
 // rules nothing written with it is unreadable, not even a single enum
 // symbol or union branch T lacks. Then it reads each case's record and
 // compares it with the case's Want, reporting each differing field.
-func ReadableAs[T any, PT recordPtr[T]](tb testing.TB, writerSchema string, cases ...Case[T]) {
+func ReadableAs[T any, PT RecordPointer[T]](tb testing.TB, writerSchema string, cases ...Case[T]) {
 	tb.Helper()
 	schema := Schema(tb, writerSchema)
 	if errs := codec.CheckCompatible(PT(new(T)).AvroSchema(), schema); len(errs) > 0 {
@@ -142,26 +146,40 @@ func ReadableAs[T any, PT recordPtr[T]](tb testing.TB, writerSchema string, case
 // NotReadableAs asserts that some record written with writerSchema (a file
 // or JSON, see Schema) is unreadable by T, and that the problems found
 // mention each of reasons (substrings such as `"campaign_id"` or
-// `symbol "TV"`). It returns the problems.
-func NotReadableAs[T any, PT recordPtr[T]](tb testing.TB, writerSchema string, reasons ...string) codec.CompatErrors {
+// `symbol "TV"`). It returns the problems, as Problems does.
+func NotReadableAs[T any, PT RecordPointer[T]](tb testing.TB, writerSchema string, reasons ...string) []string {
 	tb.Helper()
-	errs := codec.CheckCompatible(PT(new(T)).AvroSchema(), Schema(tb, writerSchema))
-	if len(errs) == 0 {
+	problems := Problems(tb, PT(new(T)).AvroSchema(), writerSchema)
+	if len(problems) == 0 {
 		tb.Errorf("avrotest: %T reads every record written with the writer schema", *new(T))
 		return nil
 	}
-	all := joinProblems(errs)
+	all := strings.Join(problems, "\n\t")
 	for _, r := range reasons {
 		if !strings.Contains(all, r) {
 			tb.Errorf("avrotest: no problem mentions %q; the problems are:\n\t%s", r, all)
 		}
 	}
-	return errs
+	return problems
+}
+
+// Problems returns every reason why records written with writerSchema
+// might not be readable with readerSchema (each a file or JSON, see
+// Schema; a generated type's schema is its TSchema constant): none when
+// every record is. Use it for schemas without a generated type here, such
+// as the version an older consumer still reads with.
+func Problems(tb testing.TB, readerSchema, writerSchema string) []string {
+	tb.Helper()
+	var out []string
+	for _, e := range codec.CheckCompatible(Schema(tb, readerSchema), Schema(tb, writerSchema)) {
+		out = append(out, e.Error())
+	}
+	return out
 }
 
 // Unreadable asserts that T fails to read written (see Write), written
 // with writerSchema, with an error that mentions reason.
-func Unreadable[T any, PT recordPtr[T]](tb testing.TB, writerSchema string, written any, reason string) {
+func Unreadable[T any, PT RecordPointer[T]](tb testing.TB, writerSchema string, written any, reason string) {
 	tb.Helper()
 	v, err := read[T, PT](tb, writerSchema, written)
 	switch {
@@ -173,7 +191,7 @@ func Unreadable[T any, PT recordPtr[T]](tb testing.TB, writerSchema string, writ
 }
 
 // RoundTrip asserts that v written with T's own schema reads back equal.
-func RoundTrip[T any, PT recordPtr[T]](tb testing.TB, v T) {
+func RoundTrip[T any, PT RecordPointer[T]](tb testing.TB, v T) {
 	tb.Helper()
 	b, err := PT(&v).AppendAvro(nil)
 	if err != nil {
@@ -192,7 +210,7 @@ func RoundTrip[T any, PT recordPtr[T]](tb testing.TB, v T) {
 // with T's schema are equal, so a timestamp's location or a decimal's
 // representation does not matter), else one line per differing field,
 // "field: got X, want Y".
-func Diff[T any, PT recordPtr[T]](want, got T) string {
+func Diff[T any, PT RecordPointer[T]](want, got T) string {
 	wb, werr := PT(&want).AppendAvro(nil)
 	gb, gerr := PT(&got).AppendAvro(nil)
 	if werr == nil && gerr == nil && bytes.Equal(wb, gb) {

@@ -135,6 +135,16 @@ func TestNotReadableAsAndUnreadable(t *testing.T) {
 	}
 }
 
+func TestProblems(t *testing.T) {
+	if p := avrotest.Problems(t, impressionv3.ImpressionSchema, v1File); p != nil {
+		t.Errorf("v3 reading v1: %q", p)
+	}
+	p := avrotest.Problems(t, v1File, impressionv2.ImpressionSchema)
+	if len(p) != 1 || !strings.Contains(p[0], `field "campaign_id": type changed from long to int`) {
+		t.Errorf("v1 reading v2: %q", p)
+	}
+}
+
 func TestSchemaTakesJSONOrAFile(t *testing.T) {
 	const inline = `{"type":"record","name":"Impression","namespace":"com.example.ads","fields":[
 		{"name":"id","type":"string"},
