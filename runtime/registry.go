@@ -130,6 +130,12 @@ func (r *SchemaRegistry) fetchOnce(id int) (string, error) {
 			seen[key] = true
 			ss, err := r.cl.SchemaByVersion(r.ctx, ref.Subject, ref.Version)
 			if err != nil {
+				var re *sr.ResponseError
+				if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
+					// A deleted reference does not come back: retrying
+					// would hold the batch for good.
+					return fmt.Errorf("%w: schema %d in registry %s references %s version %d, which the registry does not have", ErrUnknownSchemaID, id, r.url, ref.Subject, ref.Version)
+				}
 				return err
 			}
 			if err := collect(ss.References); err != nil {

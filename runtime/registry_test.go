@@ -406,3 +406,44 @@ func TestSerializerRegisterOrLookUp(t *testing.T) {
 		t.Errorf("round trip: %+v, %v", out, err)
 	}
 }
+
+// TestSchemaRegistryMissingReference: a schema whose reference the
+// registry no longer has is unreadable for good (ErrUnknownSchemaID naming
+// the reference), not retried forever.
+func TestSchemaRegistryMissingReference(t *testing.T) {
+	fake := srfake.New()
+	defer fake.Close()
+	const device = `{"type":"enum","name":"DeviceType","namespace":"com.example.ads","symbols":["DESKTOP","PHONE","TABLET"]}`
+	if _, _, err := fake.RegisterSchema("device-value", sr.Schema{Schema: device}); err != nil {
+		t.Fatal(err)
+	}
+	withRef := strings.Replace(evolutionAvsc(t, 2),
+		`{"type": "enum", "name": "DeviceType", "symbols": ["DESKTOP", "PHONE", "TABLET"]}`, `"com.example.ads.DeviceType"`, 1)
+	id, _, err := fake.RegisterSchema("impressions-value", sr.Schema{Schema: withRef,
+		References: []sr.SchemaReference{{Name: "com.example.ads.DeviceType", Subject: "device-value", Version: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The reference is gone, as after a hard delete in a real registry
+	// (srfake refuses to delete a referenced schema).
+	fake.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasPrefix(r.URL.Path, "/subjects/device-value/") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"error_code":40402,"message":"Version 1 not found."}`)
+			return true
+		}
+		return false
+	})
+	r := newRegistry(t, t.Context(), fake.URL())
+	done := make(chan error, 1)
+	go func() { _, err := r.WriterSchema(id); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, runtime.ErrUnknownSchemaID) || !strings.Contains(err.Error(), "device-value version 1") {
+			t.Errorf("WriterSchema: %v; want ErrUnknownSchemaID naming the missing reference", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a missing reference is retried")
+	}
+}
