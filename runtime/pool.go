@@ -9,29 +9,66 @@ import (
 // pool is a fixed set of workers, each with its own queue, so that a task
 // routed to worker w always runs on w: that is what lets PreferConsistent
 // keep a partition's per-worker state warm across batches.
+//
+// The workers also decode fetched records, from one queue they share (a
+// chunk may decode anywhere). A worker takes its own tasks first, so a
+// batch's ForeachPartition never waits behind the decoding of the records
+// fetched for the batches after it.
 type pool struct {
-	queues []chan func()
-	wg     sync.WaitGroup
+	queues  []chan func()
+	decodes chan func()
+	wg      sync.WaitGroup
 }
 
 // inlinePool runs tasks on the caller's goroutine; it backs batches built
 // outside an engine (tests, replays).
 var inlinePool = &pool{}
 
+// decodeQueue is the capacity of the shared decode queue: more chunks than
+// decodeAhead and one fetch response make, so queueing one never blocks
+// the polling goroutine in practice.
+const decodeQueue = 4096
+
 func newPool(workers int) *pool {
-	p := &pool{queues: make([]chan func(), workers)}
+	p := &pool{queues: make([]chan func(), workers), decodes: make(chan func(), decodeQueue)}
 	for i := range p.queues {
 		q := make(chan func(), 64)
 		p.queues[i] = q
 		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			for f := range q {
-				f()
-			}
-		}()
+		go p.work(q)
 	}
 	return p
+}
+
+func (p *pool) work(q chan func()) {
+	defer p.wg.Done()
+	dq := p.decodes
+	for q != nil || dq != nil {
+		select {
+		case f, ok := <-q:
+			if ok {
+				f()
+			} else {
+				q = nil
+			}
+			continue
+		default:
+		}
+		select {
+		case f, ok := <-q:
+			if ok {
+				f()
+			} else {
+				q = nil
+			}
+		case f, ok := <-dq:
+			if ok {
+				f()
+			} else {
+				dq = nil
+			}
+		}
+	}
 }
 
 func (p *pool) size() int { return max(len(p.queues), 1) }
@@ -40,20 +77,19 @@ func (p *pool) close() {
 	for _, q := range p.queues {
 		close(q)
 	}
+	if p.decodes != nil {
+		close(p.decodes)
+	}
 	p.wg.Wait()
 }
 
-// submit queues f on worker slot without waiting for it.
-func (p *pool) submit(slot int, f func()) {
+// submitDecode queues f on the shared decode queue without waiting for it.
+func (p *pool) submitDecode(f func()) {
 	if len(p.queues) == 0 {
 		f()
 		return
 	}
-	slot %= len(p.queues)
-	if slot < 0 {
-		slot += len(p.queues)
-	}
-	p.queues[slot] <- f
+	p.decodes <- f
 }
 
 // run executes task(i) for i in [0,n) on worker slot(i) and waits for all.

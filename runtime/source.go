@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -460,6 +461,12 @@ func (s *source) awaitDecode(ctx context.Context) error {
 	return nil
 }
 
+// chunkRecords caps a chunk: a fetch brings thousands of records per
+// partition, and decoding them as one task would make cutBatch, which
+// takes only decoded chunks, see them in coarse steps, and leave workers
+// idle at the end of a fetch while one still decodes a long chunk.
+const chunkRecords = 512
+
 // pauseAt is the buffered-records count at which a partition's fetching
 // pauses: two batches' worth at MaxRatePerPartition, so the next batch never
 // waits on a fetch; 0 when there is no rate to bound by.
@@ -475,15 +482,14 @@ func (s *source) absorb(fs kgo.Fetches) error {
 	var (
 		pause map[string][]int32
 		jobs  []*chunk
-		slots []int
 	)
 	defer func() { // after the unlock below
 		if pause != nil {
 			s.cl.PauseFetchPartitions(pause)
 		}
-		for i, c := range jobs {
+		for _, c := range jobs {
 			s.undecoded.Add(c.size)
-			s.e.pool.submit(slots[i], func() {
+			s.e.pool.submitDecode(func() {
 				s.decode(c)
 				close(c.done)
 				if s.undecoded.Add(-c.size) < decodeAhead {
@@ -518,7 +524,6 @@ func (s *source) absorb(fs kgo.Fetches) error {
 			return
 		}
 		n := len(st.buf)
-		var size int64
 		for _, r := range fp.Records {
 			if r.Offset < st.fetched {
 				continue
@@ -528,13 +533,17 @@ func (s *source) absorb(fs kgo.Fetches) error {
 				continue
 			}
 			st.buf = append(st.buf, r)
-			size += int64(len(r.Key) + len(r.Value))
 		}
 		if len(st.buf) > n && s.decode != nil && s.e.pool != nil {
-			c := &chunk{raw: st.buf[n:len(st.buf):len(st.buf)], size: size, done: make(chan struct{}), bad: -1}
-			st.chunks = append(st.chunks, c)
-			jobs = append(jobs, c)
-			slots = append(slots, st.slot)
+			for lo := n; lo < len(st.buf); lo += chunkRecords {
+				hi := min(lo+chunkRecords, len(st.buf))
+				c := &chunk{raw: st.buf[lo:hi:hi], done: make(chan struct{}), bad: -1}
+				for _, r := range c.raw {
+					c.size += int64(len(r.Key) + len(r.Value))
+				}
+				st.chunks = append(st.chunks, c)
+				jobs = append(jobs, c)
+			}
 		}
 		if bound > 0 && !st.paused && int64(len(st.buf)) >= bound {
 			st.paused = true
@@ -556,8 +565,8 @@ type cut struct {
 
 // cutBatch decides the batch's ranges, Spark's compute(): for every owned
 // partition until = min(latest, from + maxMessages), where latest is what
-// has been fetched. Partitions absorb paused are resumed once the cut
-// drained them below the bound.
+// has been fetched and decoded (decodedUntil). Partitions absorb paused are
+// resumed once the cut drained them below the bound.
 func (s *source) cutBatch(rate float64) cut {
 	c := &s.e.cfg
 	s.mu.Lock()
@@ -577,7 +586,7 @@ func (s *source) cutBatch(rate float64) cut {
 	var resume map[string][]int32
 	for i, tp := range tps {
 		st := s.parts[tp]
-		until := st.fetched
+		until := min(st.fetched, st.decodedUntil())
 		if lim, ok := limits[tp]; ok {
 			until = min(until, st.next+lim)
 		}
@@ -742,6 +751,29 @@ func (s *source) leaders(ctx context.Context, cl *kgo.Client, tps []TopicPartiti
 		}
 	}
 	return out
+}
+
+// decodedUntil is the offset before which every buffered record has been
+// decoded: the first record of the first chunk still on the pool, or
+// MaxInt64 when none is. A batch takes only decoded records, so it never
+// waits on decoding and the rest roll into the next batch. Fetching runs
+// ahead of decoding (a fetch response holds tens of megabytes and arrives
+// in milliseconds); cutting at what was fetched instead made a batch of
+// everything fetched, whose processing then waited for all of it to be
+// decoded while the next batch's records were fetched and decoded too, so
+// a backlog was held decoded in memory twice over and the GC marked it
+// again and again (BENCHMARKS-engine.md).
+func (st *partState) decodedUntil() int64 {
+	at := st.chunkAt
+	for _, c := range st.chunks {
+		select {
+		case <-c.done:
+		default:
+			return c.raw[at].Offset
+		}
+		at = 0
+	}
+	return math.MaxInt64
 }
 
 // takePieces takes the next n records from the chunks, which hold buf's
