@@ -35,7 +35,13 @@ import (
 // a registry would hold it (not the generated, normalized constant).
 func evolutionSchema(tb testing.TB, v int) string {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "schemas", "evolution", fmt.Sprintf("impression_v%d.avsc", v)))
+	return evolutionFile(tb, fmt.Sprintf("impression_v%d.avsc", v))
+}
+
+// evolutionFile is the text of a file in schemas/evolution.
+func evolutionFile(tb testing.TB, name string) string {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "schemas", "evolution", name))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -167,6 +167,9 @@ func WriteBatchPage(w io.Writer, b BatchInfo) {
 	fmt.Fprintf(w, "\nBatch %d at %s\n", b.ID, b.Time.Format(time.RFC3339))
 	fmt.Fprintf(w, "Input data size: %d records\nScheduling delay: %s\nProcessing time: %s\nTotal delay: %s\n",
 		b.Records, b.SchedulingDelay.Round(time.Millisecond), b.ProcessingTime.Round(time.Millisecond), b.TotalDelay.Round(time.Millisecond))
+	if b.BadRecords > 0 {
+		fmt.Fprintf(w, "Records left out by onDecodeError: %d\n", b.BadRecords)
+	}
 	if b.Err != nil {
 		fmt.Fprintf(w, "Failed: %v\n", b.Err)
 	}
