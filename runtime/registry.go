@@ -87,12 +87,23 @@ func (r *SchemaRegistry) WriterSchema(id int) (string, error) {
 	return e.schema, e.err
 }
 
+// unknownTries is how often an id the registry says it does not know is
+// asked for before the answer is believed (and remembered): a schema just
+// registered on the leader can take a moment to reach the instance
+// answering, while producers already use its id.
+const unknownTries = 4
+
 func (r *SchemaRegistry) fetch(id int) (string, error) {
 	backoff := 100 * time.Millisecond
-	for {
+	for unknown := 0; ; {
 		s, err := r.fetchOnce(id)
-		if err == nil || errors.Is(err, ErrUnknownSchemaID) {
-			return s, err
+		if err == nil {
+			return s, nil
+		}
+		if errors.Is(err, ErrUnknownSchemaID) {
+			if unknown++; unknown >= unknownTries {
+				return "", err
+			}
 		}
 		select {
 		case <-r.ctx.Done():

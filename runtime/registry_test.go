@@ -46,6 +46,9 @@ type idRequests struct {
 	byID  map[string]int
 	down  atomic.Bool
 	delay time.Duration
+	// notYet answers this many id lookups 404, as a registry instance
+	// that has not caught up with a new schema does.
+	notYet atomic.Int32
 }
 
 func (c *idRequests) intercept(w http.ResponseWriter, r *http.Request) bool {
@@ -57,6 +60,10 @@ func (c *idRequests) intercept(w http.ResponseWriter, r *http.Request) bool {
 		c.mu.Lock()
 		c.byID[id]++
 		c.mu.Unlock()
+		if c.notYet.Add(-1) >= 0 {
+			http.Error(w, `{"error_code":40403,"message":"Schema not found"}`, http.StatusNotFound)
+			return true
+		}
 		time.Sleep(c.delay) // let concurrent lookups of the same id pile up
 	}
 	return false
@@ -229,8 +236,26 @@ func TestSchemaRegistryUnknownID(t *testing.T) {
 			t.Fatalf("decode: %v", err)
 		}
 	}
-	if n := reqs.count(4242); n != 1 {
-		t.Errorf("unknown id fetched %d times, want once", n)
+	// Asked a few times (unknownTries) in case the registry had not
+	// caught up, then remembered.
+	if n := reqs.count(4242); n != 4 {
+		t.Errorf("unknown id fetched %d times, want 4", n)
+	}
+}
+
+// TestSchemaRegistryNewIDNotYetReplicated: an id the registry first says
+// it does not know, then knows (a follower catching up with a schema just
+// registered), decodes without an error.
+func TestSchemaRegistryNewIDNotYetReplicated(t *testing.T) {
+	reg, ids, reqs := evolutionRegistry(t)
+	reqs.notYet.Store(2)
+	dec := runtime.ConfluentAvro[impressionv2.Impression](newRegistry(t, t.Context(), reg.URL()))
+	v, err := dec("impressions", 0, 0, framed(t, ids[2], &impressionv2.Impression{ID: "new", Device: impressionv2.DeviceTypePhone}))
+	if err != nil || v.ID != "new" {
+		t.Fatalf("decode = %+v, %v; want the record once the registry knows its id", v, err)
+	}
+	if n := reqs.count(ids[2]); n != 3 {
+		t.Errorf("fetched %d times, want 3 (two 404s, then the schema)", n)
 	}
 }
 
