@@ -364,13 +364,24 @@ func (e *Engine) fillAll(ctx context.Context, srcs []*source, deadline time.Time
 	return errors.Join(errs...)
 }
 
-func (e *Engine) runBatch(ctx context.Context, h Handler, p *pool, srcs []*source, est *pidEstimator, id int64, at time.Time) error {
+// limitRate is the backpressure rate batches are cut at, records/s across
+// all partitions: the latest estimate, the initial rate before the first,
+// and 0 without backpressure or before any rate is known.
+func (e *Engine) limitRate() float64 {
+	if !e.cfg.backpressure {
+		return 0
+	}
 	e.mu.Lock()
 	rate := e.rate
 	e.mu.Unlock()
-	if est != nil && rate <= 0 {
+	if rate <= 0 {
 		rate = float64(e.cfg.initialRate)
 	}
+	return rate
+}
+
+func (e *Engine) runBatch(ctx context.Context, h Handler, p *pool, srcs []*source, est *pidEstimator, id int64, at time.Time) error {
+	rate := e.limitRate()
 	bs := &Batches{id: id, time: at, byStream: make(map[*source]any, len(srcs))}
 	info := BatchInfo{ID: id, Time: at, Ranges: make(map[string][]OffsetRange, len(srcs))}
 	cuts := make([]cut, len(srcs))

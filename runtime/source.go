@@ -468,14 +468,22 @@ func (s *source) awaitDecode(ctx context.Context) error {
 const chunkRecords = 512
 
 // pauseAt is the buffered-records count at which a partition's fetching
-// pauses: two batches' worth at MaxRatePerPartition, so the next batch never
-// waits on a fetch; 0 when there is no rate to bound by.
+// pauses: two batches' worth, so the next batch never waits on a fetch,
+// and no more. A batch takes at most maxMessages records of a partition
+// (rate.go): MaxRatePerPartition·interval, and with backpressure the
+// estimated rate (records/s across all partitions, an upper bound on any
+// one partition's share) times the interval. 0 when neither bounds a
+// batch: then nothing bounds the buffers.
 func (s *source) pauseAt() int64 {
 	c := &s.e.cfg
-	if c.maxRate <= 0 {
+	perSec := float64(c.maxRate)
+	if r := s.e.limitRate(); r > 0 && (perSec <= 0 || r < perSec) {
+		perSec = max(r, float64(c.minRate))
+	}
+	if perSec <= 0 {
 		return 0
 	}
-	return 2 * max(int64(float64(c.maxRate)*c.interval.Seconds()), 1)
+	return 2 * max(int64(perSec*c.interval.Seconds()), 1)
 }
 
 func (s *source) absorb(fs kgo.Fetches) error {
