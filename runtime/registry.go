@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -35,6 +36,9 @@ type SchemaRegistry struct {
 
 	// MaxBackoff caps the wait between retries (default 10 s).
 	MaxBackoff time.Duration
+	// Log is told when a lookup starts retrying (then every tenth retry)
+	// and when the registry answers again. Default slog.Default().
+	Log *slog.Logger
 }
 
 type schemaEntry struct {
@@ -95,15 +99,25 @@ const unknownTries = 4
 
 func (r *SchemaRegistry) fetch(id int) (string, error) {
 	backoff := 100 * time.Millisecond
-	for unknown := 0; ; {
+	log := r.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	for unknown, failed := 0, 0; ; {
 		s, err := r.fetchOnce(id)
 		if err == nil {
+			if failed > 0 {
+				log.Info("runtime: schema registry answered", "registry", r.url, "schema_id", id, "failed_tries", failed)
+			}
 			return s, nil
 		}
 		if errors.Is(err, ErrUnknownSchemaID) {
 			if unknown++; unknown >= unknownTries {
 				return "", err
 			}
+		} else if failed++; failed%10 == 1 {
+			log.Warn("runtime: schema registry lookup failed; the batch waits and the lookup is retried until the registry answers",
+				"registry", r.url, "schema_id", id, "tries", failed, "error", err.Error())
 		}
 		select {
 		case <-r.ctx.Done():

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -265,9 +266,18 @@ func TestSchemaRegistryNewIDNotYetReplicated(t *testing.T) {
 func TestSchemaRegistryRetriesWhileDown(t *testing.T) {
 	reg, ids, reqs := evolutionRegistry(t)
 	reqs.down.Store(true)
-	dec := runtime.ConfluentAvro[impressionv2.Impression](newRegistry(t, t.Context(), reg.URL()))
+	r := newRegistry(t, t.Context(), reg.URL())
+	var logs strings.Builder // written by the decoding goroutine only
+	r.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	dec := runtime.ConfluentAvro[impressionv2.Impression](r)
 	b := framed(t, ids[1], &impressionv1.Impression{ID: "late", CampaignID: 3, Device: impressionv1.DeviceTypeTablet, Country: "NL"})
 	time.AfterFunc(400*time.Millisecond, func() { reqs.down.Store(false) })
+	defer func() {
+		out := logs.String()
+		if !strings.Contains(out, "lookup failed") || !strings.Contains(out, "registry answered") || strings.Count(out, "lookup failed") > 2 {
+			t.Errorf("the outage was not logged once when it began and once when it ended:\n%s", out)
+		}
+	}()
 	start := time.Now()
 	v, err := dec("impressions", 0, 0, b)
 	if err != nil {
