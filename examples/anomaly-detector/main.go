@@ -4,15 +4,19 @@
 //
 // With KAFKA_BROKERS (or --brokers) it runs against that cluster. Without,
 // it runs on an embedded default: an in-process Kafka (kfake) with an
-// 18-partition impressions topic and a producer writing Confluent-framed
-// Avro impressions, for DEMO_SECONDS (default 6) seconds, printing every
-// batch as Spark's batch page does.
+// 18-partition impressions topic, an in-process schema registry (srfake)
+// and producers writing Confluent-framed Avro impressions — a quarter of
+// them with an older version of the schema, which the job resolves to its
+// own — for DEMO_SECONDS (default 6) seconds, printing every batch as
+// Spark's batch page does.
 package main
 
 //go:generate go run github.com/streamgen/streamgen/cmd/streamgen generate
 
 import (
 	"context"
+	_ "embed"
+	"encoding/binary"
 	"fmt"
 	"math/big"
 	"math/rand/v2"
@@ -25,8 +29,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/streamgen/streamgen/examples/anomaly-detector/anomalies"
 	"github.com/streamgen/streamgen/runtime"
@@ -93,24 +99,38 @@ func demo() int {
 		return 1
 	}
 	defer cluster.Close()
-	fmt.Printf("embedded Kafka at %s, topic impressions with 18 partitions; running %ds\n", cluster.ListenAddrs()[0], seconds)
+	reg := srfake.New()
+	defer reg.Close()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(seconds)*time.Second)
 	defer cancel()
 
+	// Producers register the schema they write, as Confluent serializers do.
+	p, err := newProducers(ctx, cluster.ListenAddrs(), reg.URL())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "producers:", err)
+		return 1
+	}
+	defer p.cl.Close()
+	fmt.Printf("embedded Kafka at %s, topic impressions with 18 partitions; embedded schema registry at %s\n", cluster.ListenAddrs()[0], reg.URL())
+	fmt.Printf("producers write impressions-value schema id %d (the job's own) and id %d (an older version); running %ds\n", p.current.ID(), p.older.ID(), seconds)
+
 	cfg := anomalies.DefaultConfig()
 	cfg.Brokers = cluster.ListenAddrs()
+	cfg.RegistryURL = reg.URL()
 	cfg.StatusAddr = "" // a demo need not hold a port
 	cfg.EngineOptions = append(cfg.EngineOptions, runtime.Listener(batchPage{}))
 
-	go produce(ctx, cluster.ListenAddrs())
+	go p.run(ctx)
 	d := &detector{}
 	code := runtime.RunMain(ctx, anomalies.JobName, &cfg.JobConfig, nil, os.Stderr, func(ctx context.Context) error {
 		return anomalies.Run(ctx, cfg, d)
 	})
-	fmt.Printf("\n%d anomalies found\n", len(d.found))
+	cancel() // the producers stop too if the job ended early
+	<-p.done
+	fmt.Printf("\n%d anomalies found; produced %d impressions with the current schema and %d with the older one\n", len(d.found), p.n[0], p.n[1])
 	return code
 }
 
@@ -126,15 +146,41 @@ func (batchPage) BatchCompleted(i runtime.BatchInfo) {
 	runtime.WriteBatchPage(os.Stdout, i)
 }
 
-// produce writes impressions in the Confluent wire format (schema id 1) at
-// about 3,000 a second; every third second one campaign spikes.
-func produce(ctx context.Context, brokers []string) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic("impressions"))
+//go:embed impression_older.avsc
+var olderSchema string
+
+// producers write impressions in the Confluent wire format at about 3,000
+// a second, one in four with the older schema; every third second one
+// campaign spikes.
+type producers struct {
+	cl             *kgo.Client
+	current, older *runtime.Serializer
+	olderAvro      avro.Schema
+	n              [2]int // written with current, older; read after done
+	done           chan struct{}
+}
+
+func newProducers(ctx context.Context, brokers []string, registryURL string) (*producers, error) {
+	r, err := runtime.NewSchemaRegistry(ctx, registryURL)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "producer:", err)
-		return
+		return nil, err
 	}
-	defer cl.Close()
+	p := &producers{done: make(chan struct{})}
+	if p.older, err = r.Serializer(ctx, "impressions-value", olderSchema, true); err != nil {
+		return nil, err
+	}
+	if p.current, err = r.Serializer(ctx, "impressions-value", anomalies.ImpressionSchema, true); err != nil {
+		return nil, err
+	}
+	if p.olderAvro, err = avro.Parse(olderSchema); err != nil {
+		return nil, err
+	}
+	p.cl, err = kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic("impressions"))
+	return p, err
+}
+
+func (p *producers) run(ctx context.Context) {
+	defer close(p.done)
 	rng := rand.New(rand.NewPCG(1, 2))
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -145,7 +191,7 @@ func produce(ctx context.Context, brokers []string) {
 		case <-tick.C:
 		}
 		spike := time.Now().Unix()%3 == 0
-		for range 30 {
+		for i := range 30 {
 			campaign := int64(1000 + rng.IntN(20))
 			if spike && rng.IntN(2) == 0 {
 				campaign = 1007
@@ -161,12 +207,35 @@ func produce(ctx context.Context, brokers []string) {
 				BidPrice:     big.NewRat(int64(rng.IntN(5000)), 1000),
 				Segments:     []string{"sports"},
 			}
-			val, err := imp.AppendAvro([]byte{0, 0, 0, 0, 1}) // magic byte, schema id 1
+			var val []byte
+			var err error
+			if i%4 == 3 {
+				val, err = p.writeOlder(&imp)
+				p.n[1]++
+			} else {
+				val, err = p.current.Append(nil, &imp)
+				p.n[0]++
+			}
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "encode:", err)
 				return
 			}
-			cl.Produce(ctx, &kgo.Record{Key: []byte(imp.ImpressionID), Value: val}, nil)
+			p.cl.Produce(ctx, &kgo.Record{Key: []byte(imp.ImpressionID), Value: val}, nil)
 		}
 	}
+}
+
+// writeOlder encodes imp as an older producer would: with hamba/avro and
+// the older schema, which has an int campaign_id and fewer fields.
+func (p *producers) writeOlder(imp *anomalies.Impression) ([]byte, error) {
+	body, err := avro.Marshal(p.olderAvro, map[string]any{
+		"impression_id": imp.ImpressionID, "campaign_id": int32(imp.CampaignID), "creative_id": imp.CreativeID,
+		"publisher_id": imp.PublisherID, "timestamp": imp.Timestamp, "device": string(imp.Device),
+		"geo":       map[string]any{"lat": imp.Geo.Lat, "lon": imp.Geo.Lon, "country": imp.Geo.Country},
+		"bid_price": imp.BidPrice, "viewable": imp.Viewable, "segments": imp.Segments, "fingerprint": imp.Fingerprint,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(binary.BigEndian.AppendUint32([]byte{0}, uint32(p.older.ID())), body...), nil
 }
