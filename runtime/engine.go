@@ -28,10 +28,28 @@ import (
 // first offset is resolved (committed, reset policy, start position) before
 // fetching begins.
 //
-// Memory: with MaxRatePerPartition r and interval i, a partition buffers
-// at most about 2·r·i records plus one fetch (kgo.FetchMaxPartitionBytes),
-// and kgo holds at most one more fetch per broker. Without r nothing
-// bounds the buffers.
+// Records are decoded on the worker pool as they are fetched, in chunks of
+// up to 512, and a batch takes only records already decoded, so its
+// processing never waits on decoding. Polling waits while more than a few
+// megabytes of fetched records are not decoded yet.
+//
+// Memory is bounded by rate × interval. With r the per-partition rate a
+// batch is cut at — MaxRatePerPartition, or with backpressure the
+// estimated rate if lower — and i the interval, fetching of a partition
+// pauses (kgo's PauseFetchPartitions) once it buffers 2·r·i records, and
+// resumes when a cut takes it below. A partition therefore holds at most
+// 2·r·i records buffered plus what one fetch brings past the bound (F, up
+// to kgo.FetchMaxPartitionBytes of compressed batches) plus one response
+// kgo has buffered, and r·i more in the batch being handled: with P
+// partitions and B bytes per record in memory (the raw value, about 200
+// bytes of kgo.Record, and the decoded Record with what its decoder
+// allocated), the live heap stays under P·(3·r·i + 2·F)·B, and the
+// process's RSS under about twice that (the GC's headroom at GOGC=100)
+// plus its baseline. For 356-byte Impressions (B ≈ 1.7 kB, F ≈ 15,000
+// records at kgo's 1 MiB default and snappy), 18 partitions, r = 10,000
+// and i = 5 s that is 10.5 GB; BENCHMARKS-engine.md has the measured peak.
+// Without MaxRatePerPartition or backpressure nothing bounds the buffers
+// but the backlog.
 type Engine struct {
 	cfg      engineCfg
 	streams  []builder

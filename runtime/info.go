@@ -17,7 +17,9 @@ type BatchInfo struct {
 	// SchedulingDelay is how long the batch waited for the previous one:
 	// from Time until processing started.
 	SchedulingDelay time.Duration
-	// ProcessingTime is decode plus handler plus commit.
+	// ProcessingTime is the handler plus the commit, and any decoding the
+	// batch had to wait for (records are decoded as they are fetched, and
+	// a batch is cut from decoded ones, so usually none).
 	ProcessingTime time.Duration
 	// TotalDelay is SchedulingDelay + ProcessingTime.
 	TotalDelay time.Duration

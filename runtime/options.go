@@ -85,10 +85,12 @@ func Workers(n int) Opt {
 // MaxRatePerPartition caps each partition at n records per second of batch
 // interval (spark.streaming.kafka.maxRatePerPartition). Default 0: no cap,
 // so the first batch after a long pause takes the whole backlog and
-// buffered memory is unbounded. With a cap, fetching of a partition pauses
-// once it buffers more than two batches' worth, which bounds memory at about
-// 2 × n × interval records per partition plus one fetch response
-// (kgo.FetchMaxPartitionBytes) in flight.
+// buffered memory is unbounded (unless Backpressure bounds it). With a cap,
+// fetching of a partition pauses once it buffers two batches' worth, which
+// bounds memory at about 3 × n × interval records per partition (two
+// buffered, one in the batch being handled) plus two fetch responses
+// (kgo.FetchMaxPartitionBytes); the Engine documentation has the bound in
+// bytes.
 func MaxRatePerPartition(n int64) Opt {
 	return optFunc(func(c *engineCfg) { c.maxRate = max(n, 0) })
 }
@@ -105,7 +107,9 @@ func MinRatePerPartition(n int64) Opt {
 // (spark.streaming.backpressure.enabled), which sizes batches so they are
 // processed within one interval. initialRate (records/s across all
 // partitions, 0 for none) limits batches until the first estimate
-// (spark.streaming.backpressure.initialRate). Default off.
+// (spark.streaming.backpressure.initialRate). Default off. Once a rate is
+// known, it also bounds buffered records as MaxRatePerPartition does
+// (fetching pauses at two batches' worth at that rate).
 func Backpressure(initialRate int64) Opt {
 	return optFunc(func(c *engineCfg) { c.backpressure = true; c.initialRate = max(initialRate, 0) })
 }
