@@ -6,7 +6,7 @@ package runtime_test
 // runtime.
 //
 // Knobs (environment): PERF_RECORDS (records in the throughput cluster,
-// default 900,000), PERF_INTERVAL_MS (the engine's batch interval in
+// default 1,800,000), PERF_INTERVAL_MS (the engine's batch interval in
 // BenchmarkThroughput, default 100), PERF_FETCH_MAX and PERF_FETCH_PART
 // (kgo.FetchMaxBytes and FetchMaxPartitionBytes for the engine), PERF_RSS
 // (set to 1 to run TestPeakRSS, which takes about half a minute and a few
@@ -124,7 +124,7 @@ func perfCluster(b *testing.B) ([]string, int) {
 		}
 		// Left open for the other benchmarks of the process.
 		perfAddrs = c.ListenAddrs()
-		per := envInt("PERF_RECORDS", 900_000) / perfPartitions
+		per := envInt("PERF_RECORDS", 1_800_000) / perfPartitions
 		perfProduce(b, perfAddrs, perfTopic, perfPartitions, per)
 		perfRecords = per * perfPartitions
 	})
@@ -161,8 +161,9 @@ func cpuTime() time.Duration {
 }
 
 // perfInterval is the engine's batch interval in BenchmarkThroughput. It
-// is short compared to a run (about a second), so the last batch's wait
-// for its interval boundary costs the engine a few percent at most, and
+// is short compared to a run (two seconds and more), so the last batch's
+// wait for its interval boundary (50 ms on average) costs the engine a few
+// percent at most, and
 // long enough that per-batch costs are amortized over 10^4–10^5 records.
 const perfInterval = 100 * time.Millisecond
 
