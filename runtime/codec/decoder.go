@@ -52,7 +52,19 @@ type Decoder struct {
 	off       int
 	err       error
 	zeroItems int // zero-size items announced so far, see MaxZeroSizeItems
+
+	// strs is a string copy of buf[strsAt:], made at the first String of
+	// a small input, that the strings read afterwards are substrings of.
+	strs   string
+	strsAt int
 }
+
+// sharedStrings is the largest rest of the input that String copies once
+// and shares among the strings it returns: a datum's strings then cost one
+// allocation, not one each, and (a few hundred bytes of) the datum stays
+// reachable as long as any of them does. Larger inputs copy each string
+// alone, so a short string never pins a large datum.
+const sharedStrings = 2 << 10
 
 // NewDecoder returns a Decoder reading src. The Decoder does not modify src
 // and the values it returns never alias it.
@@ -250,7 +262,19 @@ func (d *Decoder) Bytes() []byte {
 // String reads a length-prefixed string. It does not validate UTF-8.
 func (d *Decoder) String() string {
 	n := d.length()
-	s := string(d.buf[d.off : d.off+n])
+	if n == 0 {
+		return ""
+	}
+	var s string
+	switch {
+	case d.strs != "":
+		s = d.strs[d.off-d.strsAt : d.off-d.strsAt+n]
+	case len(d.buf)-d.off <= sharedStrings:
+		d.strs, d.strsAt = string(d.buf[d.off:]), d.off
+		s = d.strs[:n]
+	default:
+		s = string(d.buf[d.off : d.off+n])
+	}
 	d.off += n
 	return s
 }

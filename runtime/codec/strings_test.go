@@ -1,0 +1,45 @@
+package codec
+
+import (
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// TestStringsShareOneCopy: a small datum's strings are substrings of one
+// copy of the input (one allocation), never alias the input, and a large
+// datum's strings are copied one by one, so a short one cannot pin it.
+func TestStringsShareOneCopy(t *testing.T) {
+	var src []byte
+	for _, s := range []string{"alpha", "", "beta", "gamma"} {
+		src = AppendString(src, s)
+	}
+	d := NewDecoder(src)
+	a, e, b, g := d.String(), d.String(), d.String(), d.String()
+	if err := d.Finish(); err != nil || a != "alpha" || e != "" || b != "beta" || g != "gamma" {
+		t.Fatalf("got %q %q %q %q, %v", a, e, b, g, err)
+	}
+	if unsafe.StringData(b) != (*byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(a)), len(a)+2)) { // a, its end, e's and b's length bytes
+		t.Error("the strings of a small datum do not share one copy")
+	}
+	src[1] = 'X'
+	if a != "alpha" {
+		t.Error("a string aliases the input")
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		d := NewDecoder(src)
+		_, _, _, _ = d.String(), d.String(), d.String(), d.String()
+	}); n != 1 {
+		t.Errorf("%v allocations for four strings, want 1", n)
+	}
+
+	big := AppendString(AppendString(nil, "id"), strings.Repeat("x", sharedStrings))
+	d = NewDecoder(big)
+	id, x := d.String(), d.String()
+	if d.Err() != nil || id != "id" || len(x) != sharedStrings {
+		t.Fatalf("large datum: %q, %d bytes, %v", id, len(x), d.Err())
+	}
+	if unsafe.StringData(x) == (*byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(id)), len(id)+2)) {
+		t.Error("a large datum's strings share one copy")
+	}
+}
