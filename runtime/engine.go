@@ -39,15 +39,15 @@ import (
 // pauses (kgo's PauseFetchPartitions) once it buffers 2·r·i records, and
 // resumes when a cut takes it below. A partition therefore holds at most
 // 2·r·i records buffered plus what one fetch brings past the bound (F, up
-// to kgo.FetchMaxPartitionBytes of compressed batches) plus one response
-// kgo has buffered, and r·i more in the batch being handled: with P
+// to kgo.FetchMaxPartitionBytes of compressed batches, 256 KiB unless
+// KgoOpts sets it) plus one response kgo has buffered, and r·i more in the batch being handled: with P
 // partitions and B bytes per record in memory (the raw value, about 200
 // bytes of kgo.Record, and the decoded Record with what its decoder
 // allocated), the live heap stays under P·(3·r·i + 2·F)·B, and the
 // process's RSS under about twice that (the GC's headroom at GOGC=100)
-// plus its baseline. For 356-byte Impressions (B ≈ 1.7 kB, F ≈ 15,000
-// records at kgo's 1 MiB default and snappy), 18 partitions, r = 10,000
-// and i = 5 s that is 10.5 GB; BENCHMARKS-engine.md has the measured peak.
+// plus its baseline. For 356-byte Impressions (B ≈ 1.7 kB, F ≈ 3,700
+// records of 256 KiB with snappy), 18 partitions, r = 10,000 and i = 5 s
+// that is 9.6 GB; BENCHMARKS-engine.md has the measured peak.
 // Without MaxRatePerPartition or backpressure nothing bounds the buffers
 // but the backlog.
 type Engine struct {

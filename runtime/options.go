@@ -198,7 +198,9 @@ func SASL(mechs ...sasl.Mechanism) Opt {
 // KgoOpts passes extra options to every franz-go client the engine creates,
 // after the engine's own. Options that change consuming (ConsumeTopics,
 // DisableAutoCommit, BlockRebalanceOnPoll, callbacks) break the engine's
-// guarantees; use this for logging, hooks and timeouts.
+// guarantees; use this for logging, hooks, timeouts and fetch sizes (the
+// engine sets kgo.FetchMaxPartitionBytes to 256 KiB; see Engine on
+// memory).
 func KgoOpts(opts ...kgo.Opt) Opt {
 	return optFunc(func(c *engineCfg) { c.kgoOpts = append(c.kgoOpts, opts...) })
 }

@@ -472,7 +472,7 @@ func rssChild(t *testing.T, addrs []string) {
 	// each record taking perRecord bytes; the heap grows to
 	// (1 + GOGC/100) times what is live before it is collected.
 	ri := float64(rssRate) * interval.Seconds()
-	fetch := float64(1<<20) * 5 / 356 // kgo's 1 MiB per partition of snappy batches, ~5x
+	fetch := float64(256<<10) * 5 / 356 // the engine's 256 KiB per partition of snappy batches, ~5x
 	live := float64(perfPartitions) * (3*ri + 2*fetch) * perRecord
 	bound := float64(base) + 2*live
 	fmt.Printf("RSS peak %.1f MiB bound %.1f MiB record %.0f B\n", float64(peak)/(1<<20), bound/(1<<20), perRecord)
