@@ -8,7 +8,8 @@ package runtime_test
 // Knobs (environment): PERF_RECORDS (records in the throughput cluster,
 // default 1,800,000), PERF_INTERVAL_MS (the engine's batch interval in
 // BenchmarkThroughput, default 100), PERF_FETCH_MAX and PERF_FETCH_PART
-// (kgo.FetchMaxBytes and FetchMaxPartitionBytes for the engine), PERF_RSS
+// (kgo.FetchMaxBytes and FetchMaxPartitionBytes for the engine),
+// PERF_WORKERS (the engine's Workers), PERF_RSS
 // (set to 1 to run TestPeakRSS, which takes about half a minute and a few
 // gigabytes).
 
@@ -255,6 +256,9 @@ func throughputLoop(b *testing.B, addrs []string, n int, decode bool) (wall, cpu
 func throughputEngine(b *testing.B, addrs []string, n int) (wall, cpu time.Duration) {
 	t0, c0 := time.Now(), cpuTime()
 	opts := []runtime.Opt{runtime.Brokers(addrs...), runtime.BatchInterval(time.Duration(envInt("PERF_INTERVAL_MS", int(perfInterval/time.Millisecond))) * time.Millisecond)}
+	if v := envInt("PERF_WORKERS", 0); v > 0 {
+		opts = append(opts, runtime.Workers(v))
+	}
 	if v := envInt("PERF_FETCH_MAX", 0); v > 0 {
 		opts = append(opts, runtime.KgoOpts(kgo.FetchMaxBytes(int32(v)), kgo.FetchMaxPartitionBytes(int32(envInt("PERF_FETCH_PART", v)))))
 	}
@@ -532,7 +536,10 @@ func vmKB(t *testing.T, field string) int64 {
 // one Impression's bytes, with no Kafka, by 1 or 2 goroutines, each either
 // dropping every value at once (as the loop does) or keeping the last
 // 100,000 decoded records alive in the engine's own chunked layout (as a
-// batch does until its handler is done). records/s is across goroutines.
+// batch does until its handler is done). keep=inplace keeps them too but
+// decodes into the record (UnmarshalAvro on &Record.Value) instead of
+// copying the value a Decoder returns into it, as the engine does.
+// records/s is across goroutines.
 func BenchmarkDecodeScaling(b *testing.B) {
 	imp := perfImpression(7)
 	raw, err := imp.AppendAvro(nil)
@@ -541,9 +548,10 @@ func BenchmarkDecodeScaling(b *testing.B) {
 	}
 	dec := runtime.RawAvro[alltypes.Impression]()
 	type rec = runtime.Record[struct{}, alltypes.Impression]
-	for _, keep := range []bool{false, true} {
+	for _, mode := range []string{"false", "true", "inplace"} {
+		keep, inplace := mode != "false", mode == "inplace"
 		for _, g := range []int{1, 2} {
-			b.Run(fmt.Sprintf("keep=%t/goroutines=%d", keep, g), func(b *testing.B) {
+			b.Run(fmt.Sprintf("keep=%s/goroutines=%d", mode, g), func(b *testing.B) {
 				goruntime.GC()
 				per := b.N/g + 1
 				var wg sync.WaitGroup
@@ -566,11 +574,18 @@ func BenchmarkDecodeScaling(b *testing.B) {
 							vals := make([]rec, n)
 							out := make([]*rec, n)
 							for j := range vals {
-								v, err := dec(perfTopic, 0, int64(i+j), raw)
-								if err != nil {
-									panic(err)
+								if inplace {
+									if err := vals[j].Value.UnmarshalAvro(raw); err != nil {
+										panic(err)
+									}
+								} else {
+									v, err := dec(perfTopic, 0, int64(i+j), raw)
+									if err != nil {
+										panic(err)
+									}
+									vals[j].Value = v
 								}
-								vals[j].Value = v
+								vals[j].Offset = int64(i + j)
 								out[j] = &vals[j]
 							}
 							ring[(i/chunk)%len(ring)] = out
