@@ -20,10 +20,16 @@ func RawAvro[T any, PT interface {
 	*T
 	AvroRecord
 }]() Decoder[T] {
-	return func(_ string, _ int32, _ int64, b []byte) (T, error) {
-		var v T
-		err := PT(&v).UnmarshalAvro(b)
-		return v, err
+	return RawAvroInto[T, PT]().Decoder()
+}
+
+// RawAvroInto is RawAvro decoding in place.
+func RawAvroInto[T any, PT interface {
+	*T
+	AvroRecord
+}]() DecoderInto[T] {
+	return func(dst *T, _ string, _ int32, _ int64, b []byte) error {
+		return PT(dst).UnmarshalAvro(b)
 	}
 }
 
@@ -35,17 +41,24 @@ func RawAvroFrom[T any, PT interface {
 	*T
 	AvroType
 }](writerSchema string) (Decoder[T], error) {
-	res, err := codec.NewResolver(PT(nil).AvroSchema()).ForWriter(writerSchema)
+	d, err := RawAvroFromInto[T, PT](writerSchema)
+	return d.Decoder(), err
+}
+
+// RawAvroFromInto is RawAvroFrom decoding in place.
+func RawAvroFromInto[T any, PT interface {
+	*T
+	AvroType
+}](writerSchema string) (DecoderInto[T], error) {
+	res, err := codec.NewResolver(PT(new(T)).AvroSchema()).ForWriter(writerSchema)
 	if err != nil {
 		return nil, err
 	}
 	if res == nil {
-		return RawAvro[T, PT](), nil
+		return RawAvroInto[T, PT](), nil
 	}
-	return func(_ string, _ int32, _ int64, b []byte) (T, error) {
-		var v T
-		err := res.Decode(b, PT(&v).UnmarshalAvro)
-		return v, err
+	return func(dst *T, _ string, _ int32, _ int64, b []byte) error {
+		return res.Decode(b, PT(dst).UnmarshalAvro)
 	}, nil
 }
 

@@ -266,7 +266,7 @@ func throughputEngine(b *testing.B, addrs []string, n int) (wall, cpu time.Durat
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := runtime.NewStream[struct{}](e, "impressions", runtime.Assign(perfAssign()...), nil, runtime.RawAvro[alltypes.Impression]())
+	s, err := runtime.NewStreamInto[struct{}](e, "impressions", runtime.Assign(perfAssign()...), nil, runtime.RawAvroInto[alltypes.Impression]())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -330,7 +330,7 @@ func BenchmarkBatchOverhead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := runtime.NewStream[struct{}](e, "empty", runtime.Assign(tps...), nil, runtime.RawAvro[alltypes.Impression]())
+	s, err := runtime.NewStreamInto[struct{}](e, "empty", runtime.Assign(tps...), nil, runtime.RawAvroInto[alltypes.Impression]())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -438,7 +438,7 @@ func rssChild(t *testing.T, addrs []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := runtime.NewStream[struct{}](e, "impressions", runtime.Assign(perfAssign()...), nil, runtime.RawAvro[alltypes.Impression]())
+	s, err := runtime.NewStreamInto[struct{}](e, "impressions", runtime.Assign(perfAssign()...), nil, runtime.RawAvroInto[alltypes.Impression]())
 	if err != nil {
 		t.Fatal(err)
 	}

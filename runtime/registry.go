@@ -193,17 +193,25 @@ func ConfluentAvro[T any, PT interface {
 	*T
 	AvroType
 }](reg *SchemaRegistry) Decoder[T] {
+	return ConfluentAvroInto[T, PT](reg).Decoder()
+}
+
+// ConfluentAvroInto is ConfluentAvro decoding in place: what generated jobs
+// use, so a record's value is decoded where the batch keeps it.
+func ConfluentAvroInto[T any, PT interface {
+	*T
+	AvroType
+}](reg *SchemaRegistry) DecoderInto[T] {
 	if reg == nil {
-		return func(_ string, _ int32, _ int64, b []byte) (T, error) {
-			var v T
+		return func(dst *T, _ string, _ int32, _ int64, b []byte) error {
 			id, err := confluentHeader(b)
 			if err != nil {
-				return v, err
+				return err
 			}
-			if err := PT(&v).UnmarshalAvro(b[5:]); err != nil {
-				return v, &WireError{SchemaID: id, Err: err}
+			if err := PT(dst).UnmarshalAvro(b[5:]); err != nil {
+				return &WireError{SchemaID: id, Err: err}
 			}
-			return v, nil
+			return nil
 		}
 	}
 	// A zero T, not a nil PT: a type that embeds a generated record gets
@@ -213,17 +221,16 @@ func ConfluentAvro[T any, PT interface {
 	// cannot be resolved is cached too: it stays unreadable (ids are
 	// immutable), and records skipped with it must not re-resolve.
 	var cache sync.Map
-	return func(_ string, _ int32, _ int64, b []byte) (T, error) {
-		var v T
+	return func(dst *T, _ string, _ int32, _ int64, b []byte) error {
 		id, err := confluentHeader(b)
 		if err != nil {
-			return v, err
+			return err
 		}
 		wd, ok := cache.Load(id)
 		if !ok {
 			writer, err := reg.WriterSchema(id)
 			if err != nil && !errors.Is(err, ErrUnknownSchemaID) {
-				return v, &WireError{SchemaID: id, Err: err} // transient: not cached
+				return &WireError{SchemaID: id, Err: err} // transient: not cached
 			}
 			d := &writerDecoder{err: err}
 			if err == nil {
@@ -235,14 +242,14 @@ func ConfluentAvro[T any, PT interface {
 		case d.err != nil:
 			err = d.err
 		case d.res == nil:
-			err = PT(&v).UnmarshalAvro(b[5:])
+			err = PT(dst).UnmarshalAvro(b[5:])
 		default:
-			err = d.res.Decode(b[5:], PT(&v).UnmarshalAvro)
+			err = d.res.Decode(b[5:], PT(dst).UnmarshalAvro)
 		}
 		if err != nil {
-			return v, &WireError{SchemaID: id, Err: err}
+			return &WireError{SchemaID: id, Err: err}
 		}
-		return v, nil
+		return nil
 	}
 }
 

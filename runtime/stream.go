@@ -13,6 +13,36 @@ import (
 // worker pool and must not keep b, which the client may reuse.
 type Decoder[T any] func(topic string, partition int32, offset int64, b []byte) (T, error)
 
+// DecoderInto is a Decoder that decodes in place, into *dst, which holds
+// T's zero value: the record's own field, so a large T is not copied
+// after decoding. Generated record types decode this way
+// (ConfluentAvroInto, RawAvroInto).
+type DecoderInto[T any] func(dst *T, topic string, partition int32, offset int64, b []byte) error
+
+// Into adapts d to decode into its destination; nil stays nil.
+func Into[T any](d Decoder[T]) DecoderInto[T] {
+	if d == nil {
+		return nil
+	}
+	return func(dst *T, topic string, partition int32, offset int64, b []byte) error {
+		v, err := d(topic, partition, offset, b)
+		*dst = v
+		return err
+	}
+}
+
+// Decoder adapts d to return the value it decodes; nil stays nil.
+func (d DecoderInto[T]) Decoder() Decoder[T] {
+	if d == nil {
+		return nil
+	}
+	return func(topic string, partition int32, offset int64, b []byte) (T, error) {
+		var v T
+		err := d(&v, topic, partition, offset, b)
+		return v, err
+	}
+}
+
 // BytesDecoder passes the bytes through as a copy.
 func BytesDecoder(_ string, _ int32, _ int64, b []byte) ([]byte, error) {
 	if b == nil {
@@ -28,13 +58,18 @@ func StringDecoder(_ string, _ int32, _ int64, b []byte) (string, error) { retur
 // the decoders of its keys and values.
 type Stream[K, V any] struct {
 	src   *source
-	key   Decoder[K]
-	value Decoder[V]
+	key   DecoderInto[K]
+	value DecoderInto[V]
 }
 
 // NewStream adds a stream to e. A nil key or value decoder leaves that
 // field at its zero value, skipping the work.
 func NewStream[K, V any](e *Engine, name string, cs ConsumerStrategy, key Decoder[K], value Decoder[V], opts ...StreamOpt) (*Stream[K, V], error) {
+	return NewStreamInto(e, name, cs, Into(key), Into(value), opts...)
+}
+
+// NewStreamInto is NewStream with decoders that decode in place.
+func NewStreamInto[K, V any](e *Engine, name string, cs ConsumerStrategy, key DecoderInto[K], value DecoderInto[V], opts ...StreamOpt) (*Stream[K, V], error) {
 	src, err := e.addSource(name, cs, opts)
 	if err != nil {
 		return nil, err
@@ -200,11 +235,11 @@ func (s *Stream[K, V]) decodePrefix(raw []*kgo.Record) (out []*Record[K, V], ski
 		var err error
 		key := false
 		if s.key != nil {
-			d.Key, err = s.key(r.Topic, r.Partition, r.Offset, r.Key)
+			err = s.key(&d.Key, r.Topic, r.Partition, r.Offset, r.Key)
 			key = err != nil
 		}
 		if err == nil && s.value != nil {
-			d.Value, err = s.value(r.Topic, r.Partition, r.Offset, r.Value)
+			err = s.value(&d.Value, r.Topic, r.Partition, r.Offset, r.Value)
 		}
 		if err != nil {
 			de := newDecodeError(r, key, err)

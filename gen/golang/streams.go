@@ -199,11 +199,15 @@ func emitRun(f *jen.File, p *model.Package) {
 			v := lowerFirst(s.GoName)
 			value := valueDecoder(s.Value, s.Spec.Encoding)
 			if s.WriterSchema != "" {
-				g.List(jen.Id(v+"Value"), jen.Err()).Op(":=").Qual(runtimePkg, "RawAvroFrom").Types(goType(s.Value)).Call(jen.Id(s.GoName + "WriterSchema"))
+				g.List(jen.Id(v+"Value"), jen.Err()).Op(":=").Qual(runtimePkg, "RawAvroFromInto").Types(goType(s.Value)).Call(jen.Id(s.GoName + "WriterSchema"))
 				g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("stream %s: %%w", s.Spec.Name)), jen.Err())))
 				value = jen.Id(v + "Value")
 			}
-			g.List(jen.Id(v), jen.Err()).Op(":=").Qual(runtimePkg, "NewStream").Call(
+			newStream := jen.Qual(runtimePkg, "NewStreamInto")
+			if s.Key == nil {
+				newStream = newStream.Types(jen.Struct()) // a nil key decoder names no type
+			}
+			g.List(jen.Id(v), jen.Err()).Op(":=").Add(newStream).Call(
 				jen.Id("e"), jen.Lit(s.Spec.Name), consumerStrategy(s.Spec), keyDecoder(s), value,
 				jen.Append(jen.Id("sopts"), jen.Qual(runtimePkg, "Group").Call(jen.Id("cfg").Dot("GroupFor").Call(jen.Lit(s.Spec.Name), jen.Lit(len(p.Streams))))).Op("..."),
 			)
@@ -267,28 +271,33 @@ func consumerStrategy(st *spec.Stream) jen.Code {
 	return cs
 }
 
+// keyDecoder is the stream's key DecoderInto: nil for key none (the key
+// stays struct{}{}, no work per record).
 func keyDecoder(s *model.Stream) jen.Code {
 	if s.Key == nil {
-		return jen.Qual(runtimePkg, "NoKey")
+		return jen.Nil()
 	}
+	into := func(name string) jen.Code { return jen.Qual(runtimePkg, "Into").Call(jen.Qual(runtimePkg, name)) }
 	switch s.Key.Kind {
 	case model.String:
-		return jen.Qual(runtimePkg, "StringDecoder")
+		return into("StringDecoder")
 	case model.Bytes:
-		return jen.Qual(runtimePkg, "BytesDecoder")
+		return into("BytesDecoder")
 	case model.Int:
-		return jen.Qual(runtimePkg, "Int32Decoder")
+		return into("Int32Decoder")
 	case model.Long:
-		return jen.Qual(runtimePkg, "Int64Decoder")
+		return into("Int64Decoder")
 	}
 	return valueDecoder(s.Key, s.Spec.Encoding)
 }
 
+// valueDecoder is the DecoderInto of an Avro record type: records are
+// decoded in place, into the batch's Record.
 func valueDecoder(t *model.Type, encoding string) jen.Code {
 	if encoding == "raw" {
-		return jen.Qual(runtimePkg, "RawAvro").Types(goType(t)).Call()
+		return jen.Qual(runtimePkg, "RawAvroInto").Types(goType(t)).Call()
 	}
-	return jen.Qual(runtimePkg, "ConfluentAvro").Types(goType(t)).Call(jen.Id("reg"))
+	return jen.Qual(runtimePkg, "ConfluentAvroInto").Types(goType(t)).Call(jen.Id("reg"))
 }
 
 // usesRegistry reports whether a stream reads Confluent-framed Avro.

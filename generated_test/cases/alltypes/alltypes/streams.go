@@ -133,17 +133,17 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 			return err
 		}
 	}
-	impressions, err := runtime.NewStream(e, "impressions", runtime.Subscribe("impressions"), runtime.StringDecoder, runtime.ConfluentAvro[Impression](reg), append(sopts, runtime.Group(cfg.GroupFor("impressions", 2)))...)
+	impressions, err := runtime.NewStreamInto(e, "impressions", runtime.Subscribe("impressions"), runtime.Into(runtime.StringDecoder), runtime.ConfluentAvroInto[Impression](reg), append(sopts, runtime.Group(cfg.GroupFor("impressions", 2)))...)
 	if err != nil {
 		return fmt.Errorf("stream impressions: %w", err)
 	}
-	everything, err := runtime.NewStream(e, "everything", runtime.Assign(runtime.TopicPartition{
+	everything, err := runtime.NewStreamInto[struct{}](e, "everything", runtime.Assign(runtime.TopicPartition{
 		Partition: 0,
 		Topic:     "all-types",
 	}, runtime.TopicPartition{
 		Partition: 1,
 		Topic:     "all-types",
-	}), runtime.NoKey, runtime.RawAvro[AllTypes](), append(sopts, runtime.Group(cfg.GroupFor("everything", 2)))...)
+	}), nil, runtime.RawAvroInto[AllTypes](), append(sopts, runtime.Group(cfg.GroupFor("everything", 2)))...)
 	if err != nil {
 		return fmt.Errorf("stream everything: %w", err)
 	}

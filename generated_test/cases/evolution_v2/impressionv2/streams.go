@@ -123,7 +123,7 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 			return err
 		}
 	}
-	impressions, err := runtime.NewStream(e, "impressions", runtime.Subscribe("impressions"), runtime.StringDecoder, runtime.ConfluentAvro[Impression](reg), append(sopts, runtime.Group(cfg.GroupFor("impressions", 1)))...)
+	impressions, err := runtime.NewStreamInto(e, "impressions", runtime.Subscribe("impressions"), runtime.Into(runtime.StringDecoder), runtime.ConfluentAvroInto[Impression](reg), append(sopts, runtime.Group(cfg.GroupFor("impressions", 1)))...)
 	if err != nil {
 		return fmt.Errorf("stream impressions: %w", err)
 	}

@@ -115,11 +115,11 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	readingsValue, err := runtime.RawAvroFrom[Reading](ReadingsWriterSchema)
+	readingsValue, err := runtime.RawAvroFromInto[Reading](ReadingsWriterSchema)
 	if err != nil {
 		return fmt.Errorf("stream readings: %w", err)
 	}
-	readings, err := runtime.NewStream(e, "readings", runtime.Subscribe("readings"), runtime.NoKey, readingsValue, append(sopts, runtime.Group(cfg.GroupFor("readings", 1)))...)
+	readings, err := runtime.NewStreamInto[struct{}](e, "readings", runtime.Subscribe("readings"), nil, readingsValue, append(sopts, runtime.Group(cfg.GroupFor("readings", 1)))...)
 	if err != nil {
 		return fmt.Errorf("stream readings: %w", err)
 	}
