@@ -26,7 +26,7 @@ func TestDecimalFastPathsAgree(t *testing.T) {
 		enc := twosComplement(bu)
 		for scale := 0; scale <= 18; scale++ {
 			fast, slow := DecimalFromBytes(enc, scale), decimalFromBytesBig(enc, scale)
-			if fast.Cmp(slow) != 0 {
+			if fast.Cmp(slow) != 0 || fast.RatString() != slow.RatString() { // equal, and normalized alike
 				t.Fatalf("DecimalFromBytes(%x, %d) = %s, want %s", enc, scale, fast.RatString(), slow.RatString())
 			}
 			for _, precision := range []int{scale, 18, 19, 38} {

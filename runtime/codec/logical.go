@@ -69,8 +69,11 @@ func DecimalFromBytes(b []byte, scale int) *big.Rat {
 	if len(b) <= 8 && scale >= 0 && scale < len(pow10s) {
 		// The common case: an unscaled value of at most 8 bytes, read
 		// as a sign-extended int64, over a power of ten that fits in
-		// one. It allocates only the Rat, where the general case
-		// allocates a dozen big.Int parts.
+		// one. The fraction is reduced here, in integers, and set
+		// through Denom (documented to be a reference to the
+		// denominator), so big.Rat's own normalization, a big-number
+		// GCD, is not needed: three allocations where the general case
+		// makes a dozen.
 		var u int64
 		if len(b) > 0 && b[0]&0x80 != 0 {
 			u = -1
@@ -78,7 +81,13 @@ func DecimalFromBytes(b []byte, scale int) *big.Rat {
 		for _, c := range b {
 			u = u<<8 | int64(c)
 		}
-		return new(big.Rat).SetFrac64(u, pow10s[scale])
+		p := pow10s[scale]
+		g := int64(gcd(absUint64(u), uint64(p)))
+		r := new(big.Rat).SetInt64(u / g)
+		if q := p / g; q != 1 {
+			r.Denom().SetInt64(q)
+		}
+		return r
 	}
 	return decimalFromBytesBig(b, scale)
 }
@@ -98,6 +107,21 @@ func decimalFromBytesBig(b []byte, scale int) *big.Rat {
 		return r.Quo(r, new(big.Rat).SetInt(p))
 	}
 	return r.Mul(r, new(big.Rat).SetInt(p))
+}
+
+func absUint64(v int64) uint64 {
+	if v < 0 {
+		return uint64(-v) // also right for math.MinInt64
+	}
+	return uint64(v)
+}
+
+// gcd is the greatest common divisor of a and b, b > 0.
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // pow10s are the powers of ten that fit in an int64: 10^0 to 10^18.
