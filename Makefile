@@ -38,9 +38,12 @@ demo:
 	$(GO) generate ./examples/...
 	$(GO) run ./examples/anomaly-detector
 
-## bench: codec benchmarks against hamba/avro and goavro, into BENCHMARKS.md.
+## bench: codec benchmarks against hamba/avro and goavro, into BENCHMARKS.md,
+## and engine benchmarks (throughput, per-batch overhead, peak RSS) into
+## BENCHMARKS-engine.md. Run on an otherwise idle machine.
 bench:
 	./scripts/bench.sh
+	./scripts/bench-engine.sh
 
 build:
 	$(GO) build -o bin/streamgen ./cmd/streamgen
