@@ -171,25 +171,29 @@ chunked layout, as a batch is kept until its handler returns:
 | keep, decoded in place: records/s | $(fmt "$(sc inplace 1 records/s)" %.0f) | $(fmt "$(sc inplace 2 records/s)" %.0f) | $(awk -v a="$(sc inplace 2 records/s)" -v b="$(sc false 1 records/s)" 'BEGIN { printf "%.2f× (of 1, dropping)", a / b }') |
 | keep, decoded in place: CPU s/M | $(fmt "$(sc inplace 1 cpu-s/Mrecords)" %.2f) | $(fmt "$(sc inplace 2 cpu-s/Mrecords)" %.2f) | |
 
-Decoding an Impression allocates a dozen objects and more (strings, the
-segments slice, the labels map, the decimal); at GOGC=100 on two vCPUs the
-garbage collector, not the decoder, is much of what the second core runs,
-so two goroutines decode only a little faster than one (the 2 / 1
-column), and about as fast as one once a batch's worth of decoded records
-is live (the GC marks them). A CPU-bound loop that does not allocate (SHA-256 of 356
-bytes) scales 2.0× on the same machine. The engine must also keep a batch
-decoded (that is what a batch is), and shares the two vCPUs with kgo's
-fetching and decompression and the in-process broker (the loop-raw CPU
-above): its ceiling is about the decoder alone, kept-alive, on two
-goroutines, less the fetch path. A CPU profile of BenchmarkThroughput
-(taken while writing the engine's changes, \`-cpuprofile\`) agrees: the same \`decodeAvro\` costs about 1.6 µs per record in the
-engine and 1.05 µs in the loop (allocation while marking, and fresh rather
-than cache-hot memory), the copy of the decoded value into the batch's
-records (\`Decoder[T]\` returns T by value) 0.2 µs, and the background
-mark workers and sweeping most of the rest of the difference in CPU per
-record. The "decoded in place" rows (\`UnmarshalAvro\` on the record's own
-\`Value\` rather than copying the value a \`Decoder\` returns into it) show
-what a decode-in-place path in the stream's decoding would recover.
+Decoding an Impression allocates 10 objects (one copy of the datum for
+its strings, the segments slice, the labels map, the decimal, two
+pointers); at GOGC=100 on two vCPUs the garbage collector, not the
+decoder, is much of what the second vCPU runs, so two goroutines decode
+only a little faster than one (the 2 / 1 column), and no faster once a
+batch's worth of decoded records is live (the GC marks them). A CPU-bound
+loop that does not allocate (SHA-256 of 356 bytes) scales 2.0× on the
+same machine. The engine decodes in place (the "decoded in place" rows
+are what it does), must keep a batch decoded (that is what a batch is),
+and shares the two vCPUs with kgo's fetching and decompression and the
+in-process broker. And the loop is not a one-core baseline: it decodes on
+one goroutine while kgo's fetching and the in-process broker run on the
+other vCPU (the loop-raw CPU per record, times the loop's rate, is about
+0.6 of a vCPU), so it already keeps about 1.7 of the 2 vCPUs busy. An
+engine that spent exactly the loop's CPU per record could reach at most
+2 / (the loop's CPU s per million) records/s, about 1.4 M/s or 1.15× the
+loop here, before paying anything for parallelism: 1.3× is out of reach
+on this machine with the broker in-process. A CPU profile of
+BenchmarkThroughput (\`-cpuprofile\`, taken before decoding in place and
+the codec's allocation cuts) showed the rest of the difference: the same
+\`decodeAvro\` cost about 1.6 µs per record in the engine and 1.05 µs in
+the loop (allocation while marking, and fresh rather than cache-hot
+memory), and the background mark workers and sweeping most of the rest.
 
 With GOGC=400 for all three implementations (the same run of the
 benchmark, a deployment choice the engine's memory bound makes safe to
