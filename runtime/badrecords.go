@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -77,23 +78,6 @@ const (
 	HeaderCause = "streamgen.error.cause"
 	HeaderError = "streamgen.error"
 )
-
-// ErrRegistryUnavailable is wrapped by decode errors that come from the
-// schema registry not answering before the job stopped. Such a record is
-// not bad: it is never skipped or dead-lettered, whatever the policy; its
-// batch fails and is re-read.
-var ErrRegistryUnavailable = errors.New("schema registry unavailable")
-
-// WireError is a decode error of a Confluent-framed key or value whose
-// header named SchemaID.
-type WireError struct {
-	SchemaID int
-	Err      error
-}
-
-func (e *WireError) Error() string { return fmt.Sprintf("schema id %d: %v", e.SchemaID, e.Err) }
-
-func (e *WireError) Unwrap() error { return e.Err }
 
 // Cause classifies a decode error for counting and logging: "bad magic
 // byte", "unknown schema id", "incompatible writer schema" or "corrupt
@@ -201,28 +185,10 @@ func (e *Engine) BadRecords() []BadRecordCount {
 		out = append(out, s.bad.snapshot()...)
 	}
 	slices.SortFunc(out, func(a, b BadRecordCount) int {
-		if a.Stream != b.Stream {
-			return cmpStrings(a.Stream, b.Stream)
-		}
-		if a.Topic != b.Topic {
-			return cmpStrings(a.Topic, b.Topic)
-		}
-		if a.Partition != b.Partition {
-			return int(a.Partition - b.Partition)
-		}
-		return cmpStrings(a.Cause, b.Cause)
+		return cmp.Or(cmp.Compare(a.Stream, b.Stream), cmp.Compare(a.Topic, b.Topic),
+			cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Cause, b.Cause))
 	})
 	return out
-}
-
-func cmpStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // handleBad disposes of the records the batch left out: counted and

@@ -20,6 +20,23 @@ import (
 // registry does not know.
 var ErrUnknownSchemaID = errors.New("schema id unknown to the registry")
 
+// ErrRegistryUnavailable is wrapped by decode errors that come from the
+// schema registry not answering before the job stopped. Such a record is
+// not bad: it is never skipped or dead-lettered, whatever the policy; its
+// batch fails and is re-read.
+var ErrRegistryUnavailable = errors.New("schema registry unavailable")
+
+// WireError is a decode error of a Confluent-framed key or value whose
+// header named SchemaID.
+type WireError struct {
+	SchemaID int
+	Err      error
+}
+
+func (e *WireError) Error() string { return fmt.Sprintf("schema id %d: %v", e.SchemaID, e.Err) }
+
+func (e *WireError) Unwrap() error { return e.Err }
+
 // SchemaRegistry looks up the writer schemas of Confluent-framed records
 // by id: one fetch per id even when many partitions meet it at once,
 // cached for the life of the job (ids are immutable). While the registry
