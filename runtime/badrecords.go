@@ -34,11 +34,15 @@ const (
 	// DeadLetterBadRecords leaves the record out of the batch like
 	// SkipBadRecords and writes it, unchanged, to the stream's dead-letter
 	// topic with headers naming where it came from and why it was
-	// rejected (DeadLetterHeaders). The dead letters are produced after
-	// the handler succeeds and before the batch's offsets are committed:
-	// a failure to produce them fails the batch, so no rejected record is
-	// committed without its dead letter. A batch that fails after its
-	// dead letters were written is re-read and writes them again.
+	// rejected (HeaderSourceTopic and the others). The dead letters are
+	// produced, and acknowledged, before anything can store the offsets
+	// past them: for at-least-once streams the engine commits, after the
+	// handler succeeds and right before the commit; for the others
+	// (at-most-once, exactly-once, NoKafkaCommit, no group) before the
+	// handler runs. A failure to produce them fails the batch, so no
+	// rejected record's offset is stored without its dead letter. A batch
+	// that fails after its dead letters were written is re-read and writes
+	// them again: dead letters are at-least-once.
 	DeadLetterBadRecords
 )
 
@@ -80,18 +84,22 @@ const (
 )
 
 // Cause classifies a decode error for counting and logging: "bad magic
-// byte", "unknown schema id", "incompatible writer schema" or "corrupt
-// body", prefixed with "key: " for keys.
+// byte", "unknown schema id", "unusable writer schema", "incompatible
+// writer schema", "corrupt body", or, for an error that says nothing about
+// the record (ErrTransient), "transient", each prefixed with "key: " for
+// keys.
 func (e *DecodeError) Cause() string {
 	var c string
-	var ce codec.CompatErrors
-	var re *codec.ResolveError
 	switch {
+	case transient(e.Err):
+		c = "transient"
 	case errors.Is(e.Err, ErrBadMagic):
 		c = "bad magic byte"
 	case errors.Is(e.Err, ErrUnknownSchemaID):
 		c = "unknown schema id"
-	case errors.As(e.Err, &ce), errors.As(e.Err, &re):
+	case errors.Is(e.Err, ErrBadWriterSchema):
+		c = "unusable writer schema"
+	case incompatible(e.Err):
 		c = "incompatible writer schema"
 	default:
 		c = "corrupt body"
@@ -193,8 +201,8 @@ func (e *Engine) BadRecords() []BadRecordCount {
 
 // handleBad disposes of the records the batch left out: counted and
 // logged, and with DeadLetterBadRecords produced to the dead-letter topic,
-// waiting for the acknowledgements. It runs before the batch's offsets are
-// committed.
+// waiting for the acknowledgements. process runs it before anything can
+// store the batch's offsets.
 func (s *source) handleBad(ctx context.Context, recs []badRecord) error {
 	if len(recs) == 0 {
 		return nil
@@ -249,8 +257,19 @@ func newDecodeError(r *kgo.Record, key bool, err error) *DecodeError {
 // skippable reports whether policy p may leave out a record that failed
 // with err: never for a registry that did not answer or a stopping job.
 func (p DecodePolicy) skippable(err error) bool {
-	return p != FailOnDecodeError && !errors.Is(err, ErrRegistryUnavailable) &&
-		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	return p != FailOnDecodeError && !transient(err)
+}
+
+// transient reports whether err says nothing about the record itself.
+func transient(err error) bool {
+	return errors.Is(err, ErrTransient) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// incompatible reports whether err is schema resolution refusing a writer.
+func incompatible(err error) bool {
+	var ce codec.CompatErrors
+	var re *codec.ResolveError
+	return errors.As(err, &ce) || errors.As(err, &re)
 }
 
 // Logger sets where the engine logs what it does not return as an error,

@@ -266,3 +266,49 @@ func TestDecodePolicyOptionsValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadLettersBeforeTheHandlerStoresOffsets: where the handler stores
+// the batch's offsets itself (exactly-once, or no Kafka commit), the dead
+// letters are written before it runs: when they cannot be written the
+// batch fails before the handler stores offsets past the rejected record.
+func TestDeadLettersBeforeTheHandlerStoresOffsets(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  StreamOpt
+	}{{"exactly-once", WithSemantics(ExactlyOnce)}, {"no-kafka-commit", NoKafkaCommit()}} {
+		t.Run(tc.name, func(t *testing.T) {
+			addrs := newCluster(t, 1, testTopic) // no dead-letter topic: producing to it fails
+			produce(t, addrs, testTopic, 1, 10)
+			var logs logBuffer
+			e, err := New(Brokers(addrs...), BatchInterval(50*time.Millisecond), Logger(slog.New(slog.NewTextHandler(&logs, nil))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := NewStream(e, "impressions", Subscribe(testTopic), BytesDecoder, picky,
+				Group("etl"), OnDecodeError(DeadLetterBadRecords), DeadLetterTopic("missing-dlq"), tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			stored := int64(0) // the handler's own offset store
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err = e.Run(ctx, func(ctx context.Context, bs *Batches) error {
+				mu.Lock()
+				defer mu.Unlock()
+				for _, r := range s.Batch(bs).OffsetRanges() {
+					stored = max(stored, r.UntilOffset)
+				}
+				return nil
+			})
+			if err == nil || !strings.Contains(err.Error(), "dead letters") {
+				t.Fatalf("Run = %v, want the failure to write the dead letter", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if stored > 3 {
+				t.Errorf("the handler stored offset %d, past the bad record at 3 whose dead letter failed", stored)
+			}
+		})
+	}
+}

@@ -283,7 +283,21 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 	}()
 	p := newPool(e.cfg.workers)
 	e.pool = p
-	defer p.close() // decodes are only submitted by fill, which is over by then
+	defer func() {
+		// Decodes are only submitted by fill, which is over by now; one
+		// can still be waiting on a schema registry that does not
+		// answer. Out of shutdown time, it is abandoned rather than
+		// holding Run past its bound.
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
+			p.close()
+		}()
+		select {
+		case <-closed:
+		case <-hard.Done():
+		}
+	}()
 	for _, s := range srcs {
 		if err := s.open(hard); err != nil {
 			return fmt.Errorf("runtime: stream %s: %w", s.name, err)
@@ -444,7 +458,7 @@ func (e *Engine) runBatch(ctx context.Context, h Handler, p *pool, srcs []*sourc
 // the handler's own transaction.
 func (e *Engine) process(ctx context.Context, h Handler, p *pool, srcs []*source, cuts []cut, bs *Batches) error {
 	for _, s := range srcs {
-		s.pendingBad = s.pendingBad[:0]
+		s.pendingBad = nil
 	}
 	for i, b := range e.streams {
 		if err := b.build(ctx, p, bs, cuts[i]); err != nil {
@@ -452,16 +466,30 @@ func (e *Engine) process(ctx context.Context, h Handler, p *pool, srcs []*source
 		}
 	}
 	// The records the DecodePolicy left out are disposed of (counted,
-	// dead-lettered) right before their stream's offsets are committed,
-	// so none is committed without its dead letter.
+	// dead-lettered) before anything can store the offsets past them, so
+	// none is stored without its dead letter: right before the engine's
+	// commit after the handler for at-least-once streams the engine
+	// commits (a failed handler then writes no dead letters), and before
+	// the handler for all others, whose offsets are committed before it
+	// (at-most-once) or stored by the handler itself (exactly-once, no
+	// Kafka commit, CommitAsync).
 	handled := make([]bool, len(srcs))
 	disposeBad := func(i int) error {
 		if handled[i] {
 			return nil
 		}
 		handled[i] = true
-		bs.badRecords += len(srcs[i].pendingBad)
-		return srcs[i].handleBad(ctx, srcs[i].pendingBad)
+		bad := srcs[i].pendingBad
+		srcs[i].pendingBad = nil
+		bs.badRecords += len(bad)
+		return srcs[i].handleBad(ctx, bad)
+	}
+	for i, s := range srcs {
+		if s.cfg.semantics != AtLeastOnce || s.cfg.noCommit || s.cfg.group == "" {
+			if err := disposeBad(i); err != nil {
+				return err
+			}
+		}
 	}
 	commits := func(sem Semantics) error {
 		for i, s := range srcs {
@@ -484,11 +512,6 @@ func (e *Engine) process(ctx context.Context, h Handler, p *pool, srcs []*source
 	}
 	if err := commits(AtLeastOnce); err != nil {
 		return err
-	}
-	for i := range srcs {
-		if err := disposeBad(i); err != nil {
-			return err
-		}
 	}
 	return e.flushCommits(ctx, srcs)
 }

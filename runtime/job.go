@@ -109,20 +109,25 @@ type JobConfig struct {
 	EngineOptions []Opt
 
 	expandErr error
+	// registryFromEnv: the registry credentials came from the
+	// environment, verbatim, and ExpandEnv leaves them alone.
+	registryFromEnv bool
 }
 
 // runtimeValues are the fields that may hold ${VAR} references.
 func (c *JobConfig) runtimeValues() map[string]*string {
-	return map[string]*string{
+	m := map[string]*string{
 		"Group": &c.Group, "RegistryURL": &c.RegistryURL, "TLSCA": &c.TLSCA, "TLSCert": &c.TLSCert,
 		"TLSKey": &c.TLSKey, "SASLUsername": &c.SASLUsername, "SASLPassword": &c.SASLPassword,
 		"OffsetsDSN": &c.OffsetsDSN, "OffsetsDir": &c.OffsetsDir, "SinkDir": &c.SinkDir,
 		"SinkDSN": &c.SinkDSN, "SinkTable": &c.SinkTable, "SinkTopic": &c.SinkTopic,
 		"DeadLetterTopic": &c.DeadLetterTopic, "StatusAddr": &c.StatusAddr,
-		"RegistryUsername": &c.RegistryUsername, "RegistryPassword": &c.RegistryPassword,
-		"RegistryToken": &c.RegistryToken, "RegistryCA": &c.RegistryCA, "RegistryCert": &c.RegistryCert,
-		"RegistryKey": &c.RegistryKey,
+		"RegistryCA": &c.RegistryCA, "RegistryCert": &c.RegistryCert, "RegistryKey": &c.RegistryKey,
 	}
+	if !c.registryFromEnv { // secrets taken from the environment are not templates
+		m["RegistryUsername"], m["RegistryPassword"], m["RegistryToken"] = &c.RegistryUsername, &c.RegistryPassword, &c.RegistryToken
+	}
+	return m
 }
 
 // ExpandEnv expands ${VAR} and ${VAR:-default} in the runtime values, in
@@ -130,18 +135,15 @@ func (c *JobConfig) runtimeValues() map[string]*string {
 // that cannot be expanded is kept for Validate to report (by field and
 // variable name, never by value).
 func (c *JobConfig) ExpandEnv(lookup func(string) (string, bool)) {
-	for p, env := range map[*string]string{
-		&c.RegistryUsername: "SCHEMA_REGISTRY_USERNAME", &c.RegistryPassword: "SCHEMA_REGISTRY_PASSWORD",
-		&c.RegistryToken: "SCHEMA_REGISTRY_TOKEN",
-	} {
-		if *p == "" {
-			*p, _ = lookup(env)
-		}
-	}
+	defer c.registryCredentialsFromEnv(lookup)
 	var errs []error
 	for name, p := range c.runtimeValues() {
 		v, err := envsubst.Expand(*p, lookup)
 		if err != nil {
+			if _, unset := errors.AsType[*envsubst.UnsetError](err); !unset && secretValues[name] {
+				// The error would quote part of the value.
+				err = errors.New("not a valid ${VAR} template (the value is a secret and not shown)")
+			}
 			errs = append(errs, fmt.Errorf("config %s: %w", name, err))
 			continue
 		}
@@ -162,6 +164,26 @@ func (c *JobConfig) ExpandEnv(lookup func(string) (string, bool)) {
 	}
 	c.Brokers = brokers
 	c.expandErr = errors.Join(errs...)
+}
+
+// secretValues are the runtime values never to be shown, even in part.
+var secretValues = map[string]bool{"SASLPassword": true, "RegistryPassword": true, "RegistryToken": true}
+
+// registryCredentialsFromEnv fills in the registry credentials from
+// SCHEMA_REGISTRY_TOKEN, or SCHEMA_REGISTRY_USERNAME and _PASSWORD, when
+// the configuration sets none of them. The values are taken as they are:
+// they are secrets, not templates, so ${...} in them is not expanded.
+func (c *JobConfig) registryCredentialsFromEnv(lookup func(string) (string, bool)) {
+	if c.RegistryToken != "" || c.RegistryUsername != "" || c.RegistryPassword != "" {
+		return
+	}
+	c.registryFromEnv = true
+	if tok, _ := lookup("SCHEMA_REGISTRY_TOKEN"); tok != "" {
+		c.RegistryToken = tok
+		return
+	}
+	c.RegistryUsername, _ = lookup("SCHEMA_REGISTRY_USERNAME")
+	c.RegistryPassword, _ = lookup("SCHEMA_REGISTRY_PASSWORD")
 }
 
 // Validate reports values the job cannot run with, and references

@@ -210,3 +210,36 @@ func TestRegistryOverTLS(t *testing.T) {
 		t.Fatalf("missing CA file: %v", err)
 	}
 }
+
+// TestRegistryCredentialsFromEnvAreVerbatim: credentials taken from the
+// environment are secrets, not templates: "$$" and "${...}" in them stay
+// as they are, however often ExpandEnv runs; a token wins over a username
+// and password set beside it; a bad template in a secret is reported
+// without quoting it.
+func TestRegistryCredentialsFromEnvAreVerbatim(t *testing.T) {
+	c := JobConfig{Brokers: []string{"k:9092"}, BatchInterval: time.Second}
+	lookup := env(map[string]string{"SCHEMA_REGISTRY_USERNAME": "svc", "SCHEMA_REGISTRY_PASSWORD": "pa$$w${HOME}rd"})
+	c.ExpandEnv(lookup)
+	c.ExpandEnv(lookup)
+	if c.RegistryUsername != "svc" || c.RegistryPassword != "pa$$w${HOME}rd" {
+		t.Errorf("credentials %q / %q, want the environment's verbatim", c.RegistryUsername, c.RegistryPassword)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+
+	c = JobConfig{Brokers: []string{"k:9092"}, BatchInterval: time.Second}
+	c.ExpandEnv(env(map[string]string{"SCHEMA_REGISTRY_USERNAME": "svc", "SCHEMA_REGISTRY_PASSWORD": "pw", "SCHEMA_REGISTRY_TOKEN": "tok"}))
+	if c.RegistryToken != "tok" || c.RegistryUsername != "" || c.RegistryPassword != "" {
+		t.Errorf("with all three set: token %q, user %q", c.RegistryToken, c.RegistryUsername)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate with all three in the environment: %v", err)
+	}
+
+	c = JobConfig{Brokers: []string{"k:9092"}, BatchInterval: time.Second, SASLPassword: "s3cr${et"}
+	c.ExpandEnv(env(nil))
+	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "s3cr") || strings.Contains(err.Error(), "${et") {
+		t.Errorf("Validate = %v, want an error that does not quote the secret", err)
+	}
+}

@@ -20,11 +20,28 @@ import (
 // registry does not know.
 var ErrUnknownSchemaID = errors.New("schema id unknown to the registry")
 
+// ErrTransient is wrapped by decode errors that say nothing about the
+// record: the record is not bad, so whatever the DecodePolicy it is never
+// skipped or dead-lettered; its batch fails and is re-read. A custom
+// Decoder whose failure may pass (a lookup in another service, say)
+// should wrap it; context errors count as transient too.
+var ErrTransient = errors.New("transient failure")
+
 // ErrRegistryUnavailable is wrapped by decode errors that come from the
-// schema registry not answering before the job stopped. Such a record is
-// not bad: it is never skipped or dead-lettered, whatever the policy; its
-// batch fails and is re-read.
-var ErrRegistryUnavailable = errors.New("schema registry unavailable")
+// schema registry not answering before the job stopped. It wraps
+// ErrTransient.
+var ErrRegistryUnavailable = fmt.Errorf("schema registry unavailable (%w)", ErrTransient)
+
+// ErrBadWriterSchema is wrapped by decode errors for a schema id whose
+// schema the registry returned but that cannot be used: not Avro, not
+// parseable, or with references that do not fit. Like an unknown id, it
+// is remembered and its records go through the DecodePolicy.
+var ErrBadWriterSchema = errors.New("writer schema unusable")
+
+// permanent reports whether a lookup error will not change by asking again.
+func permanent(err error) bool {
+	return errors.Is(err, ErrUnknownSchemaID) || errors.Is(err, ErrBadWriterSchema)
+}
 
 // WireError is a decode error of a Confluent-framed key or value whose
 // header named SchemaID.
@@ -40,9 +57,12 @@ func (e *WireError) Unwrap() error { return e.Err }
 // SchemaRegistry looks up the writer schemas of Confluent-framed records
 // by id: one fetch per id even when many partitions meet it at once,
 // cached for the life of the job (ids are immutable). While the registry
-// is unreachable or failing, lookups are retried with backoff until the
-// registry answers or ctx ends; a record is never skipped because the
-// registry is down, so its batch waits, or fails and is re-read.
+// is unreachable or failing (errors, not answers), lookups are retried
+// with backoff until it answers or ctx ends; a record is never skipped
+// because the registry is down, so its batch waits, or fails and is
+// re-read. Its answers are remembered: a schema (after asking a few times
+// for an id it says it does not know: ErrUnknownSchemaID) or a schema it
+// returned that cannot be used (ErrBadWriterSchema).
 type SchemaRegistry struct {
 	url string
 	cl  *sr.Client
@@ -93,7 +113,7 @@ func (r *SchemaRegistry) WriterSchema(id int) (string, error) {
 		r.byID[id] = e
 		r.mu.Unlock()
 		e.schema, e.err = r.fetch(id)
-		if e.err != nil && !errors.Is(e.err, ErrUnknownSchemaID) {
+		if e.err != nil && !permanent(e.err) {
 			// A transient failure (ctx ended) is not remembered: the
 			// next lookup tries again.
 			r.mu.Lock()
@@ -128,17 +148,24 @@ func (r *SchemaRegistry) fetch(id int) (string, error) {
 			}
 			return s, nil
 		}
-		if errors.Is(err, ErrUnknownSchemaID) {
+		switch {
+		case errors.Is(err, ErrBadWriterSchema):
+			return "", err
+		case errors.Is(err, ErrUnknownSchemaID):
 			if unknown++; unknown >= unknownTries {
 				return "", err
 			}
-		} else if failed++; failed%10 == 1 {
-			log.Warn("runtime: schema registry lookup failed; the batch waits and the lookup is retried until the registry answers",
-				"registry", r.url, "schema_id", id, "tries", failed, "error", err.Error())
+		default:
+			if failed++; failed%10 == 1 {
+				log.Warn("runtime: schema registry lookup failed; the batch waits and the lookup is retried until the registry answers",
+					"registry", r.url, "schema_id", id, "tries", failed, "error", err.Error())
+			}
 		}
 		select {
 		case <-r.ctx.Done():
-			return "", fmt.Errorf("%w: %s: schema id %d: giving up as the job stops: %w", ErrRegistryUnavailable, r.url, id, err)
+			// %v: the last error's kind (say, not known yet) is not the
+			// outcome, which is transient.
+			return "", fmt.Errorf("%w: %s: schema id %d: giving up as the job stops: %v", ErrRegistryUnavailable, r.url, id, err)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, r.MaxBackoff)
@@ -155,7 +182,7 @@ func (r *SchemaRegistry) fetchOnce(id int) (string, error) {
 		return "", err
 	}
 	if s.Type != sr.TypeAvro {
-		return "", fmt.Errorf("%w: schema %d in registry %s is %s, not Avro", ErrUnknownSchemaID, id, r.url, s.Type)
+		return "", fmt.Errorf("%w: schema %d in registry %s is %s, not Avro", ErrBadWriterSchema, id, r.url, s.Type)
 	}
 	if len(s.References) == 0 {
 		return s.Schema, nil
@@ -190,7 +217,11 @@ func (r *SchemaRegistry) fetchOnce(id int) (string, error) {
 	if err := collect(s.References); err != nil {
 		return "", err
 	}
-	return codec.WithReferences(s.Schema, refs)
+	full, err := codec.WithReferences(s.Schema, refs)
+	if err != nil {
+		return "", fmt.Errorf("%w: schema %d in registry %s with its references: %w", ErrBadWriterSchema, id, r.url, err)
+	}
+	return full, nil
 }
 
 // AvroType is implemented by every generated record type.
@@ -246,12 +277,15 @@ func ConfluentAvroInto[T any, PT interface {
 		wd, ok := cache.Load(id)
 		if !ok {
 			writer, err := reg.WriterSchema(id)
-			if err != nil && !errors.Is(err, ErrUnknownSchemaID) {
+			if err != nil && !permanent(err) {
 				return &WireError{SchemaID: id, Err: err} // transient: not cached
 			}
 			d := &writerDecoder{err: err}
 			if err == nil {
 				d.res, d.err = resolver.ForWriter(writer)
+				if d.err != nil && !incompatible(d.err) {
+					d.err = fmt.Errorf("%w: %w", ErrBadWriterSchema, d.err)
+				}
 			}
 			wd, _ = cache.LoadOrStore(id, d)
 		}

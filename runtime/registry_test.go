@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
@@ -480,5 +482,115 @@ func TestSchemaRegistryMissingReference(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a missing reference is retried")
+	}
+}
+
+// TestSchemaRegistryStopDuringUnknownRetries: a lookup the job's stop cuts
+// short while the registry does not know the id yet is transient, not an
+// unknown id: it is not remembered and its record is never skipped.
+func TestSchemaRegistryStopDuringUnknownRetries(t *testing.T) {
+	reg, _, _ := evolutionRegistry(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	r := newRegistry(t, ctx, reg.URL())
+	time.AfterFunc(150*time.Millisecond, cancel) // during the retries of an unknown id
+	_, err := r.WriterSchema(4242)
+	if !errors.Is(err, runtime.ErrRegistryUnavailable) || errors.Is(err, runtime.ErrUnknownSchemaID) {
+		t.Fatalf("WriterSchema = %v; want ErrRegistryUnavailable only", err)
+	}
+	// Asked again (giving up at once, ctx being done) rather than
+	// answered from the cache, which would return the same error value.
+	if _, again := r.WriterSchema(4242); again == err || !errors.Is(again, runtime.ErrRegistryUnavailable) {
+		t.Errorf("second lookup = %v: the interrupted lookup was remembered", again)
+	}
+	if c := (&runtime.DecodeError{SchemaID: 4242, Err: err}).Cause(); c != "transient" {
+		t.Errorf("Cause = %q, want transient", c)
+	}
+}
+
+// TestSchemaRegistryUnusableSchema: a schema the registry returns whose
+// references do not fit is the registry's answer, not an outage: it is
+// asked for once, remembered, and its records are "unusable writer schema"
+// for the DecodePolicy.
+func TestSchemaRegistryUnusableSchema(t *testing.T) {
+	reg := srfake.New()
+	defer reg.Close()
+	var hits atomic.Int32
+	reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/schemas/ids/99"):
+			hits.Add(1)
+			w.Write([]byte(`{"schema":"{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"d\",\"type\":\"com.x.Missing\"}]}","references":[{"name":"com.x.Missing","subject":"m","version":1}]}`))
+			return true
+		case strings.HasPrefix(r.URL.Path, "/subjects/m/versions/1"):
+			w.Write([]byte(`{"subject":"m","version":1,"id":100,"schema":"{\"type\":\"enum\",\"name\":\"Other\",\"symbols\":[\"A\"]}"}`))
+			return true
+		}
+		return false
+	})
+	dec := runtime.ConfluentAvro[impressionv2.Impression](newRegistry(t, t.Context(), reg.URL()))
+	for range 3 {
+		_, err := dec("impressions", 0, 0, []byte{0, 0, 0, 0, 99, 0})
+		if !errors.Is(err, runtime.ErrBadWriterSchema) || errors.Is(err, runtime.ErrTransient) {
+			t.Fatalf("decode = %v; want ErrBadWriterSchema", err)
+		}
+		if c := (&runtime.DecodeError{SchemaID: 99, Err: err}).Cause(); c != "unusable writer schema" {
+			t.Errorf("Cause = %q", c)
+		}
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("schema 99 fetched %d times, want once", n)
+	}
+}
+
+// TestStopWhileRegistryDown: Engine.Stop returns within the shutdown
+// timeout even when a decode is waiting on a registry that does not
+// answer (and whose context the engine does not own).
+func TestStopWhileRegistryDown(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "impressions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	reg := srfake.New()
+	defer reg.Close()
+	reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		http.Error(w, `{"error_code":50001,"message":"down"}`, http.StatusInternalServerError)
+		return true
+	})
+	regCtx, regCancel := context.WithCancel(context.Background())
+	defer regCancel()
+	r := newRegistry(t, regCtx, reg.URL())
+	r.Log = slog.New(slog.DiscardHandler)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "impressions", Value: []byte{0, 0, 0, 0, 7, 0}}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	e, err := runtime.New(runtime.Brokers(c.ListenAddrs()...), runtime.BatchInterval(50*time.Millisecond), runtime.ShutdownTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runtime.NewStreamInto[struct{}](e, "impressions", runtime.Subscribe("impressions"), nil, runtime.ConfluentAvroInto[impressionv2.Impression](r), runtime.Group("g")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- e.Run(context.Background(), func(context.Context, *runtime.Batches) error { return nil })
+	}()
+	time.Sleep(time.Second) // the record is fetched; its decode waits on the registry
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = e.Stop(sctx)
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "shutdown exceeded") {
+			t.Errorf("Run = %v, want the shutdown timeout", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run still running 5 s after Stop, with a 1 s shutdown timeout")
 	}
 }

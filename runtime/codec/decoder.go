@@ -61,8 +61,8 @@ type Decoder struct {
 
 // sharedStrings is the largest rest of the input that String copies once
 // and shares among the strings it returns: a datum's strings then cost one
-// allocation, not one each, and (a few hundred bytes of) the datum stays
-// reachable as long as any of them does. Larger inputs copy each string
+// allocation, not one each, and the rest of the datum from its first
+// string on (at most 2 KiB) stays reachable as long as any of them does. Larger inputs copy each string
 // alone, so a short string never pins a large datum.
 const sharedStrings = 2 << 10
 
