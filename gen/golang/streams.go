@@ -196,7 +196,7 @@ func emitRun(f *jen.File, p *model.Package) {
 			)
 		}
 		for _, s := range p.Streams {
-			v := lowerFirst(s.GoName)
+			v := streamVar(s)
 			value := valueDecoder(s.Value, s.Spec.Encoding)
 			if s.WriterSchema != "" {
 				g.List(jen.Id(v+"Value"), jen.Err()).Op(":=").Qual(runtimePkg, "RawAvroFromInto").Types(goType(s.Value)).Call(jen.Id(s.GoName + "WriterSchema"))
@@ -216,7 +216,7 @@ func emitRun(f *jen.File, p *model.Package) {
 		g.Return(jen.Id("e").Dot("Run").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("bs").Op("*").Qual(runtimePkg, "Batches")).Error().Block(
 			jen.Return(jen.Id("h").Dot("ProcessBatch").Call(jen.Id("ctx"), jen.Op("&").Id("Batch").Values(jen.DictFunc(func(d jen.Dict) {
 				for _, s := range p.Streams {
-					d[jen.Id(s.GoName)] = jen.Id(lowerFirst(s.GoName)).Dot("Batch").Call(jen.Id("bs"))
+					d[jen.Id(s.GoName)] = jen.Id(streamVar(s)).Dot("Batch").Call(jen.Id("bs"))
 				}
 			})))),
 		)))
@@ -270,6 +270,13 @@ func consumerStrategy(st *spec.Stream) jen.Code {
 	}
 	return cs
 }
+
+// streamVar is the name of Run's local variable for stream s. The suffix
+// keeps it clear of Run's other locals (ctx, cfg, e, err, ...), of the
+// packages it uses (fmt, runtime, regexp) and of Go keywords, whatever the
+// stream is called; stream Go names are unique, so these are too. The
+// stream's value decoder, when it needs one, is streamVar + "Value".
+func streamVar(s *model.Stream) string { return lowerFirst(s.GoName) + "Stream" }
 
 // keyDecoder is the stream's key DecoderInto: nil for key none (the key
 // stays struct{}{}, no work per record).

@@ -34,10 +34,23 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 		b.taken[r] = "the generated package"
 	}
 	var errs spec.ErrorList
+	byGoName := map[string]string{}
 	for _, st := range sp.Streams {
-		b.taken[names.Camel(st.Name)+"Record"] = "stream " + st.Name
-		b.taken[names.Camel(st.Name)+"Batch"] = "stream " + st.Name
-		b.taken[names.Camel(st.Name)+"Partition"] = "stream " + st.Name
+		g := names.Camel(st.Name)
+		if other, dup := byGoName[g]; dup {
+			errs = append(errs, &spec.Error{Pos: st.Pos, Msg: fmt.Sprintf("stream %q: its Go name %s is stream %q's too; rename one of them", st.Name, g, other)})
+		}
+		byGoName[g] = st.Name
+		b.taken[g+"Record"] = "stream " + st.Name
+		b.taken[g+"Batch"] = "stream " + st.Name
+		b.taken[g+"Partition"] = "stream " + st.Name
+		if st.WriterSchema != "" {
+			// The constant <g>WriterSchema, which a type <g>Writer
+			// (through its <g>WriterSchema) or <g>WriterSchema would
+			// redeclare.
+			b.taken[g+"Writer"] = "stream " + st.Name
+			b.taken[g+"WriterSchema"] = "stream " + st.Name
+		}
 	}
 	b.nameTypes()
 	for _, n := range set.Named {

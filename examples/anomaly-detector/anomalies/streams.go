@@ -123,12 +123,12 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 			return err
 		}
 	}
-	impressions, err := runtime.NewStreamInto(e, "impressions", runtime.Subscribe("impressions"), runtime.Into(runtime.StringDecoder), runtime.ConfluentAvroInto[Impression](reg), append(sopts, runtime.Group(cfg.GroupFor("impressions", 1)))...)
+	impressionsStream, err := runtime.NewStreamInto(e, "impressions", runtime.Subscribe("impressions"), runtime.Into(runtime.StringDecoder), runtime.ConfluentAvroInto[Impression](reg), append(sopts, runtime.Group(cfg.GroupFor("impressions", 1)))...)
 	if err != nil {
 		return fmt.Errorf("stream impressions: %w", err)
 	}
 	return e.Run(ctx, func(ctx context.Context, bs *runtime.Batches) error {
-		return h.ProcessBatch(ctx, &Batch{Impressions: impressions.Batch(bs)})
+		return h.ProcessBatch(ctx, &Batch{Impressions: impressionsStream.Batch(bs)})
 	})
 }
 

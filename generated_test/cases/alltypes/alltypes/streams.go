@@ -133,11 +133,11 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 			return err
 		}
 	}
-	impressions, err := runtime.NewStreamInto(e, "impressions", runtime.Subscribe("impressions"), runtime.Into(runtime.StringDecoder), runtime.ConfluentAvroInto[Impression](reg), append(sopts, runtime.Group(cfg.GroupFor("impressions", 2)))...)
+	impressionsStream, err := runtime.NewStreamInto(e, "impressions", runtime.Subscribe("impressions"), runtime.Into(runtime.StringDecoder), runtime.ConfluentAvroInto[Impression](reg), append(sopts, runtime.Group(cfg.GroupFor("impressions", 2)))...)
 	if err != nil {
 		return fmt.Errorf("stream impressions: %w", err)
 	}
-	everything, err := runtime.NewStreamInto[struct{}](e, "everything", runtime.Assign(runtime.TopicPartition{
+	everythingStream, err := runtime.NewStreamInto[struct{}](e, "everything", runtime.Assign(runtime.TopicPartition{
 		Partition: 0,
 		Topic:     "all-types",
 	}, runtime.TopicPartition{
@@ -149,8 +149,8 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	}
 	return e.Run(ctx, func(ctx context.Context, bs *runtime.Batches) error {
 		return h.ProcessBatch(ctx, &Batch{
-			Everything:  everything.Batch(bs),
-			Impressions: impressions.Batch(bs),
+			Everything:  everythingStream.Batch(bs),
+			Impressions: impressionsStream.Batch(bs),
 		})
 	})
 }

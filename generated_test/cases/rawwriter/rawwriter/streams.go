@@ -115,16 +115,16 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	readingsValue, err := runtime.RawAvroFromInto[Reading](ReadingsWriterSchema)
+	readingsStreamValue, err := runtime.RawAvroFromInto[Reading](ReadingsWriterSchema)
 	if err != nil {
 		return fmt.Errorf("stream readings: %w", err)
 	}
-	readings, err := runtime.NewStreamInto[struct{}](e, "readings", runtime.Subscribe("readings"), nil, readingsValue, append(sopts, runtime.Group(cfg.GroupFor("readings", 1)))...)
+	readingsStream, err := runtime.NewStreamInto[struct{}](e, "readings", runtime.Subscribe("readings"), nil, readingsStreamValue, append(sopts, runtime.Group(cfg.GroupFor("readings", 1)))...)
 	if err != nil {
 		return fmt.Errorf("stream readings: %w", err)
 	}
 	return e.Run(ctx, func(ctx context.Context, bs *runtime.Batches) error {
-		return h.ProcessBatch(ctx, &Batch{Readings: readings.Batch(bs)})
+		return h.ProcessBatch(ctx, &Batch{Readings: readingsStream.Batch(bs)})
 	})
 }
 
