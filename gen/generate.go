@@ -128,6 +128,11 @@ func Generate(ctx context.Context, sp *spec.Spec, opts Options) ([]File, error) 
 		}
 		sources = append(sources, filepath.ToSlash(rel))
 	}
+	for _, st := range sp.Streams {
+		if st.WriterSchema != "" && !slices.Contains(sources, filepath.ToSlash(st.WriterSchema)) {
+			sources = append(sources, filepath.ToSlash(st.WriterSchema)+" (writer of "+st.Name+")")
+		}
+	}
 	pkg, err := schema.Build(sp, set, sources)
 	if err != nil {
 		return nil, err

@@ -146,8 +146,10 @@ func TestRegistryErrorsNameSubjectAndURL(t *testing.T) {
 }
 
 // TestGenerateFromRegistryOverTLS: an https registry with a private CA is
-// read with schemas.registry.tls.ca; without it the error names the
-// registry and the certificate problem.
+// read with schemas.registry.tls.ca, a path relative to the spec (the test
+// runs elsewhere); without it the error names the registry and the
+// certificate problem. The generated job's defaults are the spec's text,
+// for the job to expand.
 func TestGenerateFromRegistryOverTLS(t *testing.T) {
 	reg := srfake.New()
 	defer reg.Close()
@@ -162,7 +164,7 @@ func TestGenerateFromRegistryOverTLS(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, srv.URL) || !strings.Contains(errs, "certificate") {
 		t.Fatalf("without the CA: exit %d, stderr %s; want a certificate error naming the registry", code, errs)
 	}
-	write(t, spec, strings.Replace(registrySpec, "    subjects:", "    tls: {ca: "+ca+"}\n    subjects:", 1))
+	write(t, spec, strings.Replace(registrySpec, "    subjects:", "    tls: {ca: ca.pem}\n    subjects:", 1))
 	if code, _, errs := run(t, "generate", "-spec", spec); code != 0 {
 		t.Fatalf("with tls.ca: exit %d: %s", code, errs)
 	}
@@ -170,7 +172,15 @@ func TestGenerateFromRegistryOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(streams), "RegistryCA:") || !strings.Contains(string(streams), ca) {
-		t.Errorf("the generated DefaultConfig does not default RegistryCA to %s", ca)
+	for _, want := range []string{`RegistryCA:                 "ca.pem"`, `RegistryURL:                "${TEST_REGISTRY_URL}"`} {
+		if !strings.Contains(string(streams), want) {
+			t.Errorf("the generated DefaultConfig lacks %s", want)
+		}
+	}
+
+	write(t, spec, strings.Replace(registrySpec, "    subjects:", "    tls: {ca: missing.pem}\n    subjects:", 1))
+	code, _, errs = run(t, "generate", "-spec", spec, "-refresh")
+	if code == 0 || !strings.Contains(errs, "streamgen.yaml:6:10: schemas.registry.tls: CA:") || !strings.Contains(errs, "missing.pem") {
+		t.Errorf("missing CA file: exit %d, stderr %s; want a positioned error naming the file", code, errs)
 	}
 }

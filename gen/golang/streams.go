@@ -134,18 +134,20 @@ func configDefaults(sp *spec.Spec) jen.Dict {
 	return d
 }
 
+// registryTLS and registryURL are the job's registry defaults: the spec's
+// text, which the job expands at start-up.
 func registryTLS(sp *spec.Spec) spec.RegistryTLS {
 	if sp.Schemas.Registry == nil {
 		return spec.RegistryTLS{}
 	}
-	return sp.Schemas.Registry.TLS
+	return sp.Schemas.Registry.TLSText
 }
 
 func registryURL(sp *spec.Spec) string {
 	if sp.Schemas.Registry == nil {
 		return ""
 	}
-	return sp.Schemas.Registry.URL
+	return sp.Schemas.Registry.URLText
 }
 
 func emitConfig(f *jen.File, sp *spec.Spec) {

@@ -46,7 +46,7 @@ func New(reg *spec.Registry) (*Client, error) {
 	} else {
 		tc, err := files.Config()
 		if err != nil {
-			return nil, fmt.Errorf("registry %s: TLS: %w", reg.URL, err)
+			return nil, &spec.Error{Pos: reg.TLSPos, Msg: fmt.Sprintf("schemas.registry.tls: %v (registry %s)", err, reg.URL)}
 		}
 		opts = append(opts, runtime.RegistryHTTPClient(tc))
 	}

@@ -99,6 +99,13 @@ func writerSchema(dir, file, reader string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The checks schemas.files get, with their file:line:col errors.
+	if _, err := Load([]Source{{Name: p, Data: data}}); err != nil {
+		if strings.Contains(err.Error(), "unknown type") || strings.Contains(err.Error(), "undefined type") {
+			return "", fmt.Errorf("%v (a writer schema must be standalone: the types of schemas.files are not visible to it)", err)
+		}
+		return "", err
+	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, data); err != nil {
 		return "", fmt.Errorf("%s: not JSON: %v", file, err)

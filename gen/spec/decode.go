@@ -354,6 +354,25 @@ const (
 	runtime                // kept raw; the job expands them at start-up
 )
 
+// relative resolves a generation-time path against the spec's directory.
+func (d *decoder) relative(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(d.file), p)
+}
+
+// rawText is a string node's text as written, ${...} unexpanded.
+func rawText(n ast.Node) string {
+	switch v := n.(type) {
+	case *ast.StringNode:
+		return v.Value
+	case *ast.LiteralNode:
+		return v.Value.Value
+	}
+	return ""
+}
+
 func (d *decoder) str(n ast.Node, path string, mode refMode) (string, bool) {
 	var s string
 	switch v := n.(type) {
@@ -753,18 +772,29 @@ func (d *decoder) decodeSchemas(n ast.Node, p string, s *Spec) {
 						d.errorf(d.posOf(v), "%s: %s", p, msg)
 						return
 					}
-					r.URL = u
+					r.URL, r.URLText = u, rawText(v)
 				},
 				"subjects": func(p string, v ast.Node) { r.Subjects = d.decodeSubjects(v, p) },
 				"username": func(p string, v ast.Node) { r.Username, _ = d.str(v, p, genTime) },
 				"password": func(p string, v ast.Node) { r.Password, _ = d.str(v, p, genTime) },
 				"token":    func(p string, v ast.Node) { r.Token, _ = d.str(v, p, genTime) },
 				"tls": func(p string, v ast.Node) {
+					r.TLSPos = d.posOf(v)
+					file := func(path, text *string) func(string, ast.Node) {
+						return func(p string, v ast.Node) {
+							if s, ok := d.str(v, p, genTime); ok {
+								*path, *text = d.relative(s), rawText(v)
+							}
+						}
+					}
 					d.object(v, p, p+".", "in schemas.registry.tls", fields{
-						"ca":                 func(p string, v ast.Node) { r.TLS.CA, _ = d.str(v, p, genTime) },
-						"cert":               func(p string, v ast.Node) { r.TLS.Cert, _ = d.str(v, p, genTime) },
-						"key":                func(p string, v ast.Node) { r.TLS.Key, _ = d.str(v, p, genTime) },
-						"insecureSkipVerify": func(p string, v ast.Node) { d.boolean(v, p, &r.TLS.InsecureSkipVerify) },
+						"ca":   file(&r.TLS.CA, &r.TLSText.CA),
+						"cert": file(&r.TLS.Cert, &r.TLSText.Cert),
+						"key":  file(&r.TLS.Key, &r.TLSText.Key),
+						"insecureSkipVerify": func(p string, v ast.Node) {
+							d.boolean(v, p, &r.TLS.InsecureSkipVerify)
+							r.TLSText.InsecureSkipVerify = r.TLS.InsecureSkipVerify
+						},
 					})
 					if (r.TLS.Cert == "") != (r.TLS.Key == "") {
 						d.errorf(d.at(p+".cert", p), "%s: cert and key go together", p)

@@ -133,9 +133,17 @@ type Registry struct {
 	// they come from the environment of streamgen generate and check.
 	Username, Password, Token string
 	// TLS holds PEM files for an https registry with a private CA or
-	// client certificates (generation-time values, relative to the
-	// working directory); they are also the generated job's defaults.
+	// client certificates: generation-time values, relative paths
+	// resolved against the spec's directory.
 	TLS RegistryTLS
+	// URLText and TLSText are url and tls as written, ${...} not
+	// expanded and paths not resolved: the generated job's defaults
+	// (RegistryURL, RegistryCA, ...), which the job expands at start-up
+	// and whose relative paths it reads from its working directory.
+	URLText string
+	TLSText RegistryTLS
+	// TLSPos is where tls was written.
+	TLSPos Pos
 }
 
 // RegistryTLS is TLS to the schema registry.

@@ -49,7 +49,8 @@ func TestParseFull(t *testing.T) {
 			Files:    []string{"../schemas/*.avsc"},
 			FilesPos: []Pos{pos(6, 11)},
 			Registry: &Registry{
-				URL: "http://registry:8081",
+				URL:     "http://registry:8081",
+				URLText: "${SCHEMA_REGISTRY_URL}",
 				Subjects: []Subject{
 					{Name: "impressions-value", Pos: pos(9, 16)},
 					{Name: "clicks-value", Version: 3, Pos: pos(9, 35)},
