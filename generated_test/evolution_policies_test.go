@@ -73,7 +73,7 @@ func newBadTopic(t *testing.T) *badTopic {
 			if err != nil {
 				t.Fatal(err)
 			}
-			val, cause = append(append([]byte(nil), 0, 0, 0, 0, byte(v4.ID())), body...), "incompatible writer schema"
+			val, cause = append(v4.AppendHeader(nil), body...), "incompatible writer schema"
 		case 5: // JSON where Avro was expected
 			val, cause = []byte(`{"id":"`+id+`"}`), "bad magic byte"
 		case 7: // an id the registry never issued

@@ -255,10 +255,7 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 		}
 	}()
 
-	srcs := make([]*source, len(e.streams))
-	for i, b := range e.streams {
-		srcs[i] = b.source()
-	}
+	srcs := e.sources()
 	defer func() {
 		closed := make(chan struct{})
 		go func() {

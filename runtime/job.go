@@ -135,7 +135,6 @@ func (c *JobConfig) runtimeValues() map[string]*string {
 // that cannot be expanded is kept for Validate to report (by field and
 // variable name, never by value).
 func (c *JobConfig) ExpandEnv(lookup func(string) (string, bool)) {
-	defer c.registryCredentialsFromEnv(lookup)
 	var errs []error
 	for name, p := range c.runtimeValues() {
 		v, err := envsubst.Expand(*p, lookup)
@@ -164,6 +163,7 @@ func (c *JobConfig) ExpandEnv(lookup func(string) (string, bool)) {
 	}
 	c.Brokers = brokers
 	c.expandErr = errors.Join(errs...)
+	c.registryCredentialsFromEnv(lookup) // after: secrets are not templates
 }
 
 // secretValues are the runtime values never to be shown, even in part.

@@ -93,7 +93,7 @@ func RegistryHTTPClient(tc *tls.Config) sr.ClientOpt {
 // NewSchemaRegistry returns a registry client for url. ctx bounds retries:
 // cancel it when the job stops.
 func NewSchemaRegistry(ctx context.Context, url string, opts ...sr.ClientOpt) (*SchemaRegistry, error) {
-	cl, err := sr.NewClient(append([]sr.ClientOpt{sr.URLs(url), sr.HTTPClient(&http.Client{Timeout: 30 * time.Second})}, opts...)...)
+	cl, err := sr.NewClient(append([]sr.ClientOpt{sr.URLs(url), RegistryHTTPClient(nil)}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("schema registry %s: %w", url, err)
 	}
@@ -360,5 +360,9 @@ func (s *Serializer) ID() int { return s.id }
 func (s *Serializer) Append(dst []byte, v interface {
 	AppendAvro([]byte) ([]byte, error)
 }) ([]byte, error) {
-	return v.AppendAvro(append(dst, s.header[:]...))
+	return v.AppendAvro(s.AppendHeader(dst))
 }
+
+// AppendHeader appends the wire format's header alone (magic byte and
+// schema id), for a body encoded by other means.
+func (s *Serializer) AppendHeader(dst []byte) []byte { return append(dst, s.header[:]...) }

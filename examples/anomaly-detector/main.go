@@ -16,7 +16,6 @@ package main
 import (
 	"context"
 	_ "embed"
-	"encoding/binary"
 	"fmt"
 	"math/big"
 	"math/rand/v2"
@@ -237,5 +236,5 @@ func (p *producers) writeOlder(imp *anomalies.Impression) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(binary.BigEndian.AppendUint32([]byte{0}, uint32(p.older.ID())), body...), nil
+	return append(p.older.AppendHeader(nil), body...), nil
 }
