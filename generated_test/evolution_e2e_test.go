@@ -80,7 +80,7 @@ func TestEvolutionEndToEnd(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	producerReg, err := runtime.NewSchemaRegistry(ctx, reg.URL())
+	producerReg, err := runtime.NewSchemaRegistry(reg.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func newBadTopic(t *testing.T) *badTopic {
 	reg := srfake.New()
 	t.Cleanup(reg.Close)
 	ctx := context.Background()
-	r, err := runtime.NewSchemaRegistry(ctx, reg.URL())
+	r, err := runtime.NewSchemaRegistry(reg.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,9 +48,7 @@ func evolutionFile(tb testing.TB, name string) string {
 	return string(b)
 }
 
-type avroWriter interface {
-	AppendAvro([]byte) ([]byte, error)
-}
+type avroWriter = codec.Record
 
 func ptr[T any](v T) *T { return &v }
 

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -8,48 +9,25 @@ import (
 	"github.com/streamgen/streamgen/runtime/codec"
 )
 
-// AvroRecord is implemented by every generated record type.
-type AvroRecord interface {
-	UnmarshalAvro(src []byte) error
-	UnmarshalAvroFrom(writerSchema string, src []byte) error
-}
-
 // RawAvro decodes plain Avro binary (spec encoding raw) written with T's
 // own schema.
-func RawAvro[T any, PT interface {
-	*T
-	AvroRecord
-}]() Decoder[T] {
+func RawAvro[T any, PT codec.RecordPtr[T]]() Decoder[T] {
 	return RawAvroInto[T, PT]().Decoder()
 }
 
 // RawAvroInto is RawAvro decoding in place.
-func RawAvroInto[T any, PT interface {
-	*T
-	AvroRecord
-}]() DecoderInto[T] {
-	return func(dst *T, _ string, _ int32, _ int64, b []byte) error {
+func RawAvroInto[T any, PT codec.RecordPtr[T]]() DecoderInto[T] {
+	return func(_ context.Context, dst *T, b []byte) error {
 		return PT(dst).UnmarshalAvro(b)
 	}
 }
 
-// RawAvroFrom decodes plain Avro binary written with writerSchema, resolved
-// to T's schema once (spec writerSchema, for raw topics whose producers
-// write another version of the schema). A writer equal to T's schema takes
-// the specialized fast path. It fails if T cannot read writerSchema.
-func RawAvroFrom[T any, PT interface {
-	*T
-	AvroType
-}](writerSchema string) (Decoder[T], error) {
-	d, err := RawAvroFromInto[T, PT](writerSchema)
-	return d.Decoder(), err
-}
-
-// RawAvroFromInto is RawAvroFrom decoding in place.
-func RawAvroFromInto[T any, PT interface {
-	*T
-	AvroType
-}](writerSchema string) (DecoderInto[T], error) {
+// RawAvroFromInto decodes plain Avro binary written with writerSchema, in
+// place, resolved to T's schema once (spec writerSchema, for raw topics
+// whose producers write another version of the schema). A writer equal to
+// T's schema takes the specialized fast path. It fails if T cannot read
+// writerSchema.
+func RawAvroFromInto[T any, PT codec.RecordPtr[T]](writerSchema string) (DecoderInto[T], error) {
 	res, err := codec.NewResolver(PT(new(T)).AvroSchema()).ForWriter(writerSchema)
 	if err != nil {
 		return nil, err
@@ -57,7 +35,7 @@ func RawAvroFromInto[T any, PT interface {
 	if res == nil {
 		return RawAvroInto[T, PT](), nil
 	}
-	return func(dst *T, _ string, _ int32, _ int64, b []byte) error {
+	return func(_ context.Context, dst *T, b []byte) error {
 		return res.Decode(b, PT(dst).UnmarshalAvro)
 	}, nil
 }
@@ -67,7 +45,7 @@ func RawAvroFromInto[T any, PT interface {
 var ErrBadMagic = errors.New("not in the Confluent wire format (magic byte is not 0)")
 
 // Int32Decoder decodes a 4-byte big-endian key (Kafka's IntegerSerializer).
-func Int32Decoder(_ string, _ int32, _ int64, b []byte) (int32, error) {
+func Int32Decoder(_ context.Context, b []byte) (int32, error) {
 	if len(b) != 4 {
 		return 0, fmt.Errorf("int32 key has %d bytes, want 4", len(b))
 	}
@@ -75,7 +53,7 @@ func Int32Decoder(_ string, _ int32, _ int64, b []byte) (int32, error) {
 }
 
 // Int64Decoder decodes an 8-byte big-endian key (Kafka's LongSerializer).
-func Int64Decoder(_ string, _ int32, _ int64, b []byte) (int64, error) {
+func Int64Decoder(_ context.Context, b []byte) (int64, error) {
 	if len(b) != 8 {
 		return 0, fmt.Errorf("int64 key has %d bytes, want 8", len(b))
 	}
@@ -83,4 +61,4 @@ func Int64Decoder(_ string, _ int32, _ int64, b []byte) (int64, error) {
 }
 
 // NoKey is the key decoder of streams whose spec says key: none.
-func NoKey(string, int32, int64, []byte) (struct{}, error) { return struct{}{}, nil }
+func NoKey(context.Context, []byte) (struct{}, error) { return struct{}{}, nil }

@@ -46,7 +46,7 @@ type bufferWatch struct {
 	wg     sync.WaitGroup
 }
 
-func watchBuffers(s *source) *bufferWatch {
+func watchBuffers(e *Engine) *bufferWatch {
 	w := &bufferWatch{stop: make(chan struct{})}
 	w.wg.Go(func() {
 		tick := time.NewTicker(time.Millisecond)
@@ -57,16 +57,14 @@ func watchBuffers(s *source) *bufferWatch {
 				return
 			case <-tick.C:
 			}
-			s.mu.Lock()
-			for _, st := range s.parts {
-				if n := int64(len(st.buf)); n > w.max.Load() {
+			for _, st := range e.Snapshot().Partitions {
+				if n := int64(st.Buffered); n > w.max.Load() {
 					w.max.Store(n)
 				}
-				if st.paused {
+				if st.Paused {
 					w.paused.Store(true)
 				}
 			}
-			s.mu.Unlock()
 		}
 	})
 	return w
@@ -113,10 +111,10 @@ func TestBufferBoundSlowHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.src.pauseAt(); got != bound {
+	if got := e.pauseAt(); got != bound {
 		t.Fatalf("pauseAt = %d, want 2·r·i = %d", got, bound)
 	}
-	w := watchBuffers(s.src)
+	w := watchBuffers(e)
 	defer w.done()
 
 	const batches = 12
@@ -124,7 +122,7 @@ func TestBufferBoundSlowHandler(t *testing.T) {
 	done := make(chan struct{})
 	errc := make(chan error, 1)
 	go func() {
-		errc <- e.Run(context.Background(), func(ctx context.Context, bs *Batches) error {
+		errc <- e.Run(context.Background(), func(ctx context.Context, bs *JobBatch) error {
 			b := s.Batch(bs)
 			if b.Len() > 0 {
 				time.Sleep(interval * 3 / 2) // slower than the interval
@@ -205,18 +203,18 @@ func TestBackpressureConvergesSlowHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := watchBuffers(s.src)
+	w := watchBuffers(e)
 	defer w.done()
 	var n atomic.Int64
 	var maxBound atomic.Int64 // the largest pauseAt the estimates allowed
-	maxBound.Store(s.src.pauseAt())
+	maxBound.Store(e.pauseAt())
 	done := make(chan struct{})
 	errc := make(chan error, 1)
 	go func() {
-		errc <- e.Run(context.Background(), func(ctx context.Context, bs *Batches) error {
+		errc <- e.Run(context.Background(), func(ctx context.Context, bs *JobBatch) error {
 			b := s.Batch(bs)
 			time.Sleep(time.Duration(b.Len()) * perRecord)
-			if p := s.src.pauseAt(); p > maxBound.Load() {
+			if p := e.pauseAt(); p > maxBound.Load() {
 				maxBound.Store(p)
 			}
 			if n.Add(1) == batches {

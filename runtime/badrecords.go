@@ -166,7 +166,7 @@ func (l *badLog) note(log *slog.Logger, stream string, policy DecodePolicy, recs
 			e.suppressed++
 			continue
 		}
-		log.Warn("runtime: record left out of its batch",
+		log.Warn("record left out of its batch",
 			"stream", stream, "policy", policy.String(), "topic", k.tp.Topic, "partition", k.tp.Partition,
 			"offset", r.raw.Offset, "cause", k.cause, "error", r.err.Err.Error(),
 			"similar_since_last_log", e.suppressed, "total", e.Count)
@@ -215,9 +215,9 @@ func (s *source) handleBad(ctx context.Context, recs []badRecord) error {
 	for i, r := range recs {
 		out[i] = deadLetter(s.cfg.deadLetterTopic, r)
 	}
-	if err := s.cl.ProduceSync(ctx, out...).FirstErr(); err != nil {
+	if err := s.e.admin.ProduceSync(ctx, out...).FirstErr(); err != nil {
 		first := recs[0].raw
-		return fmt.Errorf("runtime: stream %s: writing %d dead letters (first from topic %s partition %d offset %d) to topic %s: %w",
+		return fmt.Errorf("stream %s: writing %d dead letters (first from topic %s partition %d offset %d) to topic %s: %w",
 			s.name, len(recs), first.Topic, first.Partition, first.Offset, s.cfg.deadLetterTopic, err)
 	}
 	return nil
@@ -270,25 +270,6 @@ func incompatible(err error) bool {
 	var ce codec.CompatErrors
 	var re *codec.ResolveError
 	return errors.As(err, &ce) || errors.As(err, &re)
-}
-
-// Logger sets where the engine logs what it does not return as an error,
-// such as records left out of batches. Default slog.Default().
-func Logger(l *slog.Logger) Opt { return optFunc(func(c *engineCfg) { c.logger = l }) }
-
-func (e *Engine) log() *slog.Logger {
-	if e.cfg.logger != nil {
-		return e.cfg.logger
-	}
-	return slog.Default()
-}
-
-func (e *Engine) sources() []*source {
-	out := make([]*source, len(e.streams))
-	for i, b := range e.streams {
-		out[i] = b.source()
-	}
-	return out
 }
 
 func (c streamCfg) validateBad() error {

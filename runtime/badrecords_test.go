@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,7 +26,7 @@ func wire(id int, err error) error { return &WireError{SchemaID: id, Err: err} }
 
 // picky decodes values "i", rejecting badValue ones as a truncated body
 // written with schema id 42.
-func picky(_ string, _ int32, _ int64, b []byte) (string, error) {
+func picky(_ context.Context, b []byte) (string, error) {
 	i, err := strconv.Atoi(string(b))
 	if err != nil {
 		return "", err
@@ -36,9 +37,10 @@ func picky(_ string, _ int32, _ int64, b []byte) (string, error) {
 	return string(b), nil
 }
 
-// pickyKey rejects keys at badKey offsets as bad framing.
-func pickyKey(_ string, _ int32, off int64, b []byte) ([]byte, error) {
-	if rejectKey(off) {
+// pickyKey rejects keys at badKey offsets (produce writes each record's
+// offset in its key) as bad framing.
+func pickyKey(_ context.Context, b []byte) ([]byte, error) {
+	if off, _ := strconv.ParseInt(string(b), 10, 64); rejectKey(off) {
 		return nil, fmt.Errorf("%w: first byte 0x7b", ErrBadMagic)
 	}
 	return b, nil
@@ -67,12 +69,12 @@ func (l *logBuffer) lines() []string {
 // the engine.
 func runBad(t *testing.T, addrs []string, policy DecodePolicy, logs *logBuffer, opts ...StreamOpt) (*collector, *Engine) {
 	t.Helper()
-	e, err := New(Brokers(addrs...), BatchInterval(50*time.Millisecond), MaxRatePerPartition(400),
+	e, err := New(Group("etl"), Brokers(addrs...), BatchInterval(50*time.Millisecond), MaxRatePerPartition(400),
 		Logger(slog.New(slog.NewTextHandler(logs, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStream(e, "impressions", Subscribe(testTopic), pickyKey, picky, append([]StreamOpt{Group("etl"), OnDecodeError(policy)}, opts...)...)
+	s, err := NewStream(e, "impressions", Subscribe(testTopic), pickyKey, picky, append([]StreamOpt{OnDecodeError(policy)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +183,7 @@ func TestDeadLetterBadRecords(t *testing.T) {
 	v := got["1/3"] // a bad value: schema id known
 	for k, want := range map[string]string{
 		"value": "3", HeaderSourceTopic: testTopic, HeaderSchemaID: "42", HeaderCause: "corrupt body",
-		HeaderError: "runtime: decoding value of topic impressions partition 1 offset 3 (schema id 42, corrupt body): schema id 42: unexpected end of input at byte 12",
+		HeaderError: "decoding value of topic impressions partition 1 offset 3 (schema id 42, corrupt body): schema id 42: unexpected end of input at byte 12",
 	} {
 		if v[k] != want {
 			t.Errorf("dead letter of 1/3: %s = %q, want %q", k, v[k], want)
@@ -196,11 +198,11 @@ func TestDeadLetterBadRecords(t *testing.T) {
 func TestFailOnDecodeErrorNamesTheRecord(t *testing.T) {
 	addrs := newCluster(t, 1, testTopic)
 	produce(t, addrs, testTopic, 1, 10)
-	e, err := New(Brokers(addrs...), BatchInterval(50*time.Millisecond))
+	e, err := New(Group("etl"), Brokers(addrs...), BatchInterval(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStream(e, "impressions", Subscribe(testTopic), BytesDecoder, picky, Group("etl"))
+	s, err := NewStream(e, "impressions", Subscribe(testTopic), BytesDecoder, picky)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,17 +223,17 @@ func TestFailOnDecodeErrorNamesTheRecord(t *testing.T) {
 func TestRegistryDownIsNeverSkipped(t *testing.T) {
 	addrs := newCluster(t, 1, testTopic)
 	produce(t, addrs, testTopic, 1, 10)
-	e, err := New(Brokers(addrs...), BatchInterval(50*time.Millisecond))
+	e, err := New(Group("etl"), Brokers(addrs...), BatchInterval(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	down := func(_ string, _ int32, off int64, b []byte) (string, error) {
-		if off == 6 {
+	down := func(_ context.Context, b []byte) (string, error) {
+		if string(b) == "6" {
 			return "", wire(7, fmt.Errorf("%w: http://registry:8081: schema id 7: giving up as the job stops: connection refused", ErrRegistryUnavailable))
 		}
 		return string(b), nil
 	}
-	s, err := NewStream(e, "impressions", Subscribe(testTopic), BytesDecoder, down, Group("etl"), OnDecodeError(SkipBadRecords))
+	s, err := NewStream(e, "impressions", Subscribe(testTopic), BytesDecoder, down, OnDecodeError(SkipBadRecords))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +251,7 @@ func TestRegistryDownIsNeverSkipped(t *testing.T) {
 }
 
 func TestDecodePolicyOptionsValidated(t *testing.T) {
-	e, err := New(Brokers("127.0.0.1:1"))
+	e, err := New(Group("g"), Brokers("127.0.0.1:1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,32 +262,63 @@ func TestDecodePolicyOptionsValidated(t *testing.T) {
 		{[]StreamOpt{OnDecodeError(DeadLetterBadRecords)}, "needs a DeadLetterTopic"},
 		{[]StreamOpt{OnDecodeError(SkipBadRecords), DeadLetterTopic("dlq")}, `DeadLetterTopic "dlq" is set but the decode policy is skip`},
 	} {
-		_, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder, append(tc.opts, Group("g"))...)
+		_, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder, tc.opts...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("NewStream = %v, want an error containing %q", err, tc.want)
 		}
 	}
 }
 
+// txnStore is a TransactionalStore in memory: a transactional sink's
+// offsets, for tests of the order of a batch's steps.
+type txnStore struct {
+	mu   sync.Mutex
+	offs map[TopicPartition]int64
+}
+
+func (s *txnStore) CommitsOutput() {}
+
+func (s *txnStore) Load(_ context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[TopicPartition]int64)
+	for _, tp := range tps {
+		if o, ok := s.offs[tp]; ok {
+			out[tp] = o
+		}
+	}
+	return out, nil
+}
+
+func (s *txnStore) Store(_ context.Context, b StoredBatch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.offs == nil {
+		s.offs = make(map[TopicPartition]int64)
+	}
+	maps.Copy(s.offs, untilOffsets(b.Ranges))
+	return nil
+}
+
 // TestDeadLettersBeforeTheHandlerStoresOffsets: where the handler stores
-// the batch's offsets itself (exactly-once, or no Kafka commit), the dead
+// the batch's offsets itself (exactly-once, or ManualCommit), the dead
 // letters are written before it runs: when they cannot be written the
 // batch fails before the handler stores offsets past the rejected record.
 func TestDeadLettersBeforeTheHandlerStoresOffsets(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		opt  StreamOpt
-	}{{"exactly-once", WithSemantics(ExactlyOnce)}, {"no-kafka-commit", NoKafkaCommit()}} {
+		opts []Opt
+	}{{"exactly-once", []Opt{WithSemantics(ExactlyOnce), WithOffsetStore(&txnStore{})}}, {"manual-commit", []Opt{ManualCommit()}}} {
 		t.Run(tc.name, func(t *testing.T) {
 			addrs := newCluster(t, 1, testTopic) // no dead-letter topic: producing to it fails
 			produce(t, addrs, testTopic, 1, 10)
 			var logs logBuffer
-			e, err := New(Brokers(addrs...), BatchInterval(50*time.Millisecond), Logger(slog.New(slog.NewTextHandler(&logs, nil))))
+			e, err := New(append(tc.opts, Group("etl"), Brokers(addrs...), BatchInterval(50*time.Millisecond), Logger(slog.New(slog.NewTextHandler(&logs, nil))))...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			s, err := NewStream(e, "impressions", Subscribe(testTopic), BytesDecoder, picky,
-				Group("etl"), OnDecodeError(DeadLetterBadRecords), DeadLetterTopic("missing-dlq"), tc.opt)
+				OnDecodeError(DeadLetterBadRecords), DeadLetterTopic("missing-dlq"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -293,7 +326,7 @@ func TestDeadLettersBeforeTheHandlerStoresOffsets(t *testing.T) {
 			stored := int64(0) // the handler's own offset store
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			err = e.Run(ctx, func(ctx context.Context, bs *Batches) error {
+			err = e.Run(ctx, func(ctx context.Context, bs *JobBatch) error {
 				mu.Lock()
 				defer mu.Unlock()
 				for _, r := range s.Batch(bs).OffsetRanges() {

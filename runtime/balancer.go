@@ -16,45 +16,54 @@ import (
 // assignment user data are ours (see memberData and assignmentNote); change
 // the name if their meaning ever changes incompatibly, so that old and new
 // builds fall back to cooperative-sticky instead of misreading each other.
-const balancerProtocol = "streamgen-v1"
+// v2: a member is a job (all its streams), no longer one stream.
+const balancerProtocol = "streamgen-v2"
 
-// GroupConflictError is a consumer group used by more than one stream. Within
-// one engine NewStream refuses the second stream; across processes the group
-// leader sees members of different streams (name and subscription) and fails
-// the streams that joined last. The streams that already owned partitions
-// keep running, so a misconfigured new job cannot take down a running one;
-// when none owned any (both started together) every member fails.
+// GroupConflictError is a consumer group used by more than one job. The
+// group leader sees members of different jobs (by JobName, or by their
+// streams when unnamed) and fails the members that joined last. The job
+// that already owned partitions keeps running, so a misconfigured new job
+// cannot take down a running one; when none owned any (both started
+// together) every member fails. Instances of one named job that differ in
+// their streams (a rolling upgrade that adds one) are not a conflict.
 type GroupConflictError struct {
 	Group string
-	// Streams describes each stream seen in the group, for example
+	// Jobs describes each job seen in the group, for example
 	// `clicks (topics [clicks])`, sorted.
-	Streams []string
+	Jobs []string
 }
 
 func (e *GroupConflictError) Error() string {
-	s := e.Streams
-	names := strings.Join(s, " and ")
-	if len(s) > 2 {
-		names = strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
-	}
-	return fmt.Sprintf("runtime: group %q is used by streams %s; give each stream its own group", e.Group, names)
+	return fmt.Sprintf("group %q is used by jobs with streams %s; give each job its own group", e.Group, joinAnd(e.Jobs))
 }
 
-// memberData is a member's JoinGroup user data: which stream it consumes
-// for. Members with different memberData belong to different streams, so a
-// stream whose topics change needs all its instances stopped before the new
-// ones start (as a Spark checkpoint does), or a new group.
+// memberData is a member's JoinGroup user data: which job it runs, and
+// the streams it reads.
 type memberData struct {
+	Job     string       `json:"job,omitempty"`
+	Streams []streamData `json:"streams"`
+}
+
+type streamData struct {
 	Stream  string   `json:"stream"`
 	Topics  []string `json:"topics,omitempty"`
 	Pattern string   `json:"pattern,omitempty"`
 }
 
+// String is the member's identity: its job's name, else its streams.
 func (d memberData) String() string {
-	if d.Pattern != "" {
-		return fmt.Sprintf("%s (pattern %s)", d.Stream, d.Pattern)
+	if d.Job != "" {
+		return "job " + d.Job
 	}
-	return fmt.Sprintf("%s (topics %v)", d.Stream, d.Topics)
+	out := make([]string, len(d.Streams))
+	for i, s := range d.Streams {
+		if s.Pattern != "" {
+			out[i] = fmt.Sprintf("%s (pattern %s)", s.Stream, s.Pattern)
+		} else {
+			out[i] = fmt.Sprintf("%s (topics %v)", s.Stream, s.Topics)
+		}
+	}
+	return strings.Join(out, " + ")
 }
 
 // assignmentNote is the leader's SyncGroup user data for a member it gave
@@ -92,24 +101,28 @@ type groupBalancer struct {
 	conflict func(streams []string)
 }
 
-// balancers are the kgo balancers of a group stream, preferred first.
-func (s *source) balancers() []kgo.GroupBalancer {
-	self := memberData{Stream: s.name}
-	if s.cs.kind == kindPattern {
-		self.Pattern = s.cs.pattern.String()
-	} else {
-		self.Topics = slices.Sorted(slices.Values(s.cs.topics))
-		self.Topics = slices.Compact(self.Topics)
-	}
-	b := &groupBalancer{self: self, conflict: func(streams []string) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.fatal == nil {
-			s.fatal = &GroupConflictError{Group: s.cfg.group, Streams: streams}
+// balancers are the kgo balancers of the group member, preferred first.
+func (c *consumer) balancers() []kgo.GroupBalancer {
+	self := memberData{Job: c.e.cfg.job}
+	fixed := make(map[TopicPartition]string)
+	for _, s := range c.srcs {
+		d := streamData{Stream: s.name}
+		if s.cs.kind == kindPattern {
+			d.Pattern = s.cs.pattern.String()
+		} else {
+			d.Topics = slices.Compact(slices.Sorted(slices.Values(s.cs.topics)))
 		}
+		self.Streams = append(self.Streams, d)
+		if s.cfg.location.kind == locFixed {
+			maps.Copy(fixed, s.cfg.location.fixed)
+		}
+	}
+	slices.SortFunc(self.Streams, func(a, b streamData) int { return cmp.Compare(a.Stream, b.Stream) })
+	b := &groupBalancer{self: self, conflict: func(jobs []string) {
+		c.setFatal(&GroupConflictError{Group: c.e.cfg.group, Jobs: jobs})
 	}}
-	if s.cfg.location.kind == locFixed {
-		b.fixed = s.cfg.location.fixed
+	if len(fixed) > 0 {
+		b.fixed = fixed
 	}
 	return []kgo.GroupBalancer{b, kgo.CooperativeStickyBalancer()}
 }
@@ -141,7 +154,7 @@ func (b *groupBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int
 	}
 	var a kmsg.ConsumerMemberAssignment
 	if err := a.ReadFrom(assignment); err != nil {
-		return nil, fmt.Errorf("runtime: reading the group assignment: %w", err)
+		return nil, fmt.Errorf("reading the group assignment: %w", err)
 	}
 	for _, t := range a.Topics {
 		out[t.Topic] = t.Partitions
@@ -162,7 +175,7 @@ func (b *groupBalancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (
 
 // Balance implements kgo.ConsumerBalancerBalance; only the leader runs it.
 func (b *groupBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kgo.IntoSyncAssignment {
-	keep, streams := splitByStream(cb)
+	keep, streams := splitByJob(cb)
 	if streams == nil {
 		return b.plan(cb, topics)
 	}
@@ -203,18 +216,18 @@ func (b *groupBalancer) plan(cb *kgo.ConsumerBalancer, topics map[string]int32) 
 	return balanceFixed(cb, topics, b.fixed)
 }
 
-// splitByStream groups the members by stream identity. With one stream it
+// splitByJob groups the members by job identity. With one job it
 // returns nil streams. Otherwise keep marks the members of the stream that
 // owns the most partitions, if exactly one does, and streams describes all
 // of them, sorted.
-func splitByStream(cb *kgo.ConsumerBalancer) (keep []bool, streams []string) {
+func splitByJob(cb *kgo.ConsumerBalancer) (keep []bool, streams []string) {
 	n := len(cb.Members())
 	ids := make([]string, n)
 	owned := make(map[string]int)
 	for i := range n {
 		m, meta := cb.MemberAt(i)
 		var d memberData
-		if err := json.Unmarshal(meta.UserData, &d); err != nil || d.Stream == "" {
+		if err := json.Unmarshal(meta.UserData, &d); err != nil || (d.Job == "" && len(d.Streams) == 0) {
 			ids[i] = fmt.Sprintf("of member %s (unreadable stream metadata)", m.MemberID)
 		} else {
 			ids[i] = d.String()

@@ -29,7 +29,7 @@ type member struct {
 
 func newMember(id, instance, stream string, fixed map[TopicPartition]string, topics ...string) *member {
 	m := &member{id: id, instance: instance, topics: topics, gen: -1}
-	m.b = &groupBalancer{self: memberData{Stream: stream, Topics: topics}, fixed: fixed,
+	m.b = &groupBalancer{self: memberData{Streams: []streamData{{Stream: stream, Topics: topics}}}, fixed: fixed,
 		conflict: func(s []string) { m.conflict = s }}
 	return m
 }
@@ -241,10 +241,10 @@ func TestGroupConflictErrorMessage(t *testing.T) {
 		streams []string
 		want    string
 	}{
-		{[]string{"a", "b"}, `runtime: group "g" is used by streams a and b; give each stream its own group`},
-		{[]string{"a", "b", "c"}, `runtime: group "g" is used by streams a, b and c; give each stream its own group`},
+		{[]string{"a", "b"}, `group "g" is used by jobs with streams a and b; give each job its own group`},
+		{[]string{"a", "b", "c"}, `group "g" is used by jobs with streams a, b and c; give each job its own group`},
 	} {
-		if got := (&GroupConflictError{Group: "g", Streams: tc.streams}).Error(); got != tc.want {
+		if got := (&GroupConflictError{Group: "g", Jobs: tc.streams}).Error(); got != tc.want {
 			t.Errorf("got %q, want %q", got, tc.want)
 		}
 	}
@@ -280,12 +280,12 @@ func TestPreferFixedAcrossInstances(t *testing.T) {
 	fixed := fixedTo("b", testTopic, parts(0, 6))
 	var c collector
 	mk := func(instance string) (*Engine, *runner) {
-		e, err := New(Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(50*time.Millisecond), MaxRatePerPartition(200),
+		e, err := New(Group("fixed"), Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(50*time.Millisecond), MaxRatePerPartition(200),
 			InstanceID(instance), KgoOpts(kgo.SessionTimeout(time.Second), kgo.HeartbeatInterval(100*time.Millisecond)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder, Group("fixed"), Location(PreferFixed(fixed)))
+		s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder, Location(PreferFixed(fixed)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,12 +328,12 @@ func TestStreamsSharingAGroupAcrossEnginesFailFast(t *testing.T) {
 	addrs := newCluster(t, 4, "clicks", "views")
 	produce(t, addrs, "clicks", 4, 10)
 	mk := func(name string, cs ConsumerStrategy) (*Engine, *Stream[[]byte, []byte]) {
-		e, err := New(Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(50*time.Millisecond),
+		e, err := New(Group("shared"), Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(50*time.Millisecond),
 			KgoOpts(kgo.HeartbeatInterval(100*time.Millisecond)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := NewStream[[]byte, []byte](e, name, cs, nil, nil, Group("shared"))
+		s, err := NewStream[[]byte, []byte](e, name, cs, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -341,7 +341,7 @@ func TestStreamsSharingAGroupAcrossEnginesFailFast(t *testing.T) {
 	}
 	ea, sa := mk("clicks", Subscribe("clicks"))
 	var seen atomic.Int64
-	ra := start(t, ea, func(_ context.Context, bs *Batches) error {
+	ra := start(t, ea, func(_ context.Context, bs *JobBatch) error {
 		seen.Add(int64(sa.Batch(bs).Len()))
 		return nil
 	})
@@ -351,13 +351,13 @@ func TestStreamsSharingAGroupAcrossEnginesFailFast(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	began := time.Now()
-	err := eb.Run(ctx, func(context.Context, *Batches) error { return nil })
+	err := eb.Run(ctx, func(context.Context, *JobBatch) error { return nil })
 	var ce *GroupConflictError
 	if !errors.As(err, &ce) {
 		t.Fatalf("second stream's Run = %v, want a *GroupConflictError", err)
 	}
 	t.Logf("refused after %s: %v", time.Since(began).Round(time.Millisecond), err)
-	for _, want := range []string{`group "shared"`, "clicks (topics [clicks])", "views (pattern ^views$)", "give each stream its own group"} {
+	for _, want := range []string{`group "shared"`, "clicks (topics [clicks])", "views (pattern ^views$)", "give each job its own group"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}

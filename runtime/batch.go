@@ -19,7 +19,7 @@ type Batch[K, V any] struct {
 	retry  retryPolicy
 	// reread rebuilds partition i from the raw records of its range, so a
 	// retried task never sees values a failed attempt mutated.
-	reread func(i int) (Partition[K, V], error)
+	reread func(ctx context.Context, i int) (Partition[K, V], error)
 }
 
 // Time is the batch time: the interval boundary the batch was cut at.
@@ -84,7 +84,7 @@ func (b *Batch[K, V]) ForeachPartition(ctx context.Context, fn func(context.Cont
 			part := b.parts[i]
 			if attempt > 0 && b.reread != nil {
 				var err error
-				if part, err = b.reread(i); err != nil {
+				if part, err = b.reread(ctx, i); err != nil {
 					return err
 				}
 			}

@@ -18,7 +18,7 @@ type benchValue struct {
 	Sum uint64
 }
 
-func benchDecode(_ string, _ int32, _ int64, b []byte) (benchValue, error) {
+func benchDecode(_ context.Context, b []byte) (benchValue, error) {
 	var v benchValue
 	for _, c := range b {
 		v.Sum = v.Sum*31 + uint64(c)
@@ -81,7 +81,7 @@ func BenchmarkEngine(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	go func() {
-		_ = e.Run(context.Background(), func(ctx context.Context, bs *Batches) error {
+		_ = e.Run(context.Background(), func(ctx context.Context, bs *JobBatch) error {
 			err := s.Batch(bs).ForeachPartition(ctx, func(_ context.Context, p Partition[[]byte, benchValue]) error {
 				got.Add(int64(p.Len()))
 				return nil
@@ -121,7 +121,7 @@ func BenchmarkPollLoop(b *testing.B) {
 	for n < b.N {
 		fs := cl.PollFetches(context.Background())
 		fs.EachRecord(func(r *kgo.Record) {
-			if _, err := benchDecode(r.Topic, r.Partition, r.Offset, r.Value); err == nil {
+			if _, err := benchDecode(context.Background(), r.Value); err == nil {
 				n++
 			}
 		})

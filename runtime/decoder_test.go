@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"context"
 	"errors"
+	"strconv"
 	"testing"
 )
 
@@ -13,21 +15,22 @@ func TestDecoderIntoAdapters(t *testing.T) {
 	}
 	into := Into(StringDecoder)
 	var s string
-	if err := into(&s, "t", 1, 2, []byte("abc")); err != nil || s != "abc" {
+	if err := into(context.Background(), &s, []byte("abc")); err != nil || s != "abc" {
 		t.Fatalf("Into(StringDecoder) = %q, %v", s, err)
 	}
 	boom := errors.New("boom")
-	back := DecoderInto[int32](func(dst *int32, _ string, _ int32, off int64, _ []byte) error {
-		*dst = int32(off)
-		if off < 0 {
+	back := DecoderInto[int32](func(_ context.Context, dst *int32, b []byte) error {
+		n, _ := strconv.Atoi(string(b))
+		*dst = int32(n)
+		if n < 0 {
 			return boom
 		}
 		return nil
 	}).Decoder()
-	if v, err := back("t", 0, 7, nil); v != 7 || err != nil {
+	if v, err := back(context.Background(), []byte("7")); v != 7 || err != nil {
 		t.Errorf("Decoder() = %d, %v; want 7", v, err)
 	}
-	if _, err := back("t", 0, -1, nil); !errors.Is(err, boom) {
+	if _, err := back(context.Background(), []byte("-1")); !errors.Is(err, boom) {
 		t.Errorf("Decoder() lost the error: %v", err)
 	}
 }

@@ -38,7 +38,7 @@ func produce(t *testing.T, addrs []string, topic string, parts int32, n int) map
 	var rs []*kgo.Record
 	for p := range parts {
 		for i := range n {
-			rs = append(rs, &kgo.Record{Topic: topic, Partition: p, Value: []byte(strconv.Itoa(i))})
+			rs = append(rs, &kgo.Record{Topic: topic, Partition: p, Key: []byte(strconv.Itoa(i)), Value: []byte(strconv.Itoa(i))})
 		}
 	}
 	out := make(map[TopicPartition][]int64)
@@ -94,7 +94,7 @@ type collector struct {
 }
 
 func (c *collector) handle(s *Stream[[]byte, string]) Handler {
-	return func(ctx context.Context, bs *Batches) error {
+	return func(ctx context.Context, bs *JobBatch) error {
 		b := s.Batch(bs)
 		var mu sync.Mutex
 		got := make(map[TopicPartition][]int64)
@@ -215,11 +215,11 @@ func (r *runner) stop(t *testing.T) {
 func TestEveryOffsetExactlyOnce(t *testing.T) {
 	addrs := newCluster(t, 18, testTopic)
 	produced := produce(t, addrs, testTopic, 18, 100)
-	e, err := New(Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(50*time.Millisecond), MaxRatePerPartition(400))
+	e, err := New(Group("etl"), Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(50*time.Millisecond), MaxRatePerPartition(400))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStream(e, "impressions", Subscribe(testTopic), BytesDecoder, StringDecoder, Group("etl"))
+	s, err := NewStream(e, "impressions", Subscribe(testTopic), BytesDecoder, StringDecoder)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ type TaskError struct {
 }
 
 func (e *TaskError) Error() string {
-	return fmt.Sprintf("runtime: task for %s failed after %d attempts: %v", e.Range, e.Attempts, e.Err)
+	return fmt.Sprintf("task for %s failed after %d attempts: %v", e.Range, e.Attempts, e.Err)
 }
 
 func (e *TaskError) Unwrap() error { return e.Err }
@@ -44,9 +44,9 @@ func (e *DecodeError) Error() string {
 		what = "key"
 	}
 	if e.SchemaID >= 0 {
-		return fmt.Sprintf("runtime: decoding %s of topic %s partition %d offset %d (schema id %d, %s): %v", what, e.Topic, e.Partition, e.Offset, e.SchemaID, e.Cause(), e.Err)
+		return fmt.Sprintf("decoding %s of topic %s partition %d offset %d (schema id %d, %s): %v", what, e.Topic, e.Partition, e.Offset, e.SchemaID, e.Cause(), e.Err)
 	}
-	return fmt.Sprintf("runtime: decoding %s of topic %s partition %d offset %d (%s): %v", what, e.Topic, e.Partition, e.Offset, e.Cause(), e.Err)
+	return fmt.Sprintf("decoding %s of topic %s partition %d offset %d (%s): %v", what, e.Topic, e.Partition, e.Offset, e.Cause(), e.Err)
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }
@@ -61,7 +61,7 @@ type FetchError struct {
 }
 
 func (e *FetchError) Error() string {
-	return fmt.Sprintf("runtime: fetching topic %s partition %d at offset %d: %v", e.Topic, e.Partition, e.Offset, e.Err)
+	return fmt.Sprintf("fetching topic %s partition %d at offset %d: %v", e.Topic, e.Partition, e.Offset, e.Err)
 }
 
 func (e *FetchError) Unwrap() error { return e.Err }
@@ -78,7 +78,7 @@ func (e *NoOffsetError) Error() string {
 		names[i] = tp.String()
 	}
 	slices.Sort(names)
-	return fmt.Sprintf("runtime: group %q has no committed offset for %s and the reset policy is error", e.Group, strings.Join(names, ", "))
+	return fmt.Sprintf("group %q has no stored offset for %s and the reset policy is error", e.Group, strings.Join(names, ", "))
 }
 
 // CommitError is a failed offset commit for one range.
@@ -88,7 +88,7 @@ type CommitError struct {
 }
 
 func (e *CommitError) Error() string {
-	return fmt.Sprintf("runtime: committing %s: %v", e.Range, e.Err)
+	return fmt.Sprintf("committing %s: %v", e.Range, e.Err)
 }
 
 func (e *CommitError) Unwrap() error { return e.Err }
@@ -113,7 +113,36 @@ func (e *ConnectError) Error() string {
 	if e.Mechanism != "" {
 		how += ", SASL " + e.Mechanism + " (check the credentials)"
 	}
-	return fmt.Sprintf("runtime: cannot reach brokers %s over %s: %v", strings.Join(e.Brokers, ","), how, e.Err)
+	return fmt.Sprintf("cannot reach brokers %s over %s: %v", strings.Join(e.Brokers, ","), how, e.Err)
 }
 
 func (e *ConnectError) Unwrap() error { return e.Err }
+
+// OffsetOutOfRangeError is a start offset (stored, or given as a starting
+// offset) outside its partition's log, with ResetError: Kafka deleted the
+// records after it (retention), or the partition is shorter than it was.
+type OffsetOutOfRangeError struct {
+	TopicPartition
+	Offset int64
+	// From says where the offset came from: "the offset store" or
+	// "startingOffsets".
+	From       string
+	Start, End int64
+}
+
+func (e *OffsetOutOfRangeError) Error() string {
+	return fmt.Sprintf("topic %s partition %d: offset %d from %s is outside the partition's log [%d, %d) and the reset policy is error",
+		e.Topic, e.Partition, e.Offset, e.From, e.Start, e.End)
+}
+
+// OffsetStoreError is the job's offset store failing to load or store.
+type OffsetStoreError struct {
+	Op  string // "load" or "store"
+	Err error
+}
+
+func (e *OffsetStoreError) Error() string {
+	return fmt.Sprintf("offset store: %s: %v", e.Op, e.Err)
+}
+
+func (e *OffsetStoreError) Unwrap() error { return e.Err }

@@ -50,7 +50,7 @@ func TestLocationStrategiesPlaceTasks(t *testing.T) {
 			var mu sync.Mutex
 			seen := make(map[TopicPartition]map[int]bool)
 			var batches atomic.Int64
-			r := start(t, e, func(ctx context.Context, bs *Batches) error {
+			r := start(t, e, func(ctx context.Context, bs *JobBatch) error {
 				batches.Add(1)
 				return s.Batch(bs).ForeachPartition(ctx, func(ctx context.Context, p Partition[[]byte, []byte]) error {
 					w, ok := WorkerFromContext(ctx)
@@ -130,7 +130,7 @@ func TestListenersAndHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	var total atomic.Int64
-	r := start(t, e, func(_ context.Context, bs *Batches) error {
+	r := start(t, e, func(_ context.Context, bs *JobBatch) error {
 		total.Add(int64(s.Batch(bs).Len()))
 		return nil
 	})
@@ -167,13 +167,13 @@ func TestCommitAsync(t *testing.T) {
 	addrs := newCluster(t, 2, testTopic)
 	produce(t, addrs, testTopic, 2, 10)
 	tps := []TopicPartition{{testTopic, 0}, {testTopic, 1}}
-	e, err := New(Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(20*time.Millisecond))
+	e, err := New(Group("manual"), ManualCommit(), Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// ExactlyOnce: the engine itself commits nothing, so what lands in the
-	// group is what CommitAsync sent.
-	s, err := NewStream[[]byte, []byte](e, "s", Assign(tps...), nil, nil, Group("manual"), WithSemantics(ExactlyOnce))
+	// ManualCommit: the engine itself commits nothing, so what lands in
+	// the group is what CommitAsync sent.
+	s, err := NewStream[[]byte, []byte](e, "s", Assign(tps...), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestCommitAsync(t *testing.T) {
 		cbErr     error
 		calls     atomic.Int64
 	)
-	r := start(t, e, func(_ context.Context, bs *Batches) error {
+	r := start(t, e, func(_ context.Context, bs *JobBatch) error {
 		if calls.Load() == 0 {
 			s.CommitAsync([]OffsetRange{{Topic: testTopic, Partition: 0, FromOffset: 0, UntilOffset: 7}, {Topic: testTopic, Partition: 0, FromOffset: 0, UntilOffset: 4}}, nil)
 			s.CommitAsync([]OffsetRange{{Topic: testTopic, Partition: 1, FromOffset: 0, UntilOffset: 3}}, func(c []OffsetRange, err error) {
@@ -209,11 +209,11 @@ func TestCommitAsync(t *testing.T) {
 func TestPatternPicksUpNewTopic(t *testing.T) {
 	c, addrs := newTestCluster(t, 2, "clicks.a")
 	produce(t, addrs, "clicks.a", 2, 5)
-	e, err := New(Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(50*time.Millisecond), MetadataMaxAge(200*time.Millisecond))
+	e, err := New(Group("pattern"), Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(50*time.Millisecond), MetadataMaxAge(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStream(e, "s", SubscribePattern(regexp.MustCompile(`^clicks\..*`)), BytesDecoder, StringDecoder, Group("pattern"))
+	s, err := NewStream(e, "s", SubscribePattern(regexp.MustCompile(`^clicks\..*`)), BytesDecoder, StringDecoder)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,11 +231,11 @@ func TestPatternPicksUpNewTopic(t *testing.T) {
 
 func TestSurvivesInjectedFetchError(t *testing.T) {
 	c, addrs := newTestCluster(t, 3, testTopic)
-	e, err := New(Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(30*time.Millisecond))
+	e, err := New(Group("faulty"), Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(30*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder, Group("faulty"))
+	s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder)
 	if err != nil {
 		t.Fatal(err)
 	}

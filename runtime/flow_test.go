@@ -47,17 +47,15 @@ func TestFetchPausesAtBufferBound(t *testing.T) {
 		maxBuf, total atomic.Int64
 		sawPause      atomic.Bool
 	)
-	r := start(t, e, func(_ context.Context, bs *Batches) error {
-		s.src.mu.Lock()
-		if st := s.src.parts[tp]; st != nil {
-			if l := int64(len(st.buf)); l > maxBuf.Load() {
+	r := start(t, e, func(_ context.Context, bs *JobBatch) error {
+		for _, st := range e.Snapshot().Partitions {
+			if l := int64(st.Buffered); st.TopicPartition == tp && l > maxBuf.Load() {
 				maxBuf.Store(l)
 			}
-			if st.paused {
+			if st.Paused {
 				sawPause.Store(true)
 			}
 		}
-		s.src.mu.Unlock()
 		total.Add(int64(s.Batch(bs).Len()))
 		return nil
 	})
@@ -88,7 +86,7 @@ func TestBackpressureInitialRateAndEstimate(t *testing.T) {
 		mu    sync.Mutex
 		sizes []int
 	)
-	r := start(t, e, func(_ context.Context, bs *Batches) error {
+	r := start(t, e, func(_ context.Context, bs *JobBatch) error {
 		b := s.Batch(bs)
 		if b.Len() > 0 {
 			time.Sleep(time.Duration(b.Len()) * 100 * time.Microsecond) // a slow sink

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -19,7 +20,7 @@ type gapCollector struct {
 }
 
 func (g *gapCollector) handle(s *Stream[[]byte, string]) Handler {
-	return func(_ context.Context, bs *Batches) error {
+	return func(_ context.Context, bs *JobBatch) error {
 		b := s.Batch(bs)
 		g.mu.Lock()
 		defer g.mu.Unlock()
@@ -115,10 +116,11 @@ func TestCompactedTopicGaps(t *testing.T) {
 	}
 	c.Compact()
 	tp := TopicPartition{"entities", 0}
-	logStart, err := listOffsets(context.Background(), cl, []TopicPartition{tp}, -2, false)
+	starts, err := kadm.NewClient(cl).ListStartOffsets(context.Background(), tp.Topic)
 	if err != nil {
 		t.Fatal(err)
 	}
+	logStart := map[TopicPartition]int64{tp: starts.Offsets().KOffsets()[tp.Topic][tp.Partition].EpochOffset().Offset}
 
 	e, err := New(Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(30*time.Millisecond))
 	if err != nil {

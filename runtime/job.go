@@ -290,8 +290,24 @@ func (c *JobConfig) EngineOpts() ([]Opt, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	start, err := c.startPosition()
+	if err != nil {
+		return nil, err
+	}
+	reset, err := c.resetPolicy()
+	if err != nil {
+		return nil, err
+	}
+	sem, err := c.semantics()
+	if err != nil {
+		return nil, err
+	}
 	opts := []Opt{
 		Brokers(c.Brokers...),
+		Group(c.Group),
+		StartFrom(start),
+		ResetTo(reset),
+		WithSemantics(sem),
 		BatchInterval(c.BatchInterval),
 		Workers(c.Workers),
 		MaxRatePerPartition(c.MaxRatePerPartition),
@@ -336,18 +352,6 @@ func (c *JobConfig) EngineOpts() ([]Opt, error) {
 // StreamOpts turns the configuration into the options every stream of the
 // job shares.
 func (c *JobConfig) StreamOpts() ([]StreamOpt, error) {
-	start, err := c.startPosition()
-	if err != nil {
-		return nil, err
-	}
-	reset, err := c.resetPolicy()
-	if err != nil {
-		return nil, err
-	}
-	sem, err := c.semantics()
-	if err != nil {
-		return nil, err
-	}
 	loc, err := c.location()
 	if err != nil {
 		return nil, err
@@ -356,7 +360,7 @@ func (c *JobConfig) StreamOpts() ([]StreamOpt, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []StreamOpt{Group(c.Group), StartFrom(start), ResetTo(reset), WithSemantics(sem), Location(loc), OnDecodeError(bad)}
+	opts := []StreamOpt{Location(loc), OnDecodeError(bad)}
 	if bad == DeadLetterBadRecords {
 		opts = append(opts, DeadLetterTopic(c.DeadLetterTopic))
 	}
@@ -454,15 +458,4 @@ func (c *JobConfig) saslMechanism() (sasl.Mechanism, error) {
 		return scram.Auth{User: c.SASLUsername, Pass: c.SASLPassword}.AsSha512Mechanism(), nil
 	}
 	return nil, fmt.Errorf("config SASLMechanism: %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.SASLMechanism)
-}
-
-// GroupFor is the consumer group of one stream of a job with nStreams
-// streams: Group itself for a single stream, else Group + "-" + stream,
-// because streams must not share a group (each has its own consumer, and
-// a shared group would hand one stream's partitions to the other).
-func (c *JobConfig) GroupFor(stream string, nStreams int) string {
-	if nStreams <= 1 {
-		return c.Group
-	}
-	return c.Group + "-" + stream
 }

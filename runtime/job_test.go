@@ -118,15 +118,20 @@ func TestRunMainFlagsStatusAndCleanStop(t *testing.T) {
 }
 
 func TestStatusPages(t *testing.T) {
-	s := NewStatus("job", 2)
-	for i := range 3 {
-		s.BatchCompleted(BatchInfo{ID: int64(i), Records: 10 * i, Ranges: map[string][]OffsetRange{"imps": {{Topic: "imps", Partition: 1, FromOffset: 5, UntilOffset: 9}}}})
+	s := NewStatus("job")
+	e, err := New(Brokers("k:9092"), RetainedBatches(2), s.Attach())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := len(s.Batches()); got != 2 {
+	for i := range 3 {
+		e.record(BatchInfo{ID: int64(i), Records: 10 * i, Ranges: map[string][]OffsetRange{"imps": {{Topic: "imps", Partition: 1, FromOffset: 5, UntilOffset: 9}}}})
+	}
+	batches := s.Snapshot().Batches
+	if got := len(batches); got != 2 {
 		t.Errorf("kept %d batches, want 2", got)
 	}
 	var b bytes.Buffer
-	WriteBatchPage(&b, s.Batches()[1])
+	WriteBatchPage(&b, batches[1])
 	for _, want := range []string{"Batch 2", "Input data size: 20 records", "topic: imps partition: 1 offsets: 5 to 9"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("batch page lacks %q:\n%s", want, b.String())
@@ -193,11 +198,11 @@ func TestRegistryOverTLS(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		r, err := NewSchemaRegistry(ctx, srv.URL, opts...)
+		r, err := NewSchemaRegistry(srv.URL, opts...)
 		if err != nil {
 			return err
 		}
-		_, err = r.WriterSchema(id)
+		_, err = r.WriterSchema(ctx, id)
 		return err
 	}
 	if err := lookup(JobConfig{RegistryCA: ca}); err != nil {

@@ -15,7 +15,7 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -62,8 +62,8 @@ func RunMain(ctx context.Context, name string, cfg *JobConfig, args []string, st
 		return 1
 	}
 
-	status := NewStatus(name, 100)
-	cfg.EngineOptions = append(cfg.EngineOptions, Listener(status), Listener(batchLogger{log}))
+	status := NewStatus(name)
+	cfg.EngineOptions = append(cfg.EngineOptions, status.Attach(), Listener(batchLogger{log}), Logger(log))
 	if cfg.StatusAddr != "" {
 		ln, err := net.Listen("tcp", cfg.StatusAddr)
 		if err != nil {
@@ -96,39 +96,34 @@ func (l batchLogger) BatchCompleted(i BatchInfo) {
 	l.log.Info("batch done", "batch", i.ID, "records", i.Records, "scheduling_delay", i.SchedulingDelay, "processing_time", i.ProcessingTime)
 }
 
-// Status keeps the last completed batches and serves them over HTTP:
-// "/" as text in the shape of Spark's batch page, "/status.json" as JSON
-// and "/healthz" for probes (503 after a failed batch).
+// Status serves the state of a job's engine over HTTP, from the engine's
+// Snapshot: "/" as text in the shape of Spark's batch page, "/status.json"
+// as JSON and "/healthz" for probes (503 after a failed batch).
 type Status struct {
-	name string
-	max  int
-	mu   sync.Mutex
-	last []BatchInfo
+	name   string
+	engine atomic.Pointer[Engine]
 }
 
-// NewStatus keeps the last max batches of the job.
-func NewStatus(name string, max int) *Status { return &Status{name: name, max: max} }
+// NewStatus serves the job name's status once Attach's option has been
+// given to its engine.
+func NewStatus(name string) *Status { return &Status{name: name} }
 
-func (s *Status) BatchSubmitted(BatchInfo) {}
-func (s *Status) BatchStarted(BatchInfo)   {}
-func (s *Status) BatchCompleted(i BatchInfo) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.last = append(s.last, i)
-	if len(s.last) > s.max {
-		s.last = s.last[len(s.last)-s.max:]
+// Attach is the engine option that makes s serve that engine's state.
+func (s *Status) Attach() Opt {
+	return optFunc(func(c *engineCfg) { c.onNew = append(c.onNew, s.engine.Store) })
+}
+
+// Snapshot is the attached engine's snapshot, empty before one is.
+func (s *Status) Snapshot() Snapshot {
+	if e := s.engine.Load(); e != nil {
+		return e.Snapshot()
 	}
-}
-
-// Batches returns the retained batches, oldest first.
-func (s *Status) Batches() []BatchInfo {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]BatchInfo(nil), s.last...)
+	return Snapshot{Job: s.name}
 }
 
 func (s *Status) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	batches := s.Batches()
+	snap := s.Snapshot()
+	batches := snap.Batches
 	switch r.URL.Path {
 	case "/healthz":
 		if n := len(batches); n > 0 && batches[n-1].Err != nil {
@@ -149,9 +144,10 @@ func (s *Status) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"job": s.name, "batches": out})
+		json.NewEncoder(w).Encode(map[string]any{"job": s.name, "batches": out, "partitions": snap.Partitions})
 	case "/":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		batches = batches[max(len(batches)-100, 0):]
 		fmt.Fprintf(w, "%s: last %d batches\n", s.name, len(batches))
 		for i := len(batches) - 1; i >= 0; i-- {
 			WriteBatchPage(w, batches[i])

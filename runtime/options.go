@@ -32,6 +32,19 @@ type engineCfg struct {
 	sasl            []sasl.Mechanism
 	kgoOpts         []kgo.Opt
 	logger          *slog.Logger
+
+	// Job-level: one group, one start policy and one semantics for every
+	// stream, because one batch (and one transaction) spans them all.
+	job          string
+	group        string
+	start        StartPosition
+	reset        ResetPolicy
+	semantics    Semantics
+	manualCommit bool
+	store        OffsetStore // nil: the group's offsets in Kafka
+
+	// onNew are called with the engine New built (Status.Attach).
+	onNew []func(*Engine)
 }
 
 func defaultEngineCfg() engineCfg {
@@ -205,13 +218,44 @@ func KgoOpts(opts ...kgo.Opt) Opt {
 	return optFunc(func(c *engineCfg) { c.kgoOpts = append(c.kgoOpts, opts...) })
 }
 
+// JobName names the job in logs and in its group's member metadata, so a
+// group shared by two different jobs is detected (GroupConflictError).
+// Default none: the streams' names and topics identify the job instead.
+func JobName(name string) Opt { return optFunc(func(c *engineCfg) { c.job = name }) }
+
+// Group sets the job's consumer group: one group for all its streams, as
+// Kafka Streams has one per application, so adding or removing a stream
+// never moves another stream's committed offsets, and one transaction can
+// commit a whole batch. Required for Subscribe and SubscribePattern
+// streams, and for storing the offsets of Assign streams in Kafka.
+func Group(id string) Opt { return optFunc(func(c *engineCfg) { c.group = id }) }
+
+// StartFrom sets where the job's streams start. Default StartCommitted.
+func StartFrom(p StartPosition) Opt { return optFunc(func(c *engineCfg) { c.start = p }) }
+
+// ResetTo sets what happens where the offset store has no offset for a
+// partition, or one outside the partition's log (deleted by retention, or
+// past its end), as Kafka's auto.offset.reset does. Default ResetEarliest.
+func ResetTo(p ResetPolicy) Opt { return optFunc(func(c *engineCfg) { c.reset = p }) }
+
+// WithSemantics sets the job's delivery semantics, which decide the order
+// of handler, dead letters and offset store in every batch (see Engine).
+// Default AtLeastOnce. ExactlyOnce needs a TransactionalStore.
+func WithSemantics(s Semantics) Opt { return optFunc(func(c *engineCfg) { c.semantics = s }) }
+
+// ManualCommit keeps the engine from storing batch offsets: the handler
+// stores them itself, with Stream.CommitAsync (Spark's
+// enable.auto.commit=false and commitAsync) or in its own system. Starting
+// offsets still come from the offset store. Default off.
+func ManualCommit() Opt { return optFunc(func(c *engineCfg) { c.manualCommit = true }) }
+
+// WithOffsetStore keeps the job's offsets in s instead of the group's
+// commits in Kafka. The engine loads each partition's start from s when it
+// gains the partition and stores each finished batch's ranges in s.
+func WithOffsetStore(s OffsetStore) Opt { return optFunc(func(c *engineCfg) { c.store = s }) }
+
 type streamCfg struct {
-	group     string
-	start     StartPosition
-	reset     ResetPolicy
-	location  LocationStrategy
-	semantics Semantics
-	noCommit  bool
+	location LocationStrategy
 	// onBad and deadLetterTopic: see OnDecodeError.
 	onBad           DecodePolicy
 	deadLetterTopic string
@@ -224,29 +268,7 @@ type streamOptFunc func(*streamCfg)
 
 func (f streamOptFunc) applyStream(c *streamCfg) { f(c) }
 
-// Group sets the stream's consumer group: required for Subscribe and
-// SubscribePattern, optional for Assign (where it only stores offsets).
-// Two streams of one engine may not share a group.
-func Group(id string) StreamOpt { return streamOptFunc(func(c *streamCfg) { c.group = id }) }
-
-// StartFrom sets where the stream starts. Default StartCommitted.
-func StartFrom(p StartPosition) StreamOpt { return streamOptFunc(func(c *streamCfg) { c.start = p }) }
-
-// ResetTo sets what StartCommitted does without a committed offset.
-// Default ResetEarliest.
-func ResetTo(p ResetPolicy) StreamOpt { return streamOptFunc(func(c *streamCfg) { c.reset = p }) }
-
 // Location sets the location strategy. Default PreferConsistent.
 func Location(l LocationStrategy) StreamOpt {
 	return streamOptFunc(func(c *streamCfg) { c.location = l })
 }
-
-// WithSemantics sets the delivery semantics. Default AtLeastOnce.
-func WithSemantics(s Semantics) StreamOpt {
-	return streamOptFunc(func(c *streamCfg) { c.semantics = s })
-}
-
-// NoKafkaCommit keeps the engine from committing batch offsets to the
-// group, for jobs that store offsets elsewhere; CommitAsync still works.
-// Default: at-least-once and at-most-once streams commit to Kafka.
-func NoKafkaCommit() StreamOpt { return streamOptFunc(func(c *streamCfg) { c.noCommit = true }) }

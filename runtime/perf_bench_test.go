@@ -274,7 +274,7 @@ func throughputEngine(b *testing.B, addrs []string, n int) (wall, cpu time.Durat
 	done := make(chan struct{})
 	errc := make(chan error, 1)
 	go func() {
-		errc <- e.Run(context.Background(), func(ctx context.Context, bs *runtime.Batches) error {
+		errc <- e.Run(context.Background(), func(ctx context.Context, bs *runtime.JobBatch) error {
 			sb := s.Batch(bs)
 			err := sb.ForeachPartition(ctx, func(context.Context, runtime.Partition[struct{}, alltypes.Impression]) error { return nil })
 			if got.Add(int64(sb.Len())) == int64(n) {
@@ -339,7 +339,7 @@ func BenchmarkBatchOverhead(b *testing.B) {
 	done := make(chan struct{})
 	errc := make(chan error, 1)
 	go func() {
-		errc <- e.Run(context.Background(), func(ctx context.Context, bs *runtime.Batches) error {
+		errc <- e.Run(context.Background(), func(ctx context.Context, bs *runtime.JobBatch) error {
 			sb := s.Batch(bs)
 			if len(sb.Partitions()) != parts {
 				return fmt.Errorf("batch has %d partitions, want %d", len(sb.Partitions()), parts)
@@ -446,7 +446,7 @@ func rssChild(t *testing.T, addrs []string) {
 	done := make(chan struct{})
 	errc := make(chan error, 1)
 	go func() {
-		errc <- e.Run(context.Background(), func(ctx context.Context, bs *runtime.Batches) error {
+		errc <- e.Run(context.Background(), func(ctx context.Context, bs *runtime.JobBatch) error {
 			sb := s.Batch(bs)
 			err := sb.ForeachPartition(ctx, func(context.Context, runtime.Partition[struct{}, alltypes.Impression]) error { return nil })
 			if batches.Add(1) == 3 {
@@ -498,7 +498,7 @@ func recordFootprint(t *testing.T) float64 {
 	keep := make([]*runtime.Record[struct{}, alltypes.Impression], n)
 	kept := make([]*kgo.Record, n)
 	for i := range keep {
-		v, err := dec(perfTopic, 0, int64(i), raw)
+		v, err := dec(context.Background(), raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -565,7 +565,7 @@ func BenchmarkDecodeScaling(b *testing.B) {
 							n := min(chunk, per-i)
 							if !keep {
 								for range n {
-									if _, err := dec(perfTopic, 0, 0, raw); err != nil {
+									if _, err := dec(context.Background(), raw); err != nil {
 										panic(err)
 									}
 								}
@@ -579,7 +579,7 @@ func BenchmarkDecodeScaling(b *testing.B) {
 										panic(err)
 									}
 								} else {
-									v, err := dec(perfTopic, 0, int64(i+j), raw)
+									v, err := dec(context.Background(), raw)
 									if err != nil {
 										panic(err)
 									}

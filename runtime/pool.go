@@ -10,69 +10,49 @@ import (
 // routed to worker w always runs on w: that is what lets PreferConsistent
 // keep a partition's per-worker state warm across batches.
 //
-// The workers also decode fetched records, from one queue they share (a
-// chunk may decode anywhere). A worker takes its own tasks first, so a
-// batch's ForeachPartition never waits behind the decoding of the records
-// fetched for the batches after it.
+// Decoding fetched records has goroutines of its own, as many as the
+// workers, fed from one queue (a chunk may decode anywhere): a decode that
+// waits on a schema registry that is down holds up later decodes, never a
+// batch's ForeachPartition tasks, and the Go scheduler shares the cores
+// between the two kinds of work.
 type pool struct {
 	queues  []chan func()
-	decodes chan func()
-	wg      sync.WaitGroup
+	decodes chan func(context.Context)
+	// ctx ends when the engine stops: queued decodes are then dropped
+	// and submitDecode gives up rather than wait for room.
+	ctx context.Context
+	wg  sync.WaitGroup
 }
 
 // inlinePool runs tasks on the caller's goroutine; it backs batches built
 // outside an engine (tests, replays).
-var inlinePool = &pool{}
+var inlinePool = &pool{ctx: context.Background()}
 
-// decodeQueue is the capacity of the shared decode queue: more chunks than
-// decodeAhead and one fetch response make, so queueing one never blocks
-// the polling goroutine in practice.
+// decodeQueue is the capacity of the decode queue: more chunks than
+// decodeAhead and one fetch response make, so queueing one rarely waits.
 const decodeQueue = 4096
 
-func newPool(workers int) *pool {
-	p := &pool{queues: make([]chan func(), workers), decodes: make(chan func(), decodeQueue)}
+func newPool(ctx context.Context, workers int) *pool {
+	p := &pool{queues: make([]chan func(), workers), decodes: make(chan func(context.Context), decodeQueue), ctx: ctx}
 	for i := range p.queues {
 		q := make(chan func(), 64)
 		p.queues[i] = q
-		p.wg.Add(1)
-		go p.work(q)
+		p.wg.Go(func() {
+			for f := range q {
+				f()
+			}
+		})
+		p.wg.Go(func() {
+			for f := range p.decodes {
+				f(ctx)
+			}
+		})
 	}
 	return p
 }
 
-func (p *pool) work(q chan func()) {
-	defer p.wg.Done()
-	dq := p.decodes
-	for q != nil || dq != nil {
-		select {
-		case f, ok := <-q:
-			if ok {
-				f()
-			} else {
-				q = nil
-			}
-			continue
-		default:
-		}
-		select {
-		case f, ok := <-q:
-			if ok {
-				f()
-			} else {
-				q = nil
-			}
-		case f, ok := <-dq:
-			if ok {
-				f()
-			} else {
-				dq = nil
-			}
-		}
-	}
-}
-
-func (p *pool) size() int { return max(len(p.queues), 1) }
-
+// close ends the workers once their queues are done. Nothing may submit
+// after it is called.
 func (p *pool) close() {
 	for _, q := range p.queues {
 		close(q)
@@ -83,13 +63,22 @@ func (p *pool) close() {
 	p.wg.Wait()
 }
 
-// submitDecode queues f on the shared decode queue without waiting for it.
-func (p *pool) submitDecode(f func()) {
+// submitDecode queues f for a decoder without waiting for it to run. It
+// reports false, without queueing, once the engine is stopping.
+func (p *pool) submitDecode(f func(context.Context)) bool {
 	if len(p.queues) == 0 {
-		f()
-		return
+		f(p.ctx)
+		return true
 	}
-	p.decodes <- f
+	if p.ctx.Err() != nil {
+		return false
+	}
+	select {
+	case p.decodes <- f:
+		return true
+	case <-p.ctx.Done():
+		return false
+	}
 }
 
 // run executes task(i) for i in [0,n) on worker slot(i) and waits for all.

@@ -66,7 +66,6 @@ func (e *WireError) Unwrap() error { return e.Err }
 type SchemaRegistry struct {
 	url string
 	cl  *sr.Client
-	ctx context.Context
 
 	mu   sync.Mutex
 	byID map[int]*schemaEntry
@@ -90,29 +89,32 @@ func RegistryHTTPClient(tc *tls.Config) sr.ClientOpt {
 	return sr.HTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}})
 }
 
-// NewSchemaRegistry returns a registry client for url. ctx bounds retries:
-// cancel it when the job stops.
-func NewSchemaRegistry(ctx context.Context, url string, opts ...sr.ClientOpt) (*SchemaRegistry, error) {
+// NewSchemaRegistry returns a registry client for url. Lookups are bounded
+// by the context each is made with (a decoder's: it ends when the job
+// stops).
+func NewSchemaRegistry(url string, opts ...sr.ClientOpt) (*SchemaRegistry, error) {
 	cl, err := sr.NewClient(append([]sr.ClientOpt{sr.URLs(url), RegistryHTTPClient(nil)}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("schema registry %s: %w", url, err)
 	}
-	return &SchemaRegistry{url: url, cl: cl, ctx: ctx, byID: map[int]*schemaEntry{}, MaxBackoff: 10 * time.Second}, nil
+	return &SchemaRegistry{url: url, cl: cl, byID: map[int]*schemaEntry{}, MaxBackoff: 10 * time.Second}, nil
 }
 
 // Client is the underlying franz-go registry client.
 func (r *SchemaRegistry) Client() *sr.Client { return r.cl }
 
 // WriterSchema returns the standalone schema registered under id, with
-// any schema references written in place.
-func (r *SchemaRegistry) WriterSchema(id int) (string, error) {
+// any schema references written in place. While the registry does not
+// answer it retries until ctx ends; a caller that finds the lookup of id
+// under way waits for it, or for its own ctx.
+func (r *SchemaRegistry) WriterSchema(ctx context.Context, id int) (string, error) {
 	r.mu.Lock()
 	e, ok := r.byID[id]
 	if !ok {
 		e = &schemaEntry{ready: make(chan struct{})}
 		r.byID[id] = e
 		r.mu.Unlock()
-		e.schema, e.err = r.fetch(id)
+		e.schema, e.err = r.fetch(ctx, id)
 		if e.err != nil && !permanent(e.err) {
 			// A transient failure (ctx ended) is not remembered: the
 			// next lookup tries again.
@@ -124,8 +126,12 @@ func (r *SchemaRegistry) WriterSchema(id int) (string, error) {
 		return e.schema, e.err
 	}
 	r.mu.Unlock()
-	<-e.ready
-	return e.schema, e.err
+	select {
+	case <-e.ready:
+		return e.schema, e.err
+	case <-ctx.Done():
+		return "", fmt.Errorf("%w: %s: schema id %d: giving up as the job stops: %w", ErrRegistryUnavailable, r.url, id, ctx.Err())
+	}
 }
 
 // unknownTries is how often an id the registry says it does not know is
@@ -134,17 +140,17 @@ func (r *SchemaRegistry) WriterSchema(id int) (string, error) {
 // answering, while producers already use its id.
 const unknownTries = 4
 
-func (r *SchemaRegistry) fetch(id int) (string, error) {
+func (r *SchemaRegistry) fetch(ctx context.Context, id int) (string, error) {
 	backoff := 100 * time.Millisecond
 	log := r.Log
 	if log == nil {
 		log = slog.Default()
 	}
 	for unknown, failed := 0, 0; ; {
-		s, err := r.fetchOnce(id)
+		s, err := r.fetchOnce(ctx, id)
 		if err == nil {
 			if failed > 0 {
-				log.Info("runtime: schema registry answered", "registry", r.url, "schema_id", id, "failed_tries", failed)
+				log.Info("schema registry answered", "registry", r.url, "schema_id", id, "failed_tries", failed)
 			}
 			return s, nil
 		}
@@ -157,12 +163,12 @@ func (r *SchemaRegistry) fetch(id int) (string, error) {
 			}
 		default:
 			if failed++; failed%10 == 1 {
-				log.Warn("runtime: schema registry lookup failed; the batch waits and the lookup is retried until the registry answers",
+				log.Warn("schema registry lookup failed; the batch waits and the lookup is retried until the registry answers",
 					"registry", r.url, "schema_id", id, "tries", failed, "error", err.Error())
 			}
 		}
 		select {
-		case <-r.ctx.Done():
+		case <-ctx.Done():
 			// %v: the last error's kind (say, not known yet) is not the
 			// outcome, which is transient.
 			return "", fmt.Errorf("%w: %s: schema id %d: giving up as the job stops: %v", ErrRegistryUnavailable, r.url, id, err)
@@ -172,8 +178,8 @@ func (r *SchemaRegistry) fetch(id int) (string, error) {
 	}
 }
 
-func (r *SchemaRegistry) fetchOnce(id int) (string, error) {
-	s, err := r.cl.SchemaByID(r.ctx, id)
+func (r *SchemaRegistry) fetchOnce(ctx context.Context, id int) (string, error) {
+	s, err := r.cl.SchemaByID(ctx, id)
 	if err != nil {
 		var re *sr.ResponseError
 		if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
@@ -197,7 +203,7 @@ func (r *SchemaRegistry) fetchOnce(id int) (string, error) {
 				continue
 			}
 			seen[key] = true
-			ss, err := r.cl.SchemaByVersion(r.ctx, ref.Subject, ref.Version)
+			ss, err := r.cl.SchemaByVersion(ctx, ref.Subject, ref.Version)
 			if err != nil {
 				var re *sr.ResponseError
 				if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
@@ -224,12 +230,6 @@ func (r *SchemaRegistry) fetchOnce(id int) (string, error) {
 	return full, nil
 }
 
-// AvroType is implemented by every generated record type.
-type AvroType interface {
-	AvroRecord
-	AvroSchema() string
-}
-
 // ConfluentAvro decodes the Confluent wire format: magic byte 0, a 4-byte
 // big-endian schema id, the Avro body. With a registry, the writer schema
 // is looked up by id and resolved against T's schema once per id: records
@@ -237,21 +237,15 @@ type AvroType interface {
 // reader's defaults, and a writer equal to T's schema takes the
 // specialized fast path. With a nil registry the body must be written with
 // T's own schema (the job has no registry to ask).
-func ConfluentAvro[T any, PT interface {
-	*T
-	AvroType
-}](reg *SchemaRegistry) Decoder[T] {
+func ConfluentAvro[T any, PT codec.RecordPtr[T]](reg *SchemaRegistry) Decoder[T] {
 	return ConfluentAvroInto[T, PT](reg).Decoder()
 }
 
 // ConfluentAvroInto is ConfluentAvro decoding in place: what generated jobs
 // use, so a record's value is decoded where the batch keeps it.
-func ConfluentAvroInto[T any, PT interface {
-	*T
-	AvroType
-}](reg *SchemaRegistry) DecoderInto[T] {
+func ConfluentAvroInto[T any, PT codec.RecordPtr[T]](reg *SchemaRegistry) DecoderInto[T] {
 	if reg == nil {
-		return func(dst *T, _ string, _ int32, _ int64, b []byte) error {
+		return func(_ context.Context, dst *T, b []byte) error {
 			id, err := confluentHeader(b)
 			if err != nil {
 				return err
@@ -269,14 +263,14 @@ func ConfluentAvroInto[T any, PT interface {
 	// cannot be resolved is cached too: it stays unreadable (ids are
 	// immutable), and records skipped with it must not re-resolve.
 	var cache sync.Map
-	return func(dst *T, _ string, _ int32, _ int64, b []byte) error {
+	return func(ctx context.Context, dst *T, b []byte) error {
 		id, err := confluentHeader(b)
 		if err != nil {
 			return err
 		}
 		wd, ok := cache.Load(id)
 		if !ok {
-			writer, err := reg.WriterSchema(id)
+			writer, err := reg.WriterSchema(ctx, id)
 			if err != nil && !permanent(err) {
 				return &WireError{SchemaID: id, Err: err} // transient: not cached
 			}
@@ -357,9 +351,7 @@ func (r *SchemaRegistry) Serializer(ctx context.Context, subject, schema string,
 func (s *Serializer) ID() int { return s.id }
 
 // Append appends v in the wire format: header, then v's Avro binary.
-func (s *Serializer) Append(dst []byte, v interface {
-	AppendAvro([]byte) ([]byte, error)
-}) ([]byte, error) {
+func (s *Serializer) Append(dst []byte, v codec.Record) ([]byte, error) {
 	return v.AppendAvro(s.AppendHeader(dst))
 }
 

@@ -40,7 +40,7 @@ func consumeOnce(t *testing.T, n int64, opts ...Opt) error {
 	var got atomic.Int64
 	errc := make(chan error, 1)
 	go func() {
-		errc <- e.Run(ctx, func(_ context.Context, bs *Batches) error {
+		errc <- e.Run(ctx, func(_ context.Context, bs *JobBatch) error {
 			got.Add(int64(s.Batch(bs).Len()))
 			return nil
 		})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -18,23 +19,16 @@ func commitOffsets(t *testing.T, addrs []string, group string, offs map[TopicPar
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	m := make(map[string]map[int32]kgo.EpochOffset)
+	os := make(kadm.Offsets)
 	for tp, off := range offs {
-		if m[tp.Topic] == nil {
-			m[tp.Topic] = make(map[int32]kgo.EpochOffset)
-		}
-		m[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+		os.Add(kadm.Offset{Topic: tp.Topic, Partition: tp.Partition, At: off, LeaderEpoch: -1})
 	}
-	resp, err := commitRaw(context.Background(), cl, group, m)
+	resp, err := kadm.NewClient(cl).CommitOffsets(context.Background(), group, os)
+	if err == nil {
+		err = resp.Error()
+	}
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, rt := range resp.Topics {
-		for _, p := range rt.Partitions {
-			if p.ErrorCode != 0 {
-				t.Fatalf("commit %s/%d: code %d", rt.Topic, p.Partition, p.ErrorCode)
-			}
-		}
 	}
 }
 
@@ -64,11 +58,11 @@ func TestStartLatestIgnoresCommitted(t *testing.T) {
 	committed := map[TopicPartition]int64{{testTopic, 0}: 10, {testTopic, 1}: 10, {testTopic, 2}: 10}
 	commitOffsets(t, addrs, "anomaly", committed)
 
-	e, err := New(Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(50*time.Millisecond))
+	e, err := New(Group("anomaly"), StartFrom(StartLatest()), Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder, Group("anomaly"), StartFrom(StartLatest()))
+	s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,16 +89,16 @@ func TestResetErrorNamesPartitions(t *testing.T) {
 		Subscribe(testTopic),
 	} {
 		t.Run(cs.String(), func(t *testing.T) {
-			e, err := New(Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(50*time.Millisecond))
+			e, err := New(Group("strict"), ResetTo(ResetError), Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(50*time.Millisecond))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := NewStream[[]byte, []byte](e, "s", cs, nil, nil, Group("strict"), ResetTo(ResetError)); err != nil {
+			if _, err := NewStream[[]byte, []byte](e, "s", cs, nil, nil); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
-			err = e.Run(ctx, func(context.Context, *Batches) error { return nil })
+			err = e.Run(ctx, func(context.Context, *JobBatch) error { return nil })
 			var noOff *NoOffsetError
 			if !errors.As(err, &noOff) {
 				t.Fatalf("Run = %v, want a *NoOffsetError", err)
@@ -137,7 +131,7 @@ func TestTaskRetryRereadsSameRange(t *testing.T) {
 		attempts = make(map[TopicPartition][]attempt)
 		total    atomic.Int64
 	)
-	h := func(ctx context.Context, bs *Batches) error {
+	h := func(ctx context.Context, bs *JobBatch) error {
 		return s.Batch(bs).ForeachPartition(ctx, func(_ context.Context, p Partition[[]byte, string]) error {
 			var vals []string
 			for r := range p.Records() {
@@ -186,16 +180,16 @@ func TestTaskRetryRereadsSameRange(t *testing.T) {
 func TestTaskFailureFailsBatchWithoutCommit(t *testing.T) {
 	addrs := newCluster(t, 1, testTopic)
 	produce(t, addrs, testTopic, 1, 10)
-	e, err := New(Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(50*time.Millisecond), MaxTaskFailures(2), TaskRetryBackoff(time.Millisecond))
+	e, err := New(Group("failing"), Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(50*time.Millisecond), MaxTaskFailures(2), TaskRetryBackoff(time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStream[[]byte](e, "s", Subscribe(testTopic), nil, StringDecoder, Group("failing"))
+	s, err := NewStream[[]byte](e, "s", Subscribe(testTopic), nil, StringDecoder)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var tries atomic.Int64
-	err = e.Run(context.Background(), func(ctx context.Context, bs *Batches) error {
+	err = e.Run(context.Background(), func(ctx context.Context, bs *JobBatch) error {
 		return s.Batch(bs).ForeachPartition(ctx, func(_ context.Context, p Partition[[]byte, string]) error {
 			if p.Len() == 0 {
 				return nil
@@ -231,12 +225,12 @@ func TestTwoInstancesSplitAndHandOver(t *testing.T) {
 		return out
 	}
 	mk := func() (*Engine, *runner) {
-		e, err := New(Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(50*time.Millisecond), MaxRatePerPartition(200),
+		e, err := New(Group("cache"), Brokers(addrs...), ShutdownTimeout(10*time.Second), BatchInterval(50*time.Millisecond), MaxRatePerPartition(200),
 			KgoOpts(kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(100*time.Millisecond)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder, Group("cache"))
+		s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder)
 		if err != nil {
 			t.Fatal(err)
 		}

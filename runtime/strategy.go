@@ -73,18 +73,18 @@ func (c ConsumerStrategy) validate() error {
 	switch c.kind {
 	case kindSubscribe:
 		if len(c.topics) == 0 {
-			return fmt.Errorf("runtime: Subscribe needs at least one topic")
+			return fmt.Errorf("Subscribe needs at least one topic")
 		}
 	case kindPattern:
 		if c.pattern == nil {
-			return fmt.Errorf("runtime: SubscribePattern needs a regexp")
+			return fmt.Errorf("SubscribePattern needs a regexp")
 		}
 	case kindAssign:
 		if len(c.partitions) == 0 {
-			return fmt.Errorf("runtime: Assign needs at least one partition")
+			return fmt.Errorf("Assign needs at least one partition")
 		}
 	default:
-		return fmt.Errorf("runtime: consumer strategy not set (use Subscribe, SubscribePattern or Assign)")
+		return fmt.Errorf("consumer strategy not set (use Subscribe, SubscribePattern or Assign)")
 	}
 	return nil
 }
@@ -200,3 +200,15 @@ const (
 	// partitions that have no committed offset.
 	ResetError
 )
+
+func (p ResetPolicy) String() string {
+	switch p {
+	case ResetEarliest:
+		return "earliest"
+	case ResetLatest:
+		return "latest"
+	case ResetError:
+		return "error"
+	}
+	return fmt.Sprintf("ResetPolicy(%d)", int(p))
+}

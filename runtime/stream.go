@@ -2,30 +2,33 @@ package runtime
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Decoder turns a record's key or value bytes into T. The position is given
-// so a decoder can name it in its error; the engine wraps every decode
-// failure in a *DecodeError anyway. Decoders run concurrently on the
-// worker pool and must not keep b, which the client may reuse.
-type Decoder[T any] func(topic string, partition int32, offset int64, b []byte) (T, error)
+// Decoder turns a record's key or value bytes into T. Decoders run
+// concurrently and must not keep b, which the client may reuse. ctx ends
+// when the job stops: a decoder that waits (on a schema registry) must
+// return then. The engine wraps every failure in a *DecodeError naming
+// topic, partition and offset, so a decoder need not.
+type Decoder[T any] func(ctx context.Context, b []byte) (T, error)
 
 // DecoderInto is a Decoder that decodes in place, into *dst, which holds
 // T's zero value: the record's own field, so a large T is not copied
 // after decoding. Generated record types decode this way
 // (ConfluentAvroInto, RawAvroInto).
-type DecoderInto[T any] func(dst *T, topic string, partition int32, offset int64, b []byte) error
+type DecoderInto[T any] func(ctx context.Context, dst *T, b []byte) error
 
 // Into adapts d to decode into its destination; nil stays nil.
 func Into[T any](d Decoder[T]) DecoderInto[T] {
 	if d == nil {
 		return nil
 	}
-	return func(dst *T, topic string, partition int32, offset int64, b []byte) error {
-		v, err := d(topic, partition, offset, b)
+	return func(ctx context.Context, dst *T, b []byte) error {
+		v, err := d(ctx, b)
 		*dst = v
 		return err
 	}
@@ -36,15 +39,15 @@ func (d DecoderInto[T]) Decoder() Decoder[T] {
 	if d == nil {
 		return nil
 	}
-	return func(topic string, partition int32, offset int64, b []byte) (T, error) {
+	return func(ctx context.Context, b []byte) (T, error) {
 		var v T
-		err := d(&v, topic, partition, offset, b)
+		err := d(ctx, &v, b)
 		return v, err
 	}
 }
 
 // BytesDecoder passes the bytes through as a copy.
-func BytesDecoder(_ string, _ int32, _ int64, b []byte) ([]byte, error) {
+func BytesDecoder(_ context.Context, b []byte) ([]byte, error) {
 	if b == nil {
 		return nil, nil
 	}
@@ -52,10 +55,10 @@ func BytesDecoder(_ string, _ int32, _ int64, b []byte) ([]byte, error) {
 }
 
 // StringDecoder decodes UTF-8 (unchecked) bytes as a string.
-func StringDecoder(_ string, _ int32, _ int64, b []byte) (string, error) { return string(b), nil }
+func StringDecoder(_ context.Context, b []byte) (string, error) { return string(b), nil }
 
-// Stream is one typed input of an engine: a consumer strategy, a group and
-// the decoders of its keys and values.
+// Stream is one typed input of an engine: a consumer strategy and the
+// decoders of its keys and values.
 type Stream[K, V any] struct {
 	src   *source
 	key   DecoderInto[K]
@@ -72,11 +75,11 @@ func NewStream[K, V any](e *Engine, name string, cs ConsumerStrategy, key Decode
 func NewStreamInto[K, V any](e *Engine, name string, cs ConsumerStrategy, key DecoderInto[K], value DecoderInto[V], opts ...StreamOpt) (*Stream[K, V], error) {
 	src, err := e.addSource(name, cs, opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	s := &Stream[K, V]{src: src, key: key, value: value}
-	src.decode = func(c *chunk) {
-		recs, skipped, bad, err := s.decodePrefix(c.raw)
+	src.decode = func(ctx context.Context, c *chunk) {
+		recs, skipped, bad, err := s.decodePrefix(ctx, c.raw)
 		c.out, c.skipped, c.bad, c.err = recs, skipped, bad, err
 	}
 	e.streams = append(e.streams, s)
@@ -87,37 +90,32 @@ func NewStreamInto[K, V any](e *Engine, name string, cs ConsumerStrategy, key De
 func (s *Stream[K, V]) Name() string { return s.src.name }
 
 // Batch returns this stream's share of b, an empty batch if it has none.
-func (s *Stream[K, V]) Batch(b *Batches) *Batch[K, V] {
-	if v, ok := b.byStream[s.src].(*Batch[K, V]); ok {
-		return v
+func (s *Stream[K, V]) Batch(b *JobBatch) *Batch[K, V] {
+	if s.src.idx < len(b.byStream) {
+		if v, ok := b.byStream[s.src.idx].(*Batch[K, V]); ok {
+			return v
+		}
 	}
 	return &Batch[K, V]{time: b.time, id: b.id}
 }
 
-// CommitAsync queues ranges for commit to the stream's group (Spark's
+// CommitAsync queues ranges for the job's offset store (Spark's
 // CanCommitOffsets.commitAsync): the highest UntilOffset per partition
-// wins, the commit is sent after the current batch's handler returns, and
-// callback (which may be nil) gets what was committed and the error.
+// wins, they are stored after the current batch's steps, and callback
+// (which may be nil) gets what was stored and the error. With ManualCommit
+// it is how a handler stores its offsets.
 func (s *Stream[K, V]) CommitAsync(ranges []OffsetRange, callback func(committed []OffsetRange, err error)) {
-	s.src.mu.Lock()
-	defer s.src.mu.Unlock()
-	if s.src.pending == nil {
-		s.src.pending = make(map[TopicPartition]int64)
-	}
-	for _, r := range ranges {
-		tp := r.TopicPartition()
-		if cur, ok := s.src.pending[tp]; !ok || r.UntilOffset > cur {
-			s.src.pending[tp] = r.UntilOffset
-		}
-	}
-	s.src.callback = append(s.src.callback, callback)
+	s.src.e.commitAsync(ranges, callback)
 }
 
 func (s *Stream[K, V]) source() *source { return s.src }
 
-// build decodes a cut on the worker pool, one task per partition on the
-// partition's worker, so decoding scales with cores.
-func (s *Stream[K, V]) build(ctx context.Context, p *pool, bs *Batches, c cut) error {
+// build assembles the stream's share of a batch from its cut: records
+// decoded while they were fetched, and the rest decoded now on the worker
+// pool, one task per partition on the partition's worker. It returns the
+// records the DecodePolicy left out; a task's retry (reread) finds the
+// same ones again and does not count them.
+func (s *Stream[K, V]) build(ctx context.Context, p *pool, bs *JobBatch, c cut) (any, []badRecord, error) {
 	b := &Batch[K, V]{
 		time:   bs.time,
 		id:     bs.id,
@@ -126,48 +124,61 @@ func (s *Stream[K, V]) build(ctx context.Context, p *pool, bs *Batches, c cut) e
 		pool:   p,
 		retry:  retryPolicy{maxFailures: s.src.e.cfg.maxTaskFailures, backoff: s.src.e.cfg.taskBackoff},
 	}
-	b.reread = func(i int) (Partition[K, V], error) {
-		recs, _, err := s.decode(c.recs[i])
+	b.reread = func(ctx context.Context, i int) (Partition[K, V], error) {
+		recs, _, err := s.decode(ctx, c.recs[i])
 		return Partition[K, V]{rng: c.ranges[i], recs: recs, slot: c.slots[i]}, err
 	}
-	// The records the DecodePolicy leaves out, per partition; a task's
-	// retry (reread) finds the same ones again and does not count them.
 	skipped := make([][]badRecord, len(c.ranges))
-	// Most records were decoded on the pool while they were being
-	// fetched; what is left is waiting for the last chunks and slicing.
 	var rest []int
 	for i, ps := range c.pieces {
-		if ps == nil && len(c.recs[i]) > 0 {
+		switch {
+		case ps == nil && len(c.recs[i]) > 0:
 			rest = append(rest, i)
+			continue
+		case ps == nil:
+			b.parts[i] = Partition[K, V]{rng: c.ranges[i], slot: c.slots[i]}
 			continue
 		}
 		recs, bad, err := assemble[K, V](ctx, ps)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		skipped[i] = bad
 		b.parts[i] = Partition[K, V]{rng: c.ranges[i], recs: recs, slot: c.slots[i]}
 	}
-	for i := range c.ranges {
-		if c.pieces[i] == nil && len(c.recs[i]) == 0 {
-			b.parts[i] = Partition[K, V]{rng: c.ranges[i], slot: c.slots[i]}
-		}
-	}
-	err := p.run(ctx, len(rest), func(j int) int { return c.slots[rest[j]] }, func(_ context.Context, j int) error {
+	err := p.run(ctx, len(rest), func(j int) int { return c.slots[rest[j]] }, func(ctx context.Context, j int) error {
 		i := rest[j]
-		recs, bad, err := s.decode(c.recs[i])
+		recs, bad, err := s.decode(ctx, c.recs[i])
 		b.parts[i] = Partition[K, V]{rng: c.ranges[i], recs: recs, slot: c.slots[i]}
 		skipped[i] = bad
 		return err
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	for _, bad := range skipped {
-		s.src.pendingBad = append(s.src.pendingBad, bad...)
-	}
-	bs.byStream[s.src] = b
-	return nil
+	return b, slices.Concat(skipped...), nil
+}
+
+// chunk is one fetch's records of one partition and, once done is closed,
+// their decoded form: out (the stream's []*Record[K, V]) holds the records
+// before bad, the first record that failed with err (bad is -1 if none).
+type chunk struct {
+	src  *source
+	raw  []*kgo.Record
+	size int64 // bytes of raw's keys and values, for decodeAhead
+	done chan struct{}
+	out  any
+	bad  int
+	// skipped are the records the stream's DecodePolicy left out, in
+	// order; their entries in out are nil.
+	skipped []badRecord
+	err     error
+}
+
+// piece is the part [lo, hi) of a chunk that falls into one batch.
+type piece struct {
+	c      *chunk
+	lo, hi int
 }
 
 // assemble joins a partition's pieces of eagerly decoded chunks, leaving
@@ -204,10 +215,56 @@ func assemble[K, V any](ctx context.Context, ps []piece) ([]*Record[K, V], []bad
 	return out, bad, nil
 }
 
+// decodedUntil is the offset before which every buffered record has been
+// decoded: the first record of the first chunk not decoded yet, or
+// MaxInt64 when none is. A batch takes only decoded records, so it never
+// waits on decoding and the rest roll into the next batch. Fetching runs
+// ahead of decoding (a fetch response holds tens of megabytes and arrives
+// in milliseconds); cutting at what was fetched instead made a batch of
+// everything fetched, whose processing then waited for all of it to be
+// decoded while the next batch's records were fetched and decoded too, so
+// a backlog was held decoded in memory twice over and the GC marked it
+// again and again (BENCHMARKS-engine.md).
+func (st *partState) decodedUntil() int64 {
+	at := st.chunkAt
+	for _, c := range st.chunks {
+		select {
+		case <-c.done:
+		default:
+			return c.raw[at].Offset
+		}
+		at = 0
+	}
+	return math.MaxInt64
+}
+
+// takePieces takes the next n records from the chunks, which hold buf's
+// records in the same order. It returns nil when the chunks do not cover
+// them (records absorbed before a decoder was set).
+func (st *partState) takePieces(n int) []piece {
+	var ps []piece
+	for n > 0 && len(st.chunks) > 0 {
+		c := st.chunks[0]
+		take := min(n, len(c.raw)-st.chunkAt)
+		ps = append(ps, piece{c: c, lo: st.chunkAt, hi: st.chunkAt + take})
+		n -= take
+		st.chunkAt += take
+		if st.chunkAt == len(c.raw) {
+			st.chunks[0] = nil
+			st.chunks = st.chunks[1:]
+			st.chunkAt = 0
+		}
+	}
+	if n > 0 {
+		return nil
+	}
+	return ps
+}
+
 // decode decodes a partition's records: those decoded and those the
 // DecodePolicy left out, or the first failure.
-func (s *Stream[K, V]) decode(raw []*kgo.Record) ([]*Record[K, V], []badRecord, error) {
-	recs, skipped, _, err := s.decodePrefix(raw)
+func (s *Stream[K, V]) decode(ctx context.Context, raw []*kgo.Record) ([]*Record[K, V], []badRecord, error) {
+	recs, skipped, _, err := s.decodePrefix(ctx, raw)
 	if len(skipped) > 0 {
 		recs = slices.DeleteFunc(recs, func(r *Record[K, V]) bool { return r == nil })
 	}
@@ -219,7 +276,7 @@ func (s *Stream[K, V]) decode(raw []*kgo.Record) ([]*Record[K, V], []badRecord, 
 // only the batch it falls in, not the batches before it. Records the
 // stream's DecodePolicy leaves out are returned in skipped, with nil in
 // their place among the records.
-func (s *Stream[K, V]) decodePrefix(raw []*kgo.Record) (out []*Record[K, V], skipped []badRecord, bad int, _ error) {
+func (s *Stream[K, V]) decodePrefix(ctx context.Context, raw []*kgo.Record) (out []*Record[K, V], skipped []badRecord, bad int, _ error) {
 	policy := s.src.cfg.onBad
 	vals := make([]Record[K, V], len(raw))
 	out = make([]*Record[K, V], len(raw))
@@ -235,11 +292,11 @@ func (s *Stream[K, V]) decodePrefix(raw []*kgo.Record) (out []*Record[K, V], ski
 		var err error
 		key := false
 		if s.key != nil {
-			err = s.key(&d.Key, r.Topic, r.Partition, r.Offset, r.Key)
+			err = s.key(ctx, &d.Key, r.Key)
 			key = err != nil
 		}
 		if err == nil && s.value != nil {
-			err = s.value(&d.Value, r.Topic, r.Partition, r.Offset, r.Value)
+			err = s.value(ctx, &d.Value, r.Value)
 		}
 		if err != nil {
 			de := newDecodeError(r, key, err)

@@ -160,7 +160,7 @@ type producers struct {
 }
 
 func newProducers(ctx context.Context, brokers []string, registryURL string) (*producers, error) {
-	r, err := runtime.NewSchemaRegistry(ctx, registryURL)
+	r, err := runtime.NewSchemaRegistry(registryURL)
 	if err != nil {
 		return nil, err
 	}

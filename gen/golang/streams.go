@@ -185,7 +185,7 @@ func emitRun(f *jen.File, p *model.Package) {
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		g.List(jen.Id("sopts"), jen.Err()).Op(":=").Id("cfg").Dot("StreamOpts").Call()
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
-		g.List(jen.Id("e"), jen.Err()).Op(":=").Qual(runtimePkg, "New").Call(jen.Id("opts").Op("..."))
+		g.List(jen.Id("e"), jen.Err()).Op(":=").Qual(runtimePkg, "New").Call(jen.Append(jen.Id("opts"), jen.Qual(runtimePkg, "JobName").Call(jen.Id("JobName"))).Op("..."))
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		if usesRegistry(p) {
 			g.Comment("Confluent-framed records name their writer schema by id; with a")
@@ -194,7 +194,7 @@ func emitRun(f *jen.File, p *model.Package) {
 			g.If(jen.Id("cfg").Dot("RegistryURL").Op("!=").Lit("")).Block(
 				jen.List(jen.Id("regOpts"), jen.Err()).Op(":=").Id("cfg").Dot("RegistryOpts").Call(),
 				jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-				jen.If(jen.List(jen.Id("reg"), jen.Err()).Op("=").Qual(runtimePkg, "NewSchemaRegistry").Call(jen.Id("ctx"), jen.Id("cfg").Dot("RegistryURL"), jen.Id("regOpts").Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+				jen.If(jen.List(jen.Id("reg"), jen.Err()).Op("=").Qual(runtimePkg, "NewSchemaRegistry").Call(jen.Id("cfg").Dot("RegistryURL"), jen.Id("regOpts").Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
 			)
 		}
 		for _, s := range p.Streams {
@@ -211,11 +211,11 @@ func emitRun(f *jen.File, p *model.Package) {
 			}
 			g.List(jen.Id(v), jen.Err()).Op(":=").Add(newStream).Call(
 				jen.Id("e"), jen.Lit(s.Spec.Name), consumerStrategy(s.Spec), keyDecoder(s), value,
-				jen.Append(jen.Id("sopts"), jen.Qual(runtimePkg, "Group").Call(jen.Id("cfg").Dot("GroupFor").Call(jen.Lit(s.Spec.Name), jen.Lit(len(p.Streams))))).Op("..."),
+				jen.Id("sopts").Op("..."),
 			)
-			g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("stream %s: %%w", s.Spec.Name)), jen.Err())))
+			g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		}
-		g.Return(jen.Id("e").Dot("Run").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("bs").Op("*").Qual(runtimePkg, "Batches")).Error().Block(
+		g.Return(jen.Id("e").Dot("Run").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("bs").Op("*").Qual(runtimePkg, "JobBatch")).Error().Block(
 			jen.Return(jen.Id("h").Dot("ProcessBatch").Call(jen.Id("ctx"), jen.Op("&").Id("Batch").Values(jen.DictFunc(func(d jen.Dict) {
 				for _, s := range p.Streams {
 					d[jen.Id(s.GoName)] = jen.Id(streamVar(s)).Dot("Batch").Call(jen.Id("bs"))

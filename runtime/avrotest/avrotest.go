@@ -37,22 +37,10 @@ import (
 	"github.com/streamgen/streamgen/runtime/codec"
 )
 
-// Record is what streamgen generates for every Avro record type: *T
-// implements it.
-type Record interface {
-	AppendAvro(dst []byte) ([]byte, error)
-	UnmarshalAvro(src []byte) error
-	UnmarshalAvroFrom(writerSchema string, src []byte) error
-	AvroSchema() string
-}
-
 // RecordPointer constrains the helpers' second type parameter to *T
-// implementing Record, so that callers name only T:
+// implementing codec.Record, so that callers name only T:
 // ReadableAs[ads.Impression](...).
-type RecordPointer[T any] interface {
-	*T
-	Record
-}
+type RecordPointer[T any] = codec.RecordPtr[T]
 
 // Case is one record written with the writer schema and the value the
 // reader type must read it as.

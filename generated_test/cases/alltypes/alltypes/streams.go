@@ -5,7 +5,6 @@ package alltypes
 
 import (
 	"context"
-	"fmt"
 	"github.com/streamgen/streamgen/runtime"
 	"os"
 	"time"
@@ -117,7 +116,7 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	e, err := runtime.New(opts...)
+	e, err := runtime.New(append(opts, runtime.JobName(JobName))...)
 	if err != nil {
 		return err
 	}
@@ -129,13 +128,13 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 		if err != nil {
 			return err
 		}
-		if reg, err = runtime.NewSchemaRegistry(ctx, cfg.RegistryURL, regOpts...); err != nil {
+		if reg, err = runtime.NewSchemaRegistry(cfg.RegistryURL, regOpts...); err != nil {
 			return err
 		}
 	}
-	impressionsStream, err := runtime.NewStreamInto(e, "impressions", runtime.Subscribe("impressions"), runtime.Into(runtime.StringDecoder), runtime.ConfluentAvroInto[Impression](reg), append(sopts, runtime.Group(cfg.GroupFor("impressions", 2)))...)
+	impressionsStream, err := runtime.NewStreamInto(e, "impressions", runtime.Subscribe("impressions"), runtime.Into(runtime.StringDecoder), runtime.ConfluentAvroInto[Impression](reg), sopts...)
 	if err != nil {
-		return fmt.Errorf("stream impressions: %w", err)
+		return err
 	}
 	everythingStream, err := runtime.NewStreamInto[struct{}](e, "everything", runtime.Assign(runtime.TopicPartition{
 		Partition: 0,
@@ -143,11 +142,11 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	}, runtime.TopicPartition{
 		Partition: 1,
 		Topic:     "all-types",
-	}), nil, runtime.RawAvroInto[AllTypes](), append(sopts, runtime.Group(cfg.GroupFor("everything", 2)))...)
+	}), nil, runtime.RawAvroInto[AllTypes](), sopts...)
 	if err != nil {
-		return fmt.Errorf("stream everything: %w", err)
+		return err
 	}
-	return e.Run(ctx, func(ctx context.Context, bs *runtime.Batches) error {
+	return e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error {
 		return h.ProcessBatch(ctx, &Batch{
 			Everything:  everythingStream.Batch(bs),
 			Impressions: impressionsStream.Batch(bs),

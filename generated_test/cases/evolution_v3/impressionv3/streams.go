@@ -5,7 +5,6 @@ package impressionv3
 
 import (
 	"context"
-	"fmt"
 	"github.com/streamgen/streamgen/runtime"
 	"os"
 	"time"
@@ -107,7 +106,7 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	e, err := runtime.New(opts...)
+	e, err := runtime.New(append(opts, runtime.JobName(JobName))...)
 	if err != nil {
 		return err
 	}
@@ -119,15 +118,15 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 		if err != nil {
 			return err
 		}
-		if reg, err = runtime.NewSchemaRegistry(ctx, cfg.RegistryURL, regOpts...); err != nil {
+		if reg, err = runtime.NewSchemaRegistry(cfg.RegistryURL, regOpts...); err != nil {
 			return err
 		}
 	}
-	impressionsStream, err := runtime.NewStreamInto(e, "impressions", runtime.Subscribe("impressions"), runtime.Into(runtime.StringDecoder), runtime.ConfluentAvroInto[Impression](reg), append(sopts, runtime.Group(cfg.GroupFor("impressions", 1)))...)
+	impressionsStream, err := runtime.NewStreamInto(e, "impressions", runtime.Subscribe("impressions"), runtime.Into(runtime.StringDecoder), runtime.ConfluentAvroInto[Impression](reg), sopts...)
 	if err != nil {
-		return fmt.Errorf("stream impressions: %w", err)
+		return err
 	}
-	return e.Run(ctx, func(ctx context.Context, bs *runtime.Batches) error {
+	return e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error {
 		return h.ProcessBatch(ctx, &Batch{Impressions: impressionsStream.Batch(bs)})
 	})
 }

@@ -162,7 +162,7 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	e, err := runtime.New(opts...)
+	e, err := runtime.New(append(opts, runtime.JobName(JobName))...)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 		if err != nil {
 			return err
 		}
-		if reg, err = runtime.NewSchemaRegistry(ctx, cfg.RegistryURL, regOpts...); err != nil {
+		if reg, err = runtime.NewSchemaRegistry(cfg.RegistryURL, regOpts...); err != nil {
 			return err
 		}
 	}
@@ -182,31 +182,31 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return fmt.Errorf("stream e: %w", err)
 	}
-	eStream, err := runtime.NewStreamInto[struct{}](e, "e", runtime.Subscribe("e"), nil, eStreamValue, append(sopts, runtime.Group(cfg.GroupFor("e", 6)))...)
+	eStream, err := runtime.NewStreamInto[struct{}](e, "e", runtime.Subscribe("e"), nil, eStreamValue, sopts...)
 	if err != nil {
-		return fmt.Errorf("stream e: %w", err)
+		return err
 	}
-	eValueStream, err := runtime.NewStreamInto[struct{}](e, "e_value", runtime.Subscribe("e-value"), nil, runtime.ConfluentAvroInto[Reading](reg), append(sopts, runtime.Group(cfg.GroupFor("e_value", 6)))...)
+	eValueStream, err := runtime.NewStreamInto[struct{}](e, "e_value", runtime.Subscribe("e-value"), nil, runtime.ConfluentAvroInto[Reading](reg), sopts...)
 	if err != nil {
-		return fmt.Errorf("stream e_value: %w", err)
+		return err
 	}
-	errStream, err := runtime.NewStreamInto(e, "err", runtime.Subscribe("err"), runtime.ConfluentAvroInto[NamesEWriter](reg), runtime.ConfluentAvroInto[Reading](reg), append(sopts, runtime.Group(cfg.GroupFor("err", 6)))...)
+	errStream, err := runtime.NewStreamInto(e, "err", runtime.Subscribe("err"), runtime.ConfluentAvroInto[NamesEWriter](reg), runtime.ConfluentAvroInto[Reading](reg), sopts...)
 	if err != nil {
-		return fmt.Errorf("stream err: %w", err)
+		return err
 	}
-	fmtStream, err := runtime.NewStreamInto(e, "fmt", runtime.SubscribePattern(regexp.MustCompile("^fmt-.*")), runtime.Into(runtime.Int32Decoder), runtime.ConfluentAvroInto[Reading](reg), append(sopts, runtime.Group(cfg.GroupFor("fmt", 6)))...)
+	fmtStream, err := runtime.NewStreamInto(e, "fmt", runtime.SubscribePattern(regexp.MustCompile("^fmt-.*")), runtime.Into(runtime.Int32Decoder), runtime.ConfluentAvroInto[Reading](reg), sopts...)
 	if err != nil {
-		return fmt.Errorf("stream fmt: %w", err)
+		return err
 	}
-	typeStream, err := runtime.NewStreamInto(e, "type", runtime.Subscribe("type"), runtime.Into(runtime.StringDecoder), runtime.ConfluentAvroInto[NamesEWriter](reg), append(sopts, runtime.Group(cfg.GroupFor("type", 6)))...)
+	typeStream, err := runtime.NewStreamInto(e, "type", runtime.Subscribe("type"), runtime.Into(runtime.StringDecoder), runtime.ConfluentAvroInto[NamesEWriter](reg), sopts...)
 	if err != nil {
-		return fmt.Errorf("stream type: %w", err)
+		return err
 	}
-	runtimeStream, err := runtime.NewStreamInto[struct{}](e, "runtime", runtime.Subscribe("runtime"), nil, runtime.ConfluentAvroInto[Reading](reg), append(sopts, runtime.Group(cfg.GroupFor("runtime", 6)))...)
+	runtimeStream, err := runtime.NewStreamInto[struct{}](e, "runtime", runtime.Subscribe("runtime"), nil, runtime.ConfluentAvroInto[Reading](reg), sopts...)
 	if err != nil {
-		return fmt.Errorf("stream runtime: %w", err)
+		return err
 	}
-	return e.Run(ctx, func(ctx context.Context, bs *runtime.Batches) error {
+	return e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error {
 		return h.ProcessBatch(ctx, &Batch{
 			E:       eStream.Batch(bs),
 			EValue:  eValueStream.Batch(bs),

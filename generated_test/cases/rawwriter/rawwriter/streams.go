@@ -111,7 +111,7 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	e, err := runtime.New(opts...)
+	e, err := runtime.New(append(opts, runtime.JobName(JobName))...)
 	if err != nil {
 		return err
 	}
@@ -119,11 +119,11 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return fmt.Errorf("stream readings: %w", err)
 	}
-	readingsStream, err := runtime.NewStreamInto[struct{}](e, "readings", runtime.Subscribe("readings"), nil, readingsStreamValue, append(sopts, runtime.Group(cfg.GroupFor("readings", 1)))...)
+	readingsStream, err := runtime.NewStreamInto[struct{}](e, "readings", runtime.Subscribe("readings"), nil, readingsStreamValue, sopts...)
 	if err != nil {
-		return fmt.Errorf("stream readings: %w", err)
+		return err
 	}
-	return e.Run(ctx, func(ctx context.Context, bs *runtime.Batches) error {
+	return e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error {
 		return h.ProcessBatch(ctx, &Batch{Readings: readingsStream.Batch(bs)})
 	})
 }

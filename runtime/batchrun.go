@@ -1,0 +1,184 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// step is one thing a batch does after its records are decoded.
+type step int
+
+const (
+	// disposeBad counts and logs the records the DecodePolicy left out
+	// and writes their dead letters, waiting for the acknowledgements.
+	disposeBad step = iota
+	// storeOffsets stores the batch's ranges in the offset store; with a
+	// TransactionalStore that commits the handler's output too.
+	storeOffsets
+	// handle runs the handler.
+	handle
+)
+
+// batchSteps is the order of a batch's steps under each semantics, the
+// table in Engine's documentation and the README. Dead letters always come
+// before the offsets past them are stored, so no rejected record's offset
+// is stored without its dead letter.
+func (e *Engine) batchSteps() []step {
+	switch {
+	case e.cfg.manualCommit: // the handler stores offsets itself
+		return []step{disposeBad, handle}
+	case e.cfg.semantics == AtMostOnce:
+		return []step{disposeBad, storeOffsets, handle}
+	case e.cfg.semantics == ExactlyOnce: // the store commits the output with the offsets
+		return []step{disposeBad, handle, storeOffsets}
+	default: // at-least-once: a failed handler writes no dead letters
+		return []step{handle, disposeBad, storeOffsets}
+	}
+}
+
+// batch is one batch in the making: its cut, then its typed shares and
+// the records left out. It lives for one runBatch; nothing of it is kept
+// on the engine's long-lived state.
+type batch struct {
+	view   *JobBatch
+	cuts   []cut         // by stream index
+	bad    [][]badRecord // by stream index
+	stored StoredBatch
+}
+
+func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id int64, at time.Time) error {
+	rate := e.limitRate()
+	b := &batch{
+		view: &JobBatch{id: id, time: at, byStream: make([]any, len(e.streams))},
+		cuts: make([]cut, len(e.streams)),
+		bad:  make([][]badRecord, len(e.streams)),
+	}
+	for _, c := range e.consumers {
+		c.cutBatch(rate, b.cuts)
+	}
+	info := BatchInfo{ID: id, Time: at, Ranges: make(map[string][]OffsetRange, len(e.streams))}
+	b.stored = StoredBatch{ID: id, Time: at}
+	for i, s := range e.sources() {
+		info.Ranges[s.name] = b.cuts[i].ranges
+		for _, r := range b.cuts[i].recs {
+			info.Records += len(r)
+		}
+		b.stored.Ranges = append(b.stored.Ranges, nonEmpty(b.cuts[i].ranges)...)
+	}
+	stopPolling := e.pollDuringBatch(ctx)
+	defer stopPolling()
+	e.notify.submitted(info)
+	start := time.Now()
+	info.SchedulingDelay = max(start.Sub(at), 0)
+	e.notify.started(info)
+	err := e.process(ctx, h, b)
+	info.ProcessingTime = time.Since(start)
+	for _, bad := range b.bad {
+		info.BadRecords += len(bad)
+	}
+	info.TotalDelay = info.SchedulingDelay + info.ProcessingTime
+	info.Err = err
+	e.record(info)
+	e.notify.completed(info)
+	if err == nil && est != nil {
+		if r, ok := est.compute(at, int64(info.Records), info.ProcessingTime, info.SchedulingDelay); ok {
+			e.mu.Lock()
+			e.rate = r
+			e.mu.Unlock()
+		}
+	}
+	return err
+}
+
+// process builds the streams' typed batches, then runs the batch's steps
+// in the order its semantics set.
+func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
+	for i, s := range e.streams {
+		v, bad, err := s.build(ctx, e.pool, b.view, b.cuts[i])
+		if err != nil {
+			return err
+		}
+		b.view.byStream[i], b.bad[i] = v, bad
+	}
+	for _, st := range e.batchSteps() {
+		var err error
+		switch st {
+		case disposeBad:
+			err = e.disposeBad(ctx, b)
+		case storeOffsets:
+			if err = e.store.Store(ctx, b.stored); err != nil {
+				err = fmt.Errorf("batch %d: %w", b.view.id, &OffsetStoreError{Op: "store", Err: err})
+			}
+		case handle:
+			if err = h(ctx, b.view); err != nil {
+				err = fmt.Errorf("batch %d: %w", b.view.id, err)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return e.flushCommits(ctx)
+}
+
+func (e *Engine) disposeBad(ctx context.Context, b *batch) error {
+	for i, s := range e.sources() {
+		if err := s.handleBad(ctx, b.bad[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func nonEmpty(rs []OffsetRange) []OffsetRange {
+	out := make([]OffsetRange, 0, len(rs))
+	for _, r := range rs {
+		if r.UntilOffset > r.FromOffset {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// commitAsync queues ranges for flushCommits; see Stream.CommitAsync.
+func (e *Engine) commitAsync(ranges []OffsetRange, callback func([]OffsetRange, error)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.pending == nil {
+		e.pending = make(map[TopicPartition]int64)
+	}
+	for tp, until := range untilOffsets(ranges) {
+		if cur, ok := e.pending[tp]; !ok || until > cur {
+			e.pending[tp] = until
+		}
+	}
+	e.callbacks = append(e.callbacks, callback)
+}
+
+// flushCommits stores what CommitAsync queued. A failed queued commit goes
+// to its callbacks, not to Run: the caller asked for asynchronous
+// reporting, as with Spark's commitAsync.
+func (e *Engine) flushCommits(ctx context.Context) error {
+	e.mu.Lock()
+	pending, cbs := e.pending, e.callbacks
+	e.pending, e.callbacks = nil, nil
+	e.mu.Unlock()
+	if len(pending) == 0 && len(cbs) == 0 {
+		return nil
+	}
+	ranges := make([]OffsetRange, 0, len(pending))
+	for tp, until := range pending {
+		ranges = append(ranges, OffsetRange{Topic: tp.Topic, Partition: tp.Partition, FromOffset: until, UntilOffset: until})
+	}
+	var err error
+	if len(ranges) > 0 {
+		err = e.store.Store(ctx, StoredBatch{Time: time.Now(), Ranges: ranges})
+	}
+	for _, cb := range cbs {
+		if cb != nil {
+			cb(ranges, err)
+		}
+	}
+	return nil
+}

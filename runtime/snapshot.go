@@ -1,0 +1,140 @@
+package runtime
+
+import (
+	"slices"
+	"sync"
+	"time"
+)
+
+// Snapshot is what the engine is doing, taken at one moment: the one
+// source the status page, /status.json and metrics read.
+type Snapshot struct {
+	Job       string
+	Group     string
+	Semantics Semantics
+	Interval  time.Duration
+	// Started is when Run began; zero before.
+	Started time.Time
+	// Batches are the retained completed batches, oldest first.
+	Batches []BatchInfo
+	// Partitions are the partitions the engine owns now, by topic and
+	// partition.
+	Partitions []PartitionStatus
+	// BadRecords are the records left out of batches so far (see
+	// Engine.BadRecords).
+	BadRecords []BadRecordCount
+	// Rate is the backpressure estimate, records/s across all partitions;
+	// 0 without backpressure or before the first estimate.
+	Rate float64
+}
+
+// PartitionStatus is one owned partition.
+type PartitionStatus struct {
+	Stream string
+	TopicPartition
+	// Next is where the next batch starts; Fetched is one past the last
+	// offset fetched; HighWatermark is the end of the partition's log as
+	// the latest fetch reported it (-1 before one did).
+	Next, Fetched, HighWatermark int64
+	// Lag is HighWatermark - Next: offsets not yet in a finished batch.
+	Lag int64
+	// Buffered is how many fetched records wait for a batch.
+	Buffered int
+	// Paused is true while fetching waits for batches to drain the
+	// buffer (the memory bound).
+	Paused bool
+	// Worker is the worker the partition's tasks run on.
+	Worker int
+}
+
+// Snapshot returns the engine's state now. It is safe to call at any time
+// from any goroutine, and cheap enough for every scrape.
+func (e *Engine) Snapshot() Snapshot {
+	s := Snapshot{
+		Job: e.cfg.job, Group: e.cfg.group, Semantics: e.cfg.semantics, Interval: e.cfg.interval,
+		BadRecords: e.BadRecords(),
+	}
+	e.mu.Lock()
+	s.Batches = e.historyLocked()
+	s.Rate = e.rate
+	consumers := e.consumers
+	e.mu.Unlock()
+	if e.running.Load() {
+		s.Started = e.started
+	}
+	for _, c := range consumers {
+		c.mu.Lock()
+		for tp, st := range c.parts {
+			ps := PartitionStatus{
+				Stream: st.src.name, TopicPartition: tp, Next: st.next, Fetched: st.fetched,
+				HighWatermark: st.hwm, Buffered: len(st.buf), Paused: st.paused, Worker: st.slot,
+			}
+			if st.hwm >= 0 {
+				ps.Lag = max(st.hwm-st.next, 0)
+			}
+			s.Partitions = append(s.Partitions, ps)
+		}
+		c.mu.Unlock()
+	}
+	slices.SortFunc(s.Partitions, func(a, b PartitionStatus) int { return compareTP(a.TopicPartition, b.TopicPartition) })
+	return s
+}
+
+// notifier tells the BatchListeners about batches from a goroutine of its
+// own, in order, so a slow listener never delays a batch. close waits
+// until every event was delivered.
+type notifier struct {
+	listeners []BatchListener
+	mu        sync.Mutex
+	queue     []func(BatchListener)
+	wake      chan struct{}
+	done      chan struct{}
+}
+
+func newNotifier(ls []BatchListener) *notifier {
+	n := &notifier{listeners: ls, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go n.loop()
+	return n
+}
+
+func (n *notifier) loop() {
+	defer close(n.done)
+	for range n.wake {
+		for {
+			n.mu.Lock()
+			q := n.queue
+			n.queue = nil
+			n.mu.Unlock()
+			if len(q) == 0 {
+				break
+			}
+			for _, ev := range q {
+				for _, l := range n.listeners {
+					ev(l)
+				}
+			}
+		}
+	}
+}
+
+func (n *notifier) post(ev func(BatchListener)) {
+	if len(n.listeners) == 0 {
+		return
+	}
+	n.mu.Lock()
+	n.queue = append(n.queue, ev)
+	n.mu.Unlock()
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (n *notifier) submitted(i BatchInfo) { n.post(func(l BatchListener) { l.BatchSubmitted(i) }) }
+func (n *notifier) started(i BatchInfo)   { n.post(func(l BatchListener) { l.BatchStarted(i) }) }
+func (n *notifier) completed(i BatchInfo) { n.post(func(l BatchListener) { l.BatchCompleted(i) }) }
+
+func (n *notifier) close() {
+	close(n.wake)
+	<-n.done
+}
