@@ -80,7 +80,7 @@ func generate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	files, err := gen.Generate(context.Background(), sp, gen.Options{Version: gen.Version(), Refresh: *refresh})
+	files, err := gen.Generate(context.Background(), sp, gen.Options{Refresh: *refresh})
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -89,16 +89,27 @@ func generate(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	var changed []string
+	headerOnly := true
 	for _, c := range changes {
-		if c.Action != "unchanged" {
-			changed = append(changed, c.Action+" "+display(c.Path))
+		if c.Action == "unchanged" {
+			continue
 		}
+		line := c.Action + " " + display(c.Path)
+		if c.Note != "" {
+			line += " (" + c.Note + ")"
+		}
+		changed = append(changed, line)
+		headerOnly = headerOnly && c.Note != ""
 	}
 	if *check {
 		if len(changed) == 0 {
 			return 0
 		}
-		fmt.Fprintf(stderr, "streamgen: generated code is out of date; run streamgen generate (go generate ./...):\n  %s\n", strings.Join(changed, "\n  "))
+		what := "generated code is out of date"
+		if headerOnly {
+			what = "generated code differs from this streamgen's only in the header (an older streamgen wrote its version there)"
+		}
+		fmt.Fprintf(stderr, "streamgen: %s; run streamgen generate (go generate ./...):\n  %s\n", what, strings.Join(changed, "\n  "))
 		return 1
 	}
 	if err := gen.Write(files, changes); err != nil {
