@@ -34,7 +34,9 @@ type Change struct {
 // Plan compares the files with what is on disk: files to write, files that
 // are unchanged, and files streamgen generated earlier into the same
 // directory that it no longer generates. It refuses, naming each file, to
-// overwrite a file streamgen did not generate: nothing may then be written.
+// overwrite a file streamgen did not generate, and it refuses when the
+// package's hand-written files declare a name the generated code declares
+// (see clashes): either way nothing may be written.
 func Plan(files []File) ([]Change, error) {
 	var changes []Change
 	var errs []error
@@ -73,6 +75,7 @@ func Plan(files []File) ([]Change, error) {
 			}
 		}
 	}
+	errs = append(errs, clashes(files)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
