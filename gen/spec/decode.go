@@ -1026,6 +1026,11 @@ func (d *decoder) decodeStream(i int, n ast.Node) (Stream, Pos, bool) {
 			if !ok {
 				return
 			}
+			switch val {
+			case "null", "boolean", "int", "long", "float", "double", "bytes", "string", "int32", "int64", "none":
+				d.errorf(d.posOf(v), "%s: %q is not a record; a stream's value must be an Avro record, named by its full name such as com.example.ads.Impression (only a key may be a %s)", p, val, orList([]string{"string", "bytes", "int32", "int64"}))
+				return
+			}
 			if !avroNameRE.MatchString(val) {
 				d.errorf(d.posOf(v), "%s: %q is not an Avro full name such as com.example.ads.Impression", p, val)
 				return
