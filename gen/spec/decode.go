@@ -94,6 +94,10 @@ type decoder struct {
 	vals, keys map[string]Pos
 	// topics records which stream consumes each topic.
 	topics map[string]topicUse
+	// unset, when not nil, takes the errors of generation-time values
+	// whose variables are not set, instead of errs: the registry's
+	// connection settings, needed only when the registry is contacted.
+	unset *ErrorList
 }
 
 type topicUse struct {
@@ -393,7 +397,9 @@ func (d *decoder) str(n ast.Node, path string, mode refMode) (string, bool) {
 	case genTime:
 		x, err := envsubst.Expand(s, d.lookup)
 		if err != nil {
-			if ue, ok := errors.AsType[*envsubst.UnsetError](err); ok {
+			if ue, ok := errors.AsType[*envsubst.UnsetError](err); ok && d.unset != nil {
+				*d.unset = append(*d.unset, &Error{Pos: d.posOf(n), Msg: fmt.Sprintf("%s: environment variable %s is not set and ${%s} has no default; reading the registry needs this value, so set %s or write ${%s:-default} (a build from the versions streamgen.lock pins needs none of the registry's settings)", path, ue.Name, ue.Name, ue.Name, ue.Name)})
+			} else if ok {
 				d.errorf(d.posOf(n), "%s: environment variable %s is not set and ${%s} has no default; streamgen generate needs this value to read the schemas, so set %s or write ${%s:-default}", path, ue.Name, ue.Name, ue.Name, ue.Name)
 			} else {
 				d.errorf(d.posOf(n), "%s: %v", path, err)
@@ -762,9 +768,26 @@ func (d *decoder) decodeSchemas(n ast.Node, p string, s *Spec) {
 		"registry": func(p string, v ast.Node) {
 			r := &Registry{}
 			s.Schemas.Registry = r
+			// The connection settings may name variables that are not
+			// set: only contacting the registry needs them (see
+			// Registry.Unset). unset records which.
+			unset := map[string]bool{}
+			connection := func(p string, v ast.Node) (string, bool) {
+				d.unset = &r.Unset
+				n := len(r.Unset)
+				x, ok := d.str(v, p, genTime)
+				d.unset = nil
+				if len(r.Unset) > n {
+					unset[p] = true
+				}
+				return x, ok
+			}
 			meant := d.object(v, p, p+".", "in schemas.registry", fields{
 				"url": func(p string, v ast.Node) {
-					u, ok := d.str(v, p, genTime)
+					// The job's default is the text as written, whether or
+					// not its variables are set here.
+					r.URLText = rawText(v)
+					u, ok := connection(p, v)
 					if !ok {
 						return
 					}
@@ -772,18 +795,19 @@ func (d *decoder) decodeSchemas(n ast.Node, p string, s *Spec) {
 						d.errorf(d.posOf(v), "%s: %s", p, msg)
 						return
 					}
-					r.URL, r.URLText = u, rawText(v)
+					r.URL = u
 				},
 				"subjects": func(p string, v ast.Node) { r.Subjects = d.decodeSubjects(v, p) },
-				"username": func(p string, v ast.Node) { r.Username, _ = d.str(v, p, genTime) },
-				"password": func(p string, v ast.Node) { r.Password, _ = d.str(v, p, genTime) },
-				"token":    func(p string, v ast.Node) { r.Token, _ = d.str(v, p, genTime) },
+				"username": func(p string, v ast.Node) { r.Username, _ = connection(p, v) },
+				"password": func(p string, v ast.Node) { r.Password, _ = connection(p, v) },
+				"token":    func(p string, v ast.Node) { r.Token, _ = connection(p, v) },
 				"tls": func(p string, v ast.Node) {
 					r.TLSPos = d.posOf(v)
 					file := func(path, text *string) func(string, ast.Node) {
 						return func(p string, v ast.Node) {
-							if s, ok := d.str(v, p, genTime); ok {
-								*path, *text = d.relative(s), rawText(v)
+							*text = rawText(v)
+							if s, ok := connection(p, v); ok {
+								*path = d.relative(s)
 							}
 						}
 					}
@@ -796,15 +820,17 @@ func (d *decoder) decodeSchemas(n ast.Node, p string, s *Spec) {
 							r.TLSText.InsecureSkipVerify = r.TLS.InsecureSkipVerify
 						},
 					})
-					if (r.TLS.Cert == "") != (r.TLS.Key == "") {
+					if (r.TLS.Cert == "" && !unset[p+".cert"]) != (r.TLS.Key == "" && !unset[p+".key"]) {
 						d.errorf(d.at(p+".cert", p), "%s: cert and key go together", p)
 					}
 				},
 			})
-			if r.Token != "" && (r.Username != "" || r.Password != "") {
+			set := func(key, val string) bool { return val != "" || unset[p+"."+key] }
+			token, user, pass := set("token", r.Token), set("username", r.Username), set("password", r.Password)
+			if token && (user || pass) {
 				d.errorf(d.at(p+".token", p), "%s.token: use a bearer token or a username and password, not both", p)
 			}
-			if (r.Username == "") != (r.Password == "") && r.Token == "" {
+			if user != pass && !token {
 				d.errorf(d.at(p+".username", p), "%s: username and password go together", p)
 			}
 			if !d.has(p+".url") && !meant["url"] {
