@@ -625,6 +625,33 @@ func nonEmpty(what string) func(string) string {
 	}
 }
 
+// unsetIfEmpty reports whether v is "" or an empty mapping: the default of
+// an optional value written out, as the README's reference spec does. The
+// key then counts as not written, so rules such as "sink.table is only
+// used with sink.type postgres" do not apply to it.
+func (d *decoder) unsetIfEmpty(path string, v ast.Node) bool {
+	empty := false
+	switch v := v.(type) {
+	case *ast.StringNode:
+		empty = v.Value == ""
+	case *ast.MappingNode:
+		empty = len(v.Values) == 0
+	}
+	if empty {
+		delete(d.vals, path)
+	}
+	return empty
+}
+
+// optional wraps a decoder of an optional value whose default is empty.
+func (d *decoder) optional(fn func(string, ast.Node)) func(string, ast.Node) {
+	return func(p string, v ast.Node) {
+		if !d.unsetIfEmpty(p, v) {
+			fn(p, v)
+		}
+	}
+}
+
 func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
 	meant := d.object(root, "spec", "", "", fields{
 		"version": func(p string, v ast.Node) {
@@ -681,28 +708,28 @@ func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
 			d.enum(v, p, &s.Semantics, "at-most-once", "at-least-once", "exactly-once")
 		},
 		"onDecodeError":   func(p string, v ast.Node) { d.enum(v, p, &s.OnDecodeError, "fail", "skip", "dead-letter") },
-		"deadLetterTopic": func(p string, v ast.Node) { s.DeadLetterTopic, _ = d.topic(v, p, runtime) },
+		"deadLetterTopic": d.optional(func(p string, v ast.Node) { s.DeadLetterTopic, _ = d.topic(v, p, runtime) }),
 		"offsets": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in offsets", fields{
 				"store": func(p string, v ast.Node) { d.enum(v, p, &s.Offsets.Store, "kafka", "postgres", "files") },
-				"dsn":   func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Offsets.DSN, nil) },
-				"dir":   func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Offsets.Dir, nil) },
+				"dsn":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Offsets.DSN, nil) }),
+				"dir":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Offsets.Dir, nil) }),
 			})
 		},
 		"sink": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in sink", fields{
 				"type": func(p string, v ast.Node) { d.enum(v, p, &s.Sink.Type, "none", "files", "postgres", "kafka") },
-				"dir":  func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Sink.Dir, nil) },
-				"dsn":  func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Sink.DSN, nil) },
-				"table": func(p string, v ast.Node) {
+				"dir":  d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Sink.Dir, nil) }),
+				"dsn":  d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Sink.DSN, nil) }),
+				"table": d.optional(func(p string, v ast.Node) {
 					d.runtimeStr(v, p, &s.Sink.Table, func(t string) string {
 						if !tableRE.MatchString(t) {
 							return fmt.Sprintf("%q is not a table name (table or schema.table, unquoted SQL identifiers)", t)
 						}
 						return ""
 					})
-				},
-				"topic": func(p string, v ast.Node) { s.Sink.Topic, _ = d.topic(v, p, runtime) },
+				}),
+				"topic": d.optional(func(p string, v ast.Node) { s.Sink.Topic, _ = d.topic(v, p, runtime) }),
 			})
 		},
 		"retries": func(p string, v ast.Node) {
@@ -1285,7 +1312,7 @@ func (d *decoder) decodeBatch(n ast.Node, p string, b *Batch) {
 func (d *decoder) decodeLocation(n ast.Node, p string, l *Location) {
 	d.object(n, p, p+".", "in location", fields{
 		"strategy": func(p string, v ast.Node) { d.enum(v, p, &l.Strategy, "consistent", "brokers", "fixed") },
-		"fixed": func(p string, v ast.Node) {
+		"fixed": d.optional(func(p string, v ast.Node) {
 			l.Fixed = map[string]string{}
 			for _, e := range d.entries(v, p) {
 				t, part, ok := strings.Cut(e.key, "/") // topic names hold no '/'
@@ -1303,7 +1330,7 @@ func (d *decoder) decodeLocation(n ast.Node, p string, l *Location) {
 				}
 				l.Fixed[e.key] = host
 			}
-		},
+		}),
 	})
 }
 
