@@ -61,6 +61,13 @@ type Options struct {
 // match and, with a registry, the subjects it lists — from the versions
 // pinned in streamgen.lock when there is one (offline, reproducible), else
 // from the registry.
+//
+// A type defined in both is taken from the files: they hold the versions
+// about to be registered, which streamgen check compares with the
+// registry's. A registry schema whose every named type the files define
+// is therefore left out; one that shares only some of its types with the
+// files is an error ("defined twice"), since the two cannot be combined.
+// generate and check read the same sources, so they agree on the layout.
 func Sources(ctx context.Context, sp *spec.Spec, refresh bool) ([]schema.Source, error) {
 	var srcs []schema.Source
 	if len(sp.Schemas.Files) > 0 {
@@ -89,7 +96,17 @@ func Sources(ctx context.Context, sp *spec.Spec, refresh bool) ([]schema.Source,
 		if err != nil {
 			return nil, err
 		}
+		inFiles := map[string]bool{}
+		for _, f := range srcs {
+			for _, n := range schema.Defines(f.Data) {
+				inFiles[n] = true
+			}
+		}
 		for _, f := range fetched {
+			defines := schema.Defines([]byte(f.Text))
+			if len(defines) > 0 && !slices.ContainsFunc(defines, func(n string) bool { return !inFiles[n] }) {
+				continue // the files hold a newer version of each of its types
+			}
 			srcs = append(srcs, schema.Source{Name: f.Label(), Data: []byte(f.Text)})
 		}
 	}

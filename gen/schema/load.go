@@ -105,6 +105,22 @@ func ReadFiles(dir string, globs []string) ([]Source, error) {
 	return srcs, nil
 }
 
+// Defines returns the full names of the named types a schema document
+// defines, in no particular order; nil when it is not JSON (Load says so).
+func Defines(data []byte) []string {
+	t, err := parseTree(data)
+	if err != nil {
+		return nil
+	}
+	c := checker{src: &Source{Data: data}, defs: map[string]def{}}
+	c.define(t, "", "$")
+	names := make([]string, 0, len(c.defs))
+	for n := range c.defs {
+		names = append(names, n)
+	}
+	return names
+}
+
 // Load checks and parses the sources. Named types may refer to types of
 // other sources in any order. All problems found are returned as Errors.
 func Load(srcs []Source) (*Set, error) {
@@ -280,7 +296,11 @@ func (c *checker) define(n *node, ns, path string) {
 			if full != "" {
 				line, col := lineCol(c.src.Data, n.off)
 				if d, dup := c.defs[full]; dup {
-					c.errorf(n, path, "type %q is defined twice (first at %s:%d:%d)", full, d.file, d.line, d.col)
+					hint := ""
+					if strings.HasPrefix(c.src.Name, "registry ") != strings.HasPrefix(d.file, "registry ") {
+						hint = "; schemas.files replaces a registry subject only when the files define every type the subject's schema does"
+					}
+					c.errorf(n, path, "type %q is defined twice (first at %s:%d:%d)%s", full, d.file, d.line, d.col, hint)
 				} else {
 					c.defs[full] = def{file: c.src.Name, line: line, col: col, n: n, ns: childNS}
 				}
