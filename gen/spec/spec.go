@@ -208,7 +208,7 @@ type Stream struct {
 
 // Kafka holds the Kafka client settings.
 type Kafka struct {
-	// Brokers are the seed brokers (host:port). Default ["localhost:9092"].
+	// Brokers are the bootstrap brokers (host:port). Default ["localhost:9092"].
 	// Runtime value.
 	Brokers []string
 	// Group is the consumer group id. Default: the job name. Runtime value.
