@@ -33,15 +33,10 @@ func Check(ctx context.Context, sp *spec.Spec) ([]Finding, error) {
 	if reg == nil {
 		return nil, fmt.Errorf("%s: schemas.registry is not set; streamgen check compares local schemas with a registry", sp.File)
 	}
-	// The local side: the schema files when the spec has some (the new
-	// versions a team is about to register), else the pinned versions.
-	var srcs []schema.Source
-	var err error
-	if len(sp.Schemas.Files) > 0 {
-		srcs, err = schema.ReadFiles(sp.Dir, sp.Schemas.Files)
-	} else {
-		srcs, err = Sources(ctx, sp, false)
-	}
+	// The local side is what generate reads: the schema files (the new
+	// versions a team is about to register) and the subjects' pinned (or
+	// latest) versions of the types the files do not define.
+	srcs, err := Sources(ctx, sp, false)
 	if err != nil {
 		return nil, err
 	}

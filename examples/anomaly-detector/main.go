@@ -1,6 +1,6 @@
 // Command anomaly-detector flags campaigns whose impressions in a batch
-// jump far above the batch's average: the seed's anomaly detector, which
-// always starts at the latest offsets.
+// jump far above the batch's average. Only the present matters to it, so
+// it always starts at the latest offsets, whatever was committed.
 //
 // With KAFKA_BROKERS (or --brokers) it runs against that cluster. Without,
 // it runs on an embedded default: an in-process Kafka (kfake) with an

@@ -1,9 +1,9 @@
-// Command impressions-etl is the seed's ETL job: typed impressions from
-// Kafka into Avro files, one per partition and batch.
-//
-// Until the engine's generated wiring lands, it demonstrates the generated
-// types: it encodes an Impression with the specialized codec, decodes it
-// back, and reads bytes written with an older version of the schema.
+// Command impressions-etl shows the record types of the warehouse ETL,
+// which copies impressions from Kafka into Avro files: it encodes an
+// Impression with the generated codec, decodes it back, and reads bytes
+// written with an older version of the schema. It runs no job: the ETL job
+// itself, exactly-once with one Avro file per partition and batch, needs
+// the runtime's files sink (see streamgen.yaml).
 package main
 
 //go:generate go run github.com/streamgen/streamgen/cmd/streamgen generate

@@ -68,7 +68,7 @@ func generate(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	specPath := fs.String("spec", "streamgen.yaml", "the job spec")
 	check := fs.Bool("check", false, "write nothing; exit 1 listing the files that would change (for CI)")
-	refresh := fs.Bool("refresh", false, "read registry subjects from the registry even when streamgen.lock pins them")
+	refresh := fs.Bool("refresh", false, "read registry subjects from the registry even when streamgen.lock pins them, and pin the versions read in streamgen.lock")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -80,7 +80,24 @@ func generate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	files, err := gen.Generate(context.Background(), sp, gen.Options{Version: gen.Version(), Refresh: *refresh})
+	if *refresh && !*check && sp.Schemas.Registry != nil {
+		// With a lock, -refresh pins again (as schemas pull does, in the
+		// lock's directory) and generates from the new pins, so that the
+		// next plain generate builds the same.
+		dir, locked, err := registry.PinnedDir(sp)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		if locked {
+			pulled, err := registry.Pull(context.Background(), sp, dir)
+			if err != nil {
+				return fail(stderr, err)
+			}
+			printPulled(stdout, stderr, pulled)
+			*refresh = false
+		}
+	}
+	files, err := gen.Generate(context.Background(), sp, gen.Options{Refresh: *refresh})
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -89,16 +106,27 @@ func generate(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	var changed []string
+	headerOnly := true
 	for _, c := range changes {
-		if c.Action != "unchanged" {
-			changed = append(changed, c.Action+" "+display(c.Path))
+		if c.Action == "unchanged" {
+			continue
 		}
+		line := c.Action + " " + display(c.Path)
+		if c.Note != "" {
+			line += " (" + c.Note + ")"
+		}
+		changed = append(changed, line)
+		headerOnly = headerOnly && c.Note != ""
 	}
 	if *check {
 		if len(changed) == 0 {
 			return 0
 		}
-		fmt.Fprintf(stderr, "streamgen: generated code is out of date; run streamgen generate (go generate ./...):\n  %s\n", strings.Join(changed, "\n  "))
+		what := "generated code is out of date"
+		if headerOnly {
+			what = "generated code differs from this streamgen's only in the header (an older streamgen wrote its version there)"
+		}
+		fmt.Fprintf(stderr, "streamgen: %s; run streamgen generate (go generate ./...):\n  %s\n", what, strings.Join(changed, "\n  "))
 		return 1
 	}
 	if err := gen.Write(files, changes); err != nil {
@@ -172,7 +200,7 @@ func pull(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("schemas pull", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	specPath := fs.String("spec", "streamgen.yaml", "the job spec")
-	dir := fs.String("dir", "schemas/registry", "where to write the schemas, relative to the spec")
+	dir := fs.String("dir", registry.DefaultDir, "where to write the schemas, relative to the spec (default: where streamgen.lock pins them, else "+registry.DefaultDir+")")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -180,13 +208,39 @@ func pull(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	written, err := registry.Pull(context.Background(), sp, *dir)
+	dirSet := false
+	fs.Visit(func(f *flag.Flag) { dirSet = dirSet || f.Name == "dir" })
+	if !dirSet && sp.Schemas.Registry != nil {
+		// Pin again where the lock pins.
+		if locked, ok, err := registry.PinnedDir(sp); err == nil && ok {
+			*dir = locked
+		}
+	}
+	pulled, err := registry.Pull(context.Background(), sp, *dir)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	for i := range written {
-		written[i] = display(written[i])
-	}
-	fmt.Fprintf(stdout, "wrote %s\n", strings.Join(written, " "))
+	printPulled(stdout, stderr, pulled)
 	return 0
+}
+
+func printPulled(stdout, stderr io.Writer, p *registry.Pulled) {
+	for _, l := range []struct {
+		w     io.Writer
+		what  string
+		paths []string
+	}{
+		{stdout, "wrote", p.Written},
+		{stdout, "removed", p.Removed},
+		{stderr, "kept, though no longer pinned, because edited since pulled:", p.Kept},
+	} {
+		if len(l.paths) == 0 {
+			continue
+		}
+		shown := make([]string, len(l.paths))
+		for i, p := range l.paths {
+			shown[i] = display(p)
+		}
+		fmt.Fprintf(l.w, "%s %s\n", l.what, strings.Join(shown, " "))
+	}
 }

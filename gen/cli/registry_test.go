@@ -30,9 +30,9 @@ streams:
     value: com.example.ads.Impression
 `
 
-// seed registers GeoPoint under geo-value and Impression, which references
+// registerImpressions registers GeoPoint under geo-value and Impression, which references
 // it, under impressions-value.
-func seed(t *testing.T, reg *srfake.Registry) (impID int) {
+func registerImpressions(t *testing.T, reg *srfake.Registry) (impID int) {
 	t.Helper()
 	if _, _, err := reg.RegisterSchema("geo-value", sr.Schema{Schema: geoV1}); err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func registryDir(t *testing.T, url string) (dir, spec string) {
 func TestGenerateFromRegistryWithReferences(t *testing.T) {
 	reg := srfake.New()
 	defer reg.Close()
-	id := seed(t, reg)
+	id := registerImpressions(t, reg)
 	dir, spec := registryDir(t, reg.URL())
 	code, _, errs := run(t, "generate", "-spec", spec)
 	if code != 0 {
@@ -76,7 +76,7 @@ func TestGenerateFromRegistryWithReferences(t *testing.T) {
 
 func TestSchemasPullPinsForOfflineBuilds(t *testing.T) {
 	reg := srfake.New()
-	seed(t, reg)
+	registerImpressions(t, reg)
 	dir, spec := registryDir(t, reg.URL())
 	code, out, errs := run(t, "schemas", "pull", "-spec", spec)
 	if code != 0 {
@@ -133,7 +133,7 @@ func TestRegistryErrorsNameSubjectAndURL(t *testing.T) {
 	}
 	reg2 := srfake.New()
 	defer reg2.Close()
-	seed(t, reg2)
+	registerImpressions(t, reg2)
 	t.Setenv("TEST_REGISTRY_URL", reg2.URL())
 	write(t, spec, strings.Replace(registrySpec, "[impressions-value]", `["impressions-value@3", clicks-value]`, 1))
 	code, _, errs = run(t, "generate", "-spec", spec)
@@ -153,7 +153,7 @@ func TestRegistryErrorsNameSubjectAndURL(t *testing.T) {
 func TestGenerateFromRegistryOverTLS(t *testing.T) {
 	reg := srfake.New()
 	defer reg.Close()
-	seed(t, reg)
+	registerImpressions(t, reg)
 	srv := httptest.NewTLSServer(reg.Handler())
 	defer srv.Close()
 	dir, spec := registryDir(t, srv.URL)

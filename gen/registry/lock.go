@@ -8,9 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -22,10 +25,15 @@ import (
 const LockFile = "streamgen.lock"
 
 // Lock records the registry schemas a build uses, so that generate runs
-// offline and reproducibly until the next `streamgen schemas pull`.
+// offline and reproducibly until the next `streamgen schemas pull` (or
+// `generate -refresh`).
 type Lock struct {
-	Registry string      `json:"registry"`
-	Schemas  []LockEntry `json:"schemas"`
+	// Registry is the registry's URL, normalized (see NormalizeURL).
+	Registry string `json:"registry"`
+	// Dir is the directory the pinned files are in, relative to the lock
+	// file; generate -refresh pins there again.
+	Dir     string      `json:"dir,omitempty"`
+	Schemas []LockEntry `json:"schemas"`
 }
 
 // LockEntry is one pinned schema version and the file that holds it.
@@ -47,10 +55,26 @@ func requested(v int) string {
 	return strconv.Itoa(v)
 }
 
+// DefaultDir is where schemas pull writes the pinned files, relative to
+// the spec, unless told otherwise.
+const DefaultDir = "schemas/registry"
+
+// Pulled is what Pull did: the files it wrote (the lock last), and the
+// files of the previous lock it removed because the new lock no longer
+// pins them.
+type Pulled struct {
+	Written, Removed []string
+	// Kept are files of the previous lock that the new one no longer
+	// pins but that were edited since they were pulled, so Pull left them.
+	Kept []string
+}
+
 // Pull fetches the spec's subjects and their references, writes each
-// schema to dir (relative to the spec) and the lock file next to the spec.
-// It returns the paths written.
-func Pull(ctx context.Context, sp *spec.Spec, dir string) ([]string, error) {
+// schema to dir (relative to the spec), writes the lock file next to the
+// spec, and removes the files the previous lock pinned that the new one
+// does not (the version 1 file after version 2 is pulled), so the lock and
+// the files agree.
+func Pull(ctx context.Context, sp *spec.Spec, dir string) (*Pulled, error) {
 	reg := sp.Schemas.Registry
 	if reg == nil {
 		return nil, fmt.Errorf("%s: schemas.registry is not set; nothing to pull", sp.File)
@@ -63,16 +87,18 @@ func Pull(ctx context.Context, sp *spec.Spec, dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	lock := Lock{Registry: reg.URL}
+	old, _ := readLock(sp) // a broken previous lock is replaced; its files stay
+	lock := Lock{Registry: NormalizeURL(reg.URL), Dir: filepath.ToSlash(dir)}
 	asked := map[string]int{}
 	for _, s := range reg.Subjects {
 		asked[s.Name] = s.Version
 	}
-	var written []string
+	res := &Pulled{}
 	absDir := filepath.Join(sp.Dir, dir)
 	if err := os.MkdirAll(absDir, 0o755); err != nil {
 		return nil, err
 	}
+	pinned := map[string]bool{}
 	for _, s := range fetched {
 		name := fmt.Sprintf("%s-v%d.avsc", s.Subject, s.Version)
 		data := []byte(s.Text)
@@ -84,12 +110,13 @@ func Pull(ctx context.Context, sp *spec.Spec, dir string) ([]string, error) {
 		if err := writeFile(path, data); err != nil {
 			return nil, err
 		}
-		written = append(written, path)
+		res.Written = append(res.Written, path)
 		e := LockEntry{Subject: s.Subject, Version: s.Version, ID: s.ID, File: filepath.ToSlash(filepath.Join(dir, name)),
 			Fingerprint: sha(data), References: s.References}
 		if v, ok := asked[s.Subject]; ok {
 			e.Requested = requested(v)
 		}
+		pinned[filepath.Clean(path)] = true
 		lock.Schemas = append(lock.Schemas, e)
 	}
 	out, err := json.MarshalIndent(lock, "", "  ")
@@ -100,13 +127,45 @@ func Pull(ctx context.Context, sp *spec.Spec, dir string) ([]string, error) {
 	if err := writeFile(lockPath, append(out, '\n')); err != nil {
 		return nil, err
 	}
-	return append(written, lockPath), nil
+	res.Written = append(res.Written, lockPath)
+	if old != nil {
+		for _, e := range old.Schemas {
+			path := filepath.Clean(filepath.Join(sp.Dir, filepath.FromSlash(e.File)))
+			if pinned[path] {
+				continue
+			}
+			data, err := os.ReadFile(path)
+			switch {
+			case err != nil:
+				// already gone
+			case sha(data) != e.Fingerprint:
+				res.Kept = append(res.Kept, path)
+			case os.Remove(path) == nil:
+				res.Removed = append(res.Removed, path)
+			}
+		}
+	}
+	return res, nil
 }
 
-// Locked reads the lock next to the spec and the files it pins, checking
-// that it pins what the spec asks for and that no file changed since the
-// pull. It returns (nil, nil) when there is no lock file.
-func Locked(sp *spec.Spec) ([]Schema, error) {
+// PinnedDir returns the directory, relative to the spec, that the spec's
+// lock file pins its files in; ok is false when there is no lock.
+func PinnedDir(sp *spec.Spec) (dir string, ok bool, err error) {
+	lock, err := readLock(sp)
+	if lock == nil || err != nil {
+		return "", false, err
+	}
+	switch {
+	case lock.Dir != "":
+		return filepath.FromSlash(lock.Dir), true, nil
+	case len(lock.Schemas) > 0: // a lock written before Dir was recorded
+		return filepath.FromSlash(path.Dir(lock.Schemas[0].File)), true, nil
+	}
+	return DefaultDir, true, nil
+}
+
+// readLock reads the lock next to the spec; nil, nil when there is none.
+func readLock(sp *spec.Spec) (*Lock, error) {
 	lockPath := filepath.Join(sp.Dir, LockFile)
 	data, err := os.ReadFile(lockPath)
 	if errors.Is(err, os.ErrNotExist) {
@@ -119,11 +178,42 @@ func Locked(sp *spec.Spec) ([]Schema, error) {
 	if err := json.Unmarshal(data, &lock); err != nil {
 		return nil, fmt.Errorf("%s: %w", lockPath, err)
 	}
+	return &lock, nil
+}
+
+// NormalizeURL returns a registry URL in the form locks record and compare:
+// scheme and host in lower case, no default port, no trailing slash.
+func NormalizeURL(u string) string {
+	pu, err := url.Parse(strings.TrimSpace(u))
+	if err != nil || pu.Host == "" {
+		return strings.TrimRight(u, "/")
+	}
+	pu.Scheme = strings.ToLower(pu.Scheme)
+	pu.Host = strings.ToLower(pu.Host)
+	if port := pu.Port(); port == "80" && pu.Scheme == "http" || port == "443" && pu.Scheme == "https" {
+		pu.Host = pu.Hostname()
+	}
+	pu.Path = strings.TrimRight(pu.Path, "/")
+	pu.RawPath = ""
+	return pu.String()
+}
+
+// Locked reads the lock next to the spec and the files it pins, checking
+// that it pins what the spec asks for and that no file changed since the
+// pull. It returns (nil, nil) when there is no lock file.
+func Locked(sp *spec.Spec) ([]Schema, error) {
+	lock, err := readLock(sp)
+	if lock == nil || err != nil {
+		return nil, err
+	}
+	lockPath := filepath.Join(sp.Dir, LockFile)
 	stale := func(format string, args ...any) error {
 		return fmt.Errorf("%s: %s; run streamgen schemas pull (or generate -refresh)", lockPath, fmt.Sprintf(format, args...))
 	}
-	if lock.Registry != sp.Schemas.Registry.URL {
-		return nil, stale("pinned from %s, but the spec's registry is %s", lock.Registry, sp.Schemas.Registry.URL)
+	// The URL is compared when it is known: a pinned build needs no
+	// variable of the registry's set (spec.Registry.Unset).
+	if u := sp.Schemas.Registry.URL; u != "" && NormalizeURL(lock.Registry) != NormalizeURL(u) {
+		return nil, stale("pinned from %s, but the spec's registry is %s", lock.Registry, u)
 	}
 	for _, want := range sp.Schemas.Registry.Subjects {
 		found := false

@@ -39,6 +39,9 @@ type Client struct {
 
 // New returns a client for the spec's registry with its credentials.
 func New(reg *spec.Registry) (*Client, error) {
+	if len(reg.Unset) > 0 {
+		return nil, reg.Unset
+	}
 	opts := []sr.ClientOpt{sr.URLs(reg.URL)}
 	files := runtime.TLSFiles{CA: reg.TLS.CA, Cert: reg.TLS.Cert, Key: reg.TLS.Key, InsecureSkipVerify: reg.TLS.InsecureSkipVerify}
 	if files.IsZero() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // node is a JSON value with its byte offset in the file, so that schema
@@ -27,17 +28,45 @@ func (n *node) field(k string) *node {
 }
 
 func (n *node) describe() string {
+	s := n.json()
+	if len(s) > 60 {
+		s = s[:57] + "..."
+	}
+	return s
+}
+
+// text is a string's value or a number's digits; "" for a nil node.
+func (n *node) text() string {
+	if n == nil {
+		return ""
+	}
+	return n.str
+}
+
+// json writes the node back as compact JSON, keys in file order.
+func (n *node) json() string {
 	switch n.kind {
 	case '{':
-		return "an object"
+		parts := make([]string, len(n.keys))
+		for i, k := range n.keys {
+			parts[i] = strconv.Quote(k) + ":" + n.obj[k].json()
+		}
+		return "{" + strings.Join(parts, ",") + "}"
 	case '[':
-		return "an array"
+		parts := make([]string, len(n.arr))
+		for i, v := range n.arr {
+			parts[i] = v.json()
+		}
+		return "[" + strings.Join(parts, ",") + "]"
 	case 's':
 		return strconv.Quote(n.str)
 	case 'n':
-		return "a number"
+		return n.str
 	case 'b':
-		return "a boolean"
+		if n.str == "true" {
+			return "true"
+		}
+		return "false"
 	}
 	return "null"
 }

@@ -105,6 +105,22 @@ func ReadFiles(dir string, globs []string) ([]Source, error) {
 	return srcs, nil
 }
 
+// Defines returns the full names of the named types a schema document
+// defines, in no particular order; nil when it is not JSON (Load says so).
+func Defines(data []byte) []string {
+	t, err := parseTree(data)
+	if err != nil {
+		return nil
+	}
+	c := checker{src: &Source{Data: data}, defs: map[string]def{}}
+	c.define(t, "", "$")
+	names := make([]string, 0, len(c.defs))
+	for n := range c.defs {
+		names = append(names, n)
+	}
+	return names
+}
+
 // Load checks and parses the sources. Named types may refer to types of
 // other sources in any order. All problems found are returned as Errors.
 func Load(srcs []Source) (*Set, error) {
@@ -216,6 +232,8 @@ func collect(s avro.Schema, seen map[string]bool, fn func(avro.NamedSchema)) {
 type def struct {
 	file      string
 	line, col int
+	n         *node  // the definition
+	ns        string // the namespace names inside it resolve in
 }
 
 // checker validates the structure of schema documents before hamba parses
@@ -278,9 +296,13 @@ func (c *checker) define(n *node, ns, path string) {
 			if full != "" {
 				line, col := lineCol(c.src.Data, n.off)
 				if d, dup := c.defs[full]; dup {
-					c.errorf(n, path, "type %q is defined twice (first at %s:%d:%d)", full, d.file, d.line, d.col)
+					hint := ""
+					if strings.HasPrefix(c.src.Name, "registry ") != strings.HasPrefix(d.file, "registry ") {
+						hint = "; schemas.files replaces a registry subject only when the files define every type the subject's schema does"
+					}
+					c.errorf(n, path, "type %q is defined twice (first at %s:%d:%d)%s", full, d.file, d.line, d.col, hint)
 				} else {
-					c.defs[full] = def{file: c.src.Name, line: line, col: col}
+					c.defs[full] = def{file: c.src.Name, line: line, col: col, n: n, ns: childNS}
 				}
 			}
 			if fields := n.field("fields"); fields != nil && fields.kind == '[' {
@@ -316,7 +338,9 @@ func (c *checker) refs(n *node, ns, path string) {
 			return
 		}
 		msg := fmt.Sprintf("unknown type %q", n.str)
-		if s := names.Suggest(fullName(ns, n.str), c.known()); s != "" {
+		if s := names.Suggest(n.str, primitives); s != "" && !strings.Contains(n.str, ".") {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		} else if s := names.Suggest(fullName(ns, n.str), c.known()); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		}
 		c.errorf(n, path, "%s", msg)
@@ -368,7 +392,7 @@ func (c *checker) refs(n *node, ns, path string) {
 				}
 				c.refs(ft, childNS, fp+".type")
 				if d := f.field("default"); d != nil {
-					c.checkDefault(d, ft, fmt.Sprintf("field %q", fn.str), fp+".default")
+					c.checkDefault(d, ft, childNS, fmt.Sprintf("field %q", fn.str), fp+".default")
 				}
 			}
 		case "enum":
@@ -480,59 +504,4 @@ func findField(n *node, path, name string) (*node, string) {
 		}
 	}
 	return nil, ""
-}
-
-// checkDefault checks a default against its type where the type is written
-// in place (primitives, enums, and a union's first branch); hamba checks the
-// rest but its messages name neither the file nor the place.
-func (c *checker) checkDefault(d, typ *node, what, path string) {
-	if typ.kind == '[' {
-		if len(typ.arr) > 0 {
-			c.checkDefault(d, typ.arr[0], what+" (a union's default is of its first branch)", path)
-		}
-		return
-	}
-	name := typ.str
-	if typ.kind == '{' {
-		t := typ.field("type")
-		if t == nil || t.kind != 's' {
-			return
-		}
-		name = t.str
-		if name == "enum" {
-			if d.kind != 's' {
-				c.errorf(d, path, "%s: default %s is not a symbol of the enum", what, d.describe())
-				return
-			}
-			if syms := typ.field("symbols"); syms != nil {
-				for _, s := range syms.arr {
-					if s.str == d.str {
-						return
-					}
-				}
-			}
-			c.errorf(d, path, "%s: default %s is not a symbol of the enum", what, d.describe())
-			return
-		}
-	}
-	ok := true
-	switch name {
-	case "null":
-		ok = d.kind == 'z'
-	case "boolean":
-		ok = d.kind == 'b'
-	case "int", "long":
-		ok = d.kind == 'n' && !strings.ContainsAny(d.str, ".eE")
-	case "float", "double":
-		ok = d.kind == 'n' || d.kind == 's' && (d.str == "NaN" || d.str == "Infinity" || d.str == "-Infinity")
-	case "string", "bytes":
-		ok = d.kind == 's'
-	case "array":
-		ok = d.kind == '['
-	case "map", "record":
-		ok = d.kind == '{'
-	}
-	if !ok {
-		c.errorf(d, path, "%s: default %s is not a valid %s", what, d.describe(), name)
-	}
 }

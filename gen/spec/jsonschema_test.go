@@ -140,6 +140,14 @@ func TestJSONSchemaRejectsErrorCases(t *testing.T) {
 			t.Errorf("schema accepts testdata/errors/%s.yaml", name)
 		}
 	}
+	// A stream's value is a record, for the schema as for Parse.
+	primitive := []byte("version: 1\nname: etl\nstreams: [{name: s, subscribe: [t], value: string}]\n")
+	if err := validateYAML(t, sch, primitive); err == nil {
+		t.Error("schema accepts value: string")
+	}
+	if _, err := Parse("s.yaml", primitive, testEnv); err == nil || !strings.Contains(err.Error(), "a stream's value must be an Avro record") {
+		t.Errorf("Parse of value: string: %v", err)
+	}
 	if !strings.Contains(string(JSONSchema), "2020-12") {
 		t.Error("schema does not declare draft 2020-12")
 	}

@@ -144,6 +144,13 @@ type Registry struct {
 	TLSText RegistryTLS
 	// TLSPos is where tls was written.
 	TLSPos Pos
+	// Unset holds an error for each of url, username, password, token
+	// and the tls files that names an environment variable which is not
+	// set (the value is then ""). They are reported when the registry is
+	// contacted (generate without a lock, generate -refresh, schemas
+	// pull, check), not when the spec is loaded: a build from the
+	// versions streamgen.lock pins runs offline with nothing set.
+	Unset ErrorList
 }
 
 // RegistryTLS is TLS to the schema registry.
@@ -201,7 +208,7 @@ type Stream struct {
 
 // Kafka holds the Kafka client settings.
 type Kafka struct {
-	// Brokers are the seed brokers (host:port). Default ["localhost:9092"].
+	// Brokers are the bootstrap brokers (host:port). Default ["localhost:9092"].
 	// Runtime value.
 	Brokers []string
 	// Group is the consumer group id. Default: the job name. Runtime value.

@@ -1,0 +1,393 @@
+package spec
+
+import (
+	"fmt"
+	"go/token"
+	"net/url"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml/ast"
+)
+
+func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
+	meant := d.object(root, "spec", "", "", fields{
+		"version": func(p string, v ast.Node) {
+			x, ok := d.integer(v, p)
+			if !ok {
+				return
+			}
+			if x != 1 {
+				d.errorf(d.posOf(v), "version: unsupported spec version %d; this streamgen reads version 1", x)
+				return
+			}
+			s.Version = 1
+		},
+		"name": func(p string, v ast.Node) {
+			name, ok := d.str(v, p, noRefs)
+			if !ok {
+				return
+			}
+			if !jobNameRE.MatchString(name) {
+				d.errorf(d.posOf(v), "name: %q is not a valid job name; it must match [a-z0-9][a-z0-9._-]* (it becomes the group id, metrics prefix and binary name)", name)
+				return
+			}
+			s.Name = name
+		},
+		"package": func(p string, v ast.Node) {
+			pkg, ok := d.str(v, p, noRefs)
+			if !ok {
+				return
+			}
+			if msg := packageErr(pkg); msg != "" {
+				d.errorf(d.posOf(v), "package: %s", msg)
+				return
+			}
+			s.Package, s.PackagePos = pkg, d.posOf(v)
+		},
+		"output": func(p string, v ast.Node) {
+			out, ok := d.str(v, p, noRefs)
+			if !ok {
+				return
+			}
+			if strings.TrimSpace(out) == "" {
+				d.errorf(d.posOf(v), "output: must not be empty (omit it to use \"./\" + package)")
+				return
+			}
+			s.Output, s.OutputPos = out, d.posOf(v)
+		},
+		"schemas":  func(p string, v ast.Node) { d.decodeSchemas(v, p, s) },
+		"streams":  func(p string, v ast.Node) { d.decodeStreams(v, p, s) },
+		"kafka":    func(p string, v ast.Node) { d.decodeKafka(v, p, &s.Kafka) },
+		"batch":    func(p string, v ast.Node) { d.decodeBatch(v, p, &s.Batch) },
+		"location": func(p string, v ast.Node) { d.decodeLocation(v, p, &s.Location) },
+		"workers":  func(p string, v ast.Node) { d.intField(v, p, 0, &s.Workers) },
+		"semantics": func(p string, v ast.Node) {
+			d.enum(v, p, &s.Semantics, "at-most-once", "at-least-once", "exactly-once")
+		},
+		"onDecodeError":   func(p string, v ast.Node) { d.enum(v, p, &s.OnDecodeError, "fail", "skip", "dead-letter") },
+		"deadLetterTopic": d.optional(func(p string, v ast.Node) { s.DeadLetterTopic, _ = d.topic(v, p, runtime) }),
+		"offsets": func(p string, v ast.Node) {
+			d.object(v, p, p+".", "in offsets", fields{
+				"store": func(p string, v ast.Node) { d.enum(v, p, &s.Offsets.Store, "kafka", "postgres", "files") },
+				"dsn":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Offsets.DSN, nil) }),
+				"dir":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Offsets.Dir, nil) }),
+			})
+		},
+		"sink": func(p string, v ast.Node) {
+			d.object(v, p, p+".", "in sink", fields{
+				"type": func(p string, v ast.Node) { d.enum(v, p, &s.Sink.Type, "none", "files", "postgres", "kafka") },
+				"dir":  d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Sink.Dir, nil) }),
+				"dsn":  d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Sink.DSN, nil) }),
+				"table": d.optional(func(p string, v ast.Node) {
+					d.runtimeStr(v, p, &s.Sink.Table, func(t string) string {
+						if !tableRE.MatchString(t) {
+							return fmt.Sprintf("%q is not a table name (table or schema.table, unquoted SQL identifiers)", t)
+						}
+						return ""
+					})
+				}),
+				"topic": d.optional(func(p string, v ast.Node) { s.Sink.Topic, _ = d.topic(v, p, runtime) }),
+			})
+		},
+		"retries": func(p string, v ast.Node) {
+			d.object(v, p, p+".", "in retries", fields{
+				"maxFailures": func(p string, v ast.Node) { d.intField(v, p, 1, &s.Retries.MaxFailures) },
+				"backoff":     func(p string, v ast.Node) { d.duration(v, p, false, &s.Retries.Backoff) },
+			})
+		},
+		"shutdown": func(p string, v ast.Node) {
+			d.object(v, p, p+".", "in shutdown", fields{
+				"graceful": func(p string, v ast.Node) { d.boolean(v, p, &s.Shutdown.Graceful) },
+				"timeout":  func(p string, v ast.Node) { d.duration(v, p, false, &s.Shutdown.Timeout) },
+			})
+		},
+		"status": func(p string, v ast.Node) {
+			d.object(v, p, p+".", "in status", fields{
+				"addr": func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Status.Addr, hostPortErr) },
+			})
+		},
+	})
+	for _, key := range []string{"version", "name", "streams"} {
+		if !d.has(key) && !meant[key] {
+			d.errorf(d.at(key), "missing required key %q", key)
+		}
+	}
+}
+
+// packageErr explains why pkg cannot be a Go package name, or returns "".
+func packageErr(pkg string) string {
+	switch {
+	case token.IsKeyword(pkg):
+		return fmt.Sprintf("%q is a Go keyword and cannot be a package name", pkg)
+	case !token.IsIdentifier(pkg):
+		return fmt.Sprintf("%q is not a valid Go package name (letters, digits and _, not starting with a digit)", pkg)
+	}
+	return ""
+}
+
+func (d *decoder) decodeSchemas(n ast.Node, p string, s *Spec) {
+	d.object(n, p, p+".", "in schemas", fields{
+		"files": func(p string, v ast.Node) {
+			items, ok := d.list(v, p)
+			if !ok {
+				return
+			}
+			for _, it := range items {
+				f, ok := d.str(it, p, genTime)
+				if !ok {
+					continue
+				}
+				if f == "" {
+					d.errorf(d.posOf(it), "%s: empty pattern", p)
+					continue
+				}
+				if _, err := path.Match(filepath.ToSlash(f), ""); err != nil {
+					d.errorf(d.posOf(it), "%s: bad glob pattern %q: %v", p, f, err)
+					continue
+				}
+				s.Schemas.Files = append(s.Schemas.Files, f)
+				s.Schemas.FilesPos = append(s.Schemas.FilesPos, d.posOf(it))
+			}
+		},
+		"registry": func(p string, v ast.Node) {
+			r := &Registry{}
+			s.Schemas.Registry = r
+			// The connection settings may name variables that are not
+			// set: only contacting the registry needs them (see
+			// Registry.Unset). unset records which.
+			unset := map[string]bool{}
+			connection := func(p string, v ast.Node) (string, bool) {
+				d.unset = &r.Unset
+				n := len(r.Unset)
+				x, ok := d.str(v, p, genTime)
+				d.unset = nil
+				if len(r.Unset) > n {
+					unset[p] = true
+				}
+				return x, ok
+			}
+			meant := d.object(v, p, p+".", "in schemas.registry", fields{
+				"url": func(p string, v ast.Node) {
+					// The job's default is the text as written, whether or
+					// not its variables are set here.
+					r.URLText = rawText(v)
+					u, ok := connection(p, v)
+					if !ok {
+						return
+					}
+					if msg := urlErr(u); msg != "" {
+						d.errorf(d.posOf(v), "%s: %s", p, msg)
+						return
+					}
+					r.URL = u
+				},
+				"subjects": func(p string, v ast.Node) { r.Subjects = d.decodeSubjects(v, p) },
+				"username": func(p string, v ast.Node) { r.Username, _ = connection(p, v) },
+				"password": func(p string, v ast.Node) { r.Password, _ = connection(p, v) },
+				"token":    func(p string, v ast.Node) { r.Token, _ = connection(p, v) },
+				"tls": func(p string, v ast.Node) {
+					r.TLSPos = d.posOf(v)
+					file := func(path, text *string) func(string, ast.Node) {
+						return func(p string, v ast.Node) {
+							*text = rawText(v)
+							if s, ok := connection(p, v); ok {
+								*path = d.relative(s)
+							}
+						}
+					}
+					d.object(v, p, p+".", "in schemas.registry.tls", fields{
+						"ca":   file(&r.TLS.CA, &r.TLSText.CA),
+						"cert": file(&r.TLS.Cert, &r.TLSText.Cert),
+						"key":  file(&r.TLS.Key, &r.TLSText.Key),
+						"insecureSkipVerify": func(p string, v ast.Node) {
+							d.boolean(v, p, &r.TLS.InsecureSkipVerify)
+							r.TLSText.InsecureSkipVerify = r.TLS.InsecureSkipVerify
+						},
+					})
+					if (r.TLS.Cert == "" && !unset[p+".cert"]) != (r.TLS.Key == "" && !unset[p+".key"]) {
+						d.errorf(d.at(p+".cert", p), "%s: cert and key go together", p)
+					}
+				},
+			})
+			set := func(key, val string) bool { return val != "" || unset[p+"."+key] }
+			token, user, pass := set("token", r.Token), set("username", r.Username), set("password", r.Password)
+			if token && (user || pass) {
+				d.errorf(d.at(p+".token", p), "%s.token: use a bearer token or a username and password, not both", p)
+			}
+			if user != pass && !token {
+				d.errorf(d.at(p+".username", p), "%s: username and password go together", p)
+			}
+			if !d.has(p+".url") && !meant["url"] {
+				d.errorf(d.at(p+".url", p), "missing required key \"url\" in schemas.registry")
+			}
+		},
+	})
+}
+
+func (d *decoder) decodeSubjects(n ast.Node, p string) []Subject {
+	items, ok := d.list(n, p)
+	if !ok {
+		return nil
+	}
+	var subs []Subject
+	seen := map[string]bool{}
+	for _, it := range items {
+		raw, ok := d.str(it, p, genTime)
+		if !ok {
+			continue
+		}
+		sub := Subject{Pos: d.posOf(it)}
+		name, ver, pinned := strings.Cut(raw, "@")
+		sub.Name = name
+		if strings.TrimSpace(name) == "" {
+			d.errorf(sub.Pos, "%s: %q has an empty subject name", p, raw)
+			continue
+		}
+		if pinned && ver != "latest" {
+			n, err := strconv.Atoi(ver)
+			if err != nil || n < 1 {
+				d.errorf(sub.Pos, "%s: %q: version must be a positive integer or \"latest\", got %q", p, raw, ver)
+				continue
+			}
+			sub.Version = n
+		}
+		if seen[name] {
+			d.errorf(sub.Pos, "%s: subject %q is listed twice", p, name)
+			continue
+		}
+		seen[name] = true
+		subs = append(subs, sub)
+	}
+	return subs
+}
+
+func (d *decoder) decodeKafka(n ast.Node, p string, k *Kafka) {
+	d.object(n, p, p+".", "in kafka", fields{
+		"brokers": func(p string, v ast.Node) {
+			items, ok := d.list(v, p)
+			if !ok {
+				return
+			}
+			if len(items) == 0 {
+				d.errorf(d.posOf(v), "%s: at least one broker is required (omit the key for localhost:9092)", p)
+				return
+			}
+			var bs []string
+			for _, it := range items {
+				var b string
+				d.runtimeStr(it, p, &b, hostPortErr)
+				if b != "" {
+					bs = append(bs, b)
+				}
+			}
+			k.Brokers = bs
+		},
+		"group": func(p string, v ast.Node) {
+			k.GroupSet = true
+			d.runtimeStr(v, p, &k.Group, nonEmpty("group id"))
+		},
+		"startFrom": func(p string, v ast.Node) {
+			sf, ok := d.str(v, p, noRefs)
+			if !ok {
+				return
+			}
+			switch {
+			case sf == "committed", sf == "earliest", sf == "latest":
+			case strings.HasPrefix(sf, "timestamp:"):
+				if _, err := time.Parse(time.RFC3339, strings.TrimPrefix(sf, "timestamp:")); err != nil {
+					d.errorf(d.posOf(v), "%s: %q: the timestamp must be RFC3339, such as timestamp:2024-05-01T00:00:00Z", p, sf)
+					return
+				}
+			default:
+				d.errorf(d.posOf(v), "%s: invalid value %q; want committed, earliest, latest or timestamp:RFC3339%s", p, sf, didYouMean(sf, []string{"committed", "earliest", "latest"}))
+				return
+			}
+			k.StartFrom = sf
+		},
+		"resetTo":   func(p string, v ast.Node) { d.enum(v, p, &k.ResetTo, "earliest", "latest", "error") },
+		"isolation": func(p string, v ast.Node) { d.enum(v, p, &k.Isolation, "read_committed", "read_uncommitted") },
+		"tls": func(p string, v ast.Node) {
+			d.object(v, p, p+".", "in kafka.tls", fields{
+				"enabled":            func(p string, v ast.Node) { d.boolean(v, p, &k.TLS.Enabled) },
+				"ca":                 func(p string, v ast.Node) { d.runtimeStr(v, p, &k.TLS.CA, nil) },
+				"cert":               func(p string, v ast.Node) { d.runtimeStr(v, p, &k.TLS.Cert, nil) },
+				"key":                func(p string, v ast.Node) { d.runtimeStr(v, p, &k.TLS.Key, nil) },
+				"insecureSkipVerify": func(p string, v ast.Node) { d.boolean(v, p, &k.TLS.InsecureSkipVerify) },
+			})
+		},
+		"sasl": func(p string, v ast.Node) {
+			d.object(v, p, p+".", "in kafka.sasl", fields{
+				"mechanism": func(p string, v ast.Node) {
+					mechs := []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+					d.runtimeStr(v, p, &k.SASL.Mechanism, func(m string) string {
+						if m != "" && !slices.Contains(mechs, m) {
+							return fmt.Sprintf("invalid value %q; want \"\" (no SASL), %s%s", m, orList(mechs), didYouMean(m, mechs))
+						}
+						return ""
+					})
+				},
+				"username": func(p string, v ast.Node) { d.runtimeStr(v, p, &k.SASL.Username, nil) },
+				"password": func(p string, v ast.Node) { d.runtimeStr(v, p, &k.SASL.Password, nil) },
+			})
+		},
+	})
+}
+
+func (d *decoder) decodeBatch(n ast.Node, p string, b *Batch) {
+	d.object(n, p, p+".", "in batch", fields{
+		"interval":            func(p string, v ast.Node) { d.duration(v, p, true, &b.Interval) },
+		"maxRatePerPartition": func(p string, v ast.Node) { d.intMin(v, p, 0, &b.MaxRatePerPartition) },
+		"minRatePerPartition": func(p string, v ast.Node) { d.intMin(v, p, 0, &b.MinRatePerPartition) },
+		"pollTimeout":         func(p string, v ast.Node) { d.duration(v, p, true, &b.PollTimeout) },
+		"backpressure": func(p string, v ast.Node) {
+			bp := &b.Backpressure
+			d.object(v, p, p+".", "in batch.backpressure", fields{
+				"enabled":      func(p string, v ast.Node) { d.boolean(v, p, &bp.Enabled) },
+				"initialRate":  func(p string, v ast.Node) { d.intMin(v, p, 0, &bp.InitialRate) },
+				"proportional": func(p string, v ast.Node) { d.float(v, p, &bp.Proportional) },
+				"integral":     func(p string, v ast.Node) { d.float(v, p, &bp.Integral) },
+				"derived":      func(p string, v ast.Node) { d.float(v, p, &bp.Derived) },
+				"minRate":      func(p string, v ast.Node) { d.intMin(v, p, 1, &bp.MinRate) },
+			})
+		},
+	})
+}
+
+func (d *decoder) decodeLocation(n ast.Node, p string, l *Location) {
+	d.object(n, p, p+".", "in location", fields{
+		"strategy": func(p string, v ast.Node) { d.enum(v, p, &l.Strategy, "consistent", "brokers", "fixed") },
+		"fixed": d.optional(func(p string, v ast.Node) {
+			l.Fixed = map[string]string{}
+			for _, e := range d.entries(v, p) {
+				t, part, ok := strings.Cut(e.key, "/") // topic names hold no '/'
+				if _, pok := parsePartition(part); !ok || !pok || topicErr(t) != "" {
+					d.errorf(e.keyPos, "%s: key %q must be topic/partition, such as impressions/0", p, e.key)
+					continue
+				}
+				host, ok := d.str(e.val, p+": "+e.key, noRefs)
+				if !ok {
+					continue
+				}
+				if strings.TrimSpace(host) == "" {
+					d.errorf(d.posOf(e.val), "%s: %s: host or instance must not be empty", p, e.key)
+					continue
+				}
+				l.Fixed[e.key] = host
+			}
+		}),
+	})
+}
+
+// urlErr explains why u is not a usable registry URL, or returns "".
+func urlErr(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+		return fmt.Sprintf("%q is not an http or https URL", u)
+	}
+	return ""
+}

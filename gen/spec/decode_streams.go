@@ -1,0 +1,324 @@
+package spec
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+
+	"github.com/goccy/go-yaml/ast"
+)
+
+func (d *decoder) decodeStreams(n ast.Node, p string, s *Spec) {
+	items, ok := d.list(n, p)
+	if !ok {
+		return
+	}
+	if len(items) == 0 {
+		d.errorf(d.posOf(n), "streams: at least one stream is required")
+		return
+	}
+	names := map[string]Pos{}
+	for i, it := range items {
+		st, namePos, ok := d.decodeStream(i, it)
+		if !ok {
+			continue
+		}
+		if st.Name != "" {
+			if prev, dup := names[st.Name]; dup {
+				d.errorf(namePos, "duplicate stream name %q (first defined at line %d); stream names must be unique", st.Name, prev.Line)
+			} else {
+				names[st.Name] = namePos
+			}
+		}
+		s.Streams = append(s.Streams, st)
+	}
+}
+
+// decodeStream returns the stream and the position of its name.
+func (d *decoder) decodeStream(i int, n ast.Node) (Stream, Pos, bool) {
+	st := Stream{Key: "none", Encoding: "confluent", Pos: d.posOf(n)}
+	m, ok := n.(*ast.MappingNode)
+	if !ok {
+		d.typeErr(n, fmt.Sprintf("streams[%d]", i), "a mapping")
+		return st, Pos{}, false
+	}
+	label := fmt.Sprintf("streams[%d]", i)
+	for _, mv := range m.Values {
+		if keyText(d.resolve(mv.Key)) == "name" {
+			if v, ok := d.resolve(mv.Value).(*ast.StringNode); ok && streamNameRE.MatchString(v.Value) {
+				label = fmt.Sprintf("stream %q", v.Value)
+			}
+		}
+	}
+	// The same name twice would share paths; the duplicate is reported
+	// by decodeStreams, but positions must stay the stream's own.
+	if _, dup := d.keys[label+": name"]; dup {
+		label = fmt.Sprintf("%s (streams[%d])", label, i)
+	}
+	prefix := label + ": "
+	var strategies []string
+	startPos := map[string]Pos{}
+	meant := d.object(m, label, prefix, "in "+label, fields{
+		"name": func(p string, v ast.Node) {
+			name, ok := d.str(v, p, noRefs)
+			if !ok {
+				return
+			}
+			if !streamNameRE.MatchString(name) {
+				d.errorf(d.posOf(v), "%s: %q is not a valid stream name; it must match [a-z][a-z0-9_]* (generated type names derive from it)", p, name)
+				return
+			}
+			st.Name = name
+		},
+		"subscribe": func(p string, v ast.Node) {
+			strategies = append(strategies, "subscribe")
+			items, ok := d.list(v, p)
+			if !ok {
+				return
+			}
+			if len(items) == 0 {
+				d.errorf(d.posOf(v), "%s: at least one topic is required", p)
+			}
+			for _, it := range items {
+				t, ok := d.topic(it, p, noRefs)
+				if !ok {
+					continue
+				}
+				if d.useTopic(t, label, d.posOf(it)) {
+					st.Subscribe = append(st.Subscribe, t)
+				}
+			}
+		},
+		"pattern": func(p string, v ast.Node) {
+			strategies = append(strategies, "pattern")
+			pat, ok := d.str(v, p, noRefs)
+			if !ok {
+				return
+			}
+			if pat == "" {
+				d.errorf(d.posOf(v), "%s: must not be empty", p)
+				return
+			}
+			if _, err := regexp.Compile(pat); err != nil {
+				d.errorf(d.posOf(v), "%s: invalid Go regexp: %v", p, err)
+				return
+			}
+			st.Pattern = pat
+		},
+		"assign": func(p string, v ast.Node) {
+			strategies = append(strategies, "assign")
+			es := d.entries(v, p)
+			if len(es) == 0 {
+				d.errorf(d.posOf(v), "%s: at least one topic is required", p)
+				return
+			}
+			st.Assign = map[string][]int32{}
+			for _, e := range es {
+				if msg := topicErr(e.key); msg != "" {
+					d.errorf(e.keyPos, "%s: %s", p, msg)
+					continue
+				}
+				parts := d.partitions(e.val, fmt.Sprintf("%s: %s", p, e.key))
+				if parts != nil && d.useTopic(e.key, label, e.keyPos) {
+					st.Assign[e.key] = parts
+				}
+			}
+		},
+		"startingOffsets": func(p string, v ast.Node) {
+			st.StartingOffsets = map[string]map[int32]int64{}
+			for _, e := range d.entries(v, p) {
+				if msg := topicErr(e.key); msg != "" {
+					d.errorf(e.keyPos, "%s: %s", p, msg)
+					continue
+				}
+				tp := fmt.Sprintf("%s: %s", p, e.key)
+				startPos[e.key] = e.keyPos
+				offs := map[int32]int64{}
+				var pes []entry
+				if !isNull(e.val) {
+					pes = d.entries(e.val, tp)
+				}
+				if len(pes) == 0 && (isNull(e.val) || isMapping(e.val)) {
+					d.errorf(e.keyPos, "%s: no partition offsets given for topic %q", p, e.key)
+					continue
+				}
+				for _, pe := range pes {
+					part, ok := parsePartition(pe.key)
+					if !ok {
+						d.errorf(pe.keyPos, "%s: partition %q is not an integer >= 0", tp, pe.key)
+						continue
+					}
+					off, ok := d.integer(pe.val, fmt.Sprintf("%s: %d", tp, part))
+					if !ok {
+						continue
+					}
+					if off < 0 {
+						d.errorf(d.posOf(pe.val), "%s: %d: offset must be >= 0, got %d (use kafka.startFrom for earliest or latest)", tp, part, off)
+						continue
+					}
+					offs[part] = off
+				}
+				if len(offs) > 0 {
+					st.StartingOffsets[e.key] = offs
+				}
+			}
+		},
+		"key": func(p string, v ast.Node) {
+			k, ok := d.str(v, p, noRefs)
+			if !ok {
+				return
+			}
+			switch k {
+			case "string", "bytes", "int32", "int64", "none":
+			default:
+				if !avroNameRE.MatchString(k) {
+					d.errorf(d.posOf(v), "%s: invalid key type %q; want string, bytes, int32, int64, none or an Avro full name such as com.example.Key%s", p, k, didYouMean(k, []string{"string", "bytes", "int32", "int64", "none"}))
+					return
+				}
+			}
+			st.Key, st.KeyPos = k, d.posOf(v)
+		},
+		"value": func(p string, v ast.Node) {
+			val, ok := d.str(v, p, noRefs)
+			if !ok {
+				return
+			}
+			switch val {
+			case "null", "boolean", "int", "long", "float", "double", "bytes", "string", "int32", "int64", "none":
+				d.errorf(d.posOf(v), "%s: %q is not a record; a stream's value must be an Avro record, named by its full name such as com.example.ads.Impression (only a key may be a %s)", p, val, orList([]string{"string", "bytes", "int32", "int64"}))
+				return
+			}
+			if !avroNameRE.MatchString(val) {
+				d.errorf(d.posOf(v), "%s: %q is not an Avro full name such as com.example.ads.Impression", p, val)
+				return
+			}
+			st.Value, st.ValuePos = val, d.posOf(v)
+		},
+		"encoding": func(p string, v ast.Node) { d.enum(v, p, &st.Encoding, "confluent", "raw") },
+		"writerSchema": func(p string, v ast.Node) {
+			f, ok := d.str(v, p, genTime)
+			if !ok {
+				return
+			}
+			if f == "" {
+				d.errorf(d.posOf(v), "%s: empty file name", p)
+				return
+			}
+			st.WriterSchema, st.WriterSchemaPos = f, d.posOf(v)
+		},
+	})
+	if st.WriterSchema != "" && st.Encoding != "raw" {
+		d.errorf(st.WriterSchemaPos, "%swriterSchema is only for encoding: raw; Confluent-framed records name their writer schema by id, which the job looks up in the registry", prefix)
+	}
+	if !d.has(prefix+"name") && !meant["name"] {
+		d.errorf(st.Pos, "missing required key \"name\" in %s", label)
+	}
+	if st.KeyPos.Line == 0 {
+		st.KeyPos = st.Pos
+	}
+	if !d.has(prefix+"value") && !meant["value"] {
+		d.errorf(st.Pos, "missing required key \"value\" in %s: the Avro full name of the record value type", label)
+	}
+	if st.ValuePos.Line == 0 {
+		st.ValuePos = st.Pos
+	}
+	switch len(strategies) {
+	case 0:
+		if meant["subscribe"] || meant["pattern"] || meant["assign"] {
+			break
+		}
+		d.errorf(st.Pos, "%s: set one of subscribe, pattern or assign to say which topics it reads", label)
+	case 1:
+	default:
+		d.errorf(d.at(prefix+strategies[1]), "%s: %s and %s cannot be combined; set exactly one of subscribe, pattern or assign", label, strategies[0], strategies[1])
+	}
+	// Starting offsets must name what the stream reads.
+	for _, t := range slices.Sorted(mapKeys(startPos)) {
+		pos := startPos[t]
+		switch {
+		case st.Subscribe != nil && !slices.Contains(st.Subscribe, t):
+			d.errorf(pos, "%s: startingOffsets: topic %q is not one of the subscribed topics %v", label, t, st.Subscribe)
+		case st.Assign != nil:
+			parts, ok := st.Assign[t]
+			if !ok {
+				d.errorf(pos, "%s: startingOffsets: topic %q is not one of the assigned topics", label, t)
+				continue
+			}
+			for _, part := range slices.Sorted(mapKeys(st.StartingOffsets[t])) {
+				if !slices.Contains(parts, part) {
+					d.errorf(pos, "%s: startingOffsets: partition %d of topic %q is not assigned", label, part, t)
+				}
+			}
+		case st.Pattern != "" && !regexp.MustCompile(st.Pattern).MatchString(t):
+			d.errorf(pos, "%s: startingOffsets: topic %q does not match pattern %q", label, t, st.Pattern)
+		}
+	}
+	return st, d.at(prefix + "name"), true
+}
+
+func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// useTopic records that stream reads topic t, reporting a topic read by
+// two streams.
+func (d *decoder) useTopic(t, stream string, pos Pos) bool {
+	if prev, ok := d.topics[t]; ok {
+		if prev.stream == stream {
+			d.errorf(pos, "%s: topic %q is listed twice", stream, t)
+		} else {
+			d.errorf(pos, "%s: topic %q is already read by %s (line %d); a topic can feed only one stream", stream, t, prev.stream, prev.pos.Line)
+		}
+		return false
+	}
+	d.topics[t] = topicUse{stream, pos}
+	return true
+}
+
+func parsePartition(s string) (int32, bool) {
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return int32(n), true
+}
+
+// partitions decodes a non-empty list of distinct partition numbers.
+func (d *decoder) partitions(n ast.Node, p string) []int32 {
+	items, ok := d.list(n, p)
+	if !ok {
+		return nil
+	}
+	if len(items) == 0 {
+		d.errorf(d.posOf(n), "%s: at least one partition is required", p)
+		return nil
+	}
+	var parts []int32
+	for _, it := range items {
+		x, ok := d.integer(it, p)
+		if !ok {
+			continue
+		}
+		if x < 0 || x > math.MaxInt32 {
+			d.errorf(d.posOf(it), "%s: partition %d is out of range (0 to %d)", p, x, math.MaxInt32)
+			continue
+		}
+		if slices.Contains(parts, int32(x)) {
+			d.errorf(d.posOf(it), "%s: partition %d is listed twice", p, x)
+			continue
+		}
+		parts = append(parts, int32(x))
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return parts
+}

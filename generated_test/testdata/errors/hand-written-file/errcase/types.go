@@ -1,0 +1,4 @@
+package errcase
+
+// Event is written by hand.
+type Event struct{ ID int64 }
