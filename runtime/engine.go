@@ -75,7 +75,6 @@ type Engine struct {
 	stopC    chan struct{}
 	stopOnce sync.Once
 	done     chan struct{}
-	started  time.Time
 
 	// Set by Run before any consumer opens.
 	pool      *pool
@@ -86,6 +85,7 @@ type Engine struct {
 	notify    *notifier
 
 	mu      sync.Mutex
+	started time.Time // when Run began
 	history []BatchInfo // ring, oldest at histAt once full
 	histAt  int
 	slots   map[string]int
@@ -233,7 +233,9 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 		return errors.New("runtime: Engine.Run called twice")
 	}
 	defer close(e.done)
+	e.mu.Lock()
 	e.started = time.Now()
+	e.mu.Unlock()
 
 	// Work runs under hard, which only ends when a stop overruns
 	// ShutdownTimeout: cancelling the caller's ctx means "stop

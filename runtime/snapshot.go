@@ -57,11 +57,9 @@ func (e *Engine) Snapshot() Snapshot {
 	e.mu.Lock()
 	s.Batches = e.historyLocked()
 	s.Rate = e.rate
+	s.Started = e.started
 	consumers := e.consumers
 	e.mu.Unlock()
-	if e.running.Load() {
-		s.Started = e.started
-	}
 	for _, c := range consumers {
 		c.mu.Lock()
 		for tp, st := range c.parts {
