@@ -85,7 +85,7 @@ type Engine struct {
 	notify    *notifier
 
 	mu      sync.Mutex
-	started time.Time // when Run began
+	started time.Time   // when Run began
 	history []BatchInfo // ring, oldest at histAt once full
 	histAt  int
 	slots   map[string]int
