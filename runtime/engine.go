@@ -282,6 +282,7 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 	if err := e.connect(hard); err != nil {
 		return err
 	}
+	go e.watchTopics(soft)
 
 	var est *pidEstimator
 	if e.cfg.backpressure {
