@@ -84,9 +84,10 @@ func BatchInterval(d time.Duration) Opt {
 	})
 }
 
-// Workers sets the size of the worker pool that decodes records and runs
-// ForeachPartition tasks. Default GOMAXPROCS. More workers than cores only
-// helps when tasks block on I/O.
+// Workers sets the size of the worker pool that runs ForeachPartition
+// tasks, and the number of goroutines that decode records (as many
+// again). Default GOMAXPROCS. More workers than cores only helps when
+// tasks block on I/O.
 func Workers(n int) Opt {
 	return optFunc(func(c *engineCfg) {
 		if n > 0 {
