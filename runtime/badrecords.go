@@ -36,10 +36,10 @@ const (
 	// topic with headers naming where it came from and why it was
 	// rejected (HeaderSourceTopic and the others). The dead letters are
 	// produced, and acknowledged, before anything can store the offsets
-	// past them: for at-least-once streams the engine commits, after the
-	// handler succeeds and right before the commit; for the others
-	// (at-most-once, exactly-once, NoKafkaCommit, no group) before the
-	// handler runs. A failure to produce them fails the batch, so no
+	// past them: at-least-once, after the handler succeeds and right
+	// before the offsets are stored; otherwise (at-most-once, exactly-once,
+	// ManualCommit) before the handler runs. A failure to produce them
+	// fails the batch, so no
 	// rejected record's offset is stored without its dead letter. A batch
 	// that fails after its dead letters were written is re-read and writes
 	// them again: dead letters are at-least-once.

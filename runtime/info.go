@@ -17,7 +17,7 @@ type BatchInfo struct {
 	// SchedulingDelay is how long the batch waited for the previous one:
 	// from Time until processing started.
 	SchedulingDelay time.Duration
-	// ProcessingTime is the handler plus the commit, and any decoding the
+	// ProcessingTime is the handler plus storing offsets and dead letters, and any decoding the
 	// batch had to wait for (records are decoded as they are fetched, and
 	// a batch is cut from decoded ones, so usually none).
 	ProcessingTime time.Duration

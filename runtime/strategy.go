@@ -42,16 +42,17 @@ func SubscribePattern(re *regexp.Regexp) ConsumerStrategy {
 }
 
 // Assign reads exactly the listed partitions without joining a group; the
-// job places its partitions itself. Offsets are committed to the stream's
-// group if one is configured.
+// job places its partitions itself. Offsets are stored in the job's offset
+// store (with Kafka's, the job's Group, if one is configured).
 func Assign(partitions ...TopicPartition) ConsumerStrategy {
 	return ConsumerStrategy{kind: kindAssign, partitions: slices.Clone(partitions)}
 }
 
 // WithOffsets sets per-partition starting offsets (Spark's overloads taking
-// a Map[TopicPartition, Long]). They win over both committed offsets and the
-// stream's StartFrom position, for the listed partitions only, and only when
-// the stream starts (a rebalance later resumes from the committed offsets).
+// a Map[TopicPartition, Long]). They win over both stored offsets and the
+// job's StartFrom position, for the listed partitions only, and only on the
+// job's first assignment (a rebalance later resumes from the stored
+// offsets). One outside the partition's log follows ResetTo.
 func (c ConsumerStrategy) WithOffsets(offsets map[TopicPartition]int64) ConsumerStrategy {
 	c.offsets = maps.Clone(offsets)
 	return c
@@ -124,19 +125,20 @@ func PreferFixed(hosts map[TopicPartition]string) LocationStrategy {
 	return LocationStrategy{kind: locFixed, fixed: maps.Clone(hosts)}
 }
 
-// Semantics is the delivery guarantee a stream's output gets.
+// Semantics is the delivery guarantee a job's output gets: the order of
+// each batch's steps (see Engine).
 type Semantics int
 
 const (
-	// AtLeastOnce commits a batch's offsets after its handler succeeded, so
+	// AtLeastOnce stores a batch's offsets after its handler succeeded, so
 	// a crash between the two repeats the batch. It is the default.
 	AtLeastOnce Semantics = iota
-	// AtMostOnce commits a batch's offsets before its handler runs, so a
+	// AtMostOnce stores a batch's offsets before its handler runs, so a
 	// crash during the handler loses the batch.
 	AtMostOnce
-	// ExactlyOnce leaves offsets to the user's output transaction (for
-	// example a PostgreSQL transaction storing output and offsets); the
-	// engine commits nothing to Kafka.
+	// ExactlyOnce stores a batch's offsets together with its output, in one
+	// atomic step of a TransactionalStore (a transactional sink), after
+	// the handler produced the output.
 	ExactlyOnce
 )
 
@@ -161,34 +163,36 @@ const (
 	startTime
 )
 
-// StartPosition is where a stream starts on a partition that has no
-// explicit starting offset (see ConsumerStrategy.WithOffsets). Positions
-// other than StartCommitted apply to the partitions of the stream's first
-// assignment only: partitions that arrive later by a rebalance resume from
-// the group's committed offset, so a handover between replicas loses and
-// repeats nothing.
+// StartPosition is where a job starts on a partition that has no explicit
+// starting offset (see ConsumerStrategy.WithOffsets). Positions other than
+// StartCommitted apply to the partitions of the job's first assignment
+// only: partitions that arrive later by a rebalance resume from the
+// offset store, so a handover between replicas loses and repeats nothing.
 type StartPosition struct {
 	kind startKind
 	at   time.Time
 }
 
-// StartCommitted resumes from the group's committed offset, falling back to
-// the stream's ResetPolicy where nothing is committed. It is the default.
+// StartCommitted resumes from the offset store (by default the group's
+// committed offsets), falling back to the job's ResetPolicy where nothing
+// is stored. It is the default.
 func StartCommitted() StartPosition { return StartPosition{kind: startCommitted} }
 
-// StartEarliest starts at the log start, ignoring committed offsets.
+// StartEarliest starts at the log start, ignoring stored offsets.
 func StartEarliest() StartPosition { return StartPosition{kind: startEarliest} }
 
-// StartLatest starts at the end of each partition, ignoring committed
-// offsets: the seed's anomaly detector, which only cares about now.
+// StartLatest starts at the end of each partition, ignoring stored
+// offsets: the anomaly detector, which only cares about now.
 func StartLatest() StartPosition { return StartPosition{kind: startLatest} }
 
 // StartAt starts at the first record whose timestamp is at or after t,
-// ignoring committed offsets.
+// ignoring stored offsets.
 func StartAt(t time.Time) StartPosition { return StartPosition{kind: startTime, at: t} }
 
-// ResetPolicy is what StartCommitted does on a partition with no committed
-// offset (Kafka's auto.offset.reset).
+// ResetPolicy is what happens on a partition the offset store has no
+// offset for, or whose offset (stored, or a starting offset) lies outside
+// the partition's log: deleted by retention, or past its end (Kafka's
+// auto.offset.reset).
 type ResetPolicy int
 
 const (
@@ -196,8 +200,9 @@ const (
 	ResetEarliest ResetPolicy = iota
 	// ResetLatest starts at the end of the partition.
 	ResetLatest
-	// ResetError fails the stream with a *NoOffsetError naming the
-	// partitions that have no committed offset.
+	// ResetError fails the job with a *NoOffsetError naming the
+	// partitions that have no stored offset, or an *OffsetOutOfRangeError
+	// naming the partition whose offset lies outside its log.
 	ResetError
 )
 
