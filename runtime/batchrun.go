@@ -37,14 +37,45 @@ func (e *Engine) batchSteps() []step {
 	}
 }
 
+// taskRetry is how a batch's ForeachPartition tasks are retried. An
+// at-most-once job never retries one: a retry would hand a partition's
+// records to the handler a second time (Spark's task.maxFailures 1).
+func (e *Engine) taskRetry() retryPolicy {
+	if e.cfg.semantics == AtMostOnce {
+		return retryPolicy{maxFailures: 1}
+	}
+	return retryPolicy{maxFailures: e.cfg.maxTaskFailures, backoff: e.cfg.taskBackoff}
+}
+
+// lost reports whether err, a failed batch's, leaves its records behind
+// rather than failing the job: at-most-once, once the batch's offsets
+// were stored, the batch is never read again, so the job logs it, counts
+// it and goes on.
+func (e *Engine) lost(b *batch, err error) bool {
+	if err == nil || e.cfg.semantics != AtMostOnce || e.cfg.manualCommit || !b.stored.done {
+		return false
+	}
+	e.mu.Lock()
+	e.lostBatches++
+	e.lostRecords += int64(b.records)
+	e.mu.Unlock()
+	e.log().Error("batch failed after its offsets were stored (at-most-once): its records are not read again",
+		"batch", b.view.id, "records", b.records, "err", err.Error())
+	return true
+}
+
 // batch is one batch in the making: its cut, then its typed shares and
 // the records left out. It lives for one runBatch; nothing of it is kept
 // on the engine's long-lived state.
 type batch struct {
 	view   *JobBatch
-	cuts   []cut         // by stream index
-	bad    [][]badRecord // by stream index
-	stored StoredBatch
+	cuts    []cut         // by stream index
+	bad     [][]badRecord // by stream index
+	records int
+	stored  struct {
+		StoredBatch
+		done bool // the offsets are stored
+	}
 }
 
 func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id int64, at time.Time) error {
@@ -58,14 +89,15 @@ func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id 
 		c.cutBatch(rate, b.cuts)
 	}
 	info := BatchInfo{ID: id, Time: at, Ranges: make(map[string][]OffsetRange, len(e.streams))}
-	b.stored = StoredBatch{ID: id, Time: at}
+	b.stored.ID, b.stored.Time = id, at
 	for i, s := range e.sources() {
 		info.Ranges[s.name] = b.cuts[i].ranges
 		for _, r := range b.cuts[i].recs {
-			info.Records += len(r)
+			b.records += len(r)
 		}
 		b.stored.Ranges = append(b.stored.Ranges, nonEmpty(b.cuts[i].ranges)...)
 	}
+	info.Records = b.records
 	stopPolling := e.pollDuringBatch(ctx)
 	defer stopPolling()
 	e.notify.submitted(info)
@@ -81,6 +113,9 @@ func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id 
 	info.Err = err
 	e.record(info)
 	e.notify.completed(info)
+	if e.lost(b, err) {
+		err = nil
+	}
 	if err == nil && est != nil {
 		if r, ok := est.compute(at, int64(info.Records), info.ProcessingTime, info.SchedulingDelay); ok {
 			e.mu.Lock()
@@ -107,9 +142,10 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 		case disposeBad:
 			err = e.disposeBad(ctx, b)
 		case storeOffsets:
-			if err = e.store.Store(ctx, b.stored); err != nil {
+			if err = e.store.Store(ctx, b.stored.StoredBatch); err != nil {
 				err = fmt.Errorf("batch %d: %w", b.view.id, &OffsetStoreError{Op: "store", Err: err})
 			}
+			b.stored.done = err == nil
 		case handle:
 			if err = h(ctx, b.view); err != nil {
 				err = fmt.Errorf("batch %d: %w", b.view.id, err)

@@ -91,6 +91,9 @@ type Engine struct {
 	slots   map[string]int
 	load    []int
 	rate    float64 // latest backpressure estimate, records/s, 0 for none
+	// lostBatches and lostRecords count at-most-once batches that failed
+	// after their offsets were stored.
+	lostBatches, lostRecords int64
 	// pending and callbacks are what CommitAsync queued.
 	pending   map[TopicPartition]int64
 	callbacks []func([]OffsetRange, error)
@@ -98,7 +101,9 @@ type Engine struct {
 
 // Handler processes one batch of all the engine's streams. Returning an
 // error fails the batch: nothing of it is stored and Run returns the
-// error, so a restart re-reads it from the stored offsets.
+// error, so a restart re-reads it from the stored offsets. At-most-once,
+// the batch's offsets were stored before the handler ran: the failure is
+// logged and counted (Snapshot.LostBatches) and the job goes on.
 type Handler func(ctx context.Context, b *JobBatch) error
 
 // JobBatch is one micro-batch across all the engine's streams: the same

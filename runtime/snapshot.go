@@ -26,6 +26,10 @@ type Snapshot struct {
 	// Rate is the backpressure estimate, records/s across all partitions;
 	// 0 without backpressure or before the first estimate.
 	Rate float64
+	// LostBatches and LostRecords count the at-most-once batches that
+	// failed after their offsets were stored, and their records: never
+	// read again.
+	LostBatches, LostRecords int64
 }
 
 // PartitionStatus is one owned partition.
@@ -58,6 +62,7 @@ func (e *Engine) Snapshot() Snapshot {
 	s.Batches = e.historyLocked()
 	s.Rate = e.rate
 	s.Started = e.started
+	s.LostBatches, s.LostRecords = e.lostBatches, e.lostRecords
 	consumers := e.consumers
 	e.mu.Unlock()
 	for _, c := range consumers {

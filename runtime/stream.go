@@ -122,7 +122,7 @@ func (s *Stream[K, V]) build(ctx context.Context, p *pool, bs *JobBatch, c cut) 
 		ranges: c.ranges,
 		parts:  make([]Partition[K, V], len(c.ranges)),
 		pool:   p,
-		retry:  retryPolicy{maxFailures: s.src.e.cfg.maxTaskFailures, backoff: s.src.e.cfg.taskBackoff},
+		retry:  s.src.e.taskRetry(),
 	}
 	b.reread = func(ctx context.Context, i int) (Partition[K, V], error) {
 		recs, _, err := s.decode(ctx, c.recs[i])

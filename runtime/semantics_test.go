@@ -1,0 +1,90 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestAtMostOnceLosesOnlyTheFailedBatch: at-most-once stores a batch's
+// offsets before its handler, so a failed batch is neither retried nor
+// read again: the job logs and counts it and goes on, and a restart
+// resumes after it. No record is handled twice.
+func TestAtMostOnceLosesOnlyTheFailedBatch(t *testing.T) {
+	addrs := newCluster(t, 1, testTopic)
+	produce(t, addrs, testTopic, 1, 30)
+	tp := TopicPartition{testTopic, 0}
+	var (
+		mu       sync.Mutex
+		handled  []int64
+		attempts int
+		failed   OffsetRange
+	)
+	handler := func(s *Stream[[]byte, string]) Handler {
+		return func(ctx context.Context, bs *JobBatch) error {
+			return s.Batch(bs).ForeachPartition(ctx, func(_ context.Context, p Partition[[]byte, string]) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if r := p.OffsetRange(); r.FromOffset <= 12 && 12 < r.UntilOffset {
+					attempts++
+					failed = r
+					return errors.New("the sink is down")
+				}
+				for r := range p.Records() {
+					handled = append(handled, r.Offset)
+				}
+				return nil
+			})
+		}
+	}
+	run := func(until int64) *Engine {
+		e, err := New(Group("amo"), WithSemantics(AtMostOnce), Brokers(addrs...), BatchInterval(50*time.Millisecond), MaxRatePerPartition(200))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := start(t, e, handler(s))
+		waitFor(t, "the offsets around the failed batch", 20*time.Second, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Contains(handled, until)
+		})
+		r.stop(t) // Run returned nil: the failed batch did not end the job
+		return e
+	}
+	e := run(29)
+	if attempts != 1 {
+		t.Errorf("the failing task ran %d times, want 1: at-most-once retries nothing", attempts)
+	}
+	snap := e.Snapshot()
+	if snap.LostBatches != 1 || snap.LostRecords != failed.Count() {
+		t.Errorf("lost %d batches, %d records; want 1 and the failed range's %d", snap.LostBatches, snap.LostRecords, failed.Count())
+	}
+	if got := committedOffsets(t, addrs, "amo", testTopic, 1)[tp]; got != 30 {
+		t.Errorf("stored offset %d, want 30", got)
+	}
+
+	produce(t, addrs, testTopic, 1, 5) // offsets 30..34
+	run(34)
+	mu.Lock()
+	defer mu.Unlock()
+	seen := make(map[int64]int)
+	for _, o := range handled {
+		seen[o]++
+	}
+	for o := range int64(35) {
+		inFailed := o >= failed.FromOffset && o < failed.UntilOffset
+		switch {
+		case inFailed && seen[o] != 0:
+			t.Errorf("offset %d of the failed batch %v was handled %d times after it failed", o, failed, seen[o])
+		case !inFailed && seen[o] != 1:
+			t.Errorf("offset %d handled %d times, want once", o, seen[o])
+		}
+	}
+}
