@@ -1,0 +1,164 @@
+package offsets_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/internal/pgtest"
+	"github.com/streamgen/streamgen/runtime/offsets"
+)
+
+func produce(t *testing.T, cl *kgo.Client, parts int32, n int) {
+	t.Helper()
+	var rs []*kgo.Record
+	for p := range parts {
+		for i := range n {
+			rs = append(rs, &kgo.Record{Topic: "clicks", Partition: p, Value: []byte(strconv.Itoa(i))})
+		}
+	}
+	if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runJob runs an at-least-once job on the PostgreSQL store until it has
+// seen want records, and returns the offsets it was given.
+func runJob(t *testing.T, addrs []string, store runtime.OffsetStore, want int) map[runtime.TopicPartition][]int64 {
+	t.Helper()
+	e, err := runtime.New(runtime.Group("etl"), runtime.WithOffsetStore(store), runtime.Brokers(addrs...), runtime.BatchInterval(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := runtime.NewStream(e, "clicks", runtime.Subscribe("clicks"), runtime.BytesDecoder, runtime.StringDecoder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := make(map[runtime.TopicPartition][]int64)
+	n := 0
+	errc := make(chan error, 1)
+	go func() {
+		errc <- e.Run(context.Background(), func(_ context.Context, bs *runtime.JobBatch) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for r := range s.Batch(bs).Records() {
+				tp := runtime.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+				seen[tp] = append(seen[tp], r.Offset)
+				n++
+			}
+			return nil
+		})
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		done := n >= want
+		mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("saw %d of %d records", n, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := e.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	return seen
+}
+
+// TestJobResumesFromPostgres: a job whose offsets live in PostgreSQL
+// stores them there, not in Kafka, and a restart resumes from them.
+func TestJobResumesFromPostgres(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	table := pgtest.Table(t, dsn, "offsets")
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "clicks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	store := newStore(t, dsn, table, "etl")
+
+	produce(t, cl, 2, 30)
+	runJob(t, c.ListenAddrs(), store, 60)
+	got, err := store.Load(context.Background(), []runtime.TopicPartition{tp(0), tp(1)})
+	if err != nil || got[tp(0)] != 30 || got[tp(1)] != 30 {
+		t.Fatalf("stored %v, %v; want 30 for both partitions", got, err)
+	}
+	if committed, err := kadm.NewClient(cl).FetchOffsets(context.Background(), "etl"); err == nil && len(committed) > 0 {
+		t.Errorf("the group committed %v to Kafka; the offsets belong in PostgreSQL", committed)
+	}
+
+	produce(t, cl, 2, 10) // offsets 30..39
+	seen := runJob(t, c.ListenAddrs(), store, 20)
+	for _, p := range []int32{0, 1} {
+		if offs := seen[tp(p)]; len(offs) != 10 || offs[0] != 30 || offs[9] != 39 {
+			t.Errorf("after a restart partition %d read %v, want 30..39", p, offs)
+		}
+	}
+}
+
+// TestJobFailsWhenFenced: when the store holds another offset than the
+// batch started from (another instance took the partition and stored
+// past it), the batch is not stored and the job fails saying so.
+func TestJobFailsWhenFenced(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	table := pgtest.Table(t, dsn, "offsets")
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "clicks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produce(t, cl, 1, 20)
+	store := newStore(t, dsn, table, "etl")
+	e, err := runtime.New(runtime.Group("etl"), runtime.WithOffsetStore(store), runtime.Brokers(c.ListenAddrs()...), runtime.BatchInterval(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runtime.NewStream(e, "clicks", runtime.Subscribe("clicks"), runtime.BytesDecoder, runtime.StringDecoder); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = e.Run(ctx, func(ctx context.Context, _ *runtime.JobBatch) error {
+		// Another instance stores the partition while this batch runs.
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, "INSERT INTO "+pgx.Identifier{table}.Sanitize()+" (group_id, topic, partition, next_offset) VALUES ('etl', 'clicks', 0, 7)")
+		return err
+	})
+	var fe *offsets.FencedError
+	if !errors.As(err, &fe) || fe.Stored != 7 {
+		t.Fatalf("Run = %v, want a *FencedError naming the stored offset 7", err)
+	}
+	if got, _ := store.Load(context.Background(), []runtime.TopicPartition{tp(0)}); got[tp(0)] != 7 {
+		t.Errorf("the store holds %v, want the other instance's 7 untouched", got)
+	}
+}

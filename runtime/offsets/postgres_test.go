@@ -1,0 +1,169 @@
+package offsets_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/internal/pgtest"
+	"github.com/streamgen/streamgen/runtime/offsets"
+)
+
+func newStore(t *testing.T, dsn, table, group string) *offsets.Postgres {
+	t.Helper()
+	s, err := offsets.NewPostgres(context.Background(), dsn, group, offsets.Table(table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func tp(p int32) runtime.TopicPartition { return runtime.TopicPartition{Topic: "clicks", Partition: p} }
+
+func rng(p int32, from, until int64) runtime.OffsetRange {
+	return runtime.OffsetRange{Topic: "clicks", Partition: p, FromOffset: from, UntilOffset: until}
+}
+
+func TestPostgresStoresAndLoads(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	table := pgtest.Table(t, dsn, "offsets")
+	s := newStore(t, dsn, table, "etl")
+	ctx := context.Background()
+	tps := []runtime.TopicPartition{tp(0), tp(1), tp(2)}
+	if got, err := s.Load(ctx, tps); err != nil || len(got) != 0 {
+		t.Fatalf("Load before any store = %v, %v; want nothing stored", got, err)
+	}
+	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	if err := s.Store(ctx, runtime.StoredBatch{ID: 1, Time: at, Ranges: []runtime.OffsetRange{rng(0, 0, 10), rng(1, 5, 7)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Store(ctx, runtime.StoredBatch{ID: 2, Time: at.Add(time.Second), Ranges: []runtime.OffsetRange{rng(0, 10, 25)}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load(ctx, tps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[runtime.TopicPartition]int64{tps[0]: 25, tps[1]: 7}; len(got) != 2 || got[tps[0]] != 25 || got[tps[1]] != 7 {
+		t.Errorf("Load = %v, want %v", got, want)
+	}
+	// The rows say which batch stored them, in plain columns.
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var id int64
+	var bt time.Time
+	if err := conn.QueryRow(ctx, "SELECT batch_id, batch_time FROM "+pgx.Identifier{table}.Sanitize()+" WHERE group_id = 'etl' AND topic = 'clicks' AND partition = 0").Scan(&id, &bt); err != nil {
+		t.Fatal(err)
+	}
+	if id != 2 || !bt.Equal(at.Add(time.Second)) {
+		t.Errorf("partition 0's row has batch %d at %s, want batch 2 at %s", id, bt, at.Add(time.Second))
+	}
+	// Another group's offsets are its own.
+	if got, err := newStore(t, dsn, table, "other").Load(ctx, tps); err != nil || len(got) != 0 {
+		t.Errorf("another group loads %v, %v; want nothing", got, err)
+	}
+}
+
+// TestPostgresFencesStaleBatches: a batch that does not start where the
+// store says its partition is fails whole, storing none of its ranges;
+// of two instances storing the same batch at once, exactly one succeeds.
+func TestPostgresFencesStaleBatches(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	table := pgtest.Table(t, dsn, "offsets")
+	ctx := context.Background()
+	a, b := newStore(t, dsn, table, "etl"), newStore(t, dsn, table, "etl")
+	if err := a.Store(ctx, runtime.StoredBatch{ID: 1, Ranges: []runtime.OffsetRange{rng(0, 0, 10), rng(1, 0, 10)}}); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Store(ctx, runtime.StoredBatch{ID: 1, Ranges: []runtime.OffsetRange{rng(1, 10, 20), rng(0, 0, 8)}})
+	var fe *offsets.FencedError
+	if !errors.As(err, &fe) || fe.Range.Partition != 0 || fe.Stored != 10 {
+		t.Fatalf("stale Store = %v, want a *FencedError for partition 0 holding 10", err)
+	}
+	for _, want := range []string{`group "etl" topic clicks partition 0`, "starts at 0 but the store holds 10"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	got, _ := a.Load(ctx, []runtime.TopicPartition{tp(1)})
+	if got[tp(1)] != 10 {
+		t.Errorf("partition 1 holds %v after the fenced batch, want 10: a fenced batch stores nothing", got)
+	}
+
+	// Two instances that both believe they own partition 2 store their
+	// batch from the same start at once: one wins.
+	for round := range 20 {
+		from := int64(round * 10)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, s := range []*offsets.Postgres{a, b} {
+			wg.Go(func() {
+				errs[i] = s.Store(ctx, runtime.StoredBatch{ID: int64(round), Ranges: []runtime.OffsetRange{rng(2, from, from+10+int64(i))}})
+			})
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			if err == nil {
+				ok++
+			} else if !errors.As(err, &fe) {
+				t.Fatalf("round %d: %v, want success or a *FencedError", round, err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("round %d: %d of 2 instances stored the batch, want exactly 1 (%v)", round, ok, errs)
+		}
+		got, _ := a.Load(ctx, []runtime.TopicPartition{tp(2)})
+		next := got[tp(2)]
+		if next != from+10 && next != from+11 {
+			t.Fatalf("round %d: partition 2 holds %d", round, next)
+		}
+		// The next round starts at from+10 whoever won.
+		if next == from+11 {
+			conn, _ := pgx.Connect(ctx, dsn)
+			conn.Exec(ctx, "UPDATE "+pgx.Identifier{table}.Sanitize()+" SET next_offset = $1 WHERE partition = 2", from+10)
+			conn.Close(ctx)
+		}
+	}
+}
+
+func TestPostgresBadSetups(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	table := pgtest.Table(t, dsn, "not_offsets")
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE TABLE "+pgx.Identifier{table}.Sanitize()+" (group_id text, topic text, partition text, PRIMARY KEY (group_id, topic, partition))"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = offsets.NewPostgres(ctx, dsn, "etl", offsets.Table(table))
+	for _, want := range []string{"table " + table + " is not an offsets table", "column next_offset is missing", "column partition is text, want integer"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("NewPostgres on a wrong table = %v, want %q", err, want)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = offsets.NewPostgres(ctx, "postgres://etl:s3cret-pw@127.0.0.1:1/warehouse?sslmode=disable", "etl")
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1/warehouse") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("unreachable store: %v; want the host and database named, never the password", err)
+	}
+	_, err = offsets.NewPostgres(ctx, "host=127.0.0.1 port=1 dbname=warehouse user=etl password=s3cret-pw sslmode=disable", "etl")
+	if err == nil || !strings.Contains(err.Error(), "host=127.0.0.1 port=1 dbname=warehouse") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("unreachable store: %v; want the host and database named, never the password", err)
+	}
+}
