@@ -68,7 +68,7 @@ func (e *Engine) lost(b *batch, err error) bool {
 // the records left out. It lives for one runBatch; nothing of it is kept
 // on the engine's long-lived state.
 type batch struct {
-	view   *JobBatch
+	view    *JobBatch
 	cuts    []cut         // by stream index
 	bad     [][]badRecord // by stream index
 	records int
