@@ -276,7 +276,8 @@ type txnStore struct {
 	offs map[TopicPartition]int64
 }
 
-func (s *txnStore) CommitsOutput() {}
+func (s *txnStore) Begin(context.Context, StoredBatch) error { return nil }
+func (s *txnStore) Abort(context.Context, StoredBatch)       {}
 
 func (s *txnStore) Load(_ context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
 	s.mu.Lock()

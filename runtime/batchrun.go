@@ -18,6 +18,8 @@ const (
 	storeOffsets
 	// handle runs the handler.
 	handle
+	// begin prepares a TransactionalStore for the batch's output.
+	begin
 )
 
 // batchSteps is the order of a batch's steps under each semantics, the
@@ -31,7 +33,7 @@ func (e *Engine) batchSteps() []step {
 	case e.cfg.semantics == AtMostOnce:
 		return []step{disposeBad, storeOffsets, handle}
 	case e.cfg.semantics == ExactlyOnce: // the store commits the output with the offsets
-		return []step{disposeBad, handle, storeOffsets}
+		return []step{disposeBad, begin, handle, storeOffsets}
 	default: // at-least-once: a failed handler writes no dead letters
 		return []step{handle, disposeBad, storeOffsets}
 	}
@@ -72,7 +74,10 @@ type batch struct {
 	cuts    []cut         // by stream index
 	bad     [][]badRecord // by stream index
 	records int
-	stored  struct {
+	// all are every owned partition's ranges, empty ones included, for
+	// a TransactionalStore's Begin.
+	all    StoredBatch
+	stored struct {
 		StoredBatch
 		done bool // the offsets are stored
 	}
@@ -90,12 +95,14 @@ func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id 
 	}
 	info := BatchInfo{ID: id, Time: at, Ranges: make(map[string][]OffsetRange, len(e.streams))}
 	b.stored.ID, b.stored.Time = id, at
+	b.all = StoredBatch{ID: id, Time: at}
 	for i, s := range e.sources() {
 		info.Ranges[s.name] = b.cuts[i].ranges
 		for _, r := range b.cuts[i].recs {
 			b.records += len(r)
 		}
 		b.stored.Ranges = append(b.stored.Ranges, nonEmpty(b.cuts[i].ranges)...)
+		b.all.Ranges = append(b.all.Ranges, b.cuts[i].ranges...)
 	}
 	info.Records = b.records
 	stopPolling := e.pollDuringBatch(ctx)
@@ -136,9 +143,16 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 		}
 		b.view.byStream[i], b.bad[i] = v, bad
 	}
+	var txn TransactionalStore
 	for _, st := range e.batchSteps() {
 		var err error
 		switch st {
+		case begin:
+			txn = e.store.(TransactionalStore)
+			if err = txn.Begin(ctx, b.all); err != nil {
+				txn = nil
+				err = fmt.Errorf("batch %d: %w", b.view.id, &OffsetStoreError{Op: "begin", Err: err})
+			}
 		case disposeBad:
 			err = e.disposeBad(ctx, b)
 		case storeOffsets:
@@ -152,6 +166,9 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 			}
 		}
 		if err != nil {
+			if txn != nil && !b.stored.done {
+				txn.Abort(context.WithoutCancel(ctx), b.all)
+			}
 			return err
 		}
 	}

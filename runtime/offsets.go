@@ -33,12 +33,18 @@ type OffsetStore interface {
 // output together with its offsets, in one atomic step (a PostgreSQL
 // transaction, a file rename, a Kafka transaction): what ExactlyOnce
 // needs, since no window is left between writing output and storing
-// offsets.
+// offsets. A transactional sink is one. For each batch the engine calls
+// Begin before the handler, which writes the batch's output through the
+// sink, then Store; or Abort instead of Store when the batch failed.
 type TransactionalStore interface {
 	OffsetStore
-	// CommitsOutput marks the store as one that commits output and
-	// offsets together.
-	CommitsOutput()
+	// Begin prepares the batch's output: a transaction, temporary files.
+	// The batch's ranges are in b (every owned partition's, empty ones
+	// included).
+	Begin(ctx context.Context, b StoredBatch) error
+	// Abort discards the output of a batch that failed before Store
+	// committed it. It is also called when Store itself failed.
+	Abort(ctx context.Context, b StoredBatch)
 }
 
 // StoredBatch is what a batch stores: every stream's non-empty ranges,

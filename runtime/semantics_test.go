@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -86,5 +87,63 @@ func TestAtMostOnceLosesOnlyTheFailedBatch(t *testing.T) {
 		case !inFailed && seen[o] != 1:
 			t.Errorf("offset %d handled %d times, want once", o, seen[o])
 		}
+	}
+}
+
+// callLog is a TransactionalStore that records the calls the engine makes.
+type callLog struct {
+	txnStore
+	mu    sync.Mutex
+	calls []string
+}
+
+func (c *callLog) note(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, s)
+}
+
+func (c *callLog) Begin(context.Context, StoredBatch) error { c.note("begin"); return nil }
+func (c *callLog) Abort(context.Context, StoredBatch)       { c.note("abort") }
+func (c *callLog) Store(ctx context.Context, b StoredBatch) error {
+	c.note("store")
+	return c.txnStore.Store(ctx, b)
+}
+
+// TestExactlyOnceStepsAroundTheHandler: exactly-once, each batch begins
+// its output before the handler, and the store commits output and offsets
+// after it; a failed handler aborts the batch and stores nothing.
+func TestExactlyOnceStepsAroundTheHandler(t *testing.T) {
+	addrs := newCluster(t, 1, testTopic)
+	produce(t, addrs, testTopic, 1, 20)
+	store := &callLog{}
+	e, err := New(Group("eo"), WithSemantics(ExactlyOnce), WithOffsetStore(store), Brokers(addrs...), BatchInterval(50*time.Millisecond), MaxRatePerPartition(200))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.Run(context.Background(), func(_ context.Context, bs *JobBatch) error {
+		store.note("handle")
+		for r := range s.Batch(bs).Records() {
+			if r.Offset == 15 {
+				return errors.New("the transform failed")
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		t.Fatal("Run returned nil, want the handler's failure")
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	calls := strings.Join(store.calls, " ")
+	if !strings.HasPrefix(calls, "begin handle store") || !strings.HasSuffix(calls, "begin handle abort") {
+		t.Errorf("calls %q: want begin, handle, store per batch and begin, handle, abort for the failed one", calls)
+	}
+	if got := store.offs[TopicPartition{testTopic, 0}]; got != 10 {
+		t.Errorf("stored %d, want 10: the failed batch (10..20) stores nothing", got)
 	}
 }
