@@ -41,9 +41,12 @@ func (e *Engine) batchSteps() []step {
 
 // taskRetry is how a batch's ForeachPartition tasks are retried. An
 // at-most-once job never retries one: a retry would hand a partition's
-// records to the handler a second time (Spark's task.maxFailures 1).
+// records to the handler a second time (Spark's task.maxFailures 1). Nor
+// does an exactly-once job: a failed attempt's output is already in the
+// batch's transaction, and only aborting the whole batch takes it back,
+// so a failed task fails the batch, which is rolled back and read again.
 func (e *Engine) taskRetry() retryPolicy {
-	if e.cfg.semantics == AtMostOnce {
+	if e.cfg.semantics == AtMostOnce || e.cfg.semantics == ExactlyOnce {
 		return retryPolicy{maxFailures: 1}
 	}
 	return retryPolicy{maxFailures: e.cfg.maxTaskFailures, backoff: e.cfg.taskBackoff}

@@ -139,7 +139,8 @@ func PIDParams(proportional, integral, derivative, minRate float64) Opt {
 
 // MaxTaskFailures is how many times a ForeachPartition task may fail before
 // its batch fails (spark.task.maxFailures). Default 4 (one try and three
-// retries).
+// retries). At-most-once and exactly-once jobs try each task once: a retry
+// would handle records twice, or write a failed attempt's output twice.
 func MaxTaskFailures(n int) Opt {
 	return optFunc(func(c *engineCfg) {
 		if n > 0 {

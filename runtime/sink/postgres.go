@@ -1,0 +1,130 @@
+// Package sink holds the transactional sinks: outputs that commit a
+// batch's output together with its offsets, in one atomic step, so an
+// exactly-once job has no window between writing output and storing
+// offsets. Each is a runtime.TransactionalStore: give it to the engine with
+// runtime.WithOffsetStore and runtime.WithSemantics(runtime.ExactlyOnce).
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/offsets"
+)
+
+// Postgres is the PostgreSQL sink: each batch is one transaction. The
+// handler writes its output through the batch's transaction (Exec,
+// CopyFrom, or Tx itself); the engine then stores the batch's offsets in
+// the same transaction, fenced as offsets.Postgres does, and commits: one
+// COMMIT makes output and offsets durable together, or neither. A failed
+// batch is rolled back and read again.
+type Postgres struct {
+	store *offsets.Postgres
+
+	mu sync.Mutex // serializes use of tx: a pgx.Tx is one connection
+	tx pgx.Tx     // the in-flight batch's, nil between batches
+}
+
+// NewPostgres connects to dsn; the job's offsets live in the table opts
+// name (offsets.DefaultTable by default) under group.
+func NewPostgres(ctx context.Context, dsn, group string, opts ...offsets.PostgresOpt) (*Postgres, error) {
+	s, err := offsets.NewPostgres(ctx, dsn, group, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Postgres{store: s}, nil
+}
+
+// Close closes the connections.
+func (p *Postgres) Close() { p.store.Close() }
+
+// Load returns the stored next offsets of tps.
+func (p *Postgres) Load(ctx context.Context, tps []runtime.TopicPartition) (map[runtime.TopicPartition]int64, error) {
+	return p.store.Load(ctx, tps)
+}
+
+// Begin starts the batch's transaction.
+func (p *Postgres) Begin(ctx context.Context, _ runtime.StoredBatch) error {
+	tx, err := p.store.Pool().Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("beginning the batch's transaction: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tx != nil {
+		p.tx.Rollback(ctx)
+	}
+	p.tx = tx
+	return nil
+}
+
+// Store stores the batch's offsets in its transaction and commits it.
+func (p *Postgres) Store(ctx context.Context, b runtime.StoredBatch) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tx == nil {
+		return errors.New("no transaction: Store without Begin")
+	}
+	if err := p.store.StoreTx(ctx, p.tx, b); err != nil {
+		return err
+	}
+	err := p.tx.Commit(ctx)
+	p.tx = nil
+	if err != nil {
+		return fmt.Errorf("committing the batch's output and offsets: %w", err)
+	}
+	return nil
+}
+
+// Abort rolls the batch's transaction back.
+func (p *Postgres) Abort(ctx context.Context, _ runtime.StoredBatch) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tx != nil {
+		p.tx.Rollback(ctx)
+		p.tx = nil
+	}
+}
+
+// Exec runs sql in the batch's transaction. It may be called from the
+// batch's ForeachPartition tasks at once: calls are serialized.
+func (p *Postgres) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tx == nil {
+		return pgconn.CommandTag{}, errOutsideBatch
+	}
+	return p.tx.Exec(ctx, sql, args...)
+}
+
+// CopyFrom bulk-loads rows into table in the batch's transaction (COPY,
+// the fastest way into PostgreSQL). Calls are serialized, so tasks may
+// each copy their partition's rows.
+func (p *Postgres) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, rows pgx.CopyFromSource) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tx == nil {
+		return 0, errOutsideBatch
+	}
+	return p.tx.CopyFrom(ctx, table, columns, rows)
+}
+
+// Tx calls fn with the batch's transaction, holding it for fn alone: for
+// queries, prepared statements and anything Exec and CopyFrom do not
+// cover. fn must not keep tx.
+func (p *Postgres) Tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tx == nil {
+		return errOutsideBatch
+	}
+	return fn(p.tx)
+}
+
+var errOutsideBatch = errors.New("the PostgreSQL sink has no transaction: use it from the handler, while a batch runs")

@@ -1,0 +1,152 @@
+package sink_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/internal/pgtest"
+	"github.com/streamgen/streamgen/runtime/offsets"
+	"github.com/streamgen/streamgen/runtime/sink"
+)
+
+// pgJob is an exactly-once job that copies a topic's records into a
+// PostgreSQL table through the sink, one row per offset.
+type pgJob struct {
+	t      *testing.T
+	addrs  []string
+	dsn    string
+	out    pgx.Identifier
+	table  string // the offsets table
+	failAt int64  // a batch holding this offset fails once, after writing
+	failed atomic.Bool
+}
+
+func (j *pgJob) run(ctx context.Context) error {
+	s, err := sink.NewPostgres(ctx, j.dsn, "copy", offsets.Table(j.table))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	e, err := runtime.New(runtime.Group("copy"), runtime.WithSemantics(runtime.ExactlyOnce), runtime.WithOffsetStore(s),
+		runtime.Brokers(j.addrs...), runtime.BatchInterval(50*time.Millisecond), runtime.MaxRatePerPartition(400))
+	if err != nil {
+		return err
+	}
+	st, err := runtime.NewStream[[]byte](e, "clicks", runtime.Subscribe("clicks"), nil, runtime.StringDecoder)
+	if err != nil {
+		return err
+	}
+	return e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error {
+		return st.Batch(bs).ForeachPartition(ctx, func(ctx context.Context, p runtime.Partition[[]byte, string]) error {
+			var rows [][]any
+			fail := false
+			for r := range p.Records() {
+				rows = append(rows, []any{r.Topic, r.Partition, r.Offset, r.Value})
+				fail = fail || r.Offset == j.failAt
+			}
+			if _, err := s.CopyFrom(ctx, j.out, []string{"topic", "partition", "kafka_offset", "value"}, pgx.CopyFromRows(rows)); err != nil {
+				return err
+			}
+			if fail && j.failed.CompareAndSwap(false, true) {
+				return errors.New("the enrichment service is down") // after writing: must be rolled back
+			}
+			return nil
+		})
+	})
+}
+
+// TestPostgresSinkExactlyOnce: output and offsets commit together, so a
+// batch that failed after writing leaves no rows, and across a failure
+// and restarts every offset is in exactly one row.
+func TestPostgresSinkExactlyOnce(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	out := pgtest.Table(t, dsn, "clicks_out")
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE TABLE "+pgx.Identifier{out}.Sanitize()+" (topic text, partition int, kafka_offset bigint, value text)"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "clicks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for p := range int32(3) {
+		for i := range 100 {
+			recs = append(recs, &kgo.Record{Topic: "clicks", Partition: p, Value: []byte(strconv.Itoa(i))})
+		}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	j := &pgJob{t: t, addrs: c.ListenAddrs(), dsn: dsn, out: pgx.Identifier{out}, table: pgtest.Table(t, dsn, "offsets"), failAt: 42}
+
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := j.run(rctx); err == nil || !j.failed.Load() {
+		t.Fatalf("first run = %v, want the handler's failure", err)
+	}
+	count := func() (rows, distinct int) {
+		t.Helper()
+		if err := conn.QueryRow(ctx, "SELECT count(*), count(DISTINCT (topic, partition, kafka_offset)) FROM "+j.out.Sanitize()).Scan(&rows, &distinct); err != nil {
+			t.Fatal(err)
+		}
+		return rows, distinct
+	}
+	if rows, distinct := count(); rows != distinct {
+		t.Fatalf("after the failure %d rows for %d offsets: the failed batch's rows were not rolled back", rows, distinct)
+	}
+
+	// The restarted job stops itself once the table holds every offset.
+	rctx, cancel = context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	go func() {
+		for rctx.Err() == nil {
+			if _, d := count(); d == 300 {
+				time.Sleep(100 * time.Millisecond)
+				cancel()
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	if err := j.run(rctx); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("second run: %v", err)
+	}
+	if rows, distinct := count(); rows != 300 || distinct != 300 {
+		t.Errorf("%d rows for %d distinct offsets, want every one of 300 offsets exactly once", rows, distinct)
+	}
+	s, err := offsets.NewPostgres(ctx, dsn, "copy", offsets.Table(j.table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stored, err := s.Load(ctx, []runtime.TopicPartition{{Topic: "clicks", Partition: 0}, {Topic: "clicks", Partition: 1}, {Topic: "clicks", Partition: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tp, next := range stored {
+		if next != 100 {
+			t.Errorf("%s stored %d, want its end, 100", tp, next)
+		}
+	}
+}
