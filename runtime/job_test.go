@@ -248,3 +248,10 @@ func TestRegistryCredentialsFromEnvAreVerbatim(t *testing.T) {
 		t.Errorf("Validate = %v, want an error that does not quote the secret", err)
 	}
 }
+
+func TestRecordSourceID(t *testing.T) {
+	r := &Record[string, string]{Topic: "entities", Partition: 3, Offset: 1234567}
+	if got := r.SourceID(); got != "entities/3/1234567" {
+		t.Errorf("SourceID = %q", got)
+	}
+}

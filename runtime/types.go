@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -50,4 +51,13 @@ type Record[K, V any] struct {
 	Headers   []Header
 	Key       K
 	Value     V
+}
+
+// SourceID is a stable key for the record, its position:
+// "topic/partition/offset". An at-least-once sink that upserts by it is
+// idempotent: a batch read again after a failure overwrites its own rows
+// instead of adding new ones (the entity cache's way to exactly-once
+// results without a transaction).
+func (r *Record[K, V]) SourceID() string {
+	return r.Topic + "/" + strconv.FormatInt(int64(r.Partition), 10) + "/" + strconv.FormatInt(r.Offset, 10)
 }
