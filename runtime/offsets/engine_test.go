@@ -3,33 +3,18 @@ package offsets_test
 import (
 	"context"
 	"errors"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/internal/kafkatest"
 	"github.com/streamgen/streamgen/runtime/internal/pgtest"
 	"github.com/streamgen/streamgen/runtime/offsets"
 )
-
-func produce(t *testing.T, cl *kgo.Client, parts int32, n int) {
-	t.Helper()
-	var rs []*kgo.Record
-	for p := range parts {
-		for i := range n {
-			rs = append(rs, &kgo.Record{Topic: "clicks", Partition: p, Value: []byte(strconv.Itoa(i))})
-		}
-	}
-	if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // runJob runs an at-least-once job on the PostgreSQL store until it has
 // seen want records, and returns the offsets it was given.
@@ -86,20 +71,11 @@ func runJob(t *testing.T, addrs []string, store runtime.OffsetStore, want int) m
 func TestJobResumesFromPostgres(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	table := pgtest.Table(t, dsn, "offsets")
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "clicks"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	addrs, cl := kafkatest.Cluster(t, 2, "clicks")
 	store := newStore(t, dsn, table, "etl")
 
-	produce(t, cl, 2, 30)
-	runJob(t, c.ListenAddrs(), store, 60)
+	kafkatest.Produce(t, cl, "clicks", 2, 30)
+	runJob(t, addrs, store, 60)
 	got, err := store.Load(context.Background(), []runtime.TopicPartition{tp(0), tp(1)})
 	if err != nil || got[tp(0)] != 30 || got[tp(1)] != 30 {
 		t.Fatalf("stored %v, %v; want 30 for both partitions", got, err)
@@ -108,8 +84,8 @@ func TestJobResumesFromPostgres(t *testing.T) {
 		t.Errorf("the group committed %v to Kafka; the offsets belong in PostgreSQL", committed)
 	}
 
-	produce(t, cl, 2, 10) // offsets 30..39
-	seen := runJob(t, c.ListenAddrs(), store, 20)
+	kafkatest.Produce(t, cl, "clicks", 2, 10) // offsets 30..39
+	seen := runJob(t, addrs, store, 20)
 	for _, p := range []int32{0, 1} {
 		if offs := seen[tp(p)]; len(offs) != 10 || offs[0] != 30 || offs[9] != 39 {
 			t.Errorf("after a restart partition %d read %v, want 30..39", p, offs)
@@ -123,19 +99,10 @@ func TestJobResumesFromPostgres(t *testing.T) {
 func TestJobFailsWhenFenced(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	table := pgtest.Table(t, dsn, "offsets")
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "clicks"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	produce(t, cl, 1, 20)
+	addrs, cl := kafkatest.Cluster(t, 1, "clicks")
+	kafkatest.Produce(t, cl, "clicks", 1, 20)
 	store := newStore(t, dsn, table, "etl")
-	e, err := runtime.New(runtime.Group("etl"), runtime.WithOffsetStore(store), runtime.Brokers(c.ListenAddrs()...), runtime.BatchInterval(50*time.Millisecond))
+	e, err := runtime.New(runtime.Group("etl"), runtime.WithOffsetStore(store), runtime.Brokers(addrs...), runtime.BatchInterval(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,16 +3,14 @@ package sink_test
 import (
 	"context"
 	"errors"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/internal/kafkatest"
 	"github.com/streamgen/streamgen/runtime/internal/pgtest"
 	"github.com/streamgen/streamgen/runtime/offsets"
 	"github.com/streamgen/streamgen/runtime/sink"
@@ -79,26 +77,9 @@ func TestPostgresSinkExactlyOnce(t *testing.T) {
 	if _, err := conn.Exec(ctx, "CREATE TABLE "+pgx.Identifier{out}.Sanitize()+" (topic text, partition int, kafka_offset bigint, value text)"); err != nil {
 		t.Fatal(err)
 	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "clicks"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var recs []*kgo.Record
-	for p := range int32(3) {
-		for i := range 100 {
-			recs = append(recs, &kgo.Record{Topic: "clicks", Partition: p, Value: []byte(strconv.Itoa(i))})
-		}
-	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	j := &pgJob{t: t, addrs: c.ListenAddrs(), dsn: dsn, out: pgx.Identifier{out}, table: pgtest.Table(t, dsn, "offsets"), failAt: 42}
+	addrs, cl := kafkatest.Cluster(t, 3, "clicks")
+	kafkatest.Produce(t, cl, "clicks", 3, 100)
+	j := &pgJob{t: t, addrs: addrs, dsn: dsn, out: pgx.Identifier{out}, table: pgtest.Table(t, dsn, "offsets"), failAt: 42}
 
 	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
