@@ -8,6 +8,7 @@ import (
 	"github.com/dave/jennifer/jen"
 
 	"github.com/streamgen/streamgen/gen/model"
+	"github.com/streamgen/streamgen/gen/names"
 	"github.com/streamgen/streamgen/gen/spec"
 )
 
@@ -40,18 +41,18 @@ func topicsOf(st *spec.Stream) string {
 func emitStreams(f *jen.File, p *model.Package) {
 	for _, s := range p.Streams {
 		k, v := keyType(s), goType(s.Value)
-		f.Commentf("%sRecord is a record of stream %q (%s).", s.GoName, s.Spec.Name, topicsOf(s.Spec))
-		f.Type().Id(s.GoName+"Record").Op("=").Qual(runtimePkg, "Record").Types(k.Clone(), v.Clone())
-		f.Commentf("%sBatch is one micro-batch of stream %q: an offset range per partition.", s.GoName, s.Spec.Name)
-		f.Type().Id(s.GoName+"Batch").Op("=").Qual(runtimePkg, "Batch").Types(k.Clone(), v.Clone())
-		f.Commentf("%sPartition is one partition's range within a %sBatch.", s.GoName, s.GoName)
-		f.Type().Id(s.GoName+"Partition").Op("=").Qual(runtimePkg, "Partition").Types(k.Clone(), v.Clone())
+		f.Commentf("%s is a record of stream %q (%s).", names.StreamRecord(s.GoName), s.Spec.Name, topicsOf(s.Spec))
+		f.Type().Id(names.StreamRecord(s.GoName)).Op("=").Qual(runtimePkg, "Record").Types(k.Clone(), v.Clone())
+		f.Commentf("%s is one micro-batch of stream %q: an offset range per partition.", names.StreamBatch(s.GoName), s.Spec.Name)
+		f.Type().Id(names.StreamBatch(s.GoName)).Op("=").Qual(runtimePkg, "Batch").Types(k.Clone(), v.Clone())
+		f.Commentf("%s is one partition's range within a %s.", names.StreamPartition(s.GoName), names.StreamBatch(s.GoName))
+		f.Type().Id(names.StreamPartition(s.GoName)).Op("=").Qual(runtimePkg, "Partition").Types(k.Clone(), v.Clone())
 		f.Line()
 	}
 	f.Comment("Batch is one micro-batch of the job: the same batch time on every stream.")
 	f.Type().Id("Batch").StructFunc(func(g *jen.Group) {
 		for _, s := range p.Streams {
-			g.Id(s.GoName).Op("*").Id(s.GoName + "Batch")
+			g.Id(s.GoName).Op("*").Id(names.StreamBatch(s.GoName))
 		}
 	})
 	f.Line()
@@ -173,9 +174,9 @@ func emitConfig(f *jen.File, sp *spec.Spec) {
 func emitRun(f *jen.File, p *model.Package) {
 	for _, s := range p.Streams {
 		if s.WriterSchema != "" {
-			f.Commentf("%sWriterSchema is the schema the producers of stream %s write its raw", s.GoName, s.Spec.Name)
+			f.Commentf("%s is the schema the producers of stream %s write its raw", names.StreamWriterSchema(s.GoName), s.Spec.Name)
 			f.Commentf("values with (spec writerSchema %s); they are resolved to %s.", s.Spec.WriterSchema, s.Spec.Value)
-			f.Const().Id(s.GoName + "WriterSchema").Op("=").Lit(s.WriterSchema)
+			f.Const().Id(names.StreamWriterSchema(s.GoName)).Op("=").Lit(s.WriterSchema)
 		}
 	}
 	f.Comment("Run runs the job until ctx is done or a batch fails. On cancellation it")
@@ -201,7 +202,7 @@ func emitRun(f *jen.File, p *model.Package) {
 			v := streamVar(s)
 			value := valueDecoder(s.Value, s.Spec.Encoding)
 			if s.WriterSchema != "" {
-				g.List(jen.Id(v+"Value"), jen.Err()).Op(":=").Qual(runtimePkg, "RawAvroFromInto").Types(goType(s.Value)).Call(jen.Id(s.GoName + "WriterSchema"))
+				g.List(jen.Id(v+"Value"), jen.Err()).Op(":=").Qual(runtimePkg, "RawAvroFromInto").Types(goType(s.Value)).Call(jen.Id(names.StreamWriterSchema(s.GoName)))
 				g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("stream %s: %%w", s.Spec.Name)), jen.Err())))
 				value = jen.Id(v + "Value")
 			}
