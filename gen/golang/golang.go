@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"go/parser"
 	"go/token"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -82,18 +81,4 @@ func checkImports(name string, src []byte) error {
 		}
 	}
 	return nil
-}
-
-func sortedStrings(s []string) []string {
-	sort.Strings(s)
-	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,7 +55,10 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 	}
 	for i := range sp.Streams {
 		st := &sp.Streams[i]
-		ms := &model.Stream{Spec: st, GoName: names.Camel(st.Name)}
+		ms := &model.Stream{Name: st.Name, GoName: names.Camel(st.Name), Consumer: consumer(st), WriterSchemaFile: st.WriterSchema}
+		if st.Encoding == "raw" {
+			ms.Encoding = model.Raw
+		}
 		v, err := b.streamType(st.Value, false)
 		if err != nil {
 			errs = append(errs, &spec.Error{Pos: st.ValuePos, Msg: fmt.Sprintf("stream %q: value: %v", st.Name, err)})
@@ -80,6 +84,31 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 		return nil, errs
 	}
 	return b.pkg, nil
+}
+
+// consumer resolves a stream's consumer strategy, topics and partitions
+// in a stable order.
+func consumer(st *spec.Stream) model.Consumer {
+	var c model.Consumer
+	switch {
+	case len(st.Subscribe) > 0:
+		c.Kind, c.Topics = model.Subscribe, st.Subscribe
+	case st.Pattern != "":
+		c.Kind, c.Pattern = model.SubscribePattern, st.Pattern
+	default:
+		c.Kind = model.Assign
+		for _, t := range slices.Sorted(maps.Keys(st.Assign)) {
+			for _, p := range st.Assign[t] {
+				c.Assign = append(c.Assign, model.TopicPartition{Topic: t, Partition: p})
+			}
+		}
+	}
+	for _, t := range slices.Sorted(maps.Keys(st.StartingOffsets)) {
+		for _, p := range slices.Sorted(maps.Keys(st.StartingOffsets[t])) {
+			c.StartingOffsets = append(c.StartingOffsets, model.Offset{TopicPartition: model.TopicPartition{Topic: t, Partition: p}, Offset: st.StartingOffsets[t][p]})
+		}
+	}
+	return c
 }
 
 // writerSchema reads a raw stream's writer schema file and checks that

@@ -11,7 +11,7 @@ import (
 	sgtime "time"
 )
 
-// ImpressionsRecord is a record of stream "impressions" (topics impressions).
+// ImpressionsRecord is a record of stream "impressions" (topics impressions, impressions-eu).
 type ImpressionsRecord = sgruntime.Record[CollisionsJobName, Impression]
 
 // ImpressionsBatch is one micro-batch of stream "impressions": an offset range per partition.
@@ -133,7 +133,20 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 			return err
 		}
 	}
-	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.ConfluentAvroInto[CollisionsJobName](reg), sgruntime.ConfluentAvroInto[Impression](reg), sopts...)
+	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions", "impressions-eu").WithOffsets(map[sgruntime.TopicPartition]int64{
+		{
+			Partition: 0,
+			Topic:     "impressions-eu",
+		}: int64(42),
+		{
+			Partition: 1,
+			Topic:     "impressions",
+		}: int64(5),
+		{
+			Partition: 2,
+			Topic:     "impressions-eu",
+		}: int64(7),
+	}), sgruntime.ConfluentAvroInto[CollisionsJobName](reg), sgruntime.ConfluentAvroInto[Impression](reg), sopts...)
 	if err != nil {
 		return err
 	}
