@@ -75,7 +75,7 @@ type Engine struct {
 	stopC    chan struct{}
 	stopOnce sync.Once
 	done     chan struct{}
-	started  time.Time
+	started  time.Time // under mu: Snapshot reads it while Run starts
 
 	// Set by Run before any consumer opens.
 	pool      *pool
@@ -233,7 +233,9 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 		return errors.New("runtime: Engine.Run called twice")
 	}
 	defer close(e.done)
+	e.mu.Lock() // Snapshot reads started once running is set
 	e.started = time.Now()
+	e.mu.Unlock()
 
 	// Work runs under hard, which only ends when a stop overruns
 	// ShutdownTimeout: cancelling the caller's ctx means "stop

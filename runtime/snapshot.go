@@ -58,10 +58,8 @@ func (e *Engine) Snapshot() Snapshot {
 	s.Batches = e.historyLocked()
 	s.Rate = e.rate
 	consumers := e.consumers
+	s.Started = e.started // zero until Run starts
 	e.mu.Unlock()
-	if e.running.Load() {
-		s.Started = e.started
-	}
 	for _, c := range consumers {
 		c.mu.Lock()
 		for tp, st := range c.parts {
