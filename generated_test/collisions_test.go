@@ -15,7 +15,8 @@ import (
 // constant, the one named like the job's JobName and the one named like
 // Impression's fingerprint constant (with no namespace to tell it apart)
 // get names of their own, Impression keeps its name and constants, and
-// the field avro_schema does not take the AvroSchema method's name.
+// the field avro_schema does not take the AvroSchema method's name, nor
+// the union type of field schema (ImpressionSchema2) the constant's.
 // That the package compiles, next to a hand-written file declaring codec,
 // runtime, time and fmt, is most of the test.
 func TestDerivedNamesAreReserved(t *testing.T) {
@@ -50,6 +51,7 @@ func TestCollidingNamesRoundTrip(t *testing.T) {
 		ID: "i1", AvroSchema_: `{"type":"string"}`, At: time.UnixMilli(1700000000123).UTC(),
 		Device: collisions.DeviceTablet, Payload: collisions.ImpressionPayloadLong{Value: 7},
 		Price: big.NewRat(1999, 100), Tags: map[string][]string{"a": {"x", "y"}},
+		Schema: collisions.ImpressionSchema2String{Value: "v1"},
 	}
 	b, err := in.AppendAvro(nil)
 	if err != nil {
@@ -66,7 +68,7 @@ func TestCollidingNamesRoundTrip(t *testing.T) {
 	if err := out.UnmarshalAvro(b); err != nil {
 		t.Fatal(err)
 	}
-	if out.AvroSchema_ != in.AvroSchema_ || out.Price.Cmp(in.Price) != 0 || !out.At.Equal(in.At) || !reflect.DeepEqual(out.Tags, in.Tags) || out.Payload != in.Payload {
+	if out.AvroSchema_ != in.AvroSchema_ || out.Price.Cmp(in.Price) != 0 || !out.At.Equal(in.At) || !reflect.DeepEqual(out.Tags, in.Tags) || out.Payload != in.Payload || out.Schema != in.Schema {
 		t.Errorf("round trip: got %+v, want %+v", out, in)
 	}
 	var js collisions.CollisionsJobName

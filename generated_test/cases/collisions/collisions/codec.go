@@ -4,6 +4,7 @@
 package collisions
 
 import (
+	sgerrors "errors"
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
@@ -121,19 +122,29 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 		dst = sgcodec.AppendLong(dst, int64(2))
 		dst = sgcodec.AppendLong(dst, u1.Value)
 	}
+	switch u2 := r.Schema.(type) {
+	case nil:
+		return nil, sgerrors.New("schema: nil value for a union without a null branch")
+	case ImpressionSchema2Int:
+		dst = sgcodec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendInt(dst, u2.Value)
+	case ImpressionSchema2String:
+		dst = sgcodec.AppendLong(dst, int64(1))
+		dst = sgcodec.AppendString(dst, u2.Value)
+	}
 	if dst, err = sgcodec.AppendDecimalBytes(dst, r.Price, 9, 2); err != nil {
 		return nil, sgfmt.Errorf("price: %w", err)
 	}
 	if len(r.Tags) > 0 {
 		dst = sgcodec.AppendLong(dst, int64(len(r.Tags)))
 		// Keys in order, so that equal maps encode to equal bytes.
-		for _, k2 := range sgslices.Sorted(sgmaps.Keys(r.Tags)) {
-			dst = sgcodec.AppendString(dst, k2)
-			v3 := r.Tags[k2]
-			if len(v3) > 0 {
-				dst = sgcodec.AppendLong(dst, int64(len(v3)))
-				for i4 := range v3 {
-					dst = sgcodec.AppendString(dst, v3[i4])
+		for _, k3 := range sgslices.Sorted(sgmaps.Keys(r.Tags)) {
+			dst = sgcodec.AppendString(dst, k3)
+			v4 := r.Tags[k3]
+			if len(v4) > 0 {
+				dst = sgcodec.AppendLong(dst, int64(len(v4)))
+				for i5 := range v4 {
+					dst = sgcodec.AppendString(dst, v4[i5])
 				}
 			}
 			dst = append(dst, 0)
@@ -147,8 +158,8 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.ID = d.String()
 	r.AvroSchema_ = d.String()
 	r.At = sgcodec.TimestampMillis(d.Long())
-	if e5 := d.Enum(2); e5 >= 0 {
-		r.Device = sgDeviceSymbols[e5]
+	if e6 := d.Enum(2); e6 >= 0 {
+		r.Device = sgDeviceSymbols[e6]
 	}
 	switch d.UnionIndex(3) {
 	case 0:
@@ -158,30 +169,36 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 2:
 		r.Payload = ImpressionPayloadLong{Value: d.Long()}
 	}
+	switch d.UnionIndex(2) {
+	case 0:
+		r.Schema = ImpressionSchema2Int{Value: d.Int()}
+	case 1:
+		r.Schema = ImpressionSchema2String{Value: d.String()}
+	}
 	r.Price = sgcodec.DecimalFromBytes(d.Bytes(), 2)
 	{
-		var m6 map[string][]string
-		for n7 := d.BlockCount(2); n7 > 0; n7 = d.BlockCount(2) {
-			if m6 == nil {
-				m6 = make(map[string][]string, n7)
+		var m7 map[string][]string
+		for n8 := d.BlockCount(2); n8 > 0; n8 = d.BlockCount(2) {
+			if m7 == nil {
+				m7 = make(map[string][]string, n8)
 			}
-			for range n7 {
-				k8 := d.String()
-				var v9 []string
+			for range n8 {
+				k9 := d.String()
+				var v10 []string
 				{
-					var s10 []string
-					for n11 := d.BlockCount(1); n11 > 0; n11 = d.BlockCount(1) {
-						s10 = sgslices.Grow(s10, n11)
-						for range n11 {
-							s10 = append(s10, d.String())
+					var s11 []string
+					for n12 := d.BlockCount(1); n12 > 0; n12 = d.BlockCount(1) {
+						s11 = sgslices.Grow(s11, n12)
+						for range n12 {
+							s11 = append(s11, d.String())
 						}
 					}
-					v9 = s10
+					v10 = s11
 				}
-				m6[k8] = v9
+				m7[k9] = v10
 			}
 		}
-		r.Tags = m6
+		r.Tags = m7
 	}
 }
 

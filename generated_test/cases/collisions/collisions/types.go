@@ -37,12 +37,14 @@ const ImpressionFingerprint2Fingerprint uint64 = 0x2252fd5eae8a7e2f
 type Impression struct {
 	ID string `avro:"id"` // Avro string
 	// A field named like the record's AvroSchema method.
-	AvroSchema_ string              `avro:"avro_schema"` // Avro string
-	At          sgtime.Time         `avro:"at"`          // Avro long (timestamp-millis)
-	Device      Device              `avro:"device"`      // Avro org.streamgen.test.collisions.Device
-	Payload     ImpressionPayload   `avro:"payload"`     // Avro union{null, string, long}, default null
-	Price       *sgbig.Rat          `avro:"price"`       // Avro bytes (decimal(9,2))
-	Tags        map[string][]string `avro:"tags"`        // Avro map<array<string>>
+	AvroSchema_ string            `avro:"avro_schema"` // Avro string
+	At          sgtime.Time       `avro:"at"`          // Avro long (timestamp-millis)
+	Device      Device            `avro:"device"`      // Avro org.streamgen.test.collisions.Device
+	Payload     ImpressionPayload `avro:"payload"`     // Avro union{null, string, long}, default null
+	// Its union type would be ImpressionSchema, the schema constant's name.
+	Schema ImpressionSchema2   `avro:"schema"` // Avro union{int, string}
+	Price  *sgbig.Rat          `avro:"price"`  // Avro bytes (decimal(9,2))
+	Tags   map[string][]string `avro:"tags"`   // Avro map<array<string>>
 }
 
 // ImpressionSchema is the Avro schema of Impression, with every type it uses and its defaults.
@@ -88,6 +90,14 @@ const ImpressionSchema = `{
       "default": null
     },
     {
+      "name": "schema",
+      "doc": "Its union type would be ImpressionSchema, the schema constant's name.",
+      "type": [
+        "int",
+        "string"
+      ]
+    },
+    {
       "name": "price",
       "type": {
         "type": "bytes",
@@ -110,7 +120,7 @@ const ImpressionSchema = `{
 }`
 
 // ImpressionFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of ImpressionSchema.
-const ImpressionFingerprint uint64 = 0x44f1c9581b28ee2c
+const ImpressionFingerprint uint64 = 0xc979b95d68c0d8ab
 
 // Device is the Avro enum org.streamgen.test.collisions.Device.
 type Device string
@@ -216,3 +226,26 @@ type ImpressionPayloadLong struct {
 }
 
 func (ImpressionPayloadLong) sgIsImpressionPayload() {}
+
+// ImpressionSchema2 is the Avro union of field "schema" of org.streamgen.test.collisions.Impression: one of
+//   - ImpressionSchema2Int (int)
+//   - ImpressionSchema2String (string)
+//
+// A nil value cannot be encoded: the union has no null branch.
+type ImpressionSchema2 interface {
+	sgIsImpressionSchema2()
+}
+
+// ImpressionSchema2Int is the int branch of ImpressionSchema2.
+type ImpressionSchema2Int struct {
+	Value int32
+}
+
+func (ImpressionSchema2Int) sgIsImpressionSchema2() {}
+
+// ImpressionSchema2String is the string branch of ImpressionSchema2.
+type ImpressionSchema2String struct {
+	Value string
+}
+
+func (ImpressionSchema2String) sgIsImpressionSchema2() {}
