@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/streamgen/streamgen/runtime/codec"
+	"github.com/streamgen/streamgen/runtime/tlsfiles"
 )
 
 // ErrUnknownSchemaID is wrapped by decode errors for a schema id the
@@ -83,10 +84,15 @@ type schemaEntry struct {
 	err    error
 }
 
+// TLSFiles (job.go) is to become an alias of tlsfiles.Files, which the
+// generator uses without linking this package; until then the two types
+// must stay convertible, and their Config methods alike.
+var _ = tlsfiles.Files(TLSFiles{})
+
 // RegistryHTTPClient is the registry client option of an HTTP client that
-// uses tc (nil: the defaults) and the timeout NewSchemaRegistry uses.
+// uses tc (nil: the defaults), as tlsfiles.HTTPClient makes it.
 func RegistryHTTPClient(tc *tls.Config) sr.ClientOpt {
-	return sr.HTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}})
+	return sr.HTTPClient(tlsfiles.HTTPClient(tc))
 }
 
 // NewSchemaRegistry returns a registry client for url. Lookups are bounded

@@ -64,6 +64,7 @@ func (e *Engine) Snapshot() Snapshot {
 	s.Started = e.started
 	s.LostBatches, s.LostRecords = e.lostBatches, e.lostRecords
 	consumers := e.consumers
+	s.Started = e.started // zero until Run starts
 	e.mu.Unlock()
 	for _, c := range consumers {
 		c.mu.Lock()

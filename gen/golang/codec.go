@@ -6,6 +6,7 @@ import (
 	"github.com/dave/jennifer/jen"
 
 	"github.com/streamgen/streamgen/gen/model"
+	"github.com/streamgen/streamgen/gen/names"
 )
 
 // emitCodecs writes the specialized codecs: straight-line code for each
@@ -26,8 +27,8 @@ func emitCodecs(f *jen.File, p *model.Package) {
 }
 
 func emitEnumCodec(f *jen.File, n *model.Named) {
-	f.Func().Params(jen.Id("e").Id(n.GoName)).Id("appendAvro").Params(jen.Id("dst").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).Block(
-		jen.List(jen.Id("i"), jen.Id("ok")).Op(":=").Id("e").Dot("index").Call(),
+	f.Func().Params(jen.Id("e").Id(n.GoName)).Id(appendAvroHelper).Params(jen.Id("dst").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).Block(
+		jen.List(jen.Id("i"), jen.Id("ok")).Op(":=").Id("e").Dot(indexHelper).Call(),
 		jen.If(jen.Op("!").Id("ok")).Block(
 			jen.Return(jen.Nil(), jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("%%q is not a symbol of enum %s", n.FullName)), jen.String().Parens(jen.Id("e")))),
 		),
@@ -38,11 +39,12 @@ func emitEnumCodec(f *jen.File, n *model.Named) {
 
 func emitRecordCodec(f *jen.File, n *model.Named) {
 	recv := jen.Id("r").Op("*").Id(n.GoName)
-	resolver := lowerFirst(n.GoName) + "Resolver"
+	resolver := resolverVar(n)
+	schema, fingerprint := names.RecordSchema(n.GoName), names.RecordFingerprint(n.GoName)
 
 	f.Commentf("AppendAvro appends the Avro binary encoding of r (no header) to dst.")
 	f.Func().Params(recv.Clone()).Id("AppendAvro").Params(jen.Id("dst").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).Block(
-		jen.List(jen.Id("out"), jen.Id("err")).Op(":=").Id("r").Dot("appendAvro").Call(jen.Id("dst")),
+		jen.List(jen.Id("out"), jen.Id("err")).Op(":=").Id("r").Dot(appendAvroHelper).Call(jen.Id("dst")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(
 			jen.Return(jen.Id("dst"), jen.Qual("fmt", "Errorf").Call(jen.Lit("encoding "+n.FullName+": %w"), jen.Err())),
 		),
@@ -50,10 +52,10 @@ func emitRecordCodec(f *jen.File, n *model.Named) {
 	)
 	f.Line()
 	f.Commentf("UnmarshalAvro decodes src, the Avro binary encoding of a datum written with")
-	f.Commentf("exactly %sSchema, into r. Truncated, corrupt or trailing input is an error.", n.GoName)
+	f.Commentf("exactly %s, into r. Truncated, corrupt or trailing input is an error.", schema)
 	f.Func().Params(recv.Clone()).Id("UnmarshalAvro").Params(jen.Id("src").Index().Byte()).Error().Block(
 		jen.Id("d").Op(":=").Qual(codecPkg, "NewDecoder").Call(jen.Id("src")),
-		jen.Id("r").Dot("decodeAvro").Call(jen.Op("&").Id("d")),
+		jen.Id("r").Dot(decodeAvroHelper).Call(jen.Op("&").Id("d")),
 		jen.If(jen.Err().Op(":=").Id("d").Dot("Finish").Call(), jen.Err().Op("!=").Nil()).Block(
 			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("decoding "+n.FullName+": %w"), jen.Err())),
 		),
@@ -61,26 +63,26 @@ func emitRecordCodec(f *jen.File, n *model.Named) {
 	)
 	f.Line()
 	f.Commentf("UnmarshalAvroFrom decodes src written with writerSchema, a schema that")
-	f.Commentf("Avro schema resolution can read as %sSchema: fields are matched by name", n.GoName)
+	f.Commentf("Avro schema resolution can read as %s: fields are matched by name", schema)
 	f.Commentf("and alias, missing ones take their defaults, and numbers are promoted.")
 	f.Commentf("Resolution is cached per writer schema; a writer whose fingerprint equals")
-	f.Commentf("%sFingerprint takes the UnmarshalAvro fast path.", n.GoName)
+	f.Commentf("%s takes the UnmarshalAvro fast path.", fingerprint)
 	f.Func().Params(recv.Clone()).Id("UnmarshalAvroFrom").Params(jen.Id("writerSchema").String(), jen.Id("src").Index().Byte()).Error().Block(
 		jen.Return(jen.Id(resolver).Call().Dot("Decode").Call(jen.Id("writerSchema"), jen.Id("src"), jen.Id("r").Dot("UnmarshalAvro"))),
 	)
 	f.Line()
-	f.Commentf("AvroSchema returns %sSchema, so that the runtime can resolve writer schemas", n.GoName)
+	f.Commentf("AvroSchema returns %s, so that the runtime can resolve writer schemas", schema)
 	f.Commentf("it meets in a registry against %s.", n.GoName)
-	f.Func().Params(jen.Op("*").Id(n.GoName)).Id("AvroSchema").Params().String().Block(jen.Return(jen.Id(n.GoName + "Schema")))
+	f.Func().Params(jen.Op("*").Id(n.GoName)).Id("AvroSchema").Params().String().Block(jen.Return(jen.Id(schema)))
 	f.Line()
 	f.Var().Id(resolver).Op("=").Qual("sync", "OnceValue").Call(jen.Func().Params().Op("*").Qual(codecPkg, "Resolver").Block(
-		jen.Return(jen.Qual(codecPkg, "NewResolver").Call(jen.Id(n.GoName + "Schema"))),
+		jen.Return(jen.Qual(codecPkg, "NewResolver").Call(jen.Id(schema))),
 	))
 	f.Line()
 
 	// appendAvro: errors carry the field path, AppendAvro adds the type.
 	e := &emitter{}
-	f.Func().Params(recv.Clone()).Id("appendAvro").Params(jen.Id("dst").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).BlockFunc(func(g *jen.Group) {
+	f.Func().Params(recv.Clone()).Id(appendAvroHelper).Params(jen.Id("dst").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).BlockFunc(func(g *jen.Group) {
 		if needsErr(n) {
 			g.Var().Err().Error()
 		}
@@ -90,7 +92,7 @@ func emitRecordCodec(f *jen.File, n *model.Named) {
 		g.Return(jen.Id("dst"), jen.Nil())
 	})
 	f.Line()
-	f.Func().Params(recv.Clone()).Id("decodeAvro").Params(jen.Id("d").Op("*").Qual(codecPkg, "Decoder")).BlockFunc(func(g *jen.Group) {
+	f.Func().Params(recv.Clone()).Id(decodeAvroHelper).Params(jen.Id("d").Op("*").Qual(codecPkg, "Decoder")).BlockFunc(func(g *jen.Group) {
 		for _, fl := range n.Fields {
 			e.dec(g, fl.Type, jen.Id("r").Dot(fl.GoName))
 		}
@@ -180,7 +182,7 @@ func (e *emitter) enc(g *jen.Group, t *model.Type, v *jen.Statement, path string
 	case model.String:
 		appendCall("AppendString", v)
 	case model.Record, model.Enum:
-		fallible(v.Clone().Dot("appendAvro").Call(jen.Id("dst")))
+		fallible(v.Clone().Dot(appendAvroHelper).Call(jen.Id("dst")))
 	case model.Fixed:
 		switch t.Logical {
 		case model.Decimal:
@@ -310,11 +312,11 @@ func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
 	switch t.Kind {
 	case model.Null:
 	case model.Record:
-		g.Add(target).Dot("decodeAvro").Call(jen.Id("d"))
+		g.Add(target).Dot(decodeAvroHelper).Call(jen.Id("d"))
 	case model.Enum:
 		i := e.local("e")
 		g.If(jen.Id(i).Op(":=").Id("d").Dot("Enum").Call(jen.Lit(len(t.Named.Symbols))), jen.Id(i).Op(">=").Lit(0)).Block(
-			target.Clone().Op("=").Id(lowerFirst(t.Named.GoName) + "Symbols").Index(jen.Id(i)),
+			target.Clone().Op("=").Id(symbolsVar(t.Named)).Index(jen.Id(i)),
 		)
 	case model.Fixed:
 		if t.Logical == model.Decimal {
@@ -385,7 +387,7 @@ func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
 					g.Add(target).Op("=").Op("&").Id(v)
 				case t.Elem.Kind == model.Record:
 					g.Id(v).Op(":=").New(goType(t.Elem))
-					g.Id(v).Dot("decodeAvro").Call(jen.Id("d"))
+					g.Id(v).Dot(decodeAvroHelper).Call(jen.Id("d"))
 					g.Add(target).Op("=").Id(v)
 				default:
 					g.Id(v).Op(":=").New(goType(t.Elem))

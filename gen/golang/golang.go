@@ -3,12 +3,15 @@ package golang
 import (
 	"bytes"
 	"fmt"
-	"sort"
+	"go/parser"
+	"go/token"
+	"strconv"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
 
 	"github.com/streamgen/streamgen/gen/model"
+	"github.com/streamgen/streamgen/gen/names"
 )
 
 // File is one generated file.
@@ -40,9 +43,9 @@ func Generate(p *model.Package) ([]File, error) {
 			continue
 		}
 		f := jen.NewFile(p.Name)
-		f.ImportName(runtimePkg, "runtime")
-		f.ImportName(codecPkg, "codec")
-		f.ImportName(envPkg, "envsubst")
+		for _, path := range imports {
+			f.ImportAlias(path, names.ImportAlias(path))
+		}
 		f.HeaderComment(strings.TrimPrefix(Header, "// "))
 		f.HeaderComment("sources: " + strings.Join(p.Sources, ", "))
 		part.emit(f, p)
@@ -50,21 +53,32 @@ func Generate(p *model.Package) ([]File, error) {
 		if err := f.Render(&buf); err != nil {
 			return nil, fmt.Errorf("rendering %s: %w", part.name, err)
 		}
+		if err := checkImports(part.name, buf.Bytes()); err != nil {
+			return nil, err
+		}
 		out = append(out, File{Name: part.name, Data: buf.Bytes()})
 	}
 	return out, nil
 }
 
-func sortedStrings(s []string) []string {
-	sort.Strings(s)
-	return s
-}
+// imports are the packages generated files use. Each is imported under
+// names.ImportAlias (sgruntime, sgcodec, sgfmt, sgtime, ...), so that the
+// hand-written files of the package may declare runtime, codec or time at
+// package level.
+var imports = []string{runtimePkg, codecPkg, envPkg, "context", "errors", "fmt", "maps", "math/big", "os", "regexp", "slices", "sync", "time"}
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// checkImports reports an import of a generated file that is not under its
+// alias: a package the emitter started using without adding it to imports.
+func checkImports(name string, src []byte) error {
+	af, err := parser.ParseFile(token.NewFileSet(), name, src, parser.ImportsOnly)
+	if err != nil {
+		return fmt.Errorf("generated %s does not parse: %w", name, err)
 	}
-	sort.Strings(keys)
-	return keys
+	for _, im := range af.Imports {
+		path, _ := strconv.Unquote(im.Path.Value)
+		if im.Name == nil || im.Name.Name != names.ImportAlias(path) {
+			return fmt.Errorf("generated %s imports %s without the alias %s: add it to imports in gen/golang", name, path, names.ImportAlias(path))
+		}
+	}
+	return nil
 }

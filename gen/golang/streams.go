@@ -2,12 +2,14 @@ package golang
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/dave/jennifer/jen"
 
 	"github.com/streamgen/streamgen/gen/model"
+	"github.com/streamgen/streamgen/gen/names"
 	"github.com/streamgen/streamgen/gen/spec"
 )
 
@@ -20,18 +22,20 @@ func keyType(s *model.Stream) *jen.Statement {
 	return goType(s.Key)
 }
 
-func topicsOf(st *spec.Stream) string {
-	switch {
-	case len(st.Subscribe) > 0:
-		return "topics " + strings.Join(st.Subscribe, ", ")
-	case st.Pattern != "":
-		return fmt.Sprintf("topics matching %q", st.Pattern)
+func topicsOf(c model.Consumer) string {
+	switch c.Kind {
+	case model.Subscribe:
+		return "topics " + strings.Join(c.Topics, ", ")
+	case model.SubscribePattern:
+		return fmt.Sprintf("topics matching %q", c.Pattern)
 	default:
 		var ts []string
-		for t := range st.Assign {
-			ts = append(ts, t)
+		for _, tp := range c.Assign {
+			if !slices.Contains(ts, tp.Topic) {
+				ts = append(ts, tp.Topic)
+			}
 		}
-		return "assigned partitions of " + strings.Join(sortedStrings(ts), ", ")
+		return "assigned partitions of " + strings.Join(ts, ", ")
 	}
 }
 
@@ -40,18 +44,18 @@ func topicsOf(st *spec.Stream) string {
 func emitStreams(f *jen.File, p *model.Package) {
 	for _, s := range p.Streams {
 		k, v := keyType(s), goType(s.Value)
-		f.Commentf("%sRecord is a record of stream %q (%s).", s.GoName, s.Spec.Name, topicsOf(s.Spec))
-		f.Type().Id(s.GoName+"Record").Op("=").Qual(runtimePkg, "Record").Types(k.Clone(), v.Clone())
-		f.Commentf("%sBatch is one micro-batch of stream %q: an offset range per partition.", s.GoName, s.Spec.Name)
-		f.Type().Id(s.GoName+"Batch").Op("=").Qual(runtimePkg, "Batch").Types(k.Clone(), v.Clone())
-		f.Commentf("%sPartition is one partition's range within a %sBatch.", s.GoName, s.GoName)
-		f.Type().Id(s.GoName+"Partition").Op("=").Qual(runtimePkg, "Partition").Types(k.Clone(), v.Clone())
+		f.Commentf("%s is a record of stream %q (%s).", names.StreamRecord(s.GoName), s.Name, topicsOf(s.Consumer))
+		f.Type().Id(names.StreamRecord(s.GoName)).Op("=").Qual(runtimePkg, "Record").Types(k.Clone(), v.Clone())
+		f.Commentf("%s is one micro-batch of stream %q: an offset range per partition.", names.StreamBatch(s.GoName), s.Name)
+		f.Type().Id(names.StreamBatch(s.GoName)).Op("=").Qual(runtimePkg, "Batch").Types(k.Clone(), v.Clone())
+		f.Commentf("%s is one partition's range within a %s.", names.StreamPartition(s.GoName), names.StreamBatch(s.GoName))
+		f.Type().Id(names.StreamPartition(s.GoName)).Op("=").Qual(runtimePkg, "Partition").Types(k.Clone(), v.Clone())
 		f.Line()
 	}
 	f.Comment("Batch is one micro-batch of the job: the same batch time on every stream.")
 	f.Type().Id("Batch").StructFunc(func(g *jen.Group) {
 		for _, s := range p.Streams {
-			g.Id(s.GoName).Op("*").Id(s.GoName + "Batch")
+			g.Id(s.GoName).Op("*").Id(names.StreamBatch(s.GoName))
 		}
 	})
 	f.Line()
@@ -173,9 +177,9 @@ func emitConfig(f *jen.File, sp *spec.Spec) {
 func emitRun(f *jen.File, p *model.Package) {
 	for _, s := range p.Streams {
 		if s.WriterSchema != "" {
-			f.Commentf("%sWriterSchema is the schema the producers of stream %s write its raw", s.GoName, s.Spec.Name)
-			f.Commentf("values with (spec writerSchema %s); they are resolved to %s.", s.Spec.WriterSchema, s.Spec.Value)
-			f.Const().Id(s.GoName + "WriterSchema").Op("=").Lit(s.WriterSchema)
+			f.Commentf("%s is the schema the producers of stream %s write its raw", names.StreamWriterSchema(s.GoName), s.Name)
+			f.Commentf("values with (spec writerSchema %s); they are resolved to %s.", s.WriterSchemaFile, s.Value.Named.FullName)
+			f.Const().Id(names.StreamWriterSchema(s.GoName)).Op("=").Lit(s.WriterSchema)
 		}
 	}
 	f.Comment("Run runs the job until ctx is done or a batch fails. On cancellation it")
@@ -199,10 +203,10 @@ func emitRun(f *jen.File, p *model.Package) {
 		}
 		for _, s := range p.Streams {
 			v := streamVar(s)
-			value := valueDecoder(s.Value, s.Spec.Encoding)
+			value := valueDecoder(s.Value, s.Encoding)
 			if s.WriterSchema != "" {
-				g.List(jen.Id(v+"Value"), jen.Err()).Op(":=").Qual(runtimePkg, "RawAvroFromInto").Types(goType(s.Value)).Call(jen.Id(s.GoName + "WriterSchema"))
-				g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("stream %s: %%w", s.Spec.Name)), jen.Err())))
+				g.List(jen.Id(v+"Value"), jen.Err()).Op(":=").Qual(runtimePkg, "RawAvroFromInto").Types(goType(s.Value)).Call(jen.Id(names.StreamWriterSchema(s.GoName)))
+				g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("stream %s: %%w", s.Name)), jen.Err())))
 				value = jen.Id(v + "Value")
 			}
 			newStream := jen.Qual(runtimePkg, "NewStreamInto")
@@ -210,7 +214,7 @@ func emitRun(f *jen.File, p *model.Package) {
 				newStream = newStream.Types(jen.Struct()) // a nil key decoder names no type
 			}
 			g.List(jen.Id(v), jen.Err()).Op(":=").Add(newStream).Call(
-				jen.Id("e"), jen.Lit(s.Spec.Name), consumerStrategy(s.Spec), keyDecoder(s), value,
+				jen.Id("e"), jen.Lit(s.Name), consumerStrategy(s.Consumer), keyDecoder(s), value,
 				jen.Id("sopts").Op("..."),
 			)
 			g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
@@ -236,37 +240,33 @@ func emitRun(f *jen.File, p *model.Package) {
 	)
 }
 
-func tpLit(topic string, p int32) jen.Code {
-	return jen.Values(jen.Dict{jen.Id("Topic"): jen.Lit(topic), jen.Id("Partition"): jen.Lit(int(p))})
+func tpLit(tp model.TopicPartition) jen.Code {
+	return jen.Values(jen.Dict{jen.Id("Topic"): jen.Lit(tp.Topic), jen.Id("Partition"): jen.Lit(int(tp.Partition))})
 }
 
 // consumerStrategy writes the stream's runtime.ConsumerStrategy.
-func consumerStrategy(st *spec.Stream) jen.Code {
+func consumerStrategy(c model.Consumer) jen.Code {
 	var cs *jen.Statement
-	switch {
-	case len(st.Subscribe) > 0:
+	switch c.Kind {
+	case model.Subscribe:
 		cs = jen.Qual(runtimePkg, "Subscribe").CallFunc(func(g *jen.Group) {
-			for _, t := range st.Subscribe {
+			for _, t := range c.Topics {
 				g.Lit(t)
 			}
 		})
-	case st.Pattern != "":
-		cs = jen.Qual(runtimePkg, "SubscribePattern").Call(jen.Qual("regexp", "MustCompile").Call(jen.Lit(st.Pattern)))
+	case model.SubscribePattern:
+		cs = jen.Qual(runtimePkg, "SubscribePattern").Call(jen.Qual("regexp", "MustCompile").Call(jen.Lit(c.Pattern)))
 	default:
 		cs = jen.Qual(runtimePkg, "Assign").CallFunc(func(g *jen.Group) {
-			for _, t := range sortedKeys(st.Assign) {
-				for _, p := range st.Assign[t] {
-					g.Qual(runtimePkg, "TopicPartition").Add(tpLit(t, p))
-				}
+			for _, tp := range c.Assign {
+				g.Qual(runtimePkg, "TopicPartition").Add(tpLit(tp))
 			}
 		})
 	}
-	if len(st.StartingOffsets) > 0 {
+	if len(c.StartingOffsets) > 0 {
 		cs = cs.Dot("WithOffsets").Call(jen.Map(jen.Qual(runtimePkg, "TopicPartition")).Int64().Values(jen.DictFunc(func(d jen.Dict) {
-			for _, t := range sortedKeys(st.StartingOffsets) {
-				for p, off := range st.StartingOffsets[t] {
-					d[tpLit(t, p)] = jen.Lit(off)
-				}
+			for _, o := range c.StartingOffsets {
+				d[tpLit(o.TopicPartition)] = jen.Lit(o.Offset)
 			}
 		})))
 	}
@@ -297,13 +297,13 @@ func keyDecoder(s *model.Stream) jen.Code {
 	case model.Long:
 		return into("Int64Decoder")
 	}
-	return valueDecoder(s.Key, s.Spec.Encoding)
+	return valueDecoder(s.Key, s.Encoding)
 }
 
 // valueDecoder is the DecoderInto of an Avro record type: records are
 // decoded in place, into the batch's Record.
-func valueDecoder(t *model.Type, encoding string) jen.Code {
-	if encoding == "raw" {
+func valueDecoder(t *model.Type, encoding model.Encoding) jen.Code {
+	if encoding == model.Raw {
 		return jen.Qual(runtimePkg, "RawAvroInto").Types(goType(t)).Call()
 	}
 	return jen.Qual(runtimePkg, "ConfluentAvroInto").Types(goType(t)).Call(jen.Id("reg"))
@@ -312,7 +312,7 @@ func valueDecoder(t *model.Type, encoding string) jen.Code {
 // usesRegistry reports whether a stream reads Confluent-framed Avro.
 func usesRegistry(p *model.Package) bool {
 	for _, s := range p.Streams {
-		if s.Spec.Encoding != "raw" {
+		if s.Encoding == model.Confluent {
 			return true
 		}
 	}

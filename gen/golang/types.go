@@ -10,6 +10,7 @@ import (
 	"github.com/dave/jennifer/jen"
 
 	"github.com/streamgen/streamgen/gen/model"
+	"github.com/streamgen/streamgen/gen/names"
 )
 
 const (
@@ -172,11 +173,12 @@ func emitRecordType(f *jen.File, n *model.Named) {
 		}
 	})
 	f.Line()
-	f.Commentf("%sSchema is the Avro schema of %s, with every type it uses and its defaults.", n.GoName, n.GoName)
-	f.Const().Id(n.GoName + "Schema").Op("=").Id("`" + strings.ReplaceAll(n.Schema, "`", "`+\"`\"+`") + "`")
+	schema, fingerprint := names.RecordSchema(n.GoName), names.RecordFingerprint(n.GoName)
+	f.Commentf("%s is the Avro schema of %s, with every type it uses and its defaults.", schema, n.GoName)
+	f.Const().Id(schema).Op("=").Id("`" + strings.ReplaceAll(n.Schema, "`", "`+\"`\"+`") + "`")
 	f.Line()
-	f.Commentf("%sFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of %sSchema.", n.GoName, n.GoName)
-	f.Const().Id(n.GoName + "Fingerprint").Uint64().Op("=").Id(fmt.Sprintf("0x%016x", n.Fingerprint))
+	f.Commentf("%s is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of %s.", fingerprint, schema)
+	f.Const().Id(fingerprint).Uint64().Op("=").Id(fmt.Sprintf("0x%016x", n.Fingerprint))
 	f.Line()
 }
 
@@ -201,11 +203,11 @@ func emitEnumType(f *jen.File, n *model.Named) {
 	f.Line()
 	f.Commentf("Valid reports whether e is one of the symbols of %s.", n.FullName)
 	f.Func().Params(jen.Id("e").Id(n.GoName)).Id("Valid").Params().Bool().Block(
-		jen.Id("_").Op(",").Id("ok").Op(":=").Id("e").Dot("index").Call(),
+		jen.Id("_").Op(",").Id("ok").Op(":=").Id("e").Dot(indexHelper).Call(),
 		jen.Return(jen.Id("ok")),
 	)
 	f.Line()
-	f.Func().Params(jen.Id("e").Id(n.GoName)).Id("index").Params().Params(jen.Int64(), jen.Bool()).Block(
+	f.Func().Params(jen.Id("e").Id(n.GoName)).Id(indexHelper).Params().Params(jen.Int64(), jen.Bool()).Block(
 		jen.Switch(jen.Id("e")).BlockFunc(func(g *jen.Group) {
 			for i := range n.Symbols {
 				g.Case(jen.Id(n.SymbolGoNames[i])).Block(jen.Return(jen.Lit(int64(i)), jen.True()))
@@ -214,7 +216,7 @@ func emitEnumType(f *jen.File, n *model.Named) {
 		jen.Return(jen.Lit(int64(-1)), jen.False()),
 	)
 	f.Line()
-	f.Var().Id(lowerFirst(n.GoName) + "Symbols").Op("=").Index(jen.Op("...")).Id(n.GoName).ValuesFunc(func(g *jen.Group) {
+	f.Var().Id(symbolsVar(n)).Op("=").Index(jen.Op("...")).Id(n.GoName).ValuesFunc(func(g *jen.Group) {
 		for i := range n.Symbols {
 			g.Id(n.SymbolGoNames[i])
 		}
@@ -243,7 +245,19 @@ func emitUnionType(f *jen.File, u *model.Sealed) {
 	}
 }
 
-func unionMarker(u *model.Sealed) string { return "is" + u.GoName }
+// The unexported names the generated code declares, all with the helper
+// prefix: methods of every record (appendAvroHelper, decodeAvroHelper),
+// enum (indexHelper, appendAvroHelper) and union branch (unionMarker), and
+// the package-level resolver of each record and symbol table of each enum.
+var (
+	appendAvroHelper = names.Helper("AppendAvro")
+	decodeAvroHelper = names.Helper("DecodeAvro")
+	indexHelper      = names.Helper("Index")
+)
+
+func unionMarker(u *model.Sealed) string { return names.Helper("Is" + u.GoName) }
+func resolverVar(n *model.Named) string  { return names.Helper(n.GoName + "Resolver") }
+func symbolsVar(n *model.Named) string   { return names.Helper(n.GoName + "Symbols") }
 
 func lowerFirst(s string) string {
 	if s == "" {

@@ -117,21 +117,72 @@ type Branch struct {
 	Type   *Type
 }
 
-// Stream is a stream of the job spec with its key and value types resolved.
+// Stream is a stream of the job spec, resolved: its consumer strategy,
+// wire format, and key and value types, so that the emitter interprets
+// nothing of the spec.
 type Stream struct {
-	Spec   *spec.Stream
-	GoName string // CamelCase of the stream name
+	Name     string // the spec's name
+	GoName   string // CamelCase of the name
+	Consumer Consumer
+	Encoding Encoding
 	// Key is nil for key "none"; primitive keys are Types of that kind.
 	Key   *Type
 	Value *Type
 	// WriterSchema is the compacted writer schema of a raw stream whose
 	// producers do not write Value's own schema; "" otherwise.
-	WriterSchema string
+	// WriterSchemaFile is the file the spec names it by.
+	WriterSchema, WriterSchemaFile string
+}
+
+// Encoding is a stream's wire format.
+type Encoding int
+
+const (
+	// Confluent: a magic byte and the writer schema's registry id before
+	// the Avro body.
+	Confluent Encoding = iota
+	// Raw: the Avro body only.
+	Raw
+)
+
+// ConsumerKind says how a stream finds its partitions.
+type ConsumerKind int
+
+const (
+	Subscribe        ConsumerKind = iota // Consumer.Topics, in a consumer group
+	SubscribePattern                     // topics matching Consumer.Pattern, in a consumer group
+	Assign                               // Consumer.Assign, without a group
+)
+
+// Consumer is a stream's consumer strategy.
+type Consumer struct {
+	Kind    ConsumerKind
+	Topics  []string // Subscribe, in spec order
+	Pattern string   // SubscribePattern, a Go regexp
+	// Assign lists the partitions of Assign, by topic, then in spec order.
+	Assign []TopicPartition
+	// StartingOffsets are the offsets to start at instead of the job's
+	// startFrom, by topic and partition.
+	StartingOffsets []Offset
+}
+
+// TopicPartition is a partition of a topic.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// Offset is a partition's starting offset.
+type Offset struct {
+	TopicPartition
+	Offset int64
 }
 
 // Package is everything emitted into one generated Go package.
 type Package struct {
-	Name    string
+	Name string
+	// Spec is the job spec, which the emitter reads for the job's
+	// configuration (Config's defaults) until that too is resolved here.
 	Spec    *spec.Spec
 	Named   []*Named // in definition order
 	Unions  []*Sealed

@@ -1,6 +1,9 @@
 package names
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 func TestCamel(t *testing.T) {
 	for in, want := range map[string]string{
@@ -50,5 +53,26 @@ func TestSuggest(t *testing.T) {
 		if got := Suggest(in, cands); got != want {
 			t.Errorf("Suggest(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestImportAliasAndHelper(t *testing.T) {
+	for in, want := range map[string]string{
+		"github.com/streamgen/streamgen/runtime":       "sgruntime",
+		"github.com/streamgen/streamgen/runtime/codec": "sgcodec",
+		"math/big": "sgbig",
+		"time":     "sgtime",
+	} {
+		if got := ImportAlias(in); got != want {
+			t.Errorf("ImportAlias(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := Helper("ImpressionResolver"); got != "sgImpressionResolver" {
+		t.Errorf("Helper = %q", got)
+	}
+	// A record's constants keep its name in front, so that two records'
+	// derived names can only meet when the records' names do.
+	if got := RecordNames("Impression"); !reflect.DeepEqual(got, []string{"Impression", "ImpressionSchema", "ImpressionFingerprint"}) {
+		t.Errorf("RecordNames = %q", got)
 	}
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/streamgen/streamgen/gen/spec"
-	"github.com/streamgen/streamgen/runtime"
 	"github.com/streamgen/streamgen/runtime/codec"
+	"github.com/streamgen/streamgen/runtime/tlsfiles"
 )
 
 // Schema is one registered schema version.
@@ -43,15 +43,17 @@ func New(reg *spec.Registry) (*Client, error) {
 		return nil, reg.Unset
 	}
 	opts := []sr.ClientOpt{sr.URLs(reg.URL)}
-	files := runtime.TLSFiles{CA: reg.TLS.CA, Cert: reg.TLS.Cert, Key: reg.TLS.Key, InsecureSkipVerify: reg.TLS.InsecureSkipVerify}
+	// tlsfiles, not the runtime, so that the generator does not link the
+	// engine and its Kafka client.
+	files := tlsfiles.Files{CA: reg.TLS.CA, Cert: reg.TLS.Cert, Key: reg.TLS.Key, InsecureSkipVerify: reg.TLS.InsecureSkipVerify}
 	if files.IsZero() {
-		opts = append(opts, runtime.RegistryHTTPClient(nil))
+		opts = append(opts, sr.HTTPClient(tlsfiles.HTTPClient(nil)))
 	} else {
 		tc, err := files.Config()
 		if err != nil {
 			return nil, &spec.Error{Pos: reg.TLSPos, Msg: fmt.Sprintf("schemas.registry.tls: %v (registry %s)", err, reg.URL)}
 		}
-		opts = append(opts, runtime.RegistryHTTPClient(tc))
+		opts = append(opts, sr.HTTPClient(tlsfiles.HTTPClient(tc)))
 	}
 	switch {
 	case reg.Token != "":

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,8 +18,9 @@ import (
 	"github.com/streamgen/streamgen/runtime/codec"
 )
 
-// reserved are package-level names the generated package itself declares.
-var reserved = []string{"Batch", "Handler", "Config", "DefaultConfig", "Run", "Main", "Streams"}
+// reserved are the job-level names the generated package declares (and
+// Streams, which it once did).
+var reserved = append([]string{"Streams"}, names.JobNames...)
 
 // Build resolves the spec's streams against the schema set and assigns Go
 // names to every type, returning the model of the generated package. Errors
@@ -41,15 +43,8 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 			errs = append(errs, &spec.Error{Pos: st.Pos, Msg: fmt.Sprintf("stream %q: its Go name %s is stream %q's too; rename one of them", st.Name, g, other)})
 		}
 		byGoName[g] = st.Name
-		b.taken[g+"Record"] = "stream " + st.Name
-		b.taken[g+"Batch"] = "stream " + st.Name
-		b.taken[g+"Partition"] = "stream " + st.Name
-		if st.WriterSchema != "" {
-			// The constant <g>WriterSchema, which a type <g>Writer
-			// (through its <g>WriterSchema) or <g>WriterSchema would
-			// redeclare.
-			b.taken[g+"Writer"] = "stream " + st.Name
-			b.taken[g+"WriterSchema"] = "stream " + st.Name
+		for _, n := range names.StreamNames(g, st.WriterSchema != "") {
+			b.taken[n] = "stream " + st.Name
 		}
 	}
 	b.nameTypes()
@@ -60,7 +55,10 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 	}
 	for i := range sp.Streams {
 		st := &sp.Streams[i]
-		ms := &model.Stream{Spec: st, GoName: names.Camel(st.Name)}
+		ms := &model.Stream{Name: st.Name, GoName: names.Camel(st.Name), Consumer: consumer(st), WriterSchemaFile: st.WriterSchema}
+		if st.Encoding == "raw" {
+			ms.Encoding = model.Raw
+		}
 		v, err := b.streamType(st.Value, false)
 		if err != nil {
 			errs = append(errs, &spec.Error{Pos: st.ValuePos, Msg: fmt.Sprintf("stream %q: value: %v", st.Name, err)})
@@ -86,6 +84,31 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 		return nil, errs
 	}
 	return b.pkg, nil
+}
+
+// consumer resolves a stream's consumer strategy, topics and partitions
+// in a stable order.
+func consumer(st *spec.Stream) model.Consumer {
+	var c model.Consumer
+	switch {
+	case len(st.Subscribe) > 0:
+		c.Kind, c.Topics = model.Subscribe, st.Subscribe
+	case st.Pattern != "":
+		c.Kind, c.Pattern = model.SubscribePattern, st.Pattern
+	default:
+		c.Kind = model.Assign
+		for _, t := range slices.Sorted(maps.Keys(st.Assign)) {
+			for _, p := range st.Assign[t] {
+				c.Assign = append(c.Assign, model.TopicPartition{Topic: t, Partition: p})
+			}
+		}
+	}
+	for _, t := range slices.Sorted(maps.Keys(st.StartingOffsets)) {
+		for _, p := range slices.Sorted(maps.Keys(st.StartingOffsets[t])) {
+			c.StartingOffsets = append(c.StartingOffsets, model.Offset{TopicPartition: model.TopicPartition{Topic: t, Partition: p}, Offset: st.StartingOffsets[t][p]})
+		}
+	}
+	return c
 }
 
 // writerSchema reads a raw stream's writer schema file and checks that
@@ -168,8 +191,13 @@ func article(k model.Kind) string {
 	return "a"
 }
 
-// nameTypes gives every named type a Go name. Names that collide get
-// namespace parts in front, one more part at a time, until all are unique.
+// nameTypes gives every named type a Go name. A type whose name is taken
+// gets namespace parts in front, one more part at a time, until all are
+// unique. Taken means: reserved by the job or a stream, the name of
+// another type (both get parts), or a name another type's name derives (a
+// record's schema and fingerprint constants: the deriving type keeps its
+// name, the other gets parts). A type with no namespace part left to add
+// gets a number.
 func (b *builder) nameTypes() {
 	type cand struct {
 		s     avro.NamedSchema
@@ -192,34 +220,69 @@ func (b *builder) nameTypes() {
 		sb.WriteString(names.Camel(c.s.Name()))
 		return sb.String()
 	}
-	for {
-		byGo := map[string][]*cand{}
-		for _, c := range cands {
-			byGo[goName(c)] = append(byGo[goName(c)], c)
+	// declares lists the package-level names a type named g declares, g
+	// first.
+	declares := func(c *cand, g string) []string {
+		if _, ok := c.s.(*avro.RecordSchema); ok {
+			return names.RecordNames(g)
 		}
-		grew := false
-		for g, cs := range byGo {
-			_, isReserved := b.taken[g]
-			if len(cs) == 1 && !isReserved {
-				continue
+		return []string{g}
+	}
+	// conflicted reports the types whose names are taken.
+	conflicted := func() map[*cand]bool {
+		own, derived := map[string]int{}, map[string]int{}
+		for _, c := range cands {
+			ns := declares(c, goName(c))
+			own[ns[0]]++
+			for _, n := range ns[1:] {
+				derived[n]++
 			}
-			for _, c := range cs {
-				if c.used < len(c.parts) {
-					c.used++
-					grew = true
-				}
+		}
+		out := map[*cand]bool{}
+		for _, c := range cands {
+			ns := declares(c, goName(c))
+			if own[ns[0]] > 1 || derived[ns[0]] > 0 || slices.ContainsFunc(ns, func(n string) bool { return b.taken[n] != "" }) {
+				out[c] = true
+			}
+		}
+		return out
+	}
+	for {
+		grew := false
+		for c := range conflicted() {
+			if c.used < len(c.parts) {
+				c.used++
+				grew = true
 			}
 		}
 		if !grew {
 			break
 		}
 	}
-	for _, c := range cands {
-		g := goName(c)
-		for i := 2; b.taken[g] != ""; i++ { // still taken: no namespace left to add
-			g = fmt.Sprintf("%s%d", goName(c), i)
+	// The types whose names are free take them first, so that a numbered
+	// name cannot take one of theirs.
+	left := conflicted()
+	chosen := map[*cand]string{}
+	free := func(ns []string) bool {
+		return !slices.ContainsFunc(ns, func(n string) bool { return b.taken[n] != "" })
+	}
+	for _, pass := range []bool{false, true} {
+		for _, c := range cands {
+			if left[c] != pass {
+				continue
+			}
+			g := goName(c)
+			for i := 2; !free(declares(c, g)); i++ { // no namespace part left to add
+				g = fmt.Sprintf("%s%d", goName(c), i)
+			}
+			for _, n := range declares(c, g) {
+				b.taken[n] = c.s.FullName()
+			}
+			chosen[c] = g
 		}
-		b.taken[g] = c.s.FullName()
+	}
+	for _, c := range cands {
+		g := chosen[c]
 		n := &model.Named{
 			FullName:  c.s.FullName(),
 			Name:      c.s.Name(),
@@ -256,7 +319,10 @@ func (b *builder) fill(s avro.NamedSchema) error {
 	switch t := s.(type) {
 	case *avro.RecordSchema:
 		n.Doc = t.Doc()
-		fieldNames := map[string]bool{"AppendAvro": true, "UnmarshalAvro": true, "UnmarshalAvroFrom": true}
+		fieldNames := map[string]bool{}
+		for _, m := range names.RecordMethods {
+			fieldNames[m] = true // a field may not take a method's name
+		}
 		for _, f := range t.Fields() {
 			g := names.Camel(f.Name())
 			for fieldNames[g] {

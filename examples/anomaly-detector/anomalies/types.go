@@ -4,8 +4,8 @@
 package anomalies
 
 import (
-	"math/big"
-	"time"
+	sgbig "math/big"
+	sgtime "time"
 )
 
 // Impression is the Avro record com.example.ads.Impression.
@@ -18,14 +18,14 @@ type Impression struct {
 	CreativeID   int32  `avro:"creative_id"`   // Avro int
 	PublisherID  string `avro:"publisher_id"`  // Avro string
 	// When the ad was served.
-	Timestamp time.Time  `avro:"timestamp"`  // Avro long (timestamp-millis)
-	Device    DeviceType `avro:"device"`     // Avro com.example.ads.DeviceType
-	Geo       GeoPoint   `avro:"geo"`        // Avro com.example.ads.GeoPoint
-	UserAgent *string    `avro:"user_agent"` // Avro union{null, string}, default null
+	Timestamp sgtime.Time `avro:"timestamp"`  // Avro long (timestamp-millis)
+	Device    DeviceType  `avro:"device"`     // Avro com.example.ads.DeviceType
+	Geo       GeoPoint    `avro:"geo"`        // Avro com.example.ads.GeoPoint
+	UserAgent *string     `avro:"user_agent"` // Avro union{null, string}, default null
 	// Winning bid in USD.
-	BidPrice   *big.Rat `avro:"bid_price"`   // Avro bytes (decimal(12,6))
-	FloorPrice *float32 `avro:"floor_price"` // Avro union{null, float}, default null
-	Viewable   bool     `avro:"viewable"`    // Avro boolean, default false
+	BidPrice   *sgbig.Rat `avro:"bid_price"`   // Avro bytes (decimal(12,6))
+	FloorPrice *float32   `avro:"floor_price"` // Avro union{null, float}, default null
+	Viewable   bool       `avro:"viewable"`    // Avro boolean, default false
 	// Audience segments of the user.
 	Segments    []string          `avro:"segments"`    // Avro array<string>, default []
 	Labels      map[string]string `avro:"labels"`      // Avro map<string>, default {}
@@ -189,11 +189,11 @@ func (e DeviceType) String() string {
 
 // Valid reports whether e is one of the symbols of com.example.ads.DeviceType.
 func (e DeviceType) Valid() bool {
-	_, ok := e.index()
+	_, ok := e.sgIndex()
 	return ok
 }
 
-func (e DeviceType) index() (int64, bool) {
+func (e DeviceType) sgIndex() (int64, bool) {
 	switch e {
 	case DeviceTypeDesktop:
 		return int64(0), true
@@ -209,7 +209,7 @@ func (e DeviceType) index() (int64, bool) {
 	return int64(-1), false
 }
 
-var deviceTypeSymbols = [...]DeviceType{DeviceTypeDesktop, DeviceTypePhone, DeviceTypeTablet, DeviceTypeTv, DeviceTypeUnknown}
+var sgDeviceTypeSymbols = [...]DeviceType{DeviceTypeDesktop, DeviceTypePhone, DeviceTypeTablet, DeviceTypeTv, DeviceTypeUnknown}
 
 // GeoPoint is the Avro record com.example.ads.GeoPoint.
 type GeoPoint struct {

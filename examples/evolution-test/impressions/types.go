@@ -79,11 +79,11 @@ func (e DeviceType) String() string {
 
 // Valid reports whether e is one of the symbols of com.example.ads.DeviceType.
 func (e DeviceType) Valid() bool {
-	_, ok := e.index()
+	_, ok := e.sgIndex()
 	return ok
 }
 
-func (e DeviceType) index() (int64, bool) {
+func (e DeviceType) sgIndex() (int64, bool) {
 	switch e {
 	case DeviceTypeDesktop:
 		return int64(0), true
@@ -97,7 +97,7 @@ func (e DeviceType) index() (int64, bool) {
 	return int64(-1), false
 }
 
-var deviceTypeSymbols = [...]DeviceType{DeviceTypeDesktop, DeviceTypePhone, DeviceTypeTablet, DeviceTypeTv}
+var sgDeviceTypeSymbols = [...]DeviceType{DeviceTypeDesktop, DeviceTypePhone, DeviceTypeTablet, DeviceTypeTv}
 
 // ImpressionPayload is the Avro union of field "payload" of com.example.ads.Impression: one of
 //   - ImpressionPayloadString (string)
@@ -105,7 +105,7 @@ var deviceTypeSymbols = [...]DeviceType{DeviceTypeDesktop, DeviceTypePhone, Devi
 //
 // or nil for null.
 type ImpressionPayload interface {
-	isImpressionPayload()
+	sgIsImpressionPayload()
 }
 
 // ImpressionPayloadString is the string branch of ImpressionPayload.
@@ -113,11 +113,11 @@ type ImpressionPayloadString struct {
 	Value string
 }
 
-func (ImpressionPayloadString) isImpressionPayload() {}
+func (ImpressionPayloadString) sgIsImpressionPayload() {}
 
 // ImpressionPayloadLong is the long branch of ImpressionPayload.
 type ImpressionPayloadLong struct {
 	Value int64
 }
 
-func (ImpressionPayloadLong) isImpressionPayload() {}
+func (ImpressionPayloadLong) sgIsImpressionPayload() {}

@@ -4,23 +4,23 @@
 package impressionsetl
 
 import (
-	"fmt"
-	"github.com/streamgen/streamgen/runtime"
-	"github.com/streamgen/streamgen/runtime/codec"
-	"maps"
-	"slices"
-	"sync"
+	sgfmt "fmt"
+	sgruntime "github.com/streamgen/streamgen/runtime"
+	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgmaps "maps"
+	sgslices "slices"
+	sgsync "sync"
 )
 
 // Generated code that is older than the runtime it links against fails to
 // compile here: regenerate it with `go generate ./...` (streamgen generate).
-const _ = runtime.SupportPackageIsVersion1
+const _ = sgruntime.SupportPackageIsVersion1
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding com.example.ads.Impression: %w", err)
+		return dst, sgfmt.Errorf("encoding com.example.ads.Impression: %w", err)
 	}
 	return out, nil
 }
@@ -28,10 +28,10 @@ func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly ImpressionSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *Impression) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding com.example.ads.Impression: %w", err)
+		return sgfmt.Errorf("decoding com.example.ads.Impression: %w", err)
 	}
 	return nil
 }
@@ -42,7 +42,7 @@ func (r *Impression) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // ImpressionFingerprint takes the UnmarshalAvro fast path.
 func (r *Impression) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return impressionResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgImpressionResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns ImpressionSchema, so that the runtime can resolve writer schemas
@@ -51,71 +51,71 @@ func (*Impression) AvroSchema() string {
 	return ImpressionSchema
 }
 
-var impressionResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(ImpressionSchema)
+var sgImpressionResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(ImpressionSchema)
 })
 
-func (r *Impression) appendAvro(dst []byte) ([]byte, error) {
+func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 	var err error
-	dst = codec.AppendString(dst, r.ImpressionID)
-	dst = codec.AppendLong(dst, r.CampaignID)
-	dst = codec.AppendInt(dst, r.CreativeID)
-	dst = codec.AppendString(dst, r.PublisherID)
-	dst = codec.AppendLong(dst, codec.MillisOf(r.Timestamp))
-	if dst, err = r.Device.appendAvro(dst); err != nil {
-		return nil, fmt.Errorf("device: %w", err)
+	dst = sgcodec.AppendString(dst, r.ImpressionID)
+	dst = sgcodec.AppendLong(dst, r.CampaignID)
+	dst = sgcodec.AppendInt(dst, r.CreativeID)
+	dst = sgcodec.AppendString(dst, r.PublisherID)
+	dst = sgcodec.AppendLong(dst, sgcodec.MillisOf(r.Timestamp))
+	if dst, err = r.Device.sgAppendAvro(dst); err != nil {
+		return nil, sgfmt.Errorf("device: %w", err)
 	}
-	if dst, err = r.Geo.appendAvro(dst); err != nil {
-		return nil, fmt.Errorf("geo: %w", err)
+	if dst, err = r.Geo.sgAppendAvro(dst); err != nil {
+		return nil, sgfmt.Errorf("geo: %w", err)
 	}
 	if r.UserAgent == nil {
-		dst = codec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendLong(dst, int64(0))
 	} else {
-		dst = codec.AppendLong(dst, int64(1))
-		dst = codec.AppendString(dst, (*r.UserAgent))
+		dst = sgcodec.AppendLong(dst, int64(1))
+		dst = sgcodec.AppendString(dst, (*r.UserAgent))
 	}
-	if dst, err = codec.AppendDecimalBytes(dst, r.BidPrice, 12, 6); err != nil {
-		return nil, fmt.Errorf("bid_price: %w", err)
+	if dst, err = sgcodec.AppendDecimalBytes(dst, r.BidPrice, 12, 6); err != nil {
+		return nil, sgfmt.Errorf("bid_price: %w", err)
 	}
 	if r.FloorPrice == nil {
-		dst = codec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendLong(dst, int64(0))
 	} else {
-		dst = codec.AppendLong(dst, int64(1))
-		dst = codec.AppendFloat(dst, (*r.FloorPrice))
+		dst = sgcodec.AppendLong(dst, int64(1))
+		dst = sgcodec.AppendFloat(dst, (*r.FloorPrice))
 	}
-	dst = codec.AppendBool(dst, r.Viewable)
+	dst = sgcodec.AppendBool(dst, r.Viewable)
 	if len(r.Segments) > 0 {
-		dst = codec.AppendLong(dst, int64(len(r.Segments)))
+		dst = sgcodec.AppendLong(dst, int64(len(r.Segments)))
 		for i1 := range r.Segments {
-			dst = codec.AppendString(dst, r.Segments[i1])
+			dst = sgcodec.AppendString(dst, r.Segments[i1])
 		}
 	}
 	dst = append(dst, 0)
 	if len(r.Labels) > 0 {
-		dst = codec.AppendLong(dst, int64(len(r.Labels)))
+		dst = sgcodec.AppendLong(dst, int64(len(r.Labels)))
 		// Keys in order, so that equal maps encode to equal bytes.
-		for _, k2 := range slices.Sorted(maps.Keys(r.Labels)) {
-			dst = codec.AppendString(dst, k2)
+		for _, k2 := range sgslices.Sorted(sgmaps.Keys(r.Labels)) {
+			dst = sgcodec.AppendString(dst, k2)
 			v3 := r.Labels[k2]
-			dst = codec.AppendString(dst, v3)
+			dst = sgcodec.AppendString(dst, v3)
 		}
 	}
 	dst = append(dst, 0)
-	dst = codec.AppendInt(dst, r.LatencyMs)
+	dst = sgcodec.AppendInt(dst, r.LatencyMs)
 	dst = append(dst, r.Fingerprint[:]...)
 	return dst, nil
 }
 
-func (r *Impression) decodeAvro(d *codec.Decoder) {
+func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.ImpressionID = d.String()
 	r.CampaignID = d.Long()
 	r.CreativeID = d.Int()
 	r.PublisherID = d.String()
-	r.Timestamp = codec.TimestampMillis(d.Long())
+	r.Timestamp = sgcodec.TimestampMillis(d.Long())
 	if e4 := d.Enum(5); e4 >= 0 {
-		r.Device = deviceTypeSymbols[e4]
+		r.Device = sgDeviceTypeSymbols[e4]
 	}
-	r.Geo.decodeAvro(d)
+	r.Geo.sgDecodeAvro(d)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.UserAgent = nil
@@ -123,7 +123,7 @@ func (r *Impression) decodeAvro(d *codec.Decoder) {
 		v5 := d.String()
 		r.UserAgent = &v5
 	}
-	r.BidPrice = codec.DecimalFromBytes(d.Bytes(), 6)
+	r.BidPrice = sgcodec.DecimalFromBytes(d.Bytes(), 6)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.FloorPrice = nil
@@ -135,7 +135,7 @@ func (r *Impression) decodeAvro(d *codec.Decoder) {
 	{
 		var s7 []string
 		for n8 := d.BlockCount(1); n8 > 0; n8 = d.BlockCount(1) {
-			s7 = slices.Grow(s7, n8)
+			s7 = sgslices.Grow(s7, n8)
 			for range n8 {
 				s7 = append(s7, d.String())
 			}
@@ -159,19 +159,19 @@ func (r *Impression) decodeAvro(d *codec.Decoder) {
 	d.Fixed(r.Fingerprint[:])
 }
 
-func (e DeviceType) appendAvro(dst []byte) ([]byte, error) {
-	i, ok := e.index()
+func (e DeviceType) sgAppendAvro(dst []byte) ([]byte, error) {
+	i, ok := e.sgIndex()
 	if !ok {
-		return nil, fmt.Errorf("%q is not a symbol of enum com.example.ads.DeviceType", string(e))
+		return nil, sgfmt.Errorf("%q is not a symbol of enum com.example.ads.DeviceType", string(e))
 	}
-	return codec.AppendLong(dst, i), nil
+	return sgcodec.AppendLong(dst, i), nil
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *GeoPoint) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding com.example.ads.GeoPoint: %w", err)
+		return dst, sgfmt.Errorf("encoding com.example.ads.GeoPoint: %w", err)
 	}
 	return out, nil
 }
@@ -179,10 +179,10 @@ func (r *GeoPoint) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly GeoPointSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *GeoPoint) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding com.example.ads.GeoPoint: %w", err)
+		return sgfmt.Errorf("decoding com.example.ads.GeoPoint: %w", err)
 	}
 	return nil
 }
@@ -193,7 +193,7 @@ func (r *GeoPoint) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // GeoPointFingerprint takes the UnmarshalAvro fast path.
 func (r *GeoPoint) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return geoPointResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgGeoPointResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns GeoPointSchema, so that the runtime can resolve writer schemas
@@ -202,18 +202,18 @@ func (*GeoPoint) AvroSchema() string {
 	return GeoPointSchema
 }
 
-var geoPointResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(GeoPointSchema)
+var sgGeoPointResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(GeoPointSchema)
 })
 
-func (r *GeoPoint) appendAvro(dst []byte) ([]byte, error) {
-	dst = codec.AppendDouble(dst, r.Lat)
-	dst = codec.AppendDouble(dst, r.Lon)
-	dst = codec.AppendString(dst, r.Country)
+func (r *GeoPoint) sgAppendAvro(dst []byte) ([]byte, error) {
+	dst = sgcodec.AppendDouble(dst, r.Lat)
+	dst = sgcodec.AppendDouble(dst, r.Lon)
+	dst = sgcodec.AppendString(dst, r.Country)
 	return dst, nil
 }
 
-func (r *GeoPoint) decodeAvro(d *codec.Decoder) {
+func (r *GeoPoint) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Lat = d.Double()
 	r.Lon = d.Double()
 	r.Country = d.String()

@@ -4,20 +4,20 @@
 package impressionsetl
 
 import (
-	"context"
-	"github.com/streamgen/streamgen/runtime"
-	"os"
-	"time"
+	sgcontext "context"
+	sgruntime "github.com/streamgen/streamgen/runtime"
+	sgos "os"
+	sgtime "time"
 )
 
 // ImpressionsRecord is a record of stream "impressions" (topics impressions).
-type ImpressionsRecord = runtime.Record[string, Impression]
+type ImpressionsRecord = sgruntime.Record[string, Impression]
 
 // ImpressionsBatch is one micro-batch of stream "impressions": an offset range per partition.
-type ImpressionsBatch = runtime.Batch[string, Impression]
+type ImpressionsBatch = sgruntime.Batch[string, Impression]
 
 // ImpressionsPartition is one partition's range within a ImpressionsBatch.
-type ImpressionsPartition = runtime.Partition[string, Impression]
+type ImpressionsPartition = sgruntime.Partition[string, Impression]
 
 // Batch is one micro-batch of the job: the same batch time on every stream.
 type Batch struct {
@@ -27,7 +27,7 @@ type Batch struct {
 // Handler processes the job's batches. A batch whose handler returns an error
 // is not committed; it is read again, with the same offset ranges, on restart.
 type Handler interface {
-	ProcessBatch(ctx context.Context, b *Batch) error
+	ProcessBatch(ctx sgcontext.Context, b *Batch) error
 }
 
 // JobName is the job's name (spec key name): default group id and metrics prefix.
@@ -35,7 +35,7 @@ const JobName = "impressions-etl"
 
 // Config is the job's configuration. runtime.JobConfig documents each field.
 type Config struct {
-	runtime.JobConfig
+	sgruntime.JobConfig
 }
 
 // DefaultConfig returns the spec's configuration, with ${VAR} and
@@ -43,14 +43,14 @@ type Config struct {
 // expanded from the environment now, at start-up. Validate reports a
 // reference that is not set.
 func DefaultConfig() Config {
-	c := Config{runtime.JobConfig{
+	c := Config{sgruntime.JobConfig{
 		Backpressure:               false,
 		BackpressureDerived:        0.0,
 		BackpressureInitialRate:    0,
 		BackpressureIntegral:       0.2,
 		BackpressureMinRate:        100,
 		BackpressureProportional:   1.0,
-		BatchInterval:              5 * time.Second,
+		BatchInterval:              5 * sgtime.Second,
 		Brokers:                    []string{"${KAFKA_BROKERS:-localhost:9092}"},
 		DeadLetterTopic:            "",
 		GracefulShutdown:           true,
@@ -64,19 +64,19 @@ func DefaultConfig() Config {
 		OffsetsDir:                 "",
 		OffsetsStore:               "kafka",
 		OnDecodeError:              "fail",
-		PollTimeout:                2 * time.Minute,
+		PollTimeout:                2 * sgtime.Minute,
 		RegistryCA:                 "",
 		RegistryCert:               "",
 		RegistryInsecureSkipVerify: false,
 		RegistryKey:                "",
 		RegistryURL:                "",
 		ResetTo:                    "earliest",
-		RetryBackoff:               time.Second,
+		RetryBackoff:               sgtime.Second,
 		SASLMechanism:              "",
 		SASLPassword:               "",
 		SASLUsername:               "",
 		Semantics:                  "at-least-once",
-		ShutdownTimeout:            50 * time.Second,
+		ShutdownTimeout:            50 * sgtime.Second,
 		SinkDSN:                    "",
 		SinkDir:                    "",
 		SinkTable:                  "",
@@ -91,13 +91,13 @@ func DefaultConfig() Config {
 		TLSKey:                     "",
 		Workers:                    0,
 	}}
-	c.ExpandEnv(os.LookupEnv)
+	c.ExpandEnv(sgos.LookupEnv)
 	return c
 }
 
 // Run runs the job until ctx is done or a batch fails. On cancellation it
 // stops gracefully: the in-flight batch finishes and is committed.
-func Run(ctx context.Context, cfg Config, h Handler) error {
+func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	opts, err := cfg.EngineOpts()
 	if err != nil {
 		return err
@@ -106,27 +106,27 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	e, err := runtime.New(append(opts, runtime.JobName(JobName))...)
+	e, err := sgruntime.New(append(opts, sgruntime.JobName(JobName))...)
 	if err != nil {
 		return err
 	}
 	// Confluent-framed records name their writer schema by id; with a
 	// registry it is looked up and resolved against the generated types.
-	var reg *runtime.SchemaRegistry
+	var reg *sgruntime.SchemaRegistry
 	if cfg.RegistryURL != "" {
 		regOpts, err := cfg.RegistryOpts()
 		if err != nil {
 			return err
 		}
-		if reg, err = runtime.NewSchemaRegistry(cfg.RegistryURL, regOpts...); err != nil {
+		if reg, err = sgruntime.NewSchemaRegistry(cfg.RegistryURL, regOpts...); err != nil {
 			return err
 		}
 	}
-	impressionsStream, err := runtime.NewStreamInto(e, "impressions", runtime.Subscribe("impressions"), runtime.Into(runtime.StringDecoder), runtime.ConfluentAvroInto[Impression](reg), sopts...)
+	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[Impression](reg), sopts...)
 	if err != nil {
 		return err
 	}
-	return e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error {
+	return e.Run(ctx, func(ctx sgcontext.Context, bs *sgruntime.JobBatch) error {
 		return h.ProcessBatch(ctx, &Batch{Impressions: impressionsStream.Batch(bs)})
 	})
 }
@@ -137,7 +137,7 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 // or SIGTERM. It exits the process.
 func Main(h Handler) {
 	cfg := DefaultConfig()
-	runtime.Main(JobName, &cfg.JobConfig, func(ctx context.Context) error {
+	sgruntime.Main(JobName, &cfg.JobConfig, func(ctx sgcontext.Context) error {
 		return Run(ctx, cfg, h)
 	})
 }

@@ -4,24 +4,24 @@
 package alltypes
 
 import (
-	"errors"
-	"fmt"
-	"github.com/streamgen/streamgen/runtime"
-	"github.com/streamgen/streamgen/runtime/codec"
-	"maps"
-	"slices"
-	"sync"
+	sgerrors "errors"
+	sgfmt "fmt"
+	sgruntime "github.com/streamgen/streamgen/runtime"
+	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgmaps "maps"
+	sgslices "slices"
+	sgsync "sync"
 )
 
 // Generated code that is older than the runtime it links against fails to
 // compile here: regenerate it with `go generate ./...` (streamgen generate).
-const _ = runtime.SupportPackageIsVersion1
+const _ = sgruntime.SupportPackageIsVersion1
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *AllTypes) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding org.streamgen.test.AllTypes: %w", err)
+		return dst, sgfmt.Errorf("encoding org.streamgen.test.AllTypes: %w", err)
 	}
 	return out, nil
 }
@@ -29,10 +29,10 @@ func (r *AllTypes) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly AllTypesSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *AllTypes) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding org.streamgen.test.AllTypes: %w", err)
+		return sgfmt.Errorf("decoding org.streamgen.test.AllTypes: %w", err)
 	}
 	return nil
 }
@@ -43,7 +43,7 @@ func (r *AllTypes) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // AllTypesFingerprint takes the UnmarshalAvro fast path.
 func (r *AllTypes) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return allTypesResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgAllTypesResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns AllTypesSchema, so that the runtime can resolve writer schemas
@@ -52,68 +52,68 @@ func (*AllTypes) AvroSchema() string {
 	return AllTypesSchema
 }
 
-var allTypesResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(AllTypesSchema)
+var sgAllTypesResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(AllTypesSchema)
 })
 
-func (r *AllTypes) appendAvro(dst []byte) ([]byte, error) {
+func (r *AllTypes) sgAppendAvro(dst []byte) ([]byte, error) {
 	var err error
-	dst = codec.AppendBool(dst, r.B)
-	dst = codec.AppendInt(dst, r.I)
-	dst = codec.AppendLong(dst, r.L)
-	dst = codec.AppendFloat(dst, r.F)
-	dst = codec.AppendDouble(dst, r.D)
-	dst = codec.AppendBytes(dst, r.By)
-	dst = codec.AppendString(dst, r.S)
-	if dst, err = r.E.appendAvro(dst); err != nil {
-		return nil, fmt.Errorf("e: %w", err)
+	dst = sgcodec.AppendBool(dst, r.B)
+	dst = sgcodec.AppendInt(dst, r.I)
+	dst = sgcodec.AppendLong(dst, r.L)
+	dst = sgcodec.AppendFloat(dst, r.F)
+	dst = sgcodec.AppendDouble(dst, r.D)
+	dst = sgcodec.AppendBytes(dst, r.By)
+	dst = sgcodec.AppendString(dst, r.S)
+	if dst, err = r.E.sgAppendAvro(dst); err != nil {
+		return nil, sgfmt.Errorf("e: %w", err)
 	}
 	dst = append(dst, r.Fx[:]...)
 	if len(r.Arr) > 0 {
-		dst = codec.AppendLong(dst, int64(len(r.Arr)))
+		dst = sgcodec.AppendLong(dst, int64(len(r.Arr)))
 		for i1 := range r.Arr {
-			dst = codec.AppendLong(dst, r.Arr[i1])
+			dst = sgcodec.AppendLong(dst, r.Arr[i1])
 		}
 	}
 	dst = append(dst, 0)
 	if len(r.ArrRec) > 0 {
-		dst = codec.AppendLong(dst, int64(len(r.ArrRec)))
+		dst = sgcodec.AppendLong(dst, int64(len(r.ArrRec)))
 		for i2 := range r.ArrRec {
-			if dst, err = r.ArrRec[i2].appendAvro(dst); err != nil {
-				return nil, fmt.Errorf("arr_rec[]: %w", err)
+			if dst, err = r.ArrRec[i2].sgAppendAvro(dst); err != nil {
+				return nil, sgfmt.Errorf("arr_rec[]: %w", err)
 			}
 		}
 	}
 	dst = append(dst, 0)
 	if len(r.M) > 0 {
-		dst = codec.AppendLong(dst, int64(len(r.M)))
+		dst = sgcodec.AppendLong(dst, int64(len(r.M)))
 		// Keys in order, so that equal maps encode to equal bytes.
-		for _, k3 := range slices.Sorted(maps.Keys(r.M)) {
-			dst = codec.AppendString(dst, k3)
+		for _, k3 := range sgslices.Sorted(sgmaps.Keys(r.M)) {
+			dst = sgcodec.AppendString(dst, k3)
 			v4 := r.M[k3]
-			dst = codec.AppendDouble(dst, v4)
+			dst = sgcodec.AppendDouble(dst, v4)
 		}
 	}
 	dst = append(dst, 0)
 	if len(r.MRec) > 0 {
-		dst = codec.AppendLong(dst, int64(len(r.MRec)))
+		dst = sgcodec.AppendLong(dst, int64(len(r.MRec)))
 		// Keys in order, so that equal maps encode to equal bytes.
-		for _, k5 := range slices.Sorted(maps.Keys(r.MRec)) {
-			dst = codec.AppendString(dst, k5)
+		for _, k5 := range sgslices.Sorted(sgmaps.Keys(r.MRec)) {
+			dst = sgcodec.AppendString(dst, k5)
 			v6 := r.MRec[k5]
-			if dst, err = v6.appendAvro(dst); err != nil {
-				return nil, fmt.Errorf("m_rec[]: %w", err)
+			if dst, err = v6.sgAppendAvro(dst); err != nil {
+				return nil, sgfmt.Errorf("m_rec[]: %w", err)
 			}
 		}
 	}
 	dst = append(dst, 0)
 	if len(r.NestedArr) > 0 {
-		dst = codec.AppendLong(dst, int64(len(r.NestedArr)))
+		dst = sgcodec.AppendLong(dst, int64(len(r.NestedArr)))
 		for i7 := range r.NestedArr {
 			if len(r.NestedArr[i7]) > 0 {
-				dst = codec.AppendLong(dst, int64(len(r.NestedArr[i7])))
+				dst = sgcodec.AppendLong(dst, int64(len(r.NestedArr[i7])))
 				for i8 := range r.NestedArr[i7] {
-					dst = codec.AppendString(dst, r.NestedArr[i7][i8])
+					dst = sgcodec.AppendString(dst, r.NestedArr[i7][i8])
 				}
 			}
 			dst = append(dst, 0)
@@ -121,142 +121,142 @@ func (r *AllTypes) appendAvro(dst []byte) ([]byte, error) {
 	}
 	dst = append(dst, 0)
 	if r.OptFirst == nil {
-		dst = codec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendLong(dst, int64(0))
 	} else {
-		dst = codec.AppendLong(dst, int64(1))
-		dst = codec.AppendString(dst, (*r.OptFirst))
+		dst = sgcodec.AppendLong(dst, int64(1))
+		dst = sgcodec.AppendString(dst, (*r.OptFirst))
 	}
 	if r.OptLast == nil {
-		dst = codec.AppendLong(dst, int64(1))
+		dst = sgcodec.AppendLong(dst, int64(1))
 	} else {
-		dst = codec.AppendLong(dst, int64(0))
-		dst = codec.AppendLong(dst, (*r.OptLast))
+		dst = sgcodec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendLong(dst, (*r.OptLast))
 	}
 	if r.OptRec == nil {
-		dst = codec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendLong(dst, int64(0))
 	} else {
-		dst = codec.AppendLong(dst, int64(1))
-		if dst, err = r.OptRec.appendAvro(dst); err != nil {
-			return nil, fmt.Errorf("opt_rec: %w", err)
+		dst = sgcodec.AppendLong(dst, int64(1))
+		if dst, err = r.OptRec.sgAppendAvro(dst); err != nil {
+			return nil, sgfmt.Errorf("opt_rec: %w", err)
 		}
 	}
 	if r.OptEnum == nil {
-		dst = codec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendLong(dst, int64(0))
 	} else {
-		dst = codec.AppendLong(dst, int64(1))
-		if dst, err = (*r.OptEnum).appendAvro(dst); err != nil {
-			return nil, fmt.Errorf("opt_enum: %w", err)
+		dst = sgcodec.AppendLong(dst, int64(1))
+		if dst, err = (*r.OptEnum).sgAppendAvro(dst); err != nil {
+			return nil, sgfmt.Errorf("opt_enum: %w", err)
 		}
 	}
 	if r.OptFixed == nil {
-		dst = codec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendLong(dst, int64(0))
 	} else {
-		dst = codec.AppendLong(dst, int64(1))
+		dst = sgcodec.AppendLong(dst, int64(1))
 		dst = append(dst, (*r.OptFixed)[:]...)
 	}
 	if r.OptArr == nil {
-		dst = codec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendLong(dst, int64(0))
 	} else {
-		dst = codec.AppendLong(dst, int64(1))
+		dst = sgcodec.AppendLong(dst, int64(1))
 		if len((*r.OptArr)) > 0 {
-			dst = codec.AppendLong(dst, int64(len((*r.OptArr))))
+			dst = sgcodec.AppendLong(dst, int64(len((*r.OptArr))))
 			for i9 := range *r.OptArr {
-				dst = codec.AppendInt(dst, (*r.OptArr)[i9])
+				dst = sgcodec.AppendInt(dst, (*r.OptArr)[i9])
 			}
 		}
 		dst = append(dst, 0)
 	}
 	switch u10 := r.U.(type) {
 	case nil:
-		return nil, errors.New("u: nil value for a union without a null branch")
+		return nil, sgerrors.New("u: nil value for a union without a null branch")
 	case AllTypesUString:
-		dst = codec.AppendLong(dst, int64(0))
-		dst = codec.AppendString(dst, u10.Value)
+		dst = sgcodec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendString(dst, u10.Value)
 	case AllTypesULong:
-		dst = codec.AppendLong(dst, int64(1))
-		dst = codec.AppendLong(dst, u10.Value)
+		dst = sgcodec.AppendLong(dst, int64(1))
+		dst = sgcodec.AppendLong(dst, u10.Value)
 	case AllTypesUPair:
-		dst = codec.AppendLong(dst, int64(2))
+		dst = sgcodec.AppendLong(dst, int64(2))
 		b11 := u10.Value
-		if dst, err = b11.appendAvro(dst); err != nil {
-			return nil, fmt.Errorf("u: %w", err)
+		if dst, err = b11.sgAppendAvro(dst); err != nil {
+			return nil, sgfmt.Errorf("u: %w", err)
 		}
 	case AllTypesUArray:
-		dst = codec.AppendLong(dst, int64(3))
+		dst = sgcodec.AppendLong(dst, int64(3))
 		if len(u10.Value) > 0 {
-			dst = codec.AppendLong(dst, int64(len(u10.Value)))
+			dst = sgcodec.AppendLong(dst, int64(len(u10.Value)))
 			for i12 := range u10.Value {
-				dst = codec.AppendInt(dst, u10.Value[i12])
+				dst = sgcodec.AppendInt(dst, u10.Value[i12])
 			}
 		}
 		dst = append(dst, 0)
 	}
 	switch u13 := r.UNull.(type) {
 	case nil:
-		dst = codec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendLong(dst, int64(0))
 	case AllTypesUNullInt:
-		dst = codec.AppendLong(dst, int64(1))
-		dst = codec.AppendInt(dst, u13.Value)
+		dst = sgcodec.AppendLong(dst, int64(1))
+		dst = sgcodec.AppendInt(dst, u13.Value)
 	case AllTypesUNullString:
-		dst = codec.AppendLong(dst, int64(2))
-		dst = codec.AppendString(dst, u13.Value)
+		dst = sgcodec.AppendLong(dst, int64(2))
+		dst = sgcodec.AppendString(dst, u13.Value)
 	case AllTypesUNullSuit:
-		dst = codec.AppendLong(dst, int64(3))
-		if dst, err = u13.Value.appendAvro(dst); err != nil {
-			return nil, fmt.Errorf("u_null: %w", err)
+		dst = sgcodec.AppendLong(dst, int64(3))
+		if dst, err = u13.Value.sgAppendAvro(dst); err != nil {
+			return nil, sgfmt.Errorf("u_null: %w", err)
 		}
 	}
 	if len(r.ArrU) > 0 {
-		dst = codec.AppendLong(dst, int64(len(r.ArrU)))
+		dst = sgcodec.AppendLong(dst, int64(len(r.ArrU)))
 		for i14 := range r.ArrU {
 			switch u15 := r.ArrU[i14].(type) {
 			case nil:
-				dst = codec.AppendLong(dst, int64(0))
+				dst = sgcodec.AppendLong(dst, int64(0))
 			case AllTypesArrUItemDouble:
-				dst = codec.AppendLong(dst, int64(1))
-				dst = codec.AppendDouble(dst, u15.Value)
+				dst = sgcodec.AppendLong(dst, int64(1))
+				dst = sgcodec.AppendDouble(dst, u15.Value)
 			case AllTypesArrUItemString:
-				dst = codec.AppendLong(dst, int64(2))
-				dst = codec.AppendString(dst, u15.Value)
+				dst = sgcodec.AppendLong(dst, int64(2))
+				dst = sgcodec.AppendString(dst, u15.Value)
 			}
 		}
 	}
 	dst = append(dst, 0)
-	dst = codec.AppendLong(dst, codec.MillisOf(r.TsMs))
-	dst = codec.AppendLong(dst, codec.MicrosOf(r.TsUs))
-	dst = codec.AppendLong(dst, codec.MillisOf(r.LtsMs))
-	dst = codec.AppendLong(dst, codec.MicrosOf(r.LtsUs))
-	dst = codec.AppendInt(dst, codec.DaysOf(r.Date))
-	dst = codec.AppendInt(dst, codec.MillisOfDuration(r.TMs))
-	dst = codec.AppendLong(dst, codec.MicrosOfDuration(r.TUs))
-	if dst, err = codec.AppendDecimalBytes(dst, r.DecBytes, 10, 3); err != nil {
-		return nil, fmt.Errorf("dec_bytes: %w", err)
+	dst = sgcodec.AppendLong(dst, sgcodec.MillisOf(r.TsMs))
+	dst = sgcodec.AppendLong(dst, sgcodec.MicrosOf(r.TsUs))
+	dst = sgcodec.AppendLong(dst, sgcodec.MillisOf(r.LtsMs))
+	dst = sgcodec.AppendLong(dst, sgcodec.MicrosOf(r.LtsUs))
+	dst = sgcodec.AppendInt(dst, sgcodec.DaysOf(r.Date))
+	dst = sgcodec.AppendInt(dst, sgcodec.MillisOfDuration(r.TMs))
+	dst = sgcodec.AppendLong(dst, sgcodec.MicrosOfDuration(r.TUs))
+	if dst, err = sgcodec.AppendDecimalBytes(dst, r.DecBytes, 10, 3); err != nil {
+		return nil, sgfmt.Errorf("dec_bytes: %w", err)
 	}
-	if dst, err = codec.AppendDecimalFixed(dst, r.DecFixed, 18, 2, 8); err != nil {
-		return nil, fmt.Errorf("dec_fixed: %w", err)
+	if dst, err = sgcodec.AppendDecimalFixed(dst, r.DecFixed, 18, 2, 8); err != nil {
+		return nil, sgfmt.Errorf("dec_fixed: %w", err)
 	}
 	if r.OptDec == nil {
-		dst = codec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendLong(dst, int64(0))
 	} else {
-		dst = codec.AppendLong(dst, int64(1))
-		if dst, err = codec.AppendDecimalBytes(dst, r.OptDec, 5, 2); err != nil {
-			return nil, fmt.Errorf("opt_dec: %w", err)
+		dst = sgcodec.AppendLong(dst, int64(1))
+		if dst, err = sgcodec.AppendDecimalBytes(dst, r.OptDec, 5, 2); err != nil {
+			return nil, sgfmt.Errorf("opt_dec: %w", err)
 		}
 	}
-	dst = codec.AppendString(dst, r.UUID)
-	dst = codec.AppendDuration(dst, r.Dur)
+	dst = sgcodec.AppendString(dst, r.UUID)
+	dst = sgcodec.AppendDuration(dst, r.Dur)
 	if r.OptTs == nil {
-		dst = codec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendLong(dst, int64(0))
 	} else {
-		dst = codec.AppendLong(dst, int64(1))
-		dst = codec.AppendLong(dst, codec.MillisOf((*r.OptTs)))
+		dst = sgcodec.AppendLong(dst, int64(1))
+		dst = sgcodec.AppendLong(dst, sgcodec.MillisOf((*r.OptTs)))
 	}
-	dst = codec.AppendString(dst, r.Type)
-	dst = codec.AppendInt(dst, r.Func)
+	dst = sgcodec.AppendString(dst, r.Type)
+	dst = sgcodec.AppendInt(dst, r.Func)
 	return dst, nil
 }
 
-func (r *AllTypes) decodeAvro(d *codec.Decoder) {
+func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.B = d.Bool()
 	r.I = d.Int()
 	r.L = d.Long()
@@ -265,13 +265,13 @@ func (r *AllTypes) decodeAvro(d *codec.Decoder) {
 	r.By = d.Bytes()
 	r.S = d.String()
 	if e16 := d.Enum(4); e16 >= 0 {
-		r.E = suitSymbols[e16]
+		r.E = sgSuitSymbols[e16]
 	}
 	d.Fixed(r.Fx[:])
 	{
 		var s17 []int64
 		for n18 := d.BlockCount(1); n18 > 0; n18 = d.BlockCount(1) {
-			s17 = slices.Grow(s17, n18)
+			s17 = sgslices.Grow(s17, n18)
 			for range n18 {
 				s17 = append(s17, d.Long())
 			}
@@ -281,10 +281,10 @@ func (r *AllTypes) decodeAvro(d *codec.Decoder) {
 	{
 		var s19 []Pair
 		for n20 := d.BlockCount(2); n20 > 0; n20 = d.BlockCount(2) {
-			s19 = slices.Grow(s19, n20)
+			s19 = sgslices.Grow(s19, n20)
 			for range n20 {
 				s19 = append(s19, *new(Pair))
-				s19[len(s19)-1].decodeAvro(d)
+				s19[len(s19)-1].sgDecodeAvro(d)
 			}
 		}
 		r.ArrRec = s19
@@ -311,7 +311,7 @@ func (r *AllTypes) decodeAvro(d *codec.Decoder) {
 			for range n26 {
 				k27 := d.String()
 				var v28 Pair
-				v28.decodeAvro(d)
+				v28.sgDecodeAvro(d)
 				m25[k27] = v28
 			}
 		}
@@ -320,13 +320,13 @@ func (r *AllTypes) decodeAvro(d *codec.Decoder) {
 	{
 		var s29 [][]string
 		for n30 := d.BlockCount(1); n30 > 0; n30 = d.BlockCount(1) {
-			s29 = slices.Grow(s29, n30)
+			s29 = sgslices.Grow(s29, n30)
 			for range n30 {
 				s29 = append(s29, *new([]string))
 				{
 					var s31 []string
 					for n32 := d.BlockCount(1); n32 > 0; n32 = d.BlockCount(1) {
-						s31 = slices.Grow(s31, n32)
+						s31 = sgslices.Grow(s31, n32)
 						for range n32 {
 							s31 = append(s31, d.String())
 						}
@@ -356,7 +356,7 @@ func (r *AllTypes) decodeAvro(d *codec.Decoder) {
 		r.OptRec = nil
 	case 1:
 		v35 := new(Pair)
-		v35.decodeAvro(d)
+		v35.sgDecodeAvro(d)
 		r.OptRec = v35
 	}
 	switch d.UnionIndex(2) {
@@ -365,7 +365,7 @@ func (r *AllTypes) decodeAvro(d *codec.Decoder) {
 	case 1:
 		v36 := new(Suit)
 		if e37 := d.Enum(4); e37 >= 0 {
-			(*v36) = suitSymbols[e37]
+			(*v36) = sgSuitSymbols[e37]
 		}
 		r.OptEnum = v36
 	}
@@ -385,7 +385,7 @@ func (r *AllTypes) decodeAvro(d *codec.Decoder) {
 		{
 			var s40 []int32
 			for n41 := d.BlockCount(1); n41 > 0; n41 = d.BlockCount(1) {
-				s40 = slices.Grow(s40, n41)
+				s40 = sgslices.Grow(s40, n41)
 				for range n41 {
 					s40 = append(s40, d.Int())
 				}
@@ -401,14 +401,14 @@ func (r *AllTypes) decodeAvro(d *codec.Decoder) {
 		r.U = AllTypesULong{Value: d.Long()}
 	case 2:
 		var w42 AllTypesUPair
-		w42.Value.decodeAvro(d)
+		w42.Value.sgDecodeAvro(d)
 		r.U = w42
 	case 3:
 		var w43 AllTypesUArray
 		{
 			var s44 []int32
 			for n45 := d.BlockCount(1); n45 > 0; n45 = d.BlockCount(1) {
-				s44 = slices.Grow(s44, n45)
+				s44 = sgslices.Grow(s44, n45)
 				for range n45 {
 					s44 = append(s44, d.Int())
 				}
@@ -427,14 +427,14 @@ func (r *AllTypes) decodeAvro(d *codec.Decoder) {
 	case 3:
 		var w46 AllTypesUNullSuit
 		if e47 := d.Enum(4); e47 >= 0 {
-			w46.Value = suitSymbols[e47]
+			w46.Value = sgSuitSymbols[e47]
 		}
 		r.UNull = w46
 	}
 	{
 		var s48 []AllTypesArrUItem
 		for n49 := d.BlockCount(1); n49 > 0; n49 = d.BlockCount(1) {
-			s48 = slices.Grow(s48, n49)
+			s48 = sgslices.Grow(s48, n49)
 			for range n49 {
 				s48 = append(s48, *new(AllTypesArrUItem))
 				switch d.UnionIndex(3) {
@@ -449,22 +449,22 @@ func (r *AllTypes) decodeAvro(d *codec.Decoder) {
 		}
 		r.ArrU = s48
 	}
-	r.TsMs = codec.TimestampMillis(d.Long())
-	r.TsUs = codec.TimestampMicros(d.Long())
-	r.LtsMs = codec.TimestampMillis(d.Long())
-	r.LtsUs = codec.TimestampMicros(d.Long())
-	r.Date = codec.Date(d.Int())
-	r.TMs = codec.TimeMillis(d.Int())
+	r.TsMs = sgcodec.TimestampMillis(d.Long())
+	r.TsUs = sgcodec.TimestampMicros(d.Long())
+	r.LtsMs = sgcodec.TimestampMillis(d.Long())
+	r.LtsUs = sgcodec.TimestampMicros(d.Long())
+	r.Date = sgcodec.Date(d.Int())
+	r.TMs = sgcodec.TimeMillis(d.Int())
 	r.TUs = d.TimeMicros()
-	r.DecBytes = codec.DecimalFromBytes(d.Bytes(), 3)
+	r.DecBytes = sgcodec.DecimalFromBytes(d.Bytes(), 3)
 	var f50 [8]byte
 	d.Fixed(f50[:])
-	r.DecFixed = codec.DecimalFromBytes(f50[:], 2)
+	r.DecFixed = sgcodec.DecimalFromBytes(f50[:], 2)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptDec = nil
 	case 1:
-		r.OptDec = codec.DecimalFromBytes(d.Bytes(), 2)
+		r.OptDec = sgcodec.DecimalFromBytes(d.Bytes(), 2)
 	}
 	r.UUID = d.String()
 	r.Dur = d.Duration()
@@ -472,26 +472,26 @@ func (r *AllTypes) decodeAvro(d *codec.Decoder) {
 	case 0:
 		r.OptTs = nil
 	case 1:
-		v52 := codec.TimestampMillis(d.Long())
+		v52 := sgcodec.TimestampMillis(d.Long())
 		r.OptTs = &v52
 	}
 	r.Type = d.String()
 	r.Func = d.Int()
 }
 
-func (e Suit) appendAvro(dst []byte) ([]byte, error) {
-	i, ok := e.index()
+func (e Suit) sgAppendAvro(dst []byte) ([]byte, error) {
+	i, ok := e.sgIndex()
 	if !ok {
-		return nil, fmt.Errorf("%q is not a symbol of enum org.streamgen.test.Suit", string(e))
+		return nil, sgfmt.Errorf("%q is not a symbol of enum org.streamgen.test.Suit", string(e))
 	}
-	return codec.AppendLong(dst, i), nil
+	return sgcodec.AppendLong(dst, i), nil
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Pair) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding org.streamgen.test.Pair: %w", err)
+		return dst, sgfmt.Errorf("encoding org.streamgen.test.Pair: %w", err)
 	}
 	return out, nil
 }
@@ -499,10 +499,10 @@ func (r *Pair) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly PairSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *Pair) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding org.streamgen.test.Pair: %w", err)
+		return sgfmt.Errorf("decoding org.streamgen.test.Pair: %w", err)
 	}
 	return nil
 }
@@ -513,7 +513,7 @@ func (r *Pair) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // PairFingerprint takes the UnmarshalAvro fast path.
 func (r *Pair) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return pairResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgPairResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns PairSchema, so that the runtime can resolve writer schemas
@@ -522,26 +522,26 @@ func (*Pair) AvroSchema() string {
 	return PairSchema
 }
 
-var pairResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(PairSchema)
+var sgPairResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(PairSchema)
 })
 
-func (r *Pair) appendAvro(dst []byte) ([]byte, error) {
-	dst = codec.AppendString(dst, r.K)
-	dst = codec.AppendInt(dst, r.V)
+func (r *Pair) sgAppendAvro(dst []byte) ([]byte, error) {
+	dst = sgcodec.AppendString(dst, r.K)
+	dst = sgcodec.AppendInt(dst, r.V)
 	return dst, nil
 }
 
-func (r *Pair) decodeAvro(d *codec.Decoder) {
+func (r *Pair) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.K = d.String()
 	r.V = d.Int()
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Click) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding com.example.ads.Click: %w", err)
+		return dst, sgfmt.Errorf("encoding com.example.ads.Click: %w", err)
 	}
 	return out, nil
 }
@@ -549,10 +549,10 @@ func (r *Click) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly ClickSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *Click) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding com.example.ads.Click: %w", err)
+		return sgfmt.Errorf("decoding com.example.ads.Click: %w", err)
 	}
 	return nil
 }
@@ -563,7 +563,7 @@ func (r *Click) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // ClickFingerprint takes the UnmarshalAvro fast path.
 func (r *Click) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return clickResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgClickResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns ClickSchema, so that the runtime can resolve writer schemas
@@ -572,57 +572,57 @@ func (*Click) AvroSchema() string {
 	return ClickSchema
 }
 
-var clickResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(ClickSchema)
+var sgClickResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(ClickSchema)
 })
 
-func (r *Click) appendAvro(dst []byte) ([]byte, error) {
+func (r *Click) sgAppendAvro(dst []byte) ([]byte, error) {
 	var err error
-	dst = codec.AppendString(dst, r.ImpressionID)
-	dst = codec.AppendLong(dst, codec.MicrosOf(r.Timestamp))
-	if dst, err = r.Device.appendAvro(dst); err != nil {
-		return nil, fmt.Errorf("device: %w", err)
+	dst = sgcodec.AppendString(dst, r.ImpressionID)
+	dst = sgcodec.AppendLong(dst, sgcodec.MicrosOf(r.Timestamp))
+	if dst, err = r.Device.sgAppendAvro(dst); err != nil {
+		return nil, sgfmt.Errorf("device: %w", err)
 	}
 	if r.Geo == nil {
-		dst = codec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendLong(dst, int64(0))
 	} else {
-		dst = codec.AppendLong(dst, int64(1))
-		if dst, err = r.Geo.appendAvro(dst); err != nil {
-			return nil, fmt.Errorf("geo: %w", err)
+		dst = sgcodec.AppendLong(dst, int64(1))
+		if dst, err = r.Geo.sgAppendAvro(dst); err != nil {
+			return nil, sgfmt.Errorf("geo: %w", err)
 		}
 	}
 	return dst, nil
 }
 
-func (r *Click) decodeAvro(d *codec.Decoder) {
+func (r *Click) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.ImpressionID = d.String()
-	r.Timestamp = codec.TimestampMicros(d.Long())
+	r.Timestamp = sgcodec.TimestampMicros(d.Long())
 	if e1 := d.Enum(5); e1 >= 0 {
-		r.Device = deviceTypeSymbols[e1]
+		r.Device = sgDeviceTypeSymbols[e1]
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.Geo = nil
 	case 1:
 		v2 := new(GeoPoint)
-		v2.decodeAvro(d)
+		v2.sgDecodeAvro(d)
 		r.Geo = v2
 	}
 }
 
-func (e DeviceType) appendAvro(dst []byte) ([]byte, error) {
-	i, ok := e.index()
+func (e DeviceType) sgAppendAvro(dst []byte) ([]byte, error) {
+	i, ok := e.sgIndex()
 	if !ok {
-		return nil, fmt.Errorf("%q is not a symbol of enum com.example.ads.DeviceType", string(e))
+		return nil, sgfmt.Errorf("%q is not a symbol of enum com.example.ads.DeviceType", string(e))
 	}
-	return codec.AppendLong(dst, i), nil
+	return sgcodec.AppendLong(dst, i), nil
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *GeoPoint) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding com.example.ads.GeoPoint: %w", err)
+		return dst, sgfmt.Errorf("encoding com.example.ads.GeoPoint: %w", err)
 	}
 	return out, nil
 }
@@ -630,10 +630,10 @@ func (r *GeoPoint) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly GeoPointSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *GeoPoint) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding com.example.ads.GeoPoint: %w", err)
+		return sgfmt.Errorf("decoding com.example.ads.GeoPoint: %w", err)
 	}
 	return nil
 }
@@ -644,7 +644,7 @@ func (r *GeoPoint) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // GeoPointFingerprint takes the UnmarshalAvro fast path.
 func (r *GeoPoint) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return geoPointResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgGeoPointResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns GeoPointSchema, so that the runtime can resolve writer schemas
@@ -653,18 +653,18 @@ func (*GeoPoint) AvroSchema() string {
 	return GeoPointSchema
 }
 
-var geoPointResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(GeoPointSchema)
+var sgGeoPointResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(GeoPointSchema)
 })
 
-func (r *GeoPoint) appendAvro(dst []byte) ([]byte, error) {
-	dst = codec.AppendDouble(dst, r.Lat)
-	dst = codec.AppendDouble(dst, r.Lon)
-	dst = codec.AppendString(dst, r.Country)
+func (r *GeoPoint) sgAppendAvro(dst []byte) ([]byte, error) {
+	dst = sgcodec.AppendDouble(dst, r.Lat)
+	dst = sgcodec.AppendDouble(dst, r.Lon)
+	dst = sgcodec.AppendString(dst, r.Country)
 	return dst, nil
 }
 
-func (r *GeoPoint) decodeAvro(d *codec.Decoder) {
+func (r *GeoPoint) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Lat = d.Double()
 	r.Lon = d.Double()
 	r.Country = d.String()
@@ -672,9 +672,9 @@ func (r *GeoPoint) decodeAvro(d *codec.Decoder) {
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Event) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding org.streamgen.test.Event: %w", err)
+		return dst, sgfmt.Errorf("encoding org.streamgen.test.Event: %w", err)
 	}
 	return out, nil
 }
@@ -682,10 +682,10 @@ func (r *Event) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly EventSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *Event) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding org.streamgen.test.Event: %w", err)
+		return sgfmt.Errorf("decoding org.streamgen.test.Event: %w", err)
 	}
 	return nil
 }
@@ -696,7 +696,7 @@ func (r *Event) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // EventFingerprint takes the UnmarshalAvro fast path.
 func (r *Event) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return eventResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgEventResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns EventSchema, so that the runtime can resolve writer schemas
@@ -705,35 +705,35 @@ func (*Event) AvroSchema() string {
 	return EventSchema
 }
 
-var eventResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(EventSchema)
+var sgEventResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(EventSchema)
 })
 
-func (r *Event) appendAvro(dst []byte) ([]byte, error) {
+func (r *Event) sgAppendAvro(dst []byte) ([]byte, error) {
 	var err error
-	if dst, err = r.A.appendAvro(dst); err != nil {
-		return nil, fmt.Errorf("a: %w", err)
+	if dst, err = r.A.sgAppendAvro(dst); err != nil {
+		return nil, sgfmt.Errorf("a: %w", err)
 	}
-	if dst, err = r.B.appendAvro(dst); err != nil {
-		return nil, fmt.Errorf("b: %w", err)
+	if dst, err = r.B.sgAppendAvro(dst); err != nil {
+		return nil, sgfmt.Errorf("b: %w", err)
 	}
-	dst = codec.AppendLong(dst, r.UserID)
-	dst = codec.AppendString(dst, r.UserID_)
+	dst = sgcodec.AppendLong(dst, r.UserID)
+	dst = sgcodec.AppendString(dst, r.UserID_)
 	return dst, nil
 }
 
-func (r *Event) decodeAvro(d *codec.Decoder) {
-	r.A.decodeAvro(d)
-	r.B.decodeAvro(d)
+func (r *Event) sgDecodeAvro(d *sgcodec.Decoder) {
+	r.A.sgDecodeAvro(d)
+	r.B.sgDecodeAvro(d)
 	r.UserID = d.Long()
 	r.UserID_ = d.String()
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *AlphaUser) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding com.alpha.User: %w", err)
+		return dst, sgfmt.Errorf("encoding com.alpha.User: %w", err)
 	}
 	return out, nil
 }
@@ -741,10 +741,10 @@ func (r *AlphaUser) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly AlphaUserSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *AlphaUser) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding com.alpha.User: %w", err)
+		return sgfmt.Errorf("decoding com.alpha.User: %w", err)
 	}
 	return nil
 }
@@ -755,7 +755,7 @@ func (r *AlphaUser) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // AlphaUserFingerprint takes the UnmarshalAvro fast path.
 func (r *AlphaUser) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return alphaUserResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgAlphaUserResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns AlphaUserSchema, so that the runtime can resolve writer schemas
@@ -764,24 +764,24 @@ func (*AlphaUser) AvroSchema() string {
 	return AlphaUserSchema
 }
 
-var alphaUserResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(AlphaUserSchema)
+var sgAlphaUserResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(AlphaUserSchema)
 })
 
-func (r *AlphaUser) appendAvro(dst []byte) ([]byte, error) {
-	dst = codec.AppendLong(dst, r.ID)
+func (r *AlphaUser) sgAppendAvro(dst []byte) ([]byte, error) {
+	dst = sgcodec.AppendLong(dst, r.ID)
 	return dst, nil
 }
 
-func (r *AlphaUser) decodeAvro(d *codec.Decoder) {
+func (r *AlphaUser) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.ID = d.Long()
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *BetaUser) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding com.beta.User: %w", err)
+		return dst, sgfmt.Errorf("encoding com.beta.User: %w", err)
 	}
 	return out, nil
 }
@@ -789,10 +789,10 @@ func (r *BetaUser) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly BetaUserSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *BetaUser) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding com.beta.User: %w", err)
+		return sgfmt.Errorf("decoding com.beta.User: %w", err)
 	}
 	return nil
 }
@@ -803,7 +803,7 @@ func (r *BetaUser) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // BetaUserFingerprint takes the UnmarshalAvro fast path.
 func (r *BetaUser) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return betaUserResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgBetaUserResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns BetaUserSchema, so that the runtime can resolve writer schemas
@@ -812,24 +812,24 @@ func (*BetaUser) AvroSchema() string {
 	return BetaUserSchema
 }
 
-var betaUserResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(BetaUserSchema)
+var sgBetaUserResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(BetaUserSchema)
 })
 
-func (r *BetaUser) appendAvro(dst []byte) ([]byte, error) {
-	dst = codec.AppendString(dst, r.Name)
+func (r *BetaUser) sgAppendAvro(dst []byte) ([]byte, error) {
+	dst = sgcodec.AppendString(dst, r.Name)
 	return dst, nil
 }
 
-func (r *BetaUser) decodeAvro(d *codec.Decoder) {
+func (r *BetaUser) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Name = d.String()
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding com.example.ads.Impression: %w", err)
+		return dst, sgfmt.Errorf("encoding com.example.ads.Impression: %w", err)
 	}
 	return out, nil
 }
@@ -837,10 +837,10 @@ func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly ImpressionSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *Impression) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding com.example.ads.Impression: %w", err)
+		return sgfmt.Errorf("decoding com.example.ads.Impression: %w", err)
 	}
 	return nil
 }
@@ -851,7 +851,7 @@ func (r *Impression) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // ImpressionFingerprint takes the UnmarshalAvro fast path.
 func (r *Impression) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return impressionResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgImpressionResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns ImpressionSchema, so that the runtime can resolve writer schemas
@@ -860,71 +860,71 @@ func (*Impression) AvroSchema() string {
 	return ImpressionSchema
 }
 
-var impressionResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(ImpressionSchema)
+var sgImpressionResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(ImpressionSchema)
 })
 
-func (r *Impression) appendAvro(dst []byte) ([]byte, error) {
+func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 	var err error
-	dst = codec.AppendString(dst, r.ImpressionID)
-	dst = codec.AppendLong(dst, r.CampaignID)
-	dst = codec.AppendInt(dst, r.CreativeID)
-	dst = codec.AppendString(dst, r.PublisherID)
-	dst = codec.AppendLong(dst, codec.MillisOf(r.Timestamp))
-	if dst, err = r.Device.appendAvro(dst); err != nil {
-		return nil, fmt.Errorf("device: %w", err)
+	dst = sgcodec.AppendString(dst, r.ImpressionID)
+	dst = sgcodec.AppendLong(dst, r.CampaignID)
+	dst = sgcodec.AppendInt(dst, r.CreativeID)
+	dst = sgcodec.AppendString(dst, r.PublisherID)
+	dst = sgcodec.AppendLong(dst, sgcodec.MillisOf(r.Timestamp))
+	if dst, err = r.Device.sgAppendAvro(dst); err != nil {
+		return nil, sgfmt.Errorf("device: %w", err)
 	}
-	if dst, err = r.Geo.appendAvro(dst); err != nil {
-		return nil, fmt.Errorf("geo: %w", err)
+	if dst, err = r.Geo.sgAppendAvro(dst); err != nil {
+		return nil, sgfmt.Errorf("geo: %w", err)
 	}
 	if r.UserAgent == nil {
-		dst = codec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendLong(dst, int64(0))
 	} else {
-		dst = codec.AppendLong(dst, int64(1))
-		dst = codec.AppendString(dst, (*r.UserAgent))
+		dst = sgcodec.AppendLong(dst, int64(1))
+		dst = sgcodec.AppendString(dst, (*r.UserAgent))
 	}
-	if dst, err = codec.AppendDecimalBytes(dst, r.BidPrice, 12, 6); err != nil {
-		return nil, fmt.Errorf("bid_price: %w", err)
+	if dst, err = sgcodec.AppendDecimalBytes(dst, r.BidPrice, 12, 6); err != nil {
+		return nil, sgfmt.Errorf("bid_price: %w", err)
 	}
 	if r.FloorPrice == nil {
-		dst = codec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendLong(dst, int64(0))
 	} else {
-		dst = codec.AppendLong(dst, int64(1))
-		dst = codec.AppendFloat(dst, (*r.FloorPrice))
+		dst = sgcodec.AppendLong(dst, int64(1))
+		dst = sgcodec.AppendFloat(dst, (*r.FloorPrice))
 	}
-	dst = codec.AppendBool(dst, r.Viewable)
+	dst = sgcodec.AppendBool(dst, r.Viewable)
 	if len(r.Segments) > 0 {
-		dst = codec.AppendLong(dst, int64(len(r.Segments)))
+		dst = sgcodec.AppendLong(dst, int64(len(r.Segments)))
 		for i1 := range r.Segments {
-			dst = codec.AppendString(dst, r.Segments[i1])
+			dst = sgcodec.AppendString(dst, r.Segments[i1])
 		}
 	}
 	dst = append(dst, 0)
 	if len(r.Labels) > 0 {
-		dst = codec.AppendLong(dst, int64(len(r.Labels)))
+		dst = sgcodec.AppendLong(dst, int64(len(r.Labels)))
 		// Keys in order, so that equal maps encode to equal bytes.
-		for _, k2 := range slices.Sorted(maps.Keys(r.Labels)) {
-			dst = codec.AppendString(dst, k2)
+		for _, k2 := range sgslices.Sorted(sgmaps.Keys(r.Labels)) {
+			dst = sgcodec.AppendString(dst, k2)
 			v3 := r.Labels[k2]
-			dst = codec.AppendString(dst, v3)
+			dst = sgcodec.AppendString(dst, v3)
 		}
 	}
 	dst = append(dst, 0)
-	dst = codec.AppendInt(dst, r.LatencyMs)
+	dst = sgcodec.AppendInt(dst, r.LatencyMs)
 	dst = append(dst, r.Fingerprint[:]...)
 	return dst, nil
 }
 
-func (r *Impression) decodeAvro(d *codec.Decoder) {
+func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.ImpressionID = d.String()
 	r.CampaignID = d.Long()
 	r.CreativeID = d.Int()
 	r.PublisherID = d.String()
-	r.Timestamp = codec.TimestampMillis(d.Long())
+	r.Timestamp = sgcodec.TimestampMillis(d.Long())
 	if e4 := d.Enum(5); e4 >= 0 {
-		r.Device = deviceTypeSymbols[e4]
+		r.Device = sgDeviceTypeSymbols[e4]
 	}
-	r.Geo.decodeAvro(d)
+	r.Geo.sgDecodeAvro(d)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.UserAgent = nil
@@ -932,7 +932,7 @@ func (r *Impression) decodeAvro(d *codec.Decoder) {
 		v5 := d.String()
 		r.UserAgent = &v5
 	}
-	r.BidPrice = codec.DecimalFromBytes(d.Bytes(), 6)
+	r.BidPrice = sgcodec.DecimalFromBytes(d.Bytes(), 6)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.FloorPrice = nil
@@ -944,7 +944,7 @@ func (r *Impression) decodeAvro(d *codec.Decoder) {
 	{
 		var s7 []string
 		for n8 := d.BlockCount(1); n8 > 0; n8 = d.BlockCount(1) {
-			s7 = slices.Grow(s7, n8)
+			s7 = sgslices.Grow(s7, n8)
 			for range n8 {
 				s7 = append(s7, d.String())
 			}
@@ -970,9 +970,9 @@ func (r *Impression) decodeAvro(d *codec.Decoder) {
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *LinkedList) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding org.streamgen.test.LinkedList: %w", err)
+		return dst, sgfmt.Errorf("encoding org.streamgen.test.LinkedList: %w", err)
 	}
 	return out, nil
 }
@@ -980,10 +980,10 @@ func (r *LinkedList) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly LinkedListSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *LinkedList) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding org.streamgen.test.LinkedList: %w", err)
+		return sgfmt.Errorf("decoding org.streamgen.test.LinkedList: %w", err)
 	}
 	return nil
 }
@@ -994,7 +994,7 @@ func (r *LinkedList) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // LinkedListFingerprint takes the UnmarshalAvro fast path.
 func (r *LinkedList) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return linkedListResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgLinkedListResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns LinkedListSchema, so that the runtime can resolve writer schemas
@@ -1003,41 +1003,41 @@ func (*LinkedList) AvroSchema() string {
 	return LinkedListSchema
 }
 
-var linkedListResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(LinkedListSchema)
+var sgLinkedListResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(LinkedListSchema)
 })
 
-func (r *LinkedList) appendAvro(dst []byte) ([]byte, error) {
+func (r *LinkedList) sgAppendAvro(dst []byte) ([]byte, error) {
 	var err error
-	dst = codec.AppendLong(dst, r.Value)
+	dst = sgcodec.AppendLong(dst, r.Value)
 	if r.Next == nil {
-		dst = codec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendLong(dst, int64(0))
 	} else {
-		dst = codec.AppendLong(dst, int64(1))
-		if dst, err = r.Next.appendAvro(dst); err != nil {
-			return nil, fmt.Errorf("next: %w", err)
+		dst = sgcodec.AppendLong(dst, int64(1))
+		if dst, err = r.Next.sgAppendAvro(dst); err != nil {
+			return nil, sgfmt.Errorf("next: %w", err)
 		}
 	}
 	return dst, nil
 }
 
-func (r *LinkedList) decodeAvro(d *codec.Decoder) {
+func (r *LinkedList) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Value = d.Long()
 	switch d.UnionIndex(2) {
 	case 0:
 		r.Next = nil
 	case 1:
 		v1 := new(LinkedList)
-		v1.decodeAvro(d)
+		v1.sgDecodeAvro(d)
 		r.Next = v1
 	}
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Tree) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding org.streamgen.test.Tree: %w", err)
+		return dst, sgfmt.Errorf("encoding org.streamgen.test.Tree: %w", err)
 	}
 	return out, nil
 }
@@ -1045,10 +1045,10 @@ func (r *Tree) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly TreeSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *Tree) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding org.streamgen.test.Tree: %w", err)
+		return sgfmt.Errorf("decoding org.streamgen.test.Tree: %w", err)
 	}
 	return nil
 }
@@ -1059,7 +1059,7 @@ func (r *Tree) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // TreeFingerprint takes the UnmarshalAvro fast path.
 func (r *Tree) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return treeResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgTreeResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns TreeSchema, so that the runtime can resolve writer schemas
@@ -1068,30 +1068,30 @@ func (*Tree) AvroSchema() string {
 	return TreeSchema
 }
 
-var treeResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(TreeSchema)
+var sgTreeResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(TreeSchema)
 })
 
-func (r *Tree) appendAvro(dst []byte) ([]byte, error) {
+func (r *Tree) sgAppendAvro(dst []byte) ([]byte, error) {
 	var err error
-	dst = codec.AppendString(dst, r.Label)
+	dst = sgcodec.AppendString(dst, r.Label)
 	if len(r.Children) > 0 {
-		dst = codec.AppendLong(dst, int64(len(r.Children)))
+		dst = sgcodec.AppendLong(dst, int64(len(r.Children)))
 		for i1 := range r.Children {
-			if dst, err = r.Children[i1].appendAvro(dst); err != nil {
-				return nil, fmt.Errorf("children[]: %w", err)
+			if dst, err = r.Children[i1].sgAppendAvro(dst); err != nil {
+				return nil, sgfmt.Errorf("children[]: %w", err)
 			}
 		}
 	}
 	dst = append(dst, 0)
 	if len(r.Attrs) > 0 {
-		dst = codec.AppendLong(dst, int64(len(r.Attrs)))
+		dst = sgcodec.AppendLong(dst, int64(len(r.Attrs)))
 		// Keys in order, so that equal maps encode to equal bytes.
-		for _, k2 := range slices.Sorted(maps.Keys(r.Attrs)) {
-			dst = codec.AppendString(dst, k2)
+		for _, k2 := range sgslices.Sorted(sgmaps.Keys(r.Attrs)) {
+			dst = sgcodec.AppendString(dst, k2)
 			v3 := r.Attrs[k2]
-			if dst, err = v3.appendAvro(dst); err != nil {
-				return nil, fmt.Errorf("attrs[]: %w", err)
+			if dst, err = v3.sgAppendAvro(dst); err != nil {
+				return nil, sgfmt.Errorf("attrs[]: %w", err)
 			}
 		}
 	}
@@ -1099,15 +1099,15 @@ func (r *Tree) appendAvro(dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
-func (r *Tree) decodeAvro(d *codec.Decoder) {
+func (r *Tree) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Label = d.String()
 	{
 		var s4 []Tree
 		for n5 := d.BlockCount(3); n5 > 0; n5 = d.BlockCount(3) {
-			s4 = slices.Grow(s4, n5)
+			s4 = sgslices.Grow(s4, n5)
 			for range n5 {
 				s4 = append(s4, *new(Tree))
-				s4[len(s4)-1].decodeAvro(d)
+				s4[len(s4)-1].sgDecodeAvro(d)
 			}
 		}
 		r.Children = s4
@@ -1121,7 +1121,7 @@ func (r *Tree) decodeAvro(d *codec.Decoder) {
 			for range n7 {
 				k8 := d.String()
 				var v9 Tree
-				v9.decodeAvro(d)
+				v9.sgDecodeAvro(d)
 				m6[k8] = v9
 			}
 		}

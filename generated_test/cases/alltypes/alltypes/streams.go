@@ -4,29 +4,29 @@
 package alltypes
 
 import (
-	"context"
-	"github.com/streamgen/streamgen/runtime"
-	"os"
-	"time"
+	sgcontext "context"
+	sgruntime "github.com/streamgen/streamgen/runtime"
+	sgos "os"
+	sgtime "time"
 )
 
 // ImpressionsRecord is a record of stream "impressions" (topics impressions).
-type ImpressionsRecord = runtime.Record[string, Impression]
+type ImpressionsRecord = sgruntime.Record[string, Impression]
 
 // ImpressionsBatch is one micro-batch of stream "impressions": an offset range per partition.
-type ImpressionsBatch = runtime.Batch[string, Impression]
+type ImpressionsBatch = sgruntime.Batch[string, Impression]
 
 // ImpressionsPartition is one partition's range within a ImpressionsBatch.
-type ImpressionsPartition = runtime.Partition[string, Impression]
+type ImpressionsPartition = sgruntime.Partition[string, Impression]
 
 // EverythingRecord is a record of stream "everything" (assigned partitions of all-types).
-type EverythingRecord = runtime.Record[struct{}, AllTypes]
+type EverythingRecord = sgruntime.Record[struct{}, AllTypes]
 
 // EverythingBatch is one micro-batch of stream "everything": an offset range per partition.
-type EverythingBatch = runtime.Batch[struct{}, AllTypes]
+type EverythingBatch = sgruntime.Batch[struct{}, AllTypes]
 
 // EverythingPartition is one partition's range within a EverythingBatch.
-type EverythingPartition = runtime.Partition[struct{}, AllTypes]
+type EverythingPartition = sgruntime.Partition[struct{}, AllTypes]
 
 // Batch is one micro-batch of the job: the same batch time on every stream.
 type Batch struct {
@@ -37,7 +37,7 @@ type Batch struct {
 // Handler processes the job's batches. A batch whose handler returns an error
 // is not committed; it is read again, with the same offset ranges, on restart.
 type Handler interface {
-	ProcessBatch(ctx context.Context, b *Batch) error
+	ProcessBatch(ctx sgcontext.Context, b *Batch) error
 }
 
 // JobName is the job's name (spec key name): default group id and metrics prefix.
@@ -45,7 +45,7 @@ const JobName = "alltypes"
 
 // Config is the job's configuration. runtime.JobConfig documents each field.
 type Config struct {
-	runtime.JobConfig
+	sgruntime.JobConfig
 }
 
 // DefaultConfig returns the spec's configuration, with ${VAR} and
@@ -53,14 +53,14 @@ type Config struct {
 // expanded from the environment now, at start-up. Validate reports a
 // reference that is not set.
 func DefaultConfig() Config {
-	c := Config{runtime.JobConfig{
+	c := Config{sgruntime.JobConfig{
 		Backpressure:               false,
 		BackpressureDerived:        0.0,
 		BackpressureInitialRate:    0,
 		BackpressureIntegral:       0.2,
 		BackpressureMinRate:        100,
 		BackpressureProportional:   1.0,
-		BatchInterval:              5 * time.Second,
+		BatchInterval:              5 * sgtime.Second,
 		Brokers:                    []string{"localhost:9092"},
 		DeadLetterTopic:            "",
 		GracefulShutdown:           true,
@@ -74,19 +74,19 @@ func DefaultConfig() Config {
 		OffsetsDir:                 "",
 		OffsetsStore:               "kafka",
 		OnDecodeError:              "fail",
-		PollTimeout:                2 * time.Minute,
+		PollTimeout:                2 * sgtime.Minute,
 		RegistryCA:                 "",
 		RegistryCert:               "",
 		RegistryInsecureSkipVerify: false,
 		RegistryKey:                "",
 		RegistryURL:                "",
 		ResetTo:                    "earliest",
-		RetryBackoff:               time.Second,
+		RetryBackoff:               sgtime.Second,
 		SASLMechanism:              "",
 		SASLPassword:               "",
 		SASLUsername:               "",
 		Semantics:                  "at-least-once",
-		ShutdownTimeout:            50 * time.Second,
+		ShutdownTimeout:            50 * sgtime.Second,
 		SinkDSN:                    "",
 		SinkDir:                    "",
 		SinkTable:                  "",
@@ -101,13 +101,13 @@ func DefaultConfig() Config {
 		TLSKey:                     "",
 		Workers:                    0,
 	}}
-	c.ExpandEnv(os.LookupEnv)
+	c.ExpandEnv(sgos.LookupEnv)
 	return c
 }
 
 // Run runs the job until ctx is done or a batch fails. On cancellation it
 // stops gracefully: the in-flight batch finishes and is committed.
-func Run(ctx context.Context, cfg Config, h Handler) error {
+func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	opts, err := cfg.EngineOpts()
 	if err != nil {
 		return err
@@ -116,37 +116,37 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	e, err := runtime.New(append(opts, runtime.JobName(JobName))...)
+	e, err := sgruntime.New(append(opts, sgruntime.JobName(JobName))...)
 	if err != nil {
 		return err
 	}
 	// Confluent-framed records name their writer schema by id; with a
 	// registry it is looked up and resolved against the generated types.
-	var reg *runtime.SchemaRegistry
+	var reg *sgruntime.SchemaRegistry
 	if cfg.RegistryURL != "" {
 		regOpts, err := cfg.RegistryOpts()
 		if err != nil {
 			return err
 		}
-		if reg, err = runtime.NewSchemaRegistry(cfg.RegistryURL, regOpts...); err != nil {
+		if reg, err = sgruntime.NewSchemaRegistry(cfg.RegistryURL, regOpts...); err != nil {
 			return err
 		}
 	}
-	impressionsStream, err := runtime.NewStreamInto(e, "impressions", runtime.Subscribe("impressions"), runtime.Into(runtime.StringDecoder), runtime.ConfluentAvroInto[Impression](reg), sopts...)
+	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[Impression](reg), sopts...)
 	if err != nil {
 		return err
 	}
-	everythingStream, err := runtime.NewStreamInto[struct{}](e, "everything", runtime.Assign(runtime.TopicPartition{
+	everythingStream, err := sgruntime.NewStreamInto[struct{}](e, "everything", sgruntime.Assign(sgruntime.TopicPartition{
 		Partition: 0,
 		Topic:     "all-types",
-	}, runtime.TopicPartition{
+	}, sgruntime.TopicPartition{
 		Partition: 1,
 		Topic:     "all-types",
-	}), nil, runtime.RawAvroInto[AllTypes](), sopts...)
+	}), nil, sgruntime.RawAvroInto[AllTypes](), sopts...)
 	if err != nil {
 		return err
 	}
-	return e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error {
+	return e.Run(ctx, func(ctx sgcontext.Context, bs *sgruntime.JobBatch) error {
 		return h.ProcessBatch(ctx, &Batch{
 			Everything:  everythingStream.Batch(bs),
 			Impressions: impressionsStream.Batch(bs),
@@ -160,7 +160,7 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 // or SIGTERM. It exits the process.
 func Main(h Handler) {
 	cfg := DefaultConfig()
-	runtime.Main(JobName, &cfg.JobConfig, func(ctx context.Context) error {
+	sgruntime.Main(JobName, &cfg.JobConfig, func(ctx sgcontext.Context) error {
 		return Run(ctx, cfg, h)
 	})
 }

@@ -4,9 +4,9 @@
 package alltypes
 
 import (
-	"github.com/streamgen/streamgen/runtime/codec"
-	"math/big"
-	"time"
+	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgbig "math/big"
+	sgtime "time"
 )
 
 // AllTypes is the Avro record org.streamgen.test.AllTypes.
@@ -37,19 +37,19 @@ type AllTypes struct {
 	U         AllTypesU          `avro:"u"`          // Avro union{string, long, org.streamgen.test.Pair, array<int>}
 	UNull     AllTypesUNull      `avro:"u_null"`     // Avro union{null, int, string, org.streamgen.test.Suit}
 	ArrU      []AllTypesArrUItem `avro:"arr_u"`      // Avro array<union{null, double, string}>
-	TsMs      time.Time          `avro:"ts_ms"`      // Avro long (timestamp-millis)
-	TsUs      time.Time          `avro:"ts_us"`      // Avro long (timestamp-micros)
-	LtsMs     time.Time          `avro:"lts_ms"`     // Avro long (local-timestamp-millis)
-	LtsUs     time.Time          `avro:"lts_us"`     // Avro long (local-timestamp-micros)
-	Date      time.Time          `avro:"date"`       // Avro int (date)
-	TMs       time.Duration      `avro:"t_ms"`       // Avro int (time-millis)
-	TUs       time.Duration      `avro:"t_us"`       // Avro long (time-micros)
-	DecBytes  *big.Rat           `avro:"dec_bytes"`  // Avro bytes (decimal(10,3))
-	DecFixed  *big.Rat           `avro:"dec_fixed"`  // Avro org.streamgen.test.Money (decimal(18,2))
-	OptDec    *big.Rat           `avro:"opt_dec"`    // Avro union{null, bytes (decimal(5,2))}
+	TsMs      sgtime.Time        `avro:"ts_ms"`      // Avro long (timestamp-millis)
+	TsUs      sgtime.Time        `avro:"ts_us"`      // Avro long (timestamp-micros)
+	LtsMs     sgtime.Time        `avro:"lts_ms"`     // Avro long (local-timestamp-millis)
+	LtsUs     sgtime.Time        `avro:"lts_us"`     // Avro long (local-timestamp-micros)
+	Date      sgtime.Time        `avro:"date"`       // Avro int (date)
+	TMs       sgtime.Duration    `avro:"t_ms"`       // Avro int (time-millis)
+	TUs       sgtime.Duration    `avro:"t_us"`       // Avro long (time-micros)
+	DecBytes  *sgbig.Rat         `avro:"dec_bytes"`  // Avro bytes (decimal(10,3))
+	DecFixed  *sgbig.Rat         `avro:"dec_fixed"`  // Avro org.streamgen.test.Money (decimal(18,2))
+	OptDec    *sgbig.Rat         `avro:"opt_dec"`    // Avro union{null, bytes (decimal(5,2))}
 	UUID      string             `avro:"uuid"`       // Avro string (uuid)
-	Dur       codec.Duration     `avro:"dur"`        // Avro org.streamgen.test.Dur (duration)
-	OptTs     *time.Time         `avro:"opt_ts"`     // Avro union{null, long (timestamp-millis)}
+	Dur       sgcodec.Duration   `avro:"dur"`        // Avro org.streamgen.test.Dur (duration)
+	OptTs     *sgtime.Time       `avro:"opt_ts"`     // Avro union{null, long (timestamp-millis)}
 	// A Go keyword as a field name.
 	Type string `avro:"type"` // Avro string
 	Func int32  `avro:"func"` // Avro int
@@ -381,11 +381,11 @@ func (e Suit) String() string {
 
 // Valid reports whether e is one of the symbols of org.streamgen.test.Suit.
 func (e Suit) Valid() bool {
-	_, ok := e.index()
+	_, ok := e.sgIndex()
 	return ok
 }
 
-func (e Suit) index() (int64, bool) {
+func (e Suit) sgIndex() (int64, bool) {
 	switch e {
 	case SuitSpades:
 		return int64(0), true
@@ -399,7 +399,7 @@ func (e Suit) index() (int64, bool) {
 	return int64(-1), false
 }
 
-var suitSymbols = [...]Suit{SuitSpades, SuitHearts, SuitDiamonds, SuitClubs}
+var sgSuitSymbols = [...]Suit{SuitSpades, SuitHearts, SuitDiamonds, SuitClubs}
 
 // Hash4 is the Avro fixed type org.streamgen.test.Hash4 (4 bytes).
 type Hash4 [4]byte
@@ -439,10 +439,10 @@ type Dur [12]byte
 //
 // A click on an impression; refers to types of impression.avsc.
 type Click struct {
-	ImpressionID string     `avro:"impression_id"` // Avro string (uuid)
-	Timestamp    time.Time  `avro:"timestamp"`     // Avro long (timestamp-micros)
-	Device       DeviceType `avro:"device"`        // Avro com.example.ads.DeviceType
-	Geo          *GeoPoint  `avro:"geo"`           // Avro union{null, com.example.ads.GeoPoint}, default null
+	ImpressionID string      `avro:"impression_id"` // Avro string (uuid)
+	Timestamp    sgtime.Time `avro:"timestamp"`     // Avro long (timestamp-micros)
+	Device       DeviceType  `avro:"device"`        // Avro com.example.ads.DeviceType
+	Geo          *GeoPoint   `avro:"geo"`           // Avro union{null, com.example.ads.GeoPoint}, default null
 }
 
 // ClickSchema is the Avro schema of Click, with every type it uses and its defaults.
@@ -530,11 +530,11 @@ func (e DeviceType) String() string {
 
 // Valid reports whether e is one of the symbols of com.example.ads.DeviceType.
 func (e DeviceType) Valid() bool {
-	_, ok := e.index()
+	_, ok := e.sgIndex()
 	return ok
 }
 
-func (e DeviceType) index() (int64, bool) {
+func (e DeviceType) sgIndex() (int64, bool) {
 	switch e {
 	case DeviceTypeDesktop:
 		return int64(0), true
@@ -550,7 +550,7 @@ func (e DeviceType) index() (int64, bool) {
 	return int64(-1), false
 }
 
-var deviceTypeSymbols = [...]DeviceType{DeviceTypeDesktop, DeviceTypePhone, DeviceTypeTablet, DeviceTypeTv, DeviceTypeUnknown}
+var sgDeviceTypeSymbols = [...]DeviceType{DeviceTypeDesktop, DeviceTypePhone, DeviceTypeTablet, DeviceTypeTv, DeviceTypeUnknown}
 
 // GeoPoint is the Avro record com.example.ads.GeoPoint.
 type GeoPoint struct {
@@ -691,14 +691,14 @@ type Impression struct {
 	CreativeID   int32  `avro:"creative_id"`   // Avro int
 	PublisherID  string `avro:"publisher_id"`  // Avro string
 	// When the ad was served.
-	Timestamp time.Time  `avro:"timestamp"`  // Avro long (timestamp-millis)
-	Device    DeviceType `avro:"device"`     // Avro com.example.ads.DeviceType
-	Geo       GeoPoint   `avro:"geo"`        // Avro com.example.ads.GeoPoint
-	UserAgent *string    `avro:"user_agent"` // Avro union{null, string}, default null
+	Timestamp sgtime.Time `avro:"timestamp"`  // Avro long (timestamp-millis)
+	Device    DeviceType  `avro:"device"`     // Avro com.example.ads.DeviceType
+	Geo       GeoPoint    `avro:"geo"`        // Avro com.example.ads.GeoPoint
+	UserAgent *string     `avro:"user_agent"` // Avro union{null, string}, default null
 	// Winning bid in USD.
-	BidPrice   *big.Rat `avro:"bid_price"`   // Avro bytes (decimal(12,6))
-	FloorPrice *float32 `avro:"floor_price"` // Avro union{null, float}, default null
-	Viewable   bool     `avro:"viewable"`    // Avro boolean, default false
+	BidPrice   *sgbig.Rat `avro:"bid_price"`   // Avro bytes (decimal(12,6))
+	FloorPrice *float32   `avro:"floor_price"` // Avro union{null, float}, default null
+	Viewable   bool       `avro:"viewable"`    // Avro boolean, default false
 	// Audience segments of the user.
 	Segments    []string          `avro:"segments"`    // Avro array<string>, default []
 	Labels      map[string]string `avro:"labels"`      // Avro map<string>, default {}
@@ -927,7 +927,7 @@ const TreeFingerprint uint64 = 0x66608ce4618c4709
 //
 // A nil value cannot be encoded: the union has no null branch.
 type AllTypesU interface {
-	isAllTypesU()
+	sgIsAllTypesU()
 }
 
 // AllTypesUString is the string branch of AllTypesU.
@@ -935,28 +935,28 @@ type AllTypesUString struct {
 	Value string
 }
 
-func (AllTypesUString) isAllTypesU() {}
+func (AllTypesUString) sgIsAllTypesU() {}
 
 // AllTypesULong is the long branch of AllTypesU.
 type AllTypesULong struct {
 	Value int64
 }
 
-func (AllTypesULong) isAllTypesU() {}
+func (AllTypesULong) sgIsAllTypesU() {}
 
 // AllTypesUPair is the org.streamgen.test.Pair branch of AllTypesU.
 type AllTypesUPair struct {
 	Value Pair
 }
 
-func (AllTypesUPair) isAllTypesU() {}
+func (AllTypesUPair) sgIsAllTypesU() {}
 
 // AllTypesUArray is the array<int> branch of AllTypesU.
 type AllTypesUArray struct {
 	Value []int32
 }
 
-func (AllTypesUArray) isAllTypesU() {}
+func (AllTypesUArray) sgIsAllTypesU() {}
 
 // AllTypesUNull is the Avro union of field "u_null" of org.streamgen.test.AllTypes: one of
 //   - AllTypesUNullInt (int)
@@ -965,7 +965,7 @@ func (AllTypesUArray) isAllTypesU() {}
 //
 // or nil for null.
 type AllTypesUNull interface {
-	isAllTypesUNull()
+	sgIsAllTypesUNull()
 }
 
 // AllTypesUNullInt is the int branch of AllTypesUNull.
@@ -973,21 +973,21 @@ type AllTypesUNullInt struct {
 	Value int32
 }
 
-func (AllTypesUNullInt) isAllTypesUNull() {}
+func (AllTypesUNullInt) sgIsAllTypesUNull() {}
 
 // AllTypesUNullString is the string branch of AllTypesUNull.
 type AllTypesUNullString struct {
 	Value string
 }
 
-func (AllTypesUNullString) isAllTypesUNull() {}
+func (AllTypesUNullString) sgIsAllTypesUNull() {}
 
 // AllTypesUNullSuit is the org.streamgen.test.Suit branch of AllTypesUNull.
 type AllTypesUNullSuit struct {
 	Value Suit
 }
 
-func (AllTypesUNullSuit) isAllTypesUNull() {}
+func (AllTypesUNullSuit) sgIsAllTypesUNull() {}
 
 // AllTypesArrUItem is the Avro union of field "arr_u" of org.streamgen.test.AllTypes: one of
 //   - AllTypesArrUItemDouble (double)
@@ -995,7 +995,7 @@ func (AllTypesUNullSuit) isAllTypesUNull() {}
 //
 // or nil for null.
 type AllTypesArrUItem interface {
-	isAllTypesArrUItem()
+	sgIsAllTypesArrUItem()
 }
 
 // AllTypesArrUItemDouble is the double branch of AllTypesArrUItem.
@@ -1003,11 +1003,11 @@ type AllTypesArrUItemDouble struct {
 	Value float64
 }
 
-func (AllTypesArrUItemDouble) isAllTypesArrUItem() {}
+func (AllTypesArrUItemDouble) sgIsAllTypesArrUItem() {}
 
 // AllTypesArrUItemString is the string branch of AllTypesArrUItem.
 type AllTypesArrUItemString struct {
 	Value string
 }
 
-func (AllTypesArrUItemString) isAllTypesArrUItem() {}
+func (AllTypesArrUItemString) sgIsAllTypesArrUItem() {}

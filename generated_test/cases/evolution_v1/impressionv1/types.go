@@ -75,11 +75,11 @@ func (e DeviceType) String() string {
 
 // Valid reports whether e is one of the symbols of com.example.ads.DeviceType.
 func (e DeviceType) Valid() bool {
-	_, ok := e.index()
+	_, ok := e.sgIndex()
 	return ok
 }
 
-func (e DeviceType) index() (int64, bool) {
+func (e DeviceType) sgIndex() (int64, bool) {
 	switch e {
 	case DeviceTypeDesktop:
 		return int64(0), true
@@ -91,4 +91,4 @@ func (e DeviceType) index() (int64, bool) {
 	return int64(-1), false
 }
 
-var deviceTypeSymbols = [...]DeviceType{DeviceTypeDesktop, DeviceTypePhone, DeviceTypeTablet}
+var sgDeviceTypeSymbols = [...]DeviceType{DeviceTypeDesktop, DeviceTypePhone, DeviceTypeTablet}

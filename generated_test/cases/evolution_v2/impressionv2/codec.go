@@ -4,21 +4,21 @@
 package impressionv2
 
 import (
-	"fmt"
-	"github.com/streamgen/streamgen/runtime"
-	"github.com/streamgen/streamgen/runtime/codec"
-	"sync"
+	sgfmt "fmt"
+	sgruntime "github.com/streamgen/streamgen/runtime"
+	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgsync "sync"
 )
 
 // Generated code that is older than the runtime it links against fails to
 // compile here: regenerate it with `go generate ./...` (streamgen generate).
-const _ = runtime.SupportPackageIsVersion1
+const _ = sgruntime.SupportPackageIsVersion1
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding com.example.ads.Impression: %w", err)
+		return dst, sgfmt.Errorf("encoding com.example.ads.Impression: %w", err)
 	}
 	return out, nil
 }
@@ -26,10 +26,10 @@ func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly ImpressionSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *Impression) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding com.example.ads.Impression: %w", err)
+		return sgfmt.Errorf("decoding com.example.ads.Impression: %w", err)
 	}
 	return nil
 }
@@ -40,7 +40,7 @@ func (r *Impression) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // ImpressionFingerprint takes the UnmarshalAvro fast path.
 func (r *Impression) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return impressionResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgImpressionResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns ImpressionSchema, so that the runtime can resolve writer schemas
@@ -49,33 +49,33 @@ func (*Impression) AvroSchema() string {
 	return ImpressionSchema
 }
 
-var impressionResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(ImpressionSchema)
+var sgImpressionResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(ImpressionSchema)
 })
 
-func (r *Impression) appendAvro(dst []byte) ([]byte, error) {
+func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 	var err error
-	dst = codec.AppendString(dst, r.ID)
-	dst = codec.AppendLong(dst, r.CampaignID)
-	if dst, err = r.Device.appendAvro(dst); err != nil {
-		return nil, fmt.Errorf("device: %w", err)
+	dst = sgcodec.AppendString(dst, r.ID)
+	dst = sgcodec.AppendLong(dst, r.CampaignID)
+	if dst, err = r.Device.sgAppendAvro(dst); err != nil {
+		return nil, sgfmt.Errorf("device: %w", err)
 	}
-	dst = codec.AppendString(dst, r.Country)
+	dst = sgcodec.AppendString(dst, r.Country)
 	if r.Payload == nil {
-		dst = codec.AppendLong(dst, int64(0))
+		dst = sgcodec.AppendLong(dst, int64(0))
 	} else {
-		dst = codec.AppendLong(dst, int64(1))
-		dst = codec.AppendString(dst, (*r.Payload))
+		dst = sgcodec.AppendLong(dst, int64(1))
+		dst = sgcodec.AppendString(dst, (*r.Payload))
 	}
-	dst = codec.AppendBool(dst, r.Viewable)
+	dst = sgcodec.AppendBool(dst, r.Viewable)
 	return dst, nil
 }
 
-func (r *Impression) decodeAvro(d *codec.Decoder) {
+func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.ID = d.String()
 	r.CampaignID = d.Long()
 	if e1 := d.Enum(3); e1 >= 0 {
-		r.Device = deviceTypeSymbols[e1]
+		r.Device = sgDeviceTypeSymbols[e1]
 	}
 	r.Country = d.String()
 	switch d.UnionIndex(2) {
@@ -88,10 +88,10 @@ func (r *Impression) decodeAvro(d *codec.Decoder) {
 	r.Viewable = d.Bool()
 }
 
-func (e DeviceType) appendAvro(dst []byte) ([]byte, error) {
-	i, ok := e.index()
+func (e DeviceType) sgAppendAvro(dst []byte) ([]byte, error) {
+	i, ok := e.sgIndex()
 	if !ok {
-		return nil, fmt.Errorf("%q is not a symbol of enum com.example.ads.DeviceType", string(e))
+		return nil, sgfmt.Errorf("%q is not a symbol of enum com.example.ads.DeviceType", string(e))
 	}
-	return codec.AppendLong(dst, i), nil
+	return sgcodec.AppendLong(dst, i), nil
 }

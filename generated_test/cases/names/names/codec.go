@@ -4,21 +4,21 @@
 package names
 
 import (
-	"fmt"
-	"github.com/streamgen/streamgen/runtime"
-	"github.com/streamgen/streamgen/runtime/codec"
-	"sync"
+	sgfmt "fmt"
+	sgruntime "github.com/streamgen/streamgen/runtime"
+	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgsync "sync"
 )
 
 // Generated code that is older than the runtime it links against fails to
 // compile here: regenerate it with `go generate ./...` (streamgen generate).
-const _ = runtime.SupportPackageIsVersion1
+const _ = sgruntime.SupportPackageIsVersion1
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *NamesEWriter) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding org.streamgen.test.names.EWriter: %w", err)
+		return dst, sgfmt.Errorf("encoding org.streamgen.test.names.EWriter: %w", err)
 	}
 	return out, nil
 }
@@ -26,10 +26,10 @@ func (r *NamesEWriter) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly NamesEWriterSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *NamesEWriter) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding org.streamgen.test.names.EWriter: %w", err)
+		return sgfmt.Errorf("decoding org.streamgen.test.names.EWriter: %w", err)
 	}
 	return nil
 }
@@ -40,7 +40,7 @@ func (r *NamesEWriter) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // NamesEWriterFingerprint takes the UnmarshalAvro fast path.
 func (r *NamesEWriter) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return namesEWriterResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgNamesEWriterResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns NamesEWriterSchema, so that the runtime can resolve writer schemas
@@ -49,24 +49,24 @@ func (*NamesEWriter) AvroSchema() string {
 	return NamesEWriterSchema
 }
 
-var namesEWriterResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(NamesEWriterSchema)
+var sgNamesEWriterResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(NamesEWriterSchema)
 })
 
-func (r *NamesEWriter) appendAvro(dst []byte) ([]byte, error) {
-	dst = codec.AppendString(dst, r.ID)
+func (r *NamesEWriter) sgAppendAvro(dst []byte) ([]byte, error) {
+	dst = sgcodec.AppendString(dst, r.ID)
 	return dst, nil
 }
 
-func (r *NamesEWriter) decodeAvro(d *codec.Decoder) {
+func (r *NamesEWriter) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.ID = d.String()
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Reading) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding org.streamgen.test.names.Reading: %w", err)
+		return dst, sgfmt.Errorf("encoding org.streamgen.test.names.Reading: %w", err)
 	}
 	return out, nil
 }
@@ -74,10 +74,10 @@ func (r *Reading) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly ReadingSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *Reading) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding org.streamgen.test.names.Reading: %w", err)
+		return sgfmt.Errorf("decoding org.streamgen.test.names.Reading: %w", err)
 	}
 	return nil
 }
@@ -88,7 +88,7 @@ func (r *Reading) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // ReadingFingerprint takes the UnmarshalAvro fast path.
 func (r *Reading) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return readingResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgReadingResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns ReadingSchema, so that the runtime can resolve writer schemas
@@ -97,17 +97,17 @@ func (*Reading) AvroSchema() string {
 	return ReadingSchema
 }
 
-var readingResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(ReadingSchema)
+var sgReadingResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(ReadingSchema)
 })
 
-func (r *Reading) appendAvro(dst []byte) ([]byte, error) {
-	dst = codec.AppendString(dst, r.Sensor)
-	dst = codec.AppendLong(dst, r.Value)
+func (r *Reading) sgAppendAvro(dst []byte) ([]byte, error) {
+	dst = sgcodec.AppendString(dst, r.Sensor)
+	dst = sgcodec.AppendLong(dst, r.Value)
 	return dst, nil
 }
 
-func (r *Reading) decodeAvro(d *codec.Decoder) {
+func (r *Reading) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Sensor = d.String()
 	r.Value = d.Long()
 }

@@ -4,67 +4,67 @@
 package names
 
 import (
-	"context"
-	"fmt"
-	"github.com/streamgen/streamgen/runtime"
-	"os"
-	"regexp"
-	"time"
+	sgcontext "context"
+	sgfmt "fmt"
+	sgruntime "github.com/streamgen/streamgen/runtime"
+	sgos "os"
+	sgregexp "regexp"
+	sgtime "time"
 )
 
 // ERecord is a record of stream "e" (topics e).
-type ERecord = runtime.Record[struct{}, Reading]
+type ERecord = sgruntime.Record[struct{}, Reading]
 
 // EBatch is one micro-batch of stream "e": an offset range per partition.
-type EBatch = runtime.Batch[struct{}, Reading]
+type EBatch = sgruntime.Batch[struct{}, Reading]
 
 // EPartition is one partition's range within a EBatch.
-type EPartition = runtime.Partition[struct{}, Reading]
+type EPartition = sgruntime.Partition[struct{}, Reading]
 
 // EValueRecord is a record of stream "e_value" (topics e-value).
-type EValueRecord = runtime.Record[struct{}, Reading]
+type EValueRecord = sgruntime.Record[struct{}, Reading]
 
 // EValueBatch is one micro-batch of stream "e_value": an offset range per partition.
-type EValueBatch = runtime.Batch[struct{}, Reading]
+type EValueBatch = sgruntime.Batch[struct{}, Reading]
 
 // EValuePartition is one partition's range within a EValueBatch.
-type EValuePartition = runtime.Partition[struct{}, Reading]
+type EValuePartition = sgruntime.Partition[struct{}, Reading]
 
 // ErrRecord is a record of stream "err" (topics err).
-type ErrRecord = runtime.Record[NamesEWriter, Reading]
+type ErrRecord = sgruntime.Record[NamesEWriter, Reading]
 
 // ErrBatch is one micro-batch of stream "err": an offset range per partition.
-type ErrBatch = runtime.Batch[NamesEWriter, Reading]
+type ErrBatch = sgruntime.Batch[NamesEWriter, Reading]
 
 // ErrPartition is one partition's range within a ErrBatch.
-type ErrPartition = runtime.Partition[NamesEWriter, Reading]
+type ErrPartition = sgruntime.Partition[NamesEWriter, Reading]
 
 // FmtRecord is a record of stream "fmt" (topics matching "^fmt-.*").
-type FmtRecord = runtime.Record[int32, Reading]
+type FmtRecord = sgruntime.Record[int32, Reading]
 
 // FmtBatch is one micro-batch of stream "fmt": an offset range per partition.
-type FmtBatch = runtime.Batch[int32, Reading]
+type FmtBatch = sgruntime.Batch[int32, Reading]
 
 // FmtPartition is one partition's range within a FmtBatch.
-type FmtPartition = runtime.Partition[int32, Reading]
+type FmtPartition = sgruntime.Partition[int32, Reading]
 
 // TypeRecord is a record of stream "type" (topics type).
-type TypeRecord = runtime.Record[string, NamesEWriter]
+type TypeRecord = sgruntime.Record[string, NamesEWriter]
 
 // TypeBatch is one micro-batch of stream "type": an offset range per partition.
-type TypeBatch = runtime.Batch[string, NamesEWriter]
+type TypeBatch = sgruntime.Batch[string, NamesEWriter]
 
 // TypePartition is one partition's range within a TypeBatch.
-type TypePartition = runtime.Partition[string, NamesEWriter]
+type TypePartition = sgruntime.Partition[string, NamesEWriter]
 
 // RuntimeRecord is a record of stream "runtime" (topics runtime).
-type RuntimeRecord = runtime.Record[struct{}, Reading]
+type RuntimeRecord = sgruntime.Record[struct{}, Reading]
 
 // RuntimeBatch is one micro-batch of stream "runtime": an offset range per partition.
-type RuntimeBatch = runtime.Batch[struct{}, Reading]
+type RuntimeBatch = sgruntime.Batch[struct{}, Reading]
 
 // RuntimePartition is one partition's range within a RuntimeBatch.
-type RuntimePartition = runtime.Partition[struct{}, Reading]
+type RuntimePartition = sgruntime.Partition[struct{}, Reading]
 
 // Batch is one micro-batch of the job: the same batch time on every stream.
 type Batch struct {
@@ -79,7 +79,7 @@ type Batch struct {
 // Handler processes the job's batches. A batch whose handler returns an error
 // is not committed; it is read again, with the same offset ranges, on restart.
 type Handler interface {
-	ProcessBatch(ctx context.Context, b *Batch) error
+	ProcessBatch(ctx sgcontext.Context, b *Batch) error
 }
 
 // JobName is the job's name (spec key name): default group id and metrics prefix.
@@ -87,7 +87,7 @@ const JobName = "names"
 
 // Config is the job's configuration. runtime.JobConfig documents each field.
 type Config struct {
-	runtime.JobConfig
+	sgruntime.JobConfig
 }
 
 // DefaultConfig returns the spec's configuration, with ${VAR} and
@@ -95,14 +95,14 @@ type Config struct {
 // expanded from the environment now, at start-up. Validate reports a
 // reference that is not set.
 func DefaultConfig() Config {
-	c := Config{runtime.JobConfig{
+	c := Config{sgruntime.JobConfig{
 		Backpressure:               false,
 		BackpressureDerived:        0.0,
 		BackpressureInitialRate:    0,
 		BackpressureIntegral:       0.2,
 		BackpressureMinRate:        100,
 		BackpressureProportional:   1.0,
-		BatchInterval:              5 * time.Second,
+		BatchInterval:              5 * sgtime.Second,
 		Brokers:                    []string{"localhost:9092"},
 		DeadLetterTopic:            "",
 		GracefulShutdown:           true,
@@ -116,19 +116,19 @@ func DefaultConfig() Config {
 		OffsetsDir:                 "",
 		OffsetsStore:               "kafka",
 		OnDecodeError:              "fail",
-		PollTimeout:                2 * time.Minute,
+		PollTimeout:                2 * sgtime.Minute,
 		RegistryCA:                 "",
 		RegistryCert:               "",
 		RegistryInsecureSkipVerify: false,
 		RegistryKey:                "",
 		RegistryURL:                "",
 		ResetTo:                    "earliest",
-		RetryBackoff:               time.Second,
+		RetryBackoff:               sgtime.Second,
 		SASLMechanism:              "",
 		SASLPassword:               "",
 		SASLUsername:               "",
 		Semantics:                  "at-least-once",
-		ShutdownTimeout:            50 * time.Second,
+		ShutdownTimeout:            50 * sgtime.Second,
 		SinkDSN:                    "",
 		SinkDir:                    "",
 		SinkTable:                  "",
@@ -143,7 +143,7 @@ func DefaultConfig() Config {
 		TLSKey:                     "",
 		Workers:                    0,
 	}}
-	c.ExpandEnv(os.LookupEnv)
+	c.ExpandEnv(sgos.LookupEnv)
 	return c
 }
 
@@ -153,7 +153,7 @@ const EWriterSchema = "{\"type\":\"record\",\"name\":\"Reading\",\"namespace\":\
 
 // Run runs the job until ctx is done or a batch fails. On cancellation it
 // stops gracefully: the in-flight batch finishes and is committed.
-func Run(ctx context.Context, cfg Config, h Handler) error {
+func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	opts, err := cfg.EngineOpts()
 	if err != nil {
 		return err
@@ -162,51 +162,51 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	e, err := runtime.New(append(opts, runtime.JobName(JobName))...)
+	e, err := sgruntime.New(append(opts, sgruntime.JobName(JobName))...)
 	if err != nil {
 		return err
 	}
 	// Confluent-framed records name their writer schema by id; with a
 	// registry it is looked up and resolved against the generated types.
-	var reg *runtime.SchemaRegistry
+	var reg *sgruntime.SchemaRegistry
 	if cfg.RegistryURL != "" {
 		regOpts, err := cfg.RegistryOpts()
 		if err != nil {
 			return err
 		}
-		if reg, err = runtime.NewSchemaRegistry(cfg.RegistryURL, regOpts...); err != nil {
+		if reg, err = sgruntime.NewSchemaRegistry(cfg.RegistryURL, regOpts...); err != nil {
 			return err
 		}
 	}
-	eStreamValue, err := runtime.RawAvroFromInto[Reading](EWriterSchema)
+	eStreamValue, err := sgruntime.RawAvroFromInto[Reading](EWriterSchema)
 	if err != nil {
-		return fmt.Errorf("stream e: %w", err)
+		return sgfmt.Errorf("stream e: %w", err)
 	}
-	eStream, err := runtime.NewStreamInto[struct{}](e, "e", runtime.Subscribe("e"), nil, eStreamValue, sopts...)
-	if err != nil {
-		return err
-	}
-	eValueStream, err := runtime.NewStreamInto[struct{}](e, "e_value", runtime.Subscribe("e-value"), nil, runtime.ConfluentAvroInto[Reading](reg), sopts...)
+	eStream, err := sgruntime.NewStreamInto[struct{}](e, "e", sgruntime.Subscribe("e"), nil, eStreamValue, sopts...)
 	if err != nil {
 		return err
 	}
-	errStream, err := runtime.NewStreamInto(e, "err", runtime.Subscribe("err"), runtime.ConfluentAvroInto[NamesEWriter](reg), runtime.ConfluentAvroInto[Reading](reg), sopts...)
+	eValueStream, err := sgruntime.NewStreamInto[struct{}](e, "e_value", sgruntime.Subscribe("e-value"), nil, sgruntime.ConfluentAvroInto[Reading](reg), sopts...)
 	if err != nil {
 		return err
 	}
-	fmtStream, err := runtime.NewStreamInto(e, "fmt", runtime.SubscribePattern(regexp.MustCompile("^fmt-.*")), runtime.Into(runtime.Int32Decoder), runtime.ConfluentAvroInto[Reading](reg), sopts...)
+	errStream, err := sgruntime.NewStreamInto(e, "err", sgruntime.Subscribe("err"), sgruntime.ConfluentAvroInto[NamesEWriter](reg), sgruntime.ConfluentAvroInto[Reading](reg), sopts...)
 	if err != nil {
 		return err
 	}
-	typeStream, err := runtime.NewStreamInto(e, "type", runtime.Subscribe("type"), runtime.Into(runtime.StringDecoder), runtime.ConfluentAvroInto[NamesEWriter](reg), sopts...)
+	fmtStream, err := sgruntime.NewStreamInto(e, "fmt", sgruntime.SubscribePattern(sgregexp.MustCompile("^fmt-.*")), sgruntime.Into(sgruntime.Int32Decoder), sgruntime.ConfluentAvroInto[Reading](reg), sopts...)
 	if err != nil {
 		return err
 	}
-	runtimeStream, err := runtime.NewStreamInto[struct{}](e, "runtime", runtime.Subscribe("runtime"), nil, runtime.ConfluentAvroInto[Reading](reg), sopts...)
+	typeStream, err := sgruntime.NewStreamInto(e, "type", sgruntime.Subscribe("type"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[NamesEWriter](reg), sopts...)
 	if err != nil {
 		return err
 	}
-	return e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error {
+	runtimeStream, err := sgruntime.NewStreamInto[struct{}](e, "runtime", sgruntime.Subscribe("runtime"), nil, sgruntime.ConfluentAvroInto[Reading](reg), sopts...)
+	if err != nil {
+		return err
+	}
+	return e.Run(ctx, func(ctx sgcontext.Context, bs *sgruntime.JobBatch) error {
 		return h.ProcessBatch(ctx, &Batch{
 			E:       eStream.Batch(bs),
 			EValue:  eValueStream.Batch(bs),
@@ -224,7 +224,7 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 // or SIGTERM. It exits the process.
 func Main(h Handler) {
 	cfg := DefaultConfig()
-	runtime.Main(JobName, &cfg.JobConfig, func(ctx context.Context) error {
+	sgruntime.Main(JobName, &cfg.JobConfig, func(ctx sgcontext.Context) error {
 		return Run(ctx, cfg, h)
 	})
 }

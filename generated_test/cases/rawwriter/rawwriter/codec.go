@@ -4,21 +4,21 @@
 package rawwriter
 
 import (
-	"fmt"
-	"github.com/streamgen/streamgen/runtime"
-	"github.com/streamgen/streamgen/runtime/codec"
-	"sync"
+	sgfmt "fmt"
+	sgruntime "github.com/streamgen/streamgen/runtime"
+	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgsync "sync"
 )
 
 // Generated code that is older than the runtime it links against fails to
 // compile here: regenerate it with `go generate ./...` (streamgen generate).
-const _ = runtime.SupportPackageIsVersion1
+const _ = sgruntime.SupportPackageIsVersion1
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Reading) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding org.streamgen.test.sensors.Reading: %w", err)
+		return dst, sgfmt.Errorf("encoding org.streamgen.test.sensors.Reading: %w", err)
 	}
 	return out, nil
 }
@@ -26,10 +26,10 @@ func (r *Reading) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly ReadingSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *Reading) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding org.streamgen.test.sensors.Reading: %w", err)
+		return sgfmt.Errorf("decoding org.streamgen.test.sensors.Reading: %w", err)
 	}
 	return nil
 }
@@ -40,7 +40,7 @@ func (r *Reading) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // ReadingFingerprint takes the UnmarshalAvro fast path.
 func (r *Reading) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return readingResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgReadingResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns ReadingSchema, so that the runtime can resolve writer schemas
@@ -49,18 +49,18 @@ func (*Reading) AvroSchema() string {
 	return ReadingSchema
 }
 
-var readingResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(ReadingSchema)
+var sgReadingResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(ReadingSchema)
 })
 
-func (r *Reading) appendAvro(dst []byte) ([]byte, error) {
-	dst = codec.AppendString(dst, r.Sensor)
-	dst = codec.AppendLong(dst, r.Value)
-	dst = codec.AppendString(dst, r.Unit)
+func (r *Reading) sgAppendAvro(dst []byte) ([]byte, error) {
+	dst = sgcodec.AppendString(dst, r.Sensor)
+	dst = sgcodec.AppendLong(dst, r.Value)
+	dst = sgcodec.AppendString(dst, r.Unit)
 	return dst, nil
 }
 
-func (r *Reading) decodeAvro(d *codec.Decoder) {
+func (r *Reading) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Sensor = d.String()
 	r.Value = d.Long()
 	r.Unit = d.String()

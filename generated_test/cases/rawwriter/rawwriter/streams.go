@@ -4,21 +4,21 @@
 package rawwriter
 
 import (
-	"context"
-	"fmt"
-	"github.com/streamgen/streamgen/runtime"
-	"os"
-	"time"
+	sgcontext "context"
+	sgfmt "fmt"
+	sgruntime "github.com/streamgen/streamgen/runtime"
+	sgos "os"
+	sgtime "time"
 )
 
 // ReadingsRecord is a record of stream "readings" (topics readings).
-type ReadingsRecord = runtime.Record[struct{}, Reading]
+type ReadingsRecord = sgruntime.Record[struct{}, Reading]
 
 // ReadingsBatch is one micro-batch of stream "readings": an offset range per partition.
-type ReadingsBatch = runtime.Batch[struct{}, Reading]
+type ReadingsBatch = sgruntime.Batch[struct{}, Reading]
 
 // ReadingsPartition is one partition's range within a ReadingsBatch.
-type ReadingsPartition = runtime.Partition[struct{}, Reading]
+type ReadingsPartition = sgruntime.Partition[struct{}, Reading]
 
 // Batch is one micro-batch of the job: the same batch time on every stream.
 type Batch struct {
@@ -28,7 +28,7 @@ type Batch struct {
 // Handler processes the job's batches. A batch whose handler returns an error
 // is not committed; it is read again, with the same offset ranges, on restart.
 type Handler interface {
-	ProcessBatch(ctx context.Context, b *Batch) error
+	ProcessBatch(ctx sgcontext.Context, b *Batch) error
 }
 
 // JobName is the job's name (spec key name): default group id and metrics prefix.
@@ -36,7 +36,7 @@ const JobName = "rawwriter"
 
 // Config is the job's configuration. runtime.JobConfig documents each field.
 type Config struct {
-	runtime.JobConfig
+	sgruntime.JobConfig
 }
 
 // DefaultConfig returns the spec's configuration, with ${VAR} and
@@ -44,14 +44,14 @@ type Config struct {
 // expanded from the environment now, at start-up. Validate reports a
 // reference that is not set.
 func DefaultConfig() Config {
-	c := Config{runtime.JobConfig{
+	c := Config{sgruntime.JobConfig{
 		Backpressure:               false,
 		BackpressureDerived:        0.0,
 		BackpressureInitialRate:    0,
 		BackpressureIntegral:       0.2,
 		BackpressureMinRate:        100,
 		BackpressureProportional:   1.0,
-		BatchInterval:              5 * time.Second,
+		BatchInterval:              5 * sgtime.Second,
 		Brokers:                    []string{"localhost:9092"},
 		DeadLetterTopic:            "",
 		GracefulShutdown:           true,
@@ -65,19 +65,19 @@ func DefaultConfig() Config {
 		OffsetsDir:                 "",
 		OffsetsStore:               "kafka",
 		OnDecodeError:              "fail",
-		PollTimeout:                2 * time.Minute,
+		PollTimeout:                2 * sgtime.Minute,
 		RegistryCA:                 "",
 		RegistryCert:               "",
 		RegistryInsecureSkipVerify: false,
 		RegistryKey:                "",
 		RegistryURL:                "",
 		ResetTo:                    "earliest",
-		RetryBackoff:               time.Second,
+		RetryBackoff:               sgtime.Second,
 		SASLMechanism:              "",
 		SASLPassword:               "",
 		SASLUsername:               "",
 		Semantics:                  "at-least-once",
-		ShutdownTimeout:            50 * time.Second,
+		ShutdownTimeout:            50 * sgtime.Second,
 		SinkDSN:                    "",
 		SinkDir:                    "",
 		SinkTable:                  "",
@@ -92,7 +92,7 @@ func DefaultConfig() Config {
 		TLSKey:                     "",
 		Workers:                    0,
 	}}
-	c.ExpandEnv(os.LookupEnv)
+	c.ExpandEnv(sgos.LookupEnv)
 	return c
 }
 
@@ -102,7 +102,7 @@ const ReadingsWriterSchema = "{\"type\":\"record\",\"name\":\"Reading\",\"namesp
 
 // Run runs the job until ctx is done or a batch fails. On cancellation it
 // stops gracefully: the in-flight batch finishes and is committed.
-func Run(ctx context.Context, cfg Config, h Handler) error {
+func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	opts, err := cfg.EngineOpts()
 	if err != nil {
 		return err
@@ -111,19 +111,19 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	e, err := runtime.New(append(opts, runtime.JobName(JobName))...)
+	e, err := sgruntime.New(append(opts, sgruntime.JobName(JobName))...)
 	if err != nil {
 		return err
 	}
-	readingsStreamValue, err := runtime.RawAvroFromInto[Reading](ReadingsWriterSchema)
+	readingsStreamValue, err := sgruntime.RawAvroFromInto[Reading](ReadingsWriterSchema)
 	if err != nil {
-		return fmt.Errorf("stream readings: %w", err)
+		return sgfmt.Errorf("stream readings: %w", err)
 	}
-	readingsStream, err := runtime.NewStreamInto[struct{}](e, "readings", runtime.Subscribe("readings"), nil, readingsStreamValue, sopts...)
+	readingsStream, err := sgruntime.NewStreamInto[struct{}](e, "readings", sgruntime.Subscribe("readings"), nil, readingsStreamValue, sopts...)
 	if err != nil {
 		return err
 	}
-	return e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error {
+	return e.Run(ctx, func(ctx sgcontext.Context, bs *sgruntime.JobBatch) error {
 		return h.ProcessBatch(ctx, &Batch{Readings: readingsStream.Batch(bs)})
 	})
 }
@@ -134,7 +134,7 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 // or SIGTERM. It exits the process.
 func Main(h Handler) {
 	cfg := DefaultConfig()
-	runtime.Main(JobName, &cfg.JobConfig, func(ctx context.Context) error {
+	sgruntime.Main(JobName, &cfg.JobConfig, func(ctx sgcontext.Context) error {
 		return Run(ctx, cfg, h)
 	})
 }
