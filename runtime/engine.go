@@ -233,7 +233,9 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 		return errors.New("runtime: Engine.Run called twice")
 	}
 	defer close(e.done)
+	e.mu.Lock() // Snapshot reads it from other goroutines
 	e.started = time.Now()
+	e.mu.Unlock()
 
 	// Work runs under hard, which only ends when a stop overruns
 	// ShutdownTimeout: cancelling the caller's ctx means "stop

@@ -58,9 +58,10 @@ func (e *Engine) Snapshot() Snapshot {
 	s.Batches = e.historyLocked()
 	s.Rate = e.rate
 	consumers := e.consumers
+	started := e.started
 	e.mu.Unlock()
 	if e.running.Load() {
-		s.Started = e.started
+		s.Started = started
 	}
 	for _, c := range consumers {
 		c.mu.Lock()
