@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"time"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 type consumerKind int
@@ -124,41 +126,22 @@ func PreferFixed(hosts map[TopicPartition]string) LocationStrategy {
 	return LocationStrategy{kind: locFixed, fixed: maps.Clone(hosts)}
 }
 
-// Semantics is the delivery guarantee a stream's output gets.
-type Semantics int
+// Semantics is the job's delivery guarantee; the type is the
+// configuration's (config.Semantics), so the spec's words and the
+// engine's values are one set.
+type Semantics = config.Semantics
 
 const (
 	// AtLeastOnce commits a batch's offsets after its handler succeeded, so
 	// a crash between the two repeats the batch. It is the default.
-	AtLeastOnce Semantics = iota
+	AtLeastOnce = config.AtLeastOnce
 	// AtMostOnce commits a batch's offsets before its handler runs, so a
 	// crash during the handler loses the batch.
-	AtMostOnce
+	AtMostOnce = config.AtMostOnce
 	// ExactlyOnce leaves offsets to the user's output transaction (for
 	// example a PostgreSQL transaction storing output and offsets); the
 	// engine commits nothing to Kafka.
-	ExactlyOnce
-)
-
-func (s Semantics) String() string {
-	switch s {
-	case AtMostOnce:
-		return "at-most-once"
-	case AtLeastOnce:
-		return "at-least-once"
-	case ExactlyOnce:
-		return "exactly-once"
-	}
-	return fmt.Sprintf("Semantics(%d)", int(s))
-}
-
-type startKind int
-
-const (
-	startCommitted startKind = iota
-	startEarliest
-	startLatest
-	startTime
+	ExactlyOnce = config.ExactlyOnce
 )
 
 // StartPosition is where a stream starts on a partition that has no
@@ -166,49 +149,34 @@ const (
 // other than StartCommitted apply to the partitions of the stream's first
 // assignment only: partitions that arrive later by a rebalance resume from
 // the group's committed offset, so a handover between replicas loses and
-// repeats nothing.
-type StartPosition struct {
-	kind startKind
-	at   time.Time
-}
+// repeats nothing. It is config.StartPosition.
+type StartPosition = config.StartPosition
 
 // StartCommitted resumes from the group's committed offset, falling back to
 // the stream's ResetPolicy where nothing is committed. It is the default.
-func StartCommitted() StartPosition { return StartPosition{kind: startCommitted} }
+func StartCommitted() StartPosition { return config.StartCommitted() }
 
 // StartEarliest starts at the log start, ignoring committed offsets.
-func StartEarliest() StartPosition { return StartPosition{kind: startEarliest} }
+func StartEarliest() StartPosition { return config.StartEarliest() }
 
 // StartLatest starts at the end of each partition, ignoring committed
-// offsets: the seed's anomaly detector, which only cares about now.
-func StartLatest() StartPosition { return StartPosition{kind: startLatest} }
+// offsets: the anomaly detector, which only cares about now.
+func StartLatest() StartPosition { return config.StartLatest() }
 
 // StartAt starts at the first record whose timestamp is at or after t,
 // ignoring committed offsets.
-func StartAt(t time.Time) StartPosition { return StartPosition{kind: startTime, at: t} }
+func StartAt(t time.Time) StartPosition { return config.StartAt(t) }
 
 // ResetPolicy is what StartCommitted does on a partition with no committed
-// offset (Kafka's auto.offset.reset).
-type ResetPolicy int
+// offset (Kafka's auto.offset.reset). It is config.ResetPolicy.
+type ResetPolicy = config.ResetPolicy
 
 const (
 	// ResetEarliest starts at the log start. It is the default.
-	ResetEarliest ResetPolicy = iota
+	ResetEarliest = config.ResetEarliest
 	// ResetLatest starts at the end of the partition.
-	ResetLatest
+	ResetLatest = config.ResetLatest
 	// ResetError fails the stream with a *NoOffsetError naming the
 	// partitions that have no committed offset.
-	ResetError
+	ResetError = config.ResetError
 )
-
-func (p ResetPolicy) String() string {
-	switch p {
-	case ResetEarliest:
-		return "earliest"
-	case ResetLatest:
-		return "latest"
-	case ResetError:
-		return "error"
-	}
-	return fmt.Sprintf("ResetPolicy(%d)", int(p))
-}

@@ -3,17 +3,18 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/streamgen/streamgen/gen/names"
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 // Parse parses and validates a spec. filename is used in error positions
@@ -41,34 +42,47 @@ func Parse(filename string, data []byte, lookup func(string) (string, bool)) (*S
 	if err := d.errs.Err(); err != nil {
 		return nil, err
 	}
+	s.positions = maps.Clone(d.keys)
+	maps.Copy(s.positions, d.vals)
 	return s, nil
 }
 
 // newSpec returns a Spec holding every default that does not depend on
-// other values; decoding overwrites what the file sets.
+// other values, all taken from config.Default; decoding overwrites what
+// the file sets.
 func newSpec(filename string) *Spec {
+	def := config.Default()
 	return &Spec{
 		File: filename,
 		Dir:  filepath.Dir(filename),
 		Kafka: Kafka{
-			Brokers:   []string{"localhost:9092"},
-			StartFrom: "committed",
-			ResetTo:   "earliest",
-			Isolation: "read_committed",
+			Brokers:   def.Brokers,
+			StartFrom: def.StartFrom,
+			ResetTo:   def.ResetTo,
+			Isolation: def.Isolation,
 		},
 		Batch: Batch{
-			Interval:            5 * time.Second,
-			MinRatePerPartition: 1,
-			Backpressure:        Backpressure{Proportional: 1.0, Integral: 0.2, MinRate: 100},
-			PollTimeout:         2 * time.Minute,
+			Interval:            def.BatchInterval,
+			MaxRatePerPartition: def.MaxRatePerPartition,
+			MinRatePerPartition: def.MinRatePerPartition,
+			Backpressure: Backpressure{
+				Enabled:      def.Backpressure,
+				InitialRate:  def.BackpressureInitialRate,
+				Proportional: def.BackpressureProportional,
+				Integral:     def.BackpressureIntegral,
+				Derived:      def.BackpressureDerived,
+				MinRate:      def.BackpressureMinRate,
+			},
 		},
-		Location:      Location{Strategy: "consistent"},
-		Semantics:     "at-least-once",
-		Sink:          Sink{Type: "none"},
-		Retries:       Retries{MaxFailures: 4, Backoff: time.Second},
-		OnDecodeError: "fail",
-		Shutdown:      Shutdown{Graceful: true},
-		Status:        Status{Addr: ":8080"},
+		Location:      Location{Strategy: def.Location},
+		Workers:       def.Workers,
+		Semantics:     def.Semantics,
+		Offsets:       Offsets{Store: def.OffsetsStore},
+		Sink:          Sink{Type: def.SinkType},
+		Retries:       Retries{MaxFailures: def.MaxFailures, Backoff: def.RetryBackoff},
+		OnDecodeError: def.OnDecodeError,
+		Shutdown:      Shutdown{Timeout: def.ShutdownTimeout},
+		Status:        Status{Addr: def.StatusAddr},
 	}
 }
 

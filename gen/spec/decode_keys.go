@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
@@ -67,20 +69,20 @@ func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
 		"location": func(p string, v ast.Node) { d.decodeLocation(v, p, &s.Location) },
 		"workers":  func(p string, v ast.Node) { d.intField(v, p, 0, &s.Workers) },
 		"semantics": func(p string, v ast.Node) {
-			d.enum(v, p, &s.Semantics, "at-most-once", "at-least-once", "exactly-once")
+			d.enum(v, p, &s.Semantics)
 		},
-		"onDecodeError":   func(p string, v ast.Node) { d.enum(v, p, &s.OnDecodeError, "fail", "skip", "dead-letter") },
+		"onDecodeError":   func(p string, v ast.Node) { d.enum(v, p, &s.OnDecodeError) },
 		"deadLetterTopic": d.optional(func(p string, v ast.Node) { s.DeadLetterTopic, _ = d.topic(v, p, runtime) }),
 		"offsets": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in offsets", fields{
-				"store": func(p string, v ast.Node) { d.enum(v, p, &s.Offsets.Store, "kafka", "postgres", "files") },
+				"store": func(p string, v ast.Node) { d.enum(v, p, &s.Offsets.Store) },
 				"dsn":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Offsets.DSN, nil) }),
 				"dir":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Offsets.Dir, nil) }),
 			})
 		},
 		"sink": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in sink", fields{
-				"type": func(p string, v ast.Node) { d.enum(v, p, &s.Sink.Type, "none", "files", "postgres", "kafka") },
+				"type": func(p string, v ast.Node) { d.enum(v, p, &s.Sink.Type) },
 				"dir":  d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Sink.Dir, nil) }),
 				"dsn":  d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Sink.DSN, nil) }),
 				"table": d.optional(func(p string, v ast.Node) {
@@ -102,7 +104,7 @@ func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
 		},
 		"shutdown": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in shutdown", fields{
-				"graceful": func(p string, v ast.Node) { d.boolean(v, p, &s.Shutdown.Graceful) },
+				"graceful": d.removed("a stop is always graceful, and shutdown.timeout bounds it: past the timeout the in-flight batch is abandoned, not stored, and read again on restart"),
 				"timeout":  func(p string, v ast.Node) { d.duration(v, p, false, &s.Shutdown.Timeout) },
 			})
 		},
@@ -297,20 +299,21 @@ func (d *decoder) decodeKafka(n ast.Node, p string, k *Kafka) {
 				return
 			}
 			switch {
-			case sf == "committed", sf == "earliest", sf == "latest":
 			case strings.HasPrefix(sf, "timestamp:"):
 				if _, err := time.Parse(time.RFC3339, strings.TrimPrefix(sf, "timestamp:")); err != nil {
 					d.errorf(d.posOf(v), "%s: %q: the timestamp must be RFC3339, such as timestamp:2024-05-01T00:00:00Z", p, sf)
 					return
 				}
-			default:
-				d.errorf(d.posOf(v), "%s: invalid value %q; want committed, earliest, latest or timestamp:RFC3339%s", p, sf, didYouMean(sf, []string{"committed", "earliest", "latest"}))
+			case !slices.Contains(startWords, sf):
+				d.errorf(d.posOf(v), "%s: invalid value %q; want committed, earliest, latest or timestamp:RFC3339%s", p, sf, didYouMean(sf, startWords))
 				return
 			}
-			k.StartFrom = sf
+			if err := k.StartFrom.UnmarshalText([]byte(sf)); err != nil {
+				d.errorf(d.posOf(v), "%v", err)
+			}
 		},
-		"resetTo":   func(p string, v ast.Node) { d.enum(v, p, &k.ResetTo, "earliest", "latest", "error") },
-		"isolation": func(p string, v ast.Node) { d.enum(v, p, &k.Isolation, "read_committed", "read_uncommitted") },
+		"resetTo":   func(p string, v ast.Node) { d.enum(v, p, &k.ResetTo) },
+		"isolation": func(p string, v ast.Node) { d.enum(v, p, &k.Isolation) },
 		"tls": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in kafka.tls", fields{
 				"enabled":            func(p string, v ast.Node) { d.boolean(v, p, &k.TLS.Enabled) },
@@ -343,7 +346,7 @@ func (d *decoder) decodeBatch(n ast.Node, p string, b *Batch) {
 		"interval":            func(p string, v ast.Node) { d.duration(v, p, true, &b.Interval) },
 		"maxRatePerPartition": func(p string, v ast.Node) { d.intMin(v, p, 0, &b.MaxRatePerPartition) },
 		"minRatePerPartition": func(p string, v ast.Node) { d.intMin(v, p, 0, &b.MinRatePerPartition) },
-		"pollTimeout":         func(p string, v ast.Node) { d.duration(v, p, true, &b.PollTimeout) },
+		"pollTimeout":         d.removed("nothing read it; a batch's fetch is bounded by batch.interval and the rate limits, and a stop by shutdown.timeout"),
 		"backpressure": func(p string, v ast.Node) {
 			bp := &b.Backpressure
 			d.object(v, p, p+".", "in batch.backpressure", fields{
@@ -360,7 +363,7 @@ func (d *decoder) decodeBatch(n ast.Node, p string, b *Batch) {
 
 func (d *decoder) decodeLocation(n ast.Node, p string, l *Location) {
 	d.object(n, p, p+".", "in location", fields{
-		"strategy": func(p string, v ast.Node) { d.enum(v, p, &l.Strategy, "consistent", "brokers", "fixed") },
+		"strategy": func(p string, v ast.Node) { d.enum(v, p, &l.Strategy) },
 		"fixed": d.optional(func(p string, v ast.Node) {
 			l.Fixed = map[string]string{}
 			for _, e := range d.entries(v, p) {
@@ -391,3 +394,6 @@ func urlErr(u string) string {
 	}
 	return ""
 }
+
+// startWords are kafka.startFrom's words besides timestamp:RFC3339.
+var startWords = config.StartKind(0).Names()[:config.StartFromTimestamp]

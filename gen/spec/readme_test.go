@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 // readmeBlock returns the fenced block that follows marker in the
@@ -43,7 +45,7 @@ func TestReadmeReferenceSpec(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the README's reference spec does not parse:\n%v", err)
 	}
-	if s.Sink.Type != "none" || s.Sink.Table != "" || s.DeadLetterTopic != "" || s.Location.Fixed != nil {
+	if s.Sink.Type != config.SinkNone || s.Sink.Table != "" || s.DeadLetterTopic != "" || s.Location.Fixed != nil {
 		t.Errorf("empty values are not the defaults: sink %+v, deadLetterTopic %q, location %+v", s.Sink, s.DeadLetterTopic, s.Location)
 	}
 	if r := s.Schemas.Registry; r == nil || r.URLText != "${SCHEMA_REGISTRY_URL}" || len(r.Unset) != 3 {

@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 // JSONSchema is the JSON Schema (draft 2020-12) of streamgen.yaml, for
@@ -62,10 +64,10 @@ type Spec struct {
 	// Workers is the number of partitions processed in parallel.
 	// Default 0, meaning GOMAXPROCS; must be >= 0.
 	Workers int
-	// Semantics is at-most-once, at-least-once or exactly-once.
+	// Semantics is at-least-once, at-most-once or exactly-once.
 	// Default at-least-once. exactly-once needs a transactional sink
 	// (files, postgres or kafka) whose store also keeps the offsets.
-	Semantics string
+	Semantics config.Semantics
 	// Offsets says where consumed offsets are stored.
 	Offsets Offsets
 	// Sink is where ProcessBatch output goes.
@@ -75,7 +77,7 @@ type Spec struct {
 	// OnDecodeError is what happens to a record that cannot be decoded:
 	// fail (stop the job), skip (count it in a metric) or dead-letter
 	// (write it to DeadLetterTopic). Default fail.
-	OnDecodeError string
+	OnDecodeError config.DecodePolicy
 	// DeadLetterTopic receives undecodable records; required with, and only
 	// allowed with, OnDecodeError dead-letter. Runtime value.
 	DeadLetterTopic string
@@ -90,6 +92,9 @@ type Spec struct {
 	// OutputPos is where the output directory was written (PackagePos
 	// when Output is the default).
 	OutputPos Pos
+
+	// positions holds where each key was written, by path (see At).
+	positions map[string]Pos
 }
 
 // OutputDir is the output directory: Output resolved against Dir.
@@ -218,13 +223,13 @@ type Kafka struct {
 	// StartFrom is where a partition without a stored offset starts:
 	// committed (the stored offset, else ResetTo), earliest, latest, or
 	// timestamp:RFC3339. Default committed.
-	StartFrom string
+	StartFrom config.StartPosition
 	// ResetTo is what to do when a stored offset is out of range:
 	// earliest, latest or error. Default earliest.
-	ResetTo string
+	ResetTo config.ResetPolicy
 	// Isolation is read_committed or read_uncommitted. Default
 	// read_committed.
-	Isolation string
+	Isolation config.Isolation
 	TLS       TLS
 	SASL      SASL
 }
@@ -263,8 +268,6 @@ type Batch struct {
 	MinRatePerPartition int64
 	// Backpressure adapts the rate to processing time (a PID controller).
 	Backpressure Backpressure
-	// PollTimeout bounds a fetch of a batch's offset range, > 0. Default 2m.
-	PollTimeout time.Duration
 }
 
 // Backpressure is the PID rate estimator. All values are >= 0.
@@ -288,7 +291,7 @@ type Backpressure struct {
 type Location struct {
 	// Strategy is consistent (spread evenly, sticky), brokers (workers
 	// co-located with the partition leader) or fixed. Default consistent.
-	Strategy string
+	Strategy config.Location
 	// Fixed maps "topic/partition" to a host or instance; required and
 	// non-empty with Strategy fixed, not allowed otherwise.
 	Fixed map[string]string
@@ -299,7 +302,7 @@ type Offsets struct {
 	// Store is kafka (committed to the consumer group), postgres or files.
 	// Default kafka; with semantics exactly-once, the sink's own store
 	// (files → files, postgres → postgres, kafka → kafka).
-	Store string
+	Store config.OffsetsStore
 	// DSN is the PostgreSQL DSN for store postgres. Default: Sink.DSN when
 	// the sink is postgres. Runtime value.
 	DSN string
@@ -311,8 +314,9 @@ type Offsets struct {
 // Sink is where ProcessBatch output goes.
 type Sink struct {
 	// Type is none (the handler writes its own output), files, postgres or
-	// kafka. Default none.
-	Type string
+	// kafka. Default none. The runtime runs none only, for now:
+	// generating a job with another is an error (Spec.Unsupported).
+	Type config.SinkType
 	// Dir is the files sink directory (required for files). Runtime value.
 	Dir string
 	// DSN and Table are the PostgreSQL DSN and table (required for
@@ -331,13 +335,13 @@ type Retries struct {
 	Backoff time.Duration
 }
 
-// Shutdown controls stopping on SIGINT/SIGTERM.
+// Shutdown controls stopping on SIGINT/SIGTERM. A stop is always
+// graceful: the in-flight batch finishes and is stored; if it takes
+// longer than Timeout, it is abandoned, not stored, and read again on
+// restart.
 type Shutdown struct {
-	// Graceful finishes the running batch and commits before exiting.
-	// Default true.
-	Graceful bool
-	// Timeout bounds a graceful shutdown, >= 0. Default (or 0): 10 x
-	// Batch.Interval, filled in by Parse.
+	// Timeout bounds the stop, >= 0. Default 0, meaning 10 x
+	// Batch.Interval (the runtime applies it).
 	Timeout time.Duration
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 var update = flag.Bool("update", false, "rewrite the testdata/errors/*.stderr golden files")
@@ -88,9 +90,9 @@ func TestParseFull(t *testing.T) {
 			Brokers:   []string{"${KAFKA_BROKERS:-localhost:9092}"},
 			Group:     "impressions-etl",
 			GroupSet:  true,
-			StartFrom: "timestamp:2024-05-01T00:00:00Z",
-			ResetTo:   "latest",
-			Isolation: "read_uncommitted",
+			StartFrom: config.StartAt(time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)),
+			ResetTo:   config.ResetLatest,
+			Isolation: config.ReadUncommitted,
 			TLS:       TLS{Enabled: true, CA: "/etc/ca.pem", Cert: "${TLS_CERT}", Key: "${TLS_KEY}"},
 			SASL:      SASL{Mechanism: "SCRAM-SHA-512", Username: "${KAFKA_USER}", Password: "${KAFKA_PASSWORD}"},
 		},
@@ -99,21 +101,21 @@ func TestParseFull(t *testing.T) {
 			MaxRatePerPartition: 1000,
 			MinRatePerPartition: 10,
 			Backpressure:        Backpressure{Enabled: true, InitialRate: 500, Proportional: 1.5, Integral: 0.3, Derived: 0.1, MinRate: 50},
-			PollTimeout:         time.Minute,
 		},
-		Location:        Location{Strategy: "fixed", Fixed: map[string]string{"impressions/0": "worker-a", "clicks/1": "worker-b"}},
+		Location:        Location{Strategy: config.LocationFixed, Fixed: map[string]string{"impressions/0": "worker-a", "clicks/1": "worker-b"}},
 		Workers:         8,
-		Semantics:       "exactly-once",
-		Offsets:         Offsets{Store: "postgres", DSN: "${PG_DSN}"},
-		Sink:            Sink{Type: "postgres", DSN: "${PG_DSN}", Table: "ads.impressions"},
+		Semantics:       config.ExactlyOnce,
+		Offsets:         Offsets{Store: config.StorePostgres, DSN: "${PG_DSN}"},
+		Sink:            Sink{Type: config.SinkPostgres, DSN: "${PG_DSN}", Table: "ads.impressions"},
 		Retries:         Retries{MaxFailures: 3, Backoff: 500 * time.Millisecond},
-		OnDecodeError:   "dead-letter",
+		OnDecodeError:   config.DecodeDeadLetter,
 		DeadLetterTopic: "impressions-dlq",
-		Shutdown:        Shutdown{Graceful: false, Timeout: 30 * time.Second},
+		Shutdown:        Shutdown{Timeout: 30 * time.Second},
 		Status:          Status{Addr: "${STATUS_ADDR:-:9090}"},
 		PackagePos:      pos(3, 10),
 		OutputPos:       pos(4, 9),
 	}
+	s.positions = nil
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("Parse mismatch\n got: %+v\nwant: %+v", s, want)
 	}
@@ -145,29 +147,20 @@ func TestParseMinimalDefaults(t *testing.T) {
 			Pos:       Pos{file, 4, 5}, KeyPos: Pos{file, 4, 5}, ValuePos: Pos{file, 6, 12},
 		}},
 		Kafka: Kafka{
-			Brokers:   []string{"localhost:9092"},
-			Group:     "anomaly-detector",
-			StartFrom: "committed",
-			ResetTo:   "earliest",
-			Isolation: "read_committed",
+			Brokers: []string{"localhost:9092"},
+			Group:   "anomaly-detector",
 		},
 		Batch: Batch{
 			Interval:            5 * time.Second,
 			MinRatePerPartition: 1,
 			Backpressure:        Backpressure{Proportional: 1.0, Integral: 0.2, MinRate: 100},
-			PollTimeout:         2 * time.Minute,
 		},
-		Location:      Location{Strategy: "consistent"},
-		Semantics:     "at-least-once",
-		Offsets:       Offsets{Store: "kafka"},
-		Sink:          Sink{Type: "none"},
-		Retries:       Retries{MaxFailures: 4, Backoff: time.Second},
-		OnDecodeError: "fail",
-		Shutdown:      Shutdown{Graceful: true, Timeout: 50 * time.Second},
-		Status:        Status{Addr: ":8080"},
-		PackagePos:    namePos,
-		OutputPos:     namePos,
+		Retries:    Retries{MaxFailures: 4, Backoff: time.Second},
+		Status:     Status{Addr: ":8080"},
+		PackagePos: namePos,
+		OutputPos:  namePos,
 	}
+	s.positions = nil
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("Parse mismatch\n got: %+v\nwant: %+v", s, want)
 	}
@@ -182,22 +175,22 @@ func TestDerivedDefaults(t *testing.T) {
 	}{
 		{"exactly-once files: offsets follow the sink",
 			"semantics: exactly-once\nsink: {type: files, dir: /out}\n",
-			func(s *Spec) bool { return s.Offsets == Offsets{Store: "files", Dir: "/out"} }},
+			func(s *Spec) bool { return s.Offsets == Offsets{Store: config.StoreFiles, Dir: "/out"} }},
 		{"exactly-once postgres: offsets follow the sink",
 			"semantics: exactly-once\nsink: {type: postgres, dsn: \"${DSN}\", table: t}\n",
-			func(s *Spec) bool { return s.Offsets == Offsets{Store: "postgres", DSN: "${DSN}"} }},
+			func(s *Spec) bool { return s.Offsets == Offsets{Store: config.StorePostgres, DSN: "${DSN}"} }},
 		{"exactly-once kafka",
 			"semantics: exactly-once\nsink: {type: kafka, topic: out}\n",
-			func(s *Spec) bool { return s.Offsets.Store == "kafka" }},
+			func(s *Spec) bool { return s.Offsets.Store == config.StoreKafka }},
 		{"exactly-once files, same dir written twice",
 			"semantics: exactly-once\nsink: {type: files, dir: /out/}\noffsets: {store: files, dir: /out}\n",
 			func(s *Spec) bool { return s.Offsets.Dir == "/out" }},
 		{"at-least-once keeps the kafka store",
 			"sink: {type: files, dir: /out}\n",
-			func(s *Spec) bool { return s.Offsets.Store == "kafka" }},
-		{"shutdown timeout is 10 intervals",
+			func(s *Spec) bool { return s.Offsets.Store == config.StoreKafka }},
+		{"shutdown timeout 0 is left to the runtime (10 intervals)",
 			"batch: {interval: 2s}\n",
-			func(s *Spec) bool { return s.Shutdown.Timeout == 20*time.Second }},
+			func(s *Spec) bool { return s.Shutdown.Timeout == 0 }},
 		{"explicit package drives output",
 			"package: myjob\n",
 			func(s *Spec) bool {

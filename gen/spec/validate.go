@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/streamgen/streamgen/runtime/config"
 	"github.com/streamgen/streamgen/runtime/envsubst"
 )
 
@@ -20,20 +21,17 @@ func (d *decoder) validate(s *Spec) {
 	if s.Kafka.Group == "" && !s.Kafka.GroupSet {
 		s.Kafka.Group = s.Name
 	}
-	if s.Shutdown.Timeout == 0 {
-		s.Shutdown.Timeout = 10 * s.Batch.Interval
-	}
 
 	for _, st := range s.Streams {
-		if st.Assign != nil && s.Offsets.Store == "kafka" && !s.Kafka.GroupSet {
+		if st.Assign != nil && s.Offsets.Store == config.StoreKafka && !s.Kafka.GroupSet {
 			d.errorf(d.keys[fmt.Sprintf("stream %q: assign", st.Name)], "stream %q uses assign, and offsets.store \"kafka\" commits offsets under a consumer group id: set kafka.group explicitly (assign does not join the group, so the default, the job name, could silently share committed offsets with another job of the same name), or keep offsets in postgres or files", st.Name)
 		}
 	}
 
 	switch {
-	case s.OnDecodeError == "dead-letter" && s.DeadLetterTopic == "":
+	case s.OnDecodeError == config.DecodeDeadLetter && s.DeadLetterTopic == "":
 		d.errorf(d.at("onDecodeError"), "onDecodeError: \"dead-letter\" needs deadLetterTopic, the topic that receives records that cannot be decoded")
-	case s.OnDecodeError != "dead-letter" && s.DeadLetterTopic != "" && d.has("deadLetterTopic"):
+	case s.OnDecodeError != config.DecodeDeadLetter && s.DeadLetterTopic != "" && d.has("deadLetterTopic"):
 		d.errorf(d.at("deadLetterTopic"), "deadLetterTopic is set but onDecodeError is %q, so no record would be written to it; set onDecodeError: dead-letter or remove deadLetterTopic", s.OnDecodeError)
 	}
 
@@ -43,13 +41,13 @@ func (d *decoder) validate(s *Spec) {
 	}
 
 	switch {
-	case s.Location.Strategy == "fixed" && len(s.Location.Fixed) == 0 && !d.has("location.fixed"):
+	case s.Location.Strategy == config.LocationFixed && len(s.Location.Fixed) == 0 && !d.has("location.fixed"):
 		d.errorf(d.at("location.strategy"), "location.strategy: \"fixed\" needs location.fixed, a map of topic/partition to host or instance")
-	case s.Location.Strategy == "fixed" && len(s.Location.Fixed) == 0:
+	case s.Location.Strategy == config.LocationFixed && len(s.Location.Fixed) == 0:
 		d.errorf(d.at("location.fixed"), "location.fixed: must not be empty with strategy \"fixed\"")
-	case s.Location.Strategy != "fixed" && d.has("location.fixed") && d.has("location.strategy"):
+	case s.Location.Strategy != config.LocationFixed && d.has("location.fixed") && d.has("location.strategy"):
 		d.errorf(d.at("location.fixed"), "location.fixed is only used with location.strategy \"fixed\", not %q", s.Location.Strategy)
-	case s.Location.Strategy != "fixed" && d.has("location.fixed"):
+	case s.Location.Strategy != config.LocationFixed && d.has("location.fixed"):
 		d.errorf(d.at("location.fixed"), "location.fixed is only used with location.strategy \"fixed\"; set strategy: fixed")
 	}
 
@@ -92,37 +90,35 @@ func (d *decoder) names(s *Spec) {
 
 // transactionalStore is the offsets store that commits in the same atomic
 // step as each sink.
-var transactionalStore = map[string]string{"files": "files", "postgres": "postgres", "kafka": "kafka"}
+var transactionalStore = map[config.SinkType]config.OffsetsStore{
+	config.SinkFiles: config.StoreFiles, config.SinkPostgres: config.StorePostgres, config.SinkKafka: config.StoreKafka,
+}
 
+// semantics checks that exactly-once has a transactional sink, and
+// defaults the offsets store to the sink's with it.
 func (d *decoder) semantics(s *Spec) {
-	if s.Semantics != "exactly-once" {
-		if s.Offsets.Store == "" {
-			s.Offsets.Store = "kafka"
-		}
+	if s.Semantics != config.ExactlyOnce {
 		return
 	}
 	want, ok := transactionalStore[s.Sink.Type]
 	if !ok {
 		d.errorf(d.at("semantics"), "semantics: \"exactly-once\" needs a transactional sink: with sink.type %q the output cannot commit in the same atomic step as the offsets; set sink.type to files, postgres or kafka, or use at-least-once", s.Sink.Type)
-		if s.Offsets.Store == "" {
-			s.Offsets.Store = "kafka"
-		}
 		return
 	}
-	switch s.Offsets.Store {
-	case "":
+	switch {
+	case !d.has("offsets.store"):
 		s.Offsets.Store = want
-	case want:
+	case s.Offsets.Store == want:
 	default:
 		d.errorf(d.at("offsets.store"), "offsets.store: %q cannot commit in the same atomic step as sink.type %q, which semantics \"exactly-once\" needs; use offsets.store %q (or omit it: with exactly-once it defaults to the sink's store)", s.Offsets.Store, s.Sink.Type, want)
 		return
 	}
 	switch s.Sink.Type {
-	case "files":
+	case config.SinkFiles:
 		if s.Offsets.Dir != "" && s.Sink.Dir != "" && cleanDir(s.Offsets.Dir) != cleanDir(s.Sink.Dir) {
 			d.errorf(d.at("offsets.dir"), "offsets.dir: %q differs from sink.dir %q: with exactly-once the file rename commits output and offsets together, so they must share the sink's directory; omit offsets.dir", s.Offsets.Dir, s.Sink.Dir)
 		}
-	case "postgres":
+	case config.SinkPostgres:
 		if s.Offsets.DSN != "" && s.Sink.DSN != "" && s.Offsets.DSN != s.Sink.DSN {
 			d.errorf(d.at("offsets.dsn"), "offsets.dsn differs from sink.dsn: with exactly-once the output and offsets commit in one PostgreSQL transaction, so they must be in the sink's database; omit offsets.dsn")
 		}
@@ -140,27 +136,27 @@ func cleanDir(s string) string {
 // store and sink has what it needs, and nothing it ignores.
 func (d *decoder) stores(s *Spec) {
 	o, k := &s.Offsets, s.Sink
-	if o.Store == "files" && o.Dir == "" && k.Type == "files" {
+	if o.Store == config.StoreFiles && o.Dir == "" && k.Type == config.SinkFiles {
 		o.Dir = k.Dir
 	}
-	if o.Store == "postgres" && o.DSN == "" && k.Type == "postgres" {
+	if o.Store == config.StorePostgres && o.DSN == "" && k.Type == config.SinkPostgres {
 		o.DSN = k.DSN
 	}
 	storePos := d.at("offsets.store", "offsets", "semantics")
 	switch o.Store {
-	case "postgres":
+	case config.StorePostgres:
 		if o.DSN == "" {
 			d.errorf(storePos, "offsets.store: \"postgres\" needs offsets.dsn, the database that keeps the offsets")
 		}
-	case "files":
+	case config.StoreFiles:
 		if o.Dir == "" {
 			d.errorf(storePos, "offsets.store: \"files\" needs offsets.dir, the directory that keeps the offsets")
 		}
 	}
-	if o.Store != "postgres" && d.has("offsets.dsn") && !envsubst.HasRefs(o.DSN) {
+	if o.Store != config.StorePostgres && d.has("offsets.dsn") && !envsubst.HasRefs(o.DSN) {
 		d.errorf(d.at("offsets.dsn"), "offsets.dsn is only used with offsets.store \"postgres\", not %q", o.Store)
 	}
-	if o.Store != "files" && d.has("offsets.dir") && !envsubst.HasRefs(o.Dir) {
+	if o.Store != config.StoreFiles && d.has("offsets.dir") && !envsubst.HasRefs(o.Dir) {
 		d.errorf(d.at("offsets.dir"), "offsets.dir is only used with offsets.store \"files\", not %q", o.Store)
 	}
 
@@ -171,12 +167,12 @@ func (d *decoder) stores(s *Spec) {
 		}
 	}
 	switch k.Type {
-	case "files":
+	case config.SinkFiles:
 		need(k.Dir != "", "dir", "the directory the batches are written to")
-	case "postgres":
+	case config.SinkPostgres:
 		need(k.DSN != "", "dsn", "the database to write to")
 		need(k.Table != "", "table", "the table to write to")
-	case "kafka":
+	case config.SinkKafka:
 		need(k.Topic != "", "topic", "the topic to write to")
 	}
 	for _, f := range []struct {
@@ -184,10 +180,10 @@ func (d *decoder) stores(s *Spec) {
 		types    string
 		used     bool
 	}{
-		{"dir", k.Dir, `"files"`, k.Type == "files"},
-		{"dsn", k.DSN, `"postgres"`, k.Type == "postgres"},
-		{"table", k.Table, `"postgres"`, k.Type == "postgres"},
-		{"topic", k.Topic, `"kafka"`, k.Type == "kafka"},
+		{"dir", k.Dir, `"files"`, k.Type == config.SinkFiles},
+		{"dsn", k.DSN, `"postgres"`, k.Type == config.SinkPostgres},
+		{"table", k.Table, `"postgres"`, k.Type == config.SinkPostgres},
+		{"topic", k.Topic, `"kafka"`, k.Type == config.SinkKafka},
 	} {
 		if !f.used && d.has("sink."+f.key) && !envsubst.HasRefs(f.val) {
 			d.errorf(d.at("sink."+f.key), "sink.%s is only used with sink.type %s, not %q", f.key, f.types, k.Type)
