@@ -1,7 +1,10 @@
 // Package spec loads and validates the job spec, streamgen.yaml (version 1).
 //
 // Load and Parse return a Spec with every default applied, or an ErrorList
-// naming every problem in the file as "file:line:col: message".
+// naming every problem in the file as "file:line:col: message". The
+// defaults, and the words of every enum, are runtime/config's, the one
+// definition the runtime shares; Spec.Job is the spec as that
+// configuration.
 //
 // Values may reference environment variables as ${VAR} or ${VAR:-default}
 // (see runtime/envsubst). The values the generator itself needs
