@@ -228,3 +228,28 @@ func TestUnsupportedIsPositioned(t *testing.T) {
 		}
 	}
 }
+
+// TestJobMapsEverySetting: Spec.Job carries every setting a spec can
+// write. testdata/valid/full.yaml writes nearly all of them, each away
+// from its default; the fields it leaves alone are listed.
+func TestJobMapsEverySetting(t *testing.T) {
+	s, err := parseFile(t, "testdata/valid/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unset := map[string]bool{
+		// Generation-time credentials never reach the job.
+		"RegistryUsername": true, "RegistryPassword": true, "RegistryToken": true,
+		// Not written in full.yaml, or written as the default.
+		"RegistryCA": true, "RegistryCert": true, "RegistryKey": true, "RegistryInsecureSkipVerify": true,
+		"TLSInsecureSkipVerify": true, "OffsetsDir": true, "SinkDir": true, "SinkTopic": true,
+	}
+	job, def := reflect.ValueOf(s.Job()), reflect.ValueOf(config.Default())
+	for i := range job.NumField() {
+		name := job.Type().Field(i).Name
+		same := reflect.DeepEqual(job.Field(i).Interface(), def.Field(i).Interface())
+		if same != unset[name] {
+			t.Errorf("%s: %v (default %v): Spec.Job does not carry what full.yaml writes, or the list of unset fields is stale", name, job.Field(i), def.Field(i))
+		}
+	}
+}
