@@ -14,7 +14,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamgen/streamgen/runtime/codec"
-
 	"github.com/streamgen/streamgen/runtime/config"
 )
 
