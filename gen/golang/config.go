@@ -26,7 +26,7 @@ type setting struct {
 // expands them when the job starts, so no secret is baked into generated
 // code.
 func specSettings(sp *spec.Spec) []setting {
-	job, def := sp.Job(), config.Default()
+	job, def := sp.Job, config.Default()
 	jv, dv := reflect.ValueOf(job), reflect.ValueOf(def)
 	var out []setting
 	for i := range jv.NumField() {

@@ -136,7 +136,7 @@ func TestConfigAgreement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job := s.Job()
+	job := s.Job
 	if job.Group != "etl" {
 		t.Errorf("group = %q, want the job name", job.Group)
 	}
@@ -151,7 +151,7 @@ func TestConfigAgreement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job = readme.Job()
+	job = readme.Job
 	job.Brokers, job.Group, job.RegistryURL = def.Brokers, def.Group, def.RegistryURL
 	if !reflect.DeepEqual(job, def) {
 		t.Errorf("the README's reference spec shows other defaults than config.Default:\n got %+v\nwant %+v", job, def)
@@ -244,7 +244,7 @@ func TestJobMapsEverySetting(t *testing.T) {
 		"RegistryCA": true, "RegistryCert": true, "RegistryKey": true, "RegistryInsecureSkipVerify": true,
 		"TLSInsecureSkipVerify": true, "OffsetsDir": true, "SinkDir": true, "SinkTopic": true,
 	}
-	job, def := reflect.ValueOf(s.Job()), reflect.ValueOf(config.Default())
+	job, def := reflect.ValueOf(s.Job), reflect.ValueOf(config.Default())
 	for i := range job.NumField() {
 		name := job.Type().Field(i).Name
 		same := reflect.DeepEqual(job.Field(i).Interface(), def.Field(i).Interface())

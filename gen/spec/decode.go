@@ -48,42 +48,9 @@ func Parse(filename string, data []byte, lookup func(string) (string, bool)) (*S
 }
 
 // newSpec returns a Spec holding every default that does not depend on
-// other values, all taken from config.Default; decoding overwrites what
-// the file sets.
+// other values: config.Default's. Decoding overwrites what the file sets.
 func newSpec(filename string) *Spec {
-	def := config.Default()
-	return &Spec{
-		File: filename,
-		Dir:  filepath.Dir(filename),
-		Kafka: Kafka{
-			Brokers:   def.Brokers,
-			StartFrom: def.StartFrom,
-			ResetTo:   def.ResetTo,
-			Isolation: def.Isolation,
-		},
-		Batch: Batch{
-			Interval:            def.BatchInterval,
-			MaxRatePerPartition: def.MaxRatePerPartition,
-			MinRatePerPartition: def.MinRatePerPartition,
-			Backpressure: Backpressure{
-				Enabled:      def.Backpressure,
-				InitialRate:  def.BackpressureInitialRate,
-				Proportional: def.BackpressureProportional,
-				Integral:     def.BackpressureIntegral,
-				Derived:      def.BackpressureDerived,
-				MinRate:      def.BackpressureMinRate,
-			},
-		},
-		Location:      Location{Strategy: def.Location},
-		Workers:       def.Workers,
-		Semantics:     def.Semantics,
-		Offsets:       Offsets{Store: def.OffsetsStore},
-		Sink:          Sink{Type: def.SinkType},
-		Retries:       Retries{MaxFailures: def.MaxFailures, Backoff: def.RetryBackoff},
-		OnDecodeError: def.OnDecodeError,
-		Shutdown:      Shutdown{Timeout: def.ShutdownTimeout},
-		Status:        Status{Addr: def.StatusAddr},
-	}
+	return &Spec{File: filename, Dir: filepath.Dir(filename), Job: config.Default()}
 }
 
 // decoder walks the YAML AST, filling a Spec and collecting errors.

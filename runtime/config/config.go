@@ -46,26 +46,29 @@ type Job struct {
 	ResetTo ResetPolicy
 	// Isolation is read_committed or read_uncommitted (kafka.isolation).
 	Isolation Isolation
-	// TLS enables TLS to the brokers (kafka.tls); TLSCA, TLSCert and
-	// TLSKey are PEM files (runtime values); TLSInsecureSkipVerify skips
-	// verification.
+	// TLS enables TLS to the brokers (kafka.tls); TLSCA (default: the
+	// system pool), TLSCert and TLSKey (both or neither) are PEM files
+	// (runtime values); TLSInsecureSkipVerify skips verification.
 	TLS                   bool
 	TLSCA, TLSCert        string
 	TLSKey                string
 	TLSInsecureSkipVerify bool
-	// SASLMechanism is "", PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
-	// (kafka.sasl), with SASLUsername and SASLPassword (runtime values;
-	// the password is never logged or printed). A runtime value itself,
-	// so it stays a string.
+	// SASLMechanism is "" (no SASL), PLAIN, SCRAM-SHA-256 or
+	// SCRAM-SHA-512 (kafka.sasl), which needs SASLUsername and
+	// SASLPassword (runtime values; the password is never logged or
+	// printed). A runtime value itself, so it stays a string.
 	SASLMechanism, SASLUsername, SASLPassword string
 
-	// BatchInterval is the time between batches (batch.interval).
+	// BatchInterval is the time between batches (batch.interval), > 0.
+	// Buffered memory is bounded by BatchInterval x MaxRatePerPartition x
+	// partitions.
 	BatchInterval time.Duration
 	// MaxRatePerPartition caps records per second per partition; 0 = no
 	// cap (batch.maxRatePerPartition).
 	MaxRatePerPartition int64
 	// MinRatePerPartition is the floor of the per-partition rate
-	// (batch.minRatePerPartition).
+	// (batch.minRatePerPartition), <= MaxRatePerPartition when that is
+	// set: backpressure cannot starve a partition below it.
 	MinRatePerPartition int64
 	// Backpressure adapts the rate to processing time with a PID estimator
 	// (batch.backpressure: BackpressureProportional, Integral, Derived,
@@ -84,10 +87,14 @@ type Job struct {
 	// Workers is the number of partition tasks run at once; 0 =
 	// GOMAXPROCS (workers).
 	Workers int
-	// Semantics is the delivery guarantee (semantics).
+	// Semantics is the delivery guarantee (semantics). ExactlyOnce needs
+	// a transactional sink (files, postgres or kafka) whose store keeps
+	// the offsets too.
 	Semantics Semantics
-	// OffsetsStore is where offsets are kept (offsets.store), with
-	// OffsetsDSN and OffsetsDir for postgres and files (runtime values).
+	// OffsetsStore is where offsets are kept (offsets.store; with
+	// exactly-once the spec's default is the sink's store), with
+	// OffsetsDSN and OffsetsDir for postgres and files (runtime values;
+	// the spec's defaults are the sink's DSN and directory).
 	OffsetsStore           OffsetsStore
 	OffsetsDSN, OffsetsDir string
 	// SinkType is where output goes (sink.type), with SinkDir, SinkDSN,
