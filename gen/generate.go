@@ -118,7 +118,14 @@ func Sources(ctx context.Context, sp *spec.Spec, refresh bool) ([]schema.Source,
 
 // Generate runs the pipeline for a loaded spec and returns the files it
 // produces; it writes nothing, so a failure leaves no half-written output.
+// A spec whose settings the runtime cannot run yet (Spec.Unsupported) is
+// an error.
 func Generate(ctx context.Context, sp *spec.Spec, opts Options) ([]File, error) {
+	// A job the runtime would run without its sink, or with another
+	// guarantee than the spec asks for, is refused, not generated.
+	if err := sp.Unsupported(); err != nil {
+		return nil, err
+	}
 	srcs, err := Sources(ctx, sp, opts.Refresh)
 	if err != nil {
 		return nil, err

@@ -126,7 +126,9 @@ func (bt *badTopic) run(t *testing.T, policy string) (*v2Collector, error, strin
 	cfg.BatchInterval = 50 * time.Millisecond
 	cfg.MaxRatePerPartition = 200 // 10 records per partition per batch
 	cfg.StatusAddr = ""
-	cfg.OnDecodeError = policy
+	if err := cfg.OnDecodeError.UnmarshalText([]byte(policy)); err != nil {
+		t.Fatal(err)
+	}
 	if policy == "dead-letter" {
 		cfg.DeadLetterTopic = "impressions-dlq"
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/streamgen/streamgen/examples/anomaly-detector/anomalies"
 	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
+	"github.com/streamgen/streamgen/runtime"
 )
 
 // seenImpressions is a one-stream job's handler: the offsets it was given.
@@ -71,7 +72,7 @@ func TestRegeneratedWithASecondStreamResumes(t *testing.T) {
 	produceImpressions(0, 60)
 
 	one := anomalies.DefaultConfig()
-	one.Brokers, one.Group, one.StartFrom, one.StatusAddr = cluster.ListenAddrs(), "the-job", "committed", ""
+	one.Brokers, one.Group, one.StartFrom, one.StatusAddr = cluster.ListenAddrs(), "the-job", runtime.StartCommitted(), ""
 	one.BatchInterval = 50 * time.Millisecond
 	first := &seenImpressions{seen: map[string]int{}}
 	runUntil(t, func(ctx context.Context) error { return anomalies.Run(ctx, one, first) }, func() bool { return first.len() == 60 })

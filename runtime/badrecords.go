@@ -14,23 +14,24 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamgen/streamgen/runtime/codec"
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 // DecodePolicy is what a stream does with a record its key or value
 // decoder rejects (spec key onDecodeError).
-type DecodePolicy int
+type DecodePolicy = config.DecodePolicy
 
 const (
 	// FailOnDecodeError fails the batch the record falls in with a
 	// *DecodeError naming topic, partition, offset, schema id and cause.
 	// Nothing of the batch is committed, so a fixed decoder (or a
 	// redeployed job) re-reads the record. The default.
-	FailOnDecodeError DecodePolicy = iota
+	FailOnDecodeError = config.DecodeFail
 	// SkipBadRecords leaves the record out of the batch; its offset is
 	// committed with the rest. Skipped records are counted per stream,
 	// partition and cause (Engine.BadRecords, BatchInfo.BadRecords) and
 	// logged once per partition and cause, then at most once a minute.
-	SkipBadRecords
+	SkipBadRecords = config.DecodeSkip
 	// DeadLetterBadRecords leaves the record out of the batch like
 	// SkipBadRecords and writes it, unchanged, to the stream's dead-letter
 	// topic with headers naming where it came from and why it was
@@ -43,20 +44,8 @@ const (
 	// rejected record's offset is stored without its dead letter. A batch
 	// that fails after its dead letters were written is re-read and writes
 	// them again: dead letters are at-least-once.
-	DeadLetterBadRecords
+	DeadLetterBadRecords = config.DecodeDeadLetter
 )
-
-func (p DecodePolicy) String() string {
-	switch p {
-	case FailOnDecodeError:
-		return "fail"
-	case SkipBadRecords:
-		return "skip"
-	case DeadLetterBadRecords:
-		return "dead-letter"
-	}
-	return "DecodePolicy(" + strconv.Itoa(int(p)) + ")"
-}
 
 // OnDecodeError sets the stream's policy for records that cannot be
 // decoded. DeadLetterBadRecords needs DeadLetterTopic too.
@@ -256,7 +245,7 @@ func newDecodeError(r *kgo.Record, key bool, err error) *DecodeError {
 
 // skippable reports whether policy p may leave out a record that failed
 // with err: never for a registry that did not answer or a stopping job.
-func (p DecodePolicy) skippable(err error) bool {
+func skippable(p DecodePolicy, err error) bool {
 	return p != FailOnDecodeError && !transient(err)
 }
 

@@ -3,106 +3,29 @@ package runtime
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding"
 	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/streamgen/streamgen/runtime/config"
 	"github.com/streamgen/streamgen/runtime/envsubst"
 )
 
-// JobConfig is the configuration of a generated job. Every generated
-// package's Config embeds it and its DefaultConfig fills it from the spec,
-// so each key means the same in every job and is documented here once.
-// String fields marked "runtime value" may hold ${VAR} or ${VAR:-default}
-// until ExpandEnv runs at start-up.
+// JobConfig is the configuration of a generated job: config.Job, whose
+// fields it promotes (cfg.Brokers, cfg.BatchInterval, ...) and which
+// documents each one, plus what only a running job has. Every generated
+// package's Config embeds it, and its DefaultConfig starts from
+// DefaultJobConfig and sets what the spec sets.
 type JobConfig struct {
-	// Brokers are the Kafka bootstrap brokers (kafka.brokers); an entry may
-	// be a comma-separated list. Runtime value.
-	Brokers []string
-	// Group is the consumer group id (kafka.group). Runtime value.
-	Group string
-	// RegistryURL is the schema registry (schemas.registry.url). Runtime value.
-	RegistryURL string
-	// RegistryUsername and RegistryPassword are HTTP basic auth for the
-	// registry, RegistryToken a bearer token instead (runtime values,
-	// never printed). The spec's generation-time credentials are not
-	// baked into the job: empty values are taken from the environment
-	// variables SCHEMA_REGISTRY_USERNAME, SCHEMA_REGISTRY_PASSWORD and
-	// SCHEMA_REGISTRY_TOKEN at start-up.
-	RegistryUsername, RegistryPassword, RegistryToken string
-	// RegistryCA, RegistryCert and RegistryKey are PEM files for an https
-	// registry with a private CA or client certificates (runtime values);
-	// RegistryInsecureSkipVerify skips verification.
-	RegistryCA, RegistryCert, RegistryKey string
-	RegistryInsecureSkipVerify            bool
-	// StartFrom is committed, earliest, latest or timestamp:RFC3339.
-	StartFrom string
-	// ResetTo is where StartFrom committed begins on a partition with no
-	// committed offset: earliest, latest or error.
-	ResetTo string
-	// Isolation is read_committed or read_uncommitted.
-	Isolation string
-	// TLS enables TLS to the brokers; TLSCA, TLSCert and TLSKey are PEM
-	// files (runtime values); TLSInsecureSkipVerify skips verification.
-	TLS                   bool
-	TLSCA, TLSCert        string
-	TLSKey                string
-	TLSInsecureSkipVerify bool
-	// SASLMechanism is "", PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, with
-	// SASLUsername and SASLPassword (runtime values; the password is never
-	// logged or printed).
-	SASLMechanism, SASLUsername, SASLPassword string
-	// BatchInterval is the time between batches.
-	BatchInterval time.Duration
-	// MaxRatePerPartition caps records per second per partition; 0 = none.
-	MaxRatePerPartition int64
-	// MinRatePerPartition is the floor of the per-partition rate.
-	MinRatePerPartition int64
-	// Backpressure adapts the rate to processing time with a PID estimator
-	// (BackpressureProportional, Integral, Derived, MinRate), starting at
-	// BackpressureInitialRate (0 = MaxRatePerPartition).
-	Backpressure                                                        bool
-	BackpressureInitialRate                                             int64
-	BackpressureProportional, BackpressureIntegral, BackpressureDerived float64
-	BackpressureMinRate                                                 int64
-	// PollTimeout bounds a fetch of a batch's range.
-	PollTimeout time.Duration
-	// Location is consistent, brokers or fixed; LocationFixed maps
-	// "topic/partition" to a worker or instance for fixed.
-	Location      string
-	LocationFixed map[string]string
-	// Workers is the number of partition tasks run at once; 0 = GOMAXPROCS.
-	Workers int
-	// Semantics is at-most-once, at-least-once or exactly-once.
-	Semantics string
-	// OffsetsStore is kafka, postgres or files; OffsetsDSN and OffsetsDir
-	// configure the latter two (runtime values).
-	OffsetsStore, OffsetsDSN, OffsetsDir string
-	// SinkType is none, files, postgres or kafka, with SinkDir, SinkDSN,
-	// SinkTable and SinkTopic (runtime values).
-	SinkType, SinkDir, SinkDSN, SinkTable, SinkTopic string
-	// MaxFailures is how often a partition task is tried before its batch
-	// fails; RetryBackoff the first wait between tries (doubling).
-	MaxFailures  int
-	RetryBackoff time.Duration
-	// OnDecodeError is fail, skip or dead-letter; DeadLetterTopic receives
-	// undecodable records (runtime value).
-	OnDecodeError, DeadLetterTopic string
-	// GracefulShutdown finishes and commits the in-flight batch on stop,
-	// within ShutdownTimeout (0 = 10 x BatchInterval).
-	GracefulShutdown bool
-	ShutdownTimeout  time.Duration
-	// StatusAddr is where Main serves status and health; "" = off.
-	// Runtime value.
-	StatusAddr string
+	config.Job
 
 	// EngineOptions are added to the options the configuration implies:
 	// listeners, kgo options, anything the spec does not cover.
@@ -113,6 +36,9 @@ type JobConfig struct {
 	// environment, verbatim, and ExpandEnv leaves them alone.
 	registryFromEnv bool
 }
+
+// DefaultJobConfig is a JobConfig holding config.Default.
+func DefaultJobConfig() JobConfig { return JobConfig{Job: config.Default()} }
 
 // runtimeValues are the fields that may hold ${VAR} references.
 func (c *JobConfig) runtimeValues() map[string]*string {
@@ -186,8 +112,9 @@ func (c *JobConfig) registryCredentialsFromEnv(lookup func(string) (string, bool
 	c.RegistryPassword, _ = lookup("SCHEMA_REGISTRY_PASSWORD")
 }
 
-// Validate reports values the job cannot run with, and references
-// ExpandEnv could not expand.
+// Validate reports values the job cannot run with, settings this
+// runtime cannot serve yet (config.Job.Unsupported), and references
+// ExpandEnv could not expand. Each error names the field.
 func (c *JobConfig) Validate() error {
 	errs := []error{c.expandErr}
 	if len(c.Brokers) == 0 {
@@ -199,20 +126,25 @@ func (c *JobConfig) Validate() error {
 	if c.MaxRatePerPartition < 0 {
 		errs = append(errs, fmt.Errorf("config MaxRatePerPartition: %d is negative", c.MaxRatePerPartition))
 	}
-	if _, err := c.startPosition(); err != nil {
-		errs = append(errs, err)
-	}
-	if _, err := c.resetPolicy(); err != nil {
-		errs = append(errs, err)
-	}
-	if _, err := c.semantics(); err != nil {
-		errs = append(errs, err)
+	for _, v := range []struct {
+		field string
+		value encoding.TextMarshaler
+	}{
+		{"StartFrom", c.StartFrom}, {"ResetTo", c.ResetTo}, {"Isolation", c.Isolation}, {"Location", c.Location},
+		{"Semantics", c.Semantics}, {"OffsetsStore", c.OffsetsStore}, {"SinkType", c.SinkType}, {"OnDecodeError", c.OnDecodeError},
+	} {
+		if _, err := v.value.MarshalText(); err != nil {
+			errs = append(errs, fmt.Errorf("config %s: %w", v.field, err))
+		}
 	}
 	if _, err := c.location(); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := c.decodePolicy(); err != nil {
-		errs = append(errs, err)
+	if c.OnDecodeError == config.DecodeDeadLetter && c.DeadLetterTopic == "" {
+		errs = append(errs, errors.New("config OnDecodeError: dead-letter needs DeadLetterTopic"))
+	}
+	for _, u := range c.Unsupported() {
+		errs = append(errs, fmt.Errorf("config %s: %s", configField[u.Setting], u))
 	}
 	if c.RegistryToken != "" && (c.RegistryUsername != "" || c.RegistryPassword != "") {
 		errs = append(errs, errors.New("config RegistryToken: set either a token or a username and password for the schema registry, not both"))
@@ -220,57 +152,16 @@ func (c *JobConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (c *JobConfig) startPosition() (StartPosition, error) {
-	switch s := c.StartFrom; {
-	case s == "" || s == "committed":
-		return StartCommitted(), nil
-	case s == "earliest":
-		return StartEarliest(), nil
-	case s == "latest":
-		return StartLatest(), nil
-	case strings.HasPrefix(s, "timestamp:"):
-		t, err := time.Parse(time.RFC3339, strings.TrimPrefix(s, "timestamp:"))
-		if err != nil {
-			return StartPosition{}, fmt.Errorf("config StartFrom: %q: %w", s, err)
-		}
-		return StartAt(t), nil
-	default:
-		return StartPosition{}, fmt.Errorf("config StartFrom: %q is not committed, earliest, latest or timestamp:RFC3339", s)
-	}
-}
-
-func (c *JobConfig) resetPolicy() (ResetPolicy, error) {
-	switch c.ResetTo {
-	case "", "earliest":
-		return ResetEarliest, nil
-	case "latest":
-		return ResetLatest, nil
-	case "error":
-		return ResetError, nil
-	}
-	return 0, fmt.Errorf("config ResetTo: %q is not earliest, latest or error", c.ResetTo)
-}
-
-func (c *JobConfig) semantics() (Semantics, error) {
-	switch c.Semantics {
-	case "", "at-least-once":
-		if c.OffsetsStore != "" && c.OffsetsStore != "kafka" {
-			return 0, fmt.Errorf("config OffsetsStore: %q is not supported by this runtime yet; at-least-once keeps offsets in Kafka", c.OffsetsStore)
-		}
-		return AtLeastOnce, nil
-	case "at-most-once", "exactly-once":
-		return 0, fmt.Errorf("config Semantics: %q is not supported by this runtime yet; use at-least-once", c.Semantics)
-	}
-	return 0, fmt.Errorf("config Semantics: %q is not at-most-once, at-least-once or exactly-once", c.Semantics)
-}
+// configField is the JobConfig field of each setting Unsupported names.
+var configField = map[string]string{"sink.type": "SinkType", "offsets.store": "OffsetsStore", "semantics": "Semantics"}
 
 func (c *JobConfig) location() (LocationStrategy, error) {
 	switch c.Location {
-	case "", "consistent":
+	case config.LocationConsistent:
 		return PreferConsistent(), nil
-	case "brokers":
+	case config.LocationBrokers:
 		return PreferBrokers(), nil
-	case "fixed":
+	case config.LocationFixed:
 		m := map[TopicPartition]string{}
 		for k, v := range c.LocationFixed {
 			i := strings.LastIndexByte(k, '/')
@@ -282,7 +173,7 @@ func (c *JobConfig) location() (LocationStrategy, error) {
 		}
 		return PreferFixed(m), nil
 	}
-	return LocationStrategy{}, fmt.Errorf("config Location: %q is not consistent, brokers or fixed", c.Location)
+	return LocationStrategy{}, fmt.Errorf("config Location: %v is not consistent, brokers or fixed", c.Location)
 }
 
 // EngineOpts turns the configuration into engine options.
@@ -290,28 +181,17 @@ func (c *JobConfig) EngineOpts() ([]Opt, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	start, err := c.startPosition()
-	if err != nil {
-		return nil, err
-	}
-	reset, err := c.resetPolicy()
-	if err != nil {
-		return nil, err
-	}
-	sem, err := c.semantics()
-	if err != nil {
-		return nil, err
-	}
 	opts := []Opt{
 		Brokers(c.Brokers...),
 		Group(c.Group),
-		StartFrom(start),
-		ResetTo(reset),
-		WithSemantics(sem),
+		StartFrom(c.StartFrom),
+		ResetTo(c.ResetTo),
+		WithSemantics(c.Semantics),
 		BatchInterval(c.BatchInterval),
 		Workers(c.Workers),
 		MaxRatePerPartition(c.MaxRatePerPartition),
 		MinRatePerPartition(c.MinRatePerPartition),
+		ShutdownTimeout(c.ShutdownTimeout),
 	}
 	if c.Backpressure {
 		opts = append(opts, Backpressure(c.BackpressureInitialRate),
@@ -323,13 +203,10 @@ func (c *JobConfig) EngineOpts() ([]Opt, error) {
 	if c.RetryBackoff > 0 {
 		opts = append(opts, TaskRetryBackoff(c.RetryBackoff))
 	}
-	if c.ShutdownTimeout > 0 {
-		opts = append(opts, ShutdownTimeout(c.ShutdownTimeout))
-	}
-	if c.Isolation == "" || c.Isolation == "read_committed" {
+	if c.Isolation == config.ReadUncommitted {
+		opts = append(opts, ReadUncommitted())
+	} else {
 		opts = append(opts, ReadCommitted())
-	} else if c.Isolation != "read_uncommitted" {
-		return nil, fmt.Errorf("config Isolation: %q is not read_committed or read_uncommitted", c.Isolation)
 	}
 	opts = append(opts, c.EngineOptions...)
 	if c.TLS {
@@ -356,30 +233,14 @@ func (c *JobConfig) StreamOpts() ([]StreamOpt, error) {
 	if err != nil {
 		return nil, err
 	}
-	bad, err := c.decodePolicy()
-	if err != nil {
-		return nil, err
+	if c.OnDecodeError == config.DecodeDeadLetter && c.DeadLetterTopic == "" {
+		return nil, errors.New("config OnDecodeError: dead-letter needs DeadLetterTopic")
 	}
-	opts := []StreamOpt{Location(loc), OnDecodeError(bad)}
-	if bad == DeadLetterBadRecords {
+	opts := []StreamOpt{Location(loc), OnDecodeError(c.OnDecodeError)}
+	if c.OnDecodeError == DeadLetterBadRecords {
 		opts = append(opts, DeadLetterTopic(c.DeadLetterTopic))
 	}
 	return opts, nil
-}
-
-func (c *JobConfig) decodePolicy() (DecodePolicy, error) {
-	switch c.OnDecodeError {
-	case "", "fail":
-		return FailOnDecodeError, nil
-	case "skip":
-		return SkipBadRecords, nil
-	case "dead-letter":
-		if c.DeadLetterTopic == "" {
-			return 0, errors.New("config OnDecodeError: dead-letter needs DeadLetterTopic")
-		}
-		return DeadLetterBadRecords, nil
-	}
-	return 0, fmt.Errorf("config OnDecodeError: %q is not fail, skip or dead-letter", c.OnDecodeError)
 }
 
 // RegistryOpts are the schema registry client options of the

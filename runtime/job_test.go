@@ -16,6 +16,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -23,12 +25,12 @@ func env(m map[string]string) func(string) (string, bool) {
 }
 
 func TestJobConfigExpandEnv(t *testing.T) {
-	c := JobConfig{
+	c := JobConfig{Job: config.Job{
 		Brokers:       []string{"${KAFKA_BROKERS:-localhost:9092}", "extra:9092"},
 		SASLPassword:  "${KAFKA_PASSWORD}",
 		OffsetsDSN:    "postgres://u@${PGHOST:-localhost}/test",
 		BatchInterval: time.Second,
-	}
+	}}
 	c.ExpandEnv(env(map[string]string{"KAFKA_BROKERS": "a:1, b:2", "KAFKA_PASSWORD": "s3cr$t"}))
 	if got := strings.Join(c.Brokers, " "); got != "a:1 b:2 extra:9092" {
 		t.Errorf("Brokers = %q", got)
@@ -42,13 +44,13 @@ func TestJobConfigExpandEnv(t *testing.T) {
 }
 
 func TestJobConfigValidateNamesProblems(t *testing.T) {
-	c := JobConfig{SASLPassword: "${KAFKA_PASSWORD}", StartFrom: "yesterday", Semantics: "exactly-once", Location: "near"}
+	c := JobConfig{Job: config.Job{SASLPassword: "${KAFKA_PASSWORD}", Semantics: config.ExactlyOnce, Location: config.Location(9), SinkType: config.SinkFiles}}
 	c.ExpandEnv(env(nil))
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted a broken configuration")
 	}
-	for _, want := range []string{"SASLPassword", "KAFKA_PASSWORD", "no broker given", "BatchInterval", `StartFrom: "yesterday"`, `Semantics: "exactly-once" is not supported by this runtime yet`, `Location: "near"`} {
+	for _, want := range []string{"SASLPassword", "KAFKA_PASSWORD", "no broker given", "BatchInterval", `config Semantics: semantics: "exactly-once" is not served by this runtime yet`, "config Location: location.strategy: 9 is not a valid value", `config SinkType: sink.type: "files" is not served`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
@@ -56,8 +58,8 @@ func TestJobConfigValidateNamesProblems(t *testing.T) {
 }
 
 func TestJobConfigOptions(t *testing.T) {
-	c := JobConfig{Brokers: []string{"x:1"}, BatchInterval: time.Second, StartFrom: "timestamp:2026-01-02T03:04:05Z",
-		ResetTo: "error", Location: "fixed", LocationFixed: map[string]string{"t/3": "w1"}, SASLMechanism: "SCRAM-SHA-512", SASLUsername: "u"}
+	c := JobConfig{Job: config.Job{Brokers: []string{"x:1"}, BatchInterval: time.Second, StartFrom: config.StartAt(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
+		ResetTo: config.ResetError, Location: config.LocationFixed, LocationFixed: map[string]string{"t/3": "w1"}, SASLMechanism: "SCRAM-SHA-512", SASLUsername: "u"}}
 	if _, err := c.EngineOpts(); err != nil {
 		t.Fatalf("EngineOpts: %v", err)
 	}
@@ -82,10 +84,10 @@ func TestRunMainFlagsStatusAndCleanStop(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cfg := JobConfig{Brokers: []string{"unused:1"}, BatchInterval: time.Second}
+	cfg := JobConfig{Job: config.Job{Brokers: []string{"unused:1"}, BatchInterval: time.Second}}
 	var stderr bytes.Buffer
 	ran := make(chan JobConfig, 1)
-	code := RunMain(context.Background(), "job", &cfg, []string{"--brokers", "a:1,b:2", "--group", "g2", "--status-addr", addr, "--interval", "250ms"}, &stderr, func(ctx context.Context) error {
+	code := RunMain(context.Background(), "job", &cfg, []string{"--brokers", "a:1,b:2", "--group", "g2", "--status-addr", addr, "--interval", "250ms", "--start-from", "timestamp:2026-01-02T03:04:05Z"}, &stderr, func(ctx context.Context) error {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err != nil {
 			return err
@@ -102,7 +104,8 @@ func TestRunMainFlagsStatusAndCleanStop(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	got := <-ran
-	if strings.Join(got.Brokers, ",") != "a:1,b:2" || got.Group != "g2" || got.BatchInterval != 250*time.Millisecond {
+	if strings.Join(got.Brokers, ",") != "a:1,b:2" || got.Group != "g2" || got.BatchInterval != 250*time.Millisecond ||
+		got.StartFrom != config.StartAt(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
 		t.Errorf("flags not applied: %+v", got)
 	}
 	if len(got.EngineOptions) == 0 {
@@ -112,7 +115,10 @@ func TestRunMainFlagsStatusAndCleanStop(t *testing.T) {
 	if code := RunMain(context.Background(), "job", &JobConfig{}, []string{"--nope"}, io.Discard, nil); code != 2 {
 		t.Errorf("unknown flag: exit %d, want 2", code)
 	}
-	if code := RunMain(context.Background(), "job", &JobConfig{BatchInterval: time.Second}, nil, io.Discard, nil); code != 1 {
+	if code := RunMain(context.Background(), "job", &JobConfig{}, []string{"--start-from", "yesterday"}, io.Discard, nil); code != 2 {
+		t.Errorf("bad --start-from: exit %d, want 2", code)
+	}
+	if code := RunMain(context.Background(), "job", &JobConfig{Job: config.Job{BatchInterval: time.Second}}, nil, io.Discard, nil); code != 1 {
 		t.Errorf("no brokers: exit %d, want 1", code)
 	}
 }
@@ -141,17 +147,18 @@ func TestStatusPages(t *testing.T) {
 
 func TestJobConfigDecodePolicyAndRegistryCredentials(t *testing.T) {
 	for _, tc := range []struct {
-		policy, topic, want string
+		policy      config.DecodePolicy
+		topic, want string
 	}{
-		{"dead-letter", "", "config OnDecodeError: dead-letter needs DeadLetterTopic"},
-		{"drop", "", `config OnDecodeError: "drop" is not fail, skip or dead-letter`},
+		{config.DecodeDeadLetter, "", "config OnDecodeError: dead-letter needs DeadLetterTopic"},
+		{config.DecodePolicy(7), "", "config OnDecodeError: onDecodeError: 7 is not a valid value"},
 	} {
-		c := JobConfig{Brokers: []string{"k:9092"}, BatchInterval: time.Second, OnDecodeError: tc.policy, DeadLetterTopic: tc.topic}
+		c := JobConfig{Job: config.Job{Brokers: []string{"k:9092"}, BatchInterval: time.Second, OnDecodeError: tc.policy, DeadLetterTopic: tc.topic}}
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Validate = %v, want %q", tc.policy, err, tc.want)
 		}
 	}
-	c := JobConfig{Brokers: []string{"k:9092"}, BatchInterval: time.Second, OnDecodeError: "dead-letter", DeadLetterTopic: "${DLQ:-bad}"}
+	c := JobConfig{Job: config.Job{Brokers: []string{"k:9092"}, BatchInterval: time.Second, OnDecodeError: config.DecodeDeadLetter, DeadLetterTopic: "${DLQ:-bad}"}}
 	c.ExpandEnv(env(map[string]string{"SCHEMA_REGISTRY_USERNAME": "svc", "SCHEMA_REGISTRY_PASSWORD": "pw"}))
 	if c.DeadLetterTopic != "bad" || c.RegistryUsername != "svc" || c.RegistryPassword != "pw" {
 		t.Errorf("expanded DeadLetterTopic %q, registry user %q", c.DeadLetterTopic, c.RegistryUsername)
@@ -205,13 +212,13 @@ func TestRegistryOverTLS(t *testing.T) {
 		_, err = r.WriterSchema(ctx, id)
 		return err
 	}
-	if err := lookup(JobConfig{RegistryCA: ca}); err != nil {
+	if err := lookup(JobConfig{Job: config.Job{RegistryCA: ca}}); err != nil {
 		t.Fatalf("with RegistryCA: %v", err)
 	}
 	if err := lookup(JobConfig{}); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("without RegistryCA: %v, want a certificate error", err)
 	}
-	if _, err := (&JobConfig{RegistryCA: filepath.Join(t.TempDir(), "missing.pem")}).RegistryOpts(); err == nil || !strings.Contains(err.Error(), "missing.pem") {
+	if _, err := (&JobConfig{Job: config.Job{RegistryCA: filepath.Join(t.TempDir(), "missing.pem")}}).RegistryOpts(); err == nil || !strings.Contains(err.Error(), "missing.pem") {
 		t.Fatalf("missing CA file: %v", err)
 	}
 }
@@ -222,7 +229,7 @@ func TestRegistryOverTLS(t *testing.T) {
 // and password set beside it; a bad template in a secret is reported
 // without quoting it.
 func TestRegistryCredentialsFromEnvAreVerbatim(t *testing.T) {
-	c := JobConfig{Brokers: []string{"k:9092"}, BatchInterval: time.Second}
+	c := JobConfig{Job: config.Job{Brokers: []string{"k:9092"}, BatchInterval: time.Second}}
 	lookup := env(map[string]string{"SCHEMA_REGISTRY_USERNAME": "svc", "SCHEMA_REGISTRY_PASSWORD": "pa$$w${HOME}rd"})
 	c.ExpandEnv(lookup)
 	c.ExpandEnv(lookup)
@@ -233,7 +240,7 @@ func TestRegistryCredentialsFromEnvAreVerbatim(t *testing.T) {
 		t.Errorf("Validate: %v", err)
 	}
 
-	c = JobConfig{Brokers: []string{"k:9092"}, BatchInterval: time.Second}
+	c = JobConfig{Job: config.Job{Brokers: []string{"k:9092"}, BatchInterval: time.Second}}
 	c.ExpandEnv(env(map[string]string{"SCHEMA_REGISTRY_USERNAME": "svc", "SCHEMA_REGISTRY_PASSWORD": "pw", "SCHEMA_REGISTRY_TOKEN": "tok"}))
 	if c.RegistryToken != "tok" || c.RegistryUsername != "" || c.RegistryPassword != "" {
 		t.Errorf("with all three set: token %q, user %q", c.RegistryToken, c.RegistryUsername)
@@ -242,7 +249,7 @@ func TestRegistryCredentialsFromEnvAreVerbatim(t *testing.T) {
 		t.Errorf("Validate with all three in the environment: %v", err)
 	}
 
-	c = JobConfig{Brokers: []string{"k:9092"}, BatchInterval: time.Second, SASLPassword: "s3cr${et"}
+	c = JobConfig{Job: config.Job{Brokers: []string{"k:9092"}, BatchInterval: time.Second, SASLPassword: "s3cr${et"}}
 	c.ExpandEnv(env(nil))
 	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "s3cr") || strings.Contains(err.Error(), "${et") {
 		t.Errorf("Validate = %v, want an error that does not quote the secret", err)
@@ -253,5 +260,73 @@ func TestRecordSourceID(t *testing.T) {
 	r := &Record[string, string]{Topic: "entities", Partition: 3, Offset: 1234567}
 	if got := r.SourceID(); got != "entities/3/1234567" {
 		t.Errorf("SourceID = %q", got)
+	}
+}
+
+// TestEngineDefaultsAreConfigDefaults: an engine built with no options
+// behaves as a spec that sets nothing, and a JobConfig holding
+// config.Default configures the same engine: the defaults are written
+// once, in config.Default.
+func TestEngineDefaultsAreConfigDefaults(t *testing.T) {
+	d := config.Default()
+	e, err := New(Brokers("k:9092"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.cfg
+	if c.interval != d.BatchInterval || c.taskBackoff != d.RetryBackoff || !c.readCommitted ||
+		c.maxTaskFailures != d.MaxFailures || c.minRate != d.MinRatePerPartition || c.maxRate != d.MaxRatePerPartition ||
+		c.pid != [3]float64{d.BackpressureProportional, d.BackpressureIntegral, d.BackpressureDerived} ||
+		c.pidMinRate != float64(d.BackpressureMinRate) || c.semantics != d.Semantics || c.reset != d.ResetTo ||
+		c.start != d.StartFrom || c.shutdownTimeout != 10*d.BatchInterval {
+		t.Errorf("engine defaults %+v differ from config.Default %+v", c, d)
+	}
+	if c.interval != 5*time.Second || c.taskBackoff != time.Second {
+		t.Errorf("interval %v, task backoff %v; want the spec's 5s and 1s", c.interval, c.taskBackoff)
+	}
+
+	jc := DefaultJobConfig()
+	jc.Group = "g"
+	opts, err := jc.EngineOpts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromConfig, err := New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.group, c.brokers = "g", jc.Brokers
+	if got := fromConfig.cfg; got.interval != c.interval || got.taskBackoff != c.taskBackoff || got.readCommitted != c.readCommitted ||
+		got.maxTaskFailures != c.maxTaskFailures || got.minRate != c.minRate || got.shutdownTimeout != c.shutdownTimeout ||
+		got.workers != c.workers || got.semantics != c.semantics || got.start != c.start || got.reset != c.reset {
+		t.Errorf("DefaultJobConfig's engine %+v differs from the option-less engine %+v", got, c)
+	}
+
+	jc.Isolation = config.ReadUncommitted
+	opts, err = jc.EngineOpts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := New(opts...); err != nil || e.cfg.readCommitted {
+		t.Errorf("Isolation read_uncommitted: readCommitted %v, %v", e.cfg.readCommitted, err)
+	}
+}
+
+// TestJobConfigAtMostOnce: at-most-once, which the engine runs, is
+// accepted; a sink the runtime cannot serve is refused by field, not
+// ignored.
+func TestJobConfigAtMostOnce(t *testing.T) {
+	jc := DefaultJobConfig()
+	jc.Semantics = config.AtMostOnce
+	opts, err := jc.EngineOpts()
+	if err != nil {
+		t.Fatalf("at-most-once: %v", err)
+	}
+	if e, err := New(opts...); err != nil || e.cfg.semantics != AtMostOnce {
+		t.Errorf("engine semantics %v, %v", e.cfg.semantics, err)
+	}
+	jc.SinkType, jc.SinkDir = config.SinkFiles, "/out"
+	if _, err := jc.EngineOpts(); err == nil || !strings.Contains(err.Error(), `config SinkType: sink.type: "files" is not served by this runtime yet`) {
+		t.Errorf("files sink: %v", err)
 	}
 }

@@ -42,7 +42,7 @@ func RunMain(ctx context.Context, name string, cfg *JobConfig, args []string, st
 	fs.StringVar(&cfg.StatusAddr, "status-addr", cfg.StatusAddr, `status server address; "" turns it off`)
 	fs.DurationVar(&cfg.BatchInterval, "interval", cfg.BatchInterval, "batch interval")
 	fs.Int64Var(&cfg.MaxRatePerPartition, "max-rate", cfg.MaxRatePerPartition, "records per second per partition, 0 = unlimited")
-	fs.StringVar(&cfg.StartFrom, "start-from", cfg.StartFrom, "committed, earliest, latest or timestamp:RFC3339")
+	fs.TextVar(&cfg.StartFrom, "start-from", cfg.StartFrom, "committed, earliest, latest or timestamp:RFC3339")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "partition tasks run at once, 0 = GOMAXPROCS")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

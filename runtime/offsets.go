@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 // OffsetStore keeps, for each partition of a job's group, the offset its
@@ -252,9 +254,9 @@ func (e *Engine) startOffsets(ctx context.Context, tps []TopicPartition, first b
 	}
 	start := e.cfg.start
 	var byTime kadm.ListedOffsets
-	if first && start.kind == startTime {
-		if byTime, err = e.adm.ListOffsetsAfterMilli(ctx, start.at.UnixMilli(), topicsOf(tps)...); err != nil {
-			return nil, fmt.Errorf("listing offsets after %s: %w", start.at.Format(time.RFC3339), err)
+	if first && start.Kind() == config.StartFromTimestamp {
+		if byTime, err = e.adm.ListOffsetsAfterMilli(ctx, start.Time().UnixMilli(), topicsOf(tps)...); err != nil {
+			return nil, fmt.Errorf("listing offsets after %s: %w", start.Time().Format(time.RFC3339), err)
 		}
 	}
 	stored, err := e.store.Load(ctx, tps)
@@ -268,11 +270,11 @@ func (e *Engine) startOffsets(ctx context.Context, tps []TopicPartition, first b
 		from := "startingOffsets"
 		switch {
 		case first && ok:
-		case first && start.kind == startEarliest:
+		case first && start.Kind() == config.StartFromEarliest:
 			off, ok, from = b.start, true, ""
-		case first && start.kind == startLatest:
+		case first && start.Kind() == config.StartFromLatest:
 			off, ok, from = b.latest, true, ""
-		case first && start.kind == startTime:
+		case first && start.Kind() == config.StartFromTimestamp:
 			off, ok, from = b.latest, true, ""
 			if lo, err := listed(byTime, tp); err == nil && lo >= 0 {
 				off = lo

@@ -8,6 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 type engineCfg struct {
@@ -47,17 +49,27 @@ type engineCfg struct {
 	onNew []func(*Engine)
 }
 
+// defaultEngineCfg takes the engine's defaults from config.Default, the
+// one place the job's defaults are written, so an engine built with no
+// options behaves as a spec that sets nothing.
 func defaultEngineCfg() engineCfg {
+	d := config.Default()
 	return engineCfg{
-		interval:        time.Second,
+		interval:        d.BatchInterval,
 		workers:         runtime.GOMAXPROCS(0),
-		minRate:         1,
-		pid:             [3]float64{1.0, 0.2, 0.0},
-		pidMinRate:      100,
-		maxTaskFailures: 4,
-		taskBackoff:     100 * time.Millisecond,
+		maxRate:         d.MaxRatePerPartition,
+		minRate:         d.MinRatePerPartition,
+		pid:             [3]float64{d.BackpressureProportional, d.BackpressureIntegral, d.BackpressureDerived},
+		pidMinRate:      float64(d.BackpressureMinRate),
+		maxTaskFailures: d.MaxFailures,
+		taskBackoff:     d.RetryBackoff,
+		shutdownTimeout: d.ShutdownTimeout,
 		retained:        1000,
+		readCommitted:   d.Isolation == config.ReadCommitted,
 		metadataMaxAge:  5 * time.Second,
+		start:           d.StartFrom,
+		reset:           d.ResetTo,
+		semantics:       d.Semantics,
 	}
 }
 
@@ -74,7 +86,7 @@ func Brokers(addrs ...string) Opt {
 }
 
 // BatchInterval sets how often a batch is cut (Spark's batch duration).
-// Default 1s. Memory held per partition grows with it (see
+// Default 5s (config.Default). Memory held per partition grows with it (see
 // MaxRatePerPartition), and so does the latency of every record.
 func BatchInterval(d time.Duration) Opt {
 	return optFunc(func(c *engineCfg) {
@@ -150,7 +162,7 @@ func MaxTaskFailures(n int) Opt {
 }
 
 // TaskRetryBackoff is the wait before the first retry of a failed task; it
-// doubles on each further retry, up to 10s. Default 100ms.
+// doubles on each further retry, up to 10s. Default 1s (config.Default).
 func TaskRetryBackoff(d time.Duration) Opt {
 	return optFunc(func(c *engineCfg) { c.taskBackoff = max(d, 0) })
 }
@@ -181,10 +193,18 @@ func InstanceID(id string) Opt {
 }
 
 // ReadCommitted reads only committed transactional records; batches then
-// end at the last stable offset instead of the high watermark. Default off
-// (read_uncommitted, Kafka's default).
+// end at the last stable offset instead of the high watermark. It is the
+// default (config.Default: a job that reads an exactly-once job's output
+// must not see aborted records), unlike Kafka's own clients.
 func ReadCommitted() Opt {
 	return optFunc(func(c *engineCfg) { c.readCommitted = true })
+}
+
+// ReadUncommitted reads every record up to the high watermark, aborted
+// transactions included (Kafka clients' default, isolation
+// read_uncommitted).
+func ReadUncommitted() Opt {
+	return optFunc(func(c *engineCfg) { c.readCommitted = false })
 }
 
 // MetadataMaxAge bounds how long SubscribePattern takes to see a new topic

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"time"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 type consumerKind int
@@ -125,42 +127,22 @@ func PreferFixed(hosts map[TopicPartition]string) LocationStrategy {
 	return LocationStrategy{kind: locFixed, fixed: maps.Clone(hosts)}
 }
 
-// Semantics is the delivery guarantee a job's output gets: the order of
-// each batch's steps (see Engine).
-type Semantics int
+// Semantics is the job's delivery guarantee; the type is the
+// configuration's (config.Semantics), so the spec's words and the
+// engine's values are one set.
+type Semantics = config.Semantics
 
 const (
 	// AtLeastOnce stores a batch's offsets after its handler succeeded, so
 	// a crash between the two repeats the batch. It is the default.
-	AtLeastOnce Semantics = iota
+	AtLeastOnce = config.AtLeastOnce
 	// AtMostOnce stores a batch's offsets before its handler runs, so a
 	// crash during the handler loses the batch.
-	AtMostOnce
+	AtMostOnce = config.AtMostOnce
 	// ExactlyOnce stores a batch's offsets together with its output, in one
 	// atomic step of a TransactionalStore (a transactional sink), after
 	// the handler produced the output.
-	ExactlyOnce
-)
-
-func (s Semantics) String() string {
-	switch s {
-	case AtMostOnce:
-		return "at-most-once"
-	case AtLeastOnce:
-		return "at-least-once"
-	case ExactlyOnce:
-		return "exactly-once"
-	}
-	return fmt.Sprintf("Semantics(%d)", int(s))
-}
-
-type startKind int
-
-const (
-	startCommitted startKind = iota
-	startEarliest
-	startLatest
-	startTime
+	ExactlyOnce = config.ExactlyOnce
 )
 
 // StartPosition is where a job starts on a partition that has no explicit
@@ -168,52 +150,38 @@ const (
 // StartCommitted apply to the partitions of the job's first assignment
 // only: partitions that arrive later by a rebalance resume from the
 // offset store, so a handover between replicas loses and repeats nothing.
-type StartPosition struct {
-	kind startKind
-	at   time.Time
-}
+// It is config.StartPosition.
+type StartPosition = config.StartPosition
 
 // StartCommitted resumes from the offset store (by default the group's
 // committed offsets), falling back to the job's ResetPolicy where nothing
 // is stored. It is the default.
-func StartCommitted() StartPosition { return StartPosition{kind: startCommitted} }
+func StartCommitted() StartPosition { return config.StartCommitted() }
 
 // StartEarliest starts at the log start, ignoring stored offsets.
-func StartEarliest() StartPosition { return StartPosition{kind: startEarliest} }
+func StartEarliest() StartPosition { return config.StartEarliest() }
 
 // StartLatest starts at the end of each partition, ignoring stored
 // offsets: the anomaly detector, which only cares about now.
-func StartLatest() StartPosition { return StartPosition{kind: startLatest} }
+func StartLatest() StartPosition { return config.StartLatest() }
 
 // StartAt starts at the first record whose timestamp is at or after t,
 // ignoring stored offsets.
-func StartAt(t time.Time) StartPosition { return StartPosition{kind: startTime, at: t} }
+func StartAt(t time.Time) StartPosition { return config.StartAt(t) }
 
 // ResetPolicy is what happens on a partition the offset store has no
 // offset for, or whose offset (stored, or a starting offset) lies outside
 // the partition's log: deleted by retention, or past its end (Kafka's
-// auto.offset.reset).
-type ResetPolicy int
+// auto.offset.reset). It is config.ResetPolicy.
+type ResetPolicy = config.ResetPolicy
 
 const (
 	// ResetEarliest starts at the log start. It is the default.
-	ResetEarliest ResetPolicy = iota
+	ResetEarliest = config.ResetEarliest
 	// ResetLatest starts at the end of the partition.
-	ResetLatest
+	ResetLatest = config.ResetLatest
 	// ResetError fails the job with a *NoOffsetError naming the
 	// partitions that have no stored offset, or an *OffsetOutOfRangeError
 	// naming the partition whose offset lies outside its log.
-	ResetError
+	ResetError = config.ResetError
 )
-
-func (p ResetPolicy) String() string {
-	switch p {
-	case ResetEarliest:
-		return "earliest"
-	case ResetLatest:
-		return "latest"
-	case ResetError:
-		return "error"
-	}
-	return fmt.Sprintf("ResetPolicy(%d)", int(p))
-}

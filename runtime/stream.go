@@ -300,7 +300,7 @@ func (s *Stream[K, V]) decodePrefix(ctx context.Context, raw []*kgo.Record) (out
 		}
 		if err != nil {
 			de := newDecodeError(r, key, err)
-			if !policy.skippable(err) {
+			if !skippable(policy, err) {
 				return out[:i], skipped, i, de
 			}
 			skipped = append(skipped, badRecord{raw: r, err: de})

@@ -172,7 +172,7 @@ func TestGenerateFromRegistryOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`RegistryCA:                 "ca.pem"`, `RegistryURL:                "${TEST_REGISTRY_URL}"`} {
+	for _, want := range []string{`c.RegistryURL = "${TEST_REGISTRY_URL}"`, `c.RegistryCA = "ca.pem"`} {
 		if !strings.Contains(string(streams), want) {
 			t.Errorf("the generated DefaultConfig lacks %s", want)
 		}

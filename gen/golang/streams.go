@@ -69,107 +69,26 @@ func emitStreams(f *jen.File, p *model.Package) {
 	emitRun(f, p)
 }
 
-// configDefaults are the runtime.JobConfig fields DefaultConfig sets from
-// the spec. Runtime values keep their ${VAR} references: DefaultConfig
-// expands them when the job starts, so no secret is baked into generated
-// code.
-func configDefaults(sp *spec.Spec) jen.Dict {
-	str := func(s string) jen.Code { return jen.Lit(s) }
-	k, b := sp.Kafka, sp.Batch
-	d := jen.Dict{
-		jen.Id("Brokers"): jen.Index().String().ValuesFunc(func(g *jen.Group) {
-			for _, s := range k.Brokers {
-				g.Lit(s)
-			}
-		}),
-		jen.Id("Group"):                      str(k.Group),
-		jen.Id("RegistryURL"):                str(registryURL(sp)),
-		jen.Id("RegistryCA"):                 str(registryTLS(sp).CA),
-		jen.Id("RegistryCert"):               str(registryTLS(sp).Cert),
-		jen.Id("RegistryKey"):                str(registryTLS(sp).Key),
-		jen.Id("RegistryInsecureSkipVerify"): jen.Lit(registryTLS(sp).InsecureSkipVerify),
-		jen.Id("StartFrom"):                  str(k.StartFrom),
-		jen.Id("ResetTo"):                    str(k.ResetTo),
-		jen.Id("Isolation"):                  str(k.Isolation),
-		jen.Id("TLS"):                        jen.Lit(k.TLS.Enabled),
-		jen.Id("TLSCA"):                      str(k.TLS.CA),
-		jen.Id("TLSCert"):                    str(k.TLS.Cert),
-		jen.Id("TLSKey"):                     str(k.TLS.Key),
-		jen.Id("TLSInsecureSkipVerify"):      jen.Lit(k.TLS.InsecureSkipVerify),
-		jen.Id("SASLMechanism"):              str(k.SASL.Mechanism),
-		jen.Id("SASLUsername"):               str(k.SASL.Username),
-		jen.Id("SASLPassword"):               str(k.SASL.Password),
-		jen.Id("BatchInterval"):              durationLit(b.Interval),
-		jen.Id("MaxRatePerPartition"):        jen.Lit(int(b.MaxRatePerPartition)),
-		jen.Id("MinRatePerPartition"):        jen.Lit(int(b.MinRatePerPartition)),
-		jen.Id("Backpressure"):               jen.Lit(b.Backpressure.Enabled),
-		jen.Id("BackpressureInitialRate"):    jen.Lit(int(b.Backpressure.InitialRate)),
-		jen.Id("BackpressureProportional"):   jen.Lit(b.Backpressure.Proportional),
-		jen.Id("BackpressureIntegral"):       jen.Lit(b.Backpressure.Integral),
-		jen.Id("BackpressureDerived"):        jen.Lit(b.Backpressure.Derived),
-		jen.Id("BackpressureMinRate"):        jen.Lit(int(b.Backpressure.MinRate)),
-		jen.Id("PollTimeout"):                durationLit(b.PollTimeout),
-		jen.Id("Location"):                   str(sp.Location.Strategy),
-		jen.Id("Workers"):                    jen.Lit(sp.Workers),
-		jen.Id("Semantics"):                  str(sp.Semantics),
-		jen.Id("OffsetsStore"):               str(sp.Offsets.Store),
-		jen.Id("OffsetsDSN"):                 str(sp.Offsets.DSN),
-		jen.Id("OffsetsDir"):                 str(sp.Offsets.Dir),
-		jen.Id("SinkType"):                   str(sp.Sink.Type),
-		jen.Id("SinkDir"):                    str(sp.Sink.Dir),
-		jen.Id("SinkDSN"):                    str(sp.Sink.DSN),
-		jen.Id("SinkTable"):                  str(sp.Sink.Table),
-		jen.Id("SinkTopic"):                  str(sp.Sink.Topic),
-		jen.Id("MaxFailures"):                jen.Lit(sp.Retries.MaxFailures),
-		jen.Id("RetryBackoff"):               durationLit(sp.Retries.Backoff),
-		jen.Id("OnDecodeError"):              str(sp.OnDecodeError),
-		jen.Id("DeadLetterTopic"):            str(sp.DeadLetterTopic),
-		jen.Id("GracefulShutdown"):           jen.Lit(sp.Shutdown.Graceful),
-		jen.Id("ShutdownTimeout"):            durationLit(sp.Shutdown.Timeout),
-		jen.Id("StatusAddr"):                 str(sp.Status.Addr),
-	}
-	if len(sp.Location.Fixed) > 0 {
-		d[jen.Id("LocationFixed")] = jen.Map(jen.String()).String().Values(jen.DictFunc(func(d jen.Dict) {
-			for k, v := range sp.Location.Fixed {
-				d[jen.Lit(k)] = jen.Lit(v)
-			}
-		}))
-	}
-	return d
-}
-
-// registryTLS and registryURL are the job's registry defaults: the spec's
-// text, which the job expands at start-up.
-func registryTLS(sp *spec.Spec) spec.RegistryTLS {
-	if sp.Schemas.Registry == nil {
-		return spec.RegistryTLS{}
-	}
-	return sp.Schemas.Registry.TLSText
-}
-
-func registryURL(sp *spec.Spec) string {
-	if sp.Schemas.Registry == nil {
-		return ""
-	}
-	return sp.Schemas.Registry.URLText
-}
-
 func emitConfig(f *jen.File, sp *spec.Spec) {
 	f.Commentf("JobName is the job's name (spec key name): default group id and metrics prefix.")
 	f.Const().Id("JobName").Op("=").Lit(sp.Name)
 	f.Line()
-	f.Comment("Config is the job's configuration. runtime.JobConfig documents each field.")
+	f.Comment("Config is the job's configuration. runtime.JobConfig and config.Job")
+	f.Comment("document each field.")
 	f.Type().Id("Config").Struct(jen.Qual(runtimePkg, "JobConfig"))
 	f.Line()
-	f.Comment("DefaultConfig returns the spec's configuration, with ${VAR} and")
-	f.Comment("${VAR:-default} in runtime values (brokers, credentials, DSNs, paths)")
-	f.Comment("expanded from the environment now, at start-up. Validate reports a")
-	f.Comment("reference that is not set.")
-	f.Func().Id("DefaultConfig").Params().Id("Config").Block(
-		jen.Id("c").Op(":=").Id("Config").Values(jen.Qual(runtimePkg, "JobConfig").Values(configDefaults(sp))),
-		jen.Id("c").Dot("ExpandEnv").Call(jen.Qual("os", "LookupEnv")),
-		jen.Return(jen.Id("c")),
-	)
+	f.Comment("DefaultConfig returns the configuration's defaults (config.Default) with")
+	f.Comment("what the spec sets, and ${VAR} and ${VAR:-default} in runtime values")
+	f.Comment("(brokers, credentials, DSNs, paths) expanded from the environment now,")
+	f.Comment("at start-up. Validate reports a reference that is not set.")
+	f.Func().Id("DefaultConfig").Params().Id("Config").BlockFunc(func(g *jen.Group) {
+		g.Id("c").Op(":=").Id("Config").Values(jen.Qual(runtimePkg, "DefaultJobConfig").Call())
+		for _, set := range specSettings(sp) {
+			g.Id("c").Dot(set.field).Op("=").Add(set.value)
+		}
+		g.Id("c").Dot("ExpandEnv").Call(jen.Qual("os", "LookupEnv"))
+		g.Return(jen.Id("c"))
+	})
 	f.Line()
 }
 
@@ -183,7 +102,8 @@ func emitRun(f *jen.File, p *model.Package) {
 		}
 	}
 	f.Comment("Run runs the job until ctx is done or a batch fails. On cancellation it")
-	f.Comment("stops gracefully: the in-flight batch finishes and is committed.")
+	f.Comment("stops gracefully: the in-flight batch finishes and is committed, or,")
+	f.Comment("past cfg.ShutdownTimeout, is abandoned uncommitted.")
 	f.Func().Id("Run").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("cfg").Id("Config"), jen.Id("h").Id("Handler")).Error().BlockFunc(func(g *jen.Group) {
 		g.List(jen.Id("opts"), jen.Err()).Op(":=").Id("cfg").Dot("EngineOpts").Call()
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))

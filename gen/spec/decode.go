@@ -3,17 +3,18 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/streamgen/streamgen/gen/names"
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 // Parse parses and validates a spec. filename is used in error positions
@@ -41,35 +42,15 @@ func Parse(filename string, data []byte, lookup func(string) (string, bool)) (*S
 	if err := d.errs.Err(); err != nil {
 		return nil, err
 	}
+	s.positions = maps.Clone(d.keys)
+	maps.Copy(s.positions, d.vals)
 	return s, nil
 }
 
 // newSpec returns a Spec holding every default that does not depend on
-// other values; decoding overwrites what the file sets.
+// other values: config.Default's. Decoding overwrites what the file sets.
 func newSpec(filename string) *Spec {
-	return &Spec{
-		File: filename,
-		Dir:  filepath.Dir(filename),
-		Kafka: Kafka{
-			Brokers:   []string{"localhost:9092"},
-			StartFrom: "committed",
-			ResetTo:   "earliest",
-			Isolation: "read_committed",
-		},
-		Batch: Batch{
-			Interval:            5 * time.Second,
-			MinRatePerPartition: 1,
-			Backpressure:        Backpressure{Proportional: 1.0, Integral: 0.2, MinRate: 100},
-			PollTimeout:         2 * time.Minute,
-		},
-		Location:      Location{Strategy: "consistent"},
-		Semantics:     "at-least-once",
-		Sink:          Sink{Type: "none"},
-		Retries:       Retries{MaxFailures: 4, Backoff: time.Second},
-		OnDecodeError: "fail",
-		Shutdown:      Shutdown{Graceful: true},
-		Status:        Status{Addr: ":8080"},
-	}
+	return &Spec{File: filename, Dir: filepath.Dir(filename), Job: config.Default()}
 }
 
 // decoder walks the YAML AST, filling a Spec and collecting errors.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
@@ -62,53 +64,53 @@ func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
 		},
 		"schemas":  func(p string, v ast.Node) { d.decodeSchemas(v, p, s) },
 		"streams":  func(p string, v ast.Node) { d.decodeStreams(v, p, s) },
-		"kafka":    func(p string, v ast.Node) { d.decodeKafka(v, p, &s.Kafka) },
-		"batch":    func(p string, v ast.Node) { d.decodeBatch(v, p, &s.Batch) },
-		"location": func(p string, v ast.Node) { d.decodeLocation(v, p, &s.Location) },
-		"workers":  func(p string, v ast.Node) { d.intField(v, p, 0, &s.Workers) },
+		"kafka":    func(p string, v ast.Node) { d.decodeKafka(v, p, &s.Job) },
+		"batch":    func(p string, v ast.Node) { d.decodeBatch(v, p, &s.Job) },
+		"location": func(p string, v ast.Node) { d.decodeLocation(v, p, &s.Job) },
+		"workers":  func(p string, v ast.Node) { d.intField(v, p, 0, &s.Job.Workers) },
 		"semantics": func(p string, v ast.Node) {
-			d.enum(v, p, &s.Semantics, "at-most-once", "at-least-once", "exactly-once")
+			d.enum(v, p, &s.Job.Semantics)
 		},
-		"onDecodeError":   func(p string, v ast.Node) { d.enum(v, p, &s.OnDecodeError, "fail", "skip", "dead-letter") },
-		"deadLetterTopic": d.optional(func(p string, v ast.Node) { s.DeadLetterTopic, _ = d.topic(v, p, runtime) }),
+		"onDecodeError":   func(p string, v ast.Node) { d.enum(v, p, &s.Job.OnDecodeError) },
+		"deadLetterTopic": d.optional(func(p string, v ast.Node) { s.Job.DeadLetterTopic, _ = d.topic(v, p, runtime) }),
 		"offsets": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in offsets", fields{
-				"store": func(p string, v ast.Node) { d.enum(v, p, &s.Offsets.Store, "kafka", "postgres", "files") },
-				"dsn":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Offsets.DSN, nil) }),
-				"dir":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Offsets.Dir, nil) }),
+				"store": func(p string, v ast.Node) { d.enum(v, p, &s.Job.OffsetsStore) },
+				"dsn":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.OffsetsDSN, nil) }),
+				"dir":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.OffsetsDir, nil) }),
 			})
 		},
 		"sink": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in sink", fields{
-				"type": func(p string, v ast.Node) { d.enum(v, p, &s.Sink.Type, "none", "files", "postgres", "kafka") },
-				"dir":  d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Sink.Dir, nil) }),
-				"dsn":  d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Sink.DSN, nil) }),
+				"type": func(p string, v ast.Node) { d.enum(v, p, &s.Job.SinkType) },
+				"dir":  d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkDir, nil) }),
+				"dsn":  d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkDSN, nil) }),
 				"table": d.optional(func(p string, v ast.Node) {
-					d.runtimeStr(v, p, &s.Sink.Table, func(t string) string {
+					d.runtimeStr(v, p, &s.Job.SinkTable, func(t string) string {
 						if !tableRE.MatchString(t) {
 							return fmt.Sprintf("%q is not a table name (table or schema.table, unquoted SQL identifiers)", t)
 						}
 						return ""
 					})
 				}),
-				"topic": d.optional(func(p string, v ast.Node) { s.Sink.Topic, _ = d.topic(v, p, runtime) }),
+				"topic": d.optional(func(p string, v ast.Node) { s.Job.SinkTopic, _ = d.topic(v, p, runtime) }),
 			})
 		},
 		"retries": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in retries", fields{
-				"maxFailures": func(p string, v ast.Node) { d.intField(v, p, 1, &s.Retries.MaxFailures) },
-				"backoff":     func(p string, v ast.Node) { d.duration(v, p, false, &s.Retries.Backoff) },
+				"maxFailures": func(p string, v ast.Node) { d.intField(v, p, 1, &s.Job.MaxFailures) },
+				"backoff":     func(p string, v ast.Node) { d.duration(v, p, false, &s.Job.RetryBackoff) },
 			})
 		},
 		"shutdown": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in shutdown", fields{
-				"graceful": func(p string, v ast.Node) { d.boolean(v, p, &s.Shutdown.Graceful) },
-				"timeout":  func(p string, v ast.Node) { d.duration(v, p, false, &s.Shutdown.Timeout) },
+				"graceful": d.removed("a stop is always graceful, and shutdown.timeout bounds it: past the timeout the in-flight batch is abandoned, not stored, and read again on restart"),
+				"timeout":  func(p string, v ast.Node) { d.duration(v, p, false, &s.Job.ShutdownTimeout) },
 			})
 		},
 		"status": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in status", fields{
-				"addr": func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Status.Addr, hostPortErr) },
+				"addr": func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.StatusAddr, hostPortErr) },
 			})
 		},
 	})
@@ -176,6 +178,7 @@ func (d *decoder) decodeSchemas(n ast.Node, p string, s *Spec) {
 					// The job's default is the text as written, whether or
 					// not its variables are set here.
 					r.URLText = rawText(v)
+					s.Job.RegistryURL = r.URLText
 					u, ok := connection(p, v)
 					if !ok {
 						return
@@ -192,21 +195,26 @@ func (d *decoder) decodeSchemas(n ast.Node, p string, s *Spec) {
 				"token":    func(p string, v ast.Node) { r.Token, _ = connection(p, v) },
 				"tls": func(p string, v ast.Node) {
 					r.TLSPos = d.posOf(v)
-					file := func(path, text *string) func(string, ast.Node) {
+					// path is the file for generate and check, resolved
+					// against the spec's directory; text and job are the
+					// value as written, the job's default.
+					file := func(path, text, job *string) func(string, ast.Node) {
 						return func(p string, v ast.Node) {
 							*text = rawText(v)
+							*job = *text
 							if s, ok := connection(p, v); ok {
 								*path = d.relative(s)
 							}
 						}
 					}
 					d.object(v, p, p+".", "in schemas.registry.tls", fields{
-						"ca":   file(&r.TLS.CA, &r.TLSText.CA),
-						"cert": file(&r.TLS.Cert, &r.TLSText.Cert),
-						"key":  file(&r.TLS.Key, &r.TLSText.Key),
+						"ca":   file(&r.TLS.CA, &r.TLSText.CA, &s.Job.RegistryCA),
+						"cert": file(&r.TLS.Cert, &r.TLSText.Cert, &s.Job.RegistryCert),
+						"key":  file(&r.TLS.Key, &r.TLSText.Key, &s.Job.RegistryKey),
 						"insecureSkipVerify": func(p string, v ast.Node) {
 							d.boolean(v, p, &r.TLS.InsecureSkipVerify)
 							r.TLSText.InsecureSkipVerify = r.TLS.InsecureSkipVerify
+							s.Job.RegistryInsecureSkipVerify = r.TLS.InsecureSkipVerify
 						},
 					})
 					if (r.TLS.Cert == "" && !unset[p+".cert"]) != (r.TLS.Key == "" && !unset[p+".key"]) {
@@ -266,7 +274,7 @@ func (d *decoder) decodeSubjects(n ast.Node, p string) []Subject {
 	return subs
 }
 
-func (d *decoder) decodeKafka(n ast.Node, p string, k *Kafka) {
+func (d *decoder) decodeKafka(n ast.Node, p string, k *config.Job) {
 	d.object(n, p, p+".", "in kafka", fields{
 		"brokers": func(p string, v ast.Node) {
 			items, ok := d.list(v, p)
@@ -288,7 +296,6 @@ func (d *decoder) decodeKafka(n ast.Node, p string, k *Kafka) {
 			k.Brokers = bs
 		},
 		"group": func(p string, v ast.Node) {
-			k.GroupSet = true
 			d.runtimeStr(v, p, &k.Group, nonEmpty("group id"))
 		},
 		"startFrom": func(p string, v ast.Node) {
@@ -297,72 +304,72 @@ func (d *decoder) decodeKafka(n ast.Node, p string, k *Kafka) {
 				return
 			}
 			switch {
-			case sf == "committed", sf == "earliest", sf == "latest":
 			case strings.HasPrefix(sf, "timestamp:"):
 				if _, err := time.Parse(time.RFC3339, strings.TrimPrefix(sf, "timestamp:")); err != nil {
 					d.errorf(d.posOf(v), "%s: %q: the timestamp must be RFC3339, such as timestamp:2024-05-01T00:00:00Z", p, sf)
 					return
 				}
-			default:
-				d.errorf(d.posOf(v), "%s: invalid value %q; want committed, earliest, latest or timestamp:RFC3339%s", p, sf, didYouMean(sf, []string{"committed", "earliest", "latest"}))
+			case !slices.Contains(startWords, sf):
+				d.errorf(d.posOf(v), "%s: invalid value %q; want committed, earliest, latest or timestamp:RFC3339%s", p, sf, didYouMean(sf, startWords))
 				return
 			}
-			k.StartFrom = sf
+			if err := k.StartFrom.UnmarshalText([]byte(sf)); err != nil {
+				d.errorf(d.posOf(v), "%v", err)
+			}
 		},
-		"resetTo":   func(p string, v ast.Node) { d.enum(v, p, &k.ResetTo, "earliest", "latest", "error") },
-		"isolation": func(p string, v ast.Node) { d.enum(v, p, &k.Isolation, "read_committed", "read_uncommitted") },
+		"resetTo":   func(p string, v ast.Node) { d.enum(v, p, &k.ResetTo) },
+		"isolation": func(p string, v ast.Node) { d.enum(v, p, &k.Isolation) },
 		"tls": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in kafka.tls", fields{
-				"enabled":            func(p string, v ast.Node) { d.boolean(v, p, &k.TLS.Enabled) },
-				"ca":                 func(p string, v ast.Node) { d.runtimeStr(v, p, &k.TLS.CA, nil) },
-				"cert":               func(p string, v ast.Node) { d.runtimeStr(v, p, &k.TLS.Cert, nil) },
-				"key":                func(p string, v ast.Node) { d.runtimeStr(v, p, &k.TLS.Key, nil) },
-				"insecureSkipVerify": func(p string, v ast.Node) { d.boolean(v, p, &k.TLS.InsecureSkipVerify) },
+				"enabled":            func(p string, v ast.Node) { d.boolean(v, p, &k.TLS) },
+				"ca":                 func(p string, v ast.Node) { d.runtimeStr(v, p, &k.TLSCA, nil) },
+				"cert":               func(p string, v ast.Node) { d.runtimeStr(v, p, &k.TLSCert, nil) },
+				"key":                func(p string, v ast.Node) { d.runtimeStr(v, p, &k.TLSKey, nil) },
+				"insecureSkipVerify": func(p string, v ast.Node) { d.boolean(v, p, &k.TLSInsecureSkipVerify) },
 			})
 		},
 		"sasl": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in kafka.sasl", fields{
 				"mechanism": func(p string, v ast.Node) {
 					mechs := []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
-					d.runtimeStr(v, p, &k.SASL.Mechanism, func(m string) string {
+					d.runtimeStr(v, p, &k.SASLMechanism, func(m string) string {
 						if m != "" && !slices.Contains(mechs, m) {
 							return fmt.Sprintf("invalid value %q; want \"\" (no SASL), %s%s", m, orList(mechs), didYouMean(m, mechs))
 						}
 						return ""
 					})
 				},
-				"username": func(p string, v ast.Node) { d.runtimeStr(v, p, &k.SASL.Username, nil) },
-				"password": func(p string, v ast.Node) { d.runtimeStr(v, p, &k.SASL.Password, nil) },
+				"username": func(p string, v ast.Node) { d.runtimeStr(v, p, &k.SASLUsername, nil) },
+				"password": func(p string, v ast.Node) { d.runtimeStr(v, p, &k.SASLPassword, nil) },
 			})
 		},
 	})
 }
 
-func (d *decoder) decodeBatch(n ast.Node, p string, b *Batch) {
+func (d *decoder) decodeBatch(n ast.Node, p string, b *config.Job) {
 	d.object(n, p, p+".", "in batch", fields{
-		"interval":            func(p string, v ast.Node) { d.duration(v, p, true, &b.Interval) },
+		"interval":            func(p string, v ast.Node) { d.duration(v, p, true, &b.BatchInterval) },
 		"maxRatePerPartition": func(p string, v ast.Node) { d.intMin(v, p, 0, &b.MaxRatePerPartition) },
 		"minRatePerPartition": func(p string, v ast.Node) { d.intMin(v, p, 0, &b.MinRatePerPartition) },
-		"pollTimeout":         func(p string, v ast.Node) { d.duration(v, p, true, &b.PollTimeout) },
+		"pollTimeout":         d.removed("nothing read it; a batch's fetch is bounded by batch.interval and the rate limits, and a stop by shutdown.timeout"),
 		"backpressure": func(p string, v ast.Node) {
-			bp := &b.Backpressure
 			d.object(v, p, p+".", "in batch.backpressure", fields{
-				"enabled":      func(p string, v ast.Node) { d.boolean(v, p, &bp.Enabled) },
-				"initialRate":  func(p string, v ast.Node) { d.intMin(v, p, 0, &bp.InitialRate) },
-				"proportional": func(p string, v ast.Node) { d.float(v, p, &bp.Proportional) },
-				"integral":     func(p string, v ast.Node) { d.float(v, p, &bp.Integral) },
-				"derived":      func(p string, v ast.Node) { d.float(v, p, &bp.Derived) },
-				"minRate":      func(p string, v ast.Node) { d.intMin(v, p, 1, &bp.MinRate) },
+				"enabled":      func(p string, v ast.Node) { d.boolean(v, p, &b.Backpressure) },
+				"initialRate":  func(p string, v ast.Node) { d.intMin(v, p, 0, &b.BackpressureInitialRate) },
+				"proportional": func(p string, v ast.Node) { d.float(v, p, &b.BackpressureProportional) },
+				"integral":     func(p string, v ast.Node) { d.float(v, p, &b.BackpressureIntegral) },
+				"derived":      func(p string, v ast.Node) { d.float(v, p, &b.BackpressureDerived) },
+				"minRate":      func(p string, v ast.Node) { d.intMin(v, p, 1, &b.BackpressureMinRate) },
 			})
 		},
 	})
 }
 
-func (d *decoder) decodeLocation(n ast.Node, p string, l *Location) {
+func (d *decoder) decodeLocation(n ast.Node, p string, l *config.Job) {
 	d.object(n, p, p+".", "in location", fields{
-		"strategy": func(p string, v ast.Node) { d.enum(v, p, &l.Strategy, "consistent", "brokers", "fixed") },
+		"strategy": func(p string, v ast.Node) { d.enum(v, p, &l.Location) },
 		"fixed": d.optional(func(p string, v ast.Node) {
-			l.Fixed = map[string]string{}
+			l.LocationFixed = map[string]string{}
 			for _, e := range d.entries(v, p) {
 				t, part, ok := strings.Cut(e.key, "/") // topic names hold no '/'
 				if _, pok := parsePartition(part); !ok || !pok || topicErr(t) != "" {
@@ -377,7 +384,7 @@ func (d *decoder) decodeLocation(n ast.Node, p string, l *Location) {
 					d.errorf(d.posOf(e.val), "%s: %s: host or instance must not be empty", p, e.key)
 					continue
 				}
-				l.Fixed[e.key] = host
+				l.LocationFixed[e.key] = host
 			}
 		}),
 	})
@@ -391,3 +398,6 @@ func urlErr(u string) string {
 	}
 	return ""
 }
+
+// startWords are kafka.startFrom's words besides timestamp:RFC3339.
+var startWords = config.StartKind(0).Names()[:config.StartFromTimestamp]

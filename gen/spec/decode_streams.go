@@ -196,7 +196,9 @@ func (d *decoder) decodeStream(i int, n ast.Node) (Stream, Pos, bool) {
 			}
 			st.Value, st.ValuePos = val, d.posOf(v)
 		},
-		"encoding": func(p string, v ast.Node) { d.enum(v, p, &st.Encoding, "confluent", "raw") },
+		"encoding": func(p string, v ast.Node) {
+			d.enum(v, p, words{dst: &st.Encoding, names: []string{"confluent", "raw"}})
+		},
 		"writerSchema": func(p string, v ast.Node) {
 			f, ok := d.str(v, p, genTime)
 			if !ok {

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"math"
@@ -192,17 +193,45 @@ func (d *decoder) duration(n ast.Node, path string, positive bool, dst *time.Dur
 	*dst = x
 }
 
-// enum decodes one of the allowed strings into dst.
-func (d *decoder) enum(n ast.Node, path string, dst *string, allowed ...string) {
+// enumValue is a typed setting of runtime/config: it lists its words and
+// unmarshals one.
+type enumValue interface {
+	encoding.TextUnmarshaler
+	Names() []string
+}
+
+// enum decodes one of dst's words into dst.
+func (d *decoder) enum(n ast.Node, path string, dst enumValue) {
 	s, ok := d.str(n, path, noRefs)
 	if !ok {
 		return
 	}
+	allowed := dst.Names()
 	if !slices.Contains(allowed, s) {
 		d.errorf(d.posOf(n), "%s: invalid value %q; want %s%s", path, s, orList(allowed), didYouMean(s, allowed))
 		return
 	}
-	*dst = s
+	if err := dst.UnmarshalText([]byte(s)); err != nil {
+		d.errorf(d.posOf(n), "%v", err)
+	}
+}
+
+// words is an enumValue of plain strings, for settings that only the
+// generator reads.
+type words struct {
+	dst   *string
+	names []string
+}
+
+func (w words) Names() []string { return w.names }
+
+func (w words) UnmarshalText(b []byte) error { *w.dst = string(b); return nil }
+
+// removed reports a key this spec version no longer has, and why.
+func (d *decoder) removed(why string) func(string, ast.Node) {
+	return func(p string, v ast.Node) {
+		d.errorf(d.posOf(v), "%s: removed: %s; delete the key", p, why)
+	}
 }
 
 func didYouMean(s string, candidates []string) string {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 // readmeBlock returns the fenced block that follows marker in the
@@ -43,8 +45,8 @@ func TestReadmeReferenceSpec(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the README's reference spec does not parse:\n%v", err)
 	}
-	if s.Sink.Type != "none" || s.Sink.Table != "" || s.DeadLetterTopic != "" || s.Location.Fixed != nil {
-		t.Errorf("empty values are not the defaults: sink %+v, deadLetterTopic %q, location %+v", s.Sink, s.DeadLetterTopic, s.Location)
+	if j := s.Job; j.SinkType != config.SinkNone || j.SinkTable != "" || j.DeadLetterTopic != "" || j.LocationFixed != nil {
+		t.Errorf("empty values are not the defaults: sink %v, table %q, deadLetterTopic %q, location.fixed %v", j.SinkType, j.SinkTable, j.DeadLetterTopic, j.LocationFixed)
 	}
 	if r := s.Schemas.Registry; r == nil || r.URLText != "${SCHEMA_REGISTRY_URL}" || len(r.Unset) != 3 {
 		t.Errorf("registry settings whose variables are unset are kept for when the registry is contacted: %+v", r)

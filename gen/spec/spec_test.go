@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 var update = flag.Bool("update", false, "rewrite the testdata/errors/*.stderr golden files")
@@ -84,36 +86,49 @@ func TestParseFull(t *testing.T) {
 				Pos:      pos(22, 5), KeyPos: pos(22, 5), ValuePos: pos(24, 12),
 			},
 		},
-		Kafka: Kafka{
-			Brokers:   []string{"${KAFKA_BROKERS:-localhost:9092}"},
-			Group:     "impressions-etl",
-			GroupSet:  true,
-			StartFrom: "timestamp:2024-05-01T00:00:00Z",
-			ResetTo:   "latest",
-			Isolation: "read_uncommitted",
-			TLS:       TLS{Enabled: true, CA: "/etc/ca.pem", Cert: "${TLS_CERT}", Key: "${TLS_KEY}"},
-			SASL:      SASL{Mechanism: "SCRAM-SHA-512", Username: "${KAFKA_USER}", Password: "${KAFKA_PASSWORD}"},
+		Job: config.Job{
+			Brokers:                  []string{"${KAFKA_BROKERS:-localhost:9092}"},
+			Group:                    "impressions-etl",
+			RegistryURL:              "${SCHEMA_REGISTRY_URL}",
+			StartFrom:                config.StartAt(time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)),
+			ResetTo:                  config.ResetLatest,
+			Isolation:                config.ReadUncommitted,
+			TLS:                      true,
+			TLSCA:                    "/etc/ca.pem",
+			TLSCert:                  "${TLS_CERT}",
+			TLSKey:                   "${TLS_KEY}",
+			SASLMechanism:            "SCRAM-SHA-512",
+			SASLUsername:             "${KAFKA_USER}",
+			SASLPassword:             "${KAFKA_PASSWORD}",
+			BatchInterval:            10 * time.Second,
+			MaxRatePerPartition:      1000,
+			MinRatePerPartition:      10,
+			Backpressure:             true,
+			BackpressureInitialRate:  500,
+			BackpressureProportional: 1.5,
+			BackpressureIntegral:     0.3,
+			BackpressureDerived:      0.1,
+			BackpressureMinRate:      50,
+			Location:                 config.LocationFixed,
+			LocationFixed:            map[string]string{"impressions/0": "worker-a", "clicks/1": "worker-b"},
+			Workers:                  8,
+			Semantics:                config.ExactlyOnce,
+			OffsetsStore:             config.StorePostgres,
+			OffsetsDSN:               "${PG_DSN}",
+			SinkType:                 config.SinkPostgres,
+			SinkDSN:                  "${PG_DSN}",
+			SinkTable:                "ads.impressions",
+			MaxFailures:              3,
+			RetryBackoff:             500 * time.Millisecond,
+			OnDecodeError:            config.DecodeDeadLetter,
+			DeadLetterTopic:          "impressions-dlq",
+			ShutdownTimeout:          30 * time.Second,
+			StatusAddr:               "${STATUS_ADDR:-:9090}",
 		},
-		Batch: Batch{
-			Interval:            10 * time.Second,
-			MaxRatePerPartition: 1000,
-			MinRatePerPartition: 10,
-			Backpressure:        Backpressure{Enabled: true, InitialRate: 500, Proportional: 1.5, Integral: 0.3, Derived: 0.1, MinRate: 50},
-			PollTimeout:         time.Minute,
-		},
-		Location:        Location{Strategy: "fixed", Fixed: map[string]string{"impressions/0": "worker-a", "clicks/1": "worker-b"}},
-		Workers:         8,
-		Semantics:       "exactly-once",
-		Offsets:         Offsets{Store: "postgres", DSN: "${PG_DSN}"},
-		Sink:            Sink{Type: "postgres", DSN: "${PG_DSN}", Table: "ads.impressions"},
-		Retries:         Retries{MaxFailures: 3, Backoff: 500 * time.Millisecond},
-		OnDecodeError:   "dead-letter",
-		DeadLetterTopic: "impressions-dlq",
-		Shutdown:        Shutdown{Graceful: false, Timeout: 30 * time.Second},
-		Status:          Status{Addr: "${STATUS_ADDR:-:9090}"},
-		PackagePos:      pos(3, 10),
-		OutputPos:       pos(4, 9),
+		PackagePos: pos(3, 10),
+		OutputPos:  pos(4, 9),
 	}
+	s.positions = nil
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("Parse mismatch\n got: %+v\nwant: %+v", s, want)
 	}
@@ -144,30 +159,15 @@ func TestParseMinimalDefaults(t *testing.T) {
 			Encoding:  "confluent",
 			Pos:       Pos{file, 4, 5}, KeyPos: Pos{file, 4, 5}, ValuePos: Pos{file, 6, 12},
 		}},
-		Kafka: Kafka{
-			Brokers:   []string{"localhost:9092"},
-			Group:     "anomaly-detector",
-			StartFrom: "committed",
-			ResetTo:   "earliest",
-			Isolation: "read_committed",
-		},
-		Batch: Batch{
-			Interval:            5 * time.Second,
-			MinRatePerPartition: 1,
-			Backpressure:        Backpressure{Proportional: 1.0, Integral: 0.2, MinRate: 100},
-			PollTimeout:         2 * time.Minute,
-		},
-		Location:      Location{Strategy: "consistent"},
-		Semantics:     "at-least-once",
-		Offsets:       Offsets{Store: "kafka"},
-		Sink:          Sink{Type: "none"},
-		Retries:       Retries{MaxFailures: 4, Backoff: time.Second},
-		OnDecodeError: "fail",
-		Shutdown:      Shutdown{Graceful: true, Timeout: 50 * time.Second},
-		Status:        Status{Addr: ":8080"},
-		PackagePos:    namePos,
-		OutputPos:     namePos,
+		Job: func() config.Job {
+			j := config.Default()
+			j.Group = "anomaly-detector"
+			return j
+		}(),
+		PackagePos: namePos,
+		OutputPos:  namePos,
 	}
+	s.positions = nil
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("Parse mismatch\n got: %+v\nwant: %+v", s, want)
 	}
@@ -182,22 +182,22 @@ func TestDerivedDefaults(t *testing.T) {
 	}{
 		{"exactly-once files: offsets follow the sink",
 			"semantics: exactly-once\nsink: {type: files, dir: /out}\n",
-			func(s *Spec) bool { return s.Offsets == Offsets{Store: "files", Dir: "/out"} }},
+			func(s *Spec) bool { return s.Job.OffsetsStore == config.StoreFiles && s.Job.OffsetsDir == "/out" }},
 		{"exactly-once postgres: offsets follow the sink",
 			"semantics: exactly-once\nsink: {type: postgres, dsn: \"${DSN}\", table: t}\n",
-			func(s *Spec) bool { return s.Offsets == Offsets{Store: "postgres", DSN: "${DSN}"} }},
+			func(s *Spec) bool { return s.Job.OffsetsStore == config.StorePostgres && s.Job.OffsetsDSN == "${DSN}" }},
 		{"exactly-once kafka",
 			"semantics: exactly-once\nsink: {type: kafka, topic: out}\n",
-			func(s *Spec) bool { return s.Offsets.Store == "kafka" }},
+			func(s *Spec) bool { return s.Job.OffsetsStore == config.StoreKafka }},
 		{"exactly-once files, same dir written twice",
 			"semantics: exactly-once\nsink: {type: files, dir: /out/}\noffsets: {store: files, dir: /out}\n",
-			func(s *Spec) bool { return s.Offsets.Dir == "/out" }},
+			func(s *Spec) bool { return s.Job.OffsetsDir == "/out" }},
 		{"at-least-once keeps the kafka store",
 			"sink: {type: files, dir: /out}\n",
-			func(s *Spec) bool { return s.Offsets.Store == "kafka" }},
-		{"shutdown timeout is 10 intervals",
+			func(s *Spec) bool { return s.Job.OffsetsStore == config.StoreKafka }},
+		{"shutdown timeout 0 is left to the runtime (10 intervals)",
 			"batch: {interval: 2s}\n",
-			func(s *Spec) bool { return s.Shutdown.Timeout == 20*time.Second }},
+			func(s *Spec) bool { return s.Job.ShutdownTimeout == 0 }},
 		{"explicit package drives output",
 			"package: myjob\n",
 			func(s *Spec) bool {
@@ -205,10 +205,12 @@ func TestDerivedDefaults(t *testing.T) {
 			}},
 		{"null sections keep defaults",
 			"kafka:\nbatch: ~\n",
-			func(s *Spec) bool { return s.Kafka.Brokers[0] == "localhost:9092" && s.Batch.Interval == 5*time.Second }},
+			func(s *Spec) bool {
+				return s.Job.Brokers[0] == "localhost:9092" && s.Job.BatchInterval == 5*time.Second
+			}},
 		{"explicit group with assign and kafka store",
 			"kafka: {group: \"${GROUP}\"}\n",
-			func(s *Spec) bool { return s.Kafka.Group == "${GROUP}" && s.Kafka.GroupSet }},
+			func(s *Spec) bool { return s.Job.Group == "${GROUP}" }},
 		{"x- extension keys are unknown keys too",
 			"x-common: &dir /data\n",
 			nil},
@@ -250,7 +252,7 @@ offsets: {store: files, dir: *d}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Offsets.Dir != "/data" || s.Streams[0].Name != "a" {
+	if s.Job.OffsetsDir != "/data" || s.Streams[0].Name != "a" {
 		t.Errorf("aliases not resolved: %+v", s)
 	}
 }
@@ -287,15 +289,15 @@ onDecodeError: dead-letter
 		{s.Schemas.Files[0], "../schemas/*.avsc"},
 		{s.Schemas.Registry.URL, "http://sr.example:8081"},
 		{s.Schemas.Registry.Subjects[0].Name, "impressions-value"},
-		{s.Kafka.Brokers[0], "${KAFKA_BROKERS:-localhost:9092}"},
-		{s.Kafka.Group, "${GROUP}"},
-		{s.Kafka.SASL.Mechanism, "${MECH}"},
-		{s.Kafka.SASL.Password, "${KAFKA_PASSWORD}"},
-		{s.Sink.DSN, "${PG_DSN}"},
-		{s.Sink.Table, "${TABLE}"},
-		{s.Offsets.DSN, ""},
-		{s.Status.Addr, "${STATUS_ADDR}"},
-		{s.DeadLetterTopic, "${DLQ}"},
+		{s.Job.Brokers[0], "${KAFKA_BROKERS:-localhost:9092}"},
+		{s.Job.Group, "${GROUP}"},
+		{s.Job.SASLMechanism, "${MECH}"},
+		{s.Job.SASLPassword, "${KAFKA_PASSWORD}"},
+		{s.Job.SinkDSN, "${PG_DSN}"},
+		{s.Job.SinkTable, "${TABLE}"},
+		{s.Job.OffsetsDSN, ""},
+		{s.Job.StatusAddr, "${STATUS_ADDR}"},
+		{s.Job.DeadLetterTopic, "${DLQ}"},
 	}
 	for i, c := range checks {
 		if c.got != c.want {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/streamgen/streamgen/runtime/config"
 	"github.com/streamgen/streamgen/runtime/envsubst"
 )
 
@@ -17,51 +18,46 @@ func (d *decoder) validate(s *Spec) {
 	d.semantics(s)
 	d.stores(s)
 
-	if s.Kafka.Group == "" && !s.Kafka.GroupSet {
-		s.Kafka.Group = s.Name
-	}
-	if s.Shutdown.Timeout == 0 {
-		s.Shutdown.Timeout = 10 * s.Batch.Interval
+	j := &s.Job
+	if j.Group == "" && !d.has("kafka.group") {
+		j.Group = s.Name
 	}
 
 	for _, st := range s.Streams {
-		if st.Assign != nil && s.Offsets.Store == "kafka" && !s.Kafka.GroupSet {
+		if st.Assign != nil && j.OffsetsStore == config.StoreKafka && !d.has("kafka.group") {
 			d.errorf(d.keys[fmt.Sprintf("stream %q: assign", st.Name)], "stream %q uses assign, and offsets.store \"kafka\" commits offsets under a consumer group id: set kafka.group explicitly (assign does not join the group, so the default, the job name, could silently share committed offsets with another job of the same name), or keep offsets in postgres or files", st.Name)
 		}
 	}
 
 	switch {
-	case s.OnDecodeError == "dead-letter" && s.DeadLetterTopic == "":
+	case j.OnDecodeError == config.DecodeDeadLetter && j.DeadLetterTopic == "":
 		d.errorf(d.at("onDecodeError"), "onDecodeError: \"dead-letter\" needs deadLetterTopic, the topic that receives records that cannot be decoded")
-	case s.OnDecodeError != "dead-letter" && s.DeadLetterTopic != "" && d.has("deadLetterTopic"):
-		d.errorf(d.at("deadLetterTopic"), "deadLetterTopic is set but onDecodeError is %q, so no record would be written to it; set onDecodeError: dead-letter or remove deadLetterTopic", s.OnDecodeError)
+	case j.OnDecodeError != config.DecodeDeadLetter && j.DeadLetterTopic != "" && d.has("deadLetterTopic"):
+		d.errorf(d.at("deadLetterTopic"), "deadLetterTopic is set but onDecodeError is %q, so no record would be written to it; set onDecodeError: dead-letter or remove deadLetterTopic", j.OnDecodeError)
 	}
 
-	b := s.Batch
-	if b.MaxRatePerPartition > 0 && b.MinRatePerPartition > b.MaxRatePerPartition {
-		d.errorf(d.at("batch.minRatePerPartition", "batch.maxRatePerPartition"), "batch.minRatePerPartition (%d) must be <= batch.maxRatePerPartition (%d)", b.MinRatePerPartition, b.MaxRatePerPartition)
+	if j.MaxRatePerPartition > 0 && j.MinRatePerPartition > j.MaxRatePerPartition {
+		d.errorf(d.at("batch.minRatePerPartition", "batch.maxRatePerPartition"), "batch.minRatePerPartition (%d) must be <= batch.maxRatePerPartition (%d)", j.MinRatePerPartition, j.MaxRatePerPartition)
 	}
 
 	switch {
-	case s.Location.Strategy == "fixed" && len(s.Location.Fixed) == 0 && !d.has("location.fixed"):
+	case j.Location == config.LocationFixed && len(j.LocationFixed) == 0 && !d.has("location.fixed"):
 		d.errorf(d.at("location.strategy"), "location.strategy: \"fixed\" needs location.fixed, a map of topic/partition to host or instance")
-	case s.Location.Strategy == "fixed" && len(s.Location.Fixed) == 0:
+	case j.Location == config.LocationFixed && len(j.LocationFixed) == 0:
 		d.errorf(d.at("location.fixed"), "location.fixed: must not be empty with strategy \"fixed\"")
-	case s.Location.Strategy != "fixed" && d.has("location.fixed") && d.has("location.strategy"):
-		d.errorf(d.at("location.fixed"), "location.fixed is only used with location.strategy \"fixed\", not %q", s.Location.Strategy)
-	case s.Location.Strategy != "fixed" && d.has("location.fixed"):
+	case j.Location != config.LocationFixed && d.has("location.fixed") && d.has("location.strategy"):
+		d.errorf(d.at("location.fixed"), "location.fixed is only used with location.strategy \"fixed\", not %q", j.Location)
+	case j.Location != config.LocationFixed && d.has("location.fixed"):
 		d.errorf(d.at("location.fixed"), "location.fixed is only used with location.strategy \"fixed\"; set strategy: fixed")
 	}
 
-	tls := s.Kafka.TLS
-	if (tls.Cert == "") != (tls.Key == "") && !envsubst.HasRefs(tls.Cert+tls.Key) {
+	if (j.TLSCert == "") != (j.TLSKey == "") && !envsubst.HasRefs(j.TLSCert+j.TLSKey) {
 		d.errorf(d.at("kafka.tls.cert", "kafka.tls.key"), "kafka.tls: cert and key go together: a client certificate needs its private key; set both or neither")
 	}
-	sasl := s.Kafka.SASL
 	switch {
-	case sasl.Mechanism != "" && (sasl.Username == "" || sasl.Password == ""):
-		d.errorf(d.at("kafka.sasl.mechanism"), "kafka.sasl: mechanism %q needs username and password", sasl.Mechanism)
-	case sasl.Mechanism == "" && (d.has("kafka.sasl.username") || d.has("kafka.sasl.password")) && !d.has("kafka.sasl.mechanism"):
+	case j.SASLMechanism != "" && (j.SASLUsername == "" || j.SASLPassword == ""):
+		d.errorf(d.at("kafka.sasl.mechanism"), "kafka.sasl: mechanism %q needs username and password", j.SASLMechanism)
+	case j.SASLMechanism == "" && (d.has("kafka.sasl.username") || d.has("kafka.sasl.password")) && !d.has("kafka.sasl.mechanism"):
 		d.errorf(d.at("kafka.sasl.username", "kafka.sasl.password"), "kafka.sasl: username and password are unused without a mechanism; set mechanism to PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
 	}
 }
@@ -92,38 +88,37 @@ func (d *decoder) names(s *Spec) {
 
 // transactionalStore is the offsets store that commits in the same atomic
 // step as each sink.
-var transactionalStore = map[string]string{"files": "files", "postgres": "postgres", "kafka": "kafka"}
+var transactionalStore = map[config.SinkType]config.OffsetsStore{
+	config.SinkFiles: config.StoreFiles, config.SinkPostgres: config.StorePostgres, config.SinkKafka: config.StoreKafka,
+}
 
+// semantics checks that exactly-once has a transactional sink, and
+// defaults the offsets store to the sink's with it.
 func (d *decoder) semantics(s *Spec) {
-	if s.Semantics != "exactly-once" {
-		if s.Offsets.Store == "" {
-			s.Offsets.Store = "kafka"
-		}
+	j := &s.Job
+	if j.Semantics != config.ExactlyOnce {
 		return
 	}
-	want, ok := transactionalStore[s.Sink.Type]
+	want, ok := transactionalStore[j.SinkType]
 	if !ok {
-		d.errorf(d.at("semantics"), "semantics: \"exactly-once\" needs a transactional sink: with sink.type %q the output cannot commit in the same atomic step as the offsets; set sink.type to files, postgres or kafka, or use at-least-once", s.Sink.Type)
-		if s.Offsets.Store == "" {
-			s.Offsets.Store = "kafka"
-		}
+		d.errorf(d.at("semantics"), "semantics: \"exactly-once\" needs a transactional sink: with sink.type %q the output cannot commit in the same atomic step as the offsets; set sink.type to files, postgres or kafka, or use at-least-once", j.SinkType)
 		return
 	}
-	switch s.Offsets.Store {
-	case "":
-		s.Offsets.Store = want
-	case want:
+	switch {
+	case !d.has("offsets.store"):
+		j.OffsetsStore = want
+	case j.OffsetsStore == want:
 	default:
-		d.errorf(d.at("offsets.store"), "offsets.store: %q cannot commit in the same atomic step as sink.type %q, which semantics \"exactly-once\" needs; use offsets.store %q (or omit it: with exactly-once it defaults to the sink's store)", s.Offsets.Store, s.Sink.Type, want)
+		d.errorf(d.at("offsets.store"), "offsets.store: %q cannot commit in the same atomic step as sink.type %q, which semantics \"exactly-once\" needs; use offsets.store %q (or omit it: with exactly-once it defaults to the sink's store)", j.OffsetsStore, j.SinkType, want)
 		return
 	}
-	switch s.Sink.Type {
-	case "files":
-		if s.Offsets.Dir != "" && s.Sink.Dir != "" && cleanDir(s.Offsets.Dir) != cleanDir(s.Sink.Dir) {
-			d.errorf(d.at("offsets.dir"), "offsets.dir: %q differs from sink.dir %q: with exactly-once the file rename commits output and offsets together, so they must share the sink's directory; omit offsets.dir", s.Offsets.Dir, s.Sink.Dir)
+	switch j.SinkType {
+	case config.SinkFiles:
+		if j.OffsetsDir != "" && j.SinkDir != "" && cleanDir(j.OffsetsDir) != cleanDir(j.SinkDir) {
+			d.errorf(d.at("offsets.dir"), "offsets.dir: %q differs from sink.dir %q: with exactly-once the file rename commits output and offsets together, so they must share the sink's directory; omit offsets.dir", j.OffsetsDir, j.SinkDir)
 		}
-	case "postgres":
-		if s.Offsets.DSN != "" && s.Sink.DSN != "" && s.Offsets.DSN != s.Sink.DSN {
+	case config.SinkPostgres:
+		if j.OffsetsDSN != "" && j.SinkDSN != "" && j.OffsetsDSN != j.SinkDSN {
 			d.errorf(d.at("offsets.dsn"), "offsets.dsn differs from sink.dsn: with exactly-once the output and offsets commit in one PostgreSQL transaction, so they must be in the sink's database; omit offsets.dsn")
 		}
 	}
@@ -139,58 +134,58 @@ func cleanDir(s string) string {
 // stores fills the offsets location from the sink and checks that each
 // store and sink has what it needs, and nothing it ignores.
 func (d *decoder) stores(s *Spec) {
-	o, k := &s.Offsets, s.Sink
-	if o.Store == "files" && o.Dir == "" && k.Type == "files" {
-		o.Dir = k.Dir
+	j := &s.Job
+	if j.OffsetsStore == config.StoreFiles && j.OffsetsDir == "" && j.SinkType == config.SinkFiles {
+		j.OffsetsDir = j.SinkDir
 	}
-	if o.Store == "postgres" && o.DSN == "" && k.Type == "postgres" {
-		o.DSN = k.DSN
+	if j.OffsetsStore == config.StorePostgres && j.OffsetsDSN == "" && j.SinkType == config.SinkPostgres {
+		j.OffsetsDSN = j.SinkDSN
 	}
 	storePos := d.at("offsets.store", "offsets", "semantics")
-	switch o.Store {
-	case "postgres":
-		if o.DSN == "" {
+	switch j.OffsetsStore {
+	case config.StorePostgres:
+		if j.OffsetsDSN == "" {
 			d.errorf(storePos, "offsets.store: \"postgres\" needs offsets.dsn, the database that keeps the offsets")
 		}
-	case "files":
-		if o.Dir == "" {
+	case config.StoreFiles:
+		if j.OffsetsDir == "" {
 			d.errorf(storePos, "offsets.store: \"files\" needs offsets.dir, the directory that keeps the offsets")
 		}
 	}
-	if o.Store != "postgres" && d.has("offsets.dsn") && !envsubst.HasRefs(o.DSN) {
-		d.errorf(d.at("offsets.dsn"), "offsets.dsn is only used with offsets.store \"postgres\", not %q", o.Store)
+	if j.OffsetsStore != config.StorePostgres && d.has("offsets.dsn") && !envsubst.HasRefs(j.OffsetsDSN) {
+		d.errorf(d.at("offsets.dsn"), "offsets.dsn is only used with offsets.store \"postgres\", not %q", j.OffsetsStore)
 	}
-	if o.Store != "files" && d.has("offsets.dir") && !envsubst.HasRefs(o.Dir) {
-		d.errorf(d.at("offsets.dir"), "offsets.dir is only used with offsets.store \"files\", not %q", o.Store)
+	if j.OffsetsStore != config.StoreFiles && d.has("offsets.dir") && !envsubst.HasRefs(j.OffsetsDir) {
+		d.errorf(d.at("offsets.dir"), "offsets.dir is only used with offsets.store \"files\", not %q", j.OffsetsStore)
 	}
 
 	typePos := d.at("sink.type", "sink")
 	need := func(ok bool, key, what string) {
 		if !ok {
-			d.errorf(typePos, "sink.type: %q needs sink.%s, %s", k.Type, key, what)
+			d.errorf(typePos, "sink.type: %q needs sink.%s, %s", j.SinkType, key, what)
 		}
 	}
-	switch k.Type {
-	case "files":
-		need(k.Dir != "", "dir", "the directory the batches are written to")
-	case "postgres":
-		need(k.DSN != "", "dsn", "the database to write to")
-		need(k.Table != "", "table", "the table to write to")
-	case "kafka":
-		need(k.Topic != "", "topic", "the topic to write to")
+	switch j.SinkType {
+	case config.SinkFiles:
+		need(j.SinkDir != "", "dir", "the directory the batches are written to")
+	case config.SinkPostgres:
+		need(j.SinkDSN != "", "dsn", "the database to write to")
+		need(j.SinkTable != "", "table", "the table to write to")
+	case config.SinkKafka:
+		need(j.SinkTopic != "", "topic", "the topic to write to")
 	}
 	for _, f := range []struct {
 		key, val string
 		types    string
 		used     bool
 	}{
-		{"dir", k.Dir, `"files"`, k.Type == "files"},
-		{"dsn", k.DSN, `"postgres"`, k.Type == "postgres"},
-		{"table", k.Table, `"postgres"`, k.Type == "postgres"},
-		{"topic", k.Topic, `"kafka"`, k.Type == "kafka"},
+		{"dir", j.SinkDir, `"files"`, j.SinkType == config.SinkFiles},
+		{"dsn", j.SinkDSN, `"postgres"`, j.SinkType == config.SinkPostgres},
+		{"table", j.SinkTable, `"postgres"`, j.SinkType == config.SinkPostgres},
+		{"topic", j.SinkTopic, `"kafka"`, j.SinkType == config.SinkKafka},
 	} {
 		if !f.used && d.has("sink."+f.key) && !envsubst.HasRefs(f.val) {
-			d.errorf(d.at("sink."+f.key), "sink.%s is only used with sink.type %s, not %q", f.key, f.types, k.Type)
+			d.errorf(d.at("sink."+f.key), "sink.%s is only used with sink.type %s, not %q", f.key, f.types, j.SinkType)
 		}
 	}
 }

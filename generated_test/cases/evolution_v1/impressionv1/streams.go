@@ -6,8 +6,8 @@ package impressionv1
 import (
 	sgcontext "context"
 	sgruntime "github.com/streamgen/streamgen/runtime"
+	sgconfig "github.com/streamgen/streamgen/runtime/config"
 	sgos "os"
-	sgtime "time"
 )
 
 // ImpressionsRecord is a record of stream "impressions" (topics impressions).
@@ -33,70 +33,27 @@ type Handler interface {
 // JobName is the job's name (spec key name): default group id and metrics prefix.
 const JobName = "evolution-v1"
 
-// Config is the job's configuration. runtime.JobConfig documents each field.
+// Config is the job's configuration. runtime.JobConfig and config.Job
+// document each field.
 type Config struct {
 	sgruntime.JobConfig
 }
 
-// DefaultConfig returns the spec's configuration, with ${VAR} and
-// ${VAR:-default} in runtime values (brokers, credentials, DSNs, paths)
-// expanded from the environment now, at start-up. Validate reports a
-// reference that is not set.
+// DefaultConfig returns the configuration's defaults (config.Default) with
+// what the spec sets, and ${VAR} and ${VAR:-default} in runtime values
+// (brokers, credentials, DSNs, paths) expanded from the environment now,
+// at start-up. Validate reports a reference that is not set.
 func DefaultConfig() Config {
-	c := Config{sgruntime.JobConfig{
-		Backpressure:               false,
-		BackpressureDerived:        0.0,
-		BackpressureInitialRate:    0,
-		BackpressureIntegral:       0.2,
-		BackpressureMinRate:        100,
-		BackpressureProportional:   1.0,
-		BatchInterval:              5 * sgtime.Second,
-		Brokers:                    []string{"localhost:9092"},
-		DeadLetterTopic:            "",
-		GracefulShutdown:           true,
-		Group:                      "evolution-v1-test",
-		Isolation:                  "read_committed",
-		Location:                   "consistent",
-		MaxFailures:                4,
-		MaxRatePerPartition:        0,
-		MinRatePerPartition:        1,
-		OffsetsDSN:                 "",
-		OffsetsDir:                 "",
-		OffsetsStore:               "kafka",
-		OnDecodeError:              "fail",
-		PollTimeout:                2 * sgtime.Minute,
-		RegistryCA:                 "",
-		RegistryCert:               "",
-		RegistryInsecureSkipVerify: false,
-		RegistryKey:                "",
-		RegistryURL:                "",
-		ResetTo:                    "earliest",
-		RetryBackoff:               sgtime.Second,
-		SASLMechanism:              "",
-		SASLPassword:               "",
-		SASLUsername:               "",
-		Semantics:                  "at-least-once",
-		ShutdownTimeout:            50 * sgtime.Second,
-		SinkDSN:                    "",
-		SinkDir:                    "",
-		SinkTable:                  "",
-		SinkTopic:                  "",
-		SinkType:                   "none",
-		StartFrom:                  "earliest",
-		StatusAddr:                 ":8080",
-		TLS:                        false,
-		TLSCA:                      "",
-		TLSCert:                    "",
-		TLSInsecureSkipVerify:      false,
-		TLSKey:                     "",
-		Workers:                    0,
-	}}
+	c := Config{sgruntime.DefaultJobConfig()}
+	c.Group = "evolution-v1-test"
+	c.StartFrom = sgconfig.StartEarliest()
 	c.ExpandEnv(sgos.LookupEnv)
 	return c
 }
 
 // Run runs the job until ctx is done or a batch fails. On cancellation it
-// stops gracefully: the in-flight batch finishes and is committed.
+// stops gracefully: the in-flight batch finishes and is committed, or,
+// past cfg.ShutdownTimeout, is abandoned uncommitted.
 func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	opts, err := cfg.EngineOpts()
 	if err != nil {

@@ -1,0 +1,101 @@
+package golang
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"time"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/streamgen/streamgen/gen/spec"
+	"github.com/streamgen/streamgen/runtime/config"
+)
+
+const configPkg = "github.com/streamgen/streamgen/runtime/config"
+
+// setting is one assignment of the generated DefaultConfig.
+type setting struct {
+	field string
+	value jen.Code
+}
+
+// specSettings are the fields of the spec's configuration (Spec.Job) that
+// differ from config.Default, in the struct's order: what DefaultConfig
+// assigns. Runtime values keep their ${VAR} references: DefaultConfig
+// expands them when the job starts, so no secret is baked into generated
+// code.
+func specSettings(sp *spec.Spec) []setting {
+	job, def := sp.Job, config.Default()
+	jv, dv := reflect.ValueOf(job), reflect.ValueOf(def)
+	var out []setting
+	for i := range jv.NumField() {
+		v := jv.Field(i)
+		if reflect.DeepEqual(v.Interface(), dv.Field(i).Interface()) {
+			continue
+		}
+		if v.Kind() == reflect.Map && v.Len() == 0 && dv.Field(i).Len() == 0 {
+			continue
+		}
+		out = append(out, setting{jv.Type().Field(i).Name, valueLit(v.Interface())})
+	}
+	return out
+}
+
+// enumConsts names the constant of each value of config's enums.
+var enumConsts = map[any]string{
+	config.AtLeastOnce: "AtLeastOnce", config.AtMostOnce: "AtMostOnce", config.ExactlyOnce: "ExactlyOnce",
+	config.ResetEarliest: "ResetEarliest", config.ResetLatest: "ResetLatest", config.ResetError: "ResetError",
+	config.ReadCommitted: "ReadCommitted", config.ReadUncommitted: "ReadUncommitted",
+	config.LocationConsistent: "LocationConsistent", config.LocationBrokers: "LocationBrokers", config.LocationFixed: "LocationFixed",
+	config.DecodeFail: "DecodeFail", config.DecodeSkip: "DecodeSkip", config.DecodeDeadLetter: "DecodeDeadLetter",
+	config.StoreKafka: "StoreKafka", config.StorePostgres: "StorePostgres", config.StoreFiles: "StoreFiles",
+	config.SinkNone: "SinkNone", config.SinkFiles: "SinkFiles", config.SinkPostgres: "SinkPostgres", config.SinkKafka: "SinkKafka",
+}
+
+// valueLit writes a config.Job field's value as Go.
+func valueLit(v any) jen.Code {
+	switch v := v.(type) {
+	case config.StartPosition:
+		switch v.Kind() {
+		case config.StartFromEarliest:
+			return jen.Qual(configPkg, "StartEarliest").Call()
+		case config.StartFromLatest:
+			return jen.Qual(configPkg, "StartLatest").Call()
+		case config.StartFromTimestamp:
+			t := v.Time().UTC()
+			return jen.Qual(configPkg, "StartAt").Call(jen.Qual("time", "Date").Call(
+				jen.Lit(t.Year()), jen.Qual("time", t.Month().String()), jen.Lit(t.Day()),
+				jen.Lit(t.Hour()), jen.Lit(t.Minute()), jen.Lit(t.Second()), jen.Lit(t.Nanosecond()), jen.Qual("time", "UTC")))
+		}
+		return jen.Qual(configPkg, "StartCommitted").Call()
+	case time.Duration:
+		return durationLit(v)
+	case string, bool, int, float64:
+		return jen.Lit(v)
+	case int64:
+		return jen.Lit(int(v))
+	case []string:
+		return jen.Index().String().ValuesFunc(func(g *jen.Group) {
+			for _, s := range v {
+				g.Lit(s)
+			}
+		})
+	case map[string]string:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		return jen.Map(jen.String()).String().Values(jen.DictFunc(func(d jen.Dict) {
+			for _, k := range keys {
+				d[jen.Lit(k)] = jen.Lit(v[k])
+			}
+		}))
+	default:
+		if name, ok := enumConsts[v]; ok {
+			return jen.Qual(configPkg, name)
+		}
+	}
+	panic(fmt.Sprintf("golang: no literal for config value %T", v))
+}

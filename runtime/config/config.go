@@ -1,0 +1,179 @@
+// Package config is the configuration of a streamgen job, defined once:
+// the typed settings, their defaults (Default) and what the runtime can
+// run today (Unsupported). The generator reads streamgen.yaml into it and
+// writes the spec's values into the generated DefaultConfig; the runtime
+// (runtime.JobConfig embeds Job) turns it into engine options. It depends
+// on neither, so the generator does not link the Kafka client.
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Job is a job's configuration. Field comments name the spec key each
+// field comes from. String fields marked "runtime value" may hold ${VAR}
+// or ${VAR:-default} until the job expands them at start-up.
+type Job struct {
+	// Brokers are the Kafka bootstrap brokers (kafka.brokers); an entry may
+	// be a comma-separated list. Runtime value.
+	Brokers []string
+	// Group is the consumer group id (kafka.group; the spec's default is
+	// the job name). Runtime value.
+	Group string
+	// RegistryURL is the schema registry (schemas.registry.url). Runtime
+	// value.
+	RegistryURL string
+	// RegistryUsername and RegistryPassword are HTTP basic auth for the
+	// registry, RegistryToken a bearer token instead (runtime values,
+	// never printed). The spec's generation-time credentials are not
+	// baked into the job: the job takes empty ones from the environment
+	// (SCHEMA_REGISTRY_USERNAME, SCHEMA_REGISTRY_PASSWORD,
+	// SCHEMA_REGISTRY_TOKEN).
+	RegistryUsername, RegistryPassword, RegistryToken string
+	// RegistryCA, RegistryCert and RegistryKey are PEM files for an https
+	// registry with a private CA or client certificates
+	// (schemas.registry.tls; runtime values); RegistryInsecureSkipVerify
+	// skips verification.
+	RegistryCA, RegistryCert, RegistryKey string
+	RegistryInsecureSkipVerify            bool
+
+	// StartFrom is where a partition without a stored offset starts
+	// (kafka.startFrom).
+	StartFrom StartPosition
+	// ResetTo is what happens where the stored offset is missing or out
+	// of range (kafka.resetTo).
+	ResetTo ResetPolicy
+	// Isolation is read_committed or read_uncommitted (kafka.isolation).
+	Isolation Isolation
+	// TLS enables TLS to the brokers (kafka.tls); TLSCA (default: the
+	// system pool), TLSCert and TLSKey (both or neither) are PEM files
+	// (runtime values); TLSInsecureSkipVerify skips verification.
+	TLS                   bool
+	TLSCA, TLSCert        string
+	TLSKey                string
+	TLSInsecureSkipVerify bool
+	// SASLMechanism is "" (no SASL), PLAIN, SCRAM-SHA-256 or
+	// SCRAM-SHA-512 (kafka.sasl), which needs SASLUsername and
+	// SASLPassword (runtime values; the password is never logged or
+	// printed). A runtime value itself, so it stays a string.
+	SASLMechanism, SASLUsername, SASLPassword string
+
+	// BatchInterval is the time between batches (batch.interval), > 0.
+	// Buffered memory is bounded by BatchInterval x MaxRatePerPartition x
+	// partitions.
+	BatchInterval time.Duration
+	// MaxRatePerPartition caps records per second per partition; 0 = no
+	// cap (batch.maxRatePerPartition).
+	MaxRatePerPartition int64
+	// MinRatePerPartition is the floor of the per-partition rate
+	// (batch.minRatePerPartition), <= MaxRatePerPartition when that is
+	// set: backpressure cannot starve a partition below it.
+	MinRatePerPartition int64
+	// Backpressure adapts the rate to processing time with a PID estimator
+	// (batch.backpressure: BackpressureProportional, Integral, Derived,
+	// MinRate), starting at BackpressureInitialRate (0 =
+	// MaxRatePerPartition).
+	Backpressure                                                        bool
+	BackpressureInitialRate                                             int64
+	BackpressureProportional, BackpressureIntegral, BackpressureDerived float64
+	BackpressureMinRate                                                 int64
+
+	// Location is the location strategy (location.strategy);
+	// LocationFixed maps "topic/partition" to a worker or instance for
+	// LocationFixed (location.fixed).
+	Location      Location
+	LocationFixed map[string]string
+	// Workers is the number of partition tasks run at once; 0 =
+	// GOMAXPROCS (workers).
+	Workers int
+	// Semantics is the delivery guarantee (semantics). ExactlyOnce needs
+	// a transactional sink (files, postgres or kafka) whose store keeps
+	// the offsets too.
+	Semantics Semantics
+	// OffsetsStore is where offsets are kept (offsets.store; with
+	// exactly-once the spec's default is the sink's store), with
+	// OffsetsDSN and OffsetsDir for postgres and files (runtime values;
+	// the spec's defaults are the sink's DSN and directory).
+	OffsetsStore           OffsetsStore
+	OffsetsDSN, OffsetsDir string
+	// SinkType is where output goes (sink.type), with SinkDir, SinkDSN,
+	// SinkTable and SinkTopic (runtime values).
+	SinkType                               SinkType
+	SinkDir, SinkDSN, SinkTable, SinkTopic string
+	// MaxFailures is how often a partition task is tried before its batch
+	// fails (retries.maxFailures); RetryBackoff is the first wait between
+	// tries, doubling up to 10s (retries.backoff).
+	MaxFailures  int
+	RetryBackoff time.Duration
+	// OnDecodeError is the policy for undecodable records (onDecodeError);
+	// DeadLetterTopic receives them with DecodeDeadLetter
+	// (deadLetterTopic; runtime value).
+	OnDecodeError   DecodePolicy
+	DeadLetterTopic string
+	// ShutdownTimeout bounds a stop (shutdown.timeout): the in-flight
+	// batch finishes and is stored within it, or is abandoned, unstored,
+	// and read again on restart. 0 = 10 x BatchInterval.
+	ShutdownTimeout time.Duration
+	// StatusAddr is where Main serves status and health; "" = off
+	// (status.addr). Runtime value.
+	StatusAddr string
+}
+
+// Default returns the defaults of every setting: the only place they are
+// written. The spec loader starts from it, the engine's own defaults are
+// taken from it, and the generated DefaultConfig starts from it and sets
+// only what the spec says. Group has no default here: the spec's is the
+// job name.
+func Default() Job {
+	return Job{
+		Brokers:                  []string{"localhost:9092"},
+		StartFrom:                StartCommitted(),
+		ResetTo:                  ResetEarliest,
+		Isolation:                ReadCommitted,
+		BatchInterval:            5 * time.Second,
+		MinRatePerPartition:      1,
+		BackpressureProportional: 1.0,
+		BackpressureIntegral:     0.2,
+		BackpressureDerived:      0.0,
+		BackpressureMinRate:      100,
+		Location:                 LocationConsistent,
+		Semantics:                AtLeastOnce,
+		OffsetsStore:             StoreKafka,
+		SinkType:                 SinkNone,
+		MaxFailures:              4,
+		RetryBackoff:             time.Second,
+		OnDecodeError:            DecodeFail,
+		StatusAddr:               ":8080",
+	}
+}
+
+// SettingError is a setting the runtime cannot run with.
+type SettingError struct {
+	// Setting is the spec key, such as "sink.type".
+	Setting string
+	Msg     string
+}
+
+func (e *SettingError) Error() string { return e.Setting + ": " + e.Msg }
+
+// Unsupported reports the settings this runtime cannot run yet, each
+// naming its spec key, so the generator refuses the spec and the job
+// refuses the configuration instead of ignoring the setting. Today the
+// runtime has no sinks and no offset stores but Kafka's group commits:
+// it runs at-least-once and at-most-once jobs whose handler writes the
+// output. Exactly-once needs a transactional store (a sink's), which no
+// sink provides yet.
+func (j *Job) Unsupported() []*SettingError {
+	var errs []*SettingError
+	if j.SinkType != SinkNone {
+		errs = append(errs, &SettingError{"sink.type", fmt.Sprintf("%q is not served by this runtime yet: it runs no sinks, only handlers that write their own output; use sink.type none and write the output in ProcessBatch", j.SinkType)})
+	}
+	if j.OffsetsStore != StoreKafka {
+		errs = append(errs, &SettingError{"offsets.store", fmt.Sprintf("%q is not served by this runtime yet: it keeps offsets in Kafka only; use offsets.store kafka", j.OffsetsStore)})
+	}
+	if j.Semantics == ExactlyOnce {
+		errs = append(errs, &SettingError{"semantics", fmt.Sprintf("%q is not served by this runtime yet: it needs a transactional sink, which this runtime does not have; use at-least-once with idempotent writes, or at-most-once", j.Semantics)})
+	}
+	return errs
+}

@@ -1,0 +1,157 @@
+package config
+
+import (
+	"encoding"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// enum is what every typed setting of this package implements.
+type enum interface {
+	encoding.TextMarshaler
+	fmt.Stringer
+	Names() []string
+}
+
+// enums pairs each enum's zero value with a pointer to unmarshal into,
+// and the spec key its errors name.
+func enums() []struct {
+	zero    enum
+	ptr     encoding.TextUnmarshaler
+	setting string
+} {
+	var (
+		sem   Semantics
+		reset ResetPolicy
+		iso   Isolation
+		loc   Location
+		dec   DecodePolicy
+		store OffsetsStore
+		sink  SinkType
+	)
+	return []struct {
+		zero    enum
+		ptr     encoding.TextUnmarshaler
+		setting string
+	}{
+		{sem, &sem, "semantics"}, {reset, &reset, "kafka.resetTo"}, {iso, &iso, "kafka.isolation"},
+		{loc, &loc, "location.strategy"}, {dec, &dec, "onDecodeError"}, {store, &store, "offsets.store"},
+		{sink, &sink, "sink.type"},
+	}
+}
+
+// TestEnumsRoundTrip: every word of every enum unmarshals to a value that
+// marshals and prints as the same word; the zero value is the first word
+// (the default); a word that is not one is an error naming the setting
+// and the words it accepts.
+func TestEnumsRoundTrip(t *testing.T) {
+	for _, e := range enums() {
+		names := e.zero.Names()
+		if len(names) < 2 {
+			t.Fatalf("%s: names %v", e.setting, names)
+		}
+		if got := e.zero.String(); got != names[0] {
+			t.Errorf("%s: zero value is %q, want the default %q", e.setting, got, names[0])
+		}
+		for _, n := range names {
+			if err := e.ptr.UnmarshalText([]byte(n)); err != nil {
+				t.Fatalf("%s: UnmarshalText(%q): %v", e.setting, n, err)
+			}
+			v := e.ptr.(enum)
+			b, err := v.MarshalText()
+			if err != nil || string(b) != n || v.String() != n {
+				t.Errorf("%s: %q round-trips to %q (%v), prints %q", e.setting, n, b, err, v.String())
+			}
+		}
+		err := e.ptr.UnmarshalText([]byte("nope"))
+		want := fmt.Sprintf("%s: \"nope\" is not %s", e.setting, OrList(names))
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: UnmarshalText(nope) = %v, want %s", e.setting, err, want)
+		}
+	}
+	if _, err := Semantics(7).MarshalText(); err == nil || !strings.Contains(err.Error(), "semantics: 7 is not a valid value") {
+		t.Errorf("MarshalText of an invalid value: %v", err)
+	}
+	if got := SinkType(9).String(); got != "config.SinkType(9)" {
+		t.Errorf("String of an invalid value: %q", got)
+	}
+}
+
+func TestStartPositionText(t *testing.T) {
+	at := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	for text, want := range map[string]StartPosition{
+		"committed": StartCommitted(), "earliest": StartEarliest(), "latest": StartLatest(),
+		"timestamp:2024-05-01T00:00:00Z": StartAt(at),
+	} {
+		var p StartPosition
+		if err := p.UnmarshalText([]byte(text)); err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		if p.Kind() != want.Kind() || !p.Time().Equal(want.Time()) {
+			t.Errorf("%s: got %v", text, p)
+		}
+		if b, err := p.MarshalText(); err != nil || string(b) != text {
+			t.Errorf("%s: marshals to %q, %v", text, b, err)
+		}
+	}
+	if (StartPosition{}) != StartCommitted() {
+		t.Error("the zero StartPosition is not committed, the default")
+	}
+	var p StartPosition
+	for text, want := range map[string]string{
+		"beginning":                  `kafka.startFrom: "beginning" is not committed, earliest, latest or timestamp:RFC3339`,
+		"timestamp:2024-05-01 00:00": "the timestamp must be RFC3339",
+		"timestamp":                  `"timestamp" is not committed`,
+	} {
+		if err := p.UnmarshalText([]byte(text)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", text, err, want)
+		}
+	}
+}
+
+// TestDefault pins the defaults the spec, the engine and the README
+// document, so changing one is a decision that shows in review.
+func TestDefault(t *testing.T) {
+	d := Default()
+	if d.BatchInterval != 5*time.Second || d.RetryBackoff != time.Second || d.Isolation != ReadCommitted ||
+		d.MaxFailures != 4 || d.MinRatePerPartition != 1 || d.BackpressureMinRate != 100 ||
+		d.BackpressureProportional != 1.0 || d.BackpressureIntegral != 0.2 || d.BackpressureDerived != 0 ||
+		d.StatusAddr != ":8080" || len(d.Brokers) != 1 || d.Brokers[0] != "localhost:9092" || d.ShutdownTimeout != 0 {
+		t.Errorf("Default() = %+v", d)
+	}
+	if d.Semantics != AtLeastOnce || d.SinkType != SinkNone || d.OffsetsStore != StoreKafka || d.OnDecodeError != DecodeFail ||
+		d.Location != LocationConsistent || d.ResetTo != ResetEarliest || d.StartFrom != StartCommitted() {
+		t.Errorf("Default() enums = %+v", d)
+	}
+	if u := new(Default()).Unsupported(); len(u) != 0 {
+		t.Errorf("the defaults are not runnable: %v", u)
+	}
+}
+
+// TestUnsupported: what the runtime cannot run is named by its spec key.
+func TestUnsupported(t *testing.T) {
+	for _, tc := range []struct {
+		job  Job
+		want []string
+	}{
+		{Job{Semantics: AtMostOnce}, nil},
+		{Job{Semantics: ExactlyOnce}, []string{`semantics: "exactly-once" is not served by this runtime yet`}},
+		{Job{SinkType: SinkFiles, OffsetsStore: StoreFiles, Semantics: ExactlyOnce}, []string{
+			`sink.type: "files" is not served`, `offsets.store: "files" is not served`, `semantics: "exactly-once"`}},
+		{Job{SinkType: SinkKafka}, []string{`sink.type: "kafka" is not served`}},
+		{Job{OffsetsStore: StorePostgres}, []string{`offsets.store: "postgres" is not served`}},
+	} {
+		got := tc.job.Unsupported()
+		if len(got) != len(tc.want) {
+			t.Errorf("%+v: %v, want %d errors", tc.job, got, len(tc.want))
+			continue
+		}
+		for i, w := range tc.want {
+			if !strings.Contains(got[i].Error(), w) {
+				t.Errorf("error %d = %v, want %q", i, got[i], w)
+			}
+		}
+	}
+}
