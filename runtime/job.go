@@ -2,11 +2,9 @@ package runtime
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"encoding"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -17,6 +15,7 @@ import (
 
 	"github.com/streamgen/streamgen/runtime/config"
 	"github.com/streamgen/streamgen/runtime/envsubst"
+	"github.com/streamgen/streamgen/runtime/tlsfiles"
 )
 
 // JobConfig is the configuration of a generated job: config.Job, whose
@@ -274,37 +273,7 @@ func (c *JobConfig) tlsConfig() (*tls.Config, error) {
 
 // TLSFiles is a TLS configuration from PEM files: a CA to verify the
 // server with (default: the system's roots) and a client certificate.
-type TLSFiles struct {
-	CA, Cert, Key      string
-	InsecureSkipVerify bool
-}
-
-// Config reads the files into a tls.Config (TLS 1.2 or later).
-func (f TLSFiles) Config() (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: f.InsecureSkipVerify}
-	if f.CA != "" {
-		pem, err := os.ReadFile(f.CA)
-		if err != nil {
-			return nil, fmt.Errorf("CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA: %s holds no PEM certificate", f.CA)
-		}
-		tc.RootCAs = pool
-	}
-	if f.Cert != "" || f.Key != "" {
-		cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
-		if err != nil {
-			return nil, fmt.Errorf("client certificate: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
-}
-
-// IsZero reports whether f sets nothing.
-func (f TLSFiles) IsZero() bool { return f == TLSFiles{} }
+type TLSFiles = tlsfiles.Files
 
 func (c *JobConfig) saslMechanism() (sasl.Mechanism, error) {
 	if c.SASLUsername == "" {

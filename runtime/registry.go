@@ -84,11 +84,6 @@ type schemaEntry struct {
 	err    error
 }
 
-// TLSFiles (job.go) is to become an alias of tlsfiles.Files, which the
-// generator uses without linking this package; until then the two types
-// must stay convertible, and their Config methods alike.
-var _ = tlsfiles.Files(TLSFiles{})
-
 // RegistryHTTPClient is the registry client option of an HTTP client that
 // uses tc (nil: the defaults), as tlsfiles.HTTPClient makes it.
 func RegistryHTTPClient(tc *tls.Config) sr.ClientOpt {
