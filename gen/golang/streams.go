@@ -119,6 +119,7 @@ func emitRun(f *jen.File, p *model.Package) {
 				jen.List(jen.Id("regOpts"), jen.Err()).Op(":=").Id("cfg").Dot("RegistryOpts").Call(),
 				jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
 				jen.If(jen.List(jen.Id("reg"), jen.Err()).Op("=").Qual(runtimePkg, "NewSchemaRegistry").Call(jen.Id("cfg").Dot("RegistryURL"), jen.Id("regOpts").Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+				jen.Id("reg").Dot("Log").Op("=").Id("e").Dot("Logger").Call(),
 			)
 		}
 		for _, s := range p.Streams {

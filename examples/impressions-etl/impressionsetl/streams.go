@@ -78,6 +78,7 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 		if reg, err = sgruntime.NewSchemaRegistry(cfg.RegistryURL, regOpts...); err != nil {
 			return err
 		}
+		reg.Log = e.Logger()
 	}
 	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[Impression](reg), sopts...)
 	if err != nil {

@@ -132,6 +132,7 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 		if reg, err = sgruntime.NewSchemaRegistry(cfg.RegistryURL, regOpts...); err != nil {
 			return err
 		}
+		reg.Log = e.Logger()
 	}
 	eStreamValue, err := sgruntime.RawAvroFromInto[Reading](EWriterSchema)
 	if err != nil {
