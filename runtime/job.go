@@ -289,3 +289,18 @@ func (c *JobConfig) saslMechanism() (sasl.Mechanism, error) {
 	}
 	return nil, fmt.Errorf("config SASLMechanism: %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.SASLMechanism)
 }
+
+// Wiring reports a configuration whose offsets store or sink is not the
+// one the job was generated with (store and sink): those are wired into
+// the generated code, so a job regenerated from the changed spec, not a
+// flag, switches them.
+func (c *JobConfig) Wiring(store config.OffsetsStore, sink config.SinkType) error {
+	var errs []error
+	if c.OffsetsStore != store {
+		errs = append(errs, fmt.Errorf("config OffsetsStore: %q, but the job was generated with offsets.store %q; change the spec and regenerate", c.OffsetsStore, store))
+	}
+	if c.SinkType != sink {
+		errs = append(errs, fmt.Errorf("config SinkType: %q, but the job was generated with sink.type %q; change the spec and regenerate", c.SinkType, sink))
+	}
+	return errors.Join(errs...)
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/streamgen/streamgen/gen/model"
 	"github.com/streamgen/streamgen/gen/names"
 	"github.com/streamgen/streamgen/gen/spec"
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 // keyType is the Go type of a stream's key; a stream without keys uses
@@ -56,6 +57,12 @@ func emitStreams(f *jen.File, p *model.Package) {
 	f.Type().Id("Batch").StructFunc(func(g *jen.Group) {
 		for _, s := range p.Streams {
 			g.Id(s.GoName).Op("*").Id(names.StreamBatch(s.GoName))
+		}
+		if p.Spec.Job.SinkType == config.SinkPostgres {
+			g.Comment("Sink is the PostgreSQL sink: write the batch's output through it")
+			g.Comment("(Exec, CopyFrom, Tx). It commits the output with the batch's")
+			g.Comment("offsets, in one transaction, after ProcessBatch returns.")
+			g.Id("Sink").Op("*").Qual(sinkPkg, "Postgres")
 		}
 	})
 	f.Line()
@@ -109,6 +116,7 @@ func emitRun(f *jen.File, p *model.Package) {
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		g.List(jen.Id("sopts"), jen.Err()).Op(":=").Id("cfg").Dot("StreamOpts").Call()
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+		emitStores(g, p.Spec.Job)
 		g.List(jen.Id("e"), jen.Err()).Op(":=").Qual(runtimePkg, "New").Call(jen.Append(jen.Id("opts"), jen.Qual(runtimePkg, "JobName").Call(jen.Id("JobName"))).Op("..."))
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		if usesRegistry(p) {
@@ -145,6 +153,9 @@ func emitRun(f *jen.File, p *model.Package) {
 				for _, s := range p.Streams {
 					d[jen.Id(s.GoName)] = jen.Id(streamVar(s)).Dot("Batch").Call(jen.Id("bs"))
 				}
+				if p.Spec.Job.SinkType == config.SinkPostgres {
+					d[jen.Id("Sink")] = jen.Id("out")
+				}
 			})))),
 		)))
 	})
@@ -159,6 +170,28 @@ func emitRun(f *jen.File, p *model.Package) {
 			jen.Return(jen.Id("Run").Call(jen.Id("ctx"), jen.Id("cfg"), jen.Id("h"))),
 		)),
 	)
+}
+
+// emitStores writes the wiring of the spec's offset store and sink: they
+// are the generated code's, so Run first refuses a configuration that
+// names others (cfg.Wiring).
+func emitStores(g *jen.Group, j config.Job) {
+	g.If(jen.Err().Op(":=").Id("cfg").Dot("Wiring").Call(valueLit(j.OffsetsStore), valueLit(j.SinkType)), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+	var store jen.Code
+	switch {
+	case j.SinkType == config.SinkPostgres:
+		g.Comment("The sink keeps the offsets: its transaction commits them with the output.")
+		g.List(jen.Id("out"), jen.Err()).Op(":=").Qual(sinkPkg, "NewPostgres").Call(jen.Id("ctx"), jen.Id("cfg").Dot("SinkDSN"), jen.Id("cfg").Dot("Group"))
+		store = jen.Id("out")
+	case j.OffsetsStore == config.StorePostgres:
+		g.List(jen.Id("offsetStore"), jen.Err()).Op(":=").Qual(offsetsPkg, "NewPostgres").Call(jen.Id("ctx"), jen.Id("cfg").Dot("OffsetsDSN"), jen.Id("cfg").Dot("Group"))
+		store = jen.Id("offsetStore")
+	default:
+		return
+	}
+	g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+	g.Defer().Add(store).Dot("Close").Call()
+	g.Id("opts").Op("=").Append(jen.Id("opts"), jen.Qual(runtimePkg, "WithOffsetStore").Call(store))
 }
 
 func tpLit(tp model.TopicPartition) jen.Code {

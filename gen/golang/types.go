@@ -17,6 +17,8 @@ const (
 	runtimePkg = "github.com/streamgen/streamgen/runtime"
 	codecPkg   = "github.com/streamgen/streamgen/runtime/codec"
 	envPkg     = "github.com/streamgen/streamgen/runtime/envsubst"
+	offsetsPkg = "github.com/streamgen/streamgen/runtime/offsets"
+	sinkPkg    = "github.com/streamgen/streamgen/runtime/sink"
 )
 
 // goType is the Go type of an Avro type use.

@@ -159,21 +159,22 @@ func (e *SettingError) Error() string { return e.Setting + ": " + e.Msg }
 
 // Unsupported reports the settings this runtime cannot run yet, each
 // naming its spec key, so the generator refuses the spec and the job
-// refuses the configuration instead of ignoring the setting. Today the
-// runtime has no sinks and no offset stores but Kafka's group commits:
-// it runs at-least-once and at-most-once jobs whose handler writes the
-// output. Exactly-once needs a transactional store (a sink's), which no
-// sink provides yet.
+// refuses the configuration instead of ignoring the setting. The runtime
+// runs at-least-once and at-most-once with offsets in Kafka or PostgreSQL,
+// and exactly-once with the PostgreSQL sink, whose transaction holds the
+// batch's output and offsets.
 func (j *Job) Unsupported() []*SettingError {
 	var errs []*SettingError
-	if j.SinkType != SinkNone {
-		errs = append(errs, &SettingError{"sink.type", fmt.Sprintf("%q is not served by this runtime yet: it runs no sinks, only handlers that write their own output; use sink.type none and write the output in ProcessBatch", j.SinkType)})
+	switch j.SinkType {
+	case SinkFiles, SinkKafka:
+		errs = append(errs, &SettingError{"sink.type", fmt.Sprintf("%q is not served by this runtime yet; the postgres sink is, or write the output in ProcessBatch with sink.type none", j.SinkType)})
+	case SinkPostgres:
+		if j.Semantics != ExactlyOnce {
+			errs = append(errs, &SettingError{"sink.type", fmt.Sprintf("\"postgres\" commits each batch's output together with its offsets, in one transaction: it runs with semantics exactly-once, not %q; for %s, write to PostgreSQL from ProcessBatch (idempotently, keyed by Record.SourceID) and keep the offsets with offsets.store postgres", j.Semantics, j.Semantics)})
+		}
 	}
-	if j.OffsetsStore != StoreKafka {
-		errs = append(errs, &SettingError{"offsets.store", fmt.Sprintf("%q is not served by this runtime yet: it keeps offsets in Kafka only; use offsets.store kafka", j.OffsetsStore)})
-	}
-	if j.Semantics == ExactlyOnce {
-		errs = append(errs, &SettingError{"semantics", fmt.Sprintf("%q is not served by this runtime yet: it needs a transactional sink, which this runtime does not have; use at-least-once with idempotent writes, or at-most-once", j.Semantics)})
+	if j.OffsetsStore == StoreFiles {
+		errs = append(errs, &SettingError{"offsets.store", "\"files\" is the files sink's store, which this runtime does not serve yet; use kafka or postgres"})
 	}
 	return errs
 }

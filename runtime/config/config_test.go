@@ -137,11 +137,13 @@ func TestUnsupported(t *testing.T) {
 		want []string
 	}{
 		{Job{Semantics: AtMostOnce}, nil},
-		{Job{Semantics: ExactlyOnce}, []string{`semantics: "exactly-once" is not served by this runtime yet`}},
+		{Job{Semantics: ExactlyOnce, SinkType: SinkPostgres, OffsetsStore: StorePostgres}, nil},
+		{Job{SinkType: SinkPostgres}, []string{`sink.type: "postgres" commits each batch's output together with its offsets, in one transaction: it runs with semantics exactly-once, not "at-least-once"`}},
 		{Job{SinkType: SinkFiles, OffsetsStore: StoreFiles, Semantics: ExactlyOnce}, []string{
-			`sink.type: "files" is not served`, `offsets.store: "files" is not served`, `semantics: "exactly-once"`}},
+			`sink.type: "files" is not served`, `offsets.store: "files" is the files sink's store`}},
 		{Job{SinkType: SinkKafka}, []string{`sink.type: "kafka" is not served`}},
-		{Job{OffsetsStore: StorePostgres}, []string{`offsets.store: "postgres" is not served`}},
+		{Job{OffsetsStore: StorePostgres}, nil},
+		{Job{OffsetsStore: StorePostgres, Semantics: AtMostOnce}, nil},
 	} {
 		got := tc.job.Unsupported()
 		if len(got) != len(tc.want) {

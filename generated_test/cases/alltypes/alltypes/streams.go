@@ -6,6 +6,7 @@ package alltypes
 import (
 	sgcontext "context"
 	sgruntime "github.com/streamgen/streamgen/runtime"
+	sgconfig "github.com/streamgen/streamgen/runtime/config"
 	sgos "os"
 )
 
@@ -69,6 +70,9 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	}
 	sopts, err := cfg.StreamOpts()
 	if err != nil {
+		return err
+	}
+	if err := cfg.Wiring(sgconfig.StoreKafka, sgconfig.SinkNone); err != nil {
 		return err
 	}
 	e, err := sgruntime.New(append(opts, sgruntime.JobName(JobName))...)

@@ -63,6 +63,9 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.Wiring(sgconfig.StoreKafka, sgconfig.SinkNone); err != nil {
+		return err
+	}
 	e, err := sgruntime.New(append(opts, sgruntime.JobName(JobName))...)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	sgcontext "context"
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
+	sgconfig "github.com/streamgen/streamgen/runtime/config"
 	sgos "os"
 	sgregexp "regexp"
 )
@@ -115,6 +116,9 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	}
 	sopts, err := cfg.StreamOpts()
 	if err != nil {
+		return err
+	}
+	if err := cfg.Wiring(sgconfig.StoreKafka, sgconfig.SinkNone); err != nil {
 		return err
 	}
 	e, err := sgruntime.New(append(opts, sgruntime.JobName(JobName))...)
