@@ -11,8 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/streamgen/streamgen/runtime"
-	"github.com/streamgen/streamgen/runtime/internal/kafkatest"
-	"github.com/streamgen/streamgen/runtime/internal/pgtest"
+	"github.com/streamgen/streamgen/internal/kafkatest"
+	"github.com/streamgen/streamgen/internal/pgtest"
 	"github.com/streamgen/streamgen/runtime/offsets"
 )
 
