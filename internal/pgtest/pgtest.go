@@ -5,12 +5,14 @@ package pgtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Env is the variable that names the test database.
@@ -57,4 +59,11 @@ func Table(tb testing.TB, dsn, prefix string) string {
 		}
 	})
 	return name
+}
+
+// IsUndefinedTable reports whether err is PostgreSQL's "relation does not
+// exist".
+func IsUndefinedTable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "42P01"
 }

@@ -51,6 +51,7 @@ func DefaultConfig() Config {
 	c.StartFrom = sgconfig.StartLatest()
 	c.BatchInterval = sgtime.Second
 	c.MaxRatePerPartition = 5000
+	c.Semantics = sgconfig.AtMostOnce
 	c.StatusAddr = "${STATUS_ADDR:-:8080}"
 	c.ExpandEnv(sgos.LookupEnv)
 	return c
