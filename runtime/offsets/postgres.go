@@ -188,9 +188,10 @@ func (p *Postgres) Store(ctx context.Context, b runtime.StoredBatch) error {
 
 // StoreTx stores a batch's ranges within tx, fenced: each range's row must
 // hold the range's FromOffset (or not exist yet). A range whose FromOffset
-// equals its UntilOffset (Stream.CommitAsync's) is stored as it is. The
-// updates go in one round trip. On a *FencedError the caller must roll
-// tx back.
+// equals its UntilOffset (Stream.CommitAsync's) is stored as it is. However
+// many partitions, it takes two statements: an UPDATE of the rows that
+// hold their range's start, and an INSERT of the partitions that have no
+// row yet. On a *FencedError the caller must roll tx back.
 func (p *Postgres) StoreTx(ctx context.Context, tx pgx.Tx, b runtime.StoredBatch) error {
 	if len(b.Ranges) == 0 {
 		return nil
@@ -199,42 +200,54 @@ func (p *Postgres) StoreTx(ctx context.Context, tx pgx.Tx, b runtime.StoredBatch
 	if at.IsZero() {
 		at = time.Now()
 	}
-	update := `UPDATE ` + p.table + ` SET next_offset = $5, batch_id = $6, batch_time = $7, updated_at = now()
-		WHERE group_id = $1 AND topic = $2 AND partition = $3 AND (next_offset = $4 OR $4 = $5)`
-	insert := `INSERT INTO ` + p.table + ` (group_id, topic, partition, next_offset, batch_id, batch_time)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`
-	var batch pgx.Batch
-	for _, r := range b.Ranges {
-		batch.Queue(update, p.group, r.Topic, r.Partition, r.FromOffset, r.UntilOffset, b.ID, at)
+	n := len(b.Ranges)
+	topics, parts, froms, untils := make([]string, n), make([]int32, n), make([]int64, n), make([]int64, n)
+	for i, r := range b.Ranges {
+		topics[i], parts[i], froms[i], untils[i] = r.Topic, r.Partition, r.FromOffset, r.UntilOffset
 	}
-	var missing []runtime.OffsetRange
-	res := tx.SendBatch(ctx, &batch)
-	for _, r := range b.Ranges {
-		tag, err := res.Exec()
+	done := make(map[runtime.TopicPartition]bool, n)
+	collect := func(rows pgx.Rows, err error) error {
 		if err != nil {
-			res.Close()
-			return fmt.Errorf("storing %s in table %s: %w", r, p.name, err)
+			return fmt.Errorf("storing batch %d in table %s: %w", b.ID, p.name, err)
 		}
-		if tag.RowsAffected() == 0 {
-			missing = append(missing, r)
+		for rows.Next() {
+			var tp runtime.TopicPartition
+			if err := rows.Scan(&tp.Topic, &tp.Partition); err != nil {
+				return err
+			}
+			done[tp] = true
 		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("storing batch %d in table %s: %w", b.ID, p.name, err)
+		}
+		return nil
 	}
-	if err := res.Close(); err != nil {
+	err := collect(tx.Query(ctx, `UPDATE `+p.table+` o SET next_offset = v.until, batch_id = $6, batch_time = $7, updated_at = now()
+		FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS v(topic, partition, from_offset, until)
+		WHERE o.group_id = $1 AND o.topic = v.topic AND o.partition = v.partition
+		  AND (o.next_offset = v.from_offset OR v.from_offset = v.until)
+		RETURNING o.topic, o.partition`, p.group, topics, parts, froms, untils, b.ID, at))
+	if err != nil || len(done) == n {
 		return err
 	}
-	for _, r := range missing {
-		tag, err := tx.Exec(ctx, insert, p.group, r.Topic, r.Partition, r.UntilOffset, b.ID, at)
-		if err != nil {
+	err = collect(tx.Query(ctx, `INSERT INTO `+p.table+` (group_id, topic, partition, next_offset, batch_id, batch_time)
+		SELECT $1, v.topic, v.partition, v.until, $6, $7
+		FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS v(topic, partition, from_offset, until)
+		ON CONFLICT DO NOTHING
+		RETURNING topic, partition`, p.group, topics, parts, froms, untils, b.ID, at))
+	if err != nil {
+		return err
+	}
+	for _, r := range b.Ranges {
+		if done[r.TopicPartition()] {
+			continue
+		}
+		var stored int64
+		if err := tx.QueryRow(ctx, `SELECT next_offset FROM `+p.table+` WHERE group_id = $1 AND topic = $2 AND partition = $3`,
+			p.group, r.Topic, r.Partition).Scan(&stored); err != nil {
 			return fmt.Errorf("storing %s in table %s: %w", r, p.name, err)
 		}
-		if tag.RowsAffected() == 0 {
-			var stored int64
-			if err := tx.QueryRow(ctx, `SELECT next_offset FROM `+p.table+` WHERE group_id = $1 AND topic = $2 AND partition = $3`,
-				p.group, r.Topic, r.Partition).Scan(&stored); err != nil {
-				return fmt.Errorf("storing %s in table %s: %w", r, p.name, err)
-			}
-			return &FencedError{Group: p.group, Range: r, Stored: stored}
-		}
+		return &FencedError{Group: p.group, Range: r, Stored: stored}
 	}
 	return nil
 }
