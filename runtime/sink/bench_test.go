@@ -1,0 +1,128 @@
+package sink_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/streamgen/streamgen/internal/kafkatest"
+	"github.com/streamgen/streamgen/internal/pgtest"
+	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/offsets"
+	"github.com/streamgen/streamgen/runtime/sink"
+)
+
+// BenchmarkPostgresSink compares, in the same run, an exactly-once job
+// that copies a topic into PostgreSQL through the sink (CopyFrom in each
+// batch's transaction, with the fenced offset update and COMMIT) against
+// a plain CopyFrom loop of the same rows outside the engine, one
+// transaction per batch-sized chunk: rows/s of each and their ratio. The
+// job's rows/s is over its batches' processing time (handler, offsets,
+// commit), not the waits for the next interval boundary, which are the
+// micro-batch schedule, not the sink's cost. SINK_RECORDS (default
+// 120,000) is the number of rows, on 12 partitions.
+func BenchmarkPostgresSink(b *testing.B) {
+	dsn := pgtest.DSN(b)
+	n := 120_000
+	if v, err := strconv.Atoi(os.Getenv("SINK_RECORDS")); err == nil && v > 0 {
+		n = v
+	}
+	const parts = 12
+	ctx := context.Background()
+	addrs, prod := kafkatest.Cluster(b, parts, "clicks")
+	kafkatest.Produce(b, prod, "clicks", parts, n/parts)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	out := pgtest.Table(b, dsn, "bench_out")
+	if _, err := conn.Exec(ctx, "CREATE UNLOGGED TABLE "+pgx.Identifier{out}.Sanitize()+" (topic text, partition int, kafka_offset bigint, value text)"); err != nil {
+		b.Fatal(err)
+	}
+	cols := []string{"topic", "partition", "kafka_offset", "value"}
+	var engineSecs, loopSecs float64
+	for round := range b.N {
+		if _, err := conn.Exec(ctx, "TRUNCATE "+pgx.Identifier{out}.Sanitize()); err != nil {
+			b.Fatal(err)
+		}
+		// The engine: exactly-once through the sink, from the start.
+		s, err := sink.NewPostgres(ctx, dsn, "bench-"+strconv.Itoa(round), offsets.Table(pgtest.Table(b, dsn, "bench_offsets")))
+		if err != nil {
+			b.Fatal(err)
+		}
+		e, err := runtime.New(runtime.Group("bench-"+strconv.Itoa(round)), runtime.WithSemantics(runtime.ExactlyOnce), runtime.WithOffsetStore(s),
+			runtime.Brokers(addrs...), runtime.BatchInterval(200*time.Millisecond))
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := runtime.NewStream[[]byte](e, "clicks", runtime.Subscribe("clicks"), nil, runtime.StringDecoder)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var copied atomic.Int64
+		rctx, cancel := context.WithCancel(ctx)
+		var chunks [][]*runtime.Record[[]byte, string]
+		err = e.Run(rctx, func(ctx context.Context, bs *runtime.JobBatch) error {
+			sb := st.Batch(bs)
+			rows := make([]*runtime.Record[[]byte, string], 0, sb.Len())
+			for r := range sb.Records() {
+				rows = append(rows, r)
+			}
+			if len(rows) > 0 {
+				chunks = append(chunks, rows)
+			}
+			if _, err := s.CopyFrom(ctx, pgx.Identifier{out}, cols, copyRecords(rows)); err != nil {
+				return err
+			}
+			if copied.Add(int64(len(rows))) >= int64(n) {
+				cancel()
+			}
+			return nil
+		})
+		s.Close()
+		if err != nil && !errors.Is(err, context.Canceled) {
+			b.Fatal(err)
+		}
+		for _, h := range e.History() {
+			if h.Records > 0 {
+				engineSecs += h.ProcessingTime.Seconds()
+			}
+		}
+
+		// The plain loop: the same rows, the same chunks, one
+		// transaction each.
+		if _, err := conn.Exec(ctx, "TRUNCATE "+pgx.Identifier{out}.Sanitize()); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		for _, rows := range chunks {
+			err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+				_, err := tx.CopyFrom(ctx, pgx.Identifier{out}, cols, copyRecords(rows))
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		loopSecs += time.Since(t0).Seconds()
+	}
+	engine, loop := float64(n*b.N)/engineSecs, float64(n*b.N)/loopSecs
+	b.ReportMetric(engine, "sink-rows/s")
+	b.ReportMetric(loop, "copy-loop-rows/s")
+	b.ReportMetric(engine/loop, "sink/loop")
+}
+
+// copyRecords is rows as COPY's input, built row by row as COPY reads.
+func copyRecords(rows []*runtime.Record[[]byte, string]) pgx.CopyFromSource {
+	return pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+		r := rows[i]
+		return []any{r.Topic, r.Partition, r.Offset, r.Value}, nil
+	})
+}
