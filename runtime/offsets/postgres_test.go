@@ -10,8 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/streamgen/streamgen/runtime"
 	"github.com/streamgen/streamgen/internal/pgtest"
+	"github.com/streamgen/streamgen/runtime"
 	"github.com/streamgen/streamgen/runtime/offsets"
 )
 

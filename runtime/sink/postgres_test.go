@@ -9,9 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/streamgen/streamgen/runtime"
 	"github.com/streamgen/streamgen/internal/kafkatest"
 	"github.com/streamgen/streamgen/internal/pgtest"
+	"github.com/streamgen/streamgen/runtime"
 	"github.com/streamgen/streamgen/runtime/offsets"
 	"github.com/streamgen/streamgen/runtime/sink"
 )
