@@ -30,13 +30,14 @@ func TestDefaultConfigIsSpecOverDefaults(t *testing.T) {
 		t.Errorf("alltypes DefaultConfig's body:\n%s\nwant:\n%s", body, wantBody)
 	}
 
-	// The anomaly detector sets an enum, a duration, a rate and a
+	// The anomaly detector sets enums, a duration, a rate and a
 	// runtime value; the rest stays config.Default's.
 	t.Setenv("KAFKA_BROKERS", "k1:9092")
 	t.Setenv("STATUS_ADDR", ":9999")
 	want = config.Default()
 	want.Brokers, want.Group, want.StartFrom = []string{"k1:9092"}, "anomaly-detector", config.StartLatest()
 	want.BatchInterval, want.MaxRatePerPartition, want.StatusAddr = time.Second, 5000, ":9999"
+	want.Semantics = config.AtMostOnce
 	if got := anomalies.DefaultConfig().Job; !reflect.DeepEqual(got, want) {
 		t.Errorf("anomaly detector DefaultConfig:\n got %+v\nwant %+v", got, want)
 	}
