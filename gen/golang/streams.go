@@ -60,8 +60,9 @@ func emitStreams(f *jen.File, p *model.Package) {
 		}
 		if p.Spec.Job.SinkType == config.SinkPostgres {
 			g.Comment("Sink is the PostgreSQL sink: write the batch's output through it")
-			g.Comment("(Exec, CopyFrom, Tx). It commits the output with the batch's")
-			g.Comment("offsets, in one transaction, after ProcessBatch returns.")
+			g.Comment("(Exec, CopyFrom, Tx) into its Table (spec sink.table). It commits")
+			g.Comment("the output with the batch's offsets, in one transaction, after")
+			g.Comment("ProcessBatch returns.")
 			g.Id("Sink").Op("*").Qual(sinkPkg, "Postgres")
 		}
 	})
@@ -181,7 +182,7 @@ func emitStores(g *jen.Group, j config.Job) {
 	switch {
 	case j.SinkType == config.SinkPostgres:
 		g.Comment("The sink keeps the offsets: its transaction commits them with the output.")
-		g.List(jen.Id("out"), jen.Err()).Op(":=").Qual(sinkPkg, "NewPostgres").Call(jen.Id("ctx"), jen.Id("cfg").Dot("SinkDSN"), jen.Id("cfg").Dot("Group"))
+		g.List(jen.Id("out"), jen.Err()).Op(":=").Qual(sinkPkg, "NewPostgres").Call(jen.Id("ctx"), jen.Id("cfg").Dot("SinkDSN"), jen.Id("cfg").Dot("Group"), jen.Id("cfg").Dot("SinkTable"))
 		store = jen.Id("out")
 	case j.OffsetsStore == config.StorePostgres:
 		g.List(jen.Id("offsetStore"), jen.Err()).Op(":=").Qual(offsetsPkg, "NewPostgres").Call(jen.Id("ctx"), jen.Id("cfg").Dot("OffsetsDSN"), jen.Id("cfg").Dot("Group"))

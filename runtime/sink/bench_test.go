@@ -53,7 +53,7 @@ func BenchmarkPostgresSink(b *testing.B) {
 			b.Fatal(err)
 		}
 		// The engine: exactly-once through the sink, from the start.
-		s, err := sink.NewPostgres(ctx, dsn, "bench-"+strconv.Itoa(round), offsets.Table(pgtest.Table(b, dsn, "bench_offsets")))
+		s, err := sink.NewPostgres(ctx, dsn, "bench-"+strconv.Itoa(round), out, offsets.Table(pgtest.Table(b, dsn, "bench_offsets")))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -26,20 +27,27 @@ import (
 // batch is rolled back and read again.
 type Postgres struct {
 	store *offsets.Postgres
+	table pgx.Identifier
 
 	mu sync.Mutex // serializes use of tx: a pgx.Tx is one connection
 	tx pgx.Tx     // the in-flight batch's, nil between batches
 }
 
-// NewPostgres connects to dsn; the job's offsets live in the table opts
-// name (offsets.DefaultTable by default) under group.
-func NewPostgres(ctx context.Context, dsn, group string, opts ...offsets.PostgresOpt) (*Postgres, error) {
+// NewPostgres connects to dsn. table is the output's table (spec
+// sink.table, "schema.table" or "table"), which Table returns for the
+// handler; the job's offsets live in the table opts name
+// (offsets.DefaultTable by default) under group.
+func NewPostgres(ctx context.Context, dsn, group, table string, opts ...offsets.PostgresOpt) (*Postgres, error) {
 	s, err := offsets.NewPostgres(ctx, dsn, group, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return &Postgres{store: s}, nil
+	return &Postgres{store: s, table: pgx.Identifier(strings.Split(table, "."))}, nil
 }
+
+// Table is the output's table, as given to NewPostgres, ready for
+// CopyFrom or Sanitize.
+func (p *Postgres) Table() pgx.Identifier { return p.table }
 
 // Close closes the connections.
 func (p *Postgres) Close() { p.store.Close() }

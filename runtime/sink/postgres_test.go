@@ -29,7 +29,7 @@ type pgJob struct {
 }
 
 func (j *pgJob) run(ctx context.Context) error {
-	s, err := sink.NewPostgres(ctx, j.dsn, "copy", offsets.Table(j.table))
+	s, err := sink.NewPostgres(ctx, j.dsn, "copy", j.out[0], offsets.Table(j.table))
 	if err != nil {
 		return err
 	}
