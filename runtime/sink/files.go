@@ -94,8 +94,8 @@ type files struct {
 
 	mu     sync.Mutex
 	closed bool
-	cur    *inflight // the batch in flight
-	made   map[runtime.TopicPartition]bool  // partition directories known to exist
+	cur    *inflight                       // the batch in flight
+	made   map[runtime.TopicPartition]bool // partition directories known to exist
 }
 
 // inflight is the output of the batch in flight, one slot per non-empty
