@@ -81,7 +81,7 @@ func OCFBlockLength(n int) FilesOpt { return func(cfg *filesCfg) { cfg.blockLeng
 // filesystem with flock(2) and hard links: a local disk, or NFS with
 // locking.
 type Files[T any, PT codec.RecordPtr[T]] struct {
-	*files
+	core *files
 }
 
 // files is Files without its type parameters.
@@ -154,11 +154,47 @@ func NewFiles[T any, PT codec.RecordPtr[T]](dir string, opts ...FilesOpt) (*File
 		f.inst.close()
 		return nil, err
 	}
-	return &Files[T, PT]{files: f}, nil
+	return &Files[T, PT]{core: f}, nil
 }
 
 // Dir is the sink's directory.
-func (f *files) Dir() string { return f.dir }
+func (f *Files[T, PT]) Dir() string { return f.core.dir }
+
+// Begin starts a batch: one output per non-empty range. A batch still in
+// flight (neither stored nor aborted) is discarded.
+func (f *Files[T, PT]) Begin(ctx context.Context, b runtime.StoredBatch) error {
+	return f.core.begin(ctx, b)
+}
+
+// Store publishes the batch: every range's file is completed and synced,
+// then, under the locks of the batch's partitions (taken in order, so
+// instances never deadlock), each partition's files are checked to end
+// where its range starts, and only when all do are the files linked into
+// place and their directories synced. A fenced partition (*FencedError)
+// publishes nothing of the batch. A link that fails part way (a broken
+// disk) leaves the partitions linked before it published: each
+// partition's offsets are its files, so a restart resumes every partition
+// exactly.
+func (f *Files[T, PT]) Store(ctx context.Context, b runtime.StoredBatch) error {
+	return f.core.store(ctx, b)
+}
+
+// Abort discards the batch in flight: its temporary files are removed
+// and nothing is published.
+func (f *Files[T, PT]) Abort(ctx context.Context, b runtime.StoredBatch) { f.core.abort(ctx, b) }
+
+// Load gives each partition of tps that has published files its largest
+// UNTIL, after checking that its files form one chain (a *LayoutError
+// names the files of a gap or an overlap), and removes the temporary
+// files of instances that were killed.
+func (f *Files[T, PT]) Load(ctx context.Context, tps []runtime.TopicPartition) (map[runtime.TopicPartition]int64, error) {
+	return f.core.load(ctx, tps)
+}
+
+// Close discards a batch in flight and removes the instance's temporary
+// directory, so that after a graceful stop DIR holds only published files
+// and the sink's locks under DIR/_streamgen.
+func (f *Files[T, PT]) Close() error { return f.core.close() }
 
 // Writer starts the output of r's partition in the batch in flight over
 // and returns its writer. Call it once at the start of each
@@ -168,10 +204,11 @@ func (f *files) Dir() string { return f.dir }
 // fails every Write, saying so.
 func (f *Files[T, PT]) Writer(r runtime.OffsetRange) *PartitionWriter[T] {
 	w := &PartitionWriter[T]{enc: appendRecord[T, PT]}
-	f.mu.Lock()
-	s := f.cur.slot(r.TopicPartition())
-	closed := f.closed
-	f.mu.Unlock()
+	c := f.core
+	c.mu.Lock()
+	s := c.cur.slot(r.TopicPartition())
+	closed := c.closed
+	c.mu.Unlock()
 	switch {
 	case closed:
 		w.err = fmt.Errorf("files sink: writing %s: the sink is closed", r)
@@ -192,9 +229,7 @@ func appendRecord[T any, PT codec.RecordPtr[T]](dst []byte, v *T) ([]byte, error
 	return PT(v).AppendAvro(dst)
 }
 
-// Begin starts a batch: one output per non-empty range. A batch still in
-// flight (neither stored nor aborted) is discarded.
-func (f *files) Begin(_ context.Context, b runtime.StoredBatch) error {
+func (f *files) begin(_ context.Context, b runtime.StoredBatch) error {
 	cur := make(map[runtime.TopicPartition]*slot, len(b.Ranges))
 	for _, r := range b.Ranges {
 		tp := r.TopicPartition()
@@ -216,9 +251,7 @@ func (f *files) Begin(_ context.Context, b runtime.StoredBatch) error {
 	return nil
 }
 
-// Abort discards the batch in flight: its temporary files are removed
-// and nothing is published.
-func (f *files) Abort(context.Context, runtime.StoredBatch) {
+func (f *files) abort(context.Context, runtime.StoredBatch) {
 	f.mu.Lock()
 	cur := f.cur
 	f.cur = nil
@@ -226,15 +259,7 @@ func (f *files) Abort(context.Context, runtime.StoredBatch) {
 	cur.discard()
 }
 
-// Store publishes the batch: every range's file is completed and synced,
-// then, under the locks of the batch's partitions (taken in order, so
-// instances never deadlock), each partition's files are checked to end
-// where its range starts, and only when all do are the files linked into
-// place and their directories synced. A fenced partition publishes
-// nothing of the batch. A link that fails part way (a broken disk) leaves
-// the partitions linked before it published: each partition's offsets
-// are its files, so a restart resumes every partition exactly.
-func (f *files) Store(ctx context.Context, b runtime.StoredBatch) error {
+func (f *files) store(ctx context.Context, b runtime.StoredBatch) error {
 	f.mu.Lock()
 	cur := f.cur
 	f.mu.Unlock()
@@ -342,11 +367,7 @@ func (f *files) ensurePartitionDir(tp runtime.TopicPartition) error {
 	return nil
 }
 
-// Load gives each partition of tps that has published files its largest
-// UNTIL, after checking that its files form one chain (a *LayoutError
-// names the files of a gap or an overlap), and removes the temporary
-// files of instances that were killed.
-func (f *files) Load(_ context.Context, tps []runtime.TopicPartition) (map[runtime.TopicPartition]int64, error) {
+func (f *files) load(_ context.Context, tps []runtime.TopicPartition) (map[runtime.TopicPartition]int64, error) {
 	if err := removeDead(filepath.Join(f.dir, internalDir, "tmp"), f.inst); err != nil {
 		return nil, err
 	}
@@ -363,10 +384,7 @@ func (f *files) Load(_ context.Context, tps []runtime.TopicPartition) (map[runti
 	return out, nil
 }
 
-// Close discards a batch in flight and removes the instance's temporary
-// directory, so that after a graceful stop DIR holds only published files
-// and the sink's locks under DIR/_streamgen.
-func (f *files) Close() error {
+func (f *files) close() error {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()

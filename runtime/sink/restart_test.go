@@ -19,7 +19,7 @@ var imps0 = runtime.TopicPartition{Topic: "imps", Partition: 0}
 
 // kill leaves f as a killed process would: its temporary files stay, and
 // its lock goes with the process.
-func kill(f *impressions) { f.inst.lock.Close() }
+func kill(f *impressions) { f.core.inst.lock.Close() }
 
 // TestFilesRestartAfterACrash: a job killed mid-batch leaves its
 // temporary files; the next instance removes them (at start and when it
