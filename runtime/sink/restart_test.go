@@ -1,9 +1,11 @@
 package sink
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -348,5 +350,65 @@ func TestFilesRefusesAGap(t *testing.T) {
 	var fe *FencedError
 	if !errors.As(err, &fe) || fe.OnDisk != 5 || !strings.Contains(err.Error(), "offsets 5 to 8 in no file") {
 		t.Errorf("publish = %v, want a *FencedError about offsets 5 to 8", err)
+	}
+}
+
+// TestFilesKilledProcess: a real process killed with SIGKILL mid-batch.
+// While it lives, another instance's start and Load leave its temporary
+// file alone; once it is dead, the next Load removes it and the
+// partition resumes at its published files' end.
+func TestFilesKilledProcess(t *testing.T) {
+	if dir := os.Getenv("STREAMGEN_FILES_CHILD"); dir != "" {
+		f, err := NewFiles[alltypes.Impression](dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rng("imps", 0, 5, 9)
+		if err := f.Begin(context.Background(), runtime.StoredBatch{ID: 2, Ranges: []runtime.OffsetRange{r}}); err != nil {
+			t.Fatal(err)
+		}
+		v := impression(5)
+		if err := f.Writer(r).Write(&v); err != nil {
+			t.Fatal(err)
+		}
+		os.Stdout.WriteString("ready\n")
+		select {} // until killed
+	}
+	dir := t.TempDir()
+	first := newFiles(t, dir)
+	if err := publish(first, 1, rng("imps", 0, 0, 5)); err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command(os.Args[0], "-test.run=^TestFilesKilledProcess$")
+	child.Env = append(os.Environ(), "STREAMGEN_FILES_CHILD="+dir)
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Process.Kill()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.Contains(line, "ready") {
+		t.Fatalf("the child said %q, %v", line, err)
+	}
+	second := newFiles(t, dir)
+	if _, err := second.Load(context.Background(), []runtime.TopicPartition{imps0}); err != nil {
+		t.Fatal(err)
+	}
+	if len(tempFiles(t, dir)) != 1 {
+		t.Fatalf("a live process's temporary file was removed: %v", tempFiles(t, dir))
+	}
+	if err := child.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+	offs, err := second.Load(context.Background(), []runtime.TopicPartition{imps0})
+	if err != nil || offs[imps0] != 5 {
+		t.Errorf("Load = %v, %v; want 5", offs, err)
+	}
+	if left := tempFiles(t, dir); len(left) != 0 {
+		t.Errorf("the killed process's temporary files outlived the restart: %v", left)
 	}
 }
