@@ -20,7 +20,10 @@ import (
 	"github.com/streamgen/streamgen/runtime"
 )
 
-type impressions = Files[alltypes.Impression, *alltypes.Impression]
+type (
+	impressionType = alltypes.Impression
+	impressions    = Files[alltypes.Impression, *alltypes.Impression]
+)
 
 // impression is a full Impression whose CampaignID is seq, so a file's
 // values say which offsets they came from.
