@@ -195,3 +195,63 @@ func TestETLExactlyOnceIntoFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestETLFencedByAnotherInstance: while a batch runs, another instance
+// that believes it owns the partition publishes from the same offset; the
+// job's Store is fenced, Run fails saying so, and only the other
+// instance's file is on disk.
+func TestETLFencedByAnotherInstance(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, etlTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produceImpressions(t, cl, 1, map[int32]int64{}, 20)
+	dir := t.TempDir()
+	f, rival := newFiles(t, dir), newFiles(t, dir)
+	e, err := runtime.New(runtime.Group("etl"), runtime.WithSemantics(runtime.ExactlyOnce), runtime.WithOffsetStore(f),
+		runtime.Brokers(c.ListenAddrs()...), runtime.BatchInterval(40*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := runtime.NewStreamInto[struct{}](e, "impressions", runtime.Subscribe(etlTopic), nil, runtime.RawAvroInto[alltypes.Impression]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var theirs runtime.OffsetRange
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error {
+		b := s.Batch(bs)
+		if err := WriteBatch(ctx, f, b); err != nil {
+			return err
+		}
+		for _, r := range b.OffsetRanges() {
+			if r.Count() > 1 && theirs.Count() == 0 {
+				theirs = r
+				theirs.UntilOffset--
+				if err := publish(rival, 1, theirs); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	var fe *FencedError
+	if !errors.As(err, &fe) || fe.Range.FromOffset != theirs.FromOffset || fe.OnDisk != theirs.UntilOffset {
+		t.Fatalf("Run = %v, want a *FencedError at %v", err, theirs)
+	}
+	tp := runtime.TopicPartition{Topic: etlTopic, Partition: 0}
+	files, err := listPartition(dir, tp)
+	if err != nil || len(files) != 1 || files[0].from != theirs.FromOffset || files[0].until != theirs.UntilOffset {
+		t.Errorf("partition files %v, %v; want only the other instance's %v", files, err, theirs)
+	}
+	if left := tempFiles(t, dir); len(left) != 0 {
+		t.Errorf("the fenced batch left %v", left)
+	}
+}
