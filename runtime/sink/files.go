@@ -1,8 +1,3 @@
-// Package sink holds the transactional sinks: output that commits in one
-// step with the job's offsets, so an exactly-once job leaves no window
-// between writing a batch and storing where it got to. A sink is the
-// job's runtime.TransactionalStore: the engine begins each batch in it,
-// the handler writes through it, and its Store commits both.
 package sink
 
 import (
