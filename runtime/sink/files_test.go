@@ -118,8 +118,9 @@ func readHamba(t *testing.T, path string) []int64 {
 	return out
 }
 
-// readGoavro reads a published file with linkedin/goavro's OCF reader.
-func readGoavro(t *testing.T, path string) (ids []int64, codec string) {
+// readGoavro reads a published file with linkedin/goavro's OCF reader;
+// block is the largest block's count of values.
+func readGoavro(t *testing.T, path string) (ids []int64, codec string, block int64) {
 	t.Helper()
 	fh, err := os.Open(path)
 	if err != nil {
@@ -131,6 +132,7 @@ func readGoavro(t *testing.T, path string) (ids []int64, codec string) {
 		t.Fatalf("goavro cannot read %s: %v", path, err)
 	}
 	for r.Scan() {
+		block = max(block, r.RemainingBlockItems())
 		v, err := r.Read()
 		if err != nil {
 			t.Fatalf("goavro decoding %s: %v", path, err)
@@ -144,7 +146,7 @@ func readGoavro(t *testing.T, path string) (ids []int64, codec string) {
 	if err := r.Err(); err != nil {
 		t.Fatalf("goavro reading %s: %v", path, err)
 	}
-	return ids, r.CompressionName()
+	return ids, r.CompressionName(), block
 }
 
 func seq(from, until int64) []int64 {
@@ -185,9 +187,12 @@ func TestFilesReadByStandardReaders(t *testing.T) {
 			if got := readHamba(t, full); !slices.Equal(got, seq(0, 50)) {
 				t.Errorf("hamba read %v, want 0..49", got)
 			}
-			got, name := readGoavro(t, full)
+			got, name, block := readGoavro(t, full)
 			if !slices.Equal(got, seq(0, 50)) {
 				t.Errorf("goavro read %v, want 0..49", got)
+			}
+			if block != 7 {
+				t.Errorf("the largest block holds %d values, want the block length 7", block)
 			}
 			if name != string(c) {
 				t.Errorf("goavro says the codec is %q, want %q", name, c)
@@ -195,7 +200,7 @@ func TestFilesReadByStandardReaders(t *testing.T) {
 			if got := readHamba(t, empty); len(got) != 0 {
 				t.Errorf("hamba read %v from the empty range's file, want nothing", got)
 			}
-			if got, _ := readGoavro(t, empty); len(got) != 0 {
+			if got, _, _ := readGoavro(t, empty); len(got) != 0 {
 				t.Errorf("goavro read %v from the empty range's file, want nothing", got)
 			}
 		})
