@@ -296,14 +296,22 @@ func (f *files) store(ctx context.Context, b runtime.StoredBatch) error {
 		}
 		locks = append(locks, l)
 	}
-	for _, s := range slots {
+	ends := make([]end, len(slots))
+	for i, s := range slots {
 		tp := s.r.TopicPartition()
-		until, last, ok, err := tail(f.dir, tp)
+		e, err := endUnderLock(locks[i], f.dir, tp, s.r.FromOffset)
 		if err != nil {
 			return err
 		}
-		if ok && until != s.r.FromOffset {
-			return &FencedError{Range: s.r, OnDisk: until, Last: last}
+		if e.ok && e.until != s.r.FromOffset {
+			last := runtime.OffsetRange{Topic: tp.Topic, Partition: tp.Partition, FromOffset: e.from, UntilOffset: e.until}
+			return &FencedError{Range: s.r, OnDisk: e.until, Last: filepath.Join(partitionDir(f.dir, tp), fileName(last))}
+		}
+		ends[i] = e
+	}
+	for i, s := range slots {
+		if err := writeRecord(locks[i], formatRecord(ends[i], s.r, true), true); err != nil {
+			return err
 		}
 	}
 	for _, s := range slots {
@@ -316,6 +324,10 @@ func (f *files) store(ctx context.Context, b runtime.StoredBatch) error {
 		if err := syncDir(partitionDir(f.dir, s.r.TopicPartition())); err != nil {
 			return fmt.Errorf("files sink: publishing %s: %w", s.r, err)
 		}
+	}
+	for i, s := range slots {
+		// Unsynced: should it be lost, the pending file above is the end.
+		_ = writeRecord(locks[i], formatRecord(end{ok: true, from: s.r.FromOffset, until: s.r.UntilOffset}, runtime.OffsetRange{}, false), false)
 	}
 	f.mu.Lock()
 	if f.cur == cur {

@@ -117,31 +117,6 @@ func listPartition(dir string, tp runtime.TopicPartition) ([]published, error) {
 	return out, nil
 }
 
-// tail is the largest UNTIL among tp's published files and its path; ok is
-// false when the partition has none. It looks at nothing but the names,
-// so Store stays cheap under the partition's lock.
-func tail(dir string, tp runtime.TopicPartition) (until int64, path string, ok bool, err error) {
-	pdir := partitionDir(dir, tp)
-	d, err := os.Open(pdir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, "", false, nil
-	}
-	if err != nil {
-		return 0, "", false, fmt.Errorf("files sink: listing topic %s partition %d: %w", tp.Topic, tp.Partition, err)
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return 0, "", false, fmt.Errorf("files sink: listing topic %s partition %d: %w", tp.Topic, tp.Partition, err)
-	}
-	for _, n := range names {
-		if _, u, isPub := parseName(n); isPub && (!ok || u > until) {
-			until, path, ok = u, filepath.Join(pdir, n), true
-		}
-	}
-	return until, path, ok, nil
-}
-
 // FencedError is a batch whose range does not start where its partition's
 // published files end: another instance that owns the partition now
 // published it since this one loaded it (a rebalance moved it), or the
