@@ -275,7 +275,7 @@ func (f *files) store(ctx context.Context, b runtime.StoredBatch) error {
 	slices.SortFunc(slots, func(a, b *slot) int {
 		return cmp.Or(cmp.Compare(a.r.Topic, b.r.Topic), cmp.Compare(a.r.Partition, b.r.Partition))
 	})
-	if err := finishAll(slots); err != nil {
+	if err := each(len(slots), func(i int) error { return slots[i].finish() }); err != nil {
 		return err
 	}
 	for _, s := range slots {
@@ -309,10 +309,10 @@ func (f *files) store(ctx context.Context, b runtime.StoredBatch) error {
 		}
 		ends[i] = e
 	}
-	for i, s := range slots {
-		if err := writeRecord(locks[i], formatRecord(ends[i], s.r, true), true); err != nil {
-			return err
-		}
+	if err := each(len(slots), func(i int) error {
+		return writeRecord(locks[i], formatRecord(ends[i], slots[i].r, true), true)
+	}); err != nil {
+		return err
 	}
 	for _, s := range slots {
 		final := filepath.Join(partitionDir(f.dir, s.r.TopicPartition()), fileName(s.r))
@@ -320,10 +320,13 @@ func (f *files) store(ctx context.Context, b runtime.StoredBatch) error {
 			return fmt.Errorf("files sink: publishing %s for %s: %w", final, s.r, err)
 		}
 	}
-	for _, s := range slots {
-		if err := syncDir(partitionDir(f.dir, s.r.TopicPartition())); err != nil {
-			return fmt.Errorf("files sink: publishing %s: %w", s.r, err)
+	if err := each(len(slots), func(i int) error {
+		if err := syncDir(partitionDir(f.dir, slots[i].r.TopicPartition())); err != nil {
+			return fmt.Errorf("files sink: publishing %s: %w", slots[i].r, err)
 		}
+		return nil
+	}); err != nil {
+		return err
 	}
 	for i, s := range slots {
 		// Unsynced: should it be lost, the pending file above is the end.
@@ -338,13 +341,13 @@ func (f *files) store(ctx context.Context, b runtime.StoredBatch) error {
 	return nil
 }
 
-// finishAll completes the partitions' files at once: the syncs, the
-// slow part, overlap.
-func finishAll(slots []*slot) error {
-	errs := make([]error, len(slots))
+// each runs fn for 0..n-1 at once and joins their errors: syncs, the
+// slow part of a batch, overlap across partitions.
+func each(n int, fn func(i int) error) error {
+	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i, s := range slots {
-		wg.Go(func() { errs[i] = s.finish() })
+	for i := range n {
+		wg.Go(func() { errs[i] = fn(i) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)
