@@ -30,8 +30,6 @@ const (
 // memory a partition's writer buffers, whatever the block length.
 const blockSize = 1 << 20
 
-type avroSchema = avro.Schema
-
 type filesCfg struct {
 	codec       Codec
 	blockLength int
@@ -65,16 +63,20 @@ func OCFBlockLength(n int) FilesOpt { return func(cfg *filesCfg) { cfg.blockLeng
 // Files is a runtime.TransactionalStore: use it with
 // runtime.WithSemantics(runtime.ExactlyOnce) and
 // runtime.WithOffsetStore(f). Every non-empty range of a batch gets a
-// file, an empty container where the handler wrote nothing; empty ranges
-// get none.
+// file, an empty container where the handler wrote nothing (a stream the
+// handler does not copy still gets its files: they hold its offsets);
+// empty ranges get none. The handler writes through Writer, or copies a
+// stream unchanged with WriteBatch.
 //
 // Two instances that both believe they own a partition cannot both
 // publish it: publishing takes the partition's lock
 // (DIR/_streamgen/locks, flock(2)), checks that the batch starts where
 // the partition's files end, and links; the loser's Store fails with a
-// *FencedError and publishes nothing of its batch. DIR must be on a
-// filesystem with flock(2) and hard links: a local disk, or NFS with
-// locking.
+// *FencedError and publishes nothing of its batch. (The lock file also
+// records where the partition ends, so that Store need not list a
+// directory that grows by a file per batch; the record is trusted only
+// when the files it names exist.) DIR must be on a filesystem with
+// flock(2) and hard links: a local disk, or NFS with locking.
 type Files[T any, PT codec.RecordPtr[T]] struct {
 	core *files
 }

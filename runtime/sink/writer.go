@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/hamba/avro/v2"
 	"github.com/hamba/avro/v2/ocf"
 
 	"github.com/streamgen/streamgen/runtime"
@@ -165,7 +166,7 @@ func (s *slot) openLocked() error {
 		ocf.WithMetadata(meta),
 		// T's schema as generated, docs and defaults kept, rather than
 		// hamba's rendering of it.
-		ocf.WithSchemaMarshaler(func(_ avroSchema) ([]byte, error) { return schema, nil }))
+		ocf.WithSchemaMarshaler(func(avro.Schema) ([]byte, error) { return schema, nil }))
 	if err != nil {
 		s.err = fmt.Errorf("files sink: writing %s for %s: %w", s.path, s.r, err)
 		return s.err
