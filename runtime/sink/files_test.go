@@ -389,3 +389,27 @@ func TestFilesWriterOutsideTheBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestFilesWriterKeptPastItsBatch: a writer used after its batch was
+// stored fails and leaves no temporary file behind.
+func TestFilesWriterKeptPastItsBatch(t *testing.T) {
+	dir := t.TempDir()
+	f := newFiles(t, dir)
+	ctx := context.Background()
+	r := rng("imps", 0, 0, 3)
+	b := runtime.StoredBatch{ID: 1, Ranges: []runtime.OffsetRange{r}}
+	if err := f.Begin(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	w := f.Writer(r)
+	if err := f.Store(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	v := impression(0)
+	if err := w.Write(&v); err == nil || !strings.Contains(err.Error(), "its batch is over") {
+		t.Errorf("Write after Store = %v, want an error saying the batch is over", err)
+	}
+	if left := tempFiles(t, dir); len(left) != 0 {
+		t.Errorf("left %v", left)
+	}
+}

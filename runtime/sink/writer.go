@@ -95,6 +95,7 @@ type slot struct {
 	buf  *bufio.Writer
 	enc  *ocf.Encoder
 	err  error
+	over bool // the batch was stored or aborted
 }
 
 // errSuperseded is the error of a writer whose partition was started over
@@ -123,6 +124,8 @@ func (s *slot) write(gen int, b []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
+	case s.over:
+		return fmt.Errorf("files sink: writing %s: its batch is over (stored or aborted)", s.r)
 	case gen != s.gen:
 		return fmt.Errorf("files sink: %s: %w", s.r, errSuperseded)
 	case s.err != nil:
@@ -218,8 +221,11 @@ func (s *slot) discardLocked() {
 	s.enc, s.buf = nil, nil
 }
 
+// discard ends the slot with its batch: its temporary file goes, and a
+// writer kept past the batch cannot make another.
 func (s *slot) discard() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.discardLocked()
+	s.over = true
 }
