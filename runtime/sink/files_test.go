@@ -413,3 +413,32 @@ func TestFilesWriterKeptPastItsBatch(t *testing.T) {
 		t.Errorf("left %v", left)
 	}
 }
+
+// TestFilesValueThatDoesNotEncode: a value the schema cannot hold fails
+// its Write naming the range, and Store refuses the batch even when the
+// handler went on.
+func TestFilesValueThatDoesNotEncode(t *testing.T) {
+	dir := t.TempDir()
+	f := newFiles(t, dir)
+	ctx := context.Background()
+	r := rng("imps", 0, 0, 2)
+	b := runtime.StoredBatch{ID: 1, Ranges: []runtime.OffsetRange{r}}
+	if err := f.Begin(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	w := f.Writer(r)
+	bad := impression(0)
+	bad.BidPrice = big.NewRat(1, 3) // no decimal(12,6) holds a third
+	if err := w.Write(&bad); err == nil || !strings.Contains(err.Error(), r.String()) {
+		t.Errorf("Write = %v, want an encoding error naming %v", err, r)
+	}
+	good := impression(1)
+	_ = w.Write(&good)
+	if err := f.Store(ctx, b); err == nil {
+		t.Error("Store published a batch with a value missing")
+	}
+	f.Abort(ctx, b)
+	if got := tree(t, dir); len(got) != 0 {
+		t.Errorf("published %v", got)
+	}
+}

@@ -60,7 +60,7 @@ func WriteBatch[K, T any, PT codec.RecordPtr[T]](ctx context.Context, f *Files[T
 		n := 0
 		for r := range p.Records() {
 			if err := w.Write(&r.Value); err != nil {
-				return err
+				return fmt.Errorf("offset %d: %w", r.Offset, err)
 			}
 			if n++; n%4096 == 0 && ctx.Err() != nil {
 				return ctx.Err()
