@@ -41,15 +41,24 @@ func (e *Engine) batchSteps() []step {
 
 // taskRetry is how a batch's ForeachPartition tasks are retried. An
 // at-most-once job never retries one: a retry would hand a partition's
-// records to the handler a second time (Spark's task.maxFailures 1). Nor
-// does an exactly-once job: a failed attempt's output is already in the
-// batch's transaction, and only aborting the whole batch takes it back,
-// so a failed task fails the batch, which is rolled back and read again.
+// records to the handler a second time (Spark's task.maxFailures 1). An
+// exactly-once job retries one only when its store can take back what the
+// failed attempt wrote (PartitionRetrier); otherwise that output is in the
+// batch's transaction for good, so a failed task fails the batch, which is
+// rolled back and read again.
 func (e *Engine) taskRetry() retryPolicy {
-	if e.cfg.semantics == AtMostOnce || e.cfg.semantics == ExactlyOnce {
+	p := retryPolicy{maxFailures: e.cfg.maxTaskFailures, backoff: e.cfg.taskBackoff}
+	switch e.cfg.semantics {
+	case AtMostOnce:
 		return retryPolicy{maxFailures: 1}
+	case ExactlyOnce:
+		pr, ok := e.cfg.store.(PartitionRetrier)
+		if !ok {
+			return retryPolicy{maxFailures: 1}
+		}
+		p.beforeRetry = pr.DiscardPartition
 	}
-	return retryPolicy{maxFailures: e.cfg.maxTaskFailures, backoff: e.cfg.taskBackoff}
+	return p
 }
 
 // lost reports whether err, a failed batch's, leaves its records behind

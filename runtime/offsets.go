@@ -49,6 +49,16 @@ type TransactionalStore interface {
 	Abort(ctx context.Context, b StoredBatch)
 }
 
+// PartitionRetrier is a TransactionalStore that can take back what one
+// partition's task wrote to the in-flight batch's output (a files sink's
+// partition file), so an exactly-once job retries a failed task within
+// its batch as an at-least-once job does: the engine calls
+// DiscardPartition before each retry. Without it, a failed task fails the
+// batch, which is aborted and read again.
+type PartitionRetrier interface {
+	DiscardPartition(r OffsetRange)
+}
+
 // StoredBatch is what a batch stores: every stream's non-empty ranges,
 // with the batch's id and time for the store's records.
 type StoredBatch struct {

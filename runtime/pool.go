@@ -139,6 +139,8 @@ func WorkerFromContext(ctx context.Context) (worker int, ok bool) {
 type retryPolicy struct {
 	maxFailures int
 	backoff     time.Duration
+	// beforeRetry, if set, is told before each retry of a range's task.
+	beforeRetry func(OffsetRange)
 }
 
 func (r retryPolicy) do(ctx context.Context, rng OffsetRange, attempt func(n int) error) error {
@@ -160,6 +162,9 @@ func (r retryPolicy) do(ctx context.Context, rng OffsetRange, attempt func(n int
 		case <-t.C:
 		}
 		wait = min(wait*2, 10*time.Second)
+		if r.beforeRetry != nil {
+			r.beforeRetry(rng)
+		}
 	}
 	return &TaskError{Range: rng, Attempts: tries, Err: err}
 }
