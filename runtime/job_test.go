@@ -44,13 +44,13 @@ func TestJobConfigExpandEnv(t *testing.T) {
 }
 
 func TestJobConfigValidateNamesProblems(t *testing.T) {
-	c := JobConfig{Job: config.Job{SASLPassword: "${KAFKA_PASSWORD}", Semantics: config.ExactlyOnce, Location: config.Location(9), SinkType: config.SinkFiles}}
+	c := JobConfig{Job: config.Job{SASLPassword: "${KAFKA_PASSWORD}", Location: config.Location(9), SinkType: config.SinkKafka}}
 	c.ExpandEnv(env(nil))
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted a broken configuration")
 	}
-	for _, want := range []string{"SASLPassword", "KAFKA_PASSWORD", "no broker given", "BatchInterval", `config Semantics: semantics: "exactly-once" is not served by this runtime yet`, "config Location: location.strategy: 9 is not a valid value", `config SinkType: sink.type: "files" is not served`} {
+	for _, want := range []string{"SASLPassword", "KAFKA_PASSWORD", "no broker given", "BatchInterval", "config Location: location.strategy: 9 is not a valid value", `config SinkType: sink.type: "kafka" is not served`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
@@ -326,7 +326,7 @@ func TestJobConfigAtMostOnce(t *testing.T) {
 		t.Errorf("engine semantics %v, %v", e.cfg.semantics, err)
 	}
 	jc.SinkType, jc.SinkDir = config.SinkFiles, "/out"
-	if _, err := jc.EngineOpts(); err == nil || !strings.Contains(err.Error(), `config SinkType: sink.type: "files" is not served by this runtime yet`) {
-		t.Errorf("files sink: %v", err)
+	if _, err := jc.EngineOpts(); err == nil || !strings.Contains(err.Error(), `config SinkType: sink.type: "files" publishes each partition-batch as one file, and the files on disk are the offsets: it runs with semantics exactly-once, not "at-most-once"`) {
+		t.Errorf("files sink at-most-once: %v", err)
 	}
 }

@@ -58,6 +58,13 @@ func emitStreams(f *jen.File, p *model.Package) {
 		for _, s := range p.Streams {
 			g.Id(s.GoName).Op("*").Id(names.StreamBatch(s.GoName))
 		}
+		if p.Spec.Job.SinkType == config.SinkFiles {
+			g.Comment("Sink is the files sink: write each partition's output with")
+			g.Comment("Sink.Writer(p.OffsetRange()) from its ForeachPartition task. It")
+			g.Comment("publishes one Avro file per partition and batch after ProcessBatch")
+			g.Comment("returns, and those files are the job's offsets.")
+			g.Id("Sink").Op("*").Qual(sinkPkg, "Files").Types(goType(p.Streams[0].Value), jen.Op("*").Add(goType(p.Streams[0].Value)))
+		}
 		if p.Spec.Job.SinkType == config.SinkPostgres {
 			g.Comment("Sink is the PostgreSQL sink: write the batch's output through it")
 			g.Comment("(Exec, CopyFrom, Tx) into its Table (spec sink.table). It commits")
@@ -73,8 +80,31 @@ func emitStreams(f *jen.File, p *model.Package) {
 		jen.Id("ProcessBatch").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("b").Op("*").Id("Batch")).Error(),
 	)
 	f.Line()
+	if p.Spec.Job.SinkType == config.SinkFiles {
+		emitPassthrough(f, p)
+	}
 	emitConfig(f, p.Spec)
 	emitRun(f, p)
+}
+
+// emitPassthrough writes Passthrough, the handler that copies every
+// stream's values unchanged into the files sink.
+func emitPassthrough(f *jen.File, p *model.Package) {
+	f.Comment("Passthrough is the handler that copies every stream's values, unchanged,")
+	f.Comment("into the files sink, one file per partition and batch: with it")
+	f.Comment("`func main() { pkg.Main(pkg.Passthrough()) }` is a complete exactly-once")
+	f.Comment("ETL job.")
+	f.Func().Id("Passthrough").Params().Id("Handler").Block(jen.Return(jen.Id("sgPassthrough").Values()))
+	f.Line()
+	f.Type().Id("sgPassthrough").Struct()
+	f.Line()
+	f.Func().Params(jen.Id("sgPassthrough")).Id("ProcessBatch").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("b").Op("*").Id("Batch")).Error().BlockFunc(func(g *jen.Group) {
+		for _, s := range p.Streams {
+			g.If(jen.Err().Op(":=").Qual(sinkPkg, "WriteBatch").Call(jen.Id("ctx"), jen.Id("b").Dot("Sink"), jen.Id("b").Dot(s.GoName)), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+		}
+		g.Return(jen.Nil())
+	})
+	f.Line()
 }
 
 func emitConfig(f *jen.File, sp *spec.Spec) {
@@ -117,7 +147,7 @@ func emitRun(f *jen.File, p *model.Package) {
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		g.List(jen.Id("sopts"), jen.Err()).Op(":=").Id("cfg").Dot("StreamOpts").Call()
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
-		emitStores(g, p.Spec.Job)
+		emitStores(g, p.Spec.Job, p.Streams[0].Value)
 		g.List(jen.Id("e"), jen.Err()).Op(":=").Qual(runtimePkg, "New").Call(jen.Append(jen.Id("opts"), jen.Qual(runtimePkg, "JobName").Call(jen.Id("JobName"))).Op("..."))
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		if usesRegistry(p) {
@@ -154,7 +184,7 @@ func emitRun(f *jen.File, p *model.Package) {
 				for _, s := range p.Streams {
 					d[jen.Id(s.GoName)] = jen.Id(streamVar(s)).Dot("Batch").Call(jen.Id("bs"))
 				}
-				if p.Spec.Job.SinkType == config.SinkPostgres {
+				if p.Spec.Job.SinkType != config.SinkNone {
 					d[jen.Id("Sink")] = jen.Id("out")
 				}
 			})))),
@@ -176,10 +206,14 @@ func emitRun(f *jen.File, p *model.Package) {
 // emitStores writes the wiring of the spec's offset store and sink: they
 // are the generated code's, so Run first refuses a configuration that
 // names others (cfg.Wiring).
-func emitStores(g *jen.Group, j config.Job) {
+func emitStores(g *jen.Group, j config.Job, value *model.Type) {
 	g.If(jen.Err().Op(":=").Id("cfg").Dot("Wiring").Call(valueLit(j.OffsetsStore), valueLit(j.SinkType)), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 	var store jen.Code
 	switch {
+	case j.SinkType == config.SinkFiles:
+		g.Comment("The sink keeps the offsets: the files it published are where each partition is.")
+		g.List(jen.Id("out"), jen.Err()).Op(":=").Qual(sinkPkg, "NewFiles").Types(goType(value)).Call(jen.Id("cfg").Dot("SinkDir"))
+		store = jen.Id("out")
 	case j.SinkType == config.SinkPostgres:
 		g.Comment("The sink keeps the offsets: its transaction commits them with the output.")
 		g.List(jen.Id("out"), jen.Err()).Op(":=").Qual(sinkPkg, "NewPostgres").Call(jen.Id("ctx"), jen.Id("cfg").Dot("SinkDSN"), jen.Id("cfg").Dot("Group"), jen.Id("cfg").Dot("SinkTable"))

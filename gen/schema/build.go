@@ -16,6 +16,7 @@ import (
 	"github.com/streamgen/streamgen/gen/names"
 	"github.com/streamgen/streamgen/gen/spec"
 	"github.com/streamgen/streamgen/runtime/codec"
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 // reserved are the job-level names the generated package declares (and
@@ -80,6 +81,7 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 		}
 		b.pkg.Streams = append(b.pkg.Streams, ms)
 	}
+	errs = append(errs, filesSinkValues(sp, b.pkg.Streams)...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -507,4 +509,25 @@ func primitiveType(t *avro.PrimitiveSchema) *model.Type {
 		mt.Logical = model.UUID
 	}
 	return mt
+}
+
+// filesSinkValues checks that the streams of a files sink job share one
+// value type: the sink writes one record type, the streams' values.
+func filesSinkValues(sp *spec.Spec, streams []*model.Stream) []*spec.Error {
+	if sp.Job.SinkType != config.SinkFiles || len(streams) == 0 {
+		return nil
+	}
+	var errs []*spec.Error
+	first := streams[0]
+	for i, ms := range streams[1:] {
+		if ms.Value == nil || first.Value == nil || ms.Value.Named == nil || first.Value.Named == nil {
+			continue
+		}
+		if ms.Value.Named.FullName != first.Value.Named.FullName {
+			errs = append(errs, &spec.Error{Pos: sp.Streams[i+1].ValuePos, Msg: fmt.Sprintf(
+				"stream %q: value %s differs from stream %q's %s: the files sink writes one record type, the streams' values; give the streams one value type, or write the output yourself with sink.type none",
+				ms.Name, ms.Value.Named.FullName, first.Name, first.Value.Named.FullName)})
+		}
+	}
+	return errs
 }

@@ -161,20 +161,25 @@ func (e *SettingError) Error() string { return e.Setting + ": " + e.Msg }
 // naming its spec key, so the generator refuses the spec and the job
 // refuses the configuration instead of ignoring the setting. The runtime
 // runs at-least-once and at-most-once with offsets in Kafka or PostgreSQL,
-// and exactly-once with the PostgreSQL sink, whose transaction holds the
-// batch's output and offsets.
+// and exactly-once with the PostgreSQL sink (whose transaction holds the
+// batch's output and offsets) or the files sink (whose published files are
+// the offsets).
 func (j *Job) Unsupported() []*SettingError {
 	var errs []*SettingError
 	switch j.SinkType {
-	case SinkFiles, SinkKafka:
-		errs = append(errs, &SettingError{"sink.type", fmt.Sprintf("%q is not served by this runtime yet; the postgres sink is, or write the output in ProcessBatch with sink.type none", j.SinkType)})
+	case SinkKafka:
+		errs = append(errs, &SettingError{"sink.type", "\"kafka\" is not served by this runtime yet; the files and postgres sinks are, or write the output in ProcessBatch with sink.type none"})
 	case SinkPostgres:
 		if j.Semantics != ExactlyOnce {
 			errs = append(errs, &SettingError{"sink.type", fmt.Sprintf("\"postgres\" commits each batch's output together with its offsets, in one transaction: it runs with semantics exactly-once, not %q; for %s, write to PostgreSQL from ProcessBatch (idempotently, keyed by Record.SourceID) and keep the offsets with offsets.store postgres", j.Semantics, j.Semantics)})
 		}
+	case SinkFiles:
+		if j.Semantics != ExactlyOnce {
+			errs = append(errs, &SettingError{"sink.type", fmt.Sprintf("\"files\" publishes each partition-batch as one file, and the files on disk are the offsets: it runs with semantics exactly-once, not %q", j.Semantics)})
+		}
 	}
-	if j.OffsetsStore == StoreFiles {
-		errs = append(errs, &SettingError{"offsets.store", "\"files\" is the files sink's store, which this runtime does not serve yet; use kafka or postgres"})
+	if j.OffsetsStore == StoreFiles && j.SinkType != SinkFiles {
+		errs = append(errs, &SettingError{"offsets.store", "\"files\" is the files sink's store: the offsets are the files it published; with another sink, use kafka or postgres"})
 	}
 	return errs
 }

@@ -139,8 +139,9 @@ func TestUnsupported(t *testing.T) {
 		{Job{Semantics: AtMostOnce}, nil},
 		{Job{Semantics: ExactlyOnce, SinkType: SinkPostgres, OffsetsStore: StorePostgres}, nil},
 		{Job{SinkType: SinkPostgres}, []string{`sink.type: "postgres" commits each batch's output together with its offsets, in one transaction: it runs with semantics exactly-once, not "at-least-once"`}},
-		{Job{SinkType: SinkFiles, OffsetsStore: StoreFiles, Semantics: ExactlyOnce}, []string{
-			`sink.type: "files" is not served`, `offsets.store: "files" is the files sink's store`}},
+		{Job{SinkType: SinkFiles, OffsetsStore: StoreFiles, Semantics: ExactlyOnce}, nil},
+		{Job{SinkType: SinkFiles, OffsetsStore: StoreFiles}, []string{`sink.type: "files" publishes each partition-batch as one file`}},
+		{Job{OffsetsStore: StoreFiles}, []string{`offsets.store: "files" is the files sink's store`}},
 		{Job{SinkType: SinkKafka}, []string{`sink.type: "kafka" is not served`}},
 		{Job{OffsetsStore: StorePostgres}, nil},
 		{Job{OffsetsStore: StorePostgres, Semantics: AtMostOnce}, nil},
