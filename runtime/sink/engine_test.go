@@ -21,7 +21,7 @@ const etlTopic = "impressions"
 // produceImpressions appends n raw-Avro Impressions to each of parts
 // partitions; a value's CampaignID is its partition's next offset, so
 // every file's values say which offsets they are.
-func produceImpressions(t *testing.T, cl *kgo.Client, parts int32, next map[int32]int64, n int) {
+func produceImpressions(t testing.TB, cl *kgo.Client, parts int32, next map[int32]int64, n int) {
 	t.Helper()
 	var rs []*kgo.Record
 	for p := range parts {
