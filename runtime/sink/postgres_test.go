@@ -131,3 +131,87 @@ func TestPostgresSinkExactlyOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresSinkConnectionLostMidBatch: the database connection of a
+// batch's transaction dies while the batch runs; the batch fails, nothing
+// of it is stored, and the restarted job writes every offset once.
+func TestPostgresSinkConnectionLostMidBatch(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	out := pgtest.Table(t, dsn, "clicks_out")
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE TABLE "+pgx.Identifier{out}.Sanitize()+" (topic text, partition int, kafka_offset bigint, value text)"); err != nil {
+		t.Fatal(err)
+	}
+	addrs, cl := kafkatest.Cluster(t, 2, "clicks")
+	kafkatest.Produce(t, cl, "clicks", 2, 100)
+	table := pgtest.Table(t, dsn, "offsets")
+	var killed atomic.Bool
+	run := func(ctx context.Context) error {
+		s, err := sink.NewPostgres(ctx, dsn, "lost", out, offsets.Table(table))
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		e, err := runtime.New(runtime.Group("lost"), runtime.WithSemantics(runtime.ExactlyOnce), runtime.WithOffsetStore(s),
+			runtime.Brokers(addrs...), runtime.BatchInterval(50*time.Millisecond), runtime.MaxRatePerPartition(400))
+		if err != nil {
+			return err
+		}
+		st, err := runtime.NewStream[[]byte](e, "clicks", runtime.Subscribe("clicks"), nil, runtime.StringDecoder)
+		if err != nil {
+			return err
+		}
+		return e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error {
+			var rows [][]any
+			for r := range st.Batch(bs).Records() {
+				rows = append(rows, []any{r.Topic, r.Partition, r.Offset, r.Value})
+			}
+			if _, err := s.CopyFrom(ctx, s.Table(), []string{"topic", "partition", "kafka_offset", "value"}, pgx.CopyFromRows(rows)); err != nil {
+				return err
+			}
+			if bs.ID() == 3 && killed.CompareAndSwap(false, true) {
+				// The server ends the transaction's own connection.
+				s.Exec(ctx, "SELECT pg_terminate_backend(pg_backend_pid())")
+			}
+			return nil
+		})
+	}
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := run(rctx); err == nil || !killed.Load() {
+		t.Fatalf("first run = %v, want the batch whose connection died to fail the job", err)
+	}
+	count := func() (rows, distinct int) {
+		t.Helper()
+		if err := conn.QueryRow(ctx, "SELECT count(*), count(DISTINCT (partition, kafka_offset)) FROM "+pgx.Identifier{out}.Sanitize()).Scan(&rows, &distinct); err != nil {
+			t.Fatal(err)
+		}
+		return rows, distinct
+	}
+	if rows, distinct := count(); rows != distinct || rows >= 200 {
+		t.Fatalf("after the lost connection: %d rows for %d offsets", rows, distinct)
+	}
+	rctx, cancel = context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	go func() {
+		for rctx.Err() == nil {
+			if _, d := count(); d == 200 {
+				time.Sleep(100 * time.Millisecond)
+				cancel()
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	if err := run(rctx); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("second run: %v", err)
+	}
+	if rows, distinct := count(); rows != 200 || distinct != 200 {
+		t.Errorf("%d rows for %d offsets, want each of 200 once", rows, distinct)
+	}
+}
