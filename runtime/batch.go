@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"time"
 )
@@ -67,7 +68,8 @@ func (b *Batch[K, V]) Records() iter.Seq[*Record[K, V]] {
 // task that fails is retried, on a fresh copy of the same range's records,
 // up to the engine's MaxTaskFailures with backoff; after that the first
 // error is returned as a *TaskError naming the range. When one task fails
-// for good, the context passed to the others is cancelled.
+// for good, the context passed to the others is cancelled. A task that
+// panics has failed, with a *PanicError holding the panic and its stack.
 //
 // fn must not call ForeachPartition itself: tasks queue on the same
 // workers, so a nested call can wait on its own worker forever.
@@ -88,7 +90,7 @@ func (b *Batch[K, V]) ForeachPartition(ctx context.Context, fn func(context.Cont
 					return err
 				}
 			}
-			return fn(ctx, part)
+			return recovered(fmt.Sprintf("the task for %s", part.rng), func() error { return fn(ctx, part) })
 		})
 	})
 }

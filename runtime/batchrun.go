@@ -173,7 +173,7 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 			}
 			b.stored.done = err == nil
 		case handle:
-			if err = h(ctx, b.view); err != nil {
+			if err = recovered("the handler", func() error { return h(ctx, b.view) }); err != nil {
 				err = fmt.Errorf("batch %d: %w", b.view.id, err)
 			}
 		}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"strings"
 )
@@ -10,6 +11,30 @@ import (
 // ErrStopped is returned by Run after Stop or context cancellation when the
 // engine shut down cleanly.
 var ErrStopped = errors.New("runtime: engine stopped")
+
+// PanicError is a panic in a handler or a ForeachPartition task, recovered
+// and turned into the batch's or the task's failure, so one bad record
+// cannot take the process down without a word.
+type PanicError struct {
+	// Where says what panicked: the handler, or the task for a range.
+	Where string
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("%s panicked: %v\n%s", e.Where, e.Value, e.Stack)
+}
+
+// recovered runs f, turning a panic into a *PanicError.
+func recovered(where string, f func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Where: where, Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return f()
+}
 
 // TaskError is a partition task that failed on every attempt. Use errors.As
 // to get the range to inspect or replay.

@@ -147,3 +147,52 @@ func TestExactlyOnceStepsAroundTheHandler(t *testing.T) {
 		t.Errorf("stored %d, want 10: the failed batch (10..20) stores nothing", got)
 	}
 }
+
+// TestPanicsFailTasksAndBatches: a panicking task is a failed task,
+// retried like any other, and one that panics on every try fails the
+// batch with the panic and its stack; a panicking handler fails its
+// batch. Neither takes the process down.
+func TestPanicsFailTasksAndBatches(t *testing.T) {
+	addrs := newCluster(t, 1, testTopic)
+	produce(t, addrs, testTopic, 1, 10)
+	run := func(h func(s *Stream[[]byte, string]) Handler) error {
+		e, err := New(Group("panics"), Brokers(addrs...), BatchInterval(20*time.Millisecond), TaskRetryBackoff(time.Millisecond), StartFrom(StartEarliest()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		return e.Run(ctx, h(s))
+	}
+
+	var tries int
+	err := run(func(s *Stream[[]byte, string]) Handler {
+		return func(ctx context.Context, bs *JobBatch) error {
+			return s.Batch(bs).ForeachPartition(ctx, func(context.Context, Partition[[]byte, string]) error {
+				tries++
+				var m map[string]int
+				m["boom"]++ // a nil map: panics on every try
+				return nil
+			})
+		}
+	})
+	var pe *PanicError
+	var te *TaskError
+	if !errors.As(err, &pe) || !errors.As(err, &te) || te.Attempts != 4 || tries != 4 {
+		t.Fatalf("Run = %v (tries %d); want a *TaskError after 4 attempts wrapping a *PanicError", err, tries)
+	}
+	if !strings.Contains(err.Error(), "assignment to entry in nil map") || !strings.Contains(string(pe.Stack), "semantics_test.go") {
+		t.Errorf("the panic's error lacks its value or stack: %v", err)
+	}
+
+	err = run(func(*Stream[[]byte, string]) Handler {
+		return func(context.Context, *JobBatch) error { panic("the handler gave up") }
+	})
+	if !errors.As(err, &pe) || pe.Where != "the handler" || !strings.Contains(err.Error(), "the handler gave up") {
+		t.Errorf("Run = %v, want the handler's panic as the batch's failure", err)
+	}
+}
