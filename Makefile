@@ -1,8 +1,10 @@
 # streamgen — see README.md.
 GO      ?= go
 PKGS    := ./...
-# Specs whose generated code is committed: examples and golden cases.
-SPECS   := $(wildcard examples/*/streamgen.yaml) $(wildcard generated_test/cases/*/streamgen.yaml)
+# Specs whose generated code is committed: examples, golden cases and the
+# crash-restart harness's job.
+SPECS   := $(wildcard examples/*/streamgen.yaml) $(wildcard generated_test/cases/*/streamgen.yaml) \
+	internal/crashtest/job/streamgen.yaml
 
 .PHONY: all test fmt-check vet race fresh generate demo bench build
 
