@@ -156,6 +156,7 @@ type Result struct {
 	// lost records (at-most-once).
 	LostBatches int
 	Faults      string // what the broker failed, as it reports it
+	FaultsHit   int    // requests the broker failed
 	Elapsed     time.Duration
 }
 

@@ -91,18 +91,28 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	prod := &producer{topic: Topic}
 	prodDone := make(chan error, 1)
 	go func() { prodDone <- prod.run(ctx, brokerAddr, o.Records, o.Partitions, phase) }()
-	for _, f := range cfg.Faults {
-		time.AfterFunc(rand.N(max(phase, time.Second)), func() {
+	// Each fault three times, at random moments of the kill phase: once
+	// might fall while no replica owns partitions.
+	for i := range 3 * len(cfg.Faults) {
+		f := cfg.Faults[i%len(cfg.Faults)]
+		tm := time.AfterFunc(rand.N(max(phase, time.Second)), func() {
 			if err := injectFault(ctx, controlAddr, f); err != nil && ctx.Err() == nil {
 				env.Logf("%s: injecting %s faults: %v", cfg.Name, f.Request, err)
 			}
 		})
+		defer tm.Stop()
 	}
 
 	t := newTally(Topic, o.Partitions)
-	exits := make(chan exit, 8)
-	restarts := make(chan int, 8)
+	exits := make(chan exit, 64)
+	restarts := make(chan int, 64)
 	running := make(map[int]*proc) // by slot
+	// After a failed run; a finished one has stopped them.
+	defer func() {
+		for _, p := range running {
+			p.cmd.Process.Kill()
+		}
+	}()
 	launch := func(slot int) error {
 		p := &proc{slot: slot, out: t.add(filepath.Join(env.Dir, fmt.Sprintf("p%03d.out", len(t.procs))))}
 		args := append([]string(nil), cfg.JobFlags...)
@@ -207,7 +217,12 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 				// kill may fall into the rebalance.
 				wait = rand.N(o.Session * 3 / 2)
 			}
-			time.AfterFunc(wait, func() { restarts <- p.slot })
+			time.AfterFunc(wait, func() {
+				select {
+				case restarts <- p.slot:
+				case <-ctx.Done():
+				}
+			})
 		case slot := <-restarts:
 			if err := launch(slot); err != nil {
 				return res, err
@@ -251,8 +266,12 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	if err := t.readAll(); err != nil {
 		return res, err
 	}
-	res.Faults = faultCounts(ctx, controlAddr)
-	return res, t.check(&res, prod.produced())
+	res.Faults, res.FaultsHit = faultCounts(ctx, controlAddr)
+	err = t.check(&res, prod.produced())
+	if len(cfg.Faults) > 0 && res.FaultsHit == 0 {
+		err = errors.Join(err, errors.New("the broker failed no request: the run shows nothing about faults"))
+	}
+	return res, err
 }
 
 // killedBy reports whether a job process's exit was a SIGKILL.
@@ -348,17 +367,24 @@ func injectFault(ctx context.Context, control string, f Fault) error {
 	return nil
 }
 
-// faultCounts is the broker's account of the requests it failed.
-func faultCounts(ctx context.Context, control string) string {
+// faultCounts is the broker's account of the requests it failed, and
+// their total.
+func faultCounts(ctx context.Context, control string) (string, int) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+control+"/faults", nil)
 	if err != nil {
-		return ""
+		return "", 0
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return ""
+		return "", 0
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return strings.Join(strings.Fields(string(body)), " ")
+	f := strings.Fields(string(body)) // request count request count ...
+	total := 0
+	for i := 1; i < len(f); i += 2 {
+		n, _ := strconv.Atoi(f[i])
+		total += n
+	}
+	return strings.Join(f, " "), total
 }

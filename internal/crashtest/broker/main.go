@@ -23,6 +23,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -133,6 +134,7 @@ func (f *faults) inject(request string, percent int, until time.Time) error {
 	default:
 		return fmt.Errorf("request %q is not fetch or offsetcommit", request)
 	}
+	log.Printf("failing %d%% of %s requests until %s", percent, request, until.Format(time.RFC3339Nano))
 	f.c.ControlKey(int16(key), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		if time.Now().After(until) {
 			f.c.DropControl()
