@@ -56,7 +56,8 @@ const (
 	// graceful stops only, exactly once.
 	AtLeastOnce Guarantee = iota
 	// AtMostOnce: no offset handled twice; an offset never handled
-	// belongs to a batch in flight in a process that was killed.
+	// belongs to a batch in flight in a process that was killed, so
+	// with graceful stops only, none is lost.
 	AtMostOnce
 )
 
@@ -111,6 +112,7 @@ func Configurations() []Configuration {
 		{Name: "at-least-once/postgres/sigkill", Must: AtLeastOnce, JobFlags: join(alo, pg), Postgres: true},
 		{Name: "at-least-once/postgres/sigterm", Must: AtLeastOnce, JobFlags: join(alo, pg), Postgres: true, Graceful: true},
 		{Name: "at-most-once/kafka/sigkill", Must: AtMostOnce, JobFlags: join(amo, kafka)},
+		{Name: "at-most-once/kafka/sigterm", Must: AtMostOnce, JobFlags: join(amo, kafka), Graceful: true},
 		{Name: "at-most-once/kafka/sigkill+faults", Must: AtMostOnce, JobFlags: join(amo, kafka), Faults: brokerFaults},
 	}
 }
@@ -145,13 +147,17 @@ type Options struct {
 
 // Result is what a run counted.
 type Result struct {
-	Config     Configuration
-	Kills      int   // job processes killed (or stopped) by the driver and restarted
-	Failures   int   // job processes that exited on their own, restarted
-	Records    int   // produced records, each checked
-	Handled    int64 // records handled, duplicates included
-	Lost       int   // produced offsets never handled
-	Duplicated int   // handlings beyond the first
+	Config   Configuration
+	Kills    int // job processes killed (or stopped) by the driver and restarted
+	Failures int // job processes that exited on their own, restarted
+	// LateRestarts came after the session timeout: the group expired
+	// the killed replica and gave its partitions to the other, and
+	// rebalanced again at the restart.
+	LateRestarts int
+	Records      int   // produced records, each checked
+	Handled      int64 // records handled, duplicates included
+	Lost         int   // produced offsets never handled
+	Duplicated   int   // handlings beyond the first
 	// LostBatches are the in-flight batches of killed processes that
 	// lost records (at-most-once).
 	LostBatches int
@@ -161,8 +167,8 @@ type Result struct {
 }
 
 func (r Result) String() string {
-	s := fmt.Sprintf("%-36s kills %3d  failures %3d  records %7d  handled %7d  lost %5d (in %d batches)  duplicated %5d  %s",
-		r.Config.Name, r.Kills, r.Failures, r.Records, r.Handled, r.Lost, r.LostBatches, r.Duplicated, r.Elapsed.Round(time.Second))
+	s := fmt.Sprintf("%-36s kills %3d (%2d late restarts)  failures %3d  records %7d  handled %7d  lost %5d (in %d batches)  duplicated %5d  %s",
+		r.Config.Name, r.Kills, r.LateRestarts, r.Failures, r.Records, r.Handled, r.Lost, r.LostBatches, r.Duplicated, r.Elapsed.Round(time.Second))
 	if r.Faults != "" {
 		s += "  broker failed: " + r.Faults
 	}

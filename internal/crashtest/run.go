@@ -216,6 +216,9 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 				// expires the replica and rebalances, and the next
 				// kill may fall into the rebalance.
 				wait = rand.N(o.Session * 3 / 2)
+				if wait > o.Session {
+					res.LateRestarts++
+				}
 			}
 			time.AfterFunc(wait, func() {
 				select {
