@@ -154,10 +154,14 @@ type Result struct {
 	// the killed replica and gave its partitions to the other, and
 	// rebalanced again at the restart.
 	LateRestarts int
-	Records      int   // produced records, each checked
-	Handled      int64 // records handled, duplicates included
-	Lost         int   // produced offsets never handled
-	Duplicated   int   // handlings beyond the first
+	// HungStops are graceful stops (SIGTERM) that had not ended after
+	// 30s, although the job bounds its stop at 2s; the driver then ended
+	// the process with SIGQUIT, which leaves its goroutines in its log.
+	HungStops  int
+	Records    int   // produced records, each checked
+	Handled    int64 // records handled, duplicates included
+	Lost       int   // produced offsets never handled
+	Duplicated int   // handlings beyond the first
 	// LostBatches are the in-flight batches of killed processes that
 	// lost records (at-most-once).
 	LostBatches int
@@ -169,6 +173,9 @@ type Result struct {
 func (r Result) String() string {
 	s := fmt.Sprintf("%-36s kills %3d (%2d late restarts)  failures %3d  records %7d  handled %7d  lost %5d (in %d batches)  duplicated %5d  %s",
 		r.Config.Name, r.Kills, r.LateRestarts, r.Failures, r.Records, r.Handled, r.Lost, r.LostBatches, r.Duplicated, r.Elapsed.Round(time.Second))
+	if r.HungStops > 0 {
+		s += fmt.Sprintf("  hung stops %d", r.HungStops)
+	}
 	if r.Faults != "" {
 		s += "  broker failed: " + r.Faults
 	}

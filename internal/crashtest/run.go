@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -52,7 +53,22 @@ type proc struct {
 	out    *procFile
 	cmd    *exec.Cmd
 	intent string // "" (running), "kill", "term", "stop"
+	forced atomic.Bool
+	exited atomic.Bool
 }
+
+// hungStop ends a process whose graceful stop hangs: SIGQUIT first, so
+// its log ends with every goroutine's stack, then SIGKILL. Its records
+// are then counted as a killed process's.
+func (p *proc) hungStop() {
+	p.forced.Store(true)
+	p.cmd.Process.Signal(syscall.SIGQUIT)
+	time.AfterFunc(5*time.Second, func() { p.cmd.Process.Kill() })
+}
+
+// stopHang is how long a graceful stop may take before hungStop; the
+// job's own bound (ShutdownTimeout) is 2s.
+const stopHang = 30 * time.Second
 
 type exit struct {
 	p   *proc
@@ -135,6 +151,7 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 		running[slot] = p
 		go func() {
 			err := p.cmd.Wait()
+			p.exited.Store(true)
 			logf.Close()
 			exits <- exit{p, err}
 		}()
@@ -180,9 +197,11 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 			if cfg.Graceful {
 				p.intent = "term"
 				p.cmd.Process.Signal(syscall.SIGTERM)
-				// A stop that hangs is a finding too; end it, and the
-				// run reports it through the duplicates it causes.
-				time.AfterFunc(30*time.Second, func() { p.cmd.Process.Kill() })
+				time.AfterFunc(stopHang, func() {
+					if !p.exited.Load() {
+						p.hungStop()
+					}
+				})
 			} else {
 				p.intent = "kill"
 				p.cmd.Process.Kill()
@@ -195,7 +214,11 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 			}
 		case e := <-exits:
 			p := e.p
-			p.out.killed = killedBy(e.err)
+			p.out.killed = killedBy(e.err) || p.forced.Load()
+			if p.forced.Load() {
+				res.HungStops++
+				env.Logf("%s: %s hung in its graceful stop; its goroutines are in its log", cfg.Name, p.out.path)
+			}
 			delete(running, p.slot)
 			var wait time.Duration
 			switch p.intent {
@@ -247,12 +270,15 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 		p.intent = "stop"
 		p.cmd.Process.Signal(syscall.SIGTERM)
 	}
-	deadline := time.After(30 * time.Second)
+	deadline := time.After(stopHang)
 	for len(running) > 0 {
 		select {
 		case e := <-exits:
-			e.p.out.killed = killedBy(e.err)
-			if e.err != nil {
+			e.p.out.killed = killedBy(e.err) || e.p.forced.Load()
+			if e.p.forced.Load() {
+				res.HungStops++
+				env.Logf("%s: %s hung in its graceful stop; its goroutines are in its log", cfg.Name, e.p.out.path)
+			} else if e.err != nil {
 				env.Logf("%s: %s ended with %v at the final stop", cfg.Name, e.p.out.path, e.err)
 			}
 			if running[e.p.slot] == e.p {
@@ -261,7 +287,7 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 		case <-restarts:
 		case <-deadline:
 			for _, p := range running {
-				p.cmd.Process.Kill()
+				p.hungStop()
 			}
 			deadline = nil
 		}
