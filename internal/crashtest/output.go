@@ -17,6 +17,7 @@ type tally struct {
 	topic  string
 	count  [][]int32 // by partition, offset: times handled
 	seq    [][]int64 // by partition, offset: the sequence number handled
+	total  int64     // handlings read so far
 	procs  []*procFile
 	faults []error // records that contradict what was produced, or each other
 }
@@ -143,6 +144,7 @@ func (t *tally) handled(p *procFile, part int32, off, seq int64) {
 		t.seq[part] = append(t.seq[part], -1)
 	}
 	t.count[part][off]++
+	t.total++
 	if prev := t.seq[part][off]; prev >= 0 && prev != seq {
 		t.faults = append(t.faults, fmt.Errorf("%s: topic %s partition %d offset %d handled with sequence number %d, earlier with %d",
 			p.path, t.topic, part, off, seq, prev))

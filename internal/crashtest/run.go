@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -107,16 +108,22 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	prod := &producer{topic: Topic}
 	prodDone := make(chan error, 1)
 	go func() { prodDone <- prod.run(ctx, brokerAddr, o.Records, o.Partitions, phase) }()
-	// Each fault three times, at random moments of the kill phase: once
-	// might fall while no replica owns partitions.
+	// Each fault three times, at random moments of the kill phase, each
+	// once the job is seen handling records: in a group stalled in a
+	// rebalance (see the job program) nothing fetches or commits, and a
+	// fault would fail nothing.
+	type pendingFault struct {
+		Fault
+		at time.Time
+	}
+	var faults []pendingFault
 	for i := range 3 * len(cfg.Faults) {
-		f := cfg.Faults[i%len(cfg.Faults)]
-		tm := time.AfterFunc(rand.N(max(phase, time.Second)), func() {
-			if err := injectFault(ctx, controlAddr, f); err != nil && ctx.Err() == nil {
-				env.Logf("%s: injecting %s faults: %v", cfg.Name, f.Request, err)
-			}
-		})
-		defer tm.Stop()
+		faults = append(faults, pendingFault{cfg.Faults[i%len(cfg.Faults)], start.Add(rand.N(max(phase, time.Second)))})
+	}
+	inject := func(f Fault) {
+		if err := injectFault(ctx, controlAddr, f); err != nil && ctx.Err() == nil {
+			env.Logf("%s: injecting %s faults: %v", cfg.Name, f.Request, err)
+		}
 	}
 
 	t := newTally(Topic, o.Partitions)
@@ -254,8 +261,16 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 				return res, err
 			}
 		case <-tick.C:
+			before := t.total
 			if err := t.readAll(); err != nil {
 				return res, err
+			}
+			for i := 0; i < len(faults); i++ {
+				if f := faults[i]; t.total > before && time.Now().After(f.at) {
+					go inject(f.Fault)
+					faults = slices.Delete(faults, i, i+1)
+					i--
+				}
 			}
 			drained = produced && res.Kills >= o.Kills && t.caughtUp(prod.ends())
 		case <-drainBy:
