@@ -1,0 +1,170 @@
+// Command broker is the crash-restart harness's Kafka: a kfake cluster
+// on a fixed loopback port, in a process of its own so that it keeps its
+// log and its groups' commits while the jobs it serves are killed.
+//
+//	broker -port 39092 -control 127.0.0.1:39093 -topic sequence -partitions 12
+//
+// It prints "ready" on stdout once it listens, and stops on SIGINT or
+// SIGTERM. The control address serves fault injection over HTTP, through
+// kfake's control hooks (Cluster.ControlKey):
+//
+//	POST /fault?request=fetch&percent=30&for=3s
+//	POST /fault?request=offsetcommit&percent=50&for=2s
+//
+// fails that share of the named requests for that long: a failed fetch
+// closes the connection it came on (the client reconnects and fetches
+// again), a failed OffsetCommit answers every partition with
+// UNKNOWN_SERVER_ERROR, which the runtime does not retry, so the batch
+// and the job fail and the harness restarts the job. GET /faults says
+// how many requests each fault failed.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func main() {
+	port := flag.Int("port", 39092, "loopback port the broker listens on")
+	control := flag.String("control", "127.0.0.1:39093", "loopback address of the fault-injection endpoint")
+	topic := flag.String("topic", "sequence", "topic to create")
+	partitions := flag.Int("partitions", 12, "partitions of the topic")
+	flag.Parse()
+
+	// Short session timeouts let the group expire a killed replica in a
+	// second or two; kfake's default minimum is 6s.
+	c, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.Ports(*port),
+		kfake.SeedTopics(int32(*partitions), *topic),
+		kfake.GroupMinSessionTimeout(100*time.Millisecond),
+	)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "broker:", err)
+		os.Exit(1)
+	}
+	defer c.Close()
+
+	ln, err := net.Listen("tcp", *control)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "broker: control endpoint:", err)
+		os.Exit(1)
+	}
+	f := &faults{c: c}
+	srv := &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	fmt.Println("ready")
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
+}
+
+// faults injects failures into the cluster's requests and counts them.
+type faults struct {
+	c                     *kfake.Cluster
+	fetches, offsetCommit atomic.Int64
+}
+
+func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/faults" && r.Method == http.MethodGet:
+		fmt.Fprintf(w, "fetch %d\noffsetcommit %d\n", f.fetches.Load(), f.offsetCommit.Load())
+	case r.URL.Path == "/fault" && r.Method == http.MethodPost:
+		q := r.URL.Query()
+		percent, err := strconv.Atoi(q.Get("percent"))
+		if err == nil && (percent < 0 || percent > 100) {
+			err = errors.New("not between 0 and 100")
+		}
+		if err != nil {
+			http.Error(w, "percent: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		d, err := time.ParseDuration(q.Get("for"))
+		if err != nil {
+			http.Error(w, "for: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := f.inject(q.Get("request"), percent, time.Now().Add(d)); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// inject fails percent of the named requests until the deadline. The
+// control function stays installed (KeepControl) while it fails
+// requests, and drops itself at the first request after the deadline.
+func (f *faults) inject(request string, percent int, until time.Time) error {
+	var (
+		key  kmsg.Key
+		fail func(kmsg.Request) (kmsg.Response, error)
+		n    *atomic.Int64
+	)
+	switch request {
+	case "fetch":
+		key, n = kmsg.Fetch, &f.fetches
+		fail = func(kmsg.Request) (kmsg.Response, error) {
+			return nil, errors.New("injected fetch failure")
+		}
+	case "offsetcommit":
+		key, n = kmsg.OffsetCommit, &f.offsetCommit
+		fail = func(req kmsg.Request) (kmsg.Response, error) {
+			return commitFailed(req.(*kmsg.OffsetCommitRequest)), nil
+		}
+	default:
+		return fmt.Errorf("request %q is not fetch or offsetcommit", request)
+	}
+	log.Printf("failing %d%% of %s requests until %s", percent, request, until.Format(time.RFC3339Nano))
+	f.c.ControlKey(int16(key), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		if time.Now().After(until) {
+			f.c.DropControl()
+			return nil, nil, false
+		}
+		f.c.KeepControl()
+		if rand.IntN(100) >= percent {
+			return nil, nil, false // the cluster answers as usual
+		}
+		n.Add(1)
+		resp, err := fail(req)
+		return resp, err, true
+	})
+	return nil
+}
+
+// commitFailed answers every partition of req with a non-retriable error.
+func commitFailed(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	resp.Version = req.Version
+	for _, t := range req.Topics {
+		rt := kmsg.NewOffsetCommitResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID // v10 names topics by id
+		for _, p := range t.Partitions {
+			rp := kmsg.NewOffsetCommitResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.ErrorCode = kerr.UnknownServerError.Code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}

@@ -1,0 +1,183 @@
+// Package crashtest proves the runtime's delivery semantics the way users
+// meet failure: by killing a job's processes. It is the driver of a
+// harness of three programs:
+//
+//   - a broker (./broker): a kfake cluster on a fixed loopback port, in a
+//     process of its own so it keeps its log and the group's commits
+//     while jobs die, with an HTTP endpoint that injects faults through
+//     kfake's control hooks (failed fetches, failed OffsetCommits);
+//   - the job (./job): the generated package ./job/seqjob run through
+//     runtime.RunMain, semantics and offset store chosen by its flags;
+//     its handler appends every record it handles to one file per
+//     process and fsyncs it before returning;
+//   - this driver, which produces a known stream (records with unique
+//     sequence numbers, round-robin over the partitions), runs one or two
+//     replicas of the job, SIGKILLs (or, in graceful configurations,
+//     SIGTERMs) one at random moments and restarts it, sometimes after
+//     the group's session timeout so that the kills also fall into
+//     rebalances, restarts a job that fails by itself (an injected commit
+//     failure), and finally counts every (topic, partition, offset) in
+//     the handlers' files against what it produced.
+//
+// What must hold depends on the configuration's Guarantee: at-least-once
+// loses nothing (and duplicates nothing when every stop is graceful);
+// at-most-once duplicates nothing and loses only batches that were in
+// flight in a killed process, and their count is reported.
+//
+// # Adding a configuration
+//
+// A configuration is a row of Configurations plus, when it needs a new
+// engine option, a flag value of the job program (its -semantics or
+// -store switch, or a new flag). Exactly-once configurations (files
+// sink, PostgreSQL sink) add a Guarantee whose check counts offsets in
+// the sink's output (published files, rows) rather than in the handler's
+// files: a case in Result.check, and a field of Configuration naming
+// where the sink writes, which Run passes to the job as a flag the way it
+// passes a PostgreSQL DSN and table today.
+//
+// # Short and long runs
+//
+// TestCrashRestart runs every configuration briefly in `make test`;
+// `make soak` runs it with -soak: more records, more kills, a figure
+// table at the end (kills survived, records checked, lost, duplicated).
+package crashtest
+
+import (
+	"fmt"
+	"time"
+)
+
+// Guarantee is what a configuration's semantics promise, and so what
+// the harness checks after a run.
+type Guarantee int
+
+const (
+	// AtLeastOnce: every produced offset handled at least once; with
+	// graceful stops only, exactly once.
+	AtLeastOnce Guarantee = iota
+	// AtMostOnce: no offset handled twice; an offset never handled
+	// belongs to a batch in flight in a process that was killed, so
+	// with graceful stops only, none is lost.
+	AtMostOnce
+)
+
+func (g Guarantee) String() string {
+	switch g {
+	case AtLeastOnce:
+		return "at-least-once"
+	case AtMostOnce:
+		return "at-most-once"
+	}
+	return fmt.Sprintf("Guarantee(%d)", int(g))
+}
+
+// Configuration is one row of the harness: how the job runs and what
+// must hold.
+type Configuration struct {
+	Name     string
+	Must     Guarantee
+	JobFlags []string // the job program's flags: -semantics, -store
+	// Postgres: the job keeps offsets in PostgreSQL; Run adds -dsn and a
+	// table of its own to JobFlags.
+	Postgres bool
+	// Graceful stops the job with SIGTERM instead of SIGKILL.
+	Graceful bool
+	// Faults are injected into the broker during the run, at random
+	// moments, each for a short while.
+	Faults []Fault
+}
+
+// Fault is a kind of request the broker fails for a while, and what
+// share of them.
+type Fault struct {
+	Request string // fetch or offsetcommit (see the broker program)
+	Percent int
+	For     time.Duration
+}
+
+// Configurations are the configurations the runtime supports today.
+func Configurations() []Configuration {
+	alo := []string{"-semantics", "at-least-once"}
+	amo := []string{"-semantics", "at-most-once"}
+	kafka := []string{"-store", "kafka"}
+	pg := []string{"-store", "postgres"}
+	brokerFaults := []Fault{
+		{Request: "fetch", Percent: 30, For: 2 * time.Second},
+		{Request: "offsetcommit", Percent: 20, For: 2 * time.Second},
+	}
+	return []Configuration{
+		{Name: "at-least-once/kafka/sigkill", Must: AtLeastOnce, JobFlags: join(alo, kafka)},
+		{Name: "at-least-once/kafka/sigterm", Must: AtLeastOnce, JobFlags: join(alo, kafka), Graceful: true},
+		{Name: "at-least-once/kafka/sigkill+faults", Must: AtLeastOnce, JobFlags: join(alo, kafka), Faults: brokerFaults},
+		{Name: "at-least-once/postgres/sigkill", Must: AtLeastOnce, JobFlags: join(alo, pg), Postgres: true},
+		{Name: "at-least-once/postgres/sigterm", Must: AtLeastOnce, JobFlags: join(alo, pg), Postgres: true, Graceful: true},
+		{Name: "at-most-once/kafka/sigkill", Must: AtMostOnce, JobFlags: join(amo, kafka)},
+		{Name: "at-most-once/kafka/sigterm", Must: AtMostOnce, JobFlags: join(amo, kafka), Graceful: true},
+		{Name: "at-most-once/kafka/sigkill+faults", Must: AtMostOnce, JobFlags: join(amo, kafka), Faults: brokerFaults},
+	}
+}
+
+func join(parts ...[]string) []string {
+	var out []string
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// Options size a run.
+type Options struct {
+	Records    int           // produced, round-robin over Partitions
+	Partitions int           // of the topic
+	Kills      int           // SIGKILLs (or SIGTERMs) of a job process
+	Replicas   int           // job processes at once, 1 or 2
+	KillEvery  time.Duration // mean time between kills
+	// Session is the group session timeout; a killed replica is
+	// restarted after up to 1.5 × Session, so some restarts come after
+	// the group has expired it and rebalanced.
+	Session time.Duration
+	// Hold is the job's pause in each batch before and after handling it
+	// (its -hold flag), which makes kills fall between storing offsets
+	// and handling more often than a job as fast as this one allows.
+	Hold time.Duration
+	// Drain bounds the wait, after the last kill, for the job to handle
+	// everything produced.
+	Drain time.Duration
+}
+
+// Result is what a run counted.
+type Result struct {
+	Config   Configuration
+	Kills    int // job processes killed (or stopped) by the driver and restarted
+	Failures int // job processes that exited on their own, restarted
+	// LateRestarts came after the session timeout: the group expired
+	// the killed replica and gave its partitions to the other, and
+	// rebalanced again at the restart.
+	LateRestarts int
+	// HungStops are graceful stops (SIGTERM) that had not ended after
+	// 30s, although the job bounds its stop at 2s; the driver then ended
+	// the process with SIGQUIT, which leaves its goroutines in its log.
+	HungStops  int
+	Records    int   // produced records, each checked
+	Handled    int64 // records handled, duplicates included
+	Lost       int   // produced offsets never handled
+	Duplicated int   // handlings beyond the first
+	// LostBatches are the in-flight batches of killed processes that
+	// lost records (at-most-once).
+	LostBatches int
+	Faults      string // what the broker failed, as it reports it
+	FaultsHit   int    // requests the broker failed
+	Elapsed     time.Duration
+}
+
+func (r Result) String() string {
+	s := fmt.Sprintf("%-36s kills %3d (%2d late restarts)  failures %3d  records %7d  handled %7d  lost %5d (in %d batches)  duplicated %5d  %s",
+		r.Config.Name, r.Kills, r.LateRestarts, r.Failures, r.Records, r.Handled, r.Lost, r.LostBatches, r.Duplicated, r.Elapsed.Round(time.Second))
+	if r.HungStops > 0 {
+		s += fmt.Sprintf("  hung stops %d", r.HungStops)
+	}
+	if r.Faults != "" {
+		s += "  broker failed: " + r.Faults
+	}
+	return s
+}

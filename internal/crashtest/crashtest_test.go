@@ -1,0 +1,122 @@
+package crashtest
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+var soak = flag.Bool("soak", false, "the long run (make soak): 200,000 records, 25 kills per configuration")
+
+// TestCrashRestart runs every configuration of the harness as separate
+// processes and checks its guarantee; see the package documentation.
+// Short by default; -soak runs the long version and prints its figures.
+func TestCrashRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills job processes for about two minutes")
+	}
+	o := Options{Records: 6000, Partitions: 12, Kills: 5, Replicas: 2, KillEvery: time.Second,
+		Session: time.Second, Hold: 40 * time.Millisecond, Drain: 60 * time.Second}
+	if *soak {
+		o = Options{Records: 200_000, Partitions: 12, Kills: 25, Replicas: 2, KillEvery: 2 * time.Second,
+			Session: 2 * time.Second, Hold: 40 * time.Millisecond, Drain: 3 * time.Minute}
+	}
+	ctx := context.Background()
+	// The runs' files (broker and job logs, the handlers' output) go in
+	// CRASHTEST_DIR when it is set, and are kept there.
+	dir := os.Getenv("CRASHTEST_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	bin, err := Build(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []Result
+	for _, cfg := range Configurations() {
+		t.Run(cfg.Name, func(t *testing.T) {
+			env := Env{Bin: bin, Dir: filepath.Join(dir, strings.NewReplacer("/", "-", "+", "-").Replace(cfg.Name)), Logf: t.Logf}
+			if cfg.Postgres {
+				env.DSN = postgresDSN(t)
+				env.Table = fmt.Sprintf("crashtest_offsets_%d", time.Now().UnixNano())
+				t.Cleanup(func() { dropTable(env.DSN, env.Table) })
+			}
+			res, err := Run(ctx, env, cfg, o)
+			t.Log(res)
+			results = append(results, res)
+			if err != nil {
+				t.Errorf("%s: %v\n(logs of the run: %s)", cfg.Name, err, env.Dir)
+				if *soak {
+					return
+				}
+				logTail(t, env.Dir)
+			}
+			if res.Kills < o.Kills {
+				t.Errorf("%s: %d kills, want %d", cfg.Name, res.Kills, o.Kills)
+			}
+		})
+	}
+	if *soak {
+		fmt.Printf("crash-restart soak: %d records on %d partitions, %d kills per configuration, %d replicas\n",
+			o.Records, o.Partitions, o.Kills, o.Replicas)
+		for _, r := range results {
+			fmt.Println(r)
+		}
+	}
+}
+
+// logTail shows the end of each job log of a failed run.
+func logTail(t *testing.T, dir string) {
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		t.Logf("%s:\n%s", l, strings.Join(lines[max(len(lines)-5, 0):], "\n"))
+	}
+}
+
+// postgresDSN is runtime/internal/pgtest.DSN, which this package cannot
+// import (it is internal to runtime/): the database in
+// STREAMGEN_TEST_POSTGRES, else the local default; when none answers the
+// test fails in CI and is skipped elsewhere.
+func postgresDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("STREAMGEN_TEST_POSTGRES")
+	if dsn == "" {
+		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err == nil {
+		err = conn.Ping(ctx)
+		conn.Close(ctx)
+	}
+	if err != nil {
+		msg := fmt.Sprintf("PostgreSQL is not reachable (%v); set STREAMGEN_TEST_POSTGRES to a DSN of a database tests may write to", err)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return dsn
+}
+
+func dropTable(dsn, table string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if conn, err := pgx.Connect(ctx, dsn); err == nil {
+		conn.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{table}.Sanitize())
+		conn.Close(ctx)
+	}
+}

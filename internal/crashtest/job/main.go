@@ -1,0 +1,187 @@
+// Command job is the job the crash-restart harness kills: the generated
+// seqjob package run the way users run a generated job (runtime.RunMain:
+// its flags, a graceful stop on SIGTERM, its batch log), with the
+// semantics and the offset store chosen by this program's flags and
+// handed to the engine through Config.EngineOptions.
+//
+//	job -semantics at-least-once -store kafka -out run/p0007.out -instance r0 -- --brokers 127.0.0.1:39092 --group g
+//
+// Flags before "--" are the harness's; those after it are the generated
+// job's own (--brokers, --group, --interval, ...).
+//
+// The handler writes what it handled to the -out file, a line per record,
+// and fsyncs the file before returning, so a record the file holds really
+// was handled by a batch that returned (or was in flight when the process
+// died). Lines (see crashtest.ReadOutput):
+//
+//	B <batch> <topic>:<partition>:<from>-<until> ...   a batch begins, its ranges
+//	R <topic> <partition> <offset> <seq>               a record was handled
+//
+// Adding a configuration to the harness is a flag value here (an engine
+// option) plus a row in crashtest.Configurations.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamgen/streamgen/internal/crashtest/job/seqjob"
+	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/offsets"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("job", flag.ContinueOnError)
+	semantics := fs.String("semantics", "at-least-once", "at-least-once or at-most-once")
+	store := fs.String("store", "kafka", "offset store: kafka or postgres")
+	dsn := fs.String("dsn", "", "PostgreSQL DSN, for -store postgres")
+	table := fs.String("table", offsets.DefaultTable, "PostgreSQL offsets table, for -store postgres")
+	out := fs.String("out", "", "file the handler appends handled records to (required)")
+	instance := fs.String("instance", "", "static group member id (see the comment on static membership)")
+	hold := fs.Duration("hold", 0, "pause of each batch with records after recording its ranges, and again after the fsync")
+	session := fs.Duration("session-timeout", 2*time.Second, "group session timeout")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *out == "" {
+		fmt.Fprintln(os.Stderr, "job: -out is required")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "job:", err)
+		return 1
+	}
+	defer f.Close()
+
+	sem, err := semanticsOf(*semantics)
+	if err == nil && *store != "kafka" && *store != "postgres" {
+		err = fmt.Errorf("-store %q is not kafka or postgres", *store)
+	}
+	if err == nil && *store == "postgres" && *dsn == "" {
+		err = errors.New("-store postgres needs -dsn")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "job:", err)
+		return 2
+	}
+
+	cfg := seqjob.DefaultConfig()
+	cfg.StatusAddr = ""
+	// Static membership and a short rebalance timeout work around kfake
+	// (the version in go.mod): it never expires a classic-group member
+	// that was killed while its JoinGroup was pending, so repeated
+	// SIGKILLs of dynamic members can stall the group for good. A
+	// restarted replica rejoins under the same instance id and replaces
+	// its dead self; a replica that stays dead is expired after the
+	// short session timeout (the broker allows short ones), which
+	// rebalances its partitions to the other. Even so, a member killed
+	// mid-rebalance held the whole group without partitions for kgo's
+	// default rebalance timeout (60s) in a long run, hence the shorter
+	// one, which bounds such a stall.
+	cfg.EngineOptions = append(cfg.EngineOptions, runtime.WithSemantics(sem),
+		runtime.KgoOpts(kgo.SessionTimeout(*session), kgo.HeartbeatInterval(*session/10),
+			kgo.RebalanceTimeout(2**session)))
+	if *instance != "" {
+		cfg.EngineOptions = append(cfg.EngineOptions, runtime.InstanceID(*instance))
+	}
+	h := &handler{out: f, hold: *hold}
+	return runtime.RunMain(ctx, seqjob.JobName, &cfg.JobConfig, fs.Args(), os.Stderr, func(ctx context.Context) error {
+		if *store == "postgres" {
+			// Here, once RunMain has applied --group, so the store keys
+			// its rows by the group the job runs in.
+			pg, err := offsets.NewPostgres(ctx, *dsn, cfg.Group, offsets.Table(*table))
+			if err != nil {
+				return err
+			}
+			defer pg.Close()
+			cfg.EngineOptions = append(cfg.EngineOptions, runtime.WithOffsetStore(pg))
+		}
+		return seqjob.Run(ctx, cfg, h)
+	})
+}
+
+func semanticsOf(s string) (runtime.Semantics, error) {
+	switch s {
+	case "at-least-once":
+		return runtime.AtLeastOnce, nil
+	case "at-most-once":
+		return runtime.AtMostOnce, nil
+	}
+	return 0, fmt.Errorf("-semantics %q is not at-least-once or at-most-once", s)
+}
+
+// handler appends each batch's records to out and fsyncs before it
+// returns. Each partition's lines go in one write, and the file is
+// opened for appending, so lines of concurrent tasks never interleave
+// and a process killed mid-batch leaves whole partitions of it, at
+// most one line cut short.
+//
+// hold widens the windows a kill must hit to show what the semantics
+// allow: at-most-once stores a batch's offsets before the handler runs,
+// so a kill during the first pause loses the batch; at-least-once stores
+// them after, so a kill during the second makes it handled twice.
+type handler struct {
+	mu   sync.Mutex // one write at a time, for the line-at-once guarantee
+	out  *os.File
+	hold time.Duration
+}
+
+func (h *handler) write(p []byte) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, err := h.out.Write(p)
+	return err
+}
+
+func (h *handler) ProcessBatch(ctx context.Context, b *seqjob.Batch) error {
+	s := b.Sequence
+	line := []byte("B " + strconv.FormatInt(s.ID(), 10))
+	for _, r := range s.OffsetRanges() {
+		line = fmt.Appendf(line, " %s:%d:%d-%d", r.Topic, r.Partition, r.FromOffset, r.UntilOffset)
+	}
+	if err := h.write(append(line, '\n')); err != nil {
+		return fmt.Errorf("batch %d: recording its ranges: %w", s.ID(), err)
+	}
+	if s.Len() > 0 {
+		time.Sleep(h.hold)
+	}
+	err := s.ForeachPartition(ctx, func(ctx context.Context, p seqjob.SequencePartition) error {
+		var buf []byte
+		for rec := range p.Records() {
+			buf = fmt.Appendf(buf, "R %s %d %d %d\n", rec.Topic, rec.Partition, rec.Offset, rec.Value.Seq)
+		}
+		if err := h.write(buf); err != nil {
+			r := p.OffsetRange()
+			return fmt.Errorf("topic %s partition %d offsets %d-%d: recording them: %w", r.Topic, r.Partition, r.FromOffset, r.UntilOffset, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := h.out.Sync(); err != nil {
+		return fmt.Errorf("batch %d: fsync: %w", s.ID(), err)
+	}
+	if s.Len() > 0 {
+		time.Sleep(h.hold)
+	}
+	return nil
+}

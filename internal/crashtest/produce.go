@@ -1,0 +1,94 @@
+package crashtest
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamgen/streamgen/internal/crashtest/job/seqjob"
+)
+
+// producer writes the known stream: records with sequence numbers 0..n-1,
+// record i on partition i mod partitions, keyed by its sequence number,
+// and remembers where each landed.
+type producer struct {
+	topic string
+	mu    sync.Mutex
+	seqs  [][]int64 // by partition, offset: the sequence number written there
+}
+
+// run writes n records evenly over about d, in small synchronous
+// chunks, so that the job's kills fall while records still arrive.
+func (p *producer) run(ctx context.Context, brokers string, n, partitions int, d time.Duration) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(0))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	p.mu.Lock()
+	p.seqs = make([][]int64, partitions)
+	p.mu.Unlock()
+	const tick = 50 * time.Millisecond
+	chunk := max(n/max(int(d/tick), 1), 1)
+	payload := strings.Repeat("x", 64)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for seq := 0; seq < n; {
+		recs := make([]*kgo.Record, 0, chunk)
+		for ; seq < n && len(recs) < chunk; seq++ {
+			v := seqjob.Sequenced{Seq: int64(seq), Payload: payload}
+			val, err := v.AppendAvro(nil)
+			if err != nil {
+				return err
+			}
+			key := binary.BigEndian.AppendUint64(nil, uint64(seq))
+			recs = append(recs, &kgo.Record{Topic: p.topic, Partition: int32(seq % partitions), Key: key, Value: val})
+		}
+		res := cl.ProduceSync(ctx, recs...)
+		if err := res.FirstErr(); err != nil {
+			return fmt.Errorf("producing sequence numbers %d-%d: %w", seq-len(recs), seq-1, err)
+		}
+		p.mu.Lock()
+		for _, r := range res {
+			rec := r.Record
+			s := p.seqs[rec.Partition]
+			for int64(len(s)) <= rec.Offset {
+				s = append(s, -1)
+			}
+			s[rec.Offset] = int64(binary.BigEndian.Uint64(rec.Key))
+			p.seqs[rec.Partition] = s
+		}
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// ends is each partition's end offset so far.
+func (p *producer) ends() []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]int64, len(p.seqs))
+	for i, s := range p.seqs {
+		out[i] = int64(len(s))
+	}
+	return out
+}
+
+// produced is, by partition and offset, the sequence number written
+// there; an offset the producer did not write (none should exist) holds -1.
+func (p *producer) produced() [][]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seqs
+}

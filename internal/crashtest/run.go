@@ -1,0 +1,434 @@
+package crashtest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Topic is the topic the job reads (its spec subscribes to it).
+const Topic = "sequence"
+
+// Binaries are the harness's programs.
+type Binaries struct{ Broker, Job string }
+
+// Build builds the broker and job programs into dir with the go command.
+func Build(ctx context.Context, dir string) (Binaries, error) {
+	b := Binaries{Broker: filepath.Join(dir, "broker"), Job: filepath.Join(dir, "job")}
+	for bin, pkg := range map[string]string{b.Broker: "broker", b.Job: "job"} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/streamgen/streamgen/internal/crashtest/"+pkg)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return b, fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
+		}
+	}
+	return b, nil
+}
+
+// Env is where a run happens.
+type Env struct {
+	Bin Binaries
+	Dir string // the run's files: broker and job logs, handlers' output
+	// DSN and Table are the PostgreSQL database and offsets table of
+	// configurations with Postgres set.
+	DSN, Table string
+	Logf       func(format string, args ...any)
+}
+
+// proc is one job process.
+type proc struct {
+	slot   int
+	out    *procFile
+	cmd    *exec.Cmd
+	intent string // "" (running), "kill", "term", "stop"
+	forced atomic.Bool
+	exited atomic.Bool
+}
+
+// hungStop ends a process whose graceful stop hangs: SIGQUIT first, so
+// its log ends with every goroutine's stack, then SIGKILL. Its records
+// are then counted as a killed process's.
+func (p *proc) hungStop() {
+	p.forced.Store(true)
+	p.cmd.Process.Signal(syscall.SIGQUIT)
+	time.AfterFunc(5*time.Second, func() { p.cmd.Process.Kill() })
+}
+
+// stopHang is how long a graceful stop may take before hungStop; the
+// job's own bound (ShutdownTimeout) is 2s.
+const stopHang = 30 * time.Second
+
+type exit struct {
+	p   *proc
+	err error
+}
+
+// Run runs one configuration: a broker, the producer, the job's replicas
+// killed and restarted o.Kills times, then a graceful stop of everything
+// and the count. The error lists what violated the configuration's
+// guarantee, or what kept the run from finishing.
+func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result, err error) {
+	res.Config = cfg
+	start := time.Now()
+	defer func() { res.Elapsed = time.Since(start) }()
+	if cfg.Postgres && env.DSN == "" {
+		return res, errors.New("configuration " + cfg.Name + " needs a PostgreSQL DSN")
+	}
+	if err := os.MkdirAll(env.Dir, 0o755); err != nil {
+		return res, err
+	}
+	ports, err := freePorts(2)
+	if err != nil {
+		return res, err
+	}
+	brokerAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	controlAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	stopBroker, err := startBroker(env, ports[0], controlAddr, o.Partitions)
+	if err != nil {
+		return res, err
+	}
+	defer stopBroker()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	phase := time.Duration(o.Kills) * o.KillEvery
+	prod := &producer{topic: Topic}
+	prodDone := make(chan error, 1)
+	go func() { prodDone <- prod.run(ctx, brokerAddr, o.Records, o.Partitions, phase) }()
+	// Each fault three times, at random moments of the kill phase, each
+	// once the job is seen handling records: in a group stalled in a
+	// rebalance (see the job program) nothing fetches or commits, and a
+	// fault would fail nothing.
+	type pendingFault struct {
+		Fault
+		at time.Time
+	}
+	var faults []pendingFault
+	for i := range 3 * len(cfg.Faults) {
+		faults = append(faults, pendingFault{cfg.Faults[i%len(cfg.Faults)], start.Add(rand.N(max(phase, time.Second)))})
+	}
+	inject := func(f Fault) {
+		if err := injectFault(ctx, controlAddr, f); err != nil && ctx.Err() == nil {
+			env.Logf("%s: injecting %s faults: %v", cfg.Name, f.Request, err)
+		}
+	}
+
+	t := newTally(Topic, o.Partitions)
+	exits := make(chan exit, 64)
+	restarts := make(chan int, 64)
+	running := make(map[int]*proc) // by slot
+	// After a failed run; a finished one has stopped them.
+	defer func() {
+		for _, p := range running {
+			p.cmd.Process.Kill()
+		}
+	}()
+	launch := func(slot int) error {
+		p := &proc{slot: slot, out: t.add(filepath.Join(env.Dir, fmt.Sprintf("p%03d.out", len(t.procs))))}
+		args := append([]string(nil), cfg.JobFlags...)
+		args = append(args, "-out", p.out.path, "-instance", "replica-"+strconv.Itoa(slot),
+			"-session-timeout", o.Session.String(), "-hold", o.Hold.String())
+		if cfg.Postgres {
+			args = append(args, "-dsn", env.DSN, "-table", env.Table)
+		}
+		args = append(args, "--", "--brokers", brokerAddr, "--status-addr", "")
+		p.cmd = exec.Command(env.Bin.Job, args...)
+		logf, err := os.Create(strings.TrimSuffix(p.out.path, ".out") + ".log")
+		if err != nil {
+			return err
+		}
+		p.cmd.Stdout, p.cmd.Stderr = logf, logf
+		if err := p.cmd.Start(); err != nil {
+			logf.Close()
+			return fmt.Errorf("starting the job: %w", err)
+		}
+		running[slot] = p
+		go func() {
+			err := p.cmd.Wait()
+			p.exited.Store(true)
+			logf.Close()
+			exits <- exit{p, err}
+		}()
+		return nil
+	}
+	for slot := range o.Replicas {
+		if err := launch(slot); err != nil {
+			return res, err
+		}
+	}
+
+	// The kill phase, then the drain: the job handles everything
+	// produced, or the drain times out.
+	killTimer := time.NewTimer(rand.N(2 * o.KillEvery))
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	var produced, drained bool
+	var drainBy <-chan time.Time
+	for !drained {
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case err := <-prodDone:
+			if err != nil {
+				return res, fmt.Errorf("producer: %w", err)
+			}
+			produced = true
+		case <-killTimer.C:
+			if res.Kills >= o.Kills {
+				break
+			}
+			var alive []*proc
+			for _, p := range running {
+				if p.intent == "" {
+					alive = append(alive, p)
+				}
+			}
+			if len(alive) == 0 {
+				killTimer.Reset(100 * time.Millisecond)
+				break
+			}
+			p := alive[rand.IntN(len(alive))]
+			if cfg.Graceful {
+				p.intent = "term"
+				p.cmd.Process.Signal(syscall.SIGTERM)
+				time.AfterFunc(stopHang, func() {
+					if !p.exited.Load() {
+						p.hungStop()
+					}
+				})
+			} else {
+				p.intent = "kill"
+				p.cmd.Process.Kill()
+			}
+			res.Kills++
+			if res.Kills < o.Kills {
+				killTimer.Reset(rand.N(2 * o.KillEvery))
+			} else {
+				drainBy = time.After(o.Drain)
+			}
+		case e := <-exits:
+			p := e.p
+			p.out.killed = killedBy(e.err) || p.forced.Load()
+			if p.forced.Load() {
+				res.HungStops++
+				env.Logf("%s: %s hung in its graceful stop; its goroutines are in its log", cfg.Name, p.out.path)
+			}
+			delete(running, p.slot)
+			var wait time.Duration
+			switch p.intent {
+			case "":
+				res.Failures++
+				if res.Failures > 20+5*o.Kills {
+					return res, fmt.Errorf("the job keeps failing by itself (%d times); the last one: %s.log", res.Failures, strings.TrimSuffix(p.out.path, ".out"))
+				}
+				env.Logf("%s: %s exited by itself (%v); restarting it", cfg.Name, p.out.path, e.err)
+				wait = 200 * time.Millisecond
+			case "term":
+				if e.err != nil {
+					env.Logf("%s: %s stopped by SIGTERM with %v", cfg.Name, p.out.path, e.err)
+				}
+				fallthrough
+			default:
+				// Now and then after the session timeout, so the group
+				// expires the replica and rebalances, and the next
+				// kill may fall into the rebalance.
+				wait = rand.N(o.Session * 3 / 2)
+				if wait > o.Session {
+					res.LateRestarts++
+				}
+			}
+			time.AfterFunc(wait, func() {
+				select {
+				case restarts <- p.slot:
+				case <-ctx.Done():
+				}
+			})
+		case slot := <-restarts:
+			if err := launch(slot); err != nil {
+				return res, err
+			}
+		case <-tick.C:
+			before := t.total
+			if err := t.readAll(); err != nil {
+				return res, err
+			}
+			for i := 0; i < len(faults); i++ {
+				if f := faults[i]; t.total > before && time.Now().After(f.at) {
+					go inject(f.Fault)
+					faults = slices.Delete(faults, i, i+1)
+					i--
+				}
+			}
+			drained = produced && res.Kills >= o.Kills && t.caughtUp(prod.ends())
+		case <-drainBy:
+			env.Logf("%s: the job did not handle every produced record within %v of the last kill", cfg.Name, o.Drain)
+			drained = true
+		}
+	}
+
+	// A graceful stop of every replica; restarts still pending are
+	// dropped.
+	for _, p := range running {
+		p.intent = "stop"
+		p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	deadline := time.After(stopHang)
+	for len(running) > 0 {
+		select {
+		case e := <-exits:
+			e.p.out.killed = killedBy(e.err) || e.p.forced.Load()
+			if e.p.forced.Load() {
+				res.HungStops++
+				env.Logf("%s: %s hung in its graceful stop; its goroutines are in its log", cfg.Name, e.p.out.path)
+			} else if e.err != nil {
+				env.Logf("%s: %s ended with %v at the final stop", cfg.Name, e.p.out.path, e.err)
+			}
+			if running[e.p.slot] == e.p {
+				delete(running, e.p.slot)
+			}
+		case <-restarts:
+		case <-deadline:
+			for _, p := range running {
+				p.hungStop()
+			}
+			deadline = nil
+		}
+	}
+	if err := t.readAll(); err != nil {
+		return res, err
+	}
+	res.Faults, res.FaultsHit = faultCounts(ctx, controlAddr)
+	err = t.check(&res, prod.produced())
+	if len(cfg.Faults) > 0 && res.FaultsHit == 0 {
+		err = errors.Join(err, errors.New("the broker failed no request: the run shows nothing about faults"))
+	}
+	return res, err
+}
+
+// killedBy reports whether a job process's exit was a SIGKILL.
+func killedBy(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+}
+
+// startBroker starts the broker program and waits until it is ready.
+func startBroker(env Env, port int, control string, partitions int) (stop func(), err error) {
+	cmd := exec.Command(env.Bin.Broker, "-port", strconv.Itoa(port), "-control", control,
+		"-topic", Topic, "-partitions", strconv.Itoa(partitions))
+	logf, err := os.Create(filepath.Join(env.Dir, "broker.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = logf
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("starting the broker: %w", err)
+	}
+	stop = func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		logf.Close()
+	}
+	ready := make(chan error, 1)
+	go func() {
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err == nil && strings.TrimSpace(line) != "ready" {
+			err = fmt.Errorf("broker said %q", line)
+		}
+		ready <- err
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case err = <-ready:
+	case <-time.After(20 * time.Second):
+		err = errors.New("not ready after 20s")
+	}
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("broker on port %d (log in %s): %w", port, logf.Name(), err)
+	}
+	return stop, nil
+}
+
+// freePorts returns n loopback ports that were free a moment ago.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func injectFault(ctx context.Context, control string, f Fault) error {
+	u := fmt.Sprintf("http://%s/fault?request=%s&percent=%d&for=%s", control, f.Request, f.Percent, f.For)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", resp.Status, body)
+	}
+	return nil
+}
+
+// faultCounts is the broker's account of the requests it failed, and
+// their total.
+func faultCounts(ctx context.Context, control string) (string, int) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+control+"/faults", nil)
+	if err != nil {
+		return "", 0
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", 0
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	f := strings.Fields(string(body)) // request count request count ...
+	total := 0
+	for i := 1; i < len(f); i += 2 {
+		n, _ := strconv.Atoi(f[i])
+		total += n
+	}
+	return strings.Join(f, " "), total
+}
