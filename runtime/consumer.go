@@ -358,6 +358,10 @@ func (c *consumer) absorb(fs kgo.Fetches) error {
 				errors.Is(fp.Err, kgo.ErrClientClosed) || kerr.IsRetriable(fp.Err) {
 				return
 			}
+			if fp.Topic == "" { // the client's, not a partition's: joining the group
+				ferr = fmt.Errorf("consumer group %q: %w", c.e.cfg.group, fp.Err)
+				return
+			}
 			off := int64(-1)
 			if st != nil {
 				off = st.fetched

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/streamgen/streamgen/internal/pgtest"
 )
 
 var soak = flag.Bool("soak", false, "the long run (make soak): 200,000 records, 25 kills per configuration")
@@ -44,9 +44,8 @@ func TestCrashRestart(t *testing.T) {
 		t.Run(cfg.Name, func(t *testing.T) {
 			env := Env{Bin: bin, Dir: filepath.Join(dir, strings.NewReplacer("/", "-", "+", "-").Replace(cfg.Name)), Logf: t.Logf}
 			if cfg.Postgres {
-				env.DSN = postgresDSN(t)
-				env.Table = fmt.Sprintf("crashtest_offsets_%d", time.Now().UnixNano())
-				t.Cleanup(func() { dropTable(env.DSN, env.Table) })
+				env.DSN = pgtest.DSN(t)
+				env.Table = pgtest.Table(t, env.DSN, "crashtest_offsets")
 			}
 			res, err := Run(ctx, env, cfg, o)
 			t.Log(res)
@@ -85,38 +84,3 @@ func logTail(t *testing.T, dir string) {
 	}
 }
 
-// postgresDSN is runtime/internal/pgtest.DSN, which this package cannot
-// import (it is internal to runtime/): the database in
-// STREAMGEN_TEST_POSTGRES, else the local default; when none answers the
-// test fails in CI and is skipped elsewhere.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("STREAMGEN_TEST_POSTGRES")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err == nil {
-		err = conn.Ping(ctx)
-		conn.Close(ctx)
-	}
-	if err != nil {
-		msg := fmt.Sprintf("PostgreSQL is not reachable (%v); set STREAMGEN_TEST_POSTGRES to a DSN of a database tests may write to", err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return dsn
-}
-
-func dropTable(dsn, table string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if conn, err := pgx.Connect(ctx, dsn); err == nil {
-		conn.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{table}.Sanitize())
-		conn.Close(ctx)
-	}
-}

@@ -97,7 +97,14 @@ var columns = map[string]string{
 }
 
 func (p *Postgres) ensureTable(ctx context.Context) error {
-	_, err := p.pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+p.table+` (
+	// CREATE TABLE IF NOT EXISTS is not safe against itself: replicas
+	// starting together fail with a duplicate pg_type key. An advisory
+	// lock on the table's name, held for the transaction, serializes them.
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "streamgen:"+p.name); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+p.table+` (
 	group_id    text        NOT NULL,
 	topic       text        NOT NULL,
 	partition   integer     NOT NULL,
@@ -107,6 +114,8 @@ func (p *Postgres) ensureTable(ctx context.Context) error {
 	updated_at  timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (group_id, topic, partition)
 )`)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("creating table %s: %w", p.name, err)
 	}

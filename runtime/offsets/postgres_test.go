@@ -167,3 +167,27 @@ func TestPostgresBadSetups(t *testing.T) {
 		t.Errorf("unreachable store: %v; want the host and database named, never the password", err)
 	}
 }
+
+// TestPostgresReplicasStartTogether: replicas creating the offsets table
+// at the same moment all start.
+func TestPostgresReplicasStartTogether(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	table := pgtest.Table(t, dsn, "offsets")
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() {
+			s, err := offsets.NewPostgres(context.Background(), dsn, "etl", offsets.Table(table))
+			if err == nil {
+				s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("replica %d: %v", i, err)
+		}
+	}
+}

@@ -4,21 +4,21 @@
 package seqjob
 
 import (
-	"fmt"
-	"github.com/streamgen/streamgen/runtime"
-	"github.com/streamgen/streamgen/runtime/codec"
-	"sync"
+	sgfmt "fmt"
+	sgruntime "github.com/streamgen/streamgen/runtime"
+	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgsync "sync"
 )
 
 // Generated code that is older than the runtime it links against fails to
 // compile here: regenerate it with `go generate ./...` (streamgen generate).
-const _ = runtime.SupportPackageIsVersion1
+const _ = sgruntime.SupportPackageIsVersion1
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Sequenced) AppendAvro(dst []byte) ([]byte, error) {
-	out, err := r.appendAvro(dst)
+	out, err := r.sgAppendAvro(dst)
 	if err != nil {
-		return dst, fmt.Errorf("encoding org.streamgen.crashtest.Sequenced: %w", err)
+		return dst, sgfmt.Errorf("encoding org.streamgen.crashtest.Sequenced: %w", err)
 	}
 	return out, nil
 }
@@ -26,10 +26,10 @@ func (r *Sequenced) AppendAvro(dst []byte) ([]byte, error) {
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly SequencedSchema, into r. Truncated, corrupt or trailing input is an error.
 func (r *Sequenced) UnmarshalAvro(src []byte) error {
-	d := codec.NewDecoder(src)
-	r.decodeAvro(&d)
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("decoding org.streamgen.crashtest.Sequenced: %w", err)
+		return sgfmt.Errorf("decoding org.streamgen.crashtest.Sequenced: %w", err)
 	}
 	return nil
 }
@@ -40,7 +40,7 @@ func (r *Sequenced) UnmarshalAvro(src []byte) error {
 // Resolution is cached per writer schema; a writer whose fingerprint equals
 // SequencedFingerprint takes the UnmarshalAvro fast path.
 func (r *Sequenced) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sequencedResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	return sgSequencedResolver().Decode(writerSchema, src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns SequencedSchema, so that the runtime can resolve writer schemas
@@ -49,17 +49,17 @@ func (*Sequenced) AvroSchema() string {
 	return SequencedSchema
 }
 
-var sequencedResolver = sync.OnceValue(func() *codec.Resolver {
-	return codec.NewResolver(SequencedSchema)
+var sgSequencedResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
+	return sgcodec.NewResolver(SequencedSchema)
 })
 
-func (r *Sequenced) appendAvro(dst []byte) ([]byte, error) {
-	dst = codec.AppendLong(dst, r.Seq)
-	dst = codec.AppendString(dst, r.Payload)
+func (r *Sequenced) sgAppendAvro(dst []byte) ([]byte, error) {
+	dst = sgcodec.AppendLong(dst, r.Seq)
+	dst = sgcodec.AppendString(dst, r.Payload)
 	return dst, nil
 }
 
-func (r *Sequenced) decodeAvro(d *codec.Decoder) {
+func (r *Sequenced) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Seq = d.Long()
 	r.Payload = d.String()
 }

@@ -4,20 +4,21 @@
 package seqjob
 
 import (
-	"context"
-	"github.com/streamgen/streamgen/runtime"
-	"os"
-	"time"
+	sgcontext "context"
+	sgruntime "github.com/streamgen/streamgen/runtime"
+	sgconfig "github.com/streamgen/streamgen/runtime/config"
+	sgos "os"
+	sgtime "time"
 )
 
 // SequenceRecord is a record of stream "sequence" (topics sequence).
-type SequenceRecord = runtime.Record[int64, Sequenced]
+type SequenceRecord = sgruntime.Record[int64, Sequenced]
 
 // SequenceBatch is one micro-batch of stream "sequence": an offset range per partition.
-type SequenceBatch = runtime.Batch[int64, Sequenced]
+type SequenceBatch = sgruntime.Batch[int64, Sequenced]
 
 // SequencePartition is one partition's range within a SequenceBatch.
-type SequencePartition = runtime.Partition[int64, Sequenced]
+type SequencePartition = sgruntime.Partition[int64, Sequenced]
 
 // Batch is one micro-batch of the job: the same batch time on every stream.
 type Batch struct {
@@ -27,77 +28,36 @@ type Batch struct {
 // Handler processes the job's batches. A batch whose handler returns an error
 // is not committed; it is read again, with the same offset ranges, on restart.
 type Handler interface {
-	ProcessBatch(ctx context.Context, b *Batch) error
+	ProcessBatch(ctx sgcontext.Context, b *Batch) error
 }
 
 // JobName is the job's name (spec key name): default group id and metrics prefix.
 const JobName = "crashjob"
 
-// Config is the job's configuration. runtime.JobConfig documents each field.
+// Config is the job's configuration. runtime.JobConfig and config.Job
+// document each field.
 type Config struct {
-	runtime.JobConfig
+	sgruntime.JobConfig
 }
 
-// DefaultConfig returns the spec's configuration, with ${VAR} and
-// ${VAR:-default} in runtime values (brokers, credentials, DSNs, paths)
-// expanded from the environment now, at start-up. Validate reports a
-// reference that is not set.
+// DefaultConfig returns the configuration's defaults (config.Default) with
+// what the spec sets, and ${VAR} and ${VAR:-default} in runtime values
+// (brokers, credentials, DSNs, paths) expanded from the environment now,
+// at start-up. Validate reports a reference that is not set.
 func DefaultConfig() Config {
-	c := Config{runtime.JobConfig{
-		Backpressure:               false,
-		BackpressureDerived:        0.0,
-		BackpressureInitialRate:    0,
-		BackpressureIntegral:       0.2,
-		BackpressureMinRate:        100,
-		BackpressureProportional:   1.0,
-		BatchInterval:              200 * time.Millisecond,
-		Brokers:                    []string{"${KAFKA_BROKERS:-127.0.0.1:39092}"},
-		DeadLetterTopic:            "",
-		GracefulShutdown:           true,
-		Group:                      "crashjob",
-		Isolation:                  "read_committed",
-		Location:                   "consistent",
-		MaxFailures:                4,
-		MaxRatePerPartition:        2000,
-		MinRatePerPartition:        1,
-		OffsetsDSN:                 "",
-		OffsetsDir:                 "",
-		OffsetsStore:               "kafka",
-		OnDecodeError:              "fail",
-		PollTimeout:                2 * time.Minute,
-		RegistryCA:                 "",
-		RegistryCert:               "",
-		RegistryInsecureSkipVerify: false,
-		RegistryKey:                "",
-		RegistryURL:                "",
-		ResetTo:                    "earliest",
-		RetryBackoff:               time.Second,
-		SASLMechanism:              "",
-		SASLPassword:               "",
-		SASLUsername:               "",
-		Semantics:                  "at-least-once",
-		ShutdownTimeout:            2 * time.Second,
-		SinkDSN:                    "",
-		SinkDir:                    "",
-		SinkTable:                  "",
-		SinkTopic:                  "",
-		SinkType:                   "none",
-		StartFrom:                  "committed",
-		StatusAddr:                 ":8080",
-		TLS:                        false,
-		TLSCA:                      "",
-		TLSCert:                    "",
-		TLSInsecureSkipVerify:      false,
-		TLSKey:                     "",
-		Workers:                    0,
-	}}
-	c.ExpandEnv(os.LookupEnv)
+	c := Config{sgruntime.DefaultJobConfig()}
+	c.Brokers = []string{"${KAFKA_BROKERS:-127.0.0.1:39092}"}
+	c.Group = "crashjob"
+	c.BatchInterval = 200 * sgtime.Millisecond
+	c.MaxRatePerPartition = 2000
+	c.ExpandEnv(sgos.LookupEnv)
 	return c
 }
 
 // Run runs the job until ctx is done or a batch fails. On cancellation it
-// stops gracefully: the in-flight batch finishes and is committed.
-func Run(ctx context.Context, cfg Config, h Handler) error {
+// stops gracefully: the in-flight batch finishes and is committed, or,
+// past cfg.ShutdownTimeout, is abandoned uncommitted.
+func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	opts, err := cfg.EngineOpts()
 	if err != nil {
 		return err
@@ -106,15 +66,18 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	e, err := runtime.New(append(opts, runtime.JobName(JobName))...)
+	if err := cfg.Wiring(sgconfig.StoreKafka, sgconfig.SinkNone); err != nil {
+		return err
+	}
+	e, err := sgruntime.New(append(opts, sgruntime.JobName(JobName))...)
 	if err != nil {
 		return err
 	}
-	sequenceStream, err := runtime.NewStreamInto(e, "sequence", runtime.Subscribe("sequence"), runtime.Into(runtime.Int64Decoder), runtime.RawAvroInto[Sequenced](), sopts...)
+	sequenceStream, err := sgruntime.NewStreamInto(e, "sequence", sgruntime.Subscribe("sequence"), sgruntime.Into(sgruntime.Int64Decoder), sgruntime.RawAvroInto[Sequenced](), sopts...)
 	if err != nil {
 		return err
 	}
-	return e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error {
+	return e.Run(ctx, func(ctx sgcontext.Context, bs *sgruntime.JobBatch) error {
 		return h.ProcessBatch(ctx, &Batch{Sequence: sequenceStream.Batch(bs)})
 	})
 }
@@ -125,7 +88,7 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 // or SIGTERM. It exits the process.
 func Main(h Handler) {
 	cfg := DefaultConfig()
-	runtime.Main(JobName, &cfg.JobConfig, func(ctx context.Context) error {
+	sgruntime.Main(JobName, &cfg.JobConfig, func(ctx sgcontext.Context) error {
 		return Run(ctx, cfg, h)
 	})
 }
