@@ -83,4 +83,3 @@ func logTail(t *testing.T, dir string) {
 		t.Logf("%s:\n%s", l, strings.Join(lines[max(len(lines)-5, 0):], "\n"))
 	}
 }
-
