@@ -62,21 +62,30 @@ func (j *pgJob) run(ctx context.Context) error {
 	})
 }
 
-// TestPostgresSinkExactlyOnce: output and offsets commit together, so a
-// batch that failed after writing leaves no rows, and across a failure
-// and restarts every offset is in exactly one row.
-func TestPostgresSinkExactlyOnce(t *testing.T) {
-	dsn := pgtest.DSN(t)
+// outputTable creates a table for copied clicks, one row per offset, and
+// returns its name and a connection to read it.
+func outputTable(t *testing.T, dsn string) (string, *pgx.Conn) {
+	t.Helper()
 	ctx := context.Background()
 	out := pgtest.Table(t, dsn, "clicks_out")
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	t.Cleanup(func() { conn.Close(context.Background()) })
 	if _, err := conn.Exec(ctx, "CREATE TABLE "+pgx.Identifier{out}.Sanitize()+" (topic text, partition int, kafka_offset bigint, value text)"); err != nil {
 		t.Fatal(err)
 	}
+	return out, conn
+}
+
+// TestPostgresSinkExactlyOnce: output and offsets commit together, so a
+// batch that failed after writing leaves no rows, and across a failure
+// and restarts every offset is in exactly one row.
+func TestPostgresSinkExactlyOnce(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	out, conn := outputTable(t, dsn)
 	addrs, cl := kafkatest.Cluster(t, 3, "clicks")
 	kafkatest.Produce(t, cl, "clicks", 3, 100)
 	j := &pgJob{t: t, addrs: addrs, dsn: dsn, out: pgx.Identifier{out}, table: pgtest.Table(t, dsn, "offsets"), failAt: 42}
@@ -138,15 +147,7 @@ func TestPostgresSinkExactlyOnce(t *testing.T) {
 func TestPostgresSinkConnectionLostMidBatch(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
-	out := pgtest.Table(t, dsn, "clicks_out")
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE TABLE "+pgx.Identifier{out}.Sanitize()+" (topic text, partition int, kafka_offset bigint, value text)"); err != nil {
-		t.Fatal(err)
-	}
+	out, conn := outputTable(t, dsn)
 	addrs, cl := kafkatest.Cluster(t, 2, "clicks")
 	kafkatest.Produce(t, cl, "clicks", 2, 100)
 	table := pgtest.Table(t, dsn, "offsets")
