@@ -59,6 +59,10 @@ const (
 	// belongs to a batch in flight in a process that was killed, so
 	// with graceful stops only, none is lost.
 	AtMostOnce
+	// ExactlyOnce: every produced offset in the sink's output exactly
+	// once, whatever was killed when (counted in the output, not in
+	// the handlers' files).
+	ExactlyOnce
 )
 
 func (g Guarantee) String() string {
@@ -67,6 +71,8 @@ func (g Guarantee) String() string {
 		return "at-least-once"
 	case AtMostOnce:
 		return "at-most-once"
+	case ExactlyOnce:
+		return "exactly-once"
 	}
 	return fmt.Sprintf("Guarantee(%d)", int(g))
 }
@@ -80,6 +86,10 @@ type Configuration struct {
 	// Postgres: the job keeps offsets in PostgreSQL; Run adds -dsn and a
 	// table of its own to JobFlags.
 	Postgres bool
+	// Sink is the exactly-once job's sink, "postgres" or "files"; Run
+	// passes its place (a table in the DSN's database, a directory) and
+	// counts the offsets in it.
+	Sink string
 	// Graceful stops the job with SIGTERM instead of SIGKILL.
 	Graceful bool
 	// Faults are injected into the broker during the run, at random
@@ -105,6 +115,8 @@ func Configurations() []Configuration {
 		{Request: "fetch", Percent: 30, For: 2 * time.Second},
 		{Request: "offsetcommit", Percent: 20, For: 2 * time.Second},
 	}
+	// An exactly-once job commits no offsets to Kafka: its sink holds them.
+	fetchFaults := brokerFaults[:1]
 	return []Configuration{
 		{Name: "at-least-once/kafka/sigkill", Must: AtLeastOnce, JobFlags: join(alo, kafka)},
 		{Name: "at-least-once/kafka/sigterm", Must: AtLeastOnce, JobFlags: join(alo, kafka), Graceful: true},
@@ -114,6 +126,10 @@ func Configurations() []Configuration {
 		{Name: "at-most-once/kafka/sigkill", Must: AtMostOnce, JobFlags: join(amo, kafka)},
 		{Name: "at-most-once/kafka/sigterm", Must: AtMostOnce, JobFlags: join(amo, kafka), Graceful: true},
 		{Name: "at-most-once/kafka/sigkill+faults", Must: AtMostOnce, JobFlags: join(amo, kafka), Faults: brokerFaults},
+		{Name: "exactly-once/postgres-sink/sigkill", Must: ExactlyOnce, Sink: "postgres", Postgres: true},
+		{Name: "exactly-once/postgres-sink/sigkill+faults", Must: ExactlyOnce, Sink: "postgres", Postgres: true, Faults: fetchFaults},
+		{Name: "exactly-once/files-sink/sigkill", Must: ExactlyOnce, Sink: "files"},
+		{Name: "exactly-once/files-sink/sigkill+faults", Must: ExactlyOnce, Sink: "files", Faults: fetchFaults},
 	}
 }
 

@@ -46,6 +46,7 @@ func TestCrashRestart(t *testing.T) {
 			if cfg.Postgres {
 				env.DSN = pgtest.DSN(t)
 				env.Table = pgtest.Table(t, env.DSN, "crashtest_offsets")
+				pgtest.DropAtEnd(t, env.DSN, env.Table+"_out") // a sink's output table
 			}
 			res, err := Run(ctx, env, cfg, o)
 			t.Log(res)

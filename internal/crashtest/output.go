@@ -215,6 +215,13 @@ func (t *tally) check(res *Result, seqs [][]int64) error {
 		if res.Config.Graceful && res.Duplicated > 0 {
 			errs = append(errs, fmt.Errorf("%d duplicate handlings although every stop was graceful: %s", res.Duplicated, strings.Join(dupAt, ", ")))
 		}
+	case ExactlyOnce:
+		if res.Lost > 0 {
+			errs = append(errs, fmt.Errorf("%d offsets not in the sink's output: %s", res.Lost, strings.Join(lostAt, ", ")))
+		}
+		if res.Duplicated > 0 {
+			errs = append(errs, fmt.Errorf("%d offsets in the sink's output more than once: %s", res.Duplicated, strings.Join(dupAt, ", ")))
+		}
 	case AtMostOnce:
 		if res.Duplicated > 0 {
 			errs = append(errs, fmt.Errorf("%d duplicate handlings: %s", res.Duplicated, strings.Join(dupAt, ", ")))
@@ -251,9 +258,34 @@ func (t *tally) inFlight(part int32, off int64) *procFile {
 			}
 		}
 	}
+	// A process killed before it began any batch may still have stored
+	// its first batch's offsets (at-most-once stores them before the
+	// handler writes its B line): the run of unhandled offsets that ends
+	// where the partition's handling resumes is that batch.
+	for _, p := range t.procs {
+		if p.killed && p.batch == 0 && len(p.last) == 0 && t.unhandledRunFrom(part, off) {
+			return p
+		}
+	}
 	return nil
 }
 
+// maxBatch is the most records of a partition one batch of the job holds:
+// its spec's maxRatePerPartition (2,000/s) times its interval (200 ms).
+const maxBatch = 400
+
+// unhandledRunFrom reports whether off lies in a run of unhandled offsets
+// of part short enough to be one batch.
+func (t *tally) unhandledRunFrom(part int32, off int64) bool {
+	start, end := off, off
+	for start > 0 && t.unhandled(part, start-1, start-1) {
+		start--
+	}
+	for end+1 < int64(len(t.count[part])) && t.unhandled(part, end+1, end+1) {
+		end++
+	}
+	return t.unhandled(part, off, off) && end-start+1 <= maxBatch
+}
 // unhandled reports whether no offset of part in [from, to] was handled.
 func (t *tally) unhandled(part int32, from, to int64) bool {
 	c := t.count[part]

@@ -127,6 +127,16 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	}
 
 	t := newTally(Topic, o.Partitions)
+	out, err := newSinkOutput(ctx, env, cfg)
+	if err != nil {
+		return res, err
+	}
+	// readAll counts what was handled so far: in the handlers' files, or
+	// with a sink, in its output.
+	readAll := t.readAll
+	if out != nil {
+		readAll = func() error { return t.fromSink(ctx, out) }
+	}
 	exits := make(chan exit, 64)
 	restarts := make(chan int, 64)
 	running := make(map[int]*proc) // by slot
@@ -143,6 +153,9 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 			"-session-timeout", o.Session.String(), "-hold", o.Hold.String())
 		if cfg.Postgres {
 			args = append(args, "-dsn", env.DSN, "-table", env.Table)
+		}
+		if out != nil {
+			args = append(args, out.flags()...)
 		}
 		args = append(args, "--", "--brokers", brokerAddr, "--status-addr", "")
 		p.cmd = exec.Command(env.Bin.Job, args...)
@@ -262,7 +275,7 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 			}
 		case <-tick.C:
 			before := t.total
-			if err := t.readAll(); err != nil {
+			if err := readAll(); err != nil {
 				return res, err
 			}
 			for i := 0; i < len(faults); i++ {
@@ -307,11 +320,14 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 			deadline = nil
 		}
 	}
-	if err := t.readAll(); err != nil {
+	if err := readAll(); err != nil {
 		return res, err
 	}
+	if out != nil {
+		err = out.leftovers()
+	}
 	res.Faults, res.FaultsHit = faultCounts(ctx, controlAddr)
-	err = t.check(&res, prod.produced())
+	err = errors.Join(err, t.check(&res, prod.produced()))
 	if len(cfg.Faults) > 0 && res.FaultsHit == 0 {
 		err = errors.Join(err, errors.New("the broker failed no request: the run shows nothing about faults"))
 	}

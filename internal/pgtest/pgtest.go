@@ -50,14 +50,7 @@ func DSN(tb testing.TB) string {
 func Table(tb testing.TB, dsn, prefix string) string {
 	tb.Helper()
 	name := fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if conn, err := pgx.Connect(ctx, dsn); err == nil {
-			conn.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{name}.Sanitize())
-			conn.Close(ctx)
-		}
-	})
+	DropAtEnd(tb, dsn, name)
 	return name
 }
 
@@ -66,4 +59,16 @@ func Table(tb testing.TB, dsn, prefix string) string {
 func IsUndefinedTable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "42P01"
+}
+
+// DropAtEnd drops table name when the test ends.
+func DropAtEnd(tb testing.TB, dsn, name string) {
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, dsn); err == nil {
+			conn.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{name}.Sanitize())
+			conn.Close(ctx)
+		}
+	})
 }

@@ -54,6 +54,9 @@ func run(args []string) int {
 	instance := fs.String("instance", "", "static group member id (see the comment on static membership)")
 	hold := fs.Duration("hold", 0, "pause of each batch with records after recording its ranges, and again after the fsync")
 	session := fs.Duration("session-timeout", 2*time.Second, "group session timeout")
+	sinkType := fs.String("sink", "", "exactly-once into a sink: postgres (rows in -sink-table of -dsn's database) or files (under -sink-dir)")
+	sinkTable := fs.String("sink-table", "", "the postgres sink's table: (partition int, kafka_offset bigint, seq bigint)")
+	sinkDir := fs.String("sink-dir", "", "the files sink's directory")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -101,6 +104,9 @@ func run(args []string) int {
 			kgo.RebalanceTimeout(2**session)))
 	if *instance != "" {
 		cfg.EngineOptions = append(cfg.EngineOptions, runtime.InstanceID(*instance))
+	}
+	if *sinkType != "" {
+		return runSink(ctx, cfg, fs.Args(), *sinkType, *dsn, *table, *sinkTable, *sinkDir, *hold)
 	}
 	h := &handler{out: f, hold: *hold}
 	return runtime.RunMain(ctx, seqjob.JobName, &cfg.JobConfig, fs.Args(), os.Stderr, func(ctx context.Context) error {
