@@ -286,6 +286,7 @@ func (t *tally) unhandledRunFrom(part int32, off int64) bool {
 	}
 	return t.unhandled(part, off, off) && end-start+1 <= maxBatch
 }
+
 // unhandled reports whether no offset of part in [from, to] was handled.
 func (t *tally) unhandled(part int32, from, to int64) bool {
 	c := t.count[part]
