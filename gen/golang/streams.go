@@ -216,10 +216,10 @@ func emitStores(g *jen.Group, j config.Job, value *model.Type) {
 		store = jen.Id("out")
 	case j.SinkType == config.SinkPostgres:
 		g.Comment("The sink keeps the offsets: its transaction commits them with the output.")
-		g.List(jen.Id("out"), jen.Err()).Op(":=").Qual(sinkPkg, "NewPostgres").Call(jen.Id("ctx"), jen.Id("cfg").Dot("SinkDSN"), jen.Id("cfg").Dot("Group"), jen.Id("cfg").Dot("SinkTable"))
+		g.List(jen.Id("out"), jen.Err()).Op(":=").Qual(sinkPkg, "NewPostgres").Call(jen.Id("ctx"), jen.Id("cfg").Dot("SinkDSN"), jen.Id("cfg").Dot("Group"), jen.Id("cfg").Dot("SinkTable"), jen.Qual(offsetsPkg, "Table").Call(jen.Id("cfg").Dot("OffsetsTable")))
 		store = jen.Id("out")
 	case j.OffsetsStore == config.StorePostgres:
-		g.List(jen.Id("offsetStore"), jen.Err()).Op(":=").Qual(offsetsPkg, "NewPostgres").Call(jen.Id("ctx"), jen.Id("cfg").Dot("OffsetsDSN"), jen.Id("cfg").Dot("Group"))
+		g.List(jen.Id("offsetStore"), jen.Err()).Op(":=").Qual(offsetsPkg, "NewPostgres").Call(jen.Id("ctx"), jen.Id("cfg").Dot("OffsetsDSN"), jen.Id("cfg").Dot("Group"), jen.Qual(offsetsPkg, "Table").Call(jen.Id("cfg").Dot("OffsetsTable")))
 		store = jen.Id("offsetStore")
 	default:
 		return

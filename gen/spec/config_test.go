@@ -43,6 +43,7 @@ var settings = []setting{
 	{"workers", func(j config.Job) any { return j.Workers }},
 	{"semantics", func(j config.Job) any { return j.Semantics }},
 	{"offsets.store", func(j config.Job) any { return j.OffsetsStore }},
+	{"offsets.table", func(j config.Job) any { return j.OffsetsTable }},
 	{"sink.type", func(j config.Job) any { return j.SinkType }},
 	{"retries.maxFailures", func(j config.Job) any { return j.MaxFailures }},
 	{"retries.backoff", func(j config.Job) any { return j.RetryBackoff }},

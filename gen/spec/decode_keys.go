@@ -78,21 +78,15 @@ func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
 				"store": func(p string, v ast.Node) { d.enum(v, p, &s.Job.OffsetsStore) },
 				"dsn":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.OffsetsDSN, nil) }),
 				"dir":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.OffsetsDir, nil) }),
+				"table": d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.OffsetsTable, tableName) }),
 			})
 		},
 		"sink": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in sink", fields{
-				"type": func(p string, v ast.Node) { d.enum(v, p, &s.Job.SinkType) },
-				"dir":  d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkDir, nil) }),
-				"dsn":  d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkDSN, nil) }),
-				"table": d.optional(func(p string, v ast.Node) {
-					d.runtimeStr(v, p, &s.Job.SinkTable, func(t string) string {
-						if !tableRE.MatchString(t) {
-							return fmt.Sprintf("%q is not a table name (table or schema.table, unquoted SQL identifiers)", t)
-						}
-						return ""
-					})
-				}),
+				"type":  func(p string, v ast.Node) { d.enum(v, p, &s.Job.SinkType) },
+				"dir":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkDir, nil) }),
+				"dsn":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkDSN, nil) }),
+				"table": d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkTable, tableName) }),
 				"topic": d.optional(func(p string, v ast.Node) { s.Job.SinkTopic, _ = d.topic(v, p, runtime) }),
 			})
 		},
@@ -401,3 +395,11 @@ func urlErr(u string) string {
 
 // startWords are kafka.startFrom's words besides timestamp:RFC3339.
 var startWords = config.StartKind(0).Names()[:config.StartFromTimestamp]
+
+// tableName checks a PostgreSQL table name: table or schema.table.
+func tableName(t string) string {
+	if !tableRE.MatchString(t) {
+		return fmt.Sprintf("%q is not a table name (table or schema.table, unquoted SQL identifiers)", t)
+	}
+	return ""
+}

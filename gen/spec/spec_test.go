@@ -115,6 +115,7 @@ func TestParseFull(t *testing.T) {
 			Semantics:                config.ExactlyOnce,
 			OffsetsStore:             config.StorePostgres,
 			OffsetsDSN:               "${PG_DSN}",
+			OffsetsTable:             "ops.offsets",
 			SinkType:                 config.SinkPostgres,
 			SinkDSN:                  "${PG_DSN}",
 			SinkTable:                "ads.impressions",

@@ -155,6 +155,9 @@ func (d *decoder) stores(s *Spec) {
 	if j.OffsetsStore != config.StorePostgres && d.has("offsets.dsn") && !envsubst.HasRefs(j.OffsetsDSN) {
 		d.errorf(d.at("offsets.dsn"), "offsets.dsn is only used with offsets.store \"postgres\", not %q", j.OffsetsStore)
 	}
+	if j.OffsetsStore != config.StorePostgres && d.has("offsets.table") && !envsubst.HasRefs(j.OffsetsTable) {
+		d.errorf(d.at("offsets.table"), "offsets.table is only used with offsets.store \"postgres\", not %q", j.OffsetsStore)
+	}
 	if j.OffsetsStore != config.StoreFiles && d.has("offsets.dir") && !envsubst.HasRefs(j.OffsetsDir) {
 		d.errorf(d.at("offsets.dir"), "offsets.dir is only used with offsets.store \"files\", not %q", j.OffsetsStore)
 	}

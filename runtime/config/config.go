@@ -97,6 +97,9 @@ type Job struct {
 	// the spec's defaults are the sink's DSN and directory).
 	OffsetsStore           OffsetsStore
 	OffsetsDSN, OffsetsDir string
+	// OffsetsTable is the PostgreSQL table of the offsets (offsets.table,
+	// "table" or "schema.table"; runtime value), created if missing.
+	OffsetsTable string
 	// SinkType is where output goes (sink.type), with SinkDir, SinkDSN,
 	// SinkTable and SinkTopic (runtime values).
 	SinkType                               SinkType
@@ -140,6 +143,7 @@ func Default() Job {
 		Location:                 LocationConsistent,
 		Semantics:                AtLeastOnce,
 		OffsetsStore:             StoreKafka,
+		OffsetsTable:             "streamgen_offsets",
 		SinkType:                 SinkNone,
 		MaxFailures:              4,
 		RetryBackoff:             time.Second,

@@ -73,7 +73,7 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err := cfg.Wiring(sgconfig.StorePostgres, sgconfig.SinkNone); err != nil {
 		return err
 	}
-	offsetStore, err := sgoffsets.NewPostgres(ctx, cfg.OffsetsDSN, cfg.Group)
+	offsetStore, err := sgoffsets.NewPostgres(ctx, cfg.OffsetsDSN, cfg.Group, sgoffsets.Table(cfg.OffsetsTable))
 	if err != nil {
 		return err
 	}

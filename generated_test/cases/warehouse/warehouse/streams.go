@@ -7,6 +7,7 @@ import (
 	sgcontext "context"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgconfig "github.com/streamgen/streamgen/runtime/config"
+	sgoffsets "github.com/streamgen/streamgen/runtime/offsets"
 	sgsink "github.com/streamgen/streamgen/runtime/sink"
 	sgos "os"
 )
@@ -78,7 +79,7 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 		return err
 	}
 	// The sink keeps the offsets: its transaction commits them with the output.
-	out, err := sgsink.NewPostgres(ctx, cfg.SinkDSN, cfg.Group, cfg.SinkTable)
+	out, err := sgsink.NewPostgres(ctx, cfg.SinkDSN, cfg.Group, cfg.SinkTable, sgoffsets.Table(cfg.OffsetsTable))
 	if err != nil {
 		return err
 	}
