@@ -1,0 +1,94 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestKafkaStoreFencesAZombie: an instance whose group session expired
+// while it handled a batch (a long pause: its heartbeats did not reach
+// the coordinator) is a zombie: another instance took its partition and
+// stored past the same range. The zombie's store of that batch is refused
+// by the coordinator (its member id and generation are stale), so the
+// batch is not stored twice and the zombie fails, saying why.
+func TestKafkaStoreFencesAZombie(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, testTopic), kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addrs := c.ListenAddrs()
+	produce(t, addrs, testTopic, 1, 20)
+	var swallow atomic.Bool
+	c.ControlKey(int16(kmsg.Heartbeat), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if swallow.Load() {
+			return nil, errors.New("heartbeat lost"), true // the connection drops: the session is not renewed
+		}
+		return nil, nil, false
+	})
+	newEngine := func() (*Engine, *Stream[[]byte, string]) {
+		e, err := New(Group("fenced"), Brokers(addrs...), BatchInterval(50*time.Millisecond), ShutdownTimeout(5*time.Second),
+			KgoOpts(kgo.SessionTimeout(500*time.Millisecond), kgo.HeartbeatInterval(50*time.Millisecond)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e, s
+	}
+
+	zombie, zs := newEngine()
+	paused, resume := make(chan struct{}), make(chan struct{})
+	zerr := make(chan error, 1)
+	go func() {
+		zerr <- zombie.Run(context.Background(), func(_ context.Context, bs *JobBatch) error {
+			if zs.Batch(bs).Len() > 0 {
+				close(paused)
+				<-resume // a long pause, while the group moves on
+			}
+			return nil
+		})
+	}()
+	<-paused
+	swallow.Store(true)
+	time.Sleep(1500 * time.Millisecond) // three session timeouts: the coordinator expires the zombie
+	swallow.Store(false)
+
+	live, ls := newEngine()
+	var got atomic.Int64
+	r := start(t, live, func(_ context.Context, bs *JobBatch) error {
+		got.Add(int64(ls.Batch(bs).Len()))
+		return nil
+	})
+	waitFor(t, "the live instance to read the partition", 20*time.Second, func() bool { return got.Load() == 20 })
+	waitFor(t, "the live instance to store its offsets", 10*time.Second, func() bool {
+		return committedOffsets(t, addrs, "fenced", testTopic, 1)[TopicPartition{testTopic, 0}] == 20
+	})
+
+	close(resume)
+	select {
+	case err := <-zerr:
+		var ce *CommitError
+		if !errors.As(err, &ce) {
+			t.Errorf("the zombie's Run = %v, want its store refused with a *CommitError", err)
+		} else {
+			t.Logf("the zombie was refused: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the zombie's batch neither stored nor failed")
+	}
+	r.stop(t)
+	if off := committedOffsets(t, addrs, "fenced", testTopic, 1)[TopicPartition{testTopic, 0}]; off != 20 {
+		t.Errorf("the group's offset is %d after the zombie's store, want the live instance's 20", off)
+	}
+}
