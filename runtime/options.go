@@ -80,7 +80,7 @@ type optFunc func(*engineCfg)
 
 func (f optFunc) apply(c *engineCfg) { f(c) }
 
-// Brokers sets the seed brokers, host:port. Required.
+// Brokers sets the bootstrap brokers, host:port. Required.
 func Brokers(addrs ...string) Opt {
 	return optFunc(func(c *engineCfg) { c.brokers = append([]string(nil), addrs...) })
 }
