@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -90,5 +91,59 @@ func TestKafkaStoreFencesAZombie(t *testing.T) {
 	r.stop(t)
 	if off := committedOffsets(t, addrs, "fenced", testTopic, 1)[TopicPartition{testTopic, 0}]; off != 20 {
 		t.Errorf("the group's offset is %d after the zombie's store, want the live instance's 20", off)
+	}
+}
+
+// TestRetriableCommitErrorsAreRiddenOut: a coordinator that answers a
+// batch's commit with REQUEST_TIMED_OUT or NOT_COORDINATOR a few times
+// does not fail the batch: the commit is retried, and the job goes on.
+func TestRetriableCommitErrorsAreRiddenOut(t *testing.T) {
+	c, addrs := newTestCluster(t, 2, testTopic)
+	produce(t, addrs, testTopic, 2, 30)
+	var failed atomic.Int64
+	c.ControlKey(int16(kmsg.OffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		if failed.Load() >= 4 {
+			return nil, nil, false
+		}
+		c.KeepControl()
+		n := failed.Add(1)
+		code := kerr.RequestTimedOut.Code
+		if n%2 == 0 {
+			code = kerr.NotCoordinator.Code
+		}
+		creq := req.(*kmsg.OffsetCommitRequest)
+		resp := creq.ResponseKind().(*kmsg.OffsetCommitResponse)
+		for _, rt := range creq.Topics {
+			st := kmsg.NewOffsetCommitResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewOffsetCommitResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	e, err := New(Group("retried"), Brokers(addrs...), BatchInterval(50*time.Millisecond), ShutdownTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got atomic.Int64
+	r := start(t, e, func(_ context.Context, bs *JobBatch) error {
+		got.Add(int64(s.Batch(bs).Len()))
+		return nil
+	})
+	waitFor(t, "every record and its commit", 20*time.Second, func() bool {
+		offs := committedOffsets(t, addrs, "retried", testTopic, 2)
+		return got.Load() == 60 && offs[TopicPartition{testTopic, 0}] == 30 && offs[TopicPartition{testTopic, 1}] == 30
+	})
+	r.stop(t) // Run returned nil: no batch failed
+	if failed.Load() < 4 {
+		t.Errorf("the broker failed %d commits, want 4", failed.Load())
 	}
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -110,8 +113,52 @@ func (k *kafkaStore) Store(ctx context.Context, b StoredBatch) error {
 		return nil
 	}
 	offs := untilOffsets(b.Ranges)
+	// A commit is retried through errors that say nothing about the
+	// batch (a coordinator moving or loading, a request timing out, a
+	// dropped connection): committing the same offsets again is harmless,
+	// and failing the batch would make the job re-read it. Errors that
+	// do say something (a stale generation: another member owns the
+	// partitions now; authorization) fail the batch at once.
+	wait := 100 * time.Millisecond
+	deadline := time.Now().Add(commitRetryFor)
+	for {
+		err := k.commitOnce(ctx, b.Ranges, offs)
+		if err == nil || !retriableCommit(err) || !time.Now().Before(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// commitRetryFor bounds how long a batch's commit is retried through
+// retriable errors before the batch fails.
+const commitRetryFor = 30 * time.Second
+
+// retriableCommit reports whether a commit's error says nothing about
+// whether this instance may commit: kerr's retriable codes and lost
+// connections, but not a stale generation or member.
+func retriableCommit(err error) bool {
+	var eof *kgo.ErrFirstReadEOF
+	var ne net.Error
+	switch {
+	case errors.Is(err, kerr.IllegalGeneration), errors.Is(err, kerr.UnknownMemberID),
+		errors.Is(err, kerr.FencedInstanceID), errors.Is(err, kerr.RebalanceInProgress):
+		return false
+	case kerr.IsRetriable(err), errors.As(err, &eof), errors.As(err, &ne),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED):
+		return true
+	}
+	return false
+}
+
+func (k *kafkaStore) commitOnce(ctx context.Context, ranges []OffsetRange, offs map[TopicPartition]int64) error {
 	if k.member != nil {
-		return k.commitAsMember(ctx, b.Ranges, offs)
+		return k.commitAsMember(ctx, ranges, offs)
 	}
 	os := make(kadm.Offsets)
 	for tp, until := range offs {
@@ -119,12 +166,12 @@ func (k *kafkaStore) Store(ctx context.Context, b StoredBatch) error {
 	}
 	resp, err := k.adm.CommitOffsets(ctx, k.group, os)
 	if err != nil {
-		return &CommitError{Range: b.Ranges[0], Err: err}
+		return &CommitError{Range: ranges[0], Err: err}
 	}
 	var first error
 	resp.EachError(func(o kadm.OffsetResponse) {
 		if first == nil {
-			first = &CommitError{Range: rangeOf(b.Ranges, TopicPartition{o.Topic, o.Partition}), Err: o.Err}
+			first = &CommitError{Range: rangeOf(ranges, TopicPartition{o.Topic, o.Partition}), Err: o.Err}
 		}
 	})
 	return first
