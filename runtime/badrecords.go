@@ -196,7 +196,7 @@ func (s *source) handleBad(ctx context.Context, recs []badRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	s.bad.note(s.e.log(), s.name, s.cfg.onBad, recs, time.Now())
+	s.bad.note(s.e.Logger(), s.name, s.cfg.onBad, recs, time.Now())
 	if s.cfg.onBad != DeadLetterBadRecords {
 		return nil
 	}

@@ -73,7 +73,7 @@ func (e *Engine) lost(b *batch, err error) bool {
 	e.lostBatches++
 	e.lostRecords += int64(b.records)
 	e.mu.Unlock()
-	e.log().Error("batch failed after its offsets were stored (at-most-once): its records are not read again",
+	e.Logger().Error("batch failed after its offsets were stored (at-most-once): its records are not read again",
 		"batch", b.view.id, "records", b.records, "err", err.Error())
 	return true
 }

@@ -497,11 +497,9 @@ func (e *Engine) pauseAt() int64 {
 func Logger(l *slog.Logger) Opt { return optFunc(func(c *engineCfg) { c.logger = l }) }
 
 // Logger is the logger the engine was given (Logger), or slog.Default():
-// for the parts of a job the engine does not own, such as its schema
-// registry, to log the same way.
-func (e *Engine) Logger() *slog.Logger { return e.log() }
-
-func (e *Engine) log() *slog.Logger {
+// what the engine logs, and the parts of a job the engine does not own,
+// such as its schema registry, log the same way.
+func (e *Engine) Logger() *slog.Logger {
 	if e.cfg.logger != nil {
 		return e.cfg.logger
 	}

@@ -344,7 +344,7 @@ func (e *Engine) startOffsets(ctx context.Context, tps []TopicPartition, first b
 			if e.cfg.reset == ResetError {
 				return nil, &OffsetOutOfRangeError{TopicPartition: tp, Offset: off, From: from, Start: b.start, End: b.end}
 			}
-			e.log().Warn("offset outside the partition's log; applying resetTo",
+			e.Logger().Warn("offset outside the partition's log; applying resetTo",
 				"topic", tp.Topic, "partition", tp.Partition, "asked", off, "from", from,
 				"log_start", b.start, "log_end", b.end, "reset_to", e.cfg.reset.String())
 			ok = false

@@ -40,11 +40,11 @@ func (e *Engine) watchTopics(ctx context.Context) {
 				last, was := warned[t]
 				switch {
 				case !exists && (!was || now.Sub(last) >= missingTopicLogEvery):
-					e.log().Warn("subscribed topic does not exist; its stream gets no records until it is created",
+					e.Logger().Warn("subscribed topic does not exist; its stream gets no records until it is created",
 						"topic", t, "stream", stream[t])
 					warned[t] = now
 				case exists && was:
-					e.log().Info("subscribed topic exists now", "topic", t, "stream", stream[t])
+					e.Logger().Info("subscribed topic exists now", "topic", t, "stream", stream[t])
 					delete(warned, t)
 				}
 			}
