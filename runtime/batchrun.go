@@ -172,6 +172,7 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 				err = fmt.Errorf("batch %d: %w", b.view.id, &OffsetStoreError{Op: "store", Err: err})
 			}
 			b.stored.done = err == nil
+			e.countCommit(err)
 		case handle:
 			if err = recovered("the handler", func() error { return h(ctx, b.view) }); err != nil {
 				err = fmt.Errorf("batch %d: %w", b.view.id, err)
@@ -204,6 +205,17 @@ func nonEmpty(rs []OffsetRange) []OffsetRange {
 		}
 	}
 	return out
+}
+
+// countCommit counts a batch's offset store for Snapshot.
+func (e *Engine) countCommit(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err != nil {
+		e.commitFailures++
+	} else {
+		e.commits++
+	}
 }
 
 // commitAsync queues ranges for flushCommits; see Stream.CommitAsync.
@@ -239,6 +251,7 @@ func (e *Engine) flushCommits(ctx context.Context) error {
 	var err error
 	if len(ranges) > 0 {
 		err = e.store.Store(ctx, StoredBatch{Time: time.Now(), Ranges: ranges})
+		e.countCommit(err)
 	}
 	for _, cb := range cbs {
 		if cb != nil {

@@ -94,6 +94,10 @@ type Engine struct {
 	// lostBatches and lostRecords count at-most-once batches that failed
 	// after their offsets were stored.
 	lostBatches, lostRecords int64
+	// commits and commitFailures count batch offset stores; kafkaHealth
+	// is the brokers' state for Snapshot. All under mu.
+	commits, commitFailures int64
+	kafkaHealth             KafkaHealth
 	// pending and callbacks are what CommitAsync queued.
 	pending   map[TopicPartition]int64
 	callbacks []func([]OffsetRange, error)

@@ -30,6 +30,25 @@ type Snapshot struct {
 	// failed after their offsets were stored, and their records: never
 	// read again.
 	LostBatches, LostRecords int64
+	// Commits and CommitFailures count the batches' offset stores (every
+	// semantics, every store) that succeeded and that failed.
+	Commits, CommitFailures int64
+	// Kafka is the job's connection to its brokers, for readiness.
+	Kafka KafkaHealth
+}
+
+// KafkaHealth is how the job's requests to the brokers fare.
+type KafkaHealth struct {
+	// FailingSince is when requests to the brokers started failing
+	// without a success since; zero while they succeed.
+	FailingSince time.Time
+	// LastError is the latest failure while FailingSince is set, naming
+	// topic and partition where there is one; "" otherwise.
+	LastError string
+	// WaitingForPartitions is true while the job is in its group but owns
+	// no partition yet (a rebalance, or another member's session that
+	// has not expired).
+	WaitingForPartitions bool
 }
 
 // PartitionStatus is one owned partition.
@@ -63,6 +82,8 @@ func (e *Engine) Snapshot() Snapshot {
 	s.Rate = e.rate
 	s.Started = e.started
 	s.LostBatches, s.LostRecords = e.lostBatches, e.lostRecords
+	s.Commits, s.CommitFailures = e.commits, e.commitFailures
+	s.Kafka = e.kafkaHealth
 	consumers := e.consumers
 	s.Started = e.started // zero until Run starts
 	e.mu.Unlock()
