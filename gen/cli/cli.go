@@ -25,6 +25,8 @@ Usage:
                                   pin the registry subjects in files and streamgen.lock
   streamgen check [-spec streamgen.yaml]
                                   check local schemas against the registry's versions
+  streamgen init [-module PATH] [-name JOB] [-replace CHECKOUT] [-force] TEMPLATE DIR
+                                  start a project from a template (streamgen init -h lists them)
   streamgen schema                                      print the JSON Schema of streamgen.yaml
   streamgen version                                     print the version
 
@@ -49,6 +51,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return pull(args[2:], stdout, stderr)
+	case "init":
+		return initProject(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "streamgen %s\n", gen.Version())
 		return 0
