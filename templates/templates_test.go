@@ -1,0 +1,67 @@
+package templates
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSchemasAreTheRepositorys: the templates' sample schemas are copies
+// of the repository's schemas/, so they do not drift apart.
+func TestSchemasAreTheRepositorys(t *testing.T) {
+	n := 0
+	fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(p, ".avsc") {
+			return err
+		}
+		n++
+		got, _ := files.ReadFile(p)
+		want, err := os.ReadFile(filepath.Join("..", "schemas", filepath.Base(p)))
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+		} else if string(got) != string(want) {
+			t.Errorf("templates/%s differs from schemas/%s", p, filepath.Base(p))
+		}
+		return nil
+	})
+	if n == 0 {
+		t.Fatal("no .avsc file in the templates")
+	}
+}
+
+// TestEveryTemplateDirectoryIsListed: a directory here is a template of
+// List (or common/), and every template of List has one.
+func TestEveryTemplateDirectoryIsListed(t *testing.T) {
+	entries, err := fs.ReadDir(files, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := map[string]bool{}
+	for _, e := range entries {
+		dirs[e.Name()] = true
+		if _, ok := Lookup(e.Name()); !ok && e.Name() != "common" {
+			t.Errorf("templates/%s is embedded but not in List", e.Name())
+		}
+	}
+	for _, tmpl := range List {
+		if !dirs[tmpl.Name] {
+			t.Errorf("template %s has no directory", tmpl.Name)
+		}
+	}
+	local, _ := os.ReadDir(".")
+	for _, e := range local {
+		if e.IsDir() && !dirs[e.Name()] {
+			t.Errorf("templates/%s is not embedded: add it to the go:embed line", e.Name())
+		}
+	}
+}
+
+func TestEnvPrefix(t *testing.T) {
+	for job, want := range map[string]string{"anomaly-detector": "ANOMALY_DETECTOR", "etl2": "ETL2", "a.b_c": "A_B_C"} {
+		if got := EnvPrefix(job); got != want {
+			t.Errorf("EnvPrefix(%q) = %q, want %q", job, got, want)
+		}
+	}
+}
