@@ -175,7 +175,7 @@ func TestInitManifests(t *testing.T) {
 			}
 			// Every variable of the job's that the spec reads is set: a
 			// typo would leave the job on the spec's default.
-			for _, m := range regexp.MustCompile(`\$\{(` + prefix + `_\w+)`).FindAllStringSubmatch(string(byPath["streamgen.yaml"]), -1) {
+			for _, m := range regexp.MustCompile(`\$\{(`+prefix+`_\w+)`).FindAllStringSubmatch(string(byPath["streamgen.yaml"]), -1) {
 				if env[m[1]] == nil {
 					t.Errorf("streamgen.yaml reads ${%s}, which the manifest does not set", m[1])
 				}
