@@ -30,6 +30,9 @@ type Template struct {
 	Name string
 	// Summary says in one line what job it starts.
 	Summary string
+	// TestNeeds is what the project's test needs besides Go, with PREFIX
+	// for the job's EnvPrefix; "" for nothing.
+	TestNeeds string
 }
 
 // List is every template, in the order init's usage lists them.
@@ -38,9 +41,10 @@ type Template struct {
 // transaction as its offsets) joins them once the runtime serves
 // sink.type kafka; until then the generator refuses that sink.
 var List = []Template{
-	{"etl-warehouse", "the warehouse ETL: impressions into Avro files, exactly once (files sink, Passthrough)"},
-	{"anomaly-detector", "the anomaly detector: flags campaigns whose impressions spike, at most once, always from the latest offsets, with a schema registry"},
-	{"entity-cache", "the entity cache: clicks upserted into PostgreSQL keyed by impression, at least once, offsets in PostgreSQL"},
+	{"etl-warehouse", "the warehouse ETL: impressions into Avro files, exactly once (files sink, Passthrough)", ""},
+	{"anomaly-detector", "the anomaly detector: flags campaigns whose impressions spike, at most once, always from the latest offsets, with a schema registry", ""},
+	{"entity-cache", "the entity cache: clicks upserted into PostgreSQL keyed by impression, at least once, offsets in PostgreSQL",
+		"a PostgreSQL database it may write to: set PREFIX_TEST_POSTGRES_DSN (default postgres://postgres@localhost:5432/postgres?sslmode=disable)"},
 }
 
 // Lookup returns the template named name.

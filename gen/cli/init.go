@@ -23,11 +23,11 @@ import (
 func initProject(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	module := fs.String("module", "", "the new project's module path (default: DIR's base name)")
-	job := fs.String("name", "", "the job's name: consumer group, binary, image and Kubernetes names (default: DIR's base name)")
-	pkg := fs.String("package", "", "the Go package streamgen generates (default: the job's name without '-')")
-	version := fs.String("version", "", "the streamgen version go.mod requires (default: this streamgen's own)")
-	replace := fs.String("replace", "", "a streamgen source checkout: go.mod gets `replace github.com/streamgen/streamgen => PATH`, to build against it instead of a release")
+	module := fs.String("module", "", "the new project's `module` path (default: DIR's base name)")
+	job := fs.String("name", "", "the `job`'s name: consumer group, binary, image and Kubernetes names (default: DIR's base name)")
+	pkg := fs.String("package", "", "the Go `package` streamgen generates (default: the job's name without '-')")
+	version := fs.String("version", "", "the streamgen `version` go.mod requires (default: this streamgen's own)")
+	replace := fs.String("replace", "", "a streamgen source checkout at `PATH` for go.mod to build against instead of a release (replace github.com/streamgen/streamgen => PATH)")
 	force := fs.Bool("force", false, "write into DIR even when it is not empty, replacing files of the same names")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: streamgen init [flags] TEMPLATE DIR\n\nTemplates:\n")
@@ -58,7 +58,8 @@ func initProject(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	name, dir := pos[0], pos[1]
-	if _, ok := templates.Lookup(name); !ok {
+	tmpl, ok := templates.Lookup(name)
+	if !ok {
 		fmt.Fprintf(stderr, "streamgen init: no template %q; the templates are %s\n", name, strings.Join(templates.Names(), ", "))
 		return 2
 	}
@@ -142,7 +143,12 @@ func initProject(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	fmt.Fprintf(stdout, "wrote %s\ngenerated %s\n", strings.Join(wrote, " "), strings.Join(generated, " "))
+	for _, p := range wrote {
+		fmt.Fprintf(stdout, "wrote %s\n", p)
+	}
+	for _, p := range generated {
+		fmt.Fprintf(stdout, "generated %s\n", p)
+	}
 	fmt.Fprintf(stdout, `
 Next steps:
   cd %s
@@ -150,6 +156,9 @@ Next steps:
   go generate ./...   # after changing streamgen.yaml or a schema
   go test ./...       # the job on an in-process Kafka
 `, dir)
+	if tmpl.TestNeeds != "" {
+		fmt.Fprintf(stdout, "The test needs %s\n", strings.ReplaceAll(tmpl.TestNeeds, "PREFIX", v.EnvPrefix()))
+	}
 	if v.Replace != "" {
 		fmt.Fprintf(stdout, "go.mod builds against %s (-replace): drop the replace line to use a release.\n", v.Replace)
 	}
