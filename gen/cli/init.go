@@ -64,7 +64,11 @@ func initProject(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	base := filepath.Base(filepath.Clean(dir))
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fail(stderr, fmt.Errorf("streamgen init: %w", err))
+	}
+	base := filepath.Base(abs)
 	v := templates.Vars{Job: *job, Module: *module, Package: *pkg, Version: *version}
 	if v.Job == "" {
 		v.Job = base
@@ -103,7 +107,7 @@ func initProject(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, fmt.Errorf("streamgen init: %s is not empty (it holds %s); choose another directory, or pass -force to write into it, replacing files of the same names", dir, entries[0].Name()))
 		}
 	}
-	files, err := templates.Render(name, v)
+	files, err := templates.Render(tmpl.Name, v)
 	if err != nil {
 		return fail(stderr, fmt.Errorf("streamgen init: %w", err))
 	}
@@ -149,13 +153,14 @@ func initProject(args []string, stdout, stderr io.Writer) int {
 	for _, p := range generated {
 		fmt.Fprintf(stdout, "generated %s\n", p)
 	}
-	fmt.Fprintf(stdout, `
-Next steps:
-  cd %s
-  go mod tidy         # fill in go.mod and go.sum
+	fmt.Fprint(stdout, "\nNext steps:\n")
+	if filepath.Clean(dir) != "." {
+		fmt.Fprintf(stdout, "  cd %s\n", dir)
+	}
+	fmt.Fprint(stdout, `  go mod tidy         # fill in go.mod and go.sum
   go generate ./...   # after changing streamgen.yaml or a schema
   go test ./...       # the job on an in-process Kafka
-`, dir)
+`)
 	if tmpl.TestNeeds != "" {
 		fmt.Fprintf(stdout, "The test needs %s\n", strings.ReplaceAll(tmpl.TestNeeds, "PREFIX", v.EnvPrefix()))
 	}

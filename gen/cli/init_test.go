@@ -60,7 +60,7 @@ func TestInitTemplatesBuildAndPassTheirTests(t *testing.T) {
 	for _, tmpl := range templates.List {
 		t.Run(tmpl.Name, func(t *testing.T) {
 			start := time.Now()
-			env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off", "GOTOOLCHAIN=local")
+			env := append(os.Environ(), "GOFLAGS="+os.Getenv("GOFLAGS")+" -mod=mod", "GOWORK=off", "GOTOOLCHAIN=local")
 			if tmpl.Name == "entity-cache" {
 				env = append(env, templates.EnvPrefix(tmpl.Name)+"_TEST_POSTGRES_DSN="+pgtest.DSN(t))
 			}
@@ -313,6 +313,35 @@ func TestInitNamesFromDirAndFlags(t *testing.T) {
 	k8s, _ := os.ReadFile(filepath.Join(dir, "deploy", "kubernetes.yaml"))
 	if !strings.Contains(string(k8s), "SPIKES_INSTANCE_ID") || !strings.Contains(string(k8s), "name: spikes\n") {
 		t.Errorf("the manifest does not use the job's name:\n%s", k8s)
+	}
+}
+
+// TestInitIntoTheCurrentDirectory: "." names the job and module after
+// the directory itself, and the next steps need no cd.
+func TestInitIntoTheCurrentDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spike-alerts")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	checkout := checkoutDir(t)
+	t.Chdir(dir)
+	code, out, errs := run(t, "init", "-replace", checkout, "anomaly-detector", ".")
+	if code != 0 {
+		t.Fatalf("streamgen init anomaly-detector .: exit %d: %s", code, errs)
+	}
+	if strings.Contains(out, "cd ") {
+		t.Errorf("the next steps say cd:\n%s", out)
+	}
+	sp, err := spec.Load("streamgen.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gomod, _ := os.ReadFile("go.mod")
+	if sp.Name != "spike-alerts" || !strings.HasPrefix(string(gomod), "module spike-alerts\n") {
+		t.Errorf("job %q, go.mod:\n%s\nwant both named spike-alerts", sp.Name, gomod)
+	}
+	if _, err := os.Stat(filepath.Join("spikealerts", "streams.go")); err != nil {
+		t.Errorf("the package was not generated: %v", err)
 	}
 }
 
