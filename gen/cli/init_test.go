@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"debug/elf"
 	"errors"
 	"io"
 	"net"
@@ -60,7 +61,9 @@ func TestInitTemplatesBuildAndPassTheirTests(t *testing.T) {
 	for _, tmpl := range templates.List {
 		t.Run(tmpl.Name, func(t *testing.T) {
 			start := time.Now()
-			env := append(os.Environ(), "GOFLAGS="+os.Getenv("GOFLAGS")+" -mod=mod", "GOWORK=off", "GOTOOLCHAIN=local")
+			// CGO_ENABLED=0 as the Dockerfile builds: the binary checked
+			// below is the image's, and every step shares one build cache.
+			env := append(os.Environ(), "GOFLAGS="+os.Getenv("GOFLAGS")+" -mod=mod", "GOWORK=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0")
 			if tmpl.Name == "entity-cache" {
 				env = append(env, templates.EnvPrefix(tmpl.Name)+"_TEST_POSTGRES_DSN="+pgtest.DSN(t))
 			}
@@ -80,7 +83,14 @@ func TestInitTemplatesBuildAndPassTheirTests(t *testing.T) {
 			if out := goCmd("generate", "./..."); !strings.Contains(out, "unchanged ") {
 				t.Errorf("go generate right after init changed the generated code init wrote:\n%s", out)
 			}
-			goCmd("build", "./...")
+			// Every package, and the job's binary (the image's: static, for
+			// a distroless base without libc) into a directory of its own.
+			bins := t.TempDir()
+			goCmd("build", "-o", bins+string(filepath.Separator), "./...")
+			bin := filepath.Join(bins, tmpl.Name)
+			if interp := elfInterpreter(t, bin); interp != "" {
+				t.Errorf("the job's binary is dynamically linked (interpreter %s): the distroless static image has no loader", interp)
+			}
 			goCmd("vet", "./...")
 			out := goCmd("test", "-count=1", "-v", "./...")
 			if !regexp.MustCompile(`(?m)^--- PASS: Test`).MatchString(out) || strings.Contains(out, "--- SKIP") || strings.Contains(out, "--- FAIL") {
@@ -89,6 +99,25 @@ func TestInitTemplatesBuildAndPassTheirTests(t *testing.T) {
 			t.Logf("init, tidy, generate, build, vet, test: %s", time.Since(start).Round(100*time.Millisecond))
 		})
 	}
+}
+
+// elfInterpreter returns the program interpreter (the dynamic loader) an
+// ELF binary asks for, "" for a static binary.
+func elfInterpreter(t *testing.T, path string) string {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatalf("the job's binary: %v", err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b := make([]byte, p.Filesz)
+			p.ReadAt(b, 0)
+			return strings.TrimRight(string(b), "\x00")
+		}
+	}
+	return ""
 }
 
 // TestInitManifests checks what each template's Dockerfile and Kubernetes
