@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/streamgen/streamgen/gen"
@@ -79,6 +80,9 @@ func initProject(args []string, stdout, stderr io.Writer) int {
 	if v.Module == "" {
 		v.Module = base
 	}
+	if !modulePath.MatchString(v.Module) {
+		return fail(stderr, fmt.Errorf("streamgen init: %q cannot be a module path (letters, digits and . _ ~ + -, in elements separated by /); give one with -module", v.Module))
+	}
 	if v.Package == "" {
 		v.Package = strings.ReplaceAll(v.Job, "-", "")
 	}
@@ -100,6 +104,10 @@ func initProject(args []string, stdout, stderr io.Writer) int {
 			}
 			v.Version = "v0.0.0" // what the replace directive stands in for
 		}
+	}
+
+	if !semver.MatchString(v.Version) {
+		return fail(stderr, fmt.Errorf("streamgen init: -version %q is not a module version such as v0.3.1", v.Version))
 	}
 
 	if !*force {
@@ -169,6 +177,14 @@ func initProject(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+var (
+	// modulePath is what init takes for a module path: the go command's
+	// characters, in non-empty elements.
+	modulePath = regexp.MustCompile(`^[A-Za-z0-9._~+-]+(/[A-Za-z0-9._~+-]+)*$`)
+	// semver is a module version: a release, pre-release or pseudo-version.
+	semver = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$`)
+)
 
 // checkout returns the absolute directory of the streamgen source checkout
 // at dir, or why it is not one.
