@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"errors"
+	"go/format"
 	"io"
 	"net"
 	"os"
@@ -124,8 +125,8 @@ func elfInterpreter(t *testing.T, path string) string {
 	return ""
 }
 
-// TestInitManifests checks what each template's Dockerfile and Kubernetes
-// manifest promise: a static non-root image exposing the status port; a
+// TestInitManifests checks that each template's Go files are formatted as
+// rendered, and what its Dockerfile and Kubernetes manifest promise: a static non-root image exposing the status port; a
 // pod that Kubernetes probes on /healthz and /readyz, scrapes on /metrics,
 // gives longer to stop than the job's shutdown timeout, names its Kafka
 // static member after itself, and sets every variable the spec reads.
@@ -140,6 +141,11 @@ func TestInitManifests(t *testing.T) {
 			byPath := map[string][]byte{}
 			for _, f := range files {
 				byPath[f.Path] = f.Data
+				if strings.HasSuffix(f.Path, ".go") {
+					if formatted, err := format.Source(f.Data); err != nil || !bytes.Equal(formatted, f.Data) {
+						t.Errorf("%s as rendered is not gofmt-formatted (%v)", f.Path, err)
+					}
+				}
 			}
 			for _, want := range []string{"go.mod", "streamgen.yaml", "main.go", "handler.go", "main_test.go", "Dockerfile", "deploy/kubernetes.yaml"} {
 				if byPath[want] == nil {
