@@ -87,11 +87,12 @@ func (s *Status) servePlugin(w http.ResponseWriter, r *http.Request) {
 
 // Alive is nil while the job runs (or has not started yet) and the reason
 // once it has stopped on error: /healthz.
-func (s *Status) Alive() error {
+func (s *Status) Alive() error { return s.alive(s.Snapshot()) }
+
+func (s *Status) alive(snap Snapshot) error {
 	if err := s.stopped.Load(); err != nil {
 		return fmt.Errorf("stopped on error: %w", *err)
 	}
-	snap := s.Snapshot()
 	// Every failed batch but an at-most-once one ends Run.
 	if b, ok := lastBatch(snap); ok && b.Err != nil && snap.Semantics != AtMostOnce {
 		return fmt.Errorf("stopped on error: batch %d failed: %w", b.ID, b.Err)
@@ -103,10 +104,11 @@ func (s *Status) Alive() error {
 // not: not started, owning no partition, brokers failing, last batch
 // failed, stopped. It is what /readyz answers.
 func (s *Status) Ready() error {
-	if err := s.Alive(); err != nil {
+	snap := s.Snapshot()
+	if err := s.alive(snap); err != nil {
 		return err
 	}
-	return readiness(s.Snapshot())
+	return readiness(snap)
 }
 
 func readiness(snap Snapshot) error {
@@ -258,7 +260,7 @@ func (s *Status) statusJSON(snap Snapshot, now time.Time) statusJSON {
 	if !snap.Started.IsZero() {
 		out.UptimeMs = ms(now.Sub(snap.Started))
 	}
-	alive := s.Alive()
+	alive := s.alive(snap)
 	out.Alive = alive == nil
 	ready := alive
 	if ready == nil {
@@ -392,6 +394,8 @@ type pageData struct {
 	Shown   int // batches in Rows
 	Omitted int // older rows not shown
 	Totals  batchTotals
+	// Metrics is true when the engine serves /metrics (package metrics).
+	Metrics bool
 }
 
 type batchTotals struct {
@@ -457,6 +461,9 @@ func (s *Status) servePage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Status) page(snap Snapshot, now time.Time) pageData {
 	d := pageData{Snap: snap, JSON: s.statusJSON(snap, now), Refresh: max(int(math.Ceil(snap.Interval.Seconds())), 2)}
+	if e := s.engine.Load(); e != nil {
+		_, d.Metrics = e.cfg.statusHandlers["/metrics"]
+	}
 	if !snap.Started.IsZero() {
 		d.Uptime = now.Sub(snap.Started)
 	}
