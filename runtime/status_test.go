@@ -331,3 +331,52 @@ func TestStatusPluginEndpoint(t *testing.T) {
 		t.Errorf("/healthz shadowed: %d", code)
 	}
 }
+
+// A batch's page lists the bad records its ranges held.
+func TestBatchPageShowsBadRecords(t *testing.T) {
+	addrs := newCluster(t, 1, testTopic)
+	st := NewStatus("bad")
+	e, err := New(Group("bad"), Brokers(addrs...), BatchInterval(50*time.Millisecond), st.Attach())
+	if err != nil {
+		t.Fatal(err)
+	}
+	notSeven := func(_ context.Context, b []byte) (string, error) {
+		if string(b) == "7" {
+			return "", errors.New("seven is not a value")
+		}
+		return string(b), nil
+	}
+	if _, err := NewStream(e, "impressions", Subscribe(testTopic), BytesDecoder, notSeven, OnDecodeError(SkipBadRecords)); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, e, func(context.Context, *JobBatch) error { return nil })
+	produce(t, addrs, testTopic, 1, 10)
+	var bad BatchInfo
+	waitFor(t, "the batch with the bad record", 20*time.Second, func() bool {
+		for _, b := range st.Snapshot().Batches {
+			if b.BadRecords > 0 {
+				bad = b
+				return true
+			}
+		}
+		return false
+	})
+	code, page := get(t, st, fmt.Sprintf("/batch/%d", bad.ID))
+	if code != 200 {
+		t.Fatal(code, page)
+	}
+	row := fmt.Sprintf(`<tr><td class="l">impressions</td><td class="l">%s</td><td>0</td><td class="l">corrupt body</td><td>1</td><td>7</td><td>7</td></tr>`, testTopic)
+	if !strings.Contains(page, `<table id="bad-records">`) || !strings.Contains(page, row) {
+		t.Errorf("batch page lacks the bad record row %s:\n%s", row, page)
+	}
+	// Another batch's page does not list it.
+	for _, b := range st.Snapshot().Batches {
+		if b.ID != bad.ID {
+			if _, p := get(t, st, fmt.Sprintf("/batch/%d", b.ID)); strings.Contains(p, `id="bad-records"`) {
+				t.Errorf("batch %d's page lists the bad record of batch %d", b.ID, bad.ID)
+			}
+			break
+		}
+	}
+	r.stop(t)
+}
