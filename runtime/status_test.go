@@ -313,6 +313,10 @@ func TestStatusPluginEndpoint(t *testing.T) {
 	if code, _ := get(t, st, "/metrics"); code != http.StatusNotFound {
 		t.Errorf("/metrics before an engine: %d", code)
 	}
+	// Before an engine: the page renders, empty, without a metrics link.
+	if code, page := get(t, st, "/"); code != 200 || !strings.Contains(page, "No completed batches yet") || !strings.Contains(page, "not started") || strings.Contains(page, `href="/metrics"`) {
+		t.Errorf("/ before an engine: %d\n%s", code, page)
+	}
 	_, err := New(Brokers("127.0.0.1:1"), st.Attach(), StatusHandler("/metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "plugged")
 	})))
@@ -321,6 +325,9 @@ func TestStatusPluginEndpoint(t *testing.T) {
 	}
 	if code, body := get(t, st, "/metrics"); code != 200 || body != "plugged" {
 		t.Errorf("/metrics: %d %q", code, body)
+	}
+	if _, page := get(t, st, "/"); !strings.Contains(page, `href="/metrics"`) {
+		t.Error("the page does not link /metrics")
 	}
 	// A plug-in cannot shadow the status server's own paths.
 	_, err = New(Brokers("127.0.0.1:1"), st.Attach(), StatusHandler("/healthz", http.NotFoundHandler()))
