@@ -2,20 +2,15 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -76,7 +71,7 @@ func RunMain(ctx context.Context, name string, cfg *JobConfig, args []string, st
 		log.Info("serving status", "addr", ln.Addr().String())
 	}
 	log.Info("starting", "brokers", cfg.Brokers, "group", cfg.Group, "interval", cfg.BatchInterval)
-	if err := run(ctx); err != nil {
+	if err := status.Watch(run)(ctx); err != nil {
 		log.Error("stopped on error", "err", err)
 		return 1
 	}
@@ -94,84 +89,4 @@ func (l batchLogger) BatchCompleted(i BatchInfo) {
 		return
 	}
 	l.log.Info("batch done", "batch", i.ID, "records", i.Records, "scheduling_delay", i.SchedulingDelay, "processing_time", i.ProcessingTime)
-}
-
-// Status serves the state of a job's engine over HTTP, from the engine's
-// Snapshot: "/" as text in the shape of Spark's batch page, "/status.json"
-// as JSON and "/healthz" for probes (503 after a failed batch).
-type Status struct {
-	name   string
-	engine atomic.Pointer[Engine]
-}
-
-// NewStatus serves the job name's status once Attach's option has been
-// given to its engine.
-func NewStatus(name string) *Status { return &Status{name: name} }
-
-// Attach is the engine option that makes s serve that engine's state.
-func (s *Status) Attach() Opt {
-	return optFunc(func(c *engineCfg) { c.onNew = append(c.onNew, s.engine.Store) })
-}
-
-// Snapshot is the attached engine's snapshot, empty before one is.
-func (s *Status) Snapshot() Snapshot {
-	if e := s.engine.Load(); e != nil {
-		return e.Snapshot()
-	}
-	return Snapshot{Job: s.name}
-}
-
-func (s *Status) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	snap := s.Snapshot()
-	batches := snap.Batches
-	switch r.URL.Path {
-	case "/healthz":
-		if n := len(batches); n > 0 && batches[n-1].Err != nil {
-			http.Error(w, "last batch failed: "+batches[n-1].Err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	case "/status.json":
-		type jsonBatch struct {
-			BatchInfo
-			Err string `json:",omitempty"`
-		}
-		out := make([]jsonBatch, len(batches))
-		for i, b := range batches {
-			out[i].BatchInfo = b
-			if b.Err != nil {
-				out[i].Err = b.Err.Error()
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"job": s.name, "batches": out, "partitions": snap.Partitions})
-	case "/":
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		batches = batches[max(len(batches)-100, 0):]
-		fmt.Fprintf(w, "%s: last %d batches\n", s.name, len(batches))
-		for i := len(batches) - 1; i >= 0; i-- {
-			WriteBatchPage(w, batches[i])
-		}
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-// WriteBatchPage writes one batch as Spark's batch page does: its delays
-// and the offset range of every partition it read.
-func WriteBatchPage(w io.Writer, b BatchInfo) {
-	fmt.Fprintf(w, "\nBatch %d at %s\n", b.ID, b.Time.Format(time.RFC3339))
-	fmt.Fprintf(w, "Input data size: %d records\nScheduling delay: %s\nProcessing time: %s\nTotal delay: %s\n",
-		b.Records, b.SchedulingDelay.Round(time.Millisecond), b.ProcessingTime.Round(time.Millisecond), b.TotalDelay.Round(time.Millisecond))
-	if b.BadRecords > 0 {
-		fmt.Fprintf(w, "Records left out by onDecodeError: %d\n", b.BadRecords)
-	}
-	if b.Err != nil {
-		fmt.Fprintf(w, "Failed: %v\n", b.Err)
-	}
-	for _, stream := range slices.Sorted(maps.Keys(b.Ranges)) {
-		for _, r := range b.Ranges[stream] {
-			fmt.Fprintf(w, "  %-14s %s\n", stream, r)
-		}
-	}
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"crypto/tls"
 	"log/slog"
+	"net/http"
 	"runtime"
 	"time"
 
@@ -45,8 +46,12 @@ type engineCfg struct {
 	manualCommit bool
 	store        OffsetStore // nil: the group's offsets in Kafka
 
-	// onNew are called with the engine New built (Status.Attach).
+	// onNew are called with the engine New built (OnEngine).
 	onNew []func(*Engine)
+	// Plug-ins (metrics): endpoints for the status server and hooks for
+	// the schema registry client.
+	statusHandlers map[string]http.Handler
+	registryHooks  []RegistryHook
 }
 
 // defaultEngineCfg takes the engine's defaults from config.Default, the
@@ -293,4 +298,31 @@ func (f streamOptFunc) applyStream(c *streamCfg) { f(c) }
 // Location sets the location strategy. Default PreferConsistent.
 func Location(l LocationStrategy) StreamOpt {
 	return streamOptFunc(func(c *streamCfg) { c.location = l })
+}
+
+// OnEngine calls f with the engine New builds, before New returns: how a
+// plug-in that reads Engine.Snapshot (the status server, metrics) finds
+// its engine. May be given more than once.
+func OnEngine(f func(*Engine)) Opt {
+	return optFunc(func(c *engineCfg) { c.onNew = append(c.onNew, f) })
+}
+
+// StatusHandler adds an endpoint to the status server (Status) of the
+// engine it is given to, at path (exact match, such as "/metrics"): how a
+// plug-in serves HTTP next to the status page without the runtime
+// depending on it. The status server's own paths cannot be replaced.
+func StatusHandler(path string, h http.Handler) Opt {
+	return optFunc(func(c *engineCfg) {
+		if c.statusHandlers == nil {
+			c.statusHandlers = map[string]http.Handler{}
+		}
+		c.statusHandlers[path] = h
+	})
+}
+
+// RegistryHooks adds hooks told of every schema registry request the
+// job's SchemaRegistry makes (Engine.RegistryHook; generated code wires
+// it). May be given more than once.
+func RegistryHooks(h RegistryHook) Opt {
+	return optFunc(func(c *engineCfg) { c.registryHooks = append(c.registryHooks, h) })
 }

@@ -76,6 +76,40 @@ type SchemaRegistry struct {
 	// Log is told when a lookup starts retrying (then every tenth retry)
 	// and when the registry answers again. Default slog.Default().
 	Log *slog.Logger
+	// Hook, if set, is told of every request for a writer schema (the
+	// engine's, Engine.RegistryHook, counts them for metrics).
+	Hook RegistryHook
+}
+
+// RegistryHook is told the outcome of each request a SchemaRegistry makes
+// for a writer schema, retries included (cached ids make none). err is
+// nil on success, wraps ErrUnknownSchemaID or ErrBadWriterSchema for
+// answers that are not a usable schema, and is the failure otherwise.
+// Calls come from decoding goroutines, concurrently: keep them cheap.
+type RegistryHook interface {
+	RegistryLookup(id int, err error)
+}
+
+// RegistryHook is the hooks given with the RegistryHooks option as one,
+// nil without any: what a SchemaRegistry made for this engine's streams
+// should have as its Hook.
+func (e *Engine) RegistryHook() RegistryHook {
+	switch hs := e.cfg.registryHooks; len(hs) {
+	case 0:
+		return nil
+	case 1:
+		return hs[0]
+	default:
+		return registryHooks(hs)
+	}
+}
+
+type registryHooks []RegistryHook
+
+func (hs registryHooks) RegistryLookup(id int, err error) {
+	for _, h := range hs {
+		h.RegistryLookup(id, err)
+	}
 }
 
 type schemaEntry struct {
@@ -149,6 +183,9 @@ func (r *SchemaRegistry) fetch(ctx context.Context, id int) (string, error) {
 	}
 	for unknown, failed := 0, 0; ; {
 		s, err := r.fetchOnce(ctx, id)
+		if r.Hook != nil {
+			r.Hook.RegistryLookup(id, err)
+		}
 		if err == nil {
 			if failed > 0 {
 				log.Info("schema registry answered", "registry", r.url, "schema_id", id, "failed_tries", failed)

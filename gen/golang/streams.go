@@ -159,6 +159,7 @@ func emitRun(f *jen.File, p *model.Package) {
 				jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
 				jen.If(jen.List(jen.Id("reg"), jen.Err()).Op("=").Qual(runtimePkg, "NewSchemaRegistry").Call(jen.Id("cfg").Dot("RegistryURL"), jen.Id("regOpts").Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
 				jen.Id("reg").Dot("Log").Op("=").Id("e").Dot("Logger").Call(),
+				jen.Id("reg").Dot("Hook").Op("=").Id("e").Dot("RegistryHook").Call(),
 			)
 		}
 		for _, s := range p.Streams {
@@ -193,10 +194,11 @@ func emitRun(f *jen.File, p *model.Package) {
 	f.Line()
 	f.Comment("Main runs the job as a program: DefaultConfig overridden by flags")
 	f.Comment("(--brokers, --group, --registry, --status-addr, --interval, --max-rate,")
-	f.Comment("--start-from, --workers), a status server, and a graceful stop on SIGINT")
-	f.Comment("or SIGTERM. It exits the process.")
+	f.Comment("--start-from, --workers), a status server with Prometheus metrics at")
+	f.Comment("/metrics, and a graceful stop on SIGINT or SIGTERM. It exits the process.")
 	f.Func().Id("Main").Params(jen.Id("h").Id("Handler")).Block(
 		jen.Id("cfg").Op(":=").Id("DefaultConfig").Call(),
+		jen.Id("cfg").Dot("EngineOptions").Op("=").Append(jen.Id("cfg").Dot("EngineOptions"), jen.Qual(metricsPkg, "New").Call(jen.Id("JobName")).Dot("Options").Call().Op("...")),
 		jen.Qual(runtimePkg, "Main").Call(jen.Id("JobName"), jen.Op("&").Id("cfg").Dot("JobConfig"), jen.Func().Params(jen.Id("ctx").Qual("context", "Context")).Error().Block(
 			jen.Return(jen.Id("Run").Call(jen.Id("ctx"), jen.Id("cfg"), jen.Id("h"))),
 		)),

@@ -15,6 +15,7 @@ import (
 
 const (
 	runtimePkg = "github.com/streamgen/streamgen/runtime"
+	metricsPkg = "github.com/streamgen/streamgen/runtime/metrics"
 	codecPkg   = "github.com/streamgen/streamgen/runtime/codec"
 	envPkg     = "github.com/streamgen/streamgen/runtime/envsubst"
 	offsetsPkg = "github.com/streamgen/streamgen/runtime/offsets"

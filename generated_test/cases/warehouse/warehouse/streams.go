@@ -7,6 +7,7 @@ import (
 	sgcontext "context"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgconfig "github.com/streamgen/streamgen/runtime/config"
+	sgmetrics "github.com/streamgen/streamgen/runtime/metrics"
 	sgoffsets "github.com/streamgen/streamgen/runtime/offsets"
 	sgsink "github.com/streamgen/streamgen/runtime/sink"
 	sgos "os"
@@ -101,6 +102,7 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 			return err
 		}
 		reg.Log = e.Logger()
+		reg.Hook = e.RegistryHook()
 	}
 	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[Impression](reg), sopts...)
 	if err != nil {
@@ -116,10 +118,11 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 
 // Main runs the job as a program: DefaultConfig overridden by flags
 // (--brokers, --group, --registry, --status-addr, --interval, --max-rate,
-// --start-from, --workers), a status server, and a graceful stop on SIGINT
-// or SIGTERM. It exits the process.
+// --start-from, --workers), a status server with Prometheus metrics at
+// /metrics, and a graceful stop on SIGINT or SIGTERM. It exits the process.
 func Main(h Handler) {
 	cfg := DefaultConfig()
+	cfg.EngineOptions = append(cfg.EngineOptions, sgmetrics.New(JobName).Options()...)
 	sgruntime.Main(JobName, &cfg.JobConfig, func(ctx sgcontext.Context) error {
 		return Run(ctx, cfg, h)
 	})
