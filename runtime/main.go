@@ -104,7 +104,7 @@ func applySettings(name, prefix string, t *target, args []string, lookup func(st
 	fs.Usage = func() {} // the full list only for --help, not after each mistake
 	given := make([]rawFlag, len(settings))
 	for i := range settings {
-		given[i].bool = settings[i].kind(t) == "bool"
+		given[i].name, given[i].bool = flagName(settings[i].key), settings[i].kind(t) == "bool"
 		fs.Var(&given[i], flagName(settings[i].key), settings[i].help)
 		for _, a := range settings[i].aliases {
 			fs.Var(&aliasFlag{&given[i], a}, a, "alias of --"+flagName(settings[i].key))
@@ -125,7 +125,7 @@ func applySettings(name, prefix string, t *target, args []string, lookup func(st
 
 	value := func(i int) (v, flagUsed string, ok bool) {
 		if given[i].set {
-			return given[i].value, given[i].name, true
+			return given[i].value, given[i].name, true // the name it was given by
 		}
 		v, ok = lookup(envName(prefix, flagName(settings[i].key)))
 		return v, "", ok
