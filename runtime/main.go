@@ -20,6 +20,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kslog"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 // Main runs a generated job as a program and exits: it reads every
@@ -47,7 +49,7 @@ func RunMain(ctx context.Context, name string, cfg *JobConfig, args []string, st
 func runMain(ctx context.Context, name string, cfg *JobConfig, args []string, lookup func(string) (string, bool), stderr io.Writer, setDefault bool, run func(ctx context.Context) error) int {
 	logs := defaultLogSettings()
 	t := &target{JobConfig: cfg, Log: &logs}
-	prefix := EnvPrefix(name)
+	prefix := config.EnvPrefix(name)
 	cfg.envPrefix = prefix
 	if code, ok := applySettings(name, prefix, t, args, lookup, stderr); !ok {
 		return code

@@ -267,8 +267,8 @@ func TestFlagAndEnvNames(t *testing.T) {
 			t.Errorf("flagName(%q) = %q, want %q", key, got, want)
 		}
 	}
-	for job, want := range map[string]string{"anomaly-detector": "ANOMALY_DETECTOR_", "etl.v2 -- x": "ETL_V2_X_", "Ä": "", "seqjob": "SEQJOB_"} {
-		if got := EnvPrefix(job); got != want {
+	for job, want := range map[string]string{"anomaly-detector": "ANOMALY_DETECTOR_", "etl.v2 -- x": "ETL_V2_X_", "Ä": "STREAMGEN_", "seqjob": "SEQJOB_"} {
+		if got := config.EnvPrefix(job); got != want {
 			t.Errorf("EnvPrefix(%q) = %q, want %q", job, got, want)
 		}
 	}

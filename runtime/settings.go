@@ -11,7 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 // setting is one runtime setting that Main reads from a flag and from an
@@ -132,57 +133,7 @@ var settings = []setting{
 	{key: "log.kafkaLevel", field: func(t *target) any { return &t.Log.KafkaLevel }, help: "lowest level of the Kafka client's own log lines", notInSpec: true},
 }
 
-// flagName is the flag of a setting's spec key: the key without a leading
-// "kafka." or "schemas." and a trailing ".enabled", its dots and camelCase
-// humps turned into dashes, in lower case: kafka.startFrom is
-// --start-from, batch.maxRatePerPartition --batch-max-rate-per-partition,
-// kafka.tls.enabled --tls.
-func flagName(key string) string {
-	key = strings.TrimPrefix(key, "kafka.")
-	key = strings.TrimPrefix(key, "schemas.")
-	key = strings.TrimSuffix(key, ".enabled")
-	var b strings.Builder
-	for i, r := range key {
-		switch {
-		case r == '.':
-			b.WriteByte('-')
-		case unicode.IsUpper(r):
-			if i > 0 {
-				b.WriteByte('-')
-			}
-			b.WriteRune(unicode.ToLower(r))
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// EnvPrefix is the prefix of a job's environment variables: its name in
-// upper case, each run of other characters than letters and digits made
-// one "_", then "_": anomaly-detector reads ANOMALY_DETECTOR_*.
-func EnvPrefix(job string) string {
-	var b strings.Builder
-	under := false
-	for _, r := range job {
-		if r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
-			b.WriteRune(unicode.ToUpper(r))
-			under = false
-		} else if !under && b.Len() > 0 {
-			b.WriteByte('_')
-			under = true
-		}
-	}
-	s := strings.TrimSuffix(b.String(), "_")
-	if s == "" {
-		return ""
-	}
-	return s + "_"
-}
-
-// envName is the environment variable of a flag: the job's prefix and the
-// flag in upper case with "_" for "-": --batch-interval of
-// anomaly-detector is ANOMALY_DETECTOR_BATCH_INTERVAL.
+func flagName(key string) string { return config.FlagName(key) }
 func envName(prefix, flag string) string {
 	return prefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }

@@ -191,10 +191,11 @@ func emitRun(f *jen.File, p *model.Package) {
 		)))
 	})
 	f.Line()
-	f.Comment("Main runs the job as a program: DefaultConfig overridden by flags")
-	f.Comment("(--brokers, --group, --registry, --status-addr, --interval, --max-rate,")
-	f.Comment("--start-from, --workers), a status server, and a graceful stop on SIGINT")
-	f.Comment("or SIGTERM. It exits the process.")
+	f.Comment("Main runs the job as a program: DefaultConfig with each runtime setting")
+	f.Comment("overridden by its " + config.EnvPrefix(p.Spec.Name) + "* environment variable, and that by its flag")
+	f.Comment("(--brokers, --group, --batch-interval, ...: --help lists them), logs in")
+	f.Comment("one format (--log-format text|json, --log-level), a status server, and")
+	f.Comment("a graceful stop on SIGINT or SIGTERM. It exits the process.")
 	f.Func().Id("Main").Params(jen.Id("h").Id("Handler")).Block(
 		jen.Id("cfg").Op(":=").Id("DefaultConfig").Call(),
 		jen.Qual(runtimePkg, "Main").Call(jen.Id("JobName"), jen.Op("&").Id("cfg").Dot("JobConfig"), jen.Func().Params(jen.Id("ctx").Qual("context", "Context")).Error().Block(
