@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -510,5 +511,27 @@ func TestSecretsNeverLogged(t *testing.T) {
 		if strings.Contains(out, s) {
 			t.Errorf("the secret %q is in the output", s)
 		}
+	}
+}
+
+// TestReadmeDocumentsEverySetting: "Running a job" names every flag, and
+// its example of a bad value is what the job prints.
+func TestReadmeDocumentsEverySetting(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	for _, s := range settings {
+		f := flagName(s.key)
+		if !strings.Contains(readme, "`"+f+"`") && !strings.Contains(readme, "`--"+f+"`") &&
+			!strings.Contains(readme, "`-"+strings.TrimPrefix(f, "batch-backpressure-")+"`") {
+			t.Errorf("README does not name the setting %s (--%s)", s.key, f)
+		}
+	}
+	_, code, out := mainConfig(t, specConfig(), nil, map[string]string{"ANOMALY_DETECTOR_BATCH_INTERVAL": "soon"})
+	first, _, _ := strings.Cut(out, "\n")
+	if code != 2 || !strings.Contains(readme, "\n"+first+"\n") {
+		t.Errorf("README's example of a bad value is not what the job prints:\n%s", first)
 	}
 }
