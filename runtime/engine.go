@@ -519,7 +519,7 @@ func (e *Engine) logStart() {
 		streams[i] = s.name + " (" + s.cs.String() + ")"
 	}
 	e.Logger().Info("starting", "group", e.cfg.group, "streams", streams, "brokers", e.cfg.brokers,
-		"semantics", e.cfg.semantics.String(), "interval", e.cfg.interval)
+		"semantics", e.cfg.semantics.String(), "interval", e.cfg.interval.String())
 }
 
 func (e *Engine) sources() []*source {
