@@ -71,7 +71,11 @@ func (f *logFormat) UnmarshalText(b []byte) error {
 	return fmt.Errorf("%q is not text or json", b)
 }
 
-// settings are the runtime settings, in --help's order. Semantics,
+// settings are the runtime settings, in --help's order. A new config.Job
+// field becomes a flag and an environment variable with one row here (its
+// spec key, its field, its help; secret if it is one), and a mention in
+// the README's "Running a job", which TestReadmeDocumentsEverySetting
+// checks. Semantics,
 // offsets.store and sink.type are not among them: they are wired into the
 // generated code (JobConfig.Wiring), so changing them means changing the
 // spec and regenerating.
