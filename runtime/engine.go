@@ -245,6 +245,7 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 	e.mu.Lock()
 	e.started = time.Now()
 	e.mu.Unlock()
+	e.logStart()
 
 	// Work runs under hard, which only ends when a stop overruns
 	// ShutdownTimeout: cancelling the caller's ctx means "stop
@@ -508,6 +509,17 @@ func (e *Engine) Logger() *slog.Logger {
 		return e.cfg.logger
 	}
 	return slog.Default()
+}
+
+// logStart names what the engine runs with, as it will run: the group
+// and streams it was built with, whatever configuration they came from.
+func (e *Engine) logStart() {
+	streams := make([]string, len(e.streams))
+	for i, s := range e.sources() {
+		streams[i] = s.name + " (" + s.cs.String() + ")"
+	}
+	e.Logger().Info("starting", "group", e.cfg.group, "streams", streams, "brokers", e.cfg.brokers,
+		"semantics", e.cfg.semantics.String(), "interval", e.cfg.interval.String())
 }
 
 func (e *Engine) sources() []*source {

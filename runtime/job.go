@@ -5,6 +5,8 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -30,7 +32,14 @@ type JobConfig struct {
 	// listeners, kgo options, anything the spec does not cover.
 	EngineOptions []Opt
 
-	expandErr error
+	// expandErrs are ExpandEnv's errors by field, until a flag or the
+	// job's environment variable replaces the field's value.
+	expandErrs map[string]error
+	// brokerVars are the variables the spec's Brokers referenced, for the
+	// hint when there is no broker.
+	brokerVars []string
+	// envPrefix is the job's EnvPrefix, once Main has read its settings.
+	envPrefix string
 	// registryFromEnv: the registry credentials came from the
 	// environment, verbatim, and ExpandEnv leaves them alone.
 	registryFromEnv bool
@@ -60,7 +69,7 @@ func (c *JobConfig) runtimeValues() map[string]*string {
 // that cannot be expanded is kept for Validate to report (by field and
 // variable name, never by value).
 func (c *JobConfig) ExpandEnv(lookup func(string) (string, bool)) {
-	var errs []error
+	c.expandErrs = map[string]error{}
 	for name, p := range c.runtimeValues() {
 		v, err := envsubst.Expand(*p, lookup)
 		if err != nil {
@@ -68,16 +77,22 @@ func (c *JobConfig) ExpandEnv(lookup func(string) (string, bool)) {
 				// The error would quote part of the value.
 				err = errors.New("not a valid ${VAR} template (the value is a secret and not shown)")
 			}
-			errs = append(errs, fmt.Errorf("config %s: %w", name, err))
+			c.expandErrs[name] = fmt.Errorf("config %s: %w", name, err)
 			continue
 		}
 		*p = v
 	}
 	var brokers []string
+	var brokerErrs []error
+	c.brokerVars = nil
+	recorded := func(name string) (string, bool) {
+		c.brokerVars = append(c.brokerVars, name)
+		return lookup(name)
+	}
 	for _, b := range c.Brokers {
-		v, err := envsubst.Expand(b, lookup)
+		v, err := envsubst.Expand(b, recorded)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("config Brokers: %w", err))
+			brokerErrs = append(brokerErrs, fmt.Errorf("config Brokers: %w", err))
 			continue
 		}
 		for _, s := range strings.Split(v, ",") {
@@ -87,12 +102,24 @@ func (c *JobConfig) ExpandEnv(lookup func(string) (string, bool)) {
 		}
 	}
 	c.Brokers = brokers
-	c.expandErr = errors.Join(errs...)
+	if len(brokerErrs) > 0 {
+		c.expandErrs["Brokers"] = errors.Join(brokerErrs...)
+	}
 	c.registryCredentialsFromEnv(lookup) // after: secrets are not templates
 }
 
-// secretValues are the runtime values never to be shown, even in part.
-var secretValues = map[string]bool{"SASLPassword": true, "RegistryPassword": true, "RegistryToken": true}
+// secretValues are the runtime values never to be shown, even in part:
+// the fields of the secret settings.
+var secretValues = func() map[string]bool {
+	t := &target{JobConfig: &JobConfig{}, Log: &logSettings{}}
+	m := map[string]bool{}
+	for i := range settings {
+		if settings[i].secret {
+			m[settings[i].fieldName(t)] = true
+		}
+	}
+	return m
+}()
 
 // registryCredentialsFromEnv fills in the registry credentials from
 // SCHEMA_REGISTRY_TOKEN, or SCHEMA_REGISTRY_USERNAME and _PASSWORD, when
@@ -115,9 +142,12 @@ func (c *JobConfig) registryCredentialsFromEnv(lookup func(string) (string, bool
 // runtime cannot serve yet (config.Job.Unsupported), and references
 // ExpandEnv could not expand. Each error names the field.
 func (c *JobConfig) Validate() error {
-	errs := []error{c.expandErr}
+	var errs []error
+	for _, f := range slices.Sorted(maps.Keys(c.expandErrs)) {
+		errs = append(errs, c.expandErrs[f])
+	}
 	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("config Brokers: no broker given (set --brokers or KAFKA_BROKERS)"))
+		errs = append(errs, fmt.Errorf("config Brokers: no broker given (%s)", c.brokersHint()))
 	}
 	if c.BatchInterval <= 0 {
 		errs = append(errs, fmt.Errorf("config BatchInterval: %v is not positive", c.BatchInterval))
@@ -149,6 +179,25 @@ func (c *JobConfig) Validate() error {
 		errs = append(errs, errors.New("config RegistryToken: set either a token or a username and password for the schema registry, not both"))
 	}
 	return errors.Join(errs...)
+}
+
+// brokersHint says where brokers come from: the variables the spec's
+// kafka.brokers names, and Main's flag and variable.
+func (c *JobConfig) brokersHint() string {
+	var vars []string
+	for _, v := range c.brokerVars {
+		if !slices.Contains(vars, v) {
+			vars = append(vars, v)
+		}
+	}
+	main := "--brokers"
+	if c.envPrefix != "" {
+		main += " or " + envName(c.envPrefix, "brokers")
+	}
+	if len(vars) > 0 {
+		return fmt.Sprintf("set %s, which the spec's kafka.brokers reads, or %s", strings.Join(vars, " or "), main)
+	}
+	return "set " + main
 }
 
 // configField is the JobConfig field of each setting Unsupported names.

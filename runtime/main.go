@@ -4,79 +4,213 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kslog"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
-// Main runs a generated job as a program and exits: it reads flags over
-// the configuration (which DefaultConfig filled from the spec and the
-// environment), serves status on StatusAddr, logs each batch, and turns
-// SIGINT and SIGTERM into a graceful stop. run is the generated Run bound
-// to the job's handler and configuration.
+// Main runs a generated job as a program and exits: it reads every
+// runtime setting from its flag, else its environment variable (the job's
+// EnvPrefix and the flag's name), else the configuration DefaultConfig
+// filled from the spec; logs with log/slog, in one format, naming the job
+// on every line (slog's default logger, so the handler's log.Printf too);
+// serves status on StatusAddr; and turns SIGINT and SIGTERM into a
+// graceful stop. run is the generated Run bound to the job's handler and
+// configuration. --help lists the settings.
 func Main(name string, cfg *JobConfig, run func(ctx context.Context) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(RunMain(ctx, name, cfg, os.Args[1:], os.Stderr, run))
+	os.Exit(runMain(ctx, name, cfg, os.Args[1:], os.LookupEnv, os.Stderr, true, run))
 }
 
 // RunMain is Main without the process: it returns the exit code (0 after
-// a clean stop, 1 on failure, 2 on a usage error). Tests call it.
+// a clean stop, 1 on failure, 2 on a usage error: an unknown flag or a
+// bad value of a flag or environment variable). It reads the environment
+// with os.LookupEnv, and leaves slog's default logger alone.
 func RunMain(ctx context.Context, name string, cfg *JobConfig, args []string, stderr io.Writer, run func(ctx context.Context) error) int {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	brokers := fs.String("brokers", strings.Join(cfg.Brokers, ","), "Kafka bootstrap brokers, comma-separated")
-	fs.StringVar(&cfg.Group, "group", cfg.Group, "consumer group id")
-	fs.StringVar(&cfg.RegistryURL, "registry", cfg.RegistryURL, "schema registry URL")
-	fs.StringVar(&cfg.StatusAddr, "status-addr", cfg.StatusAddr, `status server address; "" turns it off`)
-	fs.DurationVar(&cfg.BatchInterval, "interval", cfg.BatchInterval, "batch interval")
-	fs.Int64Var(&cfg.MaxRatePerPartition, "max-rate", cfg.MaxRatePerPartition, "records per second per partition, 0 = unlimited")
-	fs.TextVar(&cfg.StartFrom, "start-from", cfg.StartFrom, "committed, earliest, latest or timestamp:RFC3339")
-	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "partition tasks run at once, 0 = GOMAXPROCS")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	return runMain(ctx, name, cfg, args, os.LookupEnv, stderr, false, run)
+}
+
+func runMain(ctx context.Context, name string, cfg *JobConfig, args []string, lookup func(string) (string, bool), stderr io.Writer, setDefault bool, run func(ctx context.Context) error) int {
+	logs := defaultLogSettings()
+	t := &target{JobConfig: cfg, Log: &logs}
+	prefix := config.EnvPrefix(name)
+	cfg.envPrefix = prefix
+	if code, ok := applySettings(name, prefix, t, args, lookup, stderr); !ok {
+		return code
 	}
-	cfg.Brokers = nil
-	for _, b := range strings.Split(*brokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			cfg.Brokers = append(cfg.Brokers, b)
-		}
+
+	log := slog.New(logs.handler(stderr, logs.Level)).With("job", name)
+	kafkaLog := slog.New(logs.handler(stderr, logs.KafkaLevel)).With("job", name, "logger", "kafka")
+	if setDefault {
+		slog.SetDefault(log)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil)).With("job", name)
+	failed := func(msg string, args ...any) int {
+		log.Error(msg, args...)
+		log.Error("stopped", "exit_code", 1)
+		return 1
+	}
 	if err := cfg.Validate(); err != nil {
-		log.Error("invalid configuration", "err", err)
+		// One line each: a joined error would be one line with \n in it.
+		for _, e := range unjoin(err) {
+			log.Error("invalid configuration", "err", e)
+		}
+		log.Error("stopped", "exit_code", 1)
 		return 1
 	}
 
 	status := NewStatus(name)
-	cfg.EngineOptions = append(cfg.EngineOptions, status.Attach(), Listener(batchLogger{log}), Logger(log))
+	// Before the caller's options, which win.
+	cfg.EngineOptions = append([]Opt{status.Attach(), Listener(batchLogger{log}), Logger(log),
+		KgoOpts(kgo.WithLogger(kslog.New(kafkaLog)))}, cfg.EngineOptions...)
 	if cfg.StatusAddr != "" {
 		ln, err := net.Listen("tcp", cfg.StatusAddr)
 		if err != nil {
-			log.Error("status server", "addr", cfg.StatusAddr, "err", err)
-			return 1
+			return failed("status server cannot listen", "addr", cfg.StatusAddr, "err", err)
 		}
 		srv := &http.Server{Handler: status, ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(ln)
 		defer srv.Close()
 		log.Info("serving status", "addr", ln.Addr().String())
 	}
-	log.Info("starting", "brokers", cfg.Brokers, "group", cfg.Group, "interval", cfg.BatchInterval)
 	if err := status.Watch(run)(ctx); err != nil {
-		log.Error("stopped on error", "err", err)
+		log.Error("stopped", "err", err, "exit_code", 1)
 		return 1
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// applySettings parses the flags and applies every setting from its flag,
+// else its environment variable. It prints --help, or the usage errors
+// one per line, and returns the exit code and false when the job must not
+// run.
+func applySettings(name, prefix string, t *target, args []string, lookup func(string) (string, bool), stderr io.Writer) (int, bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {} // the full list only for --help, not after each mistake
+	given := make([]rawFlag, len(settings))
+	for i := range settings {
+		given[i].name, given[i].bool = flagName(settings[i].key), settings[i].kind(t) == "bool"
+		fs.Var(&given[i], flagName(settings[i].key), settings[i].help)
+		for _, a := range settings[i].aliases {
+			fs.Var(&aliasFlag{&given[i], a}, a, "alias of --"+flagName(settings[i].key))
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			writeHelp(stderr, name, prefix, t)
+			return 0, false
+		}
+		fmt.Fprintf(stderr, "run %s --help for the list of settings\n", name)
+		return 2, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q; run %s --help for the list of settings\n", name, fs.Arg(0), name)
+		return 2, false
+	}
+
+	value := func(i int) (v, flagUsed string, ok bool) {
+		if given[i].set {
+			return given[i].value, given[i].name, true // the name it was given by
+		}
+		v, ok = lookup(envName(prefix, flagName(settings[i].key)))
+		return v, "", ok
+	}
+	// The job's registry credentials are one setting: given by a flag or
+	// the job's variables, none of SCHEMA_REGISTRY_* is kept.
+	if t.registryFromEnv {
+		for i := range settings {
+			switch settings[i].key {
+			case "schemas.registry.username", "schemas.registry.password", "schemas.registry.token":
+				if _, _, ok := value(i); ok {
+					t.RegistryUsername, t.RegistryPassword, t.RegistryToken = "", "", ""
+				}
+			}
+		}
+	}
+	bad := false
+	for i := range settings {
+		s := &settings[i]
+		v, flagUsed, ok := value(i)
+		if !ok {
+			continue
+		}
+		if err := s.set(t, v); err != nil {
+			fmt.Fprintf(stderr, "%s: invalid %s: %v\n", name, s.source(prefix, flagUsed), err)
+			bad = true
+			continue
+		}
+		if f := s.fieldName(t); f != "" {
+			delete(t.expandErrs, f) // the spec's ${VAR} is not used
+			if f == "Brokers" {
+				t.brokerVars = nil
+			}
+		}
+	}
+	if bad {
+		fmt.Fprintf(stderr, "run %s --help for the list of settings\n", name)
+		return 2, false
+	}
+	return 0, true
+}
+
+// rawFlag keeps a flag's value as given; applySettings parses it, after
+// the environment's, so that flags win and every error names both.
+type rawFlag struct {
+	value, name string
+	set, bool   bool
+}
+
+func (f *rawFlag) String() string { return "" }
+func (f *rawFlag) Set(v string) error {
+	f.value, f.set = v, true
+	return nil
+}
+func (f *rawFlag) IsBoolFlag() bool { return f.bool }
+
+// aliasFlag is an older name of a flag.
+type aliasFlag struct {
+	*rawFlag
+	name string
+}
+
+func (a *aliasFlag) Set(v string) error {
+	a.rawFlag.name = a.name
+	return a.rawFlag.Set(v)
+}
+
+// handler is the slog handler of the format, at level.
+func (l *logSettings) handler(w io.Writer, level slog.Level) slog.Handler {
+	o := &slog.HandlerOptions{Level: level}
+	if l.Format == "json" {
+		return slog.NewJSONHandler(w, o)
+	}
+	return slog.NewTextHandler(w, o)
+}
+
+// unjoin is the errors an errors.Join holds, recursively, or err.
+func unjoin(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, unjoin(e)...)
+	}
+	return out
 }
 
 type batchLogger struct{ log *slog.Logger }
@@ -88,5 +222,9 @@ func (l batchLogger) BatchCompleted(i BatchInfo) {
 		l.log.Error("batch failed", "batch", i.ID, "err", i.Err)
 		return
 	}
-	l.log.Info("batch done", "batch", i.ID, "records", i.Records, "scheduling_delay", i.SchedulingDelay, "processing_time", i.ProcessingTime)
+	level := slog.LevelInfo
+	if i.Records == 0 {
+		level = slog.LevelDebug // an idle job's log is not a line per interval
+	}
+	l.log.Log(context.Background(), level, "batch done", "batch", i.ID, "records", i.Records, "scheduling_delay", i.SchedulingDelay, "processing_time", i.ProcessingTime)
 }

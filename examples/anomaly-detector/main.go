@@ -2,7 +2,8 @@
 // jump far above the batch's average. Only the present matters to it, so
 // it always starts at the latest offsets, whatever was committed.
 //
-// With KAFKA_BROKERS (or --brokers) it runs against that cluster. Without,
+// With KAFKA_BROKERS (which its spec reads), ANOMALY_DETECTOR_BROKERS or
+// --brokers it runs against that cluster. Without,
 // it runs on an embedded default: an in-process Kafka (kfake) with an
 // 18-partition impressions topic, an in-process schema registry (srfake)
 // and producers writing Confluent-framed Avro impressions — a quarter of
@@ -35,6 +36,7 @@ import (
 
 	"github.com/streamgen/streamgen/examples/anomaly-detector/anomalies"
 	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 // detector keeps nothing between batches: each batch is judged alone.
@@ -79,7 +81,7 @@ func (d *detector) ProcessBatch(ctx context.Context, b *anomalies.Batch) error {
 }
 
 func main() {
-	if os.Getenv("KAFKA_BROKERS") != "" || slices.ContainsFunc(os.Args[1:], func(a string) bool { return strings.HasPrefix(strings.TrimLeft(a, "-"), "brokers") }) {
+	if os.Getenv("KAFKA_BROKERS") != "" || os.Getenv(config.EnvName(anomalies.JobName, "kafka.brokers")) != "" || slices.ContainsFunc(os.Args[1:], func(a string) bool { return strings.HasPrefix(strings.TrimLeft(a, "-"), "brokers") }) {
 		anomalies.Main(&detector{})
 		return
 	}

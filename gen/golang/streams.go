@@ -192,10 +192,12 @@ func emitRun(f *jen.File, p *model.Package) {
 		)))
 	})
 	f.Line()
-	f.Comment("Main runs the job as a program: DefaultConfig overridden by flags")
-	f.Comment("(--brokers, --group, --registry, --status-addr, --interval, --max-rate,")
-	f.Comment("--start-from, --workers), a status server with Prometheus metrics at")
-	f.Comment("/metrics, and a graceful stop on SIGINT or SIGTERM. It exits the process.")
+	f.Comment("Main runs the job as a program: DefaultConfig with each runtime setting")
+	f.Comment("overridden by its " + config.EnvPrefix(p.Spec.Name) + "* environment variable, and that by its flag")
+	f.Comment("(--brokers, --group, --batch-interval, ...: --help lists them), logs in")
+	f.Comment("one format (--log-format text|json, --log-level), a status server with")
+	f.Comment("Prometheus metrics at /metrics, and")
+	f.Comment("a graceful stop on SIGINT or SIGTERM. It exits the process.")
 	f.Func().Id("Main").Params(jen.Id("h").Id("Handler")).Block(
 		jen.Id("cfg").Op(":=").Id("DefaultConfig").Call(),
 		jen.Id("cfg").Dot("EngineOptions").Op("=").Append(jen.Id("cfg").Dot("EngineOptions"), jen.Qual(metricsPkg, "New").Call(jen.Id("JobName")).Dot("Options").Call().Op("...")),

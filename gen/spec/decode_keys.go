@@ -104,7 +104,7 @@ func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
 		},
 		"status": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in status", fields{
-				"addr": func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.StatusAddr, hostPortErr) },
+				"addr": func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.StatusAddr, statusAddrErr) },
 			})
 		},
 	})

@@ -314,6 +314,14 @@ func hostPortErr(s string) string {
 	return ""
 }
 
+// statusAddrErr is hostPortErr, but "" is a value: no status server.
+func statusAddrErr(s string) string {
+	if s == "" {
+		return ""
+	}
+	return hostPortErr(s)
+}
+
 func nonEmpty(what string) func(string) string {
 	return func(s string) string {
 		if strings.TrimSpace(s) == "" {

@@ -105,3 +105,19 @@ func TestEmptyOptionalValuesAreDefaults(t *testing.T) {
 		t.Errorf("postgres sink with an empty table: %v", err)
 	}
 }
+
+// TestStatusAddrEmptyIsOff: status.addr "" is not the default but a value,
+// the status server off, as the job's --status-addr "" is.
+func TestStatusAddrEmptyIsOff(t *testing.T) {
+	const head = "version: 1\nname: etl\nstreams: [{name: s, subscribe: [t], value: a.B}]\n"
+	s, err := Parse("s.yaml", []byte(head+"status: {addr: \"\"}\n"), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Job.StatusAddr != "" {
+		t.Errorf("status.addr \"\" parsed as %q", s.Job.StatusAddr)
+	}
+	if _, err := Parse("s.yaml", []byte(head+"status: {addr: \"nope\"}\n"), testEnv); err == nil || !strings.Contains(err.Error(), "status.addr") {
+		t.Errorf("status.addr nope: %v", err)
+	}
+}

@@ -27,9 +27,10 @@ type Job struct {
 	// RegistryUsername and RegistryPassword are HTTP basic auth for the
 	// registry, RegistryToken a bearer token instead (runtime values,
 	// never printed). The spec's generation-time credentials are not
-	// baked into the job: the job takes empty ones from the environment
-	// (SCHEMA_REGISTRY_USERNAME, SCHEMA_REGISTRY_PASSWORD,
-	// SCHEMA_REGISTRY_TOKEN).
+	// baked into the job: Main takes them from its flags or the job's
+	// variables (--registry-password, <JOB>_REGISTRY_PASSWORD, ...), else
+	// from SCHEMA_REGISTRY_USERNAME, SCHEMA_REGISTRY_PASSWORD,
+	// SCHEMA_REGISTRY_TOKEN.
 	RegistryUsername, RegistryPassword, RegistryToken string
 	// RegistryCA, RegistryCert and RegistryKey are PEM files for an https
 	// registry with a private CA or client certificates

@@ -100,10 +100,12 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	})
 }
 
-// Main runs the job as a program: DefaultConfig overridden by flags
-// (--brokers, --group, --registry, --status-addr, --interval, --max-rate,
-// --start-from, --workers), a status server with Prometheus metrics at
-// /metrics, and a graceful stop on SIGINT or SIGTERM. It exits the process.
+// Main runs the job as a program: DefaultConfig with each runtime setting
+// overridden by its ANOMALY_DETECTOR_* environment variable, and that by its flag
+// (--brokers, --group, --batch-interval, ...: --help lists them), logs in
+// one format (--log-format text|json, --log-level), a status server with
+// Prometheus metrics at /metrics, and
+// a graceful stop on SIGINT or SIGTERM. It exits the process.
 func Main(h Handler) {
 	cfg := DefaultConfig()
 	cfg.EngineOptions = append(cfg.EngineOptions, sgmetrics.New(JobName).Options()...)

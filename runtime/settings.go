@@ -1,0 +1,342 @@
+package runtime
+
+import (
+	"encoding"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/streamgen/streamgen/runtime/config"
+)
+
+// setting is one runtime setting that Main reads from a flag and from an
+// environment variable, over the spec's value. Its flag and variable
+// names derive from key (flagName, EnvName), so adding a setting is one
+// row in settings.
+type setting struct {
+	// key is the spec key ("batch.interval"), or for settings that are
+	// not in the spec ("log.level") a key in the same shape.
+	key string
+	// field is where the value goes: a pointer to a string, []string,
+	// time.Duration, int, int64, float64, bool, map[string]string or an
+	// encoding.TextUnmarshaler (the config enums, slog.Level).
+	field func(t *target) any
+	help  string
+	// secret values are never printed: not as defaults in --help, not in
+	// logs, not in error messages.
+	secret bool
+	// positive numbers only; every other number must be >= 0.
+	positive bool
+	// notInSpec: the spec has no such key (log settings, the job's own
+	// registry credentials).
+	notInSpec bool
+	// aliases are older flag names still accepted.
+	aliases []string
+}
+
+// target is what settings write to: the job's configuration and Main's
+// log settings.
+type target struct {
+	*JobConfig
+	Log *logSettings
+}
+
+// logSettings are Main's log settings, which are not the job's.
+type logSettings struct {
+	Format     logFormat
+	Level      slog.Level
+	KafkaLevel slog.Level
+}
+
+func defaultLogSettings() logSettings {
+	return logSettings{Format: "text", Level: slog.LevelInfo, KafkaLevel: slog.LevelWarn}
+}
+
+// logFormat is text or json.
+type logFormat string
+
+func (f logFormat) MarshalText() ([]byte, error) { return []byte(f), nil }
+func (f *logFormat) UnmarshalText(b []byte) error {
+	switch s := logFormat(b); s {
+	case "text", "json":
+		*f = s
+		return nil
+	}
+	return fmt.Errorf("%q is not text or json", b)
+}
+
+// settings are the runtime settings, in --help's order. A new config.Job
+// field becomes a flag and an environment variable with one row here (its
+// spec key, its field, its help; secret if it is one), and a mention in
+// the README's "Running a job", which TestReadmeDocumentsEverySetting
+// checks. Semantics,
+// offsets.store and sink.type are not among them: they are wired into the
+// generated code (JobConfig.Wiring), so changing them means changing the
+// spec and regenerating.
+var settings = []setting{
+	{key: "kafka.brokers", field: func(t *target) any { return &t.Brokers }, help: "Kafka bootstrap brokers, comma-separated host:port"},
+	{key: "kafka.group", field: func(t *target) any { return &t.Group }, help: "consumer group id"},
+	{key: "kafka.startFrom", field: func(t *target) any { return &t.StartFrom }, help: "where a partition without a stored offset starts: committed, earliest, latest or timestamp:RFC3339"},
+	{key: "kafka.resetTo", field: func(t *target) any { return &t.ResetTo }, help: "where a missing or out-of-range stored offset restarts"},
+	{key: "kafka.isolation", field: func(t *target) any { return &t.Isolation }, help: "how transactional records are read"},
+	{key: "kafka.tls.enabled", field: func(t *target) any { return &t.TLS }, help: "TLS to the brokers"},
+	{key: "kafka.tls.ca", field: func(t *target) any { return &t.TLSCA }, help: "PEM file of the CA the brokers' certificates are verified with; default the system's"},
+	{key: "kafka.tls.cert", field: func(t *target) any { return &t.TLSCert }, help: "PEM file of the client certificate, with --tls-key"},
+	{key: "kafka.tls.key", field: func(t *target) any { return &t.TLSKey }, help: "PEM file of the client certificate's key"},
+	{key: "kafka.tls.insecureSkipVerify", field: func(t *target) any { return &t.TLSInsecureSkipVerify }, help: "do not verify the brokers' certificates"},
+	{key: "kafka.sasl.mechanism", field: func(t *target) any { return &t.SASLMechanism }, help: `SASL mechanism: "" (none), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`},
+	{key: "kafka.sasl.username", field: func(t *target) any { return &t.SASLUsername }, help: "SASL user"},
+	{key: "kafka.sasl.password", field: func(t *target) any { return &t.SASLPassword }, help: "SASL password", secret: true},
+
+	{key: "schemas.registry.url", field: func(t *target) any { return &t.RegistryURL }, help: "schema registry URL", aliases: []string{"registry"}},
+	{key: "schemas.registry.username", field: func(t *target) any { return &t.RegistryUsername }, help: "schema registry basic-auth user; default SCHEMA_REGISTRY_USERNAME", notInSpec: true},
+	{key: "schemas.registry.password", field: func(t *target) any { return &t.RegistryPassword }, help: "schema registry basic-auth password; default SCHEMA_REGISTRY_PASSWORD", secret: true, notInSpec: true},
+	{key: "schemas.registry.token", field: func(t *target) any { return &t.RegistryToken }, help: "schema registry bearer token, instead of user and password; default SCHEMA_REGISTRY_TOKEN", secret: true, notInSpec: true},
+	{key: "schemas.registry.tls.ca", field: func(t *target) any { return &t.RegistryCA }, help: "PEM file of the CA the registry's certificate is verified with"},
+	{key: "schemas.registry.tls.cert", field: func(t *target) any { return &t.RegistryCert }, help: "PEM file of the registry client certificate"},
+	{key: "schemas.registry.tls.key", field: func(t *target) any { return &t.RegistryKey }, help: "PEM file of the registry client certificate's key"},
+	{key: "schemas.registry.tls.insecureSkipVerify", field: func(t *target) any { return &t.RegistryInsecureSkipVerify }, help: "do not verify the registry's certificate"},
+
+	{key: "batch.interval", field: func(t *target) any { return &t.BatchInterval }, help: "time between batches", positive: true, aliases: []string{"interval"}},
+	{key: "batch.maxRatePerPartition", field: func(t *target) any { return &t.MaxRatePerPartition }, help: "records per second per partition, 0 = unlimited", aliases: []string{"max-rate"}},
+	{key: "batch.minRatePerPartition", field: func(t *target) any { return &t.MinRatePerPartition }, help: "floor of the per-partition rate under backpressure"},
+	{key: "batch.backpressure.enabled", field: func(t *target) any { return &t.Backpressure }, help: "adapt the rate to the processing time (PID estimator)"},
+	{key: "batch.backpressure.initialRate", field: func(t *target) any { return &t.BackpressureInitialRate }, help: "backpressure's first rate, 0 = max rate"},
+	{key: "batch.backpressure.proportional", field: func(t *target) any { return &t.BackpressureProportional }, help: "PID proportional gain"},
+	{key: "batch.backpressure.integral", field: func(t *target) any { return &t.BackpressureIntegral }, help: "PID integral gain"},
+	{key: "batch.backpressure.derived", field: func(t *target) any { return &t.BackpressureDerived }, help: "PID derivative gain"},
+	{key: "batch.backpressure.minRate", field: func(t *target) any { return &t.BackpressureMinRate }, help: "backpressure's lowest rate, records/s"},
+
+	{key: "location.strategy", field: func(t *target) any { return &t.Location }, help: "which worker runs which partition"},
+	{key: "location.fixed", field: func(t *target) any { return &t.LocationFixed }, help: "with location fixed: topic/partition=instance, comma-separated"},
+	{key: "workers", field: func(t *target) any { return &t.Workers }, help: "partition tasks run at once, 0 = GOMAXPROCS"},
+
+	{key: "offsets.dsn", field: func(t *target) any { return &t.OffsetsDSN }, help: "PostgreSQL DSN of the offsets store", secret: true},
+	{key: "offsets.dir", field: func(t *target) any { return &t.OffsetsDir }, help: "directory of the files offsets store"},
+	{key: "offsets.table", field: func(t *target) any { return &t.OffsetsTable }, help: "PostgreSQL table of the offsets, table or schema.table"},
+	{key: "sink.dir", field: func(t *target) any { return &t.SinkDir }, help: "directory of the files sink"},
+	{key: "sink.dsn", field: func(t *target) any { return &t.SinkDSN }, help: "PostgreSQL DSN of the postgres sink", secret: true},
+	{key: "sink.table", field: func(t *target) any { return &t.SinkTable }, help: "table of the postgres sink"},
+	{key: "sink.topic", field: func(t *target) any { return &t.SinkTopic }, help: "topic of the kafka sink"},
+
+	{key: "retries.maxFailures", field: func(t *target) any { return &t.MaxFailures }, help: "tries of a partition task before its batch fails"},
+	{key: "retries.backoff", field: func(t *target) any { return &t.RetryBackoff }, help: "first wait between tries, doubling up to 10s"},
+	{key: "onDecodeError", field: func(t *target) any { return &t.OnDecodeError }, help: "what happens to a record that cannot be decoded"},
+	{key: "deadLetterTopic", field: func(t *target) any { return &t.DeadLetterTopic }, help: "topic the undecodable records go to, with dead-letter"},
+	{key: "shutdown.timeout", field: func(t *target) any { return &t.ShutdownTimeout }, help: "bound of a graceful stop, 0 = 10 x batch interval"},
+	{key: "status.addr", field: func(t *target) any { return &t.StatusAddr }, help: `address of the status server; "" turns it off`},
+
+	{key: "log.format", field: func(t *target) any { return &t.Log.Format }, help: "log format: text or json", notInSpec: true},
+	{key: "log.level", field: func(t *target) any { return &t.Log.Level }, help: "lowest level logged: debug, info, warn or error", notInSpec: true},
+	{key: "log.kafkaLevel", field: func(t *target) any { return &t.Log.KafkaLevel }, help: "lowest level of the Kafka client's own log lines", notInSpec: true},
+}
+
+func flagName(key string) string { return config.FlagName(key) }
+func envName(prefix, flag string) string {
+	return prefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// settingSource says where a value came from, for messages.
+func (s *setting) source(prefix string, fromFlag string) string {
+	if fromFlag != "" {
+		return fmt.Sprintf("flag --%s (env %s, %s)", fromFlag, envName(prefix, flagName(s.key)), s.keyNote())
+	}
+	return fmt.Sprintf("env %s (flag --%s, %s)", envName(prefix, flagName(s.key)), flagName(s.key), s.keyNote())
+}
+
+func (s *setting) keyNote() string {
+	if s.notInSpec {
+		return "setting " + s.key
+	}
+	return "spec key " + s.key
+}
+
+// set parses v into the setting's field. Errors say what is wrong with the
+// value, and quote it unless the setting is secret.
+func (s *setting) set(t *target, v string) error {
+	quote := func() string {
+		if s.secret {
+			return "the value (a secret, not shown)"
+		}
+		return strconv.Quote(v)
+	}
+	num := func(ok bool, err error, what string) error {
+		switch {
+		case err != nil:
+			return fmt.Errorf("%s is not %s", quote(), what)
+		case !ok && s.positive:
+			return fmt.Errorf("%s is not positive", quote())
+		case !ok:
+			return fmt.Errorf("%s is negative", quote())
+		}
+		return nil
+	}
+	switch p := s.field(t).(type) {
+	case *string:
+		*p = v
+	case *[]string:
+		*p = splitList(v)
+	case *time.Duration:
+		d, err := time.ParseDuration(v)
+		if err := num(d > 0 || (d == 0 && !s.positive), err, "a duration such as 250ms or 5s"); err != nil {
+			return err
+		}
+		*p = d
+	case *int:
+		n, err := strconv.Atoi(v)
+		if err := num(n > 0 || (n == 0 && !s.positive), err, "an integer"); err != nil {
+			return err
+		}
+		*p = n
+	case *int64:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err := num(n > 0 || (n == 0 && !s.positive), err, "an integer"); err != nil {
+			return err
+		}
+		*p = n
+	case *float64:
+		f, err := strconv.ParseFloat(v, 64)
+		if err := num(f > 0 || (f == 0 && !s.positive), err, "a number"); err != nil {
+			return err
+		}
+		*p = f
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%s is not true or false", quote())
+		}
+		*p = b
+	case *map[string]string:
+		m := map[string]string{}
+		for _, kv := range splitList(v) {
+			k, val, ok := strings.Cut(kv, "=")
+			if !ok {
+				return fmt.Errorf("%q is not key=value", kv)
+			}
+			m[strings.TrimSpace(k)] = strings.TrimSpace(val)
+		}
+		*p = m
+	case encoding.TextUnmarshaler:
+		if err := p.UnmarshalText([]byte(v)); err != nil {
+			if s.secret {
+				return errors.New("not a valid value (a secret, not shown)")
+			}
+			return err
+		}
+	default:
+		panic(fmt.Sprintf("runtime: setting %s: field of unsupported type %T", s.key, p))
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// show is the setting's value for --help; secrets are not shown.
+func (s *setting) show(t *target) string {
+	if s.secret {
+		return "secret, not shown"
+	}
+	var v string
+	switch p := s.field(t).(type) {
+	case *string:
+		v = strconv.Quote(*p)
+	case *[]string:
+		v = strconv.Quote(strings.Join(*p, ","))
+	case *map[string]string:
+		var kv []string
+		for k, val := range *p {
+			kv = append(kv, k+"="+val)
+		}
+		slices.Sort(kv)
+		v = strconv.Quote(strings.Join(kv, ","))
+	case encoding.TextMarshaler:
+		b, err := p.MarshalText()
+		if err != nil {
+			return "invalid"
+		}
+		v = string(b)
+	default:
+		v = fmt.Sprint(reflect.ValueOf(p).Elem().Interface())
+	}
+	return "default " + v
+}
+
+// choices are the words an enum setting takes, when its type lists them.
+func (s *setting) choices(t *target) string {
+	if n, ok := s.field(t).(interface{ Names() []string }); ok {
+		return strings.Join(n.Names(), ", ")
+	}
+	return ""
+}
+
+// kind is the setting's value type, for --help.
+func (s *setting) kind(t *target) string {
+	switch s.field(t).(type) {
+	case *string:
+		return "string"
+	case *[]string:
+		return "list"
+	case *time.Duration:
+		return "duration"
+	case *int, *int64:
+		return "int"
+	case *float64:
+		return "number"
+	case *bool:
+		return "bool"
+	case *map[string]string:
+		return "k=v,..."
+	}
+	return "word"
+}
+
+// fieldName is the config.Job field a setting writes, for the messages
+// that name fields ("config Brokers: ..."); "" for Main's own settings.
+func (s *setting) fieldName(t *target) string {
+	p := reflect.ValueOf(s.field(t)).Pointer()
+	v := reflect.ValueOf(&t.JobConfig.Job).Elem()
+	for i := range v.NumField() {
+		if v.Field(i).Addr().Pointer() == p {
+			return v.Type().Field(i).Name
+		}
+	}
+	return ""
+}
+
+// writeHelp lists every setting: flag, env variable, spec key, type,
+// default (never a secret's) and help.
+func writeHelp(w io.Writer, name, prefix string, t *target) {
+	fmt.Fprintf(w, "Usage of %s: %s [flags]\n\n", name, name)
+	fmt.Fprintf(w, "Each setting is read from its flag, else from its environment variable\n(%s + the flag's name in upper case, - as _), else from the spec.\n", strings.TrimSuffix(prefix, "_")+"_")
+	fmt.Fprintln(w, "Flags take one or two dashes. Secrets are never printed.")
+	fmt.Fprintln(w)
+	for i := range settings {
+		s := &settings[i]
+		f := flagName(s.key)
+		fmt.Fprintf(w, "  --%s %s\n", f, s.kind(t))
+		help := s.help
+		if c := s.choices(t); c != "" {
+			help += ": " + c
+		}
+		fmt.Fprintf(w, "        %s (%s)\n", help, s.show(t))
+		extra := "env " + envName(prefix, f) + ", " + s.keyNote()
+		for _, a := range s.aliases {
+			extra += ", also --" + a
+		}
+		fmt.Fprintf(w, "        %s\n", extra)
+	}
+}
