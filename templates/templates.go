@@ -19,6 +19,8 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 //go:embed all:common all:etl-warehouse all:anomaly-detector all:entity-cache
@@ -82,24 +84,14 @@ type Vars struct {
 	Replace string
 }
 
-// EnvPrefix is the prefix of the job's environment variables: the job
-// name in upper case with every other character than a letter or digit
-// turned into "_" (anomaly-detector: ANOMALY_DETECTOR_BROKERS). It must
-// stay the runtime's rule for the variables Main reads.
+// EnvPrefix is the prefix of the job's environment variables without its
+// trailing "_" (anomaly-detector: ANOMALY_DETECTOR, as in
+// ANOMALY_DETECTOR_BROKERS): the runtime's own rule, config.EnvPrefix, so
+// the manifests set the variables Main reads.
 func (v Vars) EnvPrefix() string { return EnvPrefix(v.Job) }
 
 // EnvPrefix is Vars.EnvPrefix for a job name.
-func EnvPrefix(job string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z':
-			return r - 'a' + 'A'
-		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-			return r
-		}
-		return '_'
-	}, job)
-}
+func EnvPrefix(job string) string { return strings.TrimSuffix(config.EnvPrefix(job), "_") }
 
 // jobName is what a job name must be here: a Kubernetes object name (DNS
 // label) that is also a valid spec name, short enough for the pods'
