@@ -408,7 +408,14 @@ func (c *consumer) absorb(fs kgo.Fetches) error {
 		c.undecoded.Add(ch.size)
 		ok := c.e.pool.submitDecode(func(dctx context.Context) {
 			ch.src.decode(dctx, ch)
-			close(ch.done)
+			// A decode the stop cut short (the registry was being
+			// waited for) says nothing of the records: the chunk
+			// stays undecoded, so the stop's last batch ends before
+			// it and it is read again after a restart, instead of
+			// failing that batch.
+			if dctx.Err() == nil || ch.err == nil || !transient(ch.err) {
+				close(ch.done)
+			}
 			if c.undecoded.Add(-ch.size) < decodeAhead {
 				select {
 				case c.decoded <- struct{}{}:
