@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -184,6 +183,9 @@ func (c *consumer) open(ctx context.Context) error {
 		if e.cfg.instanceID != "" {
 			opts = append(opts, kgo.InstanceID(e.cfg.instanceID))
 		}
+		if d := e.cfg.sessionTimeout; d > 0 {
+			opts = append(opts, kgo.SessionTimeout(d), kgo.HeartbeatInterval(min(d/10, 3*time.Second)))
+		}
 	}
 	cl, err := kgo.NewClient(append(opts, e.cfg.kgoOpts...)...)
 	if err != nil {
@@ -298,8 +300,15 @@ func (c *consumer) fill(ctx context.Context, deadline time.Time) error {
 			return err
 		}
 		c.mu.Lock()
-		err := c.fatal
+		err, owns := c.fatal, len(c.parts) > 0
 		c.mu.Unlock()
+		if !c.direct {
+			// In the group but owning nothing: more members than
+			// partitions, a rebalance, or a dead member's session the
+			// group has not expired yet.
+			member, gen := c.cl.GroupMetadata()
+			c.e.setWaiting(!owns && member != "" && gen > 0, member)
+		}
 		if err != nil {
 			return err
 		}
@@ -348,25 +357,40 @@ func (c *consumer) absorb(fs kgo.Fetches) error {
 	bound := c.e.pauseAt()
 	var pause map[string][]int32
 	var jobs []*chunk
+	var failed []failure
 	c.mu.Lock()
 	var ferr error
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 		tp := TopicPartition{fp.Topic, fp.Partition}
 		st := c.parts[tp]
 		if fp.Err != nil {
-			if ferr != nil || errors.Is(fp.Err, context.Canceled) || errors.Is(fp.Err, context.DeadlineExceeded) ||
-				errors.Is(fp.Err, kgo.ErrClientClosed) || kerr.IsRetriable(fp.Err) {
-				return
-			}
-			if fp.Topic == "" { // the client's, not a partition's: joining the group
-				ferr = fmt.Errorf("consumer group %q: %w", c.e.cfg.group, fp.Err)
+			if errors.Is(fp.Err, context.Canceled) || errors.Is(fp.Err, context.DeadlineExceeded) ||
+				errors.Is(fp.Err, kgo.ErrClientClosed) {
 				return
 			}
 			off := int64(-1)
 			if st != nil {
 				off = st.fetched
 			}
-			ferr = &FetchError{Topic: fp.Topic, Partition: fp.Partition, Offset: off, Err: fp.Err}
+			if fp.Topic == "" { // the client's, not a partition's: the group's session
+				// kgo keeps rejoining after a lost session: an
+				// unreachable coordinator is an outage to ride out.
+				if _, ok := errors.AsType[*kgo.ErrGroupSession](fp.Err); ok && !hopeless(fp.Err) {
+					failed = append(failed, failure{fmt.Sprintf("the session of group %q", c.e.cfg.group), fp.Err})
+					return
+				}
+				if ferr == nil {
+					ferr = fmt.Errorf("consumer group %q: %w", c.e.cfg.group, fp.Err)
+				}
+				return
+			}
+			if brokerTransient(fp.Err) {
+				failed = append(failed, failure{fmt.Sprintf("fetching topic %s partition %d at offset %d", fp.Topic, fp.Partition, off), fp.Err})
+				return
+			}
+			if ferr == nil {
+				ferr = &FetchError{Topic: fp.Topic, Partition: fp.Partition, Offset: off, Err: fp.Err}
+			}
 			return
 		}
 		if st == nil {
@@ -401,6 +425,9 @@ func (c *consumer) absorb(fs kgo.Fetches) error {
 		}
 	})
 	c.mu.Unlock()
+	for _, f := range failed {
+		c.e.requestFailed(f.what, f.err)
+	}
 	if pause != nil {
 		c.cl.PauseFetchPartitions(pause)
 	}
@@ -423,6 +450,12 @@ func (c *consumer) absorb(fs kgo.Fetches) error {
 		}
 	}
 	return ferr
+}
+
+// failure is a failed request absorb reports once it let go of c.mu.
+type failure struct {
+	what string
+	err  error
 }
 
 // cut is one stream's share of a batch, still raw.

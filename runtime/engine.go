@@ -98,6 +98,7 @@ type Engine struct {
 	// is the brokers' state for Snapshot. All under mu.
 	commits, commitFailures int64
 	kafkaHealth             KafkaHealth
+	outage                  outageState // the running outage's details (health.go)
 	// pending and callbacks are what CommitAsync queued.
 	pending   map[TopicPartition]int64
 	callbacks []func([]OffsetRange, error)
@@ -302,6 +303,9 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 		if err := e.fillAll(soft, next); err != nil && soft.Err() == nil {
 			return err
 		}
+		if err := e.outageOver(); err != nil {
+			return err
+		}
 		if soft.Err() != nil {
 			return e.flushCommits(hard)
 		}
@@ -346,7 +350,7 @@ func (e *Engine) connect(ctx context.Context) error {
 			group = append(group, s)
 		}
 	}
-	ks := &kafkaStore{group: e.cfg.group, adm: e.adm}
+	ks := &kafkaStore{e: e, group: e.cfg.group, adm: e.adm}
 	e.store = e.cfg.store
 	if e.store == nil {
 		e.store = ks
@@ -395,6 +399,7 @@ func (e *Engine) kgoBase() []kgo.Opt {
 		kgo.MetadataMaxAge(c.metadataMaxAge),
 		kgo.MetadataMinAge(min(c.metadataMaxAge, 100*time.Millisecond)),
 		kgo.FetchMaxPartitionBytes(fetchPartitionBytes),
+		kgo.WithHooks(requestHook{e}),
 	}
 	if c.readCommitted {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
