@@ -375,7 +375,7 @@ func (c *consumer) absorb(fs kgo.Fetches) error {
 			if fp.Topic == "" { // the client's, not a partition's: the group's session
 				// kgo keeps rejoining after a lost session: an
 				// unreachable coordinator is an outage to ride out.
-				if _, ok := errors.AsType[*kgo.ErrGroupSession](fp.Err); ok && !hopeless(fp.Err) {
+				if gs, ok := errors.AsType[*kgo.ErrGroupSession](fp.Err); ok && !hopeless(gs.Err) && (brokerTransient(gs.Err) || staleCommit(gs.Err)) {
 					failed = append(failed, failure{fmt.Sprintf("the session of group %q", c.e.cfg.group), fp.Err})
 					return
 				}
@@ -503,6 +503,40 @@ func (c *consumer) cutBatch(rate float64, cuts []cut) {
 			st.paused = false
 			resume = addTP(resume, tp)
 		}
+	}
+	if resume != nil {
+		c.cl.ResumeFetchPartitions(resume)
+	}
+}
+
+// rewind undoes the cut of ranges on the partitions this consumer owns:
+// their next batch starts at the ranges' FromOffset again, and fetching
+// restarts there (kgo's SetOffsets drops what it had buffered past it).
+// Only between batches, with polling stopped.
+func (c *consumer) rewind(ranges []OffsetRange) {
+	set := make(map[string]map[int32]kgo.EpochOffset)
+	var resume map[string][]int32
+	c.mu.Lock()
+	for _, r := range ranges {
+		tp := r.TopicPartition()
+		st := c.parts[tp]
+		if st == nil || st.next != r.UntilOffset {
+			continue
+		}
+		st.next, st.fetched = r.FromOffset, r.FromOffset
+		st.buf, st.chunks, st.chunkAt = nil, nil, 0
+		if st.paused {
+			st.paused = false
+			resume = addTP(resume, tp)
+		}
+		if set[tp.Topic] == nil {
+			set[tp.Topic] = make(map[int32]kgo.EpochOffset)
+		}
+		set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: r.FromOffset}
+	}
+	c.mu.Unlock()
+	if len(set) > 0 {
+		c.cl.SetOffsets(set)
 	}
 	if resume != nil {
 		c.cl.ResumeFetchPartitions(resume)

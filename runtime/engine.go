@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strings"
 	"sync"
+	"syscall"
 	"sync/atomic"
 	"time"
 
@@ -413,18 +416,47 @@ func (e *Engine) kgoBase() []kgo.Opt {
 	return opts
 }
 
-// ping fails fast, and legibly, on unreachable brokers or rejected
-// credentials, which kgo would otherwise retry in the background while
-// batches stay empty.
+// ping fails fast, and legibly, on rejected credentials or a broker that
+// speaks no Kafka, which kgo would otherwise retry in the background
+// while batches stay empty. Brokers that refuse connections or do not
+// answer (not up yet, restarting) are an outage: ping retries them, as
+// the running job would, until OutageLimit.
 func (e *Engine) ping(ctx context.Context, cl *kgo.Client) error {
-	if err := cl.Ping(ctx); err != nil {
+	wait := 100 * time.Millisecond
+	for {
+		err := cl.Ping(ctx)
+		if err == nil {
+			return nil
+		}
+		var oerr error
+		if unreachable(err) && ctx.Err() == nil {
+			e.requestFailed("connecting to brokers "+strings.Join(e.cfg.brokers, ","), err)
+			if oerr = e.outageOver(); oerr == nil {
+				select {
+				case <-ctx.Done():
+				case <-time.After(wait):
+					wait = min(2*wait, 2*time.Second)
+					continue
+				}
+			}
+		}
 		ce := &ConnectError{Brokers: e.cfg.brokers, TLS: e.cfg.tls != nil, Err: err}
+		if oerr != nil {
+			ce.Err = oerr
+		}
 		for _, m := range e.cfg.sasl {
 			ce.Mechanism = m.Name()
 		}
 		return ce
 	}
-	return nil
+}
+
+// unreachable reports whether err is brokers refusing connections or not
+// answering, rather than rejecting the client once connected.
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) ||
+		errors.Is(err, syscall.ENETUNREACH) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func (e *Engine) fillAll(ctx context.Context, deadline time.Time) error {

@@ -95,6 +95,11 @@ type Configuration struct {
 	// Faults are injected into the broker during the run, at random
 	// moments, each for a short while.
 	Faults []Fault
+	// BrokerKills is how often the broker program is SIGKILLed during
+	// the run, at random moments, and started again BrokerDown later
+	// with its data directory, on the same port.
+	BrokerKills int
+	BrokerDown  time.Duration
 }
 
 // Fault is a kind of request the broker fails for a while, and what
@@ -130,6 +135,8 @@ func Configurations() []Configuration {
 		{Name: "exactly-once/postgres-sink/sigkill+faults", Must: ExactlyOnce, Sink: "postgres", Postgres: true, Faults: fetchFaults},
 		{Name: "exactly-once/files-sink/sigkill", Must: ExactlyOnce, Sink: "files"},
 		{Name: "exactly-once/files-sink/sigkill+faults", Must: ExactlyOnce, Sink: "files", Faults: fetchFaults},
+		{Name: "at-least-once/kafka/broker-kills", Must: AtLeastOnce, JobFlags: join(alo, kafka), BrokerKills: 3, BrokerDown: 2 * time.Second},
+		{Name: "exactly-once/files-sink/broker-kills", Must: ExactlyOnce, Sink: "files", BrokerKills: 3, BrokerDown: 2 * time.Second},
 	}
 }
 
@@ -183,6 +190,7 @@ type Result struct {
 	LostBatches int
 	Faults      string // what the broker failed, as it reports it
 	FaultsHit   int    // requests the broker failed
+	BrokerKills int    // times the broker was SIGKILLed and restarted
 	Elapsed     time.Duration
 }
 
@@ -194,6 +202,9 @@ func (r Result) String() string {
 	}
 	if r.Faults != "" {
 		s += "  broker failed: " + r.Faults
+	}
+	if r.BrokerKills > 0 {
+		s += fmt.Sprintf("  broker killed %d times", r.BrokerKills)
 	}
 	return s
 }
