@@ -239,7 +239,11 @@ func (c *consumer) adjustOffsets(ctx context.Context, offs map[string]map[int32]
 	}
 	start, err := c.assign(ctx, tps, explicit)
 	if err != nil {
-		c.setFatal(err)
+		// The brokers failing mid-assignment (the session ends, its
+		// context with it) is an outage: kgo rejoins and assigns again.
+		if ctx.Err() == nil && !brokerTransient(err) {
+			c.setFatal(err)
+		}
 		return nil, err
 	}
 	out := make(map[string]map[int32]kgo.Offset)

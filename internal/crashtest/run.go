@@ -105,6 +105,9 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	// The broker's kills, at random moments of the kill phase, each once
 	// the job is seen handling records. While the broker is down the job
 	// must go on retrying (kafka.outageLimit is minutes), not exit.
+	if cfg.BrokerKills > 0 && o.BrokerKills > 0 {
+		cfg.BrokerKills = o.BrokerKills
+	}
 	var brokerKills []time.Time
 	for range cfg.BrokerKills {
 		brokerKills = append(brokerKills, start.Add(rand.N(max(phase, time.Second))))
