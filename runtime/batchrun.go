@@ -123,6 +123,10 @@ func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id 
 		b.all.Ranges = append(b.all.Ranges, b.cuts[i].ranges...)
 	}
 	info.Records = b.records
+	for _, c := range e.consumers {
+		// Stored first: the batch's own ranges, later, win (untilOffsets).
+		b.stored.Ranges = append(c.takeUnstored(), b.stored.Ranges...)
+	}
 	stopPolling := e.pollDuringBatch(ctx)
 	defer stopPolling()
 	e.notify.submitted(info)
@@ -215,8 +219,8 @@ func staleCommit(err error) bool {
 // staleBatch settles a batch whose commit the group refused (staleCommit)
 // without failing the job. At-least-once the handler already ran: the
 // offsets stay where the last stored batch left them, so whoever owns
-// the partitions next reads the batch again (allowed), and a later
-// commit of ours covers it if we keep them. At-most-once the handler has
+// the partitions next reads the batch again (allowed), and if we keep
+// them the next batch stores the refused ranges with its own. At-most-once the handler has
 // not run and must not run now (nothing stored says it may); the
 // partitions are read again from the batch's start (rewind), by us or by
 // their next owner.
@@ -227,8 +231,11 @@ func (e *Engine) staleBatch(b *batch, err error) error {
 			"batch", b.view.id, "records", b.records, "group", e.cfg.group, "err", err.Error())
 		return nil
 	}
-	e.Logger().Warn("batch handled but its offsets not stored: the group refused them (this member's generation is over); the partitions' next owner reads the batch again",
+	e.Logger().Warn("batch handled but its offsets not stored: the group refused them (this member's generation is over); the next batch stores them if this member keeps the partitions, else their next owner reads the batch again",
 		"batch", b.view.id, "records", b.records, "group", e.cfg.group, "err", err.Error())
+	for _, c := range e.consumers {
+		c.keepUnstored(b.stored.Ranges)
+	}
 	return e.flushCommits(context.Background())
 }
 

@@ -68,6 +68,10 @@ type partState struct {
 	paused  bool
 	slot    int
 	hwm     int64 // the high watermark the latest fetch reported, -1 before
+	// unstored is a handled range whose commit the group refused
+	// (staleBatch): the next batch stores it along with its own, as long
+	// as the partition stays owned.
+	unstored *OffsetRange
 }
 
 func newConsumer(e *Engine, srcs []*source, direct bool) *consumer {
@@ -511,6 +515,32 @@ func (c *consumer) cutBatch(rate float64, cuts []cut) {
 	if resume != nil {
 		c.cl.ResumeFetchPartitions(resume)
 	}
+}
+
+// keepUnstored remembers ranges, handled but refused by the group, on the
+// partitions this consumer still owns, for the next batch to store.
+func (c *consumer) keepUnstored(ranges []OffsetRange) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range ranges {
+		if st := c.parts[r.TopicPartition()]; st != nil && (st.unstored == nil || st.unstored.UntilOffset < r.UntilOffset) {
+			st.unstored = &r
+		}
+	}
+}
+
+// takeUnstored returns, and forgets, the ranges keepUnstored kept.
+func (c *consumer) takeUnstored() []OffsetRange {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []OffsetRange
+	for _, st := range c.parts {
+		if st.unstored != nil {
+			out = append(out, *st.unstored)
+			st.unstored = nil
+		}
+	}
+	return out
 }
 
 // rewind undoes the cut of ranges on the partitions this consumer owns:

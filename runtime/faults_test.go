@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -331,5 +332,81 @@ func TestFaultSettingsReachTheEngine(t *testing.T) {
 	jc.OutageLimit = -time.Second
 	if _, err := jc.EngineOpts(); err == nil || !strings.Contains(err.Error(), "OutageLimit") {
 		t.Errorf("negative OutageLimit: %v", err)
+	}
+}
+
+// refuseCommits answers the next n OffsetCommits of the cluster with
+// ILLEGAL_GENERATION on every partition: what a member that lost its
+// generation in an outage hears when it commits.
+func refuseCommits(c *kfake.Cluster, n int) *atomic.Int64 {
+	var refused atomic.Int64
+	c.ControlKey(int16(kmsg.OffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		if refused.Load() >= int64(n) {
+			c.DropControl()
+			return nil, nil, false
+		}
+		c.KeepControl()
+		refused.Add(1)
+		r := req.(*kmsg.OffsetCommitRequest)
+		resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
+		resp.Version = r.Version
+		for _, t := range r.Topics {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic, rt.TopicID = t.Topic, t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = kerr.IllegalGeneration.Code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	return &refused
+}
+
+// TestRefusedCommitDoesNotEndTheJob: the group refusing a batch's commit
+// because the member's generation is over (after an outage) does not end
+// the job. At-most-once the batch is not handled then, and its records
+// are read again from its start and handled once; at-least-once the
+// handled batch's offsets are stored by the next commit.
+func TestRefusedCommitDoesNotEndTheJob(t *testing.T) {
+	for _, sem := range []Semantics{AtMostOnce, AtLeastOnce} {
+		t.Run(sem.String(), func(t *testing.T) {
+			c, addrs := newFaultCluster(t, 2)
+			var logs logBuf
+			e, err := New(Group("refused"), Brokers(addrs...), BatchInterval(50*time.Millisecond), ShutdownTimeout(10*time.Second),
+				WithSemantics(sem), Logger(logs.logger()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var col collector
+			r := start(t, e, col.handle(s))
+			waitFor(t, "the group joined", 20*time.Second, func() bool { return len(e.Snapshot().Partitions) == 2 })
+			refused := refuseCommits(c, 1)
+			produced := produce(t, addrs, testTopic, 2, 30)
+			waitFor(t, "every record", 30*time.Second, func() bool { return col.count() >= 2*30 })
+			waitFor(t, "the commit of every record", 30*time.Second, func() bool {
+				got := committedOffsets(t, addrs, "refused", testTopic, 2)
+				return got[TopicPartition{testTopic, 0}] == 30 && got[TopicPartition{testTopic, 1}] == 30
+			})
+			r.stop(t)
+			if refused.Load() != 1 {
+				t.Fatalf("%d commits refused, want 1", refused.Load())
+			}
+			col.checkExact(t, produced, nil) // every offset once, ranges tiling the log
+			want := "batch handled but its offsets not stored"
+			if sem == AtMostOnce {
+				want = "batch not handled: the group refused its offsets"
+			}
+			if l := logs.lines(want); len(l) != 1 {
+				t.Errorf("log lines %q: %q, want one", want, l)
+			}
+		})
 	}
 }
