@@ -108,8 +108,10 @@ type Engine struct {
 }
 
 // Handler processes one batch of all the engine's streams. Returning an
-// error fails the batch: nothing of it is stored and Run returns the
-// error, so a restart re-reads it from the stored offsets. At-most-once,
+// error fails the batch, and it is not retried in the process (only a
+// ForeachPartition task is, see MaxTaskFailures): nothing of it is stored
+// and Run returns the error, so a restart re-reads it from the stored
+// offsets. At-most-once,
 // the batch's offsets were stored before the handler ran: the failure is
 // logged and counted (Snapshot.LostBatches) and the job goes on.
 type Handler func(ctx context.Context, b *JobBatch) error
@@ -239,7 +241,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 
 // Run connects the streams and processes batches until ctx is cancelled or
 // Stop is called, which both stop gracefully and make Run return nil; a
-// failed batch, fetch or store makes it return that error. Run may be
+// failed batch, fetch or store makes it return that error. Brokers that
+// fail requests (down, restarting, unreachable) are retried, at start
+// too, and end Run with an *OutageError only past OutageLimit. Run may be
 // called once.
 func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 	if !e.running.CompareAndSwap(false, true) {
