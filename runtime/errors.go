@@ -86,6 +86,12 @@ type FetchError struct {
 }
 
 func (e *FetchError) Error() string {
+	switch {
+	case e.Partition < 0: // an error of the whole topic, such as its metadata
+		return fmt.Sprintf("fetching topic %s: %v", e.Topic, e.Err)
+	case e.Offset < 0: // before the partition's start was known
+		return fmt.Sprintf("fetching topic %s partition %d: %v", e.Topic, e.Partition, e.Err)
+	}
 	return fmt.Sprintf("fetching topic %s partition %d at offset %d: %v", e.Topic, e.Partition, e.Offset, e.Err)
 }
 
