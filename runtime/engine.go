@@ -296,7 +296,10 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 	e.pool = newPool(soft, e.cfg.workers)
 	defer boundedBy(hard, e.pool.close)
 	defer boundedBy(hard, e.closeClients)
-	if err := e.connect(hard); err != nil {
+	if err := e.connect(hard, soft); err != nil {
+		if soft.Err() != nil && hard.Err() == nil {
+			return nil // stopped while waiting for the brokers
+		}
 		return err
 	}
 	go e.watchTopics(soft)
@@ -340,13 +343,14 @@ func boundedBy(ctx context.Context, f func()) {
 
 // connect opens the admin client, checks the brokers answer, and opens
 // the consumers: the group's member first, then the Assign streams'.
-func (e *Engine) connect(ctx context.Context) error {
+// Waiting for brokers that refuse connections ends when stop does.
+func (e *Engine) connect(ctx, stop context.Context) error {
 	admin, err := kgo.NewClient(append(e.kgoBase(), e.cfg.kgoOpts...)...)
 	if err != nil {
 		return err
 	}
 	e.admin, e.adm = admin, kadm.NewClient(admin)
-	if err := e.ping(ctx, admin); err != nil {
+	if err := e.ping(stop, admin); err != nil {
 		return err
 	}
 	var group, direct []*source

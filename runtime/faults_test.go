@@ -410,3 +410,49 @@ func TestRefusedCommitDoesNotEndTheJob(t *testing.T) {
 		})
 	}
 }
+
+// TestStopWhileWaitingForBrokers: a job started while its brokers refuse
+// connections waits for them (an outage, in KafkaHealth) rather than
+// failing at once, and a stop in that state ends Run cleanly.
+func TestStopWhileWaitingForBrokers(t *testing.T) {
+	c, addrs := newFaultCluster(t, 1)
+	c.Close() // nothing listens on the port now
+	var logs logBuf
+	e, err := New(Group("early"), Brokers(addrs...), BatchInterval(50*time.Millisecond), ShutdownTimeout(30*time.Second),
+		Logger(logs.logger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var col collector
+	r := start(t, e, col.handle(s))
+	waitFor(t, "KafkaHealth.FailingSince", 20*time.Second, func() bool { return !e.Snapshot().Kafka.FailingSince.IsZero() })
+	if w := logs.lines("Kafka requests are failing"); len(w) != 1 || !strings.Contains(w[0], "connection refused") {
+		t.Errorf("warnings: %q, want one saying the connection was refused", w)
+	}
+	r.stop(t) // Run returned nil, within ShutdownTimeout
+}
+
+// TestOutageLimitAtStart: brokers that refuse connections for longer than
+// OutageLimit from the start end Run with a *ConnectError that wraps the
+// *OutageError.
+func TestOutageLimitAtStart(t *testing.T) {
+	c, addrs := newFaultCluster(t, 1)
+	c.Close()
+	e, err := New(Group("early"), Brokers(addrs...), OutageLimit(300*time.Millisecond), Logger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder); err != nil {
+		t.Fatal(err)
+	}
+	err = e.Run(context.Background(), func(context.Context, *JobBatch) error { return nil })
+	var ce *ConnectError
+	var oe *OutageError
+	if !errors.As(err, &ce) || !errors.As(err, &oe) || !strings.Contains(err.Error(), addrs[0]) {
+		t.Fatalf("Run = %v, want a *ConnectError naming %s wrapping an *OutageError", err, addrs[0])
+	}
+}
