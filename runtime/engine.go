@@ -48,6 +48,12 @@ import (
 //	exactly-once   1st            3rd, with the output       2nd
 //	ManualCommit   1st            by the handler             2nd
 //
+// Brokers failing requests (down, restarting, unreachable, a coordinator
+// moving) do not fail a batch: franz-go and the engine retry, batches are
+// cut from what was fetched, the in-flight batch's commit waits, and
+// Snapshot's KafkaHealth says since when requests fail; Run gives up with
+// an *OutageError past OutageLimit (health.go).
+//
 // Records are decoded by their own goroutines as they are fetched, in
 // chunks of up to 512, and a batch takes only records already decoded, so
 // its processing never waits on decoding, and a decoder waiting on a
