@@ -393,7 +393,8 @@ func (c *consumer) absorb(fs kgo.Fetches) error {
 				return
 			}
 			if brokerTransient(fp.Err) {
-				failed = append(failed, failure{fmt.Sprintf("fetching topic %s partition %d at offset %d", fp.Topic, fp.Partition, off), fp.Err})
+				what := (&FetchError{Topic: fp.Topic, Partition: fp.Partition, Offset: off}).where()
+				failed = append(failed, failure{what, fp.Err})
 				return
 			}
 			if ferr == nil {
