@@ -81,6 +81,7 @@ type Engine struct {
 	cfg      engineCfg
 	streams  []builder
 	running  atomic.Bool
+	stopping atomic.Bool // the stop began: failed requests are the clients closing
 	stopC    chan struct{}
 	stopOnce sync.Once
 	done     chan struct{}
@@ -277,6 +278,7 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 		case <-hard.Done():
 			return
 		}
+		e.stopping.Store(true)
 		cancelSoft()
 		t := time.NewTimer(e.cfg.shutdownTimeout)
 		defer t.Stop()

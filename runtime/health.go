@@ -102,7 +102,7 @@ type outageState struct {
 // request and what it was for. The first failure of an outage is logged
 // at WARN; the rest only update LastError.
 func (e *Engine) requestFailed(what string, err error) {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) || e.stopping.Load() {
 		return
 	}
 	owned := e.owned()
