@@ -95,7 +95,10 @@ type outageState struct {
 	first       string
 	lastFailure time.Time
 	lastSuccess time.Time
-	owned       []TopicPartition
+	// answered is the first success after the latest failure: when the
+	// outage ended, if none fails before recoverQuiet.
+	answered time.Time
+	owned    []TopicPartition
 }
 
 // requestFailed records a failed request to the brokers: what names the
@@ -137,8 +140,12 @@ func (e *Engine) requestFailed(what string, err error) {
 // requestSucceeded records a request the brokers answered, and ends the
 // outage once none failed for recoverQuiet.
 func (e *Engine) requestSucceeded() {
+	now := time.Now()
 	e.mu.Lock()
-	e.outage.lastSuccess = time.Now()
+	if !e.outage.lastSuccess.After(e.outage.lastFailure) {
+		e.outage.answered = now
+	}
+	e.outage.lastSuccess = now
 	e.mu.Unlock()
 	e.checkRecovered()
 }
@@ -156,7 +163,7 @@ func (e *Engine) checkRecovered() {
 	}
 	e.mu.Unlock()
 	if over {
-		args := []any{"lasted", o.lastFailure.Sub(h.FailingSince).Round(time.Millisecond).String(), "last_error", h.LastError}
+		args := []any{"lasted", o.answered.Sub(h.FailingSince).Round(time.Millisecond).String(), "last_error", h.LastError}
 		if e.cfg.group != "" {
 			args = append(args, "group", e.cfg.group)
 		}

@@ -111,6 +111,8 @@ type Configuration struct {
 	// SoakOnly configurations run only in the long run (-soak), which
 	// keeps the short one's time down.
 	SoakOnly bool
+	// Replicas, when set, replaces Options.Replicas.
+	Replicas int
 }
 
 // Fault is a kind of request the broker fails for a while, and what
@@ -146,10 +148,10 @@ func Configurations() []Configuration {
 		{Name: "exactly-once/postgres-sink/sigkill+faults", Must: ExactlyOnce, Sink: "postgres", Postgres: true, Faults: fetchFaults},
 		{Name: "exactly-once/files-sink/sigkill", Must: ExactlyOnce, Sink: "files"},
 		{Name: "exactly-once/files-sink/sigkill+faults", Must: ExactlyOnce, Sink: "files", Faults: fetchFaults},
-		{Name: "at-least-once/kafka/broker-kills", Must: AtLeastOnce, JobFlags: join(alo, kafka), BrokerKills: 3, BrokerDown: 2 * time.Second},
-		{Name: "exactly-once/files-sink/broker-kills", Must: ExactlyOnce, Sink: "files", BrokerKills: 3, BrokerDown: 2 * time.Second},
-		{Name: "at-most-once/kafka/broker-kills", Must: AtMostOnce, JobFlags: join(amo, kafka), BrokerKills: 3, BrokerDown: 2 * time.Second, SoakOnly: true},
-		{Name: "exactly-once/postgres-sink/broker-kills", Must: ExactlyOnce, Sink: "postgres", Postgres: true, BrokerKills: 3, BrokerDown: 2 * time.Second, SoakOnly: true},
+		{Name: "at-least-once/kafka/broker-kills", Must: AtLeastOnce, JobFlags: join(alo, kafka), BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1},
+		{Name: "exactly-once/files-sink/broker-kills", Must: ExactlyOnce, Sink: "files", BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1},
+		{Name: "at-most-once/kafka/broker-kills", Must: AtMostOnce, JobFlags: join(amo, kafka), BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1, SoakOnly: true},
+		{Name: "exactly-once/postgres-sink/broker-kills", Must: ExactlyOnce, Sink: "postgres", Postgres: true, BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1, SoakOnly: true},
 	}
 }
 

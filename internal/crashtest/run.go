@@ -199,7 +199,11 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 		}()
 		return nil
 	}
-	for slot := range o.Replicas {
+	replicas := o.Replicas
+	if cfg.Replicas > 0 {
+		replicas = cfg.Replicas
+	}
+	for slot := range replicas {
 		if err := launch(slot); err != nil {
 			return res, err
 		}
@@ -308,7 +312,9 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 				}
 			}
 			for i := 0; i < len(brokerKills); i++ {
-				if at := brokerKills[i]; !brokerDown && t.total > before && time.Now().After(at) {
+				// Once the job is seen handling records, or once all
+				// were produced (then there may be nothing left to see).
+				if at := brokerKills[i]; !brokerDown && (t.total > before || produced) && time.Now().After(at) {
 					killBroker()
 					brokerKills = slices.Delete(brokerKills, i, i+1)
 					break
