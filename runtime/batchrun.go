@@ -2,8 +2,11 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // step is one thing a batch does after its records are decoded.
@@ -93,6 +96,9 @@ type batch struct {
 		StoredBatch
 		done bool // the offsets are stored
 	}
+	// rewind: the batch was given up unhandled, and its partitions are
+	// to be read again from its start (see staleCommit).
+	rewind bool
 }
 
 func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id int64, at time.Time) error {
@@ -117,6 +123,10 @@ func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id 
 		b.all.Ranges = append(b.all.Ranges, b.cuts[i].ranges...)
 	}
 	info.Records = b.records
+	for _, c := range e.consumers {
+		// Stored first: the batch's own ranges, later, win (untilOffsets).
+		b.stored.Ranges = append(c.takeUnstored(), b.stored.Ranges...)
+	}
 	stopPolling := e.pollDuringBatch(ctx)
 	defer stopPolling()
 	e.notify.submitted(info)
@@ -124,6 +134,12 @@ func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id 
 	info.SchedulingDelay = max(start.Sub(at), 0)
 	e.notify.started(info)
 	err := e.process(ctx, h, b)
+	stopPolling()
+	if b.rewind {
+		for _, c := range e.consumers {
+			c.rewind(b.stored.Ranges)
+		}
+	}
 	info.ProcessingTime = time.Since(start)
 	for _, bad := range b.bad {
 		info.BadRecords += len(bad)
@@ -173,6 +189,9 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 			}
 			b.stored.done = err == nil
 			e.countCommit(err)
+			if err != nil && staleCommit(err) {
+				return e.staleBatch(b, err)
+			}
 		case handle:
 			if err = recovered("the handler", func() error { return h(ctx, b.view) }); err != nil {
 				err = fmt.Errorf("batch %d: %w", b.view.id, err)
@@ -186,6 +205,38 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 		}
 	}
 	return e.flushCommits(ctx)
+}
+
+// staleCommit reports whether err is the group refusing a batch's Kafka
+// commit because this member's generation is over: the group rebalanced
+// while the member could not reach it (a broker restart, an outage longer
+// than the session timeout). The member rejoins by itself at the next
+// fill; the batch need not fail the job.
+func staleCommit(err error) bool {
+	return errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.RebalanceInProgress)
+}
+
+// staleBatch settles a batch whose commit the group refused (staleCommit)
+// without failing the job. At-least-once the handler already ran: the
+// offsets stay where the last stored batch left them, so whoever owns
+// the partitions next reads the batch again (allowed), and if we keep
+// them the next batch stores the refused ranges with its own. At-most-once the handler has
+// not run and must not run now (nothing stored says it may); the
+// partitions are read again from the batch's start (rewind), by us or by
+// their next owner.
+func (e *Engine) staleBatch(b *batch, err error) error {
+	if e.cfg.semantics == AtMostOnce {
+		b.rewind = true
+		e.Logger().Warn("batch not handled: the group refused its offsets (this member's generation is over); its partitions are read again from its start",
+			"batch", b.view.id, "records", b.records, "group", e.cfg.group, "err", err.Error())
+		return nil
+	}
+	e.Logger().Warn("batch handled but its offsets not stored: the group refused them (this member's generation is over); the next batch stores them if this member keeps the partitions, else their next owner reads the batch again",
+		"batch", b.view.id, "records", b.records, "group", e.cfg.group, "err", err.Error())
+	for _, c := range e.consumers {
+		c.keepUnstored(b.stored.Ranges)
+	}
+	return e.flushCommits(context.Background())
 }
 
 func (e *Engine) disposeBad(ctx context.Context, b *batch) error {

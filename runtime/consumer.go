@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -69,6 +68,10 @@ type partState struct {
 	paused  bool
 	slot    int
 	hwm     int64 // the high watermark the latest fetch reported, -1 before
+	// unstored is a handled range whose commit the group refused
+	// (staleBatch): the next batch stores it along with its own, as long
+	// as the partition stays owned.
+	unstored *OffsetRange
 }
 
 func newConsumer(e *Engine, srcs []*source, direct bool) *consumer {
@@ -184,6 +187,9 @@ func (c *consumer) open(ctx context.Context) error {
 		if e.cfg.instanceID != "" {
 			opts = append(opts, kgo.InstanceID(e.cfg.instanceID))
 		}
+		if d := e.cfg.sessionTimeout; d > 0 {
+			opts = append(opts, kgo.SessionTimeout(d), kgo.HeartbeatInterval(min(d/10, 3*time.Second)))
+		}
 	}
 	cl, err := kgo.NewClient(append(opts, e.cfg.kgoOpts...)...)
 	if err != nil {
@@ -237,7 +243,11 @@ func (c *consumer) adjustOffsets(ctx context.Context, offs map[string]map[int32]
 	}
 	start, err := c.assign(ctx, tps, explicit)
 	if err != nil {
-		c.setFatal(err)
+		// The brokers failing mid-assignment (the session ends, its
+		// context with it) is an outage: kgo rejoins and assigns again.
+		if ctx.Err() == nil && !brokerTransient(err) {
+			c.setFatal(err)
+		}
 		return nil, err
 	}
 	out := make(map[string]map[int32]kgo.Offset)
@@ -298,8 +308,15 @@ func (c *consumer) fill(ctx context.Context, deadline time.Time) error {
 			return err
 		}
 		c.mu.Lock()
-		err := c.fatal
+		err, owns := c.fatal, len(c.parts) > 0
 		c.mu.Unlock()
+		if !c.direct {
+			// In the group but owning nothing: more members than
+			// partitions, a rebalance, or a dead member's session the
+			// group has not expired yet.
+			member, gen := c.cl.GroupMetadata()
+			c.e.setWaiting(!owns && member != "" && gen > 0, member)
+		}
 		if err != nil {
 			return err
 		}
@@ -348,25 +365,41 @@ func (c *consumer) absorb(fs kgo.Fetches) error {
 	bound := c.e.pauseAt()
 	var pause map[string][]int32
 	var jobs []*chunk
+	var failed []failure
 	c.mu.Lock()
 	var ferr error
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 		tp := TopicPartition{fp.Topic, fp.Partition}
 		st := c.parts[tp]
 		if fp.Err != nil {
-			if ferr != nil || errors.Is(fp.Err, context.Canceled) || errors.Is(fp.Err, context.DeadlineExceeded) ||
-				errors.Is(fp.Err, kgo.ErrClientClosed) || kerr.IsRetriable(fp.Err) {
-				return
-			}
-			if fp.Topic == "" { // the client's, not a partition's: joining the group
-				ferr = fmt.Errorf("consumer group %q: %w", c.e.cfg.group, fp.Err)
+			if errors.Is(fp.Err, context.Canceled) || errors.Is(fp.Err, context.DeadlineExceeded) ||
+				errors.Is(fp.Err, kgo.ErrClientClosed) {
 				return
 			}
 			off := int64(-1)
 			if st != nil {
 				off = st.fetched
 			}
-			ferr = &FetchError{Topic: fp.Topic, Partition: fp.Partition, Offset: off, Err: fp.Err}
+			if fp.Topic == "" { // the client's, not a partition's: the group's session
+				// kgo keeps rejoining after a lost session: an
+				// unreachable coordinator is an outage to ride out.
+				if gs, ok := errors.AsType[*kgo.ErrGroupSession](fp.Err); ok && !hopeless(gs.Err) && (brokerTransient(gs.Err) || staleCommit(gs.Err)) {
+					failed = append(failed, failure{fmt.Sprintf("the session of group %q", c.e.cfg.group), fp.Err})
+					return
+				}
+				if ferr == nil {
+					ferr = fmt.Errorf("consumer group %q: %w", c.e.cfg.group, fp.Err)
+				}
+				return
+			}
+			if brokerTransient(fp.Err) {
+				what := (&FetchError{Topic: fp.Topic, Partition: fp.Partition, Offset: off}).where()
+				failed = append(failed, failure{what, fp.Err})
+				return
+			}
+			if ferr == nil {
+				ferr = &FetchError{Topic: fp.Topic, Partition: fp.Partition, Offset: off, Err: fp.Err}
+			}
 			return
 		}
 		if st == nil {
@@ -401,6 +434,9 @@ func (c *consumer) absorb(fs kgo.Fetches) error {
 		}
 	})
 	c.mu.Unlock()
+	for _, f := range failed {
+		c.e.requestFailed(f.what, f.err)
+	}
 	if pause != nil {
 		c.cl.PauseFetchPartitions(pause)
 	}
@@ -430,6 +466,12 @@ func (c *consumer) absorb(fs kgo.Fetches) error {
 		}
 	}
 	return ferr
+}
+
+// failure is a failed request absorb reports once it let go of c.mu.
+type failure struct {
+	what string
+	err  error
 }
 
 // cut is one stream's share of a batch, still raw.
@@ -477,6 +519,66 @@ func (c *consumer) cutBatch(rate float64, cuts []cut) {
 			st.paused = false
 			resume = addTP(resume, tp)
 		}
+	}
+	if resume != nil {
+		c.cl.ResumeFetchPartitions(resume)
+	}
+}
+
+// keepUnstored remembers ranges, handled but refused by the group, on the
+// partitions this consumer still owns, for the next batch to store.
+func (c *consumer) keepUnstored(ranges []OffsetRange) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range ranges {
+		if st := c.parts[r.TopicPartition()]; st != nil && (st.unstored == nil || st.unstored.UntilOffset < r.UntilOffset) {
+			st.unstored = &r
+		}
+	}
+}
+
+// takeUnstored returns, and forgets, the ranges keepUnstored kept.
+func (c *consumer) takeUnstored() []OffsetRange {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []OffsetRange
+	for _, st := range c.parts {
+		if st.unstored != nil {
+			out = append(out, *st.unstored)
+			st.unstored = nil
+		}
+	}
+	return out
+}
+
+// rewind undoes the cut of ranges on the partitions this consumer owns:
+// their next batch starts at the ranges' FromOffset again, and fetching
+// restarts there (kgo's SetOffsets drops what it had buffered past it).
+// Only between batches, with polling stopped.
+func (c *consumer) rewind(ranges []OffsetRange) {
+	set := make(map[string]map[int32]kgo.EpochOffset)
+	var resume map[string][]int32
+	c.mu.Lock()
+	for _, r := range ranges {
+		tp := r.TopicPartition()
+		st := c.parts[tp]
+		if st == nil || st.next != r.UntilOffset {
+			continue
+		}
+		st.next, st.fetched = r.FromOffset, r.FromOffset
+		st.buf, st.chunks, st.chunkAt = nil, nil, 0
+		if st.paused {
+			st.paused = false
+			resume = addTP(resume, tp)
+		}
+		if set[tp.Topic] == nil {
+			set[tp.Topic] = make(map[int32]kgo.EpochOffset)
+		}
+		set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: r.FromOffset}
+	}
+	c.mu.Unlock()
+	if len(set) > 0 {
+		c.cl.SetOffsets(set)
 	}
 	if resume != nil {
 		c.cl.ResumeFetchPartitions(resume)

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -45,6 +48,12 @@ import (
 //	exactly-once   1st            3rd, with the output       2nd
 //	ManualCommit   1st            by the handler             2nd
 //
+// Brokers failing requests (down, restarting, unreachable, a coordinator
+// moving) do not fail a batch: franz-go and the engine retry, batches are
+// cut from what was fetched, the in-flight batch's commit waits, and
+// Snapshot's KafkaHealth says since when requests fail; Run gives up with
+// an *OutageError past OutageLimit (health.go).
+//
 // Records are decoded by their own goroutines as they are fetched, in
 // chunks of up to 512, and a batch takes only records already decoded, so
 // its processing never waits on decoding, and a decoder waiting on a
@@ -72,6 +81,7 @@ type Engine struct {
 	cfg      engineCfg
 	streams  []builder
 	running  atomic.Bool
+	stopping atomic.Bool // the stop began: failed requests are the clients closing
 	stopC    chan struct{}
 	stopOnce sync.Once
 	done     chan struct{}
@@ -98,14 +108,17 @@ type Engine struct {
 	// is the brokers' state for Snapshot. All under mu.
 	commits, commitFailures int64
 	kafkaHealth             KafkaHealth
+	outage                  outageState // the running outage's details (health.go)
 	// pending and callbacks are what CommitAsync queued.
 	pending   map[TopicPartition]int64
 	callbacks []func([]OffsetRange, error)
 }
 
 // Handler processes one batch of all the engine's streams. Returning an
-// error fails the batch: nothing of it is stored and Run returns the
-// error, so a restart re-reads it from the stored offsets. At-most-once,
+// error fails the batch, and it is not retried in the process (only a
+// ForeachPartition task is, see MaxTaskFailures): nothing of it is stored
+// and Run returns the error, so a restart re-reads it from the stored
+// offsets. At-most-once,
 // the batch's offsets were stored before the handler ran: the failure is
 // logged and counted (Snapshot.LostBatches) and the job goes on.
 type Handler func(ctx context.Context, b *JobBatch) error
@@ -235,7 +248,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 
 // Run connects the streams and processes batches until ctx is cancelled or
 // Stop is called, which both stop gracefully and make Run return nil; a
-// failed batch, fetch or store makes it return that error. Run may be
+// failed batch, fetch or store makes it return that error. Brokers that
+// fail requests (down, restarting, unreachable) are retried, at start
+// too, and end Run with an *OutageError only past OutageLimit. Run may be
 // called once.
 func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 	if !e.running.CompareAndSwap(false, true) {
@@ -264,6 +279,7 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 		case <-hard.Done():
 			return
 		}
+		e.stopping.Store(true)
 		cancelSoft()
 		t := time.NewTimer(e.cfg.shutdownTimeout)
 		defer t.Stop()
@@ -289,7 +305,10 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 	e.pool = newPool(soft, e.cfg.workers)
 	defer boundedBy(hard, e.pool.close)
 	defer boundedBy(hard, e.closeClients)
-	if err := e.connect(hard); err != nil {
+	if err := e.connect(hard, soft); err != nil {
+		if soft.Err() != nil && hard.Err() == nil {
+			return nil // stopped while waiting for the brokers
+		}
 		return err
 	}
 	go e.watchTopics(soft)
@@ -301,6 +320,9 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 	next := time.Now().Add(e.cfg.interval)
 	for id := int64(1); ; id++ {
 		if err := e.fillAll(soft, next); err != nil && soft.Err() == nil {
+			return err
+		}
+		if err := e.outageOver(); err != nil {
 			return err
 		}
 		if soft.Err() != nil {
@@ -330,13 +352,14 @@ func boundedBy(ctx context.Context, f func()) {
 
 // connect opens the admin client, checks the brokers answer, and opens
 // the consumers: the group's member first, then the Assign streams'.
-func (e *Engine) connect(ctx context.Context) error {
+// Waiting for brokers that refuse connections ends when stop does.
+func (e *Engine) connect(ctx, stop context.Context) error {
 	admin, err := kgo.NewClient(append(e.kgoBase(), e.cfg.kgoOpts...)...)
 	if err != nil {
 		return err
 	}
 	e.admin, e.adm = admin, kadm.NewClient(admin)
-	if err := e.ping(ctx, admin); err != nil {
+	if err := e.ping(stop, admin); err != nil {
 		return err
 	}
 	var group, direct []*source
@@ -347,7 +370,7 @@ func (e *Engine) connect(ctx context.Context) error {
 			group = append(group, s)
 		}
 	}
-	ks := &kafkaStore{group: e.cfg.group, adm: e.adm}
+	ks := &kafkaStore{e: e, group: e.cfg.group, adm: e.adm}
 	e.store = e.cfg.store
 	if e.store == nil {
 		e.store = ks
@@ -396,6 +419,7 @@ func (e *Engine) kgoBase() []kgo.Opt {
 		kgo.MetadataMaxAge(c.metadataMaxAge),
 		kgo.MetadataMinAge(min(c.metadataMaxAge, 100*time.Millisecond)),
 		kgo.FetchMaxPartitionBytes(fetchPartitionBytes),
+		kgo.WithHooks(requestHook{e}),
 	}
 	if c.readCommitted {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
@@ -409,18 +433,47 @@ func (e *Engine) kgoBase() []kgo.Opt {
 	return opts
 }
 
-// ping fails fast, and legibly, on unreachable brokers or rejected
-// credentials, which kgo would otherwise retry in the background while
-// batches stay empty.
+// ping fails fast, and legibly, on rejected credentials or a broker that
+// speaks no Kafka, which kgo would otherwise retry in the background
+// while batches stay empty. Brokers that refuse connections or do not
+// answer (not up yet, restarting) are an outage: ping retries them, as
+// the running job would, until OutageLimit.
 func (e *Engine) ping(ctx context.Context, cl *kgo.Client) error {
-	if err := cl.Ping(ctx); err != nil {
+	wait := 100 * time.Millisecond
+	for {
+		err := cl.Ping(ctx)
+		if err == nil {
+			return nil
+		}
+		var oerr error
+		if unreachable(err) && ctx.Err() == nil {
+			e.requestFailed("connecting to brokers "+strings.Join(e.cfg.brokers, ","), err)
+			if oerr = e.outageOver(); oerr == nil {
+				select {
+				case <-ctx.Done():
+				case <-time.After(wait):
+					wait = min(2*wait, 2*time.Second)
+					continue
+				}
+			}
+		}
 		ce := &ConnectError{Brokers: e.cfg.brokers, TLS: e.cfg.tls != nil, Err: err}
+		if oerr != nil {
+			ce.Err = oerr
+		}
 		for _, m := range e.cfg.sasl {
 			ce.Mechanism = m.Name()
 		}
 		return ce
 	}
-	return nil
+}
+
+// unreachable reports whether err is brokers refusing connections or not
+// answering, rather than rejecting the client once connected.
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) ||
+		errors.Is(err, syscall.ENETUNREACH) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func (e *Engine) fillAll(ctx context.Context, deadline time.Time) error {

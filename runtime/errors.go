@@ -85,8 +85,18 @@ type FetchError struct {
 	Err    error
 }
 
-func (e *FetchError) Error() string {
-	return fmt.Sprintf("fetching topic %s partition %d at offset %d: %v", e.Topic, e.Partition, e.Offset, e.Err)
+func (e *FetchError) Error() string { return e.where() + ": " + fmt.Sprint(e.Err) }
+
+// where names what was fetched, leaving out a partition or offset that is
+// not known.
+func (e *FetchError) where() string {
+	switch {
+	case e.Partition < 0: // an error of the whole topic, such as its metadata
+		return fmt.Sprintf("fetching topic %s", e.Topic)
+	case e.Offset < 0: // before the partition's start was known
+		return fmt.Sprintf("fetching topic %s partition %d", e.Topic, e.Partition)
+	}
+	return fmt.Sprintf("fetching topic %s partition %d at offset %d", e.Topic, e.Partition, e.Offset)
 }
 
 func (e *FetchError) Unwrap() error { return e.Err }

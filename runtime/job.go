@@ -57,6 +57,7 @@ func (c *JobConfig) runtimeValues() map[string]*string {
 		"SinkDSN": &c.SinkDSN, "SinkTable": &c.SinkTable, "SinkTopic": &c.SinkTopic,
 		"DeadLetterTopic": &c.DeadLetterTopic, "StatusAddr": &c.StatusAddr,
 		"RegistryCA": &c.RegistryCA, "RegistryCert": &c.RegistryCert, "RegistryKey": &c.RegistryKey,
+		"InstanceID": &c.InstanceID,
 	}
 	if !c.registryFromEnv { // secrets taken from the environment are not templates
 		m["RegistryUsername"], m["RegistryPassword"], m["RegistryToken"] = &c.RegistryUsername, &c.RegistryPassword, &c.RegistryToken
@@ -152,6 +153,12 @@ func (c *JobConfig) Validate() error {
 	if c.BatchInterval <= 0 {
 		errs = append(errs, fmt.Errorf("config BatchInterval: %v is not positive", c.BatchInterval))
 	}
+	if c.SessionTimeout < 0 {
+		errs = append(errs, fmt.Errorf("config SessionTimeout: %v is negative", c.SessionTimeout))
+	}
+	if c.OutageLimit < 0 {
+		errs = append(errs, fmt.Errorf("config OutageLimit: %v is negative (0 means no limit)", c.OutageLimit))
+	}
 	if c.MaxRatePerPartition < 0 {
 		errs = append(errs, fmt.Errorf("config MaxRatePerPartition: %d is negative", c.MaxRatePerPartition))
 	}
@@ -240,6 +247,11 @@ func (c *JobConfig) EngineOpts() ([]Opt, error) {
 		MaxRatePerPartition(c.MaxRatePerPartition),
 		MinRatePerPartition(c.MinRatePerPartition),
 		ShutdownTimeout(c.ShutdownTimeout),
+		OutageLimit(c.OutageLimit),
+		SessionTimeout(c.SessionTimeout),
+	}
+	if c.InstanceID != "" {
+		opts = append(opts, InstanceID(c.InstanceID))
 	}
 	if c.Backpressure {
 		opts = append(opts, Backpressure(c.BackpressureInitialRate),

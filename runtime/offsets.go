@@ -76,6 +76,7 @@ type StoredBatch struct {
 // rebalance cannot commit over the new owner. Without group streams
 // (Assign only) it commits outside the group's membership, as Spark does.
 type kafkaStore struct {
+	e      *Engine // its outage tracking; nil in tests of the store alone
 	group  string
 	adm    *kadm.Client
 	member *kgo.Client // nil without group streams
@@ -115,15 +116,26 @@ func (k *kafkaStore) Store(ctx context.Context, b StoredBatch) error {
 	offs := untilOffsets(b.Ranges)
 	// A commit is retried through errors that say nothing about the
 	// batch (a coordinator moving or loading, a request timing out, a
-	// dropped connection): committing the same offsets again is harmless,
-	// and failing the batch would make the job re-read it. Errors that
-	// do say something (a stale generation: another member owns the
-	// partitions now; authorization) fail the batch at once.
+	// dropped connection, the broker down): committing the same offsets
+	// again is harmless, and failing the batch would make the job re-read
+	// it. It is retried as long as the outage may last (OutageLimit, from
+	// the first failure of the outage, which a commit failure starts or
+	// continues), or for commitRetryFor without an engine. Errors that do
+	// say something (a stale generation: another member owns the
+	// partitions now; authorization) fail the commit at once.
 	wait := 100 * time.Millisecond
 	deadline := time.Now().Add(commitRetryFor)
 	for {
 		err := k.commitOnce(ctx, b.Ranges, offs)
-		if err == nil || !retriableCommit(err) || !time.Now().Before(deadline) {
+		if err == nil || !retriableCommit(err) {
+			return err
+		}
+		if k.e != nil {
+			k.e.requestFailed(fmt.Sprintf("committing offsets of group %q", k.group), err)
+			if oerr := k.e.outageOver(); oerr != nil {
+				return fmt.Errorf("%w; the commit's last error: %w", oerr, err)
+			}
+		} else if !time.Now().Before(deadline) {
 			return err
 		}
 		select {
@@ -135,8 +147,9 @@ func (k *kafkaStore) Store(ctx context.Context, b StoredBatch) error {
 	}
 }
 
-// commitRetryFor bounds how long a batch's commit is retried through
-// retriable errors before the batch fails.
+// commitRetryFor bounds how long a commit is retried through retriable
+// errors by a kafkaStore without an engine (whose OutageLimit bounds it
+// otherwise).
 const commitRetryFor = 30 * time.Second
 
 // retriableCommit reports whether a commit's error says nothing about

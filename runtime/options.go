@@ -29,6 +29,8 @@ type engineCfg struct {
 	retained        int
 	listeners       []BatchListener
 	instanceID      string
+	sessionTimeout  time.Duration // 0: kgo's
+	outageLimit     time.Duration // 0: none
 	readCommitted   bool
 	metadataMaxAge  time.Duration
 	tls             *tls.Config
@@ -69,6 +71,8 @@ func defaultEngineCfg() engineCfg {
 		maxTaskFailures: d.MaxFailures,
 		taskBackoff:     d.RetryBackoff,
 		shutdownTimeout: d.ShutdownTimeout,
+		outageLimit:     d.OutageLimit,
+		sessionTimeout:  d.SessionTimeout,
 		retained:        1000,
 		readCommitted:   d.Isolation == config.ReadCommitted,
 		metadataMaxAge:  5 * time.Second,
@@ -195,6 +199,28 @@ func Listener(l BatchListener) Opt {
 // without a rebalance. Default none (dynamic membership).
 func InstanceID(id string) Opt {
 	return optFunc(func(c *engineCfg) { c.instanceID = id })
+}
+
+// SessionTimeout is the group session timeout: how long the group's
+// coordinator waits for a member's heartbeat before it expires the member
+// and gives its partitions to the others. With InstanceID, a replica
+// restarted within it gets its partitions back without a rebalance.
+// Default 45s (config.Default, franz-go's and Kafka's); heartbeats go
+// every SessionTimeout/10, at most every 3s. The broker bounds it
+// (group.min.session.timeout.ms, 6s by default).
+func SessionTimeout(d time.Duration) Opt {
+	return optFunc(func(c *engineCfg) { c.sessionTimeout = max(d, 0) })
+}
+
+// OutageLimit is how long requests to the brokers may keep failing (a
+// broker restarting, a network partition) before Run gives up with an
+// *OutageError naming the group and partitions. Until then the job rides
+// the outage out: franz-go and the engine retry, batches stay empty, the
+// in-flight batch's offset commit is retried, and Snapshot's KafkaHealth
+// says since when requests fail. Default 5m (config.Default); 0 waits
+// for ever.
+func OutageLimit(d time.Duration) Opt {
+	return optFunc(func(c *engineCfg) { c.outageLimit = max(d, 0) })
 }
 
 // ReadCommitted reads only committed transactional records; batches then

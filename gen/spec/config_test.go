@@ -27,6 +27,8 @@ var settings = []setting{
 	{"kafka.startFrom", func(j config.Job) any { return j.StartFrom }},
 	{"kafka.resetTo", func(j config.Job) any { return j.ResetTo }},
 	{"kafka.isolation", func(j config.Job) any { return j.Isolation }},
+	{"kafka.sessionTimeout", func(j config.Job) any { return j.SessionTimeout }},
+	{"kafka.outageLimit", func(j config.Job) any { return j.OutageLimit }},
 	{"kafka.tls.enabled", func(j config.Job) any { return j.TLS }},
 	{"kafka.tls.insecureSkipVerify", func(j config.Job) any { return j.TLSInsecureSkipVerify }},
 	{"kafka.sasl.mechanism", func(j config.Job) any { return j.SASLMechanism }},

@@ -313,6 +313,11 @@ func (d *decoder) decodeKafka(n ast.Node, p string, k *config.Job) {
 		},
 		"resetTo":   func(p string, v ast.Node) { d.enum(v, p, &k.ResetTo) },
 		"isolation": func(p string, v ast.Node) { d.enum(v, p, &k.Isolation) },
+		"instanceId": d.optional(func(p string, v ast.Node) {
+			d.runtimeStr(v, p, &k.InstanceID, nil)
+		}),
+		"sessionTimeout": func(p string, v ast.Node) { d.duration(v, p, true, &k.SessionTimeout) },
+		"outageLimit":    func(p string, v ast.Node) { d.duration(v, p, false, &k.OutageLimit) },
 		"tls": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in kafka.tls", fields{
 				"enabled":            func(p string, v ast.Node) { d.boolean(v, p, &k.TLS) },

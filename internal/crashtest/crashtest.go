@@ -5,7 +5,9 @@
 //   - a broker (./broker): a kfake cluster on a fixed loopback port, in a
 //     process of its own so it keeps its log and the group's commits
 //     while jobs die, with an HTTP endpoint that injects faults through
-//     kfake's control hooks (failed fetches, failed OffsetCommits);
+//     kfake's control hooks (failed fetches, failed OffsetCommits), and a
+//     data directory (kfake.DataDir) so that the driver can SIGKILL it
+//     and start it again on the same port, as a restarted broker;
 //   - the job (./job): the generated package ./job/seqjob run through
 //     runtime.RunMain, semantics and offset store chosen by its flags;
 //     its handler appends every record it handles to one file per
@@ -15,9 +17,15 @@
 //     replicas of the job, SIGKILLs (or, in graceful configurations,
 //     SIGTERMs) one at random moments and restarts it, sometimes after
 //     the group's session timeout so that the kills also fall into
-//     rebalances, restarts a job that fails by itself (an injected commit
-//     failure), and finally counts every (topic, partition, offset) in
-//     the handlers' files against what it produced.
+//     rebalances, in some configurations fails a share of the broker's
+//     fetches and commits for a few seconds or kills and restarts the
+//     broker itself, restarts a job that fails by itself, and finally
+//     counts every (topic, partition, offset) in the handlers' files
+//     against what it produced.
+//
+// Broker faults must not end a job (it rides them out up to
+// kafka.outageLimit, minutes): in a configuration with Faults or
+// BrokerKills, a job process that exits by itself fails the run.
 //
 // What must hold depends on the configuration's Guarantee: at-least-once
 // loses nothing (and duplicates nothing when every stop is graceful);
@@ -95,6 +103,16 @@ type Configuration struct {
 	// Faults are injected into the broker during the run, at random
 	// moments, each for a short while.
 	Faults []Fault
+	// BrokerKills is how often the broker program is SIGKILLed during
+	// the run, at random moments, and started again BrokerDown later
+	// with its data directory, on the same port.
+	BrokerKills int
+	BrokerDown  time.Duration
+	// SoakOnly configurations run only in the long run (-soak), which
+	// keeps the short one's time down.
+	SoakOnly bool
+	// Replicas, when set, replaces Options.Replicas.
+	Replicas int
 }
 
 // Fault is a kind of request the broker fails for a while, and what
@@ -112,8 +130,8 @@ func Configurations() []Configuration {
 	kafka := []string{"-store", "kafka"}
 	pg := []string{"-store", "postgres"}
 	brokerFaults := []Fault{
-		{Request: "fetch", Percent: 30, For: 2 * time.Second},
-		{Request: "offsetcommit", Percent: 20, For: 2 * time.Second},
+		{Request: "fetch", Percent: 30, For: 3 * time.Second},
+		{Request: "offsetcommit", Percent: 20, For: 3 * time.Second},
 	}
 	// An exactly-once job commits no offsets to Kafka: its sink holds them.
 	fetchFaults := brokerFaults[:1]
@@ -130,6 +148,10 @@ func Configurations() []Configuration {
 		{Name: "exactly-once/postgres-sink/sigkill+faults", Must: ExactlyOnce, Sink: "postgres", Postgres: true, Faults: fetchFaults},
 		{Name: "exactly-once/files-sink/sigkill", Must: ExactlyOnce, Sink: "files"},
 		{Name: "exactly-once/files-sink/sigkill+faults", Must: ExactlyOnce, Sink: "files", Faults: fetchFaults},
+		{Name: "at-least-once/kafka/broker-kills", Must: AtLeastOnce, JobFlags: join(alo, kafka), BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1},
+		{Name: "exactly-once/files-sink/broker-kills", Must: ExactlyOnce, Sink: "files", BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1},
+		{Name: "at-most-once/kafka/broker-kills", Must: AtMostOnce, JobFlags: join(amo, kafka), BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1, SoakOnly: true},
+		{Name: "exactly-once/postgres-sink/broker-kills", Must: ExactlyOnce, Sink: "postgres", Postgres: true, BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1, SoakOnly: true},
 	}
 }
 
@@ -159,6 +181,9 @@ type Options struct {
 	// Drain bounds the wait, after the last kill, for the job to handle
 	// everything produced.
 	Drain time.Duration
+	// BrokerKills, when set, replaces the BrokerKills of configurations
+	// that kill the broker (the soak kills it more often).
+	BrokerKills int
 }
 
 // Result is what a run counted.
@@ -183,6 +208,7 @@ type Result struct {
 	LostBatches int
 	Faults      string // what the broker failed, as it reports it
 	FaultsHit   int    // requests the broker failed
+	BrokerKills int    // times the broker was SIGKILLed and restarted
 	Elapsed     time.Duration
 }
 
@@ -194,6 +220,9 @@ func (r Result) String() string {
 	}
 	if r.Faults != "" {
 		s += "  broker failed: " + r.Faults
+	}
+	if r.BrokerKills > 0 {
+		s += fmt.Sprintf("  broker killed %d times", r.BrokerKills)
 	}
 	return s
 }

@@ -26,7 +26,7 @@ func TestCrashRestart(t *testing.T) {
 		Session: time.Second, Hold: 40 * time.Millisecond, Drain: 60 * time.Second}
 	if *soak {
 		o = Options{Records: 200_000, Partitions: 12, Kills: 25, Replicas: 2, KillEvery: 2 * time.Second,
-			Session: 2 * time.Second, Hold: 40 * time.Millisecond, Drain: 3 * time.Minute}
+			Session: 2 * time.Second, Hold: 40 * time.Millisecond, Drain: 3 * time.Minute, BrokerKills: 10}
 	}
 	ctx := context.Background()
 	// The runs' files (broker and job logs, the handlers' output) go in
@@ -42,6 +42,9 @@ func TestCrashRestart(t *testing.T) {
 	var results []Result
 	for _, cfg := range Configurations() {
 		t.Run(cfg.Name, func(t *testing.T) {
+			if cfg.SoakOnly && !*soak && os.Getenv("CRASHTEST_ALL") == "" {
+				t.Skip("runs with -soak (or CRASHTEST_ALL=1)")
+			}
 			env := Env{Bin: bin, Dir: filepath.Join(dir, strings.NewReplacer("/", "-", "+", "-").Replace(cfg.Name)), Logf: t.Logf}
 			if cfg.Postgres {
 				env.DSN = pgtest.DSN(t)

@@ -96,15 +96,37 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	}
 	brokerAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	controlAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
-	stopBroker, err := startBroker(env, ports[0], controlAddr, o.Partitions)
+	phase := time.Duration(o.Kills) * o.KillEvery
+	brk, err := startBroker(env, ports[0], controlAddr, o.Partitions)
 	if err != nil {
 		return res, err
 	}
-	defer stopBroker()
+	defer func() { brk.stop() }()
+	// The broker's kills, at random moments of the kill phase, each once
+	// the job is seen handling records. While the broker is down the job
+	// must go on retrying (kafka.outageLimit is minutes), not exit.
+	if cfg.BrokerKills > 0 && o.BrokerKills > 0 {
+		cfg.BrokerKills = o.BrokerKills
+	}
+	var brokerKills []time.Time
+	for range cfg.BrokerKills {
+		brokerKills = append(brokerKills, start.Add(rand.N(max(phase, time.Second))))
+	}
+	brokerBack := make(chan error, 1)
+	brokerDown := false
+	killBroker := func() {
+		brokerDown = true
+		res.BrokerKills++
+		brk.kill()
+		env.Logf("%s: broker killed (%d of %d); back in %v", cfg.Name, res.BrokerKills, cfg.BrokerKills, cfg.BrokerDown)
+		go func() {
+			time.Sleep(cfg.BrokerDown)
+			brokerBack <- brk.start()
+		}()
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	phase := time.Duration(o.Kills) * o.KillEvery
 	prod := &producer{topic: Topic}
 	prodDone := make(chan error, 1)
 	go func() { prodDone <- prod.run(ctx, brokerAddr, o.Records, o.Partitions, phase) }()
@@ -177,7 +199,11 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 		}()
 		return nil
 	}
-	for slot := range o.Replicas {
+	replicas := o.Replicas
+	if cfg.Replicas > 0 {
+		replicas = cfg.Replicas
+	}
+	for slot := range replicas {
 		if err := launch(slot); err != nil {
 			return res, err
 		}
@@ -285,7 +311,21 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 					i--
 				}
 			}
-			drained = produced && res.Kills >= o.Kills && t.caughtUp(prod.ends())
+			for i := 0; i < len(brokerKills); i++ {
+				// Once the job is seen handling records, or once all
+				// were produced (then there may be nothing left to see).
+				if at := brokerKills[i]; !brokerDown && (t.total > before || produced) && time.Now().After(at) {
+					killBroker()
+					brokerKills = slices.Delete(brokerKills, i, i+1)
+					break
+				}
+			}
+			drained = produced && res.Kills >= o.Kills && len(brokerKills) == 0 && !brokerDown && t.caughtUp(prod.ends())
+		case err := <-brokerBack:
+			if err != nil {
+				return res, fmt.Errorf("restarting the broker: %w", err)
+			}
+			brokerDown = false
 		case <-drainBy:
 			env.Logf("%s: the job did not handle every produced record within %v of the last kill", cfg.Name, o.Drain)
 			drained = true
@@ -331,6 +371,12 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	if len(cfg.Faults) > 0 && res.FaultsHit == 0 {
 		err = errors.Join(err, errors.New("the broker failed no request: the run shows nothing about faults"))
 	}
+	if (len(cfg.Faults) > 0 || cfg.BrokerKills > 0) && res.Failures > 0 {
+		err = errors.Join(err, fmt.Errorf("the job exited by itself %d times: it must ride broker faults out (see the job logs)", res.Failures))
+	}
+	if res.BrokerKills < cfg.BrokerKills {
+		err = errors.Join(err, fmt.Errorf("the broker was killed %d times, want %d", res.BrokerKills, cfg.BrokerKills))
+	}
 	return res, err
 }
 
@@ -344,36 +390,48 @@ func killedBy(err error) bool {
 	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }
 
+// broker is the broker program's process, which the driver may SIGKILL
+// and start again on the same port with the same data directory.
+type broker struct {
+	env        Env
+	port       int
+	control    string
+	partitions int
+	data       string
+	log        *os.File
+	cmd        *exec.Cmd
+	done       chan struct{}
+}
+
 // startBroker starts the broker program and waits until it is ready.
-func startBroker(env Env, port int, control string, partitions int) (stop func(), err error) {
-	cmd := exec.Command(env.Bin.Broker, "-port", strconv.Itoa(port), "-control", control,
-		"-topic", Topic, "-partitions", strconv.Itoa(partitions))
+func startBroker(env Env, port int, control string, partitions int) (*broker, error) {
 	logf, err := os.Create(filepath.Join(env.Dir, "broker.log"))
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stderr = logf
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
+	b := &broker{env: env, port: port, control: control, partitions: partitions, data: filepath.Join(env.Dir, "broker-data"), log: logf}
+	if err := b.start(); err != nil {
 		logf.Close()
 		return nil, err
 	}
+	return b, nil
+}
+
+// start runs the program, reloading what it persisted before, and waits
+// until it says it is ready.
+func (b *broker) start() error {
+	cmd := exec.Command(b.env.Bin.Broker, "-port", strconv.Itoa(b.port), "-control", b.control,
+		"-topic", Topic, "-partitions", strconv.Itoa(b.partitions), "-data", b.data)
+	cmd.Stderr = b.log
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
 	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("starting the broker: %w", err)
+		return fmt.Errorf("starting the broker: %w", err)
 	}
-	stop = func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
-	}
+	b.cmd, b.done = cmd, make(chan struct{})
+	go func(done chan struct{}) { cmd.Wait(); close(done) }(b.done)
 	ready := make(chan error, 1)
 	go func() {
 		line, err := bufio.NewReader(stdout).ReadString('\n')
@@ -389,10 +447,27 @@ func startBroker(env Env, port int, control string, partitions int) (stop func()
 		err = errors.New("not ready after 20s")
 	}
 	if err != nil {
-		stop()
-		return nil, fmt.Errorf("broker on port %d (log in %s): %w", port, logf.Name(), err)
+		b.kill()
+		return fmt.Errorf("broker on port %d (log in %s): %w", b.port, b.log.Name(), err)
 	}
-	return stop, nil
+	return nil
+}
+
+// kill SIGKILLs the broker and waits until it is gone.
+func (b *broker) kill() {
+	b.cmd.Process.Kill()
+	<-b.done
+}
+
+// stop ends the broker gracefully, or kills it after 10s.
+func (b *broker) stop() {
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-b.done:
+	case <-time.After(10 * time.Second):
+		b.kill()
+	}
+	b.log.Close()
 }
 
 // freePorts returns n loopback ports that were free a moment ago.

@@ -59,6 +59,20 @@ type Job struct {
 	// SASLPassword (runtime values; the password is never logged or
 	// printed). A runtime value itself, so it stays a string.
 	SASLMechanism, SASLUsername, SASLPassword string
+	// InstanceID makes the job a static member of its group (KIP-345,
+	// kafka.instanceId): a replica restarted under the same id within
+	// SessionTimeout gets its partitions back at once, without a
+	// rebalance. Each replica needs its own, such as ${POD_NAME} of a
+	// StatefulSet. "" = dynamic membership. Runtime value.
+	InstanceID string
+	// SessionTimeout is how long the group waits for a silent member
+	// before giving its partitions to the others (kafka.sessionTimeout),
+	// > 0; the broker bounds it (group.min/max.session.timeout.ms).
+	SessionTimeout time.Duration
+	// OutageLimit is how long requests to the brokers may keep failing
+	// before the job gives up and exits (kafka.outageLimit); until then
+	// it retries and rides the outage out. 0 = never give up.
+	OutageLimit time.Duration
 
 	// BatchInterval is the time between batches (batch.interval), > 0.
 	// Buffered memory is bounded by BatchInterval x MaxRatePerPartition x
@@ -135,6 +149,8 @@ func Default() Job {
 		StartFrom:                StartCommitted(),
 		ResetTo:                  ResetEarliest,
 		Isolation:                ReadCommitted,
+		SessionTimeout:           45 * time.Second,
+		OutageLimit:              5 * time.Minute,
 		BatchInterval:            5 * time.Second,
 		MinRatePerPartition:      1,
 		BackpressureProportional: 1.0,

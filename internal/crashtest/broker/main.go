@@ -2,21 +2,26 @@
 // on a fixed loopback port, in a process of its own so that it keeps its
 // log and its groups' commits while the jobs it serves are killed.
 //
-//	broker -port 39092 -control 127.0.0.1:39093 -topic sequence -partitions 12
+//	broker -port 39092 -control 127.0.0.1:39093 -topic sequence -partitions 12 -data run/broker-data
 //
 // It prints "ready" on stdout once it listens, and stops on SIGINT or
-// SIGTERM. The control address serves fault injection over HTTP, through
+// SIGTERM. With -data it keeps its log, topics and groups (kfake's
+// DataDir) in that directory and reloads them when it starts again, so
+// the driver can SIGKILL it and bring it back on the same port as a
+// restarted broker: what it wrote before the kill is in the page cache,
+// which a SIGKILL does not lose. The control address serves fault injection over HTTP, through
 // kfake's control hooks (Cluster.ControlKey):
 //
 //	POST /fault?request=fetch&percent=30&for=3s
 //	POST /fault?request=offsetcommit&percent=50&for=2s
 //
-// fails that share of the named requests for that long: a failed fetch
-// closes the connection it came on (the client reconnects and fetches
-// again), a failed OffsetCommit answers every partition with
-// UNKNOWN_SERVER_ERROR, which the runtime does not retry, so the batch
-// and the job fail and the harness restarts the job. GET /faults says
-// how many requests each fault failed.
+// fails that share of the named requests for that long, the way a broker
+// in trouble fails them: a failed fetch closes the connection it came on
+// (the client reconnects and fetches again); a failed OffsetCommit
+// either closes its connection too, or answers every partition with
+// COORDINATOR_LOAD_IN_PROGRESS (a coordinator that just moved), both of
+// which the job must ride out without failing its batch. GET /faults
+// says how many requests each fault failed.
 package main
 
 import (
@@ -44,16 +49,21 @@ func main() {
 	control := flag.String("control", "127.0.0.1:39093", "loopback address of the fault-injection endpoint")
 	topic := flag.String("topic", "sequence", "topic to create")
 	partitions := flag.Int("partitions", 12, "partitions of the topic")
+	data := flag.String("data", "", "directory to persist the cluster in, and reload it from (kfake.DataDir)")
 	flag.Parse()
 
 	// Short session timeouts let the group expire a killed replica in a
 	// second or two; kfake's default minimum is 6s.
-	c, err := kfake.NewCluster(
+	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.Ports(*port),
 		kfake.SeedTopics(int32(*partitions), *topic),
-		kfake.GroupMinSessionTimeout(100*time.Millisecond),
-	)
+		kfake.GroupMinSessionTimeout(100 * time.Millisecond),
+	}
+	if *data != "" {
+		opts = append(opts, kfake.DataDir(*data))
+	}
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "broker:", err)
 		os.Exit(1)
@@ -129,6 +139,9 @@ func (f *faults) inject(request string, percent int, until time.Time) error {
 	case "offsetcommit":
 		key, n = kmsg.OffsetCommit, &f.offsetCommit
 		fail = func(req kmsg.Request) (kmsg.Response, error) {
+			if rand.IntN(2) == 0 {
+				return nil, errors.New("injected offset commit failure")
+			}
 			return commitFailed(req.(*kmsg.OffsetCommitRequest)), nil
 		}
 	default:
@@ -151,7 +164,8 @@ func (f *faults) inject(request string, percent int, until time.Time) error {
 	return nil
 }
 
-// commitFailed answers every partition of req with a non-retriable error.
+// commitFailed answers every partition of req with
+// COORDINATOR_LOAD_IN_PROGRESS, which says try again.
 func commitFailed(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	resp.Version = req.Version
@@ -161,7 +175,7 @@ func commitFailed(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetCommitResponseTopicPartition()
 			rp.Partition = p.Partition
-			rp.ErrorCode = kerr.UnknownServerError.Code
+			rp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)

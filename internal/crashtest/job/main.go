@@ -88,23 +88,23 @@ func run(args []string) int {
 
 	cfg := seqjob.DefaultConfig()
 	cfg.StatusAddr = ""
-	// Static membership and a short rebalance timeout work around kfake
-	// (the version in go.mod): it never expires a classic-group member
-	// that was killed while its JoinGroup was pending, so repeated
-	// SIGKILLs of dynamic members can stall the group for good. A
-	// restarted replica rejoins under the same instance id and replaces
-	// its dead self; a replica that stays dead is expired after the
-	// short session timeout (the broker allows short ones), which
+	// Static membership (kafka.instanceId) and short session and
+	// rebalance timeouts work around kfake (the version in go.mod): it
+	// never expires a classic-group member that was killed while its
+	// JoinGroup was pending, so repeated SIGKILLs of dynamic members can
+	// stall the group for good. A restarted replica rejoins under the
+	// same instance id and replaces its dead self; a replica that stays
+	// dead is expired after the short session timeout
+	// (kafka.sessionTimeout; the broker program allows short ones), which
 	// rebalances its partitions to the other. Even so, a member killed
 	// mid-rebalance held the whole group without partitions for kgo's
 	// default rebalance timeout (60s) in a long run, hence the shorter
-	// one, which bounds such a stall.
+	// one, which bounds such a stall. The settings go through the job's
+	// configuration, as a deployment's would.
+	cfg.InstanceID = *instance
+	cfg.SessionTimeout = *session
 	cfg.EngineOptions = append(cfg.EngineOptions, runtime.WithSemantics(sem),
-		runtime.KgoOpts(kgo.SessionTimeout(*session), kgo.HeartbeatInterval(*session/10),
-			kgo.RebalanceTimeout(2**session)))
-	if *instance != "" {
-		cfg.EngineOptions = append(cfg.EngineOptions, runtime.InstanceID(*instance))
-	}
+		runtime.KgoOpts(kgo.RebalanceTimeout(2**session)))
 	if *sinkType != "" {
 		return runSink(ctx, cfg, fs.Args(), *sinkType, *dsn, *table, *sinkTable, *sinkDir, *hold)
 	}
