@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -72,7 +74,8 @@ func runMain(ctx context.Context, name string, cfg *JobConfig, args []string, lo
 
 	status := NewStatus(name)
 	// Before the caller's options, which win.
-	cfg.EngineOptions = append([]Opt{status.Attach(), Listener(batchLogger{log}), Logger(log),
+	batches := &batchLogger{log: log}
+	cfg.EngineOptions = append([]Opt{status.Attach(), Listener(batches), Logger(log),
 		KgoOpts(kgo.WithLogger(kslog.New(kafkaLog)))}, cfg.EngineOptions...)
 	if cfg.StatusAddr != "" {
 		ln, err := net.Listen("tcp", cfg.StatusAddr)
@@ -85,7 +88,12 @@ func runMain(ctx context.Context, name string, cfg *JobConfig, args []string, lo
 		log.Info("serving status", "addr", ln.Addr().String())
 	}
 	if err := status.Watch(run)(ctx); err != nil {
-		log.Error("stopped", "err", err, "exit_code", 1)
+		if id, ok := batches.failedWith(err); ok {
+			// The batch's error is in its "batch failed" line: once.
+			log.Error("stopped", "cause", fmt.Sprintf("batch %d failed", id), "exit_code", 1)
+		} else {
+			log.Error("stopped", "err", err, "exit_code", 1)
+		}
 		return 1
 	}
 	log.Info("stopped")
@@ -213,13 +221,23 @@ func unjoin(err error) []error {
 	return out
 }
 
-type batchLogger struct{ log *slog.Logger }
+// batchLogger logs each completed batch, and remembers the last failed
+// one so the job's last line does not repeat its error.
+type batchLogger struct {
+	log        *slog.Logger
+	mu         sync.Mutex
+	failedID   int64
+	failedText string
+}
 
-func (batchLogger) BatchSubmitted(BatchInfo) {}
-func (batchLogger) BatchStarted(BatchInfo)   {}
-func (l batchLogger) BatchCompleted(i BatchInfo) {
+func (*batchLogger) BatchSubmitted(BatchInfo) {}
+func (*batchLogger) BatchStarted(BatchInfo)   {}
+func (l *batchLogger) BatchCompleted(i BatchInfo) {
 	if i.Err != nil {
 		l.log.Error("batch failed", "batch", i.ID, "err", i.Err)
+		l.mu.Lock()
+		l.failedID, l.failedText = i.ID, i.Err.Error()
+		l.mu.Unlock()
 		return
 	}
 	level := slog.LevelInfo
@@ -227,4 +245,12 @@ func (l batchLogger) BatchCompleted(i BatchInfo) {
 		level = slog.LevelDebug // an idle job's log is not a line per interval
 	}
 	l.log.Log(context.Background(), level, "batch done", "batch", i.ID, "records", i.Records, "scheduling_delay", i.SchedulingDelay, "processing_time", i.ProcessingTime)
+}
+
+// failedWith reports the failed batch whose error err (Run's) is, if one
+// was logged.
+func (l *batchLogger) failedWith(err error) (int64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failedID, l.failedText != "" && strings.HasSuffix(err.Error(), l.failedText)
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -533,5 +535,47 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 	first, _, _ := strings.Cut(out, "\n")
 	if code != 2 || !strings.Contains(readme, "\n"+first+"\n") {
 		t.Errorf("README's example of a bad value is not what the job prints:\n%s", first)
+	}
+}
+
+// A failed batch that ends the job is logged once, in its "batch failed"
+// line; the "stopped" line names the batch instead of repeating the error.
+func TestFailedBatchErrorLoggedOnce(t *testing.T) {
+	brokers, cl := kafkatest.Cluster(t, 1, testTopic)
+	kafkatest.Produce(t, cl, testTopic, 1, 3)
+	cfg := DefaultJobConfig()
+	cfg.Brokers, cfg.Group, cfg.StatusAddr = brokers, "g", ""
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out syncBuffer
+	code := runMain(ctx, "anomaly-detector", &cfg, []string{"--batch-interval", "50ms", "--start-from", "earliest"}, envOf(nil), &out, false, func(ctx context.Context) error {
+		opts, err := cfg.EngineOpts()
+		if err != nil {
+			return err
+		}
+		e, err := New(append(opts, JobName("anomaly-detector"))...)
+		if err != nil {
+			return err
+		}
+		s, err := NewStream[[]byte, []byte](e, "events", Subscribe(testTopic), nil, nil)
+		if err != nil {
+			return err
+		}
+		return e.Run(ctx, func(_ context.Context, b *JobBatch) error {
+			if s.Batch(b).Len() > 0 {
+				return errors.New("the warehouse refused the rows")
+			}
+			return nil
+		})
+	})
+	log := out.String()
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, log)
+	}
+	if n := strings.Count(log, "the warehouse refused the rows"); n != 1 {
+		t.Errorf("the batch's error is logged %d times, want once:\n%s", n, log)
+	}
+	if !regexp.MustCompile(`msg=stopped job=anomaly-detector cause="batch \d+ failed" exit_code=1`).MatchString(log) {
+		t.Errorf("no stopped line naming the batch:\n%s", log)
 	}
 }
