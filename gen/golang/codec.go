@@ -29,6 +29,9 @@ func emitCodecs(f *jen.File, p *model.Package) {
 func emitEnumCodec(f *jen.File, n *model.Named) {
 	f.Func().Params(jen.Id("e").Id(n.GoName)).Id(appendAvroHelper).Params(jen.Id("dst").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).Block(
 		jen.List(jen.Id("i"), jen.Id("ok")).Op(":=").Id("e").Dot(indexHelper).Call(),
+		jen.If(jen.Id("e").Op("==").Lit("")).Block(
+			jen.Return(jen.Nil(), jen.Qual("fmt", "Errorf").Call(jen.Lit(n.FullName+": %w"), jen.Qual(codecPkg, "ErrUnsetEnum"))),
+		),
 		jen.If(jen.Op("!").Id("ok")).Block(
 			jen.Return(jen.Nil(), jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("%%q is not a symbol of enum %s", n.FullName)), jen.String().Parens(jen.Id("e")))),
 		),
@@ -45,9 +48,14 @@ func emitRecordCodec(f *jen.File, n *model.Named) {
 	f.Commentf("AppendAvro appends the Avro binary encoding of r (no header) to dst.")
 	f.Func().Params(recv.Clone()).Id("AppendAvro").Params(jen.Id("dst").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).Block(
 		jen.List(jen.Id("out"), jen.Id("err")).Op(":=").Id("r").Dot(appendAvroHelper).Call(jen.Id("dst")),
-		jen.If(jen.Err().Op("!=").Nil()).Block(
-			jen.Return(jen.Id("dst"), jen.Qual("fmt", "Errorf").Call(jen.Lit("encoding "+n.FullName+": %w"), jen.Err())),
-		),
+		jen.If(jen.Err().Op("!=").Nil()).BlockFunc(func(g *jen.Group) {
+			if hasEnum(n, map[*model.Named]bool{}) {
+				g.If(jen.Qual("errors", "Is").Call(jen.Err(), jen.Qual(codecPkg, "ErrUnsetEnum"))).Block(
+					jen.Return(jen.Id("dst"), jen.Qual("fmt", "Errorf").Call(jen.Lit("encoding "+n.FullName+": %w; New"+n.GoName+"() starts from the schema's defaults"), jen.Err())),
+				)
+			}
+			g.Return(jen.Id("dst"), jen.Qual("fmt", "Errorf").Call(jen.Lit("encoding "+n.FullName+": %w"), jen.Err()))
+		}),
 		jen.Return(jen.Id("out"), jen.Nil()),
 	)
 	f.Line()
@@ -130,7 +138,40 @@ func (e *emitter) local(prefix string) string {
 }
 
 func wrapErr(path string) *jen.Statement {
-	return jen.Qual("fmt", "Errorf").Call(jen.Lit(path+": %w"), jen.Err())
+	return jen.Qual(codecPkg, "FieldErr").Call(jen.Lit(path), jen.Err())
+}
+
+// hasEnum reports whether a record's encoding includes an enum, which can be
+// unset.
+func hasEnum(n *model.Named, seen map[*model.Named]bool) bool {
+	if seen[n] {
+		return false
+	}
+	seen[n] = true
+	var walk func(t *model.Type) bool
+	walk = func(t *model.Type) bool {
+		switch t.Kind {
+		case model.Enum:
+			return true
+		case model.Record:
+			return hasEnum(t.Named, seen)
+		case model.Array, model.Map, model.Optional:
+			return walk(t.Elem)
+		case model.Union:
+			for _, b := range t.Union.Branches {
+				if walk(b.Type) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, f := range n.Fields {
+		if walk(f.Type) {
+			return true
+		}
+	}
+	return false
 }
 
 // enc appends statements that append value v of type t to dst.
@@ -232,7 +273,7 @@ func (e *emitter) enc(g *jen.Group, t *model.Type, v *jen.Statement, path string
 				if t.Union.NullIndex >= 0 {
 					g.Id("dst").Op("=").Qual(codecPkg, "AppendLong").Call(jen.Id("dst"), jen.Lit(int64(t.Union.NullIndex)))
 				} else {
-					g.Return(jen.Nil(), jen.Qual("errors", "New").Call(jen.Lit(path+": nil value for a union without a null branch")))
+					g.Return(jen.Nil(), jen.Qual(codecPkg, "FieldErr").Call(jen.Lit(path), jen.Qual("errors", "New").Call(jen.Lit("nil value for a union without a null branch"))))
 				}
 			})
 			for _, b := range t.Union.Branches {

@@ -182,6 +182,7 @@ func emitRecordType(f *jen.File, n *model.Named) {
 	f.Commentf("%s is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of %s.", fingerprint, schema)
 	f.Const().Id(fingerprint).Uint64().Op("=").Id(fmt.Sprintf("0x%016x", n.Fingerprint))
 	f.Line()
+	emitNew(f, n)
 }
 
 func emitEnumType(f *jen.File, n *model.Named) {

@@ -20,10 +20,14 @@ func RecordSchema(t string) string { return t + "Schema" }
 // RecordFingerprint names the fingerprint constant of record t.
 func RecordFingerprint(t string) string { return t + "Fingerprint" }
 
+// RecordNew names the constructor of record t that sets the schema's
+// defaults.
+func RecordNew(t string) string { return "New" + t }
+
 // RecordNames are the package-level names a record type named t declares:
-// t itself first, then its constants.
+// t itself first, then its constants and functions.
 func RecordNames(t string) []string {
-	return []string{t, RecordSchema(t), RecordFingerprint(t)}
+	return []string{t, RecordSchema(t), RecordFingerprint(t), RecordNew(t)}
 }
 
 // RecordMethods are the exported methods of every generated record type;

@@ -171,6 +171,24 @@ const ImpressionSchema = `{
 // ImpressionFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of ImpressionSchema.
 const ImpressionFingerprint uint64 = 0x8fcefbfba2d9b674
 
+// NewImpression returns a Impression with the defaults of the schema com.example.ads.Impression: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewImpression() Impression {
+	return Impression{
+		BidPrice:  new(sgbig.Rat),
+		Device:    DeviceTypeUnknown,
+		Geo:       NewGeoPoint(),
+		Labels:    map[string]string{},
+		LatencyMs: 0,
+		Segments:  []string{},
+		Viewable:  false,
+	}
+}
+
 // DeviceType is the Avro enum com.example.ads.DeviceType.
 type DeviceType string
 
@@ -241,6 +259,16 @@ const GeoPointSchema = `{
 
 // GeoPointFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of GeoPointSchema.
 const GeoPointFingerprint uint64 = 0x74c29c139611af91
+
+// NewGeoPoint returns a GeoPoint with the defaults of the schema com.example.ads.GeoPoint: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewGeoPoint() GeoPoint {
+	return GeoPoint{Country: "ZZ"}
+}
 
 // Md5 is the Avro fixed type com.example.ads.MD5 (16 bytes).
 type Md5 [16]byte
@@ -321,3 +349,13 @@ const ClickSchema = `{
 
 // ClickFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of ClickSchema.
 const ClickFingerprint uint64 = 0x348931362d2f8126
+
+// NewClick returns a Click with the defaults of the schema com.example.ads.Click: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewClick() Click {
+	return Click{Device: DeviceTypeUnknown}
+}

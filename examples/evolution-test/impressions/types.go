@@ -62,6 +62,19 @@ const ImpressionSchema = `{
 // ImpressionFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of ImpressionSchema.
 const ImpressionFingerprint uint64 = 0xf330ba43cdbaa519
 
+// NewImpression returns a Impression with the defaults of the schema com.example.ads.Impression: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewImpression() Impression {
+	return Impression{
+		Device:   DeviceTypeDesktop,
+		Viewable: false,
+	}
+}
+
 // DeviceType is the Avro enum com.example.ads.DeviceType.
 type DeviceType string
 

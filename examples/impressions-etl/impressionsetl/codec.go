@@ -4,6 +4,7 @@
 package impressionsetl
 
 import (
+	sgerrors "errors"
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
@@ -20,6 +21,9 @@ const _ = sgruntime.SupportPackageIsVersion1
 func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
 	if err != nil {
+		if sgerrors.Is(err, sgcodec.ErrUnsetEnum) {
+			return dst, sgfmt.Errorf("encoding com.example.ads.Impression: %w; NewImpression() starts from the schema's defaults", err)
+		}
 		return dst, sgfmt.Errorf("encoding com.example.ads.Impression: %w", err)
 	}
 	return out, nil
@@ -63,10 +67,10 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 	dst = sgcodec.AppendString(dst, r.PublisherID)
 	dst = sgcodec.AppendLong(dst, sgcodec.MillisOf(r.Timestamp))
 	if dst, err = r.Device.sgAppendAvro(dst); err != nil {
-		return nil, sgfmt.Errorf("device: %w", err)
+		return nil, sgcodec.FieldErr("device", err)
 	}
 	if dst, err = r.Geo.sgAppendAvro(dst); err != nil {
-		return nil, sgfmt.Errorf("geo: %w", err)
+		return nil, sgcodec.FieldErr("geo", err)
 	}
 	if r.UserAgent == nil {
 		dst = sgcodec.AppendLong(dst, int64(0))
@@ -75,7 +79,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 		dst = sgcodec.AppendString(dst, (*r.UserAgent))
 	}
 	if dst, err = sgcodec.AppendDecimalBytes(dst, r.BidPrice, 12, 6); err != nil {
-		return nil, sgfmt.Errorf("bid_price: %w", err)
+		return nil, sgcodec.FieldErr("bid_price", err)
 	}
 	if r.FloorPrice == nil {
 		dst = sgcodec.AppendLong(dst, int64(0))
@@ -161,6 +165,9 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 
 func (e DeviceType) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
+	if e == "" {
+		return nil, sgfmt.Errorf("com.example.ads.DeviceType: %w", sgcodec.ErrUnsetEnum)
+	}
 	if !ok {
 		return nil, sgfmt.Errorf("%q is not a symbol of enum com.example.ads.DeviceType", string(e))
 	}

@@ -69,6 +69,9 @@ func (r *ImpressionFingerprint2) sgDecodeAvro(d *sgcodec.Decoder) {
 func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
 	if err != nil {
+		if sgerrors.Is(err, sgcodec.ErrUnsetEnum) {
+			return dst, sgfmt.Errorf("encoding org.streamgen.test.collisions.Impression: %w; NewImpression() starts from the schema's defaults", err)
+		}
 		return dst, sgfmt.Errorf("encoding org.streamgen.test.collisions.Impression: %w", err)
 	}
 	return out, nil
@@ -110,7 +113,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 	dst = sgcodec.AppendString(dst, r.AvroSchema_)
 	dst = sgcodec.AppendLong(dst, sgcodec.MillisOf(r.At))
 	if dst, err = r.Device.sgAppendAvro(dst); err != nil {
-		return nil, sgfmt.Errorf("device: %w", err)
+		return nil, sgcodec.FieldErr("device", err)
 	}
 	switch u1 := r.Payload.(type) {
 	case nil:
@@ -124,7 +127,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 	}
 	switch u2 := r.Schema.(type) {
 	case nil:
-		return nil, sgerrors.New("schema: nil value for a union without a null branch")
+		return nil, sgcodec.FieldErr("schema", sgerrors.New("nil value for a union without a null branch"))
 	case ImpressionSchema2Int:
 		dst = sgcodec.AppendLong(dst, int64(0))
 		dst = sgcodec.AppendInt(dst, u2.Value)
@@ -133,7 +136,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 		dst = sgcodec.AppendString(dst, u2.Value)
 	}
 	if dst, err = sgcodec.AppendDecimalBytes(dst, r.Price, 9, 2); err != nil {
-		return nil, sgfmt.Errorf("price: %w", err)
+		return nil, sgcodec.FieldErr("price", err)
 	}
 	if len(r.Tags) > 0 {
 		dst = sgcodec.AppendLong(dst, int64(len(r.Tags)))
@@ -204,6 +207,9 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 
 func (e Device) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
+	if e == "" {
+		return nil, sgfmt.Errorf("org.streamgen.test.collisions.Device: %w", sgcodec.ErrUnsetEnum)
+	}
 	if !ok {
 		return nil, sgfmt.Errorf("%q is not a symbol of enum org.streamgen.test.collisions.Device", string(e))
 	}

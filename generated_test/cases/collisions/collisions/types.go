@@ -31,6 +31,16 @@ const ImpressionFingerprint2Schema = `{
 // ImpressionFingerprint2Fingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of ImpressionFingerprint2Schema.
 const ImpressionFingerprint2Fingerprint uint64 = 0x2252fd5eae8a7e2f
 
+// NewImpressionFingerprint2 returns a ImpressionFingerprint2 with the defaults of the schema ImpressionFingerprint: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewImpressionFingerprint2() ImpressionFingerprint2 {
+	return ImpressionFingerprint2{}
+}
+
 // Impression is the Avro record org.streamgen.test.collisions.Impression.
 //
 // Its Go type declares ImpressionSchema, ImpressionFingerprint and the method AvroSchema.
@@ -122,6 +132,19 @@ const ImpressionSchema = `{
 // ImpressionFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of ImpressionSchema.
 const ImpressionFingerprint uint64 = 0xc979b95d68c0d8ab
 
+// NewImpression returns a Impression with the defaults of the schema org.streamgen.test.collisions.Impression: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewImpression() Impression {
+	return Impression{
+		Device: DevicePhone,
+		Price:  new(sgbig.Rat),
+	}
+}
+
 // Device is the Avro enum org.streamgen.test.collisions.Device.
 type Device string
 
@@ -181,6 +204,16 @@ const CollisionsImpressionSchemaSchema = `{
 // CollisionsImpressionSchemaFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of CollisionsImpressionSchemaSchema.
 const CollisionsImpressionSchemaFingerprint uint64 = 0x9ad4ec0ce54faa6f
 
+// NewCollisionsImpressionSchema returns a CollisionsImpressionSchema with the defaults of the schema org.streamgen.test.collisions.ImpressionSchema: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewCollisionsImpressionSchema() CollisionsImpressionSchema {
+	return CollisionsImpressionSchema{}
+}
+
 // CollisionsJobName is the Avro record org.streamgen.test.collisions.JobName.
 //
 // Named like the job's JobName constant.
@@ -203,6 +236,16 @@ const CollisionsJobNameSchema = `{
 
 // CollisionsJobNameFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of CollisionsJobNameSchema.
 const CollisionsJobNameFingerprint uint64 = 0x79df82d866d6de13
+
+// NewCollisionsJobName returns a CollisionsJobName with the defaults of the schema org.streamgen.test.collisions.JobName: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewCollisionsJobName() CollisionsJobName {
+	return CollisionsJobName{}
+}
 
 // ImpressionPayload is the Avro union of field "payload" of org.streamgen.test.collisions.Impression: one of
 //   - ImpressionPayloadString (string)

@@ -4,6 +4,7 @@
 package impressionv3
 
 import (
+	sgerrors "errors"
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
@@ -18,6 +19,9 @@ const _ = sgruntime.SupportPackageIsVersion1
 func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
 	if err != nil {
+		if sgerrors.Is(err, sgcodec.ErrUnsetEnum) {
+			return dst, sgfmt.Errorf("encoding com.example.ads.Impression: %w; NewImpression() starts from the schema's defaults", err)
+		}
 		return dst, sgfmt.Errorf("encoding com.example.ads.Impression: %w", err)
 	}
 	return out, nil
@@ -58,7 +62,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 	dst = sgcodec.AppendString(dst, r.ID)
 	dst = sgcodec.AppendLong(dst, r.CampaignID)
 	if dst, err = r.Device.sgAppendAvro(dst); err != nil {
-		return nil, sgfmt.Errorf("device: %w", err)
+		return nil, sgcodec.FieldErr("device", err)
 	}
 	switch u1 := r.Payload.(type) {
 	case nil:
@@ -93,6 +97,9 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 
 func (e DeviceType) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
+	if e == "" {
+		return nil, sgfmt.Errorf("com.example.ads.DeviceType: %w", sgcodec.ErrUnsetEnum)
+	}
 	if !ok {
 		return nil, sgfmt.Errorf("%q is not a symbol of enum com.example.ads.DeviceType", string(e))
 	}
