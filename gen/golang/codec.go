@@ -128,6 +128,10 @@ func canFail(t *model.Type) bool {
 	return t.Logical == model.Decimal
 }
 
+// mapKeysOnStack is how many keys of a map the generated encoder sorts
+// without allocating.
+const mapKeysOnStack = 16
+
 // emitter writes encode and decode statements; it numbers the locals of
 // nested arrays, maps and unions so that they do not shadow each other.
 type emitter struct{ n int }
@@ -243,11 +247,13 @@ func (e *emitter) enc(g *jen.Group, t *model.Type, v *jen.Statement, path string
 		})
 		g.Id("dst").Op("=").Append(jen.Id("dst"), jen.Lit(0))
 	case model.Map:
-		k, x := e.local("k"), e.local("v")
+		k, x, buf := e.local("k"), e.local("v"), e.local("keys")
 		g.If(jen.Len(v).Op(">").Lit(0)).BlockFunc(func(g *jen.Group) {
 			g.Id("dst").Op("=").Qual(codecPkg, "AppendLong").Call(jen.Id("dst"), jen.Int64().Parens(jen.Len(v)))
-			g.Comment("Keys in order, so that equal maps encode to equal bytes.")
-			g.For(jen.List(jen.Id("_"), jen.Id(k)).Op(":=").Range().Qual("slices", "Sorted").Call(jen.Qual("maps", "Keys").Call(v))).BlockFunc(func(g *jen.Group) {
+			g.Comment("Keys in order, so that equal maps encode to equal bytes; sorted in")
+			g.Comment("an array on the stack, so that a small map costs no allocation.")
+			g.Var().Id(buf).Index(jen.Lit(mapKeysOnStack)).String()
+			g.For(jen.List(jen.Id("_"), jen.Id(k)).Op(":=").Range().Qual(codecPkg, "SortedKeys").Call(jen.Id(buf).Index(jen.Empty(), jen.Lit(0)), v)).BlockFunc(func(g *jen.Group) {
 				g.Id("dst").Op("=").Qual(codecPkg, "AppendString").Call(jen.Id("dst"), jen.Id(k))
 				g.Id(x).Op(":=").Add(v).Index(jen.Id(k))
 				e.enc(g, t.Elem, jen.Id(x), path+"[]")

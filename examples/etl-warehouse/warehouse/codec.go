@@ -8,7 +8,6 @@ import (
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
-	sgmaps "maps"
 	sgslices "slices"
 	sgsync "sync"
 )
@@ -97,8 +96,10 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 	dst = append(dst, 0)
 	if len(r.Labels) > 0 {
 		dst = sgcodec.AppendLong(dst, int64(len(r.Labels)))
-		// Keys in order, so that equal maps encode to equal bytes.
-		for _, k2 := range sgslices.Sorted(sgmaps.Keys(r.Labels)) {
+		// Keys in order, so that equal maps encode to equal bytes; sorted in
+		// an array on the stack, so that a small map costs no allocation.
+		var keys4 [16]string
+		for _, k2 := range sgcodec.SortedKeys(keys4[:0], r.Labels) {
 			dst = sgcodec.AppendString(dst, k2)
 			v3 := r.Labels[k2]
 			dst = sgcodec.AppendString(dst, v3)
@@ -116,48 +117,48 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.CreativeID = d.Int()
 	r.PublisherID = d.String()
 	r.Timestamp = sgcodec.TimestampMillis(d.Long())
-	if e4 := d.Enum(5); e4 >= 0 {
-		r.Device = sgDeviceTypeSymbols[e4]
+	if e5 := d.Enum(5); e5 >= 0 {
+		r.Device = sgDeviceTypeSymbols[e5]
 	}
 	r.Geo.sgDecodeAvro(d)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.UserAgent = nil
 	case 1:
-		v5 := d.String()
-		r.UserAgent = &v5
+		v6 := d.String()
+		r.UserAgent = &v6
 	}
 	r.BidPrice = sgcodec.DecimalFromBytes(d.Bytes(), 6)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.FloorPrice = nil
 	case 1:
-		v6 := d.Float()
-		r.FloorPrice = &v6
+		v7 := d.Float()
+		r.FloorPrice = &v7
 	}
 	r.Viewable = d.Bool()
 	{
-		var s7 []string
-		for n8 := d.BlockCount(1); n8 > 0; n8 = d.BlockCount(1) {
-			s7 = sgslices.Grow(s7, n8)
-			for range n8 {
-				s7 = append(s7, d.String())
+		var s8 []string
+		for n9 := d.BlockCount(1); n9 > 0; n9 = d.BlockCount(1) {
+			s8 = sgslices.Grow(s8, n9)
+			for range n9 {
+				s8 = append(s8, d.String())
 			}
 		}
-		r.Segments = s7
+		r.Segments = s8
 	}
 	{
-		var m9 map[string]string
-		for n10 := d.BlockCount(2); n10 > 0; n10 = d.BlockCount(2) {
-			if m9 == nil {
-				m9 = make(map[string]string, n10)
+		var m10 map[string]string
+		for n11 := d.BlockCount(2); n11 > 0; n11 = d.BlockCount(2) {
+			if m10 == nil {
+				m10 = make(map[string]string, n11)
 			}
-			for range n10 {
-				k11 := d.String()
-				m9[k11] = d.String()
+			for range n11 {
+				k12 := d.String()
+				m10[k12] = d.String()
 			}
 		}
-		r.Labels = m9
+		r.Labels = m10
 	}
 	r.LatencyMs = d.Int()
 	d.Fixed(r.Fingerprint[:])

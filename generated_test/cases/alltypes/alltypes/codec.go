@@ -8,7 +8,6 @@ import (
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
-	sgmaps "maps"
 	sgslices "slices"
 	sgsync "sync"
 )
@@ -90,8 +89,10 @@ func (r *AllTypes) sgAppendAvro(dst []byte) ([]byte, error) {
 	dst = append(dst, 0)
 	if len(r.M) > 0 {
 		dst = sgcodec.AppendLong(dst, int64(len(r.M)))
-		// Keys in order, so that equal maps encode to equal bytes.
-		for _, k3 := range sgslices.Sorted(sgmaps.Keys(r.M)) {
+		// Keys in order, so that equal maps encode to equal bytes; sorted in
+		// an array on the stack, so that a small map costs no allocation.
+		var keys5 [16]string
+		for _, k3 := range sgcodec.SortedKeys(keys5[:0], r.M) {
 			dst = sgcodec.AppendString(dst, k3)
 			v4 := r.M[k3]
 			dst = sgcodec.AppendDouble(dst, v4)
@@ -100,11 +101,13 @@ func (r *AllTypes) sgAppendAvro(dst []byte) ([]byte, error) {
 	dst = append(dst, 0)
 	if len(r.MRec) > 0 {
 		dst = sgcodec.AppendLong(dst, int64(len(r.MRec)))
-		// Keys in order, so that equal maps encode to equal bytes.
-		for _, k5 := range sgslices.Sorted(sgmaps.Keys(r.MRec)) {
-			dst = sgcodec.AppendString(dst, k5)
-			v6 := r.MRec[k5]
-			if dst, err = v6.sgAppendAvro(dst); err != nil {
+		// Keys in order, so that equal maps encode to equal bytes; sorted in
+		// an array on the stack, so that a small map costs no allocation.
+		var keys8 [16]string
+		for _, k6 := range sgcodec.SortedKeys(keys8[:0], r.MRec) {
+			dst = sgcodec.AppendString(dst, k6)
+			v7 := r.MRec[k6]
+			if dst, err = v7.sgAppendAvro(dst); err != nil {
 				return nil, sgcodec.FieldErr("m_rec[]", err)
 			}
 		}
@@ -112,11 +115,11 @@ func (r *AllTypes) sgAppendAvro(dst []byte) ([]byte, error) {
 	dst = append(dst, 0)
 	if len(r.NestedArr) > 0 {
 		dst = sgcodec.AppendLong(dst, int64(len(r.NestedArr)))
-		for i7 := range r.NestedArr {
-			if len(r.NestedArr[i7]) > 0 {
-				dst = sgcodec.AppendLong(dst, int64(len(r.NestedArr[i7])))
-				for i8 := range r.NestedArr[i7] {
-					dst = sgcodec.AppendString(dst, r.NestedArr[i7][i8])
+		for i9 := range r.NestedArr {
+			if len(r.NestedArr[i9]) > 0 {
+				dst = sgcodec.AppendLong(dst, int64(len(r.NestedArr[i9])))
+				for i10 := range r.NestedArr[i9] {
+					dst = sgcodec.AppendString(dst, r.NestedArr[i9][i10])
 				}
 			}
 			dst = append(dst, 0)
@@ -163,64 +166,64 @@ func (r *AllTypes) sgAppendAvro(dst []byte) ([]byte, error) {
 		dst = sgcodec.AppendLong(dst, int64(1))
 		if len((*r.OptArr)) > 0 {
 			dst = sgcodec.AppendLong(dst, int64(len((*r.OptArr))))
-			for i9 := range *r.OptArr {
-				dst = sgcodec.AppendInt(dst, (*r.OptArr)[i9])
+			for i11 := range *r.OptArr {
+				dst = sgcodec.AppendInt(dst, (*r.OptArr)[i11])
 			}
 		}
 		dst = append(dst, 0)
 	}
-	switch u10 := r.U.(type) {
+	switch u12 := r.U.(type) {
 	case nil:
 		return nil, sgcodec.FieldErr("u", sgerrors.New("nil value for a union without a null branch"))
 	case AllTypesUString:
 		dst = sgcodec.AppendLong(dst, int64(0))
-		dst = sgcodec.AppendString(dst, u10.Value)
+		dst = sgcodec.AppendString(dst, u12.Value)
 	case AllTypesULong:
 		dst = sgcodec.AppendLong(dst, int64(1))
-		dst = sgcodec.AppendLong(dst, u10.Value)
+		dst = sgcodec.AppendLong(dst, u12.Value)
 	case AllTypesUPair:
 		dst = sgcodec.AppendLong(dst, int64(2))
-		b11 := u10.Value
-		if dst, err = b11.sgAppendAvro(dst); err != nil {
+		b13 := u12.Value
+		if dst, err = b13.sgAppendAvro(dst); err != nil {
 			return nil, sgcodec.FieldErr("u", err)
 		}
 	case AllTypesUArray:
 		dst = sgcodec.AppendLong(dst, int64(3))
-		if len(u10.Value) > 0 {
-			dst = sgcodec.AppendLong(dst, int64(len(u10.Value)))
-			for i12 := range u10.Value {
-				dst = sgcodec.AppendInt(dst, u10.Value[i12])
+		if len(u12.Value) > 0 {
+			dst = sgcodec.AppendLong(dst, int64(len(u12.Value)))
+			for i14 := range u12.Value {
+				dst = sgcodec.AppendInt(dst, u12.Value[i14])
 			}
 		}
 		dst = append(dst, 0)
 	}
-	switch u13 := r.UNull.(type) {
+	switch u15 := r.UNull.(type) {
 	case nil:
 		dst = sgcodec.AppendLong(dst, int64(0))
 	case AllTypesUNullInt:
 		dst = sgcodec.AppendLong(dst, int64(1))
-		dst = sgcodec.AppendInt(dst, u13.Value)
+		dst = sgcodec.AppendInt(dst, u15.Value)
 	case AllTypesUNullString:
 		dst = sgcodec.AppendLong(dst, int64(2))
-		dst = sgcodec.AppendString(dst, u13.Value)
+		dst = sgcodec.AppendString(dst, u15.Value)
 	case AllTypesUNullSuit:
 		dst = sgcodec.AppendLong(dst, int64(3))
-		if dst, err = u13.Value.sgAppendAvro(dst); err != nil {
+		if dst, err = u15.Value.sgAppendAvro(dst); err != nil {
 			return nil, sgcodec.FieldErr("u_null", err)
 		}
 	}
 	if len(r.ArrU) > 0 {
 		dst = sgcodec.AppendLong(dst, int64(len(r.ArrU)))
-		for i14 := range r.ArrU {
-			switch u15 := r.ArrU[i14].(type) {
+		for i16 := range r.ArrU {
+			switch u17 := r.ArrU[i16].(type) {
 			case nil:
 				dst = sgcodec.AppendLong(dst, int64(0))
 			case AllTypesArrUItemDouble:
 				dst = sgcodec.AppendLong(dst, int64(1))
-				dst = sgcodec.AppendDouble(dst, u15.Value)
+				dst = sgcodec.AppendDouble(dst, u17.Value)
 			case AllTypesArrUItemString:
 				dst = sgcodec.AppendLong(dst, int64(2))
-				dst = sgcodec.AppendString(dst, u15.Value)
+				dst = sgcodec.AppendString(dst, u17.Value)
 			}
 		}
 	}
@@ -267,135 +270,135 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.D = d.Double()
 	r.By = d.Bytes()
 	r.S = d.String()
-	if e16 := d.Enum(4); e16 >= 0 {
-		r.E = sgSuitSymbols[e16]
+	if e18 := d.Enum(4); e18 >= 0 {
+		r.E = sgSuitSymbols[e18]
 	}
 	d.Fixed(r.Fx[:])
 	{
-		var s17 []int64
-		for n18 := d.BlockCount(1); n18 > 0; n18 = d.BlockCount(1) {
-			s17 = sgslices.Grow(s17, n18)
-			for range n18 {
-				s17 = append(s17, d.Long())
-			}
-		}
-		r.Arr = s17
-	}
-	{
-		var s19 []Pair
-		for n20 := d.BlockCount(2); n20 > 0; n20 = d.BlockCount(2) {
+		var s19 []int64
+		for n20 := d.BlockCount(1); n20 > 0; n20 = d.BlockCount(1) {
 			s19 = sgslices.Grow(s19, n20)
 			for range n20 {
-				s19 = append(s19, *new(Pair))
-				s19[len(s19)-1].sgDecodeAvro(d)
+				s19 = append(s19, d.Long())
 			}
 		}
-		r.ArrRec = s19
+		r.Arr = s19
 	}
 	{
-		var m21 map[string]float64
-		for n22 := d.BlockCount(9); n22 > 0; n22 = d.BlockCount(9) {
-			if m21 == nil {
-				m21 = make(map[string]float64, n22)
-			}
+		var s21 []Pair
+		for n22 := d.BlockCount(2); n22 > 0; n22 = d.BlockCount(2) {
+			s21 = sgslices.Grow(s21, n22)
 			for range n22 {
-				k23 := d.String()
-				m21[k23] = d.Double()
+				s21 = append(s21, *new(Pair))
+				s21[len(s21)-1].sgDecodeAvro(d)
 			}
 		}
-		r.M = m21
+		r.ArrRec = s21
 	}
 	{
-		var m25 map[string]Pair
-		for n26 := d.BlockCount(3); n26 > 0; n26 = d.BlockCount(3) {
-			if m25 == nil {
-				m25 = make(map[string]Pair, n26)
+		var m23 map[string]float64
+		for n24 := d.BlockCount(9); n24 > 0; n24 = d.BlockCount(9) {
+			if m23 == nil {
+				m23 = make(map[string]float64, n24)
 			}
-			for range n26 {
-				k27 := d.String()
-				var v28 Pair
-				v28.sgDecodeAvro(d)
-				m25[k27] = v28
+			for range n24 {
+				k25 := d.String()
+				m23[k25] = d.Double()
 			}
 		}
-		r.MRec = m25
+		r.M = m23
 	}
 	{
-		var s29 [][]string
-		for n30 := d.BlockCount(1); n30 > 0; n30 = d.BlockCount(1) {
-			s29 = sgslices.Grow(s29, n30)
-			for range n30 {
-				s29 = append(s29, *new([]string))
+		var m27 map[string]Pair
+		for n28 := d.BlockCount(3); n28 > 0; n28 = d.BlockCount(3) {
+			if m27 == nil {
+				m27 = make(map[string]Pair, n28)
+			}
+			for range n28 {
+				k29 := d.String()
+				var v30 Pair
+				v30.sgDecodeAvro(d)
+				m27[k29] = v30
+			}
+		}
+		r.MRec = m27
+	}
+	{
+		var s31 [][]string
+		for n32 := d.BlockCount(1); n32 > 0; n32 = d.BlockCount(1) {
+			s31 = sgslices.Grow(s31, n32)
+			for range n32 {
+				s31 = append(s31, *new([]string))
 				{
-					var s31 []string
-					for n32 := d.BlockCount(1); n32 > 0; n32 = d.BlockCount(1) {
-						s31 = sgslices.Grow(s31, n32)
-						for range n32 {
-							s31 = append(s31, d.String())
+					var s33 []string
+					for n34 := d.BlockCount(1); n34 > 0; n34 = d.BlockCount(1) {
+						s33 = sgslices.Grow(s33, n34)
+						for range n34 {
+							s33 = append(s33, d.String())
 						}
 					}
-					s29[len(s29)-1] = s31
+					s31[len(s31)-1] = s33
 				}
 			}
 		}
-		r.NestedArr = s29
+		r.NestedArr = s31
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptFirst = nil
 	case 1:
-		v33 := d.String()
-		r.OptFirst = &v33
+		v35 := d.String()
+		r.OptFirst = &v35
 	}
 	switch d.UnionIndex(2) {
 	case 1:
 		r.OptLast = nil
 	case 0:
-		v34 := d.Long()
-		r.OptLast = &v34
+		v36 := d.Long()
+		r.OptLast = &v36
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptRec = nil
 	case 1:
-		v35 := new(Pair)
-		v35.sgDecodeAvro(d)
-		r.OptRec = v35
+		v37 := new(Pair)
+		v37.sgDecodeAvro(d)
+		r.OptRec = v37
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptEnum = nil
 	case 1:
-		v36 := new(Suit)
-		if e37 := d.Enum(4); e37 >= 0 {
-			(*v36) = sgSuitSymbols[e37]
+		v38 := new(Suit)
+		if e39 := d.Enum(4); e39 >= 0 {
+			(*v38) = sgSuitSymbols[e39]
 		}
-		r.OptEnum = v36
+		r.OptEnum = v38
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptFixed = nil
 	case 1:
-		v38 := new(Hash4)
-		d.Fixed((*v38)[:])
-		r.OptFixed = v38
+		v40 := new(Hash4)
+		d.Fixed((*v40)[:])
+		r.OptFixed = v40
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptArr = nil
 	case 1:
-		v39 := new([]int32)
+		v41 := new([]int32)
 		{
-			var s40 []int32
-			for n41 := d.BlockCount(1); n41 > 0; n41 = d.BlockCount(1) {
-				s40 = sgslices.Grow(s40, n41)
-				for range n41 {
-					s40 = append(s40, d.Int())
+			var s42 []int32
+			for n43 := d.BlockCount(1); n43 > 0; n43 = d.BlockCount(1) {
+				s42 = sgslices.Grow(s42, n43)
+				for range n43 {
+					s42 = append(s42, d.Int())
 				}
 			}
-			(*v39) = s40
+			(*v41) = s42
 		}
-		r.OptArr = v39
+		r.OptArr = v41
 	}
 	switch d.UnionIndex(4) {
 	case 0:
@@ -403,22 +406,22 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 1:
 		r.U = AllTypesULong{Value: d.Long()}
 	case 2:
-		var w42 AllTypesUPair
-		w42.Value.sgDecodeAvro(d)
-		r.U = w42
+		var w44 AllTypesUPair
+		w44.Value.sgDecodeAvro(d)
+		r.U = w44
 	case 3:
-		var w43 AllTypesUArray
+		var w45 AllTypesUArray
 		{
-			var s44 []int32
-			for n45 := d.BlockCount(1); n45 > 0; n45 = d.BlockCount(1) {
-				s44 = sgslices.Grow(s44, n45)
-				for range n45 {
-					s44 = append(s44, d.Int())
+			var s46 []int32
+			for n47 := d.BlockCount(1); n47 > 0; n47 = d.BlockCount(1) {
+				s46 = sgslices.Grow(s46, n47)
+				for range n47 {
+					s46 = append(s46, d.Int())
 				}
 			}
-			w43.Value = s44
+			w45.Value = s46
 		}
-		r.U = w43
+		r.U = w45
 	}
 	switch d.UnionIndex(4) {
 	case 0:
@@ -428,29 +431,29 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 2:
 		r.UNull = AllTypesUNullString{Value: d.String()}
 	case 3:
-		var w46 AllTypesUNullSuit
-		if e47 := d.Enum(4); e47 >= 0 {
-			w46.Value = sgSuitSymbols[e47]
+		var w48 AllTypesUNullSuit
+		if e49 := d.Enum(4); e49 >= 0 {
+			w48.Value = sgSuitSymbols[e49]
 		}
-		r.UNull = w46
+		r.UNull = w48
 	}
 	{
-		var s48 []AllTypesArrUItem
-		for n49 := d.BlockCount(1); n49 > 0; n49 = d.BlockCount(1) {
-			s48 = sgslices.Grow(s48, n49)
-			for range n49 {
-				s48 = append(s48, *new(AllTypesArrUItem))
+		var s50 []AllTypesArrUItem
+		for n51 := d.BlockCount(1); n51 > 0; n51 = d.BlockCount(1) {
+			s50 = sgslices.Grow(s50, n51)
+			for range n51 {
+				s50 = append(s50, *new(AllTypesArrUItem))
 				switch d.UnionIndex(3) {
 				case 0:
-					s48[len(s48)-1] = nil
+					s50[len(s50)-1] = nil
 				case 1:
-					s48[len(s48)-1] = AllTypesArrUItemDouble{Value: d.Double()}
+					s50[len(s50)-1] = AllTypesArrUItemDouble{Value: d.Double()}
 				case 2:
-					s48[len(s48)-1] = AllTypesArrUItemString{Value: d.String()}
+					s50[len(s50)-1] = AllTypesArrUItemString{Value: d.String()}
 				}
 			}
 		}
-		r.ArrU = s48
+		r.ArrU = s50
 	}
 	r.TsMs = sgcodec.TimestampMillis(d.Long())
 	r.TsUs = sgcodec.TimestampMicros(d.Long())
@@ -460,9 +463,9 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.TMs = sgcodec.TimeMillis(d.Int())
 	r.TUs = d.TimeMicros()
 	r.DecBytes = sgcodec.DecimalFromBytes(d.Bytes(), 3)
-	var f50 [8]byte
-	d.Fixed(f50[:])
-	r.DecFixed = sgcodec.DecimalFromBytes(f50[:], 2)
+	var f52 [8]byte
+	d.Fixed(f52[:])
+	r.DecFixed = sgcodec.DecimalFromBytes(f52[:], 2)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptDec = nil
@@ -475,8 +478,8 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 0:
 		r.OptTs = nil
 	case 1:
-		v52 := sgcodec.TimestampMillis(d.Long())
-		r.OptTs = &v52
+		v54 := sgcodec.TimestampMillis(d.Long())
+		r.OptTs = &v54
 	}
 	r.Type = d.String()
 	r.Func = d.Int()
@@ -911,8 +914,10 @@ func (r *Defaults) sgAppendAvro(dst []byte) ([]byte, error) {
 	dst = append(dst, 0)
 	if len(r.M) > 0 {
 		dst = sgcodec.AppendLong(dst, int64(len(r.M)))
-		// Keys in order, so that equal maps encode to equal bytes.
-		for _, k3 := range sgslices.Sorted(sgmaps.Keys(r.M)) {
+		// Keys in order, so that equal maps encode to equal bytes; sorted in
+		// an array on the stack, so that a small map costs no allocation.
+		var keys5 [16]string
+		for _, k3 := range sgcodec.SortedKeys(keys5[:0], r.M) {
 			dst = sgcodec.AppendString(dst, k3)
 			v4 := r.M[k3]
 			dst = sgcodec.AppendDouble(dst, v4)
@@ -944,38 +949,38 @@ func (r *Defaults) sgAppendAvro(dst []byte) ([]byte, error) {
 	}
 	if len(r.Points) > 0 {
 		dst = sgcodec.AppendLong(dst, int64(len(r.Points)))
-		for i5 := range r.Points {
-			if dst, err = r.Points[i5].sgAppendAvro(dst); err != nil {
+		for i6 := range r.Points {
+			if dst, err = r.Points[i6].sgAppendAvro(dst); err != nil {
 				return nil, sgcodec.FieldErr("points[]", err)
 			}
 		}
 	}
 	dst = append(dst, 0)
-	switch u6 := r.U.(type) {
+	switch u7 := r.U.(type) {
 	case nil:
 		return nil, sgcodec.FieldErr("u", sgerrors.New("nil value for a union without a null branch"))
 	case DefaultsULong:
 		dst = sgcodec.AppendLong(dst, int64(0))
-		dst = sgcodec.AppendLong(dst, u6.Value)
+		dst = sgcodec.AppendLong(dst, u7.Value)
 	case DefaultsUString:
 		dst = sgcodec.AppendLong(dst, int64(1))
-		dst = sgcodec.AppendString(dst, u6.Value)
+		dst = sgcodec.AppendString(dst, u7.Value)
 	case DefaultsUPoint:
 		dst = sgcodec.AppendLong(dst, int64(2))
-		b7 := u6.Value
-		if dst, err = b7.sgAppendAvro(dst); err != nil {
+		b8 := u7.Value
+		if dst, err = b8.sgAppendAvro(dst); err != nil {
 			return nil, sgcodec.FieldErr("u", err)
 		}
 	}
-	switch u8 := r.UNull.(type) {
+	switch u9 := r.UNull.(type) {
 	case nil:
 		dst = sgcodec.AppendLong(dst, int64(0))
 	case DefaultsUNullLong:
 		dst = sgcodec.AppendLong(dst, int64(1))
-		dst = sgcodec.AppendLong(dst, u8.Value)
+		dst = sgcodec.AppendLong(dst, u9.Value)
 	case DefaultsUNullString:
 		dst = sgcodec.AppendLong(dst, int64(2))
-		dst = sgcodec.AppendString(dst, u8.Value)
+		dst = sgcodec.AppendString(dst, u9.Value)
 	}
 	dst = sgcodec.AppendLong(dst, sgcodec.MillisOf(r.TsMs))
 	dst = sgcodec.AppendLong(dst, sgcodec.MicrosOf(r.TsUs))
@@ -1018,79 +1023,79 @@ func (r *Defaults) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.D = d.Double()
 	r.By = d.Bytes()
 	r.S = d.String()
-	if e9 := d.Enum(3); e9 >= 0 {
-		r.Color = sgColorSymbols[e9]
-	}
 	if e10 := d.Enum(3); e10 >= 0 {
-		r.ColorUnset = sgColorSymbols[e10]
+		r.Color = sgColorSymbols[e10]
+	}
+	if e11 := d.Enum(3); e11 >= 0 {
+		r.ColorUnset = sgColorSymbols[e11]
 	}
 	d.Fixed(r.Fx[:])
 	{
-		var s11 []int64
-		for n12 := d.BlockCount(1); n12 > 0; n12 = d.BlockCount(1) {
-			s11 = sgslices.Grow(s11, n12)
-			for range n12 {
-				s11 = append(s11, d.Long())
+		var s12 []int64
+		for n13 := d.BlockCount(1); n13 > 0; n13 = d.BlockCount(1) {
+			s12 = sgslices.Grow(s12, n13)
+			for range n13 {
+				s12 = append(s12, d.Long())
 			}
 		}
-		r.Arr = s11
+		r.Arr = s12
 	}
 	{
-		var s13 []string
-		for n14 := d.BlockCount(1); n14 > 0; n14 = d.BlockCount(1) {
-			s13 = sgslices.Grow(s13, n14)
-			for range n14 {
-				s13 = append(s13, d.String())
+		var s14 []string
+		for n15 := d.BlockCount(1); n15 > 0; n15 = d.BlockCount(1) {
+			s14 = sgslices.Grow(s14, n15)
+			for range n15 {
+				s14 = append(s14, d.String())
 			}
 		}
-		r.ArrEmpty = s13
+		r.ArrEmpty = s14
 	}
 	{
-		var m15 map[string]float64
-		for n16 := d.BlockCount(9); n16 > 0; n16 = d.BlockCount(9) {
-			if m15 == nil {
-				m15 = make(map[string]float64, n16)
+		var m16 map[string]float64
+		for n17 := d.BlockCount(9); n17 > 0; n17 = d.BlockCount(9) {
+			if m16 == nil {
+				m16 = make(map[string]float64, n17)
 			}
-			for range n16 {
-				k17 := d.String()
-				m15[k17] = d.Double()
+			for range n17 {
+				k18 := d.String()
+				m16[k18] = d.Double()
 			}
 		}
-		r.M = m15
+		r.M = m16
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptNull = nil
 	case 1:
-		v19 := d.String()
-		r.OptNull = &v19
+		v20 := d.String()
+		r.OptNull = &v20
 	}
 	switch d.UnionIndex(2) {
 	case 1:
 		r.OptValue = nil
 	case 0:
-		v20 := d.String()
-		r.OptValue = &v20
+		v21 := d.String()
+		r.OptValue = &v21
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptRec = nil
 	case 1:
-		v21 := new(Point)
-		v21.sgDecodeAvro(d)
-		r.OptRec = v21
+		v22 := new(Point)
+		v22.sgDecodeAvro(d)
+		r.OptRec = v22
 	}
 	r.Point.sgDecodeAvro(d)
 	{
-		var s22 []Point
-		for n23 := d.BlockCount(3); n23 > 0; n23 = d.BlockCount(3) {
-			s22 = sgslices.Grow(s22, n23)
-			for range n23 {
-				s22 = append(s22, *new(Point))
-				s22[len(s22)-1].sgDecodeAvro(d)
+		var s23 []Point
+		for n24 := d.BlockCount(3); n24 > 0; n24 = d.BlockCount(3) {
+			s23 = sgslices.Grow(s23, n24)
+			for range n24 {
+				s23 = append(s23, *new(Point))
+				s23[len(s23)-1].sgDecodeAvro(d)
 			}
 		}
-		r.Points = s22
+		r.Points = s23
 	}
 	switch d.UnionIndex(3) {
 	case 0:
@@ -1098,9 +1103,9 @@ func (r *Defaults) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 1:
 		r.U = DefaultsUString{Value: d.String()}
 	case 2:
-		var w24 DefaultsUPoint
-		w24.Value.sgDecodeAvro(d)
-		r.U = w24
+		var w25 DefaultsUPoint
+		w25.Value.sgDecodeAvro(d)
+		r.U = w25
 	}
 	switch d.UnionIndex(3) {
 	case 0:
@@ -1117,15 +1122,15 @@ func (r *Defaults) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.TUs = d.TimeMicros()
 	r.Dec = sgcodec.DecimalFromBytes(d.Bytes(), 3)
 	r.DecNeg = sgcodec.DecimalFromBytes(d.Bytes(), 2)
-	var f25 [8]byte
-	d.Fixed(f25[:])
-	r.DecFixed = sgcodec.DecimalFromBytes(f25[:], 2)
+	var f26 [8]byte
+	d.Fixed(f26[:])
+	r.DecFixed = sgcodec.DecimalFromBytes(f26[:], 2)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptTs = nil
 	case 1:
-		v26 := sgcodec.TimestampMillis(d.Long())
-		r.OptTs = &v26
+		v27 := sgcodec.TimestampMillis(d.Long())
+		r.OptTs = &v27
 	}
 	switch d.UnionIndex(2) {
 	case 1:
@@ -1288,8 +1293,10 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 	dst = append(dst, 0)
 	if len(r.Labels) > 0 {
 		dst = sgcodec.AppendLong(dst, int64(len(r.Labels)))
-		// Keys in order, so that equal maps encode to equal bytes.
-		for _, k2 := range sgslices.Sorted(sgmaps.Keys(r.Labels)) {
+		// Keys in order, so that equal maps encode to equal bytes; sorted in
+		// an array on the stack, so that a small map costs no allocation.
+		var keys4 [16]string
+		for _, k2 := range sgcodec.SortedKeys(keys4[:0], r.Labels) {
 			dst = sgcodec.AppendString(dst, k2)
 			v3 := r.Labels[k2]
 			dst = sgcodec.AppendString(dst, v3)
@@ -1307,48 +1314,48 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.CreativeID = d.Int()
 	r.PublisherID = d.String()
 	r.Timestamp = sgcodec.TimestampMillis(d.Long())
-	if e4 := d.Enum(5); e4 >= 0 {
-		r.Device = sgDeviceTypeSymbols[e4]
+	if e5 := d.Enum(5); e5 >= 0 {
+		r.Device = sgDeviceTypeSymbols[e5]
 	}
 	r.Geo.sgDecodeAvro(d)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.UserAgent = nil
 	case 1:
-		v5 := d.String()
-		r.UserAgent = &v5
+		v6 := d.String()
+		r.UserAgent = &v6
 	}
 	r.BidPrice = sgcodec.DecimalFromBytes(d.Bytes(), 6)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.FloorPrice = nil
 	case 1:
-		v6 := d.Float()
-		r.FloorPrice = &v6
+		v7 := d.Float()
+		r.FloorPrice = &v7
 	}
 	r.Viewable = d.Bool()
 	{
-		var s7 []string
-		for n8 := d.BlockCount(1); n8 > 0; n8 = d.BlockCount(1) {
-			s7 = sgslices.Grow(s7, n8)
-			for range n8 {
-				s7 = append(s7, d.String())
+		var s8 []string
+		for n9 := d.BlockCount(1); n9 > 0; n9 = d.BlockCount(1) {
+			s8 = sgslices.Grow(s8, n9)
+			for range n9 {
+				s8 = append(s8, d.String())
 			}
 		}
-		r.Segments = s7
+		r.Segments = s8
 	}
 	{
-		var m9 map[string]string
-		for n10 := d.BlockCount(2); n10 > 0; n10 = d.BlockCount(2) {
-			if m9 == nil {
-				m9 = make(map[string]string, n10)
+		var m10 map[string]string
+		for n11 := d.BlockCount(2); n11 > 0; n11 = d.BlockCount(2) {
+			if m10 == nil {
+				m10 = make(map[string]string, n11)
 			}
-			for range n10 {
-				k11 := d.String()
-				m9[k11] = d.String()
+			for range n11 {
+				k12 := d.String()
+				m10[k12] = d.String()
 			}
 		}
-		r.Labels = m9
+		r.Labels = m10
 	}
 	r.LatencyMs = d.Int()
 	d.Fixed(r.Fingerprint[:])
@@ -1472,8 +1479,10 @@ func (r *Tree) sgAppendAvro(dst []byte) ([]byte, error) {
 	dst = append(dst, 0)
 	if len(r.Attrs) > 0 {
 		dst = sgcodec.AppendLong(dst, int64(len(r.Attrs)))
-		// Keys in order, so that equal maps encode to equal bytes.
-		for _, k2 := range sgslices.Sorted(sgmaps.Keys(r.Attrs)) {
+		// Keys in order, so that equal maps encode to equal bytes; sorted in
+		// an array on the stack, so that a small map costs no allocation.
+		var keys4 [16]string
+		for _, k2 := range sgcodec.SortedKeys(keys4[:0], r.Attrs) {
 			dst = sgcodec.AppendString(dst, k2)
 			v3 := r.Attrs[k2]
 			if dst, err = v3.sgAppendAvro(dst); err != nil {
@@ -1488,29 +1497,29 @@ func (r *Tree) sgAppendAvro(dst []byte) ([]byte, error) {
 func (r *Tree) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Label = d.String()
 	{
-		var s4 []Tree
-		for n5 := d.BlockCount(3); n5 > 0; n5 = d.BlockCount(3) {
-			s4 = sgslices.Grow(s4, n5)
-			for range n5 {
-				s4 = append(s4, *new(Tree))
-				s4[len(s4)-1].sgDecodeAvro(d)
+		var s5 []Tree
+		for n6 := d.BlockCount(3); n6 > 0; n6 = d.BlockCount(3) {
+			s5 = sgslices.Grow(s5, n6)
+			for range n6 {
+				s5 = append(s5, *new(Tree))
+				s5[len(s5)-1].sgDecodeAvro(d)
 			}
 		}
-		r.Children = s4
+		r.Children = s5
 	}
 	{
-		var m6 map[string]Tree
-		for n7 := d.BlockCount(4); n7 > 0; n7 = d.BlockCount(4) {
-			if m6 == nil {
-				m6 = make(map[string]Tree, n7)
+		var m7 map[string]Tree
+		for n8 := d.BlockCount(4); n8 > 0; n8 = d.BlockCount(4) {
+			if m7 == nil {
+				m7 = make(map[string]Tree, n8)
 			}
-			for range n7 {
-				k8 := d.String()
-				var v9 Tree
-				v9.sgDecodeAvro(d)
-				m6[k8] = v9
+			for range n8 {
+				k9 := d.String()
+				var v10 Tree
+				v10.sgDecodeAvro(d)
+				m7[k9] = v10
 			}
 		}
-		r.Attrs = m6
+		r.Attrs = m7
 	}
 }

@@ -8,7 +8,6 @@ import (
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
-	sgmaps "maps"
 	sgslices "slices"
 	sgsync "sync"
 )
@@ -140,14 +139,16 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 	}
 	if len(r.Tags) > 0 {
 		dst = sgcodec.AppendLong(dst, int64(len(r.Tags)))
-		// Keys in order, so that equal maps encode to equal bytes.
-		for _, k3 := range sgslices.Sorted(sgmaps.Keys(r.Tags)) {
+		// Keys in order, so that equal maps encode to equal bytes; sorted in
+		// an array on the stack, so that a small map costs no allocation.
+		var keys5 [16]string
+		for _, k3 := range sgcodec.SortedKeys(keys5[:0], r.Tags) {
 			dst = sgcodec.AppendString(dst, k3)
 			v4 := r.Tags[k3]
 			if len(v4) > 0 {
 				dst = sgcodec.AppendLong(dst, int64(len(v4)))
-				for i5 := range v4 {
-					dst = sgcodec.AppendString(dst, v4[i5])
+				for i6 := range v4 {
+					dst = sgcodec.AppendString(dst, v4[i6])
 				}
 			}
 			dst = append(dst, 0)
@@ -161,8 +162,8 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.ID = d.String()
 	r.AvroSchema_ = d.String()
 	r.At = sgcodec.TimestampMillis(d.Long())
-	if e6 := d.Enum(2); e6 >= 0 {
-		r.Device = sgDeviceSymbols[e6]
+	if e7 := d.Enum(2); e7 >= 0 {
+		r.Device = sgDeviceSymbols[e7]
 	}
 	switch d.UnionIndex(3) {
 	case 0:
@@ -180,28 +181,28 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	}
 	r.Price = sgcodec.DecimalFromBytes(d.Bytes(), 2)
 	{
-		var m7 map[string][]string
-		for n8 := d.BlockCount(2); n8 > 0; n8 = d.BlockCount(2) {
-			if m7 == nil {
-				m7 = make(map[string][]string, n8)
+		var m8 map[string][]string
+		for n9 := d.BlockCount(2); n9 > 0; n9 = d.BlockCount(2) {
+			if m8 == nil {
+				m8 = make(map[string][]string, n9)
 			}
-			for range n8 {
-				k9 := d.String()
-				var v10 []string
+			for range n9 {
+				k10 := d.String()
+				var v11 []string
 				{
-					var s11 []string
-					for n12 := d.BlockCount(1); n12 > 0; n12 = d.BlockCount(1) {
-						s11 = sgslices.Grow(s11, n12)
-						for range n12 {
-							s11 = append(s11, d.String())
+					var s12 []string
+					for n13 := d.BlockCount(1); n13 > 0; n13 = d.BlockCount(1) {
+						s12 = sgslices.Grow(s12, n13)
+						for range n13 {
+							s12 = append(s12, d.String())
 						}
 					}
-					v10 = s11
+					v11 = s12
 				}
-				m7[k9] = v10
+				m8[k10] = v11
 			}
 		}
-		r.Tags = m7
+		r.Tags = m8
 	}
 }
 
