@@ -20,6 +20,7 @@ func emitCodecs(f *jen.File, p *model.Package) {
 		switch n.Kind {
 		case model.Record:
 			emitRecordCodec(f, n)
+			emitRecordJSON(f, n)
 		case model.Enum:
 			emitEnumCodec(f, n)
 		}

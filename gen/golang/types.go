@@ -171,7 +171,7 @@ func emitRecordType(f *jen.File, n *model.Named) {
 			if fl.Default != "" {
 				c += ", default " + fl.Default
 			}
-			g.Id(fl.GoName).Add(goType(fl.Type)).Tag(map[string]string{"avro": fl.Name}).Comment(c)
+			g.Id(fl.GoName).Add(goType(fl.Type)).Tag(map[string]string{"avro": fl.Name, "json": fl.Name}).Comment(c)
 		}
 	})
 	f.Line()

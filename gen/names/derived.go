@@ -32,7 +32,7 @@ func RecordNames(t string) []string {
 
 // RecordMethods are the exported methods of every generated record type;
 // its fields may not take their names.
-var RecordMethods = []string{"AppendAvro", "UnmarshalAvro", "UnmarshalAvroFrom", "AvroSchema"}
+var RecordMethods = []string{"AppendAvro", "UnmarshalAvro", "UnmarshalAvroFrom", "AvroSchema", "MarshalJSON", "UnmarshalJSON"}
 
 // StreamRecord, StreamBatch and StreamPartition name the aliases of the
 // runtime's types for the stream whose Go name is s.

@@ -9,7 +9,9 @@ import (
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
 	sgslices "slices"
+	sgstrconv "strconv"
 	sgsync "sync"
+	sgtime "time"
 )
 
 // Generated code that is older than the runtime it links against fails to
@@ -485,6 +487,919 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Func = d.Int()
 }
 
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r AllTypes) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.AllTypes: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewAllTypes() for the schema's
+// defaults); members that are no field are ignored.
+func (r *AllTypes) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.AllTypes: %w", err)
+	}
+	return nil
+}
+
+func (r *AllTypes) sgAppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, "{\"b\":"...)
+	dst = sgstrconv.AppendBool(dst, r.B)
+	dst = append(dst, ",\"i\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.I), 10)
+	dst = append(dst, ",\"l\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.L), 10)
+	dst = append(dst, ",\"f\":"...)
+	dst = sgcodec.AppendJSONFloat(dst, float64(r.F), 32)
+	dst = append(dst, ",\"d\":"...)
+	dst = sgcodec.AppendJSONFloat(dst, r.D, 64)
+	dst = append(dst, ",\"by\":"...)
+	dst = sgcodec.AppendJSONBytes(dst, r.By)
+	dst = append(dst, ",\"s\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.S)
+	dst = append(dst, ",\"n\":"...)
+	dst = append(dst, "null"...)
+	dst = append(dst, ",\"e\":"...)
+	dst = sgcodec.AppendJSONString(dst, string(r.E))
+	dst = append(dst, ",\"fx\":"...)
+	dst = sgcodec.AppendJSONBytes(dst, r.Fx[:])
+	dst = append(dst, ",\"arr\":"...)
+	dst = append(dst, "["...)
+	for i1, x2 := range r.Arr {
+		if i1 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = sgstrconv.AppendInt(dst, int64(x2), 10)
+	}
+	dst = append(dst, "]"...)
+	dst = append(dst, ",\"arr_rec\":"...)
+	dst = append(dst, "["...)
+	for i3, x4 := range r.ArrRec {
+		if i3 > 0 {
+			dst = append(dst, ',')
+		}
+		if dst, err = x4.sgAppendJSON(dst); err != nil {
+			return nil, sgcodec.FieldErr("arr_rec[]", err)
+		}
+	}
+	dst = append(dst, "]"...)
+	dst = append(dst, ",\"m\":"...)
+	dst = append(dst, "{"...)
+	var keys8 [16]string
+	for i5, k6 := range sgcodec.SortedKeys(keys8[:0], r.M) {
+		if i5 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = sgcodec.AppendJSONString(dst, k6)
+		dst = append(dst, ':')
+		v7 := r.M[k6]
+		dst = sgcodec.AppendJSONFloat(dst, v7, 64)
+	}
+	dst = append(dst, "}"...)
+	dst = append(dst, ",\"m_rec\":"...)
+	dst = append(dst, "{"...)
+	var keys12 [16]string
+	for i9, k10 := range sgcodec.SortedKeys(keys12[:0], r.MRec) {
+		if i9 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = sgcodec.AppendJSONString(dst, k10)
+		dst = append(dst, ':')
+		v11 := r.MRec[k10]
+		if dst, err = v11.sgAppendJSON(dst); err != nil {
+			return nil, sgcodec.FieldErr("m_rec[]", err)
+		}
+	}
+	dst = append(dst, "}"...)
+	dst = append(dst, ",\"nested_arr\":"...)
+	dst = append(dst, "["...)
+	for i13, x14 := range r.NestedArr {
+		if i13 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, "["...)
+		for i15, x16 := range x14 {
+			if i15 > 0 {
+				dst = append(dst, ',')
+			}
+			dst = sgcodec.AppendJSONString(dst, x16)
+		}
+		dst = append(dst, "]"...)
+	}
+	dst = append(dst, "]"...)
+	dst = append(dst, ",\"opt_first\":"...)
+	if r.OptFirst == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = sgcodec.AppendJSONString(dst, (*r.OptFirst))
+	}
+	dst = append(dst, ",\"opt_last\":"...)
+	if r.OptLast == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = sgstrconv.AppendInt(dst, int64((*r.OptLast)), 10)
+	}
+	dst = append(dst, ",\"opt_rec\":"...)
+	if r.OptRec == nil {
+		dst = append(dst, "null"...)
+	} else {
+		if dst, err = r.OptRec.sgAppendJSON(dst); err != nil {
+			return nil, sgcodec.FieldErr("opt_rec", err)
+		}
+	}
+	dst = append(dst, ",\"opt_enum\":"...)
+	if r.OptEnum == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = sgcodec.AppendJSONString(dst, string((*r.OptEnum)))
+	}
+	dst = append(dst, ",\"opt_fixed\":"...)
+	if r.OptFixed == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = sgcodec.AppendJSONBytes(dst, (*r.OptFixed)[:])
+	}
+	dst = append(dst, ",\"opt_arr\":"...)
+	if r.OptArr == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, "["...)
+		for i17, x18 := range *r.OptArr {
+			if i17 > 0 {
+				dst = append(dst, ',')
+			}
+			dst = sgstrconv.AppendInt(dst, int64(x18), 10)
+		}
+		dst = append(dst, "]"...)
+	}
+	dst = append(dst, ",\"u\":"...)
+	switch u19 := r.U.(type) {
+	case nil:
+		dst = append(dst, "null"...)
+	case AllTypesUString:
+		dst = append(dst, "{\"string\":"...)
+		dst = sgcodec.AppendJSONString(dst, u19.Value)
+		dst = append(dst, '}')
+	case AllTypesULong:
+		dst = append(dst, "{\"long\":"...)
+		dst = sgstrconv.AppendInt(dst, int64(u19.Value), 10)
+		dst = append(dst, '}')
+	case AllTypesUPair:
+		dst = append(dst, "{\"org.streamgen.test.Pair\":"...)
+		b20 := u19.Value
+		if dst, err = b20.sgAppendJSON(dst); err != nil {
+			return nil, sgcodec.FieldErr("u", err)
+		}
+		dst = append(dst, '}')
+	case AllTypesUArray:
+		dst = append(dst, "{\"array\":"...)
+		dst = append(dst, "["...)
+		for i21, x22 := range u19.Value {
+			if i21 > 0 {
+				dst = append(dst, ',')
+			}
+			dst = sgstrconv.AppendInt(dst, int64(x22), 10)
+		}
+		dst = append(dst, "]"...)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, ",\"u_null\":"...)
+	switch u23 := r.UNull.(type) {
+	case nil:
+		dst = append(dst, "null"...)
+	case AllTypesUNullInt:
+		dst = append(dst, "{\"int\":"...)
+		dst = sgstrconv.AppendInt(dst, int64(u23.Value), 10)
+		dst = append(dst, '}')
+	case AllTypesUNullString:
+		dst = append(dst, "{\"string\":"...)
+		dst = sgcodec.AppendJSONString(dst, u23.Value)
+		dst = append(dst, '}')
+	case AllTypesUNullSuit:
+		dst = append(dst, "{\"org.streamgen.test.Suit\":"...)
+		dst = sgcodec.AppendJSONString(dst, string(u23.Value))
+		dst = append(dst, '}')
+	}
+	dst = append(dst, ",\"arr_u\":"...)
+	dst = append(dst, "["...)
+	for i24, x25 := range r.ArrU {
+		if i24 > 0 {
+			dst = append(dst, ',')
+		}
+		switch u26 := x25.(type) {
+		case nil:
+			dst = append(dst, "null"...)
+		case AllTypesArrUItemDouble:
+			dst = append(dst, "{\"double\":"...)
+			dst = sgcodec.AppendJSONFloat(dst, u26.Value, 64)
+			dst = append(dst, '}')
+		case AllTypesArrUItemString:
+			dst = append(dst, "{\"string\":"...)
+			dst = sgcodec.AppendJSONString(dst, u26.Value)
+			dst = append(dst, '}')
+		}
+	}
+	dst = append(dst, "]"...)
+	dst = append(dst, ",\"ts_ms\":"...)
+	dst = sgcodec.AppendJSONTime(dst, r.TsMs)
+	dst = append(dst, ",\"ts_us\":"...)
+	dst = sgcodec.AppendJSONTime(dst, r.TsUs)
+	dst = append(dst, ",\"lts_ms\":"...)
+	dst = sgcodec.AppendJSONTime(dst, r.LtsMs)
+	dst = append(dst, ",\"lts_us\":"...)
+	dst = sgcodec.AppendJSONTime(dst, r.LtsUs)
+	dst = append(dst, ",\"date\":"...)
+	dst = sgcodec.AppendJSONDate(dst, r.Date)
+	dst = append(dst, ",\"t_ms\":"...)
+	dst = sgcodec.AppendJSONTimeOfDay(dst, r.TMs)
+	dst = append(dst, ",\"t_us\":"...)
+	dst = sgcodec.AppendJSONTimeOfDay(dst, r.TUs)
+	dst = append(dst, ",\"dec_bytes\":"...)
+	if dst, err = sgcodec.AppendJSONDecimal(dst, r.DecBytes, 3); err != nil {
+		return nil, sgcodec.FieldErr("dec_bytes", err)
+	}
+	dst = append(dst, ",\"dec_fixed\":"...)
+	if dst, err = sgcodec.AppendJSONDecimal(dst, r.DecFixed, 2); err != nil {
+		return nil, sgcodec.FieldErr("dec_fixed", err)
+	}
+	dst = append(dst, ",\"opt_dec\":"...)
+	if r.OptDec == nil {
+		dst = append(dst, "null"...)
+	} else {
+		if dst, err = sgcodec.AppendJSONDecimal(dst, r.OptDec, 2); err != nil {
+			return nil, sgcodec.FieldErr("opt_dec", err)
+		}
+	}
+	dst = append(dst, ",\"uuid\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.UUID)
+	dst = append(dst, ",\"dur\":"...)
+	dst = sgcodec.AppendJSONDuration(dst, r.Dur)
+	dst = append(dst, ",\"opt_ts\":"...)
+	if r.OptTs == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = sgcodec.AppendJSONTime(dst, (*r.OptTs))
+	}
+	dst = append(dst, ",\"type\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Type)
+	dst = append(dst, ",\"func\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.Func), 10)
+	return append(dst, '}'), nil
+}
+
+func (r *AllTypes) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "b":
+			if err := func() error {
+				x27, err := sgcodec.JSONBool(v)
+				if err != nil {
+					return err
+				}
+				r.B = x27
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("b", err)
+			}
+		case "i":
+			if err := func() error {
+				x28, err := sgcodec.JSONInt(v)
+				if err != nil {
+					return err
+				}
+				r.I = x28
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("i", err)
+			}
+		case "l":
+			if err := func() error {
+				x29, err := sgcodec.JSONLong(v)
+				if err != nil {
+					return err
+				}
+				r.L = x29
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("l", err)
+			}
+		case "f":
+			if err := func() error {
+				x30, err := sgcodec.JSONFloat(v, 32)
+				if err != nil {
+					return err
+				}
+				r.F = float32(x30)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("f", err)
+			}
+		case "d":
+			if err := func() error {
+				x31, err := sgcodec.JSONFloat(v, 64)
+				if err != nil {
+					return err
+				}
+				r.D = float64(x31)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("d", err)
+			}
+		case "by":
+			if err := func() error {
+				x32, err := sgcodec.JSONBytes(v)
+				if err != nil {
+					return err
+				}
+				r.By = x32
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("by", err)
+			}
+		case "s":
+			if err := func() error {
+				x33, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.S = x33
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("s", err)
+			}
+		case "n":
+			if err := func() error {
+				if !sgcodec.JSONIsNull(v) {
+					return sgerrors.New("want null")
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("n", err)
+			}
+		case "e":
+			if err := func() error {
+				x34, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				if _, ok := Suit(x34).sgIndex(); !ok && x34 != "" {
+					return sgfmt.Errorf("%q is not a symbol of enum org.streamgen.test.Suit", x34)
+				}
+				r.E = Suit(x34)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("e", err)
+			}
+		case "fx":
+			if err := func() error {
+				if err := sgcodec.JSONFixed(v, r.Fx[:]); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("fx", err)
+			}
+		case "arr":
+			if err := func() error {
+				var s35 []int64
+				if err := sgcodec.JSONArray(v, func(v36 []byte) error {
+					s35 = append(s35, *new(int64))
+					x37, err := sgcodec.JSONLong(v36)
+					if err != nil {
+						return err
+					}
+					s35[len(s35)-1] = x37
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.Arr = s35
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("arr", err)
+			}
+		case "arr_rec":
+			if err := func() error {
+				var s38 []Pair
+				if err := sgcodec.JSONArray(v, func(v39 []byte) error {
+					s38 = append(s38, *new(Pair))
+					if err := s38[len(s38)-1].sgDecodeJSON(v39); err != nil {
+						return err
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.ArrRec = s38
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("arr_rec", err)
+			}
+		case "m":
+			if err := func() error {
+				m40 := map[string]float64{}
+				if err := sgcodec.JSONMap(v, func(k41 string, v42 []byte) error {
+					var x43 float64
+					x44, err := sgcodec.JSONFloat(v42, 64)
+					if err != nil {
+						return err
+					}
+					x43 = float64(x44)
+					m40[k41] = x43
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.M = m40
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("m", err)
+			}
+		case "m_rec":
+			if err := func() error {
+				m45 := map[string]Pair{}
+				if err := sgcodec.JSONMap(v, func(k46 string, v47 []byte) error {
+					var x48 Pair
+					if err := x48.sgDecodeJSON(v47); err != nil {
+						return err
+					}
+					m45[k46] = x48
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.MRec = m45
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("m_rec", err)
+			}
+		case "nested_arr":
+			if err := func() error {
+				var s49 [][]string
+				if err := sgcodec.JSONArray(v, func(v50 []byte) error {
+					s49 = append(s49, *new([]string))
+					var s51 []string
+					if err := sgcodec.JSONArray(v50, func(v52 []byte) error {
+						s51 = append(s51, *new(string))
+						x53, err := sgcodec.JSONString(v52)
+						if err != nil {
+							return err
+						}
+						s51[len(s51)-1] = x53
+						return nil
+					}); err != nil {
+						return err
+					}
+					s49[len(s49)-1] = s51
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.NestedArr = s49
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("nested_arr", err)
+			}
+		case "opt_first":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.OptFirst = nil
+				} else {
+					p54 := new(string)
+					x55, err := sgcodec.JSONString(v)
+					if err != nil {
+						return err
+					}
+					(*p54) = x55
+					r.OptFirst = p54
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("opt_first", err)
+			}
+		case "opt_last":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.OptLast = nil
+				} else {
+					p56 := new(int64)
+					x57, err := sgcodec.JSONLong(v)
+					if err != nil {
+						return err
+					}
+					(*p56) = x57
+					r.OptLast = p56
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("opt_last", err)
+			}
+		case "opt_rec":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.OptRec = nil
+				} else {
+					p58 := new(Pair)
+					if err := (*p58).sgDecodeJSON(v); err != nil {
+						return err
+					}
+					r.OptRec = p58
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("opt_rec", err)
+			}
+		case "opt_enum":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.OptEnum = nil
+				} else {
+					p59 := new(Suit)
+					x60, err := sgcodec.JSONString(v)
+					if err != nil {
+						return err
+					}
+					if _, ok := Suit(x60).sgIndex(); !ok && x60 != "" {
+						return sgfmt.Errorf("%q is not a symbol of enum org.streamgen.test.Suit", x60)
+					}
+					(*p59) = Suit(x60)
+					r.OptEnum = p59
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("opt_enum", err)
+			}
+		case "opt_fixed":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.OptFixed = nil
+				} else {
+					p61 := new(Hash4)
+					if err := sgcodec.JSONFixed(v, (*p61)[:]); err != nil {
+						return err
+					}
+					r.OptFixed = p61
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("opt_fixed", err)
+			}
+		case "opt_arr":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.OptArr = nil
+				} else {
+					p62 := new([]int32)
+					var s63 []int32
+					if err := sgcodec.JSONArray(v, func(v64 []byte) error {
+						s63 = append(s63, *new(int32))
+						x65, err := sgcodec.JSONInt(v64)
+						if err != nil {
+							return err
+						}
+						s63[len(s63)-1] = x65
+						return nil
+					}); err != nil {
+						return err
+					}
+					(*p62) = s63
+					r.OptArr = p62
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("opt_arr", err)
+			}
+		case "u":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.U = nil
+					return nil
+				}
+				br66, bv67, err := sgcodec.JSONUnion(v)
+				if err != nil {
+					return err
+				}
+				switch br66 {
+				case "string":
+					var w68 AllTypesUString
+					x69, err := sgcodec.JSONString(bv67)
+					if err != nil {
+						return err
+					}
+					w68.Value = x69
+					r.U = w68
+				case "long":
+					var w70 AllTypesULong
+					x71, err := sgcodec.JSONLong(bv67)
+					if err != nil {
+						return err
+					}
+					w70.Value = x71
+					r.U = w70
+				case "org.streamgen.test.Pair":
+					var w72 AllTypesUPair
+					if err := w72.Value.sgDecodeJSON(bv67); err != nil {
+						return err
+					}
+					r.U = w72
+				case "array":
+					var w73 AllTypesUArray
+					var s74 []int32
+					if err := sgcodec.JSONArray(bv67, func(v75 []byte) error {
+						s74 = append(s74, *new(int32))
+						x76, err := sgcodec.JSONInt(v75)
+						if err != nil {
+							return err
+						}
+						s74[len(s74)-1] = x76
+						return nil
+					}); err != nil {
+						return err
+					}
+					w73.Value = s74
+					r.U = w73
+				default:
+					return sgfmt.Errorf("%w %q", sgcodec.ErrUnknownBranch, br66)
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("u", err)
+			}
+		case "u_null":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.UNull = nil
+					return nil
+				}
+				br77, bv78, err := sgcodec.JSONUnion(v)
+				if err != nil {
+					return err
+				}
+				switch br77 {
+				case "int":
+					var w79 AllTypesUNullInt
+					x80, err := sgcodec.JSONInt(bv78)
+					if err != nil {
+						return err
+					}
+					w79.Value = x80
+					r.UNull = w79
+				case "string":
+					var w81 AllTypesUNullString
+					x82, err := sgcodec.JSONString(bv78)
+					if err != nil {
+						return err
+					}
+					w81.Value = x82
+					r.UNull = w81
+				case "org.streamgen.test.Suit":
+					var w83 AllTypesUNullSuit
+					x84, err := sgcodec.JSONString(bv78)
+					if err != nil {
+						return err
+					}
+					if _, ok := Suit(x84).sgIndex(); !ok && x84 != "" {
+						return sgfmt.Errorf("%q is not a symbol of enum org.streamgen.test.Suit", x84)
+					}
+					w83.Value = Suit(x84)
+					r.UNull = w83
+				default:
+					return sgfmt.Errorf("%w %q", sgcodec.ErrUnknownBranch, br77)
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("u_null", err)
+			}
+		case "arr_u":
+			if err := func() error {
+				var s85 []AllTypesArrUItem
+				if err := sgcodec.JSONArray(v, func(v86 []byte) error {
+					s85 = append(s85, *new(AllTypesArrUItem))
+					if sgcodec.JSONIsNull(v86) {
+						s85[len(s85)-1] = nil
+						return nil
+					}
+					br87, bv88, err := sgcodec.JSONUnion(v86)
+					if err != nil {
+						return err
+					}
+					switch br87 {
+					case "double":
+						var w89 AllTypesArrUItemDouble
+						x90, err := sgcodec.JSONFloat(bv88, 64)
+						if err != nil {
+							return err
+						}
+						w89.Value = float64(x90)
+						s85[len(s85)-1] = w89
+					case "string":
+						var w91 AllTypesArrUItemString
+						x92, err := sgcodec.JSONString(bv88)
+						if err != nil {
+							return err
+						}
+						w91.Value = x92
+						s85[len(s85)-1] = w91
+					default:
+						return sgfmt.Errorf("%w %q", sgcodec.ErrUnknownBranch, br87)
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.ArrU = s85
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("arr_u", err)
+			}
+		case "ts_ms":
+			if err := func() error {
+				x93, err := sgcodec.JSONTime(v)
+				if err != nil {
+					return err
+				}
+				r.TsMs = x93
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("ts_ms", err)
+			}
+		case "ts_us":
+			if err := func() error {
+				x94, err := sgcodec.JSONTime(v)
+				if err != nil {
+					return err
+				}
+				r.TsUs = x94
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("ts_us", err)
+			}
+		case "lts_ms":
+			if err := func() error {
+				x95, err := sgcodec.JSONTime(v)
+				if err != nil {
+					return err
+				}
+				r.LtsMs = x95
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("lts_ms", err)
+			}
+		case "lts_us":
+			if err := func() error {
+				x96, err := sgcodec.JSONTime(v)
+				if err != nil {
+					return err
+				}
+				r.LtsUs = x96
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("lts_us", err)
+			}
+		case "date":
+			if err := func() error {
+				x97, err := sgcodec.JSONDate(v)
+				if err != nil {
+					return err
+				}
+				r.Date = x97
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("date", err)
+			}
+		case "t_ms":
+			if err := func() error {
+				x98, err := sgcodec.JSONTimeOfDay(v)
+				if err != nil {
+					return err
+				}
+				r.TMs = x98
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("t_ms", err)
+			}
+		case "t_us":
+			if err := func() error {
+				x99, err := sgcodec.JSONTimeOfDay(v)
+				if err != nil {
+					return err
+				}
+				r.TUs = x99
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("t_us", err)
+			}
+		case "dec_bytes":
+			if err := func() error {
+				x100, err := sgcodec.JSONDecimal(v)
+				if err != nil {
+					return err
+				}
+				r.DecBytes = x100
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("dec_bytes", err)
+			}
+		case "dec_fixed":
+			if err := func() error {
+				x101, err := sgcodec.JSONDecimal(v)
+				if err != nil {
+					return err
+				}
+				r.DecFixed = x101
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("dec_fixed", err)
+			}
+		case "opt_dec":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.OptDec = nil
+				} else {
+					x102, err := sgcodec.JSONDecimal(v)
+					if err != nil {
+						return err
+					}
+					r.OptDec = x102
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("opt_dec", err)
+			}
+		case "uuid":
+			if err := func() error {
+				x103, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.UUID = x103
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("uuid", err)
+			}
+		case "dur":
+			if err := func() error {
+				x104, err := sgcodec.JSONDuration(v)
+				if err != nil {
+					return err
+				}
+				r.Dur = x104
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("dur", err)
+			}
+		case "opt_ts":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.OptTs = nil
+				} else {
+					p105 := new(sgtime.Time)
+					x106, err := sgcodec.JSONTime(v)
+					if err != nil {
+						return err
+					}
+					(*p105) = x106
+					r.OptTs = p105
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("opt_ts", err)
+			}
+		case "type":
+			if err := func() error {
+				x107, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Type = x107
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("type", err)
+			}
+		case "func":
+			if err := func() error {
+				x108, err := sgcodec.JSONInt(v)
+				if err != nil {
+					return err
+				}
+				r.Func = x108
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("func", err)
+			}
+		}
+		return nil
+	})
+}
+
 func (e Suit) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
 	if e == "" {
@@ -544,6 +1459,66 @@ func (r *Pair) sgAppendAvro(dst []byte) ([]byte, error) {
 func (r *Pair) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.K = d.String()
 	r.V = d.Int()
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Pair) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.Pair: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewPair() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Pair) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.Pair: %w", err)
+	}
+	return nil
+}
+
+func (r *Pair) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"k\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.K)
+	dst = append(dst, ",\"v\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.V), 10)
+	return append(dst, '}'), nil
+}
+
+func (r *Pair) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "k":
+			if err := func() error {
+				x1, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.K = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("k", err)
+			}
+		case "v":
+			if err := func() error {
+				x2, err := sgcodec.JSONInt(v)
+				if err != nil {
+					return err
+				}
+				r.V = x2
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("v", err)
+			}
+		}
+		return nil
+	})
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
@@ -622,6 +1597,106 @@ func (r *Click) sgDecodeAvro(d *sgcodec.Decoder) {
 	}
 }
 
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Click) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of com.example.ads.Click: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewClick() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Click) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of com.example.ads.Click: %w", err)
+	}
+	return nil
+}
+
+func (r *Click) sgAppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, "{\"impression_id\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.ImpressionID)
+	dst = append(dst, ",\"timestamp\":"...)
+	dst = sgcodec.AppendJSONTime(dst, r.Timestamp)
+	dst = append(dst, ",\"device\":"...)
+	dst = sgcodec.AppendJSONString(dst, string(r.Device))
+	dst = append(dst, ",\"geo\":"...)
+	if r.Geo == nil {
+		dst = append(dst, "null"...)
+	} else {
+		if dst, err = r.Geo.sgAppendJSON(dst); err != nil {
+			return nil, sgcodec.FieldErr("geo", err)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+func (r *Click) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "impression_id":
+			if err := func() error {
+				x1, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.ImpressionID = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("impression_id", err)
+			}
+		case "timestamp":
+			if err := func() error {
+				x2, err := sgcodec.JSONTime(v)
+				if err != nil {
+					return err
+				}
+				r.Timestamp = x2
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("timestamp", err)
+			}
+		case "device":
+			if err := func() error {
+				x3, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				if _, ok := DeviceType(x3).sgIndex(); !ok && x3 != "" {
+					return sgfmt.Errorf("%q is not a symbol of enum com.example.ads.DeviceType", x3)
+				}
+				r.Device = DeviceType(x3)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("device", err)
+			}
+		case "geo":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.Geo = nil
+				} else {
+					p4 := new(GeoPoint)
+					if err := (*p4).sgDecodeJSON(v); err != nil {
+						return err
+					}
+					r.Geo = p4
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("geo", err)
+			}
+		}
+		return nil
+	})
+}
+
 func (e DeviceType) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
 	if e == "" {
@@ -685,6 +1760,79 @@ func (r *GeoPoint) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Country = d.String()
 }
 
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r GeoPoint) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of com.example.ads.GeoPoint: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewGeoPoint() for the schema's
+// defaults); members that are no field are ignored.
+func (r *GeoPoint) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of com.example.ads.GeoPoint: %w", err)
+	}
+	return nil
+}
+
+func (r *GeoPoint) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"lat\":"...)
+	dst = sgcodec.AppendJSONFloat(dst, r.Lat, 64)
+	dst = append(dst, ",\"lon\":"...)
+	dst = sgcodec.AppendJSONFloat(dst, r.Lon, 64)
+	dst = append(dst, ",\"country\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Country)
+	return append(dst, '}'), nil
+}
+
+func (r *GeoPoint) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "lat":
+			if err := func() error {
+				x1, err := sgcodec.JSONFloat(v, 64)
+				if err != nil {
+					return err
+				}
+				r.Lat = float64(x1)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("lat", err)
+			}
+		case "lon":
+			if err := func() error {
+				x2, err := sgcodec.JSONFloat(v, 64)
+				if err != nil {
+					return err
+				}
+				r.Lon = float64(x2)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("lon", err)
+			}
+		case "country":
+			if err := func() error {
+				x3, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Country = x3
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("country", err)
+			}
+		}
+		return nil
+	})
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Event) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -744,6 +1892,93 @@ func (r *Event) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.UserID_ = d.String()
 }
 
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Event) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.Event: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewEvent() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Event) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.Event: %w", err)
+	}
+	return nil
+}
+
+func (r *Event) sgAppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, "{\"a\":"...)
+	if dst, err = r.A.sgAppendJSON(dst); err != nil {
+		return nil, sgcodec.FieldErr("a", err)
+	}
+	dst = append(dst, ",\"b\":"...)
+	if dst, err = r.B.sgAppendJSON(dst); err != nil {
+		return nil, sgcodec.FieldErr("b", err)
+	}
+	dst = append(dst, ",\"user_id\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.UserID), 10)
+	dst = append(dst, ",\"userID\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.UserID_)
+	return append(dst, '}'), nil
+}
+
+func (r *Event) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "a":
+			if err := func() error {
+				if err := r.A.sgDecodeJSON(v); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("a", err)
+			}
+		case "b":
+			if err := func() error {
+				if err := r.B.sgDecodeJSON(v); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("b", err)
+			}
+		case "user_id":
+			if err := func() error {
+				x1, err := sgcodec.JSONLong(v)
+				if err != nil {
+					return err
+				}
+				r.UserID = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("user_id", err)
+			}
+		case "userID":
+			if err := func() error {
+				x2, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.UserID_ = x2
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("userID", err)
+			}
+		}
+		return nil
+	})
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *AlphaUser) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -792,6 +2027,53 @@ func (r *AlphaUser) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.ID = d.Long()
 }
 
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r AlphaUser) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of com.alpha.User: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewAlphaUser() for the schema's
+// defaults); members that are no field are ignored.
+func (r *AlphaUser) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of com.alpha.User: %w", err)
+	}
+	return nil
+}
+
+func (r *AlphaUser) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"id\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.ID), 10)
+	return append(dst, '}'), nil
+}
+
+func (r *AlphaUser) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "id":
+			if err := func() error {
+				x1, err := sgcodec.JSONLong(v)
+				if err != nil {
+					return err
+				}
+				r.ID = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("id", err)
+			}
+		}
+		return nil
+	})
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *BetaUser) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -838,6 +2120,53 @@ func (r *BetaUser) sgAppendAvro(dst []byte) ([]byte, error) {
 
 func (r *BetaUser) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Name = d.String()
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r BetaUser) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of com.beta.User: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewBetaUser() for the schema's
+// defaults); members that are no field are ignored.
+func (r *BetaUser) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of com.beta.User: %w", err)
+	}
+	return nil
+}
+
+func (r *BetaUser) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"name\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Name)
+	return append(dst, '}'), nil
+}
+
+func (r *BetaUser) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "name":
+			if err := func() error {
+				x1, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Name = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("name", err)
+			}
+		}
+		return nil
+	})
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
@@ -1142,6 +2471,674 @@ func (r *Defaults) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Dur = d.Duration()
 }
 
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Defaults) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.Defaults: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewDefaults() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Defaults) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.Defaults: %w", err)
+	}
+	return nil
+}
+
+func (r *Defaults) sgAppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, "{\"b\":"...)
+	dst = sgstrconv.AppendBool(dst, r.B)
+	dst = append(dst, ",\"i\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.I), 10)
+	dst = append(dst, ",\"l\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.L), 10)
+	dst = append(dst, ",\"f\":"...)
+	dst = sgcodec.AppendJSONFloat(dst, float64(r.F), 32)
+	dst = append(dst, ",\"d\":"...)
+	dst = sgcodec.AppendJSONFloat(dst, r.D, 64)
+	dst = append(dst, ",\"by\":"...)
+	dst = sgcodec.AppendJSONBytes(dst, r.By)
+	dst = append(dst, ",\"s\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.S)
+	dst = append(dst, ",\"n\":"...)
+	dst = append(dst, "null"...)
+	dst = append(dst, ",\"color\":"...)
+	dst = sgcodec.AppendJSONString(dst, string(r.Color))
+	dst = append(dst, ",\"color_unset\":"...)
+	dst = sgcodec.AppendJSONString(dst, string(r.ColorUnset))
+	dst = append(dst, ",\"fx\":"...)
+	dst = sgcodec.AppendJSONBytes(dst, r.Fx[:])
+	dst = append(dst, ",\"arr\":"...)
+	dst = append(dst, "["...)
+	for i1, x2 := range r.Arr {
+		if i1 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = sgstrconv.AppendInt(dst, int64(x2), 10)
+	}
+	dst = append(dst, "]"...)
+	dst = append(dst, ",\"arr_empty\":"...)
+	dst = append(dst, "["...)
+	for i3, x4 := range r.ArrEmpty {
+		if i3 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = sgcodec.AppendJSONString(dst, x4)
+	}
+	dst = append(dst, "]"...)
+	dst = append(dst, ",\"m\":"...)
+	dst = append(dst, "{"...)
+	var keys8 [16]string
+	for i5, k6 := range sgcodec.SortedKeys(keys8[:0], r.M) {
+		if i5 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = sgcodec.AppendJSONString(dst, k6)
+		dst = append(dst, ':')
+		v7 := r.M[k6]
+		dst = sgcodec.AppendJSONFloat(dst, v7, 64)
+	}
+	dst = append(dst, "}"...)
+	dst = append(dst, ",\"opt_null\":"...)
+	if r.OptNull == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = sgcodec.AppendJSONString(dst, (*r.OptNull))
+	}
+	dst = append(dst, ",\"opt_value\":"...)
+	if r.OptValue == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = sgcodec.AppendJSONString(dst, (*r.OptValue))
+	}
+	dst = append(dst, ",\"opt_rec\":"...)
+	if r.OptRec == nil {
+		dst = append(dst, "null"...)
+	} else {
+		if dst, err = r.OptRec.sgAppendJSON(dst); err != nil {
+			return nil, sgcodec.FieldErr("opt_rec", err)
+		}
+	}
+	dst = append(dst, ",\"point\":"...)
+	if dst, err = r.Point.sgAppendJSON(dst); err != nil {
+		return nil, sgcodec.FieldErr("point", err)
+	}
+	dst = append(dst, ",\"points\":"...)
+	dst = append(dst, "["...)
+	for i9, x10 := range r.Points {
+		if i9 > 0 {
+			dst = append(dst, ',')
+		}
+		if dst, err = x10.sgAppendJSON(dst); err != nil {
+			return nil, sgcodec.FieldErr("points[]", err)
+		}
+	}
+	dst = append(dst, "]"...)
+	dst = append(dst, ",\"u\":"...)
+	switch u11 := r.U.(type) {
+	case nil:
+		dst = append(dst, "null"...)
+	case DefaultsULong:
+		dst = append(dst, "{\"long\":"...)
+		dst = sgstrconv.AppendInt(dst, int64(u11.Value), 10)
+		dst = append(dst, '}')
+	case DefaultsUString:
+		dst = append(dst, "{\"string\":"...)
+		dst = sgcodec.AppendJSONString(dst, u11.Value)
+		dst = append(dst, '}')
+	case DefaultsUPoint:
+		dst = append(dst, "{\"org.streamgen.test.Point\":"...)
+		b12 := u11.Value
+		if dst, err = b12.sgAppendJSON(dst); err != nil {
+			return nil, sgcodec.FieldErr("u", err)
+		}
+		dst = append(dst, '}')
+	}
+	dst = append(dst, ",\"u_null\":"...)
+	switch u13 := r.UNull.(type) {
+	case nil:
+		dst = append(dst, "null"...)
+	case DefaultsUNullLong:
+		dst = append(dst, "{\"long\":"...)
+		dst = sgstrconv.AppendInt(dst, int64(u13.Value), 10)
+		dst = append(dst, '}')
+	case DefaultsUNullString:
+		dst = append(dst, "{\"string\":"...)
+		dst = sgcodec.AppendJSONString(dst, u13.Value)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, ",\"ts_ms\":"...)
+	dst = sgcodec.AppendJSONTime(dst, r.TsMs)
+	dst = append(dst, ",\"ts_us\":"...)
+	dst = sgcodec.AppendJSONTime(dst, r.TsUs)
+	dst = append(dst, ",\"date\":"...)
+	dst = sgcodec.AppendJSONDate(dst, r.Date)
+	dst = append(dst, ",\"t_ms\":"...)
+	dst = sgcodec.AppendJSONTimeOfDay(dst, r.TMs)
+	dst = append(dst, ",\"t_us\":"...)
+	dst = sgcodec.AppendJSONTimeOfDay(dst, r.TUs)
+	dst = append(dst, ",\"dec\":"...)
+	if dst, err = sgcodec.AppendJSONDecimal(dst, r.Dec, 3); err != nil {
+		return nil, sgcodec.FieldErr("dec", err)
+	}
+	dst = append(dst, ",\"dec_neg\":"...)
+	if dst, err = sgcodec.AppendJSONDecimal(dst, r.DecNeg, 2); err != nil {
+		return nil, sgcodec.FieldErr("dec_neg", err)
+	}
+	dst = append(dst, ",\"dec_fixed\":"...)
+	if dst, err = sgcodec.AppendJSONDecimal(dst, r.DecFixed, 2); err != nil {
+		return nil, sgcodec.FieldErr("dec_fixed", err)
+	}
+	dst = append(dst, ",\"opt_ts\":"...)
+	if r.OptTs == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = sgcodec.AppendJSONTime(dst, (*r.OptTs))
+	}
+	dst = append(dst, ",\"opt_dec_value\":"...)
+	if r.OptDecValue == nil {
+		dst = append(dst, "null"...)
+	} else {
+		if dst, err = sgcodec.AppendJSONDecimal(dst, r.OptDecValue, 1); err != nil {
+			return nil, sgcodec.FieldErr("opt_dec_value", err)
+		}
+	}
+	dst = append(dst, ",\"uuid\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.UUID)
+	dst = append(dst, ",\"dur\":"...)
+	dst = sgcodec.AppendJSONDuration(dst, r.Dur)
+	return append(dst, '}'), nil
+}
+
+func (r *Defaults) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "b":
+			if err := func() error {
+				x14, err := sgcodec.JSONBool(v)
+				if err != nil {
+					return err
+				}
+				r.B = x14
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("b", err)
+			}
+		case "i":
+			if err := func() error {
+				x15, err := sgcodec.JSONInt(v)
+				if err != nil {
+					return err
+				}
+				r.I = x15
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("i", err)
+			}
+		case "l":
+			if err := func() error {
+				x16, err := sgcodec.JSONLong(v)
+				if err != nil {
+					return err
+				}
+				r.L = x16
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("l", err)
+			}
+		case "f":
+			if err := func() error {
+				x17, err := sgcodec.JSONFloat(v, 32)
+				if err != nil {
+					return err
+				}
+				r.F = float32(x17)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("f", err)
+			}
+		case "d":
+			if err := func() error {
+				x18, err := sgcodec.JSONFloat(v, 64)
+				if err != nil {
+					return err
+				}
+				r.D = float64(x18)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("d", err)
+			}
+		case "by":
+			if err := func() error {
+				x19, err := sgcodec.JSONBytes(v)
+				if err != nil {
+					return err
+				}
+				r.By = x19
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("by", err)
+			}
+		case "s":
+			if err := func() error {
+				x20, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.S = x20
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("s", err)
+			}
+		case "n":
+			if err := func() error {
+				if !sgcodec.JSONIsNull(v) {
+					return sgerrors.New("want null")
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("n", err)
+			}
+		case "color":
+			if err := func() error {
+				x21, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				if _, ok := Color(x21).sgIndex(); !ok && x21 != "" {
+					return sgfmt.Errorf("%q is not a symbol of enum org.streamgen.test.Color", x21)
+				}
+				r.Color = Color(x21)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("color", err)
+			}
+		case "color_unset":
+			if err := func() error {
+				x22, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				if _, ok := Color(x22).sgIndex(); !ok && x22 != "" {
+					return sgfmt.Errorf("%q is not a symbol of enum org.streamgen.test.Color", x22)
+				}
+				r.ColorUnset = Color(x22)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("color_unset", err)
+			}
+		case "fx":
+			if err := func() error {
+				if err := sgcodec.JSONFixed(v, r.Fx[:]); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("fx", err)
+			}
+		case "arr":
+			if err := func() error {
+				var s23 []int64
+				if err := sgcodec.JSONArray(v, func(v24 []byte) error {
+					s23 = append(s23, *new(int64))
+					x25, err := sgcodec.JSONLong(v24)
+					if err != nil {
+						return err
+					}
+					s23[len(s23)-1] = x25
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.Arr = s23
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("arr", err)
+			}
+		case "arr_empty":
+			if err := func() error {
+				var s26 []string
+				if err := sgcodec.JSONArray(v, func(v27 []byte) error {
+					s26 = append(s26, *new(string))
+					x28, err := sgcodec.JSONString(v27)
+					if err != nil {
+						return err
+					}
+					s26[len(s26)-1] = x28
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.ArrEmpty = s26
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("arr_empty", err)
+			}
+		case "m":
+			if err := func() error {
+				m29 := map[string]float64{}
+				if err := sgcodec.JSONMap(v, func(k30 string, v31 []byte) error {
+					var x32 float64
+					x33, err := sgcodec.JSONFloat(v31, 64)
+					if err != nil {
+						return err
+					}
+					x32 = float64(x33)
+					m29[k30] = x32
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.M = m29
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("m", err)
+			}
+		case "opt_null":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.OptNull = nil
+				} else {
+					p34 := new(string)
+					x35, err := sgcodec.JSONString(v)
+					if err != nil {
+						return err
+					}
+					(*p34) = x35
+					r.OptNull = p34
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("opt_null", err)
+			}
+		case "opt_value":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.OptValue = nil
+				} else {
+					p36 := new(string)
+					x37, err := sgcodec.JSONString(v)
+					if err != nil {
+						return err
+					}
+					(*p36) = x37
+					r.OptValue = p36
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("opt_value", err)
+			}
+		case "opt_rec":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.OptRec = nil
+				} else {
+					p38 := new(Point)
+					if err := (*p38).sgDecodeJSON(v); err != nil {
+						return err
+					}
+					r.OptRec = p38
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("opt_rec", err)
+			}
+		case "point":
+			if err := func() error {
+				if err := r.Point.sgDecodeJSON(v); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("point", err)
+			}
+		case "points":
+			if err := func() error {
+				var s39 []Point
+				if err := sgcodec.JSONArray(v, func(v40 []byte) error {
+					s39 = append(s39, *new(Point))
+					if err := s39[len(s39)-1].sgDecodeJSON(v40); err != nil {
+						return err
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.Points = s39
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("points", err)
+			}
+		case "u":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.U = nil
+					return nil
+				}
+				br41, bv42, err := sgcodec.JSONUnion(v)
+				if err != nil {
+					return err
+				}
+				switch br41 {
+				case "long":
+					var w43 DefaultsULong
+					x44, err := sgcodec.JSONLong(bv42)
+					if err != nil {
+						return err
+					}
+					w43.Value = x44
+					r.U = w43
+				case "string":
+					var w45 DefaultsUString
+					x46, err := sgcodec.JSONString(bv42)
+					if err != nil {
+						return err
+					}
+					w45.Value = x46
+					r.U = w45
+				case "org.streamgen.test.Point":
+					var w47 DefaultsUPoint
+					if err := w47.Value.sgDecodeJSON(bv42); err != nil {
+						return err
+					}
+					r.U = w47
+				default:
+					return sgfmt.Errorf("%w %q", sgcodec.ErrUnknownBranch, br41)
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("u", err)
+			}
+		case "u_null":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.UNull = nil
+					return nil
+				}
+				br48, bv49, err := sgcodec.JSONUnion(v)
+				if err != nil {
+					return err
+				}
+				switch br48 {
+				case "long":
+					var w50 DefaultsUNullLong
+					x51, err := sgcodec.JSONLong(bv49)
+					if err != nil {
+						return err
+					}
+					w50.Value = x51
+					r.UNull = w50
+				case "string":
+					var w52 DefaultsUNullString
+					x53, err := sgcodec.JSONString(bv49)
+					if err != nil {
+						return err
+					}
+					w52.Value = x53
+					r.UNull = w52
+				default:
+					return sgfmt.Errorf("%w %q", sgcodec.ErrUnknownBranch, br48)
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("u_null", err)
+			}
+		case "ts_ms":
+			if err := func() error {
+				x54, err := sgcodec.JSONTime(v)
+				if err != nil {
+					return err
+				}
+				r.TsMs = x54
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("ts_ms", err)
+			}
+		case "ts_us":
+			if err := func() error {
+				x55, err := sgcodec.JSONTime(v)
+				if err != nil {
+					return err
+				}
+				r.TsUs = x55
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("ts_us", err)
+			}
+		case "date":
+			if err := func() error {
+				x56, err := sgcodec.JSONDate(v)
+				if err != nil {
+					return err
+				}
+				r.Date = x56
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("date", err)
+			}
+		case "t_ms":
+			if err := func() error {
+				x57, err := sgcodec.JSONTimeOfDay(v)
+				if err != nil {
+					return err
+				}
+				r.TMs = x57
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("t_ms", err)
+			}
+		case "t_us":
+			if err := func() error {
+				x58, err := sgcodec.JSONTimeOfDay(v)
+				if err != nil {
+					return err
+				}
+				r.TUs = x58
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("t_us", err)
+			}
+		case "dec":
+			if err := func() error {
+				x59, err := sgcodec.JSONDecimal(v)
+				if err != nil {
+					return err
+				}
+				r.Dec = x59
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("dec", err)
+			}
+		case "dec_neg":
+			if err := func() error {
+				x60, err := sgcodec.JSONDecimal(v)
+				if err != nil {
+					return err
+				}
+				r.DecNeg = x60
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("dec_neg", err)
+			}
+		case "dec_fixed":
+			if err := func() error {
+				x61, err := sgcodec.JSONDecimal(v)
+				if err != nil {
+					return err
+				}
+				r.DecFixed = x61
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("dec_fixed", err)
+			}
+		case "opt_ts":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.OptTs = nil
+				} else {
+					p62 := new(sgtime.Time)
+					x63, err := sgcodec.JSONTime(v)
+					if err != nil {
+						return err
+					}
+					(*p62) = x63
+					r.OptTs = p62
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("opt_ts", err)
+			}
+		case "opt_dec_value":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.OptDecValue = nil
+				} else {
+					x64, err := sgcodec.JSONDecimal(v)
+					if err != nil {
+						return err
+					}
+					r.OptDecValue = x64
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("opt_dec_value", err)
+			}
+		case "uuid":
+			if err := func() error {
+				x65, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.UUID = x65
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("uuid", err)
+			}
+		case "dur":
+			if err := func() error {
+				x66, err := sgcodec.JSONDuration(v)
+				if err != nil {
+					return err
+				}
+				r.Dur = x66
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("dur", err)
+			}
+		}
+		return nil
+	})
+}
+
 func (e Color) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
 	if e == "" {
@@ -1211,6 +3208,82 @@ func (r *Point) sgDecodeAvro(d *sgcodec.Decoder) {
 	if e1 := d.Enum(3); e1 >= 0 {
 		r.Tag = sgColorSymbols[e1]
 	}
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Point) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.Point: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewPoint() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Point) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.Point: %w", err)
+	}
+	return nil
+}
+
+func (r *Point) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"x\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.X), 10)
+	dst = append(dst, ",\"y\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.Y), 10)
+	dst = append(dst, ",\"tag\":"...)
+	dst = sgcodec.AppendJSONString(dst, string(r.Tag))
+	return append(dst, '}'), nil
+}
+
+func (r *Point) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "x":
+			if err := func() error {
+				x1, err := sgcodec.JSONInt(v)
+				if err != nil {
+					return err
+				}
+				r.X = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("x", err)
+			}
+		case "y":
+			if err := func() error {
+				x2, err := sgcodec.JSONInt(v)
+				if err != nil {
+					return err
+				}
+				r.Y = x2
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("y", err)
+			}
+		case "tag":
+			if err := func() error {
+				x3, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				if _, ok := Color(x3).sgIndex(); !ok && x3 != "" {
+					return sgfmt.Errorf("%q is not a symbol of enum org.streamgen.test.Color", x3)
+				}
+				r.Tag = Color(x3)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("tag", err)
+			}
+		}
+		return nil
+	})
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
@@ -1361,6 +3434,294 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	d.Fixed(r.Fingerprint[:])
 }
 
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Impression) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of com.example.ads.Impression: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewImpression() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Impression) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of com.example.ads.Impression: %w", err)
+	}
+	return nil
+}
+
+func (r *Impression) sgAppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, "{\"impression_id\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.ImpressionID)
+	dst = append(dst, ",\"campaign_id\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.CampaignID), 10)
+	dst = append(dst, ",\"creative_id\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.CreativeID), 10)
+	dst = append(dst, ",\"publisher_id\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.PublisherID)
+	dst = append(dst, ",\"timestamp\":"...)
+	dst = sgcodec.AppendJSONTime(dst, r.Timestamp)
+	dst = append(dst, ",\"device\":"...)
+	dst = sgcodec.AppendJSONString(dst, string(r.Device))
+	dst = append(dst, ",\"geo\":"...)
+	if dst, err = r.Geo.sgAppendJSON(dst); err != nil {
+		return nil, sgcodec.FieldErr("geo", err)
+	}
+	dst = append(dst, ",\"user_agent\":"...)
+	if r.UserAgent == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = sgcodec.AppendJSONString(dst, (*r.UserAgent))
+	}
+	dst = append(dst, ",\"bid_price\":"...)
+	if dst, err = sgcodec.AppendJSONDecimal(dst, r.BidPrice, 6); err != nil {
+		return nil, sgcodec.FieldErr("bid_price", err)
+	}
+	dst = append(dst, ",\"floor_price\":"...)
+	if r.FloorPrice == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = sgcodec.AppendJSONFloat(dst, float64((*r.FloorPrice)), 32)
+	}
+	dst = append(dst, ",\"viewable\":"...)
+	dst = sgstrconv.AppendBool(dst, r.Viewable)
+	dst = append(dst, ",\"segments\":"...)
+	dst = append(dst, "["...)
+	for i1, x2 := range r.Segments {
+		if i1 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = sgcodec.AppendJSONString(dst, x2)
+	}
+	dst = append(dst, "]"...)
+	dst = append(dst, ",\"labels\":"...)
+	dst = append(dst, "{"...)
+	var keys6 [16]string
+	for i3, k4 := range sgcodec.SortedKeys(keys6[:0], r.Labels) {
+		if i3 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = sgcodec.AppendJSONString(dst, k4)
+		dst = append(dst, ':')
+		v5 := r.Labels[k4]
+		dst = sgcodec.AppendJSONString(dst, v5)
+	}
+	dst = append(dst, "}"...)
+	dst = append(dst, ",\"latency_ms\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.LatencyMs), 10)
+	dst = append(dst, ",\"fingerprint\":"...)
+	dst = sgcodec.AppendJSONBytes(dst, r.Fingerprint[:])
+	return append(dst, '}'), nil
+}
+
+func (r *Impression) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "impression_id":
+			if err := func() error {
+				x7, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.ImpressionID = x7
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("impression_id", err)
+			}
+		case "campaign_id":
+			if err := func() error {
+				x8, err := sgcodec.JSONLong(v)
+				if err != nil {
+					return err
+				}
+				r.CampaignID = x8
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("campaign_id", err)
+			}
+		case "creative_id":
+			if err := func() error {
+				x9, err := sgcodec.JSONInt(v)
+				if err != nil {
+					return err
+				}
+				r.CreativeID = x9
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("creative_id", err)
+			}
+		case "publisher_id":
+			if err := func() error {
+				x10, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.PublisherID = x10
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("publisher_id", err)
+			}
+		case "timestamp":
+			if err := func() error {
+				x11, err := sgcodec.JSONTime(v)
+				if err != nil {
+					return err
+				}
+				r.Timestamp = x11
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("timestamp", err)
+			}
+		case "device":
+			if err := func() error {
+				x12, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				if _, ok := DeviceType(x12).sgIndex(); !ok && x12 != "" {
+					return sgfmt.Errorf("%q is not a symbol of enum com.example.ads.DeviceType", x12)
+				}
+				r.Device = DeviceType(x12)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("device", err)
+			}
+		case "geo":
+			if err := func() error {
+				if err := r.Geo.sgDecodeJSON(v); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("geo", err)
+			}
+		case "user_agent":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.UserAgent = nil
+				} else {
+					p13 := new(string)
+					x14, err := sgcodec.JSONString(v)
+					if err != nil {
+						return err
+					}
+					(*p13) = x14
+					r.UserAgent = p13
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("user_agent", err)
+			}
+		case "bid_price":
+			if err := func() error {
+				x15, err := sgcodec.JSONDecimal(v)
+				if err != nil {
+					return err
+				}
+				r.BidPrice = x15
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("bid_price", err)
+			}
+		case "floor_price":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.FloorPrice = nil
+				} else {
+					p16 := new(float32)
+					x17, err := sgcodec.JSONFloat(v, 32)
+					if err != nil {
+						return err
+					}
+					(*p16) = float32(x17)
+					r.FloorPrice = p16
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("floor_price", err)
+			}
+		case "viewable":
+			if err := func() error {
+				x18, err := sgcodec.JSONBool(v)
+				if err != nil {
+					return err
+				}
+				r.Viewable = x18
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("viewable", err)
+			}
+		case "segments":
+			if err := func() error {
+				var s19 []string
+				if err := sgcodec.JSONArray(v, func(v20 []byte) error {
+					s19 = append(s19, *new(string))
+					x21, err := sgcodec.JSONString(v20)
+					if err != nil {
+						return err
+					}
+					s19[len(s19)-1] = x21
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.Segments = s19
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("segments", err)
+			}
+		case "labels":
+			if err := func() error {
+				m22 := map[string]string{}
+				if err := sgcodec.JSONMap(v, func(k23 string, v24 []byte) error {
+					var x25 string
+					x26, err := sgcodec.JSONString(v24)
+					if err != nil {
+						return err
+					}
+					x25 = x26
+					m22[k23] = x25
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.Labels = m22
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("labels", err)
+			}
+		case "latency_ms":
+			if err := func() error {
+				x27, err := sgcodec.JSONInt(v)
+				if err != nil {
+					return err
+				}
+				r.LatencyMs = x27
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("latency_ms", err)
+			}
+		case "fingerprint":
+			if err := func() error {
+				if err := sgcodec.JSONFixed(v, r.Fingerprint[:]); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("fingerprint", err)
+			}
+		}
+		return nil
+	})
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *LinkedList) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -1424,6 +3785,77 @@ func (r *LinkedList) sgDecodeAvro(d *sgcodec.Decoder) {
 		v1.sgDecodeAvro(d)
 		r.Next = v1
 	}
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r LinkedList) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.LinkedList: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewLinkedList() for the schema's
+// defaults); members that are no field are ignored.
+func (r *LinkedList) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.LinkedList: %w", err)
+	}
+	return nil
+}
+
+func (r *LinkedList) sgAppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, "{\"value\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.Value), 10)
+	dst = append(dst, ",\"next\":"...)
+	if r.Next == nil {
+		dst = append(dst, "null"...)
+	} else {
+		if dst, err = r.Next.sgAppendJSON(dst); err != nil {
+			return nil, sgcodec.FieldErr("next", err)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+func (r *LinkedList) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "value":
+			if err := func() error {
+				x1, err := sgcodec.JSONLong(v)
+				if err != nil {
+					return err
+				}
+				r.Value = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("value", err)
+			}
+		case "next":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.Next = nil
+				} else {
+					p2 := new(LinkedList)
+					if err := (*p2).sgDecodeJSON(v); err != nil {
+						return err
+					}
+					r.Next = p2
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("next", err)
+			}
+		}
+		return nil
+	})
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
@@ -1522,4 +3954,113 @@ func (r *Tree) sgDecodeAvro(d *sgcodec.Decoder) {
 		}
 		r.Attrs = m7
 	}
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Tree) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.Tree: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewTree() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Tree) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.Tree: %w", err)
+	}
+	return nil
+}
+
+func (r *Tree) sgAppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, "{\"label\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Label)
+	dst = append(dst, ",\"children\":"...)
+	dst = append(dst, "["...)
+	for i1, x2 := range r.Children {
+		if i1 > 0 {
+			dst = append(dst, ',')
+		}
+		if dst, err = x2.sgAppendJSON(dst); err != nil {
+			return nil, sgcodec.FieldErr("children[]", err)
+		}
+	}
+	dst = append(dst, "]"...)
+	dst = append(dst, ",\"attrs\":"...)
+	dst = append(dst, "{"...)
+	var keys6 [16]string
+	for i3, k4 := range sgcodec.SortedKeys(keys6[:0], r.Attrs) {
+		if i3 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = sgcodec.AppendJSONString(dst, k4)
+		dst = append(dst, ':')
+		v5 := r.Attrs[k4]
+		if dst, err = v5.sgAppendJSON(dst); err != nil {
+			return nil, sgcodec.FieldErr("attrs[]", err)
+		}
+	}
+	dst = append(dst, "}"...)
+	return append(dst, '}'), nil
+}
+
+func (r *Tree) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "label":
+			if err := func() error {
+				x7, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Label = x7
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("label", err)
+			}
+		case "children":
+			if err := func() error {
+				var s8 []Tree
+				if err := sgcodec.JSONArray(v, func(v9 []byte) error {
+					s8 = append(s8, *new(Tree))
+					if err := s8[len(s8)-1].sgDecodeJSON(v9); err != nil {
+						return err
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.Children = s8
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("children", err)
+			}
+		case "attrs":
+			if err := func() error {
+				m10 := map[string]Tree{}
+				if err := sgcodec.JSONMap(v, func(k11 string, v12 []byte) error {
+					var x13 Tree
+					if err := x13.sgDecodeJSON(v12); err != nil {
+						return err
+					}
+					m10[k11] = x13
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.Attrs = m10
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("attrs", err)
+			}
+		}
+		return nil
+	})
 }

@@ -13,46 +13,46 @@ import (
 //
 // Every row of the Avro to Go type table.
 type AllTypes struct {
-	B         bool               `avro:"b"`          // Avro boolean
-	I         int32              `avro:"i"`          // Avro int
-	L         int64              `avro:"l"`          // Avro long
-	F         float32            `avro:"f"`          // Avro float
-	D         float64            `avro:"d"`          // Avro double
-	By        []byte             `avro:"by"`         // Avro bytes
-	S         string             `avro:"s"`          // Avro string
-	N         struct{}           `avro:"n"`          // Avro null
-	E         Suit               `avro:"e"`          // Avro org.streamgen.test.Suit
-	Fx        Hash4              `avro:"fx"`         // Avro org.streamgen.test.Hash4
-	Arr       []int64            `avro:"arr"`        // Avro array<long>
-	ArrRec    []Pair             `avro:"arr_rec"`    // Avro array<org.streamgen.test.Pair>
-	M         map[string]float64 `avro:"m"`          // Avro map<double>
-	MRec      map[string]Pair    `avro:"m_rec"`      // Avro map<org.streamgen.test.Pair>
-	NestedArr [][]string         `avro:"nested_arr"` // Avro array<array<string>>
-	OptFirst  *string            `avro:"opt_first"`  // Avro union{null, string}
-	OptLast   *int64             `avro:"opt_last"`   // Avro union{null, long}
-	OptRec    *Pair              `avro:"opt_rec"`    // Avro union{null, org.streamgen.test.Pair}
-	OptEnum   *Suit              `avro:"opt_enum"`   // Avro union{null, org.streamgen.test.Suit}
-	OptFixed  *Hash4             `avro:"opt_fixed"`  // Avro union{null, org.streamgen.test.Hash4}
-	OptArr    *[]int32           `avro:"opt_arr"`    // Avro union{null, array<int>}
-	U         AllTypesU          `avro:"u"`          // Avro union{string, long, org.streamgen.test.Pair, array<int>}
-	UNull     AllTypesUNull      `avro:"u_null"`     // Avro union{null, int, string, org.streamgen.test.Suit}
-	ArrU      []AllTypesArrUItem `avro:"arr_u"`      // Avro array<union{null, double, string}>
-	TsMs      sgtime.Time        `avro:"ts_ms"`      // Avro long (timestamp-millis)
-	TsUs      sgtime.Time        `avro:"ts_us"`      // Avro long (timestamp-micros)
-	LtsMs     sgtime.Time        `avro:"lts_ms"`     // Avro long (local-timestamp-millis)
-	LtsUs     sgtime.Time        `avro:"lts_us"`     // Avro long (local-timestamp-micros)
-	Date      sgtime.Time        `avro:"date"`       // Avro int (date)
-	TMs       sgtime.Duration    `avro:"t_ms"`       // Avro int (time-millis)
-	TUs       sgtime.Duration    `avro:"t_us"`       // Avro long (time-micros)
-	DecBytes  *sgbig.Rat         `avro:"dec_bytes"`  // Avro bytes (decimal(10,3))
-	DecFixed  *sgbig.Rat         `avro:"dec_fixed"`  // Avro org.streamgen.test.Money (decimal(18,2))
-	OptDec    *sgbig.Rat         `avro:"opt_dec"`    // Avro union{null, bytes (decimal(5,2))}
-	UUID      string             `avro:"uuid"`       // Avro string (uuid)
-	Dur       sgcodec.Duration   `avro:"dur"`        // Avro org.streamgen.test.Dur (duration)
-	OptTs     *sgtime.Time       `avro:"opt_ts"`     // Avro union{null, long (timestamp-millis)}
+	B         bool               `avro:"b" json:"b"`                   // Avro boolean
+	I         int32              `avro:"i" json:"i"`                   // Avro int
+	L         int64              `avro:"l" json:"l"`                   // Avro long
+	F         float32            `avro:"f" json:"f"`                   // Avro float
+	D         float64            `avro:"d" json:"d"`                   // Avro double
+	By        []byte             `avro:"by" json:"by"`                 // Avro bytes
+	S         string             `avro:"s" json:"s"`                   // Avro string
+	N         struct{}           `avro:"n" json:"n"`                   // Avro null
+	E         Suit               `avro:"e" json:"e"`                   // Avro org.streamgen.test.Suit
+	Fx        Hash4              `avro:"fx" json:"fx"`                 // Avro org.streamgen.test.Hash4
+	Arr       []int64            `avro:"arr" json:"arr"`               // Avro array<long>
+	ArrRec    []Pair             `avro:"arr_rec" json:"arr_rec"`       // Avro array<org.streamgen.test.Pair>
+	M         map[string]float64 `avro:"m" json:"m"`                   // Avro map<double>
+	MRec      map[string]Pair    `avro:"m_rec" json:"m_rec"`           // Avro map<org.streamgen.test.Pair>
+	NestedArr [][]string         `avro:"nested_arr" json:"nested_arr"` // Avro array<array<string>>
+	OptFirst  *string            `avro:"opt_first" json:"opt_first"`   // Avro union{null, string}
+	OptLast   *int64             `avro:"opt_last" json:"opt_last"`     // Avro union{null, long}
+	OptRec    *Pair              `avro:"opt_rec" json:"opt_rec"`       // Avro union{null, org.streamgen.test.Pair}
+	OptEnum   *Suit              `avro:"opt_enum" json:"opt_enum"`     // Avro union{null, org.streamgen.test.Suit}
+	OptFixed  *Hash4             `avro:"opt_fixed" json:"opt_fixed"`   // Avro union{null, org.streamgen.test.Hash4}
+	OptArr    *[]int32           `avro:"opt_arr" json:"opt_arr"`       // Avro union{null, array<int>}
+	U         AllTypesU          `avro:"u" json:"u"`                   // Avro union{string, long, org.streamgen.test.Pair, array<int>}
+	UNull     AllTypesUNull      `avro:"u_null" json:"u_null"`         // Avro union{null, int, string, org.streamgen.test.Suit}
+	ArrU      []AllTypesArrUItem `avro:"arr_u" json:"arr_u"`           // Avro array<union{null, double, string}>
+	TsMs      sgtime.Time        `avro:"ts_ms" json:"ts_ms"`           // Avro long (timestamp-millis)
+	TsUs      sgtime.Time        `avro:"ts_us" json:"ts_us"`           // Avro long (timestamp-micros)
+	LtsMs     sgtime.Time        `avro:"lts_ms" json:"lts_ms"`         // Avro long (local-timestamp-millis)
+	LtsUs     sgtime.Time        `avro:"lts_us" json:"lts_us"`         // Avro long (local-timestamp-micros)
+	Date      sgtime.Time        `avro:"date" json:"date"`             // Avro int (date)
+	TMs       sgtime.Duration    `avro:"t_ms" json:"t_ms"`             // Avro int (time-millis)
+	TUs       sgtime.Duration    `avro:"t_us" json:"t_us"`             // Avro long (time-micros)
+	DecBytes  *sgbig.Rat         `avro:"dec_bytes" json:"dec_bytes"`   // Avro bytes (decimal(10,3))
+	DecFixed  *sgbig.Rat         `avro:"dec_fixed" json:"dec_fixed"`   // Avro org.streamgen.test.Money (decimal(18,2))
+	OptDec    *sgbig.Rat         `avro:"opt_dec" json:"opt_dec"`       // Avro union{null, bytes (decimal(5,2))}
+	UUID      string             `avro:"uuid" json:"uuid"`             // Avro string (uuid)
+	Dur       sgcodec.Duration   `avro:"dur" json:"dur"`               // Avro org.streamgen.test.Dur (duration)
+	OptTs     *sgtime.Time       `avro:"opt_ts" json:"opt_ts"`         // Avro union{null, long (timestamp-millis)}
 	// A Go keyword as a field name.
-	Type string `avro:"type"` // Avro string
-	Func int32  `avro:"func"` // Avro int
+	Type string `avro:"type" json:"type"` // Avro string
+	Func int32  `avro:"func" json:"func"` // Avro int
 }
 
 // AllTypesSchema is the Avro schema of AllTypes, with every type it uses and its defaults.
@@ -420,8 +420,8 @@ type Hash4 [4]byte
 
 // Pair is the Avro record org.streamgen.test.Pair.
 type Pair struct {
-	K string `avro:"k"` // Avro string
-	V int32  `avro:"v"` // Avro int
+	K string `avro:"k" json:"k"` // Avro string
+	V int32  `avro:"v" json:"v"` // Avro int
 }
 
 // PairSchema is the Avro schema of Pair, with every type it uses and its defaults.
@@ -463,10 +463,10 @@ type Dur [12]byte
 //
 // A click on an impression; refers to types of impression.avsc.
 type Click struct {
-	ImpressionID string      `avro:"impression_id"` // Avro string (uuid)
-	Timestamp    sgtime.Time `avro:"timestamp"`     // Avro long (timestamp-micros)
-	Device       DeviceType  `avro:"device"`        // Avro com.example.ads.DeviceType
-	Geo          *GeoPoint   `avro:"geo"`           // Avro union{null, com.example.ads.GeoPoint}, default null
+	ImpressionID string      `avro:"impression_id" json:"impression_id"` // Avro string (uuid)
+	Timestamp    sgtime.Time `avro:"timestamp" json:"timestamp"`         // Avro long (timestamp-micros)
+	Device       DeviceType  `avro:"device" json:"device"`               // Avro com.example.ads.DeviceType
+	Geo          *GeoPoint   `avro:"geo" json:"geo"`                     // Avro union{null, com.example.ads.GeoPoint}, default null
 }
 
 // ClickSchema is the Avro schema of Click, with every type it uses and its defaults.
@@ -588,9 +588,9 @@ var sgDeviceTypeSymbols = [...]DeviceType{DeviceTypeDesktop, DeviceTypePhone, De
 
 // GeoPoint is the Avro record com.example.ads.GeoPoint.
 type GeoPoint struct {
-	Lat     float64 `avro:"lat"`     // Avro double
-	Lon     float64 `avro:"lon"`     // Avro double
-	Country string  `avro:"country"` // Avro string, default "ZZ"
+	Lat     float64 `avro:"lat" json:"lat"`         // Avro double
+	Lon     float64 `avro:"lon" json:"lon"`         // Avro double
+	Country string  `avro:"country" json:"country"` // Avro string, default "ZZ"
 }
 
 // GeoPointSchema is the Avro schema of GeoPoint, with every type it uses and its defaults.
@@ -631,11 +631,11 @@ func NewGeoPoint() GeoPoint {
 //
 // Two types named User in different namespaces get namespace prefixes.
 type Event struct {
-	A      AlphaUser `avro:"a"`       // Avro com.alpha.User
-	B      BetaUser  `avro:"b"`       // Avro com.beta.User
-	UserID int64     `avro:"user_id"` // Avro long
+	A      AlphaUser `avro:"a" json:"a"`             // Avro com.alpha.User
+	B      BetaUser  `avro:"b" json:"b"`             // Avro com.beta.User
+	UserID int64     `avro:"user_id" json:"user_id"` // Avro long
 	// Same Go name as user_id: gets a suffix.
-	UserID_ string `avro:"userID"` // Avro string
+	UserID_ string `avro:"userID" json:"userID"` // Avro string
 }
 
 // EventSchema is the Avro schema of Event, with every type it uses and its defaults.
@@ -700,7 +700,7 @@ func NewEvent() Event {
 
 // AlphaUser is the Avro record com.alpha.User.
 type AlphaUser struct {
-	ID int64 `avro:"id"` // Avro long
+	ID int64 `avro:"id" json:"id"` // Avro long
 }
 
 // AlphaUserSchema is the Avro schema of AlphaUser, with every type it uses and its defaults.
@@ -730,7 +730,7 @@ func NewAlphaUser() AlphaUser {
 
 // BetaUser is the Avro record com.beta.User.
 type BetaUser struct {
-	Name string `avro:"name"` // Avro string
+	Name string `avro:"name" json:"name"` // Avro string
 }
 
 // BetaUserSchema is the Avro schema of BetaUser, with every type it uses and its defaults.
@@ -762,39 +762,39 @@ func NewBetaUser() BetaUser {
 //
 // A default for every kind of field, for the generated NewDefaults.
 type Defaults struct {
-	B           bool               `avro:"b"`             // Avro boolean, default true
-	I           int32              `avro:"i"`             // Avro int, default -7
-	L           int64              `avro:"l"`             // Avro long, default 4294967296123
-	F           float32            `avro:"f"`             // Avro float, default 1.5
-	D           float64            `avro:"d"`             // Avro double, default -0.25
-	By          []byte             `avro:"by"`            // Avro bytes, default "\u0000ÿab"
-	S           string             `avro:"s"`             // Avro string, default "héllo"
-	N           struct{}           `avro:"n"`             // Avro null, default null
-	Color       Color              `avro:"color"`         // Avro org.streamgen.test.Color, default "BLUE"
-	ColorUnset  Color              `avro:"color_unset"`   // Avro org.streamgen.test.Color, default "GREEN"
-	Fx          Hash2              `avro:"fx"`            // Avro org.streamgen.test.Hash2, default "\u0001þ"
-	Arr         []int64            `avro:"arr"`           // Avro array<long>, default [1,2,3]
-	ArrEmpty    []string           `avro:"arr_empty"`     // Avro array<string>, default []
-	M           map[string]float64 `avro:"m"`             // Avro map<double>, default {"a":1,"b":2.5}
-	OptNull     *string            `avro:"opt_null"`      // Avro union{null, string}, default null
-	OptValue    *string            `avro:"opt_value"`     // Avro union{null, string}, default "first"
-	OptRec      *Point             `avro:"opt_rec"`       // Avro union{null, org.streamgen.test.Point}, default null
-	Point       Point              `avro:"point"`         // Avro org.streamgen.test.Point, default {"x":10,"y":2,"tag":"GREEN"}
-	Points      []Point            `avro:"points"`        // Avro array<org.streamgen.test.Point>, default [{"x":1,"y":5,"tag":"GREEN"},{"x":3,"y":4,"tag":"BLUE"}]
-	U           DefaultsU          `avro:"u"`             // Avro union{long, string, org.streamgen.test.Point}, default 42
-	UNull       DefaultsUNull      `avro:"u_null"`        // Avro union{null, long, string}, default null
-	TsMs        sgtime.Time        `avro:"ts_ms"`         // Avro long (timestamp-millis), default 1700000000123
-	TsUs        sgtime.Time        `avro:"ts_us"`         // Avro long (timestamp-micros), default 1700000000123456
-	Date        sgtime.Time        `avro:"date"`          // Avro int (date), default 19000
-	TMs         sgtime.Duration    `avro:"t_ms"`          // Avro int (time-millis), default 3723004
-	TUs         sgtime.Duration    `avro:"t_us"`          // Avro long (time-micros), default 3723004000
-	Dec         *sgbig.Rat         `avro:"dec"`           // Avro bytes (decimal(10,3)), default "\u0004Ò"
-	DecNeg      *sgbig.Rat         `avro:"dec_neg"`       // Avro bytes (decimal(10,2)), default "ÿ8"
-	DecFixed    *sgbig.Rat         `avro:"dec_fixed"`     // Avro org.streamgen.test.Cents (decimal(18,2)), default "\u0000\u0000\u0000\u0000\u0000\u000009"
-	OptTs       *sgtime.Time       `avro:"opt_ts"`        // Avro union{null, long (timestamp-millis)}, default null
-	OptDecValue *sgbig.Rat         `avro:"opt_dec_value"` // Avro union{null, bytes (decimal(5,1))}, default "\u0001"
-	UUID        string             `avro:"uuid"`          // Avro string (uuid), default "00000000-0000-0000-0000-000000000001"
-	Dur         sgcodec.Duration   `avro:"dur"`           // Avro org.streamgen.test.Span (duration), default "\u0001\u0000\u0000\u0000\u0002\u0000\u0000\u0000\u0003\u0000\u0000\u0000"
+	B           bool               `avro:"b" json:"b"`                         // Avro boolean, default true
+	I           int32              `avro:"i" json:"i"`                         // Avro int, default -7
+	L           int64              `avro:"l" json:"l"`                         // Avro long, default 4294967296123
+	F           float32            `avro:"f" json:"f"`                         // Avro float, default 1.5
+	D           float64            `avro:"d" json:"d"`                         // Avro double, default -0.25
+	By          []byte             `avro:"by" json:"by"`                       // Avro bytes, default "\u0000ÿab"
+	S           string             `avro:"s" json:"s"`                         // Avro string, default "héllo"
+	N           struct{}           `avro:"n" json:"n"`                         // Avro null, default null
+	Color       Color              `avro:"color" json:"color"`                 // Avro org.streamgen.test.Color, default "BLUE"
+	ColorUnset  Color              `avro:"color_unset" json:"color_unset"`     // Avro org.streamgen.test.Color, default "GREEN"
+	Fx          Hash2              `avro:"fx" json:"fx"`                       // Avro org.streamgen.test.Hash2, default "\u0001þ"
+	Arr         []int64            `avro:"arr" json:"arr"`                     // Avro array<long>, default [1,2,3]
+	ArrEmpty    []string           `avro:"arr_empty" json:"arr_empty"`         // Avro array<string>, default []
+	M           map[string]float64 `avro:"m" json:"m"`                         // Avro map<double>, default {"a":1,"b":2.5}
+	OptNull     *string            `avro:"opt_null" json:"opt_null"`           // Avro union{null, string}, default null
+	OptValue    *string            `avro:"opt_value" json:"opt_value"`         // Avro union{null, string}, default "first"
+	OptRec      *Point             `avro:"opt_rec" json:"opt_rec"`             // Avro union{null, org.streamgen.test.Point}, default null
+	Point       Point              `avro:"point" json:"point"`                 // Avro org.streamgen.test.Point, default {"x":10,"y":2,"tag":"GREEN"}
+	Points      []Point            `avro:"points" json:"points"`               // Avro array<org.streamgen.test.Point>, default [{"x":1,"y":5,"tag":"GREEN"},{"x":3,"y":4,"tag":"BLUE"}]
+	U           DefaultsU          `avro:"u" json:"u"`                         // Avro union{long, string, org.streamgen.test.Point}, default 42
+	UNull       DefaultsUNull      `avro:"u_null" json:"u_null"`               // Avro union{null, long, string}, default null
+	TsMs        sgtime.Time        `avro:"ts_ms" json:"ts_ms"`                 // Avro long (timestamp-millis), default 1700000000123
+	TsUs        sgtime.Time        `avro:"ts_us" json:"ts_us"`                 // Avro long (timestamp-micros), default 1700000000123456
+	Date        sgtime.Time        `avro:"date" json:"date"`                   // Avro int (date), default 19000
+	TMs         sgtime.Duration    `avro:"t_ms" json:"t_ms"`                   // Avro int (time-millis), default 3723004
+	TUs         sgtime.Duration    `avro:"t_us" json:"t_us"`                   // Avro long (time-micros), default 3723004000
+	Dec         *sgbig.Rat         `avro:"dec" json:"dec"`                     // Avro bytes (decimal(10,3)), default "\u0004Ò"
+	DecNeg      *sgbig.Rat         `avro:"dec_neg" json:"dec_neg"`             // Avro bytes (decimal(10,2)), default "ÿ8"
+	DecFixed    *sgbig.Rat         `avro:"dec_fixed" json:"dec_fixed"`         // Avro org.streamgen.test.Cents (decimal(18,2)), default "\u0000\u0000\u0000\u0000\u0000\u000009"
+	OptTs       *sgtime.Time       `avro:"opt_ts" json:"opt_ts"`               // Avro union{null, long (timestamp-millis)}, default null
+	OptDecValue *sgbig.Rat         `avro:"opt_dec_value" json:"opt_dec_value"` // Avro union{null, bytes (decimal(5,1))}, default "\u0001"
+	UUID        string             `avro:"uuid" json:"uuid"`                   // Avro string (uuid), default "00000000-0000-0000-0000-000000000001"
+	Dur         sgcodec.Duration   `avro:"dur" json:"dur"`                     // Avro org.streamgen.test.Span (duration), default "\u0001\u0000\u0000\u0000\u0002\u0000\u0000\u0000\u0003\u0000\u0000\u0000"
 }
 
 // DefaultsSchema is the Avro schema of Defaults, with every type it uses and its defaults.
@@ -1209,9 +1209,9 @@ type Hash2 [2]byte
 
 // Point is the Avro record org.streamgen.test.Point.
 type Point struct {
-	X   int32 `avro:"x"`   // Avro int, default 1
-	Y   int32 `avro:"y"`   // Avro int, default 2
-	Tag Color `avro:"tag"` // Avro org.streamgen.test.Color, default "GREEN"
+	X   int32 `avro:"x" json:"x"`     // Avro int, default 1
+	Y   int32 `avro:"y" json:"y"`     // Avro int, default 2
+	Tag Color `avro:"tag" json:"tag"` // Avro org.streamgen.test.Color, default "GREEN"
 }
 
 // PointSchema is the Avro schema of Point, with every type it uses and its defaults.
@@ -1274,24 +1274,24 @@ type Span [12]byte
 // One ad impression served to a device: the row the ETL job writes to the warehouse.
 type Impression struct {
 	// Unique id of the impression.
-	ImpressionID string `avro:"impression_id"` // Avro string (uuid)
-	CampaignID   int64  `avro:"campaign_id"`   // Avro long
-	CreativeID   int32  `avro:"creative_id"`   // Avro int
-	PublisherID  string `avro:"publisher_id"`  // Avro string
+	ImpressionID string `avro:"impression_id" json:"impression_id"` // Avro string (uuid)
+	CampaignID   int64  `avro:"campaign_id" json:"campaign_id"`     // Avro long
+	CreativeID   int32  `avro:"creative_id" json:"creative_id"`     // Avro int
+	PublisherID  string `avro:"publisher_id" json:"publisher_id"`   // Avro string
 	// When the ad was served.
-	Timestamp sgtime.Time `avro:"timestamp"`  // Avro long (timestamp-millis)
-	Device    DeviceType  `avro:"device"`     // Avro com.example.ads.DeviceType
-	Geo       GeoPoint    `avro:"geo"`        // Avro com.example.ads.GeoPoint
-	UserAgent *string     `avro:"user_agent"` // Avro union{null, string}, default null
+	Timestamp sgtime.Time `avro:"timestamp" json:"timestamp"`   // Avro long (timestamp-millis)
+	Device    DeviceType  `avro:"device" json:"device"`         // Avro com.example.ads.DeviceType
+	Geo       GeoPoint    `avro:"geo" json:"geo"`               // Avro com.example.ads.GeoPoint
+	UserAgent *string     `avro:"user_agent" json:"user_agent"` // Avro union{null, string}, default null
 	// Winning bid in USD.
-	BidPrice   *sgbig.Rat `avro:"bid_price"`   // Avro bytes (decimal(12,6))
-	FloorPrice *float32   `avro:"floor_price"` // Avro union{null, float}, default null
-	Viewable   bool       `avro:"viewable"`    // Avro boolean, default false
+	BidPrice   *sgbig.Rat `avro:"bid_price" json:"bid_price"`     // Avro bytes (decimal(12,6))
+	FloorPrice *float32   `avro:"floor_price" json:"floor_price"` // Avro union{null, float}, default null
+	Viewable   bool       `avro:"viewable" json:"viewable"`       // Avro boolean, default false
 	// Audience segments of the user.
-	Segments    []string          `avro:"segments"`    // Avro array<string>, default []
-	Labels      map[string]string `avro:"labels"`      // Avro map<string>, default {}
-	LatencyMs   int32             `avro:"latency_ms"`  // Avro int, default 0
-	Fingerprint Md5               `avro:"fingerprint"` // Avro com.example.ads.MD5
+	Segments    []string          `avro:"segments" json:"segments"`       // Avro array<string>, default []
+	Labels      map[string]string `avro:"labels" json:"labels"`           // Avro map<string>, default {}
+	LatencyMs   int32             `avro:"latency_ms" json:"latency_ms"`   // Avro int, default 0
+	Fingerprint Md5               `avro:"fingerprint" json:"fingerprint"` // Avro com.example.ads.MD5
 }
 
 // ImpressionSchema is the Avro schema of Impression, with every type it uses and its defaults.
@@ -1457,8 +1457,8 @@ type Md5 [16]byte
 //
 // A singly linked list of longs.
 type LinkedList struct {
-	Value int64       `avro:"value"` // Avro long
-	Next  *LinkedList `avro:"next"`  // Avro union{null, org.streamgen.test.LinkedList}, default null
+	Value int64       `avro:"value" json:"value"` // Avro long
+	Next  *LinkedList `avro:"next" json:"next"`   // Avro union{null, org.streamgen.test.LinkedList}, default null
 }
 
 // LinkedListSchema is the Avro schema of LinkedList, with every type it uses and its defaults.
@@ -1499,9 +1499,9 @@ func NewLinkedList() LinkedList {
 //
 // A tree whose nodes hold a label and any number of children.
 type Tree struct {
-	Label    string          `avro:"label"`    // Avro string
-	Children []Tree          `avro:"children"` // Avro array<org.streamgen.test.Tree>
-	Attrs    map[string]Tree `avro:"attrs"`    // Avro map<org.streamgen.test.Tree>, default {}
+	Label    string          `avro:"label" json:"label"`       // Avro string
+	Children []Tree          `avro:"children" json:"children"` // Avro array<org.streamgen.test.Tree>
+	Attrs    map[string]Tree `avro:"attrs" json:"attrs"`       // Avro map<org.streamgen.test.Tree>, default {}
 }
 
 // TreeSchema is the Avro schema of Tree, with every type it uses and its defaults.

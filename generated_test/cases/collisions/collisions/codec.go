@@ -9,6 +9,7 @@ import (
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
 	sgslices "slices"
+	sgstrconv "strconv"
 	sgsync "sync"
 )
 
@@ -62,6 +63,53 @@ func (r *ImpressionFingerprint2) sgAppendAvro(dst []byte) ([]byte, error) {
 
 func (r *ImpressionFingerprint2) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Value = d.Long()
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r ImpressionFingerprint2) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of ImpressionFingerprint: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewImpressionFingerprint2() for the schema's
+// defaults); members that are no field are ignored.
+func (r *ImpressionFingerprint2) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of ImpressionFingerprint: %w", err)
+	}
+	return nil
+}
+
+func (r *ImpressionFingerprint2) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"value\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.Value), 10)
+	return append(dst, '}'), nil
+}
+
+func (r *ImpressionFingerprint2) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "value":
+			if err := func() error {
+				x1, err := sgcodec.JSONLong(v)
+				if err != nil {
+					return err
+				}
+				r.Value = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("value", err)
+			}
+		}
+		return nil
+	})
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
@@ -206,6 +254,253 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	}
 }
 
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Impression) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.collisions.Impression: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewImpression() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Impression) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.collisions.Impression: %w", err)
+	}
+	return nil
+}
+
+func (r *Impression) sgAppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, "{\"id\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.ID)
+	dst = append(dst, ",\"avro_schema\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.AvroSchema_)
+	dst = append(dst, ",\"at\":"...)
+	dst = sgcodec.AppendJSONTime(dst, r.At)
+	dst = append(dst, ",\"device\":"...)
+	dst = sgcodec.AppendJSONString(dst, string(r.Device))
+	dst = append(dst, ",\"payload\":"...)
+	switch u1 := r.Payload.(type) {
+	case nil:
+		dst = append(dst, "null"...)
+	case ImpressionPayloadString:
+		dst = append(dst, "{\"string\":"...)
+		dst = sgcodec.AppendJSONString(dst, u1.Value)
+		dst = append(dst, '}')
+	case ImpressionPayloadLong:
+		dst = append(dst, "{\"long\":"...)
+		dst = sgstrconv.AppendInt(dst, int64(u1.Value), 10)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, ",\"schema\":"...)
+	switch u2 := r.Schema.(type) {
+	case nil:
+		dst = append(dst, "null"...)
+	case ImpressionSchema2Int:
+		dst = append(dst, "{\"int\":"...)
+		dst = sgstrconv.AppendInt(dst, int64(u2.Value), 10)
+		dst = append(dst, '}')
+	case ImpressionSchema2String:
+		dst = append(dst, "{\"string\":"...)
+		dst = sgcodec.AppendJSONString(dst, u2.Value)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, ",\"price\":"...)
+	if dst, err = sgcodec.AppendJSONDecimal(dst, r.Price, 2); err != nil {
+		return nil, sgcodec.FieldErr("price", err)
+	}
+	dst = append(dst, ",\"tags\":"...)
+	dst = append(dst, "{"...)
+	var keys6 [16]string
+	for i3, k4 := range sgcodec.SortedKeys(keys6[:0], r.Tags) {
+		if i3 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = sgcodec.AppendJSONString(dst, k4)
+		dst = append(dst, ':')
+		v5 := r.Tags[k4]
+		dst = append(dst, "["...)
+		for i7, x8 := range v5 {
+			if i7 > 0 {
+				dst = append(dst, ',')
+			}
+			dst = sgcodec.AppendJSONString(dst, x8)
+		}
+		dst = append(dst, "]"...)
+	}
+	dst = append(dst, "}"...)
+	return append(dst, '}'), nil
+}
+
+func (r *Impression) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "id":
+			if err := func() error {
+				x9, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.ID = x9
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("id", err)
+			}
+		case "avro_schema":
+			if err := func() error {
+				x10, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.AvroSchema_ = x10
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("avro_schema", err)
+			}
+		case "at":
+			if err := func() error {
+				x11, err := sgcodec.JSONTime(v)
+				if err != nil {
+					return err
+				}
+				r.At = x11
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("at", err)
+			}
+		case "device":
+			if err := func() error {
+				x12, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				if _, ok := Device(x12).sgIndex(); !ok && x12 != "" {
+					return sgfmt.Errorf("%q is not a symbol of enum org.streamgen.test.collisions.Device", x12)
+				}
+				r.Device = Device(x12)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("device", err)
+			}
+		case "payload":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.Payload = nil
+					return nil
+				}
+				br13, bv14, err := sgcodec.JSONUnion(v)
+				if err != nil {
+					return err
+				}
+				switch br13 {
+				case "string":
+					var w15 ImpressionPayloadString
+					x16, err := sgcodec.JSONString(bv14)
+					if err != nil {
+						return err
+					}
+					w15.Value = x16
+					r.Payload = w15
+				case "long":
+					var w17 ImpressionPayloadLong
+					x18, err := sgcodec.JSONLong(bv14)
+					if err != nil {
+						return err
+					}
+					w17.Value = x18
+					r.Payload = w17
+				default:
+					return sgfmt.Errorf("%w %q", sgcodec.ErrUnknownBranch, br13)
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("payload", err)
+			}
+		case "schema":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.Schema = nil
+					return nil
+				}
+				br19, bv20, err := sgcodec.JSONUnion(v)
+				if err != nil {
+					return err
+				}
+				switch br19 {
+				case "int":
+					var w21 ImpressionSchema2Int
+					x22, err := sgcodec.JSONInt(bv20)
+					if err != nil {
+						return err
+					}
+					w21.Value = x22
+					r.Schema = w21
+				case "string":
+					var w23 ImpressionSchema2String
+					x24, err := sgcodec.JSONString(bv20)
+					if err != nil {
+						return err
+					}
+					w23.Value = x24
+					r.Schema = w23
+				default:
+					return sgfmt.Errorf("%w %q", sgcodec.ErrUnknownBranch, br19)
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("schema", err)
+			}
+		case "price":
+			if err := func() error {
+				x25, err := sgcodec.JSONDecimal(v)
+				if err != nil {
+					return err
+				}
+				r.Price = x25
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("price", err)
+			}
+		case "tags":
+			if err := func() error {
+				m26 := map[string][]string{}
+				if err := sgcodec.JSONMap(v, func(k27 string, v28 []byte) error {
+					var x29 []string
+					var s30 []string
+					if err := sgcodec.JSONArray(v28, func(v31 []byte) error {
+						s30 = append(s30, *new(string))
+						x32, err := sgcodec.JSONString(v31)
+						if err != nil {
+							return err
+						}
+						s30[len(s30)-1] = x32
+						return nil
+					}); err != nil {
+						return err
+					}
+					x29 = s30
+					m26[k27] = x29
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.Tags = m26
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("tags", err)
+			}
+		}
+		return nil
+	})
+}
+
 func (e Device) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
 	if e == "" {
@@ -267,6 +562,66 @@ func (r *CollisionsImpressionSchema) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Version = d.Int()
 }
 
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r CollisionsImpressionSchema) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.collisions.ImpressionSchema: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewCollisionsImpressionSchema() for the schema's
+// defaults); members that are no field are ignored.
+func (r *CollisionsImpressionSchema) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.collisions.ImpressionSchema: %w", err)
+	}
+	return nil
+}
+
+func (r *CollisionsImpressionSchema) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"subject\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Subject)
+	dst = append(dst, ",\"version\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.Version), 10)
+	return append(dst, '}'), nil
+}
+
+func (r *CollisionsImpressionSchema) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "subject":
+			if err := func() error {
+				x1, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Subject = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("subject", err)
+			}
+		case "version":
+			if err := func() error {
+				x2, err := sgcodec.JSONInt(v)
+				if err != nil {
+					return err
+				}
+				r.Version = x2
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("version", err)
+			}
+		}
+		return nil
+	})
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *CollisionsJobName) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -313,4 +668,51 @@ func (r *CollisionsJobName) sgAppendAvro(dst []byte) ([]byte, error) {
 
 func (r *CollisionsJobName) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Name = d.String()
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r CollisionsJobName) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.collisions.JobName: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewCollisionsJobName() for the schema's
+// defaults); members that are no field are ignored.
+func (r *CollisionsJobName) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.collisions.JobName: %w", err)
+	}
+	return nil
+}
+
+func (r *CollisionsJobName) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"name\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Name)
+	return append(dst, '}'), nil
+}
+
+func (r *CollisionsJobName) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "name":
+			if err := func() error {
+				x1, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Name = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("name", err)
+			}
+		}
+		return nil
+	})
 }

@@ -12,7 +12,7 @@ import (
 //
 // Named like the fingerprint constant of Impression, with no namespace to tell it apart.
 type ImpressionFingerprint2 struct {
-	Value int64 `avro:"value"` // Avro long
+	Value int64 `avro:"value" json:"value"` // Avro long
 }
 
 // ImpressionFingerprint2Schema is the Avro schema of ImpressionFingerprint2, with every type it uses and its defaults.
@@ -45,16 +45,16 @@ func NewImpressionFingerprint2() ImpressionFingerprint2 {
 //
 // Its Go type declares ImpressionSchema, ImpressionFingerprint and the method AvroSchema.
 type Impression struct {
-	ID string `avro:"id"` // Avro string
+	ID string `avro:"id" json:"id"` // Avro string
 	// A field named like the record's AvroSchema method.
-	AvroSchema_ string            `avro:"avro_schema"` // Avro string
-	At          sgtime.Time       `avro:"at"`          // Avro long (timestamp-millis)
-	Device      Device            `avro:"device"`      // Avro org.streamgen.test.collisions.Device
-	Payload     ImpressionPayload `avro:"payload"`     // Avro union{null, string, long}, default null
+	AvroSchema_ string            `avro:"avro_schema" json:"avro_schema"` // Avro string
+	At          sgtime.Time       `avro:"at" json:"at"`                   // Avro long (timestamp-millis)
+	Device      Device            `avro:"device" json:"device"`           // Avro org.streamgen.test.collisions.Device
+	Payload     ImpressionPayload `avro:"payload" json:"payload"`         // Avro union{null, string, long}, default null
 	// Its union type would be ImpressionSchema, the schema constant's name.
-	Schema ImpressionSchema2   `avro:"schema"` // Avro union{int, string}
-	Price  *sgbig.Rat          `avro:"price"`  // Avro bytes (decimal(9,2))
-	Tags   map[string][]string `avro:"tags"`   // Avro map<array<string>>
+	Schema ImpressionSchema2   `avro:"schema" json:"schema"` // Avro union{int, string}
+	Price  *sgbig.Rat          `avro:"price" json:"price"`   // Avro bytes (decimal(9,2))
+	Tags   map[string][]string `avro:"tags" json:"tags"`     // Avro map<array<string>>
 }
 
 // ImpressionSchema is the Avro schema of Impression, with every type it uses and its defaults.
@@ -180,8 +180,8 @@ var sgDeviceSymbols = [...]Device{DevicePhone, DeviceTablet}
 //
 // Named like the schema constant of Impression.
 type CollisionsImpressionSchema struct {
-	Subject string `avro:"subject"` // Avro string
-	Version int32  `avro:"version"` // Avro int
+	Subject string `avro:"subject" json:"subject"` // Avro string
+	Version int32  `avro:"version" json:"version"` // Avro int
 }
 
 // CollisionsImpressionSchemaSchema is the Avro schema of CollisionsImpressionSchema, with every type it uses and its defaults.
@@ -218,7 +218,7 @@ func NewCollisionsImpressionSchema() CollisionsImpressionSchema {
 //
 // Named like the job's JobName constant.
 type CollisionsJobName struct {
-	Name string `avro:"name"` // Avro string
+	Name string `avro:"name" json:"name"` // Avro string
 }
 
 // CollisionsJobNameSchema is the Avro schema of CollisionsJobName, with every type it uses and its defaults.

@@ -8,6 +8,7 @@ import (
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgstrconv "strconv"
 	sgsync "sync"
 )
 
@@ -88,6 +89,118 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 		v2 := d.String()
 		r.Payload = &v2
 	}
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Impression) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of com.example.ads.Impression: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewImpression() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Impression) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of com.example.ads.Impression: %w", err)
+	}
+	return nil
+}
+
+func (r *Impression) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"id\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.ID)
+	dst = append(dst, ",\"campaign_id\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.CampaignID), 10)
+	dst = append(dst, ",\"device\":"...)
+	dst = sgcodec.AppendJSONString(dst, string(r.Device))
+	dst = append(dst, ",\"country\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Country)
+	dst = append(dst, ",\"payload\":"...)
+	if r.Payload == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = sgcodec.AppendJSONString(dst, (*r.Payload))
+	}
+	return append(dst, '}'), nil
+}
+
+func (r *Impression) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "id":
+			if err := func() error {
+				x1, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.ID = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("id", err)
+			}
+		case "campaign_id":
+			if err := func() error {
+				x2, err := sgcodec.JSONInt(v)
+				if err != nil {
+					return err
+				}
+				r.CampaignID = x2
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("campaign_id", err)
+			}
+		case "device":
+			if err := func() error {
+				x3, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				if _, ok := DeviceType(x3).sgIndex(); !ok && x3 != "" {
+					return sgfmt.Errorf("%q is not a symbol of enum com.example.ads.DeviceType", x3)
+				}
+				r.Device = DeviceType(x3)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("device", err)
+			}
+		case "country":
+			if err := func() error {
+				x4, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Country = x4
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("country", err)
+			}
+		case "payload":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.Payload = nil
+				} else {
+					p5 := new(string)
+					x6, err := sgcodec.JSONString(v)
+					if err != nil {
+						return err
+					}
+					(*p5) = x6
+					r.Payload = p5
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("payload", err)
+			}
+		}
+		return nil
+	})
 }
 
 func (e DeviceType) sgAppendAvro(dst []byte) ([]byte, error) {

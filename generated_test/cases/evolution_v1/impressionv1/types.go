@@ -7,11 +7,11 @@ package impressionv1
 //
 // Evolution series, version 1.
 type Impression struct {
-	ID         string     `avro:"id"`          // Avro string
-	CampaignID int32      `avro:"campaign_id"` // Avro int
-	Device     DeviceType `avro:"device"`      // Avro com.example.ads.DeviceType
-	Country    string     `avro:"country"`     // Avro string, default "ZZ"
-	Payload    *string    `avro:"payload"`     // Avro union{null, string}, default null
+	ID         string     `avro:"id" json:"id"`                   // Avro string
+	CampaignID int32      `avro:"campaign_id" json:"campaign_id"` // Avro int
+	Device     DeviceType `avro:"device" json:"device"`           // Avro com.example.ads.DeviceType
+	Country    string     `avro:"country" json:"country"`         // Avro string, default "ZZ"
+	Payload    *string    `avro:"payload" json:"payload"`         // Avro union{null, string}, default null
 }
 
 // ImpressionSchema is the Avro schema of Impression, with every type it uses and its defaults.

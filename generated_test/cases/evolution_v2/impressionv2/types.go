@@ -7,12 +7,12 @@ package impressionv2
 //
 // Evolution series, version 2: adds viewable with a default, widens campaign_id from int to long.
 type Impression struct {
-	ID         string     `avro:"id"`          // Avro string
-	CampaignID int64      `avro:"campaign_id"` // Avro long
-	Device     DeviceType `avro:"device"`      // Avro com.example.ads.DeviceType
-	Country    string     `avro:"country"`     // Avro string, default "ZZ"
-	Payload    *string    `avro:"payload"`     // Avro union{null, string}, default null
-	Viewable   bool       `avro:"viewable"`    // Avro boolean, default false
+	ID         string     `avro:"id" json:"id"`                   // Avro string
+	CampaignID int64      `avro:"campaign_id" json:"campaign_id"` // Avro long
+	Device     DeviceType `avro:"device" json:"device"`           // Avro com.example.ads.DeviceType
+	Country    string     `avro:"country" json:"country"`         // Avro string, default "ZZ"
+	Payload    *string    `avro:"payload" json:"payload"`         // Avro union{null, string}, default null
+	Viewable   bool       `avro:"viewable" json:"viewable"`       // Avro boolean, default false
 }
 
 // ImpressionSchema is the Avro schema of Impression, with every type it uses and its defaults.

@@ -7,11 +7,11 @@ package impressionv3
 //
 // Evolution series, version 3: removes country (it had a default), adds the enum symbol TV with an enum default, adds a long branch to payload.
 type Impression struct {
-	ID         string            `avro:"id"`          // Avro string
-	CampaignID int64             `avro:"campaign_id"` // Avro long
-	Device     DeviceType        `avro:"device"`      // Avro com.example.ads.DeviceType
-	Payload    ImpressionPayload `avro:"payload"`     // Avro union{null, string, long}, default null
-	Viewable   bool              `avro:"viewable"`    // Avro boolean, default false
+	ID         string            `avro:"id" json:"id"`                   // Avro string
+	CampaignID int64             `avro:"campaign_id" json:"campaign_id"` // Avro long
+	Device     DeviceType        `avro:"device" json:"device"`           // Avro com.example.ads.DeviceType
+	Payload    ImpressionPayload `avro:"payload" json:"payload"`         // Avro union{null, string, long}, default null
+	Viewable   bool              `avro:"viewable" json:"viewable"`       // Avro boolean, default false
 }
 
 // ImpressionSchema is the Avro schema of Impression, with every type it uses and its defaults.

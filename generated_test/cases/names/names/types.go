@@ -7,7 +7,7 @@ package names
 //
 // Its schema constant would be EWriterSchema, the name of stream e's writer schema constant.
 type NamesEWriter struct {
-	ID string `avro:"id"` // Avro string
+	ID string `avro:"id" json:"id"` // Avro string
 }
 
 // NamesEWriterSchema is the Avro schema of NamesEWriter, with every type it uses and its defaults.
@@ -38,8 +38,8 @@ func NewNamesEWriter() NamesEWriter {
 
 // Reading is the Avro record org.streamgen.test.names.Reading.
 type Reading struct {
-	Sensor string `avro:"sensor"` // Avro string
-	Value  int64  `avro:"value"`  // Avro long
+	Sensor string `avro:"sensor" json:"sensor"` // Avro string
+	Value  int64  `avro:"value" json:"value"`   // Avro long
 }
 
 // ReadingSchema is the Avro schema of Reading, with every type it uses and its defaults.

@@ -7,6 +7,7 @@ import (
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgstrconv "strconv"
 	sgsync "sync"
 )
 
@@ -64,4 +65,77 @@ func (r *Reading) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Sensor = d.String()
 	r.Value = d.Long()
 	r.Unit = d.String()
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Reading) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.sensors.Reading: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewReading() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Reading) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.sensors.Reading: %w", err)
+	}
+	return nil
+}
+
+func (r *Reading) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"sensor\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Sensor)
+	dst = append(dst, ",\"value\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.Value), 10)
+	dst = append(dst, ",\"unit\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Unit)
+	return append(dst, '}'), nil
+}
+
+func (r *Reading) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "sensor":
+			if err := func() error {
+				x1, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Sensor = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("sensor", err)
+			}
+		case "value":
+			if err := func() error {
+				x2, err := sgcodec.JSONLong(v)
+				if err != nil {
+					return err
+				}
+				r.Value = x2
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("value", err)
+			}
+		case "unit":
+			if err := func() error {
+				x3, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Unit = x3
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("unit", err)
+			}
+		}
+		return nil
+	})
 }

@@ -7,10 +7,10 @@ package rawwriter
 //
 // A sensor reading, as the job reads it.
 type Reading struct {
-	Sensor string `avro:"sensor"` // Avro string
+	Sensor string `avro:"sensor" json:"sensor"` // Avro string
 	// Widened from int in the producers' older schema.
-	Value int64  `avro:"value"` // Avro long
-	Unit  string `avro:"unit"`  // Avro string, default "celsius"
+	Value int64  `avro:"value" json:"value"` // Avro long
+	Unit  string `avro:"unit" json:"unit"`   // Avro string, default "celsius"
 }
 
 // ReadingSchema is the Avro schema of Reading, with every type it uses and its defaults.

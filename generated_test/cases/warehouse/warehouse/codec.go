@@ -9,6 +9,7 @@ import (
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
 	sgslices "slices"
+	sgstrconv "strconv"
 	sgsync "sync"
 )
 
@@ -164,6 +165,294 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	d.Fixed(r.Fingerprint[:])
 }
 
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Impression) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of com.example.ads.Impression: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewImpression() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Impression) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of com.example.ads.Impression: %w", err)
+	}
+	return nil
+}
+
+func (r *Impression) sgAppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, "{\"impression_id\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.ImpressionID)
+	dst = append(dst, ",\"campaign_id\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.CampaignID), 10)
+	dst = append(dst, ",\"creative_id\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.CreativeID), 10)
+	dst = append(dst, ",\"publisher_id\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.PublisherID)
+	dst = append(dst, ",\"timestamp\":"...)
+	dst = sgcodec.AppendJSONTime(dst, r.Timestamp)
+	dst = append(dst, ",\"device\":"...)
+	dst = sgcodec.AppendJSONString(dst, string(r.Device))
+	dst = append(dst, ",\"geo\":"...)
+	if dst, err = r.Geo.sgAppendJSON(dst); err != nil {
+		return nil, sgcodec.FieldErr("geo", err)
+	}
+	dst = append(dst, ",\"user_agent\":"...)
+	if r.UserAgent == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = sgcodec.AppendJSONString(dst, (*r.UserAgent))
+	}
+	dst = append(dst, ",\"bid_price\":"...)
+	if dst, err = sgcodec.AppendJSONDecimal(dst, r.BidPrice, 6); err != nil {
+		return nil, sgcodec.FieldErr("bid_price", err)
+	}
+	dst = append(dst, ",\"floor_price\":"...)
+	if r.FloorPrice == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = sgcodec.AppendJSONFloat(dst, float64((*r.FloorPrice)), 32)
+	}
+	dst = append(dst, ",\"viewable\":"...)
+	dst = sgstrconv.AppendBool(dst, r.Viewable)
+	dst = append(dst, ",\"segments\":"...)
+	dst = append(dst, "["...)
+	for i1, x2 := range r.Segments {
+		if i1 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = sgcodec.AppendJSONString(dst, x2)
+	}
+	dst = append(dst, "]"...)
+	dst = append(dst, ",\"labels\":"...)
+	dst = append(dst, "{"...)
+	var keys6 [16]string
+	for i3, k4 := range sgcodec.SortedKeys(keys6[:0], r.Labels) {
+		if i3 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = sgcodec.AppendJSONString(dst, k4)
+		dst = append(dst, ':')
+		v5 := r.Labels[k4]
+		dst = sgcodec.AppendJSONString(dst, v5)
+	}
+	dst = append(dst, "}"...)
+	dst = append(dst, ",\"latency_ms\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.LatencyMs), 10)
+	dst = append(dst, ",\"fingerprint\":"...)
+	dst = sgcodec.AppendJSONBytes(dst, r.Fingerprint[:])
+	return append(dst, '}'), nil
+}
+
+func (r *Impression) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "impression_id":
+			if err := func() error {
+				x7, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.ImpressionID = x7
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("impression_id", err)
+			}
+		case "campaign_id":
+			if err := func() error {
+				x8, err := sgcodec.JSONLong(v)
+				if err != nil {
+					return err
+				}
+				r.CampaignID = x8
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("campaign_id", err)
+			}
+		case "creative_id":
+			if err := func() error {
+				x9, err := sgcodec.JSONInt(v)
+				if err != nil {
+					return err
+				}
+				r.CreativeID = x9
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("creative_id", err)
+			}
+		case "publisher_id":
+			if err := func() error {
+				x10, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.PublisherID = x10
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("publisher_id", err)
+			}
+		case "timestamp":
+			if err := func() error {
+				x11, err := sgcodec.JSONTime(v)
+				if err != nil {
+					return err
+				}
+				r.Timestamp = x11
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("timestamp", err)
+			}
+		case "device":
+			if err := func() error {
+				x12, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				if _, ok := DeviceType(x12).sgIndex(); !ok && x12 != "" {
+					return sgfmt.Errorf("%q is not a symbol of enum com.example.ads.DeviceType", x12)
+				}
+				r.Device = DeviceType(x12)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("device", err)
+			}
+		case "geo":
+			if err := func() error {
+				if err := r.Geo.sgDecodeJSON(v); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("geo", err)
+			}
+		case "user_agent":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.UserAgent = nil
+				} else {
+					p13 := new(string)
+					x14, err := sgcodec.JSONString(v)
+					if err != nil {
+						return err
+					}
+					(*p13) = x14
+					r.UserAgent = p13
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("user_agent", err)
+			}
+		case "bid_price":
+			if err := func() error {
+				x15, err := sgcodec.JSONDecimal(v)
+				if err != nil {
+					return err
+				}
+				r.BidPrice = x15
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("bid_price", err)
+			}
+		case "floor_price":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.FloorPrice = nil
+				} else {
+					p16 := new(float32)
+					x17, err := sgcodec.JSONFloat(v, 32)
+					if err != nil {
+						return err
+					}
+					(*p16) = float32(x17)
+					r.FloorPrice = p16
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("floor_price", err)
+			}
+		case "viewable":
+			if err := func() error {
+				x18, err := sgcodec.JSONBool(v)
+				if err != nil {
+					return err
+				}
+				r.Viewable = x18
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("viewable", err)
+			}
+		case "segments":
+			if err := func() error {
+				var s19 []string
+				if err := sgcodec.JSONArray(v, func(v20 []byte) error {
+					s19 = append(s19, *new(string))
+					x21, err := sgcodec.JSONString(v20)
+					if err != nil {
+						return err
+					}
+					s19[len(s19)-1] = x21
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.Segments = s19
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("segments", err)
+			}
+		case "labels":
+			if err := func() error {
+				m22 := map[string]string{}
+				if err := sgcodec.JSONMap(v, func(k23 string, v24 []byte) error {
+					var x25 string
+					x26, err := sgcodec.JSONString(v24)
+					if err != nil {
+						return err
+					}
+					x25 = x26
+					m22[k23] = x25
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.Labels = m22
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("labels", err)
+			}
+		case "latency_ms":
+			if err := func() error {
+				x27, err := sgcodec.JSONInt(v)
+				if err != nil {
+					return err
+				}
+				r.LatencyMs = x27
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("latency_ms", err)
+			}
+		case "fingerprint":
+			if err := func() error {
+				if err := sgcodec.JSONFixed(v, r.Fingerprint[:]); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("fingerprint", err)
+			}
+		}
+		return nil
+	})
+}
+
 func (e DeviceType) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
 	if e == "" {
@@ -225,4 +514,77 @@ func (r *GeoPoint) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Lat = d.Double()
 	r.Lon = d.Double()
 	r.Country = d.String()
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r GeoPoint) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of com.example.ads.GeoPoint: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewGeoPoint() for the schema's
+// defaults); members that are no field are ignored.
+func (r *GeoPoint) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of com.example.ads.GeoPoint: %w", err)
+	}
+	return nil
+}
+
+func (r *GeoPoint) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"lat\":"...)
+	dst = sgcodec.AppendJSONFloat(dst, r.Lat, 64)
+	dst = append(dst, ",\"lon\":"...)
+	dst = sgcodec.AppendJSONFloat(dst, r.Lon, 64)
+	dst = append(dst, ",\"country\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Country)
+	return append(dst, '}'), nil
+}
+
+func (r *GeoPoint) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "lat":
+			if err := func() error {
+				x1, err := sgcodec.JSONFloat(v, 64)
+				if err != nil {
+					return err
+				}
+				r.Lat = float64(x1)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("lat", err)
+			}
+		case "lon":
+			if err := func() error {
+				x2, err := sgcodec.JSONFloat(v, 64)
+				if err != nil {
+					return err
+				}
+				r.Lon = float64(x2)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("lon", err)
+			}
+		case "country":
+			if err := func() error {
+				x3, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Country = x3
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("country", err)
+			}
+		}
+		return nil
+	})
 }

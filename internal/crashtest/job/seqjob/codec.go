@@ -7,6 +7,7 @@ import (
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgstrconv "strconv"
 	sgsync "sync"
 )
 
@@ -62,4 +63,64 @@ func (r *Sequenced) sgAppendAvro(dst []byte) ([]byte, error) {
 func (r *Sequenced) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Seq = d.Long()
 	r.Payload = d.String()
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Sequenced) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.crashtest.Sequenced: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewSequenced() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Sequenced) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.crashtest.Sequenced: %w", err)
+	}
+	return nil
+}
+
+func (r *Sequenced) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"seq\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.Seq), 10)
+	dst = append(dst, ",\"payload\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Payload)
+	return append(dst, '}'), nil
+}
+
+func (r *Sequenced) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "seq":
+			if err := func() error {
+				x1, err := sgcodec.JSONLong(v)
+				if err != nil {
+					return err
+				}
+				r.Seq = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("seq", err)
+			}
+		case "payload":
+			if err := func() error {
+				x2, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Payload = x2
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("payload", err)
+			}
+		}
+		return nil
+	})
 }

@@ -8,8 +8,8 @@ package seqjob
 // One record of the crash-restart harness's known stream: a unique sequence number and a payload.
 type Sequenced struct {
 	// Unique across the stream: the producer's record number.
-	Seq     int64  `avro:"seq"`     // Avro long
-	Payload string `avro:"payload"` // Avro string
+	Seq     int64  `avro:"seq" json:"seq"`         // Avro long
+	Payload string `avro:"payload" json:"payload"` // Avro string
 }
 
 // SequencedSchema is the Avro schema of Sequenced, with every type it uses and its defaults.
