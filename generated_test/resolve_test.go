@@ -2,13 +2,17 @@ package generated_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hamba/avro/v2"
 
 	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
+	"github.com/streamgen/streamgen/runtime/codec"
 )
 
 // Schema resolution (UnmarshalAvroFrom) is checked against hamba's: data
@@ -96,6 +100,10 @@ func TestResolveOlderWriter(t *testing.T) {
 			if err != nil {
 				t.Fatalf("hamba cannot resolve the writer schema: %v", err)
 			}
+			transcoder, err := codec.NewResolver(alltypes.ImpressionSchema).ForWriter(writerSchema)
+			if err != nil || transcoder == nil || transcoder.Direct() != nil {
+				t.Fatalf("a resolver without writer decoders: %v, %v", transcoder, err)
+			}
 			g := newValueGen(seedFor(t.Name()), 1)
 			for i := range roundTripIterations {
 				datum := g.value(writer, "", 0)
@@ -121,6 +129,17 @@ func TestResolveOlderWriter(t *testing.T) {
 				}
 				if diff := cmp.Diff(&want, &got, cmpOpts); diff != "" {
 					t.Fatalf("#%d: UnmarshalAvroFrom decoded another value than hamba (-hamba +generated):\n%s\ninput: %x", i, diff, b)
+				}
+				// The writer is known at generation time (the alltypes spec's
+				// writerSchema streams), so the above took its generated
+				// decoder; the transcoder, which serves writers met at run
+				// time, must agree.
+				var transcoded alltypes.Impression
+				if err := transcoder.Decode(b, transcoded.UnmarshalAvro); err != nil {
+					t.Fatalf("#%d: transcoding: %v", i, err)
+				}
+				if diff := cmp.Diff(&want, &transcoded, cmpOpts); diff != "" {
+					t.Fatalf("#%d: the transcoder decoded another value than hamba (-hamba +transcoder):\n%s\ninput: %x", i, diff, b)
 				}
 			}
 		})
@@ -159,4 +178,40 @@ func FuzzImpressionUnmarshalFrom(f *testing.F) {
 			t.Fatalf("UnmarshalAvroFrom and hamba decode %x differently (-hamba +generated):\n%s", data, diff)
 		}
 	})
+}
+
+// TestKnownWritersHaveGeneratedDecoders: the alltypes spec names each of
+// writerSchemas as a stream's writerSchema (cases/alltypes/writers), so
+// Impression's resolver is generated with a decoder for each fingerprint.
+// The files must stay the schemas impressionWriter builds.
+func TestKnownWritersHaveGeneratedDecoders(t *testing.T) {
+	src, err := os.ReadFile("cases/alltypes/alltypes/codec.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, resolver, ok := strings.Cut(string(src), "sgcodec.NewResolver(ImpressionSchema")
+	resolver, _, _ = strings.Cut(resolver, "\n})")
+	if !ok {
+		t.Fatal("no Impression resolver in the generated codec.go")
+	}
+	for _, ws := range writerSchemas {
+		file, err := os.ReadFile("cases/alltypes/writers/impression_" + ws.name + ".avsc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromFile, err := codec.Fingerprint(string(file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		built, err := codec.Fingerprint(impressionWriter(t, ws.modify))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fromFile != built {
+			t.Errorf("writers/impression_%s.avsc is not the schema resolve_test.go builds", ws.name)
+		}
+		if want := fmt.Sprintf("Fingerprint: %#016x", built); !strings.Contains(resolver, want) {
+			t.Errorf("writer %s (%#016x) has no generated decoder in Impression's resolver", ws.name, built)
+		}
+	}
 }

@@ -16,10 +16,11 @@ func emitCodecs(f *jen.File, p *model.Package) {
 	f.Comment("compile here: regenerate it with `go generate ./...` (streamgen generate).")
 	f.Const().Id("_").Op("=").Qual(runtimePkg, "SupportPackageIsVersion1")
 	f.Line()
+	writers := knownWriters(p)
 	for _, n := range p.Named {
 		switch n.Kind {
 		case model.Record:
-			emitRecordCodec(f, n)
+			emitRecordCodec(f, n, writers[n])
 			emitRecordJSON(f, n)
 		case model.Enum:
 			emitEnumCodec(f, n)
@@ -41,7 +42,7 @@ func emitEnumCodec(f *jen.File, n *model.Named) {
 	f.Line()
 }
 
-func emitRecordCodec(f *jen.File, n *model.Named) {
+func emitRecordCodec(f *jen.File, n *model.Named, writers []string) {
 	recv := jen.Id("r").Op("*").Id(n.GoName)
 	resolver := resolverVar(n)
 	schema, fingerprint := names.RecordSchema(n.GoName), names.RecordFingerprint(n.GoName)
@@ -71,13 +72,26 @@ func emitRecordCodec(f *jen.File, n *model.Named) {
 		jen.Return(jen.Nil()),
 	)
 	f.Line()
+	direct := emitWriterDecoders(f, n, writers)
 	f.Commentf("UnmarshalAvroFrom decodes src written with writerSchema, a schema that")
 	f.Commentf("Avro schema resolution can read as %s: fields are matched by name", schema)
 	f.Commentf("and alias, missing ones take their defaults, and numbers are promoted.")
 	f.Commentf("Resolution is cached per writer schema; a writer whose fingerprint equals")
-	f.Commentf("%s takes the UnmarshalAvro fast path.", fingerprint)
+	f.Commentf("%s takes the UnmarshalAvro fast path, one known at generation", fingerprint)
+	if len(direct) > 0 {
+		f.Commentf("time (%s) a generated decoder as fast, and any other", writerDecodersDoc(direct))
+	} else {
+		f.Comment("time a generated decoder as fast (there is none for this type), and any other")
+	}
+	f.Comment("is transcoded into the reader's encoding first.")
 	f.Func().Params(recv.Clone()).Id("UnmarshalAvroFrom").Params(jen.Id("writerSchema").String(), jen.Id("src").Index().Byte()).Error().Block(
-		jen.Return(jen.Id(resolver).Call().Dot("Decode").Call(jen.Id("writerSchema"), jen.Id("src"), jen.Id("r").Dot("UnmarshalAvro"))),
+		jen.List(jen.Id("res"), jen.Err()).Op(":=").Id(resolver).Call().Dot("ForWriter").Call(jen.Id("writerSchema")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+		jen.If(jen.Id("res").Op("==").Nil()).Block(jen.Return(jen.Id("r").Dot("UnmarshalAvro").Call(jen.Id("src")))),
+		jen.If(jen.List(jen.Id("dec"), jen.Id("ok")).Op(":=").Id("res").Dot("Direct").Call().Assert(jen.Func().Params(jen.Op("*").Id(n.GoName), jen.Index().Byte()).Error()), jen.Id("ok")).Block(
+			jen.Return(jen.Id("dec").Call(jen.Id("r"), jen.Id("src"))),
+		),
+		jen.Return(jen.Id("res").Dot("Decode").Call(jen.Id("src"), jen.Id("r").Dot("UnmarshalAvro"))),
 	)
 	f.Line()
 	f.Commentf("AvroSchema returns %s, so that the runtime can resolve writer schemas", schema)
@@ -85,7 +99,15 @@ func emitRecordCodec(f *jen.File, n *model.Named) {
 	f.Func().Params(jen.Op("*").Id(n.GoName)).Id("AvroSchema").Params().String().Block(jen.Return(jen.Id(schema)))
 	f.Line()
 	f.Var().Id(resolver).Op("=").Qual("sync", "OnceValue").Call(jen.Func().Params().Op("*").Qual(codecPkg, "Resolver").Block(
-		jen.Return(jen.Qual(codecPkg, "NewResolver").Call(jen.Id(schema))),
+		jen.Return(jen.Qual(codecPkg, "NewResolver").CallFunc(func(g *jen.Group) {
+			g.Id(schema)
+			for _, w := range direct {
+				g.Qual(codecPkg, "WriterDecoder").Values(jen.Dict{
+					jen.Id("Fingerprint"): jen.Id(fmt.Sprintf("%#016x", w.fingerprint)),
+					jen.Id("Decode"):      jen.Parens(jen.Op("*").Id(n.GoName)).Dot(w.method),
+				})
+			}
+		})),
 	))
 	f.Line()
 

@@ -44,9 +44,21 @@ func (r *Impression) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as ImpressionSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// ImpressionFingerprint takes the UnmarshalAvro fast path.
+// ImpressionFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *Impression) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgImpressionResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgImpressionResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*Impression, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns ImpressionSchema, so that the runtime can resolve writer schemas
@@ -488,9 +500,21 @@ func (r *GeoPoint) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as GeoPointSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// GeoPointFingerprint takes the UnmarshalAvro fast path.
+// GeoPointFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *GeoPoint) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgGeoPointResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgGeoPointResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*GeoPoint, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns GeoPointSchema, so that the runtime can resolve writer schemas
@@ -616,9 +640,21 @@ func (r *Click) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as ClickSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// ClickFingerprint takes the UnmarshalAvro fast path.
+// ClickFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *Click) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgClickResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgClickResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*Click, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns ClickSchema, so that the runtime can resolve writer schemas

@@ -41,9 +41,21 @@ func (r *ImpressionFingerprint2) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as ImpressionFingerprint2Schema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// ImpressionFingerprint2Fingerprint takes the UnmarshalAvro fast path.
+// ImpressionFingerprint2Fingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *ImpressionFingerprint2) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgImpressionFingerprint2Resolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgImpressionFingerprint2Resolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*ImpressionFingerprint2, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns ImpressionFingerprint2Schema, so that the runtime can resolve writer schemas
@@ -139,9 +151,21 @@ func (r *Impression) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as ImpressionSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// ImpressionFingerprint takes the UnmarshalAvro fast path.
+// ImpressionFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *Impression) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgImpressionResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgImpressionResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*Impression, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns ImpressionSchema, so that the runtime can resolve writer schemas
@@ -536,9 +560,21 @@ func (r *CollisionsImpressionSchema) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as CollisionsImpressionSchemaSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// CollisionsImpressionSchemaFingerprint takes the UnmarshalAvro fast path.
+// CollisionsImpressionSchemaFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *CollisionsImpressionSchema) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgCollisionsImpressionSchemaResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgCollisionsImpressionSchemaResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*CollisionsImpressionSchema, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns CollisionsImpressionSchemaSchema, so that the runtime can resolve writer schemas
@@ -646,9 +682,21 @@ func (r *CollisionsJobName) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as CollisionsJobNameSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// CollisionsJobNameFingerprint takes the UnmarshalAvro fast path.
+// CollisionsJobNameFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *CollisionsJobName) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgCollisionsJobNameResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgCollisionsJobNameResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*CollisionsJobName, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns CollisionsJobNameSchema, so that the runtime can resolve writer schemas

@@ -39,9 +39,21 @@ func (r *NamesEWriter) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as NamesEWriterSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// NamesEWriterFingerprint takes the UnmarshalAvro fast path.
+// NamesEWriterFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *NamesEWriter) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgNamesEWriterResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgNamesEWriterResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*NamesEWriter, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns NamesEWriterSchema, so that the runtime can resolve writer schemas
@@ -130,13 +142,42 @@ func (r *Reading) UnmarshalAvro(src []byte) error {
 	return nil
 }
 
+// sgDecodeAvroFrom4baa388b61e9f92a decodes a org.streamgen.test.names.Reading written with a writer schema of fingerprint 4baa388b61e9f92a.
+func (r *Reading) sgDecodeAvroFrom4baa388b61e9f92a(d *sgcodec.Decoder) {
+	r.Sensor = d.String()
+	r.Value = int64(d.Int())
+}
+
+// sgUnmarshalAvroFrom4baa388b61e9f92a decodes src, a datum written with the writer schema of
+// fingerprint 0x4baa388b61e9f92a, into r.
+func (r *Reading) sgUnmarshalAvroFrom4baa388b61e9f92a(src []byte) error {
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvroFrom4baa388b61e9f92a(&d)
+	if err := d.Finish(); err != nil {
+		return sgfmt.Errorf("decoding org.streamgen.test.names.Reading: %w", err)
+	}
+	return nil
+}
+
 // UnmarshalAvroFrom decodes src written with writerSchema, a schema that
 // Avro schema resolution can read as ReadingSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// ReadingFingerprint takes the UnmarshalAvro fast path.
+// ReadingFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time (0x4baa388b61e9f92a) a generated decoder as fast, and any other
+// is transcoded into the reader's encoding first.
 func (r *Reading) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgReadingResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgReadingResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*Reading, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns ReadingSchema, so that the runtime can resolve writer schemas
@@ -146,7 +187,10 @@ func (*Reading) AvroSchema() string {
 }
 
 var sgReadingResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
-	return sgcodec.NewResolver(ReadingSchema)
+	return sgcodec.NewResolver(ReadingSchema, sgcodec.WriterDecoder{
+		Decode:      (*Reading).sgUnmarshalAvroFrom4baa388b61e9f92a,
+		Fingerprint: 0x4baa388b61e9f92a,
+	})
 })
 
 func (r *Reading) sgAppendAvro(dst []byte) ([]byte, error) {

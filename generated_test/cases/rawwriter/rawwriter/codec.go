@@ -35,13 +35,44 @@ func (r *Reading) UnmarshalAvro(src []byte) error {
 	return nil
 }
 
+// sgDecodeAvroFrom901ac33226daeac4 decodes a org.streamgen.test.sensors.Reading written with a writer schema of fingerprint 901ac33226daeac4.
+func (r *Reading) sgDecodeAvroFrom901ac33226daeac4(d *sgcodec.Decoder) {
+	r.Value = int64(d.Int())
+	r.Sensor = d.String()
+	d.Float()
+	r.Unit = "celsius"
+}
+
+// sgUnmarshalAvroFrom901ac33226daeac4 decodes src, a datum written with the writer schema of
+// fingerprint 0x901ac33226daeac4, into r.
+func (r *Reading) sgUnmarshalAvroFrom901ac33226daeac4(src []byte) error {
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvroFrom901ac33226daeac4(&d)
+	if err := d.Finish(); err != nil {
+		return sgfmt.Errorf("decoding org.streamgen.test.sensors.Reading: %w", err)
+	}
+	return nil
+}
+
 // UnmarshalAvroFrom decodes src written with writerSchema, a schema that
 // Avro schema resolution can read as ReadingSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// ReadingFingerprint takes the UnmarshalAvro fast path.
+// ReadingFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time (0x901ac33226daeac4) a generated decoder as fast, and any other
+// is transcoded into the reader's encoding first.
 func (r *Reading) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgReadingResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgReadingResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*Reading, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns ReadingSchema, so that the runtime can resolve writer schemas
@@ -51,7 +82,10 @@ func (*Reading) AvroSchema() string {
 }
 
 var sgReadingResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
-	return sgcodec.NewResolver(ReadingSchema)
+	return sgcodec.NewResolver(ReadingSchema, sgcodec.WriterDecoder{
+		Decode:      (*Reading).sgUnmarshalAvroFrom901ac33226daeac4,
+		Fingerprint: 0x901ac33226daeac4,
+	})
 })
 
 func (r *Reading) sgAppendAvro(dst []byte) ([]byte, error) {

@@ -39,9 +39,21 @@ func (r *Sequenced) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as SequencedSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// SequencedFingerprint takes the UnmarshalAvro fast path.
+// SequencedFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *Sequenced) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgSequencedResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgSequencedResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*Sequenced, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
 }
 
 // AvroSchema returns SequencedSchema, so that the runtime can resolve writer schemas
