@@ -94,6 +94,29 @@ func emitRecordCodec(f *jen.File, n *model.Named, writers []string) {
 		jen.Return(jen.Id("res").Dot("Decode").Call(jen.Id("src"), jen.Id("r").Dot("UnmarshalAvro"))),
 	)
 	f.Line()
+	f.Commentf("DecodeAvro reads one datum written with exactly %s from d into r and", schema)
+	f.Comment("leaves d after it, for streams of datums such as an object container file's")
+	f.Comment("blocks; errors are d's (d.Err).")
+	f.Func().Params(recv.Clone()).Id("DecodeAvro").Params(jen.Id("d").Op("*").Qual(codecPkg, "Decoder")).Block(
+		jen.Id("r").Dot(decodeAvroHelper).Call(jen.Id("d")),
+	)
+	f.Line()
+	ocfW, ocfR := names.RecordOCFWriter(n.GoName), names.RecordOCFReader(n.GoName)
+	f.Commentf("%s writes the header of an Avro object container file of %s", ocfW, n.GoName)
+	f.Comment("records to w and returns its writer: Write each record, then Close. Options")
+	f.Comment("set the codec (null, deflate, snappy, zstandard), the block size and the")
+	f.Comment("sync marker.")
+	f.Func().Id(ocfW).Params(jen.Id("w").Qual("io", "Writer"), jen.Id("opts").Op("...").Qual(codecPkg, "OCFOption")).Params(jen.Op("*").Qual(codecPkg, "OCFWriter").Types(jen.Id(n.GoName), jen.Op("*").Id(n.GoName)), jen.Error()).Block(
+		jen.Return(jen.Qual(codecPkg, "NewOCFWriter").Types(jen.Id(n.GoName)).Call(jen.Id("w"), jen.Id("opts").Op("..."))),
+	)
+	f.Line()
+	f.Commentf("%s reads the header of the Avro object container file in r, whose", ocfR)
+	f.Commentf("schema must resolve to %s, and returns its reader: Read until io.EOF.", schema)
+	f.Comment("name (the file's path) goes into errors.")
+	f.Func().Id(ocfR).Params(jen.Id("r").Qual("io", "Reader"), jen.Id("name").String()).Params(jen.Op("*").Qual(codecPkg, "OCFReader").Types(jen.Id(n.GoName), jen.Op("*").Id(n.GoName)), jen.Error()).Block(
+		jen.Return(jen.Qual(codecPkg, "NewOCFReader").Types(jen.Id(n.GoName)).Call(jen.Id("r"), jen.Id("name"))),
+	)
+	f.Line()
 	f.Commentf("AvroSchema returns %s, so that the runtime can resolve writer schemas", schema)
 	f.Commentf("it meets in a registry against %s.", n.GoName)
 	f.Func().Params(jen.Op("*").Id(n.GoName)).Id("AvroSchema").Params().String().Block(jen.Return(jen.Id(schema)))

@@ -73,7 +73,7 @@ func TestImportAliasAndHelper(t *testing.T) {
 	// A record's constants keep its name in front, and its constructor has
 	// New before it; the naming stage reserves all of them (a derived name
 	// that meets another type's derived name makes one of them numbered).
-	if got := RecordNames("Impression"); !reflect.DeepEqual(got, []string{"Impression", "ImpressionSchema", "ImpressionFingerprint", "NewImpression"}) {
+	if got := RecordNames("Impression"); !reflect.DeepEqual(got, []string{"Impression", "ImpressionSchema", "ImpressionFingerprint", "NewImpression", "NewImpressionOCFWriter", "NewImpressionOCFReader"}) {
 		t.Errorf("RecordNames = %q", got)
 	}
 }

@@ -263,6 +263,24 @@ func (r *Resolution) Transcode(dst, src []byte) ([]byte, error) {
 	return out, nil
 }
 
+// TranscodeNext appends to dst the reader encoding of the next datum in d,
+// written with the writer schema, and leaves d after it: for streams of
+// data, such as an object container file's blocks. Errors are d's (d.Err).
+func (r *Resolution) TranscodeNext(dst []byte, d *Decoder) []byte {
+	s := statePool.Get().(*xstate)
+	s.d = *d
+	s.out = dst
+	s.depth = 0
+	r.root(s)
+	*d = s.d
+	out := s.out
+	s.d = Decoder{}
+	s.out = nil
+	s.spans = s.spans[:0]
+	statePool.Put(s)
+	return out
+}
+
 func (s *xstate) failf(format string, args ...any) {
 	s.d.fail(fmt.Sprintf(format, args...), nil)
 }

@@ -8,6 +8,7 @@ import (
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgio "io"
 	sgslices "slices"
 	sgstrconv "strconv"
 	sgsync "sync"
@@ -60,6 +61,28 @@ func (r *AllTypes) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 		return dec(r, src)
 	}
 	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly AllTypesSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *AllTypes) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewAllTypesOCFWriter writes the header of an Avro object container file of AllTypes
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewAllTypesOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[AllTypes, *AllTypes], error) {
+	return sgcodec.NewOCFWriter[AllTypes](w, opts...)
+}
+
+// NewAllTypesOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to AllTypesSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewAllTypesOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[AllTypes, *AllTypes], error) {
+	return sgcodec.NewOCFReader[AllTypes](r, name)
 }
 
 // AvroSchema returns AllTypesSchema, so that the runtime can resolve writer schemas
@@ -1464,6 +1487,28 @@ func (r *Pair) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return res.Decode(src, r.UnmarshalAvro)
 }
 
+// DecodeAvro reads one datum written with exactly PairSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Pair) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewPairOCFWriter writes the header of an Avro object container file of Pair
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewPairOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Pair, *Pair], error) {
+	return sgcodec.NewOCFWriter[Pair](w, opts...)
+}
+
+// NewPairOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to PairSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewPairOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Pair, *Pair], error) {
+	return sgcodec.NewOCFReader[Pair](r, name)
+}
+
 // AvroSchema returns PairSchema, so that the runtime can resolve writer schemas
 // it meets in a registry against Pair.
 func (*Pair) AvroSchema() string {
@@ -1587,6 +1632,28 @@ func (r *Click) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 		return dec(r, src)
 	}
 	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly ClickSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Click) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewClickOCFWriter writes the header of an Avro object container file of Click
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewClickOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Click, *Click], error) {
+	return sgcodec.NewOCFWriter[Click](w, opts...)
+}
+
+// NewClickOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to ClickSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewClickOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Click, *Click], error) {
+	return sgcodec.NewOCFReader[Click](r, name)
 }
 
 // AvroSchema returns ClickSchema, so that the runtime can resolve writer schemas
@@ -1785,6 +1852,28 @@ func (r *GeoPoint) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return res.Decode(src, r.UnmarshalAvro)
 }
 
+// DecodeAvro reads one datum written with exactly GeoPointSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *GeoPoint) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewGeoPointOCFWriter writes the header of an Avro object container file of GeoPoint
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewGeoPointOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[GeoPoint, *GeoPoint], error) {
+	return sgcodec.NewOCFWriter[GeoPoint](w, opts...)
+}
+
+// NewGeoPointOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to GeoPointSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewGeoPointOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[GeoPoint, *GeoPoint], error) {
+	return sgcodec.NewOCFReader[GeoPoint](r, name)
+}
+
 // AvroSchema returns GeoPointSchema, so that the runtime can resolve writer schemas
 // it meets in a registry against GeoPoint.
 func (*GeoPoint) AvroSchema() string {
@@ -1920,6 +2009,28 @@ func (r *Event) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 		return dec(r, src)
 	}
 	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly EventSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Event) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewEventOCFWriter writes the header of an Avro object container file of Event
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewEventOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Event, *Event], error) {
+	return sgcodec.NewOCFWriter[Event](w, opts...)
+}
+
+// NewEventOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to EventSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewEventOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Event, *Event], error) {
+	return sgcodec.NewOCFReader[Event](r, name)
 }
 
 // AvroSchema returns EventSchema, so that the runtime can resolve writer schemas
@@ -2080,6 +2191,28 @@ func (r *AlphaUser) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return res.Decode(src, r.UnmarshalAvro)
 }
 
+// DecodeAvro reads one datum written with exactly AlphaUserSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *AlphaUser) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewAlphaUserOCFWriter writes the header of an Avro object container file of AlphaUser
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewAlphaUserOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[AlphaUser, *AlphaUser], error) {
+	return sgcodec.NewOCFWriter[AlphaUser](w, opts...)
+}
+
+// NewAlphaUserOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to AlphaUserSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewAlphaUserOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[AlphaUser, *AlphaUser], error) {
+	return sgcodec.NewOCFReader[AlphaUser](r, name)
+}
+
 // AvroSchema returns AlphaUserSchema, so that the runtime can resolve writer schemas
 // it meets in a registry against AlphaUser.
 func (*AlphaUser) AvroSchema() string {
@@ -2185,6 +2318,28 @@ func (r *BetaUser) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 		return dec(r, src)
 	}
 	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly BetaUserSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *BetaUser) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewBetaUserOCFWriter writes the header of an Avro object container file of BetaUser
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewBetaUserOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[BetaUser, *BetaUser], error) {
+	return sgcodec.NewOCFWriter[BetaUser](w, opts...)
+}
+
+// NewBetaUserOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to BetaUserSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewBetaUserOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[BetaUser, *BetaUser], error) {
+	return sgcodec.NewOCFReader[BetaUser](r, name)
 }
 
 // AvroSchema returns BetaUserSchema, so that the runtime can resolve writer schemas
@@ -2295,6 +2450,28 @@ func (r *Defaults) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 		return dec(r, src)
 	}
 	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly DefaultsSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Defaults) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewDefaultsOCFWriter writes the header of an Avro object container file of Defaults
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewDefaultsOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Defaults, *Defaults], error) {
+	return sgcodec.NewOCFWriter[Defaults](w, opts...)
+}
+
+// NewDefaultsOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to DefaultsSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewDefaultsOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Defaults, *Defaults], error) {
+	return sgcodec.NewOCFReader[Defaults](r, name)
 }
 
 // AvroSchema returns DefaultsSchema, so that the runtime can resolve writer schemas
@@ -3290,6 +3467,28 @@ func (r *Point) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return res.Decode(src, r.UnmarshalAvro)
 }
 
+// DecodeAvro reads one datum written with exactly PointSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Point) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewPointOCFWriter writes the header of an Avro object container file of Point
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewPointOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Point, *Point], error) {
+	return sgcodec.NewOCFWriter[Point](w, opts...)
+}
+
+// NewPointOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to PointSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewPointOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Point, *Point], error) {
+	return sgcodec.NewOCFReader[Point](r, name)
+}
+
 // AvroSchema returns PointSchema, so that the runtime can resolve writer schemas
 // it meets in a registry against Point.
 func (*Point) AvroSchema() string {
@@ -3614,6 +3813,28 @@ func (r *Impression) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 		return dec(r, src)
 	}
 	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly ImpressionSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Impression) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewImpressionOCFWriter writes the header of an Avro object container file of Impression
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewImpressionOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Impression, *Impression], error) {
+	return sgcodec.NewOCFWriter[Impression](w, opts...)
+}
+
+// NewImpressionOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to ImpressionSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewImpressionOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Impression, *Impression], error) {
+	return sgcodec.NewOCFReader[Impression](r, name)
 }
 
 // AvroSchema returns ImpressionSchema, so that the runtime can resolve writer schemas
@@ -4070,6 +4291,28 @@ func (r *LinkedList) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 	return res.Decode(src, r.UnmarshalAvro)
 }
 
+// DecodeAvro reads one datum written with exactly LinkedListSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *LinkedList) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewLinkedListOCFWriter writes the header of an Avro object container file of LinkedList
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewLinkedListOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[LinkedList, *LinkedList], error) {
+	return sgcodec.NewOCFWriter[LinkedList](w, opts...)
+}
+
+// NewLinkedListOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to LinkedListSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewLinkedListOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[LinkedList, *LinkedList], error) {
+	return sgcodec.NewOCFReader[LinkedList](r, name)
+}
+
 // AvroSchema returns LinkedListSchema, so that the runtime can resolve writer schemas
 // it meets in a registry against LinkedList.
 func (*LinkedList) AvroSchema() string {
@@ -4216,6 +4459,28 @@ func (r *Tree) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 		return dec(r, src)
 	}
 	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly TreeSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Tree) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewTreeOCFWriter writes the header of an Avro object container file of Tree
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewTreeOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Tree, *Tree], error) {
+	return sgcodec.NewOCFWriter[Tree](w, opts...)
+}
+
+// NewTreeOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to TreeSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewTreeOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Tree, *Tree], error) {
+	return sgcodec.NewOCFReader[Tree](r, name)
 }
 
 // AvroSchema returns TreeSchema, so that the runtime can resolve writer schemas

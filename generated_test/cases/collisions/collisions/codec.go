@@ -8,6 +8,7 @@ import (
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgio "io"
 	sgslices "slices"
 	sgstrconv "strconv"
 	sgsync "sync"
@@ -56,6 +57,28 @@ func (r *ImpressionFingerprint2) UnmarshalAvroFrom(writerSchema string, src []by
 		return dec(r, src)
 	}
 	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly ImpressionFingerprint2Schema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *ImpressionFingerprint2) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewImpressionFingerprint2OCFWriter writes the header of an Avro object container file of ImpressionFingerprint2
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewImpressionFingerprint2OCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[ImpressionFingerprint2, *ImpressionFingerprint2], error) {
+	return sgcodec.NewOCFWriter[ImpressionFingerprint2](w, opts...)
+}
+
+// NewImpressionFingerprint2OCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to ImpressionFingerprint2Schema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewImpressionFingerprint2OCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[ImpressionFingerprint2, *ImpressionFingerprint2], error) {
+	return sgcodec.NewOCFReader[ImpressionFingerprint2](r, name)
 }
 
 // AvroSchema returns ImpressionFingerprint2Schema, so that the runtime can resolve writer schemas
@@ -166,6 +189,28 @@ func (r *Impression) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 		return dec(r, src)
 	}
 	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly ImpressionSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Impression) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewImpressionOCFWriter writes the header of an Avro object container file of Impression
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewImpressionOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Impression, *Impression], error) {
+	return sgcodec.NewOCFWriter[Impression](w, opts...)
+}
+
+// NewImpressionOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to ImpressionSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewImpressionOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Impression, *Impression], error) {
+	return sgcodec.NewOCFReader[Impression](r, name)
 }
 
 // AvroSchema returns ImpressionSchema, so that the runtime can resolve writer schemas
@@ -577,6 +622,28 @@ func (r *CollisionsImpressionSchema) UnmarshalAvroFrom(writerSchema string, src 
 	return res.Decode(src, r.UnmarshalAvro)
 }
 
+// DecodeAvro reads one datum written with exactly CollisionsImpressionSchemaSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *CollisionsImpressionSchema) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewCollisionsImpressionSchemaOCFWriter writes the header of an Avro object container file of CollisionsImpressionSchema
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewCollisionsImpressionSchemaOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[CollisionsImpressionSchema, *CollisionsImpressionSchema], error) {
+	return sgcodec.NewOCFWriter[CollisionsImpressionSchema](w, opts...)
+}
+
+// NewCollisionsImpressionSchemaOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to CollisionsImpressionSchemaSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewCollisionsImpressionSchemaOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[CollisionsImpressionSchema, *CollisionsImpressionSchema], error) {
+	return sgcodec.NewOCFReader[CollisionsImpressionSchema](r, name)
+}
+
 // AvroSchema returns CollisionsImpressionSchemaSchema, so that the runtime can resolve writer schemas
 // it meets in a registry against CollisionsImpressionSchema.
 func (*CollisionsImpressionSchema) AvroSchema() string {
@@ -697,6 +764,28 @@ func (r *CollisionsJobName) UnmarshalAvroFrom(writerSchema string, src []byte) e
 		return dec(r, src)
 	}
 	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly CollisionsJobNameSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *CollisionsJobName) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewCollisionsJobNameOCFWriter writes the header of an Avro object container file of CollisionsJobName
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewCollisionsJobNameOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[CollisionsJobName, *CollisionsJobName], error) {
+	return sgcodec.NewOCFWriter[CollisionsJobName](w, opts...)
+}
+
+// NewCollisionsJobNameOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to CollisionsJobNameSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewCollisionsJobNameOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[CollisionsJobName, *CollisionsJobName], error) {
+	return sgcodec.NewOCFReader[CollisionsJobName](r, name)
 }
 
 // AvroSchema returns CollisionsJobNameSchema, so that the runtime can resolve writer schemas

@@ -7,6 +7,7 @@ import (
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgio "io"
 	sgstrconv "strconv"
 	sgsync "sync"
 )
@@ -73,6 +74,28 @@ func (r *Reading) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 		return dec(r, src)
 	}
 	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly ReadingSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Reading) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewReadingOCFWriter writes the header of an Avro object container file of Reading
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewReadingOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Reading, *Reading], error) {
+	return sgcodec.NewOCFWriter[Reading](w, opts...)
+}
+
+// NewReadingOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to ReadingSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewReadingOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Reading, *Reading], error) {
+	return sgcodec.NewOCFReader[Reading](r, name)
 }
 
 // AvroSchema returns ReadingSchema, so that the runtime can resolve writer schemas

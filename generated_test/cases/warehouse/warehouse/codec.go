@@ -8,6 +8,7 @@ import (
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgio "io"
 	sgslices "slices"
 	sgstrconv "strconv"
 	sgsync "sync"
@@ -59,6 +60,28 @@ func (r *Impression) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 		return dec(r, src)
 	}
 	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly ImpressionSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Impression) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewImpressionOCFWriter writes the header of an Avro object container file of Impression
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewImpressionOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Impression, *Impression], error) {
+	return sgcodec.NewOCFWriter[Impression](w, opts...)
+}
+
+// NewImpressionOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to ImpressionSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewImpressionOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Impression, *Impression], error) {
+	return sgcodec.NewOCFReader[Impression](r, name)
 }
 
 // AvroSchema returns ImpressionSchema, so that the runtime can resolve writer schemas
@@ -515,6 +538,28 @@ func (r *GeoPoint) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 		return dec(r, src)
 	}
 	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly GeoPointSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *GeoPoint) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewGeoPointOCFWriter writes the header of an Avro object container file of GeoPoint
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewGeoPointOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[GeoPoint, *GeoPoint], error) {
+	return sgcodec.NewOCFWriter[GeoPoint](w, opts...)
+}
+
+// NewGeoPointOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to GeoPointSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewGeoPointOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[GeoPoint, *GeoPoint], error) {
+	return sgcodec.NewOCFReader[GeoPoint](r, name)
 }
 
 // AvroSchema returns GeoPointSchema, so that the runtime can resolve writer schemas

@@ -7,6 +7,7 @@ import (
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgio "io"
 	sgstrconv "strconv"
 	sgsync "sync"
 )
@@ -54,6 +55,28 @@ func (r *Sequenced) UnmarshalAvroFrom(writerSchema string, src []byte) error {
 		return dec(r, src)
 	}
 	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly SequencedSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Sequenced) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewSequencedOCFWriter writes the header of an Avro object container file of Sequenced
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewSequencedOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Sequenced, *Sequenced], error) {
+	return sgcodec.NewOCFWriter[Sequenced](w, opts...)
+}
+
+// NewSequencedOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to SequencedSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewSequencedOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Sequenced, *Sequenced], error) {
+	return sgcodec.NewOCFReader[Sequenced](r, name)
 }
 
 // AvroSchema returns SequencedSchema, so that the runtime can resolve writer schemas
