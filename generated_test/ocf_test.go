@@ -310,4 +310,3 @@ func writeOCFOf(t *testing.T, c alltypes.Click) []byte {
 	}
 	return buf.Bytes()
 }
-
