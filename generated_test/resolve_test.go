@@ -38,6 +38,15 @@ var writerSchemas = []struct {
 		setType(geo["fields"].([]any), "lat", "float")
 		return deleteFields(fields, "viewable", "segments", "labels", "latency_ms")
 	}},
+	{name: "enum-reordered-bytes-items", modify: func(fields []any) []any {
+		// Enum symbols in another order (matched by name), and bytes
+		// items of an array and a map read as strings.
+		setType(fields, "device", map[string]any{"type": "enum", "name": "DeviceType", "namespace": "com.example.ads",
+			"symbols": []any{"UNKNOWN", "TV", "PHONE", "DESKTOP", "TABLET"}})
+		setType(fields, "segments", map[string]any{"type": "array", "items": "bytes"})
+		setType(fields, "labels", map[string]any{"type": "map", "values": "bytes"})
+		return fields
+	}},
 	{name: "plain-string-read-as-union", readerDatum: true, modify: func(fields []any) []any {
 		// The reader's ["null","string"] picks its string branch.
 		// (hamba cannot decode this into a *string.)

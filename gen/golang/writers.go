@@ -18,9 +18,10 @@ import (
 // encoding into the reader's Go type, so that a resolved read costs what a
 // plain one does. The runtime's Resolver hands it out by the writer's
 // fingerprint (codec.WriterDecoder); writers first met at run time are
-// transcoded as before. Resolutions this emitter does not specialize (enum
-// symbol mapping, sealed unions and collections whose item types differ)
-// are left to the transcoder: writerDecoders returns none for that writer.
+// transcoded as before. Resolutions this emitter does not specialize
+// (sealed unions that differ, an enum symbol the reader lacks without a
+// default, logical types that differ, recursive writer types to skip) are
+// left to the transcoder: emitWriterDecoders returns none for that writer.
 
 // knownWriters lists, per reader record, the distinct writer schemas of the
 // streams that read it.
@@ -237,6 +238,85 @@ func (wg *writerGen) read(g *jen.Group, w, rs avro.Schema, rt *model.Type, targe
 		g.Add(target).Dot(m).Call(jen.Id("d"))
 		return ok
 	}
+	switch rt.Kind {
+	case model.Enum:
+		we, ok1 := w.(*avro.EnumSchema)
+		re, ok2 := rs.(*avro.EnumSchema)
+		if !ok1 || !ok2 || (we.FullName() != re.FullName() && !slices.Contains(re.Aliases(), we.FullName())) {
+			return false
+		}
+		// Symbols by name; one the reader lacks is its default. (Without a
+		// default such data is an error: left to the transcoder, which says so.)
+		ok := true
+		g.Switch(jen.Id("d").Dot("Enum").Call(jen.Lit(len(we.Symbols())))).BlockFunc(func(g *jen.Group) {
+			for i, sym := range we.Symbols() {
+				j := slices.Index(rt.Named.Symbols, sym)
+				if j < 0 {
+					j = slices.Index(rt.Named.Symbols, rt.Named.EnumDefault)
+				}
+				if j < 0 {
+					ok = false
+					continue
+				}
+				g.Case(jen.Lit(i)).Block(target.Clone().Op("=").Id(rt.Named.SymbolGoNames[j]))
+			}
+		})
+		return ok
+	case model.Array, model.Map:
+		var witem, ritem avro.Schema
+		if rt.Kind == model.Array {
+			wa, ok1 := w.(*avro.ArraySchema)
+			ra, ok2 := rs.(*avro.ArraySchema)
+			if !ok1 || !ok2 {
+				return false
+			}
+			witem, ritem = wa.Items(), ra.Items()
+		} else {
+			wm, ok1 := w.(*avro.MapSchema)
+			rm, ok2 := rs.(*avro.MapSchema)
+			if !ok1 || !ok2 {
+				return false
+			}
+			witem, ritem = wm.Values(), rm.Values()
+		}
+		min := writerMinSize(witem, map[string]bool{})
+		if rt.Kind == model.Map {
+			min++ // the key's length
+		}
+		c, n := wg.e.local("c"), wg.e.local("n")
+		ok := true
+		g.BlockFunc(func(g *jen.Group) {
+			g.Var().Id(c).Add(goType(rt))
+			g.For(
+				jen.Id(n).Op(":=").Id("d").Dot("BlockCount").Call(jen.Lit(min)),
+				jen.Id(n).Op(">").Lit(0),
+				jen.Id(n).Op("=").Id("d").Dot("BlockCount").Call(jen.Lit(min)),
+			).BlockFunc(func(g *jen.Group) {
+				if rt.Kind == model.Array {
+					g.Id(c).Op("=").Qual("slices", "Grow").Call(jen.Id(c), jen.Id(n))
+					g.For(jen.Range().Id(n)).BlockFunc(func(g *jen.Group) {
+						g.Id(c).Op("=").Append(jen.Id(c), jen.Op("*").New(goType(rt.Elem)))
+						if !wg.read(g, witem, ritem, rt.Elem, jen.Id(c).Index(jen.Len(jen.Id(c)).Op("-").Lit(1))) {
+							ok = false
+						}
+					})
+					return
+				}
+				k, v := wg.e.local("k"), wg.e.local("v")
+				g.If(jen.Id(c).Op("==").Nil()).Block(jen.Id(c).Op("=").Make(goType(rt), jen.Id(n)))
+				g.For(jen.Range().Id(n)).BlockFunc(func(g *jen.Group) {
+					g.Id(k).Op(":=").Id("d").Dot("String").Call()
+					g.Var().Id(v).Add(goType(rt.Elem))
+					if !wg.read(g, witem, ritem, rt.Elem, jen.Id(v)) {
+						ok = false
+					}
+					g.Id(c).Index(jen.Id(k)).Op("=").Id(v)
+				})
+			})
+			g.Add(target).Op("=").Id(c)
+		})
+		return ok
+	}
 	if rt.Logical != model.NoLogical {
 		return false
 	}
@@ -332,6 +412,36 @@ func (wg *writerGen) skip(g *jen.Group, w avro.Schema, visiting map[string]bool)
 		return ok
 	}
 	return false
+}
+
+// writerMinSize is the fewest bytes a value of writer type w takes, so that
+// a block count the input cannot hold is rejected before allocating.
+func writerMinSize(w avro.Schema, visiting map[string]bool) int {
+	switch s := deref(w).(type) {
+	case *avro.PrimitiveSchema:
+		switch s.Type() {
+		case avro.Null:
+			return 0
+		case avro.Float:
+			return 4
+		case avro.Double:
+			return 8
+		}
+	case *avro.FixedSchema:
+		return s.Size()
+	case *avro.RecordSchema:
+		if visiting[s.FullName()] {
+			return 0
+		}
+		visiting[s.FullName()] = true
+		defer delete(visiting, s.FullName())
+		sum := 0
+		for _, f := range s.Fields() {
+			sum += writerMinSize(f.Type(), visiting)
+		}
+		return sum
+	}
+	return 1
 }
 
 // writerDecodersDoc describes the writers a record's resolver specializes.
