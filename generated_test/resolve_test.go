@@ -1,6 +1,7 @@
 package generated_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,8 +11,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
+	"github.com/streamgen/streamgen/runtime"
 	"github.com/streamgen/streamgen/runtime/codec"
 )
 
@@ -222,5 +225,59 @@ func TestKnownWritersHaveGeneratedDecoders(t *testing.T) {
 		if want := fmt.Sprintf("Fingerprint: %#016x", built); !strings.Contains(resolver, want) {
 			t.Errorf("writer %s (%#016x) has no generated decoder in Impression's resolver", ws.name, built)
 		}
+	}
+}
+
+// TestConfluentWritersKnownAndUnknown reads Confluent-framed records through
+// the runtime's registry decoder: one writer is known at generation time
+// (registered as indented text, the same fingerprint as the spec's
+// writerSchema, so the generated decoder reads it), the other is first met
+// at run time (transcoded). Both must decode as hamba resolves them.
+func TestConfluentWritersKnownAndUnknown(t *testing.T) {
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	ctx := context.Background()
+	r, err := runtime.NewSchemaRegistry(reg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	known, err := os.ReadFile("cases/alltypes/writers/impression_reordered-without-latency.avsc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown := impressionWriter(t, func(fields []any) []any {
+		return append(deleteFields(fields, "labels"), map[string]any{"name": "extra", "type": "string"})
+	})
+	decode := runtime.ConfluentAvroInto[alltypes.Impression](r)
+	reader := parseSchema(t, alltypes.ImpressionSchema)
+	for name, ws := range map[string]string{"known": string(known), "unknown": unknown} {
+		t.Run(name, func(t *testing.T) {
+			ser, err := r.Serializer(ctx, "impressions-"+name+"-value", ws, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writer := parseSchema(t, ws)
+			resolved, err := avro.NewSchemaCompatibility().Resolve(reader, writer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := newValueGen(seedFor(t.Name()), 1)
+			for i := range 50 {
+				body, err := hambaFlat.Marshal(writer, g.value(writer, "", 0))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got, want alltypes.Impression
+				if err := decode(ctx, &got, append(ser.AppendHeader(nil), body...)); err != nil {
+					t.Fatalf("#%d: %v", i, err)
+				}
+				if err := hambaFlat.Unmarshal(resolved, body, &want); err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(&want, &got, cmpOpts); diff != "" {
+					t.Fatalf("#%d: decoded another value than hamba (-hamba +runtime):\n%s", i, diff)
+				}
+			}
+		})
 	}
 }
