@@ -310,3 +310,40 @@ func writeOCFOf(t *testing.T, c alltypes.Click) []byte {
 	}
 	return buf.Bytes()
 }
+
+// FuzzOCFReader: whatever the bytes, reading them as an object container
+// file returns records or an error, never panics or allocates without bound.
+func FuzzOCFReader(f *testing.F) {
+	recs := []alltypes.Impression{benchImpression(), alltypes.NewImpression()}
+	for _, c := range ocfCodecs {
+		var buf bytes.Buffer
+		w, err := alltypes.NewImpressionOCFWriter(&buf, codec.WithOCFCodec(c), codec.WithOCFBlockSize(300))
+		if err != nil {
+			f.Fatal(err)
+		}
+		for i := range recs {
+			if err := w.Write(&recs[i]); err != nil {
+				f.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(buf.Bytes())
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := alltypes.NewImpressionOCFReader(bytes.NewReader(data), "fuzz.avro")
+		if err != nil {
+			return
+		}
+		for range 1000 {
+			var v alltypes.Impression
+			if err := r.Read(&v); err != nil {
+				if err != io.EOF && !errors.Is(err, codec.ErrOCF) && !bytes.Contains([]byte(err.Error()), []byte("fuzz.avro")) {
+					t.Fatalf("error without the file's name: %v", err)
+				}
+				return
+			}
+		}
+	})
+}

@@ -38,6 +38,12 @@ const DefaultOCFBlockSize = 64 << 10
 
 var ocfMagic = [4]byte{'O', 'b', 'j', 1}
 
+// maxOCFBlock bounds a block, compressed or not, and a header value: a
+// corrupt or hostile file cannot make the reader allocate more.
+const maxOCFBlock = 64 << 20
+
+var errBlockTooLarge = fmt.Errorf("block decompresses to more than %d bytes", maxOCFBlock)
+
 // ErrOCF is wrapped by the errors of a malformed object container file.
 var ErrOCF = errors.New("malformed Avro object container file")
 
@@ -132,8 +138,12 @@ func (c *deflateCodec) decompress(dst, src []byte) ([]byte, error) {
 		return dst, err
 	}
 	buf := bytes.NewBuffer(dst)
-	if _, err := io.Copy(buf, c.r); err != nil {
+	n, err := io.Copy(buf, io.LimitReader(c.r, maxOCFBlock+1))
+	if err != nil {
 		return dst, err
+	}
+	if n > maxOCFBlock {
+		return dst, errBlockTooLarge
 	}
 	return buf.Bytes(), nil
 }
@@ -156,6 +166,11 @@ func (snappyCodec) decompress(dst, src []byte) ([]byte, error) {
 	size, err := snappy.DecodedLen(body)
 	if err != nil {
 		return dst, err
+	}
+	// A Snappy copy expands a few bytes to at most 64: a larger claimed
+	// size is corrupt, and would be allocated before decoding fails.
+	if size > maxOCFBlock || size > 32*len(body)+32 {
+		return dst, fmt.Errorf("snappy block claims %d bytes from %d", size, len(body))
 	}
 	n := len(dst)
 	dst = append(dst, make([]byte, size)...)
@@ -187,11 +202,18 @@ func (c *zstdCodec) compress(dst, src []byte) ([]byte, error) {
 
 func (c *zstdCodec) decompress(dst, src []byte) ([]byte, error) {
 	if c.dec == nil {
-		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxOCFBlock))
 		if err != nil {
 			return dst, err
 		}
 		c.dec = dec
+	}
+	var h zstd.Header
+	if err := h.Decode(src); err != nil {
+		return dst, err
+	}
+	if h.HasFCS && h.FrameContentSize > maxOCFBlock {
+		return dst, errBlockTooLarge
 	}
 	return c.dec.DecodeAll(src, dst)
 }
@@ -357,17 +379,27 @@ func (r *OCFReader[T, PT]) wrap(err error) error {
 	return fmt.Errorf("%s: offset %d: %w", name, r.off, err)
 }
 
+// readFull reads n bytes. A length read from a corrupt file can be huge:
+// beyond what the buffer holds, it grows as data arrives, so that reading
+// costs no more memory than the file has bytes.
 func (r *OCFReader[T, PT]) readFull(n int) ([]byte, error) {
-	if cap(r.raw) < n {
-		r.raw = make([]byte, n)
+	if n <= cap(r.raw) {
+		b := r.raw[:n]
+		k, err := io.ReadFull(r.r, b)
+		r.off += int64(k)
+		if err == io.EOF && n > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return b, err
 	}
-	b := r.raw[:n]
-	k, err := io.ReadFull(r.r, b)
-	r.off += int64(k)
-	if err == io.EOF && n > 0 {
+	buf := bytes.NewBuffer(r.raw[:0])
+	k, err := io.CopyN(buf, r.r, int64(n))
+	r.off += k
+	r.raw = buf.Bytes()
+	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
-	return b, err
+	return r.raw, err
 }
 
 // varint reads a zigzag long from the stream; io.EOF only when nothing was read.
@@ -474,13 +506,13 @@ func (r *OCFReader[T, PT]) lengthPrefixed() ([]byte, error) {
 	if err != nil {
 		return nil, unexpected(err)
 	}
-	if n < 0 || n > 1<<26 {
+	if n < 0 || n > maxOCFBlock {
 		return nil, fmt.Errorf("%w: header value of length %d", ErrOCF, n)
 	}
-	b := make([]byte, n)
-	k, err := io.ReadFull(r.r, b)
-	r.off += int64(k)
-	return b, unexpected(err)
+	var buf bytes.Buffer
+	k, err := io.CopyN(&buf, r.r, n)
+	r.off += k
+	return buf.Bytes(), unexpected(err)
 }
 
 // WriterSchema is the schema the file's records were written with.
@@ -552,7 +584,7 @@ func (r *OCFReader[T, PT]) nextBlock() error {
 	if err != nil {
 		return unexpected(err)
 	}
-	if count < 0 || size < 0 || size > 1<<31 {
+	if count < 0 || size < 0 || size > maxOCFBlock {
 		return fmt.Errorf("%w: block of %d records in %d bytes", ErrOCF, count, size)
 	}
 	data, err := r.readFull(int(size))
