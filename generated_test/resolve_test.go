@@ -1,14 +1,21 @@
 package generated_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
+	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/codec"
 )
 
 // Schema resolution (UnmarshalAvroFrom) is checked against hamba's: data
@@ -33,6 +40,15 @@ var writerSchemas = []struct {
 		geo := field(fields, "geo")["type"].(map[string]any)
 		setType(geo["fields"].([]any), "lat", "float")
 		return deleteFields(fields, "viewable", "segments", "labels", "latency_ms")
+	}},
+	{name: "enum-reordered-bytes-items", modify: func(fields []any) []any {
+		// Enum symbols in another order (matched by name), and bytes
+		// items of an array and a map read as strings.
+		setType(fields, "device", map[string]any{"type": "enum", "name": "DeviceType", "namespace": "com.example.ads",
+			"symbols": []any{"UNKNOWN", "TV", "PHONE", "DESKTOP", "TABLET"}})
+		setType(fields, "segments", map[string]any{"type": "array", "items": "bytes"})
+		setType(fields, "labels", map[string]any{"type": "map", "values": "bytes"})
+		return fields
 	}},
 	{name: "plain-string-read-as-union", readerDatum: true, modify: func(fields []any) []any {
 		// The reader's ["null","string"] picks its string branch.
@@ -96,6 +112,10 @@ func TestResolveOlderWriter(t *testing.T) {
 			if err != nil {
 				t.Fatalf("hamba cannot resolve the writer schema: %v", err)
 			}
+			transcoder, err := codec.NewResolver(alltypes.ImpressionSchema).ForWriter(writerSchema)
+			if err != nil || transcoder == nil || transcoder.Direct() != nil {
+				t.Fatalf("a resolver without writer decoders: %v, %v", transcoder, err)
+			}
 			g := newValueGen(seedFor(t.Name()), 1)
 			for i := range roundTripIterations {
 				datum := g.value(writer, "", 0)
@@ -121,6 +141,17 @@ func TestResolveOlderWriter(t *testing.T) {
 				}
 				if diff := cmp.Diff(&want, &got, cmpOpts); diff != "" {
 					t.Fatalf("#%d: UnmarshalAvroFrom decoded another value than hamba (-hamba +generated):\n%s\ninput: %x", i, diff, b)
+				}
+				// The writer is known at generation time (the alltypes spec's
+				// writerSchema streams), so the above took its generated
+				// decoder; the transcoder, which serves writers met at run
+				// time, must agree.
+				var transcoded alltypes.Impression
+				if err := transcoder.Decode(b, transcoded.UnmarshalAvro); err != nil {
+					t.Fatalf("#%d: transcoding: %v", i, err)
+				}
+				if diff := cmp.Diff(&want, &transcoded, cmpOpts); diff != "" {
+					t.Fatalf("#%d: the transcoder decoded another value than hamba (-hamba +transcoder):\n%s\ninput: %x", i, diff, b)
 				}
 			}
 		})
@@ -159,4 +190,94 @@ func FuzzImpressionUnmarshalFrom(f *testing.F) {
 			t.Fatalf("UnmarshalAvroFrom and hamba decode %x differently (-hamba +generated):\n%s", data, diff)
 		}
 	})
+}
+
+// TestKnownWritersHaveGeneratedDecoders: the alltypes spec names each of
+// writerSchemas as a stream's writerSchema (cases/alltypes/writers), so
+// Impression's resolver is generated with a decoder for each fingerprint.
+// The files must stay the schemas impressionWriter builds.
+func TestKnownWritersHaveGeneratedDecoders(t *testing.T) {
+	src, err := os.ReadFile("cases/alltypes/alltypes/codec.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, resolver, ok := strings.Cut(string(src), "sgcodec.NewResolver(ImpressionSchema")
+	resolver, _, _ = strings.Cut(resolver, "\n})")
+	if !ok {
+		t.Fatal("no Impression resolver in the generated codec.go")
+	}
+	for _, ws := range writerSchemas {
+		file, err := os.ReadFile("cases/alltypes/writers/impression_" + ws.name + ".avsc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromFile, err := codec.Fingerprint(string(file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		built, err := codec.Fingerprint(impressionWriter(t, ws.modify))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fromFile != built {
+			t.Errorf("writers/impression_%s.avsc is not the schema resolve_test.go builds", ws.name)
+		}
+		if want := fmt.Sprintf("Fingerprint: %#016x", built); !strings.Contains(resolver, want) {
+			t.Errorf("writer %s (%#016x) has no generated decoder in Impression's resolver", ws.name, built)
+		}
+	}
+}
+
+// TestConfluentWritersKnownAndUnknown reads Confluent-framed records through
+// the runtime's registry decoder: one writer is known at generation time
+// (registered as indented text, the same fingerprint as the spec's
+// writerSchema, so the generated decoder reads it), the other is first met
+// at run time (transcoded). Both must decode as hamba resolves them.
+func TestConfluentWritersKnownAndUnknown(t *testing.T) {
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	ctx := context.Background()
+	r, err := runtime.NewSchemaRegistry(reg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	known, err := os.ReadFile("cases/alltypes/writers/impression_reordered-without-latency.avsc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown := impressionWriter(t, func(fields []any) []any {
+		return append(deleteFields(fields, "labels"), map[string]any{"name": "extra", "type": "string"})
+	})
+	decode := runtime.ConfluentAvroInto[alltypes.Impression](r)
+	reader := parseSchema(t, alltypes.ImpressionSchema)
+	for name, ws := range map[string]string{"known": string(known), "unknown": unknown} {
+		t.Run(name, func(t *testing.T) {
+			ser, err := r.Serializer(ctx, "impressions-"+name+"-value", ws, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writer := parseSchema(t, ws)
+			resolved, err := avro.NewSchemaCompatibility().Resolve(reader, writer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := newValueGen(seedFor(t.Name()), 1)
+			for i := range 50 {
+				body, err := hambaFlat.Marshal(writer, g.value(writer, "", 0))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got, want alltypes.Impression
+				if err := decode(ctx, &got, append(ser.AppendHeader(nil), body...)); err != nil {
+					t.Fatalf("#%d: %v", i, err)
+				}
+				if err := hambaFlat.Unmarshal(resolved, body, &want); err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(&want, &got, cmpOpts); diff != "" {
+					t.Fatalf("#%d: decoded another value than hamba (-hamba +runtime):\n%s", i, diff)
+				}
+			}
+		})
+	}
 }

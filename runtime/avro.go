@@ -35,8 +35,10 @@ func RawAvroFromInto[T any, PT codec.RecordPtr[T]](writerSchema string) (Decoder
 	if res == nil {
 		return RawAvroInto[T, PT](), nil
 	}
+	// UnmarshalAvroFrom uses the decoder generated for a writer known at
+	// generation time (the spec's writerSchema is), else the transcoder.
 	return func(_ context.Context, dst *T, b []byte) error {
-		return res.Decode(b, PT(dst).UnmarshalAvro)
+		return PT(dst).UnmarshalAvroFrom(writerSchema, b)
 	}, nil
 }
 

@@ -312,7 +312,7 @@ func ConfluentAvroInto[T any, PT codec.RecordPtr[T]](reg *SchemaRegistry) Decode
 			if err != nil && !permanent(err) {
 				return &WireError{SchemaID: id, Err: err} // transient: not cached
 			}
-			d := &writerDecoder{err: err}
+			d := &writerDecoder{err: err, writer: writer}
 			if err == nil {
 				d.res, d.err = resolver.ForWriter(writer)
 				if d.err != nil && !incompatible(d.err) {
@@ -327,7 +327,10 @@ func ConfluentAvroInto[T any, PT codec.RecordPtr[T]](reg *SchemaRegistry) Decode
 		case d.res == nil:
 			err = PT(dst).UnmarshalAvro(b[5:])
 		default:
-			err = d.res.Decode(b[5:], PT(dst).UnmarshalAvro)
+			// Through the generated type's own resolver, which has the
+			// decoders generated for writers known at generation time and
+			// transcodes the others (resolved above, so this is cached).
+			err = PT(dst).UnmarshalAvroFrom(d.writer, b[5:])
 		}
 		if err != nil {
 			return &WireError{SchemaID: id, Err: err}
@@ -337,11 +340,12 @@ func ConfluentAvroInto[T any, PT codec.RecordPtr[T]](reg *SchemaRegistry) Decode
 }
 
 // writerDecoder is how ConfluentAvro reads one writer schema id: through
-// res (nil when the writer is the reader's schema: the fast path), or not
-// at all (err).
+// UnmarshalAvroFrom with writer (res is nil when the writer is the reader's
+// schema: the fast path), or not at all (err).
 type writerDecoder struct {
-	res *codec.Resolution
-	err error
+	res    *codec.Resolution
+	err    error
+	writer string
 }
 
 func confluentHeader(b []byte) (int, error) {

@@ -20,6 +20,12 @@ raw=$tmp/impression # benchstat heads its column with the file name
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "running: $cmd" >&2
 go test -run '^$' -bench . -benchmem -count "$count" ./generated_test/ | tee "$raw" >&2
+# The peer generators (gogen-avro, heetch/avro) live in their own module,
+# bench/peers, so that they are no dependency of streamgen; its binary
+# measures the generated code again beside them.
+peers_cmd="(cd bench/peers && go test -run '^\$' -bench . -benchmem -count $count .)"
+echo "running: $peers_cmd" >&2
+(cd bench/peers && go test -run '^$' -bench . -benchmem -count "$count" .) | tee -a "$raw" >&2
 
 # benchstat is not a dependency of the module: go run fetches it into the
 # module cache; fall back to go install where go run cannot.
@@ -82,8 +88,13 @@ ratios() {
 		egen = median(e "generated", "ns"); ehs = median(e "hamba-struct", "ns")
 		ehm = median(e "hamba-map", "ns"); ega = median(e "goavro", "ns")
 		res = median(f "generated-resolved", "ns"); same = median(f "generated-same-schema", "ns")
+		trans = median(f "generated-transcoded", "ns")
 		hres = median(f "hamba-struct-resolved", "ns")
 		dfrom = median("BenchmarkDecimal/op=from-bytes", "ns"); dapp = median("BenchmarkDecimal/op=append", "ns")
+		p = "BenchmarkPeersDecode/impl="; q = "BenchmarkPeersEncode/impl="
+		pgen = median(p "generated", "ns"); pgg = median(p "gogen-avro", "ns"); pht = median(p "heetch", "ns")
+		phs = median(p "hamba-struct", "ns"); pga = median(p "goavro", "ns")
+		qgen = median(q "generated", "ns"); qgg = median(q "gogen-avro", "ns"); qht = median(q "heetch", "ns")
 		print "| ratio (of median ns/op) | value | target | |"
 		print "|---|---|---|---|"
 		row("decode: generated / hamba-struct", gen, hs, "0.7", "")
@@ -92,18 +103,32 @@ ratios() {
 		row("encode: generated / hamba-struct", egen, ehs, "", "")
 		row("encode: goavro / generated", ega, egen, "", "")
 		row("encode: hamba-map / generated", ehm, egen, "", "")
-		row("resolved decode: generated / hamba-struct", res, hres, "", "")
-		row("resolved decode / plain decode (generated)", res, gen, "", "")
+		row("resolved decode (writer known at generation): generated / hamba-struct", res, hres, "0.45", "")
+		row("resolved decode (writer known at generation) / plain decode (generated)", res, gen, "1.05", "")
+		row("resolved decode (writer met at run time, transcoded) / plain decode", trans, gen, "", "")
+		row("resolved decode (writer met at run time, transcoded): generated / hamba-struct", trans, hres, "", "")
 		row("UnmarshalAvroFrom with the same schema / UnmarshalAvro", same, gen, "", "")
 		row("decode: bid_price DecimalFromBytes / generated", dfrom, gen, "", "")
 		row("decode: generated less DecimalFromBytes / hamba-struct (estimate)", gen - dfrom, hs, "", "")
 		row("encode: bid_price AppendDecimalBytes / generated", dapp, egen, "", "")
+		row("peers binary, decode: generated / gogen-avro", pgen, pgg, "", "")
+		row("peers binary, decode: generated / heetch", pgen, pht, "", "")
+		row("peers binary, decode: generated / hamba-struct", pgen, phs, "", "")
+		row("peers binary, decode: generated / goavro", pgen, pga, "", "")
+		row("peers binary, encode: generated / gogen-avro", qgen, qgg, "", "")
+		row("peers binary, encode: generated / heetch", qgen, qht, "", "")
 		printf "\nMedian allocations per decode: generated %d, hamba-struct %d, hamba-map %d, goavro %d.\n",
 			median(d "generated", "allocs"), median(d "hamba-struct", "allocs"),
 			median(d "hamba-map", "allocs"), median(d "goavro", "allocs")
-		printf "Median allocations per encode: generated %d, hamba-struct %d, hamba-map %d, goavro %d.\n",
-			median(e "generated", "allocs"), median(e "hamba-struct", "allocs"),
-			median(e "hamba-map", "allocs"), median(e "goavro", "allocs")
+		printf "Median allocations per encode: generated %d (target ≤ 2: %s), hamba-struct %d, hamba-map %d, goavro %d.\n",
+			median(e "generated", "allocs"), median(e "generated", "allocs") <= 2 ? "met" : "**missed**",
+			median(e "hamba-struct", "allocs"), median(e "hamba-map", "allocs"), median(e "goavro", "allocs")
+		printf "Peers binary, median allocations per decode: generated %d, gogen-avro %d, heetch %d; per encode: generated %d, gogen-avro %d, heetch %d.\n",
+			median(p "generated", "allocs"), median(p "gogen-avro", "allocs"), median(p "heetch", "allocs"),
+			median(q "generated", "allocs"), median(q "gogen-avro", "allocs"), median(q "heetch", "allocs")
+		printf "Median allocations per resolved decode: generated (known writer) %d, transcoded %d, hamba-struct %d.\n",
+			median(f "generated-resolved", "allocs"), median(f "generated-transcoded", "allocs"),
+			median(f "hamba-struct-resolved", "allocs")
 		if (missing != "") {
 			print "bench.sh: no results for" missing > "/dev/stderr"
 			exit 1
@@ -128,17 +153,28 @@ segments, 3 labels, a user agent, a decimal bid price), from
 - \`goavro\`: linkedin/goavro v2 \`NativeFromBinary\` / \`BinaryFromNative\`,
   codec built once;
 - \`BenchmarkDecodeFrom\`: data written with an older writer schema (no
-  \`latency_ms\`, fields in another order), read through the generated
-  \`UnmarshalAvroFrom\` (transcoding, then decoding) and through hamba with
-  the schema it resolves; \`generated-same-schema\` is \`UnmarshalAvroFrom\`
-  given the reader's own schema (its fast path);
+  \`latency_ms\`, fields in another order): \`generated-resolved\` is the
+  generated \`UnmarshalAvroFrom\`, which for this writer, a \`writerSchema\`
+  of the alltypes spec and so known at generation time, runs the decoder
+  generated for it; \`generated-transcoded\` is a writer first met at run
+  time (a registry id): transcoding, then decoding; \`hamba-struct-resolved\`
+  is hamba with the schema it resolves; \`generated-same-schema\` is
+  \`UnmarshalAvroFrom\` given the reader's own schema (its fast path);
+- \`BenchmarkPeers*\` (module \`bench/peers\`, one binary): the generated code
+  beside the other Go code generators, gogen-avro v10.2.1 (its generated
+  code, with the (writer, reader) program compiled once, as its
+  \`DeserializeImpression\` does not) and heetch/avro v0.3.1 (avrogo's
+  struct through a cached \`SingleDecoder\`/\`SingleEncoder\`, the body behind
+  a 5-byte Confluent header), and hamba and goavro again;
 - \`BenchmarkDecimal\`: the runtime's conversions of the bid price alone
   (\`codec.DecimalFromBytes\`, \`codec.AppendDecimalBytes\`), which the
   generated code calls once per datum.
 
-Written by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d). Command:
+Written by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d). Commands, one after
+the other:
 
     $cmd
+    $peers_cmd
 
 ## Machine
 

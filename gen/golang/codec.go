@@ -16,10 +16,12 @@ func emitCodecs(f *jen.File, p *model.Package) {
 	f.Comment("compile here: regenerate it with `go generate ./...` (streamgen generate).")
 	f.Const().Id("_").Op("=").Qual(runtimePkg, "SupportPackageIsVersion1")
 	f.Line()
+	writers := knownWriters(p)
 	for _, n := range p.Named {
 		switch n.Kind {
 		case model.Record:
-			emitRecordCodec(f, n)
+			emitRecordCodec(f, n, writers[n])
+			emitRecordJSON(f, n)
 		case model.Enum:
 			emitEnumCodec(f, n)
 		}
@@ -29,6 +31,9 @@ func emitCodecs(f *jen.File, p *model.Package) {
 func emitEnumCodec(f *jen.File, n *model.Named) {
 	f.Func().Params(jen.Id("e").Id(n.GoName)).Id(appendAvroHelper).Params(jen.Id("dst").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).Block(
 		jen.List(jen.Id("i"), jen.Id("ok")).Op(":=").Id("e").Dot(indexHelper).Call(),
+		jen.If(jen.Id("e").Op("==").Lit("")).Block(
+			jen.Return(jen.Nil(), jen.Qual("fmt", "Errorf").Call(jen.Lit(n.FullName+": %w"), jen.Qual(codecPkg, "ErrUnsetEnum"))),
+		),
 		jen.If(jen.Op("!").Id("ok")).Block(
 			jen.Return(jen.Nil(), jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("%%q is not a symbol of enum %s", n.FullName)), jen.String().Parens(jen.Id("e")))),
 		),
@@ -37,7 +42,7 @@ func emitEnumCodec(f *jen.File, n *model.Named) {
 	f.Line()
 }
 
-func emitRecordCodec(f *jen.File, n *model.Named) {
+func emitRecordCodec(f *jen.File, n *model.Named, writers []string) {
 	recv := jen.Id("r").Op("*").Id(n.GoName)
 	resolver := resolverVar(n)
 	schema, fingerprint := names.RecordSchema(n.GoName), names.RecordFingerprint(n.GoName)
@@ -45,9 +50,14 @@ func emitRecordCodec(f *jen.File, n *model.Named) {
 	f.Commentf("AppendAvro appends the Avro binary encoding of r (no header) to dst.")
 	f.Func().Params(recv.Clone()).Id("AppendAvro").Params(jen.Id("dst").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).Block(
 		jen.List(jen.Id("out"), jen.Id("err")).Op(":=").Id("r").Dot(appendAvroHelper).Call(jen.Id("dst")),
-		jen.If(jen.Err().Op("!=").Nil()).Block(
-			jen.Return(jen.Id("dst"), jen.Qual("fmt", "Errorf").Call(jen.Lit("encoding "+n.FullName+": %w"), jen.Err())),
-		),
+		jen.If(jen.Err().Op("!=").Nil()).BlockFunc(func(g *jen.Group) {
+			if hasEnum(n, map[*model.Named]bool{}) {
+				g.If(jen.Qual("errors", "Is").Call(jen.Err(), jen.Qual(codecPkg, "ErrUnsetEnum"))).Block(
+					jen.Return(jen.Id("dst"), jen.Qual("fmt", "Errorf").Call(jen.Lit("encoding "+n.FullName+": %w; New"+n.GoName+"() starts from the schema's defaults"), jen.Err())),
+				)
+			}
+			g.Return(jen.Id("dst"), jen.Qual("fmt", "Errorf").Call(jen.Lit("encoding "+n.FullName+": %w"), jen.Err()))
+		}),
 		jen.Return(jen.Id("out"), jen.Nil()),
 	)
 	f.Line()
@@ -62,13 +72,49 @@ func emitRecordCodec(f *jen.File, n *model.Named) {
 		jen.Return(jen.Nil()),
 	)
 	f.Line()
+	direct := emitWriterDecoders(f, n, writers)
 	f.Commentf("UnmarshalAvroFrom decodes src written with writerSchema, a schema that")
 	f.Commentf("Avro schema resolution can read as %s: fields are matched by name", schema)
 	f.Commentf("and alias, missing ones take their defaults, and numbers are promoted.")
 	f.Commentf("Resolution is cached per writer schema; a writer whose fingerprint equals")
-	f.Commentf("%s takes the UnmarshalAvro fast path.", fingerprint)
+	f.Commentf("%s takes the UnmarshalAvro fast path, one known at generation", fingerprint)
+	if len(direct) > 0 {
+		f.Commentf("time (%s) a generated decoder as fast, and any other", writerDecodersDoc(direct))
+	} else {
+		f.Comment("time a generated decoder as fast (there is none for this type), and any other")
+	}
+	f.Comment("is transcoded into the reader's encoding first.")
 	f.Func().Params(recv.Clone()).Id("UnmarshalAvroFrom").Params(jen.Id("writerSchema").String(), jen.Id("src").Index().Byte()).Error().Block(
-		jen.Return(jen.Id(resolver).Call().Dot("Decode").Call(jen.Id("writerSchema"), jen.Id("src"), jen.Id("r").Dot("UnmarshalAvro"))),
+		jen.List(jen.Id("res"), jen.Err()).Op(":=").Id(resolver).Call().Dot("ForWriter").Call(jen.Id("writerSchema")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+		jen.If(jen.Id("res").Op("==").Nil()).Block(jen.Return(jen.Id("r").Dot("UnmarshalAvro").Call(jen.Id("src")))),
+		jen.If(jen.List(jen.Id("dec"), jen.Id("ok")).Op(":=").Id("res").Dot("Direct").Call().Assert(jen.Func().Params(jen.Op("*").Id(n.GoName), jen.Index().Byte()).Error()), jen.Id("ok")).Block(
+			jen.Return(jen.Id("dec").Call(jen.Id("r"), jen.Id("src"))),
+		),
+		jen.Return(jen.Id("res").Dot("Decode").Call(jen.Id("src"), jen.Id("r").Dot("UnmarshalAvro"))),
+	)
+	f.Line()
+	f.Commentf("DecodeAvro reads one datum written with exactly %s from d into r and", schema)
+	f.Comment("leaves d after it, for streams of datums such as an object container file's")
+	f.Comment("blocks; errors are d's (d.Err).")
+	f.Func().Params(recv.Clone()).Id("DecodeAvro").Params(jen.Id("d").Op("*").Qual(codecPkg, "Decoder")).Block(
+		jen.Id("r").Dot(decodeAvroHelper).Call(jen.Id("d")),
+	)
+	f.Line()
+	ocfW, ocfR := names.RecordOCFWriter(n.GoName), names.RecordOCFReader(n.GoName)
+	f.Commentf("%s writes the header of an Avro object container file of %s", ocfW, n.GoName)
+	f.Comment("records to w and returns its writer: Write each record, then Close. Options")
+	f.Comment("set the codec (null, deflate, snappy, zstandard), the block size and the")
+	f.Comment("sync marker.")
+	f.Func().Id(ocfW).Params(jen.Id("w").Qual("io", "Writer"), jen.Id("opts").Op("...").Qual(codecPkg, "OCFOption")).Params(jen.Op("*").Qual(codecPkg, "OCFWriter").Types(jen.Id(n.GoName), jen.Op("*").Id(n.GoName)), jen.Error()).Block(
+		jen.Return(jen.Qual(codecPkg, "NewOCFWriter").Types(jen.Id(n.GoName)).Call(jen.Id("w"), jen.Id("opts").Op("..."))),
+	)
+	f.Line()
+	f.Commentf("%s reads the header of the Avro object container file in r, whose", ocfR)
+	f.Commentf("schema must resolve to %s, and returns its reader: Read until io.EOF.", schema)
+	f.Comment("name (the file's path) goes into errors.")
+	f.Func().Id(ocfR).Params(jen.Id("r").Qual("io", "Reader"), jen.Id("name").String()).Params(jen.Op("*").Qual(codecPkg, "OCFReader").Types(jen.Id(n.GoName), jen.Op("*").Id(n.GoName)), jen.Error()).Block(
+		jen.Return(jen.Qual(codecPkg, "NewOCFReader").Types(jen.Id(n.GoName)).Call(jen.Id("r"), jen.Id("name"))),
 	)
 	f.Line()
 	f.Commentf("AvroSchema returns %s, so that the runtime can resolve writer schemas", schema)
@@ -76,7 +122,15 @@ func emitRecordCodec(f *jen.File, n *model.Named) {
 	f.Func().Params(jen.Op("*").Id(n.GoName)).Id("AvroSchema").Params().String().Block(jen.Return(jen.Id(schema)))
 	f.Line()
 	f.Var().Id(resolver).Op("=").Qual("sync", "OnceValue").Call(jen.Func().Params().Op("*").Qual(codecPkg, "Resolver").Block(
-		jen.Return(jen.Qual(codecPkg, "NewResolver").Call(jen.Id(schema))),
+		jen.Return(jen.Qual(codecPkg, "NewResolver").CallFunc(func(g *jen.Group) {
+			g.Id(schema)
+			for _, w := range direct {
+				g.Qual(codecPkg, "WriterDecoder").Values(jen.Dict{
+					jen.Id("Fingerprint"): jen.Id(fmt.Sprintf("%#016x", w.fingerprint)),
+					jen.Id("Decode"):      jen.Parens(jen.Op("*").Id(n.GoName)).Dot(w.method),
+				})
+			}
+		})),
 	))
 	f.Line()
 
@@ -120,6 +174,10 @@ func canFail(t *model.Type) bool {
 	return t.Logical == model.Decimal
 }
 
+// mapKeysOnStack is how many keys of a map the generated encoder sorts
+// without allocating.
+const mapKeysOnStack = 16
+
 // emitter writes encode and decode statements; it numbers the locals of
 // nested arrays, maps and unions so that they do not shadow each other.
 type emitter struct{ n int }
@@ -130,7 +188,40 @@ func (e *emitter) local(prefix string) string {
 }
 
 func wrapErr(path string) *jen.Statement {
-	return jen.Qual("fmt", "Errorf").Call(jen.Lit(path+": %w"), jen.Err())
+	return jen.Qual(codecPkg, "FieldErr").Call(jen.Lit(path), jen.Err())
+}
+
+// hasEnum reports whether a record's encoding includes an enum, which can be
+// unset.
+func hasEnum(n *model.Named, seen map[*model.Named]bool) bool {
+	if seen[n] {
+		return false
+	}
+	seen[n] = true
+	var walk func(t *model.Type) bool
+	walk = func(t *model.Type) bool {
+		switch t.Kind {
+		case model.Enum:
+			return true
+		case model.Record:
+			return hasEnum(t.Named, seen)
+		case model.Array, model.Map, model.Optional:
+			return walk(t.Elem)
+		case model.Union:
+			for _, b := range t.Union.Branches {
+				if walk(b.Type) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, f := range n.Fields {
+		if walk(f.Type) {
+			return true
+		}
+	}
+	return false
 }
 
 // enc appends statements that append value v of type t to dst.
@@ -202,11 +293,13 @@ func (e *emitter) enc(g *jen.Group, t *model.Type, v *jen.Statement, path string
 		})
 		g.Id("dst").Op("=").Append(jen.Id("dst"), jen.Lit(0))
 	case model.Map:
-		k, x := e.local("k"), e.local("v")
+		k, x, buf := e.local("k"), e.local("v"), e.local("keys")
 		g.If(jen.Len(v).Op(">").Lit(0)).BlockFunc(func(g *jen.Group) {
 			g.Id("dst").Op("=").Qual(codecPkg, "AppendLong").Call(jen.Id("dst"), jen.Int64().Parens(jen.Len(v)))
-			g.Comment("Keys in order, so that equal maps encode to equal bytes.")
-			g.For(jen.List(jen.Id("_"), jen.Id(k)).Op(":=").Range().Qual("slices", "Sorted").Call(jen.Qual("maps", "Keys").Call(v))).BlockFunc(func(g *jen.Group) {
+			g.Comment("Keys in order, so that equal maps encode to equal bytes; sorted in")
+			g.Comment("an array on the stack, so that a small map costs no allocation.")
+			g.Var().Id(buf).Index(jen.Lit(mapKeysOnStack)).String()
+			g.For(jen.List(jen.Id("_"), jen.Id(k)).Op(":=").Range().Qual(codecPkg, "SortedKeys").Call(jen.Id(buf).Index(jen.Empty(), jen.Lit(0)), v)).BlockFunc(func(g *jen.Group) {
 				g.Id("dst").Op("=").Qual(codecPkg, "AppendString").Call(jen.Id("dst"), jen.Id(k))
 				g.Id(x).Op(":=").Add(v).Index(jen.Id(k))
 				e.enc(g, t.Elem, jen.Id(x), path+"[]")
@@ -232,7 +325,7 @@ func (e *emitter) enc(g *jen.Group, t *model.Type, v *jen.Statement, path string
 				if t.Union.NullIndex >= 0 {
 					g.Id("dst").Op("=").Qual(codecPkg, "AppendLong").Call(jen.Id("dst"), jen.Lit(int64(t.Union.NullIndex)))
 				} else {
-					g.Return(jen.Nil(), jen.Qual("errors", "New").Call(jen.Lit(path+": nil value for a union without a null branch")))
+					g.Return(jen.Nil(), jen.Qual(codecPkg, "FieldErr").Call(jen.Lit(path), jen.Qual("errors", "New").Call(jen.Lit("nil value for a union without a null branch"))))
 				}
 			})
 			for _, b := range t.Union.Branches {

@@ -172,7 +172,7 @@ func emitRecordType(f *jen.File, n *model.Named) {
 			if fl.Default != "" {
 				c += ", default " + fl.Default
 			}
-			g.Id(fl.GoName).Add(goType(fl.Type)).Tag(map[string]string{"avro": fl.Name}).Comment(c)
+			g.Id(fl.GoName).Add(goType(fl.Type)).Tag(map[string]string{"avro": fl.Name, "json": fl.Name}).Comment(c)
 		}
 	})
 	f.Line()
@@ -183,6 +183,7 @@ func emitRecordType(f *jen.File, n *model.Named) {
 	f.Commentf("%s is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of %s.", fingerprint, schema)
 	f.Const().Id(fingerprint).Uint64().Op("=").Id(fmt.Sprintf("0x%016x", n.Fingerprint))
 	f.Line()
+	emitNew(f, n)
 }
 
 func emitEnumType(f *jen.File, n *model.Named) {

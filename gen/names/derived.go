@@ -20,15 +20,24 @@ func RecordSchema(t string) string { return t + "Schema" }
 // RecordFingerprint names the fingerprint constant of record t.
 func RecordFingerprint(t string) string { return t + "Fingerprint" }
 
+// RecordNew names the constructor of record t that sets the schema's
+// defaults.
+func RecordNew(t string) string { return "New" + t }
+
+// RecordOCFWriter and RecordOCFReader name the constructors of the typed
+// object container file writer and reader of record t.
+func RecordOCFWriter(t string) string { return "New" + t + "OCFWriter" }
+func RecordOCFReader(t string) string { return "New" + t + "OCFReader" }
+
 // RecordNames are the package-level names a record type named t declares:
-// t itself first, then its constants.
+// t itself first, then its constants and functions.
 func RecordNames(t string) []string {
-	return []string{t, RecordSchema(t), RecordFingerprint(t)}
+	return []string{t, RecordSchema(t), RecordFingerprint(t), RecordNew(t), RecordOCFWriter(t), RecordOCFReader(t)}
 }
 
 // RecordMethods are the exported methods of every generated record type;
 // its fields may not take their names.
-var RecordMethods = []string{"AppendAvro", "UnmarshalAvro", "UnmarshalAvroFrom", "AvroSchema"}
+var RecordMethods = []string{"AppendAvro", "UnmarshalAvro", "UnmarshalAvroFrom", "AvroSchema", "MarshalJSON", "UnmarshalJSON", "DecodeAvro"}
 
 // StreamRecord, StreamBatch and StreamPartition name the aliases of the
 // runtime's types for the stream whose Go name is s.

@@ -405,3 +405,10 @@ func (d *Decoder) Duration() Duration {
 	d.need()
 	return Duration{}
 }
+
+// SkipBytes skips a length-prefixed bytes or string value: generated
+// resolving decoders call it for a writer's field the reader does not have.
+func (d *Decoder) SkipBytes() { d.raw() }
+
+// SkipFixed skips a fixed value of n bytes.
+func (d *Decoder) SkipFixed(n int) { d.skip(n) }

@@ -3,6 +3,7 @@ package codec
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 )
 
 // Arrays and maps are encoded by generated code as AppendLong(len), the
@@ -64,4 +65,16 @@ func AppendDuration(dst []byte, v Duration) []byte {
 	dst = binary.LittleEndian.AppendUint32(dst, v.Months)
 	dst = binary.LittleEndian.AppendUint32(dst, v.Days)
 	return binary.LittleEndian.AppendUint32(dst, v.Milliseconds)
+}
+
+// SortedKeys appends the keys of m to dst in ascending order and returns the
+// extended slice. Generated encoders write map entries in key order, so that
+// equal maps encode to equal bytes; they pass a slice of a local array as
+// dst, which keeps a map of up to that many keys free of allocations.
+func SortedKeys[V any](dst []string, m map[string]V) []string {
+	for k := range m {
+		dst = append(dst, k)
+	}
+	slices.Sort(dst)
+	return dst
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hamba/avro/v2"
 )
@@ -51,6 +52,28 @@ type Resolver struct {
 	fp     uint64
 	byText sync.Map // writer schema text -> *writerEntry
 	byFP   sync.Map // writer fingerprint -> *writerEntry
+	// last is the writer ForWriter was last asked for: a caller reading one
+	// writer's records passes the same string each time, which compares
+	// equal by pointer before any hashing.
+	last atomic.Pointer[lastWriter]
+	// direct holds the decoders generated for writer schemas known at
+	// generation time, by writer fingerprint.
+	direct map[uint64]any
+}
+
+type lastWriter struct {
+	text string
+	e    *writerEntry
+}
+
+// WriterDecoder is a decoder generated for one writer schema known at
+// generation time (a stream's writerSchema): straight-line code that reads
+// the writer's encoding into the reader's type, as fast as plain decoding.
+// Decode is a func(*T, []byte) error for the generated type T, which
+// decodes a whole datum; Resolution.Direct hands it back.
+type WriterDecoder struct {
+	Fingerprint uint64 // CRC-64-AVRO of the writer schema's canonical form
+	Decode      any
 }
 
 type writerEntry struct {
@@ -60,7 +83,10 @@ type writerEntry struct {
 
 // NewResolver returns a Resolver for readerSchema. It panics if the schema is
 // invalid: generated code always passes the valid schema it was made from.
-func NewResolver(readerSchema string) *Resolver {
+//
+// The writer decoders are used, through Resolution.Direct, for writers of
+// their fingerprints; the transcoder serves every other writer.
+func NewResolver(readerSchema string, writers ...WriterDecoder) *Resolver {
 	rs, err := parseSchema(readerSchema)
 	if err != nil {
 		panic(fmt.Sprintf("codec.NewResolver: invalid reader schema: %v", err))
@@ -69,7 +95,14 @@ func NewResolver(readerSchema string) *Resolver {
 	if err != nil {
 		panic(fmt.Sprintf("codec.NewResolver: invalid reader schema: %v", err))
 	}
-	return &Resolver{reader: rs, fp: fp}
+	r := &Resolver{reader: rs, fp: fp}
+	for _, w := range writers {
+		if r.direct == nil {
+			r.direct = map[uint64]any{}
+		}
+		r.direct[w.Fingerprint] = w.Decode
+	}
+	return r
 }
 
 // Fingerprint returns the CRC-64-AVRO fingerprint of the reader schema.
@@ -81,12 +114,17 @@ func (r *Resolver) Fingerprint() uint64 { return r.fp }
 // a CompatErrors listing every problem. Results are cached per schema text
 // and shared between texts with the same fingerprint.
 func (r *Resolver) ForWriter(writerSchema string) (*Resolution, error) {
-	if e, ok := r.byText.Load(writerSchema); ok {
-		e := e.(*writerEntry)
-		return e.res, e.err
+	if l := r.last.Load(); l != nil && l.text == writerSchema {
+		return l.e.res, l.e.err
 	}
-	e := r.resolve(writerSchema)
-	r.byText.Store(writerSchema, e)
+	var e *writerEntry
+	if v, ok := r.byText.Load(writerSchema); ok {
+		e = v.(*writerEntry)
+	} else {
+		e = r.resolve(writerSchema)
+		r.byText.Store(writerSchema, e)
+	}
+	r.last.Store(&lastWriter{text: writerSchema, e: e})
 	return e.res, e.err
 }
 
@@ -111,7 +149,7 @@ func (r *Resolver) resolve(writerSchema string) *writerEntry {
 		if len(b.fatal) > 0 {
 			e.err = b.fatal
 		} else {
-			e.res = &Resolution{root: root}
+			e.res = &Resolution{root: root, direct: r.direct[fp]}
 		}
 	}
 	got, _ := r.byFP.LoadOrStore(fp, &e)
@@ -176,8 +214,14 @@ func CheckCompatible(readerSchema, writerSchema string) CompatErrors {
 // Resolution transcodes data written with one writer schema into the binary
 // encoding of the reader schema. It is immutable and safe for concurrent use.
 type Resolution struct {
-	root op
+	root   op
+	direct any
 }
+
+// Direct returns the decoder generated for this writer schema (a
+// WriterDecoder's Decode), or nil when the writer was not known at
+// generation time and data is read by transcoding (Decode).
+func (r *Resolution) Direct() any { return r.direct }
 
 // op is one compiled step of a resolution program.
 type op func(s *xstate)
@@ -217,6 +261,24 @@ func (r *Resolution) Transcode(dst, src []byte) ([]byte, error) {
 		return dst, err
 	}
 	return out, nil
+}
+
+// TranscodeNext appends to dst the reader encoding of the next datum in d,
+// written with the writer schema, and leaves d after it: for streams of
+// data, such as an object container file's blocks. Errors are d's (d.Err).
+func (r *Resolution) TranscodeNext(dst []byte, d *Decoder) []byte {
+	s := statePool.Get().(*xstate)
+	s.d = *d
+	s.out = dst
+	s.depth = 0
+	r.root(s)
+	*d = s.d
+	out := s.out
+	s.d = Decoder{}
+	s.out = nil
+	s.spans = s.spans[:0]
+	statePool.Put(s)
+	return out
 }
 
 func (s *xstate) failf(format string, args ...any) {

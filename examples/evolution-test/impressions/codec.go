@@ -4,9 +4,12 @@
 package impressions
 
 import (
+	sgerrors "errors"
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgio "io"
+	sgstrconv "strconv"
 	sgsync "sync"
 )
 
@@ -18,6 +21,9 @@ const _ = sgruntime.SupportPackageIsVersion1
 func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
 	if err != nil {
+		if sgerrors.Is(err, sgcodec.ErrUnsetEnum) {
+			return dst, sgfmt.Errorf("encoding com.example.ads.Impression: %w; NewImpression() starts from the schema's defaults", err)
+		}
 		return dst, sgfmt.Errorf("encoding com.example.ads.Impression: %w", err)
 	}
 	return out, nil
@@ -38,9 +44,43 @@ func (r *Impression) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as ImpressionSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// ImpressionFingerprint takes the UnmarshalAvro fast path.
+// ImpressionFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *Impression) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgImpressionResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgImpressionResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*Impression, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly ImpressionSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Impression) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewImpressionOCFWriter writes the header of an Avro object container file of Impression
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewImpressionOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Impression, *Impression], error) {
+	return sgcodec.NewOCFWriter[Impression](w, opts...)
+}
+
+// NewImpressionOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to ImpressionSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewImpressionOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Impression, *Impression], error) {
+	return sgcodec.NewOCFReader[Impression](r, name)
 }
 
 // AvroSchema returns ImpressionSchema, so that the runtime can resolve writer schemas
@@ -58,7 +98,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 	dst = sgcodec.AppendString(dst, r.ID)
 	dst = sgcodec.AppendLong(dst, r.CampaignID)
 	if dst, err = r.Device.sgAppendAvro(dst); err != nil {
-		return nil, sgfmt.Errorf("device: %w", err)
+		return nil, sgcodec.FieldErr("device", err)
 	}
 	switch u1 := r.Payload.(type) {
 	case nil:
@@ -91,8 +131,147 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Viewable = d.Bool()
 }
 
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Impression) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of com.example.ads.Impression: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewImpression() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Impression) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of com.example.ads.Impression: %w", err)
+	}
+	return nil
+}
+
+func (r *Impression) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"id\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.ID)
+	dst = append(dst, ",\"campaign_id\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.CampaignID), 10)
+	dst = append(dst, ",\"device\":"...)
+	dst = sgcodec.AppendJSONString(dst, string(r.Device))
+	dst = append(dst, ",\"payload\":"...)
+	switch u1 := r.Payload.(type) {
+	case nil:
+		dst = append(dst, "null"...)
+	case ImpressionPayloadString:
+		dst = append(dst, "{\"string\":"...)
+		dst = sgcodec.AppendJSONString(dst, u1.Value)
+		dst = append(dst, '}')
+	case ImpressionPayloadLong:
+		dst = append(dst, "{\"long\":"...)
+		dst = sgstrconv.AppendInt(dst, int64(u1.Value), 10)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, ",\"viewable\":"...)
+	dst = sgstrconv.AppendBool(dst, r.Viewable)
+	return append(dst, '}'), nil
+}
+
+func (r *Impression) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "id":
+			if err := func() error {
+				x2, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.ID = x2
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("id", err)
+			}
+		case "campaign_id":
+			if err := func() error {
+				x3, err := sgcodec.JSONLong(v)
+				if err != nil {
+					return err
+				}
+				r.CampaignID = x3
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("campaign_id", err)
+			}
+		case "device":
+			if err := func() error {
+				x4, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				if _, ok := DeviceType(x4).sgIndex(); !ok && x4 != "" {
+					return sgfmt.Errorf("%q is not a symbol of enum com.example.ads.DeviceType", x4)
+				}
+				r.Device = DeviceType(x4)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("device", err)
+			}
+		case "payload":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.Payload = nil
+					return nil
+				}
+				br5, bv6, err := sgcodec.JSONUnion(v)
+				if err != nil {
+					return err
+				}
+				switch br5 {
+				case "string":
+					var w7 ImpressionPayloadString
+					x8, err := sgcodec.JSONString(bv6)
+					if err != nil {
+						return err
+					}
+					w7.Value = x8
+					r.Payload = w7
+				case "long":
+					var w9 ImpressionPayloadLong
+					x10, err := sgcodec.JSONLong(bv6)
+					if err != nil {
+						return err
+					}
+					w9.Value = x10
+					r.Payload = w9
+				default:
+					return sgfmt.Errorf("%w %q", sgcodec.ErrUnknownBranch, br5)
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("payload", err)
+			}
+		case "viewable":
+			if err := func() error {
+				x11, err := sgcodec.JSONBool(v)
+				if err != nil {
+					return err
+				}
+				r.Viewable = x11
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("viewable", err)
+			}
+		}
+		return nil
+	})
+}
+
 func (e DeviceType) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
+	if e == "" {
+		return nil, sgfmt.Errorf("com.example.ads.DeviceType: %w", sgcodec.ErrUnsetEnum)
+	}
 	if !ok {
 		return nil, sgfmt.Errorf("%q is not a symbol of enum com.example.ads.DeviceType", string(e))
 	}

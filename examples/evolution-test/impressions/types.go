@@ -7,11 +7,11 @@ package impressions
 //
 // Evolution series, version 3: removes country (it had a default), adds the enum symbol TV with an enum default, adds a long branch to payload.
 type Impression struct {
-	ID         string            `avro:"id"`          // Avro string
-	CampaignID int64             `avro:"campaign_id"` // Avro long
-	Device     DeviceType        `avro:"device"`      // Avro com.example.ads.DeviceType
-	Payload    ImpressionPayload `avro:"payload"`     // Avro union{null, string, long}, default null
-	Viewable   bool              `avro:"viewable"`    // Avro boolean, default false
+	ID         string            `avro:"id" json:"id"`                   // Avro string
+	CampaignID int64             `avro:"campaign_id" json:"campaign_id"` // Avro long
+	Device     DeviceType        `avro:"device" json:"device"`           // Avro com.example.ads.DeviceType
+	Payload    ImpressionPayload `avro:"payload" json:"payload"`         // Avro union{null, string, long}, default null
+	Viewable   bool              `avro:"viewable" json:"viewable"`       // Avro boolean, default false
 }
 
 // ImpressionSchema is the Avro schema of Impression, with every type it uses and its defaults.
@@ -61,6 +61,19 @@ const ImpressionSchema = `{
 
 // ImpressionFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of ImpressionSchema.
 const ImpressionFingerprint uint64 = 0xf330ba43cdbaa519
+
+// NewImpression returns a Impression with the defaults of the schema com.example.ads.Impression: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewImpression() Impression {
+	return Impression{
+		Device:   DeviceTypeDesktop,
+		Viewable: false,
+	}
+}
 
 // DeviceType is the Avro enum com.example.ads.DeviceType.
 type DeviceType string

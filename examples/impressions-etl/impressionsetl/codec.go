@@ -4,11 +4,13 @@
 package impressionsetl
 
 import (
+	sgerrors "errors"
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
-	sgmaps "maps"
+	sgio "io"
 	sgslices "slices"
+	sgstrconv "strconv"
 	sgsync "sync"
 )
 
@@ -20,6 +22,9 @@ const _ = sgruntime.SupportPackageIsVersion1
 func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
 	if err != nil {
+		if sgerrors.Is(err, sgcodec.ErrUnsetEnum) {
+			return dst, sgfmt.Errorf("encoding com.example.ads.Impression: %w; NewImpression() starts from the schema's defaults", err)
+		}
 		return dst, sgfmt.Errorf("encoding com.example.ads.Impression: %w", err)
 	}
 	return out, nil
@@ -40,9 +45,43 @@ func (r *Impression) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as ImpressionSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// ImpressionFingerprint takes the UnmarshalAvro fast path.
+// ImpressionFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *Impression) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgImpressionResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgImpressionResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*Impression, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly ImpressionSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Impression) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewImpressionOCFWriter writes the header of an Avro object container file of Impression
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewImpressionOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Impression, *Impression], error) {
+	return sgcodec.NewOCFWriter[Impression](w, opts...)
+}
+
+// NewImpressionOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to ImpressionSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewImpressionOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Impression, *Impression], error) {
+	return sgcodec.NewOCFReader[Impression](r, name)
 }
 
 // AvroSchema returns ImpressionSchema, so that the runtime can resolve writer schemas
@@ -63,10 +102,10 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 	dst = sgcodec.AppendString(dst, r.PublisherID)
 	dst = sgcodec.AppendLong(dst, sgcodec.MillisOf(r.Timestamp))
 	if dst, err = r.Device.sgAppendAvro(dst); err != nil {
-		return nil, sgfmt.Errorf("device: %w", err)
+		return nil, sgcodec.FieldErr("device", err)
 	}
 	if dst, err = r.Geo.sgAppendAvro(dst); err != nil {
-		return nil, sgfmt.Errorf("geo: %w", err)
+		return nil, sgcodec.FieldErr("geo", err)
 	}
 	if r.UserAgent == nil {
 		dst = sgcodec.AppendLong(dst, int64(0))
@@ -75,7 +114,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 		dst = sgcodec.AppendString(dst, (*r.UserAgent))
 	}
 	if dst, err = sgcodec.AppendDecimalBytes(dst, r.BidPrice, 12, 6); err != nil {
-		return nil, sgfmt.Errorf("bid_price: %w", err)
+		return nil, sgcodec.FieldErr("bid_price", err)
 	}
 	if r.FloorPrice == nil {
 		dst = sgcodec.AppendLong(dst, int64(0))
@@ -93,8 +132,10 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 	dst = append(dst, 0)
 	if len(r.Labels) > 0 {
 		dst = sgcodec.AppendLong(dst, int64(len(r.Labels)))
-		// Keys in order, so that equal maps encode to equal bytes.
-		for _, k2 := range sgslices.Sorted(sgmaps.Keys(r.Labels)) {
+		// Keys in order, so that equal maps encode to equal bytes; sorted in
+		// an array on the stack, so that a small map costs no allocation.
+		var keys4 [16]string
+		for _, k2 := range sgcodec.SortedKeys(keys4[:0], r.Labels) {
 			dst = sgcodec.AppendString(dst, k2)
 			v3 := r.Labels[k2]
 			dst = sgcodec.AppendString(dst, v3)
@@ -112,55 +153,346 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.CreativeID = d.Int()
 	r.PublisherID = d.String()
 	r.Timestamp = sgcodec.TimestampMillis(d.Long())
-	if e4 := d.Enum(5); e4 >= 0 {
-		r.Device = sgDeviceTypeSymbols[e4]
+	if e5 := d.Enum(5); e5 >= 0 {
+		r.Device = sgDeviceTypeSymbols[e5]
 	}
 	r.Geo.sgDecodeAvro(d)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.UserAgent = nil
 	case 1:
-		v5 := d.String()
-		r.UserAgent = &v5
+		v6 := d.String()
+		r.UserAgent = &v6
 	}
 	r.BidPrice = sgcodec.DecimalFromBytes(d.Bytes(), 6)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.FloorPrice = nil
 	case 1:
-		v6 := d.Float()
-		r.FloorPrice = &v6
+		v7 := d.Float()
+		r.FloorPrice = &v7
 	}
 	r.Viewable = d.Bool()
 	{
-		var s7 []string
-		for n8 := d.BlockCount(1); n8 > 0; n8 = d.BlockCount(1) {
-			s7 = sgslices.Grow(s7, n8)
-			for range n8 {
-				s7 = append(s7, d.String())
+		var s8 []string
+		for n9 := d.BlockCount(1); n9 > 0; n9 = d.BlockCount(1) {
+			s8 = sgslices.Grow(s8, n9)
+			for range n9 {
+				s8 = append(s8, d.String())
 			}
 		}
-		r.Segments = s7
+		r.Segments = s8
 	}
 	{
-		var m9 map[string]string
-		for n10 := d.BlockCount(2); n10 > 0; n10 = d.BlockCount(2) {
-			if m9 == nil {
-				m9 = make(map[string]string, n10)
+		var m10 map[string]string
+		for n11 := d.BlockCount(2); n11 > 0; n11 = d.BlockCount(2) {
+			if m10 == nil {
+				m10 = make(map[string]string, n11)
 			}
-			for range n10 {
-				k11 := d.String()
-				m9[k11] = d.String()
+			for range n11 {
+				k12 := d.String()
+				m10[k12] = d.String()
 			}
 		}
-		r.Labels = m9
+		r.Labels = m10
 	}
 	r.LatencyMs = d.Int()
 	d.Fixed(r.Fingerprint[:])
 }
 
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Impression) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of com.example.ads.Impression: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewImpression() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Impression) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of com.example.ads.Impression: %w", err)
+	}
+	return nil
+}
+
+func (r *Impression) sgAppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, "{\"impression_id\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.ImpressionID)
+	dst = append(dst, ",\"campaign_id\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.CampaignID), 10)
+	dst = append(dst, ",\"creative_id\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.CreativeID), 10)
+	dst = append(dst, ",\"publisher_id\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.PublisherID)
+	dst = append(dst, ",\"timestamp\":"...)
+	dst = sgcodec.AppendJSONTime(dst, r.Timestamp)
+	dst = append(dst, ",\"device\":"...)
+	dst = sgcodec.AppendJSONString(dst, string(r.Device))
+	dst = append(dst, ",\"geo\":"...)
+	if dst, err = r.Geo.sgAppendJSON(dst); err != nil {
+		return nil, sgcodec.FieldErr("geo", err)
+	}
+	dst = append(dst, ",\"user_agent\":"...)
+	if r.UserAgent == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = sgcodec.AppendJSONString(dst, (*r.UserAgent))
+	}
+	dst = append(dst, ",\"bid_price\":"...)
+	if dst, err = sgcodec.AppendJSONDecimal(dst, r.BidPrice, 6); err != nil {
+		return nil, sgcodec.FieldErr("bid_price", err)
+	}
+	dst = append(dst, ",\"floor_price\":"...)
+	if r.FloorPrice == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = sgcodec.AppendJSONFloat(dst, float64((*r.FloorPrice)), 32)
+	}
+	dst = append(dst, ",\"viewable\":"...)
+	dst = sgstrconv.AppendBool(dst, r.Viewable)
+	dst = append(dst, ",\"segments\":"...)
+	dst = append(dst, "["...)
+	for i1, x2 := range r.Segments {
+		if i1 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = sgcodec.AppendJSONString(dst, x2)
+	}
+	dst = append(dst, "]"...)
+	dst = append(dst, ",\"labels\":"...)
+	dst = append(dst, "{"...)
+	var keys6 [16]string
+	for i3, k4 := range sgcodec.SortedKeys(keys6[:0], r.Labels) {
+		if i3 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = sgcodec.AppendJSONString(dst, k4)
+		dst = append(dst, ':')
+		v5 := r.Labels[k4]
+		dst = sgcodec.AppendJSONString(dst, v5)
+	}
+	dst = append(dst, "}"...)
+	dst = append(dst, ",\"latency_ms\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.LatencyMs), 10)
+	dst = append(dst, ",\"fingerprint\":"...)
+	dst = sgcodec.AppendJSONBytes(dst, r.Fingerprint[:])
+	return append(dst, '}'), nil
+}
+
+func (r *Impression) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "impression_id":
+			if err := func() error {
+				x7, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.ImpressionID = x7
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("impression_id", err)
+			}
+		case "campaign_id":
+			if err := func() error {
+				x8, err := sgcodec.JSONLong(v)
+				if err != nil {
+					return err
+				}
+				r.CampaignID = x8
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("campaign_id", err)
+			}
+		case "creative_id":
+			if err := func() error {
+				x9, err := sgcodec.JSONInt(v)
+				if err != nil {
+					return err
+				}
+				r.CreativeID = x9
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("creative_id", err)
+			}
+		case "publisher_id":
+			if err := func() error {
+				x10, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.PublisherID = x10
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("publisher_id", err)
+			}
+		case "timestamp":
+			if err := func() error {
+				x11, err := sgcodec.JSONTime(v)
+				if err != nil {
+					return err
+				}
+				r.Timestamp = x11
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("timestamp", err)
+			}
+		case "device":
+			if err := func() error {
+				x12, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				if _, ok := DeviceType(x12).sgIndex(); !ok && x12 != "" {
+					return sgfmt.Errorf("%q is not a symbol of enum com.example.ads.DeviceType", x12)
+				}
+				r.Device = DeviceType(x12)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("device", err)
+			}
+		case "geo":
+			if err := func() error {
+				if err := r.Geo.sgDecodeJSON(v); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("geo", err)
+			}
+		case "user_agent":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.UserAgent = nil
+				} else {
+					p13 := new(string)
+					x14, err := sgcodec.JSONString(v)
+					if err != nil {
+						return err
+					}
+					(*p13) = x14
+					r.UserAgent = p13
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("user_agent", err)
+			}
+		case "bid_price":
+			if err := func() error {
+				x15, err := sgcodec.JSONDecimal(v)
+				if err != nil {
+					return err
+				}
+				r.BidPrice = x15
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("bid_price", err)
+			}
+		case "floor_price":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.FloorPrice = nil
+				} else {
+					p16 := new(float32)
+					x17, err := sgcodec.JSONFloat(v, 32)
+					if err != nil {
+						return err
+					}
+					(*p16) = float32(x17)
+					r.FloorPrice = p16
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("floor_price", err)
+			}
+		case "viewable":
+			if err := func() error {
+				x18, err := sgcodec.JSONBool(v)
+				if err != nil {
+					return err
+				}
+				r.Viewable = x18
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("viewable", err)
+			}
+		case "segments":
+			if err := func() error {
+				var s19 []string
+				if err := sgcodec.JSONArray(v, func(v20 []byte) error {
+					s19 = append(s19, *new(string))
+					x21, err := sgcodec.JSONString(v20)
+					if err != nil {
+						return err
+					}
+					s19[len(s19)-1] = x21
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.Segments = s19
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("segments", err)
+			}
+		case "labels":
+			if err := func() error {
+				m22 := map[string]string{}
+				if err := sgcodec.JSONMap(v, func(k23 string, v24 []byte) error {
+					var x25 string
+					x26, err := sgcodec.JSONString(v24)
+					if err != nil {
+						return err
+					}
+					x25 = x26
+					m22[k23] = x25
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.Labels = m22
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("labels", err)
+			}
+		case "latency_ms":
+			if err := func() error {
+				x27, err := sgcodec.JSONInt(v)
+				if err != nil {
+					return err
+				}
+				r.LatencyMs = x27
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("latency_ms", err)
+			}
+		case "fingerprint":
+			if err := func() error {
+				if err := sgcodec.JSONFixed(v, r.Fingerprint[:]); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("fingerprint", err)
+			}
+		}
+		return nil
+	})
+}
+
 func (e DeviceType) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
+	if e == "" {
+		return nil, sgfmt.Errorf("com.example.ads.DeviceType: %w", sgcodec.ErrUnsetEnum)
+	}
 	if !ok {
 		return nil, sgfmt.Errorf("%q is not a symbol of enum com.example.ads.DeviceType", string(e))
 	}
@@ -191,9 +523,43 @@ func (r *GeoPoint) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as GeoPointSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// GeoPointFingerprint takes the UnmarshalAvro fast path.
+// GeoPointFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *GeoPoint) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgGeoPointResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgGeoPointResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*GeoPoint, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly GeoPointSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *GeoPoint) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewGeoPointOCFWriter writes the header of an Avro object container file of GeoPoint
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewGeoPointOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[GeoPoint, *GeoPoint], error) {
+	return sgcodec.NewOCFWriter[GeoPoint](w, opts...)
+}
+
+// NewGeoPointOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to GeoPointSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewGeoPointOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[GeoPoint, *GeoPoint], error) {
+	return sgcodec.NewOCFReader[GeoPoint](r, name)
 }
 
 // AvroSchema returns GeoPointSchema, so that the runtime can resolve writer schemas
@@ -217,4 +583,77 @@ func (r *GeoPoint) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Lat = d.Double()
 	r.Lon = d.Double()
 	r.Country = d.String()
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r GeoPoint) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of com.example.ads.GeoPoint: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewGeoPoint() for the schema's
+// defaults); members that are no field are ignored.
+func (r *GeoPoint) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of com.example.ads.GeoPoint: %w", err)
+	}
+	return nil
+}
+
+func (r *GeoPoint) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"lat\":"...)
+	dst = sgcodec.AppendJSONFloat(dst, r.Lat, 64)
+	dst = append(dst, ",\"lon\":"...)
+	dst = sgcodec.AppendJSONFloat(dst, r.Lon, 64)
+	dst = append(dst, ",\"country\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Country)
+	return append(dst, '}'), nil
+}
+
+func (r *GeoPoint) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "lat":
+			if err := func() error {
+				x1, err := sgcodec.JSONFloat(v, 64)
+				if err != nil {
+					return err
+				}
+				r.Lat = float64(x1)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("lat", err)
+			}
+		case "lon":
+			if err := func() error {
+				x2, err := sgcodec.JSONFloat(v, 64)
+				if err != nil {
+					return err
+				}
+				r.Lon = float64(x2)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("lon", err)
+			}
+		case "country":
+			if err := func() error {
+				x3, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Country = x3
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("country", err)
+			}
+		}
+		return nil
+	})
 }

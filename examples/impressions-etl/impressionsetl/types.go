@@ -13,24 +13,24 @@ import (
 // One ad impression served to a device: the row the ETL job writes to the warehouse.
 type Impression struct {
 	// Unique id of the impression.
-	ImpressionID string `avro:"impression_id"` // Avro string (uuid)
-	CampaignID   int64  `avro:"campaign_id"`   // Avro long
-	CreativeID   int32  `avro:"creative_id"`   // Avro int
-	PublisherID  string `avro:"publisher_id"`  // Avro string
+	ImpressionID string `avro:"impression_id" json:"impression_id"` // Avro string (uuid)
+	CampaignID   int64  `avro:"campaign_id" json:"campaign_id"`     // Avro long
+	CreativeID   int32  `avro:"creative_id" json:"creative_id"`     // Avro int
+	PublisherID  string `avro:"publisher_id" json:"publisher_id"`   // Avro string
 	// When the ad was served.
-	Timestamp sgtime.Time `avro:"timestamp"`  // Avro long (timestamp-millis)
-	Device    DeviceType  `avro:"device"`     // Avro com.example.ads.DeviceType
-	Geo       GeoPoint    `avro:"geo"`        // Avro com.example.ads.GeoPoint
-	UserAgent *string     `avro:"user_agent"` // Avro union{null, string}, default null
+	Timestamp sgtime.Time `avro:"timestamp" json:"timestamp"`   // Avro long (timestamp-millis)
+	Device    DeviceType  `avro:"device" json:"device"`         // Avro com.example.ads.DeviceType
+	Geo       GeoPoint    `avro:"geo" json:"geo"`               // Avro com.example.ads.GeoPoint
+	UserAgent *string     `avro:"user_agent" json:"user_agent"` // Avro union{null, string}, default null
 	// Winning bid in USD.
-	BidPrice   *sgbig.Rat `avro:"bid_price"`   // Avro bytes (decimal(12,6))
-	FloorPrice *float32   `avro:"floor_price"` // Avro union{null, float}, default null
-	Viewable   bool       `avro:"viewable"`    // Avro boolean, default false
+	BidPrice   *sgbig.Rat `avro:"bid_price" json:"bid_price"`     // Avro bytes (decimal(12,6))
+	FloorPrice *float32   `avro:"floor_price" json:"floor_price"` // Avro union{null, float}, default null
+	Viewable   bool       `avro:"viewable" json:"viewable"`       // Avro boolean, default false
 	// Audience segments of the user.
-	Segments    []string          `avro:"segments"`    // Avro array<string>, default []
-	Labels      map[string]string `avro:"labels"`      // Avro map<string>, default {}
-	LatencyMs   int32             `avro:"latency_ms"`  // Avro int, default 0
-	Fingerprint Md5               `avro:"fingerprint"` // Avro com.example.ads.MD5
+	Segments    []string          `avro:"segments" json:"segments"`       // Avro array<string>, default []
+	Labels      map[string]string `avro:"labels" json:"labels"`           // Avro map<string>, default {}
+	LatencyMs   int32             `avro:"latency_ms" json:"latency_ms"`   // Avro int, default 0
+	Fingerprint Md5               `avro:"fingerprint" json:"fingerprint"` // Avro com.example.ads.MD5
 }
 
 // ImpressionSchema is the Avro schema of Impression, with every type it uses and its defaults.
@@ -171,6 +171,24 @@ const ImpressionSchema = `{
 // ImpressionFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of ImpressionSchema.
 const ImpressionFingerprint uint64 = 0x8fcefbfba2d9b674
 
+// NewImpression returns a Impression with the defaults of the schema com.example.ads.Impression: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewImpression() Impression {
+	return Impression{
+		BidPrice:  new(sgbig.Rat),
+		Device:    DeviceTypeUnknown,
+		Geo:       NewGeoPoint(),
+		Labels:    map[string]string{},
+		LatencyMs: 0,
+		Segments:  []string{},
+		Viewable:  false,
+	}
+}
+
 // DeviceType is the Avro enum com.example.ads.DeviceType.
 type DeviceType string
 
@@ -213,9 +231,9 @@ var sgDeviceTypeSymbols = [...]DeviceType{DeviceTypeDesktop, DeviceTypePhone, De
 
 // GeoPoint is the Avro record com.example.ads.GeoPoint.
 type GeoPoint struct {
-	Lat     float64 `avro:"lat"`     // Avro double
-	Lon     float64 `avro:"lon"`     // Avro double
-	Country string  `avro:"country"` // Avro string, default "ZZ"
+	Lat     float64 `avro:"lat" json:"lat"`         // Avro double
+	Lon     float64 `avro:"lon" json:"lon"`         // Avro double
+	Country string  `avro:"country" json:"country"` // Avro string, default "ZZ"
 }
 
 // GeoPointSchema is the Avro schema of GeoPoint, with every type it uses and its defaults.
@@ -241,6 +259,16 @@ const GeoPointSchema = `{
 
 // GeoPointFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of GeoPointSchema.
 const GeoPointFingerprint uint64 = 0x74c29c139611af91
+
+// NewGeoPoint returns a GeoPoint with the defaults of the schema com.example.ads.GeoPoint: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewGeoPoint() GeoPoint {
+	return GeoPoint{Country: "ZZ"}
+}
 
 // Md5 is the Avro fixed type com.example.ads.MD5 (16 bytes).
 type Md5 [16]byte

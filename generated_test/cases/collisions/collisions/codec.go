@@ -8,8 +8,9 @@ import (
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
-	sgmaps "maps"
+	sgio "io"
 	sgslices "slices"
+	sgstrconv "strconv"
 	sgsync "sync"
 )
 
@@ -41,9 +42,43 @@ func (r *ImpressionFingerprint2) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as ImpressionFingerprint2Schema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// ImpressionFingerprint2Fingerprint takes the UnmarshalAvro fast path.
+// ImpressionFingerprint2Fingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *ImpressionFingerprint2) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgImpressionFingerprint2Resolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgImpressionFingerprint2Resolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*ImpressionFingerprint2, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly ImpressionFingerprint2Schema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *ImpressionFingerprint2) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewImpressionFingerprint2OCFWriter writes the header of an Avro object container file of ImpressionFingerprint2
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewImpressionFingerprint2OCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[ImpressionFingerprint2, *ImpressionFingerprint2], error) {
+	return sgcodec.NewOCFWriter[ImpressionFingerprint2](w, opts...)
+}
+
+// NewImpressionFingerprint2OCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to ImpressionFingerprint2Schema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewImpressionFingerprint2OCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[ImpressionFingerprint2, *ImpressionFingerprint2], error) {
+	return sgcodec.NewOCFReader[ImpressionFingerprint2](r, name)
 }
 
 // AvroSchema returns ImpressionFingerprint2Schema, so that the runtime can resolve writer schemas
@@ -65,10 +100,60 @@ func (r *ImpressionFingerprint2) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Value = d.Long()
 }
 
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r ImpressionFingerprint2) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of ImpressionFingerprint: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewImpressionFingerprint2() for the schema's
+// defaults); members that are no field are ignored.
+func (r *ImpressionFingerprint2) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of ImpressionFingerprint: %w", err)
+	}
+	return nil
+}
+
+func (r *ImpressionFingerprint2) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"value\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.Value), 10)
+	return append(dst, '}'), nil
+}
+
+func (r *ImpressionFingerprint2) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "value":
+			if err := func() error {
+				x1, err := sgcodec.JSONLong(v)
+				if err != nil {
+					return err
+				}
+				r.Value = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("value", err)
+			}
+		}
+		return nil
+	})
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
 	if err != nil {
+		if sgerrors.Is(err, sgcodec.ErrUnsetEnum) {
+			return dst, sgfmt.Errorf("encoding org.streamgen.test.collisions.Impression: %w; NewImpression() starts from the schema's defaults", err)
+		}
 		return dst, sgfmt.Errorf("encoding org.streamgen.test.collisions.Impression: %w", err)
 	}
 	return out, nil
@@ -89,9 +174,43 @@ func (r *Impression) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as ImpressionSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// ImpressionFingerprint takes the UnmarshalAvro fast path.
+// ImpressionFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *Impression) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgImpressionResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgImpressionResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*Impression, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly ImpressionSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Impression) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewImpressionOCFWriter writes the header of an Avro object container file of Impression
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewImpressionOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Impression, *Impression], error) {
+	return sgcodec.NewOCFWriter[Impression](w, opts...)
+}
+
+// NewImpressionOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to ImpressionSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewImpressionOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Impression, *Impression], error) {
+	return sgcodec.NewOCFReader[Impression](r, name)
 }
 
 // AvroSchema returns ImpressionSchema, so that the runtime can resolve writer schemas
@@ -110,7 +229,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 	dst = sgcodec.AppendString(dst, r.AvroSchema_)
 	dst = sgcodec.AppendLong(dst, sgcodec.MillisOf(r.At))
 	if dst, err = r.Device.sgAppendAvro(dst); err != nil {
-		return nil, sgfmt.Errorf("device: %w", err)
+		return nil, sgcodec.FieldErr("device", err)
 	}
 	switch u1 := r.Payload.(type) {
 	case nil:
@@ -124,7 +243,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 	}
 	switch u2 := r.Schema.(type) {
 	case nil:
-		return nil, sgerrors.New("schema: nil value for a union without a null branch")
+		return nil, sgcodec.FieldErr("schema", sgerrors.New("nil value for a union without a null branch"))
 	case ImpressionSchema2Int:
 		dst = sgcodec.AppendLong(dst, int64(0))
 		dst = sgcodec.AppendInt(dst, u2.Value)
@@ -133,18 +252,20 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 		dst = sgcodec.AppendString(dst, u2.Value)
 	}
 	if dst, err = sgcodec.AppendDecimalBytes(dst, r.Price, 9, 2); err != nil {
-		return nil, sgfmt.Errorf("price: %w", err)
+		return nil, sgcodec.FieldErr("price", err)
 	}
 	if len(r.Tags) > 0 {
 		dst = sgcodec.AppendLong(dst, int64(len(r.Tags)))
-		// Keys in order, so that equal maps encode to equal bytes.
-		for _, k3 := range sgslices.Sorted(sgmaps.Keys(r.Tags)) {
+		// Keys in order, so that equal maps encode to equal bytes; sorted in
+		// an array on the stack, so that a small map costs no allocation.
+		var keys5 [16]string
+		for _, k3 := range sgcodec.SortedKeys(keys5[:0], r.Tags) {
 			dst = sgcodec.AppendString(dst, k3)
 			v4 := r.Tags[k3]
 			if len(v4) > 0 {
 				dst = sgcodec.AppendLong(dst, int64(len(v4)))
-				for i5 := range v4 {
-					dst = sgcodec.AppendString(dst, v4[i5])
+				for i6 := range v4 {
+					dst = sgcodec.AppendString(dst, v4[i6])
 				}
 			}
 			dst = append(dst, 0)
@@ -158,8 +279,8 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.ID = d.String()
 	r.AvroSchema_ = d.String()
 	r.At = sgcodec.TimestampMillis(d.Long())
-	if e6 := d.Enum(2); e6 >= 0 {
-		r.Device = sgDeviceSymbols[e6]
+	if e7 := d.Enum(2); e7 >= 0 {
+		r.Device = sgDeviceSymbols[e7]
 	}
 	switch d.UnionIndex(3) {
 	case 0:
@@ -177,33 +298,283 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	}
 	r.Price = sgcodec.DecimalFromBytes(d.Bytes(), 2)
 	{
-		var m7 map[string][]string
-		for n8 := d.BlockCount(2); n8 > 0; n8 = d.BlockCount(2) {
-			if m7 == nil {
-				m7 = make(map[string][]string, n8)
+		var m8 map[string][]string
+		for n9 := d.BlockCount(2); n9 > 0; n9 = d.BlockCount(2) {
+			if m8 == nil {
+				m8 = make(map[string][]string, n9)
 			}
-			for range n8 {
-				k9 := d.String()
-				var v10 []string
+			for range n9 {
+				k10 := d.String()
+				var v11 []string
 				{
-					var s11 []string
-					for n12 := d.BlockCount(1); n12 > 0; n12 = d.BlockCount(1) {
-						s11 = sgslices.Grow(s11, n12)
-						for range n12 {
-							s11 = append(s11, d.String())
+					var s12 []string
+					for n13 := d.BlockCount(1); n13 > 0; n13 = d.BlockCount(1) {
+						s12 = sgslices.Grow(s12, n13)
+						for range n13 {
+							s12 = append(s12, d.String())
 						}
 					}
-					v10 = s11
+					v11 = s12
 				}
-				m7[k9] = v10
+				m8[k10] = v11
 			}
 		}
-		r.Tags = m7
+		r.Tags = m8
 	}
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Impression) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.collisions.Impression: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewImpression() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Impression) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.collisions.Impression: %w", err)
+	}
+	return nil
+}
+
+func (r *Impression) sgAppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, "{\"id\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.ID)
+	dst = append(dst, ",\"avro_schema\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.AvroSchema_)
+	dst = append(dst, ",\"at\":"...)
+	dst = sgcodec.AppendJSONTime(dst, r.At)
+	dst = append(dst, ",\"device\":"...)
+	dst = sgcodec.AppendJSONString(dst, string(r.Device))
+	dst = append(dst, ",\"payload\":"...)
+	switch u1 := r.Payload.(type) {
+	case nil:
+		dst = append(dst, "null"...)
+	case ImpressionPayloadString:
+		dst = append(dst, "{\"string\":"...)
+		dst = sgcodec.AppendJSONString(dst, u1.Value)
+		dst = append(dst, '}')
+	case ImpressionPayloadLong:
+		dst = append(dst, "{\"long\":"...)
+		dst = sgstrconv.AppendInt(dst, int64(u1.Value), 10)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, ",\"schema\":"...)
+	switch u2 := r.Schema.(type) {
+	case nil:
+		dst = append(dst, "null"...)
+	case ImpressionSchema2Int:
+		dst = append(dst, "{\"int\":"...)
+		dst = sgstrconv.AppendInt(dst, int64(u2.Value), 10)
+		dst = append(dst, '}')
+	case ImpressionSchema2String:
+		dst = append(dst, "{\"string\":"...)
+		dst = sgcodec.AppendJSONString(dst, u2.Value)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, ",\"price\":"...)
+	if dst, err = sgcodec.AppendJSONDecimal(dst, r.Price, 2); err != nil {
+		return nil, sgcodec.FieldErr("price", err)
+	}
+	dst = append(dst, ",\"tags\":"...)
+	dst = append(dst, "{"...)
+	var keys6 [16]string
+	for i3, k4 := range sgcodec.SortedKeys(keys6[:0], r.Tags) {
+		if i3 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = sgcodec.AppendJSONString(dst, k4)
+		dst = append(dst, ':')
+		v5 := r.Tags[k4]
+		dst = append(dst, "["...)
+		for i7, x8 := range v5 {
+			if i7 > 0 {
+				dst = append(dst, ',')
+			}
+			dst = sgcodec.AppendJSONString(dst, x8)
+		}
+		dst = append(dst, "]"...)
+	}
+	dst = append(dst, "}"...)
+	return append(dst, '}'), nil
+}
+
+func (r *Impression) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "id":
+			if err := func() error {
+				x9, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.ID = x9
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("id", err)
+			}
+		case "avro_schema":
+			if err := func() error {
+				x10, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.AvroSchema_ = x10
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("avro_schema", err)
+			}
+		case "at":
+			if err := func() error {
+				x11, err := sgcodec.JSONTime(v)
+				if err != nil {
+					return err
+				}
+				r.At = x11
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("at", err)
+			}
+		case "device":
+			if err := func() error {
+				x12, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				if _, ok := Device(x12).sgIndex(); !ok && x12 != "" {
+					return sgfmt.Errorf("%q is not a symbol of enum org.streamgen.test.collisions.Device", x12)
+				}
+				r.Device = Device(x12)
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("device", err)
+			}
+		case "payload":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.Payload = nil
+					return nil
+				}
+				br13, bv14, err := sgcodec.JSONUnion(v)
+				if err != nil {
+					return err
+				}
+				switch br13 {
+				case "string":
+					var w15 ImpressionPayloadString
+					x16, err := sgcodec.JSONString(bv14)
+					if err != nil {
+						return err
+					}
+					w15.Value = x16
+					r.Payload = w15
+				case "long":
+					var w17 ImpressionPayloadLong
+					x18, err := sgcodec.JSONLong(bv14)
+					if err != nil {
+						return err
+					}
+					w17.Value = x18
+					r.Payload = w17
+				default:
+					return sgfmt.Errorf("%w %q", sgcodec.ErrUnknownBranch, br13)
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("payload", err)
+			}
+		case "schema":
+			if err := func() error {
+				if sgcodec.JSONIsNull(v) {
+					r.Schema = nil
+					return nil
+				}
+				br19, bv20, err := sgcodec.JSONUnion(v)
+				if err != nil {
+					return err
+				}
+				switch br19 {
+				case "int":
+					var w21 ImpressionSchema2Int
+					x22, err := sgcodec.JSONInt(bv20)
+					if err != nil {
+						return err
+					}
+					w21.Value = x22
+					r.Schema = w21
+				case "string":
+					var w23 ImpressionSchema2String
+					x24, err := sgcodec.JSONString(bv20)
+					if err != nil {
+						return err
+					}
+					w23.Value = x24
+					r.Schema = w23
+				default:
+					return sgfmt.Errorf("%w %q", sgcodec.ErrUnknownBranch, br19)
+				}
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("schema", err)
+			}
+		case "price":
+			if err := func() error {
+				x25, err := sgcodec.JSONDecimal(v)
+				if err != nil {
+					return err
+				}
+				r.Price = x25
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("price", err)
+			}
+		case "tags":
+			if err := func() error {
+				m26 := map[string][]string{}
+				if err := sgcodec.JSONMap(v, func(k27 string, v28 []byte) error {
+					var x29 []string
+					var s30 []string
+					if err := sgcodec.JSONArray(v28, func(v31 []byte) error {
+						s30 = append(s30, *new(string))
+						x32, err := sgcodec.JSONString(v31)
+						if err != nil {
+							return err
+						}
+						s30[len(s30)-1] = x32
+						return nil
+					}); err != nil {
+						return err
+					}
+					x29 = s30
+					m26[k27] = x29
+					return nil
+				}); err != nil {
+					return err
+				}
+				r.Tags = m26
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("tags", err)
+			}
+		}
+		return nil
+	})
 }
 
 func (e Device) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
+	if e == "" {
+		return nil, sgfmt.Errorf("org.streamgen.test.collisions.Device: %w", sgcodec.ErrUnsetEnum)
+	}
 	if !ok {
 		return nil, sgfmt.Errorf("%q is not a symbol of enum org.streamgen.test.collisions.Device", string(e))
 	}
@@ -234,9 +605,43 @@ func (r *CollisionsImpressionSchema) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as CollisionsImpressionSchemaSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// CollisionsImpressionSchemaFingerprint takes the UnmarshalAvro fast path.
+// CollisionsImpressionSchemaFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *CollisionsImpressionSchema) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgCollisionsImpressionSchemaResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgCollisionsImpressionSchemaResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*CollisionsImpressionSchema, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly CollisionsImpressionSchemaSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *CollisionsImpressionSchema) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewCollisionsImpressionSchemaOCFWriter writes the header of an Avro object container file of CollisionsImpressionSchema
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewCollisionsImpressionSchemaOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[CollisionsImpressionSchema, *CollisionsImpressionSchema], error) {
+	return sgcodec.NewOCFWriter[CollisionsImpressionSchema](w, opts...)
+}
+
+// NewCollisionsImpressionSchemaOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to CollisionsImpressionSchemaSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewCollisionsImpressionSchemaOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[CollisionsImpressionSchema, *CollisionsImpressionSchema], error) {
+	return sgcodec.NewOCFReader[CollisionsImpressionSchema](r, name)
 }
 
 // AvroSchema returns CollisionsImpressionSchemaSchema, so that the runtime can resolve writer schemas
@@ -258,6 +663,66 @@ func (r *CollisionsImpressionSchema) sgAppendAvro(dst []byte) ([]byte, error) {
 func (r *CollisionsImpressionSchema) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Subject = d.String()
 	r.Version = d.Int()
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r CollisionsImpressionSchema) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.collisions.ImpressionSchema: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewCollisionsImpressionSchema() for the schema's
+// defaults); members that are no field are ignored.
+func (r *CollisionsImpressionSchema) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.collisions.ImpressionSchema: %w", err)
+	}
+	return nil
+}
+
+func (r *CollisionsImpressionSchema) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"subject\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Subject)
+	dst = append(dst, ",\"version\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.Version), 10)
+	return append(dst, '}'), nil
+}
+
+func (r *CollisionsImpressionSchema) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "subject":
+			if err := func() error {
+				x1, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Subject = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("subject", err)
+			}
+		case "version":
+			if err := func() error {
+				x2, err := sgcodec.JSONInt(v)
+				if err != nil {
+					return err
+				}
+				r.Version = x2
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("version", err)
+			}
+		}
+		return nil
+	})
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
@@ -284,9 +749,43 @@ func (r *CollisionsJobName) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as CollisionsJobNameSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// CollisionsJobNameFingerprint takes the UnmarshalAvro fast path.
+// CollisionsJobNameFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *CollisionsJobName) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgCollisionsJobNameResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgCollisionsJobNameResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*CollisionsJobName, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly CollisionsJobNameSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *CollisionsJobName) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewCollisionsJobNameOCFWriter writes the header of an Avro object container file of CollisionsJobName
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewCollisionsJobNameOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[CollisionsJobName, *CollisionsJobName], error) {
+	return sgcodec.NewOCFWriter[CollisionsJobName](w, opts...)
+}
+
+// NewCollisionsJobNameOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to CollisionsJobNameSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewCollisionsJobNameOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[CollisionsJobName, *CollisionsJobName], error) {
+	return sgcodec.NewOCFReader[CollisionsJobName](r, name)
 }
 
 // AvroSchema returns CollisionsJobNameSchema, so that the runtime can resolve writer schemas
@@ -306,4 +805,51 @@ func (r *CollisionsJobName) sgAppendAvro(dst []byte) ([]byte, error) {
 
 func (r *CollisionsJobName) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Name = d.String()
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r CollisionsJobName) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.collisions.JobName: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewCollisionsJobName() for the schema's
+// defaults); members that are no field are ignored.
+func (r *CollisionsJobName) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.collisions.JobName: %w", err)
+	}
+	return nil
+}
+
+func (r *CollisionsJobName) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"name\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Name)
+	return append(dst, '}'), nil
+}
+
+func (r *CollisionsJobName) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "name":
+			if err := func() error {
+				x1, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Name = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("name", err)
+			}
+		}
+		return nil
+	})
 }

@@ -12,7 +12,7 @@ import (
 //
 // Named like the fingerprint constant of Impression, with no namespace to tell it apart.
 type ImpressionFingerprint2 struct {
-	Value int64 `avro:"value"` // Avro long
+	Value int64 `avro:"value" json:"value"` // Avro long
 }
 
 // ImpressionFingerprint2Schema is the Avro schema of ImpressionFingerprint2, with every type it uses and its defaults.
@@ -31,20 +31,30 @@ const ImpressionFingerprint2Schema = `{
 // ImpressionFingerprint2Fingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of ImpressionFingerprint2Schema.
 const ImpressionFingerprint2Fingerprint uint64 = 0x2252fd5eae8a7e2f
 
+// NewImpressionFingerprint2 returns a ImpressionFingerprint2 with the defaults of the schema ImpressionFingerprint: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewImpressionFingerprint2() ImpressionFingerprint2 {
+	return ImpressionFingerprint2{}
+}
+
 // Impression is the Avro record org.streamgen.test.collisions.Impression.
 //
 // Its Go type declares ImpressionSchema, ImpressionFingerprint and the method AvroSchema.
 type Impression struct {
-	ID string `avro:"id"` // Avro string
+	ID string `avro:"id" json:"id"` // Avro string
 	// A field named like the record's AvroSchema method.
-	AvroSchema_ string            `avro:"avro_schema"` // Avro string
-	At          sgtime.Time       `avro:"at"`          // Avro long (timestamp-millis)
-	Device      Device            `avro:"device"`      // Avro org.streamgen.test.collisions.Device
-	Payload     ImpressionPayload `avro:"payload"`     // Avro union{null, string, long}, default null
+	AvroSchema_ string            `avro:"avro_schema" json:"avro_schema"` // Avro string
+	At          sgtime.Time       `avro:"at" json:"at"`                   // Avro long (timestamp-millis)
+	Device      Device            `avro:"device" json:"device"`           // Avro org.streamgen.test.collisions.Device
+	Payload     ImpressionPayload `avro:"payload" json:"payload"`         // Avro union{null, string, long}, default null
 	// Its union type would be ImpressionSchema, the schema constant's name.
-	Schema ImpressionSchema2   `avro:"schema"` // Avro union{int, string}
-	Price  *sgbig.Rat          `avro:"price"`  // Avro bytes (decimal(9,2))
-	Tags   map[string][]string `avro:"tags"`   // Avro map<array<string>>
+	Schema ImpressionSchema2   `avro:"schema" json:"schema"` // Avro union{int, string}
+	Price  *sgbig.Rat          `avro:"price" json:"price"`   // Avro bytes (decimal(9,2))
+	Tags   map[string][]string `avro:"tags" json:"tags"`     // Avro map<array<string>>
 }
 
 // ImpressionSchema is the Avro schema of Impression, with every type it uses and its defaults.
@@ -122,6 +132,19 @@ const ImpressionSchema = `{
 // ImpressionFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of ImpressionSchema.
 const ImpressionFingerprint uint64 = 0xc979b95d68c0d8ab
 
+// NewImpression returns a Impression with the defaults of the schema org.streamgen.test.collisions.Impression: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewImpression() Impression {
+	return Impression{
+		Device: DevicePhone,
+		Price:  new(sgbig.Rat),
+	}
+}
+
 // Device is the Avro enum org.streamgen.test.collisions.Device.
 type Device string
 
@@ -157,8 +180,8 @@ var sgDeviceSymbols = [...]Device{DevicePhone, DeviceTablet}
 //
 // Named like the schema constant of Impression.
 type CollisionsImpressionSchema struct {
-	Subject string `avro:"subject"` // Avro string
-	Version int32  `avro:"version"` // Avro int
+	Subject string `avro:"subject" json:"subject"` // Avro string
+	Version int32  `avro:"version" json:"version"` // Avro int
 }
 
 // CollisionsImpressionSchemaSchema is the Avro schema of CollisionsImpressionSchema, with every type it uses and its defaults.
@@ -181,11 +204,21 @@ const CollisionsImpressionSchemaSchema = `{
 // CollisionsImpressionSchemaFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of CollisionsImpressionSchemaSchema.
 const CollisionsImpressionSchemaFingerprint uint64 = 0x9ad4ec0ce54faa6f
 
+// NewCollisionsImpressionSchema returns a CollisionsImpressionSchema with the defaults of the schema org.streamgen.test.collisions.ImpressionSchema: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewCollisionsImpressionSchema() CollisionsImpressionSchema {
+	return CollisionsImpressionSchema{}
+}
+
 // CollisionsJobName is the Avro record org.streamgen.test.collisions.JobName.
 //
 // Named like the job's JobName constant.
 type CollisionsJobName struct {
-	Name string `avro:"name"` // Avro string
+	Name string `avro:"name" json:"name"` // Avro string
 }
 
 // CollisionsJobNameSchema is the Avro schema of CollisionsJobName, with every type it uses and its defaults.
@@ -203,6 +236,16 @@ const CollisionsJobNameSchema = `{
 
 // CollisionsJobNameFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of CollisionsJobNameSchema.
 const CollisionsJobNameFingerprint uint64 = 0x79df82d866d6de13
+
+// NewCollisionsJobName returns a CollisionsJobName with the defaults of the schema org.streamgen.test.collisions.JobName: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewCollisionsJobName() CollisionsJobName {
+	return CollisionsJobName{}
+}
 
 // ImpressionPayload is the Avro union of field "payload" of org.streamgen.test.collisions.Impression: one of
 //   - ImpressionPayloadString (string)

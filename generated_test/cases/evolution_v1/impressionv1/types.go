@@ -7,11 +7,11 @@ package impressionv1
 //
 // Evolution series, version 1.
 type Impression struct {
-	ID         string     `avro:"id"`          // Avro string
-	CampaignID int32      `avro:"campaign_id"` // Avro int
-	Device     DeviceType `avro:"device"`      // Avro com.example.ads.DeviceType
-	Country    string     `avro:"country"`     // Avro string, default "ZZ"
-	Payload    *string    `avro:"payload"`     // Avro union{null, string}, default null
+	ID         string     `avro:"id" json:"id"`                   // Avro string
+	CampaignID int32      `avro:"campaign_id" json:"campaign_id"` // Avro int
+	Device     DeviceType `avro:"device" json:"device"`           // Avro com.example.ads.DeviceType
+	Country    string     `avro:"country" json:"country"`         // Avro string, default "ZZ"
+	Payload    *string    `avro:"payload" json:"payload"`         // Avro union{null, string}, default null
 }
 
 // ImpressionSchema is the Avro schema of Impression, with every type it uses and its defaults.
@@ -58,6 +58,19 @@ const ImpressionSchema = `{
 
 // ImpressionFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of ImpressionSchema.
 const ImpressionFingerprint uint64 = 0xc2c4de6156b6ab06
+
+// NewImpression returns a Impression with the defaults of the schema com.example.ads.Impression: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewImpression() Impression {
+	return Impression{
+		Country: "ZZ",
+		Device:  DeviceTypeDesktop,
+	}
+}
 
 // DeviceType is the Avro enum com.example.ads.DeviceType.
 type DeviceType string

@@ -7,12 +7,12 @@ package impressionv2
 //
 // Evolution series, version 2: adds viewable with a default, widens campaign_id from int to long.
 type Impression struct {
-	ID         string     `avro:"id"`          // Avro string
-	CampaignID int64      `avro:"campaign_id"` // Avro long
-	Device     DeviceType `avro:"device"`      // Avro com.example.ads.DeviceType
-	Country    string     `avro:"country"`     // Avro string, default "ZZ"
-	Payload    *string    `avro:"payload"`     // Avro union{null, string}, default null
-	Viewable   bool       `avro:"viewable"`    // Avro boolean, default false
+	ID         string     `avro:"id" json:"id"`                   // Avro string
+	CampaignID int64      `avro:"campaign_id" json:"campaign_id"` // Avro long
+	Device     DeviceType `avro:"device" json:"device"`           // Avro com.example.ads.DeviceType
+	Country    string     `avro:"country" json:"country"`         // Avro string, default "ZZ"
+	Payload    *string    `avro:"payload" json:"payload"`         // Avro union{null, string}, default null
+	Viewable   bool       `avro:"viewable" json:"viewable"`       // Avro boolean, default false
 }
 
 // ImpressionSchema is the Avro schema of Impression, with every type it uses and its defaults.
@@ -64,6 +64,20 @@ const ImpressionSchema = `{
 
 // ImpressionFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of ImpressionSchema.
 const ImpressionFingerprint uint64 = 0x949f9cc1f4be02cb
+
+// NewImpression returns a Impression with the defaults of the schema com.example.ads.Impression: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewImpression() Impression {
+	return Impression{
+		Country:  "ZZ",
+		Device:   DeviceTypeDesktop,
+		Viewable: false,
+	}
+}
 
 // DeviceType is the Avro enum com.example.ads.DeviceType.
 type DeviceType string

@@ -7,6 +7,8 @@ import (
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgio "io"
+	sgstrconv "strconv"
 	sgsync "sync"
 )
 
@@ -38,9 +40,43 @@ func (r *NamesEWriter) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as NamesEWriterSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// NamesEWriterFingerprint takes the UnmarshalAvro fast path.
+// NamesEWriterFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *NamesEWriter) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgNamesEWriterResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgNamesEWriterResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*NamesEWriter, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly NamesEWriterSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *NamesEWriter) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewNamesEWriterOCFWriter writes the header of an Avro object container file of NamesEWriter
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewNamesEWriterOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[NamesEWriter, *NamesEWriter], error) {
+	return sgcodec.NewOCFWriter[NamesEWriter](w, opts...)
+}
+
+// NewNamesEWriterOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to NamesEWriterSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewNamesEWriterOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[NamesEWriter, *NamesEWriter], error) {
+	return sgcodec.NewOCFReader[NamesEWriter](r, name)
 }
 
 // AvroSchema returns NamesEWriterSchema, so that the runtime can resolve writer schemas
@@ -60,6 +96,53 @@ func (r *NamesEWriter) sgAppendAvro(dst []byte) ([]byte, error) {
 
 func (r *NamesEWriter) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.ID = d.String()
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r NamesEWriter) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.names.EWriter: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewNamesEWriter() for the schema's
+// defaults); members that are no field are ignored.
+func (r *NamesEWriter) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.names.EWriter: %w", err)
+	}
+	return nil
+}
+
+func (r *NamesEWriter) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"id\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.ID)
+	return append(dst, '}'), nil
+}
+
+func (r *NamesEWriter) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "id":
+			if err := func() error {
+				x1, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.ID = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("id", err)
+			}
+		}
+		return nil
+	})
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
@@ -82,13 +165,64 @@ func (r *Reading) UnmarshalAvro(src []byte) error {
 	return nil
 }
 
+// sgDecodeAvroFrom4baa388b61e9f92a decodes a org.streamgen.test.names.Reading written with a writer schema of fingerprint 4baa388b61e9f92a.
+func (r *Reading) sgDecodeAvroFrom4baa388b61e9f92a(d *sgcodec.Decoder) {
+	r.Sensor = d.String()
+	r.Value = int64(d.Int())
+}
+
+// sgUnmarshalAvroFrom4baa388b61e9f92a decodes src, a datum written with the writer schema of
+// fingerprint 0x4baa388b61e9f92a, into r.
+func (r *Reading) sgUnmarshalAvroFrom4baa388b61e9f92a(src []byte) error {
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvroFrom4baa388b61e9f92a(&d)
+	if err := d.Finish(); err != nil {
+		return sgfmt.Errorf("decoding org.streamgen.test.names.Reading: %w", err)
+	}
+	return nil
+}
+
 // UnmarshalAvroFrom decodes src written with writerSchema, a schema that
 // Avro schema resolution can read as ReadingSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// ReadingFingerprint takes the UnmarshalAvro fast path.
+// ReadingFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time (0x4baa388b61e9f92a) a generated decoder as fast, and any other
+// is transcoded into the reader's encoding first.
 func (r *Reading) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgReadingResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgReadingResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*Reading, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly ReadingSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Reading) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewReadingOCFWriter writes the header of an Avro object container file of Reading
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewReadingOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Reading, *Reading], error) {
+	return sgcodec.NewOCFWriter[Reading](w, opts...)
+}
+
+// NewReadingOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to ReadingSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewReadingOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Reading, *Reading], error) {
+	return sgcodec.NewOCFReader[Reading](r, name)
 }
 
 // AvroSchema returns ReadingSchema, so that the runtime can resolve writer schemas
@@ -98,7 +232,10 @@ func (*Reading) AvroSchema() string {
 }
 
 var sgReadingResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
-	return sgcodec.NewResolver(ReadingSchema)
+	return sgcodec.NewResolver(ReadingSchema, sgcodec.WriterDecoder{
+		Decode:      (*Reading).sgUnmarshalAvroFrom4baa388b61e9f92a,
+		Fingerprint: 0x4baa388b61e9f92a,
+	})
 })
 
 func (r *Reading) sgAppendAvro(dst []byte) ([]byte, error) {
@@ -110,4 +247,64 @@ func (r *Reading) sgAppendAvro(dst []byte) ([]byte, error) {
 func (r *Reading) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Sensor = d.String()
 	r.Value = d.Long()
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Reading) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.names.Reading: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewReading() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Reading) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.names.Reading: %w", err)
+	}
+	return nil
+}
+
+func (r *Reading) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"sensor\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Sensor)
+	dst = append(dst, ",\"value\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.Value), 10)
+	return append(dst, '}'), nil
+}
+
+func (r *Reading) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "sensor":
+			if err := func() error {
+				x1, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Sensor = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("sensor", err)
+			}
+		case "value":
+			if err := func() error {
+				x2, err := sgcodec.JSONLong(v)
+				if err != nil {
+					return err
+				}
+				r.Value = x2
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("value", err)
+			}
+		}
+		return nil
+	})
 }

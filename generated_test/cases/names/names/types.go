@@ -7,7 +7,7 @@ package names
 //
 // Its schema constant would be EWriterSchema, the name of stream e's writer schema constant.
 type NamesEWriter struct {
-	ID string `avro:"id"` // Avro string
+	ID string `avro:"id" json:"id"` // Avro string
 }
 
 // NamesEWriterSchema is the Avro schema of NamesEWriter, with every type it uses and its defaults.
@@ -26,10 +26,20 @@ const NamesEWriterSchema = `{
 // NamesEWriterFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of NamesEWriterSchema.
 const NamesEWriterFingerprint uint64 = 0x4b62e5cc1d0802ad
 
+// NewNamesEWriter returns a NamesEWriter with the defaults of the schema org.streamgen.test.names.EWriter: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewNamesEWriter() NamesEWriter {
+	return NamesEWriter{}
+}
+
 // Reading is the Avro record org.streamgen.test.names.Reading.
 type Reading struct {
-	Sensor string `avro:"sensor"` // Avro string
-	Value  int64  `avro:"value"`  // Avro long
+	Sensor string `avro:"sensor" json:"sensor"` // Avro string
+	Value  int64  `avro:"value" json:"value"`   // Avro long
 }
 
 // ReadingSchema is the Avro schema of Reading, with every type it uses and its defaults.
@@ -50,3 +60,13 @@ const ReadingSchema = `{
 
 // ReadingFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of ReadingSchema.
 const ReadingFingerprint uint64 = 0xa023d89fba20d842
+
+// NewReading returns a Reading with the defaults of the schema org.streamgen.test.names.Reading: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewReading() Reading {
+	return Reading{}
+}

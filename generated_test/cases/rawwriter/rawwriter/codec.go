@@ -7,6 +7,8 @@ import (
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgio "io"
+	sgstrconv "strconv"
 	sgsync "sync"
 )
 
@@ -34,13 +36,66 @@ func (r *Reading) UnmarshalAvro(src []byte) error {
 	return nil
 }
 
+// sgDecodeAvroFrom901ac33226daeac4 decodes a org.streamgen.test.sensors.Reading written with a writer schema of fingerprint 901ac33226daeac4.
+func (r *Reading) sgDecodeAvroFrom901ac33226daeac4(d *sgcodec.Decoder) {
+	r.Value = int64(d.Int())
+	r.Sensor = d.String()
+	d.Float()
+	r.Unit = "celsius"
+}
+
+// sgUnmarshalAvroFrom901ac33226daeac4 decodes src, a datum written with the writer schema of
+// fingerprint 0x901ac33226daeac4, into r.
+func (r *Reading) sgUnmarshalAvroFrom901ac33226daeac4(src []byte) error {
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvroFrom901ac33226daeac4(&d)
+	if err := d.Finish(); err != nil {
+		return sgfmt.Errorf("decoding org.streamgen.test.sensors.Reading: %w", err)
+	}
+	return nil
+}
+
 // UnmarshalAvroFrom decodes src written with writerSchema, a schema that
 // Avro schema resolution can read as ReadingSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// ReadingFingerprint takes the UnmarshalAvro fast path.
+// ReadingFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time (0x901ac33226daeac4) a generated decoder as fast, and any other
+// is transcoded into the reader's encoding first.
 func (r *Reading) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgReadingResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgReadingResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*Reading, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly ReadingSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Reading) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewReadingOCFWriter writes the header of an Avro object container file of Reading
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewReadingOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Reading, *Reading], error) {
+	return sgcodec.NewOCFWriter[Reading](w, opts...)
+}
+
+// NewReadingOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to ReadingSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewReadingOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Reading, *Reading], error) {
+	return sgcodec.NewOCFReader[Reading](r, name)
 }
 
 // AvroSchema returns ReadingSchema, so that the runtime can resolve writer schemas
@@ -50,7 +105,10 @@ func (*Reading) AvroSchema() string {
 }
 
 var sgReadingResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
-	return sgcodec.NewResolver(ReadingSchema)
+	return sgcodec.NewResolver(ReadingSchema, sgcodec.WriterDecoder{
+		Decode:      (*Reading).sgUnmarshalAvroFrom901ac33226daeac4,
+		Fingerprint: 0x901ac33226daeac4,
+	})
 })
 
 func (r *Reading) sgAppendAvro(dst []byte) ([]byte, error) {
@@ -64,4 +122,77 @@ func (r *Reading) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Sensor = d.String()
 	r.Value = d.Long()
 	r.Unit = d.String()
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Reading) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.test.sensors.Reading: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewReading() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Reading) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.test.sensors.Reading: %w", err)
+	}
+	return nil
+}
+
+func (r *Reading) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"sensor\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Sensor)
+	dst = append(dst, ",\"value\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.Value), 10)
+	dst = append(dst, ",\"unit\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Unit)
+	return append(dst, '}'), nil
+}
+
+func (r *Reading) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "sensor":
+			if err := func() error {
+				x1, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Sensor = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("sensor", err)
+			}
+		case "value":
+			if err := func() error {
+				x2, err := sgcodec.JSONLong(v)
+				if err != nil {
+					return err
+				}
+				r.Value = x2
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("value", err)
+			}
+		case "unit":
+			if err := func() error {
+				x3, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Unit = x3
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("unit", err)
+			}
+		}
+		return nil
+	})
 }

@@ -7,10 +7,10 @@ package rawwriter
 //
 // A sensor reading, as the job reads it.
 type Reading struct {
-	Sensor string `avro:"sensor"` // Avro string
+	Sensor string `avro:"sensor" json:"sensor"` // Avro string
 	// Widened from int in the producers' older schema.
-	Value int64  `avro:"value"` // Avro long
-	Unit  string `avro:"unit"`  // Avro string, default "celsius"
+	Value int64  `avro:"value" json:"value"` // Avro long
+	Unit  string `avro:"unit" json:"unit"`   // Avro string, default "celsius"
 }
 
 // ReadingSchema is the Avro schema of Reading, with every type it uses and its defaults.
@@ -38,3 +38,13 @@ const ReadingSchema = `{
 
 // ReadingFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of ReadingSchema.
 const ReadingFingerprint uint64 = 0x35c4d131fa52050b
+
+// NewReading returns a Reading with the defaults of the schema org.streamgen.test.sensors.Reading: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewReading() Reading {
+	return Reading{Unit: "celsius"}
+}

@@ -7,6 +7,8 @@ import (
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgio "io"
+	sgstrconv "strconv"
 	sgsync "sync"
 )
 
@@ -38,9 +40,43 @@ func (r *Sequenced) UnmarshalAvro(src []byte) error {
 // Avro schema resolution can read as SequencedSchema: fields are matched by name
 // and alias, missing ones take their defaults, and numbers are promoted.
 // Resolution is cached per writer schema; a writer whose fingerprint equals
-// SequencedFingerprint takes the UnmarshalAvro fast path.
+// SequencedFingerprint takes the UnmarshalAvro fast path, one known at generation
+// time a generated decoder as fast (there is none for this type), and any other
+// is transcoded into the reader's encoding first.
 func (r *Sequenced) UnmarshalAvroFrom(writerSchema string, src []byte) error {
-	return sgSequencedResolver().Decode(writerSchema, src, r.UnmarshalAvro)
+	res, err := sgSequencedResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	if dec, ok := res.Direct().(func(*Sequenced, []byte) error); ok {
+		return dec(r, src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// DecodeAvro reads one datum written with exactly SequencedSchema from d into r and
+// leaves d after it, for streams of datums such as an object container file's
+// blocks; errors are d's (d.Err).
+func (r *Sequenced) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
+// NewSequencedOCFWriter writes the header of an Avro object container file of Sequenced
+// records to w and returns its writer: Write each record, then Close. Options
+// set the codec (null, deflate, snappy, zstandard), the block size and the
+// sync marker.
+func NewSequencedOCFWriter(w sgio.Writer, opts ...sgcodec.OCFOption) (*sgcodec.OCFWriter[Sequenced, *Sequenced], error) {
+	return sgcodec.NewOCFWriter[Sequenced](w, opts...)
+}
+
+// NewSequencedOCFReader reads the header of the Avro object container file in r, whose
+// schema must resolve to SequencedSchema, and returns its reader: Read until io.EOF.
+// name (the file's path) goes into errors.
+func NewSequencedOCFReader(r sgio.Reader, name string) (*sgcodec.OCFReader[Sequenced, *Sequenced], error) {
+	return sgcodec.NewOCFReader[Sequenced](r, name)
 }
 
 // AvroSchema returns SequencedSchema, so that the runtime can resolve writer schemas
@@ -62,4 +98,64 @@ func (r *Sequenced) sgAppendAvro(dst []byte) ([]byte, error) {
 func (r *Sequenced) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Seq = d.Long()
 	r.Payload = d.String()
+}
+
+// MarshalJSON writes r as a JSON object keyed by the Avro field names, in
+// schema order (decimals as exact strings, bytes and fixed as base64; see
+// the README). It has a value receiver, so that json.Marshal of a value and
+// of a pointer both use it.
+func (r Sequenced) MarshalJSON() ([]byte, error) {
+	out, err := r.sgAppendJSON(make([]byte, 0, 256))
+	if err != nil {
+		return nil, sgfmt.Errorf("JSON of org.streamgen.crashtest.Sequenced: %w", err)
+	}
+	return out, nil
+}
+
+// UnmarshalJSON reads the JSON MarshalJSON writes into r. Fields absent from
+// the object keep their value in r (start from NewSequenced() for the schema's
+// defaults); members that are no field are ignored.
+func (r *Sequenced) UnmarshalJSON(b []byte) error {
+	if err := r.sgDecodeJSON(b); err != nil {
+		return sgfmt.Errorf("JSON of org.streamgen.crashtest.Sequenced: %w", err)
+	}
+	return nil
+}
+
+func (r *Sequenced) sgAppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, "{\"seq\":"...)
+	dst = sgstrconv.AppendInt(dst, int64(r.Seq), 10)
+	dst = append(dst, ",\"payload\":"...)
+	dst = sgcodec.AppendJSONString(dst, r.Payload)
+	return append(dst, '}'), nil
+}
+
+func (r *Sequenced) sgDecodeJSON(b []byte) error {
+	return sgcodec.JSONObject(b, func(name string, v []byte) error {
+		switch name {
+		case "seq":
+			if err := func() error {
+				x1, err := sgcodec.JSONLong(v)
+				if err != nil {
+					return err
+				}
+				r.Seq = x1
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("seq", err)
+			}
+		case "payload":
+			if err := func() error {
+				x2, err := sgcodec.JSONString(v)
+				if err != nil {
+					return err
+				}
+				r.Payload = x2
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("payload", err)
+			}
+		}
+		return nil
+	})
 }

@@ -8,8 +8,8 @@ package seqjob
 // One record of the crash-restart harness's known stream: a unique sequence number and a payload.
 type Sequenced struct {
 	// Unique across the stream: the producer's record number.
-	Seq     int64  `avro:"seq"`     // Avro long
-	Payload string `avro:"payload"` // Avro string
+	Seq     int64  `avro:"seq" json:"seq"`         // Avro long
+	Payload string `avro:"payload" json:"payload"` // Avro string
 }
 
 // SequencedSchema is the Avro schema of Sequenced, with every type it uses and its defaults.
@@ -32,3 +32,13 @@ const SequencedSchema = `{
 
 // SequencedFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of SequencedSchema.
 const SequencedFingerprint uint64 = 0x0e3081b75212489d
+
+// NewSequenced returns a Sequenced with the defaults of the schema org.streamgen.crashtest.Sequenced: each field
+// with a default has it; a field without one has its Go zero value, except that
+// a nested record is its own New, an enum the enum's default symbol (else its
+// first) and a decimal zero, so that the value encodes. The zero value of the
+// struct is not the schema's defaults: an enum field of it is "", which does
+// not encode.
+func NewSequenced() Sequenced {
+	return Sequenced{}
+}
