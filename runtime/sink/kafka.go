@@ -63,9 +63,14 @@ type Kafka struct {
 	mu       sync.Mutex
 	inTxn    bool
 	produced int64 // records produced in the batch in flight
-	err      error // the first failed produce of the batch in flight
 	topicIDs map[string][16]byte
 	stats    KafkaStats
+
+	// errMu guards err apart from mu: kgo calls the produce promises
+	// that set it while Flush and AbortBufferedRecords wait, which run
+	// under mu.
+	errMu sync.Mutex
+	err   error // the first failed produce of the batch in flight
 }
 
 type kafkaCfg struct {
@@ -260,7 +265,10 @@ func (k *Kafka) Begin(ctx context.Context, _ runtime.StoredBatch) error {
 	if k.cl == nil {
 		return errNotBound
 	}
-	k.produced, k.err = 0, nil
+	k.produced = 0
+	k.errMu.Lock()
+	k.err = nil
+	k.errMu.Unlock()
 	if !k.txn {
 		return nil
 	}
@@ -291,12 +299,14 @@ func (k *Kafka) produce(ctx context.Context, r *kgo.Record) error {
 	k.produced++
 	cl := k.cl
 	k.mu.Unlock()
-	cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+	// The record outlives the writer's context (a ForeachPartition
+	// task's ends with the task): Store's Flush, or Abort, is its end.
+	cl.Produce(context.WithoutCancel(ctx), r, func(r *kgo.Record, err error) {
 		if err == nil {
 			return
 		}
-		k.mu.Lock()
-		defer k.mu.Unlock()
+		k.errMu.Lock()
+		defer k.errMu.Unlock()
 		if k.err == nil {
 			k.err = fmt.Errorf("kafka sink: producing to topic %s partition %d: %w", r.Topic, r.Partition, err)
 		}
@@ -329,8 +339,11 @@ func (k *Kafka) Store(ctx context.Context, b runtime.StoredBatch) error {
 		return fmt.Errorf("kafka sink: flushing the batch's output to topic %s: %w", k.topic, err)
 	}
 	k.mu.Lock()
-	err, produced := k.err, k.produced
+	produced := k.produced
 	k.mu.Unlock()
+	k.errMu.Lock()
+	err := k.err
+	k.errMu.Unlock()
 	if err != nil {
 		return err
 	}

@@ -64,10 +64,7 @@ func startKafkaJob(t *testing.T, addrs []string, s runtime.Semantics, handler fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := NewKafkaWriter[struct{}, alltypes.Impression](context.Background(), k, nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := RawKafkaWriter[struct{}, alltypes.Impression](k)
 	j := &kafkaJob{e: e, sink: k, errc: make(chan error, 1)}
 	go func() {
 		j.errc <- e.Run(context.Background(), func(ctx context.Context, bs *runtime.JobBatch) error {

@@ -32,8 +32,7 @@ func OriginOf[K, V any](r *runtime.Record[K, V]) Origin {
 // (string, []byte, int32, int64, or struct{} for no key), to the Kafka
 // sink's topic in the batch in flight. Values are encoded in Confluent's
 // wire format under the schema id the registry gave T's schema
-// (NewKafkaWriter with a registry), or as T's own Avro binary (raw, no
-// registry). Use it from the handler, per batch or from each
+// (ConfluentKafkaWriter), or as T's own Avro binary (RawKafkaWriter). Use it from the handler, per batch or from each
 // ForeachPartition task at once: writes are safe concurrently.
 //
 // A write that fails in Kafka fails the batch's Store, even when the
@@ -46,23 +45,24 @@ type KafkaWriter[K, T any, PT codec.RecordPtr[T]] struct {
 	ser *runtime.Serializer // nil for raw
 }
 
-// NewKafkaWriter returns the typed writer of k. With reg, values are
-// Confluent-framed under subject TOPIC-value, where T's schema is looked
-// up, or registered when register is true; with reg nil they are T's raw
-// Avro binary.
-func NewKafkaWriter[K, T any, PT codec.RecordPtr[T]](ctx context.Context, k *Kafka, reg *runtime.SchemaRegistry, register bool) (*KafkaWriter[K, T, PT], error) {
-	w := &KafkaWriter[K, T, PT]{k: k}
-	if reg != nil {
-		ser, err := reg.Serializer(ctx, k.topic+"-value", PT(new(T)).AvroSchema(), register)
-		if err != nil {
-			return nil, fmt.Errorf("kafka sink: topic %s: %w", k.topic, err)
-		}
-		w.ser = ser
+// ConfluentKafkaWriter returns the typed writer of k whose values are
+// Confluent-framed under the id of T's schema in subject TOPIC-value,
+// where it is looked up, or registered when register is true.
+func ConfluentKafkaWriter[K, T any, PT codec.RecordPtr[T]](ctx context.Context, k *Kafka, reg *runtime.SchemaRegistry, register bool) (*KafkaWriter[K, T, PT], error) {
+	if reg == nil {
+		return nil, fmt.Errorf("kafka sink: topic %s: encoding confluent needs a schema registry (RegistryURL, --registry)", k.topic)
 	}
-	if _, err := keyBytes(*new(K)); err != nil {
-		return nil, err
+	ser, err := reg.Serializer(ctx, k.topic+"-value", PT(new(T)).AvroSchema(), register)
+	if err != nil {
+		return nil, fmt.Errorf("kafka sink: topic %s: %w", k.topic, err)
 	}
-	return w, nil
+	return &KafkaWriter[K, T, PT]{k: k, ser: ser}, nil
+}
+
+// RawKafkaWriter returns the typed writer of k whose values are T's own
+// Avro binary, without a header.
+func RawKafkaWriter[K, T any, PT codec.RecordPtr[T]](k *Kafka) *KafkaWriter[K, T, PT] {
+	return &KafkaWriter[K, T, PT]{k: k}
 }
 
 // Sink is the sink the writer writes to.
