@@ -83,11 +83,11 @@ func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
 		},
 		"sink": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in sink", fields{
-				"type":  func(p string, v ast.Node) { d.enum(v, p, &s.Job.SinkType) },
-				"dir":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkDir, nil) }),
-				"dsn":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkDSN, nil) }),
-				"table": d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkTable, tableName) }),
-				"topic": d.optional(func(p string, v ast.Node) { s.Job.SinkTopic, _ = d.topic(v, p, runtime) }),
+				"type":            func(p string, v ast.Node) { d.enum(v, p, &s.Job.SinkType) },
+				"dir":             d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkDir, nil) }),
+				"dsn":             d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkDSN, nil) }),
+				"table":           d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkTable, tableName) }),
+				"topic":           d.optional(func(p string, v ast.Node) { s.Job.SinkTopic, _ = d.topic(v, p, runtime) }),
 				"transactionalId": d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkTransactionalID, nil) }),
 				"value": func(p string, v ast.Node) {
 					val, ok := d.str(v, p, noRefs)
