@@ -23,6 +23,10 @@ import (
 // Topic is the topic the job reads (its spec subscribes to it).
 const Topic = "sequence"
 
+// OutTopic is where the Kafka sink configurations write, with as many
+// partitions as Topic.
+const OutTopic = "sequence-out"
+
 // Binaries are the harness's programs.
 type Binaries struct{ Broker, Job string }
 
@@ -127,10 +131,11 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	}
 
 	t := newTally(Topic, o.Partitions)
-	out, err := newSinkOutput(ctx, env, cfg)
+	out, err := newSinkOutput(ctx, env, cfg, brokerAddr)
 	if err != nil {
 		return res, err
 	}
+	defer out.close()
 	// readAll counts what was handled so far: in the handlers' files, or
 	// with a sink, in its output.
 	readAll := t.readAll
@@ -347,7 +352,7 @@ func killedBy(err error) bool {
 // startBroker starts the broker program and waits until it is ready.
 func startBroker(env Env, port int, control string, partitions int) (stop func(), err error) {
 	cmd := exec.Command(env.Bin.Broker, "-port", strconv.Itoa(port), "-control", control,
-		"-topic", Topic, "-partitions", strconv.Itoa(partitions))
+		"-topic", Topic, "-partitions", strconv.Itoa(partitions), "-output", OutTopic)
 	logf, err := os.Create(filepath.Join(env.Dir, "broker.log"))
 	if err != nil {
 		return nil, err
