@@ -119,6 +119,11 @@ type KafkaStats struct {
 	// EndTxn is the total time EndTxn (commit) took; LastEndTxn the
 	// latest.
 	EndTxn, LastEndTxn time.Duration
+	// Stores counts successful Stores, and StoreTime is their total
+	// time: flushing the batch's output, committing its offsets, and
+	// with exactly-once ending its transaction.
+	Stores    int64
+	StoreTime time.Duration
 }
 
 // NewKafka returns the Kafka sink writing to topic for a job with
@@ -328,13 +333,22 @@ func (k *Kafka) WriteDeadLetters(ctx context.Context, recs []*kgo.Record) error 
 // Store commits the batch: every record it wrote is flushed, then, with
 // exactly-once, the batch's offsets join its transaction and it commits;
 // without, the offsets are committed as the group member.
-func (k *Kafka) Store(ctx context.Context, b runtime.StoredBatch) error {
+func (k *Kafka) Store(ctx context.Context, b runtime.StoredBatch) (err error) {
 	k.mu.Lock()
 	cl, in, group := k.cl, k.inTxn, k.bind.GroupOffsets
 	k.mu.Unlock()
 	if cl == nil {
 		return errNotBound
 	}
+	start := time.Now()
+	defer func() {
+		if err == nil {
+			k.mu.Lock()
+			k.stats.Stores++
+			k.stats.StoreTime += time.Since(start)
+			k.mu.Unlock()
+		}
+	}()
 	if err := cl.Flush(ctx); err != nil {
 		return fmt.Errorf("kafka sink: flushing the batch's output to topic %s: %w", k.topic, err)
 	}
@@ -342,10 +356,10 @@ func (k *Kafka) Store(ctx context.Context, b runtime.StoredBatch) error {
 	produced := k.produced
 	k.mu.Unlock()
 	k.errMu.Lock()
-	err := k.err
+	perr := k.err
 	k.errMu.Unlock()
-	if err != nil {
-		return err
+	if perr != nil {
+		return perr
 	}
 	if !in || produced == 0 {
 		// Nothing to commit with the offsets (or at-least-once): the
@@ -371,11 +385,11 @@ func (k *Kafka) Store(ctx context.Context, b runtime.StoredBatch) error {
 	if err := k.commitOffsets(ctx, b); err != nil {
 		return err
 	}
-	start := time.Now()
+	endStart := time.Now()
 	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		return fmt.Errorf("kafka sink: committing the transaction of batch %d (transactional id %q): %w", b.ID, k.txnID, err)
 	}
-	took := time.Since(start)
+	took := time.Since(endStart)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.inTxn = false
