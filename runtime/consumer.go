@@ -184,9 +184,6 @@ func (c *consumer) open(ctx context.Context) error {
 		if e.cfg.instanceID != "" {
 			opts = append(opts, kgo.InstanceID(e.cfg.instanceID))
 		}
-		if _, ok := e.cfg.store.(KafkaBound); ok { // offsets commit in transactions
-			opts = append(opts, kgo.RequireStableFetchOffsets())
-		}
 	}
 	cl, err := kgo.NewClient(append(opts, e.cfg.kgoOpts...)...)
 	if err != nil {

@@ -12,9 +12,10 @@ import (
 // binds it before any consumer opens, giving it the engine's client
 // options (brokers, TLS, SASL, KgoOpts) for its producer, the group
 // member's identity for its offset commits, and the engine's own store of
-// group offsets. The group member then fetches committed offsets stably
-// (KIP-447, kgo.RequireStableFetchOffsets): a partition whose offsets
-// wait in an open transaction starts only once it has ended.
+// group offsets. Its Load should fetch committed offsets stably
+// (KIP-447, kadm.RequireStable), so that a partition whose offsets wait
+// in an open transaction starts only once that has ended (kgo's own group
+// fetch always does).
 type KafkaBound interface {
 	OffsetStore
 	BindKafka(ctx context.Context, b KafkaBinding) error
