@@ -466,4 +466,3 @@ func TestKafkaSinkAtLeastOnce(t *testing.T) {
 		t.Errorf("an at-least-once sink has transactional id %q", j.sink.TransactionalID())
 	}
 }
-
