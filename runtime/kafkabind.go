@@ -13,9 +13,9 @@ import (
 // options (brokers, TLS, SASL, KgoOpts) for its producer, the group
 // member's identity for its offset commits, and the engine's own store of
 // group offsets. Its Load should fetch committed offsets stably
-// (KIP-447, kadm.RequireStable), so that a partition whose offsets wait
-// in an open transaction starts only once that has ended (kgo's own group
-// fetch always does).
+// (KIP-447, OffsetFetch with RequireStable naming the partitions), so that
+// a partition whose offsets wait in an open transaction starts only once
+// that has ended (kgo's own group fetch always asks stably).
 type KafkaBound interface {
 	OffsetStore
 	BindKafka(ctx context.Context, b KafkaBinding) error

@@ -249,7 +249,7 @@ func (k *Kafka) Load(ctx context.Context, tps []runtime.TopicPartition) (map[run
 	}
 	deadline := time.Now().Add(k.cfg.txnTimeout + 10*time.Second)
 	for {
-		out, err := group.Load(kadm.RequireStable(ctx), tps)
+		out, err := k.stableOffsets(ctx, tps)
 		if err == nil || !errors.Is(err, kerr.UnstableOffsetCommit) || !time.Now().Before(deadline) {
 			return out, err
 		}
@@ -259,6 +259,71 @@ func (k *Kafka) Load(ctx context.Context, tps []runtime.TopicPartition) (map[run
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// stableOffsets fetches the group's committed offsets of tps, naming each
+// partition, with RequireStable: a partition whose offsets wait in an
+// open transaction fails with UNSTABLE_OFFSET_COMMIT. (A fetch of all the
+// group's offsets, as kadm's FetchOffsetsForTopics sends, may not list a
+// partition whose only offset is pending, and so miss that it is.)
+func (k *Kafka) stableOffsets(ctx context.Context, tps []runtime.TopicPartition) (map[runtime.TopicPartition]int64, error) {
+	out := make(map[runtime.TopicPartition]int64)
+	if len(tps) == 0 || k.bind.Group == "" {
+		return out, nil
+	}
+	ranges := make([]runtime.OffsetRange, len(tps))
+	byTopic := make(map[string][]int32)
+	for i, tp := range tps {
+		ranges[i] = runtime.OffsetRange{Topic: tp.Topic, Partition: tp.Partition}
+		byTopic[tp.Topic] = append(byTopic[tp.Topic], tp.Partition)
+	}
+	ids, err := k.topicIDsOf(ctx, ranges)
+	if err != nil {
+		return nil, err
+	}
+	rg := kmsg.NewOffsetFetchRequestGroup()
+	rg.Group = k.bind.Group
+	for _, t := range slices.Sorted(maps.Keys(byTopic)) {
+		rt := kmsg.NewOffsetFetchRequestGroupTopic()
+		rt.Topic, rt.TopicID, rt.Partitions = t, ids[t], byTopic[t]
+		rg.Topics = append(rg.Topics, rt)
+	}
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.RequireStable = true
+	req.Groups = append(req.Groups, rg)
+	resp, err := req.RequestWith(ctx, k.cl)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the committed offsets of group %q: %w", k.bind.Group, err)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return nil, fmt.Errorf("fetching the committed offsets of group %q: %w", k.bind.Group, err)
+	}
+	for _, g := range resp.Groups {
+		err := kerr.ErrorForCode(g.ErrorCode)
+		if errors.Is(err, kerr.GroupIDNotFound) { // a group that never committed
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("fetching the committed offsets of group %q: %w", k.bind.Group, err)
+		}
+		for _, t := range g.Topics {
+			name := t.Topic
+			for n, id := range ids {
+				if name == "" && id == t.TopicID {
+					name = n
+				}
+			}
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					return nil, fmt.Errorf("fetching the committed offset of group %q for topic %s partition %d: %w", k.bind.Group, name, p.Partition, err)
+				}
+				if p.Offset >= 0 {
+					out[runtime.TopicPartition{Topic: name, Partition: p.Partition}] = p.Offset
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 var errNotBound = errors.New("kafka sink: not bound to an engine (give it to runtime.WithOffsetStore and Run the engine)")

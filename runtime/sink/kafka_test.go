@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -464,5 +465,80 @@ func TestKafkaSinkAtLeastOnce(t *testing.T) {
 	checkExactlyOnce(t, seen, parts, n) // no failure: exactly once here too
 	if j.sink.TransactionalID() != "" {
 		t.Errorf("an at-least-once sink has transactional id %q", j.sink.TransactionalID())
+	}
+}
+
+// The sink loads offsets stably (KIP-447): while another producer's
+// transaction holds offsets of the group, Load waits for it to end and
+// returns what it committed, rather than the offsets from before it (here
+// none: the partition's first offset is the pending one).
+func TestKafkaSinkLoadWaitsForOpenTransaction(t *testing.T) {
+	c, _ := kafkaCluster(t, 1)
+	addrs := c.ListenAddrs()
+	j := startKafkaJob(t, addrs, runtime.ExactlyOnce, enrich)
+	defer j.stop(t)
+	tp := runtime.TopicPartition{Topic: etlTopic, Partition: 0}
+	deadline := time.Now().Add(10 * time.Second)
+	for j.sink.TransactionalID() == "" && time.Now().Before(deadline) { // bound
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	ctx := context.Background()
+	other, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.TransactionalID("other"), kgo.DefaultProduceTopic(outTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.ProduceSync(ctx, &kgo.Record{Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	id, epoch, err := other.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = "other", id, epoch, "k2k"
+	if resp, err := add.RequestWith(ctx, other); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("AddOffsetsToTxn: %v %v", err, resp)
+	}
+	td, err := kadm.NewClient(other).ListTopics(ctx, etlTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := kmsg.NewPtrTxnOffsetCommitRequest()
+	commit.TransactionalID, commit.Group, commit.ProducerID, commit.ProducerEpoch, commit.Generation = "other", "k2k", id, epoch, -1
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic, rt.TopicID = etlTopic, td[etlTopic].ID
+	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	rp.Partition, rp.Offset, rp.LeaderEpoch = 0, 42, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	commit.Topics = append(commit.Topics, rt)
+	resp, err := commit.RequestWith(ctx, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range resp.Topics {
+		for _, p := range rt.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				t.Fatalf("TxnOffsetCommit: %v", err)
+			}
+		}
+	}
+	ended := make(chan error, 1)
+	time.AfterFunc(time.Second, func() { ended <- other.EndTransaction(ctx, kgo.TryCommit) })
+	offs, err := j.sink.Load(ctx, []runtime.TopicPartition{tp})
+	if err := <-ended; err != nil {
+		t.Fatal(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Before the transaction ended the group had no offset for the
+	// partition: only a Load that waited for it sees 42.
+	if offs[tp] != 42 {
+		t.Errorf("Load returned %v, want offset 42, committed by the transaction it waited for", offs)
 	}
 }
