@@ -204,7 +204,11 @@ func (s *source) handleBad(ctx context.Context, recs []badRecord) error {
 	for i, r := range recs {
 		out[i] = deadLetter(s.cfg.deadLetterTopic, r)
 	}
-	if err := s.e.admin.ProduceSync(ctx, out...).FirstErr(); err != nil {
+	write := func() error { return s.e.admin.ProduceSync(ctx, out...).FirstErr() }
+	if s.e.deadLettersInTxn() {
+		write = func() error { return s.e.store.(DeadLetterWriter).WriteDeadLetters(ctx, out) }
+	}
+	if err := write(); err != nil {
 		first := recs[0].raw
 		return fmt.Errorf("stream %s: writing %d dead letters (first from topic %s partition %d offset %d) to topic %s: %w",
 			s.name, len(recs), first.Topic, first.Partition, first.Offset, s.cfg.deadLetterTopic, err)

@@ -35,6 +35,8 @@ func (e *Engine) batchSteps() []step {
 		return []step{disposeBad, handle}
 	case e.cfg.semantics == AtMostOnce:
 		return []step{disposeBad, storeOffsets, handle}
+	case e.deadLettersInTxn(): // the dead letters are output too
+		return []step{begin, disposeBad, handle, storeOffsets}
 	case e.cfg.semantics == ExactlyOnce: // the store commits the output with the offsets
 		return []step{disposeBad, begin, handle, storeOffsets}
 	default: // at-least-once: a failed handler writes no dead letters

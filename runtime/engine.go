@@ -54,6 +54,10 @@ import (
 // Snapshot's KafkaHealth says since when requests fail; Run gives up with
 // an *OutageError past OutageLimit (health.go).
 //
+// With a store that writes dead letters into the batch's transaction
+// (DeadLetterWriter: the Kafka sink), exactly-once begins the transaction
+// first and writes the dead letters into it, before the handler.
+//
 // Records are decoded by their own goroutines as they are fetched, in
 // chunks of up to 512, and a batch takes only records already decoded, so
 // its processing never waits on decoding, and a decoder waiting on a
@@ -375,6 +379,12 @@ func (e *Engine) connect(ctx, stop context.Context) error {
 	if e.store == nil {
 		e.store = ks
 	}
+	var member atomic.Pointer[kgo.Client] // for a KafkaBound store
+	if kb, ok := e.store.(KafkaBound); ok {
+		if err := e.bindKafka(ctx, kb, ks, &member); err != nil {
+			return err
+		}
+	}
 	if len(group) > 0 {
 		c := newConsumer(e, group, false)
 		if err := c.open(ctx); err != nil {
@@ -384,6 +394,7 @@ func (e *Engine) connect(ctx, stop context.Context) error {
 		e.consumers = append(e.consumers, c)
 		e.mu.Unlock()
 		ks.member = c.cl
+		member.Store(c.cl)
 	}
 	if len(direct) > 0 {
 		c := newConsumer(e, direct, true)

@@ -54,7 +54,7 @@ func (c *JobConfig) runtimeValues() map[string]*string {
 		"Group": &c.Group, "RegistryURL": &c.RegistryURL, "TLSCA": &c.TLSCA, "TLSCert": &c.TLSCert,
 		"TLSKey": &c.TLSKey, "SASLUsername": &c.SASLUsername, "SASLPassword": &c.SASLPassword,
 		"OffsetsDSN": &c.OffsetsDSN, "OffsetsDir": &c.OffsetsDir, "OffsetsTable": &c.OffsetsTable, "SinkDir": &c.SinkDir,
-		"SinkDSN": &c.SinkDSN, "SinkTable": &c.SinkTable, "SinkTopic": &c.SinkTopic,
+		"SinkDSN": &c.SinkDSN, "SinkTable": &c.SinkTable, "SinkTopic": &c.SinkTopic, "SinkTransactionalID": &c.SinkTransactionalID,
 		"DeadLetterTopic": &c.DeadLetterTopic, "StatusAddr": &c.StatusAddr,
 		"RegistryCA": &c.RegistryCA, "RegistryCert": &c.RegistryCert, "RegistryKey": &c.RegistryKey,
 		"InstanceID": &c.InstanceID,

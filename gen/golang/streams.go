@@ -72,6 +72,14 @@ func emitStreams(f *jen.File, p *model.Package) {
 			g.Comment("ProcessBatch returns.")
 			g.Id("Sink").Op("*").Qual(sinkPkg, "Postgres")
 		}
+		if ks := p.KafkaSink; ks != nil {
+			g.Commentf("Sink is the Kafka sink's typed writer of %s: write each output", ks.Value.Named.FullName)
+			g.Comment("with Sink.Write(ctx, sink.OriginOf(r), key, &v), from ProcessBatch or")
+			g.Comment("its ForeachPartition tasks. With exactly-once the batch's output")
+			g.Comment("commits with its offsets, in one Kafka transaction, after ProcessBatch")
+			g.Comment("returns; otherwise it is flushed before the offsets are committed.")
+			g.Id("Sink").Add(kafkaWriterType(ks))
+		}
 	})
 	f.Line()
 	f.Comment("Handler processes the job's batches. A batch whose handler returns an error")
@@ -80,7 +88,7 @@ func emitStreams(f *jen.File, p *model.Package) {
 		jen.Id("ProcessBatch").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("b").Op("*").Id("Batch")).Error(),
 	)
 	f.Line()
-	if p.Spec.Job.SinkType == config.SinkFiles {
+	if p.Spec.Job.SinkType == config.SinkFiles || (p.KafkaSink != nil && p.KafkaSink.Passthrough) {
 		emitPassthrough(f, p)
 	}
 	emitConfig(f, p.Spec)
@@ -90,17 +98,27 @@ func emitStreams(f *jen.File, p *model.Package) {
 // emitPassthrough writes Passthrough, the handler that copies every
 // stream's values unchanged into the files sink.
 func emitPassthrough(f *jen.File, p *model.Package) {
-	f.Comment("Passthrough is the handler that copies every stream's values, unchanged,")
-	f.Comment("into the files sink, one file per partition and batch: with it")
-	f.Comment("`func main() { pkg.Main(pkg.Passthrough()) }` is a complete exactly-once")
-	f.Comment("ETL job.")
+	write := "WriteBatch"
+	if p.KafkaSink != nil {
+		write = "WriteKafkaBatch"
+		f.Comment("Passthrough is the handler that copies every stream's values, unchanged,")
+		f.Comment("to the sink's topic, keyed as they were read, with headers naming each")
+		f.Comment("one's source topic, partition and offset: with it")
+		f.Comment("`func main() { pkg.Main(pkg.Passthrough()) }` is a complete job that")
+		f.Comment("copies a topic, exactly once with semantics exactly-once.")
+	} else {
+		f.Comment("Passthrough is the handler that copies every stream's values, unchanged,")
+		f.Comment("into the files sink, one file per partition and batch: with it")
+		f.Comment("`func main() { pkg.Main(pkg.Passthrough()) }` is a complete exactly-once")
+		f.Comment("ETL job.")
+	}
 	f.Func().Id("Passthrough").Params().Id("Handler").Block(jen.Return(jen.Id("sgPassthrough").Values()))
 	f.Line()
 	f.Type().Id("sgPassthrough").Struct()
 	f.Line()
 	f.Func().Params(jen.Id("sgPassthrough")).Id("ProcessBatch").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("b").Op("*").Id("Batch")).Error().BlockFunc(func(g *jen.Group) {
 		for _, s := range p.Streams {
-			g.If(jen.Err().Op(":=").Qual(sinkPkg, "WriteBatch").Call(jen.Id("ctx"), jen.Id("b").Dot("Sink"), jen.Id("b").Dot(s.GoName)), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+			g.If(jen.Err().Op(":=").Qual(sinkPkg, write).Call(jen.Id("ctx"), jen.Id("b").Dot("Sink"), jen.Id("b").Dot(s.GoName)), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		}
 		g.Return(jen.Nil())
 	})
@@ -147,7 +165,7 @@ func emitRun(f *jen.File, p *model.Package) {
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		g.List(jen.Id("sopts"), jen.Err()).Op(":=").Id("cfg").Dot("StreamOpts").Call()
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
-		emitStores(g, p.Spec.Job, p.Streams[0].Value)
+		emitStores(g, p.Spec.Job, p.Streams[0].Value, p.KafkaSink)
 		g.List(jen.Id("e"), jen.Err()).Op(":=").Qual(runtimePkg, "New").Call(jen.Append(jen.Id("opts"), jen.Qual(runtimePkg, "JobName").Call(jen.Id("JobName"))).Op("..."))
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		if usesRegistry(p) {
@@ -161,6 +179,9 @@ func emitRun(f *jen.File, p *model.Package) {
 				jen.Id("reg").Dot("Log").Op("=").Id("e").Dot("Logger").Call(),
 				jen.Id("reg").Dot("Hook").Op("=").Id("e").Dot("RegistryHook").Call(),
 			)
+		}
+		if ks := p.KafkaSink; ks != nil {
+			emitKafkaWriter(g, ks)
 		}
 		for _, s := range p.Streams {
 			v := streamVar(s)
@@ -185,7 +206,10 @@ func emitRun(f *jen.File, p *model.Package) {
 				for _, s := range p.Streams {
 					d[jen.Id(s.GoName)] = jen.Id(streamVar(s)).Dot("Batch").Call(jen.Id("bs"))
 				}
-				if p.Spec.Job.SinkType != config.SinkNone {
+				switch {
+				case p.KafkaSink != nil:
+					d[jen.Id("Sink")] = jen.Id("sinkWriter")
+				case p.Spec.Job.SinkType != config.SinkNone:
 					d[jen.Id("Sink")] = jen.Id("out")
 				}
 			})))),
@@ -210,13 +234,23 @@ func emitRun(f *jen.File, p *model.Package) {
 // emitStores writes the wiring of the spec's offset store and sink: they
 // are the generated code's, so Run first refuses a configuration that
 // names others (cfg.Wiring).
-func emitStores(g *jen.Group, j config.Job, value *model.Type) {
+func emitStores(g *jen.Group, j config.Job, value *model.Type, ks *model.KafkaSink) {
 	g.If(jen.Err().Op(":=").Id("cfg").Dot("Wiring").Call(valueLit(j.OffsetsStore), valueLit(j.SinkType)), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 	var store jen.Code
 	switch {
 	case j.SinkType == config.SinkFiles:
 		g.Comment("The sink keeps the offsets: the files it published are where each partition is.")
 		g.List(jen.Id("out"), jen.Err()).Op(":=").Qual(sinkPkg, "NewFiles").Types(goType(value)).Call(jen.Id("cfg").Dot("SinkDir"))
+		store = jen.Id("out")
+	case j.SinkType == config.SinkKafka:
+		g.Comment("The sink keeps the offsets, as the group's commits: exactly-once in each")
+		g.Comment("batch's Kafka transaction with its output, else after flushing it.")
+		g.List(jen.Id("out"), jen.Err()).Op(":=").Qual(sinkPkg, "NewKafka").Call(jen.Id("cfg").Dot("SinkTopic"), jen.Id("cfg").Dot("Semantics"),
+			jen.Qual(sinkPkg, "TransactionalID").Call(jen.Id("cfg").Dot("SinkTransactionalID")), jen.Do(func(s *jen.Statement) {
+				if ks != nil && ks.ByInput {
+					s.Qual(sinkPkg, "PartitionByInput").Call()
+				}
+			}))
 		store = jen.Id("out")
 	case j.SinkType == config.SinkPostgres:
 		g.Comment("The sink keeps the offsets: its transaction commits them with the output.")
@@ -302,8 +336,39 @@ func valueDecoder(t *model.Type, encoding model.Encoding) jen.Code {
 	return jen.Qual(runtimePkg, "ConfluentAvroInto").Types(goType(t)).Call(jen.Id("reg"))
 }
 
-// usesRegistry reports whether a stream reads Confluent-framed Avro.
+// kafkaWriterType is the Kafka sink's writer type.
+func kafkaWriterType(ks *model.KafkaSink) *jen.Statement {
+	key := jen.Struct()
+	if ks.Key != nil {
+		key = goType(ks.Key)
+	}
+	return jen.Op("*").Qual(sinkPkg, "KafkaWriter").Types(key, goType(ks.Value), jen.Op("*").Add(goType(ks.Value)))
+}
+
+// emitKafkaWriter writes the creation of Run's sinkWriter.
+func emitKafkaWriter(g *jen.Group, ks *model.KafkaSink) {
+	key := jen.Struct()
+	if ks.Key != nil {
+		key = goType(ks.Key)
+	}
+	types := []jen.Code{key, goType(ks.Value)}
+	if ks.Encoding == model.Raw {
+		g.Comment("The output's values are raw Avro: the value type's own binary, no header.")
+		g.Id("sinkWriter").Op(":=").Qual(sinkPkg, "RawKafkaWriter").Types(types...).Call(jen.Id("out"))
+		return
+	}
+	g.Comment("The output's values are Confluent-framed: the value type's schema is")
+	g.Comment("registered under subject TOPIC-value (or found there) at start-up.")
+	g.List(jen.Id("sinkWriter"), jen.Err()).Op(":=").Qual(sinkPkg, "ConfluentKafkaWriter").Types(types...).Call(jen.Id("ctx"), jen.Id("out"), jen.Id("reg"), jen.True())
+	g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+}
+
+// usesRegistry reports whether a stream reads Confluent-framed Avro, or
+// the Kafka sink writes it.
 func usesRegistry(p *model.Package) bool {
+	if p.KafkaSink != nil && p.KafkaSink.Encoding == model.Confluent {
+		return true
+	}
 	for _, s := range p.Streams {
 		if s.Encoding == model.Confluent {
 			return true

@@ -188,4 +188,19 @@ type Package struct {
 	Unions  []*Sealed
 	Streams []*Stream
 	Sources []string // where the schemas came from, for the file header
+	// KafkaSink is the Kafka sink's output, nil with another sink.
+	KafkaSink *KafkaSink
+}
+
+// KafkaSink is what the Kafka sink writes, resolved from the spec's sink
+// keys and defaults.
+type KafkaSink struct {
+	Value    *Type
+	Key      *Type // nil for none; a String, Bytes, Int or Long Type
+	Encoding Encoding
+	// ByInput: each record goes to its input record's partition number.
+	ByInput bool
+	// Passthrough: every stream's value and key types are the output's,
+	// so the package can copy the streams unchanged.
+	Passthrough bool
 }

@@ -82,6 +82,13 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 		b.pkg.Streams = append(b.pkg.Streams, ms)
 	}
 	errs = append(errs, filesSinkValues(sp, b.pkg.Streams)...)
+	if sp.Job.SinkType == config.SinkKafka && len(b.pkg.Streams) > 0 {
+		ks, err := b.kafkaSink(sp)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		b.pkg.KafkaSink = ks
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -530,4 +537,55 @@ func filesSinkValues(sp *spec.Spec, streams []*model.Stream) []*spec.Error {
 		}
 	}
 	return errs
+}
+
+// kafkaSink resolves the Kafka sink's output record, key and encoding,
+// defaulting to the first stream's.
+func (b *builder) kafkaSink(sp *spec.Spec) (*model.KafkaSink, *spec.Error) {
+	first, ks := b.pkg.Streams[0], sp.KafkaSink
+	out := &model.KafkaSink{Value: first.Value, Encoding: first.Encoding, ByInput: ks.Partitioning == "input"}
+	if ks.Value != "" {
+		v, err := b.streamType(ks.Value, false)
+		if err != nil {
+			return nil, &spec.Error{Pos: ks.ValuePos, Msg: fmt.Sprintf("sink.value: %v", err)}
+		}
+		out.Value = v
+	}
+	switch ks.Encoding {
+	case "raw":
+		out.Encoding = model.Raw
+	case "confluent":
+		out.Encoding = model.Confluent
+	}
+	key := ks.Key
+	if key == "" {
+		key = "none"
+		if first.Key != nil {
+			switch first.Key.Kind {
+			case model.String:
+				key = "string"
+			case model.Bytes:
+				key = "bytes"
+			case model.Int:
+				key = "int32"
+			case model.Long:
+				key = "int64"
+			}
+		}
+	}
+	if key != "none" {
+		out.Key, _ = b.streamType(key, true)
+	}
+	out.Passthrough = out.Value != nil && out.Value.Named != nil
+	for _, s := range b.pkg.Streams {
+		if s.Value == nil || s.Value.Named == nil || out.Value == nil || out.Value.Named == nil || s.Value.Named.FullName != out.Value.Named.FullName {
+			out.Passthrough = false
+		}
+		switch {
+		case s.Key == nil && out.Key == nil:
+		case s.Key == nil || out.Key == nil || s.Key.Kind != out.Key.Kind || s.Key.Named != nil:
+			out.Passthrough = false
+		}
+	}
+	return out, nil
 }

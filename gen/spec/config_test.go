@@ -213,11 +213,12 @@ func keyYAML(path, v string) string {
 func TestUnsupportedIsPositioned(t *testing.T) {
 	const head = "version: 1\nname: etl\nstreams: [{name: s, subscribe: [t], value: a.B}]\n"
 	for tail, want := range map[string]string{
-		"offsets: {store: postgres, dsn: db}\n":                    "",
-		"semantics: exactly-once\nsink: {type: files, dir: out}\n": "",
-		"sink: {type: kafka, topic: out}\n":                        `s.yaml:4:14: sink.type: "kafka" is not served by this runtime yet`,
-		"semantics: at-most-once\n":                                "",
-		"offsets: {store: kafka}\nsink: {type: none}\n":            "",
+		"offsets: {store: postgres, dsn: db}\n":                                  "",
+		"semantics: exactly-once\nsink: {type: files, dir: out}\n":               "",
+		"sink: {type: kafka, topic: out}\n":                                      "",
+		"offsets: {store: postgres, dsn: db}\nsink: {type: kafka, topic: out}\n": `s.yaml:4:18: offsets.store: "postgres": the kafka sink commits the offsets itself`,
+		"semantics: at-most-once\n":                                              "",
+		"offsets: {store: kafka}\nsink: {type: none}\n":                          "",
 	} {
 		s, err := Parse("s.yaml", []byte(head+tail), testEnv)
 		if err != nil {
@@ -246,7 +247,7 @@ func TestJobMapsEverySetting(t *testing.T) {
 		"RegistryUsername": true, "RegistryPassword": true, "RegistryToken": true,
 		// Not written in full.yaml, or written as the default.
 		"RegistryCA": true, "RegistryCert": true, "RegistryKey": true, "RegistryInsecureSkipVerify": true,
-		"TLSInsecureSkipVerify": true, "OffsetsDir": true, "SinkDir": true, "SinkTopic": true,
+		"TLSInsecureSkipVerify": true, "OffsetsDir": true, "SinkDir": true, "SinkTopic": true, "SinkTransactionalID": true,
 	}
 	job, def := reflect.ValueOf(s.Job), reflect.ValueOf(config.Default())
 	for i := range job.NumField() {

@@ -83,11 +83,33 @@ func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
 		},
 		"sink": func(p string, v ast.Node) {
 			d.object(v, p, p+".", "in sink", fields{
-				"type":  func(p string, v ast.Node) { d.enum(v, p, &s.Job.SinkType) },
-				"dir":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkDir, nil) }),
-				"dsn":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkDSN, nil) }),
-				"table": d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkTable, tableName) }),
-				"topic": d.optional(func(p string, v ast.Node) { s.Job.SinkTopic, _ = d.topic(v, p, runtime) }),
+				"type":            func(p string, v ast.Node) { d.enum(v, p, &s.Job.SinkType) },
+				"dir":             d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkDir, nil) }),
+				"dsn":             d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkDSN, nil) }),
+				"table":           d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkTable, tableName) }),
+				"topic":           d.optional(func(p string, v ast.Node) { s.Job.SinkTopic, _ = d.topic(v, p, runtime) }),
+				"transactionalId": d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkTransactionalID, nil) }),
+				"value": func(p string, v ast.Node) {
+					val, ok := d.str(v, p, noRefs)
+					if !ok {
+						return
+					}
+					if !avroNameRE.MatchString(val) {
+						d.errorf(d.posOf(v), "%s: %q is not an Avro full name such as com.example.ads.EnrichedImpression", p, val)
+						return
+					}
+					s.KafkaSink.Value, s.KafkaSink.ValuePos = val, d.posOf(v)
+				},
+				"key": func(p string, v ast.Node) {
+					d.enum(v, p, words{dst: &s.KafkaSink.Key, names: []string{"string", "bytes", "int32", "int64", "none"}})
+					s.KafkaSink.KeyPos = d.posOf(v)
+				},
+				"encoding": func(p string, v ast.Node) {
+					d.enum(v, p, words{dst: &s.KafkaSink.Encoding, names: []string{"confluent", "raw"}})
+				},
+				"partitioning": func(p string, v ast.Node) {
+					d.enum(v, p, words{dst: &s.KafkaSink.Partitioning, names: []string{"key", "input"}})
+				},
 			})
 		},
 		"retries": func(p string, v ast.Node) {

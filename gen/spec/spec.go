@@ -68,6 +68,9 @@ type Spec struct {
 	// generated job expands them at start-up. It is what the generated
 	// DefaultConfig holds.
 	Job config.Job
+	// KafkaSink is the output record of sink.type kafka: generation-time
+	// keys of sink.
+	KafkaSink KafkaSink
 
 	// PackagePos is where the package name was written (the name's
 	// position when Package was derived from it).
@@ -154,6 +157,29 @@ type Subject struct {
 	// default, also written "name@latest").
 	Version int
 	Pos     Pos
+}
+
+// KafkaSink is what the Kafka sink writes (sink.value, sink.key,
+// sink.encoding, sink.partitioning); the generated package gets a typed
+// writer for it.
+type KafkaSink struct {
+	// Value is the Avro full name of the output record. Default: the
+	// first stream's value type (Passthrough copies the input).
+	Value string
+	// Key is the output key type: string, bytes, int32, int64 or none.
+	// Default: the first stream's key when it is one of those, else
+	// none.
+	Key string
+	// Encoding is the output's wire format: confluent (the value's schema
+	// registered under subject TOPIC-value, its id before each body) or
+	// raw (the Avro body only). Default: the first stream's encoding.
+	Encoding string
+	// Partitioning is key (the default: by the key's hash, as Kafka's
+	// producers do) or input (the partition number of the input record
+	// each output record is made from).
+	Partitioning string
+	// ValuePos and KeyPos are where Value and Key were written.
+	ValuePos, KeyPos Pos
 }
 
 // Stream is one input stream: a consumer strategy and the record types.

@@ -186,6 +186,11 @@ func (d *decoder) stores(s *Spec) {
 		{"dsn", j.SinkDSN, `"postgres"`, j.SinkType == config.SinkPostgres},
 		{"table", j.SinkTable, `"postgres"`, j.SinkType == config.SinkPostgres},
 		{"topic", j.SinkTopic, `"kafka"`, j.SinkType == config.SinkKafka},
+		{"transactionalId", j.SinkTransactionalID, `"kafka" with exactly-once`, j.SinkType == config.SinkKafka && j.Semantics == config.ExactlyOnce},
+		{"value", s.KafkaSink.Value, `"kafka"`, j.SinkType == config.SinkKafka},
+		{"key", s.KafkaSink.Key, `"kafka"`, j.SinkType == config.SinkKafka},
+		{"encoding", s.KafkaSink.Encoding, `"kafka"`, j.SinkType == config.SinkKafka},
+		{"partitioning", s.KafkaSink.Partitioning, `"kafka"`, j.SinkType == config.SinkKafka},
 	} {
 		if !f.used && d.has("sink."+f.key) && !envsubst.HasRefs(f.val) {
 			d.errorf(d.at("sink."+f.key), "sink.%s is only used with sink.type %s, not %q", f.key, f.types, j.SinkType)

@@ -5,7 +5,8 @@
 //   - a broker (./broker): a kfake cluster on a fixed loopback port, in a
 //     process of its own so it keeps its log and the group's commits
 //     while jobs die, with an HTTP endpoint that injects faults through
-//     kfake's control hooks (failed fetches, failed OffsetCommits), and a
+//     kfake's control hooks (failed fetches, failed OffsetCommits, and
+//     the Kafka sink's AddOffsetsToTxn, TxnOffsetCommit and EndTxn), and a
 //     data directory (kfake.DataDir) so that the driver can SIGKILL it
 //     and start it again on the same port, as a restarted broker;
 //   - the job (./job): the generated package ./job/seqjob run through
@@ -94,9 +95,11 @@ type Configuration struct {
 	// Postgres: the job keeps offsets in PostgreSQL; Run adds -dsn and a
 	// table of its own to JobFlags.
 	Postgres bool
-	// Sink is the exactly-once job's sink, "postgres" or "files"; Run
-	// passes its place (a table in the DSN's database, a directory) and
-	// counts the offsets in it.
+	// Sink is the job's sink, "postgres" or "files" (exactly-once), or
+	// "kafka" (with JobFlags' -semantics); Run passes its place (a table
+	// in the DSN's database, a directory, OutTopic) and counts the
+	// offsets in it (the Kafka sink's output records name their input
+	// offset in headers, and are read read_committed).
 	Sink string
 	// Graceful stops the job with SIGTERM instead of SIGKILL.
 	Graceful bool
@@ -135,6 +138,13 @@ func Configurations() []Configuration {
 	}
 	// An exactly-once job commits no offsets to Kafka: its sink holds them.
 	fetchFaults := brokerFaults[:1]
+	// The Kafka sink's transaction requests, each failed now and then.
+	txnFaults := []Fault{
+		{Request: "addoffsetstotxn", Percent: 30, For: 2 * time.Second},
+		{Request: "txnoffsetcommit", Percent: 30, For: 2 * time.Second},
+		{Request: "endtxn", Percent: 30, For: 2 * time.Second},
+		{Request: "fetch", Percent: 30, For: 2 * time.Second},
+	}
 	return []Configuration{
 		{Name: "at-least-once/kafka/sigkill", Must: AtLeastOnce, JobFlags: join(alo, kafka)},
 		{Name: "at-least-once/kafka/sigterm", Must: AtLeastOnce, JobFlags: join(alo, kafka), Graceful: true},
@@ -152,6 +162,9 @@ func Configurations() []Configuration {
 		{Name: "exactly-once/files-sink/broker-kills", Must: ExactlyOnce, Sink: "files", BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1},
 		{Name: "at-most-once/kafka/broker-kills", Must: AtMostOnce, JobFlags: join(amo, kafka), BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1, SoakOnly: true},
 		{Name: "exactly-once/postgres-sink/broker-kills", Must: ExactlyOnce, Sink: "postgres", Postgres: true, BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1, SoakOnly: true},
+		{Name: "exactly-once/kafka-sink/sigkill", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}},
+		{Name: "exactly-once/kafka-sink/sigkill+txn-faults", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}, Faults: txnFaults},
+		{Name: "at-least-once/kafka-sink/sigkill", Must: AtLeastOnce, Sink: "kafka", JobFlags: alo},
 	}
 }
 

@@ -23,6 +23,10 @@ import (
 // Topic is the topic the job reads (its spec subscribes to it).
 const Topic = "sequence"
 
+// OutTopic is where the Kafka sink configurations write, with as many
+// partitions as Topic.
+const OutTopic = "sequence-out"
+
 // Binaries are the harness's programs.
 type Binaries struct{ Broker, Job string }
 
@@ -149,10 +153,11 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	}
 
 	t := newTally(Topic, o.Partitions)
-	out, err := newSinkOutput(ctx, env, cfg)
+	out, err := newSinkOutput(ctx, env, cfg, brokerAddr)
 	if err != nil {
 		return res, err
 	}
+	defer out.close()
 	// readAll counts what was handled so far: in the handlers' files, or
 	// with a sink, in its output.
 	readAll := t.readAll
@@ -421,7 +426,7 @@ func startBroker(env Env, port int, control string, partitions int) (*broker, er
 // until it says it is ready.
 func (b *broker) start() error {
 	cmd := exec.Command(b.env.Bin.Broker, "-port", strconv.Itoa(b.port), "-control", b.control,
-		"-topic", Topic, "-partitions", strconv.Itoa(b.partitions), "-data", b.data)
+		"-topic", Topic, "-partitions", strconv.Itoa(b.partitions), "-data", b.data, "-output", OutTopic)
 	cmd.Stderr = b.log
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -8,9 +8,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hamba/avro/v2/ocf"
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamgen/streamgen/internal/crashtest/job/seqjob"
+	"github.com/streamgen/streamgen/runtime"
 )
 
 // sinkOutput is an exactly-once configuration's sink output: where the
@@ -20,14 +25,37 @@ type sinkOutput struct {
 	dsn   string
 	table string // postgres: the output table
 	dir   string // files: the sink's directory
+	// kafka: a read_committed consumer of OutTopic, and every record it
+	// read so far, which each count replays.
+	cl   *kgo.Client
+	read []handledAt
+}
+
+// handledAt is one output record's origin.
+type handledAt struct {
+	part     int32
+	off, seq int64
+}
+
+func (o *sinkOutput) close() {
+	if o != nil && o.cl != nil {
+		o.cl.Close()
+	}
 }
 
 // newSinkOutput prepares the sink of cfg (nil without one): the output
 // table, or the directory.
-func newSinkOutput(ctx context.Context, env Env, cfg Configuration) (*sinkOutput, error) {
+func newSinkOutput(ctx context.Context, env Env, cfg Configuration, brokers string) (*sinkOutput, error) {
 	switch cfg.Sink {
 	case "":
 		return nil, nil
+	case "kafka":
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(OutTopic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		if err != nil {
+			return nil, err
+		}
+		return &sinkOutput{kind: "kafka", cl: cl}, nil
 	case "postgres":
 		o := &sinkOutput{kind: "postgres", dsn: env.DSN, table: env.Table + "_out"}
 		conn, err := pgx.Connect(ctx, env.DSN)
@@ -40,13 +68,16 @@ func newSinkOutput(ctx context.Context, env Env, cfg Configuration) (*sinkOutput
 	case "files":
 		return &sinkOutput{kind: "files", dir: filepath.Join(env.Dir, "warehouse")}, nil
 	}
-	return nil, fmt.Errorf("configuration %s: sink %q is not postgres or files", cfg.Name, cfg.Sink)
+	return nil, fmt.Errorf("configuration %s: sink %q is not postgres, files or kafka", cfg.Name, cfg.Sink)
 }
 
 // flags are the job's flags for the sink.
 func (o *sinkOutput) flags() []string {
-	if o.kind == "postgres" {
+	switch o.kind {
+	case "postgres":
 		return []string{"-sink", "postgres", "-sink-table", o.table}
+	case "kafka":
+		return []string{"-sink", "kafka", "-sink-topic", OutTopic}
 	}
 	return []string{"-sink", "files", "-sink-dir", o.dir}
 }
@@ -59,6 +90,15 @@ func (t *tally) fromSink(ctx context.Context, o *sinkOutput) error {
 	}
 	t.total = 0
 	src := &procFile{path: o.where()}
+	if o.kind == "kafka" {
+		if err := o.readKafka(ctx); err != nil {
+			return err
+		}
+		for _, h := range o.read {
+			t.handled(src, h.part, h.off, h.seq)
+		}
+		return nil
+	}
 	if o.kind == "postgres" {
 		conn, err := pgx.Connect(ctx, o.dsn)
 		if err != nil {
@@ -96,10 +136,79 @@ func (t *tally) fromSink(ctx context.Context, o *sinkOutput) error {
 }
 
 func (o *sinkOutput) where() string {
-	if o.kind == "postgres" {
+	switch o.kind {
+	case "postgres":
 		return "table " + o.table
+	case "kafka":
+		return "topic " + OutTopic + " (read_committed)"
 	}
 	return o.dir
+}
+
+// readKafka takes what the output topic's committed transactions added
+// since the last read: each record's origin, from its headers, and its
+// sequence number.
+func (o *sinkOutput) readKafka(ctx context.Context) error {
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		fs := o.cl.PollFetches(pctx)
+		cancel()
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && ferr == nil {
+				ferr = err
+			}
+		})
+		if ferr != nil {
+			return fmt.Errorf("reading topic %s: %w", OutTopic, ferr)
+		}
+		n := 0
+		var rerr error
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			h, err := originOf(r)
+			if err != nil && rerr == nil {
+				rerr = err
+			}
+			o.read = append(o.read, h)
+		})
+		if rerr != nil {
+			return rerr
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+}
+
+// originOf is the input record an output record names in its headers,
+// with the sequence number of its value.
+func originOf(r *kgo.Record) (handledAt, error) {
+	var h handledAt
+	found := 0
+	for _, hd := range r.Headers {
+		v, err := strconv.ParseInt(string(hd.Value), 10, 64)
+		switch hd.Key {
+		case runtime.HeaderSourcePartition:
+			h.part, found = int32(v), found+1
+		case runtime.HeaderSourceOffset:
+			h.off, found = v, found+1
+		default:
+			continue
+		}
+		if err != nil {
+			return h, fmt.Errorf("topic %s partition %d offset %d: header %s: %w", r.Topic, r.Partition, r.Offset, hd.Key, err)
+		}
+	}
+	if found != 2 {
+		return h, fmt.Errorf("topic %s partition %d offset %d: no origin headers", r.Topic, r.Partition, r.Offset)
+	}
+	var v seqjob.Sequenced
+	if err := v.UnmarshalAvro(r.Value); err != nil {
+		return h, fmt.Errorf("topic %s partition %d offset %d: %w", r.Topic, r.Partition, r.Offset, err)
+	}
+	h.seq = v.Seq
+	return h, nil
 }
 
 // leftovers reports temporary files the files sink left behind once

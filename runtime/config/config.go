@@ -119,6 +119,12 @@ type Job struct {
 	// SinkTable and SinkTopic (runtime values).
 	SinkType                               SinkType
 	SinkDir, SinkDSN, SinkTable, SinkTopic string
+	// SinkTransactionalID is the Kafka sink's transactional id with
+	// exactly-once (sink.transactionalId; runtime value): one per
+	// instance, kept across its restarts, so that a restarted instance
+	// fences its predecessor at once. "" = the group and a random
+	// suffix, new at every start.
+	SinkTransactionalID string
 	// MaxFailures is how often a partition task is tried before its batch
 	// fails (retries.maxFailures); RetryBackoff is the first wait between
 	// tries, doubling up to 10s (retries.backoff).
@@ -183,13 +189,16 @@ func (e *SettingError) Error() string { return e.Setting + ": " + e.Msg }
 // refuses the configuration instead of ignoring the setting. The runtime
 // runs at-least-once and at-most-once with offsets in Kafka or PostgreSQL,
 // and exactly-once with the PostgreSQL sink (whose transaction holds the
-// batch's output and offsets) or the files sink (whose published files are
-// the offsets).
+// batch's output and offsets), the files sink (whose published files are
+// the offsets) or the Kafka sink (whose transaction holds the batch's
+// output and the group's offsets).
 func (j *Job) Unsupported() []*SettingError {
 	var errs []*SettingError
 	switch j.SinkType {
 	case SinkKafka:
-		errs = append(errs, &SettingError{"sink.type", "\"kafka\" is not served by this runtime yet; the files and postgres sinks are, or write the output in ProcessBatch with sink.type none"})
+		if j.OffsetsStore != StoreKafka {
+			errs = append(errs, &SettingError{"offsets.store", fmt.Sprintf("%q: the kafka sink commits the offsets itself, as the group's commits in Kafka (in the batch's transaction with exactly-once, after flushing the batch's output otherwise); use offsets.store kafka", j.OffsetsStore)})
+		}
 	case SinkPostgres:
 		if j.Semantics != ExactlyOnce {
 			errs = append(errs, &SettingError{"sink.type", fmt.Sprintf("\"postgres\" commits each batch's output together with its offsets, in one transaction: it runs with semantics exactly-once, not %q; for %s, write to PostgreSQL from ProcessBatch (idempotently, keyed by Record.SourceID) and keep the offsets with offsets.store postgres", j.Semantics, j.Semantics)})

@@ -142,7 +142,9 @@ func TestUnsupported(t *testing.T) {
 		{Job{SinkType: SinkFiles, OffsetsStore: StoreFiles, Semantics: ExactlyOnce}, nil},
 		{Job{SinkType: SinkFiles, OffsetsStore: StoreFiles}, []string{`sink.type: "files" publishes each partition-batch as one file`}},
 		{Job{OffsetsStore: StoreFiles}, []string{`offsets.store: "files" is the files sink's store`}},
-		{Job{SinkType: SinkKafka}, []string{`sink.type: "kafka" is not served`}},
+		{Job{SinkType: SinkKafka}, nil},
+		{Job{SinkType: SinkKafka, Semantics: ExactlyOnce}, nil},
+		{Job{SinkType: SinkKafka, OffsetsStore: StorePostgres}, []string{`offsets.store: "postgres": the kafka sink commits the offsets itself`}},
 		{Job{OffsetsStore: StorePostgres}, nil},
 		{Job{OffsetsStore: StorePostgres, Semantics: AtMostOnce}, nil},
 	} {

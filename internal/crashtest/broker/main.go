@@ -14,13 +14,17 @@
 //
 //	POST /fault?request=fetch&percent=30&for=3s
 //	POST /fault?request=offsetcommit&percent=50&for=2s
+//	POST /fault?request=endtxn&percent=50&for=2s
 //
 // fails that share of the named requests for that long, the way a broker
 // in trouble fails them: a failed fetch closes the connection it came on
 // (the client reconnects and fetches again); a failed OffsetCommit
 // either closes its connection too, or answers every partition with
 // COORDINATOR_LOAD_IN_PROGRESS (a coordinator that just moved), both of
-// which the job must ride out without failing its batch. GET /faults
+// which the job must ride out without failing its batch. The transaction's
+// requests of the Kafka sink, addoffsetstotxn, txnoffsetcommit and endtxn
+// (commits only; aborts pass), are answered TRANSACTION_ABORTABLE without
+// acting on them: the batch's transaction is aborted. GET /faults
 // says how many requests each fault failed.
 package main
 
@@ -50,14 +54,19 @@ func main() {
 	topic := flag.String("topic", "sequence", "topic to create")
 	partitions := flag.Int("partitions", 12, "partitions of the topic")
 	data := flag.String("data", "", "directory to persist the cluster in, and reload it from (kfake.DataDir)")
+	output := flag.String("output", "", "a second topic with as many partitions, for the Kafka sink's output")
 	flag.Parse()
 
 	// Short session timeouts let the group expire a killed replica in a
 	// second or two; kfake's default minimum is 6s.
+	topics := []string{*topic}
+	if *output != "" {
+		topics = append(topics, *output)
+	}
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.Ports(*port),
-		kfake.SeedTopics(int32(*partitions), *topic),
+		kfake.SeedTopics(int32(*partitions), topics...),
 		kfake.GroupMinSessionTimeout(100 * time.Millisecond),
 	}
 	if *data != "" {
@@ -88,14 +97,20 @@ func main() {
 
 // faults injects failures into the cluster's requests and counts them.
 type faults struct {
-	c                     *kfake.Cluster
-	fetches, offsetCommit atomic.Int64
+	c                                *kfake.Cluster
+	fetches, offsetCommit            atomic.Int64
+	addOffsets, txnOffsetCommit, end atomic.Int64
 }
 
 func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/faults" && r.Method == http.MethodGet:
 		fmt.Fprintf(w, "fetch %d\noffsetcommit %d\n", f.fetches.Load(), f.offsetCommit.Load())
+		for name, n := range map[string]*atomic.Int64{"addoffsetstotxn": &f.addOffsets, "txnoffsetcommit": &f.txnOffsetCommit, "endtxn": &f.end} {
+			if c := n.Load(); c > 0 {
+				fmt.Fprintf(w, "%s %d\n", name, c)
+			}
+		}
 	case r.URL.Path == "/fault" && r.Method == http.MethodPost:
 		q := r.URL.Query()
 		percent, err := strconv.Atoi(q.Get("percent"))
@@ -144,8 +159,27 @@ func (f *faults) inject(request string, percent int, until time.Time) error {
 			}
 			return commitFailed(req.(*kmsg.OffsetCommitRequest)), nil
 		}
+	case "addoffsetstotxn":
+		key, n = kmsg.AddOffsetsToTxn, &f.addOffsets
+		fail = func(req kmsg.Request) (kmsg.Response, error) {
+			resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
+			resp.Version, resp.ErrorCode = req.GetVersion(), kerr.TransactionAbortable.Code
+			return resp, nil
+		}
+	case "txnoffsetcommit":
+		key, n = kmsg.TxnOffsetCommit, &f.txnOffsetCommit
+		fail = func(req kmsg.Request) (kmsg.Response, error) {
+			return txnCommitFailed(req.(*kmsg.TxnOffsetCommitRequest)), nil
+		}
+	case "endtxn":
+		key, n = kmsg.EndTxn, &f.end
+		fail = func(req kmsg.Request) (kmsg.Response, error) {
+			resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+			resp.Version, resp.ErrorCode = req.GetVersion(), kerr.TransactionAbortable.Code
+			return resp, nil
+		}
 	default:
-		return fmt.Errorf("request %q is not fetch or offsetcommit", request)
+		return fmt.Errorf("request %q is not fetch, offsetcommit, addoffsetstotxn, txnoffsetcommit or endtxn", request)
 	}
 	log.Printf("failing %d%% of %s requests until %s", percent, request, until.Format(time.RFC3339Nano))
 	f.c.ControlKey(int16(key), func(req kmsg.Request) (kmsg.Response, error, bool) {
@@ -156,6 +190,9 @@ func (f *faults) inject(request string, percent int, until time.Time) error {
 		f.c.KeepControl()
 		if rand.IntN(100) >= percent {
 			return nil, nil, false // the cluster answers as usual
+		}
+		if end, ok := req.(*kmsg.EndTxnRequest); ok && !end.Commit {
+			return nil, nil, false // aborts pass: they are how a failed batch recovers
 		}
 		n.Add(1)
 		resp, err := fail(req)
@@ -176,6 +213,25 @@ func commitFailed(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
 			rp := kmsg.NewOffsetCommitResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}
+
+// txnCommitFailed answers every partition of req with
+// TRANSACTION_ABORTABLE.
+func txnCommitFailed(req *kmsg.TxnOffsetCommitRequest) *kmsg.TxnOffsetCommitResponse {
+	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+	resp.Version = req.Version
+	for _, t := range req.Topics {
+		rt := kmsg.NewTxnOffsetCommitResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.ErrorCode = kerr.TransactionAbortable.Code
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)

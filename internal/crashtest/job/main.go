@@ -54,7 +54,8 @@ func run(args []string) int {
 	instance := fs.String("instance", "", "static group member id (see the comment on static membership)")
 	hold := fs.Duration("hold", 0, "pause of each batch with records after recording its ranges, and again after the fsync")
 	session := fs.Duration("session-timeout", 2*time.Second, "group session timeout")
-	sinkType := fs.String("sink", "", "exactly-once into a sink: postgres (rows in -sink-table of -dsn's database) or files (under -sink-dir)")
+	sinkType := fs.String("sink", "", "into a sink: postgres (rows in -sink-table of -dsn's database) or files (under -sink-dir), exactly-once; kafka (to -sink-topic), with -semantics")
+	sinkTopic := fs.String("sink-topic", "", "the kafka sink's topic")
 	sinkTable := fs.String("sink-table", "", "the postgres sink's table: (partition int, kafka_offset bigint, seq bigint)")
 	sinkDir := fs.String("sink-dir", "", "the files sink's directory")
 	if err := fs.Parse(args); err != nil {
@@ -106,6 +107,9 @@ func run(args []string) int {
 	cfg.EngineOptions = append(cfg.EngineOptions, runtime.WithSemantics(sem),
 		runtime.KgoOpts(kgo.RebalanceTimeout(2**session)))
 	if *sinkType != "" {
+		if *sinkType == "kafka" {
+			return runKafkaSink(ctx, cfg, fs.Args(), sem, *sinkTopic, *instance, *hold)
+		}
 		return runSink(ctx, cfg, fs.Args(), *sinkType, *dsn, *table, *sinkTable, *sinkDir, *hold)
 	}
 	h := &handler{out: f, hold: *hold}
@@ -130,8 +134,10 @@ func semanticsOf(s string) (runtime.Semantics, error) {
 		return runtime.AtLeastOnce, nil
 	case "at-most-once":
 		return runtime.AtMostOnce, nil
+	case "exactly-once": // with -sink kafka
+		return runtime.ExactlyOnce, nil
 	}
-	return 0, fmt.Errorf("-semantics %q is not at-least-once or at-most-once", s)
+	return 0, fmt.Errorf("-semantics %q is not at-least-once, at-most-once or exactly-once", s)
 }
 
 // handler appends each batch's records to out and fsyncs before it
