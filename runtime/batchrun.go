@@ -101,6 +101,9 @@ type batch struct {
 	// rewind: the batch was given up unhandled, and its partitions are
 	// to be read again from its start (see staleCommit).
 	rewind bool
+	// reread: the batch's transaction was aborted (AbortedError) and it
+	// is read again; its failure does not end the job.
+	reread bool
 }
 
 func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id int64, at time.Time) error {
@@ -150,7 +153,7 @@ func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id 
 	info.Err = err
 	e.record(info)
 	e.notify.completed(info)
-	if e.lost(b, err) {
+	if e.lost(b, err) || b.reread {
 		err = nil
 	}
 	if err == nil && est != nil {
@@ -191,7 +194,16 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 			}
 			b.stored.done = err == nil
 			e.countCommit(err)
-			if err != nil && staleCommit(err) {
+			switch {
+			case err == nil:
+			case txn != nil:
+				// Nothing of the transaction is kept: abort it,
+				// and read the batch again if it may pass.
+				if e.rereadAborted(ctx, b, err) {
+					txn.Abort(context.WithoutCancel(ctx), b.all)
+					return err
+				}
+			case staleCommit(err):
 				return e.staleBatch(b, err)
 			}
 		case handle:
@@ -268,7 +280,41 @@ func (e *Engine) countCommit(err error) {
 		e.commitFailures++
 	} else {
 		e.commits++
+		e.abortedSince = time.Time{}
 	}
+}
+
+// rereadAborted reports whether the exactly-once batch b, whose Store
+// failed with err, is to be read again in the process: its store says the
+// transaction certainly did not commit (AbortedError), and batches have
+// not kept aborting for longer than the outage limit. It marks b so.
+func (e *Engine) rereadAborted(ctx context.Context, b *batch, err error) bool {
+	var ae *AbortedError
+	if e.cfg.semantics != ExactlyOnce || !errors.As(err, &ae) {
+		return false
+	}
+	e.mu.Lock()
+	now := time.Now()
+	if e.abortedSince.IsZero() {
+		e.abortedSince = now
+	}
+	since := e.abortedSince
+	e.mu.Unlock()
+	if lim := e.cfg.outageLimit; lim > 0 && now.Sub(since) >= lim {
+		e.Logger().Error("batches keep aborting for longer than the outage limit (kafka.outageLimit)", "since", since, "outage_limit", lim)
+		return false
+	}
+	b.rewind, b.reread = true, true
+	e.Logger().Warn("batch's transaction aborted; its partitions are read again from its start",
+		"batch", b.view.id, "records", b.records, "err", err.Error())
+	// Not at once: what aborted it may need a moment to pass.
+	t := time.NewTimer(e.cfg.taskBackoff)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return true
 }
 
 // commitAsync queues ranges for flushCommits; see Stream.CommitAsync.

@@ -111,8 +111,11 @@ type Engine struct {
 	// commits and commitFailures count batch offset stores; kafkaHealth
 	// is the brokers' state for Snapshot. All under mu.
 	commits, commitFailures int64
-	kafkaHealth             KafkaHealth
-	outage                  outageState // the running outage's details (health.go)
+	// abortedSince is when the first of the batches aborted in a row
+	// (AbortedError) was; zero after a stored batch.
+	abortedSince time.Time
+	kafkaHealth  KafkaHealth
+	outage       outageState // the running outage's details (health.go)
 	// pending and callbacks are what CommitAsync queued.
 	pending   map[TopicPartition]int64
 	callbacks []func([]OffsetRange, error)

@@ -52,6 +52,21 @@ type TransactionalStore interface {
 	Abort(ctx context.Context, b StoredBatch)
 }
 
+// AbortedError is what a TransactionalStore's Store returns when the
+// batch's transaction certainly did not commit (none of its output is
+// visible, its offsets are not stored) for a cause that may pass: a broker
+// answering TRANSACTION_ABORTABLE, a request failing before the commit was
+// asked for. The engine aborts the transaction and reads the batch again
+// in the process, as Spark re-runs a failed stage, instead of failing the
+// job; only when batches keep aborting for longer than the outage limit
+// (kafka.outageLimit) does the job fail. A store must not use it for an
+// outcome it does not know (a commit request without an answer) nor for a
+// fenced instance.
+type AbortedError struct{ Err error }
+
+func (e *AbortedError) Error() string { return e.Err.Error() }
+func (e *AbortedError) Unwrap() error { return e.Err }
+
 // PartitionRetrier is a TransactionalStore that can take back what one
 // partition's task wrote to the in-flight batch's output (a files sink's
 // partition file), so an exactly-once job retries a failed task within

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -400,6 +402,48 @@ func (k *Kafka) WriteDeadLetters(ctx context.Context, recs []*kgo.Record) error 
 // without, the offsets are committed as the group member.
 func (k *Kafka) Store(ctx context.Context, b runtime.StoredBatch) (err error) {
 	k.mu.Lock()
+	txn := k.txn && k.inTxn
+	k.mu.Unlock()
+	err = k.store(ctx, b)
+	if err != nil && txn && abortable(err) {
+		err = &runtime.AbortedError{Err: err}
+	}
+	return err
+}
+
+// abortable reports whether a failed Store of a transaction left it
+// certainly uncommitted for a cause that may pass, so the engine may abort
+// it and read the batch again (runtime.AbortedError): Kafka answering
+// TRANSACTION_ABORTABLE, or a retriable error (a coordinator moving, a
+// timeout, a dropped connection) before the commit was asked for. Not an
+// EndTxn whose outcome is unknown, an instance fenced by a newer one or a
+// stale group generation (a zombie: it fails, and its partitions are read
+// by their new owner), nor refused authorization.
+func abortable(err error) bool {
+	if errors.Is(err, kerr.TransactionAbortable) {
+		return true
+	}
+	var unknown *endTxnError
+	if errors.As(err, &unknown) {
+		return false
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Retriable
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// endTxnError is a failed EndTxn of a commit: unless Kafka said the
+// transaction is aborted, whether it committed is not known.
+type endTxnError struct{ err error }
+
+func (e *endTxnError) Error() string { return e.err.Error() }
+func (e *endTxnError) Unwrap() error { return e.err }
+
+func (k *Kafka) store(ctx context.Context, b runtime.StoredBatch) (err error) {
+	k.mu.Lock()
 	cl, in, group := k.cl, k.inTxn, k.bind.GroupOffsets
 	k.mu.Unlock()
 	if cl == nil {
@@ -452,7 +496,7 @@ func (k *Kafka) Store(ctx context.Context, b runtime.StoredBatch) (err error) {
 	}
 	endStart := time.Now()
 	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		return fmt.Errorf("kafka sink: committing the transaction of batch %d (transactional id %q): %w", b.ID, k.txnID, err)
+		return &endTxnError{fmt.Errorf("kafka sink: committing the transaction of batch %d (transactional id %q): %w", b.ID, k.txnID, err)}
 	}
 	took := time.Since(endStart)
 	k.mu.Lock()
