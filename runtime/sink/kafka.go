@@ -309,12 +309,7 @@ func (k *Kafka) stableOffsets(ctx context.Context, tps []runtime.TopicPartition)
 			return nil, fmt.Errorf("fetching the committed offsets of group %q: %w", k.bind.Group, err)
 		}
 		for _, t := range g.Topics {
-			name := t.Topic
-			for n, id := range ids {
-				if name == "" && id == t.TopicID {
-					name = n
-				}
-			}
+			name := topicName(t.Topic, t.TopicID, ids)
 			for _, p := range t.Partitions {
 				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 					return nil, fmt.Errorf("fetching the committed offset of group %q for topic %s partition %d: %w", k.bind.Group, name, p.Partition, err)
@@ -588,12 +583,7 @@ func (k *Kafka) commitOffsets(ctx context.Context, b runtime.StoredBatch) error 
 		return &runtime.CommitError{Range: b.Ranges[0], Err: fmt.Errorf("committing offsets in the transaction: %w", err)}
 	}
 	for _, t := range resp.Topics {
-		name := t.Topic
-		for n, id := range ids {
-			if name == "" && id == t.TopicID {
-				name = n
-			}
-		}
+		name := topicName(t.Topic, t.TopicID, ids)
 		for _, p := range t.Partitions {
 			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 				r := runtime.OffsetRange{Topic: name, Partition: p.Partition}
@@ -607,6 +597,20 @@ func (k *Kafka) commitOffsets(ctx context.Context, b runtime.StoredBatch) error 
 		}
 	}
 	return nil
+}
+
+// topicName is a response's topic: its name, or, from versions that send
+// only topic ids, the name whose id ids holds.
+func topicName(name string, id [16]byte, ids map[string][16]byte) string {
+	if name != "" {
+		return name
+	}
+	for n, nid := range ids {
+		if nid == id {
+			return n
+		}
+	}
+	return ""
 }
 
 // retryConcurrent retries fn while Kafka answers CONCURRENT_TRANSACTIONS:
