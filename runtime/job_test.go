@@ -44,13 +44,13 @@ func TestJobConfigExpandEnv(t *testing.T) {
 }
 
 func TestJobConfigValidateNamesProblems(t *testing.T) {
-	c := JobConfig{Job: config.Job{SASLPassword: "${KAFKA_PASSWORD}", Location: config.Location(9), SinkType: config.SinkKafka}}
+	c := JobConfig{Job: config.Job{SASLPassword: "${KAFKA_PASSWORD}", Location: config.Location(9), SinkType: config.SinkKafka, OffsetsStore: config.StorePostgres}}
 	c.ExpandEnv(env(nil))
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted a broken configuration")
 	}
-	for _, want := range []string{"SASLPassword", "KAFKA_PASSWORD", "no broker given", "BatchInterval", "config Location: location.strategy: 9 is not a valid value", `config SinkType: sink.type: "kafka" is not served`} {
+	for _, want := range []string{"SASLPassword", "KAFKA_PASSWORD", "no broker given", "BatchInterval", "config Location: location.strategy: 9 is not a valid value", `offsets.store: "postgres": the kafka sink commits the offsets itself`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
