@@ -23,7 +23,7 @@ import (
 	"github.com/streamgen/streamgen/runtime/config"
 )
 
-//go:embed all:common all:etl-warehouse all:anomaly-detector all:entity-cache
+//go:embed all:common all:etl-warehouse all:anomaly-detector all:entity-cache all:kafka-to-kafka
 var files embed.FS
 
 // Template is a starter project.
@@ -38,15 +38,12 @@ type Template struct {
 }
 
 // List is every template, in the order init's usage lists them.
-//
-// kafka-to-kafka (a job whose output is a Kafka topic, in the same Kafka
-// transaction as its offsets) joins them once the runtime serves
-// sink.type kafka; until then the generator refuses that sink.
 var List = []Template{
 	{"etl-warehouse", "the warehouse ETL: impressions into Avro files, exactly once (files sink, Passthrough)", ""},
 	{"anomaly-detector", "the anomaly detector: flags campaigns whose impressions spike, at most once, always from the latest offsets, with a schema registry", ""},
 	{"entity-cache", "the entity cache: clicks upserted into PostgreSQL keyed by impression, at least once, offsets in PostgreSQL",
 		"a PostgreSQL database it may write to: set PREFIX_TEST_POSTGRES_DSN (default postgres://postgres@localhost:5432/postgres?sslmode=disable)"},
+	{"kafka-to-kafka", "Kafka to Kafka: impressions enriched into a new record type on another topic, exactly once, output and offsets in one Kafka transaction, with a schema registry", ""},
 }
 
 // Lookup returns the template named name.

@@ -391,7 +391,7 @@ func TestInitErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"init", "kafka-to-kafka", filepath.Join(tmp, "a")}, 2, `no template "kafka-to-kafka"; the templates are etl-warehouse, anomaly-detector, entity-cache`},
+		{[]string{"init", "kafka-to-s3", filepath.Join(tmp, "a")}, 2, `no template "kafka-to-s3"; the templates are etl-warehouse, anomaly-detector, entity-cache, kafka-to-kafka`},
 		{[]string{"init", "etl-warehouse"}, 2, "want TEMPLATE and DIR"},
 		{[]string{"init", "-replace", checkoutDir(t), "etl-warehouse", filepath.Join(tmp, "My_ETL")}, 1, `"My_ETL" cannot be the job's name`},
 		{[]string{"init", "-replace", checkoutDir(t), "-package", "type", "etl-warehouse", filepath.Join(tmp, "b")}, 1, `"type" cannot be the generated package's name`},
