@@ -279,7 +279,7 @@ func (wg *writerGen) read(g *jen.Group, w, rs avro.Schema, rt *model.Type, targe
 			}
 			witem, ritem = wm.Values(), rm.Values()
 		}
-		min := writerMinSize(witem, map[string]bool{})
+		min := codec.MinSize(witem)
 		if rt.Kind == model.Map {
 			min++ // the key's length
 		}
@@ -412,36 +412,6 @@ func (wg *writerGen) skip(g *jen.Group, w avro.Schema, visiting map[string]bool)
 		return ok
 	}
 	return false
-}
-
-// writerMinSize is the fewest bytes a value of writer type w takes, so that
-// a block count the input cannot hold is rejected before allocating.
-func writerMinSize(w avro.Schema, visiting map[string]bool) int {
-	switch s := deref(w).(type) {
-	case *avro.PrimitiveSchema:
-		switch s.Type() {
-		case avro.Null:
-			return 0
-		case avro.Float:
-			return 4
-		case avro.Double:
-			return 8
-		}
-	case *avro.FixedSchema:
-		return s.Size()
-	case *avro.RecordSchema:
-		if visiting[s.FullName()] {
-			return 0
-		}
-		visiting[s.FullName()] = true
-		defer delete(visiting, s.FullName())
-		sum := 0
-		for _, f := range s.Fields() {
-			sum += writerMinSize(f.Type(), visiting)
-		}
-		return sum
-	}
-	return 1
 }
 
 // writerDecodersDoc describes the writers a record's resolver specializes.

@@ -620,7 +620,17 @@ func skipBlocks(minItemSize int, item op) op {
 
 // minSize is the smallest encoded size of a value of writer type w, a lower
 // bound used to reject impossible block counts.
-func (b *builder) minSize(w avro.Schema) int {
+func (b *builder) minSize(w avro.Schema) int { return minSize(w, b.sizes) }
+
+// MinSize is the fewest bytes a value of writer type w takes in Avro's
+// binary encoding: a lower bound with which a decoder rejects a block
+// count the remaining input cannot hold before it allocates. The
+// transcoder and the decoders generated per writer schema share it.
+func MinSize(w avro.Schema) int { return minSize(w, make(map[avro.Schema]int)) }
+
+// minSize is MinSize remembering records' sizes in sizes; a record being
+// sized (recursion) counts 0, which keeps the bound a lower one.
+func minSize(w avro.Schema, sizes map[avro.Schema]int) int {
 	switch w := deref(w).(type) {
 	case *avro.NullSchema:
 		return 0
@@ -637,15 +647,15 @@ func (b *builder) minSize(w avro.Schema) int {
 	case *avro.FixedSchema:
 		return w.Size()
 	case *avro.RecordSchema:
-		if n, ok := b.sizes[w]; ok {
+		if n, ok := sizes[w]; ok {
 			return n // 0 while in progress: an underestimate is safe
 		}
-		b.sizes[w] = 0
+		sizes[w] = 0
 		n := 0
 		for _, f := range w.Fields() {
-			n += b.minSize(f.Type())
+			n += minSize(f.Type(), sizes)
 		}
-		b.sizes[w] = n
+		sizes[w] = n
 		return n
 	}
 	return 1 // enum, union, array, map: at least one varint
