@@ -104,6 +104,25 @@ type batch struct {
 	// reread: the batch's transaction was aborted (AbortedError) and it
 	// is read again; its failure does not end the job.
 	reread bool
+	// refused: the group refused the handled batch's offsets (staleBatch).
+	refused bool
+}
+
+// offsets is what became of b's offsets, for its BatchInfo.
+func (e *Engine) offsets(b *batch, err error) OffsetsOutcome {
+	switch {
+	case e.cfg.manualCommit:
+		return OffsetsByHandler
+	case b.refused:
+		return OffsetsRefused
+	case b.rewind:
+		return OffsetsReread
+	case b.stored.done && err != nil:
+		return OffsetsLost
+	case b.stored.done:
+		return OffsetsStored
+	}
+	return OffsetsNotStored
 }
 
 func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id int64, at time.Time) error {
@@ -151,6 +170,7 @@ func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id 
 	}
 	info.TotalDelay = info.SchedulingDelay + info.ProcessingTime
 	info.Err = err
+	info.Offsets = e.offsets(b, err)
 	e.record(info)
 	e.notify.completed(info)
 	if e.lost(b, err) || b.reread {
@@ -204,7 +224,7 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 					return err
 				}
 			case staleCommit(err):
-				return e.staleBatch(b, err)
+				return e.staleBatch(ctx, b, err)
 			}
 		case handle:
 			if err = recovered("the handler", func() error { return h(ctx, b.view) }); err != nil {
@@ -238,19 +258,20 @@ func staleCommit(err error) bool {
 // not run and must not run now (nothing stored says it may); the
 // partitions are read again from the batch's start (rewind), by us or by
 // their next owner.
-func (e *Engine) staleBatch(b *batch, err error) error {
+func (e *Engine) staleBatch(ctx context.Context, b *batch, err error) error {
 	if e.cfg.semantics == AtMostOnce {
 		b.rewind = true
 		e.Logger().Warn("batch not handled: the group refused its offsets (this member's generation is over); its partitions are read again from its start",
 			"batch", b.view.id, "records", b.records, "group", e.cfg.group, "err", err.Error())
 		return nil
 	}
-	e.Logger().Warn("batch handled but its offsets not stored: the group refused them (this member's generation is over); the next batch stores them if this member keeps the partitions, else their next owner reads the batch again",
+	e.Logger().Warn("batch handled but its offsets not stored: the group refused them (this member's generation is over); the next batch stores them if this member keeps the partitions or gets them back, else their next owner reads the batch again",
 		"batch", b.view.id, "records", b.records, "group", e.cfg.group, "err", err.Error())
+	b.refused = true
 	for _, c := range e.consumers {
 		c.keepUnstored(b.stored.Ranges)
 	}
-	return e.flushCommits(context.Background())
+	return e.flushCommits(ctx)
 }
 
 func (e *Engine) disposeBad(ctx context.Context, b *batch) error {

@@ -48,6 +48,14 @@ type consumer struct {
 	parts   map[TopicPartition]*partState
 	started bool  // the first assignment applied StartFrom and WithOffsets
 	fatal   error // set from kgo's callbacks, returned by the next fill
+	// unstored are handled ranges whose commit the group refused
+	// (staleBatch), one merged range a partition. They outlive the
+	// partition's state: a member whose generation ended loses every
+	// partition (onLost) and usually gets the same ones back when it
+	// rejoins; then it resumes after what it handled, and its next batch
+	// stores the range with its own (assign). A partition revoked while it
+	// has one stores it in the revoke callback (revoked).
+	unstored map[TopicPartition]OffsetRange
 }
 
 // partState is what the engine knows about one owned partition.
@@ -68,14 +76,11 @@ type partState struct {
 	paused  bool
 	slot    int
 	hwm     int64 // the high watermark the latest fetch reported, -1 before
-	// unstored is a handled range whose commit the group refused
-	// (staleBatch): the next batch stores it along with its own, as long
-	// as the partition stays owned.
-	unstored *OffsetRange
 }
 
 func newConsumer(e *Engine, srcs []*source, direct bool) *consumer {
-	return &consumer{e: e, srcs: srcs, direct: direct, decoded: make(chan struct{}, 1), parts: make(map[TopicPartition]*partState)}
+	return &consumer{e: e, srcs: srcs, direct: direct, decoded: make(chan struct{}, 1),
+		parts: make(map[TopicPartition]*partState), unstored: make(map[TopicPartition]OffsetRange)}
 }
 
 func (c *consumer) setFatal(err error) {
@@ -181,7 +186,7 @@ func (c *consumer) open(ctx context.Context) error {
 			kgo.BlockRebalanceOnPoll(),
 			kgo.Balancers(c.balancers()...),
 			kgo.AdjustFetchOffsetsFn(c.adjustOffsets),
-			kgo.OnPartitionsRevoked(c.drop),
+			kgo.OnPartitionsRevoked(c.revoked),
 			kgo.OnPartitionsLost(c.drop),
 		)
 		if e.cfg.instanceID != "" {
@@ -221,6 +226,20 @@ func (c *consumer) assign(ctx context.Context, tps []TopicPartition, explicit ma
 	defer c.mu.Unlock()
 	c.started = true
 	for tp, off := range start {
+		if u, ok := c.unstored[tp]; ok {
+			if off != u.FromOffset {
+				// Another member stored past it (or the start was
+				// moved): what it handled is that member's now.
+				delete(c.unstored, tp)
+			} else {
+				// Nobody stored anything since this member handled
+				// u: go on after it, and store it with the next batch.
+				c.e.Logger().Info("partition back after a rebalance: resuming after the batch handled before it, whose offsets the next batch stores",
+					"topic", tp.Topic, "partition", tp.Partition, "stored", off, "resume_at", u.UntilOffset)
+				off = u.UntilOffset
+				start[tp] = off
+			}
+		}
 		s := srcs[tp]
 		c.parts[tp] = &partState{src: s, next: off, fetched: off, hwm: -1, slot: c.e.place(s, leaders, tp)}
 	}
@@ -260,9 +279,61 @@ func (c *consumer) adjustOffsets(ctx context.Context, offs map[string]map[int32]
 	return out, nil
 }
 
-// drop forgets revoked or lost partitions. Revocation only happens between
-// batches (BlockRebalanceOnPoll), after the last batch's offsets were
-// stored.
+// revoked stores what this member handled of the revoked partitions but
+// could not store (unstored), while its generation still lets it commit,
+// then forgets the partitions. Revocation only happens between batches
+// (BlockRebalanceOnPoll), and at the stop (leaving the group), after the
+// last batch's offsets were stored or refused: storing the refused ones
+// here is what keeps a graceful stop in a rebalance from handing its
+// last batch to the next owner.
+func (c *consumer) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	c.mu.Lock()
+	var ranges []OffsetRange
+	for t, ps := range revoked {
+		for _, p := range ps {
+			if u, ok := c.unstored[TopicPartition{t, p}]; ok {
+				ranges = append(ranges, u)
+			}
+		}
+	}
+	c.mu.Unlock()
+	if len(ranges) > 0 {
+		c.storeUnstored(ctx, ranges)
+	}
+	c.drop(ctx, cl, revoked)
+}
+
+// storeUnstored stores ranges that a batch handled but could not store,
+// bounded by revokeStoreTimeout since a rebalance waits for it, and
+// forgets them once stored. Refused again, they stay: the partitions'
+// next owner reads them again, or this member stores them if it gets
+// them back.
+func (c *consumer) storeUnstored(ctx context.Context, ranges []OffsetRange) {
+	ctx, cancel := context.WithTimeout(ctx, revokeStoreTimeout)
+	defer cancel()
+	err := c.e.store.Store(ctx, StoredBatch{Time: time.Now(), Ranges: ranges})
+	c.e.countCommit(err)
+	if err != nil {
+		c.e.Logger().Warn("offsets of a handled batch not stored at revocation: the partitions' next owner reads it again",
+			"ranges", fmt.Sprint(ranges), "err", err.Error())
+		return
+	}
+	c.e.Logger().Info("stored the offsets the group had refused, as the partitions were revoked", "ranges", fmt.Sprint(ranges))
+	c.mu.Lock()
+	for _, r := range ranges {
+		if u, ok := c.unstored[r.TopicPartition()]; ok && u.UntilOffset <= r.UntilOffset {
+			delete(c.unstored, r.TopicPartition())
+		}
+	}
+	c.mu.Unlock()
+}
+
+// revokeStoreTimeout bounds storing refused ranges in the revoke
+// callback, which the group's rebalance (or the stop) waits on.
+const revokeStoreTimeout = 5 * time.Second
+
+// drop forgets revoked or lost partitions, but not their unstored ranges
+// (see consumer.unstored).
 //
 // A pause outlives the assignment in kgo, so a partition paused here and
 // assigned back later would never be fetched again: resume it on the way
@@ -525,27 +596,36 @@ func (c *consumer) cutBatch(rate float64, cuts []cut) {
 	}
 }
 
-// keepUnstored remembers ranges, handled but refused by the group, on the
-// partitions this consumer still owns, for the next batch to store.
+// keepUnstored remembers ranges of this consumer's partitions, handled but
+// refused by the group, for a later batch (or the revoke callback) to
+// store. A partition's ranges merge into one: consecutive batches refused
+// in a row make one range from the first's start to the last's end.
 func (c *consumer) keepUnstored(ranges []OffsetRange) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, r := range ranges {
-		if st := c.parts[r.TopicPartition()]; st != nil && (st.unstored == nil || st.unstored.UntilOffset < r.UntilOffset) {
-			st.unstored = &r
+		tp := r.TopicPartition()
+		if c.parts[tp] == nil {
+			continue
 		}
+		if u, ok := c.unstored[tp]; ok {
+			r.FromOffset = min(r.FromOffset, u.FromOffset)
+			r.UntilOffset = max(r.UntilOffset, u.UntilOffset)
+		}
+		c.unstored[tp] = r
 	}
 }
 
-// takeUnstored returns, and forgets, the ranges keepUnstored kept.
+// takeUnstored returns, and forgets, the unstored ranges of the
+// partitions this consumer owns.
 func (c *consumer) takeUnstored() []OffsetRange {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []OffsetRange
-	for _, st := range c.parts {
-		if st.unstored != nil {
-			out = append(out, *st.unstored)
-			st.unstored = nil
+	for tp, u := range c.unstored {
+		if c.parts[tp] != nil {
+			out = append(out, u)
+			delete(c.unstored, tp)
 		}
 	}
 	return out

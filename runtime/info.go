@@ -30,6 +30,87 @@ type BatchInfo struct {
 	Ranges map[string][]OffsetRange
 	// Err is the batch's failure, nil on success and before completion.
 	Err error
+	// Offsets is what became of the batch's offsets: only OffsetsStored
+	// (or OffsetsByHandler) means a restart will not read the batch
+	// again. Set at completion.
+	Offsets OffsetsOutcome
+}
+
+// endsRun reports whether the batch's failure ends Run: every failure but
+// a batch read again in the process or lost at most once.
+func (i BatchInfo) endsRun() bool {
+	return i.Err != nil && i.Offsets != OffsetsReread && i.Offsets != OffsetsLost
+}
+
+// OffsetsOutcome is what became of a completed batch's offsets.
+type OffsetsOutcome int
+
+const (
+	// OffsetsNotStored: the batch failed before its offsets were stored;
+	// a restart reads it again from the stored offsets.
+	OffsetsNotStored OffsetsOutcome = iota
+	// OffsetsStored: the batch's offsets (exactly-once: with its output)
+	// are in the offset store.
+	OffsetsStored
+	// OffsetsRefused: at-least-once, the batch was handled but the group
+	// refused its offsets (this member's generation was over, a
+	// rebalance). The next batch stores them if this member keeps or gets
+	// back the partitions; otherwise their next owner reads the batch
+	// again.
+	OffsetsRefused
+	// OffsetsReread: the batch was given up and its partitions are read
+	// again from its start in this process: an exactly-once transaction
+	// that aborted, or at-most-once offsets the group refused before the
+	// handler ran.
+	OffsetsReread
+	// OffsetsLost: at-most-once, the offsets were stored before the
+	// handler, which failed: the batch's records are not read again.
+	OffsetsLost
+	// OffsetsByHandler: ManualCommit; the handler stores offsets itself.
+	OffsetsByHandler
+)
+
+// unstored reports whether a batch that did not end the job left its
+// offsets unstored (refused, read again, lost).
+func (o OffsetsOutcome) unstored() bool {
+	return o == OffsetsRefused || o == OffsetsReread || o == OffsetsLost
+}
+
+func (o OffsetsOutcome) String() string {
+	switch o {
+	case OffsetsNotStored:
+		return "not stored"
+	case OffsetsStored:
+		return "stored"
+	case OffsetsRefused:
+		return "refused by the group"
+	case OffsetsReread:
+		return "read again"
+	case OffsetsLost:
+		return "lost (at-most-once)"
+	case OffsetsByHandler:
+		return "stored by the handler"
+	}
+	return fmt.Sprintf("OffsetsOutcome(%d)", int(o))
+}
+
+// Label is the outcome as one word, for metrics and JSON.
+func (o OffsetsOutcome) Label() string {
+	switch o {
+	case OffsetsNotStored:
+		return "not_stored"
+	case OffsetsStored:
+		return "stored"
+	case OffsetsRefused:
+		return "refused"
+	case OffsetsReread:
+		return "reread"
+	case OffsetsLost:
+		return "lost"
+	case OffsetsByHandler:
+		return "by_handler"
+	}
+	return "unknown"
 }
 
 func (i BatchInfo) String() string {

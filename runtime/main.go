@@ -233,11 +233,23 @@ type batchLogger struct {
 func (*batchLogger) BatchSubmitted(BatchInfo) {}
 func (*batchLogger) BatchStarted(BatchInfo)   {}
 func (l *batchLogger) BatchCompleted(i BatchInfo) {
+	if i.Err != nil && !i.endsRun() {
+		l.log.Warn("batch failed; the job goes on", "batch", i.ID, "records", i.Records, "offsets", i.Offsets.String(), "err", i.Err)
+		return
+	}
 	if i.Err != nil {
 		l.log.Error("batch failed", "batch", i.ID, "err", i.Err)
 		l.mu.Lock()
 		l.failedID, l.failedText = i.ID, i.Err.Error()
 		l.mu.Unlock()
+		return
+	}
+	switch i.Offsets {
+	case OffsetsStored, OffsetsByHandler:
+	default:
+		// Not "done": a restart (or the partitions' next owner) may
+		// read it again.
+		l.log.Warn("batch handled, its offsets not stored", "batch", i.ID, "records", i.Records, "offsets", i.Offsets.String())
 		return
 	}
 	level := slog.LevelInfo

@@ -93,8 +93,8 @@ func (s *Status) alive(snap Snapshot) error {
 	if err := s.stopped.Load(); err != nil {
 		return fmt.Errorf("stopped on error: %w", *err)
 	}
-	// Every failed batch but an at-most-once one ends Run.
-	if b, ok := lastBatch(snap); ok && b.Err != nil && snap.Semantics != AtMostOnce {
+	// A batch read again, or lost at most once, does not end Run.
+	if b, ok := lastBatch(snap); ok && b.endsRun() {
 		return fmt.Errorf("stopped on error: batch %d failed: %w", b.ID, b.Err)
 	}
 	return nil
@@ -221,6 +221,7 @@ type (
 		TotalDelayMs      float64     `json:"totalDelayMs"`
 		BadRecords        int         `json:"badRecords"`
 		Error             string      `json:"error,omitempty"`
+		Offsets           string      `json:"offsets"`
 		Ranges            []rangeJSON `json:"ranges"`
 	}
 	rangeJSON struct {
@@ -291,7 +292,7 @@ func batchToJSON(b BatchInfo) batchJSON {
 	j := batchJSON{
 		ID: b.ID, Time: b.Time, Records: b.Records, SchedulingDelayMs: ms(b.SchedulingDelay),
 		ProcessingTimeMs: ms(b.ProcessingTime), TotalDelayMs: ms(b.TotalDelay), BadRecords: b.BadRecords,
-		Ranges: []rangeJSON{},
+		Offsets: b.Offsets.Label(), Ranges: []rangeJSON{},
 	}
 	if b.Err != nil {
 		j.Error = b.Err.Error()
@@ -334,12 +335,15 @@ func (s *Status) serveJSON(w http.ResponseWriter, r *http.Request) {
 var statusFS embed.FS
 
 var statusPages = template.Must(template.New("").Funcs(template.FuncMap{
-	"ms":     func(d time.Duration) string { return formatMs(ms(d)) },
-	"clock":  func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
-	"num":    func(n any) string { return formatInt(toInt64(n)) },
-	"numf":   func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
-	"rfc":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"uptime": func(d time.Duration) string { return d.Round(time.Second).String() },
+	"ms":    func(d time.Duration) string { return formatMs(ms(d)) },
+	"clock": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
+	// unstored: a batch that did not fail the job, but whose offsets
+	// were not stored as the batch's own (a failed batch says so).
+	"unstored": func(b BatchInfo) bool { return b.Offsets.unstored() },
+	"num":      func(n any) string { return formatInt(toInt64(n)) },
+	"numf":     func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+	"rfc":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"uptime":   func(d time.Duration) string { return d.Round(time.Second).String() },
 }).ParseFS(statusFS, "status/*.html"))
 
 func toInt64(n any) int64 {
@@ -518,6 +522,9 @@ func (s *Status) serveBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	if b.Err != nil {
 		p.Status = "failed: " + oneLine(b.Err.Error())
+	}
+	if b.Offsets.unstored() {
+		p.Status += "; offsets " + b.Offsets.String()
 	}
 	// The job's bad-record counts are per partition and cause, not per
 	// batch: show those whose offsets fall in this batch's ranges.

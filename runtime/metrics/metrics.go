@@ -39,6 +39,7 @@ type Metrics struct {
 	kafka  *kafkaHooks
 
 	batches                    *prometheus.CounterVec
+	batchOffsets               *prometheus.CounterVec
 	records                    prometheus.Counter
 	offsets                    *prometheus.CounterVec
 	schedDelay, procTime, totl prometheus.Histogram
@@ -60,6 +61,7 @@ func New(job string) *Metrics {
 		return prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "streamgen", Name: name, Help: help, ConstLabels: labels, Buckets: delayBuckets})
 	}
 	m.batches = prometheus.NewCounterVec(prometheus.CounterOpts(f("batches_total", "Completed batches, by result (ok or failed).")), []string{"result"})
+	m.batchOffsets = prometheus.NewCounterVec(prometheus.CounterOpts(f("batch_offsets_total", "Completed batches by what became of their offsets: stored; refused (by the group: stored with a later batch or read again by the partitions' next owner); reread (read again in the process); lost (at-most-once); not_stored (the batch failed); by_handler (ManualCommit). Only stored batches are never read again.")), []string{"outcome"})
 	m.records = prometheus.NewCounter(prometheus.CounterOpts(f("records_total", "Records in completed batches: their input size, all streams, including records the decode policy left out.")))
 	m.offsets = prometheus.NewCounterVec(prometheus.CounterOpts(f("offsets_total", "Offsets covered by completed batches' ranges, by stream: the stream's records, plus compacted-away offsets and transaction markers.")), []string{"stream"})
 	m.schedDelay = h("batch_scheduling_delay_seconds", "How long each batch waited for the previous one, from its batch time until processing started.")
@@ -69,11 +71,14 @@ func New(job string) *Metrics {
 	for _, b := range []string{"ok", "failed"} {
 		m.batches.WithLabelValues(b)
 	}
+	for o := runtime.OffsetsNotStored; o <= runtime.OffsetsByHandler; o++ {
+		m.batchOffsets.WithLabelValues(o.Label())
+	}
 	for _, r := range []string{"ok", "unknown", "unusable", "error"} {
 		m.lookups.WithLabelValues(r)
 	}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m.reg.MustRegister(m.batches, m.records, m.offsets, m.schedDelay, m.procTime, m.totl, m.lookups, newSnapshotCollector(m, labels))
+	m.reg.MustRegister(m.batches, m.batchOffsets, m.records, m.offsets, m.schedDelay, m.procTime, m.totl, m.lookups, newSnapshotCollector(m, labels))
 	m.kafka = &kafkaHooks{Metrics: kprom.NewMetrics("streamgen_kafka", kprom.Registerer(m.reg), kprom.WithStaticLabel(labels))}
 	return m
 }
@@ -125,6 +130,7 @@ func (l listener) BatchCompleted(b runtime.BatchInfo) {
 	} else {
 		m.batches.WithLabelValues("ok").Inc()
 	}
+	m.batchOffsets.WithLabelValues(b.Offsets.Label()).Inc()
 	m.records.Add(float64(b.Records))
 	for stream, rs := range b.Ranges {
 		var n int64

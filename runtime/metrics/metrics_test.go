@@ -95,13 +95,19 @@ func TestMetricsAfterRealBatches(t *testing.T) {
 			t.Fatalf("only %d records handled", n)
 		}
 	}
-	// Lag is read at scrape time; wait for the commits of the last batch.
+	// Lag and commits are read at scrape time, from the engine's snapshot,
+	// the batch counters as the listener hears of each batch: one scrape
+	// can fall between a batch's commit and its completion, and between
+	// two counters of one completion (Gather runs collectors
+	// concurrently). Wait until every figure checked below has settled.
 	deadline := time.Now().Add(10 * time.Second)
 	var got map[string]float64
 	for {
 		got = scrape(t, st)
 		// Input size counts the records left out too.
-		if got[`streamgen_records_total{job="clicks-job"}`] == 30 && got[`streamgen_partition_lag{job="clicks-job",partition="2",stream="clicks",topic="clicks"}`] == 0 {
+		if got[`streamgen_records_total{job="clicks-job"}`] == 30 && got[`streamgen_offsets_total{job="clicks-job",stream="clicks"}`] == 30 &&
+			got[`streamgen_commits_total{job="clicks-job"}`] >= 1 && got[`streamgen_batch_offsets_total{job="clicks-job",outcome="stored"}`] >= 1 &&
+			got[`streamgen_partition_lag{job="clicks-job",partition="2",stream="clicks",topic="clicks"}`] == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -130,6 +136,7 @@ func TestMetricsAfterRealBatches(t *testing.T) {
 		`streamgen_kafka_failing{job="clicks-job"}`:                                                         0,
 		`streamgen_lost_batches_total{job="clicks-job"}`:                                                    0,
 		`streamgen_commit_failures_total{job="clicks-job"}`:                                                 0,
+		`streamgen_batch_offsets_total{job="clicks-job",outcome="refused"}`:                                 0,
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {

@@ -1,0 +1,160 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// infos is a BatchListener that keeps every completed batch's info.
+type infos struct {
+	mu  sync.Mutex
+	all []BatchInfo
+}
+
+func (*infos) BatchSubmitted(BatchInfo) {}
+func (*infos) BatchStarted(BatchInfo)   {}
+func (l *infos) BatchCompleted(i BatchInfo) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.all = append(l.all, i)
+}
+
+func (l *infos) with(o OffsetsOutcome) []BatchInfo {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []BatchInfo
+	for _, i := range l.all {
+		if i.Offsets == o {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// holdHeartbeats keeps the member's heartbeats (and the requests queued
+// behind them on the same connection, its commits) unanswered until the
+// group has expired the member: the member really loses its generation,
+// as it does when a broker restarts or the network splits while a batch
+// runs. It returns once the hold has begun.
+func holdHeartbeats(t *testing.T, c *kfake.Cluster, addrs []string, group string) (released <-chan struct{}) {
+	adm, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(adm.Close)
+	done := make(chan struct{})
+	var once atomic.Bool
+	c.ControlKey(int16(kmsg.Heartbeat), func(kmsg.Request) (kmsg.Response, error, bool) {
+		if !once.CompareAndSwap(false, true) {
+			c.DropControl()
+			return nil, nil, false
+		}
+		c.SleepControl(func() {
+			defer close(done)
+			for {
+				gs, err := kadm.NewClient(adm).DescribeGroups(context.Background(), group)
+				if err == nil && gs[group].State == "Empty" {
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+		return nil, nil, false // handled by the cluster now: UNKNOWN_MEMBER_ID
+	})
+	return done
+}
+
+// TestLostGenerationKeepsHandledBatch: a member whose session the group
+// expires while a batch runs has that batch's commit refused, loses every
+// partition, and gets them back when it rejoins. It must resume after the
+// batch it handled and store its offsets with the next batch, not hand
+// the same records to the handler again; and the batch's BatchInfo says
+// its offsets were refused, not stored.
+func TestLostGenerationKeepsHandledBatch(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, testTopic), kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addrs := c.ListenAddrs()
+	produced := produce(t, addrs, testTopic, 2, 30)
+	var logs logBuf
+	var li infos
+	e, err := New(Group("lostgen"), Brokers(addrs...), BatchInterval(50*time.Millisecond), ShutdownTimeout(10*time.Second),
+		SessionTimeout(time.Second), Logger(logs.logger()), Listener(&li))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(strings.Join(logs.lines(""), ""))
+		}
+	})
+	var col collector
+	collect := col.handle(s)
+	var held atomic.Bool
+	r := start(t, e, func(ctx context.Context, b *JobBatch) error {
+		if err := collect(ctx, b); err != nil {
+			return err
+		}
+		if s.Batch(b).Len() > 0 && held.CompareAndSwap(false, true) {
+			<-holdHeartbeats(t, c, addrs, "lostgen")
+		}
+		return nil
+	})
+	waitFor(t, "the commit of every record", 30*time.Second, func() bool {
+		got := committedOffsets(t, addrs, "lostgen", testTopic, 2)
+		return got[TopicPartition{testTopic, 0}] == 30 && got[TopicPartition{testTopic, 1}] == 30
+	})
+	r.stop(t)
+	col.checkExact(t, produced, nil) // every offset handed once, ranges tiling the log
+	if refused := li.with(OffsetsRefused); len(refused) != 1 || refused[0].Err != nil || refused[0].Records == 0 {
+		t.Errorf("batches with offsets refused: %+v, want the one held", refused)
+	}
+	if l := logs.lines("partition back after a rebalance"); len(l) == 0 {
+		t.Errorf("no log line says the partitions resumed after the handled batch")
+	}
+	if l := logs.lines("batch handled but its offsets not stored"); len(l) != 1 {
+		t.Errorf("refusal log lines: %q, want one", l)
+	}
+}
+
+// TestAliveOnlyForWhatEndsTheJob: /healthz fails for a batch that ended
+// Run, never for one read again in the process or lost at most once;
+// /status.json says what became of each batch's offsets.
+func TestAliveOnlyForWhatEndsTheJob(t *testing.T) {
+	failed := errors.New("boom")
+	for _, c := range []struct {
+		b     BatchInfo
+		alive bool
+	}{
+		{BatchInfo{ID: 1, Offsets: OffsetsStored}, true},
+		{BatchInfo{ID: 2, Offsets: OffsetsRefused}, true},
+		{BatchInfo{ID: 3, Err: failed, Offsets: OffsetsReread}, true},
+		{BatchInfo{ID: 4, Err: failed, Offsets: OffsetsLost}, true},
+		{BatchInfo{ID: 5, Err: failed, Offsets: OffsetsNotStored}, false},
+		{BatchInfo{ID: 6, Err: failed, Offsets: OffsetsByHandler}, false},
+	} {
+		err := NewStatus("j").alive(Snapshot{Batches: []BatchInfo{c.b}})
+		if (err == nil) != c.alive {
+			t.Errorf("batch with offsets %s, err %v: alive = %v, want alive %v", c.b.Offsets, c.b.Err, err, c.alive)
+		}
+		if got := batchToJSON(c.b).Offsets; got != c.b.Offsets.Label() || got == "unknown" {
+			t.Errorf("status.json offsets %q for %s", got, c.b.Offsets)
+		}
+	}
+}
