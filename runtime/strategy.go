@@ -150,7 +150,10 @@ const (
 // StartCommitted apply to the partitions of the job's first assignment
 // only: partitions that arrive later by a rebalance resume from the
 // offset store, so a handover between replicas loses and repeats nothing.
-// It is config.StartPosition.
+// They override a stored offset only where offsets are Kafka group
+// commits and the job is not exactly-once; with offsets in PostgreSQL or
+// a sink (whose stored offset is the output's own position) they apply
+// only to partitions with nothing stored. It is config.StartPosition.
 type StartPosition = config.StartPosition
 
 // StartCommitted resumes from the offset store (by default the group's
@@ -158,15 +161,17 @@ type StartPosition = config.StartPosition
 // is stored. It is the default.
 func StartCommitted() StartPosition { return config.StartCommitted() }
 
-// StartEarliest starts at the log start, ignoring stored offsets.
+// StartEarliest starts at the log start, ignoring stored offsets
+// (see StartPosition for which).
 func StartEarliest() StartPosition { return config.StartEarliest() }
 
 // StartLatest starts at the end of each partition, ignoring stored
-// offsets: the anomaly detector, which only cares about now.
+// offsets (see StartPosition for which): the anomaly detector, which
+// only cares about now.
 func StartLatest() StartPosition { return config.StartLatest() }
 
 // StartAt starts at the first record whose timestamp is at or after t,
-// ignoring stored offsets.
+// ignoring stored offsets (see StartPosition for which).
 func StartAt(t time.Time) StartPosition { return config.StartAt(t) }
 
 // ResetPolicy is what happens on a partition the offset store has no

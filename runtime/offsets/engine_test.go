@@ -18,9 +18,9 @@ import (
 
 // runJob runs an at-least-once job on the PostgreSQL store until it has
 // seen want records, and returns the offsets it was given.
-func runJob(t *testing.T, addrs []string, store runtime.OffsetStore, want int) map[runtime.TopicPartition][]int64 {
+func runJob(t *testing.T, addrs []string, store runtime.OffsetStore, want int, opts ...runtime.Opt) map[runtime.TopicPartition][]int64 {
 	t.Helper()
-	e, err := runtime.New(runtime.Group("etl"), runtime.WithOffsetStore(store), runtime.Brokers(addrs...), runtime.BatchInterval(50*time.Millisecond))
+	e, err := runtime.New(append([]runtime.Opt{runtime.Group("etl"), runtime.WithOffsetStore(store), runtime.Brokers(addrs...), runtime.BatchInterval(50*time.Millisecond)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,5 +127,27 @@ func TestJobFailsWhenFenced(t *testing.T) {
 	}
 	if got, _ := store.Load(context.Background(), []runtime.TopicPartition{tp(0)}); got[tp(0)] != 7 {
 		t.Errorf("the store holds %v, want the other instance's 7 untouched", got)
+	}
+}
+
+// TestStartFromKeepsPostgresOffsets: kafka.startFrom earliest (or latest)
+// moves only partitions with nothing stored when offsets live in
+// PostgreSQL: a restart resumes from the stored offsets instead of
+// starting at 0 and being fenced by its own store.
+func TestStartFromKeepsPostgresOffsets(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	table := pgtest.Table(t, dsn, "offsets")
+	addrs, cl := kafkatest.Cluster(t, 2, "clicks")
+	store := newStore(t, dsn, table, "etl")
+	kafkatest.Produce(t, cl, "clicks", 2, 30)
+	for run, want := range []int{60, 40} {
+		seen := runJob(t, addrs, store, want, runtime.StartFrom(runtime.StartEarliest()))
+		for _, p := range []int32{0, 1} {
+			offs := seen[tp(p)]
+			if first := int64(30 * min(run, 1)); len(offs) == 0 || offs[0] != first {
+				t.Errorf("run %d: partition %d started at %v, want %d", run+1, p, offs[:min(len(offs), 1)], first)
+			}
+		}
+		kafkatest.Produce(t, cl, "clicks", 2, 20)
 	}
 }

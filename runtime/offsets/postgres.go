@@ -197,7 +197,9 @@ func (p *Postgres) Store(ctx context.Context, b runtime.StoredBatch) error {
 
 // StoreTx stores a batch's ranges within tx, fenced: each range's row must
 // hold the range's FromOffset (or not exist yet). A range whose FromOffset
-// equals its UntilOffset (Stream.CommitAsync's) is stored as it is. However
+// equals its UntilOffset (Stream.CommitAsync's, the stop's last flush)
+// only moves the offset forward: a stale instance can never rewind it.
+// However
 // many partitions, it takes two statements: an UPDATE of the rows that
 // hold their range's start, and an INSERT of the partitions that have no
 // row yet. On a *FencedError the caller must roll tx back.
@@ -234,7 +236,7 @@ func (p *Postgres) StoreTx(ctx context.Context, tx pgx.Tx, b runtime.StoredBatch
 	err := collect(tx.Query(ctx, `UPDATE `+p.table+` o SET next_offset = v.until, batch_id = $6, batch_time = $7, updated_at = now()
 		FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS v(topic, partition, from_offset, until)
 		WHERE o.group_id = $1 AND o.topic = v.topic AND o.partition = v.partition
-		  AND (o.next_offset = v.from_offset OR v.from_offset = v.until)
+		  AND (o.next_offset = v.from_offset OR (v.from_offset = v.until AND o.next_offset <= v.until))
 		RETURNING o.topic, o.partition`, p.group, topics, parts, froms, untils, b.ID, at))
 	if err != nil || len(done) == n {
 		return err
@@ -272,7 +274,11 @@ type FencedError struct {
 }
 
 func (e *FencedError) Error() string {
-	return fmt.Sprintf("fenced: group %q topic %s partition %d: the batch starts at %d but the store holds %d; another instance owns the partition now, so this batch was not stored",
+	if e.Range.FromOffset == e.Range.UntilOffset {
+		return fmt.Sprintf("fenced: group %q topic %s partition %d: the commit of offset %d would move the stored offset back from %d; another instance stored past it since this one read the partition, so nothing was stored",
+			e.Group, e.Range.Topic, e.Range.Partition, e.Range.UntilOffset, e.Stored)
+	}
+	return fmt.Sprintf("fenced: group %q topic %s partition %d: the batch starts at %d but the store holds %d: another instance stored the partition since this one read it (a rebalance moved it), or something else wrote the table; this batch was not stored",
 		e.Group, e.Range.Topic, e.Range.Partition, e.Range.FromOffset, e.Stored)
 }
 

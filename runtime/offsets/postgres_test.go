@@ -99,6 +99,19 @@ func TestPostgresFencesStaleBatches(t *testing.T) {
 	if got[tp(1)] != 10 {
 		t.Errorf("partition 1 holds %v after the fenced batch, want 10: a fenced batch stores nothing", got)
 	}
+	// A commit of an offset alone (CommitAsync's, the stop's flush)
+	// moves the offset forward, never back: a stale instance's commit
+	// cannot rewind what the partition's new owner stored.
+	if err := b.Store(ctx, runtime.StoredBatch{Ranges: []runtime.OffsetRange{rng(0, 4, 4)}}); !errors.As(err, &fe) || fe.Stored != 10 ||
+		!strings.Contains(err.Error(), "would move the stored offset back from 10") {
+		t.Errorf("commit of offset 4 over 10 = %v, want a *FencedError saying it would move the offset back", err)
+	}
+	if err := b.Store(ctx, runtime.StoredBatch{Ranges: []runtime.OffsetRange{rng(0, 25, 25)}}); err != nil {
+		t.Errorf("commit of offset 25 over 10: %v", err)
+	}
+	if got, _ := a.Load(ctx, []runtime.TopicPartition{tp(0)}); got[tp(0)] != 25 {
+		t.Errorf("partition 0 holds %v after committing 25, want 25", got)
+	}
 
 	// Two instances that both believe they own partition 2 store their
 	// batch from the same start at once: one wins.
