@@ -307,8 +307,11 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 		}
 	}()
 
-	e.notify = newNotifier(e.cfg.listeners)
-	defer e.notify.close()
+	notify := newNotifier(e.cfg.listeners, e.Logger())
+	e.mu.Lock()
+	e.notify = notify
+	e.mu.Unlock()
+	defer notify.close(e.cfg.shutdownTimeout)
 	e.pool = newPool(soft, e.cfg.workers)
 	defer boundedBy(hard, e.pool.close)
 	defer boundedBy(hard, e.closeClients)

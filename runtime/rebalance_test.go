@@ -158,3 +158,45 @@ func TestAliveOnlyForWhatEndsTheJob(t *testing.T) {
 		}
 	}
 }
+
+// stuckListener says it was called on entered, then blocks in every
+// call until release is closed.
+type stuckListener struct{ entered, release chan struct{} }
+
+func (l stuckListener) BatchSubmitted(BatchInfo) {}
+func (l stuckListener) BatchStarted(BatchInfo)   {}
+func (l stuckListener) BatchCompleted(BatchInfo) {
+	select {
+	case l.entered <- struct{}{}:
+	default:
+	}
+	<-l.release
+}
+
+// TestListenerQueueBounded: a listener that never returns neither blocks
+// the batch loop nor grows the queue without end, and the stop waits for
+// it only as long as its bound.
+func TestListenerQueueBounded(t *testing.T) {
+	var logs logBuf
+	l := stuckListener{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	defer close(l.release)
+	n := newNotifier([]BatchListener{l}, logs.logger())
+	n.completed(BatchInfo{ID: 0})
+	<-l.entered // the loop holds that one event, and is stuck in it
+	for i := range maxQueuedEvents + 10 {
+		n.completed(BatchInfo{ID: int64(i + 1)}) // never blocks
+	}
+	if d := n.dropped.Load(); d != 10 {
+		t.Errorf("%d events dropped, want 10", d)
+	}
+	if w := logs.lines("a batch listener is too slow"); len(w) != 1 {
+		t.Errorf("warnings %q, want one for the streak", w)
+	}
+	closed := make(chan struct{})
+	go func() { n.close(10 * time.Millisecond); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("close waited on a stuck listener past its bound")
+	}
+}

@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,6 +37,9 @@ type Snapshot struct {
 	Commits, CommitFailures int64
 	// Kafka is the job's connection to its brokers, for readiness.
 	Kafka KafkaHealth
+	// ListenerEventsDropped counts batch events not delivered to the
+	// BatchListeners because they fell too far behind.
+	ListenerEventsDropped int64
 }
 
 // KafkaHealth is how the job's requests to the brokers fare.
@@ -86,6 +91,9 @@ func (e *Engine) Snapshot() Snapshot {
 	s.Kafka = e.kafkaHealth
 	consumers := e.consumers
 	s.Started = e.started // zero until Run starts
+	if e.notify != nil {
+		s.ListenerEventsDropped = e.notify.dropped.Load()
+	}
 	e.mu.Unlock()
 	for _, c := range consumers {
 		c.mu.Lock()
@@ -106,18 +114,28 @@ func (e *Engine) Snapshot() Snapshot {
 }
 
 // notifier tells the BatchListeners about batches from a goroutine of its
-// own, in order, so a slow listener never delays a batch. close waits
-// until every event was delivered.
+// own, in order, so a slow listener never delays a batch. Its queue is
+// bounded (maxQueuedEvents): a listener that falls that far behind loses
+// the newest events, counted in dropped and logged once a streak, rather
+// than growing the heap or blocking the batch loop. close waits until
+// every queued event was delivered, or its bound passed.
 type notifier struct {
 	listeners []BatchListener
+	log       *slog.Logger
 	mu        sync.Mutex
 	queue     []func(BatchListener)
+	dropping  bool // a streak of dropped events, logged at its start
+	dropped   atomic.Int64
 	wake      chan struct{}
 	done      chan struct{}
 }
 
-func newNotifier(ls []BatchListener) *notifier {
-	n := &notifier{listeners: ls, wake: make(chan struct{}, 1), done: make(chan struct{})}
+// maxQueuedEvents bounds the listener queue: three events a batch, so a
+// listener stuck for a thousand batches.
+const maxQueuedEvents = 3000
+
+func newNotifier(ls []BatchListener, log *slog.Logger) *notifier {
+	n := &notifier{listeners: ls, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go n.loop()
 	return n
 }
@@ -147,6 +165,17 @@ func (n *notifier) post(ev func(BatchListener)) {
 		return
 	}
 	n.mu.Lock()
+	if len(n.queue) >= maxQueuedEvents {
+		n.dropped.Add(1)
+		first := !n.dropping
+		n.dropping = true
+		n.mu.Unlock()
+		if first {
+			n.log.Warn("a batch listener is too slow: its events are dropped until it catches up", "queued", maxQueuedEvents)
+		}
+		return
+	}
+	n.dropping = false
 	n.queue = append(n.queue, ev)
 	n.mu.Unlock()
 	select {
@@ -159,7 +188,14 @@ func (n *notifier) submitted(i BatchInfo) { n.post(func(l BatchListener) { l.Bat
 func (n *notifier) started(i BatchInfo)   { n.post(func(l BatchListener) { l.BatchStarted(i) }) }
 func (n *notifier) completed(i BatchInfo) { n.post(func(l BatchListener) { l.BatchCompleted(i) }) }
 
-func (n *notifier) close() {
+// close delivers what is queued, waiting at most d for the listeners.
+func (n *notifier) close(d time.Duration) {
 	close(n.wake)
-	<-n.done
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-n.done:
+	case <-t.C:
+		n.log.Warn("batch listeners still busy at the stop; their last events are not delivered", "waited", d)
+	}
 }

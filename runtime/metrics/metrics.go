@@ -149,7 +149,7 @@ func (l listener) BatchCompleted(b runtime.BatchInfo) {
 type snapshotCollector struct {
 	m *Metrics
 	lag, hwm, next, buf, paused, commits, commitFailures, bad,
-	lostBatches, lostRecords, rate, kafkaFailing, parts, started *prometheus.Desc
+	lostBatches, lostRecords, rate, kafkaFailing, parts, started, listenerDropped *prometheus.Desc
 }
 
 func newSnapshotCollector(m *Metrics, labels prometheus.Labels) *snapshotCollector {
@@ -158,26 +158,27 @@ func newSnapshotCollector(m *Metrics, labels prometheus.Labels) *snapshotCollect
 	}
 	p := []string{"stream", "topic", "partition"}
 	return &snapshotCollector{
-		m:              m,
-		lag:            d("partition_lag", "Offsets of the partition not yet in a finished batch: high watermark minus the next batch's start.", p...),
-		hwm:            d("partition_high_watermark", "The partition's high watermark as the latest fetch reported it.", p...),
-		next:           d("partition_next_offset", "Where the partition's next batch starts.", p...),
-		buf:            d("partition_buffered_records", "Fetched records of the partition waiting for a batch.", p...),
-		paused:         d("partition_paused", "1 while fetching of the partition is paused to bound memory, else 0.", p...),
-		commits:        d("commits_total", "Batch offset stores that succeeded."),
-		commitFailures: d("commit_failures_total", "Batch offset stores that failed."),
-		bad:            d("bad_records_total", "Records left out of batches by the stream's decode policy (skipped or dead-lettered), by cause.", "stream", "cause"),
-		lostBatches:    d("lost_batches_total", "At-most-once batches that failed after their offsets were stored: never read again."),
-		lostRecords:    d("lost_records_total", "Records of the lost batches."),
-		rate:           d("backpressure_rate", "The backpressure estimate, records/s across all partitions; 0 without backpressure or before the first estimate."),
-		kafkaFailing:   d("kafka_failing", "1 while requests to the brokers fail without a success since, else 0."),
-		parts:          d("assigned_partitions", "Partitions the job owns now."),
-		started:        d("start_time_seconds", "When the engine started running, seconds since the Unix epoch; 0 before."),
+		m:               m,
+		lag:             d("partition_lag", "Offsets of the partition not yet in a finished batch: high watermark minus the next batch's start.", p...),
+		hwm:             d("partition_high_watermark", "The partition's high watermark as the latest fetch reported it.", p...),
+		next:            d("partition_next_offset", "Where the partition's next batch starts.", p...),
+		buf:             d("partition_buffered_records", "Fetched records of the partition waiting for a batch.", p...),
+		paused:          d("partition_paused", "1 while fetching of the partition is paused to bound memory, else 0.", p...),
+		commits:         d("commits_total", "Batch offset stores that succeeded."),
+		commitFailures:  d("commit_failures_total", "Batch offset stores that failed."),
+		bad:             d("bad_records_total", "Records left out of batches by the stream's decode policy (skipped or dead-lettered), by cause.", "stream", "cause"),
+		lostBatches:     d("lost_batches_total", "At-most-once batches that failed after their offsets were stored: never read again."),
+		lostRecords:     d("lost_records_total", "Records of the lost batches."),
+		listenerDropped: d("listener_events_dropped_total", "Batch events not delivered to the batch listeners (these metrics' own counters among them) because they fell too far behind."),
+		rate:            d("backpressure_rate", "The backpressure estimate, records/s across all partitions; 0 without backpressure or before the first estimate."),
+		kafkaFailing:    d("kafka_failing", "1 while requests to the brokers fail without a success since, else 0."),
+		parts:           d("assigned_partitions", "Partitions the job owns now."),
+		started:         d("start_time_seconds", "When the engine started running, seconds since the Unix epoch; 0 before."),
 	}
 }
 
 func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.lag, c.hwm, c.next, c.buf, c.paused, c.commits, c.commitFailures, c.bad, c.lostBatches, c.lostRecords, c.rate, c.kafkaFailing, c.parts, c.started} {
+	for _, d := range []*prometheus.Desc{c.lag, c.hwm, c.next, c.buf, c.paused, c.commits, c.commitFailures, c.bad, c.lostBatches, c.lostRecords, c.rate, c.kafkaFailing, c.parts, c.started, c.listenerDropped} {
 		ch <- d
 	}
 }
@@ -212,6 +213,7 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	put(c.commitFailures, prometheus.CounterValue, float64(s.CommitFailures))
 	put(c.lostBatches, prometheus.CounterValue, float64(s.LostBatches))
 	put(c.lostRecords, prometheus.CounterValue, float64(s.LostRecords))
+	put(c.listenerDropped, prometheus.CounterValue, float64(s.ListenerEventsDropped))
 	put(c.rate, prometheus.GaugeValue, s.Rate)
 	put(c.kafkaFailing, prometheus.GaugeValue, b2f(!s.Kafka.FailingSince.IsZero()))
 	put(c.parts, prometheus.GaugeValue, float64(len(s.Partitions)))

@@ -20,7 +20,7 @@ import (
 // seen want records, and returns the offsets it was given.
 func runJob(t *testing.T, addrs []string, store runtime.OffsetStore, want int, opts ...runtime.Opt) map[runtime.TopicPartition][]int64 {
 	t.Helper()
-	e, err := runtime.New(append([]runtime.Opt{runtime.Group("etl"), runtime.WithOffsetStore(store), runtime.Brokers(addrs...), runtime.BatchInterval(50*time.Millisecond)}, opts...)...)
+	e, err := runtime.New(append([]runtime.Opt{runtime.Group("etl"), runtime.WithOffsetStore(store), runtime.Brokers(addrs...), runtime.BatchInterval(50 * time.Millisecond)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
