@@ -115,7 +115,9 @@ type Engine struct {
 	// (AbortedError) was; zero after a stored batch.
 	abortedSince time.Time
 	kafkaHealth  KafkaHealth
-	outage       outageState // the running outage's details (health.go)
+	// registryHealth is the schema registry's, for Snapshot (registry.go).
+	registryHealth RegistryHealth
+	outage         outageState // the running outage's details (health.go)
 	// pending and callbacks are what CommitAsync queued.
 	pending   map[TopicPartition]int64
 	callbacks []func([]OffsetRange, error)

@@ -90,18 +90,35 @@ type RegistryHook interface {
 	RegistryLookup(id int, err error)
 }
 
-// RegistryHook is the hooks given with the RegistryHooks option as one,
-// nil without any: what a SchemaRegistry made for this engine's streams
-// should have as its Hook.
+// RegistryHook is what a SchemaRegistry made for this engine's streams
+// should have as its Hook: the engine's own account of the registry's
+// health (Snapshot's Registry, /readyz) and the hooks given with the
+// RegistryHooks option.
 func (e *Engine) RegistryHook() RegistryHook {
-	switch hs := e.cfg.registryHooks; len(hs) {
-	case 0:
-		return nil
-	case 1:
-		return hs[0]
-	default:
-		return registryHooks(hs)
+	return append(registryHooks{registryHealth{e}}, e.cfg.registryHooks...)
+}
+
+// registryHealth keeps Snapshot's Registry: failing since the first
+// lookup that got no answer (an error, not an unknown id or unusable
+// schema), until one gets an answer.
+type registryHealth struct{ e *Engine }
+
+func (h registryHealth) RegistryLookup(_ int, err error) {
+	e := h.e
+	answered := err == nil || errors.Is(err, ErrUnknownSchemaID) || errors.Is(err, ErrBadWriterSchema)
+	if !answered && (errors.Is(err, context.Canceled) || e.stopping.Load()) {
+		return
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if answered {
+		e.registryHealth = RegistryHealth{}
+		return
+	}
+	if e.registryHealth.FailingSince.IsZero() {
+		e.registryHealth.FailingSince = time.Now()
+	}
+	e.registryHealth.LastError = err.Error()
 }
 
 type registryHooks []RegistryHook

@@ -638,3 +638,76 @@ func waitForFetched(t *testing.T, e *runtime.Engine, n int64) {
 // one-record fetches from kfake take about 30 s alone, and more while
 // other tests run.
 const fetchWait = 90 * time.Second
+
+// TestReadyzWhileRegistryDown: records wait for a schema registry that
+// does not answer, so the job is not ready meanwhile: /readyz names the
+// registry's failure, and is ready again once it answers.
+func TestReadyzWhileRegistryDown(t *testing.T) {
+	reg, ids, reqs := evolutionRegistry(t)
+	reqs.down.Store(true)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "impressions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st := runtime.NewStatus("registry-down")
+	e, err := runtime.New(runtime.Group("g"), runtime.Brokers(c.ListenAddrs()...), runtime.BatchInterval(50*time.Millisecond),
+		runtime.Logger(slog.New(slog.DiscardHandler)), st.Attach())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRegistry(t, reg.URL())
+	r.Log = slog.New(slog.DiscardHandler)
+	r.Hook = e.RegistryHook()
+	s, err := runtime.NewStream(e, "impressions", runtime.Subscribe("impressions"), runtime.BytesDecoder, runtime.ConfluentAvro[impressionv2.Impression](r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	handled := make(chan int, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- e.Run(context.Background(), func(_ context.Context, b *runtime.JobBatch) error {
+			handled <- s.Batch(b).Len()
+			return nil
+		})
+	}()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	v := framed(t, ids[1], &impressionv1.Impression{ID: "waits", CampaignID: 3, Device: impressionv1.DeviceTypeTablet, Country: "NL"})
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "impressions", Value: v}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s (ready: %v)", what, st.Ready())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	wait("/readyz to name the registry", func() bool {
+		err := st.Ready()
+		return err != nil && strings.Contains(err.Error(), "schema registry failing since") && strings.Contains(err.Error(), "down")
+	})
+	reqs.down.Store(false)
+	wait("the record", func() bool {
+		select {
+		case n := <-handled:
+			return n == 1
+		default:
+			return false
+		}
+	})
+	wait("/readyz ok", func() bool { return st.Ready() == nil })
+	if err := e.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -37,6 +37,9 @@ type Snapshot struct {
 	Commits, CommitFailures int64
 	// Kafka is the job's connection to its brokers, for readiness.
 	Kafka KafkaHealth
+	// Registry is how the job's schema registry lookups fare, for
+	// readiness: records wait for a registry that does not answer.
+	Registry RegistryHealth
 	// ListenerEventsDropped counts batch events not delivered to the
 	// BatchListeners because they fell too far behind.
 	ListenerEventsDropped int64
@@ -54,6 +57,15 @@ type KafkaHealth struct {
 	// no partition yet (a rebalance, or another member's session that
 	// has not expired).
 	WaitingForPartitions bool
+}
+
+// RegistryHealth is how the job's schema registry lookups fare.
+type RegistryHealth struct {
+	// FailingSince is when lookups started getting no answer (errors,
+	// timeouts) without one answered since; zero while it answers.
+	FailingSince time.Time
+	// LastError is the latest failure while FailingSince is set.
+	LastError string
 }
 
 // PartitionStatus is one owned partition.
@@ -89,6 +101,7 @@ func (e *Engine) Snapshot() Snapshot {
 	s.LostBatches, s.LostRecords = e.lostBatches, e.lostRecords
 	s.Commits, s.CommitFailures = e.commits, e.commitFailures
 	s.Kafka = e.kafkaHealth
+	s.Registry = e.registryHealth
 	consumers := e.consumers
 	s.Started = e.started // zero until Run starts
 	if e.notify != nil {

@@ -122,6 +122,9 @@ func readiness(snap Snapshot) error {
 			msg += ": " + k.LastError
 		}
 		return fmt.Errorf("%s", oneLine(msg))
+	case !snap.Registry.FailingSince.IsZero():
+		msg := fmt.Sprintf("schema registry failing since %s: %s", snap.Registry.FailingSince.UTC().Format(time.RFC3339), snap.Registry.LastError)
+		return fmt.Errorf("%s", oneLine(msg))
 	case k.WaitingForPartitions:
 		return fmt.Errorf("waiting for the group to assign partitions")
 	case len(snap.Partitions) == 0:
