@@ -62,7 +62,7 @@ type Guarantee int
 
 const (
 	// AtLeastOnce: every produced offset handled at least once; with
-	// graceful stops only, exactly once.
+	// graceful stops only, or no job kills at all, exactly once.
 	AtLeastOnce Guarantee = iota
 	// AtMostOnce: no offset handled twice; an offset never handled
 	// belongs to a batch in flight in a process that was killed, so
@@ -116,6 +116,11 @@ type Configuration struct {
 	SoakOnly bool
 	// Replicas, when set, replaces Options.Replicas.
 	Replicas int
+	// NoJobKills: the job is never killed, only the broker (BrokerKills):
+	// then at-least-once must duplicate nothing either, as a replica
+	// that rides out a broker restart keeps its partitions and what it
+	// handled.
+	NoJobKills bool
 }
 
 // Fault is a kind of request the broker fails for a while, and what
@@ -159,6 +164,7 @@ func Configurations() []Configuration {
 		{Name: "exactly-once/files-sink/sigkill", Must: ExactlyOnce, Sink: "files"},
 		{Name: "exactly-once/files-sink/sigkill+faults", Must: ExactlyOnce, Sink: "files", Faults: fetchFaults},
 		{Name: "at-least-once/kafka/broker-kills", Must: AtLeastOnce, JobFlags: join(alo, kafka), BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1},
+		{Name: "at-least-once/kafka/broker-kills-only", Must: AtLeastOnce, JobFlags: join(alo, kafka), BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1, NoJobKills: true},
 		{Name: "exactly-once/files-sink/broker-kills", Must: ExactlyOnce, Sink: "files", BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1},
 		{Name: "at-most-once/kafka/broker-kills", Must: AtMostOnce, JobFlags: join(amo, kafka), BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1, SoakOnly: true},
 		{Name: "exactly-once/postgres-sink/broker-kills", Must: ExactlyOnce, Sink: "postgres", Postgres: true, BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1, SoakOnly: true},

@@ -218,8 +218,8 @@ func (t *tally) check(res *Result, seqs [][]int64) error {
 		if res.Lost > 0 {
 			errs = append(errs, fmt.Errorf("%d offsets never handled: %s", res.Lost, strings.Join(lostAt, ", ")))
 		}
-		if res.Config.Graceful && res.Duplicated > 0 {
-			errs = append(errs, fmt.Errorf("%d duplicate handlings although every stop was graceful: %s", res.Duplicated, strings.Join(dupAt, ", ")))
+		if (res.Config.Graceful || res.Config.NoJobKills) && res.Duplicated > 0 {
+			errs = append(errs, fmt.Errorf("%d duplicate handlings although no job process was killed: %s", res.Duplicated, strings.Join(dupAt, ", ")))
 		}
 	case ExactlyOnce:
 		if res.Lost > 0 {

@@ -101,6 +101,10 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	brokerAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	controlAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
 	phase := time.Duration(o.Kills) * o.KillEvery
+	kills := o.Kills
+	if cfg.NoJobKills {
+		kills = 0
+	}
 	brk, err := startBroker(env, ports[0], controlAddr, o.Partitions)
 	if err != nil {
 		return res, err
@@ -230,8 +234,11 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 				return res, fmt.Errorf("producer: %w", err)
 			}
 			produced = true
+			if kills == 0 {
+				drainBy = time.After(o.Drain)
+			}
 		case <-killTimer.C:
-			if res.Kills >= o.Kills {
+			if res.Kills >= kills {
 				break
 			}
 			var alive []*proc
@@ -258,7 +265,7 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 				p.cmd.Process.Kill()
 			}
 			res.Kills++
-			if res.Kills < o.Kills {
+			if res.Kills < kills {
 				killTimer.Reset(rand.N(2 * o.KillEvery))
 			} else {
 				drainBy = time.After(o.Drain)
@@ -325,7 +332,7 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 					break
 				}
 			}
-			drained = produced && res.Kills >= o.Kills && len(brokerKills) == 0 && !brokerDown && t.caughtUp(prod.ends())
+			drained = produced && res.Kills >= kills && len(brokerKills) == 0 && !brokerDown && t.caughtUp(prod.ends())
 		case err := <-brokerBack:
 			if err != nil {
 				return res, fmt.Errorf("restarting the broker: %w", err)
