@@ -116,6 +116,11 @@ type Configuration struct {
 	SoakOnly bool
 	// Replicas, when set, replaces Options.Replicas.
 	Replicas int
+	// EndTxnKills is how often the Kafka sink's job is SIGKILLed exactly
+	// between TxnOffsetCommit and EndTxn: the broker holds its committing
+	// EndTxn, the driver kills the job, then the broker commits the held
+	// request or drops it, in turn.
+	EndTxnKills int
 	// NoJobKills: the job is never killed, only the broker (BrokerKills):
 	// then at-least-once must duplicate nothing either, as a replica
 	// that rides out a broker restart keeps its partitions and what it
@@ -170,6 +175,7 @@ func Configurations() []Configuration {
 		{Name: "exactly-once/postgres-sink/broker-kills", Must: ExactlyOnce, Sink: "postgres", Postgres: true, BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1, SoakOnly: true},
 		{Name: "exactly-once/kafka-sink/sigkill", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}},
 		{Name: "exactly-once/kafka-sink/sigkill+txn-faults", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}, Faults: txnFaults},
+		{Name: "exactly-once/kafka-sink/endtxn-kills", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}, EndTxnKills: 3, NoJobKills: true, Replicas: 1},
 		{Name: "at-least-once/kafka-sink/sigkill", Must: AtLeastOnce, Sink: "kafka", JobFlags: alo},
 	}
 }
@@ -228,6 +234,7 @@ type Result struct {
 	Faults      string // what the broker failed, as it reports it
 	FaultsHit   int    // requests the broker failed
 	BrokerKills int    // times the broker was SIGKILLed and restarted
+	EndTxnKills int    // kills between TxnOffsetCommit and EndTxn
 	Elapsed     time.Duration
 }
 
@@ -242,6 +249,9 @@ func (r Result) String() string {
 	}
 	if r.BrokerKills > 0 {
 		s += fmt.Sprintf("  broker killed %d times", r.BrokerKills)
+	}
+	if r.EndTxnKills > 0 {
+		s += fmt.Sprintf("  killed in EndTxn %d times", r.EndTxnKills)
 	}
 	return s
 }

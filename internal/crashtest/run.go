@@ -218,6 +218,44 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 		}
 	}
 
+	// endTxnKill drives EndTxnKills, a tick at a time: it has the broker
+	// hold the next committing EndTxn, and once one is held SIGKILLs the
+	// job and, once the process is gone, has the broker commit the held
+	// request (even kills) or drop it (odd ones).
+	holding := false
+	endTxnKill := func() error {
+		if !holding {
+			holding = true
+			_, err := control(ctx, http.MethodPost, controlAddr, "/hold-endtxn")
+			return err
+		}
+		held, err := control(ctx, http.MethodGet, controlAddr, "/held")
+		if err != nil || held != "true" {
+			return err
+		}
+		holding = false
+		commit := res.EndTxnKills%2 == 0
+		res.EndTxnKills++
+		var gone []*proc
+		for _, p := range running {
+			if p.intent == "" {
+				p.intent = "kill"
+				p.cmd.Process.Kill()
+				gone = append(gone, p)
+			}
+		}
+		env.Logf("%s: job killed in its EndTxn (%d of %d); the broker then %s it", cfg.Name, res.EndTxnKills, cfg.EndTxnKills, map[bool]string{true: "commits", false: "drops"}[commit])
+		go func() {
+			for _, p := range gone {
+				for !p.exited.Load() {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			control(ctx, http.MethodPost, controlAddr, fmt.Sprintf("/release?commit=%v", commit))
+		}()
+		return nil
+	}
+
 	// The kill phase, then the drain: the job handles everything
 	// produced, or the drain times out.
 	killTimer := time.NewTimer(rand.N(2 * o.KillEvery))
@@ -332,7 +370,12 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 					break
 				}
 			}
-			drained = produced && res.Kills >= kills && len(brokerKills) == 0 && !brokerDown && t.caughtUp(prod.ends())
+			if res.EndTxnKills < cfg.EndTxnKills && (t.total > before || holding) {
+				if err := endTxnKill(); err != nil {
+					return res, err
+				}
+			}
+			drained = produced && res.Kills >= kills && res.EndTxnKills >= cfg.EndTxnKills && len(brokerKills) == 0 && !brokerDown && t.caughtUp(prod.ends())
 		case err := <-brokerBack:
 			if err != nil {
 				return res, fmt.Errorf("restarting the broker: %w", err)
@@ -385,6 +428,9 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	}
 	if (len(cfg.Faults) > 0 || cfg.BrokerKills > 0) && res.Failures > 0 {
 		err = errors.Join(err, fmt.Errorf("the job exited by itself %d times: it must ride broker faults out (see the job logs)", res.Failures))
+	}
+	if res.EndTxnKills < cfg.EndTxnKills {
+		err = errors.Join(err, fmt.Errorf("the job was killed in its EndTxn %d times, want %d", res.EndTxnKills, cfg.EndTxnKills))
 	}
 	if res.BrokerKills < cfg.BrokerKills {
 		err = errors.Join(err, fmt.Errorf("the broker was killed %d times, want %d", res.BrokerKills, cfg.BrokerKills))
@@ -512,6 +558,25 @@ func injectFault(ctx context.Context, control string, f Fault) error {
 		return fmt.Errorf("%s: %s", resp.Status, body)
 	}
 	return nil
+}
+
+// control makes a request of the broker program's control endpoint and
+// returns its answer's first line.
+func control(ctx context.Context, method, addr, path string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, body)
+	}
+	return strings.TrimSpace(string(body)), nil
 }
 
 // faultCounts is the broker's account of the requests it failed, and

@@ -39,6 +39,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -100,6 +101,47 @@ type faults struct {
 	c                                *kfake.Cluster
 	fetches, offsetCommit            atomic.Int64
 	addOffsets, txnOffsetCommit, end atomic.Int64
+
+	// An EndTxn held (see holdEndTxn): held is set while it waits for
+	// release, which says whether the broker then commits it.
+	mu      sync.Mutex
+	held    bool
+	release chan bool
+}
+
+// holdEndTxn holds the next committing EndTxn: the producer's offsets are
+// in the transaction (TxnOffsetCommit answered) and it asked to commit,
+// but has no answer yet. The driver kills the job in that moment, then
+// releases the request, to be committed as if it had reached the broker
+// just before the kill, or dropped (its connection closed) as if it never
+// had, when the next instance's InitProducerID aborts the transaction.
+func (f *faults) holdEndTxn() {
+	f.mu.Lock()
+	f.release = make(chan bool, 1)
+	release := f.release
+	f.mu.Unlock()
+	f.c.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		if !req.(*kmsg.EndTxnRequest).Commit {
+			f.c.KeepControl()
+			return nil, nil, false
+		}
+		f.c.DropControl()
+		f.mu.Lock()
+		f.held = true
+		f.mu.Unlock()
+		log.Printf("holding a committing EndTxn")
+		var commit bool
+		f.c.SleepControl(func() { commit = <-release })
+		f.mu.Lock()
+		f.held = false
+		f.mu.Unlock()
+		f.end.Add(1)
+		log.Printf("released the EndTxn: commit %v", commit)
+		if commit {
+			return nil, nil, false // the cluster commits it as usual
+		}
+		return nil, errors.New("injected: the EndTxn never arrived"), true
+	})
 }
 
 func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -111,6 +153,21 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprintf(w, "%s %d\n", name, c)
 			}
 		}
+	case r.URL.Path == "/hold-endtxn" && r.Method == http.MethodPost:
+		f.holdEndTxn()
+		fmt.Fprintln(w, "ok")
+	case r.URL.Path == "/held" && r.Method == http.MethodGet:
+		f.mu.Lock()
+		fmt.Fprintln(w, f.held)
+		f.mu.Unlock()
+	case r.URL.Path == "/release" && r.Method == http.MethodPost:
+		f.mu.Lock()
+		if f.release != nil {
+			f.release <- r.URL.Query().Get("commit") == "true"
+			f.release = nil
+		}
+		f.mu.Unlock()
+		fmt.Fprintln(w, "ok")
 	case r.URL.Path == "/fault" && r.Method == http.MethodPost:
 		q := r.URL.Query()
 		percent, err := strconv.Atoi(q.Get("percent"))
