@@ -151,6 +151,8 @@ func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id 
 		// Stored first: the batch's own ranges, later, win (untilOffsets).
 		b.stored.Ranges = append(c.takeUnstored(), b.stored.Ranges...)
 	}
+	e.inflight.Store(id)
+	defer e.inflight.Store(0)
 	stopPolling := e.pollDuringBatch(ctx)
 	defer stopPolling()
 	e.notify.submitted(info)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,7 +86,8 @@ type Engine struct {
 	cfg      engineCfg
 	streams  []builder
 	running  atomic.Bool
-	stopping atomic.Bool // the stop began: failed requests are the clients closing
+	inflight atomic.Int64 // the id of the batch being processed, 0 between batches
+	stopping atomic.Bool  // the stop began: failed requests are the clients closing
 	stopC    chan struct{}
 	stopOnce sync.Once
 	done     chan struct{}
@@ -289,6 +291,7 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 			return
 		}
 		e.stopping.Store(true)
+		e.logStopping()
 		cancelSoft()
 		t := time.NewTimer(e.cfg.shutdownTimeout)
 		defer t.Stop()
@@ -581,6 +584,16 @@ func (e *Engine) Logger() *slog.Logger {
 		return e.cfg.logger
 	}
 	return slog.Default()
+}
+
+// logStopping says at once what the stop waits for: without it a stop
+// that finishes a long batch is seconds of silence.
+func (e *Engine) logStopping() {
+	if id := e.inflight.Load(); id > 0 {
+		e.Logger().Info("stopping: finishing batch "+strconv.FormatInt(id, 10)+" and storing its offsets", "batch", id, "shutdown_timeout", e.cfg.shutdownTimeout.String())
+		return
+	}
+	e.Logger().Info("stopping: no batch in flight", "shutdown_timeout", e.cfg.shutdownTimeout.String())
 }
 
 // logStart names what the engine runs with, as it will run: the group

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -199,4 +200,41 @@ func TestListenerQueueBounded(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("close waited on a stuck listener past its bound")
 	}
+}
+
+// TestStopSaysWhatItWaitsFor: a stop that arrives during a batch says at
+// once that it finishes that batch, rather than leaving seconds of
+// silence before "stopped".
+func TestStopSaysWhatItWaitsFor(t *testing.T) {
+	_, addrs := newFaultCluster(t, 1)
+	produce(t, addrs, testTopic, 1, 5)
+	var logs logBuf
+	e, err := New(Group("stopping"), Brokers(addrs...), BatchInterval(50*time.Millisecond), Logger(logs.logger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inBatch, release := make(chan int64, 1), make(chan struct{})
+	r := start(t, e, func(_ context.Context, b *JobBatch) error {
+		if s.Batch(b).Len() > 0 {
+			select {
+			case inBatch <- b.ID():
+				<-release
+			default:
+			}
+		}
+		return nil
+	})
+	id := <-inBatch
+	stopped := make(chan struct{})
+	go func() { r.stop(t); close(stopped) }()
+	waitFor(t, "the stopping line", 10*time.Second, func() bool { return len(logs.lines("stopping: finishing batch")) > 0 })
+	if l := logs.lines("stopping: finishing batch"); !strings.Contains(l[0], fmt.Sprintf("batch=%d", id)) {
+		t.Errorf("stopping line %q does not name batch %d", l[0], id)
+	}
+	close(release)
+	<-stopped
 }
