@@ -229,12 +229,17 @@ func TestStopSaysWhatItWaitsFor(t *testing.T) {
 		return nil
 	})
 	id := <-inBatch
-	stopped := make(chan struct{})
-	go func() { r.stop(t); close(stopped) }()
+	stopped := make(chan error, 1)
+	go func() {
+		e.Stop(context.Background())
+		stopped <- <-r.errc
+	}()
 	waitFor(t, "the stopping line", 10*time.Second, func() bool { return len(logs.lines("stopping: finishing batch")) > 0 })
 	if l := logs.lines("stopping: finishing batch"); !strings.Contains(l[0], fmt.Sprintf("batch=%d", id)) {
 		t.Errorf("stopping line %q does not name batch %d", l[0], id)
 	}
 	close(release)
-	<-stopped
+	if err := <-stopped; err != nil {
+		t.Errorf("Run: %v", err)
+	}
 }
