@@ -231,6 +231,12 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 		case handle:
 			if err = recovered("the handler", func() error { return h(ctx, b.view) }); err != nil {
 				err = fmt.Errorf("batch %d: %w", b.view.id, err)
+				// The sink's transaction was lost under the handler
+				// (its database restarted): read the batch again.
+				if txn != nil && e.rereadAborted(ctx, b, err) {
+					txn.Abort(context.WithoutCancel(ctx), b.all)
+					return err
+				}
 			}
 		}
 		if err != nil {

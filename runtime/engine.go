@@ -119,7 +119,9 @@ type Engine struct {
 	kafkaHealth  KafkaHealth
 	// registryHealth is the schema registry's, for Snapshot (registry.go).
 	registryHealth RegistryHealth
-	outage         outageState // the running outage's details (health.go)
+	// storeHealth is the offset store's, for an OutageAware store.
+	storeHealth *storeHealth
+	outage      outageState // the running outage's details (health.go)
 	// pending and callbacks are what CommitAsync queued.
 	pending   map[TopicPartition]int64
 	callbacks []func([]OffsetRange, error)
@@ -175,12 +177,14 @@ func New(opts ...Opt) (*Engine, error) {
 		}
 	}
 	e := &Engine{
-		cfg:   cfg,
-		stopC: make(chan struct{}),
-		done:  make(chan struct{}),
-		slots: make(map[string]int),
-		load:  make([]int, cfg.workers),
+		cfg:         cfg,
+		storeHealth: &storeHealth{},
+		stopC:       make(chan struct{}),
+		done:        make(chan struct{}),
+		slots:       make(map[string]int),
+		load:        make([]int, cfg.workers),
 	}
+	e.storeHealth.e = e
 	for _, f := range cfg.onNew {
 		f(e)
 	}
@@ -389,6 +393,9 @@ func (e *Engine) connect(ctx, stop context.Context) error {
 	e.store = e.cfg.store
 	if e.store == nil {
 		e.store = ks
+	}
+	if oa, ok := e.store.(OutageAware); ok {
+		oa.SetOutageReporter(e.storeHealth)
 	}
 	var member atomic.Pointer[kgo.Client] // for a KafkaBound store
 	if kb, ok := e.store.(KafkaBound); ok {

@@ -40,6 +40,9 @@ type Snapshot struct {
 	// Registry is how the job's schema registry lookups fare, for
 	// readiness: records wait for a registry that does not answer.
 	Registry RegistryHealth
+	// Store is how the offset store (or sink) fares, for a store that
+	// reports its outages (OutageAware: PostgreSQL's).
+	Store StoreHealth
 	// ListenerEventsDropped counts batch events not delivered to the
 	// BatchListeners because they fell too far behind.
 	ListenerEventsDropped int64
@@ -104,6 +107,7 @@ func (e *Engine) Snapshot() Snapshot {
 	s.Registry = e.registryHealth
 	consumers := e.consumers
 	s.Started = e.started // zero until Run starts
+	s.Store = e.storeHealth.snapshot()
 	if e.notify != nil {
 		s.ListenerEventsDropped = e.notify.dropped.Load()
 	}

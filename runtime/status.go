@@ -122,6 +122,8 @@ func readiness(snap Snapshot) error {
 			msg += ": " + k.LastError
 		}
 		return fmt.Errorf("%s", oneLine(msg))
+	case !snap.Store.FailingSince.IsZero():
+		return fmt.Errorf("%s", oneLine(snap.Store.String()))
 	case !snap.Registry.FailingSince.IsZero():
 		msg := fmt.Sprintf("schema registry failing since %s: %s", snap.Registry.FailingSince.UTC().Format(time.RFC3339), snap.Registry.LastError)
 		return fmt.Errorf("%s", oneLine(msg))

@@ -3,6 +3,7 @@ package offsets_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -149,5 +150,56 @@ func TestStartFromKeepsPostgresOffsets(t *testing.T) {
 			}
 		}
 		kafkatest.Produce(t, cl, "clicks", 2, 20)
+	}
+}
+
+// TestPostgresOffsetsRideOutDatabaseOutage: an at-least-once job whose
+// offsets live in PostgreSQL has every connection cut again and again
+// for a few seconds: it does not exit, hands no record twice, and its
+// offsets end where the log does.
+func TestPostgresOffsetsRideOutDatabaseOutage(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	table := pgtest.Table(t, dsn, "offsets")
+	addrs, cl := kafkatest.Cluster(t, 2, "clicks")
+	app := fmt.Sprintf("outage_%d", time.Now().UnixNano())
+	store, err := offsets.NewPostgres(context.Background(), dsn+"&application_name="+app, "etl", offsets.Table(table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	kafkatest.Produce(t, cl, "clicks", 2, 30)
+	cut := make(chan struct{})
+	go func() {
+		defer close(cut)
+		admin, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer admin.Close(context.Background())
+		for n := 0; n == 0; time.Sleep(10 * time.Millisecond) { // once the job stores
+			admin.QueryRow(context.Background(), "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize()).Scan(&n)
+		}
+		for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			admin.Exec(context.Background(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", app)
+		}
+	}()
+	go func() {
+		<-cut
+		kafkatest.Produce(t, cl, "clicks", 2, 30)
+	}()
+	seen := runJob(t, addrs, store, 120, runtime.OutageLimit(time.Minute))
+	for _, p := range []int32{0, 1} {
+		got := map[int64]bool{}
+		for _, o := range seen[tp(p)] {
+			got[o] = true
+		}
+		if len(got) != 60 || len(seen[tp(p)]) != 60 {
+			t.Errorf("partition %d: %d handlings of %d distinct offsets, want each of 60 once (a Store retried through the outage never hands a batch twice)", p, len(seen[tp(p)]), len(got))
+		}
+	}
+	stored, err := store.Load(context.Background(), []runtime.TopicPartition{tp(0), tp(1)})
+	if err != nil || stored[tp(0)] != 60 || stored[tp(1)] != 60 {
+		t.Errorf("stored %v, %v; want 60 for each partition", stored, err)
 	}
 }

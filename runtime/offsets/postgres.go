@@ -9,10 +9,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,6 +48,9 @@ type Postgres struct {
 	group string
 	table string // quoted
 	name  string
+	where string // the DSN's host and database, for messages
+	// outages is the engine's OutageReporter, once it gave one.
+	outages atomic.Pointer[runtime.OutageReporter]
 }
 
 // PostgresOpt configures NewPostgres.
@@ -62,6 +69,7 @@ func NewPostgres(ctx context.Context, dsn, group string, opts ...PostgresOpt) (*
 	}
 	p.table = pgx.Identifier(strings.Split(p.name, ".")).Sanitize()
 	where := Redact(dsn)
+	p.where = where
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("offset store: PostgreSQL DSN %s: %w", where, redactErr(err))
@@ -162,8 +170,17 @@ func (p *Postgres) schemaName() string {
 	return ""
 }
 
-// Load returns the stored next offsets of tps.
-func (p *Postgres) Load(ctx context.Context, tps []runtime.TopicPartition) (map[runtime.TopicPartition]int64, error) {
+// Load returns the stored next offsets of tps, retrying through an outage
+// of the database (see Retry).
+func (p *Postgres) Load(ctx context.Context, tps []runtime.TopicPartition) (out map[runtime.TopicPartition]int64, err error) {
+	err = p.Retry(ctx, "reading offsets from table "+p.name, func() error {
+		out, err = p.load(ctx, tps)
+		return err
+	})
+	return out, err
+}
+
+func (p *Postgres) load(ctx context.Context, tps []runtime.TopicPartition) (map[runtime.TopicPartition]int64, error) {
 	out := make(map[runtime.TopicPartition]int64)
 	if len(tps) == 0 {
 		return out, nil
@@ -190,9 +207,120 @@ func (p *Postgres) Load(ctx context.Context, tps []runtime.TopicPartition) (map[
 	return out, rows.Err()
 }
 
-// Store stores a batch's ranges in one transaction.
+// Store stores a batch's ranges in one transaction, retrying through an
+// outage of the database (see Retry). A commit whose answer was lost may
+// have been stored: before trying again, Store looks whether every range
+// already is (Stored), so the retry is never fenced by its own success.
 func (p *Postgres) Store(ctx context.Context, b runtime.StoredBatch) error {
-	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error { return p.StoreTx(ctx, tx, b) })
+	tried := false
+	return p.Retry(ctx, fmt.Sprintf("storing batch %d in table %s", b.ID, p.name), func() error {
+		if tried {
+			if ok, err := p.Stored(ctx, b); err != nil || ok {
+				return err
+			}
+		}
+		tried = true
+		return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error { return p.StoreTx(ctx, tx, b) })
+	})
+}
+
+// Stored reports whether every range of b is stored: its partition's
+// next offset is the range's UntilOffset. It tells whether a commit whose
+// answer was lost took place.
+func (p *Postgres) Stored(ctx context.Context, b runtime.StoredBatch) (bool, error) {
+	tps := make([]runtime.TopicPartition, 0, len(b.Ranges))
+	for _, r := range b.Ranges {
+		tps = append(tps, r.TopicPartition())
+	}
+	got, err := p.load(ctx, tps)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range b.Ranges {
+		if next, ok := got[r.TopicPartition()]; !ok || next != r.UntilOffset {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// SetOutageReporter is how the engine learns of the database's outages
+// (runtime.OutageAware): Retry reports to it and gives up when it says
+// the outage lasted too long.
+func (p *Postgres) SetOutageReporter(r runtime.OutageReporter) { p.outages.Store(&r) }
+
+// Failed reports a failure of the database that the caller does not
+// retry itself (a sink's transaction lost under its handler) to the
+// engine's OutageReporter, so the outage it is part of is one outage.
+func (p *Postgres) Failed(what string, err error) {
+	if r := p.outages.Load(); r != nil && Transient(err) {
+		(*r).Failing("PostgreSQL at "+p.where+": "+what, redactErr(err))
+	}
+}
+
+// Retry runs op until it succeeds, fails for a cause waiting will not
+// fix, or ctx ends. A failure that may pass (the database restarting or
+// failing over, connections cut or refused: Transient) is retried with
+// backoff, reported to the engine's OutageReporter (which logs it, makes
+// the job unready, and ends the retries past the job's outage limit), or
+// without an engine for retryAlone. what names the operation.
+func (p *Postgres) Retry(ctx context.Context, what string, op func() error) error {
+	r := p.outages.Load()
+	wait := 50 * time.Millisecond
+	deadline := time.Now().Add(retryAlone)
+	for {
+		err := op()
+		if err == nil || !Transient(err) || ctx.Err() != nil {
+			if err == nil && r != nil {
+				(*r).Answered()
+			}
+			return err
+		}
+		if r != nil {
+			if oerr := (*r).Failing("PostgreSQL at "+p.where+": "+what, redactErr(err)); oerr != nil {
+				return fmt.Errorf("%w; the last error: %w", oerr, err)
+			}
+		} else if time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// retryAlone bounds Retry for a store no engine reports outages for.
+const retryAlone = 30 * time.Second
+
+// Transient reports whether err is PostgreSQL (or the way to it) failing
+// for a while rather than refusing the operation: connections refused,
+// reset or cut (the server restarting, pg_terminate_backend), the server
+// shutting down or starting up, a failover (read-only transaction), or a
+// serialization failure. Authentication, missing tables and constraint
+// violations are not.
+func Transient(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), // connection exception
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // admin shutdown, crash shutdown, cannot connect now
+			pe.Code == "40001", pe.Code == "40P01", // serialization failure, deadlock
+			pe.Code == "25006": // read-only transaction: a failover in progress
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	return pgconn.SafeToRetry(err) || errors.As(err, &ne) || errors.As(err, &ce) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) || pgconn.Timeout(err) ||
+		strings.Contains(err.Error(), "conn closed")
 }
 
 // StoreTx stores a batch's ranges within tx, fenced: each range's row must

@@ -57,9 +57,18 @@ func (p *Postgres) Load(ctx context.Context, tps []runtime.TopicPartition) (map[
 	return p.store.Load(ctx, tps)
 }
 
-// Begin starts the batch's transaction.
+// SetOutageReporter is how the engine learns of the database's outages
+// (runtime.OutageAware).
+func (p *Postgres) SetOutageReporter(r runtime.OutageReporter) { p.store.SetOutageReporter(r) }
+
+// Begin starts the batch's transaction, waiting out an outage of the
+// database (offsets.Postgres.Retry).
 func (p *Postgres) Begin(ctx context.Context, _ runtime.StoredBatch) error {
-	tx, err := p.store.Pool().Begin(ctx)
+	var tx pgx.Tx
+	err := p.store.Retry(ctx, "beginning a batch's transaction", func() (err error) {
+		tx, err = p.store.Pool().Begin(ctx)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("beginning the batch's transaction: %w", err)
 	}
@@ -72,7 +81,12 @@ func (p *Postgres) Begin(ctx context.Context, _ runtime.StoredBatch) error {
 	return nil
 }
 
-// Store stores the batch's offsets in its transaction and commits it.
+// Store stores the batch's offsets in its transaction and commits it. A
+// transaction lost to the database (restarted, its connection cut) before
+// COMMIT is a *runtime.AbortedError: the engine reads the batch again.
+// A COMMIT whose answer was lost may have committed: Store waits for the
+// database and looks (offsets.Postgres.Stored), so the batch is either
+// stored or read again, never both.
 func (p *Postgres) Store(ctx context.Context, b runtime.StoredBatch) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -80,14 +94,39 @@ func (p *Postgres) Store(ctx context.Context, b runtime.StoredBatch) error {
 		return errors.New("no transaction: Store without Begin")
 	}
 	if err := p.store.StoreTx(ctx, p.tx, b); err != nil {
-		return err
+		return p.lost(err)
 	}
 	err := p.tx.Commit(ctx)
 	p.tx = nil
-	if err != nil {
+	if err == nil {
+		return nil
+	}
+	if !offsets.Transient(err) {
 		return fmt.Errorf("committing the batch's output and offsets: %w", err)
 	}
-	return nil
+	var stored bool
+	if lerr := p.store.Retry(ctx, "learning whether a batch's commit took place", func() (err error) {
+		stored, err = p.store.Stored(ctx, b)
+		return err
+	}); lerr != nil {
+		return fmt.Errorf("committing the batch's output and offsets: %w; whether it committed is unknown: %w", err, lerr)
+	}
+	if stored {
+		return nil
+	}
+	return &runtime.AbortedError{Err: fmt.Errorf("committing the batch's output and offsets: %w (it did not commit)", err)}
+}
+
+// lost is err, or for the database failing under the batch's
+// transaction a *runtime.AbortedError: nothing of the transaction
+// committed, so the engine reads the batch again. The failure counts
+// in the database's outage.
+func (p *Postgres) lost(err error) error {
+	if err != nil && offsets.Transient(err) {
+		p.store.Failed("the batch's transaction", err)
+		return &runtime.AbortedError{Err: fmt.Errorf("the batch's transaction was lost: %w", err)}
+	}
+	return err
 }
 
 // Abort rolls the batch's transaction back.
@@ -108,7 +147,8 @@ func (p *Postgres) Exec(ctx context.Context, sql string, args ...any) (pgconn.Co
 	if p.tx == nil {
 		return pgconn.CommandTag{}, errOutsideBatch
 	}
-	return p.tx.Exec(ctx, sql, args...)
+	tag, err := p.tx.Exec(ctx, sql, args...)
+	return tag, p.lost(err)
 }
 
 // CopyFrom bulk-loads rows into table in the batch's transaction (COPY,
@@ -120,7 +160,8 @@ func (p *Postgres) CopyFrom(ctx context.Context, table pgx.Identifier, columns [
 	if p.tx == nil {
 		return 0, errOutsideBatch
 	}
-	return p.tx.CopyFrom(ctx, table, columns, rows)
+	n, err := p.tx.CopyFrom(ctx, table, columns, rows)
+	return n, p.lost(err)
 }
 
 // Tx calls fn with the batch's transaction, holding it for fn alone: for
@@ -132,7 +173,7 @@ func (p *Postgres) Tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	if p.tx == nil {
 		return errOutsideBatch
 	}
-	return fn(p.tx)
+	return p.lost(fn(p.tx))
 }
 
 var errOutsideBatch = errors.New("the PostgreSQL sink has no transaction: use it from the handler, while a batch runs")

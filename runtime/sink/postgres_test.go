@@ -3,6 +3,10 @@ package sink_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -142,32 +146,144 @@ func TestPostgresSinkExactlyOnce(t *testing.T) {
 }
 
 // TestPostgresSinkConnectionLostMidBatch: the database connection of a
-// batch's transaction dies while the batch runs; the batch fails, nothing
-// of it is stored, and the restarted job writes every offset once.
+// batch's transaction dies while the batch runs; nothing of the batch is
+// stored, the engine reads it again in the process (the job goes on), and
+// every offset is written once.
 func TestPostgresSinkConnectionLostMidBatch(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	ctx := context.Background()
 	out, conn := outputTable(t, dsn)
 	addrs, cl := kafkatest.Cluster(t, 2, "clicks")
 	kafkatest.Produce(t, cl, "clicks", 2, 100)
-	table := pgtest.Table(t, dsn, "offsets")
 	var killed atomic.Bool
-	run := func(ctx context.Context) error {
-		s, err := sink.NewPostgres(ctx, dsn, "lost", out, offsets.Table(table))
-		if err != nil {
-			return err
+	j := copyJob{addrs: addrs, dsn: dsn, out: out, table: pgtest.Table(t, dsn, "offsets"), group: "lost",
+		afterCopy: func(ctx context.Context, s *sink.Postgres, bs *runtime.JobBatch) {
+			if bs.ID() == 3 && killed.CompareAndSwap(false, true) {
+				// The server ends the transaction's own connection.
+				s.Exec(ctx, "SELECT pg_terminate_backend(pg_backend_pid())")
+			}
+		}}
+	logs := j.runUntil(t, conn, 200)
+	if !killed.Load() {
+		t.Fatal("no batch's connection was ended")
+	}
+	if !strings.Contains(logs.String(), "read again from its start") {
+		t.Errorf("the lost batch was not read again in the process:\n%s", logs.String())
+	}
+}
+
+// TestPostgresSinkRidesOutDatabaseOutage: every connection of the job is
+// cut again and again for a few seconds (a database restart, as the job
+// meets it) while it copies: the job does not exit, is unready meanwhile,
+// logs the outage once and its end once, and writes every offset once.
+func TestPostgresSinkRidesOutDatabaseOutage(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	out, conn := outputTable(t, dsn)
+	addrs, cl := kafkatest.Cluster(t, 2, "clicks")
+	app := fmt.Sprintf("outage_%d", time.Now().UnixNano())
+	j := copyJob{addrs: addrs, dsn: dsn + "&application_name=" + app, out: out, table: pgtest.Table(t, dsn, "offsets"), group: "outage"}
+	var unready atomic.Bool
+	var eng atomic.Pointer[runtime.Engine]
+	// Stopped once the outage is over (operations succeeded for a while).
+	j.settled = func() bool { return unready.Load() && eng.Load().Snapshot().Store.FailingSince.IsZero() }
+	j.onEngine = func(e *runtime.Engine) {
+		eng.Store(e)
+		go func() {
+			for !e.Snapshot().Store.FailingSince.IsZero() || !unready.Load() {
+				if !e.Snapshot().Store.FailingSince.IsZero() {
+					unready.Store(true)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	kafkatest.Produce(t, cl, "clicks", 2, 100)
+	go func() {
+		// Once the job writes (its start is not what this is about).
+		for n := 0; n == 0; time.Sleep(10 * time.Millisecond) {
+			conn2, err := pgx.Connect(context.Background(), dsn)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			conn2.QueryRow(context.Background(), "SELECT count(*) FROM "+pgx.Identifier{out}.Sanitize()).Scan(&n)
+			conn2.Close(context.Background())
 		}
-		defer s.Close()
-		e, err := runtime.New(runtime.Group("lost"), runtime.WithSemantics(runtime.ExactlyOnce), runtime.WithOffsetStore(s),
-			runtime.Brokers(addrs...), runtime.BatchInterval(50*time.Millisecond), runtime.MaxRatePerPartition(400))
-		if err != nil {
-			return err
+		cutConnections(t, dsn, app, 3*time.Second)
+		kafkatest.Produce(t, cl, "clicks", 2, 100)
+	}()
+	logs := j.runUntil(t, conn, 400)
+	if !unready.Load() {
+		t.Error("Snapshot().Store never said the database was failing")
+	}
+	if n := strings.Count(logs.String(), "the offset store is failing"); n != 1 {
+		t.Errorf("%d outage warnings, want 1:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "the offset store answers again") {
+		t.Errorf("the outage's end was not logged:\n%s", logs.String())
+	}
+}
+
+// cutConnections ends every connection named app, again and again, for d.
+func cutConnections(t *testing.T, dsn, app string, d time.Duration) {
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer admin.Close(ctx)
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", app)
+	}
+}
+
+// copyJob is an exactly-once job copying "clicks" into out through the
+// PostgreSQL sink, one row per offset.
+type copyJob struct {
+	addrs           []string
+	dsn, out, table string
+	group           string
+	afterCopy       func(context.Context, *sink.Postgres, *runtime.JobBatch)
+	onEngine        func(*runtime.Engine)
+	// settled, if set, must hold too before the job is stopped.
+	settled func() bool
+}
+
+// runUntil runs the job until out holds want distinct offsets, checks
+// that Run did not fail and every offset is there once, and returns the
+// job's log.
+func (j copyJob) runUntil(t *testing.T, conn *pgx.Conn, want int) *syncBuffer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	count := func() (rows, distinct int) {
+		if err := conn.QueryRow(context.Background(), "SELECT count(*), count(DISTINCT (partition, kafka_offset)) FROM "+pgx.Identifier{j.out}.Sanitize()).Scan(&rows, &distinct); err != nil {
+			t.Error(err)
 		}
-		st, err := runtime.NewStream[[]byte](e, "clicks", runtime.Subscribe("clicks"), nil, runtime.StringDecoder)
-		if err != nil {
-			return err
-		}
-		return e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error {
+		return rows, distinct
+	}
+	logs := &syncBuffer{}
+	s, err := sink.NewPostgres(ctx, j.dsn, j.group, j.out, offsets.Table(j.table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	e, err := runtime.New(runtime.Group(j.group), runtime.WithSemantics(runtime.ExactlyOnce), runtime.WithOffsetStore(s),
+		runtime.Brokers(j.addrs...), runtime.BatchInterval(50*time.Millisecond), runtime.MaxRatePerPartition(400),
+		runtime.OutageLimit(time.Minute), runtime.Logger(slog.New(slog.NewTextHandler(logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := runtime.NewStream[[]byte](e, "clicks", runtime.Subscribe("clicks"), nil, runtime.StringDecoder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.onEngine != nil {
+		j.onEngine(e)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error {
 			var rows [][]any
 			for r := range st.Batch(bs).Records() {
 				rows = append(rows, []any{r.Topic, r.Partition, r.Offset, r.Value})
@@ -175,44 +291,50 @@ func TestPostgresSinkConnectionLostMidBatch(t *testing.T) {
 			if _, err := s.CopyFrom(ctx, s.Table(), []string{"topic", "partition", "kafka_offset", "value"}, pgx.CopyFromRows(rows)); err != nil {
 				return err
 			}
-			if bs.ID() == 3 && killed.CompareAndSwap(false, true) {
-				// The server ends the transaction's own connection.
-				s.Exec(ctx, "SELECT pg_terminate_backend(pg_backend_pid())")
+			if j.afterCopy != nil {
+				j.afterCopy(ctx, s, bs)
 			}
 			return nil
 		})
-	}
-	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := run(rctx); err == nil || !killed.Load() {
-		t.Fatalf("first run = %v, want the batch whose connection died to fail the job", err)
-	}
-	count := func() (rows, distinct int) {
-		t.Helper()
-		if err := conn.QueryRow(ctx, "SELECT count(*), count(DISTINCT (partition, kafka_offset)) FROM "+pgx.Identifier{out}.Sanitize()).Scan(&rows, &distinct); err != nil {
-			t.Fatal(err)
-		}
-		return rows, distinct
-	}
-	if rows, distinct := count(); rows != distinct || rows >= 200 {
-		t.Fatalf("after the lost connection: %d rows for %d offsets", rows, distinct)
-	}
-	rctx, cancel = context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	go func() {
-		for rctx.Err() == nil {
-			if _, d := count(); d == 200 {
-				time.Sleep(100 * time.Millisecond)
-				cancel()
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
 	}()
-	if err := run(rctx); err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatalf("second run: %v", err)
+	for {
+		if _, d := count(); d >= want && (j.settled == nil || j.settled()) {
+			break
+		}
+		select {
+		case err := <-errc:
+			t.Fatalf("Run ended before every offset was written: %v\n%s", err, logs.String())
+		case <-ctx.Done():
+			t.Fatalf("%d offsets never all written:\n%s", want, logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	if rows, distinct := count(); rows != 200 || distinct != 200 {
-		t.Errorf("%d rows for %d offsets, want each of 200 once", rows, distinct)
+	if err := e.Stop(context.Background()); err != nil {
+		t.Fatal(err)
 	}
+	if err := <-errc; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if rows, distinct := count(); rows != want || distinct != want {
+		t.Errorf("%d rows for %d offsets, want each of %d once", rows, distinct, want)
+	}
+	return logs
+}
+
+// syncBuffer is a log destination safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
