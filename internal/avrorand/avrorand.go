@@ -13,7 +13,8 @@
 // collections, negative decimals and pre-1970 times (CoverageGoals).
 // Plausible values (NewPlausible) are for sample records that a job's
 // handler and its sinks take as real ones (streamgen dev): strings made of
-// the field's name and a small number, small non-negative numbers, times
+// the field's name and a number (from a million for names ending in "id",
+// else from a hundred, so that categories repeat), small non-negative numbers, times
 // around now, decimals within their precision.
 package avrorand
 
@@ -250,7 +251,13 @@ func (g *Gen) plausiblePrimitive(s *avro.PrimitiveSchema, path string) any {
 		if name == "" {
 			name = "value"
 		}
-		return name + "-" + strconv.Itoa(g.r.IntN(100))
+		// Identifiers are mostly distinct; other strings repeat, as
+		// categories do.
+		n := 100
+		if strings.HasSuffix(strings.ToLower(name), "id") {
+			n = 1_000_000
+		}
+		return name + "-" + strconv.Itoa(g.r.IntN(n))
 	case avro.Bytes:
 		b := make([]byte, 4+g.r.IntN(5))
 		for i := range b {
