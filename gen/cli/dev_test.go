@@ -54,7 +54,9 @@ func startDev(t *testing.T, args ...string) *devRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &devRun{code: make(chan int, 1), stop: cancel}
-	go func() { d.code <- devMain(ctx, append([]string{"-port", "0", "-registry-port", "0"}, args...), &d.out, &d.errs) }()
+	go func() {
+		d.code <- devMain(ctx, append([]string{"-port", "0", "-registry-port", "0"}, args...), &d.out, &d.errs)
+	}()
 	t.Cleanup(func() { d.stopDev(t) })
 	deadline := time.After(60 * time.Second)
 	for !strings.Contains(d.out.String(), "Running until interrupted") {
