@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +21,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/streamgen/streamgen/examples/kafka-to-kafka/enrich"
+	"github.com/streamgen/streamgen/internal/devenv"
+	"github.com/streamgen/streamgen/templates"
 )
 
 // syncBuffer is a bytes.Buffer that dev writes while a test reads it.
@@ -310,5 +314,170 @@ func TestDevErrors(t *testing.T) {
 		if code != tc.code || !strings.Contains(errs, tc.want) {
 			t.Errorf("streamgen %s: exit %d, %q; want exit %d and %q", strings.Join(tc.args, " "), code, errs, tc.code, tc.want)
 		}
+	}
+}
+
+// readmeCommands returns the three commands of a project's README.md
+// (build, streamgen dev, the job), each split into words.
+func readmeCommands(t *testing.T, dir string) (build string, dev, job []string) {
+	t.Helper()
+	readme := readFile(t, filepath.Join(dir, "README.md"))
+	_, after, ok := strings.Cut(readme, "<!-- streamgen dev: run on your machine -->\n```sh\n")
+	if !ok {
+		t.Fatalf("the project's README.md lacks its run-on-your-machine commands:\n%s", readme)
+	}
+	block, _, _ := strings.Cut(after, "```")
+	lines := strings.Split(strings.TrimSpace(block), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "go tool streamgen dev") {
+		t.Fatalf("the README's commands are not build, go tool streamgen dev, the job:\n%s", block)
+	}
+	return lines[0], strings.Fields(lines[1])[4:], strings.Fields(lines[2])
+}
+
+// jobArgs is the job command's arguments of a README, pointed at d's
+// ports instead of dev's defaults, after checking that they begin with
+// the flags dev prints (at its default ports, which the README's are) and
+// that the rest are settings dev says the job also needs.
+func (d *devRun) jobArgs(t *testing.T, job []string) []string {
+	t.Helper()
+	local := strings.NewReplacer(
+		fmt.Sprintf("127.0.0.1:%d", devenv.DefaultBrokerPort), d.brokers,
+		fmt.Sprintf("http://127.0.0.1:%d", devenv.DefaultRegistryPort), d.registryURL)
+	args := make([]string, len(job)-1)
+	for i, a := range job[1:] {
+		args[i] = strings.Trim(local.Replace(a), `"`)
+	}
+	flags := d.jobFlags(t)
+	if len(args) < len(flags) || strings.Join(args[:len(flags)], " ") != strings.Join(flags, " ") {
+		t.Fatalf("the README runs the job with %v; streamgen dev prints %v", args, flags)
+	}
+	for i := len(flags); i < len(args); i += 2 {
+		if !strings.HasPrefix(args[i], "--") || !strings.Contains(d.out.String(), "\n  "+args[i]+" ") {
+			t.Errorf("the README gives the job %s, which streamgen dev does not say it needs:\n%s", args[i], d.out.String())
+		}
+	}
+	return args
+}
+
+// TestTemplateReadmesRunTheJobWithDevsFlags: in each template's README,
+// the streamgen dev command runs, and the job's command gives the job
+// exactly the flags dev prints (its ports are dev's defaults), plus only
+// settings that dev says the job needs besides.
+func TestTemplateReadmesRunTheJobWithDevsFlags(t *testing.T) {
+	for _, tmpl := range templates.List {
+		t.Run(tmpl.Name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), tmpl.Name)
+			initInto(t, tmpl.Name, dir)
+			build, devArgs, job := readmeCommands(t, dir)
+			if want := "go mod tidy && go build -o " + tmpl.Name + " ."; build != want {
+				t.Errorf("the README builds with %q, want %q", build, want)
+			}
+			if job[0] != "./"+tmpl.Name {
+				t.Errorf("the README runs %s, not the job's binary ./%s", job[0], tmpl.Name)
+			}
+			d := startDev(t, append([]string{"-spec", filepath.Join(dir, "streamgen.yaml")}, devArgs...)...)
+			d.jobArgs(t, job)
+		})
+	}
+}
+
+// TestDevRunsABuiltTemplateJob runs a user's first hour with the
+// Kafka-to-Kafka template, outside this module: its README's three
+// commands, as written but for the ports (free ones, not dev's defaults)
+// and two flags that make the test quick (a 200ms batch interval, no
+// status server): go build, streamgen dev -sample 1000, and the built job
+// with the flags dev printed. Every sample impression comes out of the
+// job, exactly once, enriched, on the output topic, read as a
+// read_committed consumer does; then the job stops cleanly on SIGTERM.
+func TestDevRunsABuiltTemplateJob(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	const name = "kafka-to-kafka"
+	dir := filepath.Join(t.TempDir(), name)
+	initInto(t, name, dir, "-module", "example.com/"+name)
+	build, devArgs, job := readmeCommands(t, dir)
+	cmd := exec.Command("sh", "-c", build)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS="+os.Getenv("GOFLAGS")+" -mod=mod", "GOWORK=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0", "PATH="+filepath.Dir(goBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", build, err, out)
+	}
+
+	d := startDev(t, append([]string{"-spec", filepath.Join(dir, "streamgen.yaml")}, devArgs...)...)
+	args := append(d.jobArgs(t, job), "--batch-interval", "200ms", "--status-addr=")
+	var jobOut syncBuffer
+	jobCmd := exec.Command(filepath.Join(dir, name), args...)
+	jobCmd.Dir, jobCmd.Stdout, jobCmd.Stderr = dir, &jobOut, &jobOut
+	if err := jobCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- jobCmd.Wait() }()
+	waited := false
+	defer func() {
+		if !waited {
+			jobCmd.Process.Kill()
+			<-exited
+		}
+	}()
+
+	reg, err := sr.NewClient(sr.URLs(d.registryURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(topic string, n int, opts ...kgo.Opt) map[string]int {
+		t.Helper()
+		seen := map[string]int{}
+		for _, r := range readAll(t, d.brokers, topic, n, opts...) {
+			id, body, err := new(sr.ConfluentHeader).DecodeID(r.Value)
+			if err != nil {
+				t.Fatalf("%s partition %d offset %d: %v", topic, r.Partition, r.Offset, err)
+			}
+			s, err := reg.SchemaByID(context.Background(), id)
+			if err != nil {
+				t.Fatalf("%s: schema id %d: %v", topic, id, err)
+			}
+			var v map[string]any
+			if err := avro.Unmarshal(avro.MustParse(s.Schema), body, &v); err != nil {
+				t.Fatalf("%s partition %d offset %d: %v", topic, r.Partition, r.Offset, err)
+			}
+			imp, _ := v["impression_id"].(string)
+			seen[imp]++
+		}
+		return seen
+	}
+	in := ids("impressions", 1000)
+	done := make(chan map[string]int, 1)
+	go func() { done <- ids("impressions-enriched", 1000, kgo.FetchIsolationLevel(kgo.ReadCommitted())) }()
+	var out map[string]int
+	select {
+	case out = <-done:
+	case err := <-exited:
+		waited = true
+		t.Fatalf("the job exited (%v) before writing its output:\n%s", err, jobOut.String())
+	}
+	for id, n := range out {
+		if n != 1 || in[id] != 1 {
+			t.Errorf("impression %q is %d times in the output, %d times in the input", id, n, in[id])
+		}
+	}
+	if len(out) != len(in) {
+		t.Errorf("the output holds %d impressions, the input %d", len(out), len(in))
+	}
+
+	jobCmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		waited = true
+		if err != nil {
+			t.Errorf("the job exited on SIGTERM with %v:\n%s", err, jobOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("the job did not stop within 30s of SIGTERM:\n%s", jobOut.String())
 	}
 }
