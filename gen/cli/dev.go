@@ -120,6 +120,10 @@ Flags:
 	if *sample > 0 {
 		for _, s := range samplers {
 			if err := s.produce(ctx, producer, *sample); err != nil {
+				if ctx.Err() != nil { // interrupted while producing
+					fmt.Fprintln(stdout, "stopped")
+					return 0
+				}
 				return fail(stderr, fmt.Errorf("streamgen dev: %w", err))
 			}
 			fmt.Fprintf(stdout, "produced %d sample records to %s\n", *sample, s.topic)

@@ -481,3 +481,23 @@ func TestDevRunsABuiltTemplateJob(t *testing.T) {
 		t.Errorf("the job did not stop within 30s of SIGTERM:\n%s", jobOut.String())
 	}
 }
+
+// TestDevRateAndData: -rate keeps producing while dev runs, and -data
+// keeps the broker's records across a restart of dev, which adds its
+// samples to them.
+func TestDevRateAndData(t *testing.T) {
+	spec := "../../examples/kafka-to-kafka/streamgen.yaml"
+	d := startDev(t, "-spec", spec, "-rate", "100")
+	if !strings.Contains(d.out.String(), "producing 100 sample records a second to each of impressions\n") {
+		t.Errorf("dev does not say what it produces:\n%s", d.out.String())
+	}
+	readAll(t, d.brokers, "impressions", 30) // 0.3s of samples, within a minute
+
+	data := t.TempDir()
+	d = startDev(t, "-spec", spec, "-sample", "7", "-data", data)
+	d.stopDev(t)
+	d = startDev(t, "-spec", spec, "-sample", "7", "-data", data)
+	if n := len(readAll(t, d.brokers, "impressions", 14)); n != 14 {
+		t.Errorf("after a restart with -data, impressions holds %d records, want 14", n)
+	}
+}
