@@ -309,6 +309,7 @@ func TestDevErrors(t *testing.T) {
 		{[]string{"dev", "-spec", spec, "-topic", "x:none"}, 2, "want NAME or NAME:PARTITIONS"},
 		{[]string{"dev", "-spec", "missing.yaml"}, 1, "missing.yaml"},
 		{[]string{"dev", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"dev", "-h"}, 0, "-registry-port port\n    \tloopback port of the schema registry; 0 picks a free one (default 8081)"},
 	} {
 		code, _, errs := run(t, tc.args...)
 		if code != tc.code || !strings.Contains(errs, tc.want) {
