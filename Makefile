@@ -6,13 +6,14 @@ PKGS    := ./...
 SPECS   := $(wildcard examples/*/streamgen.yaml) $(wildcard generated_test/cases/*/streamgen.yaml) \
 	internal/crashtest/job/streamgen.yaml
 
-.PHONY: all test fmt-check vet race fresh generate demo bench build soak
+.PHONY: all test fmt-check vet modules race fresh generate demo bench build soak
 
 all: test
 
-## test: everything CI runs: formatting, vet, the race-enabled test suite,
-## and a check that regenerating the committed code changes nothing.
-test: fmt-check vet fresh race
+## test: everything CI runs: formatting, vet, the repository's other
+## modules, the race-enabled test suite, and a check that regenerating the
+## committed code changes nothing.
+test: fmt-check vet modules fresh race
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -20,6 +21,17 @@ fmt-check:
 
 vet:
 	$(GO) vet $(PKGS)
+
+## modules: every other module of the repository (bench/peers, ...) builds
+## and vets with its go.mod and go.sum as committed (-mod=readonly), so one
+## that replaces streamgen with this checkout cannot fall behind a new
+## dependency of it unnoticed; "go mod tidy" in its directory repairs it.
+MODULES := $(filter-out .,$(patsubst %/,%,$(dir $(shell git ls-files 2>/dev/null | grep -E '(^|/)go\.mod$$'))))
+modules:
+	@set -e; for d in $(MODULES); do \
+		echo "go build, go vet: $$d"; \
+		(cd $$d && GOWORK=off GOFLAGS=-mod=readonly $(GO) build ./... && GOWORK=off GOFLAGS=-mod=readonly $(GO) vet ./...); \
+	done
 
 race:
 	$(GO) test -race -count=1 $(PKGS)

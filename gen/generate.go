@@ -29,6 +29,9 @@ func Version() string {
 	v := ""
 	if bi.Main.Path == ModulePath {
 		v = bi.Main.Version
+		if bi.Main.Replace != nil {
+			v = "devel" // go tool in a module that replaces streamgen with a checkout
+		}
 	}
 	for _, d := range bi.Deps {
 		if d.Path == ModulePath {

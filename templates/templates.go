@@ -1,8 +1,10 @@
 // Package templates holds the starter projects of `streamgen init`: for
 // each template a job spec, sample Avro schemas, a handler, a main with its
 // go:generate line, a test that runs the job on an in-process Kafka, a
-// go.mod, a Dockerfile and a Kubernetes manifest. They are embedded in the
-// streamgen binary, so init needs nothing but the binary.
+// go.mod, a Dockerfile, a Kubernetes manifest, and a README.md whose
+// three commands run the job on the developer's machine (streamgen dev).
+// They are embedded in the streamgen binary, so init needs nothing but
+// the binary.
 //
 // Files ending in .tmpl are text/template templates of Vars (the suffix
 // keeps this module's go command from compiling the Go files among them,

@@ -27,6 +27,8 @@ Usage:
                                   check local schemas against the registry's versions
   streamgen init [-module PATH] [-name JOB] [-replace CHECKOUT] [-force] TEMPLATE DIR
                                   start a project from a template (streamgen init -h lists them)
+  streamgen dev [-spec streamgen.yaml] [-sample N] [-rate R] [-port 9092] [-registry-port 8081]
+                                  run a local Kafka and schema registry for the job, with sample records
   streamgen schema                                      print the JSON Schema of streamgen.yaml
   streamgen version                                     print the version
 
@@ -53,6 +55,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return pull(args[2:], stdout, stderr)
 	case "init":
 		return initProject(args[1:], stdout, stderr)
+	case "dev":
+		return dev(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "streamgen %s\n", gen.Version())
 		return 0

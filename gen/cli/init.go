@@ -168,6 +168,7 @@ func initProject(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprint(stdout, `  go mod tidy         # fill in go.mod and go.sum
   go generate ./...   # after changing streamgen.yaml or a schema
   go test ./...       # the job on an in-process Kafka
+README.md says how to run the job on your machine (streamgen dev).
 `)
 	if tmpl.TestNeeds != "" {
 		fmt.Fprintf(stdout, "The test needs %s\n", strings.ReplaceAll(tmpl.TestNeeds, "PREFIX", v.EnvPrefix()))

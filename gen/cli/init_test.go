@@ -147,7 +147,7 @@ func TestInitManifests(t *testing.T) {
 					}
 				}
 			}
-			for _, want := range []string{"go.mod", "streamgen.yaml", "main.go", "handler.go", "main_test.go", "Dockerfile", "deploy/kubernetes.yaml"} {
+			for _, want := range []string{"go.mod", "streamgen.yaml", "main.go", "handler.go", "main_test.go", "Dockerfile", "deploy/kubernetes.yaml", "README.md"} {
 				if byPath[want] == nil {
 					t.Errorf("the template writes no %s", want)
 				}

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -11,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/streamgen/streamgen/internal/devenv"
 	"github.com/streamgen/streamgen/templates"
 )
 
@@ -122,5 +125,78 @@ func TestReadmeGoGenerateLineIsTheTemplates(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestReadmeDevExampleIsWhatDevPrints: the README's streamgen dev
+// session, in a warehouse ETL project made by init, prints what the
+// README shows, word for word but for the ports (free ones here, dev's
+// defaults there).
+func TestReadmeDevExampleIsWhatDevPrints(t *testing.T) {
+	block := readmeBlockAfter(t, "<!-- readme-test: dev (gen/cli/readme_test.go runs it) -->")
+	lines := strings.SplitAfter(block, "\n")
+	if len(lines) < 3 || !strings.HasPrefix(lines[1], "$ go tool streamgen dev ") {
+		t.Fatalf("the README's dev example does not start with a build and go tool streamgen dev:\n%s", block)
+	}
+	want, _, _ := strings.Cut(strings.Join(lines[2:], ""), "\n\n$ ")
+	dir := filepath.Join(t.TempDir(), "warehouse-etl")
+	initInto(t, "etl-warehouse", dir)
+	d := startDev(t, append([]string{"-spec", filepath.Join(dir, "streamgen.yaml")}, strings.Fields(strings.TrimPrefix(lines[1], "$ go tool streamgen dev "))...)...)
+	got := strings.NewReplacer(d.brokers, fmt.Sprintf("127.0.0.1:%d", devenv.DefaultBrokerPort), d.registryURL, fmt.Sprintf("http://127.0.0.1:%d", devenv.DefaultRegistryPort)).Replace(d.out.String())
+	if !strings.HasPrefix(got, want+"\n") {
+		t.Errorf("streamgen dev printed:\n%s\nthe README shows:\n%s", got, want)
+	}
+}
+
+// TestReadmeCheckoutCommandsWork runs the README's commands for building
+// against a streamgen checkout, as written, in a new module beside a
+// checkout (this one) in ../streamgen: the tool runs, and init makes a
+// project whose go.mod replaces streamgen with the checkout.
+func TestReadmeCheckoutCommandsWork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("resolves a module")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	root := t.TempDir()
+	if err := os.Symlink(checkoutDir(t), filepath.Join(root, "streamgen")); err != nil {
+		t.Fatal(err)
+	}
+	shop := filepath.Join(root, "shop")
+	if err := os.Mkdir(shop, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "GOFLAGS=", "GOWORK=off", "GOTOOLCHAIN=local", "PWD="+shop)
+	sh := func(line string) string {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", line)
+		cmd.Dir, cmd.Env = shop, env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", line, err, out)
+		}
+		return string(out)
+	}
+	var last string
+	for _, line := range strings.Split(strings.TrimSpace(readmeBlockAfter(t, "<!-- readme-test: checkout (gen/cli/readme_test.go runs it) -->")), "\n") {
+		last = sh(line)
+	}
+	if last != "streamgen devel\n" {
+		t.Errorf("the checkout's tool says %q, want streamgen devel", last)
+	}
+	gomod := readFile(t, filepath.Join(shop, "go.mod"))
+	if !strings.Contains(gomod, "\ntool github.com/streamgen/streamgen/cmd/streamgen\n") || !strings.Contains(gomod, "replace github.com/streamgen/streamgen => ../streamgen\n") {
+		t.Errorf("go.mod after the README's commands:\n%s", gomod)
+	}
+
+	out := sh(strings.TrimSpace(readmeBlockAfter(t, "<!-- readme-test: checkout init (gen/cli/readme_test.go runs it) -->")))
+	if !strings.Contains(out, "generated "+filepath.Join(shop, "warehouse-etl")) {
+		t.Errorf("init from the checkout printed:\n%s", out)
+	}
+	gomod = readFile(t, filepath.Join(shop, "warehouse-etl", "go.mod"))
+	if !strings.Contains(gomod, "replace github.com/streamgen/streamgen => "+filepath.Join(root, "streamgen")+"\n") &&
+		!strings.Contains(gomod, "replace github.com/streamgen/streamgen => "+checkoutDir(t)+"\n") {
+		t.Errorf("the project's go.mod does not replace streamgen with the checkout:\n%s", gomod)
 	}
 }
