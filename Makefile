@@ -68,3 +68,12 @@ soak:
 
 build:
 	$(GO) build -o bin/streamgen ./cmd/streamgen
+
+## flake: the loop that finds flaky tests (issue 16): the tests that
+## flaked before, 50 times; the runtime package 10 times with -race; and
+## the graceful-stop crash row 30 times. Long: run it before calling a
+## flaky test fixed, on an otherwise idle machine.
+flake:
+	$(GO) test -race -count=50 -run 'TestMetricsAfterRealBatches|TestLostGenerationKeepsHandledBatch|TestListenerQueueBounded' ./runtime/metrics ./runtime
+	$(GO) test -race -count=10 ./runtime ./runtime/sink ./runtime/offsets
+	$(GO) test -count=30 -timeout 60m -run 'TestCrashRestart/at-least-once/kafka/(sigterm|broker-kills-only)$$' ./internal/crashtest

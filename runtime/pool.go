@@ -30,7 +30,8 @@ var inlinePool = &pool{ctx: context.Background()}
 
 // decodeQueue is the capacity of the decode queue: more chunks than
 // decodeAhead and one fetch response make, so queueing one rarely waits.
-const decodeQueue = 4096
+// A variable only for tests that fill it (export_test.go).
+var decodeQueue = 4096
 
 func newPool(ctx context.Context, workers int) *pool {
 	p := &pool{queues: make([]chan func(), workers), decodes: make(chan func(context.Context), decodeQueue), ctx: ctx}

@@ -543,17 +543,16 @@ func TestSchemaRegistryUnusableSchema(t *testing.T) {
 	}
 }
 
-// TestStopWhileRegistryDown: Engine.Stop returns within the shutdown
-// timeout even when a decode is waiting on a registry that does not
-// answer (and whose context the engine does not own).
 // TestStopWhileRegistryDown: a stop is not held up by decodes waiting on
-// a registry that does not answer, however many are queued: with 1,000
-// partitions and five one-record fetches each, more chunks wait than the
-// decode queue holds, so the polling path blocks on it until the stop.
-// Decoding stops with the stop (the records are for batches that will not
-// run), so Run returns cleanly, well within its shutdown timeout.
+// a registry that does not answer, however many are queued: with 100
+// partitions and one-record fetches, more chunks wait than the decode
+// queue (shrunk to 64 for the test) holds, so the polling path blocks on
+// it until the stop. Decoding stops with the stop (the records are for
+// batches that will not run), so Run returns cleanly, well within its
+// shutdown timeout.
 func TestStopWhileRegistryDown(t *testing.T) {
-	const parts, rounds = 1000, 5
+	const parts, rounds, queue = 100, 1, 64
+	defer runtime.SetDecodeQueue(queue)()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(parts, "impressions"))
 	if err != nil {
 		t.Fatal(err)
@@ -593,9 +592,9 @@ func TestStopWhileRegistryDown(t *testing.T) {
 	go func() {
 		done <- e.Run(context.Background(), func(context.Context, *runtime.JobBatch) error { return nil })
 	}()
-	// More than the decode queue's 4,096 chunks, one record each: the
-	// queue is full and the polling path waits on it.
-	waitForFetched(t, e, 4097)
+	// More than the decode queue's chunks, one record each: the queue
+	// is full and the polling path waits on it.
+	waitForFetched(t, e, queue+1)
 	began := time.Now()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -634,9 +633,8 @@ func waitForFetched(t *testing.T, e *runtime.Engine, n int64) {
 	t.Fatalf("the engine fetched %d records of %d partitions in %v, not %d", got, len(ps), fetchWait, n)
 }
 
-// fetchWait bounds waitForFetched. Under -race on two cores, 4,097
-// one-record fetches from kfake take about 30 s alone, and more while
-// other tests run.
+// fetchWait bounds waitForFetched: a hundred one-record fetches from
+// kfake take a second or two under -race on two cores.
 const fetchWait = 90 * time.Second
 
 // TestReadyzWhileRegistryDown: records wait for a schema registry that
