@@ -430,7 +430,7 @@ func TestStopWhileWaitingForBrokers(t *testing.T) {
 	var col collector
 	r := start(t, e, col.handle(s))
 	waitFor(t, "KafkaHealth.FailingSince", 20*time.Second, func() bool { return !e.Snapshot().Kafka.FailingSince.IsZero() })
-	if w := logs.lines("Kafka requests are failing"); len(w) != 1 || !strings.Contains(w[0], "connection refused") {
+	if w := logs.lines("cannot reach the brokers"); len(w) != 1 || !strings.Contains(w[0], "connection refused") {
 		t.Errorf("warnings: %q, want one saying the connection was refused", w)
 	}
 	r.stop(t) // Run returned nil, within ShutdownTimeout

@@ -115,7 +115,7 @@ func (e *Engine) requestFailed(what string, err error) {
 	first := e.kafkaHealth.FailingSince.IsZero()
 	if first {
 		e.kafkaHealth.FailingSince = now
-		e.outage = outageState{first: msg, owned: owned}
+		e.outage = outageState{first: msg, owned: owned, lastSuccess: e.outage.lastSuccess}
 	} else if len(e.outage.owned) == 0 {
 		e.outage.owned = owned
 	}
@@ -133,8 +133,21 @@ func (e *Engine) requestFailed(what string, err error) {
 		if e.cfg.outageLimit > 0 {
 			args = append(args, "outage_limit", e.cfg.outageLimit.String())
 		}
-		e.Logger().Warn("Kafka requests are failing; retrying until they succeed", args...)
+		msg := "Kafka requests are failing; retrying until they succeed"
+		if e.neverAnswered() {
+			msg = "cannot reach the brokers; retrying quietly until they answer"
+		}
+		e.Logger().Warn(msg, args...)
 	}
+}
+
+// neverAnswered reports whether no request of the engine's has succeeded
+// yet: brokers failing from the start are most often an address that is
+// wrong, or not up yet.
+func (e *Engine) neverAnswered() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.outage.lastSuccess.IsZero()
 }
 
 // requestSucceeded records a request the brokers answered, and ends the

@@ -76,7 +76,7 @@ func runMain(ctx context.Context, name string, cfg *JobConfig, args []string, lo
 	// Before the caller's options, which win.
 	batches := &batchLogger{log: log}
 	cfg.EngineOptions = append([]Opt{status.Attach(), Listener(batches), Logger(log),
-		KgoOpts(kgo.WithLogger(kslog.New(kafkaLog)))}, cfg.EngineOptions...)
+		KgoOpts(kgo.WithLogger(quietRetries{kslog.New(kafkaLog)}))}, cfg.EngineOptions...)
 	if cfg.StatusAddr != "" {
 		ln, err := net.Listen("tcp", cfg.StatusAddr)
 		if err != nil {
@@ -265,4 +265,18 @@ func (l *batchLogger) failedWith(err error) (int64, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.failedID, l.failedText != "" && strings.HasSuffix(err.Error(), l.failedText)
+}
+
+// quietRetries is the Kafka client's logger with its warning for every
+// failed attempt to connect lowered to debug: the engine reports an outage
+// once as it begins and once as it ends (health.go), so a broker that
+// cannot be reached (down, or a mistyped address) is one line, not one a
+// retry.
+type quietRetries struct{ kgo.Logger }
+
+func (q quietRetries) Log(level kgo.LogLevel, msg string, kv ...any) {
+	if level == kgo.LogLevelWarn && msg == "unable to open connection to broker" {
+		level = kgo.LogLevelDebug
+	}
+	q.Logger.Log(level, msg, kv...)
 }

@@ -243,3 +243,38 @@ func TestStopSaysWhatItWaitsFor(t *testing.T) {
 		t.Errorf("Run: %v", err)
 	}
 }
+
+// TestUnreachableBrokersSaidOnce: a job whose brokers cannot be reached
+// (a mistyped address) says so once, at once, and retries quietly: no
+// warning of the Kafka client's per attempt, until the outage limit ends
+// it with the address named.
+func TestUnreachableBrokersSaidOnce(t *testing.T) {
+	c, addrs := newFaultCluster(t, 1)
+	c.Close() // nothing listens there now
+	cfg := DefaultJobConfig()
+	cfg.Brokers = addrs
+	cfg.Group = "typo"
+	cfg.StatusAddr = ""
+	var out syncBuffer
+	code := runMain(context.Background(), "anomaly-detector", &cfg, []string{"--outage-limit", "1500ms"}, envOf(nil), &out, false, func(ctx context.Context) error {
+		opts, err := cfg.EngineOpts()
+		if err != nil {
+			return err
+		}
+		e, err := New(opts...)
+		if err != nil {
+			return err
+		}
+		if _, err := NewStream(e, "events", Subscribe(testTopic), BytesDecoder, StringDecoder); err != nil {
+			return err
+		}
+		return e.Run(ctx, func(context.Context, *JobBatch) error { return nil })
+	})
+	log := out.String()
+	if code != 1 || strings.Count(log, "cannot reach the brokers") != 1 || !strings.Contains(log, addrs[0]) {
+		t.Errorf("exit %d, want 1 after one line saying the brokers %s cannot be reached:\n%s", code, addrs[0], log)
+	}
+	if n := strings.Count(log, "unable to open connection"); n > 0 {
+		t.Errorf("%d client warnings for connection attempts, want none at the default Kafka log level:\n%s", n, log)
+	}
+}
