@@ -382,11 +382,12 @@ func (c *consumer) fill(ctx context.Context, deadline time.Time) error {
 		err, owns := c.fatal, len(c.parts) > 0
 		c.mu.Unlock()
 		if !c.direct {
-			// In the group but owning nothing: more members than
-			// partitions, a rebalance, or a dead member's session the
-			// group has not expired yet.
-			member, gen := c.cl.GroupMetadata()
-			c.e.setWaiting(!owns && member != "" && gen > 0, member)
+			// A group member owning nothing: joining, more members
+			// than partitions, a rebalance, or a dead member's
+			// session the group has not expired yet. One notion for
+			// the log, Snapshot and /readyz.
+			member, _ := c.cl.GroupMetadata()
+			c.e.setWaiting(!owns, member)
 		}
 		if err != nil {
 			return err

@@ -323,7 +323,18 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 	defer notify.close(e.cfg.shutdownTimeout)
 	e.pool = newPool(soft, e.cfg.workers)
 	defer boundedBy(hard, e.pool.close)
-	defer boundedBy(hard, e.closeClients)
+	defer func() {
+		// Leaving the group matters most when the stop overran: a
+		// member that never left holds the next start's rebalance
+		// until its session expires.
+		ctx := hard
+		if hard.Err() != nil {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.Background(), leaveGrace)
+			defer cancel()
+		}
+		boundedBy(ctx, e.closeClients)
+	}()
 	if err := e.connect(hard, soft); err != nil {
 		if soft.Err() != nil && hard.Err() == nil {
 			return nil // stopped while waiting for the brokers
@@ -353,6 +364,10 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 		next = next.Add(e.cfg.interval)
 	}
 }
+
+// leaveGrace is how long a stop that overran shutdown.timeout still
+// gives its clients to leave the group.
+const leaveGrace = 2 * time.Second
 
 // boundedBy runs f, or gives up waiting for it once ctx is done: out of
 // shutdown time, a close finishes in the background rather than holding

@@ -231,11 +231,14 @@ func (e *Engine) setWaiting(waiting bool, member string) {
 	e.kafkaHealth.WaitingForPartitions = waiting
 	e.mu.Unlock()
 	if waiting && !was {
-		args := []any{"group", e.cfg.group, "member_id", member}
+		args := []any{"group", e.cfg.group}
+		if member != "" {
+			args = append(args, "member_id", member)
+		}
 		if e.cfg.instanceID != "" {
 			args = append(args, "instance_id", e.cfg.instanceID)
 		}
-		e.Logger().Info("waiting for partitions: in the group, owning none", args...)
+		e.Logger().Info("waiting for partitions: the group has assigned this member none", args...)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -277,4 +279,26 @@ func TestUnreachableBrokersSaidOnce(t *testing.T) {
 	if n := strings.Count(log, "unable to open connection"); n > 0 {
 		t.Errorf("%d client warnings for connection attempts, want none at the default Kafka log level:\n%s", n, log)
 	}
+}
+
+// TestStatusNamesStreamsWhileBrokersDown: the status page names the
+// job's streams while the brokers cannot be reached, rather than "none
+// yet".
+func TestStatusNamesStreamsWhileBrokersDown(t *testing.T) {
+	c, addrs := newFaultCluster(t, 1)
+	c.Close()
+	st := NewStatus("down")
+	e, err := New(Group("down"), Brokers(addrs...), BatchInterval(50*time.Millisecond), Logger(slog.New(slog.DiscardHandler)), st.Attach())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewStream(e, "impressions", Subscribe(testTopic), BytesDecoder, StringDecoder); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, e, func(context.Context, *JobBatch) error { return nil })
+	waitFor(t, "the outage", 10*time.Second, func() bool { return !e.Snapshot().Kafka.FailingSince.IsZero() })
+	if got := streamNames(e.Snapshot()); !slices.Equal(got, []string{"impressions"}) {
+		t.Errorf("status streams %v while the brokers are down, want [impressions]", got)
+	}
+	r.stop(t)
 }

@@ -17,6 +17,8 @@ type Snapshot struct {
 	Interval  time.Duration
 	// Started is when Run began; zero before.
 	Started time.Time
+	// Streams are the job's streams by name, once Run has started.
+	Streams []string
 	// Batches are the retained completed batches, oldest first.
 	Batches []BatchInfo
 	// Partitions are the partitions the engine owns now, by topic and
@@ -96,6 +98,11 @@ func (e *Engine) Snapshot() Snapshot {
 	s := Snapshot{
 		Job: e.cfg.job, Group: e.cfg.group, Semantics: e.cfg.semantics, Interval: e.cfg.interval,
 		BadRecords: e.BadRecords(),
+	}
+	if e.running.Load() { // streams are added before Run only
+		for _, src := range e.sources() {
+			s.Streams = append(s.Streams, src.name)
+		}
 	}
 	e.mu.Lock()
 	s.Batches = e.historyLocked()

@@ -313,10 +313,15 @@ func batchToJSON(b BatchInfo) batchJSON {
 	return j
 }
 
-// streamNames are the streams the snapshot shows: those with partitions or
-// with ranges in a retained batch.
+// streamNames are the job's streams, as the spec names them, whether or
+// not they own partitions yet (brokers down, waiting for the group); for
+// a snapshot without them, those with partitions or with ranges in a
+// retained batch.
 func streamNames(snap Snapshot) []string {
 	set := map[string]bool{}
+	for _, s := range snap.Streams {
+		set[s] = true
+	}
 	for _, p := range snap.Partitions {
 		set[p.Stream] = true
 	}
