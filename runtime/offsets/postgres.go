@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"net/url"
@@ -49,6 +50,8 @@ type Postgres struct {
 	table string // quoted
 	name  string
 	where string // the DSN's host and database, for messages
+	// waitAtStart bounds NewPostgres' wait for the database.
+	waitAtStart time.Duration
 	// outages is the engine's OutageReporter, once it gave one.
 	outages atomic.Pointer[runtime.OutageReporter]
 }
@@ -63,7 +66,7 @@ func Table(name string) PostgresOpt { return func(p *Postgres) { p.name = name }
 // NewPostgres connects to dsn, creates the table if missing and checks its
 // shape. Errors name the DSN's host and database, never its password.
 func NewPostgres(ctx context.Context, dsn, group string, opts ...PostgresOpt) (*Postgres, error) {
-	p := &Postgres{group: group, name: DefaultTable}
+	p := &Postgres{group: group, name: DefaultTable, waitAtStart: 5 * time.Minute}
 	for _, o := range opts {
 		o(p)
 	}
@@ -74,21 +77,50 @@ func NewPostgres(ctx context.Context, dsn, group string, opts ...PostgresOpt) (*
 	if err != nil {
 		return nil, fmt.Errorf("offset store: PostgreSQL DSN %s: %w", where, redactErr(err))
 	}
-	if p.pool, err = pgxpool.NewWithConfig(ctx, cfg); err == nil {
-		err = p.pool.Ping(ctx)
+	if p.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("offset store: PostgreSQL DSN %s: %w", where, redactErr(err))
+	}
+	// A database not up yet, or restarting, is waited for as the job
+	// waits for its brokers: one warning, then quiet retries, for up to
+	// waitAtStart.
+	wait, warned := 100*time.Millisecond, false
+	deadline := time.Now().Add(p.waitAtStart)
+	for {
+		if err = p.pool.Ping(ctx); err == nil {
+			err = p.ensureTable(ctx)
+		}
+		if err == nil || !Transient(err) || ctx.Err() != nil || !time.Now().Before(deadline) {
+			break
+		}
+		if !warned {
+			warned = true
+			slog.Default().Warn("cannot reach PostgreSQL; retrying quietly until it answers", "dsn", where, "err", redactErr(err).Error(), "wait_at_start", p.waitAtStart.String())
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
 	}
 	if err != nil {
-		if p.pool != nil {
-			p.pool.Close()
-		}
-		return nil, fmt.Errorf("offset store: PostgreSQL at %s is unreachable: %w", where, redactErr(err))
-	}
-	if err := p.ensureTable(ctx); err != nil {
 		p.pool.Close()
-		return nil, fmt.Errorf("offset store: PostgreSQL at %s: %w", where, err)
+		if Transient(err) {
+			return nil, fmt.Errorf("offset store: PostgreSQL at %s is unreachable: %w", where, redactErr(err))
+		}
+		return nil, fmt.Errorf("offset store: PostgreSQL at %s: %w", where, redactErr(err))
+	}
+	if warned {
+		slog.Default().Info("PostgreSQL answers", "dsn", where)
 	}
 	return p, nil
 }
+
+// WaitAtStart bounds how long NewPostgres waits for a database that
+// cannot be reached (not up yet, restarting) before it gives up. Default
+// 5m, the default kafka.outageLimit; 0 gives up at once.
+func WaitAtStart(d time.Duration) PostgresOpt { return func(p *Postgres) { p.waitAtStart = d } }
 
 // Close closes the connections.
 func (p *Postgres) Close() { p.pool.Close() }

@@ -3,8 +3,12 @@ package offsets_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,4 +207,57 @@ func TestPostgresReplicasStartTogether(t *testing.T) {
 			t.Errorf("replica %d: %v", i, err)
 		}
 	}
+}
+
+// TestNewPostgresWaitsForTheDatabase: a database that refuses connections
+// at first (not up yet, restarting) is waited for, as brokers are, and
+// the store opens once it answers; with no wait allowed it fails at once,
+// saying the database is unreachable.
+func TestNewPostgresWaitsForTheDatabase(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var up atomic.Bool
+	dbHost := u.Host
+	go func() { // a proxy to the database that cuts every connection until up
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if !up.Load() {
+				c.Close()
+				continue
+			}
+			go func() {
+				defer c.Close()
+				db, err := net.Dial("tcp", dbHost)
+				if err != nil {
+					return
+				}
+				defer db.Close()
+				go io.Copy(db, c)
+				io.Copy(c, db)
+			}()
+		}
+	}()
+	u.Host = ln.Addr().String()
+	table := pgtest.Table(t, dsn, "offsets")
+	ctx := context.Background()
+	if _, err := offsets.NewPostgres(ctx, u.String(), "etl", offsets.Table(table), offsets.WaitAtStart(0)); err == nil || !strings.Contains(err.Error(), "unreachable") {
+		t.Fatalf("with no wait: %v, want unreachable", err)
+	}
+	time.AfterFunc(500*time.Millisecond, func() { up.Store(true) })
+	p, err := offsets.NewPostgres(ctx, u.String(), "etl", offsets.Table(table), offsets.WaitAtStart(time.Minute))
+	if err != nil {
+		t.Fatalf("the store did not wait for the database: %v", err)
+	}
+	p.Close()
 }
