@@ -48,6 +48,9 @@ func Version() string {
 type File struct {
 	Path string // the output directory joined with the file name
 	Data []byte
+	// Lock marks streamgen.lock, next to the spec: generate keeps in it
+	// the value schemas of raw and single-object streams (pinStreams).
+	Lock bool
 }
 
 // Options tune Generate.
@@ -155,6 +158,10 @@ func Generate(ctx context.Context, sp *spec.Spec, opts Options) ([]File, error) 
 	if err != nil {
 		return nil, err
 	}
+	lock, err := pinStreams(sp, pkg)
+	if err != nil {
+		return nil, err
+	}
 	files, err := golang.Generate(pkg)
 	if err != nil {
 		return nil, err
@@ -162,6 +169,9 @@ func Generate(ctx context.Context, sp *spec.Spec, opts Options) ([]File, error) 
 	out := make([]File, len(files))
 	for i, f := range files {
 		out[i] = File{Path: filepath.Join(sp.OutputDir(), f.Name), Data: f.Data}
+	}
+	if lock != nil {
+		out = append(out, *lock)
 	}
 	return out, nil
 }

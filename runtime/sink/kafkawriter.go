@@ -42,7 +42,10 @@ func OriginOf[K, V any](r *runtime.Record[K, V]) Origin {
 // again.
 type KafkaWriter[K, T any, PT codec.RecordPtr[T]] struct {
 	k   *Kafka
-	ser *runtime.Serializer // nil for raw
+	ser *runtime.Serializer // nil for raw and single-object
+	// header is the single-object header, its capacity its length, so
+	// that each Write's append copies it (Writes run concurrently).
+	header []byte
 }
 
 // ConfluentKafkaWriter returns the typed writer of k whose values are
@@ -65,6 +68,18 @@ func RawKafkaWriter[K, T any, PT codec.RecordPtr[T]](k *Kafka) *KafkaWriter[K, T
 	return &KafkaWriter[K, T, PT]{k: k}
 }
 
+// SingleObjectKafkaWriter returns the typed writer of k whose values are in
+// the Avro specification's single-object encoding: the marker C3 01, the
+// fingerprint of T's schema, T's Avro binary.
+func SingleObjectKafkaWriter[K, T any, PT codec.RecordPtr[T]](k *Kafka) *KafkaWriter[K, T, PT] {
+	fp, err := codec.Fingerprint(PT(new(T)).AvroSchema())
+	if err != nil {
+		panic(fmt.Sprintf("sink.SingleObjectKafkaWriter: the generated type's schema: %v", err))
+	}
+	h := runtime.AppendSingleObjectHeader(nil, fp)
+	return &KafkaWriter[K, T, PT]{k: k, header: h[:len(h):len(h)]}
+}
+
 // Sink is the sink the writer writes to.
 func (w *KafkaWriter[K, T, PT]) Sink() *Kafka { return w.k }
 
@@ -79,7 +94,7 @@ func (w *KafkaWriter[K, T, PT]) Write(ctx context.Context, from Origin, key K, v
 	if w.ser != nil {
 		val, err = w.ser.Append(nil, PT(v))
 	} else {
-		val, err = PT(v).AppendAvro(nil)
+		val, err = PT(v).AppendAvro(w.header)
 	}
 	if err != nil {
 		return fmt.Errorf("kafka sink: encoding the output of topic %s partition %d offset %d: %w", from.Topic, from.Partition, from.Offset, err)
