@@ -49,8 +49,8 @@ func parseSchema(s string) (avro.Schema, error) {
 // built once per generated reader type and is safe for concurrent use.
 type Resolver struct {
 	reader avro.Schema
-	fp     uint64 // Fingerprint of the reader schema
-	lfp    uint64 // its LogicalFingerprint: a writer with it is the reader
+	fp     uint64   // Fingerprint of the reader schema
+	lfp    uint64   // its LogicalFingerprint: a writer with it is the reader
 	byText sync.Map // writer schema text -> *writerEntry
 	byFP   sync.Map // writer LogicalFingerprint -> *writerEntry
 	// last is the writer ForWriter was last asked for: a caller reading one
