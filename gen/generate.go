@@ -72,6 +72,12 @@ type Options struct {
 // files is an error ("defined twice"), since the two cannot be combined.
 // generate and check read the same sources, so they agree on the layout.
 func Sources(ctx context.Context, sp *spec.Spec, refresh bool) ([]schema.Source, error) {
+	return sources(ctx, sp, refresh, false)
+}
+
+// sources is Sources; offline, the registry is never asked: subjects that
+// streamgen.lock does not pin are left out.
+func sources(ctx context.Context, sp *spec.Spec, refresh, offline bool) ([]schema.Source, error) {
 	var srcs []schema.Source
 	if len(sp.Schemas.Files) > 0 {
 		files, err := schema.ReadFiles(sp.Dir, sp.Schemas.Files)
@@ -90,7 +96,7 @@ func Sources(ctx context.Context, sp *spec.Spec, refresh bool) ([]schema.Source,
 		if !refresh {
 			fetched, err = registry.Locked(sp)
 		}
-		if err == nil && fetched == nil {
+		if err == nil && fetched == nil && !offline {
 			var c *registry.Client
 			if c, err = registry.New(reg); err == nil {
 				fetched, err = c.Fetch(ctx, reg.Subjects)
