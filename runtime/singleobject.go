@@ -74,30 +74,45 @@ func SingleObject[T any, PT codec.RecordPtr[T]](writers ...string) Decoder[T] {
 func SingleObjectInto[T any, PT codec.RecordPtr[T]](writers ...string) DecoderInto[T] {
 	reader := PT(new(T)).AvroSchema()
 	resolver := codec.NewResolver(reader)
-	known := map[uint64]*soWriter{resolver.Fingerprint(): {schema: reader}}
-	// meaning is each fingerprint's codec.LogicalFingerprint: two known
-	// schemas that share a fingerprint but not a meaning (a decimal of
-	// another scale) cannot be told apart by the records' headers.
+	// Each schema is found by its fingerprint and by its
+	// codec.LogicalFingerprint: the specification's fingerprint leaves
+	// logical types out, but some writers (hamba/avro's soe package) keep
+	// them in the canonical form they fingerprint. meaning is the
+	// LogicalFingerprint of what each key finds: two known schemas that
+	// share a fingerprint but not a meaning (a decimal of another scale)
+	// cannot be told apart by that fingerprint.
+	known := map[uint64]*soWriter{}
+	meaning := map[uint64]uint64{}
+	add := func(key, lfp uint64, d *soWriter) {
+		if m, ok := meaning[key]; ok {
+			if m != lfp {
+				known[key] = &soWriter{err: fmt.Errorf("%w: the job knows writer schemas of this fingerprint that differ in logical types (the specification's fingerprint leaves them out), so it cannot tell which wrote the record", ErrBadWriterSchema)}
+			}
+			return
+		}
+		meaning[key], known[key] = lfp, d
+	}
 	rlfp, _ := codec.LogicalFingerprint(reader)
-	meaning := map[uint64]uint64{resolver.Fingerprint(): rlfp}
+	self := &soWriter{schema: reader}
+	add(resolver.Fingerprint(), rlfp, self)
+	add(rlfp, rlfp, self)
+	schemas := 1
 	for _, w := range writers {
 		fp, err := codec.Fingerprint(w)
 		if err != nil {
 			continue // no fingerprint, so no record can name it
 		}
 		lfp, _ := codec.LogicalFingerprint(w)
-		if m, ok := meaning[fp]; ok {
-			if m != lfp {
-				known[fp] = &soWriter{err: fmt.Errorf("%w: the job knows writer schemas of this fingerprint that differ in logical types (a single-object fingerprint leaves them out), so it cannot tell which wrote the record", ErrBadWriterSchema)}
-			}
+		if lfp == rlfp {
 			continue
 		}
-		meaning[fp] = lfp
 		d := &soWriter{schema: w}
 		if d.res, d.err = resolver.ForWriter(w); d.err != nil && !incompatible(d.err) {
 			d.err = fmt.Errorf("%w: %w", ErrBadWriterSchema, d.err)
 		}
-		known[fp] = d
+		add(fp, lfp, d)
+		add(lfp, lfp, d)
+		schemas++
 	}
 	full := recordName(reader)
 	return func(_ context.Context, dst *T, b []byte) error {
@@ -112,7 +127,7 @@ func SingleObjectInto[T any, PT codec.RecordPtr[T]](writers ...string) DecoderIn
 		var err error
 		switch {
 		case !ok:
-			err = fmt.Errorf("%w: it is not the fingerprint of %s's schema nor of the %d other writer schemas the job knows (the versions streamgen.lock pins); regenerate the job with the producers' schema pinned", ErrUnknownFingerprint, full, len(known)-1)
+			err = fmt.Errorf("%w: it is not the fingerprint of %s's schema nor of the %d other writer schemas the job knows (the versions streamgen.lock pins); regenerate the job with the producers' schema pinned", ErrUnknownFingerprint, full, schemas-1)
 		case d.err != nil:
 			err = d.err
 		case d.res == nil:
