@@ -167,3 +167,45 @@ func TestConfluentStreamsNeedNoLock(t *testing.T) {
 		t.Errorf("streamgen.lock written for a confluent stream: %v", err)
 	}
 }
+
+// TestPinnedVersionOfAnotherScaleGetsNoDecoder: a single-object stream
+// whose pinned version 1 has total at scale 2, read now as scale 3 (with
+// other fields changed too, so the fingerprints differ): the generator
+// writes no decoder for version 1, which would read its unscaled
+// integers at the new scale; the runtime refuses that writer instead.
+func TestPinnedVersionOfAnotherScaleGetsNoDecoder(t *testing.T) {
+	dir, spec := orderDir(t, "single-object", "v1")
+	if code, _, errs := run(t, "generate", "-spec", spec); code != 0 {
+		t.Fatal(errs)
+	}
+	write(t, filepath.Join(dir, "order.avsc"), order(t, "v2"))
+	if code, _, errs := run(t, "generate", "-spec", spec); code != 0 {
+		t.Fatal(errs)
+	}
+	c, err := os.ReadFile(filepath.Join(dir, "shop", "codec.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(c), "func (r *Order) sgUnmarshalAvroFrom") {
+		t.Fatal("no decoder generated for the pinned version 1 of the same scale: the premise of this test is gone")
+	}
+
+	dir, spec = orderDir(t, "single-object", "v1")
+	if code, _, errs := run(t, "generate", "-spec", spec); code != 0 {
+		t.Fatal(errs)
+	}
+	write(t, filepath.Join(dir, "order.avsc"), order(t, "v3_scale"))
+	if code, _, errs := run(t, "generate", "-spec", spec); code != 0 {
+		t.Fatalf("v1 to v3: exit %d: %s", code, errs)
+	}
+	c, err = os.ReadFile(filepath.Join(dir, "shop", "codec.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(c), "func (r *Order) sgUnmarshalAvroFrom") {
+		t.Errorf("a decoder was generated for a pinned version whose decimal has another scale:\n%s", c)
+	}
+	if code, _, errs := run(t, "check", "-spec", spec); code != CheckIncompatible || !strings.Contains(errs, "decimal scale changed from 2 to 3") {
+		t.Errorf("check -locked: exit %d: %s", code, errs)
+	}
+}

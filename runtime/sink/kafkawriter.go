@@ -80,6 +80,14 @@ func SingleObjectKafkaWriter[K, T any, PT codec.RecordPtr[T]](k *Kafka) *KafkaWr
 	return &KafkaWriter[K, T, PT]{k: k, header: h[:len(h):len(h)]}
 }
 
+// encode is the output value of v in the writer's encoding.
+func (w *KafkaWriter[K, T, PT]) encode(v *T) ([]byte, error) {
+	if w.ser != nil {
+		return w.ser.Append(nil, PT(v))
+	}
+	return PT(v).AppendAvro(w.header)
+}
+
 // Sink is the sink the writer writes to.
 func (w *KafkaWriter[K, T, PT]) Sink() *Kafka { return w.k }
 
@@ -87,15 +95,7 @@ func (w *KafkaWriter[K, T, PT]) Sink() *Kafka { return w.k }
 // from. It returns once the record is handed to the producer; Store
 // waits for Kafka's acknowledgement.
 func (w *KafkaWriter[K, T, PT]) Write(ctx context.Context, from Origin, key K, v *T) error {
-	var (
-		val []byte
-		err error
-	)
-	if w.ser != nil {
-		val, err = w.ser.Append(nil, PT(v))
-	} else {
-		val, err = PT(v).AppendAvro(w.header)
-	}
+	val, err := w.encode(v)
 	if err != nil {
 		return fmt.Errorf("kafka sink: encoding the output of topic %s partition %d offset %d: %w", from.Topic, from.Partition, from.Offset, err)
 	}
