@@ -1,6 +1,7 @@
 package generated_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
+	"github.com/hamba/avro/v2/ocf"
 	"github.com/hamba/avro/v2/soe"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -259,5 +261,27 @@ func TestDecimalOfAnotherScaleIsRefused(t *testing.T) {
 	if !errors.As(err, &de) || de.Topic != "payments" || de.Offset != 0 || de.Cause() != "incompatible writer schema" ||
 		!strings.Contains(err.Error(), `field "total": decimal scale changed from 3 to 2`) {
 		t.Fatalf("Run: %v (payments read: %v); want the writer refused, naming the scales", err, h.payments)
+	}
+}
+
+// TestOCFOfAnotherDecimalScaleIsRefused: an object container file whose
+// schema differs from the reader's only in a decimal's scale has the
+// reader's fingerprint; it was read on the fast path (19.990 as 199.90).
+// Now the file's schema is refused, naming both scales.
+func TestOCFOfAnotherDecimalScaleIsRefused(t *testing.T) {
+	var buf bytes.Buffer
+	enc, err := ocf.NewEncoder(orderSchema(t, "v3_scale"), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Encode(map[string]any{"id": "o1", "total": big.NewRat(19990, 1000), "channel": "app"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = orders.NewOrderOCFReader(&buf, "orders.avro")
+	if err == nil || !strings.Contains(err.Error(), `field "total": decimal scale changed from 3 to 2`) {
+		t.Fatalf("NewOrderOCFReader: %v; want the file's schema refused, naming both scales", err)
 	}
 }

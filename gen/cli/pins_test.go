@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+
 	"github.com/streamgen/streamgen/gen/registry"
 )
 
@@ -207,5 +209,38 @@ func TestPinnedVersionOfAnotherScaleGetsNoDecoder(t *testing.T) {
 	}
 	if code, _, errs := run(t, "check", "-spec", spec); code != CheckIncompatible || !strings.Contains(errs, "decimal scale changed from 2 to 3") {
 		t.Errorf("check -locked: exit %d: %s", code, errs)
+	}
+}
+
+// TestSchemasPullKeepsStreamPins: pulling the registry's subjects rewrites
+// streamgen.lock but keeps what generate pinned for a raw stream, and the
+// pinned build still guards the stream's value.
+func TestSchemasPullKeepsStreamPins(t *testing.T) {
+	reg := srfake.New()
+	defer reg.Close()
+	registerImpressions(t, reg)
+	dir, spec := registryDir(t, reg.URL())
+	write(t, spec, strings.Replace(registrySpec, "    value: com.example.ads.Impression\n", "    value: com.example.ads.Impression\n    encoding: raw\n", 1))
+	if code, _, errs := run(t, "generate", "-spec", spec); code != 0 {
+		t.Fatal(errs)
+	}
+	pinned := lockedVersions(t, dir, "impressions")
+	if code, _, errs := run(t, "schemas", "pull", "-spec", spec); code != 0 {
+		t.Fatal(errs)
+	}
+	l := readLock(t, dir)
+	if !l.HasRegistryPins() || l.Stream("impressions") == nil || l.Stream("impressions").Versions[0].Fingerprint != pinned[0] {
+		t.Fatalf("after schemas pull the lock is %+v, want the registry's pins and the stream's %v", l, pinned)
+	}
+	if code, out, errs := run(t, "generate", "-spec", spec); code != 0 || !strings.HasPrefix(out, "unchanged") {
+		t.Errorf("generate from the pins: exit %d, %q, %s", code, out, errs)
+	}
+	// A new version registered and pulled is a change of the raw stream's value.
+	registerImpV2(t, reg)
+	if code, _, errs := run(t, "schemas", "pull", "-spec", spec); code != 0 {
+		t.Fatal(errs)
+	}
+	if code, _, errs := run(t, "generate", "-spec", spec); code != 1 || !strings.Contains(errs, `stream "impressions" is raw-encoded and its value com.example.ads.Impression changed`) {
+		t.Errorf("generate after pulling version 2: exit %d: %s", code, errs)
 	}
 }
