@@ -61,6 +61,7 @@ type orderCollector struct {
 	mu       sync.Mutex
 	orders   map[string]orders.Order
 	payments map[string]orders.Order
+	returns  map[string]orders.Order
 }
 
 func (c *orderCollector) ProcessBatch(_ context.Context, b *orders.Batch) error {
@@ -72,19 +73,22 @@ func (c *orderCollector) ProcessBatch(_ context.Context, b *orders.Batch) error 
 	for r := range b.Payments.Records() {
 		c.payments[r.Value.ID] = r.Value
 	}
+	for r := range b.Returns.Records() {
+		c.returns[r.Value.ID] = r.Value
+	}
 	return nil
 }
 
 func (c *orderCollector) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.orders) + len(c.payments)
+	return len(c.orders) + len(c.payments) + len(c.returns)
 }
 
 // runOrders runs the orders job until want records arrived, or it ends.
 func runOrders(t *testing.T, cfg orders.Config, want int) (*orderCollector, error) {
 	t.Helper()
-	h := &orderCollector{orders: map[string]orders.Order{}, payments: map[string]orders.Order{}}
+	h := &orderCollector{orders: map[string]orders.Order{}, payments: map[string]orders.Order{}, returns: map[string]orders.Order{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
@@ -125,7 +129,7 @@ func produce(t *testing.T, cluster *kfake.Cluster, recs ...*kgo.Record) {
 // streamgen.lock, reads each as written: version 1's channel is the
 // default, never its source.
 func TestSingleObjectReadsEveryPinnedVersion(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders", "payments"))
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders", "payments", "returns"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,11 +165,17 @@ func TestSingleObjectReadsEveryPinnedVersion(t *testing.T) {
 		}
 		recs = append(recs, &kgo.Record{Topic: "orders", Key: []byte(id), Value: val})
 	}
+	// The returns stream knows version 1 from its writerSchema.
+	ret, err := v1.Encode(map[string]any{"id": "r1", "total": big.NewRat(-500, 100), "source": "LEGACY-POS"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs = append(recs, &kgo.Record{Topic: "returns", Value: ret})
 	produce(t, cluster, recs...)
 
 	cfg := orders.DefaultConfig()
 	cfg.Brokers = cluster.ListenAddrs()
-	h, err := runOrders(t, cfg, n)
+	h, err := runOrders(t, cfg, n+1)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -179,6 +189,9 @@ func TestSingleObjectReadsEveryPinnedVersion(t *testing.T) {
 		if got.ID != want.ID || got.Channel != want.Channel || got.Total == nil || got.Total.Cmp(want.Total) != 0 {
 			t.Errorf("order %s = %+v, want %+v", id, got, want)
 		}
+	}
+	if got := h.returns["r1"]; got.Channel != "web" || got.Total == nil || got.Total.Cmp(big.NewRat(-5, 1)) != 0 {
+		t.Errorf("return r1 = %+v, want total -5.00 and channel web", got)
 	}
 }
 

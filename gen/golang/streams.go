@@ -163,7 +163,11 @@ func emitRun(f *jen.File, p *model.Package) {
 			})
 		}
 		if s.WriterSchema != "" {
-			f.Commentf("%s is the schema the producers of stream %s write its raw", names.StreamWriterSchema(s.GoName), s.Name)
+			what := "raw"
+			if s.Encoding == model.SingleObject {
+				what = "single-object"
+			}
+			f.Commentf("%s is the schema the producers of stream %s write its %s", names.StreamWriterSchema(s.GoName), s.Name, what)
 			f.Commentf("values with (spec writerSchema %s); they are resolved to %s.", s.WriterSchemaFile, s.Value.Named.FullName)
 			f.Const().Id(names.StreamWriterSchema(s.GoName)).Op("=").Lit(s.WriterSchema)
 		}
@@ -197,10 +201,20 @@ func emitRun(f *jen.File, p *model.Package) {
 		for _, s := range p.Streams {
 			v := streamVar(s)
 			value := valueDecoder(s.Value, s.Encoding)
-			if len(s.KnownWriters) > 0 {
-				value = jen.Qual(runtimePkg, "SingleObjectInto").Types(goType(s.Value)).Call(jen.Id(knownWritersVar(s)).Op("..."))
+			if s.Encoding == model.SingleObject && (len(s.KnownWriters) > 0 || s.WriterSchema != "") {
+				var args []jen.Code
+				if s.WriterSchema != "" {
+					args = append(args, jen.Id(names.StreamWriterSchema(s.GoName)))
+				}
+				if len(s.KnownWriters) > 0 {
+					args = append(args, jen.Id(knownWritersVar(s)).Op("..."))
+				}
+				if len(args) == 2 {
+					args = []jen.Code{jen.Append(jen.Index().String().Values(args[0]), args[1])}
+				}
+				value = jen.Qual(runtimePkg, "SingleObjectInto").Types(goType(s.Value)).Call(args...)
 			}
-			if s.WriterSchema != "" {
+			if s.WriterSchema != "" && s.Encoding == model.Raw {
 				g.List(jen.Id(v+"Value"), jen.Err()).Op(":=").Qual(runtimePkg, "RawAvroFromInto").Types(goType(s.Value)).Call(jen.Id(names.StreamWriterSchema(s.GoName)))
 				g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("stream %s: %%w", s.Name)), jen.Err())))
 				value = jen.Id(v + "Value")

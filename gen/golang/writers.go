@@ -27,15 +27,25 @@ import (
 // at generation time of the streams that read it.
 func knownWriters(p *model.Package) map[*model.Named][]string {
 	out := map[*model.Named][]string{}
+	seen := map[*model.Named]map[uint64]bool{}
 	for _, s := range p.Streams {
 		if s.Value == nil || s.Value.Kind != model.Record {
 			continue
 		}
-		// A raw stream's writerSchema, a single-object stream's pinned versions.
+		n := s.Value.Named
+		if seen[n] == nil {
+			seen[n] = map[uint64]bool{}
+		}
+		// A stream's writerSchema, a single-object stream's pinned
+		// versions: one decoder per fingerprint (the resolver finds them
+		// by it, and uses one only for a writer that resolves).
 		for _, w := range append([]string{s.WriterSchema}, s.KnownWriters...) {
-			if w != "" && !slices.Contains(out[s.Value.Named], w) {
-				out[s.Value.Named] = append(out[s.Value.Named], w)
+			fp, err := codec.Fingerprint(w)
+			if w == "" || err != nil || seen[n][fp] {
+				continue
 			}
+			seen[n][fp] = true
+			out[n] = append(out[n], w)
 		}
 	}
 	return out

@@ -225,12 +225,8 @@ func (d *decoder) decodeStream(i int, n ast.Node) (Stream, Pos, bool) {
 			st.WriterSchema, st.WriterSchemaPos = f, d.posOf(v)
 		},
 	})
-	if st.WriterSchema != "" && st.Encoding != "raw" {
-		if st.Encoding == "single-object" {
-			d.errorf(st.WriterSchemaPos, "%swriterSchema is only for encoding: raw; single-object records name their writer schema by fingerprint, resolved against the value type's versions that streamgen.lock pins", prefix)
-		} else {
-			d.errorf(st.WriterSchemaPos, "%swriterSchema is only for encoding: raw; Confluent-framed records name their writer schema by id, which the job looks up in the registry", prefix)
-		}
+	if st.WriterSchema != "" && st.Encoding == "confluent" {
+		d.errorf(st.WriterSchemaPos, "%swriterSchema is only for encoding: raw or single-object; Confluent-framed records name their writer schema by id, which the job looks up in the registry", prefix)
 	}
 	if st.AcknowledgeSchemaChange != "" && st.Encoding != "raw" {
 		d.errorf(st.AcknowledgePos, "%sacknowledgeSchemaChange is only for encoding: raw; %s records name their writer schema, so a change of the value type needs no acknowledgement", prefix, st.Encoding)

@@ -214,6 +214,8 @@ type Stream struct {
 	// WriterSchema is, for encoding raw, the .avsc file (relative to the
 	// spec) of the schema the producers write with, when it is not the
 	// value type's own: records are resolved from it to the value type.
+	// For single-object, a writer schema the job knows besides the
+	// versions streamgen.lock pins (one it was never generated with).
 	// It must be a standalone schema that the value type can read.
 	// Generation-time value. Optional.
 	WriterSchema string
