@@ -14,10 +14,14 @@ import (
 	"github.com/streamgen/streamgen/runtime/codec"
 )
 
-// Finding is one schema incompatibility found by Check.
+// Finding is one schema incompatibility found by Check, or a subject it
+// could not check (Unchecked).
 type Finding struct {
 	Subject string
 	Msg     string
+	// Unchecked is set when the finding says the subject could not be
+	// checked (no local schema for it), not that it is incompatible.
+	Unchecked bool
 }
 
 func (f Finding) String() string { return f.Subject + ": " + f.Msg }
@@ -60,7 +64,7 @@ func Check(ctx context.Context, sp *spec.Spec) ([]Finding, error) {
 	for _, sub := range subjects {
 		local, err := localSchema(sp, set, sub.Name)
 		if err != nil {
-			findings = append(findings, Finding{sub.Name, err.Error()})
+			findings = append(findings, Finding{Subject: sub.Name, Msg: err.Error(), Unchecked: true})
 			continue
 		}
 		fs, err := checkSubject(ctx, c, sub.Name, local)
@@ -133,12 +137,12 @@ func checkSubject(ctx context.Context, c *registry.Client, subject, local string
 		}
 		if backward {
 			for _, e := range codec.CheckCompatible(local, text) {
-				findings = append(findings, Finding{subject, fmt.Sprintf("%s: the local schema cannot read version %d: %v", level, v.Version, e)})
+				findings = append(findings, Finding{Subject: subject, Msg: fmt.Sprintf("%s: the local schema cannot read version %d: %v", level, v.Version, e)})
 			}
 		}
 		if forward {
 			for _, e := range codec.CheckCompatible(text, local) {
-				findings = append(findings, Finding{subject, fmt.Sprintf("%s: version %d cannot read the local schema: %v", level, v.Version, e)})
+				findings = append(findings, Finding{Subject: subject, Msg: fmt.Sprintf("%s: version %d cannot read the local schema: %v", level, v.Version, e)})
 			}
 		}
 	}
@@ -148,7 +152,7 @@ func checkSubject(ctx context.Context, c *registry.Client, subject, local string
 			if len(msgs) > 0 {
 				msg += ": " + strings.Join(msgs, "; ")
 			}
-			findings = append(findings, Finding{subject, msg})
+			findings = append(findings, Finding{Subject: subject, Msg: msg})
 		}
 	}
 	return findings, nil

@@ -51,6 +51,9 @@ func Version() string {
 type File struct {
 	Path string // the output directory joined with the file name
 	Data []byte
+	// Lock marks streamgen.lock, next to the spec: generate keeps in it
+	// the value schemas of raw and single-object streams (pinStreams).
+	Lock bool
 }
 
 // Options tune Generate.
@@ -72,6 +75,12 @@ type Options struct {
 // files is an error ("defined twice"), since the two cannot be combined.
 // generate and check read the same sources, so they agree on the layout.
 func Sources(ctx context.Context, sp *spec.Spec, refresh bool) ([]schema.Source, error) {
+	return sources(ctx, sp, refresh, false)
+}
+
+// sources is Sources; offline, the registry is never asked: subjects that
+// streamgen.lock does not pin are left out.
+func sources(ctx context.Context, sp *spec.Spec, refresh, offline bool) ([]schema.Source, error) {
 	var srcs []schema.Source
 	if len(sp.Schemas.Files) > 0 {
 		files, err := schema.ReadFiles(sp.Dir, sp.Schemas.Files)
@@ -90,7 +99,7 @@ func Sources(ctx context.Context, sp *spec.Spec, refresh bool) ([]schema.Source,
 		if !refresh {
 			fetched, err = registry.Locked(sp)
 		}
-		if err == nil && fetched == nil {
+		if err == nil && fetched == nil && !offline {
 			var c *registry.Client
 			if c, err = registry.New(reg); err == nil {
 				fetched, err = c.Fetch(ctx, reg.Subjects)
@@ -158,6 +167,10 @@ func Generate(ctx context.Context, sp *spec.Spec, opts Options) ([]File, error) 
 	if err != nil {
 		return nil, err
 	}
+	lock, err := pinStreams(sp, pkg)
+	if err != nil {
+		return nil, err
+	}
 	files, err := golang.Generate(pkg)
 	if err != nil {
 		return nil, err
@@ -165,6 +178,9 @@ func Generate(ctx context.Context, sp *spec.Spec, opts Options) ([]File, error) 
 	out := make([]File, len(files))
 	for i, f := range files {
 		out[i] = File{Path: filepath.Join(sp.OutputDir(), f.Name), Data: f.Data}
+	}
+	if lock != nil {
+		out = append(out, *lock)
 	}
 	return out, nil
 }

@@ -43,9 +43,22 @@ func Plan(files []File) ([]Change, error) {
 	dirs := map[string]bool{}
 	want := map[string]bool{}
 	for _, f := range files {
-		dirs[filepath.Dir(f.Path)] = true
 		want[f.Path] = true
 		old, err := os.ReadFile(f.Path)
+		if f.Lock {
+			// streamgen.lock is streamgen's own file, with no header;
+			// its directory is the spec's, not the package's.
+			switch {
+			case err == nil && bytes.Equal(old, f.Data):
+				changes = append(changes, Change{Path: f.Path, Action: "unchanged"})
+			case err == nil || errors.Is(err, os.ErrNotExist):
+				changes = append(changes, Change{Path: f.Path, Action: "write"})
+			default:
+				return nil, err
+			}
+			continue
+		}
+		dirs[filepath.Dir(f.Path)] = true
 		switch {
 		case err == nil && bytes.Equal(old, f.Data):
 			changes = append(changes, Change{Path: f.Path, Action: "unchanged"})

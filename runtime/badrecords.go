@@ -73,19 +73,22 @@ const (
 )
 
 // Cause classifies a decode error for counting and logging: "bad magic
-// byte", "unknown schema id", "unusable writer schema", "incompatible
-// writer schema", "corrupt body", or, for an error that says nothing about
-// the record (ErrTransient), "transient", each prefixed with "key: " for
+// byte" (Confluent's, or the single-object marker), "unknown schema id",
+// "unknown writer fingerprint" (single-object), "unusable writer schema",
+// "incompatible writer schema", "corrupt body", or, for an error that
+// says nothing about the record (ErrTransient), "transient", each prefixed with "key: " for
 // keys.
 func (e *DecodeError) Cause() string {
 	var c string
 	switch {
 	case transient(e.Err):
 		c = "transient"
-	case errors.Is(e.Err, ErrBadMagic):
+	case errors.Is(e.Err, ErrBadMagic), errors.Is(e.Err, ErrNotSingleObject):
 		c = "bad magic byte"
 	case errors.Is(e.Err, ErrUnknownSchemaID):
 		c = "unknown schema id"
+	case errors.Is(e.Err, ErrUnknownFingerprint):
+		c = "unknown writer fingerprint"
 	case errors.Is(e.Err, ErrBadWriterSchema):
 		c = "unusable writer schema"
 	case incompatible(e.Err):

@@ -23,8 +23,10 @@ Usage:
                                   generate the package the spec describes
   streamgen schemas pull [-spec streamgen.yaml] [-dir schemas/registry]
                                   pin the registry subjects in files and streamgen.lock
-  streamgen check [-spec streamgen.yaml]
-                                  check local schemas against the registry's versions
+  streamgen check [-spec streamgen.yaml] [-against OLD.avsc]... [-locked] [-level L]
+                                  check local schemas against the registry's versions,
+                                  or offline against files or streamgen.lock's pins;
+                                  exit 0 compatible, 1 incompatible, 3 could not check
   streamgen init [-module PATH] [-name JOB] [-replace CHECKOUT] [-force] TEMPLATE DIR
                                   start a project from a template (streamgen init -h lists them)
   streamgen dev [-spec streamgen.yaml] [-sample N] [-rate R] [-port 9092] [-registry-port 8081]
@@ -179,29 +181,109 @@ func fail(stderr io.Writer, err error) int {
 	return 1
 }
 
+// The exit codes of streamgen check, for CI: a script can tell a schema
+// change to fix from a check that did not run.
+const (
+	// CheckCompatible: every local schema reads (and, by level, is read
+	// by) every version it was compared with.
+	CheckCompatible = 0
+	// CheckIncompatible: at least one incompatibility, each printed.
+	CheckIncompatible = 1
+	// CheckUsage: the command line was wrong.
+	CheckUsage = 2
+	// CheckCouldNotCheck: the check did not run or did not finish: the
+	// registry unreachable or refusing, the spec or a schema invalid, a
+	// file missing, a subject with no local schema.
+	CheckCouldNotCheck = 3
+)
+
+// files is a flag given once per file.
+type files []string
+
+func (f *files) String() string     { return strings.Join(*f, ",") }
+func (f *files) Set(v string) error { *f = append(*f, v); return nil }
+
 func check(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	specPath := fs.String("spec", "streamgen.yaml", "the job spec")
+	var against files
+	fs.Var(&against, "against", "check against this .avsc file (an earlier version) instead of the registry; repeat for more files")
+	locked := fs.Bool("locked", false, "check against the versions streamgen.lock pins instead of the registry")
+	level := fs.String("level", "BACKWARD", "for -against and -locked: "+strings.Join(gen.Levels, ", ")+" (every version given is checked)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: streamgen check [-spec streamgen.yaml] [-against OLD.avsc]... [-locked] [-level BACKWARD]
+
+Checks the local schemas against the registry's versions of each subject
+(the default when the spec has schemas.registry), or, offline, against
+.avsc files (-against) or the versions streamgen.lock pins (-locked, the
+default without a registry).
+
+Exit codes: 0 compatible, 1 incompatible, 2 usage error, 3 could not check
+(registry unreachable, invalid spec or schema, missing file).
+
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return CheckUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "streamgen check: unexpected argument %q\n", fs.Arg(0))
+		return CheckUsage
 	}
 	sp, err := spec.Load(*specPath)
 	if err != nil {
-		return fail(stderr, err)
+		fail(stderr, err)
+		return CheckCouldNotCheck
 	}
-	findings, err := gen.Check(context.Background(), sp)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	if len(findings) > 0 {
-		for _, f := range findings {
-			fmt.Fprintln(stderr, f)
+	offline := len(against) > 0 || *locked
+	if !offline && sp.Schemas.Registry == nil {
+		// No registry to ask: the pinned versions, if there are any.
+		lock, err := registry.ReadLock(sp)
+		if err != nil {
+			fail(stderr, err)
+			return CheckCouldNotCheck
 		}
-		return 1
+		if lock == nil {
+			fmt.Fprintf(stderr, "streamgen check: nothing to check against: %s has no schemas.registry and there is no %s; give -against OLD.avsc\n", sp.File, registry.LockFile)
+			return CheckCouldNotCheck
+		}
+		offline, *locked = true, true
 	}
-	fmt.Fprintln(stdout, "schemas are compatible with the registry")
-	return 0
+	var findings []gen.Finding
+	what := "the registry"
+	if offline {
+		findings, err = gen.CheckOffline(context.Background(), sp, gen.OfflineCheck{Against: against, Locked: *locked, Level: *level})
+		var parts []string
+		if len(against) > 0 {
+			parts = append(parts, strings.Join(against, ", "))
+		}
+		if *locked {
+			parts = append(parts, "the versions "+registry.LockFile+" pins")
+		}
+		what = strings.Join(parts, " and ")
+	} else {
+		findings, err = gen.Check(context.Background(), sp)
+	}
+	if err != nil {
+		fail(stderr, err)
+		return CheckCouldNotCheck
+	}
+	code := CheckCompatible
+	for _, f := range findings {
+		fmt.Fprintln(stderr, f)
+		switch {
+		case !f.Unchecked:
+			code = CheckIncompatible
+		case code == CheckCompatible:
+			code = CheckCouldNotCheck
+		}
+	}
+	if code == CheckCompatible {
+		fmt.Fprintf(stdout, "schemas are compatible with %s\n", what)
+	}
+	return code
 }
 
 func pull(args []string, stdout, stderr io.Writer) int {

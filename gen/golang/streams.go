@@ -151,8 +151,23 @@ func emitConfig(f *jen.File, sp *spec.Spec) {
 // emitRun writes Run, which wires the streams onto the engine, and Main.
 func emitRun(f *jen.File, p *model.Package) {
 	for _, s := range p.Streams {
+		if len(s.KnownWriters) > 0 {
+			f.Commentf("%s are the earlier versions of %s that streamgen.lock", knownWritersVar(s), s.Value.Named.FullName)
+			f.Commentf("pins for stream %s: its single-object records name their writer by", s.Name)
+			f.Comment("fingerprint, and records of these versions are resolved to the value type.")
+			f.Var().Id(knownWritersVar(s)).Op("=").Index().String().ValuesFunc(func(g *jen.Group) {
+				for _, w := range s.KnownWriters {
+					g.Line().Lit(w)
+				}
+				g.Line()
+			})
+		}
 		if s.WriterSchema != "" {
-			f.Commentf("%s is the schema the producers of stream %s write its raw", names.StreamWriterSchema(s.GoName), s.Name)
+			what := "raw"
+			if s.Encoding == model.SingleObject {
+				what = "single-object"
+			}
+			f.Commentf("%s is the schema the producers of stream %s write its %s", names.StreamWriterSchema(s.GoName), s.Name, what)
 			f.Commentf("values with (spec writerSchema %s); they are resolved to %s.", s.WriterSchemaFile, s.Value.Named.FullName)
 			f.Const().Id(names.StreamWriterSchema(s.GoName)).Op("=").Lit(s.WriterSchema)
 		}
@@ -186,7 +201,20 @@ func emitRun(f *jen.File, p *model.Package) {
 		for _, s := range p.Streams {
 			v := streamVar(s)
 			value := valueDecoder(s.Value, s.Encoding)
-			if s.WriterSchema != "" {
+			if s.Encoding == model.SingleObject && (len(s.KnownWriters) > 0 || s.WriterSchema != "") {
+				var args []jen.Code
+				if s.WriterSchema != "" {
+					args = append(args, jen.Id(names.StreamWriterSchema(s.GoName)))
+				}
+				if len(s.KnownWriters) > 0 {
+					args = append(args, jen.Id(knownWritersVar(s)).Op("..."))
+				}
+				if len(args) == 2 {
+					args = []jen.Code{jen.Append(jen.Index().String().Values(args[0]), args[1])}
+				}
+				value = jen.Qual(runtimePkg, "SingleObjectInto").Types(goType(s.Value)).Call(args...)
+			}
+			if s.WriterSchema != "" && s.Encoding == model.Raw {
 				g.List(jen.Id(v+"Value"), jen.Err()).Op(":=").Qual(runtimePkg, "RawAvroFromInto").Types(goType(s.Value)).Call(jen.Id(names.StreamWriterSchema(s.GoName)))
 				g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("stream %s: %%w", s.Name)), jen.Err())))
 				value = jen.Id(v + "Value")
@@ -330,8 +358,11 @@ func keyDecoder(s *model.Stream) jen.Code {
 // valueDecoder is the DecoderInto of an Avro record type: records are
 // decoded in place, into the batch's Record.
 func valueDecoder(t *model.Type, encoding model.Encoding) jen.Code {
-	if encoding == model.Raw {
+	switch encoding {
+	case model.Raw:
 		return jen.Qual(runtimePkg, "RawAvroInto").Types(goType(t)).Call()
+	case model.SingleObject:
+		return jen.Qual(runtimePkg, "SingleObjectInto").Types(goType(t)).Call()
 	}
 	return jen.Qual(runtimePkg, "ConfluentAvroInto").Types(goType(t)).Call(jen.Id("reg"))
 }
@@ -352,9 +383,15 @@ func emitKafkaWriter(g *jen.Group, ks *model.KafkaSink) {
 		key = goType(ks.Key)
 	}
 	types := []jen.Code{key, goType(ks.Value)}
-	if ks.Encoding == model.Raw {
+	switch ks.Encoding {
+	case model.Raw:
 		g.Comment("The output's values are raw Avro: the value type's own binary, no header.")
 		g.Id("sinkWriter").Op(":=").Qual(sinkPkg, "RawKafkaWriter").Types(types...).Call(jen.Id("out"))
+		return
+	case model.SingleObject:
+		g.Comment("The output's values are single-object encoded: the marker, the value")
+		g.Comment("type's schema fingerprint, its binary.")
+		g.Id("sinkWriter").Op(":=").Qual(sinkPkg, "SingleObjectKafkaWriter").Types(types...).Call(jen.Id("out"))
 		return
 	}
 	g.Comment("The output's values are Confluent-framed: the value type's schema is")
@@ -362,6 +399,9 @@ func emitKafkaWriter(g *jen.Group, ks *model.KafkaSink) {
 	g.List(jen.Id("sinkWriter"), jen.Err()).Op(":=").Qual(sinkPkg, "ConfluentKafkaWriter").Types(types...).Call(jen.Id("ctx"), jen.Id("out"), jen.Id("reg"), jen.True())
 	g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 }
+
+// knownWritersVar holds a single-object stream's pinned writer schemas.
+func knownWritersVar(s *model.Stream) string { return names.Helper(s.GoName + "KnownWriters") }
 
 // usesRegistry reports whether a stream reads Confluent-framed Avro, or
 // the Kafka sink writes it.

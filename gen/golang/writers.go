@@ -23,16 +23,29 @@ import (
 // default, logical types that differ, recursive writer types to skip) are
 // left to the transcoder: emitWriterDecoders returns none for that writer.
 
-// knownWriters lists, per reader record, the distinct writer schemas of the
-// streams that read it.
+// knownWriters lists, per reader record, the distinct writer schemas known
+// at generation time of the streams that read it.
 func knownWriters(p *model.Package) map[*model.Named][]string {
 	out := map[*model.Named][]string{}
+	seen := map[*model.Named]map[uint64]bool{}
 	for _, s := range p.Streams {
-		if s.WriterSchema == "" || s.Value == nil || s.Value.Kind != model.Record {
+		if s.Value == nil || s.Value.Kind != model.Record {
 			continue
 		}
-		if !slices.Contains(out[s.Value.Named], s.WriterSchema) {
-			out[s.Value.Named] = append(out[s.Value.Named], s.WriterSchema)
+		n := s.Value.Named
+		if seen[n] == nil {
+			seen[n] = map[uint64]bool{}
+		}
+		// A stream's writerSchema, a single-object stream's pinned
+		// versions: one decoder per fingerprint (the resolver finds them
+		// by it, and uses one only for a writer that resolves).
+		for _, w := range append([]string{s.WriterSchema}, s.KnownWriters...) {
+			fp, err := codec.Fingerprint(w)
+			if w == "" || err != nil || seen[n][fp] {
+				continue
+			}
+			seen[n][fp] = true
+			out[n] = append(out[n], w)
 		}
 	}
 	return out
@@ -58,8 +71,15 @@ func emitWriterDecoders(f *jen.File, n *model.Named, writers []string) []writerD
 			continue
 		}
 		fp, err := codec.Fingerprint(w)
-		if err != nil || fp == n.Fingerprint {
-			continue // the reader's own schema: UnmarshalAvro
+		if err != nil {
+			continue
+		}
+		if res, err := codec.NewResolver(n.Schema).ForWriter(w); res == nil || err != nil {
+			// The reader's own schema (UnmarshalAvro), or one it cannot
+			// read, which the runtime refuses: a decimal of another scale
+			// shares the reader's fingerprint, so a decoder keyed by it
+			// would read the writer's unscaled integers as the reader's.
+			continue
 		}
 		wg := &writerGen{e: &emitter{}, methods: map[string]string{}}
 		wr, ok1 := deref(ws).(*avro.RecordSchema)
@@ -194,7 +214,9 @@ var promotions = map[[2]avro.Type]struct {
 func (wg *writerGen) read(g *jen.Group, w, rs avro.Schema, rt *model.Type, target *jen.Statement) bool {
 	w, rs = deref(w), deref(rs)
 	if w.Fingerprint() == rs.Fingerprint() {
-		// The same type; logical types are the reader's, as in resolution.
+		// The same type; logical types are the reader's: the writer's are
+		// the same, or absent where the reader drops them (the writer was
+		// checked to resolve, which refuses any other change).
 		wg.e.dec(g, rt, target)
 		return true
 	}

@@ -132,6 +132,11 @@ type Stream struct {
 	// producers do not write Value's own schema; "" otherwise.
 	// WriterSchemaFile is the file the spec names it by.
 	WriterSchema, WriterSchemaFile string
+	// KnownWriters are, for a single-object stream, the other versions of
+	// Value's schema that streamgen.lock pins (standalone, compact): the
+	// writer schemas the job resolves records' fingerprints against,
+	// besides Value's own.
+	KnownWriters []string
 }
 
 // Encoding is a stream's wire format.
@@ -143,6 +148,10 @@ const (
 	Confluent Encoding = iota
 	// Raw: the Avro body only.
 	Raw
+	// SingleObject: the Avro specification's single-object encoding, the
+	// marker C3 01 and the writer schema's CRC-64-AVRO fingerprint (8
+	// bytes, little-endian) before the body.
+	SingleObject
 )
 
 // ConsumerKind says how a stream finds its partitions.

@@ -29,11 +29,64 @@ const LockFile = "streamgen.lock"
 // `generate -refresh`).
 type Lock struct {
 	// Registry is the registry's URL, normalized (see NormalizeURL).
-	Registry string `json:"registry"`
+	Registry string `json:"registry,omitempty"`
 	// Dir is the directory the pinned files are in, relative to the lock
 	// file; generate -refresh pins there again.
 	Dir     string      `json:"dir,omitempty"`
-	Schemas []LockEntry `json:"schemas"`
+	Schemas []LockEntry `json:"schemas,omitempty"`
+	// Streams pins the value schemas of the streams whose records do not
+	// name their writer schema by a registry id (encoding raw or
+	// single-object). generate keeps them: see LockStream.
+	Streams []LockStream `json:"streams,omitempty"`
+}
+
+// LockStream is what streamgen.lock remembers of a stream whose records
+// carry no registry id. For encoding raw it is the value schema the job
+// was last generated with: generate refuses a change of it that the spec
+// does not declare (writerSchema) or acknowledge, since raw records of
+// the old version would be read as the new one. For single-object it is
+// every value schema the stream has been generated with, oldest first:
+// they are the writer schemas the generated job resolves the records'
+// fingerprints against.
+type LockStream struct {
+	Stream   string        `json:"stream"`
+	Encoding string        `json:"encoding"`
+	Value    string        `json:"value"` // the value type's full name
+	Versions []LockVersion `json:"versions"`
+}
+
+// LockVersion is one pinned value schema.
+type LockVersion struct {
+	// Fingerprint is the schema's codec.LogicalFingerprint, "0x" and 16
+	// hex digits: the CRC-64-AVRO fingerprint of its canonical form with
+	// its logical types kept, so that a decimal's new scale is a new
+	// version.
+	Fingerprint string `json:"fingerprint"`
+	// Schema is the standalone schema.
+	Schema json.RawMessage `json:"schema"`
+}
+
+// HasRegistryPins reports whether the lock pins registry subjects (a lock
+// may hold only the pins of streams).
+func (l *Lock) HasRegistryPins() bool { return l.Registry != "" || len(l.Schemas) > 0 }
+
+// Stream returns the pins of the stream named name, or nil.
+func (l *Lock) Stream(name string) *LockStream {
+	for i := range l.Streams {
+		if l.Streams[i].Stream == name {
+			return &l.Streams[i]
+		}
+	}
+	return nil
+}
+
+// Encode returns the lock as written to streamgen.lock.
+func (l *Lock) Encode() ([]byte, error) {
+	out, err := json.MarshalIndent(l, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
 }
 
 // LockEntry is one pinned schema version and the file that holds it.
@@ -89,6 +142,9 @@ func Pull(ctx context.Context, sp *spec.Spec, dir string) (*Pulled, error) {
 	}
 	old, _ := readLock(sp) // a broken previous lock is replaced; its files stay
 	lock := Lock{Registry: NormalizeURL(reg.URL), Dir: filepath.ToSlash(dir)}
+	if old != nil {
+		lock.Streams = old.Streams // generate's pins, not the registry's
+	}
 	asked := map[string]int{}
 	for _, s := range reg.Subjects {
 		asked[s.Name] = s.Version
@@ -119,12 +175,12 @@ func Pull(ctx context.Context, sp *spec.Spec, dir string) (*Pulled, error) {
 		pinned[filepath.Clean(path)] = true
 		lock.Schemas = append(lock.Schemas, e)
 	}
-	out, err := json.MarshalIndent(lock, "", "  ")
+	out, err := lock.Encode()
 	if err != nil {
 		return nil, err
 	}
 	lockPath := filepath.Join(sp.Dir, LockFile)
-	if err := writeFile(lockPath, append(out, '\n')); err != nil {
+	if err := writeFile(lockPath, out); err != nil {
 		return nil, err
 	}
 	res.Written = append(res.Written, lockPath)
@@ -152,7 +208,7 @@ func Pull(ctx context.Context, sp *spec.Spec, dir string) (*Pulled, error) {
 // lock file pins its files in; ok is false when there is no lock.
 func PinnedDir(sp *spec.Spec) (dir string, ok bool, err error) {
 	lock, err := readLock(sp)
-	if lock == nil || err != nil {
+	if lock == nil || err != nil || !lock.HasRegistryPins() {
 		return "", false, err
 	}
 	switch {
@@ -163,6 +219,12 @@ func PinnedDir(sp *spec.Spec) (dir string, ok bool, err error) {
 	}
 	return DefaultDir, true, nil
 }
+
+// ReadLock reads the lock next to the spec; nil, nil when there is none.
+func ReadLock(sp *spec.Spec) (*Lock, error) { return readLock(sp) }
+
+// LockPath is where the spec's lock file is.
+func LockPath(sp *spec.Spec) string { return filepath.Join(sp.Dir, LockFile) }
 
 // readLock reads the lock next to the spec; nil, nil when there is none.
 func readLock(sp *spec.Spec) (*Lock, error) {
@@ -203,7 +265,7 @@ func NormalizeURL(u string) string {
 // pull. It returns (nil, nil) when there is no lock file.
 func Locked(sp *spec.Spec) ([]Schema, error) {
 	lock, err := readLock(sp)
-	if lock == nil || err != nil {
+	if lock == nil || err != nil || !lock.HasRegistryPins() {
 		return nil, err
 	}
 	lockPath := filepath.Join(sp.Dir, LockFile)

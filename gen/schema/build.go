@@ -57,8 +57,11 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 	for i := range sp.Streams {
 		st := &sp.Streams[i]
 		ms := &model.Stream{Name: st.Name, GoName: names.Camel(st.Name), Consumer: consumer(st), WriterSchemaFile: st.WriterSchema}
-		if st.Encoding == "raw" {
+		switch st.Encoding {
+		case "raw":
 			ms.Encoding = model.Raw
+		case "single-object":
+			ms.Encoding = model.SingleObject
 		}
 		v, err := b.streamType(st.Value, false)
 		if err != nil {
@@ -556,6 +559,8 @@ func (b *builder) kafkaSink(sp *spec.Spec) (*model.KafkaSink, *spec.Error) {
 		out.Encoding = model.Raw
 	case "confluent":
 		out.Encoding = model.Confluent
+	case "single-object":
+		out.Encoding = model.SingleObject
 	}
 	key := ks.Key
 	if key == "" {

@@ -105,7 +105,7 @@ func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
 					s.KafkaSink.KeyPos = d.posOf(v)
 				},
 				"encoding": func(p string, v ast.Node) {
-					d.enum(v, p, words{dst: &s.KafkaSink.Encoding, names: []string{"confluent", "raw"}})
+					d.enum(v, p, words{dst: &s.KafkaSink.Encoding, names: []string{"confluent", "raw", "single-object"}})
 				},
 				"partitioning": func(p string, v ast.Node) {
 					d.enum(v, p, words{dst: &s.KafkaSink.Partitioning, names: []string{"key", "input"}})

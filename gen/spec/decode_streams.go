@@ -10,6 +10,9 @@ import (
 	"github.com/goccy/go-yaml/ast"
 )
 
+// fingerprintRE matches a schema fingerprint as streamgen prints it.
+var fingerprintRE = regexp.MustCompile(`^0x[0-9a-f]{16}$`)
+
 func (d *decoder) decodeStreams(n ast.Node, p string, s *Spec) {
 	items, ok := d.list(n, p)
 	if !ok {
@@ -197,7 +200,18 @@ func (d *decoder) decodeStream(i int, n ast.Node) (Stream, Pos, bool) {
 			st.Value, st.ValuePos = val, d.posOf(v)
 		},
 		"encoding": func(p string, v ast.Node) {
-			d.enum(v, p, words{dst: &st.Encoding, names: []string{"confluent", "raw"}})
+			d.enum(v, p, words{dst: &st.Encoding, names: []string{"confluent", "raw", "single-object"}})
+		},
+		"acknowledgeSchemaChange": func(p string, v ast.Node) {
+			f, ok := d.str(v, p, noRefs)
+			if !ok {
+				return
+			}
+			if !fingerprintRE.MatchString(f) {
+				d.errorf(d.posOf(v), "%s: %q is not a schema fingerprint such as \"0x5c1a7f2e9b03d4a8\" (generate prints the one to acknowledge)", p, f)
+				return
+			}
+			st.AcknowledgeSchemaChange, st.AcknowledgePos = f, d.posOf(v)
 		},
 		"writerSchema": func(p string, v ast.Node) {
 			f, ok := d.str(v, p, genTime)
@@ -211,8 +225,11 @@ func (d *decoder) decodeStream(i int, n ast.Node) (Stream, Pos, bool) {
 			st.WriterSchema, st.WriterSchemaPos = f, d.posOf(v)
 		},
 	})
-	if st.WriterSchema != "" && st.Encoding != "raw" {
-		d.errorf(st.WriterSchemaPos, "%swriterSchema is only for encoding: raw; Confluent-framed records name their writer schema by id, which the job looks up in the registry", prefix)
+	if st.WriterSchema != "" && st.Encoding == "confluent" {
+		d.errorf(st.WriterSchemaPos, "%swriterSchema is only for encoding: raw or single-object; Confluent-framed records name their writer schema by id, which the job looks up in the registry", prefix)
+	}
+	if st.AcknowledgeSchemaChange != "" && st.Encoding != "raw" {
+		d.errorf(st.AcknowledgePos, "%sacknowledgeSchemaChange is only for encoding: raw; %s records name their writer schema, so a change of the value type needs no acknowledgement", prefix, st.Encoding)
 	}
 	if !d.has(prefix+"name") && !meant["name"] {
 		d.errorf(st.Pos, "missing required key \"name\" in %s", label)

@@ -206,19 +206,31 @@ type Stream struct {
 	// Value is the Avro full name of the record value type. Required.
 	Value string
 	// Encoding is the wire format: confluent (magic byte and schema id
-	// before the Avro body) or raw (Avro body only). Default confluent.
+	// before the Avro body), single-object (the Avro specification's
+	// single-object encoding: marker C3 01, the writer schema's
+	// CRC-64-AVRO fingerprint, the body) or raw (Avro body only).
+	// Default confluent.
 	Encoding string
 	// WriterSchema is, for encoding raw, the .avsc file (relative to the
 	// spec) of the schema the producers write with, when it is not the
 	// value type's own: records are resolved from it to the value type.
+	// For single-object, a writer schema the job knows besides the
+	// versions streamgen.lock pins (one it was never generated with).
 	// It must be a standalone schema that the value type can read.
 	// Generation-time value. Optional.
 	WriterSchema string
+	// AcknowledgeSchemaChange is, for encoding raw, the fingerprint
+	// ("0x" and 16 hex digits, as generate prints it) of the value type's
+	// schema whose change against streamgen.lock the spec's author
+	// acknowledges: no record written with the pinned version will be
+	// read again. Without it (or writerSchema), generate refuses such a
+	// change. Optional.
+	AcknowledgeSchemaChange string
 
 	// Pos is the stream's position; KeyPos and ValuePos are where Key and
 	// Value were written (Pos when defaulted), WriterSchemaPos where
-	// WriterSchema was.
-	Pos, KeyPos, ValuePos, WriterSchemaPos Pos
+	// WriterSchema was, AcknowledgePos where AcknowledgeSchemaChange was.
+	Pos, KeyPos, ValuePos, WriterSchemaPos, AcknowledgePos Pos
 }
 
 // Load reads and parses the spec at path, expanding generation-time

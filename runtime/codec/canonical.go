@@ -41,6 +41,27 @@ func Fingerprint(schemaJSON string) (uint64, error) {
 	return CRC64Avro([]byte(c)), nil
 }
 
+// LogicalFingerprint is Fingerprint of the Parsing Canonical Form with the
+// logical types kept (logicalType, and a decimal's precision and scale,
+// after size or in a primitive's object form). Two schemas with the same
+// Fingerprint read each other's bytes; only with the same
+// LogicalFingerprint do the values mean the same (decimal(12,2) and
+// decimal(12,3) share a Fingerprint). Resolution uses it to decide that a
+// writer is the reader's own schema.
+func LogicalFingerprint(schemaJSON string) (uint64, error) {
+	dec := json.NewDecoder(strings.NewReader(schemaJSON))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return 0, fmt.Errorf("avro: schema is not valid JSON: %w", err)
+	}
+	c := canonicalizer{defined: map[string]bool{}, logical: true}
+	if err := c.schema(v, ""); err != nil {
+		return 0, err
+	}
+	return CRC64Avro(c.buf.Bytes()), nil
+}
+
 // crc64Empty is the spec's EMPTY fingerprint, also the polynomial.
 const crc64Empty = 0xc15d213aa4d7a795
 
@@ -73,6 +94,29 @@ var primitiveTypes = map[string]bool{
 type canonicalizer struct {
 	buf     bytes.Buffer
 	defined map[string]bool // full names already written in full
+	logical bool            // keep logical types (LogicalFingerprint)
+}
+
+// logicalAttrs writes, for LogicalFingerprint, the logical type of the
+// schema object m, if it has one.
+func (c *canonicalizer) logicalAttrs(m map[string]any) {
+	lt, ok := m["logicalType"].(string)
+	if !c.logical || !ok {
+		return
+	}
+	c.buf.WriteString(`,"logicalType":`)
+	b, _ := json.Marshal(lt)
+	c.buf.Write(b)
+	if lt == "decimal" {
+		for _, k := range []string{"precision", "scale"} {
+			n, _ := m[k].(json.Number)
+			c.buf.WriteString(`,"` + k + `":`)
+			if n == "" {
+				n = "0"
+			}
+			c.buf.WriteString(n.String())
+		}
+	}
 }
 
 func (c *canonicalizer) schema(v any, ns string) error {
@@ -155,6 +199,13 @@ func (c *canonicalizer) object(m map[string]any, ns string) error {
 		return nil
 	default:
 		if primitiveTypes[t] {
+			if _, ok := m["logicalType"].(string); ok && c.logical {
+				c.buf.WriteString(`{"type":`)
+				c.quote(t)
+				c.logicalAttrs(m)
+				c.buf.WriteByte('}')
+				return nil
+			}
 			c.quote(t)
 			return nil
 		}
@@ -261,6 +312,7 @@ func (c *canonicalizer) named(t string, m map[string]any, ns string) error {
 		}
 		c.buf.WriteString(`,"size":`)
 		c.buf.WriteString(strconv.FormatUint(size, 10))
+		c.logicalAttrs(m)
 	}
 	c.buf.WriteByte('}')
 	return nil

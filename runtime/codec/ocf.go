@@ -477,12 +477,14 @@ func (r *OCFReader[T, PT]) header() error {
 	if r.bc, err = newBlockCodec(r.codec); err != nil {
 		return err
 	}
-	fp, err := Fingerprint(r.writerSchema)
+	// The logical types count: a file of decimal(12,2) values is not read
+	// as decimal(12,3) on the fast path.
+	fp, err := LogicalFingerprint(r.writerSchema)
 	if err != nil {
 		return fmt.Errorf("the file's schema: %w", err)
 	}
 	reader := PT(new(T)).AvroSchema()
-	rfp, err := Fingerprint(reader)
+	rfp, err := LogicalFingerprint(reader)
 	if err != nil {
 		return err
 	}

@@ -49,9 +49,10 @@ func parseSchema(s string) (avro.Schema, error) {
 // built once per generated reader type and is safe for concurrent use.
 type Resolver struct {
 	reader avro.Schema
-	fp     uint64
+	fp     uint64   // Fingerprint of the reader schema
+	lfp    uint64   // its LogicalFingerprint: a writer with it is the reader
 	byText sync.Map // writer schema text -> *writerEntry
-	byFP   sync.Map // writer fingerprint -> *writerEntry
+	byFP   sync.Map // writer LogicalFingerprint -> *writerEntry
 	// last is the writer ForWriter was last asked for: a caller reading one
 	// writer's records passes the same string each time, which compares
 	// equal by pointer before any hashing.
@@ -95,7 +96,11 @@ func NewResolver(readerSchema string, writers ...WriterDecoder) *Resolver {
 	if err != nil {
 		panic(fmt.Sprintf("codec.NewResolver: invalid reader schema: %v", err))
 	}
-	r := &Resolver{reader: rs, fp: fp}
+	lfp, err := LogicalFingerprint(readerSchema)
+	if err != nil {
+		panic(fmt.Sprintf("codec.NewResolver: invalid reader schema: %v", err))
+	}
+	r := &Resolver{reader: rs, fp: fp, lfp: lfp}
 	for _, w := range writers {
 		if r.direct == nil {
 			r.direct = map[uint64]any{}
@@ -109,10 +114,12 @@ func NewResolver(readerSchema string, writers ...WriterDecoder) *Resolver {
 func (r *Resolver) Fingerprint() uint64 { return r.fp }
 
 // ForWriter returns how to read data written with writerSchema. It returns
-// (nil, nil) when the writer schema has the reader's fingerprint: the data
-// is then in the reader's own encoding. An incompatible writer schema gives
-// a CompatErrors listing every problem. Results are cached per schema text
-// and shared between texts with the same fingerprint.
+// (nil, nil) when the writer schema is the reader's, logical types
+// included (the same LogicalFingerprint): the data is then in the reader's
+// own encoding and means the same. An incompatible writer schema gives a
+// CompatErrors listing every problem (a decimal's scale that differs is
+// one: the same bytes would be another number). Results are cached per
+// schema text and shared between texts with the same LogicalFingerprint.
 func (r *Resolver) ForWriter(writerSchema string) (*Resolution, error) {
 	if l := r.last.Load(); l != nil && l.text == writerSchema {
 		return l.e.res, l.e.err
@@ -133,10 +140,14 @@ func (r *Resolver) resolve(writerSchema string) *writerEntry {
 	if err != nil {
 		return &writerEntry{err: fmt.Errorf("avro: invalid writer schema: %w", err)}
 	}
-	if fp == r.fp {
+	lfp, err := LogicalFingerprint(writerSchema)
+	if err != nil {
+		return &writerEntry{err: fmt.Errorf("avro: invalid writer schema: %w", err)}
+	}
+	if lfp == r.lfp {
 		return &writerEntry{}
 	}
-	if e, ok := r.byFP.Load(fp); ok {
+	if e, ok := r.byFP.Load(lfp); ok {
 		return e.(*writerEntry)
 	}
 	var e writerEntry
@@ -152,7 +163,7 @@ func (r *Resolver) resolve(writerSchema string) *writerEntry {
 			e.res = &Resolution{root: root, direct: r.direct[fp]}
 		}
 	}
-	got, _ := r.byFP.LoadOrStore(fp, &e)
+	got, _ := r.byFP.LoadOrStore(lfp, &e)
 	return got.(*writerEntry)
 }
 

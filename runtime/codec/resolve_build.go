@@ -152,7 +152,8 @@ const (
 
 // matchKind says whether the reader can read the writer's type: the same
 // type (named types by name or reader alias), or a promotion. Neither may be
-// a union. Logical types are ignored: only the underlying types count.
+// a union. Logical types are not looked at here (direct checks them): a
+// union branch is picked by its underlying type, as the specification says.
 func matchKind(w, r avro.Schema) match {
 	wt, rt := w.Type(), r.Type()
 	switch wt {
@@ -252,6 +253,10 @@ func (b *builder) direct(path string, w, r avro.Schema) op {
 			return nil
 		}
 		b.incompatible(path, "type changed from %s to %s (not promotable)", typeName(w), typeName(r))
+		return nil
+	}
+	if why := logicalChange(w, r); why != "" {
+		b.incompatible(path, "%s", why)
 		return nil
 	}
 	switch w.Type() {

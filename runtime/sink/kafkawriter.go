@@ -42,7 +42,10 @@ func OriginOf[K, V any](r *runtime.Record[K, V]) Origin {
 // again.
 type KafkaWriter[K, T any, PT codec.RecordPtr[T]] struct {
 	k   *Kafka
-	ser *runtime.Serializer // nil for raw
+	ser *runtime.Serializer // nil for raw and single-object
+	// header is the single-object header, its capacity its length, so
+	// that each Write's append copies it (Writes run concurrently).
+	header []byte
 }
 
 // ConfluentKafkaWriter returns the typed writer of k whose values are
@@ -65,6 +68,26 @@ func RawKafkaWriter[K, T any, PT codec.RecordPtr[T]](k *Kafka) *KafkaWriter[K, T
 	return &KafkaWriter[K, T, PT]{k: k}
 }
 
+// SingleObjectKafkaWriter returns the typed writer of k whose values are in
+// the Avro specification's single-object encoding: the marker C3 01, the
+// fingerprint of T's schema, T's Avro binary.
+func SingleObjectKafkaWriter[K, T any, PT codec.RecordPtr[T]](k *Kafka) *KafkaWriter[K, T, PT] {
+	fp, err := codec.Fingerprint(PT(new(T)).AvroSchema())
+	if err != nil {
+		panic(fmt.Sprintf("sink.SingleObjectKafkaWriter: the generated type's schema: %v", err))
+	}
+	h := runtime.AppendSingleObjectHeader(nil, fp)
+	return &KafkaWriter[K, T, PT]{k: k, header: h[:len(h):len(h)]}
+}
+
+// encode is the output value of v in the writer's encoding.
+func (w *KafkaWriter[K, T, PT]) encode(v *T) ([]byte, error) {
+	if w.ser != nil {
+		return w.ser.Append(nil, PT(v))
+	}
+	return PT(v).AppendAvro(w.header)
+}
+
 // Sink is the sink the writer writes to.
 func (w *KafkaWriter[K, T, PT]) Sink() *Kafka { return w.k }
 
@@ -72,15 +95,7 @@ func (w *KafkaWriter[K, T, PT]) Sink() *Kafka { return w.k }
 // from. It returns once the record is handed to the producer; Store
 // waits for Kafka's acknowledgement.
 func (w *KafkaWriter[K, T, PT]) Write(ctx context.Context, from Origin, key K, v *T) error {
-	var (
-		val []byte
-		err error
-	)
-	if w.ser != nil {
-		val, err = w.ser.Append(nil, PT(v))
-	} else {
-		val, err = PT(v).AppendAvro(nil)
-	}
+	val, err := w.encode(v)
 	if err != nil {
 		return fmt.Errorf("kafka sink: encoding the output of topic %s partition %d offset %d: %w", from.Topic, from.Partition, from.Offset, err)
 	}
