@@ -73,6 +73,10 @@ type SchemaRegistry struct {
 
 	// MaxBackoff caps the wait between retries (default 10 s).
 	MaxBackoff time.Duration
+	// StartWait bounds how long Serializer, which a job calls as it
+	// starts, waits for a registry that does not answer (default 5m,
+	// the default kafka.outageLimit).
+	StartWait time.Duration
 	// Log is told when a lookup starts retrying (then every tenth retry)
 	// and when the registry answers again. Default slog.Default().
 	Log *slog.Logger
@@ -387,23 +391,73 @@ type Serializer struct {
 // already has returns its existing id.
 func (r *SchemaRegistry) Serializer(ctx context.Context, subject, schema string, register bool) (*Serializer, error) {
 	s := sr.Schema{Schema: schema, Type: sr.TypeAvro}
+	verb := "looking up"
+	if register {
+		verb = "registering"
+	}
+	log := r.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	// A registry that does not answer (not up yet, restarting) is waited
+	// for, as brokers are: one warning, then quiet retries, for up to
+	// StartWait. Its answers (incompatible, unknown subject) are final.
 	var ss sr.SubjectSchema
 	var err error
-	if register {
-		ss, err = r.cl.CreateSchema(ctx, subject, s)
-	} else {
-		ss, err = r.cl.LookupSchema(ctx, subject, s)
+	backoff := 100 * time.Millisecond
+	deadline := time.Now().Add(r.startWait())
+	for failed := false; ; failed = true {
+		if register {
+			ss, err = r.cl.CreateSchema(ctx, subject, s)
+		} else {
+			ss, err = r.cl.LookupSchema(ctx, subject, s)
+		}
+		if err == nil && failed {
+			log.Info("schema registry answered", "registry", r.url, "subject", subject)
+		}
+		if err == nil || registryAnswered(err) || ctx.Err() != nil || !time.Now().Before(deadline) {
+			break
+		}
+		if !failed {
+			log.Warn("cannot reach the schema registry; retrying quietly until it answers", "registry", r.url, "subject", subject,
+				"error", err.Error(), "start_wait", r.startWait().String())
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, r.maxBackoff())
 	}
 	if err != nil {
-		verb := "looking up"
-		if register {
-			verb = "registering"
-		}
 		return nil, fmt.Errorf("schema registry %s: %s the schema under subject %q: %w", r.url, verb, subject, err)
 	}
 	out := &Serializer{id: ss.ID}
 	binary.BigEndian.PutUint32(out.header[1:], uint32(ss.ID))
 	return out, nil
+}
+
+// registryAnswered reports whether err is the registry's answer (a 4xx:
+// incompatible, unknown, invalid) rather than no answer (a failed
+// request, a 5xx).
+func registryAnswered(err error) bool {
+	var re *sr.ResponseError
+	return errors.As(err, &re) && re.StatusCode < 500
+}
+
+func (r *SchemaRegistry) startWait() time.Duration {
+	if r.StartWait > 0 {
+		return r.StartWait
+	}
+	return 5 * time.Minute
+}
+
+func (r *SchemaRegistry) maxBackoff() time.Duration {
+	if r.MaxBackoff > 0 {
+		return r.MaxBackoff
+	}
+	return 10 * time.Second
 }
 
 // ID is the schema id the serializer writes.

@@ -709,3 +709,45 @@ func TestReadyzWhileRegistryDown(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSerializerWaitsForTheRegistry: a job that registers its output
+// schema as it starts (the Kafka sink) waits for a registry that does
+// not answer yet, as it waits for brokers, saying so once; the
+// registry's own refusal (an unknown subject) is final at once.
+func TestSerializerWaitsForTheRegistry(t *testing.T) {
+	reg, _, reqs := evolutionRegistry(t)
+	reqs.down.Store(true)
+	r := newRegistry(t, reg.URL())
+	var logs syncLog
+	r.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	time.AfterFunc(300*time.Millisecond, func() { reqs.down.Store(false) })
+	ser, err := r.Serializer(t.Context(), "impressions-value", evolutionAvsc(t, 3), false)
+	if err != nil || ser == nil {
+		t.Fatalf("Serializer while the registry came back: %v", err)
+	}
+	if n := strings.Count(logs.String(), "cannot reach the schema registry"); n != 1 || !strings.Contains(logs.String(), "schema registry answered") {
+		t.Errorf("want one warning and one recovery line:\n%s", logs.String())
+	}
+	start := time.Now()
+	if _, err := r.Serializer(t.Context(), "no-such-subject", evolutionAvsc(t, 3), false); err == nil || time.Since(start) > 5*time.Second {
+		t.Errorf("an unknown subject: %v after %v, want an error at once", err, time.Since(start))
+	}
+}
+
+// syncLog is a log destination safe for concurrent writes.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
