@@ -15,6 +15,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamgen/streamgen/internal/backoff"
 )
 
 // Engine cuts micro-batches from its streams every BatchInterval and hands
@@ -483,7 +485,7 @@ func (e *Engine) kgoBase() []kgo.Opt {
 // answer (not up yet, restarting) are an outage: ping retries them, as
 // the running job would, until OutageLimit.
 func (e *Engine) ping(ctx context.Context, cl *kgo.Client) error {
-	wait := 100 * time.Millisecond
+	wait := backoff.New(100*time.Millisecond, 2*time.Second)
 	for {
 		err := cl.Ping(ctx)
 		if err == nil {
@@ -492,13 +494,8 @@ func (e *Engine) ping(ctx context.Context, cl *kgo.Client) error {
 		var oerr error
 		if unreachable(err) && ctx.Err() == nil {
 			e.requestFailed("connecting to brokers "+strings.Join(e.cfg.brokers, ","), err)
-			if oerr = e.outageOver(); oerr == nil {
-				select {
-				case <-ctx.Done():
-				case <-time.After(wait):
-					wait = min(2*wait, 2*time.Second)
-					continue
-				}
+			if oerr = e.outageOver(); oerr == nil && wait.Wait(ctx) {
+				continue
 			}
 		}
 		ce := &ConnectError{Brokers: e.cfg.brokers, TLS: e.cfg.tls != nil, Err: err}

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/streamgen/streamgen/internal/backoff"
 	"github.com/streamgen/streamgen/runtime/config"
 )
 
@@ -138,7 +139,7 @@ func (k *kafkaStore) Store(ctx context.Context, b StoredBatch) error {
 	// continues), or for commitRetryFor without an engine. Errors that do
 	// say something (a stale generation: another member owns the
 	// partitions now; authorization) fail the commit at once.
-	wait := 100 * time.Millisecond
+	wait := backoff.New(100*time.Millisecond, 2*time.Second)
 	deadline := time.Now().Add(commitRetryFor)
 	for {
 		err := k.commitOnce(ctx, b.Ranges, offs)
@@ -153,12 +154,9 @@ func (k *kafkaStore) Store(ctx context.Context, b StoredBatch) error {
 		} else if !time.Now().Before(deadline) {
 			return err
 		}
-		select {
-		case <-ctx.Done():
+		if !wait.Wait(ctx) {
 			return err
-		case <-time.After(wait):
 		}
-		wait = min(2*wait, 2*time.Second)
 	}
 }
 

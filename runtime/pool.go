@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/streamgen/streamgen/internal/backoff"
 )
 
 // pool is a fixed set of workers, each with its own queue, so that a task
@@ -146,7 +148,7 @@ type retryPolicy struct {
 
 func (r retryPolicy) do(ctx context.Context, rng OffsetRange, attempt func(n int) error) error {
 	tries := max(r.maxFailures, 1)
-	wait := r.backoff
+	wait := backoff.New(r.backoff, 10*time.Second)
 	var err error
 	for n := range tries {
 		if err = attempt(n); err == nil {
@@ -155,14 +157,9 @@ func (r retryPolicy) do(ctx context.Context, rng OffsetRange, attempt func(n int
 		if n == tries-1 || ctx.Err() != nil {
 			return &TaskError{Range: rng, Attempts: n + 1, Err: err}
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !wait.Wait(ctx) {
 			return &TaskError{Range: rng, Attempts: n + 1, Err: err}
-		case <-t.C:
 		}
-		wait = min(wait*2, 10*time.Second)
 		if r.beforeRetry != nil {
 			r.beforeRetry(rng)
 		}

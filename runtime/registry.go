@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/streamgen/streamgen/internal/backoff"
 	"github.com/streamgen/streamgen/runtime/codec"
 	"github.com/streamgen/streamgen/runtime/tlsfiles"
 )
@@ -197,7 +198,7 @@ func (r *SchemaRegistry) WriterSchema(ctx context.Context, id int) (string, erro
 const unknownTries = 4
 
 func (r *SchemaRegistry) fetch(ctx context.Context, id int) (string, error) {
-	backoff := 100 * time.Millisecond
+	wait := backoff.New(100*time.Millisecond, r.maxBackoff())
 	log := r.Log
 	if log == nil {
 		log = slog.Default()
@@ -226,14 +227,11 @@ func (r *SchemaRegistry) fetch(ctx context.Context, id int) (string, error) {
 					"registry", r.url, "schema_id", id, "tries", failed, "error", err.Error())
 			}
 		}
-		select {
-		case <-ctx.Done():
+		if !wait.Wait(ctx) {
 			// %v: the last error's kind (say, not known yet) is not the
 			// outcome, which is transient.
 			return "", fmt.Errorf("%w: %s: schema id %d: giving up as the job stops: %v", ErrRegistryUnavailable, r.url, id, err)
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, r.MaxBackoff)
 	}
 }
 
@@ -404,7 +402,7 @@ func (r *SchemaRegistry) Serializer(ctx context.Context, subject, schema string,
 	// StartWait. Its answers (incompatible, unknown subject) are final.
 	var ss sr.SubjectSchema
 	var err error
-	backoff := 100 * time.Millisecond
+	wait := backoff.New(100*time.Millisecond, r.maxBackoff())
 	deadline := time.Now().Add(r.startWait())
 	for failed := false; ; failed = true {
 		if register {
@@ -422,13 +420,7 @@ func (r *SchemaRegistry) Serializer(ctx context.Context, subject, schema string,
 			log.Warn("cannot reach the schema registry; retrying quietly until it answers", "registry", r.url, "subject", subject,
 				"error", err.Error(), "start_wait", r.startWait().String())
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-		backoff = min(2*backoff, r.maxBackoff())
+		wait.Wait(ctx) // a cancelled ctx ends the loop above
 	}
 	if err != nil {
 		return nil, fmt.Errorf("schema registry %s: %s the schema under subject %q: %w", r.url, verb, subject, err)

@@ -26,6 +26,7 @@ import (
 	"github.com/streamgen/streamgen/generated_test/cases/evolution_v1/impressionv1"
 	"github.com/streamgen/streamgen/generated_test/cases/evolution_v2/impressionv2"
 	"github.com/streamgen/streamgen/generated_test/cases/evolution_v3/impressionv3"
+	"github.com/streamgen/streamgen/internal/logbuf"
 	"github.com/streamgen/streamgen/runtime"
 )
 
@@ -718,8 +719,8 @@ func TestSerializerWaitsForTheRegistry(t *testing.T) {
 	reg, _, reqs := evolutionRegistry(t)
 	reqs.down.Store(true)
 	r := newRegistry(t, reg.URL())
-	var logs syncLog
-	r.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	var logs logbuf.Buffer
+	r.Log = logs.Logger()
 	time.AfterFunc(300*time.Millisecond, func() { reqs.down.Store(false) })
 	ser, err := r.Serializer(t.Context(), "impressions-value", evolutionAvsc(t, 3), false)
 	if err != nil || ser == nil {
@@ -732,22 +733,4 @@ func TestSerializerWaitsForTheRegistry(t *testing.T) {
 	if _, err := r.Serializer(t.Context(), "no-such-subject", evolutionAvsc(t, 3), false); err == nil || time.Since(start) > 5*time.Second {
 		t.Errorf("an unknown subject: %v after %v, want an error at once", err, time.Since(start))
 	}
-}
-
-// syncLog is a log destination safe for concurrent writes.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -228,6 +228,11 @@ type Result struct {
 	Handled    int64 // records handled, duplicates included
 	Lost       int   // produced offsets never handled
 	Duplicated int   // handlings beyond the first
+	// StoredDuplicated are the duplicates whose first handling was in a
+	// batch that completed with its offsets stored (at-least-once; the
+	// job's C lines): never allowed, unlike those of batches in flight
+	// in a killed process.
+	StoredDuplicated int
 	// LostBatches are the in-flight batches of killed processes that
 	// lost records (at-most-once).
 	LostBatches int
@@ -239,8 +244,8 @@ type Result struct {
 }
 
 func (r Result) String() string {
-	s := fmt.Sprintf("%-36s kills %3d (%2d late restarts)  failures %3d  records %7d  handled %7d  lost %5d (in %d batches)  duplicated %5d  %s",
-		r.Config.Name, r.Kills, r.LateRestarts, r.Failures, r.Records, r.Handled, r.Lost, r.LostBatches, r.Duplicated, r.Elapsed.Round(time.Second))
+	s := fmt.Sprintf("%-36s kills %3d (%2d late restarts)  failures %3d  records %7d  handled %7d  lost %5d (in %d batches)  duplicated %5d (%d of stored batches)  %s",
+		r.Config.Name, r.Kills, r.LateRestarts, r.Failures, r.Records, r.Handled, r.Lost, r.LostBatches, r.Duplicated, r.StoredDuplicated, r.Elapsed.Round(time.Second))
 	if r.HungStops > 0 {
 		s += fmt.Sprintf("  hung stops %d", r.HungStops)
 	}

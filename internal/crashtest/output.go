@@ -14,10 +14,14 @@ import (
 // grow: every handling of each (partition, offset) of the topic, the
 // sequence number it carried, and each process's last begun batch.
 type tally struct {
-	topic  string
-	count  [][]int32 // by partition, offset: times handled
-	seq    [][]int64 // by partition, offset: the sequence number handled
-	total  int64     // handlings read so far
+	topic string
+	count [][]int32 // by partition, offset: times handled
+	seq   [][]int64 // by partition, offset: the sequence number handled
+	total int64     // handlings read so far
+	// first is each offset's first handling, by partition and offset:
+	// at-least-once, a repeat of an offset whose first batch had its
+	// offsets stored is the engine's fault, whatever was killed.
+	first  [][]handling
 	procs  []*procFile
 	faults []error // records that contradict what was produced, or each other
 }
@@ -32,6 +36,15 @@ type procFile struct {
 	// at-most-once, the only one whose records it may have lost.
 	last  []batchRange
 	batch int64
+	// stored are the batches the process completed with their offsets
+	// stored (its C lines).
+	stored map[int64]bool
+}
+
+// handling is the process and batch that handled an offset.
+type handling struct {
+	proc  *procFile
+	batch int64
 }
 
 type batchRange struct {
@@ -40,11 +53,11 @@ type batchRange struct {
 }
 
 func newTally(topic string, partitions int) *tally {
-	return &tally{topic: topic, count: make([][]int32, partitions), seq: make([][]int64, partitions)}
+	return &tally{topic: topic, count: make([][]int32, partitions), seq: make([][]int64, partitions), first: make([][]handling, partitions)}
 }
 
 func (t *tally) add(path string) *procFile {
-	p := &procFile{path: path}
+	p := &procFile{path: path, stored: make(map[int64]bool)}
 	t.procs = append(t.procs, p)
 	return p
 }
@@ -95,9 +108,18 @@ func (t *tally) read(p *procFile) error {
 //
 //	B <batch> <topic>:<partition>:<from>-<until> ...
 //	R <topic> <partition> <offset> <seq>
+//	C <batch> <offsets outcome>
 func (t *tally) line(p *procFile, s string) error {
 	f := strings.Fields(s)
 	switch {
+	case len(f) == 3 && f[0] == "C":
+		id, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			return fmt.Errorf("line %q: %w", s, err)
+		}
+		if f[2] == "stored" {
+			p.stored[id] = true
+		}
 	case len(f) >= 2 && f[0] == "B":
 		id, err := strconv.ParseInt(f[1], 10, 64)
 		if err != nil {
@@ -142,6 +164,10 @@ func (t *tally) handled(p *procFile, part int32, off, seq int64) {
 	for int64(len(t.count[part])) <= off {
 		t.count[part] = append(t.count[part], 0)
 		t.seq[part] = append(t.seq[part], -1)
+		t.first[part] = append(t.first[part], handling{})
+	}
+	if t.count[part][off] == 0 {
+		t.first[part][off] = handling{p, p.batch}
 	}
 	t.count[part][off]++
 	t.total++
@@ -170,7 +196,8 @@ func (t *tally) caughtUp(ends []int64) bool {
 func (t *tally) check(res *Result, seqs [][]int64) error {
 	errs := append([]error(nil), t.faults...)
 	const show = 10 // violations listed; the counts say the rest
-	var lostAt, dupAt []string
+	var lostAt, dupAt, storedDupAt []string
+	storedDups := 0
 	lostBy := make(map[*procFile]bool)
 	for part, ps := range seqs {
 		counts := t.count[part]
@@ -206,6 +233,12 @@ func (t *tally) check(res *Result, seqs [][]int64) error {
 				if len(dupAt) < show {
 					dupAt = append(dupAt, fmt.Sprintf("topic %s partition %d offset %d (%d times)", t.topic, part, off, n))
 				}
+				if h := t.first[part][off]; h.proc != nil && h.proc.stored[h.batch] {
+					storedDups += int(n - 1)
+					if len(storedDupAt) < show {
+						storedDupAt = append(storedDupAt, fmt.Sprintf("topic %s partition %d offset %d (first in batch %d of %s, stored)", t.topic, part, off, h.batch, h.proc.path))
+					}
+				}
 			}
 			if got := t.seq[part][off]; got != want {
 				errs = append(errs, fmt.Errorf("topic %s partition %d offset %d: handled sequence number %d, produced %d", t.topic, part, off, got, want))
@@ -220,6 +253,11 @@ func (t *tally) check(res *Result, seqs [][]int64) error {
 		}
 		if (res.Config.Graceful || res.Config.NoJobKills) && res.Duplicated > 0 {
 			errs = append(errs, fmt.Errorf("%d duplicate handlings although no job process was killed: %s", res.Duplicated, strings.Join(dupAt, ", ")))
+		}
+		// Only what was never stored may be handed twice.
+		res.StoredDuplicated = storedDups
+		if storedDups > 0 {
+			errs = append(errs, fmt.Errorf("%d duplicate handlings of offsets whose first batch had its offsets stored: %s", storedDups, strings.Join(storedDupAt, ", ")))
 		}
 	case ExactlyOnce:
 		if res.Lost > 0 {

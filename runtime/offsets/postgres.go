@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/streamgen/streamgen/internal/backoff"
 	"github.com/streamgen/streamgen/runtime"
 )
 
@@ -83,7 +84,7 @@ func NewPostgres(ctx context.Context, dsn, group string, opts ...PostgresOpt) (*
 	// A database not up yet, or restarting, is waited for as the job
 	// waits for its brokers: one warning, then quiet retries, for up to
 	// waitAtStart.
-	wait, warned := 100*time.Millisecond, false
+	wait, warned := backoff.New(100*time.Millisecond, 2*time.Second), false
 	deadline := time.Now().Add(p.waitAtStart)
 	for {
 		if err = p.pool.Ping(ctx); err == nil {
@@ -96,13 +97,7 @@ func NewPostgres(ctx context.Context, dsn, group string, opts ...PostgresOpt) (*
 			warned = true
 			slog.Default().Warn("cannot reach PostgreSQL; retrying quietly until it answers", "dsn", where, "err", redactErr(err).Error(), "wait_at_start", p.waitAtStart.String())
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-		wait = min(2*wait, 2*time.Second)
+		wait.Wait(ctx) // a cancelled ctx ends the loop above
 	}
 	if err != nil {
 		p.pool.Close()
@@ -298,7 +293,7 @@ func (p *Postgres) Failed(what string, err error) {
 // without an engine for retryAlone. what names the operation.
 func (p *Postgres) Retry(ctx context.Context, what string, op func() error) error {
 	r := p.outages.Load()
-	wait := 50 * time.Millisecond
+	wait := backoff.New(50*time.Millisecond, 2*time.Second)
 	deadline := time.Now().Add(retryAlone)
 	for {
 		err := op()
@@ -315,14 +310,9 @@ func (p *Postgres) Retry(ctx context.Context, what string, op func() error) erro
 		} else if time.Now().After(deadline) {
 			return err
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !wait.Wait(ctx) {
 			return err
-		case <-t.C:
 		}
-		wait = min(2*wait, 2*time.Second)
 	}
 }
 

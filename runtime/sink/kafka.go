@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/streamgen/streamgen/internal/backoff"
 	"github.com/streamgen/streamgen/runtime"
 )
 
@@ -616,18 +617,12 @@ func topicName(name string, id [16]byte, ids map[string][16]byte) string {
 // retryConcurrent retries fn while Kafka answers CONCURRENT_TRANSACTIONS:
 // the previous transaction's markers are still being written.
 func retryConcurrent(ctx context.Context, fn func() error) error {
-	wait := 10 * time.Millisecond
+	wait := backoff.New(10*time.Millisecond, 500*time.Millisecond)
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		err := fn()
-		if !errors.Is(err, kerr.ConcurrentTransactions) || !time.Now().Before(deadline) {
+		if !errors.Is(err, kerr.ConcurrentTransactions) || !time.Now().Before(deadline) || !wait.Wait(ctx) {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 500*time.Millisecond)
 	}
 }
 

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/streamgen/streamgen/internal/kafkatest"
+	"github.com/streamgen/streamgen/internal/logbuf"
 	"github.com/streamgen/streamgen/internal/pgtest"
 	"github.com/streamgen/streamgen/runtime"
 	"github.com/streamgen/streamgen/runtime/offsets"
@@ -252,7 +251,7 @@ type copyJob struct {
 // runUntil runs the job until out holds want distinct offsets, checks
 // that Run did not fail and every offset is there once, and returns the
 // job's log.
-func (j copyJob) runUntil(t *testing.T, conn *pgx.Conn, want int) *syncBuffer {
+func (j copyJob) runUntil(t *testing.T, conn *pgx.Conn, want int) *logbuf.Buffer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -262,7 +261,7 @@ func (j copyJob) runUntil(t *testing.T, conn *pgx.Conn, want int) *syncBuffer {
 		}
 		return rows, distinct
 	}
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	s, err := sink.NewPostgres(ctx, j.dsn, j.group, j.out, offsets.Table(j.table))
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +269,7 @@ func (j copyJob) runUntil(t *testing.T, conn *pgx.Conn, want int) *syncBuffer {
 	defer s.Close()
 	e, err := runtime.New(runtime.Group(j.group), runtime.WithSemantics(runtime.ExactlyOnce), runtime.WithOffsetStore(s),
 		runtime.Brokers(j.addrs...), runtime.BatchInterval(50*time.Millisecond), runtime.MaxRatePerPartition(400),
-		runtime.OutageLimit(time.Minute), runtime.Logger(slog.New(slog.NewTextHandler(logs, nil))))
+		runtime.OutageLimit(time.Minute), runtime.Logger(logs.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,22 +318,4 @@ func (j copyJob) runUntil(t *testing.T, conn *pgx.Conn, want int) *syncBuffer {
 		t.Errorf("%d rows for %d offsets, want each of %d once", rows, distinct, want)
 	}
 	return logs
-}
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -16,6 +16,7 @@
 //
 //	B <batch> <topic>:<partition>:<from>-<until> ...   a batch begins, its ranges
 //	R <topic> <partition> <offset> <seq>               a record was handled
+//	C <batch> <offsets outcome>                        a batch completed (BatchInfo.Offsets)
 //
 // Adding a configuration to the harness is a flag value here (an engine
 // option) plus a row in crashtest.Configurations.
@@ -113,6 +114,10 @@ func run(args []string) int {
 		return runSink(ctx, cfg, fs.Args(), *sinkType, *dsn, *table, *sinkTable, *sinkDir, *hold)
 	}
 	h := &handler{out: f, hold: *hold}
+	// Each completed batch's offsets outcome, so the driver can tell a
+	// repeat of a batch that was never stored (allowed at-least-once)
+	// from one of a stored batch (never).
+	cfg.EngineOptions = append(cfg.EngineOptions, runtime.Listener(outcomes{h}))
 	return runtime.RunMain(ctx, seqjob.JobName, &cfg.JobConfig, fs.Args(), os.Stderr, func(ctx context.Context) error {
 		if *store == "postgres" {
 			// Here, once RunMain has applied --group, so the store keys
@@ -126,6 +131,15 @@ func run(args []string) int {
 		}
 		return seqjob.Run(ctx, cfg, h)
 	})
+}
+
+// outcomes writes a line per completed batch: C <batch> <offsets outcome>.
+type outcomes struct{ h *handler }
+
+func (outcomes) BatchSubmitted(runtime.BatchInfo) {}
+func (outcomes) BatchStarted(runtime.BatchInfo)   {}
+func (o outcomes) BatchCompleted(i runtime.BatchInfo) {
+	o.h.write(fmt.Appendf(nil, "C %d %s\n", i.ID, i.Offsets.Label()))
 }
 
 func semanticsOf(s string) (runtime.Semantics, error) {
