@@ -84,7 +84,7 @@ func TestGeneratedPostgresSinkJob(t *testing.T) {
 	}
 
 	cfg.OffsetsStore = config.StoreKafka
-	if err := warehouse.Run(ctx, cfg, warehouseETL{}); err == nil || !strings.Contains(err.Error(), `config OffsetsStore: "kafka", but the job was generated with offsets.store "postgres"`) {
+	if err := warehouse.Run(ctx, cfg, warehouseETL{}); err == nil || !strings.Contains(err.Error(), `offsets.store: "kafka", but the job was generated with offsets.store "postgres"`) {
 		t.Errorf("a job configured with another offset store than its generated one: %v", err)
 	}
 }

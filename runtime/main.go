@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kslog"
 
+	"github.com/streamgen/streamgen/internal/suggest"
 	"github.com/streamgen/streamgen/runtime/config"
 )
 
@@ -106,14 +107,17 @@ func runMain(ctx context.Context, name string, cfg *JobConfig, args []string, lo
 // run.
 func applySettings(name, prefix string, t *target, args []string, lookup func(string) (string, bool), stderr io.Writer) (int, bool) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {} // the full list only for --help, not after each mistake
+	fs.SetOutput(io.Discard) // the errors are written below, with a suggestion
+	fs.Usage = func() {}     // the full list only for --help, not after each mistake
 	given := make([]rawFlag, len(settings))
+	var flags []string
 	for i := range settings {
 		given[i].name, given[i].bool = flagName(settings[i].key), settings[i].kind(t) == "bool"
 		fs.Var(&given[i], flagName(settings[i].key), settings[i].help)
+		flags = append(flags, flagName(settings[i].key))
 		for _, a := range settings[i].aliases {
 			fs.Var(&aliasFlag{&given[i], a}, a, "alias of --"+flagName(settings[i].key))
+			flags = append(flags, a)
 		}
 	}
 	if err := fs.Parse(args); err != nil {
@@ -121,6 +125,7 @@ func applySettings(name, prefix string, t *target, args []string, lookup func(st
 			writeHelp(stderr, name, prefix, t)
 			return 0, false
 		}
+		fmt.Fprintf(stderr, "%s: %s\n", name, flagError(err, flags))
 		fmt.Fprintf(stderr, "run %s --help for the list of settings\n", name)
 		return 2, false
 	}
@@ -172,6 +177,20 @@ func applySettings(name, prefix string, t *target, args []string, lookup func(st
 		return 2, false
 	}
 	return 0, true
+}
+
+// flagError is the flag package's error err, an unknown flag named with
+// two dashes and the known one it may be a misspelling of.
+func flagError(err error, flags []string) string {
+	msg := err.Error()
+	if f, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		f = strings.TrimLeft(f, "-")
+		msg = "unknown flag --" + f
+		if s := suggest.Closest(f, flags); s != "" {
+			msg += fmt.Sprintf(" (did you mean --%s?)", s)
+		}
+	}
+	return msg
 }
 
 // rawFlag keeps a flag's value as given; applySettings parses it, after

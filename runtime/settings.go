@@ -127,6 +127,7 @@ var settings = []setting{
 	{key: "sink.dsn", field: func(t *target) any { return &t.SinkDSN }, help: "PostgreSQL DSN of the postgres sink", secret: true},
 	{key: "sink.table", field: func(t *target) any { return &t.SinkTable }, help: "table of the postgres sink"},
 	{key: "sink.topic", field: func(t *target) any { return &t.SinkTopic }, help: "topic of the kafka sink"},
+	{key: "sink.transactionalId", field: func(t *target) any { return &t.SinkTransactionalID }, help: "transactional id of the kafka sink with exactly-once, one per instance and kept across its restarts; \"\" = the group and a random suffix"},
 
 	{key: "retries.maxFailures", field: func(t *target) any { return &t.MaxFailures }, help: "tries of a partition task before its batch fails"},
 	{key: "retries.backoff", field: func(t *target) any { return &t.RetryBackoff }, help: "first wait between tries, doubling up to 10s"},
@@ -308,7 +309,7 @@ func (s *setting) kind(t *target) string {
 }
 
 // fieldName is the config.Job field a setting writes, for the messages
-// that name fields ("config Brokers: ..."); "" for Main's own settings.
+// that name settings by field; "" for Main's own settings.
 func (s *setting) fieldName(t *target) string {
 	p := reflect.ValueOf(s.field(t)).Pointer()
 	v := reflect.ValueOf(&t.JobConfig.Job).Elem()
