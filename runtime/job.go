@@ -59,6 +59,7 @@ func NewJobConfig(job string) JobConfig {
 	c.envPrefix = config.EnvPrefix(job)
 	return c
 }
+
 // runtimeValues are the fields that may hold ${VAR} references.
 func (c *JobConfig) runtimeValues() map[string]*string {
 	m := map[string]*string{
@@ -320,7 +321,6 @@ func (c *JobConfig) brokersHint() string {
 	}
 	return "set " + main
 }
-
 
 func (c *JobConfig) location() (LocationStrategy, error) {
 	switch c.Location {
