@@ -477,3 +477,18 @@ func (c *JobConfig) Wiring(store config.OffsetsStore, sink config.SinkType) erro
 	}
 	return errors.Join(errs...)
 }
+
+// OutputTopics are the topics the job writes to, each with the setting
+// that names it: the Kafka sink's topic and the dead-letter topic. The
+// generated Run checks them before the first batch
+// (Engine.CheckOutputTopics).
+func (c *JobConfig) OutputTopics() []OutputTopic {
+	var out []OutputTopic
+	if c.SinkType == config.SinkKafka && c.SinkTopic != "" {
+		out = append(out, OutputTopic{Topic: c.SinkTopic, Setting: c.Describe("sink.topic")})
+	}
+	if c.OnDecodeError == config.DecodeDeadLetter && c.DeadLetterTopic != "" {
+		out = append(out, OutputTopic{Topic: c.DeadLetterTopic, Setting: c.Describe("deadLetterTopic")})
+	}
+	return out
+}

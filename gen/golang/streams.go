@@ -201,6 +201,8 @@ func emitRun(f *jen.File, p *model.Package) {
 			)
 			g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		}
+		g.Comment("A missing output topic fails the start, naming it, not every batch.")
+		g.If(jen.Err().Op(":=").Id("e").Dot("CheckOutputTopics").Call(jen.Id("ctx"), jen.Id("cfg").Dot("OutputTopics").Call().Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		g.Return(jen.Id("e").Dot("Run").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("bs").Op("*").Qual(runtimePkg, "JobBatch")).Error().Block(
 			jen.Return(jen.Id("h").Dot("ProcessBatch").Call(jen.Id("ctx"), jen.Op("&").Id("Batch").Values(jen.DictFunc(func(d jen.Dict) {
 				for _, s := range p.Streams {

@@ -44,6 +44,7 @@ type Postgres struct {
 	group string
 	table string // quoted
 	name  string
+	what  string // what the store is, in errors
 }
 
 // PostgresOpt configures NewPostgres.
@@ -53,10 +54,15 @@ type PostgresOpt func(*Postgres)
 // Default DefaultTable.
 func Table(name string) PostgresOpt { return func(p *Postgres) { p.name = name } }
 
+// Role is what the store is for, in NewPostgres's errors: "offset store"
+// by default; the PostgreSQL sink's is "postgres sink (sink.dsn)", so an
+// error about its DSN does not blame the offset store.
+func Role(what string) PostgresOpt { return func(p *Postgres) { p.what = what } }
+
 // NewPostgres connects to dsn, creates the table if missing and checks its
 // shape. Errors name the DSN's host and database, never its password.
 func NewPostgres(ctx context.Context, dsn, group string, opts ...PostgresOpt) (*Postgres, error) {
-	p := &Postgres{group: group, name: DefaultTable}
+	p := &Postgres{group: group, name: DefaultTable, what: "offset store"}
 	for _, o := range opts {
 		o(p)
 	}
@@ -64,7 +70,7 @@ func NewPostgres(ctx context.Context, dsn, group string, opts ...PostgresOpt) (*
 	where := Redact(dsn)
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("offset store: PostgreSQL DSN %s: %w", where, redactErr(err))
+		return nil, fmt.Errorf("%s: PostgreSQL DSN %s: %w", p.what, where, redactErr(err))
 	}
 	if p.pool, err = pgxpool.NewWithConfig(ctx, cfg); err == nil {
 		err = p.pool.Ping(ctx)
@@ -73,11 +79,16 @@ func NewPostgres(ctx context.Context, dsn, group string, opts ...PostgresOpt) (*
 		if p.pool != nil {
 			p.pool.Close()
 		}
-		return nil, fmt.Errorf("offset store: PostgreSQL at %s is unreachable: %w", where, redactErr(err))
+		if pe, ok := errors.AsType[*pgconn.PgError](err); ok {
+			// The server answered: a role, a password or a database it
+			// does not know is no network problem.
+			return nil, fmt.Errorf("%s: PostgreSQL at %s refused the connection: %s (SQLSTATE %s)", p.what, where, pe.Message, pe.Code)
+		}
+		return nil, fmt.Errorf("%s: PostgreSQL at %s is unreachable: %w", p.what, where, redactErr(err))
 	}
 	if err := p.ensureTable(ctx); err != nil {
 		p.pool.Close()
-		return nil, fmt.Errorf("offset store: PostgreSQL at %s: %w", where, err)
+		return nil, fmt.Errorf("%s: PostgreSQL at %s: %w", p.what, where, err)
 	}
 	return p, nil
 }

@@ -197,6 +197,10 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
+	// A missing output topic fails the start, naming it, not every batch.
+	if err := e.CheckOutputTopics(ctx, cfg.OutputTopics()...); err != nil {
+		return err
+	}
 	return e.Run(ctx, func(ctx sgcontext.Context, bs *sgruntime.JobBatch) error {
 		return h.ProcessBatch(ctx, &Batch{
 			Everything:           everythingStream.Batch(bs),
