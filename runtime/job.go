@@ -38,6 +38,8 @@ type JobConfig struct {
 	// too.
 	expandErrs map[string]error
 	expandRaw  map[string]string
+	// specVars are the variables the spec's ${VAR} references read.
+	specVars map[string]bool
 	// brokerVars are the variables the spec's Brokers referenced, for the
 	// hint when there is no broker.
 	brokerVars []string
@@ -82,9 +84,13 @@ func (c *JobConfig) runtimeValues() map[string]*string {
 // that cannot be expanded is kept for Validate to report (by field and
 // variable name, never by value).
 func (c *JobConfig) ExpandEnv(lookup func(string) (string, bool)) {
-	c.expandErrs, c.expandRaw = map[string]error{}, map[string]string{}
+	c.expandErrs, c.expandRaw, c.specVars = map[string]error{}, map[string]string{}, map[string]bool{}
+	spec := func(name string) (string, bool) {
+		c.specVars[name] = true
+		return lookup(name)
+	}
 	for name, p := range c.runtimeValues() {
-		v, err := envsubst.Expand(*p, lookup)
+		v, err := envsubst.Expand(*p, spec)
 		if err != nil {
 			if _, unset := errors.AsType[*envsubst.UnsetError](err); !unset && secretValues[name] {
 				// The error would quote part of the value.
@@ -100,7 +106,7 @@ func (c *JobConfig) ExpandEnv(lookup func(string) (string, bool)) {
 	c.brokerVars = nil
 	recorded := func(name string) (string, bool) {
 		c.brokerVars = append(c.brokerVars, name)
-		return lookup(name)
+		return spec(name)
 	}
 	for _, b := range c.Brokers {
 		v, err := envsubst.Expand(b, recorded)

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"reflect"
 	"regexp"
 	"strings"
@@ -140,5 +141,29 @@ func TestExactlyOnceSinkLocationHasNoSilentDefault(t *testing.T) {
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate = %v, want %q", err, tc.want)
 		}
+	}
+}
+
+// TestUnreadJobVariablesAreWarnedOf: a variable with the job's prefix
+// that neither the job nor its spec reads (a typo, an old name) is logged
+// once, with the variable it may be meant as; the job's own and the
+// spec's are not.
+func TestUnreadJobVariablesAreWarnedOf(t *testing.T) {
+	env := map[string]string{"ANOMALY_DETECTOR_BROKRS": "x:1", "ANOMALY_DETECTOR_BROKERS": "b:1", "ANOMALY_DETECTOR_CUSTOM": "g", "OTHER": "1"}
+	c := specConfig()
+	c.Group = "${ANOMALY_DETECTOR_CUSTOM:-g}"
+	c.ExpandEnv(envOf(env))
+	var environ []string
+	for k, v := range env {
+		environ = append(environ, k+"="+v)
+	}
+	var out strings.Builder
+	code := runMainEnv(context.Background(), "anomaly-detector", &c, nil, envOf(env), func() []string { return environ }, &out, false, func(context.Context) error { return nil })
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out.String())
+	}
+	if n := strings.Count(out.String(), "environment variable set, but the job reads no variable of that name"); n != 1 ||
+		!strings.Contains(out.String(), "var=ANOMALY_DETECTOR_BROKRS did_you_mean=ANOMALY_DETECTOR_BROKERS") {
+		t.Errorf("want one warning, of ANOMALY_DETECTOR_BROKRS:\n%s", out.String())
 	}
 }
