@@ -339,4 +339,18 @@ func TestKafkaToKafkaTemplateChecksItsOutputTopic(t *testing.T) {
 		t.Errorf("a batch ran before the check:\n%s", j.out.String())
 	}
 	t.Logf("stopped %s after the start", time.Since(start).Round(time.Millisecond))
+
+	// The output topic made, a dead-letter topic that does not exist.
+	if err := cluster.CreateTopic("impressions-enriched", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	j = startJob(t, bin, "KAFKA_TO_KAFKA", []string{"KAFKA_TO_KAFKA_BROKERS=" + strings.Join(cluster.ListenAddrs(), ","),
+		"KAFKA_TO_KAFKA_REGISTRY_URL=" + reg.URL(), "KAFKA_TO_KAFKA_STATUS_ADDR="}, "--on-decode-error", "dead-letter", "--dead-letter-topic", "impressions-dlq")
+	if code := j.exited(t, 60*time.Second); code != 1 {
+		t.Errorf("with its dead-letter topic missing the job exited %d, want 1:\n%s", code, j.out.String())
+	}
+	want = `output topic \"impressions-dlq\" (--dead-letter-topic or KAFKA_TO_KAFKA_DEAD_LETTER_TOPIC (spec key deadLetterTopic)) does not exist`
+	if !strings.Contains(j.out.String(), want) || strings.Contains(j.out.String(), "impressions-enriched") {
+		t.Errorf("the job's log lacks %q, or names the output topic, which exists:\n%s", want, j.out.String())
+	}
 }
