@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/streamgen/streamgen/runtime/config"
+	"github.com/streamgen/streamgen/runtime/envsubst"
 )
 
 // setting is one runtime setting that Main reads from a flag and from an
@@ -253,6 +254,14 @@ func splitList(v string) []string {
 func (s *setting) show(t *target) string {
 	if s.secret {
 		return "secret, not shown"
+	}
+	if f := s.fieldName(t); f != "" && t.expandErrs[f] != nil {
+		if t.derivedFromSink(f) {
+			return "the sink's: with this sink it is --" + flagName(fieldKey[strings.Replace(f, "Offsets", "Sink", 1)])
+		}
+		if u, ok := errors.AsType[*envsubst.UnsetError](t.expandErrs[f]); ok {
+			return fmt.Sprintf("no default: the spec reads ${%s}, which is not set", u.Name)
+		}
 	}
 	var v string
 	switch p := s.field(t).(type) {

@@ -119,6 +119,12 @@ func TestExactlyOnceSinkLocationHasNoSilentDefault(t *testing.T) {
 			t.Errorf("%v %v: exit %d, sink dir %q:\n%s", step.args, step.env, code, got.SinkDir, out)
 		}
 	}
+	// --help says there is no default.
+	if _, code, out := mainConfig(t, files("${ANOMALY_DETECTOR_SINK_DIR}"), []string{"--help"}, nil); code != 0 ||
+		!strings.Contains(out, "directory of the files sink (no default: the spec reads ${ANOMALY_DETECTOR_SINK_DIR}, which is not set)") ||
+		!strings.Contains(out, "(the sink's: with this sink it is --sink-dir)") {
+		t.Errorf("--help: exit %d:\n%s", code, out)
+	}
 	// In code, as a test sets it after DefaultConfig.
 	c := files("${ANOMALY_DETECTOR_SINK_DIR}")
 	c.SinkDir, c.OffsetsDir = "/data/w", "/data/w"
