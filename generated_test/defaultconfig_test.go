@@ -26,14 +26,14 @@ func TestDefaultConfigIsSpecOverDefaults(t *testing.T) {
 	}
 	_, body, _ := strings.Cut(string(src), "func DefaultConfig() Config {\n")
 	body, _, _ = strings.Cut(body, "\n}\n")
-	if wantBody := "\tc := Config{sgruntime.DefaultJobConfig()}\n\tc.Group = \"alltypes-test\"\n\tc.ExpandEnv(sgos.LookupEnv)\n\treturn c"; body != wantBody {
+	if wantBody := "\tc := Config{sgruntime.NewJobConfig(JobName)}\n\tc.Group = \"alltypes-test\"\n\tc.ExpandEnv(sgos.LookupEnv)\n\treturn c"; body != wantBody {
 		t.Errorf("alltypes DefaultConfig's body:\n%s\nwant:\n%s", body, wantBody)
 	}
 
 	// The anomaly detector sets enums, a duration, a rate and a
 	// runtime value; the rest stays config.Default's.
-	t.Setenv("KAFKA_BROKERS", "k1:9092")
-	t.Setenv("STATUS_ADDR", ":9999")
+	t.Setenv("ANOMALY_DETECTOR_BROKERS", "k1:9092")
+	t.Setenv("ANOMALY_DETECTOR_STATUS_ADDR", ":9999")
 	want = config.Default()
 	want.Brokers, want.Group, want.StartFrom = []string{"k1:9092"}, "anomaly-detector", config.StartLatest()
 	want.BatchInterval, want.MaxRatePerPartition, want.StatusAddr = time.Second, 5000, ":9999"

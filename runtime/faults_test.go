@@ -330,7 +330,7 @@ func TestFaultSettingsReachTheEngine(t *testing.T) {
 		t.Errorf("from JobConfig: instance %q, outage limit %v, session timeout %v", e.cfg.instanceID, e.cfg.outageLimit, e.cfg.sessionTimeout)
 	}
 	jc.OutageLimit = -time.Second
-	if _, err := jc.EngineOpts(); err == nil || !strings.Contains(err.Error(), "OutageLimit") {
+	if _, err := jc.EngineOpts(); err == nil || !strings.Contains(err.Error(), "kafka.outageLimit (--outage-limit)") {
 		t.Errorf("negative OutageLimit: %v", err)
 	}
 }

@@ -33,8 +33,13 @@ type JobConfig struct {
 	EngineOptions []Opt
 
 	// expandErrs are ExpandEnv's errors by field, until a flag or the
-	// job's environment variable replaces the field's value.
+	// job's environment variable replaces the field's value; expandRaw
+	// is the template each kept, so that a value set in code replaces it
+	// too.
 	expandErrs map[string]error
+	expandRaw  map[string]string
+	// specVars are the variables the spec's ${VAR} references read.
+	specVars map[string]bool
 	// brokerVars are the variables the spec's Brokers referenced, for the
 	// hint when there is no broker.
 	brokerVars []string
@@ -47,6 +52,15 @@ type JobConfig struct {
 
 // DefaultJobConfig is a JobConfig holding config.Default.
 func DefaultJobConfig() JobConfig { return JobConfig{Job: config.Default()} }
+
+// NewJobConfig is DefaultJobConfig for the job named job: its messages
+// name each setting's environment variable (config.EnvName) beside its
+// flag and spec key, also when the job runs without Main.
+func NewJobConfig(job string) JobConfig {
+	c := DefaultJobConfig()
+	c.envPrefix = config.EnvPrefix(job)
+	return c
+}
 
 // runtimeValues are the fields that may hold ${VAR} references.
 func (c *JobConfig) runtimeValues() map[string]*string {
@@ -70,15 +84,19 @@ func (c *JobConfig) runtimeValues() map[string]*string {
 // that cannot be expanded is kept for Validate to report (by field and
 // variable name, never by value).
 func (c *JobConfig) ExpandEnv(lookup func(string) (string, bool)) {
-	c.expandErrs = map[string]error{}
+	c.expandErrs, c.expandRaw, c.specVars = map[string]error{}, map[string]string{}, map[string]bool{}
+	spec := func(name string) (string, bool) {
+		c.specVars[name] = true
+		return lookup(name)
+	}
 	for name, p := range c.runtimeValues() {
-		v, err := envsubst.Expand(*p, lookup)
+		v, err := envsubst.Expand(*p, spec)
 		if err != nil {
 			if _, unset := errors.AsType[*envsubst.UnsetError](err); !unset && secretValues[name] {
 				// The error would quote part of the value.
 				err = errors.New("not a valid ${VAR} template (the value is a secret and not shown)")
 			}
-			c.expandErrs[name] = fmt.Errorf("config %s: %w", name, err)
+			c.expandErrs[name], c.expandRaw[name] = err, *p
 			continue
 		}
 		*p = v
@@ -88,12 +106,12 @@ func (c *JobConfig) ExpandEnv(lookup func(string) (string, bool)) {
 	c.brokerVars = nil
 	recorded := func(name string) (string, bool) {
 		c.brokerVars = append(c.brokerVars, name)
-		return lookup(name)
+		return spec(name)
 	}
 	for _, b := range c.Brokers {
 		v, err := envsubst.Expand(b, recorded)
 		if err != nil {
-			brokerErrs = append(brokerErrs, fmt.Errorf("config Brokers: %w", err))
+			brokerErrs = append(brokerErrs, err)
 			continue
 		}
 		for _, s := range strings.Split(v, ",") {
@@ -104,7 +122,7 @@ func (c *JobConfig) ExpandEnv(lookup func(string) (string, bool)) {
 	}
 	c.Brokers = brokers
 	if len(brokerErrs) > 0 {
-		c.expandErrs["Brokers"] = errors.Join(brokerErrs...)
+		c.expandErrs["Brokers"], c.expandRaw["Brokers"] = errors.Join(brokerErrs...), strings.Join(brokers, ",")
 	}
 	c.registryCredentialsFromEnv(lookup) // after: secrets are not templates
 }
@@ -141,51 +159,154 @@ func (c *JobConfig) registryCredentialsFromEnv(lookup func(string) (string, bool
 
 // Validate reports values the job cannot run with, settings this
 // runtime cannot serve yet (config.Job.Unsupported), and references
-// ExpandEnv could not expand. Each error names the field.
+// ExpandEnv could not expand. Each error names the setting as a user
+// gives it: its spec key, flag and environment variable.
 func (c *JobConfig) Validate() error {
 	var errs []error
+	values := c.runtimeValues()
 	for _, f := range slices.Sorted(maps.Keys(c.expandErrs)) {
-		errs = append(errs, c.expandErrs[f])
+		if c.derivedFromSink(f) {
+			continue // the sink's location is checked below, once
+		}
+		if p, ok := values[f]; ok && *p != c.expandRaw[f] || f == "Brokers" && strings.Join(c.Brokers, ",") != c.expandRaw[f] {
+			continue // set since, in code
+		}
+		if key := fieldKey[f]; exactlyOnceLocation[key] == c.SinkType && c.SinkType != config.SinkNone {
+			if _, unset := errors.AsType[*envsubst.UnsetError](c.expandErrs[f]); unset {
+				errs = append(errs, c.sinkLocationUnset(key))
+				continue
+			}
+		}
+		errs = append(errs, c.settingErr(fieldKey[f], c.expandErrs[f]))
 	}
 	if len(c.Brokers) == 0 {
-		errs = append(errs, fmt.Errorf("config Brokers: no broker given (%s)", c.brokersHint()))
+		errs = append(errs, fmt.Errorf("kafka.brokers: no broker given (%s)", c.brokersHint()))
 	}
-	if c.BatchInterval <= 0 {
-		errs = append(errs, fmt.Errorf("config BatchInterval: %v is not positive", c.BatchInterval))
-	}
-	if c.SessionTimeout < 0 {
-		errs = append(errs, fmt.Errorf("config SessionTimeout: %v is negative", c.SessionTimeout))
-	}
-	if c.OutageLimit < 0 {
-		errs = append(errs, fmt.Errorf("config OutageLimit: %v is negative (0 means no limit)", c.OutageLimit))
-	}
-	if c.MaxRatePerPartition < 0 {
-		errs = append(errs, fmt.Errorf("config MaxRatePerPartition: %d is negative", c.MaxRatePerPartition))
-	}
-	for _, v := range []struct {
-		field string
-		value encoding.TextMarshaler
-	}{
-		{"StartFrom", c.StartFrom}, {"ResetTo", c.ResetTo}, {"Isolation", c.Isolation}, {"Location", c.Location},
-		{"Semantics", c.Semantics}, {"OffsetsStore", c.OffsetsStore}, {"SinkType", c.SinkType}, {"OnDecodeError", c.OnDecodeError},
-	} {
-		if _, err := v.value.MarshalText(); err != nil {
-			errs = append(errs, fmt.Errorf("config %s: %w", v.field, err))
+	for key, sink := range exactlyOnceLocation {
+		if c.SinkType == sink && *values[configFieldOf(key)] == "" {
+			errs = append(errs, c.sinkLocationUnset(key))
 		}
 	}
-	if _, err := c.location(); err != nil {
+	if c.BatchInterval <= 0 {
+		errs = append(errs, c.settingErr("batch.interval", fmt.Errorf("%v is not positive", c.BatchInterval)))
+	}
+	if c.SessionTimeout < 0 {
+		errs = append(errs, c.settingErr("kafka.sessionTimeout", fmt.Errorf("%v is negative", c.SessionTimeout)))
+	}
+	if c.OutageLimit < 0 {
+		errs = append(errs, c.settingErr("kafka.outageLimit", fmt.Errorf("%v is negative (0 means no limit)", c.OutageLimit)))
+	}
+	if c.MaxRatePerPartition < 0 {
+		errs = append(errs, c.settingErr("batch.maxRatePerPartition", fmt.Errorf("%d is negative", c.MaxRatePerPartition)))
+	}
+	badEnum := map[string]bool{}
+	for _, v := range []struct {
+		key   string
+		value encoding.TextMarshaler
+	}{
+		{"kafka.startFrom", c.StartFrom}, {"kafka.resetTo", c.ResetTo}, {"kafka.isolation", c.Isolation}, {"location.strategy", c.Location},
+		{"semantics", c.Semantics}, {"offsets.store", c.OffsetsStore}, {"sink.type", c.SinkType}, {"onDecodeError", c.OnDecodeError},
+	} {
+		if _, err := v.value.MarshalText(); err != nil {
+			errs = append(errs, c.settingErr(v.key, err))
+			badEnum[v.key] = true
+		}
+	}
+	if !badEnum["location.strategy"] {
+		if _, err := c.location(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := c.deadLetterErr(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.OnDecodeError == config.DecodeDeadLetter && c.DeadLetterTopic == "" {
-		errs = append(errs, errors.New("config OnDecodeError: dead-letter needs DeadLetterTopic"))
-	}
-	for _, u := range c.Unsupported() {
-		errs = append(errs, fmt.Errorf("config %s: %s", configField[u.Setting], u))
+	if !badEnum["sink.type"] && !badEnum["offsets.store"] && !badEnum["semantics"] {
+		for _, u := range c.Unsupported() {
+			errs = append(errs, u)
+		}
 	}
 	if c.RegistryToken != "" && (c.RegistryUsername != "" || c.RegistryPassword != "") {
-		errs = append(errs, errors.New("config RegistryToken: set either a token or a username and password for the schema registry, not both"))
+		errs = append(errs, c.settingErr("schemas.registry.token", errors.New("set either a token or a username and password for the schema registry, not both")))
 	}
 	return errors.Join(errs...)
+}
+
+// deadLetterErr is the error of the dead-letter policy without its topic.
+func (c *JobConfig) deadLetterErr() error {
+	if c.OnDecodeError == config.DecodeDeadLetter && c.DeadLetterTopic == "" {
+		return c.settingErr("onDecodeError", fmt.Errorf(`"dead-letter" needs the topic the undecodable records go to: set %s`, c.Describe("deadLetterTopic")))
+	}
+	return nil
+}
+
+// exactlyOnceLocation is the setting that locates each exactly-once
+// sink's output, and so its offsets: it has no silent default.
+var exactlyOnceLocation = map[string]config.SinkType{
+	"sink.dir": config.SinkFiles, "sink.dsn": config.SinkPostgres, "sink.topic": config.SinkKafka,
+}
+
+// sinkLocationUnset is the error of an exactly-once sink without its
+// location.
+func (c *JobConfig) sinkLocationUnset(key string) error {
+	why := map[string]string{
+		"sink.dir":   "the files sink's published files are the job's offsets, so another directory would start over from the first offset",
+		"sink.dsn":   "the postgres sink's database keeps the job's output and its offsets, so another database would start over from the first offset",
+		"sink.topic": "the kafka sink writes the job's output there",
+	}[key]
+	return fmt.Errorf("%s is not set, and the job does not start without it: %s; set %s", key, why, c.Describe(key))
+}
+
+// derivedFromSink reports an offsets location that follows the sink's
+// (the files sink's directory, the postgres sink's database).
+func (c *JobConfig) derivedFromSink(field string) bool {
+	return field == "OffsetsDir" && c.SinkType == config.SinkFiles || field == "OffsetsDSN" && c.SinkType == config.SinkPostgres
+}
+
+// Describe names a setting (its spec key, such as "sink.dir") by the
+// ways a user gives it: "--sink-dir, env WAREHOUSE_ETL_SINK_DIR, spec key
+// sink.dir"; the variable once the job's name is known (NewJobConfig,
+// Main).
+func (c *JobConfig) Describe(key string) string {
+	f := flagName(key)
+	if c.envPrefix == "" {
+		return fmt.Sprintf("--%s (spec key %s)", f, key)
+	}
+	return fmt.Sprintf("--%s or %s (spec key %s)", f, envName(c.envPrefix, f), key)
+}
+
+// settingErr is err about the setting key, named as Describe names it.
+func (c *JobConfig) settingErr(key string, err error) error {
+	f := flagName(key)
+	where := "--" + f
+	if c.envPrefix != "" {
+		where += ", env " + envName(c.envPrefix, f)
+	}
+	if rest, ok := strings.CutPrefix(err.Error(), key+": "); ok {
+		return fmt.Errorf("%s (%s): %s", key, where, rest) // the enums' errors name their key
+	}
+	return fmt.Errorf("%s (%s): %w", key, where, err)
+}
+
+// fieldKey is the setting key of each config.Job field a setting
+// writes; configFieldOf is the other way.
+var fieldKey = func() map[string]string {
+	t := &target{JobConfig: &JobConfig{}, Log: &logSettings{}}
+	m := map[string]string{}
+	for i := range settings {
+		if f := settings[i].fieldName(t); f != "" {
+			m[f] = settings[i].key
+		}
+	}
+	return m
+}()
+
+func configFieldOf(key string) string {
+	for f, k := range fieldKey {
+		if k == key {
+			return f
+		}
+	}
+	panic("runtime: no field of setting " + key)
 }
 
 // brokersHint says where brokers come from: the variables the spec's
@@ -207,9 +328,6 @@ func (c *JobConfig) brokersHint() string {
 	return "set " + main
 }
 
-// configField is the JobConfig field of each setting Unsupported names.
-var configField = map[string]string{"sink.type": "SinkType", "offsets.store": "OffsetsStore", "semantics": "Semantics"}
-
 func (c *JobConfig) location() (LocationStrategy, error) {
 	switch c.Location {
 	case config.LocationConsistent:
@@ -222,13 +340,13 @@ func (c *JobConfig) location() (LocationStrategy, error) {
 			i := strings.LastIndexByte(k, '/')
 			p, err := strconv.ParseInt(k[i+1:], 10, 32)
 			if i <= 0 || err != nil {
-				return LocationStrategy{}, fmt.Errorf("config LocationFixed: key %q is not topic/partition", k)
+				return LocationStrategy{}, c.settingErr("location.fixed", fmt.Errorf("key %q is not topic/partition", k))
 			}
 			m[TopicPartition{Topic: k[:i], Partition: int32(p)}] = v
 		}
 		return PreferFixed(m), nil
 	}
-	return LocationStrategy{}, fmt.Errorf("config Location: %v is not consistent, brokers or fixed", c.Location)
+	return LocationStrategy{}, c.settingErr("location.strategy", fmt.Errorf("%v is not consistent, brokers or fixed", c.Location))
 }
 
 // EngineOpts turns the configuration into engine options.
@@ -293,8 +411,8 @@ func (c *JobConfig) StreamOpts() ([]StreamOpt, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.OnDecodeError == config.DecodeDeadLetter && c.DeadLetterTopic == "" {
-		return nil, errors.New("config OnDecodeError: dead-letter needs DeadLetterTopic")
+	if err := c.deadLetterErr(); err != nil {
+		return nil, err
 	}
 	opts := []StreamOpt{Location(loc), OnDecodeError(c.OnDecodeError)}
 	if c.OnDecodeError == DeadLetterBadRecords {
@@ -317,7 +435,7 @@ func (c *JobConfig) RegistryOpts() ([]sr.ClientOpt, error) {
 	if !files.IsZero() {
 		tc, err := files.Config()
 		if err != nil {
-			return nil, fmt.Errorf("config Registry TLS: %w", err)
+			return nil, c.settingErr("schemas.registry.tls.ca", err)
 		}
 		opts = append(opts, RegistryHTTPClient(tc))
 	}
@@ -327,7 +445,7 @@ func (c *JobConfig) RegistryOpts() ([]sr.ClientOpt, error) {
 func (c *JobConfig) tlsConfig() (*tls.Config, error) {
 	tc, err := TLSFiles{CA: c.TLSCA, Cert: c.TLSCert, Key: c.TLSKey, InsecureSkipVerify: c.TLSInsecureSkipVerify}.Config()
 	if err != nil {
-		return nil, fmt.Errorf("config TLS: %w", err)
+		return nil, c.settingErr("kafka.tls.enabled", err)
 	}
 	return tc, nil
 }
@@ -338,7 +456,7 @@ type TLSFiles = tlsfiles.Files
 
 func (c *JobConfig) saslMechanism() (sasl.Mechanism, error) {
 	if c.SASLUsername == "" {
-		return nil, fmt.Errorf("config SASLUsername: empty with mechanism %s", c.SASLMechanism)
+		return nil, c.settingErr("kafka.sasl.username", fmt.Errorf("empty with mechanism %s", c.SASLMechanism))
 	}
 	switch strings.ToUpper(c.SASLMechanism) {
 	case "PLAIN":
@@ -348,7 +466,7 @@ func (c *JobConfig) saslMechanism() (sasl.Mechanism, error) {
 	case "SCRAM-SHA-512":
 		return scram.Auth{User: c.SASLUsername, Pass: c.SASLPassword}.AsSha512Mechanism(), nil
 	}
-	return nil, fmt.Errorf("config SASLMechanism: %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.SASLMechanism)
+	return nil, c.settingErr("kafka.sasl.mechanism", fmt.Errorf("%q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.SASLMechanism))
 }
 
 // Wiring reports a configuration whose offsets store or sink is not the
@@ -358,10 +476,25 @@ func (c *JobConfig) saslMechanism() (sasl.Mechanism, error) {
 func (c *JobConfig) Wiring(store config.OffsetsStore, sink config.SinkType) error {
 	var errs []error
 	if c.OffsetsStore != store {
-		errs = append(errs, fmt.Errorf("config OffsetsStore: %q, but the job was generated with offsets.store %q; change the spec and regenerate", c.OffsetsStore, store))
+		errs = append(errs, fmt.Errorf("offsets.store: %q, but the job was generated with offsets.store %q; change the spec and regenerate", c.OffsetsStore, store))
 	}
 	if c.SinkType != sink {
-		errs = append(errs, fmt.Errorf("config SinkType: %q, but the job was generated with sink.type %q; change the spec and regenerate", c.SinkType, sink))
+		errs = append(errs, fmt.Errorf("sink.type: %q, but the job was generated with sink.type %q; change the spec and regenerate", c.SinkType, sink))
 	}
 	return errors.Join(errs...)
+}
+
+// OutputTopics are the topics the job writes to, each with the setting
+// that names it: the Kafka sink's topic and the dead-letter topic. The
+// generated Run checks them before the first batch
+// (Engine.CheckOutputTopics).
+func (c *JobConfig) OutputTopics() []OutputTopic {
+	var out []OutputTopic
+	if c.SinkType == config.SinkKafka && c.SinkTopic != "" {
+		out = append(out, OutputTopic{Topic: c.SinkTopic, Setting: c.Describe("sink.topic")})
+	}
+	if c.OnDecodeError == config.DecodeDeadLetter && c.DeadLetterTopic != "" {
+		out = append(out, OutputTopic{Topic: c.DeadLetterTopic, Setting: c.Describe("deadLetterTopic")})
+	}
+	return out
 }

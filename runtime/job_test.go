@@ -50,7 +50,7 @@ func TestJobConfigValidateNamesProblems(t *testing.T) {
 	if err == nil {
 		t.Fatal("Validate accepted a broken configuration")
 	}
-	for _, want := range []string{"SASLPassword", "KAFKA_PASSWORD", "no broker given", "BatchInterval", "config Location: location.strategy: 9 is not a valid value", `offsets.store: "postgres": the kafka sink commits the offsets itself`} {
+	for _, want := range []string{"kafka.sasl.password (--sasl-password): environment variable KAFKA_PASSWORD is not set", "no broker given", "batch.interval (--batch-interval): 0s is not positive", "location.strategy (--location-strategy): 9 is not a valid value", `offsets.store: "postgres": the kafka sink commits the offsets itself`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
@@ -150,8 +150,8 @@ func TestJobConfigDecodePolicyAndRegistryCredentials(t *testing.T) {
 		policy      config.DecodePolicy
 		topic, want string
 	}{
-		{config.DecodeDeadLetter, "", "config OnDecodeError: dead-letter needs DeadLetterTopic"},
-		{config.DecodePolicy(7), "", "config OnDecodeError: onDecodeError: 7 is not a valid value"},
+		{config.DecodeDeadLetter, "", `onDecodeError (--on-decode-error): "dead-letter" needs the topic the undecodable records go to: set --dead-letter-topic (spec key deadLetterTopic)`},
+		{config.DecodePolicy(7), "", "onDecodeError (--on-decode-error): 7 is not a valid value"},
 	} {
 		c := JobConfig{Job: config.Job{Brokers: []string{"k:9092"}, BatchInterval: time.Second, OnDecodeError: tc.policy, DeadLetterTopic: tc.topic}}
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -326,7 +326,7 @@ func TestJobConfigAtMostOnce(t *testing.T) {
 		t.Errorf("engine semantics %v, %v", e.cfg.semantics, err)
 	}
 	jc.SinkType, jc.SinkDir = config.SinkFiles, "/out"
-	if _, err := jc.EngineOpts(); err == nil || !strings.Contains(err.Error(), `config SinkType: sink.type: "files" publishes each partition-batch as one file, and the files on disk are the offsets: it runs with semantics exactly-once, not "at-most-once"`) {
+	if _, err := jc.EngineOpts(); err == nil || !strings.Contains(err.Error(), `sink.type: "files" publishes each partition-batch as one file, and the files on disk are the offsets: it runs with semantics exactly-once, not "at-most-once"`) {
 		t.Errorf("files sink at-most-once: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kslog"
 
+	"github.com/streamgen/streamgen/internal/suggest"
 	"github.com/streamgen/streamgen/runtime/config"
 )
 
@@ -33,7 +35,7 @@ import (
 func Main(name string, cfg *JobConfig, run func(ctx context.Context) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(runMain(ctx, name, cfg, os.Args[1:], os.LookupEnv, os.Stderr, true, run))
+	os.Exit(runMainEnv(ctx, name, cfg, os.Args[1:], os.LookupEnv, os.Environ, os.Stderr, true, run))
 }
 
 // RunMain is Main without the process: it returns the exit code (0 after
@@ -41,10 +43,16 @@ func Main(name string, cfg *JobConfig, run func(ctx context.Context) error) {
 // bad value of a flag or environment variable). It reads the environment
 // with os.LookupEnv, and leaves slog's default logger alone.
 func RunMain(ctx context.Context, name string, cfg *JobConfig, args []string, stderr io.Writer, run func(ctx context.Context) error) int {
-	return runMain(ctx, name, cfg, args, os.LookupEnv, stderr, false, run)
+	return runMainEnv(ctx, name, cfg, args, os.LookupEnv, os.Environ, stderr, false, run)
 }
 
 func runMain(ctx context.Context, name string, cfg *JobConfig, args []string, lookup func(string) (string, bool), stderr io.Writer, setDefault bool, run func(ctx context.Context) error) int {
+	return runMainEnv(ctx, name, cfg, args, lookup, nil, stderr, setDefault, run)
+}
+
+// runMainEnv is runMain that also warns of the variables in environ
+// (nil: none) that look like the job's but that it does not read.
+func runMainEnv(ctx context.Context, name string, cfg *JobConfig, args []string, lookup func(string) (string, bool), environ func() []string, stderr io.Writer, setDefault bool, run func(ctx context.Context) error) int {
 	logs := defaultLogSettings()
 	t := &target{JobConfig: cfg, Log: &logs}
 	prefix := config.EnvPrefix(name)
@@ -57,6 +65,9 @@ func runMain(ctx context.Context, name string, cfg *JobConfig, args []string, lo
 	kafkaLog := slog.New(logs.handler(stderr, logs.KafkaLevel)).With("job", name, "logger", "kafka")
 	if setDefault {
 		slog.SetDefault(log)
+	}
+	if environ != nil {
+		warnUnreadVariables(log, prefix, cfg, environ())
 	}
 	failed := func(msg string, args ...any) int {
 		log.Error(msg, args...)
@@ -106,14 +117,17 @@ func runMain(ctx context.Context, name string, cfg *JobConfig, args []string, lo
 // run.
 func applySettings(name, prefix string, t *target, args []string, lookup func(string) (string, bool), stderr io.Writer) (int, bool) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {} // the full list only for --help, not after each mistake
+	fs.SetOutput(io.Discard) // the errors are written below, with a suggestion
+	fs.Usage = func() {}     // the full list only for --help, not after each mistake
 	given := make([]rawFlag, len(settings))
+	var flags []string
 	for i := range settings {
 		given[i].name, given[i].bool = flagName(settings[i].key), settings[i].kind(t) == "bool"
 		fs.Var(&given[i], flagName(settings[i].key), settings[i].help)
+		flags = append(flags, flagName(settings[i].key))
 		for _, a := range settings[i].aliases {
 			fs.Var(&aliasFlag{&given[i], a}, a, "alias of --"+flagName(settings[i].key))
+			flags = append(flags, a)
 		}
 	}
 	if err := fs.Parse(args); err != nil {
@@ -121,6 +135,7 @@ func applySettings(name, prefix string, t *target, args []string, lookup func(st
 			writeHelp(stderr, name, prefix, t)
 			return 0, false
 		}
+		fmt.Fprintf(stderr, "%s: %s\n", name, flagError(err, flags))
 		fmt.Fprintf(stderr, "run %s --help for the list of settings\n", name)
 		return 2, false
 	}
@@ -172,6 +187,42 @@ func applySettings(name, prefix string, t *target, args []string, lookup func(st
 		return 2, false
 	}
 	return 0, true
+}
+
+// warnUnreadVariables logs each variable of environ with the job's prefix
+// that neither the job nor its spec reads, with the one it may be a
+// misspelling or an old name of: set, it changes nothing, and the job
+// runs on the default it was meant to replace.
+func warnUnreadVariables(log *slog.Logger, prefix string, cfg *JobConfig, environ []string) {
+	var known []string
+	for i := range settings {
+		known = append(known, envName(prefix, flagName(settings[i].key)))
+	}
+	for _, kv := range environ {
+		v, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(v, prefix) || slices.Contains(known, v) || cfg.specVars[v] {
+			continue
+		}
+		args := []any{"var", v}
+		if s := suggest.Closest(v, known); s != "" {
+			args = append(args, "did_you_mean", s)
+		}
+		log.Warn("environment variable set, but the job reads no variable of that name", args...)
+	}
+}
+
+// flagError is the flag package's error err, an unknown flag named with
+// two dashes and the known one it may be a misspelling of.
+func flagError(err error, flags []string) string {
+	msg := err.Error()
+	if f, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		f = strings.TrimLeft(f, "-")
+		msg = "unknown flag --" + f
+		if s := suggest.Closest(f, flags); s != "" {
+			msg += fmt.Sprintf(" (did you mean --%s?)", s)
+		}
+	}
+	return msg
 }
 
 // rawFlag keeps a flag's value as given; applySettings parses it, after

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/streamgen/streamgen/runtime/config"
+	"github.com/streamgen/streamgen/runtime/envsubst"
 )
 
 // setting is one runtime setting that Main reads from a flag and from an
@@ -127,6 +128,7 @@ var settings = []setting{
 	{key: "sink.dsn", field: func(t *target) any { return &t.SinkDSN }, help: "PostgreSQL DSN of the postgres sink", secret: true},
 	{key: "sink.table", field: func(t *target) any { return &t.SinkTable }, help: "table of the postgres sink"},
 	{key: "sink.topic", field: func(t *target) any { return &t.SinkTopic }, help: "topic of the kafka sink"},
+	{key: "sink.transactionalId", field: func(t *target) any { return &t.SinkTransactionalID }, help: "transactional id of the kafka sink with exactly-once, one per instance and kept across its restarts; \"\" = the group and a random suffix"},
 
 	{key: "retries.maxFailures", field: func(t *target) any { return &t.MaxFailures }, help: "tries of a partition task before its batch fails"},
 	{key: "retries.backoff", field: func(t *target) any { return &t.RetryBackoff }, help: "first wait between tries, doubling up to 10s"},
@@ -253,6 +255,14 @@ func (s *setting) show(t *target) string {
 	if s.secret {
 		return "secret, not shown"
 	}
+	if f := s.fieldName(t); f != "" && t.expandErrs[f] != nil {
+		if t.derivedFromSink(f) {
+			return "the sink's: with this sink it is --" + flagName(fieldKey[strings.Replace(f, "Offsets", "Sink", 1)])
+		}
+		if u, ok := errors.AsType[*envsubst.UnsetError](t.expandErrs[f]); ok {
+			return fmt.Sprintf("no default: the spec reads ${%s}, which is not set", u.Name)
+		}
+	}
 	var v string
 	switch p := s.field(t).(type) {
 	case *string:
@@ -308,7 +318,7 @@ func (s *setting) kind(t *target) string {
 }
 
 // fieldName is the config.Job field a setting writes, for the messages
-// that name fields ("config Brokers: ..."); "" for Main's own settings.
+// that name settings by field; "" for Main's own settings.
 func (s *setting) fieldName(t *target) string {
 	p := reflect.ValueOf(s.field(t)).Pointer()
 	v := reflect.ValueOf(&t.JobConfig.Job).Elem()

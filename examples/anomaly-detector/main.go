@@ -2,8 +2,7 @@
 // jump far above the batch's average. Only the present matters to it, so
 // it always starts at the latest offsets, whatever was committed.
 //
-// With KAFKA_BROKERS (which its spec reads), ANOMALY_DETECTOR_BROKERS or
-// --brokers it runs against that cluster. Without,
+// With ANOMALY_DETECTOR_BROKERS or --brokers it runs against that cluster. Without,
 // it runs on an embedded default: an in-process Kafka (kfake) with an
 // 18-partition impressions topic, an in-process schema registry (srfake)
 // and producers writing Confluent-framed Avro impressions — a quarter of
@@ -81,7 +80,7 @@ func (d *detector) ProcessBatch(ctx context.Context, b *anomalies.Batch) error {
 }
 
 func main() {
-	if os.Getenv("KAFKA_BROKERS") != "" || os.Getenv(config.EnvName(anomalies.JobName, "kafka.brokers")) != "" || slices.ContainsFunc(os.Args[1:], func(a string) bool { return strings.HasPrefix(strings.TrimLeft(a, "-"), "brokers") }) {
+	if os.Getenv(config.EnvName(anomalies.JobName, "kafka.brokers")) != "" || slices.ContainsFunc(os.Args[1:], func(a string) bool { return strings.HasPrefix(strings.TrimLeft(a, "-"), "brokers") }) {
 		anomalies.Main(&detector{})
 		return
 	}

@@ -4,8 +4,11 @@
 // rows, and the job's offsets live in the same database (offsets.store
 // postgres), so a restart resumes after the last finished batch.
 //
-// Run it with KAFKA_BROKERS and ENTITY_CACHE_DSN set (see streamgen.yaml
-// for the defaults).
+// Run it with ENTITY_CACHE_BROKERS and ENTITY_CACHE_OFFSETS_DSN set, or
+// --brokers and --offsets-dsn (--help lists every setting and its
+// default from streamgen.yaml). The cache is written to the database the
+// offsets are kept in: the handler is made from the job's resolved
+// configuration (cache.MainFunc), never from DefaultConfig.
 package main
 
 //go:generate go run github.com/streamgen/streamgen/cmd/streamgen generate
@@ -13,7 +16,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,6 +30,24 @@ const Table = "clicked_impressions"
 type Cache struct {
 	DB *pgxpool.Pool
 }
+
+// NewCache connects to the database at dsn and creates the cache's table
+// there if it is missing.
+func NewCache(ctx context.Context, dsn string) (*Cache, error) {
+	db, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("the cache's database: %w", err)
+	}
+	c := &Cache{DB: db}
+	if err := c.CreateTable(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("creating the cache table %s: %w", Table, err)
+	}
+	return c, nil
+}
+
+// Close closes the database connections; Main calls it when the job stops.
+func (c *Cache) Close() { c.DB.Close() }
 
 // CreateTable creates the cache's table if it is missing.
 func (c *Cache) CreateTable(ctx context.Context) error {
@@ -60,16 +80,7 @@ func (c *Cache) ProcessBatch(ctx context.Context, b *cache.Batch) error {
 }
 
 func main() {
-	cfg := cache.DefaultConfig()
-	db, err := pgxpool.New(context.Background(), cfg.OffsetsDSN)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "entity-cache:", err)
-		os.Exit(1)
-	}
-	c := &Cache{DB: db}
-	if err := c.CreateTable(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, "entity-cache: creating the cache table:", err)
-		os.Exit(1)
-	}
-	cache.Main(c)
+	cache.MainFunc(func(ctx context.Context, cfg cache.Config) (cache.Handler, error) {
+		return NewCache(ctx, cfg.OffsetsDSN)
+	})
 }

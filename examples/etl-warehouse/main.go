@@ -1,6 +1,6 @@
 // Command etl-warehouse copies impressions from Kafka into Avro files for
 // the data warehouse, exactly once: one file per partition and batch under
-// WAREHOUSE_DIR, laid out as topic=T/partition=P/FROM-UNTIL.avro, each
+// ETL_WAREHOUSE_SINK_DIR (or --sink-dir; no default), laid out as topic=T/partition=P/FROM-UNTIL.avro, each
 // published atomically with the batch's offsets, which are the files.
 package main
 

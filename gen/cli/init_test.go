@@ -219,7 +219,7 @@ func TestInitManifests(t *testing.T) {
 					t.Errorf("streamgen.yaml reads ${%s}, which the manifest does not set", m[1])
 				}
 			}
-			if dir, ok := dig(env[prefix+"_WAREHOUSE_DIR"], "value").(string); ok {
+			if dir, ok := dig(env[prefix+"_SINK_DIR"], "value").(string); ok {
 				mounts, _ := dig(c, "volumeMounts").([]any)
 				if len(mounts) != 1 || dig(mounts[0], "mountPath") != dir {
 					t.Errorf("the warehouse directory %s is not the mounted volume (%v)", dir, mounts)

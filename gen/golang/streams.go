@@ -138,7 +138,7 @@ func emitConfig(f *jen.File, sp *spec.Spec) {
 	f.Comment("(brokers, credentials, DSNs, paths) expanded from the environment now,")
 	f.Comment("at start-up. Validate reports a reference that is not set.")
 	f.Func().Id("DefaultConfig").Params().Id("Config").BlockFunc(func(g *jen.Group) {
-		g.Id("c").Op(":=").Id("Config").Values(jen.Qual(runtimePkg, "DefaultJobConfig").Call())
+		g.Id("c").Op(":=").Id("Config").Values(jen.Qual(runtimePkg, "NewJobConfig").Call(jen.Id("JobName")))
 		for _, set := range specSettings(sp) {
 			g.Id("c").Dot(set.field).Op("=").Add(set.value)
 		}
@@ -229,6 +229,8 @@ func emitRun(f *jen.File, p *model.Package) {
 			)
 			g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		}
+		g.Comment("A missing output topic fails the start, naming it, not every batch.")
+		g.If(jen.Err().Op(":=").Id("e").Dot("CheckOutputTopics").Call(jen.Id("ctx"), jen.Id("cfg").Dot("OutputTopics").Call().Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		g.Return(jen.Id("e").Dot("Run").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("bs").Op("*").Qual(runtimePkg, "JobBatch")).Error().Block(
 			jen.Return(jen.Id("h").Dot("ProcessBatch").Call(jen.Id("ctx"), jen.Op("&").Id("Batch").Values(jen.DictFunc(func(d jen.Dict) {
 				for _, s := range p.Streams {
@@ -250,10 +252,31 @@ func emitRun(f *jen.File, p *model.Package) {
 	f.Comment("one format (--log-format text|json, --log-level), a status server with")
 	f.Comment("Prometheus metrics at /metrics, and")
 	f.Comment("a graceful stop on SIGINT or SIGTERM. It exits the process.")
+	f.Comment("When the job stops, Main calls the handler's Close method, if it has one.")
+	f.Comment("A handler that needs the job's configuration (its databases, directories,")
+	f.Comment("topics as the flags and environment set them) is made by MainFunc instead.")
 	f.Func().Id("Main").Params(jen.Id("h").Id("Handler")).Block(
+		jen.Id("MainFunc").Call(jen.Func().Params(jen.Qual("context", "Context"), jen.Id("Config")).Params(jen.Id("Handler"), jen.Error()).Block(
+			jen.Return(jen.Id("h"), jen.Nil()),
+		)),
+	)
+	f.Line()
+	f.Comment("MainFunc is Main with the handler newHandler makes from the job's resolved")
+	f.Comment("configuration: the spec's values with every flag and environment variable")
+	f.Comment("applied, validated. A handler that opens the job's database, directory or")
+	f.Comment("topics takes them from cfg (cfg.OffsetsDSN, cfg.SinkDir, ...), never from")
+	f.Comment("DefaultConfig, which knows no flag: so it writes where the job keeps its")
+	f.Comment("offsets. An error from newHandler stops the job before its first batch.")
+	f.Comment("When the job stops, MainFunc calls the handler's Close method, if it has one.")
+	f.Func().Id("MainFunc").Params(jen.Id("newHandler").Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("cfg").Id("Config")).Params(jen.Id("Handler"), jen.Error())).Block(
 		jen.Id("cfg").Op(":=").Id("DefaultConfig").Call(),
 		jen.Id("cfg").Dot("EngineOptions").Op("=").Append(jen.Id("cfg").Dot("EngineOptions"), jen.Qual(metricsPkg, "New").Call(jen.Id("JobName")).Dot("Options").Call().Op("...")),
 		jen.Qual(runtimePkg, "Main").Call(jen.Id("JobName"), jen.Op("&").Id("cfg").Dot("JobConfig"), jen.Func().Params(jen.Id("ctx").Qual("context", "Context")).Error().Block(
+			jen.List(jen.Id("h"), jen.Err()).Op(":=").Id("newHandler").Call(jen.Id("ctx"), jen.Id("cfg")),
+			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+			jen.If(jen.List(jen.Id("c"), jen.Id("ok")).Op(":=").Id("h").Assert(jen.Interface(jen.Id("Close").Params())), jen.Id("ok")).Block(
+				jen.Defer().Id("c").Dot("Close").Call(),
+			),
 			jen.Return(jen.Id("Run").Call(jen.Id("ctx"), jen.Id("cfg"), jen.Id("h"))),
 		)),
 	)

@@ -70,6 +70,10 @@ type decoder struct {
 	// whose variables are not set, instead of errs: the registry's
 	// connection settings, needed only when the registry is contacted.
 	unset *ErrorList
+	// invalid holds the paths whose value was refused: the rules that
+	// span keys skip them, so one mistake is one error, not a cascade of
+	// errors about the default left in its place.
+	invalid map[string]bool
 }
 
 type topicUse struct {
@@ -79,6 +83,14 @@ type topicUse struct {
 
 func (d *decoder) errorf(p Pos, format string, args ...any) {
 	d.errs = append(d.errs, &Error{Pos: p, Msg: fmt.Sprintf(format, args...)})
+}
+
+// refused records that the value at path was refused.
+func (d *decoder) refused(path string) {
+	if d.invalid == nil {
+		d.invalid = map[string]bool{}
+	}
+	d.invalid[path] = true
 }
 
 func (d *decoder) posOf(n ast.Node) Pos {

@@ -209,10 +209,12 @@ func (d *decoder) enum(n ast.Node, path string, dst enumValue) {
 	allowed := dst.Names()
 	if !slices.Contains(allowed, s) {
 		d.errorf(d.posOf(n), "%s: invalid value %q; want %s%s", path, s, orList(allowed), didYouMean(s, allowed))
+		d.refused(path)
 		return
 	}
 	if err := dst.UnmarshalText([]byte(s)); err != nil {
 		d.errorf(d.posOf(n), "%v", err)
+		d.refused(path)
 	}
 }
 

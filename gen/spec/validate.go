@@ -96,7 +96,7 @@ var transactionalStore = map[config.SinkType]config.OffsetsStore{
 // defaults the offsets store to the sink's with it.
 func (d *decoder) semantics(s *Spec) {
 	j := &s.Job
-	if j.Semantics != config.ExactlyOnce {
+	if j.Semantics != config.ExactlyOnce || d.invalid["sink.type"] || d.invalid["offsets.store"] {
 		return
 	}
 	want, ok := transactionalStore[j.SinkType]
@@ -141,6 +141,17 @@ func (d *decoder) stores(s *Spec) {
 	if j.OffsetsStore == config.StorePostgres && j.OffsetsDSN == "" && j.SinkType == config.SinkPostgres {
 		j.OffsetsDSN = j.SinkDSN
 	}
+	if !d.invalid["offsets.store"] && !d.invalid["semantics"] {
+		d.storeKeys(j)
+	}
+	if !d.invalid["sink.type"] {
+		d.sinkKeys(s)
+	}
+}
+
+// storeKeys checks that the offsets store has what it needs and nothing
+// it ignores.
+func (d *decoder) storeKeys(j *config.Job) {
 	storePos := d.at("offsets.store", "offsets", "semantics")
 	switch j.OffsetsStore {
 	case config.StorePostgres:
@@ -161,7 +172,12 @@ func (d *decoder) stores(s *Spec) {
 	if j.OffsetsStore != config.StoreFiles && d.has("offsets.dir") && !envsubst.HasRefs(j.OffsetsDir) {
 		d.errorf(d.at("offsets.dir"), "offsets.dir is only used with offsets.store \"files\", not %q", j.OffsetsStore)
 	}
+}
 
+// sinkKeys checks that the sink has what it needs and nothing it
+// ignores.
+func (d *decoder) sinkKeys(s *Spec) {
+	j := &s.Job
 	typePos := d.at("sink.type", "sink")
 	need := func(ok bool, key, what string) {
 		if !ok {

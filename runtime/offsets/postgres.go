@@ -51,6 +51,7 @@ type Postgres struct {
 	table string // quoted
 	name  string
 	where string // the DSN's host and database, for messages
+	what  string // what the store is, in errors
 	// waitAtStart bounds NewPostgres' wait for the database.
 	waitAtStart time.Duration
 	// outages is the engine's OutageReporter, once it gave one.
@@ -64,10 +65,15 @@ type PostgresOpt func(*Postgres)
 // Default DefaultTable.
 func Table(name string) PostgresOpt { return func(p *Postgres) { p.name = name } }
 
+// Role is what the store is for, in NewPostgres's errors: "offset store"
+// by default; the PostgreSQL sink's is "postgres sink (sink.dsn)", so an
+// error about its DSN does not blame the offset store.
+func Role(what string) PostgresOpt { return func(p *Postgres) { p.what = what } }
+
 // NewPostgres connects to dsn, creates the table if missing and checks its
 // shape. Errors name the DSN's host and database, never its password.
 func NewPostgres(ctx context.Context, dsn, group string, opts ...PostgresOpt) (*Postgres, error) {
-	p := &Postgres{group: group, name: DefaultTable, waitAtStart: 5 * time.Minute}
+	p := &Postgres{group: group, name: DefaultTable, what: "offset store", waitAtStart: 5 * time.Minute}
 	for _, o := range opts {
 		o(p)
 	}
@@ -76,10 +82,10 @@ func NewPostgres(ctx context.Context, dsn, group string, opts ...PostgresOpt) (*
 	p.where = where
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("offset store: PostgreSQL DSN %s: %w", where, redactErr(err))
+		return nil, fmt.Errorf("%s: PostgreSQL DSN %s: %w", p.what, where, redactErr(err))
 	}
 	if p.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
-		return nil, fmt.Errorf("offset store: PostgreSQL DSN %s: %w", where, redactErr(err))
+		return nil, fmt.Errorf("%s: PostgreSQL DSN %s: %w", p.what, where, redactErr(err))
 	}
 	// A database not up yet, or restarting, is waited for as the job
 	// waits for its brokers: one warning, then quiet retries, for up to
@@ -101,10 +107,16 @@ func NewPostgres(ctx context.Context, dsn, group string, opts ...PostgresOpt) (*
 	}
 	if err != nil {
 		p.pool.Close()
-		if Transient(err) {
-			return nil, fmt.Errorf("offset store: PostgreSQL at %s is unreachable: %w", where, redactErr(err))
+		pe, isPg := errors.AsType[*pgconn.PgError](err)
+		switch {
+		case Transient(err):
+			return nil, fmt.Errorf("%s: PostgreSQL at %s is unreachable: %w", p.what, where, redactErr(err))
+		case isPg && (strings.HasPrefix(pe.Code, "28") || pe.Code == "3D000"):
+			// The server answered: a role, a password or a database it
+			// does not know is no network problem.
+			return nil, fmt.Errorf("%s: PostgreSQL at %s refused the connection: %s (SQLSTATE %s)", p.what, where, pe.Message, pe.Code)
 		}
-		return nil, fmt.Errorf("offset store: PostgreSQL at %s: %w", where, redactErr(err))
+		return nil, fmt.Errorf("%s: PostgreSQL at %s: %w", p.what, where, redactErr(err))
 	}
 	if warned {
 		slog.Default().Info("PostgreSQL answers", "dsn", where)

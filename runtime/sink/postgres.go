@@ -36,13 +36,37 @@ type Postgres struct {
 // NewPostgres connects to dsn. table is the output's table (spec
 // sink.table, "schema.table" or "table"), which Table returns for the
 // handler; the job's offsets live in the table opts name
-// (offsets.DefaultTable by default) under group.
+// (offsets.DefaultTable by default) under group. The sink does not
+// create its table (its columns are the handler's): NewPostgres fails,
+// naming it, when the table does not exist, so that the job stops before
+// its first batch instead of failing every batch.
 func NewPostgres(ctx context.Context, dsn, group, table string, opts ...offsets.PostgresOpt) (*Postgres, error) {
-	s, err := offsets.NewPostgres(ctx, dsn, group, opts...)
+	s, err := offsets.NewPostgres(ctx, dsn, group, append([]offsets.PostgresOpt{offsets.Role("postgres sink (sink.dsn)")}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
-	return &Postgres{store: s, table: pgx.Identifier(strings.Split(table, "."))}, nil
+	p := &Postgres{store: s, table: pgx.Identifier(strings.Split(table, "."))}
+	var found *string
+	if err := s.Pool().QueryRow(ctx, "SELECT to_regclass($1)::text", p.table.Sanitize()).Scan(&found); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("postgres sink: looking up its table %s (sink.table) at %s: %w", p.table.Sanitize(), offsets.Redact(dsn), err)
+	}
+	if found == nil {
+		s.Close()
+		return nil, &MissingTableError{Table: p.table.Sanitize(), Where: offsets.Redact(dsn)}
+	}
+	return p, nil
+}
+
+// MissingTableError is a PostgreSQL sink's table that does not exist.
+type MissingTableError struct {
+	// Table is the table's quoted name, Where the database (its DSN
+	// without the password).
+	Table, Where string
+}
+
+func (e *MissingTableError) Error() string {
+	return fmt.Sprintf("postgres sink: the output table %s (sink.table) does not exist in %s: the sink writes the handler's rows there in each batch's transaction and does not create it; create it (CREATE TABLE %s (...)) with the columns the handler writes, or correct sink.table", e.Table, e.Where, e.Table)
 }
 
 // Table is the output's table, as given to NewPostgres, ready for
