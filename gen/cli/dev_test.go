@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,30 +20,13 @@ import (
 
 	"github.com/streamgen/streamgen/examples/kafka-to-kafka/enrich"
 	"github.com/streamgen/streamgen/internal/devenv"
+	"github.com/streamgen/streamgen/internal/logbuf"
 	"github.com/streamgen/streamgen/templates"
 )
 
-// syncBuffer is a bytes.Buffer that dev writes while a test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // devRun is a streamgen dev running in the test's process.
 type devRun struct {
-	out, errs   syncBuffer
+	out, errs   logbuf.Buffer
 	code        chan int
 	stop        context.CancelFunc
 	brokers     string
@@ -411,7 +392,7 @@ func TestDevRunsABuiltTemplateJob(t *testing.T) {
 
 	d := startDev(t, append([]string{"-spec", filepath.Join(dir, "streamgen.yaml")}, devArgs...)...)
 	args := append(d.jobArgs(t, job), "--batch-interval", "200ms", "--status-addr=")
-	var jobOut syncBuffer
+	var jobOut logbuf.Buffer
 	jobCmd := exec.Command(filepath.Join(dir, name), args...)
 	jobCmd.Dir, jobCmd.Stdout, jobCmd.Stderr = dir, &jobOut, &jobOut
 	if err := jobCmd.Start(); err != nil {

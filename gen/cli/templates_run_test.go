@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/big"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/streamgen/streamgen/examples/entity-cache/cache"
+	"github.com/streamgen/streamgen/internal/logbuf"
 	"github.com/streamgen/streamgen/internal/pgtest"
 )
 
@@ -57,25 +56,8 @@ func templateBinary(t *testing.T, template string) string {
 // job is a running template binary.
 type job struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *logbuf.Buffer
 	done chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startJob starts bin with args and an environment without any of the
@@ -89,7 +71,7 @@ func startJob(t *testing.T, bin, prefix string, env []string, args ...string) *j
 		}
 	}
 	cmd.Env = append(cmd.Env, env...)
-	j := &job{cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1)}
+	j := &job{cmd: cmd, out: &logbuf.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = j.out, j.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -66,7 +66,7 @@ type Config struct {
 // (brokers, credentials, DSNs, paths) expanded from the environment now,
 // at start-up. Validate reports a reference that is not set.
 func DefaultConfig() Config {
-	c := Config{sgruntime.DefaultJobConfig()}
+	c := Config{sgruntime.NewJobConfig(JobName)}
 	c.Group = "orders-test"
 	c.BatchInterval = 200 * sgtime.Millisecond
 	c.ExpandEnv(sgos.LookupEnv)
@@ -129,6 +129,10 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
+	// A missing output topic fails the start, naming it, not every batch.
+	if err := e.CheckOutputTopics(ctx, cfg.OutputTopics()...); err != nil {
+		return err
+	}
 	return e.Run(ctx, func(ctx sgcontext.Context, bs *sgruntime.JobBatch) error {
 		return h.ProcessBatch(ctx, &Batch{
 			Orders:   ordersStream.Batch(bs),
@@ -144,10 +148,35 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 // one format (--log-format text|json, --log-level), a status server with
 // Prometheus metrics at /metrics, and
 // a graceful stop on SIGINT or SIGTERM. It exits the process.
+// When the job stops, Main calls the handler's Close method, if it has one.
+// A handler that needs the job's configuration (its databases, directories,
+// topics as the flags and environment set them) is made by MainFunc instead.
 func Main(h Handler) {
+	MainFunc(func(sgcontext.Context, Config) (Handler, error) {
+		return h, nil
+	})
+}
+
+// MainFunc is Main with the handler newHandler makes from the job's resolved
+// configuration: the spec's values with every flag and environment variable
+// applied, validated. A handler that opens the job's database, directory or
+// topics takes them from cfg (cfg.OffsetsDSN, cfg.SinkDir, ...), never from
+// DefaultConfig, which knows no flag: so it writes where the job keeps its
+// offsets. An error from newHandler stops the job before its first batch.
+// When the job stops, MainFunc calls the handler's Close method, if it has one.
+func MainFunc(newHandler func(ctx sgcontext.Context, cfg Config) (Handler, error)) {
 	cfg := DefaultConfig()
 	cfg.EngineOptions = append(cfg.EngineOptions, sgmetrics.New(JobName).Options()...)
 	sgruntime.Main(JobName, &cfg.JobConfig, func(ctx sgcontext.Context) error {
+		h, err := newHandler(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if c, ok := h.(interface {
+			Close()
+		}); ok {
+			defer c.Close()
+		}
 		return Run(ctx, cfg, h)
 	})
 }
