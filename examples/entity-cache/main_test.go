@@ -69,6 +69,9 @@ func TestEntityCache(t *testing.T) {
 		cfg := cache.DefaultConfig()
 		cfg.Brokers, cfg.Group, cfg.OffsetsDSN, cfg.StatusAddr = addrs, "entity-cache-test", dsn, ""
 		cfg.BatchInterval = 50 * time.Millisecond
+		// The stop's bound would follow the short interval (10 × 50 ms),
+		// which a loaded machine overruns: the job's own 10 s, as deployed.
+		cfg.ShutdownTimeout = 10 * time.Second
 		rctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		errc := make(chan error, 1)
