@@ -264,7 +264,9 @@ func (c *consumer) adjustOffsets(ctx context.Context, offs map[string]map[int32]
 	if err != nil {
 		// The brokers failing mid-assignment (the session ends, its
 		// context with it) is an outage: kgo rejoins and assigns again.
-		if ctx.Err() == nil && !brokerTransient(err) {
+		// So is a partition the group assigned that the brokers do not
+		// list yet: a topic created a moment ago.
+		if ctx.Err() == nil && !brokerTransient(err) && !errors.Is(err, errNoSuchPartition) {
 			c.setFatal(err)
 		}
 		return nil, err

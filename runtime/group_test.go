@@ -269,6 +269,16 @@ func TestMissingTopicsAndPartitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := start(t, e, func(context.Context, *JobBatch) error { return nil })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the job's log:\n%s", strings.Join(logs.lines(), "\n"))
+			select {
+			case err := <-r.errc:
+				t.Logf("Run returned early: %v", err)
+			default:
+			}
+		}
+	})
 	logged := func(what string) func() bool {
 		return func() bool {
 			for _, l := range logs.lines() {

@@ -309,12 +309,15 @@ func (e *Engine) bounds(ctx context.Context, tps []TopicPartition) (map[TopicPar
 	return out, nil
 }
 
+// errNoSuchPartition is a partition the brokers did not list.
+var errNoSuchPartition = errors.New("no such partition (is the topic missing, or smaller?)")
+
 // listed is tp's offset in l, or an error naming tp.
 func listed(l kadm.ListedOffsets, tp TopicPartition) (int64, error) {
 	o, ok := l.Lookup(tp.Topic, tp.Partition)
 	switch {
 	case !ok:
-		return 0, &FetchError{Topic: tp.Topic, Partition: tp.Partition, Offset: -1, Err: errors.New("no such partition (is the topic missing, or smaller?)")}
+		return 0, &FetchError{Topic: tp.Topic, Partition: tp.Partition, Offset: -1, Err: errNoSuchPartition}
 	case o.Err != nil:
 		return 0, &FetchError{Topic: tp.Topic, Partition: tp.Partition, Offset: -1, Err: fmt.Errorf("listing offsets: %w", o.Err)}
 	}
