@@ -302,3 +302,48 @@ func TestStatusNamesStreamsWhileBrokersDown(t *testing.T) {
 	}
 	r.stop(t)
 }
+
+// TestOverrunStopStillLeavesTheGroup: a stop that overruns its shutdown
+// timeout (a handler that does not return) still leaves the group, so
+// the next start does not wait on a ghost member until its session
+// expires.
+func TestOverrunStopStillLeavesTheGroup(t *testing.T) {
+	_, addrs := newFaultCluster(t, 1)
+	produce(t, addrs, testTopic, 1, 5)
+	e, err := New(Group("ghost"), Brokers(addrs...), BatchInterval(50*time.Millisecond), ShutdownTimeout(200*time.Millisecond),
+		Logger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck, release := make(chan struct{}, 1), make(chan struct{})
+	defer close(release)
+	r := start(t, e, func(_ context.Context, b *JobBatch) error {
+		if s.Batch(b).Len() > 0 {
+			select {
+			case stuck <- struct{}{}:
+			default:
+			}
+			<-release // past the shutdown timeout
+		}
+		return nil
+	})
+	<-stuck
+	e.Stop(context.Background())
+	if err := <-r.errc; err == nil || !strings.Contains(err.Error(), "shutdown exceeded") {
+		t.Fatalf("Run = %v, want the stop to overrun", err)
+	}
+	adm, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	// Well within the default session timeout (45 s) a ghost would hold.
+	waitFor(t, "the group to be empty", 10*time.Second, func() bool {
+		gs, err := kadm.NewClient(adm).DescribeGroups(context.Background(), "ghost")
+		return err == nil && gs["ghost"].State == "Empty"
+	})
+}

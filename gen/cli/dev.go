@@ -467,6 +467,15 @@ func samplerTopics(ss []*sampler) []string {
 	return ts
 }
 
+// specValue says what a spec's setting holds when the environment sets
+// nothing: its value, or that the job has none until it is given one.
+func specValue(v string) string {
+	if _, err := envsubst.Expand(v, func(string) (string, bool) { return "", false }); err != nil {
+		return fmt.Sprintf("required: the spec's %s has no default", v)
+	}
+	return fmt.Sprintf("the spec's is %q", v)
+}
+
 // printJobFlags prints the flags, and the environment, that point the
 // spec's job at the broker and registry, and the settings it needs that
 // dev cannot give it.
@@ -487,10 +496,10 @@ func printJobFlags(w io.Writer, sp *spec.Spec, pkg *model.Package, env *devenv.E
 	j := sp.Job
 	var also []string
 	if j.SinkType == config.SinkFiles {
-		also = append(also, fmt.Sprintf("--%s DIR (the files sink's directory; the spec's is %q)", config.FlagName("sink.dir"), j.SinkDir))
+		also = append(also, fmt.Sprintf("--%s DIR (the files sink's directory; %s)", config.FlagName("sink.dir"), specValue(j.SinkDir)))
 	}
 	if j.OffsetsStore == config.StoreFiles && j.OffsetsDir != j.SinkDir {
-		also = append(also, fmt.Sprintf("--%s DIR (the offsets' directory; the spec's is %q)", config.FlagName("offsets.dir"), j.OffsetsDir))
+		also = append(also, fmt.Sprintf("--%s DIR (the offsets' directory; %s)", config.FlagName("offsets.dir"), specValue(j.OffsetsDir)))
 	}
 	if j.SinkType == config.SinkPostgres {
 		also = append(also, fmt.Sprintf("--%s DSN (the PostgreSQL sink's database)", config.FlagName("sink.dsn")))
