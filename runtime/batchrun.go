@@ -229,7 +229,7 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 				return e.staleBatch(ctx, b, err)
 			}
 		case handle:
-			if err = recovered("the handler", func() error { return h(ctx, b.view) }); err != nil {
+			if err = callHandler(ctx, h, b.view); err != nil {
 				err = fmt.Errorf("batch %d: %w", b.view.id, err)
 				// The sink's transaction was lost under the handler
 				// (its database restarted): read the batch again.
@@ -247,6 +247,24 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 		}
 	}
 	return e.flushCommits(ctx)
+}
+
+// callHandler runs the handler for one batch and waits for it until ctx
+// (Run's hard context) ends, which happens only when a stop overran
+// ShutdownTimeout: a handler that ignores its ctx (a blocking call with
+// no deadline) then stays behind in the background instead of holding
+// Run, and the process, past its bound. The batch's offsets are not
+// stored, so at-least-once reads it again and exactly-once's transaction
+// is never committed.
+func callHandler(ctx context.Context, h Handler, v *JobBatch) error {
+	done := make(chan error, 1)
+	go func() { done <- recovered("the handler", func() error { return h(ctx, v) }) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("the handler had not returned when the shutdown timeout ran out: %w", ctx.Err())
+	}
 }
 
 // staleCommit reports whether err is the group refusing a batch's Kafka

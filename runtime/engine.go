@@ -309,12 +309,14 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 		}
 	}()
 	defer func() {
+		// Errors say "runtime:" once, here at the boundary.
 		switch {
-		case err != nil:
-			// Errors say "runtime:" once, here at the boundary.
-			err = fmt.Errorf("runtime: %w", err)
+		case timedOut.Load() && err != nil:
+			err = fmt.Errorf("runtime: shutdown exceeded %s: %w", e.cfg.shutdownTimeout, err)
 		case timedOut.Load():
 			err = fmt.Errorf("runtime: shutdown exceeded %s", e.cfg.shutdownTimeout)
+		case err != nil:
+			err = fmt.Errorf("runtime: %w", err)
 		}
 	}()
 

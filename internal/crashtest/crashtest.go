@@ -233,6 +233,12 @@ type Result struct {
 	// job's C lines): never allowed, unlike those of batches in flight
 	// in a killed process.
 	StoredDuplicated int
+	// DeclaredDuplicated are the duplicates whose first handling was in
+	// a batch left unstored by a graceful stop that failed (the job
+	// exited with an error saying so, typically its shutdown timeout
+	// running out while the group rebalanced): allowed at-least-once,
+	// since the job did not claim to have stored them.
+	DeclaredDuplicated int
 	// LostBatches are the in-flight batches of killed processes that
 	// lost records (at-most-once).
 	LostBatches int
@@ -244,8 +250,8 @@ type Result struct {
 }
 
 func (r Result) String() string {
-	s := fmt.Sprintf("%-36s kills %3d (%2d late restarts)  failures %3d  records %7d  handled %7d  lost %5d (in %d batches)  duplicated %5d (%d of stored batches)  %s",
-		r.Config.Name, r.Kills, r.LateRestarts, r.Failures, r.Records, r.Handled, r.Lost, r.LostBatches, r.Duplicated, r.StoredDuplicated, r.Elapsed.Round(time.Second))
+	s := fmt.Sprintf("%-36s kills %3d (%2d late restarts)  failures %3d  records %7d  handled %7d  lost %5d (in %d batches)  duplicated %5d (%d of stored batches, %d of failed stops)  %s",
+		r.Config.Name, r.Kills, r.LateRestarts, r.Failures, r.Records, r.Handled, r.Lost, r.LostBatches, r.Duplicated, r.StoredDuplicated, r.DeclaredDuplicated, r.Elapsed.Round(time.Second))
 	if r.HungStops > 0 {
 		s += fmt.Sprintf("  hung stops %d", r.HungStops)
 	}

@@ -311,6 +311,7 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 		case e := <-exits:
 			p := e.p
 			p.out.killed = killedBy(e.err) || p.forced.Load()
+			p.out.failedStop = !p.out.killed && e.err != nil && p.intent == "term"
 			if p.forced.Load() {
 				res.HungStops++
 				env.Logf("%s: %s hung in its graceful stop; its goroutines are in its log", cfg.Name, p.out.path)
@@ -398,6 +399,7 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 		select {
 		case e := <-exits:
 			e.p.out.killed = killedBy(e.err) || e.p.forced.Load()
+			e.p.out.failedStop = !e.p.out.killed && e.err != nil
 			if e.p.forced.Load() {
 				res.HungStops++
 				env.Logf("%s: %s hung in its graceful stop; its goroutines are in its log", cfg.Name, e.p.out.path)
