@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/goccy/go-yaml/ast"
 )
@@ -213,6 +214,10 @@ func (d *decoder) decodeStream(i int, n ast.Node) (Stream, Pos, bool) {
 			}
 			st.AcknowledgeSchemaChange, st.AcknowledgePos = f, d.posOf(v)
 		},
+		"fields": func(p string, v ast.Node) {
+			st.FieldsListPos = d.posOf(v)
+			d.fieldPaths(v, p, &st)
+		},
 		"writerSchema": func(p string, v ast.Node) {
 			f, ok := d.str(v, p, genTime)
 			if !ok {
@@ -340,4 +345,50 @@ func (d *decoder) partitions(n ast.Node, p string) []int32 {
 		return nil
 	}
 	return parts
+}
+
+// fieldPathRE matches a field path: Avro field names joined by dots.
+var fieldPathRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+
+// fieldPaths decodes a stream's fields: a non-empty list of field paths,
+// none listed twice and none inside another one listed (geo already
+// holds geo.country). Whether they name fields of the value is checked
+// against the schemas, later.
+func (d *decoder) fieldPaths(n ast.Node, p string, st *Stream) {
+	items, ok := d.list(n, p)
+	if !ok {
+		return
+	}
+	if len(items) == 0 {
+		d.errorf(d.posOf(n), "%s: at least one field is required; leave fields out to read the whole value", p)
+		return
+	}
+	seen := map[string]Pos{}
+	for _, it := range items {
+		f, ok := d.str(it, p, noRefs)
+		if !ok {
+			continue
+		}
+		pos := d.posOf(it)
+		if !fieldPathRE.MatchString(f) {
+			d.errorf(pos, "%s: %q is not a field path; want a field name of the value record, or a dotted path into its nested records such as geo.country", p, f)
+			continue
+		}
+		if prev, dup := seen[f]; dup {
+			d.errorf(pos, "%s: field %q is listed twice (first at line %d, column %d)", p, f, prev.Line, prev.Col)
+			continue
+		}
+		seen[f] = pos
+		st.Fields = append(st.Fields, f)
+		st.FieldsPos = append(st.FieldsPos, pos)
+	}
+	// A path inside another listed one adds nothing: the outer field is
+	// projected whole.
+	for i, f := range st.Fields {
+		for j, g := range st.Fields {
+			if i != j && strings.HasPrefix(f, g+".") {
+				d.errorf(st.FieldsPos[i], "%s: field %q is inside %q (line %d, column %d), which is read whole; list one of them", p, f, g, st.FieldsPos[j].Line, st.FieldsPos[j].Col)
+			}
+		}
+	}
 }

@@ -226,6 +226,17 @@ type Stream struct {
 	// read again. Without it (or writerSchema), generate refuses such a
 	// change. Optional.
 	AcknowledgeSchemaChange string
+	// Fields are the value's fields the job reads, as written: names of
+	// the value record's fields, or dotted paths into its nested records
+	// ("geo.country"). With them the stream's values are a projection,
+	// a generated type holding only these fields, whose decoder skips
+	// the rest. Optional; nil means the whole value. When set, it holds
+	// at least one path, none twice and none inside another.
+	Fields []string
+	// FieldsPos is the position of each entry of Fields; FieldsListPos
+	// is where the fields key was written.
+	FieldsPos     []Pos
+	FieldsListPos Pos
 
 	// Pos is the stream's position; KeyPos and ValuePos are where Key and
 	// Value were written (Pos when defaulted), WriterSchemaPos where
