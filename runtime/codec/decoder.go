@@ -412,3 +412,27 @@ func (d *Decoder) SkipBytes() { d.raw() }
 
 // SkipFixed skips a fixed value of n bytes.
 func (d *Decoder) SkipFixed(n int) { d.skip(n) }
+
+// SkipBlock reads an array or map block header for a reader that skips
+// the items, not decodes them: a block whose writer recorded its size in
+// bytes is passed over whole and SkipBlock returns -1; otherwise it
+// returns the block's item count, for the caller to skip one by one. It
+// returns 0 at the end marker or on error, so that
+//
+//	for n := d.SkipBlock(min); n != 0; n = d.SkipBlock(min) {
+//		for range n { /* skip one item */ }
+//	}
+//
+// skips an array or map (a range over -1 runs no iteration). minItemSize
+// is BlockCount's.
+func (d *Decoder) SkipBlock(minItemSize int) int {
+	n, size := d.blockHeader(minItemSize)
+	if n == 0 || d.err != nil {
+		return 0
+	}
+	if size >= 0 {
+		d.off += size // blockHeader checked it against the input
+		return -1
+	}
+	return n
+}

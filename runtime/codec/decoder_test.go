@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -305,6 +306,39 @@ func TestBlockCount(t *testing.T) {
 	d = NewDecoder(AppendLong(nil, MaxZeroSizeItems))
 	if n := d.BlockCount(0); n != MaxZeroSizeItems || d.Err() != nil {
 		t.Errorf("BlockCount(0) = %d, %v", n, d.Err())
+	}
+}
+
+// SkipBlock passes over a block whose byte size the writer recorded in
+// one step, and hands out the count of one that has none.
+func TestSkipBlock(t *testing.T) {
+	src := AppendLong(nil, -2) // sized: two ints in 2 bytes
+	src = AppendLong(src, 2)
+	src = append(src, 0x02, 0x04)
+	src = AppendLong(src, 3) // unsized: three ints
+	src = append(src, 0x06, 0x08, 0x0a, 0x00)
+	src = append(src, 0x2a) // what follows the array
+	d := NewDecoder(src)
+	var got []int
+	for n := d.SkipBlock(1); n != 0; n = d.SkipBlock(1) {
+		got = append(got, n)
+		for range n {
+			d.Long()
+		}
+	}
+	if want := []int{-1, 3}; !slices.Equal(got, want) {
+		t.Errorf("SkipBlock gave %v, want %v", got, want)
+	}
+	if x := d.Int(); x != 21 {
+		t.Errorf("after the array: %d, want 21", x)
+	}
+	if err := d.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	// A recorded size past the input is an error, and ends the loop.
+	d = NewDecoder(append(AppendLong(AppendLong(nil, -1), 9), 0x02))
+	if n := d.SkipBlock(1); n != 0 || d.Err() == nil {
+		t.Errorf("SkipBlock of a truncated block = %d, %v", n, d.Err())
 	}
 }
 
