@@ -26,6 +26,7 @@ func emitCodecs(f *jen.File, p *model.Package) {
 			emitEnumCodec(f, n)
 		}
 	}
+	emitProjectionCodecs(f, p)
 }
 
 func emitEnumCodec(f *jen.File, n *model.Named) {

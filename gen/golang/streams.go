@@ -44,7 +44,7 @@ func topicsOf(c model.Consumer) string {
 // Handler, and Config with the spec's values as defaults.
 func emitStreams(f *jen.File, p *model.Package) {
 	for _, s := range p.Streams {
-		k, v := keyType(s), goType(s.Value)
+		k, v := keyType(s), streamValueType(s)
 		f.Commentf("%s is a record of stream %q (%s).", names.StreamRecord(s.GoName), s.Name, topicsOf(s.Consumer))
 		f.Type().Id(names.StreamRecord(s.GoName)).Op("=").Qual(runtimePkg, "Record").Types(k.Clone(), v.Clone())
 		f.Commentf("%s is one micro-batch of stream %q: an offset range per partition.", names.StreamBatch(s.GoName), s.Name)
@@ -200,7 +200,7 @@ func emitRun(f *jen.File, p *model.Package) {
 		}
 		for _, s := range p.Streams {
 			v := streamVar(s)
-			value := valueDecoder(s.Value, s.Encoding)
+			value := valueDecoder(streamValueType(s), s.Encoding)
 			if s.Encoding == model.SingleObject && (len(s.KnownWriters) > 0 || s.WriterSchema != "") {
 				var args []jen.Code
 				if s.WriterSchema != "" {
@@ -212,10 +212,10 @@ func emitRun(f *jen.File, p *model.Package) {
 				if len(args) == 2 {
 					args = []jen.Code{jen.Append(jen.Index().String().Values(args[0]), args[1])}
 				}
-				value = jen.Qual(runtimePkg, "SingleObjectInto").Types(goType(s.Value)).Call(args...)
+				value = jen.Qual(runtimePkg, "SingleObjectInto").Types(streamValueType(s)).Call(args...)
 			}
 			if s.WriterSchema != "" && s.Encoding == model.Raw {
-				g.List(jen.Id(v+"Value"), jen.Err()).Op(":=").Qual(runtimePkg, "RawAvroFromInto").Types(goType(s.Value)).Call(jen.Id(names.StreamWriterSchema(s.GoName)))
+				g.List(jen.Id(v+"Value"), jen.Err()).Op(":=").Qual(runtimePkg, "RawAvroFromInto").Types(streamValueType(s)).Call(jen.Id(names.StreamWriterSchema(s.GoName)))
 				g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("stream %s: %%w", s.Name)), jen.Err())))
 				value = jen.Id(v + "Value")
 			}
@@ -375,19 +375,20 @@ func keyDecoder(s *model.Stream) jen.Code {
 	case model.Long:
 		return into("Int64Decoder")
 	}
-	return valueDecoder(s.Key, s.Encoding)
+	return valueDecoder(goType(s.Key), s.Encoding)
 }
 
-// valueDecoder is the DecoderInto of an Avro record type: records are
-// decoded in place, into the batch's Record.
-func valueDecoder(t *model.Type, encoding model.Encoding) jen.Code {
+// valueDecoder is the DecoderInto of t, the Go type of an Avro record or
+// of a projection of one: records are decoded in place, into the batch's
+// Record.
+func valueDecoder(t *jen.Statement, encoding model.Encoding) jen.Code {
 	switch encoding {
 	case model.Raw:
-		return jen.Qual(runtimePkg, "RawAvroInto").Types(goType(t)).Call()
+		return jen.Qual(runtimePkg, "RawAvroInto").Types(t).Call()
 	case model.SingleObject:
-		return jen.Qual(runtimePkg, "SingleObjectInto").Types(goType(t)).Call()
+		return jen.Qual(runtimePkg, "SingleObjectInto").Types(t).Call()
 	}
-	return jen.Qual(runtimePkg, "ConfluentAvroInto").Types(goType(t)).Call(jen.Id("reg"))
+	return jen.Qual(runtimePkg, "ConfluentAvroInto").Types(t).Call(jen.Id("reg"))
 }
 
 // kafkaWriterType is the Kafka sink's writer type.

@@ -153,6 +153,7 @@ func emitTypes(f *jen.File, p *model.Package) {
 	for _, u := range p.Unions {
 		emitUnionType(f, u)
 	}
+	emitProjectionTypes(f, p)
 }
 
 func emitRecordType(f *jen.File, n *model.Named) {

@@ -29,7 +29,10 @@ func knownWriters(p *model.Package) map[*model.Named][]string {
 	out := map[*model.Named][]string{}
 	seen := map[*model.Named]map[uint64]bool{}
 	for _, s := range p.Streams {
-		if s.Value == nil || s.Value.Kind != model.Record {
+		// A projected stream's values are transcoded into the record's
+		// encoding and read by the projection's decoder: a decoder of the
+		// whole record for its writers would go unused.
+		if s.Value == nil || s.Value.Kind != model.Record || s.Projection != nil {
 			continue
 		}
 		n := s.Value.Named

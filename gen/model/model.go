@@ -137,6 +137,31 @@ type Stream struct {
 	// writer schemas the job resolves records' fingerprints against,
 	// besides Value's own.
 	KnownWriters []string
+	// Projection is set when the spec lists the fields the stream reads:
+	// its values are then of the projected type, not Value's own.
+	Projection *Projection
+}
+
+// Projection is a record narrowed to some of its fields: a generated type
+// that holds only them, decoded from the record's encoding by skipping
+// the others.
+type Projection struct {
+	GoName string
+	Record *Named // the record it projects
+	// Fields are the fields it holds, in the record's order.
+	Fields []*ProjectedField
+	// Paths are the spec's field paths this projection holds, as
+	// written, for doc comments.
+	Paths []string
+}
+
+// ProjectedField is a field of a Projection.
+type ProjectedField struct {
+	*Field // the record's field
+	// Sub is set when only some fields of the nested record are read:
+	// the field's type is Sub (a Record field) or a pointer to it (an
+	// Optional one) instead of the record's own.
+	Sub *Projection
 }
 
 // Encoding is a stream's wire format.

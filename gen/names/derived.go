@@ -49,11 +49,36 @@ func StreamPartition(s string) string { return s + "Partition" }
 // a writerSchema.
 func StreamWriterSchema(s string) string { return s + "WriterSchema" }
 
-// StreamNames are the package-level names stream s declares.
-func StreamNames(s string, writerSchema bool) []string {
+// StreamValue names the projected value type of stream s, whose spec
+// lists the fields it reads; ProjectedField names the projection of a
+// nested record that the projection t holds some fields of, the field
+// written name in the schema.
+func StreamValue(s string) string          { return s + "Value" }
+func ProjectedField(t, name string) string { return t + Camel(name) }
+
+// StreamNames are the package-level names stream s declares. fields are
+// its spec's field paths (none when it reads the whole value).
+func StreamNames(s string, writerSchema bool, fields []string) []string {
 	out := []string{StreamRecord(s), StreamBatch(s), StreamPartition(s)}
 	if writerSchema {
 		out = append(out, StreamWriterSchema(s))
+	}
+	if len(fields) > 0 {
+		out = append(out, StreamValue(s))
+	}
+	// One type per nested record a path goes into: geo.country makes
+	// ImpressionsValueGeo.
+	seen := map[string]bool{}
+	for _, f := range fields {
+		t := StreamValue(s)
+		parts := strings.Split(f, ".")
+		for _, p := range parts[:len(parts)-1] {
+			t = ProjectedField(t, p)
+			if !seen[t] {
+				seen[t] = true
+				out = append(out, t)
+			}
+		}
 	}
 	return out
 }

@@ -44,7 +44,12 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 			errs = append(errs, &spec.Error{Pos: st.Pos, Msg: fmt.Sprintf("stream %q: its Go name %s is stream %q's too; rename one of them", st.Name, g, other)})
 		}
 		byGoName[g] = st.Name
-		for _, n := range names.StreamNames(g, st.WriterSchema != "") {
+		for _, n := range names.StreamNames(g, st.WriterSchema != "", st.Fields) {
+			// Only a projection's names (StreamValue and its nested
+			// types) can meet another stream's.
+			if other := b.taken[n]; other != "" && other != "stream "+st.Name {
+				errs = append(errs, &spec.Error{Pos: st.Pos, Msg: fmt.Sprintf("stream %q: its generated name %s is %s's too; rename one of them", st.Name, n, other)})
+			}
 			b.taken[n] = "stream " + st.Name
 		}
 	}
@@ -75,6 +80,12 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 			}
 			ms.Key = k
 		}
+		if len(st.Fields) > 0 && v != nil && v.Named != nil {
+			ms.Projection, err = project(st, v.Named)
+			if err != nil {
+				errs = append(errs, err.(spec.ErrorList)...)
+			}
+		}
 		if st.WriterSchema != "" && v != nil && v.Named != nil {
 			ws, err := writerSchema(sp.Dir, st.WriterSchema, v.Named.Schema)
 			if err != nil {
@@ -85,6 +96,7 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 		b.pkg.Streams = append(b.pkg.Streams, ms)
 	}
 	errs = append(errs, filesSinkValues(sp, b.pkg.Streams)...)
+	errs = append(errs, projectedSinks(sp, b.pkg.Streams)...)
 	if sp.Job.SinkType == config.SinkKafka && len(b.pkg.Streams) > 0 {
 		ks, err := b.kafkaSink(sp)
 		if err != nil {
@@ -583,7 +595,7 @@ func (b *builder) kafkaSink(sp *spec.Spec) (*model.KafkaSink, *spec.Error) {
 	}
 	out.Passthrough = out.Value != nil && out.Value.Named != nil
 	for _, s := range b.pkg.Streams {
-		if s.Value == nil || s.Value.Named == nil || out.Value == nil || out.Value.Named == nil || s.Value.Named.FullName != out.Value.Named.FullName {
+		if s.Projection != nil || s.Value == nil || s.Value.Named == nil || out.Value == nil || out.Value.Named == nil || s.Value.Named.FullName != out.Value.Named.FullName {
 			out.Passthrough = false
 		}
 		switch {
