@@ -149,9 +149,9 @@ func emitProjectionCodecs(f *jen.File, p *model.Package) {
 		f.Func().Params(jen.Op("*").Id(pr.GoName)).Id("AvroSchema").Params().String().Block(jen.Return(jen.Id(schema)))
 		f.Line()
 		f.Commentf("AppendAvro fails: %s holds too few fields of %s to encode", pr.GoName, n.FullName)
-		f.Commentf("it. Encode a %s instead.", n.GoName)
+		f.Commentf("it: encode %s values instead.", n.GoName)
 		f.Func().Params(jen.Op("*").Id(pr.GoName)).Id("AppendAvro").Params(jen.Id("dst").Index().Byte()).Params(jen.Index().Byte(), jen.Error()).Block(
-			jen.Return(jen.Id("dst"), jen.Qual("errors", "New").Call(jen.Lit(fmt.Sprintf("encoding %s: %s is a projection of stream %s, holding only the fields the job reads; encode a %s", n.FullName, pr.GoName, s.Name, n.GoName)))),
+			jen.Return(jen.Id("dst"), jen.Qual("errors", "New").Call(jen.Lit(fmt.Sprintf("encoding %s: %s is a projection of stream %s, holding only the fields the job reads; encode %s values instead", n.FullName, pr.GoName, s.Name, n.GoName)))),
 		)
 		f.Line()
 	}

@@ -2678,9 +2678,9 @@ func (*ImpressionsValue) AvroSchema() string {
 }
 
 // AppendAvro fails: ImpressionsValue holds too few fields of com.example.ads.Impression to encode
-// it. Encode a Impression instead.
+// it: encode Impression values instead.
 func (*ImpressionsValue) AppendAvro(dst []byte) ([]byte, error) {
-	return dst, sgerrors.New("encoding com.example.ads.Impression: ImpressionsValue is a projection of stream impressions, holding only the fields the job reads; encode a Impression")
+	return dst, sgerrors.New("encoding com.example.ads.Impression: ImpressionsValue is a projection of stream impressions, holding only the fields the job reads; encode Impression values instead")
 }
 
 // UnmarshalAvro decodes the fields of EverythingValue that r holds from src, the Avro
@@ -2720,9 +2720,9 @@ func (*EverythingValue) AvroSchema() string {
 }
 
 // AppendAvro fails: EverythingValue holds too few fields of org.streamgen.test.AllTypes to encode
-// it. Encode a AllTypes instead.
+// it: encode AllTypes values instead.
 func (*EverythingValue) AppendAvro(dst []byte) ([]byte, error) {
-	return dst, sgerrors.New("encoding org.streamgen.test.AllTypes: EverythingValue is a projection of stream everything, holding only the fields the job reads; encode a AllTypes")
+	return dst, sgerrors.New("encoding org.streamgen.test.AllTypes: EverythingValue is a projection of stream everything, holding only the fields the job reads; encode AllTypes values instead")
 }
 
 // UnmarshalAvro decodes the fields of ImpressionsOlderValue that r holds from src, the Avro
@@ -2762,9 +2762,9 @@ func (*ImpressionsOlderValue) AvroSchema() string {
 }
 
 // AppendAvro fails: ImpressionsOlderValue holds too few fields of com.example.ads.Impression to encode
-// it. Encode a Impression instead.
+// it: encode Impression values instead.
 func (*ImpressionsOlderValue) AppendAvro(dst []byte) ([]byte, error) {
-	return dst, sgerrors.New("encoding com.example.ads.Impression: ImpressionsOlderValue is a projection of stream impressions_older, holding only the fields the job reads; encode a Impression")
+	return dst, sgerrors.New("encoding com.example.ads.Impression: ImpressionsOlderValue is a projection of stream impressions_older, holding only the fields the job reads; encode Impression values instead")
 }
 
 // UnmarshalAvro decodes the fields of TreesValue that r holds from src, the Avro
@@ -2804,9 +2804,9 @@ func (*TreesValue) AvroSchema() string {
 }
 
 // AppendAvro fails: TreesValue holds too few fields of org.streamgen.test.Tree to encode
-// it. Encode a Tree instead.
+// it: encode Tree values instead.
 func (*TreesValue) AppendAvro(dst []byte) ([]byte, error) {
-	return dst, sgerrors.New("encoding org.streamgen.test.Tree: TreesValue is a projection of stream trees, holding only the fields the job reads; encode a Tree")
+	return dst, sgerrors.New("encoding org.streamgen.test.Tree: TreesValue is a projection of stream trees, holding only the fields the job reads; encode Tree values instead")
 }
 
 func (r *ImpressionsValue) sgDecodeAvro(d *sgcodec.Decoder) {

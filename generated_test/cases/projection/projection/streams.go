@@ -9,6 +9,7 @@ import (
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgconfig "github.com/streamgen/streamgen/runtime/config"
 	sgmetrics "github.com/streamgen/streamgen/runtime/metrics"
+	sgsink "github.com/streamgen/streamgen/runtime/sink"
 	sgos "os"
 )
 
@@ -54,6 +55,12 @@ type Batch struct {
 	Everything       *EverythingBatch
 	ImpressionsOlder *ImpressionsOlderBatch
 	Trees            *TreesBatch
+	// Sink is the Kafka sink's typed writer of org.streamgen.test.Pair: write each output
+	// with Sink.Write(ctx, sink.OriginOf(r), key, &v), from ProcessBatch or
+	// its ForeachPartition tasks. With exactly-once the batch's output
+	// commits with its offsets, in one Kafka transaction, after ProcessBatch
+	// returns; otherwise it is flushed before the offsets are committed.
+	Sink *sgsink.KafkaWriter[string, Pair, *Pair]
 }
 
 // Handler processes the job's batches. A batch whose handler returns an error
@@ -78,6 +85,8 @@ type Config struct {
 func DefaultConfig() Config {
 	c := Config{sgruntime.NewJobConfig(JobName)}
 	c.Group = "projection-test"
+	c.SinkType = sgconfig.SinkKafka
+	c.SinkTopic = "campaign-counts"
 	c.ExpandEnv(sgos.LookupEnv)
 	return c
 }
@@ -98,9 +107,17 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.Wiring(sgconfig.StoreKafka, sgconfig.SinkNone); err != nil {
+	if err := cfg.Wiring(sgconfig.StoreKafka, sgconfig.SinkKafka); err != nil {
 		return err
 	}
+	// The sink keeps the offsets, as the group's commits: exactly-once in each
+	// batch's Kafka transaction with its output, else after flushing it.
+	out, err := sgsink.NewKafka(cfg.SinkTopic, cfg.Semantics, sgsink.TransactionalID(cfg.SinkTransactionalID))
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	opts = append(opts, sgruntime.WithOffsetStore(out))
 	e, err := sgruntime.New(append(opts, sgruntime.JobName(JobName))...)
 	if err != nil {
 		return err
@@ -118,6 +135,12 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 		}
 		reg.Log = e.Logger()
 		reg.Hook = e.RegistryHook()
+	}
+	// The output's values are Confluent-framed: the value type's schema is
+	// registered under subject TOPIC-value (or found there) at start-up.
+	sinkWriter, err := sgsink.ConfluentKafkaWriter[string, Pair](ctx, out, reg, true)
+	if err != nil {
+		return err
 	}
 	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[ImpressionsValue](reg), sopts...)
 	if err != nil {
@@ -154,6 +177,7 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 			Everything:       everythingStream.Batch(bs),
 			Impressions:      impressionsStream.Batch(bs),
 			ImpressionsOlder: impressionsOlderStream.Batch(bs),
+			Sink:             sinkWriter,
 			Trees:            treesStream.Batch(bs),
 		})
 	})
