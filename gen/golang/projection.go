@@ -196,6 +196,10 @@ func emitProjectionCodecs(f *jen.File, p *model.Package) {
 func (e *emitter) decProjected(g *jen.Group, f *model.ProjectedField) {
 	target := jen.Id("r").Dot(f.GoName)
 	switch {
+	case f.Sub == nil && f.Type.Kind == model.String:
+		// Each string kept on its own: String's one copy of the rest of
+		// the datum, shared by its strings, would copy what is skipped.
+		g.Add(target).Op("=").Id("d").Dot("StringAlone").Call()
 	case f.Sub == nil:
 		e.dec(g, f.Type, target)
 	case f.Type.Kind == model.Record:

@@ -342,6 +342,31 @@ func TestSkipBlock(t *testing.T) {
 	}
 }
 
+// StringAlone copies the one string it reads, not the rest of the input.
+func TestStringAlone(t *testing.T) {
+	src := AppendString(AppendString(nil, "FR"), strings.Repeat("x", 300))
+	d := NewDecoder(src)
+	allocs := testing.AllocsPerRun(10, func() {
+		d = NewDecoder(src)
+		if s := d.StringAlone(); s != "FR" {
+			t.Fatalf("StringAlone = %q", s)
+		}
+	})
+	if allocs > 1 {
+		t.Errorf("StringAlone allocates %.0f times", allocs)
+	}
+	if s := d.StringAlone(); s != strings.Repeat("x", 300) {
+		t.Errorf("second string %q", s)
+	}
+	if err := d.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	d = NewDecoder(AppendString(nil, "FR")[:2])
+	if s := d.StringAlone(); s != "" || d.Err() == nil {
+		t.Errorf("truncated: %q, %v", s, d.Err())
+	}
+}
+
 // A corrupt length prefix must be rejected before anything is allocated.
 func TestOversizedLengthDoesNotAllocate(t *testing.T) {
 	src := AppendLong(nil, 1<<30) // 1 GiB announced, 3 bytes present

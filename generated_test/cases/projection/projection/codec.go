@@ -2857,7 +2857,7 @@ func (r *ImpressionsValueGeo) sgDecodeAvro(d *sgcodec.Decoder) {
 	d.Double()
 	// lon: skipped
 	d.Double()
-	r.Country = d.String()
+	r.Country = d.StringAlone()
 }
 
 func (r *EverythingValue) sgDecodeAvro(d *sgcodec.Decoder) {
@@ -3085,11 +3085,11 @@ func (r *ImpressionsOlderValueGeo) sgDecodeAvro(d *sgcodec.Decoder) {
 	d.Double()
 	// lon: skipped
 	d.Double()
-	r.Country = d.String()
+	r.Country = d.StringAlone()
 }
 
 func (r *TreesValue) sgDecodeAvro(d *sgcodec.Decoder) {
-	r.Label = d.String()
+	r.Label = d.StringAlone()
 	// children: skipped
 	for n19 := d.SkipBlock(3); n19 != 0; n19 = d.SkipBlock(3) {
 		for range n19 {
