@@ -11,6 +11,7 @@ import (
 	"github.com/linkedin/goavro/v2"
 
 	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
+	"github.com/streamgen/streamgen/generated_test/cases/projection/projection"
 	"github.com/streamgen/streamgen/runtime/codec"
 )
 
@@ -284,6 +285,69 @@ func BenchmarkDecodeFrom(b *testing.B) {
 		for b.Loop() {
 			v = alltypes.Impression{}
 			if err := hambaFlat.Unmarshal(resolved, in.writerData, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkDecodeProjected decodes the benchmark's Impression into the
+// anomaly detector's projection (campaign_id, timestamp, geo.country: the
+// projection case's ImpressionsValue) against decoding all of it, from
+// the encoding AppendAvro writes, from one with each block's byte size
+// (hamba's default: its arrays and maps are skipped whole), and from
+// another writer schema (transcoded first, as the full type would be).
+func BenchmarkDecodeProjected(b *testing.B) {
+	in := newBenchInputs(b)
+	sized, err := hambaSized.Marshal(in.schema, &in.value)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("impl=full", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(in.data)))
+		var v projection.Impression
+		for b.Loop() {
+			v = projection.Impression{}
+			if err := v.UnmarshalAvro(in.data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{{"projected", in.data}, {"projected-sized-blocks", sized}} {
+		b.Run("impl="+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.data)))
+			var v projection.ImpressionsValue
+			for b.Loop() {
+				v = projection.ImpressionsValue{}
+				if err := v.UnmarshalAvro(c.data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("impl=full-transcoded", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(in.writerData)))
+		var v projection.Impression
+		for b.Loop() {
+			v = projection.Impression{}
+			if err := v.UnmarshalAvroFrom(in.writerSchema, in.writerData); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("impl=projected-transcoded", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(in.writerData)))
+		var v projection.ImpressionsValue
+		for b.Loop() {
+			v = projection.ImpressionsValue{}
+			if err := v.UnmarshalAvroFrom(in.writerSchema, in.writerData); err != nil {
 				b.Fatal(err)
 			}
 		}

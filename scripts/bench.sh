@@ -91,6 +91,9 @@ ratios() {
 		trans = median(f "generated-transcoded", "ns")
 		hres = median(f "hamba-struct-resolved", "ns")
 		dfrom = median("BenchmarkDecimal/op=from-bytes", "ns"); dapp = median("BenchmarkDecimal/op=append", "ns")
+		j = "BenchmarkDecodeProjected/impl="
+		pfull = median(j "full", "ns"); pproj = median(j "projected", "ns"); psized = median(j "projected-sized-blocks", "ns")
+		pftrans = median(j "full-transcoded", "ns"); pptrans = median(j "projected-transcoded", "ns")
 		p = "BenchmarkPeersDecode/impl="; q = "BenchmarkPeersEncode/impl="
 		pgen = median(p "generated", "ns"); pgg = median(p "gogen-avro", "ns"); pht = median(p "heetch", "ns")
 		phs = median(p "hamba-struct", "ns"); pga = median(p "goavro", "ns")
@@ -111,6 +114,9 @@ ratios() {
 		row("decode: bid_price DecimalFromBytes / generated", dfrom, gen, "", "")
 		row("decode: generated less DecimalFromBytes / hamba-struct (estimate)", gen - dfrom, hs, "", "")
 		row("encode: bid_price AppendDecimalBytes / generated", dapp, egen, "", "")
+		row("decode: projected (3 of 15 fields) / full", pproj, pfull, "", "")
+		row("decode: projected, blocks sized / full", psized, pfull, "", "")
+		row("decode from another writer (transcoded): projected / full", pptrans, pftrans, "", "")
 		row("peers binary, decode: generated / gogen-avro", pgen, pgg, "", "")
 		row("peers binary, decode: generated / heetch", pgen, pht, "", "")
 		row("peers binary, decode: generated / hamba-struct", pgen, phs, "", "")
