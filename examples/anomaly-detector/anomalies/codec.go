@@ -657,3 +657,96 @@ func (r *GeoPoint) sgDecodeJSON(b []byte) error {
 		return nil
 	})
 }
+
+// UnmarshalAvro decodes the fields of ImpressionsValue that r holds from src, the Avro
+// binary encoding of a datum written with exactly ImpressionSchema, skipping the
+// others. Truncated, corrupt or trailing input is an error.
+func (r *ImpressionsValue) UnmarshalAvro(src []byte) error {
+	d := sgcodec.NewDecoder(src)
+	r.sgDecodeAvro(&d)
+	if err := d.Finish(); err != nil {
+		return sgfmt.Errorf("decoding com.example.ads.Impression: %w", err)
+	}
+	return nil
+}
+
+// UnmarshalAvroFrom decodes src written with writerSchema, a schema that
+// Avro schema resolution can read as ImpressionSchema, into r: the resolver
+// of Impression transcodes it into that schema's encoding (fields the writer
+// lacks take their defaults, numbers are promoted), and UnmarshalAvro reads
+// what r holds. A writer whose fingerprint is ImpressionFingerprint is
+// read directly.
+func (r *ImpressionsValue) UnmarshalAvroFrom(writerSchema string, src []byte) error {
+	res, err := sgImpressionResolver().ForWriter(writerSchema)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return r.UnmarshalAvro(src)
+	}
+	return res.Decode(src, r.UnmarshalAvro)
+}
+
+// AvroSchema returns ImpressionSchema: ImpressionsValue reads what
+// Impression does, so the runtime resolves the writer schemas it meets against
+// that one.
+func (*ImpressionsValue) AvroSchema() string {
+	return ImpressionSchema
+}
+
+// AppendAvro fails: ImpressionsValue holds too few fields of com.example.ads.Impression to encode
+// it: encode Impression values instead.
+func (*ImpressionsValue) AppendAvro(dst []byte) ([]byte, error) {
+	return dst, sgerrors.New("encoding com.example.ads.Impression: ImpressionsValue is a projection of stream impressions, holding only the fields the job reads; encode Impression values instead")
+}
+
+func (r *ImpressionsValue) sgDecodeAvro(d *sgcodec.Decoder) {
+	// impression_id: skipped
+	d.SkipBytes()
+	r.CampaignID = d.Long()
+	// creative_id: skipped
+	d.Long()
+	// publisher_id: skipped
+	d.SkipBytes()
+	r.Timestamp = sgcodec.TimestampMillis(d.Long())
+	// device: skipped
+	d.Enum(5)
+	// geo: skipped
+	sgSkipGeoPoint(d)
+	// user_agent: skipped
+	if d.UnionIndex(2) == 1 {
+		d.SkipBytes()
+	}
+	// bid_price: skipped
+	d.SkipBytes()
+	// floor_price: skipped
+	if d.UnionIndex(2) == 1 {
+		d.Float()
+	}
+	// viewable: skipped
+	d.Bool()
+	// segments: skipped
+	for n1 := d.SkipBlock(1); n1 != 0; n1 = d.SkipBlock(1) {
+		for range n1 {
+			d.SkipBytes()
+		}
+	}
+	// labels: skipped
+	for n2 := d.SkipBlock(2); n2 != 0; n2 = d.SkipBlock(2) {
+		for range n2 {
+			d.SkipBytes()
+			d.SkipBytes()
+		}
+	}
+	// latency_ms: skipped
+	d.Long()
+	// fingerprint: skipped
+	d.SkipFixed(16)
+}
+
+// sgSkipGeoPoint reads past an encoded com.example.ads.GeoPoint.
+func sgSkipGeoPoint(d *sgcodec.Decoder) {
+	d.Double()
+	d.Double()
+	d.SkipBytes()
+}

@@ -13,13 +13,13 @@ import (
 )
 
 // ImpressionsRecord is a record of stream "impressions" (topics impressions).
-type ImpressionsRecord = sgruntime.Record[string, Impression]
+type ImpressionsRecord = sgruntime.Record[string, ImpressionsValue]
 
 // ImpressionsBatch is one micro-batch of stream "impressions": an offset range per partition.
-type ImpressionsBatch = sgruntime.Batch[string, Impression]
+type ImpressionsBatch = sgruntime.Batch[string, ImpressionsValue]
 
 // ImpressionsPartition is one partition's range within a ImpressionsBatch.
-type ImpressionsPartition = sgruntime.Partition[string, Impression]
+type ImpressionsPartition = sgruntime.Partition[string, ImpressionsValue]
 
 // Batch is one micro-batch of the job: the same batch time on every stream.
 type Batch struct {
@@ -91,7 +91,7 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 		reg.Log = e.Logger()
 		reg.Hook = e.RegistryHook()
 	}
-	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[Impression](reg), sopts...)
+	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[ImpressionsValue](reg), sopts...)
 	if err != nil {
 		return err
 	}

@@ -272,3 +272,13 @@ func NewGeoPoint() GeoPoint {
 
 // Md5 is the Avro fixed type com.example.ads.MD5 (16 bytes).
 type Md5 [16]byte
+
+// ImpressionsValue is the part of com.example.ads.Impression that stream impressions reads,
+// the fields its spec lists: campaign_id, timestamp.
+// Its decoder reads them from the record's encoding and skips the others
+// without allocating. It is decoded only: to write records, encode Impression.
+type ImpressionsValue struct {
+	CampaignID int64 `avro:"campaign_id" json:"campaign_id"` // Avro long
+	// When the ad was served.
+	Timestamp sgtime.Time `avro:"timestamp" json:"timestamp"` // Avro long (timestamp-millis)
+}
