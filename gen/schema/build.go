@@ -40,14 +40,15 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 	byGoName := map[string]string{}
 	for _, st := range sp.Streams {
 		g := names.Camel(st.Name)
-		if other, dup := byGoName[g]; dup {
+		other, dup := byGoName[g]
+		if dup {
 			errs = append(errs, &spec.Error{Pos: st.Pos, Msg: fmt.Sprintf("stream %q: its Go name %s is stream %q's too; rename one of them", st.Name, g, other)})
 		}
 		byGoName[g] = st.Name
 		for _, n := range names.StreamNames(g, st.WriterSchema != "", st.Fields) {
-			// Only a projection's names (StreamValue and its nested
-			// types) can meet another stream's.
-			if other := b.taken[n]; other != "" && other != "stream "+st.Name {
+			// Streams of distinct Go names meet only through a
+			// projection's names (SValue and its nested types).
+			if other := b.taken[n]; !dup && other != "" && other != "stream "+st.Name {
 				errs = append(errs, &spec.Error{Pos: st.Pos, Msg: fmt.Sprintf("stream %q: its generated name %s is %s's too; rename one of them", st.Name, n, other)})
 			}
 			b.taken[n] = "stream " + st.Name
