@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamgen/streamgen/generated_test/cases/projection/projection"
 	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/codec"
 )
 
 // The projection case's streams read a few fields of their values (spec
@@ -203,8 +204,8 @@ var projectionWriters = []struct {
 // decode into a projection as into the full type: the writer's extra
 // fields skipped, missing ones from the reader's defaults, an int campaign
 // id promoted. Through UnmarshalAvroFrom, through the raw stream's
-// decoder of its writerSchema, and through the registry, as the job reads
-// them.
+// decoder of its writerSchema, through the registry and by single-object
+// fingerprint, as the job reads them.
 func TestProjectionEvolution(t *testing.T) {
 	ctx := context.Background()
 	reg := srfake.New()
@@ -214,9 +215,18 @@ func TestProjectionEvolution(t *testing.T) {
 		t.Fatal(err)
 	}
 	confluent := runtime.ConfluentAvroInto[projection.ImpressionsValue](r)
+	var known []string
+	for _, w := range projectionWriters {
+		known = append(known, w.schema(t))
+	}
+	singleObject := runtime.SingleObjectInto[projection.ImpressionsValue](known...)
 	for _, w := range projectionWriters {
 		t.Run(w.name, func(t *testing.T) {
 			ws := w.schema(t)
+			fp, err := codec.Fingerprint(ws)
+			if err != nil {
+				t.Fatal(err)
+			}
 			writer := parseSchema(t, ws)
 			ser, err := r.Serializer(ctx, "impressions-"+w.name+"-value", ws, true)
 			if err != nil {
@@ -260,6 +270,13 @@ func TestProjectionEvolution(t *testing.T) {
 				}
 				if diff := cmp.Diff(impressionsValueOf(&full), cp, cmpOpts); diff != "" {
 					t.Fatalf("#%d: registry decoder (-full +projected):\n%s", i, diff)
+				}
+				var sp projection.ImpressionsValue
+				if err := singleObject(ctx, &sp, append(runtime.AppendSingleObjectHeader(nil, fp), b...)); err != nil {
+					t.Fatalf("#%d: single-object decoder: %v", i, err)
+				}
+				if diff := cmp.Diff(impressionsValueOf(&full), sp, cmpOpts); diff != "" {
+					t.Fatalf("#%d: single-object decoder (-full +projected):\n%s", i, diff)
 				}
 			}
 		})
