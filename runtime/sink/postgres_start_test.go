@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/streamgen/streamgen/internal/pgtest"
 	"github.com/streamgen/streamgen/runtime/offsets"
@@ -57,7 +58,8 @@ func TestPostgresErrorsSayWhatFailed(t *testing.T) {
 		t.Errorf("the offset store with a missing role: %v", err)
 	}
 	u.User, u.Host = url.User("postgres"), "127.0.0.1:1"
-	_, err = sink.NewPostgres(ctx, u.String(), "g", "t")
+	// Not the default five minutes a job waits for its database at start.
+	_, err = sink.NewPostgres(ctx, u.String(), "g", "t", offsets.WaitAtStart(300*time.Millisecond))
 	if err == nil || !strings.HasPrefix(err.Error(), "postgres sink (sink.dsn): ") || !strings.Contains(err.Error(), "unreachable") {
 		t.Errorf("a closed port: %v", err)
 	}
