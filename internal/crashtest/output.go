@@ -28,14 +28,14 @@ type tally struct {
 
 // procFile is one job process's output file.
 type procFile struct {
-	path    string
-	killed  bool // the driver SIGKILLed it
+	path   string
+	killed bool // the driver SIGKILLed it
 	// failedStop: a graceful stop that ended in an error (exit status
 	// not 0): the job said its last batch's offsets may not be stored,
 	// so the batch may be read again, declared rather than silent.
 	failedStop bool
-	read    int64
-	partial []byte // a line not yet ended
+	read       int64
+	partial    []byte // a line not yet ended
 	// last are the ranges of the last batch the process began: with
 	// at-most-once, the only one whose records it may have lost.
 	last  []batchRange
