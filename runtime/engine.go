@@ -136,6 +136,10 @@ type Engine struct {
 // offsets. At-most-once,
 // the batch's offsets were stored before the handler ran: the failure is
 // logged and counted (Snapshot.LostBatches) and the job goes on.
+//
+// ctx ends when a stop overruns ShutdownTimeout; a handler still running
+// then is left behind (Run returns "shutdown exceeded" without waiting
+// for it) and its batch's offsets are not stored.
 type Handler func(ctx context.Context, b *JobBatch) error
 
 // JobBatch is one micro-batch across all the engine's streams: the same
