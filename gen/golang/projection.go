@@ -33,19 +33,21 @@ func streamValueType(s *model.Stream) *jen.Statement {
 // outermost first, then the nested ones it holds.
 func projections(p *model.Package) []*model.Projection {
 	var out []*model.Projection
-	var walk func(*model.Projection)
-	walk = func(pr *model.Projection) {
-		out = append(out, pr)
-		for _, f := range pr.Fields {
-			if f.Sub != nil {
-				walk(f.Sub)
-			}
-		}
-	}
 	for _, s := range p.Streams {
-		if s.Projection != nil {
-			walk(s.Projection)
-		}
+		out = appendProjections(out, s.Projection)
+	}
+	return out
+}
+
+// appendProjections appends pr (if any), then the nested projections it
+// holds, to out.
+func appendProjections(out []*model.Projection, pr *model.Projection) []*model.Projection {
+	if pr == nil {
+		return out
+	}
+	out = append(out, pr)
+	for _, f := range pr.Fields {
+		out = appendProjections(out, f.Sub)
 	}
 	return out
 }
@@ -68,7 +70,7 @@ func emitProjectionTypes(f *jen.File, p *model.Package) {
 		if s.Projection == nil {
 			continue
 		}
-		for _, pr := range projections(&model.Package{Streams: []*model.Stream{s}}) {
+		for _, pr := range appendProjections(nil, s.Projection) {
 			if pr == s.Projection {
 				f.Commentf("%s is the part of %s that stream %s reads,", pr.GoName, pr.Record.FullName, s.Name)
 				f.Commentf("the fields its spec lists: %s.", strings.Join(pr.Paths, ", "))

@@ -283,15 +283,7 @@ func (d *Decoder) String() string {
 // String does for a large input: a projected decoder, which keeps a few
 // strings of a datum and skips the others, calls it, so that it copies
 // only what it keeps and a kept string pins nothing else of the datum.
-func (d *Decoder) StringAlone() string {
-	n := d.length()
-	if n == 0 {
-		return ""
-	}
-	s := string(d.buf[d.off : d.off+n])
-	d.off += n
-	return s
-}
+func (d *Decoder) StringAlone() string { return string(d.raw()) }
 
 // raw reads a length-prefixed byte sequence without copying; the result
 // aliases the input.
