@@ -491,28 +491,21 @@ func (e *Engine) kgoBase() []kgo.Opt {
 // answer (not up yet, restarting) are an outage: ping retries them, as
 // the running job would, until OutageLimit.
 func (e *Engine) ping(ctx context.Context, cl *kgo.Client) error {
-	wait := backoff.New(100*time.Millisecond, 2*time.Second)
-	for {
-		err := cl.Ping(ctx)
-		if err == nil {
-			return nil
+	err := backoff.Retry{First: 100 * time.Millisecond, Max: 2 * time.Second, Failed: func(err error, _ int) error {
+		if !unreachable(err) {
+			return err
 		}
-		var oerr error
-		if unreachable(err) && ctx.Err() == nil {
-			e.requestFailed("connecting to brokers "+strings.Join(e.cfg.brokers, ","), err)
-			if oerr = e.outageOver(); oerr == nil && wait.Wait(ctx) {
-				continue
-			}
-		}
-		ce := &ConnectError{Brokers: e.cfg.brokers, TLS: e.cfg.tls != nil, Err: err}
-		if oerr != nil {
-			ce.Err = oerr
-		}
-		for _, m := range e.cfg.sasl {
-			ce.Mechanism = m.Name()
-		}
-		return ce
+		e.requestFailed("connecting to brokers "+strings.Join(e.cfg.brokers, ","), err)
+		return e.outageOver()
+	}}.Do(ctx, func() error { return cl.Ping(ctx) })
+	if err == nil {
+		return nil
 	}
+	ce := &ConnectError{Brokers: e.cfg.brokers, TLS: e.cfg.tls != nil, Err: err}
+	for _, m := range e.cfg.sasl {
+		ce.Mechanism = m.Name()
+	}
+	return ce
 }
 
 // unreachable reports whether err is brokers refusing connections or not

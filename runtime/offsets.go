@@ -139,25 +139,23 @@ func (k *kafkaStore) Store(ctx context.Context, b StoredBatch) error {
 	// continues), or for commitRetryFor without an engine. Errors that do
 	// say something (a stale generation: another member owns the
 	// partitions now; authorization) fail the commit at once.
-	wait := backoff.New(100*time.Millisecond, 2*time.Second)
-	deadline := time.Now().Add(commitRetryFor)
-	for {
-		err := k.commitOnce(ctx, b.Ranges, offs)
-		if err == nil || !retriableCommit(err) {
+	retry := backoff.Retry{First: 100 * time.Millisecond, Max: 2 * time.Second, Failed: func(err error, _ int) error {
+		if !retriableCommit(err) {
 			return err
 		}
-		if k.e != nil {
-			k.e.requestFailed(fmt.Sprintf("committing offsets of group %q", k.group), err)
-			if oerr := k.e.outageOver(); oerr != nil {
-				return fmt.Errorf("%w; the commit's last error: %w", oerr, err)
-			}
-		} else if !time.Now().Before(deadline) {
-			return err
+		if k.e == nil {
+			return nil
 		}
-		if !wait.Wait(ctx) {
-			return err
+		k.e.requestFailed(fmt.Sprintf("committing offsets of group %q", k.group), err)
+		if oerr := k.e.outageOver(); oerr != nil {
+			return fmt.Errorf("%w; the commit's last error: %w", oerr, err)
 		}
+		return nil
+	}}
+	if k.e == nil {
+		retry.For = commitRetryFor
 	}
+	return retry.Do(ctx, func() error { return k.commitOnce(ctx, b.Ranges, offs) })
 }
 
 // commitRetryFor bounds how long a commit is retried through retriable

@@ -147,22 +147,21 @@ type retryPolicy struct {
 }
 
 func (r retryPolicy) do(ctx context.Context, rng OffsetRange, attempt func(n int) error) error {
-	tries := max(r.maxFailures, 1)
-	wait := backoff.New(r.backoff, 10*time.Second)
-	var err error
-	for n := range tries {
-		if err = attempt(n); err == nil {
-			return nil
+	tries, n := max(r.maxFailures, 1), 0
+	err := backoff.Retry{First: r.backoff, Max: 10 * time.Second, Failed: func(err error, failures int) error {
+		if failures == tries {
+			return err
 		}
-		if n == tries-1 || ctx.Err() != nil {
-			return &TaskError{Range: rng, Attempts: n + 1, Err: err}
-		}
-		if !wait.Wait(ctx) {
-			return &TaskError{Range: rng, Attempts: n + 1, Err: err}
-		}
-		if r.beforeRetry != nil {
+		return nil
+	}}.Do(ctx, func() error {
+		if n > 0 && r.beforeRetry != nil {
 			r.beforeRetry(rng)
 		}
+		n++
+		return attempt(n - 1)
+	})
+	if err != nil {
+		return &TaskError{Range: rng, Attempts: n, Err: err}
 	}
-	return &TaskError{Range: rng, Attempts: tries, Err: err}
+	return nil
 }

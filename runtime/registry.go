@@ -198,28 +198,19 @@ func (r *SchemaRegistry) WriterSchema(ctx context.Context, id int) (string, erro
 const unknownTries = 4
 
 func (r *SchemaRegistry) fetch(ctx context.Context, id int) (string, error) {
-	wait := backoff.New(100*time.Millisecond, r.maxBackoff())
 	log := r.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	for unknown, failed := 0, 0; ; {
-		s, err := r.fetchOnce(ctx, id)
-		if r.Hook != nil {
-			r.Hook.RegistryLookup(id, err)
-		}
-		if err == nil {
-			if failed > 0 {
-				log.Info("schema registry answered", "registry", r.url, "schema_id", id, "failed_tries", failed)
-			}
-			return s, nil
-		}
+	var schema string
+	unknown, failed := 0, 0
+	err := backoff.Retry{First: 100 * time.Millisecond, Max: r.maxBackoff(), Failed: func(err error, _ int) error {
 		switch {
 		case errors.Is(err, ErrBadWriterSchema):
-			return "", err
+			return err
 		case errors.Is(err, ErrUnknownSchemaID):
 			if unknown++; unknown >= unknownTries {
-				return "", err
+				return err
 			}
 		default:
 			if failed++; failed%10 == 1 {
@@ -227,12 +218,27 @@ func (r *SchemaRegistry) fetch(ctx context.Context, id int) (string, error) {
 					"registry", r.url, "schema_id", id, "tries", failed, "error", err.Error())
 			}
 		}
-		if !wait.Wait(ctx) {
-			// %v: the last error's kind (say, not known yet) is not the
-			// outcome, which is transient.
-			return "", fmt.Errorf("%w: %s: schema id %d: giving up as the job stops: %v", ErrRegistryUnavailable, r.url, id, err)
+		return nil
+	}}.Do(ctx, func() error {
+		s, err := r.fetchOnce(ctx, id)
+		if r.Hook != nil {
+			r.Hook.RegistryLookup(id, err)
 		}
+		schema = s
+		return err
+	})
+	switch {
+	case err == nil:
+		if failed > 0 {
+			log.Info("schema registry answered", "registry", r.url, "schema_id", id, "failed_tries", failed)
+		}
+		return schema, nil
+	case ctx.Err() != nil && !errors.Is(err, ErrBadWriterSchema):
+		// %v: the last error's kind (say, not known yet) is not the
+		// outcome, which is transient.
+		return "", fmt.Errorf("%w: %s: schema id %d: giving up as the job stops: %v", ErrRegistryUnavailable, r.url, id, err)
 	}
+	return "", err
 }
 
 func (r *SchemaRegistry) fetchOnce(ctx context.Context, id int) (string, error) {
@@ -401,27 +407,27 @@ func (r *SchemaRegistry) Serializer(ctx context.Context, subject, schema string,
 	// for, as brokers are: one warning, then quiet retries, for up to
 	// StartWait. Its answers (incompatible, unknown subject) are final.
 	var ss sr.SubjectSchema
-	var err error
-	wait := backoff.New(100*time.Millisecond, r.maxBackoff())
-	deadline := time.Now().Add(r.startWait())
-	for failed := false; ; failed = true {
+	err := backoff.Retry{
+		First: 100 * time.Millisecond, Max: r.maxBackoff(), For: r.startWait(),
+		Failed: func(err error, failures int) error {
+			if registryAnswered(err) {
+				return err
+			}
+			if failures == 1 {
+				log.Warn("cannot reach the schema registry; retrying quietly until it answers", "registry", r.url, "subject", subject,
+					"error", err.Error(), "start_wait", r.startWait().String())
+			}
+			return nil
+		},
+		Recovered: func(int) { log.Info("schema registry answered", "registry", r.url, "subject", subject) },
+	}.Do(ctx, func() (err error) {
 		if register {
 			ss, err = r.cl.CreateSchema(ctx, subject, s)
 		} else {
 			ss, err = r.cl.LookupSchema(ctx, subject, s)
 		}
-		if err == nil && failed {
-			log.Info("schema registry answered", "registry", r.url, "subject", subject)
-		}
-		if err == nil || registryAnswered(err) || ctx.Err() != nil || !time.Now().Before(deadline) {
-			break
-		}
-		if !failed {
-			log.Warn("cannot reach the schema registry; retrying quietly until it answers", "registry", r.url, "subject", subject,
-				"error", err.Error(), "start_wait", r.startWait().String())
-		}
-		wait.Wait(ctx) // a cancelled ctx ends the loop above
-	}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("schema registry %s: %s the schema under subject %q: %w", r.url, verb, subject, err)
 	}

@@ -33,3 +33,55 @@ func (b *Backoff) Wait(ctx context.Context) bool {
 		return true
 	}
 }
+
+// Retry is one retry loop: what it waits between tries, how long it may
+// go on, which failures end it, and what it says when the operation
+// answers again. Every retry loop of the runtime is one Retry, so they
+// all end with their context, back off the same way and cannot spin.
+type Retry struct {
+	// First and Max are the waits: First after the first failure,
+	// doubling up to Max. Max defaults to First.
+	First, Max time.Duration
+	// For, if positive, bounds the loop from its first try: a failure
+	// once it has passed is returned.
+	For time.Duration
+	// Failed is told each failure (failures counts them from 1) and
+	// returns nil to try again, or the error Do is to return: err itself
+	// for one that waiting will not fix, or an error that says why the
+	// loop gives up (an outage past its limit). Nil retries every
+	// failure.
+	Failed func(err error, failures int) error
+	// Recovered, if set, is told when the operation succeeds after
+	// failures, so a loop that warned of them can say they passed.
+	Recovered func(failures int)
+}
+
+// Do runs op until it succeeds, Failed returns an error, For passes or
+// ctx ends; it returns nil, Failed's error, or op's last error.
+func (r Retry) Do(ctx context.Context, op func() error) error {
+	wait := New(r.First, max(r.Max, r.First))
+	var deadline time.Time
+	if r.For > 0 {
+		deadline = time.Now().Add(r.For)
+	}
+	for failures := 1; ; failures++ {
+		err := op()
+		if err == nil {
+			if failures > 1 && r.Recovered != nil {
+				r.Recovered(failures - 1)
+			}
+			return nil
+		}
+		if ctx.Err() != nil || (!deadline.IsZero() && !time.Now().Before(deadline)) {
+			return err
+		}
+		if r.Failed != nil {
+			if stop := r.Failed(err, failures); stop != nil {
+				return stop
+			}
+		}
+		if !wait.Wait(ctx) {
+			return err
+		}
+	}
+}

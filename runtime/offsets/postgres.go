@@ -90,21 +90,24 @@ func NewPostgres(ctx context.Context, dsn, group string, opts ...PostgresOpt) (*
 	// A database not up yet, or restarting, is waited for as the job
 	// waits for its brokers: one warning, then quiet retries, for up to
 	// waitAtStart.
-	wait, warned := backoff.New(100*time.Millisecond, 2*time.Second), false
-	deadline := time.Now().Add(p.waitAtStart)
-	for {
-		if err = p.pool.Ping(ctx); err == nil {
-			err = p.ensureTable(ctx)
+	err = backoff.Retry{
+		First: 100 * time.Millisecond, Max: 2 * time.Second, For: p.waitAtStart,
+		Failed: func(err error, failures int) error {
+			if !Transient(err) || p.waitAtStart == 0 {
+				return err
+			}
+			if failures == 1 {
+				slog.Default().Warn("cannot reach PostgreSQL; retrying quietly until it answers", "dsn", where, "err", redactErr(err).Error(), "wait_at_start", p.waitAtStart.String())
+			}
+			return nil
+		},
+		Recovered: func(int) { slog.Default().Info("PostgreSQL answers", "dsn", where) },
+	}.Do(ctx, func() error {
+		if err := p.pool.Ping(ctx); err != nil {
+			return err
 		}
-		if err == nil || !Transient(err) || ctx.Err() != nil || !time.Now().Before(deadline) {
-			break
-		}
-		if !warned {
-			warned = true
-			slog.Default().Warn("cannot reach PostgreSQL; retrying quietly until it answers", "dsn", where, "err", redactErr(err).Error(), "wait_at_start", p.waitAtStart.String())
-		}
-		wait.Wait(ctx) // a cancelled ctx ends the loop above
-	}
+		return p.ensureTable(ctx)
+	})
 	if err != nil {
 		p.pool.Close()
 		pe, isPg := errors.AsType[*pgconn.PgError](err)
@@ -117,9 +120,6 @@ func NewPostgres(ctx context.Context, dsn, group string, opts ...PostgresOpt) (*
 			return nil, fmt.Errorf("%s: PostgreSQL at %s refused the connection: %s (SQLSTATE %s)", p.what, where, pe.Message, pe.Code)
 		}
 		return nil, fmt.Errorf("%s: PostgreSQL at %s: %w", p.what, where, redactErr(err))
-	}
-	if warned {
-		slog.Default().Info("PostgreSQL answers", "dsn", where)
 	}
 	return p, nil
 }
@@ -305,27 +305,26 @@ func (p *Postgres) Failed(what string, err error) {
 // without an engine for retryAlone. what names the operation.
 func (p *Postgres) Retry(ctx context.Context, what string, op func() error) error {
 	r := p.outages.Load()
-	wait := backoff.New(50*time.Millisecond, 2*time.Second)
-	deadline := time.Now().Add(retryAlone)
-	for {
-		err := op()
-		if err == nil || !Transient(err) || ctx.Err() != nil {
-			if err == nil && r != nil {
-				(*r).Answered()
-			}
+	retry := backoff.Retry{First: 50 * time.Millisecond, Max: 2 * time.Second, Failed: func(err error, _ int) error {
+		if !Transient(err) {
 			return err
 		}
-		if r != nil {
-			if oerr := (*r).Failing("PostgreSQL at "+p.where+": "+what, redactErr(err)); oerr != nil {
-				return fmt.Errorf("%w; the last error: %w", oerr, err)
-			}
-		} else if time.Now().After(deadline) {
-			return err
+		if r == nil {
+			return nil
 		}
-		if !wait.Wait(ctx) {
-			return err
+		if oerr := (*r).Failing("PostgreSQL at "+p.where+": "+what, redactErr(err)); oerr != nil {
+			return fmt.Errorf("%w; the last error: %w", oerr, err)
 		}
+		return nil
+	}}
+	if r == nil {
+		retry.For = retryAlone
 	}
+	err := retry.Do(ctx, op)
+	if err == nil && r != nil {
+		(*r).Answered()
+	}
+	return err
 }
 
 // retryAlone bounds Retry for a store no engine reports outages for.

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/streamgen/streamgen/internal/backoff"
 )
 
 // instance is one Files value's own directory of temporary files,
@@ -103,20 +105,30 @@ func lockPartition(ctx context.Context, path string) (*os.File, error) {
 	if err != nil {
 		return nil, notWritable(path, err)
 	}
-	for {
+	err = backoff.Retry{First: time.Millisecond, Max: 20 * time.Millisecond, Failed: func(err error, _ int) error {
+		if err != errLockHeld {
+			return err
+		}
+		return nil
+	}}.Do(ctx, func() error {
 		held, err := tryLock(f)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("files sink: locking %s: %w", path, err)
+		switch {
+		case err != nil:
+			return fmt.Errorf("files sink: locking %s: %w", path, err)
+		case held:
+			return errLockHeld
 		}
-		if !held {
-			return f, nil
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("files sink: waiting for the lock %s: %w", path, ctx.Err())
-		case <-time.After(2 * time.Millisecond):
-		}
+		return nil
+	})
+	if err == nil {
+		return f, nil
 	}
+	f.Close()
+	if err == errLockHeld {
+		return nil, fmt.Errorf("files sink: waiting for the lock %s: %w", path, ctx.Err())
+	}
+	return nil, err
 }
+
+// errLockHeld: another instance or process holds a partition's lock.
+var errLockHeld = errors.New("lock held")

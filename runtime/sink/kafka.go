@@ -250,18 +250,22 @@ func (k *Kafka) Load(ctx context.Context, tps []runtime.TopicPartition) (map[run
 	if !k.txn {
 		return group.Load(ctx, tps)
 	}
-	deadline := time.Now().Add(k.cfg.txnTimeout + 10*time.Second)
-	for {
-		out, err := k.stableOffsets(ctx, tps)
-		if err == nil || !errors.Is(err, kerr.UnstableOffsetCommit) || !time.Now().Before(deadline) {
-			return out, err
+	// An open transaction's offsets are waited for, up to the time the
+	// coordinator takes to abort it.
+	var out map[runtime.TopicPartition]int64
+	err := backoff.Retry{First: 50 * time.Millisecond, Max: time.Second, For: k.cfg.txnTimeout + 10*time.Second, Failed: func(err error, _ int) error {
+		if !errors.Is(err, kerr.UnstableOffsetCommit) {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(100 * time.Millisecond):
-		}
+		return nil
+	}}.Do(ctx, func() (err error) {
+		out, err = k.stableOffsets(ctx, tps)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // stableOffsets fetches the group's committed offsets of tps, naming each
@@ -617,13 +621,12 @@ func topicName(name string, id [16]byte, ids map[string][16]byte) string {
 // retryConcurrent retries fn while Kafka answers CONCURRENT_TRANSACTIONS:
 // the previous transaction's markers are still being written.
 func retryConcurrent(ctx context.Context, fn func() error) error {
-	wait := backoff.New(10*time.Millisecond, 500*time.Millisecond)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		err := fn()
-		if !errors.Is(err, kerr.ConcurrentTransactions) || !time.Now().Before(deadline) || !wait.Wait(ctx) {
+	return backoff.Retry{First: 10 * time.Millisecond, Max: 500 * time.Millisecond, For: 10 * time.Second, Failed: func(err error, _ int) error {
+		if !errors.Is(err, kerr.ConcurrentTransactions) {
 			return err
 		}
-	}
+		return nil
+	}}.Do(ctx, fn)
 }
 
 // topicIDsOf returns the ids of the ranges' topics (TxnOffsetCommit v6
