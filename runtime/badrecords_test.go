@@ -278,7 +278,9 @@ type txnStore struct {
 }
 
 func (s *txnStore) Begin(context.Context, StoredBatch) error { return nil }
-func (s *txnStore) Abort(context.Context, StoredBatch)       {}
+func (s *txnStore) Abort(context.Context, StoredBatch) error { return nil }
+
+var _ TransactionalStore = (*txnStore)(nil)
 
 func (s *txnStore) Load(_ context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
 	s.mu.Lock()

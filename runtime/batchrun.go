@@ -222,7 +222,7 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 				// Nothing of the transaction is kept: abort it,
 				// and read the batch again if it may pass.
 				if e.rereadAborted(ctx, b, err) {
-					txn.Abort(context.WithoutCancel(ctx), b.all)
+					e.abort(ctx, txn, b)
 					return err
 				}
 			case staleCommit(err):
@@ -234,14 +234,14 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 				// The sink's transaction was lost under the handler
 				// (its database restarted): read the batch again.
 				if txn != nil && e.rereadAborted(ctx, b, err) {
-					txn.Abort(context.WithoutCancel(ctx), b.all)
+					e.abort(ctx, txn, b)
 					return err
 				}
 			}
 		}
 		if err != nil {
 			if txn != nil && !b.stored.done {
-				txn.Abort(context.WithoutCancel(ctx), b.all)
+				e.abort(ctx, txn, b)
 			}
 			return err
 		}
@@ -317,6 +317,21 @@ func nonEmpty(rs []OffsetRange) []OffsetRange {
 		}
 	}
 	return out
+}
+
+// abort discards a failed batch's output. The batch fails either way; a
+// store that could not discard it is logged and counted
+// (Snapshot.AbortFailures), since what it left (an open transaction,
+// temporary files) may hold up the next batch.
+func (e *Engine) abort(ctx context.Context, txn TransactionalStore, b *batch) {
+	err := txn.Abort(context.WithoutCancel(ctx), b.all)
+	if err == nil {
+		return
+	}
+	e.mu.Lock()
+	e.abortFailures++
+	e.mu.Unlock()
+	e.Logger().Error("the failed batch's output could not be discarded", "batch", b.view.id, "err", err.Error())
 }
 
 // countCommit counts a batch's offset store for Snapshot.

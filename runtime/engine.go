@@ -115,6 +115,9 @@ type Engine struct {
 	// commits and commitFailures count batch offset stores; kafkaHealth
 	// is the brokers' state for Snapshot. All under mu.
 	commits, commitFailures int64
+	// abortFailures counts failed batches whose output the store could
+	// not discard (TransactionalStore.Abort failed).
+	abortFailures int64
 	// abortedSince is when the first of the batches aborted in a row
 	// (AbortedError) was; zero after a stored batch.
 	abortedSince time.Time

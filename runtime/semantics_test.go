@@ -95,6 +95,8 @@ type callLog struct {
 	txnStore
 	mu    sync.Mutex
 	calls []string
+	// abortErr is what Abort returns.
+	abortErr error
 }
 
 func (c *callLog) note(s string) {
@@ -104,7 +106,10 @@ func (c *callLog) note(s string) {
 }
 
 func (c *callLog) Begin(context.Context, StoredBatch) error { c.note("begin"); return nil }
-func (c *callLog) Abort(context.Context, StoredBatch)       { c.note("abort") }
+func (c *callLog) Abort(context.Context, StoredBatch) error { c.note("abort"); return c.abortErr }
+
+var _ TransactionalStore = (*callLog)(nil)
+
 func (c *callLog) Store(ctx context.Context, b StoredBatch) error {
 	c.note("store")
 	return c.txnStore.Store(ctx, b)
@@ -112,11 +117,12 @@ func (c *callLog) Store(ctx context.Context, b StoredBatch) error {
 
 // TestExactlyOnceStepsAroundTheHandler: exactly-once, each batch begins
 // its output before the handler, and the store commits output and offsets
-// after it; a failed handler aborts the batch and stores nothing.
+// after it; a failed handler aborts the batch and stores nothing. An
+// Abort that fails is counted.
 func TestExactlyOnceStepsAroundTheHandler(t *testing.T) {
 	addrs := newCluster(t, 1, testTopic)
 	produce(t, addrs, testTopic, 1, 20)
-	store := &callLog{}
+	store := &callLog{abortErr: errors.New("the rollback failed")}
 	e, err := New(Group("eo"), WithSemantics(ExactlyOnce), WithOffsetStore(store), Brokers(addrs...), BatchInterval(50*time.Millisecond), MaxRatePerPartition(200))
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +151,9 @@ func TestExactlyOnceStepsAroundTheHandler(t *testing.T) {
 	}
 	if got := store.offs[TopicPartition{testTopic, 0}]; got != 10 {
 		t.Errorf("stored %d, want 10: the failed batch (10..20) stores nothing", got)
+	}
+	if got := e.Snapshot().AbortFailures; got != 1 {
+		t.Errorf("Snapshot.AbortFailures = %d, want 1: the failed batch's Abort failed", got)
 	}
 }
 

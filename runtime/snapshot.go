@@ -37,6 +37,10 @@ type Snapshot struct {
 	// Commits and CommitFailures count the batches' offset stores (every
 	// semantics, every store) that succeeded and that failed.
 	Commits, CommitFailures int64
+	// AbortFailures counts failed batches whose output the store could
+	// not discard (a rollback or a transaction abort that failed; the
+	// batch was read again either way).
+	AbortFailures int64
 	// Kafka is the job's connection to its brokers, for readiness.
 	Kafka KafkaHealth
 	// Registry is how the job's schema registry lookups fare, for
@@ -109,7 +113,7 @@ func (e *Engine) Snapshot() Snapshot {
 	s.Rate = e.rate
 	s.Started = e.started
 	s.LostBatches, s.LostRecords = e.lostBatches, e.lostRecords
-	s.Commits, s.CommitFailures = e.commits, e.commitFailures
+	s.Commits, s.CommitFailures, s.AbortFailures = e.commits, e.commitFailures, e.abortFailures
 	s.Kafka = e.kafkaHealth
 	s.Registry = e.registryHealth
 	consumers := e.consumers

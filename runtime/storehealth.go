@@ -24,26 +24,6 @@ type StoreHealth struct {
 	LastError string
 }
 
-// OutageReporter is what an OutageAware store reports its outages to: the
-// engine, which gives it with SetOutageReporter before Run uses it.
-type OutageReporter interface {
-	// Failing records that what (an operation, naming the store) failed
-	// for a cause that may pass, such as the database restarting. It
-	// returns nil while the store should retry, and an *OutageError
-	// once the failures have lasted longer than OutageLimit.
-	Failing(what string, err error) error
-	// Answered records that an operation succeeded. Call it after
-	// every success: the outage ends once they have gone on for a while
-	// without a failure.
-	Answered()
-}
-
-// OutageAware is an offset store (or sink) that retries its operations
-// through outages of the service it uses and reports them.
-type OutageAware interface {
-	SetOutageReporter(OutageReporter)
-}
-
 // storeHealth is the engine's OutageReporter.
 type storeHealth struct {
 	e           *Engine

@@ -148,7 +148,7 @@ func (l listener) BatchCompleted(b runtime.BatchInfo) {
 // records, lost batches) from its Snapshot at scrape time.
 type snapshotCollector struct {
 	m *Metrics
-	lag, hwm, next, buf, paused, commits, commitFailures, bad,
+	lag, hwm, next, buf, paused, commits, commitFailures, abortFailures, bad,
 	lostBatches, lostRecords, rate, kafkaFailing, parts, started, listenerDropped *prometheus.Desc
 }
 
@@ -166,6 +166,7 @@ func newSnapshotCollector(m *Metrics, labels prometheus.Labels) *snapshotCollect
 		paused:          d("partition_paused", "1 while fetching of the partition is paused to bound memory, else 0.", p...),
 		commits:         d("commits_total", "Batch offset stores that succeeded."),
 		commitFailures:  d("commit_failures_total", "Batch offset stores that failed."),
+		abortFailures:   d("abort_failures_total", "Failed batches whose output the store could not discard (a failed rollback or transaction abort)."),
 		bad:             d("bad_records_total", "Records left out of batches by the stream's decode policy (skipped or dead-lettered), by cause.", "stream", "cause"),
 		lostBatches:     d("lost_batches_total", "At-most-once batches that failed after their offsets were stored: never read again."),
 		lostRecords:     d("lost_records_total", "Records of the lost batches."),
@@ -178,7 +179,7 @@ func newSnapshotCollector(m *Metrics, labels prometheus.Labels) *snapshotCollect
 }
 
 func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.lag, c.hwm, c.next, c.buf, c.paused, c.commits, c.commitFailures, c.bad, c.lostBatches, c.lostRecords, c.rate, c.kafkaFailing, c.parts, c.started, c.listenerDropped} {
+	for _, d := range []*prometheus.Desc{c.lag, c.hwm, c.next, c.buf, c.paused, c.commits, c.commitFailures, c.abortFailures, c.bad, c.lostBatches, c.lostRecords, c.rate, c.kafkaFailing, c.parts, c.started, c.listenerDropped} {
 		ch <- d
 	}
 }
@@ -211,6 +212,7 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	put(c.commits, prometheus.CounterValue, float64(s.Commits))
 	put(c.commitFailures, prometheus.CounterValue, float64(s.CommitFailures))
+	put(c.abortFailures, prometheus.CounterValue, float64(s.AbortFailures))
 	put(c.lostBatches, prometheus.CounterValue, float64(s.LostBatches))
 	put(c.lostRecords, prometheus.CounterValue, float64(s.LostRecords))
 	put(c.listenerDropped, prometheus.CounterValue, float64(s.ListenerEventsDropped))

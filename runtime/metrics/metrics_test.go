@@ -136,6 +136,7 @@ func TestMetricsAfterRealBatches(t *testing.T) {
 		`streamgen_kafka_failing{job="clicks-job"}`:                                                         0,
 		`streamgen_lost_batches_total{job="clicks-job"}`:                                                    0,
 		`streamgen_commit_failures_total{job="clicks-job"}`:                                                 0,
+		`streamgen_abort_failures_total{job="clicks-job"}`:                                                  0,
 		`streamgen_batch_offsets_total{job="clicks-job",outcome="refused"}`:                                 0,
 	}
 	for k, v := range want {

@@ -126,7 +126,7 @@ func TestJobFailsWhenFenced(t *testing.T) {
 		_, err = conn.Exec(ctx, "INSERT INTO "+pgx.Identifier{table}.Sanitize()+" (group_id, topic, partition, next_offset) VALUES ('etl', 'clicks', 0, 7)")
 		return err
 	})
-	var fe *offsets.FencedError
+	var fe *runtime.FencedError
 	if !errors.As(err, &fe) || fe.Stored != 7 {
 		t.Fatalf("Run = %v, want a *FencedError naming the stored offset 7", err)
 	}

@@ -43,7 +43,7 @@ const DefaultTable = "streamgen_offsets"
 // Updates are fenced: a batch's row update applies only where the stored
 // offset equals the batch's FromOffset, so an instance that lost its
 // partitions in a rebalance (and does not know it yet) cannot store a
-// stale batch over the new owner's: its Store fails with a *FencedError
+// stale batch over the new owner's: its Store fails with a *runtime.FencedError
 // and nothing of the batch is stored.
 type Postgres struct {
 	pool  *pgxpool.Pool
@@ -363,7 +363,7 @@ func Transient(err error) bool {
 // However
 // many partitions, it takes two statements: an UPDATE of the rows that
 // hold their range's start, and an INSERT of the partitions that have no
-// row yet. On a *FencedError the caller must roll tx back.
+// row yet. On a *runtime.FencedError the caller must roll tx back.
 func (p *Postgres) StoreTx(ctx context.Context, tx pgx.Tx, b runtime.StoredBatch) error {
 	if len(b.Ranges) == 0 {
 		return nil
@@ -419,28 +419,23 @@ func (p *Postgres) StoreTx(ctx context.Context, tx pgx.Tx, b runtime.StoredBatch
 			p.group, r.Topic, r.Partition).Scan(&stored); err != nil {
 			return fmt.Errorf("storing %s in table %s: %w", r, p.name, err)
 		}
-		return &FencedError{Group: p.group, Range: r, Stored: stored}
+		return fenced(p.name, p.group, r, stored)
 	}
 	return nil
 }
 
-// FencedError is a batch whose range does not start where the store says
-// its partition is: another instance stored the partition since this one
-// read it (a rebalance moved it), so this batch is stale and nothing of it
-// was stored.
-type FencedError struct {
-	Group  string
-	Range  runtime.OffsetRange
-	Stored int64
-}
-
-func (e *FencedError) Error() string {
-	if e.Range.FromOffset == e.Range.UntilOffset {
-		return fmt.Sprintf("fenced: group %q topic %s partition %d: the commit of offset %d would move the stored offset back from %d; another instance stored past it since this one read the partition, so nothing was stored",
-			e.Group, e.Range.Topic, e.Range.Partition, e.Range.UntilOffset, e.Stored)
+// fenced is a batch whose range does not start where the store says its
+// partition is: another instance stored the partition since this one
+// read it (a rebalance moved it), so this batch is stale and nothing of
+// it was stored.
+func fenced(table, group string, r runtime.OffsetRange, stored int64) *runtime.FencedError {
+	why := fmt.Sprintf("group %q topic %s partition %d: the batch starts at %d but the store holds %d: another instance stored the partition since this one read it (a rebalance moved it), or something else wrote the table; this batch was not stored",
+		group, r.Topic, r.Partition, r.FromOffset, stored)
+	if r.FromOffset == r.UntilOffset {
+		why = fmt.Sprintf("group %q topic %s partition %d: the commit of offset %d would move the stored offset back from %d; another instance stored past it since this one read the partition, so nothing was stored",
+			group, r.Topic, r.Partition, r.UntilOffset, stored)
 	}
-	return fmt.Sprintf("fenced: group %q topic %s partition %d: the batch starts at %d but the store holds %d: another instance stored the partition since this one read it (a rebalance moved it), or something else wrote the table; this batch was not stored",
-		e.Group, e.Range.Topic, e.Range.Partition, e.Range.FromOffset, e.Stored)
+	return &runtime.FencedError{Range: r, Stored: stored, Store: "offsets table " + table, Why: why}
 }
 
 // Redact is dsn without its password, for messages: a URL's user info

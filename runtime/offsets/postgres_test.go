@@ -90,8 +90,8 @@ func TestPostgresFencesStaleBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := b.Store(ctx, runtime.StoredBatch{ID: 1, Ranges: []runtime.OffsetRange{rng(1, 10, 20), rng(0, 0, 8)}})
-	var fe *offsets.FencedError
-	if !errors.As(err, &fe) || fe.Range.Partition != 0 || fe.Stored != 10 {
+	var fe *runtime.FencedError
+	if !errors.As(err, &fe) || !errors.Is(err, runtime.ErrFenced) || fe.Range.Partition != 0 || fe.Stored != 10 {
 		t.Fatalf("stale Store = %v, want a *FencedError for partition 0 holding 10", err)
 	}
 	for _, want := range []string{`group "etl" topic clicks partition 0`, "starts at 0 but the store holds 10"} {

@@ -242,8 +242,8 @@ func TestETLFencedByAnotherInstance(t *testing.T) {
 		}
 		return nil
 	})
-	var fe *FencedError
-	if !errors.As(err, &fe) || fe.Range.FromOffset != theirs.FromOffset || fe.OnDisk != theirs.UntilOffset {
+	var fe *runtime.FencedError
+	if !errors.As(err, &fe) || !errors.Is(err, runtime.ErrFenced) || fe.Range.FromOffset != theirs.FromOffset || fe.Stored != theirs.UntilOffset {
 		t.Fatalf("Run = %v, want a *FencedError at %v", err, theirs)
 	}
 	tp := runtime.TopicPartition{Topic: etlTopic, Partition: 0}

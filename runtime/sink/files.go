@@ -72,7 +72,7 @@ func OCFBlockLength(n int) FilesOpt { return func(cfg *filesCfg) { cfg.blockLeng
 // publish it: publishing takes the partition's lock
 // (DIR/_streamgen/locks, flock(2)), checks that the batch starts where
 // the partition's files end, and links; the loser's Store fails with a
-// *FencedError and publishes nothing of its batch. (The lock file also
+// *runtime.FencedError and publishes nothing of its batch. (The lock file also
 // records where the partition ends, so that Store need not list a
 // directory that grows by a file per batch; the record is trusted only
 // when the files it names exist.) DIR must be on a filesystem with
@@ -108,13 +108,15 @@ func (in *inflight) slot(tp runtime.TopicPartition) *slot {
 	return in.slots[tp]
 }
 
-func (in *inflight) discard() {
+func (in *inflight) discard() error {
 	if in == nil {
-		return
+		return nil
 	}
+	var errs []error
 	for _, s := range in.slots {
-		s.discard()
+		errs = append(errs, s.discard())
 	}
+	return errors.Join(errs...)
 }
 
 // NewFiles opens the files sink in dir, creating it if missing, and
@@ -167,7 +169,7 @@ func (f *Files[T, PT]) Begin(ctx context.Context, b runtime.StoredBatch) error {
 // then, under the locks of the batch's partitions (taken in order, so
 // instances never deadlock), each partition's files are checked to end
 // where its range starts, and only when all do are the files linked into
-// place and their directories synced. A fenced partition (*FencedError)
+// place and their directories synced. A fenced partition (*runtime.FencedError)
 // publishes nothing of the batch. A link that fails part way (a broken
 // disk) leaves the partitions linked before it published: each
 // partition's offsets are its files, so a restart resumes every partition
@@ -178,7 +180,9 @@ func (f *Files[T, PT]) Store(ctx context.Context, b runtime.StoredBatch) error {
 
 // Abort discards the batch in flight: its temporary files are removed
 // and nothing is published.
-func (f *Files[T, PT]) Abort(ctx context.Context, b runtime.StoredBatch) { f.core.abort(ctx, b) }
+func (f *Files[T, PT]) Abort(ctx context.Context, b runtime.StoredBatch) error {
+	return f.core.abort(ctx, b)
+}
 
 // Load gives each partition of tps that has published files its largest
 // UNTIL, after checking that its files form one chain (a *LayoutError
@@ -263,12 +267,12 @@ func (f *files) begin(_ context.Context, b runtime.StoredBatch) error {
 	return nil
 }
 
-func (f *files) abort(context.Context, runtime.StoredBatch) {
+func (f *files) abort(context.Context, runtime.StoredBatch) error {
 	f.mu.Lock()
 	cur := f.cur
 	f.cur = nil
 	f.mu.Unlock()
-	cur.discard()
+	return cur.discard()
 }
 
 func (f *files) store(ctx context.Context, b runtime.StoredBatch) error {
@@ -322,7 +326,7 @@ func (f *files) store(ctx context.Context, b runtime.StoredBatch) error {
 		}
 		if e.ok && e.until != s.r.FromOffset {
 			last := runtime.OffsetRange{Topic: tp.Topic, Partition: tp.Partition, FromOffset: e.from, UntilOffset: e.until}
-			return &FencedError{Range: s.r, OnDisk: e.until, Last: filepath.Join(partitionDir(f.dir, tp), fileName(last))}
+			return filesFenced(s.r, e.until, filepath.Join(partitionDir(f.dir, tp), fileName(last)))
 		}
 		ends[i] = e
 	}

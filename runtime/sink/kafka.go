@@ -405,7 +405,14 @@ func (k *Kafka) Store(ctx context.Context, b runtime.StoredBatch) (err error) {
 	txn := k.txn && k.inTxn
 	k.mu.Unlock()
 	err = k.store(ctx, b)
-	if err != nil && txn && abortable(err) {
+	switch {
+	case err == nil:
+	case errors.Is(err, kerr.ProducerFenced), errors.Is(err, kerr.InvalidProducerEpoch):
+		// A newer instance with the same transactional id began its
+		// transactions: this one is a zombie.
+		return &runtime.FencedError{Store: "kafka sink", Err: err,
+			Why: fmt.Sprintf("transactional id %q: a newer instance with this transactional id took over (a replacement of this replica); nothing of this batch was committed: %v", k.txnID, err)}
+	case txn && abortable(err):
 		err = &runtime.AbortedError{Err: err}
 	}
 	return err
@@ -510,12 +517,13 @@ func (k *Kafka) store(ctx context.Context, b runtime.StoredBatch) (err error) {
 
 // Abort aborts the batch's transaction: what it wrote is never seen by
 // read_committed readers, and its offsets are not committed.
-func (k *Kafka) Abort(ctx context.Context, _ runtime.StoredBatch) {
+func (k *Kafka) Abort(ctx context.Context, _ runtime.StoredBatch) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.txn && k.inTxn {
-		_ = k.abortLocked(ctx)
+		return k.abortLocked(ctx)
 	}
+	return nil
 }
 
 func (k *Kafka) abortLocked(ctx context.Context) error {

@@ -379,8 +379,8 @@ func TestKafkaSinkZombieFenced(t *testing.T) {
 			switch {
 			case err == nil:
 				t.Fatal("the zombie's batch committed")
-			case sameID && !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch):
-				t.Errorf("the zombie failed with %v, want its producer fenced", err)
+			case sameID && (!errors.Is(err, runtime.ErrFenced) || !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch)):
+				t.Errorf("the zombie failed with %v, want its producer fenced (runtime.ErrFenced)", err)
 			case !sameID && (!errors.As(err, &ce) || !(errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.UnknownMemberID))):
 				t.Errorf("the zombie failed with %v, want a CommitError for its stale generation", err)
 			}

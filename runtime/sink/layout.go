@@ -117,26 +117,20 @@ func listPartition(dir string, tp runtime.TopicPartition) ([]published, error) {
 	return out, nil
 }
 
-// FencedError is a batch whose range does not start where its partition's
-// published files end: another instance that owns the partition now
-// published it since this one loaded it (a rebalance moved it), or the
-// batch would leave a gap (offsets lost to retention before the job read
-// them: the sink refuses to hide that; someone must decide). Nothing of
-// the batch was published.
-type FencedError struct {
-	Range  runtime.OffsetRange
-	OnDisk int64  // the partition's largest UNTIL on disk
-	Last   string // the file that ends there
-}
-
-func (e *FencedError) Error() string {
-	r := e.Range
-	if r.FromOffset > e.OnDisk {
-		return fmt.Sprintf("files sink: fenced: topic %s partition %d: the batch starts at %d but the partition's files end at %d (%s); publishing it would leave offsets %d to %d in no file, so nothing of the batch was published",
-			r.Topic, r.Partition, r.FromOffset, e.OnDisk, e.Last, e.OnDisk, r.FromOffset)
+// filesFenced is a batch whose range does not start where its partition's
+// published files end (onDisk, in the file last): another instance that
+// owns the partition now published it since this one loaded it (a
+// rebalance moved it), or the batch would leave a gap (offsets lost to
+// retention before the job read them: the sink refuses to hide that;
+// someone must decide). Nothing of the batch was published.
+func filesFenced(r runtime.OffsetRange, onDisk int64, last string) *runtime.FencedError {
+	why := fmt.Sprintf("topic %s partition %d: the batch starts at %d but the partition's files end at %d (%s), so offsets %d to %d are published already (by another instance that owns the partition now, or before the job was moved back); nothing of this batch was published",
+		r.Topic, r.Partition, r.FromOffset, onDisk, last, r.FromOffset, min(onDisk, r.UntilOffset))
+	if r.FromOffset > onDisk {
+		why = fmt.Sprintf("topic %s partition %d: the batch starts at %d but the partition's files end at %d (%s); publishing it would leave offsets %d to %d in no file, so nothing of the batch was published",
+			r.Topic, r.Partition, r.FromOffset, onDisk, last, onDisk, r.FromOffset)
 	}
-	return fmt.Sprintf("files sink: fenced: topic %s partition %d: the batch starts at %d but the partition's files end at %d (%s), so offsets %d to %d are published already (by another instance that owns the partition now, or before the job was moved back); nothing of this batch was published",
-		r.Topic, r.Partition, r.FromOffset, e.OnDisk, e.Last, r.FromOffset, min(e.OnDisk, r.UntilOffset))
+	return &runtime.FencedError{Range: r, Stored: onDisk, Store: "files sink", Why: why}
 }
 
 // syncDir makes dir's entries durable: a file created, linked or renamed

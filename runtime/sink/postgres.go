@@ -154,13 +154,18 @@ func (p *Postgres) lost(err error) error {
 }
 
 // Abort rolls the batch's transaction back.
-func (p *Postgres) Abort(ctx context.Context, _ runtime.StoredBatch) {
+func (p *Postgres) Abort(ctx context.Context, _ runtime.StoredBatch) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.tx != nil {
-		p.tx.Rollback(ctx)
-		p.tx = nil
+	if p.tx == nil {
+		return nil
 	}
+	err := p.tx.Rollback(ctx)
+	p.tx = nil
+	if err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+		return fmt.Errorf("postgres sink: rolling the batch's transaction back: %w", err)
+	}
+	return nil
 }
 
 // Exec runs sql in the batch's transaction. It may be called from the

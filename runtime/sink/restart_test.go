@@ -325,7 +325,7 @@ func TestFilesFencing(t *testing.T) {
 				"topic=imps/partition=0/00000000000000000005-00000000000000000010.avro",
 			}
 		}
-		var fe *FencedError
+		var fe *runtime.FencedError
 		if !errors.As(loser, &fe) || fe.Range.Partition != 0 || !strings.Contains(loser.Error(), "topic imps partition 0") {
 			t.Fatalf("round %d: the loser got %v, want a *FencedError naming topic imps partition 0", round, loser)
 		}
@@ -347,8 +347,8 @@ func TestFilesRefusesAGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := publish(f, 2, rng("imps", 0, 8, 10))
-	var fe *FencedError
-	if !errors.As(err, &fe) || fe.OnDisk != 5 || !strings.Contains(err.Error(), "offsets 5 to 8 in no file") {
+	var fe *runtime.FencedError
+	if !errors.As(err, &fe) || fe.Stored != 5 || !strings.Contains(err.Error(), "offsets 5 to 8 in no file") {
 		t.Errorf("publish = %v, want a *FencedError about offsets 5 to 8", err)
 	}
 }

@@ -45,8 +45,8 @@ func TestFilesRecordAfterACrash(t *testing.T) {
 			t.Fatal(err)
 		}
 		setRecord(t, f, end{ok: true, from: 0, until: 5}, rng("imps", 0, 5, 10), true)
-		var fe *FencedError
-		if err := publish(f, 2, rng("imps", 0, 5, 8)); !errors.As(err, &fe) || fe.OnDisk != 10 {
+		var fe *runtime.FencedError
+		if err := publish(f, 2, rng("imps", 0, 5, 8)); !errors.As(err, &fe) || fe.Stored != 10 {
 			t.Errorf("a batch over the killed publisher's file: %v, want fenced at 10", err)
 		}
 		if err := publish(f, 3, rng("imps", 0, 10, 12)); err != nil {
@@ -79,8 +79,8 @@ func TestFilesRecordIsOnlyAShortcut(t *testing.T) {
 				t.Fatal(err)
 			}
 			corrupt(t, f)
-			var fe *FencedError
-			if err := publish(f, 2, rng("imps", 0, 7, 9)); !errors.As(err, &fe) || fe.OnDisk != 5 {
+			var fe *runtime.FencedError
+			if err := publish(f, 2, rng("imps", 0, 7, 9)); !errors.As(err, &fe) || fe.Stored != 5 {
 				t.Errorf("a batch after a gap: %v, want fenced at 5", err)
 			}
 			if err := publish(f, 3, rng("imps", 0, 5, 9)); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"sync"
@@ -209,23 +210,27 @@ func (s *slot) finish() error {
 }
 
 // discardLocked closes and removes the temporary file, if any.
-func (s *slot) discardLocked() {
+func (s *slot) discardLocked() error {
+	var err error
 	if s.file != nil {
 		_ = s.file.Close()
 		s.file = nil
 	}
 	if s.path != "" {
-		_ = os.Remove(s.path)
+		if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = fmt.Errorf("files sink: removing the aborted batch's temporary file: %w", rerr)
+		}
 		s.path = ""
 	}
 	s.enc, s.buf = nil, nil
+	return err
 }
 
 // discard ends the slot with its batch: its temporary file goes, and a
 // writer kept past the batch cannot make another.
-func (s *slot) discard() {
+func (s *slot) discard() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.discardLocked()
 	s.over = true
+	return s.discardLocked()
 }
