@@ -208,8 +208,8 @@ func (s *source) handleBad(ctx context.Context, recs []badRecord) error {
 		out[i] = deadLetter(s.cfg.deadLetterTopic, r)
 	}
 	write := func() error { return s.e.admin.ProduceSync(ctx, out...).FirstErr() }
-	if s.e.deadLettersInTxn() {
-		write = func() error { return s.e.store.(DeadLetterWriter).WriteDeadLetters(ctx, out) }
+	if dlw := s.e.policy.deadLetters; dlw != nil {
+		write = func() error { return dlw.WriteDeadLetters(ctx, out) }
 	}
 	if err := write(); err != nil {
 		first := recs[0].raw

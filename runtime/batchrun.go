@@ -9,69 +9,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// step is one thing a batch does after its records are decoded.
-type step int
-
-const (
-	// disposeBad counts and logs the records the DecodePolicy left out
-	// and writes their dead letters, waiting for the acknowledgements.
-	disposeBad step = iota
-	// storeOffsets stores the batch's ranges in the offset store; with a
-	// TransactionalStore that commits the handler's output too.
-	storeOffsets
-	// handle runs the handler.
-	handle
-	// begin prepares a TransactionalStore for the batch's output.
-	begin
-)
-
-// batchSteps is the order of a batch's steps under each semantics, the
-// table in Engine's documentation and the README. Dead letters always come
-// before the offsets past them are stored, so no rejected record's offset
-// is stored without its dead letter.
-func (e *Engine) batchSteps() []step {
-	switch {
-	case e.cfg.manualCommit: // the handler stores offsets itself
-		return []step{disposeBad, handle}
-	case e.cfg.semantics == AtMostOnce:
-		return []step{disposeBad, storeOffsets, handle}
-	case e.deadLettersInTxn(): // the dead letters are output too
-		return []step{begin, disposeBad, handle, storeOffsets}
-	case e.cfg.semantics == ExactlyOnce: // the store commits the output with the offsets
-		return []step{disposeBad, begin, handle, storeOffsets}
-	default: // at-least-once: a failed handler writes no dead letters
-		return []step{handle, disposeBad, storeOffsets}
-	}
-}
-
-// taskRetry is how a batch's ForeachPartition tasks are retried. An
-// at-most-once job never retries one: a retry would hand a partition's
-// records to the handler a second time (Spark's task.maxFailures 1). An
-// exactly-once job retries one only when its store can take back what the
-// failed attempt wrote (PartitionRetrier); otherwise that output is in the
-// batch's transaction for good, so a failed task fails the batch, which is
-// rolled back and read again.
-func (e *Engine) taskRetry() retryPolicy {
-	p := retryPolicy{maxFailures: e.cfg.maxTaskFailures, backoff: e.cfg.taskBackoff}
-	switch e.cfg.semantics {
-	case AtMostOnce:
-		return retryPolicy{maxFailures: 1}
-	case ExactlyOnce:
-		pr, ok := e.cfg.store.(PartitionRetrier)
-		if !ok {
-			return retryPolicy{maxFailures: 1}
-		}
-		p.beforeRetry = pr.DiscardPartition
-	}
-	return p
-}
-
 // lost reports whether err, a failed batch's, leaves its records behind
-// rather than failing the job: at-most-once, once the batch's offsets
-// were stored, the batch is never read again, so the job logs it, counts
-// it and goes on.
+// rather than failing the job (policy.lostAfterStored), and if so logs
+// and counts it.
 func (e *Engine) lost(b *batch, err error) bool {
-	if err == nil || e.cfg.semantics != AtMostOnce || e.cfg.manualCommit || !b.stored.done {
+	if err == nil || !e.policy.lostAfterStored || !b.stored.done {
 		return false
 	}
 	e.mu.Lock()
@@ -199,11 +141,11 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 		b.view.byStream[i], b.bad[i] = v, bad
 	}
 	var txn TransactionalStore
-	for _, st := range e.batchSteps() {
+	for _, st := range e.policy.steps {
 		var err error
 		switch st {
 		case begin:
-			txn = e.store.(TransactionalStore)
+			txn = e.policy.txn
 			if err = txn.Begin(ctx, b.all); err != nil {
 				txn = nil
 				err = fmt.Errorf("batch %d: %w", b.view.id, &OffsetStoreError{Op: "begin", Err: err})
@@ -285,7 +227,7 @@ func staleCommit(err error) bool {
 // partitions are read again from the batch's start (rewind), by us or by
 // their next owner.
 func (e *Engine) staleBatch(ctx context.Context, b *batch, err error) error {
-	if e.cfg.semantics == AtMostOnce {
+	if e.policy.refusedRewinds {
 		b.rewind = true
 		e.Logger().Warn("batch not handled: the group refused its offsets (this member's generation is over); its partitions are read again from its start",
 			"batch", b.view.id, "records", b.records, "group", e.cfg.group, "err", err.Error())
@@ -352,7 +294,7 @@ func (e *Engine) countCommit(err error) {
 // not kept aborting for longer than the outage limit. It marks b so.
 func (e *Engine) rereadAborted(ctx context.Context, b *batch, err error) bool {
 	var ae *AbortedError
-	if e.cfg.semantics != ExactlyOnce || !errors.As(err, &ae) {
+	if !e.policy.rereadAborted || !errors.As(err, &ae) {
 		return false
 	}
 	e.mu.Lock()

@@ -43,7 +43,7 @@ import (
 // first offset is decided (starting offsets, the offset store, ResetTo)
 // before fetching begins.
 //
-// Each batch runs its steps in the order its semantics set (batchSteps):
+// Each batch runs its steps in the order its semantics set (policy.go):
 //
 //	semantics      dead letters   offsets stored             handler
 //	at-most-once   1st            2nd, before the handler    3rd
@@ -86,6 +86,7 @@ import (
 // bounds the buffers but the backlog.
 type Engine struct {
 	cfg      engineCfg
+	policy   policy // what the semantics decide (policy.go)
 	streams  []builder
 	running  atomic.Bool
 	inflight atomic.Int64 // the id of the batch being processed, 0 between batches
@@ -180,13 +181,13 @@ func New(opts ...Opt) (*Engine, error) {
 	if cfg.shutdownTimeout <= 0 {
 		cfg.shutdownTimeout = 10 * cfg.interval
 	}
-	if cfg.semantics == ExactlyOnce && !cfg.manualCommit {
-		if _, ok := cfg.store.(TransactionalStore); !ok {
-			return nil, errors.New("runtime: exactly-once needs an offset store that commits the output together with the offsets (WithOffsetStore with a TransactionalStore, such as a transactional sink); with Kafka's group commits there would be a window between writing output and storing offsets")
-		}
+	pol, err := newPolicy(&cfg)
+	if err != nil {
+		return nil, err
 	}
 	e := &Engine{
 		cfg:         cfg,
+		policy:      pol,
 		storeHealth: &storeHealth{},
 		stopC:       make(chan struct{}),
 		done:        make(chan struct{}),

@@ -7,13 +7,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// deadLettersInTxn reports whether an exactly-once batch's dead letters go
-// into its transaction.
-func (e *Engine) deadLettersInTxn() bool {
-	_, ok := e.cfg.store.(DeadLetterWriter)
-	return ok && e.cfg.semantics == ExactlyOnce && !e.cfg.manualCommit
-}
-
 // bindKafka binds a KafkaBound store before the consumers open; member is
 // filled in once the group member's client exists.
 func (e *Engine) bindKafka(ctx context.Context, kb KafkaBound, ks *kafkaStore, member *atomic.Pointer[kgo.Client]) error {

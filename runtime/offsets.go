@@ -256,18 +256,6 @@ func listed(l kadm.ListedOffsets, tp TopicPartition) (int64, error) {
 	return o.Offset, nil
 }
 
-// startOverridesStored reports whether StartFrom (earliest, latest, a
-// time) moves partitions that have a stored offset: only for offsets kept
-// as Kafka group commits, at-most-once or at-least-once, as Kafka's own
-// consumers do (the anomaly detector always starts at the latest). Any
-// other store holds the output's position, or fences each batch on
-// starting where the last one ended: there StartFrom applies only to
-// partitions with nothing stored.
-func (e *Engine) startOverridesStored() bool {
-	_, kafka := e.store.(*kafkaStore)
-	return kafka && e.cfg.semantics != ExactlyOnce
-}
-
 // startOffsets decides where each newly owned partition starts, exactly:
 // a WithOffsets offset or the StartFrom position on the job's first
 // assignment, else the offset store's, else ResetTo. A stored or explicit
@@ -299,7 +287,7 @@ func (e *Engine) startOffsets(ctx context.Context, tps []TopicPartition, first b
 		off, ok := explicit[tp]
 		from := "startingOffsets"
 		first := first
-		if _, has := stored[tp]; has && first && !ok && start.Kind() != config.StartFromCommitted && !e.startOverridesStored() {
+		if _, has := stored[tp]; has && first && !ok && start.Kind() != config.StartFromCommitted && !e.policy.startOverridesStored {
 			// The stored offset is the output's own position (or a
 			// fenced store's): moving it would duplicate or skip output.
 			e.Logger().Info("partition resumes from its stored offset: kafka.startFrom applies only to partitions with none when offsets live outside Kafka's group commits, or exactly-once",

@@ -122,7 +122,7 @@ func (s *Stream[K, V]) build(ctx context.Context, p *pool, bs *JobBatch, c cut) 
 		ranges: c.ranges,
 		parts:  make([]Partition[K, V], len(c.ranges)),
 		pool:   p,
-		retry:  s.src.e.taskRetry(),
+		retry:  s.src.e.policy.tasks,
 	}
 	b.reread = func(ctx context.Context, i int) (Partition[K, V], error) {
 		recs, _, err := s.decode(ctx, c.recs[i])

@@ -86,12 +86,6 @@ func (d *decoder) names(s *Spec) {
 	}
 }
 
-// transactionalStore is the offsets store that commits in the same atomic
-// step as each sink.
-var transactionalStore = map[config.SinkType]config.OffsetsStore{
-	config.SinkFiles: config.StoreFiles, config.SinkPostgres: config.StorePostgres, config.SinkKafka: config.StoreKafka,
-}
-
 // semantics checks that exactly-once has a transactional sink, and
 // defaults the offsets store to the sink's with it.
 func (d *decoder) semantics(s *Spec) {
@@ -99,7 +93,7 @@ func (d *decoder) semantics(s *Spec) {
 	if j.Semantics != config.ExactlyOnce || d.invalid["sink.type"] || d.invalid["offsets.store"] {
 		return
 	}
-	want, ok := transactionalStore[j.SinkType]
+	want, ok := config.ExactlyOnceStore(j.SinkType)
 	if !ok {
 		d.errorf(d.at("semantics"), "semantics: \"exactly-once\" needs a transactional sink: with sink.type %q the output cannot commit in the same atomic step as the offsets; set sink.type to files, postgres or kafka, or use at-least-once", j.SinkType)
 		return
