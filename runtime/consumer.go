@@ -437,83 +437,110 @@ const chunkRecords = 512
 // stop is never held up by a decode queue that a registry outage filled.
 func (c *consumer) absorb(fs kgo.Fetches) error {
 	bound := c.e.pauseAt()
-	var pause map[string][]int32
-	var jobs []*chunk
-	var failed []failure
+	var a absorbed
 	c.mu.Lock()
-	var ferr error
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 		tp := TopicPartition{fp.Topic, fp.Partition}
 		st := c.parts[tp]
-		if fp.Err != nil {
-			if errors.Is(fp.Err, context.Canceled) || errors.Is(fp.Err, context.DeadlineExceeded) ||
-				errors.Is(fp.Err, kgo.ErrClientClosed) {
-				return
+		switch {
+		case fp.Err != nil:
+			a.fetchFailed(c.e.cfg.group, fp, st)
+		case st != nil:
+			a.jobs = st.buffer(fp, a.jobs)
+			if bound > 0 && !st.paused && int64(len(st.buf)) >= bound {
+				st.paused = true
+				a.pause = addTP(a.pause, tp)
 			}
-			off := int64(-1)
-			if st != nil {
-				off = st.fetched
-			}
-			if fp.Topic == "" { // the client's, not a partition's: the group's session
-				// kgo keeps rejoining after a lost session: an
-				// unreachable coordinator is an outage to ride out.
-				if gs, ok := errors.AsType[*kgo.ErrGroupSession](fp.Err); ok && !hopeless(gs.Err) && (brokerTransient(gs.Err) || staleCommit(gs.Err)) {
-					failed = append(failed, failure{fmt.Sprintf("the session of group %q", c.e.cfg.group), fp.Err})
-					return
-				}
-				if ferr == nil {
-					ferr = fmt.Errorf("consumer group %q: %w", c.e.cfg.group, fp.Err)
-				}
-				return
-			}
-			if brokerTransient(fp.Err) {
-				what := (&FetchError{Topic: fp.Topic, Partition: fp.Partition, Offset: off}).where()
-				failed = append(failed, failure{what, fp.Err})
-				return
-			}
-			if ferr == nil {
-				ferr = &FetchError{Topic: fp.Topic, Partition: fp.Partition, Offset: off, Err: fp.Err}
-			}
-			return
-		}
-		if st == nil {
-			return
-		}
-		st.hwm = fp.HighWatermark
-		n := len(st.buf)
-		for _, r := range fp.Records {
-			if r.Offset < st.fetched {
-				continue
-			}
-			st.fetched = r.Offset + 1
-			if r.Attrs.IsControl() {
-				continue
-			}
-			st.buf = append(st.buf, r)
-		}
-		if len(st.buf) > n && st.src.decode != nil {
-			for lo := n; lo < len(st.buf); lo += chunkRecords {
-				hi := min(lo+chunkRecords, len(st.buf))
-				ch := &chunk{src: st.src, raw: st.buf[lo:hi:hi], done: make(chan struct{}), bad: -1}
-				for _, r := range ch.raw {
-					ch.size += int64(len(r.Key) + len(r.Value))
-				}
-				st.chunks = append(st.chunks, ch)
-				jobs = append(jobs, ch)
-			}
-		}
-		if bound > 0 && !st.paused && int64(len(st.buf)) >= bound {
-			st.paused = true
-			pause = addTP(pause, tp)
 		}
 	})
 	c.mu.Unlock()
-	for _, f := range failed {
+	for _, f := range a.failed {
 		c.e.requestFailed(f.what, f.err)
 	}
-	if pause != nil {
-		c.cl.PauseFetchPartitions(pause)
+	if a.pause != nil {
+		c.cl.PauseFetchPartitions(a.pause)
 	}
+	c.decode(a.jobs)
+	return a.err
+}
+
+// absorbed is what absorbing one poll's fetches found, for absorb to act
+// on once it let go of c.mu.
+type absorbed struct {
+	pause  map[string][]int32 // partitions past their buffer bound
+	jobs   []*chunk           // chunks to decode
+	failed []failure          // requests failing for a cause that may pass
+	err    error              // the first failure that ends the job
+}
+
+// fetchFailed sorts a failed fetch: the stop's own cancellation is
+// nothing; brokers and the group coordinator failing for a while are an
+// outage to ride out; anything else ends the job.
+func (a *absorbed) fetchFailed(group string, fp kgo.FetchTopicPartition, st *partState) {
+	if errors.Is(fp.Err, context.Canceled) || errors.Is(fp.Err, context.DeadlineExceeded) ||
+		errors.Is(fp.Err, kgo.ErrClientClosed) {
+		return
+	}
+	fail := func(err error) {
+		if a.err == nil {
+			a.err = err
+		}
+	}
+	if fp.Topic == "" { // the client's, not a partition's: the group's session
+		// kgo keeps rejoining after a lost session: an unreachable
+		// coordinator is an outage to ride out.
+		if gs, ok := errors.AsType[*kgo.ErrGroupSession](fp.Err); ok && !hopeless(gs.Err) && (brokerTransient(gs.Err) || staleCommit(gs.Err)) {
+			a.failed = append(a.failed, failure{fmt.Sprintf("the session of group %q", group), fp.Err})
+			return
+		}
+		fail(fmt.Errorf("consumer group %q: %w", group, fp.Err))
+		return
+	}
+	off := int64(-1)
+	if st != nil {
+		off = st.fetched
+	}
+	fe := &FetchError{Topic: fp.Topic, Partition: fp.Partition, Offset: off, Err: fp.Err}
+	if brokerTransient(fp.Err) {
+		a.failed = append(a.failed, failure{fe.where(), fp.Err})
+		return
+	}
+	fail(fe)
+}
+
+// buffer appends a fetch's records past what the partition has fetched,
+// control records left out, and cuts the new ones into chunks to decode,
+// which it appends to jobs.
+func (st *partState) buffer(fp kgo.FetchTopicPartition, jobs []*chunk) []*chunk {
+	st.hwm = fp.HighWatermark
+	n := len(st.buf)
+	for _, r := range fp.Records {
+		if r.Offset < st.fetched {
+			continue
+		}
+		st.fetched = r.Offset + 1
+		if r.Attrs.IsControl() {
+			continue
+		}
+		st.buf = append(st.buf, r)
+	}
+	if len(st.buf) == n || st.src.decode == nil {
+		return jobs
+	}
+	for lo := n; lo < len(st.buf); lo += chunkRecords {
+		hi := min(lo+chunkRecords, len(st.buf))
+		ch := &chunk{src: st.src, raw: st.buf[lo:hi:hi], done: make(chan struct{}), bad: -1}
+		for _, r := range ch.raw {
+			ch.size += int64(len(r.Key) + len(r.Value))
+		}
+		st.chunks = append(st.chunks, ch)
+		jobs = append(jobs, ch)
+	}
+	return jobs
+}
+
+// decode hands chunks to the pool's decoders.
+func (c *consumer) decode(jobs []*chunk) {
 	for _, ch := range jobs {
 		c.undecoded.Add(ch.size)
 		ok := c.e.pool.submitDecode(func(dctx context.Context) {
@@ -536,10 +563,9 @@ func (c *consumer) absorb(fs kgo.Fetches) error {
 		if !ok {
 			// Stopping: the chunk is never decoded, so no batch
 			// takes it (decodedUntil stops before it).
-			break
+			return
 		}
 	}
-	return ferr
 }
 
 // failure is a failed request absorb reports once it let go of c.mu.
