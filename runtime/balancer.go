@@ -288,37 +288,14 @@ func (p *conflictPlan) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignme
 // rest evenly and stickily; see groupBalancer.
 func balanceFixed(cb *kgo.ConsumerBalancer, topics map[string]int32, fixed map[TopicPartition]string) *kgo.BalancePlan {
 	members := cb.Members()
-	n := len(members)
-	wants := make([]map[string]bool, n)
-	byInstance := make(map[string]int)
-	claim := make(map[TopicPartition]int) // the owner with the newest generation
-	claimGen := make(map[TopicPartition]int32)
-	for i := range n {
-		m, meta := cb.MemberAt(i)
-		wants[i] = make(map[string]bool, len(meta.Topics))
-		for _, t := range meta.Topics {
-			wants[i][t] = true
-		}
-		if m.InstanceID != nil {
-			byInstance[*m.InstanceID] = i
-		}
-		for _, o := range meta.OwnedPartitions {
-			for _, p := range o.Partitions {
-				tp := TopicPartition{o.Topic, p}
-				if g, ok := claimGen[tp]; !ok || meta.Generation > g {
-					claim[tp], claimGen[tp] = i, meta.Generation
-				}
-			}
-		}
-	}
-
+	g := readMembers(cb)
 	plan := cb.NewPlan()
 	var rest []TopicPartition
 	for _, t := range slices.Sorted(maps.Keys(topics)) {
 		for p := range topics[t] {
 			tp := TopicPartition{t, p}
 			if host, ok := fixed[tp]; ok {
-				if i, ok := byInstance[host]; ok && wants[i][t] {
+				if i, ok := g.byInstance[host]; ok && g.wants[i][t] {
 					plan.AddPartition(&members[i], t, p)
 					continue
 				}
@@ -326,32 +303,80 @@ func balanceFixed(cb *kgo.ConsumerBalancer, topics map[string]int32, fixed map[T
 			rest = append(rest, tp)
 		}
 	}
-
-	owner := make(map[TopicPartition]int, len(rest))
-	count := make([]int, n)
+	owner := g.spread(rest)
 	for _, tp := range rest {
-		if i, ok := claim[tp]; ok && wants[i][tp.Topic] {
-			owner[tp] = i
-			count[i]++
+		if i, ok := owner[tp]; ok {
+			plan.AddPartition(&members[i], tp.Topic, tp.Partition)
 		}
 	}
-	// least returns the least loaded member wanting the topic, -1 if none.
-	least := func(topic string) int {
-		best := -1
-		for i := range n {
-			if wants[i][topic] && (best < 0 || count[i] < count[best]) {
-				best = i
+	plan.AdjustCooperative(cb)
+	return plan
+}
+
+// groupMembers is what the fixed balancer knows of the group's members,
+// by their index in the balancer.
+type groupMembers struct {
+	wants      []map[string]bool // the topics each subscribes to
+	byInstance map[string]int    // static members by instance id
+	// claim is each owned partition's owner with the newest generation.
+	claim map[TopicPartition]int
+	count []int // partitions given to each, while spreading
+}
+
+func readMembers(cb *kgo.ConsumerBalancer) *groupMembers {
+	n := len(cb.Members())
+	g := &groupMembers{wants: make([]map[string]bool, n), byInstance: make(map[string]int), claim: make(map[TopicPartition]int), count: make([]int, n)}
+	claimGen := make(map[TopicPartition]int32)
+	for i := range n {
+		m, meta := cb.MemberAt(i)
+		g.wants[i] = make(map[string]bool, len(meta.Topics))
+		for _, t := range meta.Topics {
+			g.wants[i][t] = true
+		}
+		if m.InstanceID != nil {
+			g.byInstance[*m.InstanceID] = i
+		}
+		for _, o := range meta.OwnedPartitions {
+			for _, p := range o.Partitions {
+				tp := TopicPartition{o.Topic, p}
+				if gen, ok := claimGen[tp]; !ok || meta.Generation > gen {
+					g.claim[tp], claimGen[tp] = i, meta.Generation
+				}
 			}
 		}
-		return best
 	}
-	for _, tp := range rest {
+	return g
+}
+
+// least returns the least loaded member wanting the topic, -1 if none.
+func (g *groupMembers) least(topic string) int {
+	best := -1
+	for i := range g.wants {
+		if g.wants[i][topic] && (best < 0 || g.count[i] < g.count[best]) {
+			best = i
+		}
+	}
+	return best
+}
+
+// spread gives the partitions to members wanting their topics: each to
+// the member that owned it if there is one (sticky), the others to the
+// least loaded, and then evens the counts out.
+func (g *groupMembers) spread(parts []TopicPartition) map[TopicPartition]int {
+	owner := make(map[TopicPartition]int, len(parts))
+	for _, tp := range parts {
+		if i, ok := g.claim[tp]; ok && g.wants[i][tp.Topic] {
+			owner[tp] = i
+			g.count[i]++
+		}
+	}
+	for _, tp := range parts {
 		if _, ok := owner[tp]; ok {
 			continue
 		}
-		if i := least(tp.Topic); i >= 0 {
+		if i := g.least(tp.Topic); i >= 0 {
 			owner[tp] = i
-			count[i]++
+			g.count[i]++
 		}
 	}
 	// Even out what stickiness left uneven, moving partitions a member
@@ -360,28 +385,22 @@ func balanceFixed(cb *kgo.ConsumerBalancer, topics map[string]int32, fixed map[T
 	for moved := true; moved; {
 		moved = false
 		for _, keepOwned := range []bool{true, false} {
-			for _, tp := range slices.Backward(rest) {
+			for _, tp := range slices.Backward(parts) {
 				o, ok := owner[tp]
 				if !ok {
 					continue
 				}
-				if c, was := claim[tp]; keepOwned && was && c == o {
+				if c, was := g.claim[tp]; keepOwned && was && c == o {
 					continue
 				}
-				if i := least(tp.Topic); i >= 0 && count[i] < count[o]-1 {
+				if i := g.least(tp.Topic); i >= 0 && g.count[i] < g.count[o]-1 {
 					owner[tp] = i
-					count[o]--
-					count[i]++
+					g.count[o]--
+					g.count[i]++
 					moved = true
 				}
 			}
 		}
 	}
-	for _, tp := range rest {
-		if i, ok := owner[tp]; ok {
-			plan.AddPartition(&members[i], tp.Topic, tp.Partition)
-		}
-	}
-	plan.AdjustCooperative(cb)
-	return plan
+	return owner
 }

@@ -287,46 +287,10 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 	e.mu.Unlock()
 	e.logStart()
 
-	// Work runs under hard, which only ends when a stop overruns
-	// ShutdownTimeout: cancelling the caller's ctx means "stop
-	// gracefully", not "abandon the in-flight batch".
-	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelHard()
-	// soft ends when the stop begins: fetching and decoding for batches
-	// that will never run stop there.
-	soft, cancelSoft := context.WithCancel(hard)
-	defer cancelSoft()
-	var timedOut atomic.Bool
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-e.stopC:
-		case <-hard.Done():
-			return
-		}
-		e.stopping.Store(true)
-		e.logStopping()
-		cancelSoft()
-		t := time.NewTimer(e.cfg.shutdownTimeout)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			timedOut.Store(true)
-			cancelHard()
-		case <-hard.Done():
-		}
-	}()
-	defer func() {
-		// Errors say "runtime:" once, here at the boundary.
-		switch {
-		case timedOut.Load() && err != nil:
-			err = fmt.Errorf("runtime: shutdown exceeded %s: %w", e.cfg.shutdownTimeout, err)
-		case timedOut.Load():
-			err = fmt.Errorf("runtime: shutdown exceeded %s", e.cfg.shutdownTimeout)
-		case err != nil:
-			err = fmt.Errorf("runtime: %w", err)
-		}
-	}()
+	st := e.watchStop(ctx)
+	defer st.cancel()
+	defer func() { err = st.outcome(err) }()
+	hard, soft := st.hard, st.soft
 
 	notify := newNotifier(e.cfg.listeners, e.Logger())
 	e.mu.Lock()
@@ -335,18 +299,7 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 	defer notify.close(e.cfg.shutdownTimeout)
 	e.pool = newPool(soft, e.cfg.workers)
 	defer boundedBy(hard, e.pool.close)
-	defer func() {
-		// Leaving the group matters most when the stop overran: a
-		// member that never left holds the next start's rebalance
-		// until its session expires.
-		ctx := hard
-		if hard.Err() != nil {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(context.Background(), leaveGrace)
-			defer cancel()
-		}
-		boundedBy(ctx, e.closeClients)
-	}()
+	defer e.leave(hard)
 	if err := e.connect(hard, soft); err != nil {
 		if soft.Err() != nil && hard.Err() == nil {
 			return nil // stopped while waiting for the brokers
@@ -354,7 +307,12 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 		return err
 	}
 	go e.watchTopics(soft)
+	return e.batches(hard, soft, h)
+}
 
+// batches runs a batch at every interval boundary until the stop, then
+// flushes the queued commits.
+func (e *Engine) batches(hard, soft context.Context, h Handler) error {
 	var est *pidEstimator
 	if e.cfg.backpressure {
 		est = newPIDEstimator(e.cfg.interval, e.cfg.pid[0], e.cfg.pid[1], e.cfg.pid[2], e.cfg.pidMinRate)
@@ -375,6 +333,74 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 		}
 		next = next.Add(e.cfg.interval)
 	}
+}
+
+// stop is Run's two contexts. Work runs under hard, which only ends when
+// a stop overruns ShutdownTimeout: cancelling the caller's ctx means
+// "stop gracefully", not "abandon the in-flight batch". soft ends when
+// the stop begins: fetching and decoding for batches that will never run
+// stop there.
+type stop struct {
+	hard, soft context.Context
+	cancel     context.CancelFunc // ends both
+	timeout    time.Duration
+	timedOut   atomic.Bool
+}
+
+// watchStop begins the stop when ctx ends or Stop is called, and ends
+// hard once the stop has taken ShutdownTimeout.
+func (e *Engine) watchStop(ctx context.Context) *stop {
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	soft, cancelSoft := context.WithCancel(hard)
+	st := &stop{hard: hard, soft: soft, timeout: e.cfg.shutdownTimeout}
+	st.cancel = func() { cancelSoft(); cancelHard() }
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-e.stopC:
+		case <-hard.Done():
+			return
+		}
+		e.stopping.Store(true)
+		e.logStopping()
+		cancelSoft()
+		t := time.NewTimer(st.timeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			st.timedOut.Store(true)
+			cancelHard()
+		case <-hard.Done():
+		}
+	}()
+	return st
+}
+
+// outcome is Run's error: errors say "runtime:" once, here at the
+// boundary, and a stop that overran says so.
+func (st *stop) outcome(err error) error {
+	switch {
+	case st.timedOut.Load() && err != nil:
+		return fmt.Errorf("runtime: shutdown exceeded %s: %w", st.timeout, err)
+	case st.timedOut.Load():
+		return fmt.Errorf("runtime: shutdown exceeded %s", st.timeout)
+	case err != nil:
+		return fmt.Errorf("runtime: %w", err)
+	}
+	return nil
+}
+
+// leave closes the clients, which leaves the group. Leaving matters most
+// when the stop overran: a member that never left holds the next start's
+// rebalance until its session expires, so it gets leaveGrace even then.
+func (e *Engine) leave(hard context.Context) {
+	ctx := hard
+	if hard.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), leaveGrace)
+		defer cancel()
+	}
+	boundedBy(ctx, e.closeClients)
 }
 
 // leaveGrace is how long a stop that overran shutdown.timeout still

@@ -279,26 +279,51 @@ func (f *files) store(ctx context.Context, b runtime.StoredBatch) error {
 	f.mu.Lock()
 	cur := f.cur
 	f.mu.Unlock()
+	slots, err := cur.slotsOf(b)
+	if err != nil || len(slots) == 0 {
+		return err
+	}
+	if err := each(len(slots), func(i int) error { return slots[i].finish() }); err != nil {
+		return err
+	}
+	if err := f.publish(ctx, slots); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	if f.cur == cur {
+		f.cur = nil
+	}
+	f.mu.Unlock()
+	cur.discard() // the temporary names; the published links stay
+	return nil
+}
+
+// slotsOf is the slots of b's non-empty ranges, in topic and partition
+// order (the order their locks are taken in).
+func (in *inflight) slotsOf(b runtime.StoredBatch) ([]*slot, error) {
 	var slots []*slot
 	for _, r := range b.Ranges {
 		if r.Count() == 0 { // Stream.CommitAsync's: the offsets are the files
 			continue
 		}
-		s := cur.slot(r.TopicPartition())
+		s := in.slot(r.TopicPartition())
 		if s == nil || s.r != r {
-			return fmt.Errorf("files sink: batch %d: %s was not begun; the files sink commits output with offsets, so it needs runtime.ExactlyOnce", b.ID, r)
+			return nil, fmt.Errorf("files sink: batch %d: %s was not begun; the files sink commits output with offsets, so it needs runtime.ExactlyOnce", b.ID, r)
 		}
 		slots = append(slots, s)
-	}
-	if len(slots) == 0 {
-		return nil
 	}
 	slices.SortFunc(slots, func(a, b *slot) int {
 		return cmp.Or(cmp.Compare(a.r.Topic, b.r.Topic), cmp.Compare(a.r.Partition, b.r.Partition))
 	})
-	if err := each(len(slots), func(i int) error { return slots[i].finish() }); err != nil {
-		return err
-	}
+	return slots, nil
+}
+
+// publish links the finished slots' files into their partitions' places
+// under the partitions' locks, after checking that each continues its
+// partition's files (else a *runtime.FencedError, and nothing is
+// published) and writing the pending record that makes a crash midway
+// recoverable.
+func (f *files) publish(ctx context.Context, slots []*slot) error {
 	for _, s := range slots {
 		if err := f.ensurePartitionDir(s.r.TopicPartition()); err != nil {
 			return err
@@ -353,12 +378,6 @@ func (f *files) store(ctx context.Context, b runtime.StoredBatch) error {
 		// Unsynced: should it be lost, the pending file above is the end.
 		_ = writeRecord(locks[i], formatRecord(end{ok: true, from: s.r.FromOffset, until: s.r.UntilOffset}, runtime.OffsetRange{}, false), false)
 	}
-	f.mu.Lock()
-	if f.cur == cur {
-		f.cur = nil
-	}
-	f.mu.Unlock()
-	cur.discard() // the temporary names; the published links stay
 	return nil
 }
 
