@@ -39,6 +39,8 @@ type Setting struct {
 	// reference, when they are a fixed list ("" may be one). The enums
 	// list their own (Names).
 	Words []string
+	// EmptyMeans is what "" means among Words, for messages: "no SASL".
+	EmptyMeans string
 	// Format is the check of a string value, when it is not free text.
 	Format Format
 	// NotInSpec settings are the running job's only: the spec has no such
@@ -91,7 +93,7 @@ var settings = []Setting{
 	{Key: "kafka.tls.cert", Value: func(j *Job) any { return &j.TLSCert }, Help: "PEM file of the client certificate, with --tls-key"},
 	{Key: "kafka.tls.key", Value: func(j *Job) any { return &j.TLSKey }, Help: "PEM file of the client certificate's key"},
 	{Key: "kafka.tls.insecureSkipVerify", Value: func(j *Job) any { return &j.TLSInsecureSkipVerify }, Help: "do not verify the brokers' certificates"},
-	{Key: "kafka.sasl.mechanism", Value: func(j *Job) any { return &j.SASLMechanism }, Help: `SASL mechanism: "" (none), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`, Words: []string{"", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}},
+	{Key: "kafka.sasl.mechanism", Value: func(j *Job) any { return &j.SASLMechanism }, Help: `SASL mechanism: "" (none), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`, Words: []string{"", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}, EmptyMeans: "no SASL"},
 	{Key: "kafka.sasl.username", Value: func(j *Job) any { return &j.SASLUsername }, Help: "SASL user"},
 	{Key: "kafka.sasl.password", Value: func(j *Job) any { return &j.SASLPassword }, Help: "SASL password", Secret: true},
 
