@@ -316,3 +316,44 @@ func writeHelp(w io.Writer, name, prefix string, t *target) {
 		fmt.Fprintf(w, "        %s\n", extra)
 	}
 }
+
+// readmeTableStart and readmeTableEnd delimit the README's table of the
+// job's settings, which writeSettingsTable writes.
+const (
+	readmeTableStart = "<!-- settings table: written from config.Settings; go test ./runtime -run ReadmeDocumentsEverySetting -update rewrites it -->\n"
+	readmeTableEnd   = "<!-- end of settings table -->\n"
+)
+
+// writeSettingsTable writes the README's table of the job's settings
+// (Main's log settings have their own): flag, variable of a job named
+// job, spec key, type, default (never a secret's) and help.
+func writeSettingsTable(w io.Writer, job string, table []config.Setting) {
+	logs := defaultLogSettings()
+	cfg := DefaultJobConfig()
+	t := &target{JobConfig: &cfg, Log: &logs}
+	prefix := config.EnvPrefix(job)
+	fmt.Fprintf(w, "| flag | variable (for `%s`) | spec key | type | default | |\n", job)
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- |")
+	for _, s := range runtimeSettings(table) {
+		if slices.ContainsFunc(logSettingRows, func(l setting) bool { return l.key == s.key }) {
+			continue
+		}
+		f := flagName(s.key)
+		key := "`" + s.key + "`"
+		if s.notInSpec {
+			key = "(none)"
+		}
+		def := "secret"
+		if !s.secret {
+			def = "`" + strings.TrimPrefix(s.show(t), "default ") + "`"
+		}
+		help := s.help
+		if c := s.choices(t); c != "" {
+			help += ": " + c
+		}
+		for _, a := range s.aliases {
+			help += "; also `--" + a + "`"
+		}
+		fmt.Fprintf(w, "| `--%s` | `%s` | %s | %s | %s | %s |\n", f, envName(prefix, f), key, s.kind(t), def, strings.ReplaceAll(help, "|", `\|`))
+	}
+}
