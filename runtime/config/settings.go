@@ -191,3 +191,17 @@ func (s Setting) EnumWords() []string {
 	}
 	return s.Words
 }
+
+// Field is the name of the Job field the setting fills, "" when Value
+// points elsewhere (a test's setting).
+func (s Setting) Field() string {
+	var j Job
+	p := reflect.ValueOf(s.Value(&j)).Pointer()
+	v := reflect.ValueOf(&j).Elem()
+	for i := range v.NumField() {
+		if v.Field(i).Addr().Pointer() == p {
+			return v.Type().Field(i).Name
+		}
+	}
+	return ""
+}
