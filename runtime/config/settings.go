@@ -81,12 +81,12 @@ func Settings() []Setting { return slices.Clone(settings) }
 
 var settings = []Setting{
 	{Key: "kafka.brokers", Value: func(j *Job) any { return &j.Brokers }, Default: []string{"localhost:9092"}, Help: "Kafka bootstrap brokers, comma-separated host:port", Format: HostPort},
-	{Key: "kafka.group", Value: func(j *Job) any { return &j.Group }, Help: "consumer group id; the spec's default is the job name", Format: NonEmpty},
+	{Key: "kafka.group", Value: func(j *Job) any { return &j.Group }, Help: "consumer group id; the spec's default is the job name, and a stream that uses assign with offsets.store kafka needs one written out", Format: NonEmpty},
 	{Key: "kafka.startFrom", Value: func(j *Job) any { return &j.StartFrom }, Default: StartCommitted(), Help: "where a partition without a stored offset starts: committed, earliest, latest or timestamp:RFC3339"},
 	{Key: "kafka.resetTo", Value: func(j *Job) any { return &j.ResetTo }, Default: ResetEarliest, Help: "where a missing or out-of-range stored offset restarts"},
 	{Key: "kafka.isolation", Value: func(j *Job) any { return &j.Isolation }, Default: ReadCommitted, Help: "how transactional records are read"},
 	{Key: "kafka.instanceId", Value: func(j *Job) any { return &j.InstanceID }, Help: "static group membership id, stable across restarts (the pod name): a restarted replica takes its partitions back at once; \"\" = dynamic membership"},
-	{Key: "kafka.sessionTimeout", Value: func(j *Job) any { return &j.SessionTimeout }, Default: 45 * time.Second, Help: "how long the group waits for a silent member before moving its partitions", Positive: true},
+	{Key: "kafka.sessionTimeout", Value: func(j *Job) any { return &j.SessionTimeout }, Default: 45 * time.Second, Help: "how long the group waits for a silent member before moving its partitions; the broker bounds it (group.min.session.timeout.ms)", Positive: true},
 	{Key: "kafka.outageLimit", Value: func(j *Job) any { return &j.OutageLimit }, Default: 5 * time.Minute, Help: "how long the job rides out failing Kafka requests before it fails, 0 = never"},
 	{Key: "kafka.tls.enabled", Value: func(j *Job) any { return &j.TLS }, Help: "TLS to the brokers"},
 	{Key: "kafka.tls.ca", Value: func(j *Job) any { return &j.TLSCA }, Help: "PEM file of the CA the brokers' certificates are verified with; default the system's"},
@@ -108,7 +108,7 @@ var settings = []Setting{
 
 	{Key: "batch.interval", Value: func(j *Job) any { return &j.BatchInterval }, Default: 5 * time.Second, Help: "time between batches", Positive: true, Aliases: []string{"interval"}},
 	{Key: "batch.maxRatePerPartition", Value: func(j *Job) any { return &j.MaxRatePerPartition }, Help: "records per second per partition, 0 = unlimited", Aliases: []string{"max-rate"}},
-	{Key: "batch.minRatePerPartition", Value: func(j *Job) any { return &j.MinRatePerPartition }, Default: int64(1), Help: "floor of the per-partition rate under backpressure"},
+	{Key: "batch.minRatePerPartition", Value: func(j *Job) any { return &j.MinRatePerPartition }, Default: int64(1), Help: "floor of the per-partition rate under backpressure, <= batch.maxRatePerPartition when that is set"},
 	{Key: "batch.backpressure.enabled", Value: func(j *Job) any { return &j.Backpressure }, Help: "adapt the rate to the processing time (PID estimator)"},
 	{Key: "batch.backpressure.initialRate", Value: func(j *Job) any { return &j.BackpressureInitialRate }, Help: "backpressure's first rate, 0 = max rate"},
 	{Key: "batch.backpressure.proportional", Value: func(j *Job) any { return &j.BackpressureProportional }, Default: 1.0, Help: "PID proportional gain"},
@@ -122,8 +122,8 @@ var settings = []Setting{
 	{Key: "semantics", Value: func(j *Job) any { return &j.Semantics }, Default: AtLeastOnce, Help: "delivery guarantee; exactly-once needs a transactional sink (files, postgres or kafka) whose store keeps the offsets too", Wired: true},
 
 	{Key: "offsets.store", Value: func(j *Job) any { return &j.OffsetsStore }, Default: StoreKafka, Help: "where the offsets are kept; with exactly-once the spec's default is the sink's store", Wired: true},
-	{Key: "offsets.dsn", Value: func(j *Job) any { return &j.OffsetsDSN }, Help: "PostgreSQL DSN of the offsets store", Secret: true},
-	{Key: "offsets.dir", Value: func(j *Job) any { return &j.OffsetsDir }, Help: "directory of the files offsets store"},
+	{Key: "offsets.dsn", Value: func(j *Job) any { return &j.OffsetsDSN }, Help: "PostgreSQL DSN of the offsets store; default the postgres sink's", Secret: true},
+	{Key: "offsets.dir", Value: func(j *Job) any { return &j.OffsetsDir }, Help: "directory of the files offsets store; default the files sink's"},
 	{Key: "offsets.table", Value: func(j *Job) any { return &j.OffsetsTable }, Default: "streamgen_offsets", Help: "PostgreSQL table of the offsets, table or schema.table", Format: TableName},
 	{Key: "sink.type", Value: func(j *Job) any { return &j.SinkType }, Default: SinkNone, Help: "where ProcessBatch output goes: none (the handler writes its own), files (needs sink.dir), postgres (needs sink.dsn and sink.table) or kafka (needs sink.topic)", Wired: true},
 	{Key: "sink.dir", Value: func(j *Job) any { return &j.SinkDir }, Help: "directory of the files sink"},
@@ -132,11 +132,11 @@ var settings = []Setting{
 	{Key: "sink.topic", Value: func(j *Job) any { return &j.SinkTopic }, Help: "topic of the kafka sink", Format: Topic},
 	{Key: "sink.transactionalId", Value: func(j *Job) any { return &j.SinkTransactionalID }, Help: "transactional id of the kafka sink with exactly-once, one per instance and kept across its restarts; \"\" = the group and a random suffix"},
 
-	{Key: "retries.maxFailures", Value: func(j *Job) any { return &j.MaxFailures }, Default: 4, Help: "tries of a partition task before its batch fails", Positive: true},
+	{Key: "retries.maxFailures", Value: func(j *Job) any { return &j.MaxFailures }, Default: 4, Help: "tries of a partition task before its batch fails (at-least-once, and exactly-once with the files sink); an error ProcessBatch returns itself is not retried", Positive: true},
 	{Key: "retries.backoff", Value: func(j *Job) any { return &j.RetryBackoff }, Default: time.Second, Help: "first wait between tries, doubling up to 10s"},
 	{Key: "onDecodeError", Value: func(j *Job) any { return &j.OnDecodeError }, Default: DecodeFail, Help: "what happens to a record that cannot be decoded"},
-	{Key: "deadLetterTopic", Value: func(j *Job) any { return &j.DeadLetterTopic }, Help: "topic the undecodable records go to, with dead-letter", Format: Topic},
-	{Key: "shutdown.timeout", Value: func(j *Job) any { return &j.ShutdownTimeout }, Help: "bound of a graceful stop, 0 = 10 x batch interval"},
+	{Key: "deadLetterTopic", Value: func(j *Job) any { return &j.DeadLetterTopic }, Help: "topic the undecodable records go to, with onDecodeError dead-letter and only then", Format: Topic},
+	{Key: "shutdown.timeout", Value: func(j *Job) any { return &j.ShutdownTimeout }, Help: "bound of a graceful stop, 0 = 10 x batch interval: past it the in-flight batch is abandoned unstored and read again on restart"},
 	{Key: "status.addr", Value: func(j *Job) any { return &j.StatusAddr }, Default: ":8080", Help: `address of the status server; "" turns it off`, Format: HostPortOrOff},
 }
 
