@@ -63,9 +63,22 @@ func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
 		"streams": func(p string, v ast.Node) { d.decodeStreams(v, p, s) },
 	}
 	// The job's settings (kafka, batch, sink, ...) are their table's
-	// (decode_settings.go); beside them, the keys of their objects that
-	// are not settings: the generator's own, and removed keys.
-	fs := d.settingFields(d.settings, map[string]func(string, ast.Node){
+	// (decode_settings.go).
+	fs := d.settingFields(d.settings, d.beside(s))
+	maps.Copy(fs, top)
+	meant := d.object(root, "spec", "", "", fs)
+	for _, key := range []string{"version", "name", "streams"} {
+		if !d.has(key) && !meant[key] {
+			d.errorf(d.at(key), "missing required key %q", key)
+		}
+	}
+}
+
+// beside are the keys in the objects of the job's settings that are not
+// settings: the generator's own (the kafka sink's record), and removed
+// keys.
+func (d *decoder) beside(s *Spec) map[string]func(string, ast.Node) {
+	return map[string]func(string, ast.Node){
 		"sink.value": func(p string, v ast.Node) {
 			val, ok := d.str(v, p, noRefs)
 			if !ok {
@@ -89,13 +102,6 @@ func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
 		},
 		"batch.pollTimeout": d.removed("nothing read it; a batch's fetch is bounded by batch.interval and the rate limits, and a stop by shutdown.timeout"),
 		"shutdown.graceful": d.removed("a stop is always graceful, and shutdown.timeout bounds it: past the timeout the in-flight batch is abandoned, not stored, and read again on restart"),
-	})
-	maps.Copy(fs, top)
-	meant := d.object(root, "spec", "", "", fs)
-	for _, key := range []string{"version", "name", "streams"} {
-		if !d.has(key) && !meant[key] {
-			d.errorf(d.at(key), "missing required key %q", key)
-		}
 	}
 }
 
