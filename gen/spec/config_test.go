@@ -176,3 +176,29 @@ func TestJobMapsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+// TestEverySettingIsASpecKey: the spec takes every key of config.Settings
+// but the NotInSpec ones, written as its default. decodeSchemas decodes
+// the keys under schemas itself, so a setting added there is caught here
+// if it is forgotten.
+func TestEverySettingIsASpecKey(t *testing.T) {
+	const minimal = "version: 1\nname: etl\nstreams: [{name: s, subscribe: [t], value: a.B}]\n"
+	for _, s := range config.Settings() {
+		if s.NotInSpec {
+			continue
+		}
+		v, err := json.Marshal(specValue(s.DefaultValue()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := strings.Split(s.Key, ".")
+		y := string(v)
+		for i := len(parts) - 1; i > 0; i-- {
+			y = "{" + parts[i] + ": " + y + "}"
+		}
+		_, err = Parse("s.yaml", []byte(minimal+parts[0]+": "+y+"\n"), testEnv)
+		if err != nil && strings.Contains(err.Error(), "unknown key") {
+			t.Errorf("%s is no key of the spec: %v", s.Key, err)
+		}
+	}
+}

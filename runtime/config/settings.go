@@ -43,8 +43,9 @@ type Setting struct {
 	EmptyMeans string
 	// Format is the check of a string value, when it is not free text.
 	Format Format
-	// NotInSpec settings are the running job's only: the spec has no such
-	// key (the job's own registry credentials).
+	// NotInSpec settings are the running job's only: the job never takes
+	// them from the spec (its registry credentials: the spec's keys of
+	// those names are the generator's, for reading the schemas).
 	NotInSpec bool
 	// Wired settings are the spec's only: the generated Run is built for
 	// them (the store and the sink it makes, the order of a batch's
