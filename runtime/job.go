@@ -199,17 +199,15 @@ func (c *JobConfig) Validate() error {
 	if c.MaxRatePerPartition < 0 {
 		errs = append(errs, c.settingErr("batch.maxRatePerPartition", fmt.Errorf("%d is negative", c.MaxRatePerPartition)))
 	}
+	// The words of every enum setting (and kafka.startFrom), as
+	// config.Settings lists them: a value set in code may be none.
 	badEnum := map[string]bool{}
-	for _, v := range []struct {
-		key   string
-		value encoding.TextMarshaler
-	}{
-		{"kafka.startFrom", c.StartFrom}, {"kafka.resetTo", c.ResetTo}, {"kafka.isolation", c.Isolation}, {"location.strategy", c.Location},
-		{"semantics", c.Semantics}, {"offsets.store", c.OffsetsStore}, {"sink.type", c.SinkType}, {"onDecodeError", c.OnDecodeError},
-	} {
-		if _, err := v.value.MarshalText(); err != nil {
-			errs = append(errs, c.settingErr(v.key, err))
-			badEnum[v.key] = true
+	for _, s := range config.Settings() {
+		if v, ok := s.Value(&c.Job).(encoding.TextMarshaler); ok {
+			if _, err := v.MarshalText(); err != nil {
+				errs = append(errs, c.settingErr(s.Key, err))
+				badEnum[s.Key] = true
+			}
 		}
 	}
 	if !badEnum["location.strategy"] {

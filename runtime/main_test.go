@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"net"
 	"os"
 	"reflect"
@@ -516,18 +517,36 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 }
 
-// TestReadmeDocumentsEverySetting: "Running a job" names every flag, and
-// its example of a bad value is what the job prints.
+// updateReadme rewrites the README's table of settings.
+var updateReadme = flag.Bool("update", false, "rewrite the README's settings table")
+
+// TestReadmeDocumentsEverySetting: "Running a job" has the table of the
+// job's settings written from config.Settings (-update rewrites it) and
+// names Main's log settings, and its example of a bad value is what the
+// job prints.
 func TestReadmeDocumentsEverySetting(t *testing.T) {
 	data, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	readme := string(data)
-	for _, s := range settings {
-		f := flagName(s.key)
-		if !strings.Contains(readme, "`"+f+"`") && !strings.Contains(readme, "`--"+f+"`") &&
-			!strings.Contains(readme, "`-"+strings.TrimPrefix(f, "batch-backpressure-")+"`") {
+	before, rest, ok1 := strings.Cut(readme, readmeTableStart)
+	table, after, ok2 := strings.Cut(rest, readmeTableEnd)
+	if !ok1 || !ok2 {
+		t.Fatalf("README has no settings table between %q and %q", readmeTableStart, readmeTableEnd)
+	}
+	var want strings.Builder
+	writeSettingsTable(&want, "anomaly-detector", config.Settings())
+	if *updateReadme {
+		readme = before + readmeTableStart + want.String() + readmeTableEnd + after
+		if err := os.WriteFile("../README.md", []byte(readme), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else if table != want.String() {
+		t.Errorf("README's settings table is not config.Settings'; run go test ./runtime -run ReadmeDocumentsEverySetting -update and review the diff. Want:\n%s", want.String())
+	}
+	for _, s := range logSettingRows {
+		if f := flagName(s.key); !strings.Contains(readme, "`--"+f+"`") {
 			t.Errorf("README does not name the setting %s (--%s)", s.key, f)
 		}
 	}

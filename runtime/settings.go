@@ -17,9 +17,9 @@ import (
 )
 
 // setting is one runtime setting that Main reads from a flag and from an
-// environment variable, over the spec's value. Its flag and variable
-// names derive from key (flagName, EnvName), so adding a setting is one
-// row in settings.
+// environment variable, over the spec's value: a config.Setting, or one of
+// Main's log settings. Its flag and variable names derive from key
+// (flagName, EnvName).
 type setting struct {
 	// key is the spec key ("batch.interval"), or for settings that are
 	// not in the spec ("log.level") a key in the same shape.
@@ -72,71 +72,34 @@ func (f *logFormat) UnmarshalText(b []byte) error {
 	return fmt.Errorf("%q is not text or json", b)
 }
 
-// settings are the runtime settings, in --help's order. A new config.Job
-// field becomes a flag and an environment variable with one row here (its
-// spec key, its field, its help; secret if it is one), and a mention in
-// the README's "Running a job", which TestReadmeDocumentsEverySetting
-// checks. Semantics,
-// offsets.store and sink.type are not among them: they are wired into the
-// generated code (JobConfig.Wiring), so changing them means changing the
-// spec and regenerating.
-var settings = []setting{
-	{key: "kafka.brokers", field: func(t *target) any { return &t.Brokers }, help: "Kafka bootstrap brokers, comma-separated host:port"},
-	{key: "kafka.group", field: func(t *target) any { return &t.Group }, help: "consumer group id"},
-	{key: "kafka.startFrom", field: func(t *target) any { return &t.StartFrom }, help: "where a partition without a stored offset starts: committed, earliest, latest or timestamp:RFC3339"},
-	{key: "kafka.resetTo", field: func(t *target) any { return &t.ResetTo }, help: "where a missing or out-of-range stored offset restarts"},
-	{key: "kafka.isolation", field: func(t *target) any { return &t.Isolation }, help: "how transactional records are read"},
-	{key: "kafka.instanceId", field: func(t *target) any { return &t.InstanceID }, help: "static group membership id, stable across restarts (the pod name): a restarted replica takes its partitions back at once; \"\" = dynamic membership"},
-	{key: "kafka.sessionTimeout", field: func(t *target) any { return &t.SessionTimeout }, help: "how long the group waits for a silent member before moving its partitions", positive: true},
-	{key: "kafka.outageLimit", field: func(t *target) any { return &t.OutageLimit }, help: "how long the job rides out failing Kafka requests before it fails, 0 = never"},
-	{key: "kafka.tls.enabled", field: func(t *target) any { return &t.TLS }, help: "TLS to the brokers"},
-	{key: "kafka.tls.ca", field: func(t *target) any { return &t.TLSCA }, help: "PEM file of the CA the brokers' certificates are verified with; default the system's"},
-	{key: "kafka.tls.cert", field: func(t *target) any { return &t.TLSCert }, help: "PEM file of the client certificate, with --tls-key"},
-	{key: "kafka.tls.key", field: func(t *target) any { return &t.TLSKey }, help: "PEM file of the client certificate's key"},
-	{key: "kafka.tls.insecureSkipVerify", field: func(t *target) any { return &t.TLSInsecureSkipVerify }, help: "do not verify the brokers' certificates"},
-	{key: "kafka.sasl.mechanism", field: func(t *target) any { return &t.SASLMechanism }, help: `SASL mechanism: "" (none), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`},
-	{key: "kafka.sasl.username", field: func(t *target) any { return &t.SASLUsername }, help: "SASL user"},
-	{key: "kafka.sasl.password", field: func(t *target) any { return &t.SASLPassword }, help: "SASL password", secret: true},
+// settings are the runtime settings, in --help's order: config.Settings
+// (but the wired ones: semantics, offsets.store and sink.type are built
+// into the generated Run, so changing them means changing the spec and
+// generating again), then Main's own log settings. A new config.Job field
+// becomes a flag, an environment variable, a line of --help and a row of
+// the README's table with its entry in config.Settings.
+var settings = runtimeSettings(config.Settings())
 
-	{key: "schemas.registry.url", field: func(t *target) any { return &t.RegistryURL }, help: "schema registry URL", aliases: []string{"registry"}},
-	{key: "schemas.registry.username", field: func(t *target) any { return &t.RegistryUsername }, help: "schema registry basic-auth user; default SCHEMA_REGISTRY_USERNAME", notInSpec: true},
-	{key: "schemas.registry.password", field: func(t *target) any { return &t.RegistryPassword }, help: "schema registry basic-auth password; default SCHEMA_REGISTRY_PASSWORD", secret: true, notInSpec: true},
-	{key: "schemas.registry.token", field: func(t *target) any { return &t.RegistryToken }, help: "schema registry bearer token, instead of user and password; default SCHEMA_REGISTRY_TOKEN", secret: true, notInSpec: true},
-	{key: "schemas.registry.tls.ca", field: func(t *target) any { return &t.RegistryCA }, help: "PEM file of the CA the registry's certificate is verified with"},
-	{key: "schemas.registry.tls.cert", field: func(t *target) any { return &t.RegistryCert }, help: "PEM file of the registry client certificate"},
-	{key: "schemas.registry.tls.key", field: func(t *target) any { return &t.RegistryKey }, help: "PEM file of the registry client certificate's key"},
-	{key: "schemas.registry.tls.insecureSkipVerify", field: func(t *target) any { return &t.RegistryInsecureSkipVerify }, help: "do not verify the registry's certificate"},
+// runtimeSettings are the settings of table that the running job reads,
+// then Main's log settings.
+func runtimeSettings(table []config.Setting) []setting {
+	var out []setting
+	for _, s := range table {
+		if s.Wired {
+			continue
+		}
+		value := s.Value
+		out = append(out, setting{
+			key: s.Key, field: func(t *target) any { return value(&t.Job) }, help: s.Help,
+			secret: s.Secret, positive: s.Positive, notInSpec: s.NotInSpec, aliases: s.Aliases,
+		})
+	}
+	return append(out, logSettingRows...)
+}
 
-	{key: "batch.interval", field: func(t *target) any { return &t.BatchInterval }, help: "time between batches", positive: true, aliases: []string{"interval"}},
-	{key: "batch.maxRatePerPartition", field: func(t *target) any { return &t.MaxRatePerPartition }, help: "records per second per partition, 0 = unlimited", aliases: []string{"max-rate"}},
-	{key: "batch.minRatePerPartition", field: func(t *target) any { return &t.MinRatePerPartition }, help: "floor of the per-partition rate under backpressure"},
-	{key: "batch.backpressure.enabled", field: func(t *target) any { return &t.Backpressure }, help: "adapt the rate to the processing time (PID estimator)"},
-	{key: "batch.backpressure.initialRate", field: func(t *target) any { return &t.BackpressureInitialRate }, help: "backpressure's first rate, 0 = max rate"},
-	{key: "batch.backpressure.proportional", field: func(t *target) any { return &t.BackpressureProportional }, help: "PID proportional gain"},
-	{key: "batch.backpressure.integral", field: func(t *target) any { return &t.BackpressureIntegral }, help: "PID integral gain"},
-	{key: "batch.backpressure.derived", field: func(t *target) any { return &t.BackpressureDerived }, help: "PID derivative gain"},
-	{key: "batch.backpressure.minRate", field: func(t *target) any { return &t.BackpressureMinRate }, help: "backpressure's lowest rate, records/s"},
-
-	{key: "location.strategy", field: func(t *target) any { return &t.Location }, help: "which worker runs which partition"},
-	{key: "location.fixed", field: func(t *target) any { return &t.LocationFixed }, help: "with location fixed: topic/partition=instance, comma-separated"},
-	{key: "workers", field: func(t *target) any { return &t.Workers }, help: "partition tasks run at once, 0 = GOMAXPROCS"},
-
-	{key: "offsets.dsn", field: func(t *target) any { return &t.OffsetsDSN }, help: "PostgreSQL DSN of the offsets store", secret: true},
-	{key: "offsets.dir", field: func(t *target) any { return &t.OffsetsDir }, help: "directory of the files offsets store"},
-	{key: "offsets.table", field: func(t *target) any { return &t.OffsetsTable }, help: "PostgreSQL table of the offsets, table or schema.table"},
-	{key: "sink.dir", field: func(t *target) any { return &t.SinkDir }, help: "directory of the files sink"},
-	{key: "sink.dsn", field: func(t *target) any { return &t.SinkDSN }, help: "PostgreSQL DSN of the postgres sink", secret: true},
-	{key: "sink.table", field: func(t *target) any { return &t.SinkTable }, help: "table of the postgres sink"},
-	{key: "sink.topic", field: func(t *target) any { return &t.SinkTopic }, help: "topic of the kafka sink"},
-	{key: "sink.transactionalId", field: func(t *target) any { return &t.SinkTransactionalID }, help: "transactional id of the kafka sink with exactly-once, one per instance and kept across its restarts; \"\" = the group and a random suffix"},
-
-	{key: "retries.maxFailures", field: func(t *target) any { return &t.MaxFailures }, help: "tries of a partition task before its batch fails"},
-	{key: "retries.backoff", field: func(t *target) any { return &t.RetryBackoff }, help: "first wait between tries, doubling up to 10s"},
-	{key: "onDecodeError", field: func(t *target) any { return &t.OnDecodeError }, help: "what happens to a record that cannot be decoded"},
-	{key: "deadLetterTopic", field: func(t *target) any { return &t.DeadLetterTopic }, help: "topic the undecodable records go to, with dead-letter"},
-	{key: "shutdown.timeout", field: func(t *target) any { return &t.ShutdownTimeout }, help: "bound of a graceful stop, 0 = 10 x batch interval"},
-	{key: "status.addr", field: func(t *target) any { return &t.StatusAddr }, help: `address of the status server; "" turns it off`},
-
+// logSettingRows are Main's own settings, which are not the job's: their
+// values are logSettings', which config.Job does not hold.
+var logSettingRows = []setting{
 	{key: "log.format", field: func(t *target) any { return &t.Log.Format }, help: "log format: text or json", notInSpec: true},
 	{key: "log.level", field: func(t *target) any { return &t.Log.Level }, help: "lowest level logged: debug, info, warn or error", notInSpec: true},
 	{key: "log.kafkaLevel", field: func(t *target) any { return &t.Log.KafkaLevel }, help: "lowest level of the Kafka client's own log lines", notInSpec: true},
@@ -351,5 +314,46 @@ func writeHelp(w io.Writer, name, prefix string, t *target) {
 			extra += ", also --" + a
 		}
 		fmt.Fprintf(w, "        %s\n", extra)
+	}
+}
+
+// readmeTableStart and readmeTableEnd delimit the README's table of the
+// job's settings, which writeSettingsTable writes.
+const (
+	readmeTableStart = "<!-- settings table: written from config.Settings; go test ./runtime -run ReadmeDocumentsEverySetting -update rewrites it -->\n"
+	readmeTableEnd   = "<!-- end of settings table -->\n"
+)
+
+// writeSettingsTable writes the README's table of the job's settings
+// (Main's log settings have their own): flag, variable of a job named
+// job, spec key, type, default (never a secret's) and help.
+func writeSettingsTable(w io.Writer, job string, table []config.Setting) {
+	logs := defaultLogSettings()
+	cfg := DefaultJobConfig()
+	t := &target{JobConfig: &cfg, Log: &logs}
+	prefix := config.EnvPrefix(job)
+	fmt.Fprintf(w, "| flag | variable (for `%s`) | spec key | type | default | |\n", job)
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- |")
+	for _, s := range runtimeSettings(table) {
+		if slices.ContainsFunc(logSettingRows, func(l setting) bool { return l.key == s.key }) {
+			continue
+		}
+		f := flagName(s.key)
+		key := "`" + s.key + "`"
+		if s.notInSpec {
+			key = "(none)"
+		}
+		def := "secret"
+		if !s.secret {
+			def = "`" + strings.TrimPrefix(s.show(t), "default ") + "`"
+		}
+		help := s.help
+		if c := s.choices(t); c != "" {
+			help += ": " + c
+		}
+		for _, a := range s.aliases {
+			help += "; also `--" + a + "`"
+		}
+		fmt.Fprintf(w, "| `--%s` | `%s` | %s | %s | %s | %s |\n", f, envName(prefix, f), key, s.kind(t), def, strings.ReplaceAll(help, "|", `\|`))
 	}
 }

@@ -3,6 +3,7 @@ package golang
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"time"
 
@@ -20,24 +21,34 @@ type setting struct {
 	value jen.Code
 }
 
-// specSettings are the fields of the spec's configuration (Spec.Job) that
-// differ from config.Default, in the struct's order: what DefaultConfig
-// assigns. Runtime values keep their ${VAR} references: DefaultConfig
-// expands them when the job starts, so no secret is baked into generated
-// code.
+// specSettings are the settings of the spec's configuration (Spec.Job)
+// that differ from their default, config.Settings', in the struct's
+// order: what DefaultConfig assigns. Runtime values keep their ${VAR}
+// references: DefaultConfig expands them when the job starts, so no
+// secret is baked into generated code; nor are the settings the spec has
+// no key for (the job's registry credentials).
 func specSettings(sp *spec.Spec) []setting {
 	job, def := sp.Job, config.Default()
-	jv, dv := reflect.ValueOf(job), reflect.ValueOf(def)
+	table := config.Settings()
+	jobType := reflect.TypeFor[config.Job]()
+	index := func(s config.Setting) int {
+		f, _ := jobType.FieldByName(s.Field())
+		return f.Index[0]
+	}
+	slices.SortStableFunc(table, func(a, b config.Setting) int { return index(a) - index(b) })
 	var out []setting
-	for i := range jv.NumField() {
-		v := jv.Field(i)
-		if reflect.DeepEqual(v.Interface(), dv.Field(i).Interface()) {
+	for _, s := range table {
+		if s.NotInSpec {
 			continue
 		}
-		if v.Kind() == reflect.Map && v.Len() == 0 && dv.Field(i).Len() == 0 {
+		v, d := reflect.ValueOf(s.Value(&job)).Elem(), reflect.ValueOf(s.Value(&def)).Elem()
+		if reflect.DeepEqual(v.Interface(), d.Interface()) {
 			continue
 		}
-		out = append(out, setting{jv.Type().Field(i).Name, valueLit(v.Interface())})
+		if v.Kind() == reflect.Map && v.Len() == 0 && d.Len() == 0 {
+			continue
+		}
+		out = append(out, setting{s.Field(), valueLit(v.Interface())})
 	}
 	return out
 }

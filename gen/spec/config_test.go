@@ -1,58 +1,15 @@
 package spec
 
 import (
-	"encoding"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/streamgen/streamgen/runtime/config"
 )
-
-// setting ties a spec key to its config.Job field.
-type setting struct {
-	path string
-	get  func(config.Job) any
-}
-
-// settings are the spec keys with a default, each with its field of
-// config.Job. TestConfigAgreement fails when the JSON Schema gives a
-// default to a key missing here, so the list cannot fall behind.
-var settings = []setting{
-	{"kafka.brokers", func(j config.Job) any { return j.Brokers }},
-	{"kafka.startFrom", func(j config.Job) any { return j.StartFrom }},
-	{"kafka.resetTo", func(j config.Job) any { return j.ResetTo }},
-	{"kafka.isolation", func(j config.Job) any { return j.Isolation }},
-	{"kafka.sessionTimeout", func(j config.Job) any { return j.SessionTimeout }},
-	{"kafka.outageLimit", func(j config.Job) any { return j.OutageLimit }},
-	{"kafka.tls.enabled", func(j config.Job) any { return j.TLS }},
-	{"kafka.tls.insecureSkipVerify", func(j config.Job) any { return j.TLSInsecureSkipVerify }},
-	{"kafka.sasl.mechanism", func(j config.Job) any { return j.SASLMechanism }},
-	{"batch.interval", func(j config.Job) any { return j.BatchInterval }},
-	{"batch.maxRatePerPartition", func(j config.Job) any { return j.MaxRatePerPartition }},
-	{"batch.minRatePerPartition", func(j config.Job) any { return j.MinRatePerPartition }},
-	{"batch.backpressure.enabled", func(j config.Job) any { return j.Backpressure }},
-	{"batch.backpressure.initialRate", func(j config.Job) any { return j.BackpressureInitialRate }},
-	{"batch.backpressure.proportional", func(j config.Job) any { return j.BackpressureProportional }},
-	{"batch.backpressure.integral", func(j config.Job) any { return j.BackpressureIntegral }},
-	{"batch.backpressure.derived", func(j config.Job) any { return j.BackpressureDerived }},
-	{"batch.backpressure.minRate", func(j config.Job) any { return j.BackpressureMinRate }},
-	{"location.strategy", func(j config.Job) any { return j.Location }},
-	{"workers", func(j config.Job) any { return j.Workers }},
-	{"semantics", func(j config.Job) any { return j.Semantics }},
-	{"offsets.store", func(j config.Job) any { return j.OffsetsStore }},
-	{"offsets.table", func(j config.Job) any { return j.OffsetsTable }},
-	{"sink.type", func(j config.Job) any { return j.SinkType }},
-	{"retries.maxFailures", func(j config.Job) any { return j.MaxFailures }},
-	{"retries.backoff", func(j config.Job) any { return j.RetryBackoff }},
-	{"onDecodeError", func(j config.Job) any { return j.OnDecodeError }},
-	{"shutdown.timeout", func(j config.Job) any { return j.ShutdownTimeout }},
-	{"status.addr", func(j config.Job) any { return j.StatusAddr }},
-}
 
 // schemaProps walks the JSON Schema's properties (streams excluded) and
 // returns each key's node by dotted path.
@@ -76,62 +33,23 @@ func schemaProps(t *testing.T) map[string]map[string]any {
 	return out
 }
 
-// asSchemaValue is how a config value is written in the spec (and so in
-// the JSON Schema's default): words for enums, Go durations, JSON numbers.
-func asSchemaValue(t *testing.T, v any) any {
-	t.Helper()
-	switch v := v.(type) {
-	case encoding.TextMarshaler:
-		b, err := v.MarshalText()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	case time.Duration:
-		return v.String()
-	case int:
-		return float64(v)
-	case int64:
-		return float64(v)
-	case []string:
-		out := make([]any, len(v))
-		for i, s := range v {
-			out[i] = s
-		}
-		return out
-	}
-	return v
-}
-
-// TestConfigAgreement: the spec loader, the JSON Schema and the README's
-// reference spec agree with runtime/config, the one definition of the
-// job's configuration: the same words for every enum, the same default
-// for every key.
+// TestConfigAgreement: the spec loader and the README's reference spec
+// agree with config.Settings, the one definition of the job's settings:
+// a spec that sets nothing is its defaults, the README's shows them, and
+// the loader takes every word of every enum and names them all on a
+// wrong one. (The JSON Schema's keywords are written from the table:
+// TestJSONSchemaIsTheSettingsTable.)
 func TestConfigAgreement(t *testing.T) {
 	def := config.Default()
 	props := schemaProps(t)
-
-	// Defaults: the JSON Schema's, and the spec loader's.
+	// Every default the JSON Schema states is a setting's.
 	known := map[string]bool{}
-	for _, s := range settings {
-		known[s.path] = true
-		node, ok := props[s.path]
-		if !ok {
-			t.Errorf("the JSON Schema has no key %s", s.path)
-			continue
-		}
-		got, ok := node["default"]
-		if !ok {
-			t.Errorf("the JSON Schema gives %s no default; config.Default has %v", s.path, s.get(def))
-			continue
-		}
-		if want := asSchemaValue(t, s.get(def)); !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: the JSON Schema's default is %v, config.Default's %v", s.path, got, want)
-		}
+	for _, s := range config.Settings() {
+		known[s.Key] = true
 	}
 	for path, node := range props {
 		if _, ok := node["default"]; ok && !known[path] {
-			t.Errorf("the JSON Schema gives %s a default, but this test does not know its config.Job field", path)
+			t.Errorf("the JSON Schema gives %s a default, but config.Settings has no such setting", path)
 		}
 	}
 	const minimal = "version: 1\nname: etl\nstreams: [{name: s, subscribe: [t], value: a.B}]\n"
@@ -162,14 +80,14 @@ func TestConfigAgreement(t *testing.T) {
 
 	// Enums: the words config accepts are the JSON Schema's enum and the
 	// spec loader's, and the loader names them all on a wrong one.
-	for _, e := range []struct {
-		path  string
-		names []string
-	}{
-		{"semantics", def.Semantics.Names()}, {"kafka.resetTo", def.ResetTo.Names()}, {"kafka.isolation", def.Isolation.Names()},
-		{"location.strategy", def.Location.Names()}, {"onDecodeError", def.OnDecodeError.Names()},
-		{"offsets.store", def.OffsetsStore.Names()}, {"sink.type", def.SinkType.Names()},
-	} {
+	for _, set := range config.Settings() {
+		if _, isEnum := set.Value(&def).(enumValue); !isEnum {
+			continue
+		}
+		e := struct {
+			path  string
+			names []string
+		}{set.Key, set.EnumWords()}
 		var schemaEnum []string
 		for _, v := range props[e.path]["enum"].([]any) {
 			schemaEnum = append(schemaEnum, v.(string))
@@ -255,6 +173,32 @@ func TestJobMapsEverySetting(t *testing.T) {
 		same := reflect.DeepEqual(job.Field(i).Interface(), def.Field(i).Interface())
 		if same != unset[name] {
 			t.Errorf("%s: %v (default %v): Spec.Job does not carry what full.yaml writes, or the list of unset fields is stale", name, job.Field(i), def.Field(i))
+		}
+	}
+}
+
+// TestEverySettingIsASpecKey: the spec takes every key of config.Settings
+// but the NotInSpec ones, written as its default. decodeSchemas decodes
+// the keys under schemas itself, so a setting added there is caught here
+// if it is forgotten.
+func TestEverySettingIsASpecKey(t *testing.T) {
+	const minimal = "version: 1\nname: etl\nstreams: [{name: s, subscribe: [t], value: a.B}]\n"
+	for _, s := range config.Settings() {
+		if s.NotInSpec {
+			continue
+		}
+		v, err := json.Marshal(specValue(s.DefaultValue()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := strings.Split(s.Key, ".")
+		y := string(v)
+		for i := len(parts) - 1; i > 0; i-- {
+			y = "{" + parts[i] + ": " + y + "}"
+		}
+		_, err = Parse("s.yaml", []byte(minimal+parts[0]+": "+y+"\n"), testEnv)
+		if err != nil && strings.Contains(err.Error(), "unknown key") {
+			t.Errorf("%s is no key of the spec: %v", s.Key, err)
 		}
 	}
 }

@@ -22,18 +22,27 @@ import (
 // references of generation-time values (nil means os.LookupEnv). The error
 // is an ErrorList holding every problem found, sorted by position.
 func Parse(filename string, data []byte, lookup func(string) (string, bool)) (*Spec, error) {
+	return ParseWithSettings(filename, data, lookup, config.Settings())
+}
+
+// ParseWithSettings is Parse with the job settings of table in place of
+// config.Settings(): their keys, defaults and checks. It is for tests
+// that add a setting and follow it through the generator.
+func ParseWithSettings(filename string, data []byte, lookup func(string) (string, bool), table []config.Setting) (*Spec, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
+	s := newSpec(filename, table)
 	d := &decoder{
-		file:    filename,
-		lookup:  lookup,
-		anchors: map[string]ast.Node{},
-		vals:    map[string]Pos{},
-		keys:    map[string]Pos{},
-		topics:  map[string]topicUse{},
+		spec:     s,
+		settings: table,
+		file:     filename,
+		lookup:   lookup,
+		anchors:  map[string]ast.Node{},
+		vals:     map[string]Pos{},
+		keys:     map[string]Pos{},
+		topics:   map[string]topicUse{},
 	}
-	s := newSpec(filename)
 	if root, ok := d.parse(data); ok {
 		d.decodeSpec(root, s)
 		d.validate(s)
@@ -48,18 +57,23 @@ func Parse(filename string, data []byte, lookup func(string) (string, bool)) (*S
 }
 
 // newSpec returns a Spec holding every default that does not depend on
-// other values: config.Default's. Decoding overwrites what the file sets.
-func newSpec(filename string) *Spec {
-	return &Spec{File: filename, Dir: filepath.Dir(filename), Job: config.Default()}
+// other values: the settings' defaults. Decoding overwrites what the file
+// sets.
+func newSpec(filename string, table []config.Setting) *Spec {
+	return &Spec{File: filename, Dir: filepath.Dir(filename), Job: config.DefaultOf(table)}
 }
 
 // decoder walks the YAML AST, filling a Spec and collecting errors.
 type decoder struct {
-	file    string
-	lookup  func(string) (string, bool)
-	errs    ErrorList
-	anchors map[string]ast.Node
-	root    Pos
+	// spec is what the decoder fills; settings are the job settings it
+	// decodes (config.Settings).
+	spec     *Spec
+	settings []config.Setting
+	file     string
+	lookup   func(string) (string, bool)
+	errs     ErrorList
+	anchors  map[string]ast.Node
+	root     Pos
 	// vals and keys hold the value and key positions of every non-null
 	// value decoded, by path ("kafka.group", `stream "x": assign`), for
 	// cross-field errors.

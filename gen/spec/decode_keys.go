@@ -3,21 +3,18 @@ package spec
 import (
 	"fmt"
 	"go/token"
+	"maps"
 	"net/url"
 	"path"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/goccy/go-yaml/ast"
-
-	"github.com/streamgen/streamgen/runtime/config"
 )
 
 func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
-	meant := d.object(root, "spec", "", "", fields{
+	top := fields{
 		"version": func(p string, v ast.Node) {
 			x, ok := d.integer(v, p)
 			if !ok {
@@ -62,78 +59,49 @@ func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
 			}
 			s.Output, s.OutputPos = out, d.posOf(v)
 		},
-		"schemas":  func(p string, v ast.Node) { d.decodeSchemas(v, p, s) },
-		"streams":  func(p string, v ast.Node) { d.decodeStreams(v, p, s) },
-		"kafka":    func(p string, v ast.Node) { d.decodeKafka(v, p, &s.Job) },
-		"batch":    func(p string, v ast.Node) { d.decodeBatch(v, p, &s.Job) },
-		"location": func(p string, v ast.Node) { d.decodeLocation(v, p, &s.Job) },
-		"workers":  func(p string, v ast.Node) { d.intField(v, p, 0, &s.Job.Workers) },
-		"semantics": func(p string, v ast.Node) {
-			d.enum(v, p, &s.Job.Semantics)
-		},
-		"onDecodeError":   func(p string, v ast.Node) { d.enum(v, p, &s.Job.OnDecodeError) },
-		"deadLetterTopic": d.optional(func(p string, v ast.Node) { s.Job.DeadLetterTopic, _ = d.topic(v, p, runtime) }),
-		"offsets": func(p string, v ast.Node) {
-			d.object(v, p, p+".", "in offsets", fields{
-				"store": func(p string, v ast.Node) { d.enum(v, p, &s.Job.OffsetsStore) },
-				"dsn":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.OffsetsDSN, nil) }),
-				"dir":   d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.OffsetsDir, nil) }),
-				"table": d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.OffsetsTable, tableName) }),
-			})
-		},
-		"sink": func(p string, v ast.Node) {
-			d.object(v, p, p+".", "in sink", fields{
-				"type":            func(p string, v ast.Node) { d.enum(v, p, &s.Job.SinkType) },
-				"dir":             d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkDir, nil) }),
-				"dsn":             d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkDSN, nil) }),
-				"table":           d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkTable, tableName) }),
-				"topic":           d.optional(func(p string, v ast.Node) { s.Job.SinkTopic, _ = d.topic(v, p, runtime) }),
-				"transactionalId": d.optional(func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.SinkTransactionalID, nil) }),
-				"value": func(p string, v ast.Node) {
-					val, ok := d.str(v, p, noRefs)
-					if !ok {
-						return
-					}
-					if !avroNameRE.MatchString(val) {
-						d.errorf(d.posOf(v), "%s: %q is not an Avro full name such as com.example.ads.EnrichedImpression", p, val)
-						return
-					}
-					s.KafkaSink.Value, s.KafkaSink.ValuePos = val, d.posOf(v)
-				},
-				"key": func(p string, v ast.Node) {
-					d.enum(v, p, words{dst: &s.KafkaSink.Key, names: []string{"string", "bytes", "int32", "int64", "none"}})
-					s.KafkaSink.KeyPos = d.posOf(v)
-				},
-				"encoding": func(p string, v ast.Node) {
-					d.enum(v, p, words{dst: &s.KafkaSink.Encoding, names: []string{"confluent", "raw", "single-object"}})
-				},
-				"partitioning": func(p string, v ast.Node) {
-					d.enum(v, p, words{dst: &s.KafkaSink.Partitioning, names: []string{"key", "input"}})
-				},
-			})
-		},
-		"retries": func(p string, v ast.Node) {
-			d.object(v, p, p+".", "in retries", fields{
-				"maxFailures": func(p string, v ast.Node) { d.intField(v, p, 1, &s.Job.MaxFailures) },
-				"backoff":     func(p string, v ast.Node) { d.duration(v, p, false, &s.Job.RetryBackoff) },
-			})
-		},
-		"shutdown": func(p string, v ast.Node) {
-			d.object(v, p, p+".", "in shutdown", fields{
-				"graceful": d.removed("a stop is always graceful, and shutdown.timeout bounds it: past the timeout the in-flight batch is abandoned, not stored, and read again on restart"),
-				"timeout":  func(p string, v ast.Node) { d.duration(v, p, false, &s.Job.ShutdownTimeout) },
-			})
-		},
-		"status": func(p string, v ast.Node) {
-			d.object(v, p, p+".", "in status", fields{
-				"addr": func(p string, v ast.Node) { d.runtimeStr(v, p, &s.Job.StatusAddr, statusAddrErr) },
-			})
-		},
-	})
+		"schemas": func(p string, v ast.Node) { d.decodeSchemas(v, p, s) },
+		"streams": func(p string, v ast.Node) { d.decodeStreams(v, p, s) },
+	}
+	// The job's settings (kafka, batch, sink, ...) are their table's
+	// (decode_settings.go).
+	fs := d.settingFields(d.settings, d.beside(s))
+	maps.Copy(fs, top)
+	meant := d.object(root, "spec", "", "", fs)
 	for _, key := range []string{"version", "name", "streams"} {
 		if !d.has(key) && !meant[key] {
 			d.errorf(d.at(key), "missing required key %q", key)
 		}
+	}
+}
+
+// beside are the keys in the objects of the job's settings that are not
+// settings: the generator's own (the kafka sink's record), and removed
+// keys.
+func (d *decoder) beside(s *Spec) map[string]func(string, ast.Node) {
+	return map[string]func(string, ast.Node){
+		"sink.value": func(p string, v ast.Node) {
+			val, ok := d.str(v, p, noRefs)
+			if !ok {
+				return
+			}
+			if !avroNameRE.MatchString(val) {
+				d.errorf(d.posOf(v), "%s: %q is not an Avro full name such as com.example.ads.EnrichedImpression", p, val)
+				return
+			}
+			s.KafkaSink.Value, s.KafkaSink.ValuePos = val, d.posOf(v)
+		},
+		"sink.key": func(p string, v ast.Node) {
+			d.enum(v, p, words{dst: &s.KafkaSink.Key, names: []string{"string", "bytes", "int32", "int64", "none"}})
+			s.KafkaSink.KeyPos = d.posOf(v)
+		},
+		"sink.encoding": func(p string, v ast.Node) {
+			d.enum(v, p, words{dst: &s.KafkaSink.Encoding, names: []string{"confluent", "raw", "single-object"}})
+		},
+		"sink.partitioning": func(p string, v ast.Node) {
+			d.enum(v, p, words{dst: &s.KafkaSink.Partitioning, names: []string{"key", "input"}})
+		},
+		"batch.pollTimeout": d.removed("nothing read it; a batch's fetch is bounded by batch.interval and the rate limits, and a stop by shutdown.timeout"),
+		"shutdown.graceful": d.removed("a stop is always graceful, and shutdown.timeout bounds it: past the timeout the in-flight batch is abandoned, not stored, and read again on restart"),
 	}
 }
 
@@ -290,127 +258,6 @@ func (d *decoder) decodeSubjects(n ast.Node, p string) []Subject {
 	return subs
 }
 
-func (d *decoder) decodeKafka(n ast.Node, p string, k *config.Job) {
-	d.object(n, p, p+".", "in kafka", fields{
-		"brokers": func(p string, v ast.Node) {
-			items, ok := d.list(v, p)
-			if !ok {
-				return
-			}
-			if len(items) == 0 {
-				d.errorf(d.posOf(v), "%s: at least one broker is required (omit the key for localhost:9092)", p)
-				return
-			}
-			var bs []string
-			for _, it := range items {
-				var b string
-				d.runtimeStr(it, p, &b, hostPortErr)
-				if b != "" {
-					bs = append(bs, b)
-				}
-			}
-			k.Brokers = bs
-		},
-		"group": func(p string, v ast.Node) {
-			d.runtimeStr(v, p, &k.Group, nonEmpty("group id"))
-		},
-		"startFrom": func(p string, v ast.Node) {
-			sf, ok := d.str(v, p, noRefs)
-			if !ok {
-				return
-			}
-			switch {
-			case strings.HasPrefix(sf, "timestamp:"):
-				if _, err := time.Parse(time.RFC3339, strings.TrimPrefix(sf, "timestamp:")); err != nil {
-					d.errorf(d.posOf(v), "%s: %q: the timestamp must be RFC3339, such as timestamp:2024-05-01T00:00:00Z", p, sf)
-					return
-				}
-			case !slices.Contains(startWords, sf):
-				d.errorf(d.posOf(v), "%s: invalid value %q; want committed, earliest, latest or timestamp:RFC3339%s", p, sf, didYouMean(sf, startWords))
-				return
-			}
-			if err := k.StartFrom.UnmarshalText([]byte(sf)); err != nil {
-				d.errorf(d.posOf(v), "%v", err)
-			}
-		},
-		"resetTo":   func(p string, v ast.Node) { d.enum(v, p, &k.ResetTo) },
-		"isolation": func(p string, v ast.Node) { d.enum(v, p, &k.Isolation) },
-		"instanceId": d.optional(func(p string, v ast.Node) {
-			d.runtimeStr(v, p, &k.InstanceID, nil)
-		}),
-		"sessionTimeout": func(p string, v ast.Node) { d.duration(v, p, true, &k.SessionTimeout) },
-		"outageLimit":    func(p string, v ast.Node) { d.duration(v, p, false, &k.OutageLimit) },
-		"tls": func(p string, v ast.Node) {
-			d.object(v, p, p+".", "in kafka.tls", fields{
-				"enabled":            func(p string, v ast.Node) { d.boolean(v, p, &k.TLS) },
-				"ca":                 func(p string, v ast.Node) { d.runtimeStr(v, p, &k.TLSCA, nil) },
-				"cert":               func(p string, v ast.Node) { d.runtimeStr(v, p, &k.TLSCert, nil) },
-				"key":                func(p string, v ast.Node) { d.runtimeStr(v, p, &k.TLSKey, nil) },
-				"insecureSkipVerify": func(p string, v ast.Node) { d.boolean(v, p, &k.TLSInsecureSkipVerify) },
-			})
-		},
-		"sasl": func(p string, v ast.Node) {
-			d.object(v, p, p+".", "in kafka.sasl", fields{
-				"mechanism": func(p string, v ast.Node) {
-					mechs := []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
-					d.runtimeStr(v, p, &k.SASLMechanism, func(m string) string {
-						if m != "" && !slices.Contains(mechs, m) {
-							return fmt.Sprintf("invalid value %q; want \"\" (no SASL), %s%s", m, orList(mechs), didYouMean(m, mechs))
-						}
-						return ""
-					})
-				},
-				"username": func(p string, v ast.Node) { d.runtimeStr(v, p, &k.SASLUsername, nil) },
-				"password": func(p string, v ast.Node) { d.runtimeStr(v, p, &k.SASLPassword, nil) },
-			})
-		},
-	})
-}
-
-func (d *decoder) decodeBatch(n ast.Node, p string, b *config.Job) {
-	d.object(n, p, p+".", "in batch", fields{
-		"interval":            func(p string, v ast.Node) { d.duration(v, p, true, &b.BatchInterval) },
-		"maxRatePerPartition": func(p string, v ast.Node) { d.intMin(v, p, 0, &b.MaxRatePerPartition) },
-		"minRatePerPartition": func(p string, v ast.Node) { d.intMin(v, p, 0, &b.MinRatePerPartition) },
-		"pollTimeout":         d.removed("nothing read it; a batch's fetch is bounded by batch.interval and the rate limits, and a stop by shutdown.timeout"),
-		"backpressure": func(p string, v ast.Node) {
-			d.object(v, p, p+".", "in batch.backpressure", fields{
-				"enabled":      func(p string, v ast.Node) { d.boolean(v, p, &b.Backpressure) },
-				"initialRate":  func(p string, v ast.Node) { d.intMin(v, p, 0, &b.BackpressureInitialRate) },
-				"proportional": func(p string, v ast.Node) { d.float(v, p, &b.BackpressureProportional) },
-				"integral":     func(p string, v ast.Node) { d.float(v, p, &b.BackpressureIntegral) },
-				"derived":      func(p string, v ast.Node) { d.float(v, p, &b.BackpressureDerived) },
-				"minRate":      func(p string, v ast.Node) { d.intMin(v, p, 1, &b.BackpressureMinRate) },
-			})
-		},
-	})
-}
-
-func (d *decoder) decodeLocation(n ast.Node, p string, l *config.Job) {
-	d.object(n, p, p+".", "in location", fields{
-		"strategy": func(p string, v ast.Node) { d.enum(v, p, &l.Location) },
-		"fixed": d.optional(func(p string, v ast.Node) {
-			l.LocationFixed = map[string]string{}
-			for _, e := range d.entries(v, p) {
-				t, part, ok := strings.Cut(e.key, "/") // topic names hold no '/'
-				if _, pok := parsePartition(part); !ok || !pok || topicErr(t) != "" {
-					d.errorf(e.keyPos, "%s: key %q must be topic/partition, such as impressions/0", p, e.key)
-					continue
-				}
-				host, ok := d.str(e.val, p+": "+e.key, noRefs)
-				if !ok {
-					continue
-				}
-				if strings.TrimSpace(host) == "" {
-					d.errorf(d.posOf(e.val), "%s: %s: host or instance must not be empty", p, e.key)
-					continue
-				}
-				l.LocationFixed[e.key] = host
-			}
-		}),
-	})
-}
-
 // urlErr explains why u is not a usable registry URL, or returns "".
 func urlErr(u string) string {
 	pu, err := url.Parse(u)
@@ -419,9 +266,6 @@ func urlErr(u string) string {
 	}
 	return ""
 }
-
-// startWords are kafka.startFrom's words besides timestamp:RFC3339.
-var startWords = config.StartKind(0).Names()[:config.StartFromTimestamp]
 
 // tableName checks a PostgreSQL table name: table or schema.table.
 func tableName(t string) string {

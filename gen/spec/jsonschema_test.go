@@ -2,6 +2,7 @@ package spec
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 func compileSchema(t *testing.T) *jsonschema.Schema {
@@ -151,4 +154,43 @@ func TestJSONSchemaRejectsErrorCases(t *testing.T) {
 	if !strings.Contains(string(JSONSchema), "2020-12") {
 		t.Error("schema does not declare draft 2020-12")
 	}
+}
+
+// TestJSONSchemaIsTheSettingsTable: the properties of the job's settings
+// in streamgen.schema.json (type, default, enum, description) are the
+// ones config.Settings gives them. Editors fetch the file, so it is
+// committed; -update rewrites it from the table.
+func TestJSONSchemaIsTheSettingsTable(t *testing.T) {
+	want, err := SchemaWithSettings(JSONSchema, config.Settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile("streamgen.schema.json", want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if !bytes.Equal(JSONSchema, want) {
+		t.Errorf("streamgen.schema.json is not the settings table's; run go test ./gen/spec -run JSONSchemaIsTheSettingsTable -update, and review the diff:\n%s", firstDiff(string(JSONSchema), string(want)))
+	}
+}
+
+// firstDiff is the first line where got and want differ, with their
+// line number.
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := range max(len(g), len(w)) {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return fmt.Sprintf("line %d:\n got %s\nwant %s", i+1, gl, wl)
+		}
+	}
+	return ""
 }

@@ -144,37 +144,6 @@ type Job struct {
 	StatusAddr string
 }
 
-// Default returns the defaults of every setting: the only place they are
-// written. The spec loader starts from it, the engine's own defaults are
-// taken from it, and the generated DefaultConfig starts from it and sets
-// only what the spec says. Group has no default here: the spec's is the
-// job name.
-func Default() Job {
-	return Job{
-		Brokers:                  []string{"localhost:9092"},
-		StartFrom:                StartCommitted(),
-		ResetTo:                  ResetEarliest,
-		Isolation:                ReadCommitted,
-		SessionTimeout:           45 * time.Second,
-		OutageLimit:              5 * time.Minute,
-		BatchInterval:            5 * time.Second,
-		MinRatePerPartition:      1,
-		BackpressureProportional: 1.0,
-		BackpressureIntegral:     0.2,
-		BackpressureDerived:      0.0,
-		BackpressureMinRate:      100,
-		Location:                 LocationConsistent,
-		Semantics:                AtLeastOnce,
-		OffsetsStore:             StoreKafka,
-		OffsetsTable:             "streamgen_offsets",
-		SinkType:                 SinkNone,
-		MaxFailures:              4,
-		RetryBackoff:             time.Second,
-		OnDecodeError:            DecodeFail,
-		StatusAddr:               ":8080",
-	}
-}
-
 // SettingError is a setting the runtime cannot run with.
 type SettingError struct {
 	// Setting is the spec key, such as "sink.type".

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,46 @@ func TestUnsupported(t *testing.T) {
 			if !strings.Contains(got[i].Error(), w) {
 				t.Errorf("error %d = %v, want %q", i, got[i], w)
 			}
+		}
+	}
+}
+
+// TestSettingsFillEveryField: each field of Job is filled by exactly one
+// setting, so a field added without its entry in Settings fails here;
+// keys and flags are unique; every default has its field's type.
+func TestSettingsFillEveryField(t *testing.T) {
+	var j Job
+	fields := map[uintptr]string{}
+	v := reflect.ValueOf(&j).Elem()
+	for i := range v.NumField() {
+		fields[v.Field(i).Addr().Pointer()] = v.Type().Field(i).Name
+	}
+	filled := map[string]string{}
+	keys, flags := map[string]bool{}, map[string]string{}
+	for _, s := range Settings() {
+		f, ok := fields[reflect.ValueOf(s.Value(&j)).Pointer()]
+		if !ok {
+			t.Errorf("%s: Value is not a pointer to a field of Job", s.Key)
+		} else if other, dup := filled[f]; dup {
+			t.Errorf("%s and %s both fill Job.%s", s.Key, other, f)
+		}
+		filled[f] = s.Key
+		if keys[s.Key] {
+			t.Errorf("%s is in Settings twice", s.Key)
+		}
+		keys[s.Key] = true
+		if other, dup := flags[FlagName(s.Key)]; dup {
+			t.Errorf("%s and %s share the flag --%s", s.Key, other, FlagName(s.Key))
+		}
+		flags[FlagName(s.Key)] = s.Key
+		s.DefaultValue() // panics on a default of another type than its field's
+		if s.NotInSpec && s.Wired {
+			t.Errorf("%s: a setting neither in the spec nor a flag", s.Key)
+		}
+	}
+	for _, f := range fields {
+		if _, ok := filled[f]; !ok {
+			t.Errorf("Job.%s: no setting fills it; add its entry to Settings", f)
 		}
 	}
 }

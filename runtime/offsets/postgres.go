@@ -26,11 +26,13 @@ import (
 
 	"github.com/streamgen/streamgen/internal/backoff"
 	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 // DefaultTable is the table Postgres keeps offsets in unless told
-// otherwise.
-const DefaultTable = "streamgen_offsets"
+// otherwise: the offsets.table setting's default (config.Settings), so
+// that a store made without a job's configuration uses the same table.
+var DefaultTable = config.Default().OffsetsTable
 
 // Postgres keeps a job's offsets in a PostgreSQL table, one row per
 // (group, topic, partition), created if missing:
