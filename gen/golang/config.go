@@ -8,7 +8,6 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
-	"github.com/streamgen/streamgen/gen/spec"
 	"github.com/streamgen/streamgen/runtime/config"
 )
 
@@ -25,8 +24,8 @@ type setting struct {
 // assigns. Runtime values keep their ${VAR} references: DefaultConfig
 // expands them when the job starts, so no secret is baked into generated
 // code.
-func specSettings(sp *spec.Spec) []setting {
-	job, def := sp.Job, config.Default()
+func specSettings(job config.Job) []setting {
+	def := config.Default()
 	jv, dv := reflect.ValueOf(job), reflect.ValueOf(def)
 	var out []setting
 	for i := range jv.NumField() {

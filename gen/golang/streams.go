@@ -10,7 +10,6 @@ import (
 
 	"github.com/streamgen/streamgen/gen/model"
 	"github.com/streamgen/streamgen/gen/names"
-	"github.com/streamgen/streamgen/gen/spec"
 	"github.com/streamgen/streamgen/runtime/config"
 )
 
@@ -58,14 +57,14 @@ func emitStreams(f *jen.File, p *model.Package) {
 		for _, s := range p.Streams {
 			g.Id(s.GoName).Op("*").Id(names.StreamBatch(s.GoName))
 		}
-		if p.Spec.Job.SinkType == config.SinkFiles {
+		if p.Job.Config.SinkType == config.SinkFiles {
 			g.Comment("Sink is the files sink: write each partition's output with")
 			g.Comment("Sink.Writer(p.OffsetRange()) from its ForeachPartition task. It")
 			g.Comment("publishes one Avro file per partition and batch after ProcessBatch")
 			g.Comment("returns, and those files are the job's offsets.")
 			g.Id("Sink").Op("*").Qual(sinkPkg, "Files").Types(goType(p.Streams[0].Value), jen.Op("*").Add(goType(p.Streams[0].Value)))
 		}
-		if p.Spec.Job.SinkType == config.SinkPostgres {
+		if p.Job.Config.SinkType == config.SinkPostgres {
 			g.Comment("Sink is the PostgreSQL sink: write the batch's output through it")
 			g.Comment("(Exec, CopyFrom, Tx) into its Table (spec sink.table). It commits")
 			g.Comment("the output with the batch's offsets, in one transaction, after")
@@ -88,10 +87,10 @@ func emitStreams(f *jen.File, p *model.Package) {
 		jen.Id("ProcessBatch").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("b").Op("*").Id("Batch")).Error(),
 	)
 	f.Line()
-	if p.Spec.Job.SinkType == config.SinkFiles || (p.KafkaSink != nil && p.KafkaSink.Passthrough) {
+	if p.Job.Config.SinkType == config.SinkFiles || (p.KafkaSink != nil && p.KafkaSink.Passthrough) {
 		emitPassthrough(f, p)
 	}
-	emitConfig(f, p.Spec)
+	emitConfig(f, p.Job)
 	emitRun(f, p)
 }
 
@@ -125,9 +124,9 @@ func emitPassthrough(f *jen.File, p *model.Package) {
 	f.Line()
 }
 
-func emitConfig(f *jen.File, sp *spec.Spec) {
+func emitConfig(f *jen.File, job model.Job) {
 	f.Commentf("JobName is the job's name (spec key name): default group id and metrics prefix.")
-	f.Const().Id("JobName").Op("=").Lit(sp.Name)
+	f.Const().Id("JobName").Op("=").Lit(job.Name)
 	f.Line()
 	f.Comment("Config is the job's configuration. runtime.JobConfig and config.Job")
 	f.Comment("document each field.")
@@ -139,7 +138,7 @@ func emitConfig(f *jen.File, sp *spec.Spec) {
 	f.Comment("at start-up. Validate reports a reference that is not set.")
 	f.Func().Id("DefaultConfig").Params().Id("Config").BlockFunc(func(g *jen.Group) {
 		g.Id("c").Op(":=").Id("Config").Values(jen.Qual(runtimePkg, "NewJobConfig").Call(jen.Id("JobName")))
-		for _, set := range specSettings(sp) {
+		for _, set := range specSettings(job.Config) {
 			g.Id("c").Dot(set.field).Op("=").Add(set.value)
 		}
 		g.Id("c").Dot("ExpandEnv").Call(jen.Qual("os", "LookupEnv"))
@@ -180,7 +179,7 @@ func emitRun(f *jen.File, p *model.Package) {
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		g.List(jen.Id("sopts"), jen.Err()).Op(":=").Id("cfg").Dot("StreamOpts").Call()
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
-		emitStores(g, p.Spec.Job, p.Streams[0].Value, p.KafkaSink)
+		emitStores(g, p.Job.Config, p.Streams[0].Value, p.KafkaSink)
 		g.List(jen.Id("e"), jen.Err()).Op(":=").Qual(runtimePkg, "New").Call(jen.Append(jen.Id("opts"), jen.Qual(runtimePkg, "JobName").Call(jen.Id("JobName"))).Op("..."))
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		if usesRegistry(p) {
@@ -239,7 +238,7 @@ func emitRun(f *jen.File, p *model.Package) {
 				switch {
 				case p.KafkaSink != nil:
 					d[jen.Id("Sink")] = jen.Id("sinkWriter")
-				case p.Spec.Job.SinkType != config.SinkNone:
+				case p.Job.Config.SinkType != config.SinkNone:
 					d[jen.Id("Sink")] = jen.Id("out")
 				}
 			})))),
@@ -247,7 +246,7 @@ func emitRun(f *jen.File, p *model.Package) {
 	})
 	f.Line()
 	f.Comment("Main runs the job as a program: DefaultConfig with each runtime setting")
-	f.Comment("overridden by its " + config.EnvPrefix(p.Spec.Name) + "* environment variable, and that by its flag")
+	f.Comment("overridden by its " + config.EnvPrefix(p.Job.Name) + "* environment variable, and that by its flag")
 	f.Comment("(--brokers, --group, --batch-interval, ...: --help lists them), logs in")
 	f.Comment("one format (--log-format text|json, --log-level), a status server with")
 	f.Comment("Prometheus metrics at /metrics, and")
