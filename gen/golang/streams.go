@@ -149,28 +149,7 @@ func emitConfig(f *jen.File, job model.Job) {
 
 // emitRun writes Run, which wires the streams onto the engine, and Main.
 func emitRun(f *jen.File, p *model.Package) {
-	for _, s := range p.Streams {
-		if len(s.KnownWriters) > 0 {
-			f.Commentf("%s are the earlier versions of %s that streamgen.lock", knownWritersVar(s), s.Value.Named.FullName)
-			f.Commentf("pins for stream %s: its single-object records name their writer by", s.Name)
-			f.Comment("fingerprint, and records of these versions are resolved to the value type.")
-			f.Var().Id(knownWritersVar(s)).Op("=").Index().String().ValuesFunc(func(g *jen.Group) {
-				for _, w := range s.KnownWriters {
-					g.Line().Lit(w)
-				}
-				g.Line()
-			})
-		}
-		if s.WriterSchema != "" {
-			what := "raw"
-			if s.Encoding == model.SingleObject {
-				what = "single-object"
-			}
-			f.Commentf("%s is the schema the producers of stream %s write its %s", names.StreamWriterSchema(s.GoName), s.Name, what)
-			f.Commentf("values with (spec writerSchema %s); they are resolved to %s.", s.WriterSchemaFile, s.Value.Named.FullName)
-			f.Const().Id(names.StreamWriterSchema(s.GoName)).Op("=").Lit(s.WriterSchema)
-		}
-	}
+	emitWriterSchemas(f, p.Streams)
 	f.Comment("Run runs the job until ctx is done or a batch fails. On cancellation it")
 	f.Comment("stops gracefully: the in-flight batch finishes and is committed, or,")
 	f.Comment("past cfg.ShutdownTimeout, is abandoned uncommitted.")
@@ -198,35 +177,7 @@ func emitRun(f *jen.File, p *model.Package) {
 			emitKafkaWriter(g, ks)
 		}
 		for _, s := range p.Streams {
-			v := streamVar(s)
-			value := valueDecoder(streamValueType(s), s.Encoding)
-			if s.Encoding == model.SingleObject && (len(s.KnownWriters) > 0 || s.WriterSchema != "") {
-				var args []jen.Code
-				if s.WriterSchema != "" {
-					args = append(args, jen.Id(names.StreamWriterSchema(s.GoName)))
-				}
-				if len(s.KnownWriters) > 0 {
-					args = append(args, jen.Id(knownWritersVar(s)).Op("..."))
-				}
-				if len(args) == 2 {
-					args = []jen.Code{jen.Append(jen.Index().String().Values(args[0]), args[1])}
-				}
-				value = jen.Qual(runtimePkg, "SingleObjectInto").Types(streamValueType(s)).Call(args...)
-			}
-			if s.WriterSchema != "" && s.Encoding == model.Raw {
-				g.List(jen.Id(v+"Value"), jen.Err()).Op(":=").Qual(runtimePkg, "RawAvroFromInto").Types(streamValueType(s)).Call(jen.Id(names.StreamWriterSchema(s.GoName)))
-				g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("stream %s: %%w", s.Name)), jen.Err())))
-				value = jen.Id(v + "Value")
-			}
-			newStream := jen.Qual(runtimePkg, "NewStreamInto")
-			if s.Key == nil {
-				newStream = newStream.Types(jen.Struct()) // a nil key decoder names no type
-			}
-			g.List(jen.Id(v), jen.Err()).Op(":=").Add(newStream).Call(
-				jen.Id("e"), jen.Lit(s.Name), consumerStrategy(s.Consumer), keyDecoder(s), value,
-				jen.Id("sopts").Op("..."),
-			)
-			g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+			emitStreamWiring(g, s)
 		}
 		g.Comment("A missing output topic fails the start, naming it, not every batch.")
 		g.If(jen.Err().Op(":=").Id("e").Dot("CheckOutputTopics").Call(jen.Id("ctx"), jen.Id("cfg").Dot("OutputTopics").Call().Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
@@ -245,8 +196,76 @@ func emitRun(f *jen.File, p *model.Package) {
 		)))
 	})
 	f.Line()
+	emitMain(f, p.Job.Name)
+}
+
+// emitWriterSchemas writes the writer schemas Run resolves streams' records
+// against: the versions streamgen.lock pins for single-object streams and
+// the spec's writerSchema of raw ones.
+func emitWriterSchemas(f *jen.File, streams []*model.Stream) {
+	for _, s := range streams {
+		if len(s.KnownWriters) > 0 {
+			f.Commentf("%s are the earlier versions of %s that streamgen.lock", knownWritersVar(s), s.Value.Named.FullName)
+			f.Commentf("pins for stream %s: its single-object records name their writer by", s.Name)
+			f.Comment("fingerprint, and records of these versions are resolved to the value type.")
+			f.Var().Id(knownWritersVar(s)).Op("=").Index().String().ValuesFunc(func(g *jen.Group) {
+				for _, w := range s.KnownWriters {
+					g.Line().Lit(w)
+				}
+				g.Line()
+			})
+		}
+		if s.WriterSchema != "" {
+			what := "raw"
+			if s.Encoding == model.SingleObject {
+				what = "single-object"
+			}
+			f.Commentf("%s is the schema the producers of stream %s write its %s", names.StreamWriterSchema(s.GoName), s.Name, what)
+			f.Commentf("values with (spec writerSchema %s); they are resolved to %s.", s.WriterSchemaFile, s.Value.Named.FullName)
+			f.Const().Id(names.StreamWriterSchema(s.GoName)).Op("=").Lit(s.WriterSchema)
+		}
+	}
+}
+
+// emitStreamWiring writes Run's creation of stream s on the engine e, with
+// its consumer strategy and its key and value decoders.
+func emitStreamWiring(g *jen.Group, s *model.Stream) {
+	v := streamVar(s)
+	value := valueDecoder(streamValueType(s), s.Encoding)
+	if s.Encoding == model.SingleObject && (len(s.KnownWriters) > 0 || s.WriterSchema != "") {
+		var args []jen.Code
+		if s.WriterSchema != "" {
+			args = append(args, jen.Id(names.StreamWriterSchema(s.GoName)))
+		}
+		if len(s.KnownWriters) > 0 {
+			args = append(args, jen.Id(knownWritersVar(s)).Op("..."))
+		}
+		if len(args) == 2 {
+			args = []jen.Code{jen.Append(jen.Index().String().Values(args[0]), args[1])}
+		}
+		value = jen.Qual(runtimePkg, "SingleObjectInto").Types(streamValueType(s)).Call(args...)
+	}
+	if s.WriterSchema != "" && s.Encoding == model.Raw {
+		g.List(jen.Id(v+"Value"), jen.Err()).Op(":=").Qual(runtimePkg, "RawAvroFromInto").Types(streamValueType(s)).Call(jen.Id(names.StreamWriterSchema(s.GoName)))
+		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("stream %s: %%w", s.Name)), jen.Err())))
+		value = jen.Id(v + "Value")
+	}
+	newStream := jen.Qual(runtimePkg, "NewStreamInto")
+	if s.Key == nil {
+		newStream = newStream.Types(jen.Struct()) // a nil key decoder names no type
+	}
+	g.List(jen.Id(v), jen.Err()).Op(":=").Add(newStream).Call(
+		jen.Id("e"), jen.Lit(s.Name), consumerStrategy(s.Consumer), keyDecoder(s), value,
+		jen.Id("sopts").Op("..."),
+	)
+	g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+}
+
+// emitMain writes Main and MainFunc, which run the job as a program; its
+// environment variables are named after jobName.
+func emitMain(f *jen.File, jobName string) {
 	f.Comment("Main runs the job as a program: DefaultConfig with each runtime setting")
-	f.Comment("overridden by its " + config.EnvPrefix(p.Job.Name) + "* environment variable, and that by its flag")
+	f.Comment("overridden by its " + config.EnvPrefix(jobName) + "* environment variable, and that by its flag")
 	f.Comment("(--brokers, --group, --batch-interval, ...: --help lists them), logs in")
 	f.Comment("one format (--log-format text|json, --log-level), a status server with")
 	f.Comment("Prometheus metrics at /metrics, and")
