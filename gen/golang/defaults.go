@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 
@@ -131,6 +132,9 @@ func defaultExpr(t *model.Type, v any) (jen.Code, error) {
 		f, err := strconv.ParseFloat(string(n), 64)
 		if err != nil || f != float64(int64(f)) {
 			return 0, fmt.Errorf("%s is not an integer", n)
+		}
+		if limit := math.Ldexp(1, bits-1); f < -limit || f >= limit {
+			return 0, fmt.Errorf("%s is out of the range of a %d-bit integer", n, bits)
 		}
 		return int64(f), nil
 	}
