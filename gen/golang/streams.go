@@ -241,7 +241,7 @@ func emitStreamWiring(g *jen.Group, s *model.Stream) {
 			args = append(args, jen.Id(knownWritersVar(s)).Op("..."))
 		}
 		if len(args) == 2 {
-			args = []jen.Code{jen.Append(jen.Index().String().Values(args[0]), args[1])}
+			args = []jen.Code{jen.Append(jen.Index().String().Values(args[0]), args[1]).Op("...")}
 		}
 		value = jen.Qual(runtimePkg, "SingleObjectInto").Types(streamValueType(s)).Call(args...)
 	}
