@@ -197,14 +197,14 @@ func (g *generated) fieldType(name, field string) string {
 	return ""
 }
 
-// squash collapses each run of spaces and tabs to one space, so that
-// gofmt's alignment does not matter to contains and lacks.
+// squash collapses each run of white space to one space, so that gofmt's
+// alignment and line breaks do not matter to contains and lacks.
 func squash(s string) string { return blanks.ReplaceAllString(s, " ") }
 
-var blanks = regexp.MustCompile(`[ \t]+`)
+var blanks = regexp.MustCompile(`\s+`)
 
-// contains fails t unless src holds every one of wants, up to runs of
-// blanks; the packages generated code imports are written by their
+// contains fails t unless src holds every one of wants, up to white
+// space; the packages generated code imports are written by their
 // aliases (sgcodec, ...).
 func contains(t *testing.T, what, src string, wants ...string) {
 	t.Helper()
