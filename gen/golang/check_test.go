@@ -8,6 +8,7 @@ import (
 	"go/format"
 	"go/importer"
 	"go/parser"
+	"go/printer"
 	"go/token"
 	"go/types"
 	"io"
@@ -121,7 +122,8 @@ func (g *generated) fn(recv, name string) string {
 				continue
 			}
 			var b bytes.Buffer
-			if err := format.Node(&b, g.fset, fd); err != nil {
+			// With the file's comments, which a bare FuncDecl does not print.
+			if err := format.Node(&b, g.fset, &printer.CommentedNode{Node: fd, Comments: af.Comments}); err != nil {
 				panic(err)
 			}
 			return b.String()
