@@ -358,6 +358,8 @@ func (wg *writerGen) skip(g *jen.Group, w avro.Schema, visiting map[string]bool)
 	w = deref(w)
 	d := func(m string, args ...jen.Code) { g.Id("d").Dot(m).Call(args...) }
 	switch s := w.(type) {
+	case *avro.NullSchema:
+		return true // nothing to read
 	case *avro.PrimitiveSchema:
 		switch s.Type() {
 		case avro.Null:
