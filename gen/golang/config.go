@@ -9,7 +9,6 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
-	"github.com/streamgen/streamgen/gen/spec"
 	"github.com/streamgen/streamgen/runtime/config"
 )
 
@@ -27,8 +26,8 @@ type setting struct {
 // references: DefaultConfig expands them when the job starts, so no
 // secret is baked into generated code; nor are the settings the spec has
 // no key for (the job's registry credentials).
-func specSettings(sp *spec.Spec) []setting {
-	job, def := sp.Job, config.Default()
+func specSettings(job config.Job) []setting {
+	def := config.Default()
 	table := config.Settings()
 	jobType := reflect.TypeFor[config.Job]()
 	index := func(s config.Setting) int {

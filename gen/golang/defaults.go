@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 
@@ -112,6 +113,49 @@ func avroBytes(v any) ([]byte, error) {
 // The expressions call the same runtime conversions as decoding, so that
 // NewT equals what reading a datum without the field gives.
 func defaultExpr(t *model.Type, v any) (jen.Code, error) {
+	switch t.Kind {
+	case model.Null:
+		return nil, nil
+	case model.Boolean:
+		b, ok := v.(bool)
+		if !ok {
+			return nil, fmt.Errorf("%v is not a boolean", v)
+		}
+		return jen.Lit(b), nil
+	case model.Int, model.Long, model.Float, model.Double:
+		return numberDefault(t, v)
+	case model.String:
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("%v is not a string", v)
+		}
+		return jen.Lit(s), nil
+	case model.Bytes, model.Fixed:
+		return bytesDefault(t, v)
+	case model.Enum:
+		s, ok := v.(string)
+		i := slices.Index(t.Named.Symbols, s)
+		if !ok || i < 0 {
+			return nil, fmt.Errorf("%v is not a symbol of %s", v, t.Named.FullName)
+		}
+		return jen.Id(t.Named.SymbolGoNames[i]), nil
+	case model.Record:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%v is not an object", v)
+		}
+		return recordLit(t.Named, obj)
+	case model.Array, model.Map:
+		return collectionDefault(t, v)
+	case model.Optional, model.Union:
+		return unionDefault(t, v)
+	}
+	return nil, fmt.Errorf("no default for an Avro %s", t.Kind)
+}
+
+// numberDefault is defaultExpr of an int, long, float or double (and
+// their logical types).
+func numberDefault(t *model.Type, v any) (jen.Code, error) {
 	num := func() (json.Number, error) {
 		n, ok := v.(json.Number)
 		if !ok {
@@ -132,18 +176,13 @@ func defaultExpr(t *model.Type, v any) (jen.Code, error) {
 		if err != nil || f != float64(int64(f)) {
 			return 0, fmt.Errorf("%s is not an integer", n)
 		}
+		if limit := math.Ldexp(1, bits-1); f < -limit || f >= limit {
+			return 0, fmt.Errorf("%s is out of the range of a %d-bit integer", n, bits)
+		}
 		return int64(f), nil
 	}
 	conv := func(fn string, arg jen.Code) jen.Code { return jen.Qual(codecPkg, fn).Call(arg) }
 	switch t.Kind {
-	case model.Null:
-		return nil, nil
-	case model.Boolean:
-		b, ok := v.(bool)
-		if !ok {
-			return nil, fmt.Errorf("%v is not a boolean", v)
-		}
-		return jen.Lit(b), nil
 	case model.Int:
 		i, err := integer(32)
 		if err != nil {
@@ -185,53 +224,45 @@ func defaultExpr(t *model.Type, v any) (jen.Code, error) {
 			return jen.Lit(float32(f)), nil
 		}
 		return jen.Lit(f), nil
-	case model.String:
-		s, ok := v.(string)
-		if !ok {
-			return nil, fmt.Errorf("%v is not a string", v)
+	}
+	return nil, fmt.Errorf("no default for an Avro %s", t.Kind)
+}
+
+// bytesDefault is defaultExpr of bytes and fixed (and their logical
+// types): v is a string of code points 0-255.
+func bytesDefault(t *model.Type, v any) (jen.Code, error) {
+	b, err := avroBytes(v)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case t.Logical == model.Decimal:
+		return jen.Qual(codecPkg, "DecimalFromBytes").Call(jen.Index().Byte().Parens(jen.Lit(string(b))), jen.Lit(t.Scale)), nil
+	case t.Logical == model.Duration:
+		if len(b) != 12 {
+			return nil, fmt.Errorf("duration default of %d bytes, want 12", len(b))
 		}
-		return jen.Lit(s), nil
-	case model.Bytes, model.Fixed:
-		b, err := avroBytes(v)
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case t.Logical == model.Decimal:
-			return jen.Qual(codecPkg, "DecimalFromBytes").Call(jen.Index().Byte().Parens(jen.Lit(string(b))), jen.Lit(t.Scale)), nil
-		case t.Logical == model.Duration:
-			if len(b) != 12 {
-				return nil, fmt.Errorf("duration default of %d bytes, want 12", len(b))
-			}
-			return jen.Qual(codecPkg, "Duration").Values(jen.Dict{
-				jen.Id("Months"):       jen.Lit(int(binary.LittleEndian.Uint32(b))),
-				jen.Id("Days"):         jen.Lit(int(binary.LittleEndian.Uint32(b[4:]))),
-				jen.Id("Milliseconds"): jen.Lit(int(binary.LittleEndian.Uint32(b[8:]))),
-			}), nil
-		case t.Kind == model.Bytes:
-			return jen.Index().Byte().Parens(jen.Lit(string(b))), nil
-		}
-		if len(b) != t.Named.Size {
-			return nil, fmt.Errorf("fixed default of %d bytes, want %d", len(b), t.Named.Size)
-		}
-		return jen.Id(t.Named.GoName).ValuesFunc(func(g *jen.Group) {
-			for _, c := range b {
-				g.Lit(int(c))
-			}
+		return jen.Qual(codecPkg, "Duration").Values(jen.Dict{
+			jen.Id("Months"):       jen.Lit(int(binary.LittleEndian.Uint32(b))),
+			jen.Id("Days"):         jen.Lit(int(binary.LittleEndian.Uint32(b[4:]))),
+			jen.Id("Milliseconds"): jen.Lit(int(binary.LittleEndian.Uint32(b[8:]))),
 		}), nil
-	case model.Enum:
-		s, ok := v.(string)
-		i := slices.Index(t.Named.Symbols, s)
-		if !ok || i < 0 {
-			return nil, fmt.Errorf("%v is not a symbol of %s", v, t.Named.FullName)
+	case t.Kind == model.Bytes:
+		return jen.Index().Byte().Parens(jen.Lit(string(b))), nil
+	}
+	if len(b) != t.Named.Size {
+		return nil, fmt.Errorf("fixed default of %d bytes, want %d", len(b), t.Named.Size)
+	}
+	return jen.Id(t.Named.GoName).ValuesFunc(func(g *jen.Group) {
+		for _, c := range b {
+			g.Lit(int(c))
 		}
-		return jen.Id(t.Named.SymbolGoNames[i]), nil
-	case model.Record:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("%v is not an object", v)
-		}
-		return recordLit(t.Named, obj)
+	}), nil
+}
+
+// collectionDefault is defaultExpr of an array or a map.
+func collectionDefault(t *model.Type, v any) (jen.Code, error) {
+	switch t.Kind {
 	case model.Array:
 		items, ok := v.([]any)
 		if !ok {
@@ -264,6 +295,14 @@ func defaultExpr(t *model.Type, v any) (jen.Code, error) {
 			}
 		}))
 		return lit, err
+	}
+	return nil, fmt.Errorf("no default for an Avro %s", t.Kind)
+}
+
+// unionDefault is defaultExpr of a union: a value of its first branch,
+// nil when that is null.
+func unionDefault(t *model.Type, v any) (jen.Code, error) {
+	switch t.Kind {
 	case model.Optional:
 		// A union's default is a value of its first branch.
 		if t.NullIndex == 0 {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/streamgen/streamgen/gen/model"
 	"github.com/streamgen/streamgen/gen/names"
-	"github.com/streamgen/streamgen/gen/spec"
 	"github.com/streamgen/streamgen/runtime/config"
 )
 
@@ -58,14 +57,14 @@ func emitStreams(f *jen.File, p *model.Package) {
 		for _, s := range p.Streams {
 			g.Id(s.GoName).Op("*").Id(names.StreamBatch(s.GoName))
 		}
-		if p.Spec.Job.SinkType == config.SinkFiles {
+		if p.Job.Config.SinkType == config.SinkFiles {
 			g.Comment("Sink is the files sink: write each partition's output with")
 			g.Comment("Sink.Writer(p.OffsetRange()) from its ForeachPartition task. It")
 			g.Comment("publishes one Avro file per partition and batch after ProcessBatch")
 			g.Comment("returns, and those files are the job's offsets.")
 			g.Id("Sink").Op("*").Qual(sinkPkg, "Files").Types(goType(p.Streams[0].Value), jen.Op("*").Add(goType(p.Streams[0].Value)))
 		}
-		if p.Spec.Job.SinkType == config.SinkPostgres {
+		if p.Job.Config.SinkType == config.SinkPostgres {
 			g.Comment("Sink is the PostgreSQL sink: write the batch's output through it")
 			g.Comment("(Exec, CopyFrom, Tx) into its Table (spec sink.table). It commits")
 			g.Comment("the output with the batch's offsets, in one transaction, after")
@@ -88,10 +87,10 @@ func emitStreams(f *jen.File, p *model.Package) {
 		jen.Id("ProcessBatch").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("b").Op("*").Id("Batch")).Error(),
 	)
 	f.Line()
-	if p.Spec.Job.SinkType == config.SinkFiles || (p.KafkaSink != nil && p.KafkaSink.Passthrough) {
+	if p.Job.Config.SinkType == config.SinkFiles || (p.KafkaSink != nil && p.KafkaSink.Passthrough) {
 		emitPassthrough(f, p)
 	}
-	emitConfig(f, p.Spec)
+	emitConfig(f, p.Job)
 	emitRun(f, p)
 }
 
@@ -125,9 +124,9 @@ func emitPassthrough(f *jen.File, p *model.Package) {
 	f.Line()
 }
 
-func emitConfig(f *jen.File, sp *spec.Spec) {
+func emitConfig(f *jen.File, job model.Job) {
 	f.Commentf("JobName is the job's name (spec key name): default group id and metrics prefix.")
-	f.Const().Id("JobName").Op("=").Lit(sp.Name)
+	f.Const().Id("JobName").Op("=").Lit(job.Name)
 	f.Line()
 	f.Comment("Config is the job's configuration. runtime.JobConfig and config.Job")
 	f.Comment("document each field.")
@@ -139,7 +138,7 @@ func emitConfig(f *jen.File, sp *spec.Spec) {
 	f.Comment("at start-up. Validate reports a reference that is not set.")
 	f.Func().Id("DefaultConfig").Params().Id("Config").BlockFunc(func(g *jen.Group) {
 		g.Id("c").Op(":=").Id("Config").Values(jen.Qual(runtimePkg, "NewJobConfig").Call(jen.Id("JobName")))
-		for _, set := range specSettings(sp) {
+		for _, set := range specSettings(job.Config) {
 			g.Id("c").Dot(set.field).Op("=").Add(set.value)
 		}
 		g.Id("c").Dot("ExpandEnv").Call(jen.Qual("os", "LookupEnv"))
@@ -150,7 +149,61 @@ func emitConfig(f *jen.File, sp *spec.Spec) {
 
 // emitRun writes Run, which wires the streams onto the engine, and Main.
 func emitRun(f *jen.File, p *model.Package) {
-	for _, s := range p.Streams {
+	emitWriterSchemas(f, p.Streams)
+	f.Comment("Run runs the job until ctx is done or a batch fails. On cancellation it")
+	f.Comment("stops gracefully: the in-flight batch finishes and is committed, or,")
+	f.Comment("past cfg.ShutdownTimeout, is abandoned uncommitted.")
+	f.Func().Id("Run").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("cfg").Id("Config"), jen.Id("h").Id("Handler")).Error().BlockFunc(func(g *jen.Group) {
+		g.List(jen.Id("opts"), jen.Err()).Op(":=").Id("cfg").Dot("EngineOpts").Call()
+		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+		g.List(jen.Id("sopts"), jen.Err()).Op(":=").Id("cfg").Dot("StreamOpts").Call()
+		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+		emitStores(g, p.Job.Config, p.Streams[0].Value, p.KafkaSink)
+		g.List(jen.Id("e"), jen.Err()).Op(":=").Qual(runtimePkg, "New").Call(jen.Append(jen.Id("opts"), jen.Qual(runtimePkg, "JobName").Call(jen.Id("JobName"))).Op("..."))
+		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+		if usesRegistry(p) {
+			g.Comment("Confluent-framed records name their writer schema by id; with a")
+			g.Comment("registry it is looked up and resolved against the generated types.")
+			g.Var().Id("reg").Op("*").Qual(runtimePkg, "SchemaRegistry")
+			g.If(jen.Id("cfg").Dot("RegistryURL").Op("!=").Lit("")).Block(
+				jen.List(jen.Id("regOpts"), jen.Err()).Op(":=").Id("cfg").Dot("RegistryOpts").Call(),
+				jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+				jen.If(jen.List(jen.Id("reg"), jen.Err()).Op("=").Qual(runtimePkg, "NewSchemaRegistry").Call(jen.Id("cfg").Dot("RegistryURL"), jen.Id("regOpts").Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+				jen.Id("reg").Dot("Log").Op("=").Id("e").Dot("Logger").Call(),
+				jen.Id("reg").Dot("Hook").Op("=").Id("e").Dot("RegistryHook").Call(),
+			)
+		}
+		if ks := p.KafkaSink; ks != nil {
+			emitKafkaWriter(g, ks)
+		}
+		for _, s := range p.Streams {
+			emitStreamWiring(g, s)
+		}
+		g.Comment("A missing output topic fails the start, naming it, not every batch.")
+		g.If(jen.Err().Op(":=").Id("e").Dot("CheckOutputTopics").Call(jen.Id("ctx"), jen.Id("cfg").Dot("OutputTopics").Call().Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+		g.Return(jen.Id("e").Dot("Run").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("bs").Op("*").Qual(runtimePkg, "JobBatch")).Error().Block(
+			jen.Return(jen.Id("h").Dot("ProcessBatch").Call(jen.Id("ctx"), jen.Op("&").Id("Batch").Values(jen.DictFunc(func(d jen.Dict) {
+				for _, s := range p.Streams {
+					d[jen.Id(s.GoName)] = jen.Id(streamVar(s)).Dot("Batch").Call(jen.Id("bs"))
+				}
+				switch {
+				case p.KafkaSink != nil:
+					d[jen.Id("Sink")] = jen.Id("sinkWriter")
+				case p.Job.Config.SinkType != config.SinkNone:
+					d[jen.Id("Sink")] = jen.Id("out")
+				}
+			})))),
+		)))
+	})
+	f.Line()
+	emitMain(f, p.Job.Name)
+}
+
+// emitWriterSchemas writes the writer schemas Run resolves streams' records
+// against: the versions streamgen.lock pins for single-object streams and
+// the spec's writerSchema of raw ones.
+func emitWriterSchemas(f *jen.File, streams []*model.Stream) {
+	for _, s := range streams {
 		if len(s.KnownWriters) > 0 {
 			f.Commentf("%s are the earlier versions of %s that streamgen.lock", knownWritersVar(s), s.Value.Named.FullName)
 			f.Commentf("pins for stream %s: its single-object records name their writer by", s.Name)
@@ -172,82 +225,47 @@ func emitRun(f *jen.File, p *model.Package) {
 			f.Const().Id(names.StreamWriterSchema(s.GoName)).Op("=").Lit(s.WriterSchema)
 		}
 	}
-	f.Comment("Run runs the job until ctx is done or a batch fails. On cancellation it")
-	f.Comment("stops gracefully: the in-flight batch finishes and is committed, or,")
-	f.Comment("past cfg.ShutdownTimeout, is abandoned uncommitted.")
-	f.Func().Id("Run").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("cfg").Id("Config"), jen.Id("h").Id("Handler")).Error().BlockFunc(func(g *jen.Group) {
-		g.List(jen.Id("opts"), jen.Err()).Op(":=").Id("cfg").Dot("EngineOpts").Call()
-		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
-		g.List(jen.Id("sopts"), jen.Err()).Op(":=").Id("cfg").Dot("StreamOpts").Call()
-		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
-		emitStores(g, p.Spec.Job, p.Streams[0].Value, p.KafkaSink)
-		g.List(jen.Id("e"), jen.Err()).Op(":=").Qual(runtimePkg, "New").Call(jen.Append(jen.Id("opts"), jen.Qual(runtimePkg, "JobName").Call(jen.Id("JobName"))).Op("..."))
-		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
-		if usesRegistry(p) {
-			g.Comment("Confluent-framed records name their writer schema by id; with a")
-			g.Comment("registry it is looked up and resolved against the generated types.")
-			g.Var().Id("reg").Op("*").Qual(runtimePkg, "SchemaRegistry")
-			g.If(jen.Id("cfg").Dot("RegistryURL").Op("!=").Lit("")).Block(
-				jen.List(jen.Id("regOpts"), jen.Err()).Op(":=").Id("cfg").Dot("RegistryOpts").Call(),
-				jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-				jen.If(jen.List(jen.Id("reg"), jen.Err()).Op("=").Qual(runtimePkg, "NewSchemaRegistry").Call(jen.Id("cfg").Dot("RegistryURL"), jen.Id("regOpts").Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-				jen.Id("reg").Dot("Log").Op("=").Id("e").Dot("Logger").Call(),
-				jen.Id("reg").Dot("Hook").Op("=").Id("e").Dot("RegistryHook").Call(),
-			)
+}
+
+// emitStreamWiring writes Run's creation of stream s on the engine e, with
+// its consumer strategy and its key and value decoders.
+func emitStreamWiring(g *jen.Group, s *model.Stream) {
+	v := streamVar(s)
+	value := valueDecoder(streamValueType(s), s.Encoding)
+	if s.Encoding == model.SingleObject && (len(s.KnownWriters) > 0 || s.WriterSchema != "") {
+		var args []jen.Code
+		if s.WriterSchema != "" {
+			args = append(args, jen.Id(names.StreamWriterSchema(s.GoName)))
 		}
-		if ks := p.KafkaSink; ks != nil {
-			emitKafkaWriter(g, ks)
+		if len(s.KnownWriters) > 0 {
+			args = append(args, jen.Id(knownWritersVar(s)).Op("..."))
 		}
-		for _, s := range p.Streams {
-			v := streamVar(s)
-			value := valueDecoder(streamValueType(s), s.Encoding)
-			if s.Encoding == model.SingleObject && (len(s.KnownWriters) > 0 || s.WriterSchema != "") {
-				var args []jen.Code
-				if s.WriterSchema != "" {
-					args = append(args, jen.Id(names.StreamWriterSchema(s.GoName)))
-				}
-				if len(s.KnownWriters) > 0 {
-					args = append(args, jen.Id(knownWritersVar(s)).Op("..."))
-				}
-				if len(args) == 2 {
-					args = []jen.Code{jen.Append(jen.Index().String().Values(args[0]), args[1])}
-				}
-				value = jen.Qual(runtimePkg, "SingleObjectInto").Types(streamValueType(s)).Call(args...)
-			}
-			if s.WriterSchema != "" && s.Encoding == model.Raw {
-				g.List(jen.Id(v+"Value"), jen.Err()).Op(":=").Qual(runtimePkg, "RawAvroFromInto").Types(streamValueType(s)).Call(jen.Id(names.StreamWriterSchema(s.GoName)))
-				g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("stream %s: %%w", s.Name)), jen.Err())))
-				value = jen.Id(v + "Value")
-			}
-			newStream := jen.Qual(runtimePkg, "NewStreamInto")
-			if s.Key == nil {
-				newStream = newStream.Types(jen.Struct()) // a nil key decoder names no type
-			}
-			g.List(jen.Id(v), jen.Err()).Op(":=").Add(newStream).Call(
-				jen.Id("e"), jen.Lit(s.Name), consumerStrategy(s.Consumer), keyDecoder(s), value,
-				jen.Id("sopts").Op("..."),
-			)
-			g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+		if len(args) == 2 {
+			args = []jen.Code{jen.Append(jen.Index().String().Values(args[0]), args[1]).Op("...")}
 		}
-		g.Comment("A missing output topic fails the start, naming it, not every batch.")
-		g.If(jen.Err().Op(":=").Id("e").Dot("CheckOutputTopics").Call(jen.Id("ctx"), jen.Id("cfg").Dot("OutputTopics").Call().Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
-		g.Return(jen.Id("e").Dot("Run").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("bs").Op("*").Qual(runtimePkg, "JobBatch")).Error().Block(
-			jen.Return(jen.Id("h").Dot("ProcessBatch").Call(jen.Id("ctx"), jen.Op("&").Id("Batch").Values(jen.DictFunc(func(d jen.Dict) {
-				for _, s := range p.Streams {
-					d[jen.Id(s.GoName)] = jen.Id(streamVar(s)).Dot("Batch").Call(jen.Id("bs"))
-				}
-				switch {
-				case p.KafkaSink != nil:
-					d[jen.Id("Sink")] = jen.Id("sinkWriter")
-				case p.Spec.Job.SinkType != config.SinkNone:
-					d[jen.Id("Sink")] = jen.Id("out")
-				}
-			})))),
-		)))
-	})
-	f.Line()
+		value = jen.Qual(runtimePkg, "SingleObjectInto").Types(streamValueType(s)).Call(args...)
+	}
+	if s.WriterSchema != "" && s.Encoding == model.Raw {
+		g.List(jen.Id(v+"Value"), jen.Err()).Op(":=").Qual(runtimePkg, "RawAvroFromInto").Types(streamValueType(s)).Call(jen.Id(names.StreamWriterSchema(s.GoName)))
+		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("stream %s: %%w", s.Name)), jen.Err())))
+		value = jen.Id(v + "Value")
+	}
+	newStream := jen.Qual(runtimePkg, "NewStreamInto")
+	if s.Key == nil {
+		newStream = newStream.Types(jen.Struct()) // a nil key decoder names no type
+	}
+	g.List(jen.Id(v), jen.Err()).Op(":=").Add(newStream).Call(
+		jen.Id("e"), jen.Lit(s.Name), consumerStrategy(s.Consumer), keyDecoder(s), value,
+		jen.Id("sopts").Op("..."),
+	)
+	g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+}
+
+// emitMain writes Main and MainFunc, which run the job as a program; its
+// environment variables are named after jobName.
+func emitMain(f *jen.File, jobName string) {
 	f.Comment("Main runs the job as a program: DefaultConfig with each runtime setting")
-	f.Comment("overridden by its " + config.EnvPrefix(p.Spec.Name) + "* environment variable, and that by its flag")
+	f.Comment("overridden by its " + config.EnvPrefix(jobName) + "* environment variable, and that by its flag")
 	f.Comment("(--brokers, --group, --batch-interval, ...: --help lists them), logs in")
 	f.Comment("one format (--log-format text|json, --log-level), a status server with")
 	f.Comment("Prometheus metrics at /metrics, and")

@@ -358,6 +358,8 @@ func (wg *writerGen) skip(g *jen.Group, w avro.Schema, visiting map[string]bool)
 	w = deref(w)
 	d := func(m string, args ...jen.Code) { g.Id("d").Dot(m).Call(args...) }
 	switch s := w.(type) {
+	case *avro.NullSchema:
+		return true // nothing to read
 	case *avro.PrimitiveSchema:
 		switch s.Type() {
 		case avro.Null:
@@ -405,38 +407,38 @@ func (wg *writerGen) skip(g *jen.Group, w avro.Schema, visiting map[string]bool)
 			}
 		})
 		return ok
-	case *avro.ArraySchema, *avro.MapSchema:
-		var elem avro.Schema
-		isMap := false
-		if a, ok := s.(*avro.ArraySchema); ok {
-			elem = a.Items()
-		} else {
-			elem = s.(*avro.MapSchema).Values()
-			isMap = true
-		}
-		n := wg.e.local("n")
-		ok := true
-		min := 1 // the fewest bytes an item takes, so corrupt counts are caught
-		if deref(elem).Type() == avro.Null && !isMap {
-			min = 0
-		}
-		g.For(
-			jen.Id(n).Op(":=").Id("d").Dot("BlockCount").Call(jen.Lit(min)),
-			jen.Id(n).Op(">").Lit(0),
-			jen.Id(n).Op("=").Id("d").Dot("BlockCount").Call(jen.Lit(min)),
-		).BlockFunc(func(g *jen.Group) {
-			g.For(jen.Range().Id(n)).BlockFunc(func(g *jen.Group) {
-				if isMap {
-					g.Id("d").Dot("SkipBytes").Call()
-				}
-				if !wg.skip(g, elem, visiting) {
-					ok = false
-				}
-			})
-		})
-		return ok
+	case *avro.ArraySchema:
+		return wg.skipItems(g, s.Items(), false, visiting)
+	case *avro.MapSchema:
+		return wg.skipItems(g, s.Values(), true, visiting)
 	}
 	return false
+}
+
+// skipItems appends statements that read past an array of elem, or a map
+// of elem values.
+func (wg *writerGen) skipItems(g *jen.Group, elem avro.Schema, isMap bool, visiting map[string]bool) bool {
+	n := wg.e.local("n")
+	ok := true
+	min := 1 // the fewest bytes an item takes, so corrupt counts are caught
+	if deref(elem).Type() == avro.Null && !isMap {
+		min = 0
+	}
+	g.For(
+		jen.Id(n).Op(":=").Id("d").Dot("BlockCount").Call(jen.Lit(min)),
+		jen.Id(n).Op(">").Lit(0),
+		jen.Id(n).Op("=").Id("d").Dot("BlockCount").Call(jen.Lit(min)),
+	).BlockFunc(func(g *jen.Group) {
+		g.For(jen.Range().Id(n)).BlockFunc(func(g *jen.Group) {
+			if isMap {
+				g.Id("d").Dot("SkipBytes").Call()
+			}
+			if !wg.skip(g, elem, visiting) {
+				ok = false
+			}
+		})
+	})
+	return ok
 }
 
 // writerDecodersDoc describes the writers a record's resolver specializes.

@@ -4,7 +4,7 @@
 // It holds no behaviour of its own, so that each stage can be tested alone.
 package model
 
-import "github.com/streamgen/streamgen/gen/spec"
+import "github.com/streamgen/streamgen/runtime/config"
 
 // Kind is the shape of an Avro type.
 type Kind int
@@ -215,15 +215,29 @@ type Offset struct {
 // Package is everything emitted into one generated Go package.
 type Package struct {
 	Name string
-	// Spec is the job spec, which the emitter reads for the job's
-	// configuration (Config's defaults) until that too is resolved here.
-	Spec    *spec.Spec
+	// Job is the job the package runs, as the spec names and configures it.
+	Job     Job
 	Named   []*Named // in definition order
 	Unions  []*Sealed
 	Streams []*Stream
 	Sources []string // where the schemas came from, for the file header
 	// KafkaSink is the Kafka sink's output, nil with another sink.
 	KafkaSink *KafkaSink
+}
+
+// Job is the job a package runs: its name and the configuration the spec
+// gives it, resolved from the spec so that the emitter reads no spec.
+type Job struct {
+	// Name is the spec's job name: the generated JobName, the default
+	// group id and metrics prefix, and what the prefix of the job's
+	// environment variables derives from (config.EnvPrefix).
+	Name string
+	// Config is the job's configuration as the spec resolves it
+	// (spec.Spec.Job): config.Default with what the spec sets, runtime
+	// values keeping their ${VAR} references. The generated DefaultConfig
+	// assigns the fields that differ from config.Default, and the sink
+	// type and offset store choose the wiring Run emits.
+	Config config.Job
 }
 
 // KafkaSink is what the Kafka sink writes, resolved from the spec's sink

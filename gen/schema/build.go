@@ -29,7 +29,7 @@ var reserved = append([]string{"Streams"}, names.JobNames...)
 func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 	b := &builder{
 		set:    set,
-		pkg:    &model.Package{Name: sp.Package, Spec: sp, Sources: sources},
+		pkg:    &model.Package{Name: sp.Package, Job: model.Job{Name: sp.Name, Config: sp.Job}, Sources: sources},
 		byName: map[string]*model.Named{},
 		taken:  map[string]string{},
 	}
