@@ -68,6 +68,7 @@ func (e *Engine) offsets(b *batch, err error) OffsetsOutcome {
 }
 
 func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id int64, at time.Time) error {
+	e.swapSides()
 	rate := e.limitRate()
 	b := &batch{
 		view: &JobBatch{id: id, time: at, byStream: make([]any, len(e.streams))},

@@ -307,6 +307,12 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 		return err
 	}
 	go e.watchTopics(soft)
+	if err := e.loadSides(soft); err != nil {
+		if soft.Err() != nil && hard.Err() == nil {
+			return nil // stopped while loading
+		}
+		return err
+	}
 	return e.batches(hard, soft, h)
 }
 

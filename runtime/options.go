@@ -28,6 +28,7 @@ type engineCfg struct {
 	shutdownTimeout time.Duration
 	retained        int
 	listeners       []BatchListener
+	sides           []SideInput
 	instanceID      string
 	sessionTimeout  time.Duration // 0: kgo's
 	outageLimit     time.Duration // 0: none

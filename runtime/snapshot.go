@@ -37,6 +37,8 @@ type Snapshot struct {
 	// Commits and CommitFailures count the batches' offset stores (every
 	// semantics, every store) that succeeded and that failed.
 	Commits, CommitFailures int64
+	// SideInputs are the side inputs' states (WithSideInputs).
+	SideInputs []SideHealth
 	// AbortFailures counts failed batches whose output the store could
 	// not discard (a rollback or a transaction abort that failed; the
 	// batch was read again either way).
@@ -117,12 +119,12 @@ func (e *Engine) Snapshot() Snapshot {
 	s.Kafka = e.kafkaHealth
 	s.Registry = e.registryHealth
 	consumers := e.consumers
-	s.Started = e.started // zero until Run starts
 	s.Store = e.storeHealth.snapshot()
 	if e.notify != nil {
 		s.ListenerEventsDropped = e.notify.dropped.Load()
 	}
 	e.mu.Unlock()
+	s.SideInputs = e.sideHealth()
 	for _, c := range consumers {
 		c.mu.Lock()
 		for tp, st := range c.parts {

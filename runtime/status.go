@@ -124,6 +124,8 @@ func readiness(snap Snapshot) error {
 		return fmt.Errorf("%s", oneLine(msg))
 	case !snap.Store.FailingSince.IsZero():
 		return fmt.Errorf("%s", oneLine(snap.Store.String()))
+	case sideUnready(snap) != "":
+		return fmt.Errorf("%s", oneLine(sideUnready(snap)))
 	case !snap.Registry.FailingSince.IsZero():
 		msg := fmt.Sprintf("schema registry failing since %s: %s", snap.Registry.FailingSince.UTC().Format(time.RFC3339), snap.Registry.LastError)
 		return fmt.Errorf("%s", oneLine(msg))
@@ -136,6 +138,16 @@ func readiness(snap Snapshot) error {
 		return fmt.Errorf("last batch %d failed: %s", b.ID, oneLine(b.Err.Error()))
 	}
 	return nil
+}
+
+// sideUnready is why a side input keeps the job unready, "" if none does.
+func sideUnready(snap Snapshot) string {
+	for _, h := range snap.SideInputs {
+		if h.Unready != "" {
+			return "side input " + h.Name + ": " + h.Unready
+		}
+	}
+	return ""
 }
 
 func lastBatch(snap Snapshot) (BatchInfo, bool) {
