@@ -82,12 +82,18 @@ func TestRegeneratedWithASecondStreamResumes(t *testing.T) {
 	two.Brokers, two.Group = cluster.ListenAddrs(), "the-job"
 	two.BatchInterval = 50 * time.Millisecond
 	second := &collector{impressions: map[string]alltypes.Impression{}, everything: map[string]alltypes.AllTypes{}}
+	reachedAt := -1 // the batch that brought the 40th impression
 	runUntil(t, func(ctx context.Context) error { return alltypes.Run(ctx, two, second) }, func() bool {
 		second.mu.Lock()
 		defer second.mu.Unlock()
-		return len(second.impressions) >= 40
+		if len(second.impressions) < 40 {
+			return false
+		}
+		if reachedAt < 0 {
+			reachedAt = second.batches
+		}
+		return second.batches >= reachedAt+3 // a re-read would show in the batches after
 	})
-	time.Sleep(200 * time.Millisecond) // a re-read would show in the next batches
 	second.mu.Lock()
 	defer second.mu.Unlock()
 	if len(second.impressions) != 40 {

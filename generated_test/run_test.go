@@ -22,7 +22,6 @@ type collector struct {
 	impressions map[string]alltypes.Impression
 	everything  map[string]alltypes.AllTypes
 	batches     int
-	stopAfter   int
 	cancel      context.CancelFunc
 }
 
@@ -48,11 +47,12 @@ func (c *collector) ProcessBatch(ctx context.Context, b *alltypes.Batch) error {
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for rec := range b.Everything.Records() {
-		c.mu.Lock()
 		c.everything[key(rec.Topic, rec.Partition, rec.Offset)] = rec.Value
-		c.mu.Unlock()
 	}
+	c.batches++
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -65,7 +66,16 @@ func TestKafkaStoreFencesAZombie(t *testing.T) {
 	}()
 	<-paused
 	swallow.Store(true)
-	time.Sleep(1500 * time.Millisecond) // three session timeouts: the coordinator expires the zombie
+	// The coordinator expires the zombie once its session times out.
+	adm, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	waitFor(t, "the coordinator to expire the zombie's session", 20*time.Second, func() bool {
+		gs, err := kadm.NewClient(adm).DescribeGroups(context.Background(), "fenced")
+		return err == nil && len(gs["fenced"].Members) == 0
+	})
 	swallow.Store(false)
 
 	live, ls := newEngine()

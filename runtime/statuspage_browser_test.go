@@ -137,7 +137,13 @@ func TestStatusPageInBrowser(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(time.Second) // a run of empty batches
+		// A run of empty batches before the next round.
+		for n := len(e.Snapshot().Batches); len(e.Snapshot().Batches) < n+5; {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: no run of empty batches", round)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible("#batches")); err != nil {
