@@ -16,10 +16,7 @@ func (e *Engine) lost(b *batch, err error) bool {
 	if err == nil || !e.policy.lostAfterStored || !b.stored.done {
 		return false
 	}
-	e.mu.Lock()
-	e.lostBatches++
-	e.lostRecords += int64(b.records)
-	e.mu.Unlock()
+	e.rec.lost(b.records)
 	e.Logger().Error("batch failed after its offsets were stored (at-most-once): its records are not read again",
 		"batch", b.view.id, "records", b.records, "err", err.Error())
 	return true
@@ -116,16 +113,14 @@ func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id 
 	info.TotalDelay = info.SchedulingDelay + info.ProcessingTime
 	info.Err = err
 	info.Offsets = e.offsets(b, err)
-	e.record(info)
+	e.rec.record(info)
 	e.notify.completed(info)
 	if e.lost(b, err) || b.reread {
 		err = nil
 	}
 	if err == nil && est != nil {
 		if r, ok := est.compute(at, int64(info.Records), info.ProcessingTime, info.SchedulingDelay); ok {
-			e.mu.Lock()
-			e.rate = r
-			e.mu.Unlock()
+			e.rec.setRate(r)
 		}
 	}
 	return err
@@ -158,7 +153,7 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 				err = fmt.Errorf("batch %d: %w", b.view.id, &OffsetStoreError{Op: "store", Err: err})
 			}
 			b.stored.done = err == nil
-			e.countCommit(err)
+			e.rec.commit(err)
 			switch {
 			case err == nil:
 			case txn != nil:
@@ -169,7 +164,8 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 					return err
 				}
 			case staleCommit(err):
-				return e.staleBatch(ctx, b, err)
+				e.staleBatch(ctx, b, err)
+				return nil
 			}
 		case handle:
 			if err = callHandler(ctx, h, b.view); err != nil {
@@ -189,7 +185,8 @@ func (e *Engine) process(ctx context.Context, h Handler, b *batch) error {
 			return err
 		}
 	}
-	return e.flushCommits(ctx)
+	e.commits.flush(ctx, e.store, e.rec.commit)
+	return nil
 }
 
 // callHandler runs the handler for one batch and waits for it until ctx
@@ -227,12 +224,12 @@ func staleCommit(err error) bool {
 // not run and must not run now (nothing stored says it may); the
 // partitions are read again from the batch's start (rewind), by us or by
 // their next owner.
-func (e *Engine) staleBatch(ctx context.Context, b *batch, err error) error {
+func (e *Engine) staleBatch(ctx context.Context, b *batch, err error) {
 	if e.policy.refusedRewinds {
 		b.rewind = true
 		e.Logger().Warn("batch not handled: the group refused its offsets (this member's generation is over); its partitions are read again from its start",
 			"batch", b.view.id, "records", b.records, "group", e.cfg.group, "err", err.Error())
-		return nil
+		return
 	}
 	e.Logger().Warn("batch handled but its offsets not stored: the group refused them (this member's generation is over); the next batch stores them if this member keeps the partitions or gets them back, else their next owner reads the batch again",
 		"batch", b.view.id, "records", b.records, "group", e.cfg.group, "err", err.Error())
@@ -240,7 +237,7 @@ func (e *Engine) staleBatch(ctx context.Context, b *batch, err error) error {
 	for _, c := range e.consumers {
 		c.keepUnstored(b.stored.Ranges)
 	}
-	return e.flushCommits(ctx)
+	e.commits.flush(ctx, e.store, e.rec.commit)
 }
 
 func (e *Engine) disposeBad(ctx context.Context, b *batch) error {
@@ -271,22 +268,8 @@ func (e *Engine) abort(ctx context.Context, txn TransactionalStore, b *batch) {
 	if err == nil {
 		return
 	}
-	e.mu.Lock()
-	e.abortFailures++
-	e.mu.Unlock()
+	e.rec.abortFailed()
 	e.Logger().Error("the failed batch's output could not be discarded", "batch", b.view.id, "err", err.Error())
-}
-
-// countCommit counts a batch's offset store for Snapshot.
-func (e *Engine) countCommit(err error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err != nil {
-		e.commitFailures++
-	} else {
-		e.commits++
-		e.abortedSince = time.Time{}
-	}
 }
 
 // rereadAborted reports whether the exactly-once batch b, whose Store
@@ -298,13 +281,8 @@ func (e *Engine) rereadAborted(ctx context.Context, b *batch, err error) bool {
 	if !e.policy.rereadAborted || !errors.As(err, &ae) {
 		return false
 	}
-	e.mu.Lock()
 	now := time.Now()
-	if e.abortedSince.IsZero() {
-		e.abortedSince = now
-	}
-	since := e.abortedSince
-	e.mu.Unlock()
+	since := e.rec.aborted(now)
 	if lim := e.cfg.outageLimit; lim > 0 && now.Sub(since) >= lim {
 		e.Logger().Error("batches keep aborting for longer than the outage limit (kafka.outageLimit)", "since", since, "outage_limit", lim)
 		return false
@@ -320,47 +298,4 @@ func (e *Engine) rereadAborted(ctx context.Context, b *batch, err error) bool {
 	case <-ctx.Done():
 	}
 	return true
-}
-
-// commitAsync queues ranges for flushCommits; see Stream.CommitAsync.
-func (e *Engine) commitAsync(ranges []OffsetRange, callback func([]OffsetRange, error)) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.pending == nil {
-		e.pending = make(map[TopicPartition]int64)
-	}
-	for tp, until := range untilOffsets(ranges) {
-		if cur, ok := e.pending[tp]; !ok || until > cur {
-			e.pending[tp] = until
-		}
-	}
-	e.callbacks = append(e.callbacks, callback)
-}
-
-// flushCommits stores what CommitAsync queued. A failed queued commit goes
-// to its callbacks, not to Run: the caller asked for asynchronous
-// reporting, as with Spark's commitAsync.
-func (e *Engine) flushCommits(ctx context.Context) error {
-	e.mu.Lock()
-	pending, cbs := e.pending, e.callbacks
-	e.pending, e.callbacks = nil, nil
-	e.mu.Unlock()
-	if len(pending) == 0 && len(cbs) == 0 {
-		return nil
-	}
-	ranges := make([]OffsetRange, 0, len(pending))
-	for tp, until := range pending {
-		ranges = append(ranges, OffsetRange{Topic: tp.Topic, Partition: tp.Partition, FromOffset: until, UntilOffset: until})
-	}
-	var err error
-	if len(ranges) > 0 {
-		err = e.store.Store(ctx, StoredBatch{Time: time.Now(), Ranges: ranges})
-		e.countCommit(err)
-	}
-	for _, cb := range cbs {
-		if cb != nil {
-			cb(ranges, err)
-		}
-	}
-	return nil
 }

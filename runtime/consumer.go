@@ -314,7 +314,7 @@ func (c *consumer) storeUnstored(ctx context.Context, ranges []OffsetRange) {
 	ctx, cancel := context.WithTimeout(ctx, revokeStoreTimeout)
 	defer cancel()
 	err := c.e.store.Store(ctx, StoredBatch{Time: time.Now(), Ranges: ranges})
-	c.e.countCommit(err)
+	c.e.rec.commit(err)
 	if err != nil {
 		c.e.Logger().Warn("offsets of a handled batch not stored at revocation: the partitions' next owner reads it again",
 			"ranges", fmt.Sprint(ranges), "err", err.Error())

@@ -103,34 +103,19 @@ type Engine struct {
 	store     OffsetStore
 	notify    *notifier
 
-	mu      sync.Mutex
-	started time.Time   // when Run began
-	history []BatchInfo // ring, oldest at histAt once full
-	histAt  int
-	slots   map[string]int
-	load    []int
-	rate    float64 // latest backpressure estimate, records/s, 0 for none
-	// lostBatches and lostRecords count at-most-once batches that failed
-	// after their offsets were stored.
-	lostBatches, lostRecords int64
-	// commits and commitFailures count batch offset stores; kafkaHealth
-	// is the brokers' state for Snapshot. All under mu.
-	commits, commitFailures int64
-	// abortFailures counts failed batches whose output the store could
-	// not discard (TransactionalStore.Abort failed).
-	abortFailures int64
-	// abortedSince is when the first of the batches aborted in a row
-	// (AbortedError) was; zero after a stored batch.
-	abortedSince time.Time
-	kafkaHealth  KafkaHealth
+	rec     *recorder    // batch history and counters (recorder.go)
+	commits *commitQueue // what CommitAsync queued (commits.go)
+
+	mu    sync.Mutex
+	slots map[string]int
+	load  []int
+	// kafkaHealth is the brokers' state for Snapshot, under mu.
+	kafkaHealth KafkaHealth
 	// registryHealth is the schema registry's, for Snapshot (registry.go).
 	registryHealth RegistryHealth
 	// storeHealth is the offset store's, for an OutageAware store.
 	storeHealth *storeHealth
 	outage      outageState // the running outage's details (health.go)
-	// pending and callbacks are what CommitAsync queued.
-	pending   map[TopicPartition]int64
-	callbacks []func([]OffsetRange, error)
 }
 
 // Handler processes one batch of all the engine's streams. Returning an
@@ -188,6 +173,8 @@ func New(opts ...Opt) (*Engine, error) {
 	e := &Engine{
 		cfg:         cfg,
 		policy:      pol,
+		rec:         &recorder{retained: cfg.retained},
+		commits:     &commitQueue{},
 		storeHealth: &storeHealth{},
 		stopC:       make(chan struct{}),
 		done:        make(chan struct{}),
@@ -228,31 +215,7 @@ func (e *Engine) addSource(name string, cs ConsumerStrategy, opts []StreamOpt) (
 
 // History returns the retained BatchInfos of completed batches, oldest
 // first.
-func (e *Engine) History() []BatchInfo {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.historyLocked()
-}
-
-func (e *Engine) historyLocked() []BatchInfo {
-	out := make([]BatchInfo, 0, len(e.history))
-	out = append(out, e.history[e.histAt:]...)
-	return append(out, e.history[:e.histAt]...)
-}
-
-func (e *Engine) record(info BatchInfo) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.cfg.retained == 0 {
-		return
-	}
-	if len(e.history) < e.cfg.retained {
-		e.history = append(e.history, info)
-		return
-	}
-	e.history[e.histAt] = info
-	e.histAt = (e.histAt + 1) % len(e.history)
-}
+func (e *Engine) History() []BatchInfo { return e.rec.batches() }
 
 // Stop asks Run to stop cutting batches, finish the in-flight one, store
 // its offsets and leave the group, and waits until it has or ctx is done.
@@ -282,9 +245,7 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 		return errors.New("runtime: Engine.Run called twice")
 	}
 	defer close(e.done)
-	e.mu.Lock()
-	e.started = time.Now()
-	e.mu.Unlock()
+	e.rec.start()
 	e.logStart()
 
 	st := e.watchStop(ctx)
@@ -332,7 +293,8 @@ func (e *Engine) batches(hard, soft context.Context, h Handler) error {
 			return err
 		}
 		if soft.Err() != nil {
-			return e.flushCommits(hard)
+			e.commits.flush(hard, e.store, e.rec.commit)
+			return nil
 		}
 		if err := e.runBatch(hard, h, est, id, next); err != nil {
 			return err
@@ -597,9 +559,7 @@ func (e *Engine) limitRate() float64 {
 	if !e.cfg.backpressure {
 		return 0
 	}
-	e.mu.Lock()
-	rate := e.rate
-	e.mu.Unlock()
+	rate := e.rec.currentRate()
 	if rate <= 0 {
 		rate = float64(e.cfg.initialRate)
 	}

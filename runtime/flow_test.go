@@ -97,9 +97,7 @@ func TestBackpressureInitialRateAndEstimate(t *testing.T) {
 		return nil
 	})
 	waitFor(t, "an estimate", 20*time.Second, func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		return e.rate > 0
+		return e.rec.currentRate() > 0
 	})
 	r.stop(t)
 	mu.Lock()

@@ -130,7 +130,7 @@ func TestStatusPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		e.record(BatchInfo{ID: int64(i), Records: 10 * i, Ranges: map[string][]OffsetRange{"imps": {{Topic: "imps", Partition: 1, FromOffset: 5, UntilOffset: 9}}}})
+		e.rec.record(BatchInfo{ID: int64(i), Records: 10 * i, Ranges: map[string][]OffsetRange{"imps": {{Topic: "imps", Partition: 1, FromOffset: 5, UntilOffset: 9}}}})
 	}
 	batches := s.Snapshot().Batches
 	if got := len(batches); got != 2 {

@@ -110,12 +110,8 @@ func (e *Engine) Snapshot() Snapshot {
 			s.Streams = append(s.Streams, src.name)
 		}
 	}
+	e.rec.fill(&s)
 	e.mu.Lock()
-	s.Batches = e.historyLocked()
-	s.Rate = e.rate
-	s.Started = e.started
-	s.LostBatches, s.LostRecords = e.lostBatches, e.lostRecords
-	s.Commits, s.CommitFailures, s.AbortFailures = e.commits, e.commitFailures, e.abortFailures
 	s.Kafka = e.kafkaHealth
 	s.Registry = e.registryHealth
 	consumers := e.consumers

@@ -105,7 +105,7 @@ func (s *Stream[K, V]) Batch(b *JobBatch) *Batch[K, V] {
 // (which may be nil) gets what was stored and the error. With ManualCommit
 // it is how a handler stores its offsets.
 func (s *Stream[K, V]) CommitAsync(ranges []OffsetRange, callback func(committed []OffsetRange, err error)) {
-	s.src.e.commitAsync(ranges, callback)
+	s.src.e.commits.add(ranges, callback)
 }
 
 func (s *Stream[K, V]) source() *source { return s.src }
