@@ -103,7 +103,7 @@ type groupBalancer struct {
 
 // balancers are the kgo balancers of the group member, preferred first.
 func (c *consumer) balancers() []kgo.GroupBalancer {
-	self := memberData{Job: c.e.cfg.job}
+	self := memberData{Job: c.cfg.job}
 	fixed := make(map[TopicPartition]string)
 	for _, s := range c.srcs {
 		d := streamData{Stream: s.name}
@@ -119,7 +119,7 @@ func (c *consumer) balancers() []kgo.GroupBalancer {
 	}
 	slices.SortFunc(self.Streams, func(a, b streamData) int { return cmp.Compare(a.Stream, b.Stream) })
 	b := &groupBalancer{self: self, conflict: func(jobs []string) {
-		c.setFatal(&GroupConflictError{Group: c.e.cfg.group, Jobs: jobs})
+		c.setFatal(&GroupConflictError{Group: c.cfg.group, Jobs: jobs})
 	}}
 	if len(fixed) > 0 {
 		b.fixed = fixed

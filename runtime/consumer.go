@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"regexp"
 	"slices"
@@ -33,7 +34,14 @@ type source struct {
 // or the client of its Assign streams (kgo cannot mix the two). Records are
 // routed to their stream by topic: a topic feeds one stream.
 type consumer struct {
-	e      *Engine
+	// What the consumer uses of its engine, and no more.
+	eng     consumerEngine
+	cfg     *engineCfg
+	pool    *pool
+	store   OffsetStore
+	brokers *brokerHealth
+	rec     *recorder
+
 	srcs   []*source
 	direct bool
 	cl     *kgo.Client // used by the engine goroutine, and polled during batches
@@ -78,8 +86,24 @@ type partState struct {
 	hwm     int64 // the high watermark the latest fetch reported, -1 before
 }
 
+// consumerEngine is what a consumer asks of its engine: decisions that
+// span the engine's consumers and stores.
+type consumerEngine interface {
+	Logger() *slog.Logger
+	// kgoBase are the options of every client the engine makes.
+	kgoBase() []kgo.Opt
+	// startOffsets decides where newly owned partitions start.
+	startOffsets(ctx context.Context, tps []TopicPartition, first bool, explicit map[TopicPartition]int64) (map[TopicPartition]int64, error)
+	// leaders and place decide which worker runs a partition.
+	leaders(ctx context.Context, tps []TopicPartition) map[TopicPartition]int32
+	place(s *source, leaders map[TopicPartition]int32, tp TopicPartition) int
+	// pauseAt is the buffered-records count at which fetching pauses.
+	pauseAt() int64
+}
+
 func newConsumer(e *Engine, srcs []*source, direct bool) *consumer {
-	return &consumer{e: e, srcs: srcs, direct: direct, decoded: make(chan struct{}, 1),
+	return &consumer{eng: e, cfg: &e.cfg, pool: e.pool, store: e.store, brokers: e.brokers, rec: e.rec,
+		srcs: srcs, direct: direct, decoded: make(chan struct{}, 1),
 		parts: make(map[TopicPartition]*partState), unstored: make(map[TopicPartition]OffsetRange)}
 }
 
@@ -140,8 +164,7 @@ const fetchPartitionBytes = 256 << 10
 // whenever a rebalance gives it partitions, so that a partition's first
 // range begins exactly where the previous owner's last stored range ended.
 func (c *consumer) open(ctx context.Context) error {
-	e := c.e
-	opts := e.kgoBase()
+	opts := c.eng.kgoBase()
 	if c.direct {
 		var tps []TopicPartition
 		explicit := make(map[TopicPartition]int64)
@@ -181,7 +204,7 @@ func (c *consumer) open(ctx context.Context) error {
 		}
 		opts = append(opts,
 			kgo.ConsumeTopics(topics...),
-			kgo.ConsumerGroup(e.cfg.group),
+			kgo.ConsumerGroup(c.cfg.group),
 			kgo.DisableAutoCommit(),
 			kgo.BlockRebalanceOnPoll(),
 			kgo.Balancers(c.balancers()...),
@@ -189,14 +212,14 @@ func (c *consumer) open(ctx context.Context) error {
 			kgo.OnPartitionsRevoked(c.revoked),
 			kgo.OnPartitionsLost(c.drop),
 		)
-		if e.cfg.instanceID != "" {
-			opts = append(opts, kgo.InstanceID(e.cfg.instanceID))
+		if c.cfg.instanceID != "" {
+			opts = append(opts, kgo.InstanceID(c.cfg.instanceID))
 		}
-		if d := e.cfg.sessionTimeout; d > 0 {
+		if d := c.cfg.sessionTimeout; d > 0 {
 			opts = append(opts, kgo.SessionTimeout(d), kgo.HeartbeatInterval(min(d/10, 3*time.Second)))
 		}
 	}
-	cl, err := kgo.NewClient(append(opts, e.cfg.kgoOpts...)...)
+	cl, err := kgo.NewClient(append(opts, c.cfg.kgoOpts...)...)
 	if err != nil {
 		return err
 	}
@@ -217,11 +240,11 @@ func (c *consumer) assign(ctx context.Context, tps []TopicPartition, explicit ma
 	c.mu.Lock()
 	first := !c.started
 	c.mu.Unlock()
-	start, err := c.e.startOffsets(ctx, tps, first, explicit)
+	start, err := c.eng.startOffsets(ctx, tps, first, explicit)
 	if err != nil {
 		return nil, err
 	}
-	leaders := c.e.leaders(ctx, tps)
+	leaders := c.eng.leaders(ctx, tps)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.started = true
@@ -234,14 +257,14 @@ func (c *consumer) assign(ctx context.Context, tps []TopicPartition, explicit ma
 			} else {
 				// Nobody stored anything since this member handled
 				// u: go on after it, and store it with the next batch.
-				c.e.Logger().Info("partition back after a rebalance: resuming after the batch handled before it, whose offsets the next batch stores",
+				c.eng.Logger().Info("partition back after a rebalance: resuming after the batch handled before it, whose offsets the next batch stores",
 					"topic", tp.Topic, "partition", tp.Partition, "stored", off, "resume_at", u.UntilOffset)
 				off = u.UntilOffset
 				start[tp] = off
 			}
 		}
 		s := srcs[tp]
-		c.parts[tp] = &partState{src: s, next: off, fetched: off, hwm: -1, slot: c.e.place(s, leaders, tp)}
+		c.parts[tp] = &partState{src: s, next: off, fetched: off, hwm: -1, slot: c.eng.place(s, leaders, tp)}
 	}
 	return start, nil
 }
@@ -313,14 +336,14 @@ func (c *consumer) revoked(ctx context.Context, cl *kgo.Client, revoked map[stri
 func (c *consumer) storeUnstored(ctx context.Context, ranges []OffsetRange) {
 	ctx, cancel := context.WithTimeout(ctx, revokeStoreTimeout)
 	defer cancel()
-	err := c.e.store.Store(ctx, StoredBatch{Time: time.Now(), Ranges: ranges})
-	c.e.rec.commit(err)
+	err := c.store.Store(ctx, StoredBatch{Time: time.Now(), Ranges: ranges})
+	c.rec.commit(err)
 	if err != nil {
-		c.e.Logger().Warn("offsets of a handled batch not stored at revocation: the partitions' next owner reads it again",
+		c.eng.Logger().Warn("offsets of a handled batch not stored at revocation: the partitions' next owner reads it again",
 			"ranges", fmt.Sprint(ranges), "err", err.Error())
 		return
 	}
-	c.e.Logger().Info("stored the offsets the group had refused, as the partitions were revoked", "ranges", fmt.Sprint(ranges))
+	c.eng.Logger().Info("stored the offsets the group had refused, as the partitions were revoked", "ranges", fmt.Sprint(ranges))
 	c.mu.Lock()
 	for _, r := range ranges {
 		if u, ok := c.unstored[r.TopicPartition()]; ok && u.UntilOffset <= r.UntilOffset {
@@ -389,7 +412,7 @@ func (c *consumer) fill(ctx context.Context, deadline time.Time) error {
 			// session the group has not expired yet. One notion for
 			// the log, Snapshot and /readyz.
 			member, _ := c.cl.GroupMetadata()
-			c.e.setWaiting(!owns, member)
+			c.brokers.setWaiting(!owns, member)
 		}
 		if err != nil {
 			return err
@@ -436,7 +459,7 @@ const chunkRecords = 512
 // their chunks for decoding. Queueing gives up when the engine stops, so a
 // stop is never held up by a decode queue that a registry outage filled.
 func (c *consumer) absorb(fs kgo.Fetches) error {
-	bound := c.e.pauseAt()
+	bound := c.eng.pauseAt()
 	var a absorbed
 	c.mu.Lock()
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -444,7 +467,7 @@ func (c *consumer) absorb(fs kgo.Fetches) error {
 		st := c.parts[tp]
 		switch {
 		case fp.Err != nil:
-			a.fetchFailed(c.e.cfg.group, fp, st)
+			a.fetchFailed(c.cfg.group, fp, st)
 		case st != nil:
 			a.jobs = st.buffer(fp, a.jobs)
 			if bound > 0 && !st.paused && int64(len(st.buf)) >= bound {
@@ -455,7 +478,7 @@ func (c *consumer) absorb(fs kgo.Fetches) error {
 	})
 	c.mu.Unlock()
 	for _, f := range a.failed {
-		c.e.requestFailed(f.what, f.err)
+		c.brokers.failed(f.what, f.err)
 	}
 	if a.pause != nil {
 		c.cl.PauseFetchPartitions(a.pause)
@@ -543,7 +566,7 @@ func (st *partState) buffer(fp kgo.FetchTopicPartition, jobs []*chunk) []*chunk 
 func (c *consumer) decode(jobs []*chunk) {
 	for _, ch := range jobs {
 		c.undecoded.Add(ch.size)
-		ok := c.e.pool.submitDecode(func(dctx context.Context) {
+		ok := c.pool.submitDecode(func(dctx context.Context) {
 			ch.src.decode(dctx, ch)
 			// A decode the stop cut short (the registry was being
 			// waited for) says nothing of the records: the chunk
@@ -590,7 +613,7 @@ type cut struct {
 // to its stream's cut in cuts. Partitions absorb paused are resumed once
 // the cut drained them below the bound.
 func (c *consumer) cutBatch(rate float64, cuts []cut) {
-	cfg := &c.e.cfg
+	cfg := c.cfg
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	lag := make(map[TopicPartition]int64, len(c.parts))
@@ -599,7 +622,7 @@ func (c *consumer) cutBatch(rate float64, cuts []cut) {
 	}
 	tps := slices.SortedFunc(maps.Keys(c.parts), compareTP)
 	limits := maxMessagesPerPartition(lag, rate, cfg.maxRate, cfg.minRate, cfg.interval)
-	bound := c.e.pauseAt()
+	bound := c.eng.pauseAt()
 	var resume map[string][]int32
 	for _, tp := range tps {
 		st := c.parts[tp]

@@ -103,19 +103,17 @@ type Engine struct {
 	store     OffsetStore
 	notify    *notifier
 
-	rec     *recorder    // batch history and counters (recorder.go)
-	commits *commitQueue // what CommitAsync queued (commits.go)
+	// Parts with their own locks, each in its own file.
+	rec         *recorder       // batch history and counters (recorder.go)
+	commits     *commitQueue    // what CommitAsync queued (commits.go)
+	brokers     *brokerHealth   // whether the brokers answer (health.go)
+	registry    *registryHealth // the schema registry's (registry.go)
+	storeHealth *storeHealth    // an OutageAware store's (storehealth.go)
 
+	// mu guards consumers, notify and the placement's slots and load.
 	mu    sync.Mutex
 	slots map[string]int
 	load  []int
-	// kafkaHealth is the brokers' state for Snapshot, under mu.
-	kafkaHealth KafkaHealth
-	// registryHealth is the schema registry's, for Snapshot (registry.go).
-	registryHealth RegistryHealth
-	// storeHealth is the offset store's, for an OutageAware store.
-	storeHealth *storeHealth
-	outage      outageState // the running outage's details (health.go)
 }
 
 // Handler processes one batch of all the engine's streams. Returning an
@@ -171,17 +169,19 @@ func New(opts ...Opt) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		cfg:         cfg,
-		policy:      pol,
-		rec:         &recorder{retained: cfg.retained},
-		commits:     &commitQueue{},
-		storeHealth: &storeHealth{},
-		stopC:       make(chan struct{}),
-		done:        make(chan struct{}),
-		slots:       make(map[string]int),
-		load:        make([]int, cfg.workers),
+		cfg:     cfg,
+		policy:  pol,
+		rec:     &recorder{retained: cfg.retained},
+		commits: &commitQueue{},
+		stopC:   make(chan struct{}),
+		done:    make(chan struct{}),
+		slots:   make(map[string]int),
+		load:    make([]int, cfg.workers),
 	}
-	e.storeHealth.e = e
+	e.registry = &registryHealth{stopping: &e.stopping}
+	e.storeHealth = &storeHealth{group: cfg.group, limit: cfg.outageLimit, log: e.Logger}
+	e.brokers = &brokerHealth{group: cfg.group, instanceID: cfg.instanceID, limit: cfg.outageLimit,
+		log: e.Logger, stopping: &e.stopping, owned: e.owned}
 	for _, f := range cfg.onNew {
 		f(e)
 	}
@@ -289,7 +289,7 @@ func (e *Engine) batches(hard, soft context.Context, h Handler) error {
 		if err := e.fillAll(soft, next); err != nil && soft.Err() == nil {
 			return err
 		}
-		if err := e.outageOver(); err != nil {
+		if err := e.brokers.over(); err != nil {
 			return err
 		}
 		if soft.Err() != nil {
@@ -410,7 +410,7 @@ func (e *Engine) connect(ctx, stop context.Context) error {
 			group = append(group, s)
 		}
 	}
-	ks := &kafkaStore{e: e, group: e.cfg.group, adm: e.adm}
+	ks := &kafkaStore{health: e.brokers, group: e.cfg.group, adm: e.adm}
 	e.store = e.cfg.store
 	if e.store == nil {
 		e.store = ks
@@ -469,7 +469,7 @@ func (e *Engine) kgoBase() []kgo.Opt {
 		kgo.MetadataMaxAge(c.metadataMaxAge),
 		kgo.MetadataMinAge(min(c.metadataMaxAge, 100*time.Millisecond)),
 		kgo.FetchMaxPartitionBytes(fetchPartitionBytes),
-		kgo.WithHooks(requestHook{e}),
+		kgo.WithHooks(requestHook{e.brokers}),
 	}
 	if c.readCommitted {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
@@ -493,8 +493,8 @@ func (e *Engine) ping(ctx context.Context, cl *kgo.Client) error {
 		if !unreachable(err) {
 			return err
 		}
-		e.requestFailed("connecting to brokers "+strings.Join(e.cfg.brokers, ","), err)
-		return e.outageOver()
+		e.brokers.failed("connecting to brokers "+strings.Join(e.cfg.brokers, ","), err)
+		return e.brokers.over()
 	}}.Do(ctx, func() error { return cl.Ping(ctx) })
 	if err == nil {
 		return nil

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -89,8 +92,26 @@ func partitionList(tps []TopicPartition) string {
 	return joinAnd(parts)
 }
 
-// outageState is the engine's account of a running outage, under e.mu
-// with e.kafkaHealth, which holds its public half.
+// brokerHealth tracks whether the brokers answer the engine's requests:
+// KafkaHealth for Snapshot and /readyz, the running outage, and
+// OutageLimit. Consumers, the Kafka offset store and the request hook
+// report to it.
+type brokerHealth struct {
+	group, instanceID string
+	limit             time.Duration // OutageLimit, 0 for none
+	log               func() *slog.Logger
+	// stopping: failed requests are the clients closing.
+	stopping *atomic.Bool
+	// owned are the partitions the job's consumers own now.
+	owned func() []TopicPartition
+
+	mu     sync.Mutex
+	health KafkaHealth
+	outage outageState
+}
+
+// outageState is the account of a running outage, beside health, which
+// holds its public half.
 type outageState struct {
 	first       string
 	lastFailure time.Time
@@ -101,106 +122,129 @@ type outageState struct {
 	owned    []TopicPartition
 }
 
-// requestFailed records a failed request to the brokers: what names the
-// request and what it was for. The first failure of an outage is logged
-// at WARN; the rest only update LastError.
-func (e *Engine) requestFailed(what string, err error) {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) || e.stopping.Load() {
+func (b *brokerHealth) snapshot() KafkaHealth {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.health
+}
+
+// failed records a failed request to the brokers: what names the request
+// and what it was for. The first failure of an outage is logged at WARN;
+// the rest only update LastError.
+func (b *brokerHealth) failed(what string, err error) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) || b.stopping.Load() {
 		return
 	}
-	owned := e.owned()
+	owned := b.owned()
 	now := time.Now()
 	msg := what + ": " + err.Error()
-	e.mu.Lock()
-	first := e.kafkaHealth.FailingSince.IsZero()
+	b.mu.Lock()
+	first := b.health.FailingSince.IsZero()
 	if first {
-		e.kafkaHealth.FailingSince = now
-		e.outage = outageState{first: msg, owned: owned, lastSuccess: e.outage.lastSuccess}
-	} else if len(e.outage.owned) == 0 {
-		e.outage.owned = owned
+		b.health.FailingSince = now
+		b.outage = outageState{first: msg, owned: owned, lastSuccess: b.outage.lastSuccess}
+	} else if len(b.outage.owned) == 0 {
+		b.outage.owned = owned
 	}
-	e.kafkaHealth.LastError = msg
-	e.outage.lastFailure = now
-	e.mu.Unlock()
-	if first {
-		args := []any{"request", what, "err", err.Error()}
-		if e.cfg.group != "" {
-			args = append(args, "group", e.cfg.group)
-		}
-		if len(owned) > 0 {
-			args = append(args, "partitions", partitionList(owned))
-		}
-		if e.cfg.outageLimit > 0 {
-			args = append(args, "outage_limit", e.cfg.outageLimit.String())
-		}
-		msg := "Kafka requests are failing; retrying until they succeed"
-		if e.neverAnswered() {
-			msg = "cannot reach the brokers; retrying quietly until they answer"
-		}
-		e.Logger().Warn(msg, args...)
+	b.health.LastError = msg
+	b.outage.lastFailure = now
+	// Brokers failing from the start are most often an address that is
+	// wrong, or not up yet.
+	neverAnswered := b.outage.lastSuccess.IsZero()
+	b.mu.Unlock()
+	if !first {
+		return
 	}
+	args := []any{"request", what, "err", err.Error()}
+	if b.group != "" {
+		args = append(args, "group", b.group)
+	}
+	if len(owned) > 0 {
+		args = append(args, "partitions", partitionList(owned))
+	}
+	if b.limit > 0 {
+		args = append(args, "outage_limit", b.limit.String())
+	}
+	msg = "Kafka requests are failing; retrying until they succeed"
+	if neverAnswered {
+		msg = "cannot reach the brokers; retrying quietly until they answer"
+	}
+	b.log().Warn(msg, args...)
 }
 
-// neverAnswered reports whether no request of the engine's has succeeded
-// yet: brokers failing from the start are most often an address that is
-// wrong, or not up yet.
-func (e *Engine) neverAnswered() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.outage.lastSuccess.IsZero()
-}
-
-// requestSucceeded records a request the brokers answered, and ends the
-// outage once none failed for recoverQuiet.
-func (e *Engine) requestSucceeded() {
+// succeeded records a request the brokers answered, and ends the outage
+// once none failed for recoverQuiet.
+func (b *brokerHealth) succeeded() {
 	now := time.Now()
-	e.mu.Lock()
-	if !e.outage.lastSuccess.After(e.outage.lastFailure) {
-		e.outage.answered = now
+	b.mu.Lock()
+	if !b.outage.lastSuccess.After(b.outage.lastFailure) {
+		b.outage.answered = now
 	}
-	e.outage.lastSuccess = now
-	e.mu.Unlock()
-	e.checkRecovered()
+	b.outage.lastSuccess = now
+	b.mu.Unlock()
+	b.checkRecovered()
 }
 
 // checkRecovered ends a running outage whose requests have succeeded, with
 // no failure, for recoverQuiet, and logs it once.
-func (e *Engine) checkRecovered() {
+func (b *brokerHealth) checkRecovered() {
 	now := time.Now()
-	e.mu.Lock()
-	h, o := e.kafkaHealth, e.outage
+	b.mu.Lock()
+	h, o := b.health, b.outage
 	over := !h.FailingSince.IsZero() && o.lastSuccess.After(o.lastFailure) && now.Sub(o.lastFailure) >= recoverQuiet
 	if over {
-		e.kafkaHealth.FailingSince, e.kafkaHealth.LastError = time.Time{}, ""
-		e.outage = outageState{lastSuccess: o.lastSuccess}
+		b.health.FailingSince, b.health.LastError = time.Time{}, ""
+		b.outage = outageState{lastSuccess: o.lastSuccess}
 	}
-	e.mu.Unlock()
+	b.mu.Unlock()
 	if over {
 		args := []any{"lasted", o.answered.Sub(h.FailingSince).Round(time.Millisecond).String(), "last_error", h.LastError}
-		if e.cfg.group != "" {
-			args = append(args, "group", e.cfg.group)
+		if b.group != "" {
+			args = append(args, "group", b.group)
 		}
-		e.Logger().Info("Kafka requests succeed again", args...)
+		b.log().Info("Kafka requests succeed again", args...)
 	}
 }
 
-// outageOver is the OutageError once requests have failed for longer
-// than OutageLimit, nil before (and always with no limit).
-func (e *Engine) outageOver() error {
-	e.checkRecovered()
-	if e.cfg.outageLimit <= 0 {
+// over is the OutageError once requests have failed for longer than
+// OutageLimit, nil before (and always with no limit).
+func (b *brokerHealth) over() error {
+	b.checkRecovered()
+	if b.limit <= 0 {
 		return nil
 	}
 	now := time.Now()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	h := e.kafkaHealth
-	if h.FailingSince.IsZero() || now.Sub(h.FailingSince) <= e.cfg.outageLimit {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h := b.health
+	if h.FailingSince.IsZero() || now.Sub(h.FailingSince) <= b.limit {
 		return nil
 	}
 	return &OutageError{
-		Group: e.cfg.group, Partitions: e.outage.owned, Since: h.FailingSince, For: now.Sub(h.FailingSince),
-		Limit: e.cfg.outageLimit, First: e.outage.first, Last: h.LastError,
+		Group: b.group, Partitions: b.outage.owned, Since: h.FailingSince, For: now.Sub(h.FailingSince),
+		Limit: b.limit, First: b.outage.first, Last: h.LastError,
+	}
+}
+
+// setWaiting records whether the group member owns nothing while in its
+// group, and logs the start of each wait once. During an outage the
+// member's partitions are gone because its session is: that is the
+// outage, not a wait.
+func (b *brokerHealth) setWaiting(waiting bool, member string) {
+	b.mu.Lock()
+	waiting = waiting && b.health.FailingSince.IsZero()
+	was := b.health.WaitingForPartitions
+	b.health.WaitingForPartitions = waiting
+	b.mu.Unlock()
+	if waiting && !was {
+		args := []any{"group", b.group}
+		if member != "" {
+			args = append(args, "member_id", member)
+		}
+		if b.instanceID != "" {
+			args = append(args, "instance_id", b.instanceID)
+		}
+		b.log().Info("waiting for partitions: the group has assigned this member none", args...)
 	}
 }
 
@@ -220,31 +264,9 @@ func (e *Engine) owned() []TopicPartition {
 	return out
 }
 
-// setWaiting records whether the group member owns nothing while in its
-// group, and logs the start of each wait once. During an outage the
-// member's partitions are gone because its session is: that is the
-// outage, not a wait.
-func (e *Engine) setWaiting(waiting bool, member string) {
-	e.mu.Lock()
-	waiting = waiting && e.kafkaHealth.FailingSince.IsZero()
-	was := e.kafkaHealth.WaitingForPartitions
-	e.kafkaHealth.WaitingForPartitions = waiting
-	e.mu.Unlock()
-	if waiting && !was {
-		args := []any{"group", e.cfg.group}
-		if member != "" {
-			args = append(args, "member_id", member)
-		}
-		if e.cfg.instanceID != "" {
-			args = append(args, "instance_id", e.cfg.instanceID)
-		}
-		e.Logger().Info("waiting for partitions: the group has assigned this member none", args...)
-	}
-}
-
 // requestHook is the kgo hook through which the engine sees every
 // request of its clients, for KafkaHealth and OutageLimit.
-type requestHook struct{ e *Engine }
+type requestHook struct{ b *brokerHealth }
 
 var (
 	_ kgo.HookBrokerE2E     = requestHook{}
@@ -253,22 +275,22 @@ var (
 
 func (h requestHook) OnBrokerConnect(meta kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
 	if err != nil {
-		h.e.requestFailed("connecting to broker "+brokerName(meta), err)
+		h.b.failed("connecting to broker "+brokerName(meta), err)
 	}
 }
 
 func (h requestHook) OnBrokerE2E(meta kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
 	err := e2e.Err()
 	if err == nil {
-		h.e.requestSucceeded()
+		h.b.succeeded()
 		return
 	}
-	h.e.requestFailed(h.e.describeRequest(meta, key), err)
+	h.b.failed(h.b.describeRequest(meta, key), err)
 }
 
 // describeRequest names a request, its broker and what it was for: the
 // group for group requests, the owned partitions for fetches.
-func (e *Engine) describeRequest(meta kgo.BrokerMetadata, key int16) string {
+func (b *brokerHealth) describeRequest(meta kgo.BrokerMetadata, key int16) string {
 	name := kmsg.NameForKey(key)
 	if name == "" {
 		name = "request " + strconv.Itoa(int(key))
@@ -277,11 +299,11 @@ func (e *Engine) describeRequest(meta kgo.BrokerMetadata, key int16) string {
 	switch kmsg.Key(key) {
 	case kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat, kmsg.LeaveGroup, kmsg.OffsetCommit, kmsg.OffsetFetch,
 		kmsg.FindCoordinator, kmsg.ConsumerGroupHeartbeat:
-		if e.cfg.group != "" {
-			s += fmt.Sprintf(" for group %q", e.cfg.group)
+		if b.group != "" {
+			s += fmt.Sprintf(" for group %q", b.group)
 		}
 	case kmsg.Fetch, kmsg.ListOffsets:
-		if owned := e.owned(); len(owned) > 0 {
+		if owned := b.owned(); len(owned) > 0 {
 			s += " for " + partitionList(owned)
 		}
 	}

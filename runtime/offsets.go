@@ -26,7 +26,7 @@ import (
 // rebalance cannot commit over the new owner. Without group streams
 // (Assign only) it commits outside the group's membership, as Spark does.
 type kafkaStore struct {
-	e      *Engine // its outage tracking; nil in tests of the store alone
+	health *brokerHealth // its outage tracking; nil in tests of the store alone
 	group  string
 	adm    *kadm.Client
 	member *kgo.Client // nil without group streams
@@ -77,16 +77,16 @@ func (k *kafkaStore) Store(ctx context.Context, b StoredBatch) error {
 		if !retriableCommit(err) {
 			return err
 		}
-		if k.e == nil {
+		if k.health == nil {
 			return nil
 		}
-		k.e.requestFailed(fmt.Sprintf("committing offsets of group %q", k.group), err)
-		if oerr := k.e.outageOver(); oerr != nil {
+		k.health.failed(fmt.Sprintf("committing offsets of group %q", k.group), err)
+		if oerr := k.health.over(); oerr != nil {
 			return fmt.Errorf("%w; the commit's last error: %w", oerr, err)
 		}
 		return nil
 	}}
-	if k.e == nil {
+	if k.health == nil {
 		retry.For = commitRetryFor
 	}
 	return retry.Do(ctx, func() error { return k.commitOnce(ctx, b.Ranges, offs) })

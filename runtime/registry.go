@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
@@ -100,30 +101,39 @@ type RegistryHook interface {
 // health (Snapshot's Registry, /readyz) and the hooks given with the
 // RegistryHooks option.
 func (e *Engine) RegistryHook() RegistryHook {
-	return append(registryHooks{registryHealth{e}}, e.cfg.registryHooks...)
+	return append(registryHooks{e.registry}, e.cfg.registryHooks...)
 }
 
 // registryHealth keeps Snapshot's Registry: failing since the first
 // lookup that got no answer (an error, not an unknown id or unusable
 // schema), until one gets an answer.
-type registryHealth struct{ e *Engine }
+type registryHealth struct {
+	stopping *atomic.Bool // failed lookups are the job stopping
+	mu       sync.Mutex
+	h        RegistryHealth
+}
 
-func (h registryHealth) RegistryLookup(_ int, err error) {
-	e := h.e
+func (r *registryHealth) RegistryLookup(_ int, err error) {
 	answered := err == nil || errors.Is(err, ErrUnknownSchemaID) || errors.Is(err, ErrBadWriterSchema)
-	if !answered && (errors.Is(err, context.Canceled) || e.stopping.Load()) {
+	if !answered && (errors.Is(err, context.Canceled) || r.stopping.Load()) {
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if answered {
-		e.registryHealth = RegistryHealth{}
+		r.h = RegistryHealth{}
 		return
 	}
-	if e.registryHealth.FailingSince.IsZero() {
-		e.registryHealth.FailingSince = time.Now()
+	if r.h.FailingSince.IsZero() {
+		r.h.FailingSince = time.Now()
 	}
-	e.registryHealth.LastError = err.Error()
+	r.h.LastError = err.Error()
+}
+
+func (r *registryHealth) snapshot() RegistryHealth {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.h
 }
 
 type registryHooks []RegistryHook

@@ -112,8 +112,8 @@ func (e *Engine) Snapshot() Snapshot {
 	}
 	e.rec.fill(&s)
 	e.mu.Lock()
-	s.Kafka = e.kafkaHealth
-	s.Registry = e.registryHealth
+	s.Kafka = e.brokers.snapshot()
+	s.Registry = e.registry.snapshot()
 	consumers := e.consumers
 	s.Store = e.storeHealth.snapshot()
 	if e.notify != nil {

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -26,7 +27,10 @@ type StoreHealth struct {
 
 // storeHealth is the engine's OutageReporter.
 type storeHealth struct {
-	e           *Engine
+	group string
+	limit time.Duration // OutageLimit, 0 for none
+	log   func() *slog.Logger
+
 	mu          sync.Mutex
 	h           StoreHealth
 	first       string
@@ -50,16 +54,16 @@ func (s *storeHealth) Failing(what string, err error) error {
 	s.h.LastError, s.lastFailure = msg, now
 	since, first := s.h.FailingSince, s.first
 	s.mu.Unlock()
-	lim := s.e.cfg.outageLimit
+	lim := s.limit
 	if began {
 		args := []any{"operation", what, "err", err.Error()}
 		if lim > 0 {
 			args = append(args, "outage_limit", lim.String())
 		}
-		s.e.Logger().Warn("the offset store is failing; retrying until it answers", args...)
+		s.log().Warn("the offset store is failing; retrying until it answers", args...)
 	}
 	if lim > 0 && now.Sub(since) > lim {
-		return &OutageError{Group: s.e.cfg.group, Since: since, For: now.Sub(since), Limit: lim, First: first, Last: msg}
+		return &OutageError{Group: s.group, Since: since, For: now.Sub(since), Limit: lim, First: first, Last: msg}
 	}
 	return nil
 }
@@ -77,7 +81,7 @@ func (s *storeHealth) Answered() {
 	}
 	s.mu.Unlock()
 	if over {
-		s.e.Logger().Info("the offset store answers again", "lasted", s.lastFailure.Sub(h.FailingSince).Round(time.Millisecond).String(), "last_error", h.LastError)
+		s.log().Info("the offset store answers again", "lasted", s.lastFailure.Sub(h.FailingSince).Round(time.Millisecond).String(), "last_error", h.LastError)
 	}
 }
 
