@@ -9,6 +9,9 @@ import (
 	"github.com/streamgen/streamgen/runtime/codec"
 )
 
+// This file owns the decoders of plain values: raw Avro, the generated
+// codec's, and the primitive key and value decoders.
+
 // RawAvro decodes plain Avro binary (spec encoding raw) written with T's
 // own schema.
 func RawAvro[T any, PT codec.RecordPtr[T]]() Decoder[T] {

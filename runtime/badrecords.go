@@ -17,6 +17,10 @@ import (
 	"github.com/streamgen/streamgen/runtime/config"
 )
 
+// This file owns what happens to records a stream cannot decode: the
+// DecodePolicy (fail, skip, dead-letter), their counts and logs, and their
+// dead letters.
+
 // DecodePolicy is what a stream does with a record its key or value
 // decoder rejects (spec key onDecodeError).
 type DecodePolicy = config.DecodePolicy

@@ -12,6 +12,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// This file owns the group protocol: the balancers of the location
+// strategies, and the member metadata that tells two jobs sharing one
+// group apart.
+
 // balancerProtocol names the engine's group protocol. Its member and
 // assignment user data are ours (see memberData and assignmentNote); change
 // the name if their meaning ever changes incompatibly, so that old and new

@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// This file owns a stream's typed share of a batch: its records,
+// partitions and ranges, and ForeachPartition's tasks.
+
 // Batch is one stream's share of a micro-batch: for every partition the
 // stream owned when the batch was cut, the records in a half-open offset
 // range decided before any handler ran (Spark's KafkaRDD with

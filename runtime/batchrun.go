@@ -9,6 +9,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
+// This file owns one batch's run: cutting it, building the streams' typed
+// shares, running its steps in the policy's order (policy.go), and what
+// became of its offsets.
+
 // lost reports whether err, a failed batch's, leaves its records behind
 // rather than failing the job (policy.lostAfterStored), and if so logs
 // and counts it.

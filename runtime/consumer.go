@@ -16,6 +16,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// This file owns a franz-go client's side of the engine: opening it,
+// deciding where newly owned partitions start, buffering and decoding what
+// it fetches, cutting each partition's range, pausing and resuming
+// fetches, and the group's rebalance callbacks.
+
 // source is the untyped half of a stream: its name, consumer strategy and
 // options, and how its records are decoded.
 type source struct {

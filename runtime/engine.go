@@ -19,6 +19,9 @@ import (
 	"github.com/streamgen/streamgen/internal/backoff"
 )
 
+// This file owns the Engine: New, Run's life cycle (stop, shutdown bound,
+// leaving the group), connecting, and the batch loop's timing.
+
 // Engine cuts micro-batches from its streams every BatchInterval and hands
 // them, decoded, to one handler, one batch at a time and in order. Build it
 // with New, add streams with NewStream, then Run it.

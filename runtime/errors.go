@@ -8,6 +8,9 @@ import (
 	"strings"
 )
 
+// This file owns the errors Run returns, each naming the topic, partition,
+// offset or setting involved.
+
 // ErrStopped is returned by Run after Stop or context cancellation when the
 // engine shut down cleanly.
 var ErrStopped = errors.New("runtime: engine stopped")

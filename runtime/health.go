@@ -20,8 +20,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// A broker outage (the broker restarting, a network partition, requests
-// failing for a while) does not end a job: franz-go retries fetches,
+// This file owns the brokers' health. A broker outage (the broker
+// restarting, a network partition, requests failing for a while) does not
+// end a job: franz-go retries fetches,
 // metadata and the group's session in the background, and the engine
 // retries its own commits. The engine watches every request its clients
 // make (a kgo hook) and every error the group's session reports, and:

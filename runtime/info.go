@@ -5,6 +5,9 @@ import (
 	"time"
 )
 
+// This file owns BatchInfo, what listeners and the status page learn of
+// each batch.
+
 // BatchInfo describes one batch for listeners and the status page (Spark's
 // batch page): when it was cut, how long it waited and ran, and exactly
 // which offsets it covered.

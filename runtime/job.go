@@ -20,6 +20,9 @@ import (
 	"github.com/streamgen/streamgen/runtime/tlsfiles"
 )
 
+// This file owns JobConfig, a generated job's configuration: its
+// validation and the engine options it makes.
+
 // JobConfig is the configuration of a generated job: config.Job, whose
 // fields it promotes (cfg.Brokers, cfg.BatchInterval, ...) and which
 // documents each one, plus what only a running job has. Every generated

@@ -7,6 +7,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// This file owns binding a KafkaBound store (the Kafka sink) to the
+// engine's clients and group member.
+
 // bindKafka binds a KafkaBound store before the consumers open; member is
 // filled in once the group member's client exists.
 func (e *Engine) bindKafka(ctx context.Context, kb KafkaBound, ks *kafkaStore, member *atomic.Pointer[kgo.Client]) error {

@@ -24,6 +24,9 @@ import (
 	"github.com/streamgen/streamgen/runtime/config"
 )
 
+// This file owns Main: a generated job as a program, from its flags,
+// environment and spec to its exit code.
+
 // Main runs a generated job as a program and exits: it reads every
 // runtime setting from its flag, else its environment variable (the job's
 // EnvPrefix and the flag's name), else the configuration DefaultConfig

@@ -20,6 +20,10 @@ import (
 	"github.com/streamgen/streamgen/runtime/config"
 )
 
+// This file owns the offsets kept as the group's commits in Kafka
+// (kafkaStore) and startOffsets, which decides where every newly owned
+// partition starts.
+
 // kafkaStore keeps offsets as the group's commits in Kafka. Partitions
 // of group streams commit through the member's client, which sends the
 // member id and generation, so a member that lost its partitions in a

@@ -13,6 +13,8 @@ import (
 	"github.com/streamgen/streamgen/runtime/config"
 )
 
+// This file owns the engine's options and their defaults.
+
 type engineCfg struct {
 	brokers         []string
 	interval        time.Duration

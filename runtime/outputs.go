@@ -13,6 +13,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// This file owns the topics a job writes to (dead letters, the Kafka
+// sink's), checked before the first batch.
+
 // OutputTopic is a topic a job writes to, and the setting that names it,
 // for the message when it is missing.
 type OutputTopic struct {

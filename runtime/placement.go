@@ -5,6 +5,9 @@ import (
 	"fmt"
 )
 
+// This file owns the location strategies' placement of partitions on
+// workers.
+
 // place returns the worker slot for a partition's tasks. A key keeps the
 // slot it was first given, and new keys go to the least loaded slot, so
 // placement is both sticky across batches and even.

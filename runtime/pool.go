@@ -8,6 +8,9 @@ import (
 	"github.com/streamgen/streamgen/internal/backoff"
 )
 
+// This file owns the workers that decode chunks and run partition tasks,
+// and the task retries.
+
 // pool is a fixed set of workers, each with its own queue, so that a task
 // routed to worker w always runs on w: that is what lets PreferConsistent
 // keep a partition's per-worker state warm across batches.

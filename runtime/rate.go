@@ -5,6 +5,9 @@ import (
 	"time"
 )
 
+// This file owns the per-partition rate a batch is cut at:
+// MaxRatePerPartition and the backpressure's PID estimator.
+
 // maxMessagesPerPartition is Spark's DirectKafkaInputDStream method of the
 // same name: how many offsets each partition may advance in one batch, or
 // nil for no limit.

@@ -19,6 +19,10 @@ import (
 	"github.com/streamgen/streamgen/runtime/tlsfiles"
 )
 
+// This file owns the schema registry: writer schemas by id, their cache
+// and retries, the Confluent-framed decoders, the serializer, and the
+// registry's health.
+
 // ErrUnknownSchemaID is wrapped by decode errors for a schema id the
 // registry does not know.
 var ErrUnknownSchemaID = errors.New("schema id unknown to the registry")

@@ -16,6 +16,9 @@ import (
 	"github.com/streamgen/streamgen/runtime/envsubst"
 )
 
+// This file owns the runtime's flags and environment variables, derived
+// from config.Settings, and the log settings Main adds.
+
 // setting is one runtime setting that Main reads from a flag and from an
 // environment variable, over the spec's value: a config.Setting, or one of
 // Main's log settings. Its flag and variable names derive from key

@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// This file owns Snapshot, the engine's state at one moment, and the
+// listener queue.
+
 // Snapshot is what the engine is doing, taken at one moment: the one
 // source the status page, /status.json and metrics read.
 type Snapshot struct {

@@ -17,6 +17,9 @@ import (
 	"time"
 )
 
+// This file owns the status server: the status page, /status.json,
+// /healthz and /readyz.
+
 // Status serves the state of a job's engine over HTTP, all of it read from
 // Engine.Snapshot at request time:
 //

@@ -10,6 +10,9 @@ import (
 	"github.com/streamgen/streamgen/runtime/config"
 )
 
+// This file owns the consumer strategies (Subscribe, SubscribePattern,
+// Assign), StartFrom, ResetTo and the semantics' names.
+
 type consumerKind int
 
 const (

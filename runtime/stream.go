@@ -9,6 +9,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// This file owns Stream, a typed stream of the engine: its decoders, its
+// batches and CommitAsync.
+
 // Decoder turns a record's key or value bytes into T. Decoders run
 // concurrently and must not keep b, which the client may reuse. ctx ends
 // when the job stops: a decoder that waits (on a schema registry) must

@@ -5,6 +5,8 @@ import (
 	"time"
 )
 
+// This file owns the watch on subscribed topics that do not exist yet.
+
 // missingTopicLogEvery is how often a subscribed topic that still does not
 // exist is warned about again.
 const missingTopicLogEvery = time.Minute

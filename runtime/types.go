@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// This file owns the small types every part shares: TopicPartition and
+// OffsetRange.
+
 // TopicPartition names one partition of a topic.
 type TopicPartition struct {
 	Topic     string
