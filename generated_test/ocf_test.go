@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -346,4 +347,35 @@ func FuzzOCFReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestOCFHeaderRoundTrips: what the writer puts in the header (metadata
+// keys, codec, the writer's schema) is what the reader and hamba read
+// back.
+func TestOCFHeaderRoundTrips(t *testing.T) {
+	recs := ocfImpressions(t, 3)
+	data := writeOCF(t, recs, codec.WithOCFCodec(codec.OCFDeflate), codec.WithOCFMetadata("streamgen.batch", []byte("42")))
+	r, err := alltypes.NewImpressionOCFReader(bytes.NewReader(data), "test.avro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := r.Metadata("streamgen.batch"); !ok || string(got) != "42" {
+		t.Errorf("Metadata(streamgen.batch) = %q, %v; want 42", got, ok)
+	}
+	if _, ok := r.Metadata("absent"); ok {
+		t.Error("Metadata reports a key the writer did not set")
+	}
+	if r.Codec() != codec.OCFDeflate {
+		t.Errorf("Codec() = %q, want deflate", r.Codec())
+	}
+	if !strings.Contains(r.WriterSchema(), `"com.example.ads.Impression"`) {
+		t.Errorf("WriterSchema() = %.80s…, want the Impression's schema", r.WriterSchema())
+	}
+	dec, err := ocf.NewDecoder(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(dec.Metadata()["streamgen.batch"]); got != "42" {
+		t.Errorf("hamba reads streamgen.batch %q, want 42", got)
+	}
 }

@@ -65,5 +65,3 @@ func Int64Decoder(_ context.Context, b []byte) (int64, error) {
 	return int64(binary.BigEndian.Uint64(b)), nil
 }
 
-// NoKey is the key decoder of streams whose spec says key: none.
-func NoKey(context.Context, []byte) (struct{}, error) { return struct{}{}, nil }

@@ -171,9 +171,6 @@ func NewSchemaRegistry(url string, opts ...sr.ClientOpt) (*SchemaRegistry, error
 	return &SchemaRegistry{url: url, cl: cl, byID: map[int]*schemaEntry{}, MaxBackoff: 10 * time.Second}, nil
 }
 
-// Client is the underlying franz-go registry client.
-func (r *SchemaRegistry) Client() *sr.Client { return r.cl }
-
 // WriterSchema returns the standalone schema registered under id, with
 // any schema references written in place. While the registry does not
 // answer it retries until ctx ends; a caller that finds the lookup of id

@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -272,4 +274,48 @@ func TestTwoInstancesSplitAndHandOver(t *testing.T) {
 		first[tp] = append(first[tp], offs...)
 	}
 	c.checkExact(t, first, nil)
+}
+
+// TestStartAtATime: StartFrom(StartAt(t)) starts a partition with nothing
+// stored at its first record at or after t.
+func TestStartAtATime(t *testing.T) {
+	addrs := newCluster(t, 1, testTopic)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	t0 := time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)
+	for i := range 10 {
+		r := &kgo.Record{Topic: testTopic, Value: []byte(strconv.Itoa(i)), Timestamp: t0.Add(time.Duration(i) * time.Minute)}
+		if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := New(Group("start-at"), Brokers(addrs...), BatchInterval(20*time.Millisecond), StartFrom(StartAt(t0.Add(5*time.Minute))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var offsets []int64
+	err = e.Run(ctx, func(_ context.Context, bs *JobBatch) error {
+		for r := range s.Batch(bs).Records() {
+			offsets = append(offsets, r.Offset)
+		}
+		if len(offsets) >= 5 {
+			cancel() // a graceful stop after this batch
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{5, 6, 7, 8, 9}; !slices.Equal(offsets, want) {
+		t.Errorf("read offsets %v, want %v: the records from 06:05 on", offsets, want)
+	}
 }

@@ -68,9 +68,6 @@ func New(reg *spec.Registry) (*Client, error) {
 	return &Client{url: reg.URL, cl: cl}, nil
 }
 
-// URL is the registry's address.
-func (c *Client) URL() string { return c.url }
-
 // explain says what went wrong with a request about subject, naming the
 // subject, version and registry.
 func (c *Client) explain(subject string, version int, err error) error {

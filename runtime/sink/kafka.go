@@ -80,7 +80,6 @@ type kafkaCfg struct {
 	txnID      string
 	txnTimeout time.Duration
 	byInput    bool
-	kgoOpts    []kgo.Opt
 }
 
 // KafkaOpt configures NewKafka.
@@ -106,12 +105,6 @@ func TransactionTimeout(d time.Duration) KafkaOpt { return func(c *kafkaCfg) { c
 // the input record it was made from (Origin), rather than by its key's
 // hash. The output topic needs at least as many partitions as the input.
 func PartitionByInput() KafkaOpt { return func(c *kafkaCfg) { c.byInput = true } }
-
-// ProducerOpts adds franz-go options to the sink's producer, after the
-// engine's (brokers, TLS, SASL): linger, batch size, compression.
-func ProducerOpts(opts ...kgo.Opt) KafkaOpt {
-	return func(c *kafkaCfg) { c.kgoOpts = append(c.kgoOpts, opts...) }
-}
 
 // KafkaStats counts the sink's transactions.
 type KafkaStats struct {
@@ -184,7 +177,7 @@ func (k *Kafka) BindKafka(ctx context.Context, b runtime.KafkaBinding) error {
 		}
 		opts = append(opts, kgo.TransactionalID(k.txnID), kgo.TransactionTimeout(k.cfg.txnTimeout))
 	}
-	cl, err := kgo.NewClient(append(opts, k.cfg.kgoOpts...)...)
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka sink: %w", err)
 	}
