@@ -30,12 +30,12 @@ const (
 	// *DecodeError naming topic, partition, offset, schema id and cause.
 	// Nothing of the batch is committed, so a fixed decoder (or a
 	// redeployed job) re-reads the record. The default.
-	FailOnDecodeError = config.DecodeFail
+	FailOnDecodeError = config.FailOnDecodeError
 	// SkipBadRecords leaves the record out of the batch; its offset is
 	// committed with the rest. Skipped records are counted per stream,
 	// partition and cause (Engine.BadRecords, BatchInfo.BadRecords) and
 	// logged once per partition and cause, then at most once a minute.
-	SkipBadRecords = config.DecodeSkip
+	SkipBadRecords = config.SkipBadRecords
 	// DeadLetterBadRecords leaves the record out of the batch like
 	// SkipBadRecords and writes it, unchanged, to the stream's dead-letter
 	// topic with headers naming where it came from and why it was
@@ -48,7 +48,7 @@ const (
 	// rejected record's offset is stored without its dead letter. A batch
 	// that fails after its dead letters were written is re-read and writes
 	// them again: dead letters are at-least-once.
-	DeadLetterBadRecords = config.DecodeDeadLetter
+	DeadLetterBadRecords = config.DeadLetterBadRecords
 )
 
 // OnDecodeError sets the stream's policy for records that cannot be

@@ -234,7 +234,7 @@ func (c *JobConfig) Validate() error {
 
 // deadLetterErr is the error of the dead-letter policy without its topic.
 func (c *JobConfig) deadLetterErr() error {
-	if c.OnDecodeError == config.DecodeDeadLetter && c.DeadLetterTopic == "" {
+	if c.OnDecodeError == config.DeadLetterBadRecords && c.DeadLetterTopic == "" {
 		return c.settingErr("onDecodeError", fmt.Errorf(`"dead-letter" needs the topic the undecodable records go to: set %s`, c.Describe("deadLetterTopic")))
 	}
 	return nil
@@ -494,7 +494,7 @@ func (c *JobConfig) OutputTopics() []OutputTopic {
 	if c.SinkType == config.SinkKafka && c.SinkTopic != "" {
 		out = append(out, OutputTopic{Topic: c.SinkTopic, Setting: c.Describe("sink.topic")})
 	}
-	if c.OnDecodeError == config.DecodeDeadLetter && c.DeadLetterTopic != "" {
+	if c.OnDecodeError == config.DeadLetterBadRecords && c.DeadLetterTopic != "" {
 		out = append(out, OutputTopic{Topic: c.DeadLetterTopic, Setting: c.Describe("deadLetterTopic")})
 	}
 	return out

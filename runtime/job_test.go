@@ -150,7 +150,7 @@ func TestJobConfigDecodePolicyAndRegistryCredentials(t *testing.T) {
 		policy      config.DecodePolicy
 		topic, want string
 	}{
-		{config.DecodeDeadLetter, "", `onDecodeError (--on-decode-error): "dead-letter" needs the topic the undecodable records go to: set --dead-letter-topic (spec key deadLetterTopic)`},
+		{config.DeadLetterBadRecords, "", `onDecodeError (--on-decode-error): "dead-letter" needs the topic the undecodable records go to: set --dead-letter-topic (spec key deadLetterTopic)`},
 		{config.DecodePolicy(7), "", "onDecodeError (--on-decode-error): 7 is not a valid value"},
 	} {
 		c := JobConfig{Job: config.Job{Brokers: []string{"k:9092"}, BatchInterval: time.Second, OnDecodeError: tc.policy, DeadLetterTopic: tc.topic}}
@@ -158,7 +158,7 @@ func TestJobConfigDecodePolicyAndRegistryCredentials(t *testing.T) {
 			t.Errorf("%s: Validate = %v, want %q", tc.policy, err, tc.want)
 		}
 	}
-	c := JobConfig{Job: config.Job{Brokers: []string{"k:9092"}, BatchInterval: time.Second, OnDecodeError: config.DecodeDeadLetter, DeadLetterTopic: "${DLQ:-bad}"}}
+	c := JobConfig{Job: config.Job{Brokers: []string{"k:9092"}, BatchInterval: time.Second, OnDecodeError: config.DeadLetterBadRecords, DeadLetterTopic: "${DLQ:-bad}"}}
 	c.ExpandEnv(env(map[string]string{"SCHEMA_REGISTRY_USERNAME": "svc", "SCHEMA_REGISTRY_PASSWORD": "pw"}))
 	if c.DeadLetterTopic != "bad" || c.RegistryUsername != "svc" || c.RegistryPassword != "pw" {
 		t.Errorf("expanded DeadLetterTopic %q, registry user %q", c.DeadLetterTopic, c.RegistryUsername)

@@ -36,7 +36,7 @@ func specConfig() JobConfig {
 	c.BatchInterval = 5 * time.Second
 	c.Workers = 3
 	c.MaxRatePerPartition = 100
-	c.OnDecodeError = config.DecodeFail
+	c.OnDecodeError = config.FailOnDecodeError
 	c.StatusAddr = ""
 	c.ExpandEnv(envOf(nil))
 	return c
@@ -71,7 +71,7 @@ func TestSettingsPrecedence(t *testing.T) {
 		{"batch-max-rate-per-partition", "ANOMALY_DETECTOR_BATCH_MAX_RATE_PER_PARTITION", "9000", "500",
 			func(c JobConfig) any { return c.MaxRatePerPartition }, int64(100), int64(500), int64(9000)},
 		{"on-decode-error", "ANOMALY_DETECTOR_ON_DECODE_ERROR", "fail", "skip",
-			func(c JobConfig) any { return c.OnDecodeError }, config.DecodeFail, config.DecodeSkip, config.DecodeFail},
+			func(c JobConfig) any { return c.OnDecodeError }, config.FailOnDecodeError, config.SkipBadRecords, config.FailOnDecodeError},
 		{"start-from", "ANOMALY_DETECTOR_START_FROM", "timestamp:2026-01-02T03:04:05Z", "latest",
 			func(c JobConfig) any { return c.StartFrom }, config.StartCommitted(), config.StartLatest(), config.StartAt(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))},
 		{"brokers", "ANOMALY_DETECTOR_BROKERS", "f1:1, f2:2", "e1:1,e2:2,,",
@@ -160,7 +160,7 @@ func TestSpecTemplateUnderEnv(t *testing.T) {
 func TestMultipleConfigErrorsOnePerLine(t *testing.T) {
 	c := specConfig()
 	c.Brokers = nil
-	c.OnDecodeError = config.DecodeDeadLetter
+	c.OnDecodeError = config.DeadLetterBadRecords
 	c.RegistryToken, c.RegistryUsername = "t", "u"
 	_, code, out := mainConfig(t, c, nil, nil)
 	if code != 1 {

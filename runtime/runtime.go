@@ -1,6 +1,12 @@
 // Package runtime is what generated stream jobs link against: the direct
 // micro-batch engine, consumer and location strategies, delivery semantics,
 // offset stores, sinks and serde.
+//
+// The job's configuration is defined once, in package runtime/config,
+// which the generator and the runtime share. The values a hand-written
+// job names (Semantics, DecodePolicy, StartPosition, ResetPolicy and
+// their constants) are re-exported here under the same names, so such a
+// job imports runtime alone: runtime.ExactlyOnce is config.ExactlyOnce.
 package runtime
 
 // SupportPackageIsVersion1 is referenced by generated code

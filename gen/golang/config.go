@@ -58,7 +58,7 @@ var enumConsts = map[any]string{
 	config.ResetEarliest: "ResetEarliest", config.ResetLatest: "ResetLatest", config.ResetError: "ResetError",
 	config.ReadCommitted: "ReadCommitted", config.ReadUncommitted: "ReadUncommitted",
 	config.LocationConsistent: "LocationConsistent", config.LocationBrokers: "LocationBrokers", config.LocationFixed: "LocationFixed",
-	config.DecodeFail: "DecodeFail", config.DecodeSkip: "DecodeSkip", config.DecodeDeadLetter: "DecodeDeadLetter",
+	config.FailOnDecodeError: "FailOnDecodeError", config.SkipBadRecords: "SkipBadRecords", config.DeadLetterBadRecords: "DeadLetterBadRecords",
 	config.StoreKafka: "StoreKafka", config.StorePostgres: "StorePostgres", config.StoreFiles: "StoreFiles",
 	config.SinkNone: "SinkNone", config.SinkFiles: "SinkFiles", config.SinkPostgres: "SinkPostgres", config.SinkKafka: "SinkKafka",
 }

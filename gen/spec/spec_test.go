@@ -124,7 +124,7 @@ func TestParseFull(t *testing.T) {
 			SinkTable:                "ads.impressions",
 			MaxFailures:              3,
 			RetryBackoff:             500 * time.Millisecond,
-			OnDecodeError:            config.DecodeDeadLetter,
+			OnDecodeError:            config.DeadLetterBadRecords,
 			DeadLetterTopic:          "impressions-dlq",
 			ShutdownTimeout:          30 * time.Second,
 			StatusAddr:               "${STATUS_ADDR:-:9090}",

@@ -30,9 +30,9 @@ func (d *decoder) validate(s *Spec) {
 	}
 
 	switch {
-	case j.OnDecodeError == config.DecodeDeadLetter && j.DeadLetterTopic == "":
+	case j.OnDecodeError == config.DeadLetterBadRecords && j.DeadLetterTopic == "":
 		d.errorf(d.at("onDecodeError"), "onDecodeError: \"dead-letter\" needs deadLetterTopic, the topic that receives records that cannot be decoded")
-	case j.OnDecodeError != config.DecodeDeadLetter && j.DeadLetterTopic != "" && d.has("deadLetterTopic"):
+	case j.OnDecodeError != config.DeadLetterBadRecords && j.DeadLetterTopic != "" && d.has("deadLetterTopic"):
 		d.errorf(d.at("deadLetterTopic"), "deadLetterTopic is set but onDecodeError is %q, so no record would be written to it; set onDecodeError: dead-letter or remove deadLetterTopic", j.OnDecodeError)
 	}
 

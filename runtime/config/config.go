@@ -131,7 +131,7 @@ type Job struct {
 	MaxFailures  int
 	RetryBackoff time.Duration
 	// OnDecodeError is the policy for undecodable records (onDecodeError);
-	// DeadLetterTopic receives them with DecodeDeadLetter
+	// DeadLetterTopic receives them with DeadLetterBadRecords
 	// (deadLetterTopic; runtime value).
 	OnDecodeError   DecodePolicy
 	DeadLetterTopic string

@@ -122,7 +122,7 @@ func TestDefault(t *testing.T) {
 		d.StatusAddr != ":8080" || len(d.Brokers) != 1 || d.Brokers[0] != "localhost:9092" || d.ShutdownTimeout != 0 {
 		t.Errorf("Default() = %+v", d)
 	}
-	if d.Semantics != AtLeastOnce || d.SinkType != SinkNone || d.OffsetsStore != StoreKafka || d.OnDecodeError != DecodeFail ||
+	if d.Semantics != AtLeastOnce || d.SinkType != SinkNone || d.OffsetsStore != StoreKafka || d.OnDecodeError != FailOnDecodeError ||
 		d.Location != LocationConsistent || d.ResetTo != ResetEarliest || d.StartFrom != StartCommitted() {
 		t.Errorf("Default() enums = %+v", d)
 	}

@@ -74,14 +74,14 @@ const (
 type DecodePolicy int
 
 const (
-	// DecodeFail fails the batch, naming topic, partition and offset.
+	// FailOnDecodeError fails the batch, naming topic, partition and offset.
 	// The default.
-	DecodeFail DecodePolicy = iota
-	// DecodeSkip leaves the record out and counts it in a metric.
-	DecodeSkip
-	// DecodeDeadLetter leaves the record out and writes it to
+	FailOnDecodeError DecodePolicy = iota
+	// SkipBadRecords leaves the record out and counts it in a metric.
+	SkipBadRecords
+	// DeadLetterBadRecords leaves the record out and writes it to
 	// Job.DeadLetterTopic.
-	DecodeDeadLetter
+	DeadLetterBadRecords
 )
 
 // OffsetsStore is where consumed offsets are kept (spec key
@@ -117,7 +117,7 @@ var (
 	resetNames     = []string{ResetEarliest: "earliest", ResetLatest: "latest", ResetError: "error"}
 	isolationNames = []string{ReadCommitted: "read_committed", ReadUncommitted: "read_uncommitted"}
 	locationNames  = []string{LocationConsistent: "consistent", LocationBrokers: "brokers", LocationFixed: "fixed"}
-	decodeNames    = []string{DecodeFail: "fail", DecodeSkip: "skip", DecodeDeadLetter: "dead-letter"}
+	decodeNames    = []string{FailOnDecodeError: "fail", SkipBadRecords: "skip", DeadLetterBadRecords: "dead-letter"}
 	storeNames     = []string{StoreKafka: "kafka", StorePostgres: "postgres", StoreFiles: "files"}
 	sinkNames      = []string{SinkNone: "none", SinkFiles: "files", SinkPostgres: "postgres", SinkKafka: "kafka"}
 )

@@ -135,7 +135,7 @@ var settings = []Setting{
 
 	{Key: "retries.maxFailures", Value: func(j *Job) any { return &j.MaxFailures }, Default: 4, Help: "tries of a partition task before its batch fails (at-least-once, and exactly-once with the files sink); an error ProcessBatch returns itself is not retried", Positive: true},
 	{Key: "retries.backoff", Value: func(j *Job) any { return &j.RetryBackoff }, Default: time.Second, Help: "first wait between tries, doubling up to 10s"},
-	{Key: "onDecodeError", Value: func(j *Job) any { return &j.OnDecodeError }, Default: DecodeFail, Help: "what happens to a record that cannot be decoded"},
+	{Key: "onDecodeError", Value: func(j *Job) any { return &j.OnDecodeError }, Default: FailOnDecodeError, Help: "what happens to a record that cannot be decoded"},
 	{Key: "deadLetterTopic", Value: func(j *Job) any { return &j.DeadLetterTopic }, Help: "topic the undecodable records go to, with onDecodeError dead-letter and only then", Format: Topic},
 	{Key: "shutdown.timeout", Value: func(j *Job) any { return &j.ShutdownTimeout }, Help: "bound of a graceful stop, 0 = 10 x batch interval: past it the in-flight batch is abandoned unstored and read again on restart"},
 	{Key: "status.addr", Value: func(j *Job) any { return &j.StatusAddr }, Default: ":8080", Help: `address of the status server; "" turns it off`, Format: HostPortOrOff},
