@@ -40,7 +40,12 @@ type OffsetStore interface {
 	// assignment: the job never guesses a start.
 	Load(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error)
 	// Store records a finished batch: each range's UntilOffset becomes its
-	// partition's next offset. It is all or nothing.
+	// partition's next offset. Each partition's range is stored all or
+	// nothing; a store that fails midway may have stored some partitions'
+	// ranges and not others' (the files sink publishes a partition at a
+	// time), so after a failed Store the job stops, and a restart goes on
+	// from what Load returns for each partition: nothing is lost or
+	// stored twice either way.
 	Store(ctx context.Context, b StoredBatch) error
 }
 
