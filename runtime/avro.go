@@ -64,4 +64,3 @@ func Int64Decoder(_ context.Context, b []byte) (int64, error) {
 	}
 	return int64(binary.BigEndian.Uint64(b)), nil
 }
-

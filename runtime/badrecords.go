@@ -196,14 +196,15 @@ func (e *Engine) BadRecords() []BadRecordCount {
 }
 
 // handleBad disposes of the records the batch left out: counted and
-// logged, and with DeadLetterBadRecords produced to the dead-letter topic,
-// waiting for the acknowledgements. process runs it before anything can
-// store the batch's offsets.
-func (s *source) handleBad(ctx context.Context, recs []badRecord) error {
+// logged, and with DeadLetterBadRecords written by write (to the
+// dead-letter topic, or into the batch's transaction), waiting for the
+// acknowledgements. process runs it before anything can store the
+// batch's offsets.
+func (s *source) handleBad(ctx context.Context, log *slog.Logger, recs []badRecord, write func(context.Context, []*kgo.Record) error) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	s.bad.note(s.e.Logger(), s.name, s.cfg.onBad, recs, time.Now())
+	s.bad.note(log, s.name, s.cfg.onBad, recs, time.Now())
 	if s.cfg.onBad != DeadLetterBadRecords {
 		return nil
 	}
@@ -211,11 +212,7 @@ func (s *source) handleBad(ctx context.Context, recs []badRecord) error {
 	for i, r := range recs {
 		out[i] = deadLetter(s.cfg.deadLetterTopic, r)
 	}
-	write := func() error { return s.e.admin.ProduceSync(ctx, out...).FirstErr() }
-	if dlw := s.e.policy.deadLetters; dlw != nil {
-		write = func() error { return dlw.WriteDeadLetters(ctx, out) }
-	}
-	if err := write(); err != nil {
+	if err := write(ctx, out); err != nil {
 		first := recs[0].raw
 		return fmt.Errorf("stream %s: writing %d dead letters (first from topic %s partition %d offset %d) to topic %s: %w",
 			s.name, len(recs), first.Topic, first.Partition, first.Offset, s.cfg.deadLetterTopic, err)

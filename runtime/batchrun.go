@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // This file owns one batch's run: cutting it, building the streams' typed
@@ -245,8 +246,14 @@ func (e *Engine) staleBatch(ctx context.Context, b *batch, err error) {
 }
 
 func (e *Engine) disposeBad(ctx context.Context, b *batch) error {
+	write := func(ctx context.Context, recs []*kgo.Record) error {
+		return e.admin.ProduceSync(ctx, recs...).FirstErr()
+	}
+	if dlw := e.policy.deadLetters; dlw != nil {
+		write = dlw.WriteDeadLetters
+	}
 	for i, s := range e.sources() {
-		if err := s.handleBad(ctx, b.bad[i]); err != nil {
+		if err := s.handleBad(ctx, e.Logger(), b.bad[i], write); err != nil {
 			return err
 		}
 	}

@@ -24,7 +24,11 @@ import (
 // source is the untyped half of a stream: its name, consumer strategy and
 // options, and how its records are decoded.
 type source struct {
-	e    *Engine
+	// What the stream uses of its engine: CommitAsync's queue and the
+	// policy's task retries.
+	commits *commitQueue
+	tasks   retryPolicy
+
 	idx  int // position in Engine.streams
 	name string
 	cs   ConsumerStrategy

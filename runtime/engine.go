@@ -213,7 +213,7 @@ func (e *Engine) addSource(name string, cs ConsumerStrategy, opts []StreamOpt) (
 			return nil, fmt.Errorf("two streams named %s", name)
 		}
 	}
-	return &source{e: e, idx: len(e.streams), name: name, cs: cs, cfg: cfg}, nil
+	return &source{commits: e.commits, tasks: e.policy.tasks, idx: len(e.streams), name: name, cs: cs, cfg: cfg}, nil
 }
 
 // History returns the retained BatchInfos of completed batches, oldest

@@ -108,7 +108,7 @@ func (s *Stream[K, V]) Batch(b *JobBatch) *Batch[K, V] {
 // (which may be nil) gets what was stored and the error. With ManualCommit
 // it is how a handler stores its offsets.
 func (s *Stream[K, V]) CommitAsync(ranges []OffsetRange, callback func(committed []OffsetRange, err error)) {
-	s.src.e.commits.add(ranges, callback)
+	s.src.commits.add(ranges, callback)
 }
 
 func (s *Stream[K, V]) source() *source { return s.src }
@@ -125,7 +125,7 @@ func (s *Stream[K, V]) build(ctx context.Context, p *pool, bs *JobBatch, c cut) 
 		ranges: c.ranges,
 		parts:  make([]Partition[K, V], len(c.ranges)),
 		pool:   p,
-		retry:  s.src.e.policy.tasks,
+		retry:  s.src.tasks,
 	}
 	b.reread = func(ctx context.Context, i int) (Partition[K, V], error) {
 		recs, _, err := s.decode(ctx, c.recs[i])
