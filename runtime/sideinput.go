@@ -65,6 +65,8 @@ type SideHealth struct {
 	LastError    string
 	// Failures counts failed loads.
 	Failures int64
+	// Skipped counts records a table's decode policy left out.
+	Skipped int64
 	// Unready says why the job is not ready because of it ("" when it
 	// is): still loading, or stale past its maxAge.
 	Unready string
@@ -92,12 +94,26 @@ func (e *Engine) loadSides(ctx context.Context) error {
 	return nil
 }
 
+// SideFailer is a side input that can end the job after it loaded: a
+// table that read an update it cannot decode, a value past its maxAge.
+// The engine checks Err after each Swap, between batches, and ends Run
+// with the error, naming the side input.
+type SideFailer interface {
+	Err() error
+}
+
 // swapSides makes what the side inputs loaded since the last batch what
-// the next batch sees.
-func (e *Engine) swapSides() {
+// the next batch sees, or is the error of one that ends the job.
+func (e *Engine) swapSides() error {
 	for _, s := range e.cfg.sides {
 		s.Swap()
+		if f, ok := s.(SideFailer); ok {
+			if err := f.Err(); err != nil {
+				return fmt.Errorf("side input %s: %w", s.SideName(), err)
+			}
+		}
 	}
+	return nil
 }
 
 // sideHealth is every side input's state, for Snapshot.
