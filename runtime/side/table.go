@@ -18,6 +18,7 @@ import (
 	"iter"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,7 +165,9 @@ func (t *Table[K, V]) Load(ctx context.Context, env runtime.SideEnv) error {
 	began := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, t.cfg.catchUp)
 	defer cancel()
-	cl, err := kgo.NewClient(env.ClientOpts...)
+	// Control records mark the end of transactions: a partition whose last
+	// offsets are one is caught up only once the table has seen it.
+	cl, err := kgo.NewClient(append(slices.Clone(env.ClientOpts), kgo.KeepControlRecords())...)
 	if err != nil {
 		return fmt.Errorf("table %s: %w", t.name, err)
 	}
