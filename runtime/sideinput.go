@@ -78,6 +78,14 @@ func WithSideInputs(s ...SideInput) Opt {
 	return optFunc(func(c *engineCfg) { c.sides = append(c.sides, s...) })
 }
 
+// AddSideInputs adds side inputs as WithSideInputs does, for those made
+// after the engine, whose decoders need what is made with it (its schema
+// registry, which logs through it): a generated Run adds its tables so.
+// Call it before Run, as NewStream.
+func (e *Engine) AddSideInputs(s ...SideInput) {
+	e.cfg.sides = append(e.cfg.sides, s...)
+}
+
 // loadSides loads every side input before the first batch, logging each
 // with how long it took.
 func (e *Engine) loadSides(ctx context.Context) error {
