@@ -167,7 +167,10 @@ func (t *Table[K, V]) Load(ctx context.Context, env runtime.SideEnv) error {
 	defer cancel()
 	// Control records mark the end of transactions: a partition whose last
 	// offsets are one is caught up only once the table has seen it.
-	cl, err := kgo.NewClient(append(slices.Clone(env.ClientOpts), kgo.KeepControlRecords())...)
+	// Consuming the topic without a group reads every partition from its
+	// start, and the partitions added to it later too.
+	cl, err := kgo.NewClient(append(slices.Clone(env.ClientOpts), kgo.KeepControlRecords(),
+		kgo.ConsumeTopics(t.topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 	if err != nil {
 		return fmt.Errorf("table %s: %w", t.name, err)
 	}
@@ -176,16 +179,13 @@ func (t *Table[K, V]) Load(ctx context.Context, env runtime.SideEnv) error {
 		cl.Close()
 		return err
 	}
-	consume := make(map[int32]kgo.Offset, len(ends))
 	c := catchUp{waiting: map[int32]int64{}, parts: len(ends)}
 	for p, w := range ends {
-		consume[p] = kgo.NewOffset().AtStart()
 		if w[0] < w[1] { // an empty partition has nothing to wait for
 			c.waiting[p] = w[1]
 			c.total += w[1] - w[0]
 		}
 	}
-	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{t.topic: consume})
 	building := map[K]item[V]{}
 	for len(c.waiting) > 0 {
 		t.setLoading(c.String())

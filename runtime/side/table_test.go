@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamgen/streamgen/internal/kafkatest"
@@ -366,5 +367,37 @@ func TestTableBounds(t *testing.T) {
 	tab.Swap()
 	if err := tab.Err(); err == nil || !strings.Contains(err.Error(), "4 entries exceed MaxEntries 3") {
 		t.Errorf("Err = %v, want the entries bound", err)
+	}
+}
+
+// TestTableReadsPartitionsAddedLater: a partition added to the topic after
+// the table loaded is read from its start too.
+func TestTableReadsPartitionsAddedLater(t *testing.T) {
+	addrs, cl := kafkatest.Cluster(t, 1, tableTopic)
+	put(t, cl, 0, "a", "1")
+	tab := newStringTable()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := env(addrs, nil)
+	// Short metadata refreshes and fetch waits: the new partition joins
+	// the table's fetches within milliseconds, not the defaults' seconds.
+	e.ClientOpts = append(e.ClientOpts, kgo.MetadataMaxAge(50*time.Millisecond), kgo.MetadataMinAge(10*time.Millisecond), kgo.FetchMaxWait(100*time.Millisecond))
+	if err := tab.Load(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	tab.Swap()
+	if _, err := kadm.NewClient(cl).CreatePartitions(ctx, 1, tableTopic); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	put(t, fresh, 1, "b", "2")
+	waitPending(t, tab, 1)
+	tab.Swap()
+	if v, ok := tab.Get("b"); v != "2" || !ok || tab.Len() != 2 {
+		t.Errorf("Get(b) = %q, %v, Len %d; want the new partition's entry", v, ok, tab.Len())
 	}
 }
