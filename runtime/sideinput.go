@@ -2,8 +2,10 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -84,6 +86,46 @@ func WithSideInputs(s ...SideInput) Opt {
 // Call it before Run, as NewStream.
 func (e *Engine) AddSideInputs(s ...SideInput) {
 	e.cfg.sides = append(e.cfg.sides, s...)
+}
+
+// UseSideInputs gives side inputs to the engine that Main (or RunMain)
+// runs, from inside the function Main runs, before that function makes
+// the engine: the generated MainFunc's newHandler, which Main's ctx is
+// given to, makes the anomaly detector's model (a side.Value) and
+// registers it so. It fails for a ctx that is not Main's, or once the
+// engine has been made.
+func UseSideInputs(ctx context.Context, s ...SideInput) error {
+	m, ok := ctx.Value(mainSidesKey{}).(*mainSides)
+	if !ok {
+		return errors.New("UseSideInputs: ctx is not the one Main gives; pass side inputs to the engine with WithSideInputs")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.taken {
+		return errors.New("UseSideInputs: the engine has been made; register side inputs before")
+	}
+	m.list = append(m.list, s...)
+	return nil
+}
+
+// mainSides are the side inputs registered with UseSideInputs, which
+// Main's engine option hands to the engine when it is made.
+type mainSides struct {
+	mu    sync.Mutex
+	list  []SideInput
+	taken bool
+}
+
+type mainSidesKey struct{}
+
+// opt is the engine option that adds the registered side inputs.
+func (m *mainSides) opt() Opt {
+	return optFunc(func(c *engineCfg) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.taken = true
+		c.sides = append(c.sides, m.list...)
+	})
 }
 
 // loadSides loads every side input before the first batch, logging each
