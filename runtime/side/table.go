@@ -54,8 +54,15 @@ func MaxBytes(n int64) TableOpt { return func(c *tableCfg) { c.maxBytes = n } }
 
 // CatchUpTimeout bounds how long the table may take to read its topic up
 // to the high watermarks it saw at start; past it the start fails with an
-// error naming the table, its topic and how far it got. Default 5m.
-func CatchUpTimeout(d time.Duration) TableOpt { return func(c *tableCfg) { c.catchUp = d } }
+// error naming the table, its topic and how far it got. Default 5m, which
+// zero or less also means.
+func CatchUpTimeout(d time.Duration) TableOpt {
+	return func(c *tableCfg) {
+		if d > 0 {
+			c.catchUp = d
+		}
+	}
+}
 
 // SkipBadRecords leaves records whose key or value the table's decoders
 // reject out of the table, logging each with its topic, partition and
@@ -186,45 +193,10 @@ func (t *Table[K, V]) Load(ctx context.Context, env runtime.SideEnv) error {
 			c.total += w[1] - w[0]
 		}
 	}
-	building := map[K]item[V]{}
-	for len(c.waiting) > 0 {
-		t.setLoading(c.String())
-		fs := cl.PollFetches(cctx)
-		if err := t.stopped(ctx, cctx, &c); err != nil {
-			cl.Close()
-			return err
-		}
-		t.fetchErrors(fs)
-		for it := fs.RecordIter(); !it.Done(); {
-			r := it.Next()
-			select {
-			case <-cctx.Done(): // ctx's end or the bound's, in either case stop now
-				cl.Close()
-				return t.stopped(ctx, cctx, &c)
-			default:
-			}
-			c.saw(r)
-			if r.Attrs.IsControl() {
-				continue
-			}
-			ch, ok, err := t.decode(cctx, r)
-			if err != nil {
-				cl.Close()
-				if err := t.stopped(ctx, cctx, &c); err != nil {
-					return err
-				}
-				return fmt.Errorf("table %s: %w", t.name, err)
-			}
-			if !ok {
-				continue
-			}
-			t.account(building, ch)
-			apply(building, ch)
-			if err := t.bound(); err != nil {
-				cl.Close()
-				return err
-			}
-		}
+	building, err := t.catchUp(ctx, cctx, cl, &c)
+	if err != nil {
+		cl.Close()
+		return err
 	}
 	t.spare = maps.Clone(building)
 	t.live.Store(&building)
@@ -233,6 +205,49 @@ func (t *Table[K, V]) Load(ctx context.Context, env runtime.SideEnv) error {
 	t.log.Info("side input table caught up", "records", c.read, "entries", len(building), "bytes", t.bytes.Load(), "partitions", c.parts, "took", time.Since(began).Round(time.Millisecond).String())
 	go t.follow(ctx, cl)
 	return nil
+}
+
+// catchUp reads the topic into a new map until every partition reached
+// the end offset c waits for, ctx ends, cctx's bound passes or a record
+// fails the table.
+func (t *Table[K, V]) catchUp(ctx, cctx context.Context, cl *kgo.Client, c *catchUp) (map[K]item[V], error) {
+	building := map[K]item[V]{}
+	for len(c.waiting) > 0 {
+		t.setLoading(c.String())
+		fs := cl.PollFetches(cctx)
+		if err := t.stopped(ctx, cctx, c); err != nil {
+			return nil, err
+		}
+		t.fetchErrors(fs)
+		for it := fs.RecordIter(); !it.Done(); {
+			r := it.Next()
+			select {
+			case <-cctx.Done(): // ctx's end or the bound's, in either case stop now
+				return nil, t.stopped(ctx, cctx, c)
+			default:
+			}
+			c.saw(r)
+			if r.Attrs.IsControl() {
+				continue
+			}
+			ch, ok, err := t.decode(cctx, r)
+			if err != nil {
+				if err := t.stopped(ctx, cctx, c); err != nil {
+					return nil, err
+				}
+				return nil, fmt.Errorf("table %s: %w", t.name, err)
+			}
+			if !ok {
+				continue
+			}
+			t.account(building, ch)
+			apply(building, ch)
+			if err := t.bound(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return building, nil
 }
 
 // stopped is the error of a catch-up that ctx stopped or that took longer

@@ -22,11 +22,17 @@ type valueCfg struct {
 	retries                     int
 }
 
-// Interval is how often the value is loaded again. Default 5m. A reload
-// that fails is tried again with backoff (from RetryWait up to Interval)
-// until one succeeds; the value handlers see meanwhile is the last good
-// one.
-func Interval(d time.Duration) ValueOpt { return func(c *valueCfg) { c.interval = d } }
+// Interval is how often the value is loaded again. Default 5m, which
+// zero or less also means. A reload that fails is tried again with
+// backoff (from RetryWait up to Interval) until one succeeds; the value
+// handlers see meanwhile is the last good one.
+func Interval(d time.Duration) ValueOpt {
+	return func(c *valueCfg) {
+		if d > 0 {
+			c.interval = d
+		}
+	}
+}
 
 // MaxAge is how old the last good value may grow while reloads fail:
 // past it the job is unready (/readyz), and OnStale says whether it goes
@@ -55,8 +61,14 @@ func OnStale(s Stale) ValueOpt { return func(c *valueCfg) { c.failStale = s == S
 func FirstLoadRetries(n int) ValueOpt { return func(c *valueCfg) { c.retries = n } }
 
 // RetryWait is the first wait before a failed load is tried again.
-// Default 1s.
-func RetryWait(d time.Duration) ValueOpt { return func(c *valueCfg) { c.retryWait = d } }
+// Default 1s, which zero or less also means.
+func RetryWait(d time.Duration) ValueOpt {
+	return func(c *valueCfg) {
+		if d > 0 {
+			c.retryWait = d
+		}
+	}
+}
 
 // Value is a value loaded before the first batch and again every
 // Interval (the anomaly detector's model), swapped between batches: a
