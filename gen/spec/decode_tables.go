@@ -37,17 +37,7 @@ func (d *decoder) decodeTable(i int, n ast.Node) (Table, bool) {
 		d.typeErr(n, fmt.Sprintf("tables[%d]", i), "a mapping")
 		return t, false
 	}
-	label := fmt.Sprintf("tables[%d]", i)
-	for _, mv := range m.Values {
-		if keyText(d.resolve(mv.Key)) == "name" {
-			if v, ok := d.resolve(mv.Value).(*ast.StringNode); ok && streamNameRE.MatchString(v.Value) {
-				label = fmt.Sprintf("table %q", v.Value)
-			}
-		}
-	}
-	if _, dup := d.keys[label+": name"]; dup {
-		label = fmt.Sprintf("%s (tables[%d])", label, i)
-	}
+	label := d.itemLabel(m, "tables", "table", i)
 	prefix := label + ": "
 	meant := d.object(m, label, prefix, "in "+label, fields{
 		"name": func(p string, v ast.Node) {
