@@ -3,6 +3,7 @@ package side
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -115,4 +116,38 @@ func TestStatusShowsSideInputs(t *testing.T) {
 	if !strings.Contains(text, `streamgen_side_input_unready{job="etl",kind="value",side_input="model"} 1`) || strings.Contains(text, `streamgen_side_input_load_failures_total{job="etl",kind="value",side_input="model"} 0`) {
 		t.Errorf("/metrics does not show the failing value:\n%s", text)
 	}
+}
+
+// TestReadyzWhileTableLoads: /readyz says the job is loading its table,
+// with how far it got, until the table caught up.
+func TestReadyzWhileTableLoads(t *testing.T) {
+	addrs, cl := kafkatest.Cluster(t, 1, tableTopic, impressions)
+	var kv []string
+	for i := range 300 {
+		kv = append(kv, fmt.Sprint(i), "x")
+	}
+	put(t, cl, 0, kv...)
+	kafkatest.Produce(t, cl, impressions, 1, 1)
+	tab := NewTable(tableTopic, tableTopic, runtime.StringDecoder, slowDecoder(2*time.Millisecond))
+	st := runtime.NewStatus("etl")
+	e, err := runtime.New(runtime.Group("etl"), runtime.Brokers(addrs...), runtime.BatchInterval(20*time.Millisecond),
+		runtime.WithSideInputs(tab), st.Attach())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runtime.NewStream(e, "impressions", runtime.Subscribe(impressions), runtime.BytesDecoder, runtime.StringDecoder); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx, func(context.Context, *runtime.JobBatch) error { return nil }) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitFor(t, "/readyz to say the table is loading", func() bool {
+		code, body := request(t, st, http.MethodGet, "/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "side input campaigns: loading topic campaigns: read ")
+	})
+	waitFor(t, "the table to load", func() bool { return tab.SideHealth().Unready == "" })
 }
