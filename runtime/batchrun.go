@@ -70,7 +70,9 @@ func (e *Engine) offsets(b *batch, err error) OffsetsOutcome {
 }
 
 func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id int64, at time.Time) error {
-	e.swapSides()
+	if err := e.swapSides(); err != nil {
+		return err
+	}
 	rate := e.limitRate()
 	b := &batch{
 		view: &JobBatch{id: id, time: at, byStream: make([]any, len(e.streams))},

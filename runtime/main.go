@@ -89,8 +89,10 @@ func runMainEnv(ctx context.Context, name string, cfg *JobConfig, args []string,
 	status := NewStatus(name)
 	// Before the caller's options, which win.
 	batches := &batchLogger{log: log}
+	sides := &mainSides{} // UseSideInputs
+	ctx = context.WithValue(ctx, mainSidesKey{}, sides)
 	cfg.EngineOptions = append([]Opt{status.Attach(), Listener(batches), Logger(log),
-		KgoOpts(kgo.WithLogger(quietRetries{kslog.New(kafkaLog)}))}, cfg.EngineOptions...)
+		KgoOpts(kgo.WithLogger(quietRetries{kslog.New(kafkaLog)})), sides.opt()}, cfg.EngineOptions...)
 	if cfg.StatusAddr != "" {
 		ln, err := net.Listen("tcp", cfg.StatusAddr)
 		if err != nil {

@@ -2,8 +2,10 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -65,6 +67,8 @@ type SideHealth struct {
 	LastError    string
 	// Failures counts failed loads.
 	Failures int64
+	// Skipped counts records a table's decode policy left out.
+	Skipped int64
 	// Unready says why the job is not ready because of it ("" when it
 	// is): still loading, or stale past its maxAge.
 	Unready string
@@ -74,6 +78,54 @@ type SideHealth struct {
 // batch and swaps between batches.
 func WithSideInputs(s ...SideInput) Opt {
 	return optFunc(func(c *engineCfg) { c.sides = append(c.sides, s...) })
+}
+
+// AddSideInputs adds side inputs as WithSideInputs does, for those made
+// after the engine, whose decoders need what is made with it (its schema
+// registry, which logs through it): a generated Run adds its tables so.
+// Call it before Run, as NewStream.
+func (e *Engine) AddSideInputs(s ...SideInput) {
+	e.cfg.sides = append(e.cfg.sides, s...)
+}
+
+// UseSideInputs gives side inputs to the engine that Main (or RunMain)
+// runs, from inside the function Main runs, before that function makes
+// the engine: the generated MainFunc's newHandler, which Main's ctx is
+// given to, makes the anomaly detector's model (a side.Value) and
+// registers it so. It fails for a ctx that is not Main's, or once the
+// engine has been made.
+func UseSideInputs(ctx context.Context, s ...SideInput) error {
+	m, ok := ctx.Value(mainSidesKey{}).(*mainSides)
+	if !ok {
+		return errors.New("UseSideInputs: ctx is not the one Main gives; pass side inputs to the engine with WithSideInputs")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.taken {
+		return errors.New("UseSideInputs: the engine has been made; register side inputs before")
+	}
+	m.list = append(m.list, s...)
+	return nil
+}
+
+// mainSides are the side inputs registered with UseSideInputs, which
+// Main's engine option hands to the engine when it is made.
+type mainSides struct {
+	mu    sync.Mutex
+	list  []SideInput
+	taken bool
+}
+
+type mainSidesKey struct{}
+
+// opt is the engine option that adds the registered side inputs.
+func (m *mainSides) opt() Opt {
+	return optFunc(func(c *engineCfg) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.taken = true
+		c.sides = append(c.sides, m.list...)
+	})
 }
 
 // loadSides loads every side input before the first batch, logging each
@@ -92,12 +144,26 @@ func (e *Engine) loadSides(ctx context.Context) error {
 	return nil
 }
 
+// SideFailer is a side input that can end the job after it loaded: a
+// table that read an update it cannot decode, a value past its maxAge.
+// The engine checks Err after each Swap, between batches, and ends Run
+// with the error, naming the side input.
+type SideFailer interface {
+	Err() error
+}
+
 // swapSides makes what the side inputs loaded since the last batch what
-// the next batch sees.
-func (e *Engine) swapSides() {
+// the next batch sees, or is the error of one that ends the job.
+func (e *Engine) swapSides() error {
 	for _, s := range e.cfg.sides {
 		s.Swap()
+		if f, ok := s.(SideFailer); ok {
+			if err := f.Err(); err != nil {
+				return fmt.Errorf("side input %s: %w", s.SideName(), err)
+			}
+		}
 	}
+	return nil
 }
 
 // sideHealth is every side input's state, for Snapshot.

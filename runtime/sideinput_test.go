@@ -94,3 +94,54 @@ func TestSideInputsLoadFirstAndSwapBetweenBatches(t *testing.T) {
 		t.Errorf("Run = %v, want the side input's load error naming it", err)
 	}
 }
+
+// TestUseSideInputsFromMain: side inputs registered with UseSideInputs
+// from inside Main's run function, before it makes the engine, are the
+// engine's; outside Main, or once the engine is made, registering fails.
+func TestUseSideInputsFromMain(t *testing.T) {
+	if err := UseSideInputs(context.Background(), &fakeSide{}); err == nil {
+		t.Error("UseSideInputs outside Main succeeded")
+	}
+	addrs := newCluster(t, 1, testTopic)
+	produce(t, addrs, testTopic, 1, 3)
+	var inHandler atomic.Bool
+	side := &fakeSide{inHandler: &inHandler}
+	cfg := DefaultJobConfig()
+	cfg.Brokers, cfg.Group, cfg.StatusAddr = addrs, "main-sides", ""
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out syncBuffer
+	var late error
+	code := runMain(ctx, "anomaly-detector", &cfg, []string{"--batch-interval", "20ms", "--start-from", "earliest"}, envOf(nil), &out, false, func(ctx context.Context) error {
+		if err := UseSideInputs(ctx, side); err != nil {
+			return err
+		}
+		opts, err := cfg.EngineOpts()
+		if err != nil {
+			return err
+		}
+		e, err := New(opts...)
+		if err != nil {
+			return err
+		}
+		late = UseSideInputs(ctx, &fakeSide{})
+		if _, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder); err != nil {
+			return err
+		}
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		return e.Run(ctx, func(context.Context, *JobBatch) error {
+			stop()
+			return nil
+		})
+	})
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out.String())
+	}
+	if !side.loaded.Load() || side.swaps.Load() == 0 {
+		t.Error("the side input registered from Main's run function was not loaded and swapped")
+	}
+	if late == nil {
+		t.Error("UseSideInputs after the engine was made succeeded")
+	}
+}

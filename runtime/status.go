@@ -31,6 +31,8 @@ import (
 //   - "/healthz": 200 while the job is alive, 503 once it stopped on error;
 //   - "/readyz": 200 while the job owns partitions, reaches its brokers and
 //     its last batch succeeded, 503 with the reason otherwise;
+//   - "POST /side/{name}/reload": asks the side input name for a load now
+//     (side.Value), 202 once asked;
 //   - whatever the engine's StatusHandler options add (metrics' "/metrics").
 type Status struct {
 	name   string
@@ -49,6 +51,7 @@ func NewStatus(name string) *Status {
 	s.mux.HandleFunc("GET /status.json", s.serveJSON)
 	s.mux.HandleFunc("GET /healthz", s.serveHealth)
 	s.mux.HandleFunc("GET /readyz", s.serveReady)
+	s.mux.HandleFunc("POST /side/{name}/reload", s.serveSideReload)
 	s.mux.HandleFunc("/", s.servePlugin)
 	return s
 }
@@ -204,7 +207,22 @@ type (
 		Kafka          kafkaJSON       `json:"kafka"`
 		Partitions     []partitionJSON `json:"partitions"`
 		BadRecords     []badJSON       `json:"badRecords"`
+		SideInputs     []sideJSON      `json:"sideInputs"`
 		Batches        []batchJSON     `json:"batches"`
+	}
+	sideJSON struct {
+		Name         string     `json:"name"`
+		Kind         string     `json:"kind"`
+		Entries      int64      `json:"entries"`
+		Bytes        int64      `json:"bytes"`
+		Version      int64      `json:"version"`
+		LoadedAt     *time.Time `json:"loadedAt"`
+		AgeMs        float64    `json:"ageMs"`
+		FailingSince *time.Time `json:"failingSince"`
+		LastError    string     `json:"lastError,omitempty"`
+		Failures     int64      `json:"failures"`
+		Skipped      int64      `json:"skipped"`
+		Unready      string     `json:"unready,omitempty"`
 	}
 	kafkaJSON struct {
 		FailingSince         *time.Time `json:"failingSince"`
@@ -273,7 +291,7 @@ func (s *Status) statusJSON(snap Snapshot, now time.Time) statusJSON {
 			FailingSince: timePtr(snap.Kafka.FailingSince), LastError: snap.Kafka.LastError,
 			WaitingForPartitions: snap.Kafka.WaitingForPartitions,
 		},
-		Partitions: []partitionJSON{}, BadRecords: []badJSON{}, Batches: []batchJSON{},
+		Partitions: []partitionJSON{}, BadRecords: []badJSON{}, SideInputs: []sideJSON{}, Batches: []batchJSON{},
 	}
 	if out.Job == "" {
 		out.Job = s.name
@@ -302,10 +320,48 @@ func (s *Status) statusJSON(snap Snapshot, now time.Time) statusJSON {
 			Stream: b.Stream, Topic: b.Topic, Partition: b.Partition, Cause: b.Cause, Count: b.Count, First: b.First, Last: b.Last,
 		})
 	}
+	for _, h := range snap.SideInputs {
+		j := sideJSON{
+			Name: h.Name, Kind: h.Kind, Entries: h.Entries, Bytes: h.Bytes, Version: h.Version,
+			LoadedAt: timePtr(h.LoadedAt), FailingSince: timePtr(h.FailingSince), LastError: h.LastError,
+			Failures: h.Failures, Skipped: h.Skipped, Unready: h.Unready,
+		}
+		if !h.LoadedAt.IsZero() {
+			j.AgeMs = ms(now.Sub(h.LoadedAt))
+		}
+		out.SideInputs = append(out.SideInputs, j)
+	}
 	for _, b := range snap.Batches {
 		out.Batches = append(out.Batches, batchToJSON(b))
 	}
 	return out
+}
+
+// serveSideReload asks a side input that can reload (side.Value) for a
+// load now: 202, or 404 for a name no side input has, 409 for one that
+// cannot reload (a table follows its topic on its own).
+func (s *Status) serveSideReload(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	e := s.engine.Load()
+	if e == nil {
+		http.Error(w, "no job attached", http.StatusServiceUnavailable)
+		return
+	}
+	for _, side := range e.cfg.sides {
+		if side.SideName() != name {
+			continue
+		}
+		rl, ok := side.(interface{ Reload() })
+		if !ok {
+			http.Error(w, "side input "+name+" does not reload on request", http.StatusConflict)
+			return
+		}
+		rl.Reload()
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintf(w, "side input %s: reload requested; the batch after it completes sees it\n", name)
+		return
+	}
+	http.Error(w, "no side input "+name, http.StatusNotFound)
 }
 
 func batchToJSON(b BatchInfo) batchJSON {
@@ -369,6 +425,9 @@ var statusPages = template.Must(template.New("").Funcs(template.FuncMap{
 	"numf":     func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 	"rfc":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"uptime":   func(d time.Duration) string { return d.Round(time.Second).String() },
+	"bytes":    formatBytes,
+	"msf":      formatMs,
+	"clockp":   func(t *time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
 }).ParseFS(statusFS, "status/*.html"))
 
 func toInt64(n any) int64 {
@@ -399,6 +458,22 @@ func formatInt(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// formatBytes writes n in binary units, one decimal.
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	v, suffix := float64(n)/unit, "KiB"
+	for _, s := range []string{"MiB", "GiB", "TiB"} {
+		if v < unit {
+			break
+		}
+		v, suffix = v/unit, s
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + " " + suffix
 }
 
 func formatMs(v float64) string {

@@ -3,6 +3,7 @@ package golang
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,10 +53,21 @@ func emitStreams(f *jen.File, p *model.Package) {
 		f.Type().Id(names.StreamPartition(s.GoName)).Op("=").Qual(runtimePkg, "Partition").Types(k.Clone(), v.Clone())
 		f.Line()
 	}
+	for _, t := range p.Tables {
+		f.Commentf("%s is lookup table %s: the latest %s", tableType(t), t.Name, t.Value.Named.FullName)
+		f.Commentf("of each key of the compacted topic %s, which every replica reads whole.", t.Topic)
+		f.Type().Id(tableType(t)).Op("=").Qual(sidePkg, "Table").Types(goType(t.Key), goType(t.Value))
+		f.Line()
+	}
 	f.Comment("Batch is one micro-batch of the job: the same batch time on every stream.")
 	f.Type().Id("Batch").StructFunc(func(g *jen.Group) {
 		for _, s := range p.Streams {
 			g.Id(s.GoName).Op("*").Id(names.StreamBatch(s.GoName))
+		}
+		for _, t := range p.Tables {
+			g.Commentf("%s is table %s as the whole batch sees it: updates show in", t.GoName, t.Name)
+			g.Comment("the next batch. Call its Get, Len and All from the handler.")
+			g.Id(t.GoName).Op("*").Id(tableType(t))
 		}
 		if p.Job.Config.SinkType == config.SinkFiles {
 			g.Comment("Sink is the files sink: write each partition's output with")
@@ -179,12 +191,18 @@ func emitRun(f *jen.File, p *model.Package) {
 		for _, s := range p.Streams {
 			emitStreamWiring(g, s)
 		}
+		if len(p.Tables) > 0 {
+			emitTables(g, p.Tables)
+		}
 		g.Comment("A missing output topic fails the start, naming it, not every batch.")
 		g.If(jen.Err().Op(":=").Id("e").Dot("CheckOutputTopics").Call(jen.Id("ctx"), jen.Id("cfg").Dot("OutputTopics").Call().Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		g.Return(jen.Id("e").Dot("Run").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("bs").Op("*").Qual(runtimePkg, "JobBatch")).Error().Block(
 			jen.Return(jen.Id("h").Dot("ProcessBatch").Call(jen.Id("ctx"), jen.Op("&").Id("Batch").Values(jen.DictFunc(func(d jen.Dict) {
 				for _, s := range p.Streams {
 					d[jen.Id(s.GoName)] = jen.Id(streamVar(s)).Dot("Batch").Call(jen.Id("bs"))
+				}
+				for _, t := range p.Tables {
+					d[jen.Id(t.GoName)] = jen.Id(tableVar(t))
 				}
 				switch {
 				case p.KafkaSink != nil:
@@ -456,7 +474,60 @@ func usesRegistry(p *model.Package) bool {
 			return true
 		}
 	}
+	for _, t := range p.Tables {
+		if t.Encoding == model.Confluent {
+			return true
+		}
+	}
 	return false
+}
+
+func tableType(t *model.Table) string { return t.GoName + "Table" }
+
+func tableVar(t *model.Table) string { return lowerFirst(t.GoName) + "Table" }
+
+// emitTables writes Run's creation of the tables, which the engine loads
+// before the first batch and swaps between batches.
+func emitTables(g *jen.Group, tables []*model.Table) {
+	g.Comment("Every replica reads each table's topic whole, outside the group; the")
+	g.Comment("engine runs no batch before they caught up with the topics.")
+	var vars []jen.Code
+	for _, t := range tables {
+		var key jen.Code
+		switch t.Key.Kind {
+		case model.Int:
+			key = jen.Qual(runtimePkg, "Int32Decoder")
+		case model.Long:
+			key = jen.Qual(runtimePkg, "Int64Decoder")
+		default:
+			key = jen.Qual(runtimePkg, "StringDecoder")
+		}
+		var value jen.Code
+		switch v := goType(t.Value); t.Encoding {
+		case model.Raw:
+			value = jen.Qual(runtimePkg, "RawAvro").Types(v).Call()
+		case model.SingleObject:
+			value = jen.Qual(runtimePkg, "SingleObject").Types(v).Call()
+		default:
+			value = jen.Qual(runtimePkg, "ConfluentAvro").Types(v).Call(jen.Id("reg"))
+		}
+		args := []jen.Code{jen.Lit(t.Name), jen.Lit(t.Topic), key, value}
+		if t.MaxEntries > 0 {
+			args = append(args, jen.Qual(sidePkg, "MaxEntries").Call(jen.Id(strconv.FormatInt(t.MaxEntries, 10))))
+		}
+		if t.MaxBytes > 0 {
+			args = append(args, jen.Qual(sidePkg, "MaxBytes").Call(jen.Id(strconv.FormatInt(t.MaxBytes, 10))))
+		}
+		if t.CatchUpTimeout > 0 {
+			args = append(args, jen.Qual(sidePkg, "CatchUpTimeout").Call(durationLit(t.CatchUpTimeout)))
+		}
+		if t.SkipBadRecords {
+			args = append(args, jen.Qual(sidePkg, "SkipBadRecords").Call())
+		}
+		g.Id(tableVar(t)).Op(":=").Qual(sidePkg, "NewTable").Call(args...)
+		vars = append(vars, jen.Id(tableVar(t)))
+	}
+	g.Id("e").Dot("AddSideInputs").Call(vars...)
 }
 
 // durationLit writes d as a readable constant expression: 5 * time.Second.

@@ -20,6 +20,7 @@ const (
 	envPkg     = "github.com/streamgen/streamgen/runtime/envsubst"
 	offsetsPkg = "github.com/streamgen/streamgen/runtime/offsets"
 	sinkPkg    = "github.com/streamgen/streamgen/runtime/sink"
+	sidePkg    = "github.com/streamgen/streamgen/runtime/side"
 )
 
 // goType is the Go type of an Avro type use.

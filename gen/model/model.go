@@ -4,7 +4,11 @@
 // It holds no behaviour of its own, so that each stage can be tested alone.
 package model
 
-import "github.com/streamgen/streamgen/runtime/config"
+import (
+	"time"
+
+	"github.com/streamgen/streamgen/runtime/config"
+)
 
 // Kind is the shape of an Avro type.
 type Kind int
@@ -142,6 +146,23 @@ type Stream struct {
 	Projection *Projection
 }
 
+// Table is a lookup table read whole from a compacted topic; the
+// generated Batch has a field of it.
+type Table struct {
+	Name     string // the spec's name
+	GoName   string // CamelCase of the name: the Batch field
+	Topic    string
+	Encoding Encoding
+	// Key is string, int or long; Value a record.
+	Key, Value *Type
+	// MaxEntries and MaxBytes bound it (0: no bound); CatchUpTimeout
+	// bounds its read at start (0: the runtime's default).
+	MaxEntries, MaxBytes int64
+	CatchUpTimeout       time.Duration
+	// SkipBadRecords leaves records its decoders reject out.
+	SkipBadRecords bool
+}
+
 // Projection is a record narrowed to some of its fields: a generated type
 // that holds only them, decoded from the record's encoding by skipping
 // the others.
@@ -220,6 +241,8 @@ type Package struct {
 	Named   []*Named // in definition order
 	Unions  []*Sealed
 	Streams []*Stream
+	// Tables are the job's lookup tables (runtime/side.Table).
+	Tables  []*Table
 	Sources []string // where the schemas came from, for the file header
 	// KafkaSink is the Kafka sink's output, nil with another sink.
 	KafkaSink *KafkaSink

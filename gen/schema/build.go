@@ -54,6 +54,21 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 			b.taken[n] = "stream " + st.Name
 		}
 	}
+	for _, t := range sp.Tables {
+		g := names.Camel(t.Name)
+		if other, dup := byGoName[g]; dup || g == "Sink" {
+			msg := fmt.Sprintf("table %q: its Batch field %s is %s's too; rename one of them", t.Name, g, other)
+			switch {
+			case !dup:
+				msg = fmt.Sprintf("table %q: its Batch field would be Sink, the sink's name; rename the table", t.Name)
+			case !strings.HasPrefix(other, "table "):
+				msg = fmt.Sprintf("table %q: its Batch field %s is stream %q's too; rename one of them", t.Name, g, other)
+			}
+			errs = append(errs, &spec.Error{Pos: t.Pos, Msg: msg})
+		}
+		byGoName[g] = fmt.Sprintf("table %q", t.Name)
+		b.taken[tableTypeName(g)] = "table " + t.Name
+	}
 	b.nameTypes()
 	for _, n := range set.Named {
 		if err := b.fill(n); err != nil {
@@ -96,6 +111,13 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 		}
 		b.pkg.Streams = append(b.pkg.Streams, ms)
 	}
+	for i := range sp.Tables {
+		t, err := b.table(&sp.Tables[i])
+		if err != nil {
+			errs = append(errs, err)
+		}
+		b.pkg.Tables = append(b.pkg.Tables, t)
+	}
 	errs = append(errs, filesSinkValues(sp, b.pkg.Streams)...)
 	errs = append(errs, projectedSinks(sp, b.pkg.Streams)...)
 	if sp.Job.SinkType == config.SinkKafka && len(b.pkg.Streams) > 0 {
@@ -109,6 +131,31 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 		return nil, errs
 	}
 	return b.pkg, nil
+}
+
+// tableTypeName is the generated alias of a table's type.
+func tableTypeName(goName string) string { return goName + "Table" }
+
+// table resolves a spec table's types.
+func (b *builder) table(t *spec.Table) (*model.Table, *spec.Error) {
+	mt := &model.Table{
+		Name: t.Name, GoName: names.Camel(t.Name), Topic: t.Topic,
+		MaxEntries: t.MaxEntries, MaxBytes: t.MaxBytes, CatchUpTimeout: t.CatchUpTimeout,
+		SkipBadRecords: t.OnDecodeError == "skip",
+	}
+	switch t.Encoding {
+	case "raw":
+		mt.Encoding = model.Raw
+	case "single-object":
+		mt.Encoding = model.SingleObject
+	}
+	mt.Key, _ = b.streamType(t.Key, true) // string, int32 or int64: the spec allows no other
+	v, err := b.streamType(t.Value, false)
+	if err != nil {
+		return mt, &spec.Error{Pos: t.ValuePos, Msg: fmt.Sprintf("table %q: value: %v", t.Name, err)}
+	}
+	mt.Value = v
+	return mt, nil
 }
 
 // consumer resolves a stream's consumer strategy, topics and partitions

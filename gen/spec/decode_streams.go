@@ -48,19 +48,7 @@ func (d *decoder) decodeStream(i int, n ast.Node) (Stream, Pos, bool) {
 		d.typeErr(n, fmt.Sprintf("streams[%d]", i), "a mapping")
 		return st, Pos{}, false
 	}
-	label := fmt.Sprintf("streams[%d]", i)
-	for _, mv := range m.Values {
-		if keyText(d.resolve(mv.Key)) == "name" {
-			if v, ok := d.resolve(mv.Value).(*ast.StringNode); ok && streamNameRE.MatchString(v.Value) {
-				label = fmt.Sprintf("stream %q", v.Value)
-			}
-		}
-	}
-	// The same name twice would share paths; the duplicate is reported
-	// by decodeStreams, but positions must stay the stream's own.
-	if _, dup := d.keys[label+": name"]; dup {
-		label = fmt.Sprintf("%s (streams[%d])", label, i)
-	}
+	label := d.itemLabel(m, "streams", "stream", i)
 	prefix := label + ": "
 	var strategies []string
 	startPos := map[string]Pos{}
@@ -280,6 +268,26 @@ func (d *decoder) decodeStream(i int, n ast.Node) (Stream, Pos, bool) {
 		}
 	}
 	return st, d.at(prefix + "name"), true
+}
+
+// itemLabel names the i-th item of list (streams, tables) in messages
+// and key paths: what and its name once the name is valid (stream
+// "impressions"), else list[i]. The same name twice would share paths;
+// the duplicate is reported by the list's decoder, but positions must
+// stay each item's own, so the second gets its index too.
+func (d *decoder) itemLabel(m *ast.MappingNode, list, what string, i int) string {
+	label := fmt.Sprintf("%s[%d]", list, i)
+	for _, mv := range m.Values {
+		if keyText(d.resolve(mv.Key)) == "name" {
+			if v, ok := d.resolve(mv.Value).(*ast.StringNode); ok && streamNameRE.MatchString(v.Value) {
+				label = fmt.Sprintf("%s %q", what, v.Value)
+			}
+		}
+	}
+	if _, dup := d.keys[label+": name"]; dup {
+		label = fmt.Sprintf("%s (%s[%d])", label, list, i)
+	}
+	return label
 }
 
 func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/streamgen/streamgen/runtime/config"
 )
@@ -57,6 +58,9 @@ type Spec struct {
 	Schemas Schemas
 	// Streams are the job's input streams. Required, at least one.
 	Streams []Stream
+	// Tables are the job's lookup tables, each read whole from a
+	// compacted topic and swapped between batches. Optional.
+	Tables []Table
 	// Job is the job's configuration: config.Default with what the
 	// spec writes under kafka, batch, location, workers, semantics,
 	// offsets, sink, retries, onDecodeError, deadLetterTopic, shutdown
@@ -242,6 +246,34 @@ type Stream struct {
 	// Value were written (Pos when defaulted), WriterSchemaPos where
 	// WriterSchema was, AcknowledgePos where AcknowledgeSchemaChange was.
 	Pos, KeyPos, ValuePos, WriterSchemaPos, AcknowledgePos Pos
+}
+
+// Table is a lookup table: the latest value of each key of a compacted
+// topic, which every replica reads whole, outside the job's group
+// (runtime/side.Table). The generated Batch has a field of it.
+type Table struct {
+	// Name is the table's name, [a-z][a-z0-9_]*, unique among the
+	// tables; the Batch field is named after it. Required.
+	Name string
+	// Topic is the compacted topic it is read from. Required.
+	Topic string
+	// Key is the key type: string (the default), int32 or int64.
+	Key string
+	// Value is the Avro full name of the value record. Required.
+	Value string
+	// Encoding is the values' wire format, as a stream's: confluent (the
+	// default), raw or single-object.
+	Encoding string
+	// MaxEntries and MaxBytes bound the table (0, the default: no bound).
+	MaxEntries, MaxBytes int64
+	// CatchUpTimeout bounds the read of the topic at start; 0 is the
+	// runtime's default (5m).
+	CatchUpTimeout time.Duration
+	// OnDecodeError is fail (the default) or skip.
+	OnDecodeError string
+	// Pos is the table's position; KeyPos and ValuePos are where Key and
+	// Value were written (Pos when defaulted).
+	Pos, KeyPos, ValuePos Pos
 }
 
 // Load reads and parses the spec at path, expanding generation-time

@@ -385,3 +385,30 @@ func TestErrorTypes(t *testing.T) {
 		t.Errorf("got %q; want %q", got, want)
 	}
 }
+
+// TestTables: a table's keys are decoded, with their defaults.
+func TestTables(t *testing.T) {
+	src := `version: 1
+name: etl
+streams: [{name: impressions, subscribe: [impressions], value: com.example.ads.Impression}]
+tables:
+  - {name: campaigns, topic: campaign-names, value: com.example.ads.Campaign}
+  - {name: budgets, topic: budgets, key: int64, value: com.example.ads.Budget, encoding: raw,
+     maxEntries: 10, maxBytes: 2048, catchUpTimeout: 30s, onDecodeError: skip}
+`
+	s, err := Parse("s.yaml", []byte(src), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Tables) != 2 {
+		t.Fatalf("%d tables", len(s.Tables))
+	}
+	c, b := s.Tables[0], s.Tables[1]
+	if c.Name != "campaigns" || c.Topic != "campaign-names" || c.Key != "string" || c.Value != "com.example.ads.Campaign" ||
+		c.Encoding != "confluent" || c.OnDecodeError != "fail" || c.MaxEntries != 0 || c.CatchUpTimeout != 0 {
+		t.Errorf("defaults: %+v", c)
+	}
+	if b.Key != "int64" || b.Encoding != "raw" || b.MaxEntries != 10 || b.MaxBytes != 2048 || b.CatchUpTimeout != 30*time.Second || b.OnDecodeError != "skip" {
+		t.Errorf("set: %+v", b)
+	}
+}

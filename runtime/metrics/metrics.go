@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -149,7 +150,8 @@ func (l listener) BatchCompleted(b runtime.BatchInfo) {
 type snapshotCollector struct {
 	m *Metrics
 	lag, hwm, next, buf, paused, commits, commitFailures, abortFailures, bad,
-	lostBatches, lostRecords, rate, kafkaFailing, parts, started, listenerDropped *prometheus.Desc
+	lostBatches, lostRecords, rate, kafkaFailing, parts, started, listenerDropped,
+	sideEntries, sideBytes, sideAge, sideFailures, sideSkipped, sideUnready *prometheus.Desc
 }
 
 func newSnapshotCollector(m *Metrics, labels prometheus.Labels) *snapshotCollector {
@@ -175,11 +177,18 @@ func newSnapshotCollector(m *Metrics, labels prometheus.Labels) *snapshotCollect
 		kafkaFailing:    d("kafka_failing", "1 while requests to the brokers fail without a success since, else 0."),
 		parts:           d("assigned_partitions", "Partitions the job owns now."),
 		started:         d("start_time_seconds", "When the engine started running, seconds since the Unix epoch; 0 before."),
+		sideEntries:     d("side_input_entries", "Entries the side input holds as handlers see it (a table's keys; 1 for a loaded value).", "side_input", "kind"),
+		sideBytes:       d("side_input_bytes", "Approximate size of the side input as handlers see it (a table's keys and values as they were on its topic).", "side_input", "kind"),
+		sideAge:         d("side_input_age_seconds", "Seconds since what handlers see of the side input was loaded (a value's last good load; a table's last applied update).", "side_input", "kind"),
+		sideFailures:    d("side_input_load_failures_total", "Failed loads of the side input (a value's loader failing; a table's fetch errors).", "side_input", "kind"),
+		sideSkipped:     d("side_input_skipped_records_total", "Records of a table's topic its decode policy left out.", "side_input", "kind"),
+		sideUnready:     d("side_input_unready", "1 while the side input keeps the job unready (loading, stale past its maxAge, failed), else 0.", "side_input", "kind"),
 	}
 }
 
 func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.lag, c.hwm, c.next, c.buf, c.paused, c.commits, c.commitFailures, c.abortFailures, c.bad, c.lostBatches, c.lostRecords, c.rate, c.kafkaFailing, c.parts, c.started, c.listenerDropped} {
+	for _, d := range []*prometheus.Desc{c.lag, c.hwm, c.next, c.buf, c.paused, c.commits, c.commitFailures, c.abortFailures, c.bad, c.lostBatches, c.lostRecords, c.rate, c.kafkaFailing, c.parts, c.started, c.listenerDropped,
+		c.sideEntries, c.sideBytes, c.sideAge, c.sideFailures, c.sideSkipped, c.sideUnready} {
 		ch <- d
 	}
 }
@@ -224,6 +233,17 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 		start = float64(s.Started.UnixNano()) / 1e9
 	}
 	put(c.started, prometheus.GaugeValue, start)
+	for _, h := range s.SideInputs {
+		l := []string{h.Name, h.Kind}
+		put(c.sideEntries, prometheus.GaugeValue, float64(h.Entries), l...)
+		put(c.sideBytes, prometheus.GaugeValue, float64(h.Bytes), l...)
+		if !h.LoadedAt.IsZero() {
+			put(c.sideAge, prometheus.GaugeValue, time.Since(h.LoadedAt).Seconds(), l...)
+		}
+		put(c.sideFailures, prometheus.CounterValue, float64(h.Failures), l...)
+		put(c.sideSkipped, prometheus.CounterValue, float64(h.Skipped), l...)
+		put(c.sideUnready, prometheus.GaugeValue, b2f(h.Unready != ""), l...)
+	}
 }
 
 func b2f(b bool) float64 {
