@@ -132,7 +132,7 @@ func NewTable[K comparable, V any](name, topic string, key runtime.Decoder[K], v
 	}
 	empty := map[K]item[V]{}
 	t.live.Store(&empty)
-	t.spare = map[K]item[V]{}
+	// spare stays nil until the first Swap with updates.
 	t.loading = "not loaded yet"
 	return t
 }
@@ -198,7 +198,9 @@ func (t *Table[K, V]) Load(ctx context.Context, env runtime.SideEnv) error {
 		cl.Close()
 		return err
 	}
-	t.spare = maps.Clone(building)
+	// The spare map is made at the first Swap with updates: a table that
+	// never changes holds one map, and the bootstrap does not pay for a
+	// copy.
 	t.live.Store(&building)
 	t.loadedAt.Store(time.Now().UnixNano())
 	t.setLoading("")
@@ -363,6 +365,12 @@ func (t *Table[K, V]) Swap() {
 	delta := t.pending
 	t.pending = nil
 	t.mu.Unlock()
+	if len(delta) == 0 && len(t.lag) == 0 {
+		return
+	}
+	if t.spare == nil { // the first Swap with updates
+		t.spare = maps.Clone(*t.live.Load())
+	}
 	// The spare was the live map until the last Swap: no handler reads it
 	// now, and it lacks what that Swap applied.
 	for _, c := range t.lag {
@@ -497,8 +505,11 @@ func ctx(err error) bool {
 // decodeRetrying decodes b, trying again while d fails for a cause that
 // may pass (runtime.ErrTransient: the schema registry not answering).
 func decodeRetrying[T any](ctx context.Context, d runtime.Decoder[T], b []byte) (T, error) {
-	var v T
-	err := backoff.Retry{First: 100 * time.Millisecond, Max: 5 * time.Second, Failed: func(err error, _ int) error {
+	v, err := d(ctx, b)
+	if err == nil || !errors.Is(err, runtime.ErrTransient) {
+		return v, err // the common case, without the retry's closure
+	}
+	err = backoff.Retry{First: 100 * time.Millisecond, Max: 5 * time.Second, Failed: func(err error, _ int) error {
 		if errors.Is(err, runtime.ErrTransient) {
 			return nil
 		}
