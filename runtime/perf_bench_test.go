@@ -199,16 +199,24 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 	rate := make([][]float64, len(impls))
 	cpu := make([][]float64, len(impls))
+	allocs := make([][]float64, len(impls))
 	var vsDecode, vsRaw, vsProjected []float64
 	for op := range b.N {
 		got := make([]float64, len(impls))
 		for k := range impls {
 			i := (op + k) % len(impls)
 			goruntime.GC() // the previous run's garbage is not this one's work
+			var m0, m1 goruntime.MemStats
+			goruntime.ReadMemStats(&m0)
 			w, c := impls[i].run(b, addrs, n)
+			goruntime.ReadMemStats(&m1)
 			got[i] = float64(n) / w.Seconds()
 			rate[i] = append(rate[i], got[i])
 			cpu[i] = append(cpu[i], c.Seconds()/(float64(n)/1e6))
+			// The in-process broker's allocations are in every
+			// implementation's count alike; the differences are the
+			// consumers'.
+			allocs[i] = append(allocs[i], float64(m1.Mallocs-m0.Mallocs)/float64(n))
 		}
 		vsProjected = append(vsProjected, got[1]/got[0])
 		vsDecode = append(vsDecode, got[0]/got[2])
@@ -217,6 +225,7 @@ func BenchmarkThroughput(b *testing.B) {
 	for i, impl := range impls {
 		b.ReportMetric(median(rate[i]), impl.name+"-records/s")
 		b.ReportMetric(median(cpu[i]), impl.name+"-cpu-s/Mrecords")
+		b.ReportMetric(median(allocs[i]), impl.name+"-allocs/record")
 	}
 	b.ReportMetric(median(vsDecode), "engine/loop-decode")
 	b.ReportMetric(median(vsRaw), "engine/loop-raw")
