@@ -29,28 +29,11 @@ func BenchmarkTableLoad(b *testing.B) {
 		n, _ = strconv.Atoi(s)
 	}
 	const parts = 6
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(parts, tableTopic))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	addrs := c.ListenAddrs()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
-	var rs []*kgo.Record
-	for i := range n {
-		rs = append(rs, &kgo.Record{Topic: tableTopic, Partition: int32(i % parts), Key: []byte("campaign-" + strconv.Itoa(i)),
-			Value: []byte(fmt.Sprintf("Campaign %d of advertiser %d, country ES", i, i%977))})
-		if len(rs) == 10_000 || i == n-1 {
-			if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
-				b.Fatal(err)
-			}
-			rs = rs[:0]
-		}
-	}
+	addrs, produce := benchCluster(b, parts, tableTopic)
+	produce(tableTopic, n, func(i int) *kgo.Record {
+		return &kgo.Record{Topic: tableTopic, Partition: int32(i % parts), Key: []byte("campaign-" + strconv.Itoa(i)),
+			Value: []byte(fmt.Sprintf("Campaign %d of advertiser %d, country ES", i, i%977))}
+	})
 	var tableRate, loopRate, perEntry float64
 	for b.Loop() {
 		tableRate = float64(n) / timeIt(b, func() {
@@ -81,6 +64,35 @@ func BenchmarkTableLoad(b *testing.B) {
 	// The decoded entry: a string key and value (headers and bytes).
 	b.ReportMetric(float64(2*unsafe.Sizeof(""))+float64(len("campaign-100000")+len("Campaign 100000 of advertiser 342, country ES")), "decoded-B/entry")
 	b.ReportMetric(0, "ns/op")
+}
+
+// benchCluster is an in-process cluster with the topics, and a function
+// that writes count records made by rec to one of them, 10,000 at a time.
+func benchCluster(b *testing.B, parts int32, topics ...string) ([]string, func(topic string, count int, rec func(i int) *kgo.Record)) {
+	b.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(parts, topics...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.Close)
+	addrs := c.ListenAddrs()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cl.Close)
+	return addrs, func(topic string, count int, rec func(i int) *kgo.Record) {
+		var rs []*kgo.Record
+		for i := range count {
+			rs = append(rs, rec(i))
+			if len(rs) == 10_000 || i == count-1 {
+				if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+					b.Fatal(err)
+				}
+				rs = rs[:0]
+			}
+		}
+	}
 }
 
 func timeIt(b *testing.B, f func()) time.Duration {
