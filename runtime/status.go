@@ -202,6 +202,7 @@ type (
 		TotalLag       int64           `json:"totalLag"`
 		Commits        int64           `json:"commits"`
 		CommitFailures int64           `json:"commitFailures"`
+		AbortFailures  int64           `json:"abortFailures"`
 		LostBatches    int64           `json:"lostBatches"`
 		LostRecords    int64           `json:"lostRecords"`
 		Kafka          kafkaJSON       `json:"kafka"`
@@ -285,7 +286,7 @@ func (s *Status) statusJSON(snap Snapshot, now time.Time) statusJSON {
 	out := statusJSON{
 		Job: snap.Job, Group: snap.Group, Semantics: snap.Semantics.String(), IntervalMs: ms(snap.Interval),
 		Started: timePtr(snap.Started), Streams: streamNames(snap), RateEstimate: snap.Rate,
-		Commits: snap.Commits, CommitFailures: snap.CommitFailures,
+		Commits: snap.Commits, CommitFailures: snap.CommitFailures, AbortFailures: snap.AbortFailures,
 		LostBatches: snap.LostBatches, LostRecords: snap.LostRecords,
 		Kafka: kafkaJSON{
 			FailingSince: timePtr(snap.Kafka.FailingSince), LastError: snap.Kafka.LastError,
