@@ -26,18 +26,19 @@ type Model struct {
 	MinImpressions int `json:"min_impressions"`
 }
 
-// The model's file and how often it is loaded again. They are not the
-// job's settings (ANOMALY_DETECTOR_*), which Main reads, and warns of a
-// variable with the job's prefix that it does not know.
+// The model's file and how often it is loaded again, deliberately not
+// named like the job's settings (ANOMALY_DETECTOR_*): Main warns of every
+// variable with the job's prefix that is not one of its settings.
 const (
 	modelFileEnv     = "MODEL_FILE"            // default model.json, in the working directory
 	modelIntervalEnv = "MODEL_RELOAD_INTERVAL" // default 30s
 )
 
 // newModel is the model side input: path loaded before the first batch,
-// then every interval and on POST /side/model/reload. A load that fails
-// (the file missing, half written, not a model) keeps the model the job
-// has, logs a WARN and is tried again.
+// then every interval and on POST /side/model/reload. The first load
+// must succeed (it is tried 3 more times), or the job does not start; a
+// reload that fails (the file missing, half written, not a model) keeps
+// the model the job has, logs a WARN and is tried again.
 func newModel(path string, interval time.Duration) *side.Value[Model] {
 	return side.NewValue("model", func(context.Context) (Model, error) { return readModel(path) }, side.Interval(interval))
 }
