@@ -1,12 +1,18 @@
 package templates
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/goccy/go-yaml"
 )
 
 // TestSchemasAreTheRepositorys: the templates' sample schemas are copies
@@ -36,6 +42,53 @@ func TestSchemasAreTheRepositorys(t *testing.T) {
 	})
 	if n == 0 {
 		t.Fatal("no .avsc file in the templates")
+	}
+}
+
+// TestAnomalyDetectorModelIsTheExamples: the anomaly detector template's
+// model.json is the example's, and its manifest's ConfigMap holds the
+// same model, so the job judges alike wherever it runs.
+func TestAnomalyDetectorModelIsTheExamples(t *testing.T) {
+	want, err := os.ReadFile("../examples/anomaly-detector/model.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := files.ReadFile("anomaly-detector/model.json")
+	if !bytes.Equal(got, want) {
+		t.Errorf("templates/anomaly-detector/model.json differs from examples/anomaly-detector/model.json")
+	}
+	rendered, err := Render("anomaly-detector", Vars{Job: "spikes", Module: "example.com/spikes", Package: "spikes", Version: "v1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest []byte
+	for _, f := range rendered {
+		if f.Path == "deploy/kubernetes.yaml" {
+			manifest = f.Data
+		}
+	}
+	var inMap string
+	dec := yaml.NewDecoder(bytes.NewReader(manifest))
+	for {
+		var doc struct {
+			Kind string            `yaml:"kind"`
+			Data map[string]string `yaml:"data"`
+		}
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if doc.Kind == "ConfigMap" {
+			inMap = doc.Data["model.json"]
+		}
+	}
+	var a, b any
+	if err := json.Unmarshal(want, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(inMap), &b); err != nil || !reflect.DeepEqual(a, b) {
+		t.Errorf("the manifest's ConfigMap holds model.json %q (%v), not the model the template ships", inMap, err)
 	}
 }
 

@@ -1,6 +1,9 @@
 // Command anomaly-detector flags campaigns whose impressions in a batch
 // jump far above the batch's average. Only the present matters to it, so
-// it always starts at the latest offsets, whatever was committed.
+// it always starts at the latest offsets, whatever was committed. The
+// thresholds it judges by are a model in a JSON file (MODEL_FILE, default
+// model.json; model.go), loaded before the first batch and again every
+// MODEL_RELOAD_INTERVAL (default 30s) and on POST /side/model/reload.
 //
 // With ANOMALY_DETECTOR_BROKERS or --brokers it runs against that cluster. Without,
 // it runs on an embedded default: an in-process Kafka (kfake) with an
@@ -14,13 +17,16 @@ package main
 //go:generate go run github.com/streamgen/streamgen/cmd/streamgen generate
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"fmt"
+	"io"
 	"math/big"
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,15 +42,43 @@ import (
 	"github.com/streamgen/streamgen/examples/anomaly-detector/anomalies"
 	"github.com/streamgen/streamgen/runtime"
 	"github.com/streamgen/streamgen/runtime/config"
+	"github.com/streamgen/streamgen/runtime/side"
 )
 
-// detector keeps nothing between batches: each batch is judged alone.
+// anomaly is a campaign whose impressions in one batch jumped far above
+// the batch's mean per campaign, by the thresholds of model Model.
+type anomaly struct {
+	Batch, CampaignID int64
+	Impressions       int
+	Mean              float64
+	Model             string // the model's version
+}
+
+// detector keeps nothing between batches but the model it judges them
+// by, which it reads once per batch.
 type detector struct {
+	model *side.Value[Model]
+	out   io.Writer // where anomalies are printed
 	mu    sync.Mutex
-	found []string
+	found []anomaly
+}
+
+// newDetector makes the detector and registers its model with the engine
+// that Main (or RunMain) makes, so that the model is loaded before the
+// first batch and reloaded between batches.
+func newDetector(ctx context.Context) (*detector, error) {
+	model, err := modelFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	if err := runtime.UseSideInputs(ctx, model); err != nil {
+		return nil, err
+	}
+	return &detector{model: model, out: os.Stdout}, nil
 }
 
 func (d *detector) ProcessBatch(ctx context.Context, b *anomalies.Batch) error {
+	m := d.model.Get() // one model for the whole batch
 	counts := map[int64]int{}
 	var mu sync.Mutex
 	err := b.Impressions.ForeachPartition(ctx, func(ctx context.Context, p anomalies.ImpressionsPartition) error {
@@ -68,11 +102,11 @@ func (d *detector) ProcessBatch(ctx context.Context, b *anomalies.Batch) error {
 	}
 	mean := float64(total) / float64(len(counts))
 	for c, n := range counts {
-		if float64(n) > 3*mean && n > 50 {
-			msg := fmt.Sprintf("batch %d: campaign %d has %d impressions, %.1fx the mean of %.0f", b.Impressions.ID(), c, n, float64(n)/mean, mean)
-			fmt.Println("ANOMALY", msg)
+		if float64(n) > m.Factor*mean && n >= m.MinImpressions {
+			a := anomaly{Batch: b.Impressions.ID(), CampaignID: c, Impressions: n, Mean: mean, Model: m.Version}
+			fmt.Fprintf(d.out, "ANOMALY batch %d: campaign %d has %d impressions, %.1fx the mean of %.0f (model %s)\n", a.Batch, c, n, float64(n)/mean, mean, m.Version)
 			d.mu.Lock()
-			d.found = append(d.found, msg)
+			d.found = append(d.found, a)
 			d.mu.Unlock()
 		}
 	}
@@ -81,7 +115,13 @@ func (d *detector) ProcessBatch(ctx context.Context, b *anomalies.Batch) error {
 
 func main() {
 	if os.Getenv(config.EnvName(anomalies.JobName, "kafka.brokers")) != "" || slices.ContainsFunc(os.Args[1:], func(a string) bool { return strings.HasPrefix(strings.TrimLeft(a, "-"), "brokers") }) {
-		anomalies.Main(&detector{})
+		anomalies.MainFunc(func(ctx context.Context, _ anomalies.Config) (anomalies.Handler, error) {
+			d, err := newDetector(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return d, nil
+		})
 		return
 	}
 	os.Exit(demo())
@@ -123,15 +163,54 @@ func demo() int {
 	cfg.StatusAddr = "" // a demo need not hold a port
 	cfg.EngineOptions = append(cfg.EngineOptions, runtime.Listener(batchPage{}))
 
+	if os.Getenv(modelFileEnv) == "" {
+		// Run from elsewhere than its directory (make demo sets it), the
+		// demo judges by a copy of the model it ships.
+		path, cleanup, err := defaultModelFile()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "model:", err)
+			return 1
+		}
+		defer cleanup()
+		os.Setenv(modelFileEnv, path)
+	}
+	fmt.Printf("thresholds from the model in %s, reloaded every %s\n", os.Getenv(modelFileEnv), cmp.Or(os.Getenv(modelIntervalEnv), "30s"))
+
 	go p.run(ctx)
-	d := &detector{}
+	var d *detector
 	code := runtime.RunMain(ctx, anomalies.JobName, &cfg.JobConfig, nil, os.Stderr, func(ctx context.Context) error {
+		var err error
+		if d, err = newDetector(ctx); err != nil {
+			return err
+		}
 		return anomalies.Run(ctx, cfg, d)
 	})
 	cancel() // the producers stop too if the job ended early
 	<-p.done
-	fmt.Printf("\n%d anomalies found; produced %d impressions with the current schema and %d with the older one\n", len(d.found), p.n[0], p.n[1])
+	found := 0
+	if d != nil {
+		found = len(d.found)
+	}
+	fmt.Printf("\n%d anomalies found; produced %d impressions with the current schema and %d with the older one\n", found, p.n[0], p.n[1])
 	return code
+}
+
+//go:embed model.json
+var shippedModel []byte
+
+// defaultModelFile is model.json in the working directory if there is
+// one, else a copy of the model shipped beside this file, in a temporary
+// directory that cleanup removes.
+func defaultModelFile() (path string, cleanup func(), err error) {
+	if _, err := os.Stat("model.json"); err == nil {
+		return "model.json", func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "anomaly-detector-model")
+	if err != nil {
+		return "", nil, err
+	}
+	path = filepath.Join(dir, "model.json")
+	return path, func() { os.RemoveAll(dir) }, os.WriteFile(path, shippedModel, 0o644)
 }
 
 // batchPage prints each completed batch like Spark's batch page.

@@ -1,6 +1,8 @@
 // Command kafka-to-kafka enriches impressions into EnrichedImpression
 // records on another topic, exactly once: each batch's output and its
-// offsets commit in one Kafka transaction.
+// offsets commit in one Kafka transaction. Each gets its campaign's name
+// from the campaigns table (the compacted topic campaigns), as the batch
+// sees it.
 package main
 
 //go:generate go run github.com/streamgen/streamgen/cmd/streamgen generate
@@ -16,13 +18,18 @@ import (
 func main() { enrich.Main(enricher{}) }
 
 // enricher writes one EnrichedImpression per impression, keyed as the
-// impression was, from each partition's task.
+// impression was, from each partition's task, with its campaign's name:
+// empty for a campaign the table does not hold (not yet written, or
+// deleted).
 type enricher struct{}
 
 func (enricher) ProcessBatch(ctx context.Context, b *enrich.Batch) error {
 	return b.Impressions.ForeachPartition(ctx, func(ctx context.Context, p enrich.ImpressionsPartition) error {
 		for r := range p.Records() {
 			out := Enrich(&r.Value)
+			if c, ok := b.Campaigns.Get(r.Value.CampaignID); ok {
+				out.CampaignName = c.Name
+			}
 			if err := b.Sink.Write(ctx, sink.OriginOf(r), r.Key, &out); err != nil {
 				return err
 			}

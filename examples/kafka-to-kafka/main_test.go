@@ -44,29 +44,16 @@ func (f *failOnce) ProcessBatch(ctx context.Context, b *enrich.Batch) error {
 // runtime/sink's TestKafkaSinkAbortedOutputSkippedByReadCommitted.)
 func TestKafkaToKafka(t *testing.T) {
 	ctx := context.Background()
-	addrs, prod := kafkatest.Cluster(t, 3, "impressions", "impressions-enriched")
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	inID, _, err := reg.RegisterSchema("impressions-value", sr.Schema{Schema: enrich.ImpressionSchema, Type: sr.TypeAvro})
-	if err != nil {
-		t.Fatal(err)
+	f := newFixture(t)
+	addrs, reg := f.addrs, f.reg
+	// Every campaign but 6 has a name.
+	for c := range int64(6) {
+		f.campaign(c, fmt.Sprintf("campaign %d", c))
 	}
 	n := 0
 	produce := func(count int) {
-		var recs []*kgo.Record
-		for range count {
-			imp := enrich.Impression{ImpressionID: fmt.Sprintf("imp-%04d", n), CampaignID: int64(n % 7), Device: devices[n%len(devices)],
-				BidPrice: big.NewRat(int64(n), 1000), Timestamp: time.UnixMilli(int64(n) * 3_600_000).UTC(), Geo: enrich.GeoPoint{Country: "FR"}}
-			val, err := imp.AppendAvro(binary.BigEndian.AppendUint32([]byte{0}, uint32(inID)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs = append(recs, &kgo.Record{Topic: "impressions", Partition: int32(n % 3), Key: []byte(imp.ImpressionID), Value: val})
-			n++
-		}
-		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
+		f.impressions(n, count, func(seq int) int64 { return int64(seq % 7) })
+		n += count
 	}
 	committed := newReader(t, addrs, kgo.ReadCommitted())
 	run := func(h enrich.Handler, want int) error {
@@ -126,7 +113,11 @@ func TestKafkaToKafka(t *testing.T) {
 		}
 		var seq int
 		fmt.Sscanf(v.ImpressionID, "imp-%d", &seq)
-		if want := string(devices[seq%len(devices)]); v.Device != want || v.BidMicros != int64(seq)*1000 || v.HourOfDay != int32(seq%24) || v.Country != "FR" {
+		name := fmt.Sprintf("campaign %d", seq%7)
+		if seq%7 == 6 {
+			name = ""
+		}
+		if want := string(devices[seq%len(devices)]); v.Device != want || v.BidMicros != int64(seq)*1000 || v.HourOfDay != int32(seq%24) || v.Country != "FR" || v.CampaignName != name {
 			t.Errorf("output %+v is not impression %d enriched", v, seq)
 		}
 		ids = append(ids, v.ImpressionID)
@@ -140,6 +131,155 @@ func TestKafkaToKafka(t *testing.T) {
 			t.Fatalf("enriched impression %d is %s, want %s: one is missing or twice", i, id, want)
 		}
 	}
+}
+
+// TestCampaignUpdates: while the enricher runs, campaign 1 is renamed and
+// campaign 2 deleted (a tombstone) on the campaigns topic. The output
+// comes to show the new name and no name; in each output partition, whose
+// records are in batch order, the old name never follows the new one,
+// since the table changes only between batches.
+func TestCampaignUpdates(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.campaign(1, "spring sale")
+	f.campaign(2, "winter sale")
+	cfg := enrich.DefaultConfig()
+	cfg.Brokers, cfg.RegistryURL, cfg.StatusAddr = f.addrs, f.reg.URL(), ""
+	cfg.BatchInterval = 50 * time.Millisecond
+	rctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- enrich.Run(rctx, cfg, enricher{}) }()
+	defer func() {
+		cancel()
+		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("the job stopped with %v", err)
+		}
+	}()
+
+	committed := newReader(t, f.addrs, kgo.ReadCommitted())
+	n := 0
+	// until produces impressions of campaigns 1 and 2 until the output
+	// holds one of campaign c named name.
+	until := func(c int64, name string) {
+		t.Helper()
+		deadline := time.After(30 * time.Second)
+		for {
+			f.impressions(n, 20, func(seq int) int64 { return int64(1 + seq%2) })
+			n += 20
+			committed.read(t)
+			for _, v := range decodeAll(t, committed.out) {
+				if v.CampaignID == c && v.CampaignName == name {
+					return
+				}
+			}
+			select {
+			case err := <-errc:
+				t.Fatalf("the job stopped: %v", err)
+			case <-deadline:
+				t.Fatalf("no output of campaign %d named %q in 30s", c, name)
+			default:
+			}
+		}
+	}
+	until(1, "spring sale")
+	until(2, "winter sale")
+	f.campaign(1, "spring sale 2")
+	f.campaign(2, "")
+	until(1, "spring sale 2")
+	until(2, "")
+
+	names := map[int64][]string{1: {"spring sale", "spring sale 2"}, 2: {"winter sale", ""}}
+	for p := range int32(3) {
+		now := map[int64]int{} // per campaign, the index in names of the last name seen
+		for i, v := range decodeAll(t, committed.out) {
+			if committed.out[i].Partition != p {
+				continue
+			}
+			at := slices.Index(names[v.CampaignID], v.CampaignName)
+			switch {
+			case at < 0:
+				t.Errorf("output %s of campaign %d is named %q", v.ImpressionID, v.CampaignID, v.CampaignName)
+			case at < now[v.CampaignID]:
+				t.Errorf("output partition %d: %s of campaign %d is named %q after a record named %q", p, v.ImpressionID, v.CampaignID, v.CampaignName, names[v.CampaignID][now[v.CampaignID]])
+			default:
+				now[v.CampaignID] = at
+			}
+		}
+	}
+}
+
+// fixture is an in-process Kafka (impressions, impressions-enriched and
+// campaigns, 3 partitions each) and schema registry, with the impressions'
+// and the campaigns' schemas registered.
+type fixture struct {
+	t            *testing.T
+	addrs        []string
+	prod         *kgo.Client
+	reg          *srfake.Registry
+	inID, campID int
+}
+
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{t: t}
+	f.addrs, f.prod = kafkatest.Cluster(t, 3, "impressions", "impressions-enriched", "campaigns")
+	f.reg = srfake.New()
+	t.Cleanup(f.reg.Close)
+	var err error
+	if f.inID, _, err = f.reg.RegisterSchema("impressions-value", sr.Schema{Schema: enrich.ImpressionSchema, Type: sr.TypeAvro}); err != nil {
+		t.Fatal(err)
+	}
+	if f.campID, _, err = f.reg.RegisterSchema("campaigns-value", sr.Schema{Schema: enrich.CampaignSchema, Type: sr.TypeAvro}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// impressions writes count impressions, imp-<from> on, of the campaigns
+// campaign gives each sequence number.
+func (f *fixture) impressions(from, count int, campaign func(seq int) int64) {
+	f.t.Helper()
+	var recs []*kgo.Record
+	for n := from; n < from+count; n++ {
+		imp := enrich.Impression{ImpressionID: fmt.Sprintf("imp-%04d", n), CampaignID: campaign(n), Device: devices[n%len(devices)],
+			BidPrice: big.NewRat(int64(n), 1000), Timestamp: time.UnixMilli(int64(n) * 3_600_000).UTC(), Geo: enrich.GeoPoint{Country: "FR"}}
+		val, err := imp.AppendAvro(binary.BigEndian.AppendUint32([]byte{0}, uint32(f.inID)))
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		recs = append(recs, &kgo.Record{Topic: "impressions", Partition: int32(n % 3), Key: []byte(imp.ImpressionID), Value: val})
+	}
+	if err := f.prod.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// campaign writes campaign id named name to the campaigns topic, keyed as
+// Kafka's LongSerializer does; an empty name writes a tombstone.
+func (f *fixture) campaign(id int64, name string) {
+	f.t.Helper()
+	rec := &kgo.Record{Topic: "campaigns", Key: binary.BigEndian.AppendUint64(nil, uint64(id))}
+	if name != "" {
+		c := enrich.Campaign{ID: id, Name: name}
+		var err error
+		if rec.Value, err = c.AppendAvro(binary.BigEndian.AppendUint32([]byte{0}, uint32(f.campID))); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	if err := f.prod.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// decodeAll decodes Confluent-framed enriched impressions.
+func decodeAll(t *testing.T, recs []*kgo.Record) []enrich.EnrichedImpression {
+	t.Helper()
+	out := make([]enrich.EnrichedImpression, len(recs))
+	for i, r := range recs {
+		if err := out[i].UnmarshalAvro(r.Value[5:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
 
 // reader reads the output topic from its start.

@@ -57,8 +57,8 @@ func devMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, `Usage: streamgen dev [flags]
 
 Runs a Kafka broker and a schema registry in this process, on loopback
-ports, with the topics of the spec's job (its streams', its Kafka sink's
-and its dead-letter topic), the streams' schemas registered, and
+ports, with the topics of the spec's job (its streams', its tables', its
+Kafka sink's and its dead-letter topic), the streams' schemas registered, and
 optionally sample records generated from them; prints the flags to give
 the job, and runs until interrupted (Ctrl-C) or sent SIGTERM.
 
@@ -244,6 +244,11 @@ func planTopics(sp *spec.Spec, pkg *model.Package, partitions int32, extra topic
 			}
 		}
 		p.reads[st.Name] = reads
+	}
+	// A table's topic must exist, or the job does not start; empty, the
+	// table is too (kfake does not compact, so none is asked for).
+	for _, tb := range pkg.Tables {
+		add(tb.Topic, partitions, "table "+tb.Name)
 	}
 	expand := func(key, v string) (string, error) {
 		s, err := envsubst.Expand(v, os.LookupEnv)

@@ -111,8 +111,8 @@ func readAll(t *testing.T, brokers, topic string, n int, opts ...kgo.Opt) []*kgo
 }
 
 // TestDevServesTheKafkaToKafkaJob: for the Kafka-to-Kafka example (a
-// Confluent-framed stream, a Kafka sink), dev creates the input and the
-// sink's output topics, registers the stream's schema under
+// Confluent-framed stream, a Kafka sink, a table), dev creates the input,
+// the table's and the sink's output topics, registers the stream's schema under
 // impressions-value, and produces sample records that the generated
 // decoder reads through the registry as plausible impressions keyed by
 // their id; it prints the job's flags and environment.
@@ -122,6 +122,7 @@ func TestDevServesTheKafkaToKafkaJob(t *testing.T) {
 	for _, want := range []string{
 		"topic impressions: 4 partitions (stream impressions)\n",
 		"topic impressions-enriched: 4 partitions (the Kafka sink's output)\n",
+		"topic campaigns: 4 partitions (table campaigns)\n",
 		"registered impressions-value: id 1 (com.example.ads.Impression)\n",
 		"produced 40 sample records to impressions\n",
 		"KAFKA_TO_KAFKA_BROKERS=" + d.brokers + " KAFKA_TO_KAFKA_REGISTRY_URL=" + d.registryURL + "\n",
