@@ -31,10 +31,14 @@ type sinkOutput struct {
 	read []handledAt
 }
 
-// handledAt is one output record's origin.
+// handledAt is one output record's origin, and in the Kafka sink's
+// output its value's Payload and its timestamp (when the job produced
+// it), which enriched runs check.
 type handledAt struct {
 	part     int32
 	off, seq int64
+	payload  string
+	ts       time.Time
 }
 
 func (o *sinkOutput) close() {
@@ -207,7 +211,7 @@ func originOf(r *kgo.Record) (handledAt, error) {
 	if err := v.UnmarshalAvro(r.Value); err != nil {
 		return h, fmt.Errorf("topic %s partition %d offset %d: %w", r.Topic, r.Partition, r.Offset, err)
 	}
-	h.seq = v.Seq
+	h.seq, h.payload, h.ts = v.Seq, v.Payload, r.Timestamp
 	return h, nil
 }
 
