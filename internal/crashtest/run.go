@@ -436,6 +436,9 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 			deadline = nil
 		}
 	}
+	if out != nil {
+		out.final = true
+	}
 	if err := readAll(); err != nil {
 		return res, err
 	}
