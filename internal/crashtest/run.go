@@ -214,6 +214,7 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 			return err
 		}
 		p.cmd.Stdout, p.cmd.Stderr = logf, logf
+		p.out.started = time.Now()
 		if err := p.cmd.Start(); err != nil {
 			logf.Close()
 			return fmt.Errorf("starting the job: %w", err)
@@ -329,6 +330,7 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 			}
 		case e := <-exits:
 			p := e.p
+			p.out.ended = time.Now()
 			p.out.killed = killedBy(e.err) || p.forced.Load()
 			p.out.failedStop = !p.out.killed && e.err != nil && p.intent == "term"
 			if p.forced.Load() {
@@ -417,6 +419,7 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	for len(running) > 0 {
 		select {
 		case e := <-exits:
+			e.p.out.ended = time.Now()
 			e.p.out.killed = killedBy(e.err) || e.p.forced.Load()
 			e.p.out.failedStop = !e.p.out.killed && e.err != nil
 			if e.p.forced.Load() {
@@ -452,7 +455,11 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	if cfg.Table {
 		tw.mu.Lock()
 		var terr error
-		res.Table, terr = checkTable(out.read, tw.sent, tw.acked)
+		lives := make(map[string]life)
+		for _, p := range t.procs {
+			lives[strings.TrimSuffix(filepath.Base(p.path), ".out")] = life{p.started, p.ended}
+		}
+		res.Table, terr = checkTable(out.read, tw.sent, tw.acked, lives)
 		tw.mu.Unlock()
 		err = errors.Join(err, terr)
 		if res.Table.Found == 0 {

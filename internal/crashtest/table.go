@@ -90,9 +90,18 @@ type tableCheck struct {
 	// write when the record was produced, or that is not one of their
 	// key's, batches that saw no single state of the table, and batches
 	// that saw an older state than an earlier batch of one of their
-	// partitions.
+	// partitions in the same process or in one that had ended before
+	// theirs started.
 	Violations int
+	// Behind are batches that saw an older state than an earlier batch
+	// of one of their partitions in another replica running at the same
+	// time: allowed, each replica reads the table at its own pace.
+	Behind int
 }
+
+// life is when a job process ran: from its start to its exit, as the
+// driver saw them.
+type life struct{ started, ended time.Time }
 
 // enrichedAt is one output record's lookup (its Payload, see the job's
 // enrichment).
@@ -125,12 +134,14 @@ func parseEnriched(payload string) (enrichedAt, error) {
 //     of the table: some m such that each record's version is its key's
 //     last write below m (-1: no write to the key below m);
 //   - in each input partition's offset order, no batch saw an older
-//     state than an earlier batch: the states the later one may have
-//     seen are not all below those the earlier ones must have seen. A
-//     restart reloads the table up to the topic's end, so this holds
-//     across kills too (with one replica: two replicas read the table
-//     each at its own pace).
-func checkTable(read []handledAt, sent []time.Time, writes int) (tableCheck, error) {
+//     state than an earlier batch of the same process, or of a process
+//     that had ended before its own started (lives, by process: p003):
+//     the states the later one may have seen are not all below those
+//     the earlier one must have seen. A process reloads the table up to
+//     the topic's end before its first batch, so this holds across kills
+//     too; two replicas running at once each read the table at its own
+//     pace, and a partition moving to the one behind may go back (Behind).
+func checkTable(read []handledAt, sent []time.Time, writes int, lives map[string]life) (tableCheck, error) {
 	c := tableCheck{Writes: writes}
 	const show = 10
 	var errs []error
@@ -202,26 +213,49 @@ func checkTable(read []handledAt, sent []time.Time, writes int) (tableCheck, err
 		}
 		return int(read[a].off - read[b].off)
 	})
-	var seenLo int64 // the newest state the partition's batches so far must have seen
+	// By process, the newest state the partition's batches so far in
+	// that process must have seen.
+	var seenLo map[string]int64
 	var last string
 	distinct := make(map[states]bool)
 	for i, j := range order {
 		h, e := read[j], looked[j]
 		if i == 0 || h.part != read[order[i-1]].part {
-			seenLo, last = 0, ""
+			seenLo, last = make(map[string]int64), ""
 		}
 		b := batches[e.batch]
 		if b == nil || e.batch == last {
 			continue
 		}
+		last = e.batch
 		if b.lo <= b.hi {
 			distinct[*b] = true
 		}
-		if b.hi < seenLo {
-			violation(fmt.Errorf("partition %d offset %d: batch %s saw at most %d writes of the table, an earlier batch of the partition at least %d",
-				h.part, h.off, e.batch, b.hi, seenLo))
+		proc, _, _ := strings.Cut(e.batch, "-")
+		now, ok := lives[proc]
+		if !ok {
+			violation(fmt.Errorf("partition %d offset %d: batch %s of no process the driver started", h.part, h.off, e.batch))
+			continue
 		}
-		seenLo, last = max(seenLo, b.lo), e.batch
+		var older, behind []string
+		for p, lo := range seenLo {
+			if b.hi >= lo {
+				continue
+			}
+			if then := lives[p]; p == proc || (!then.ended.IsZero() && then.ended.Before(now.started)) {
+				older = append(older, fmt.Sprintf("%s at least %d", p, lo))
+			} else {
+				behind = append(behind, p)
+			}
+		}
+		if len(older) > 0 {
+			slices.Sort(older)
+			violation(fmt.Errorf("partition %d offset %d: batch %s saw at most %d writes of the table, earlier batches of the partition in %s",
+				h.part, h.off, e.batch, b.hi, strings.Join(older, ", ")))
+		} else if len(behind) > 0 {
+			c.Behind++
+		}
+		seenLo[proc] = max(seenLo[proc], b.lo)
 	}
 	c.States = len(distinct)
 	return c, errors.Join(errs...)

@@ -72,20 +72,21 @@ func (h kafkaHandler) ProcessBatch(ctx context.Context, b *seqjob.Batch) error {
 // driver's writer gave it (and whose Payload is "v<version>"). Record
 // seq looks up key seq mod keys and carries, in its output's Payload,
 //
-//	t <key> <version> <pid>-<batch>
+//	t <key> <version> <process>-<batch>
 //
-// version -1 when the table has no such key yet, pid-batch naming the
-// batch (its ID in this process), so the driver can check that a batch
-// saw one state of the table and that no batch saw an older one than an
-// earlier batch of its partitions.
+// version -1 when the table has no such key yet, process-batch naming the
+// batch: the process (its -out file's name, p003 for p003.out) and the
+// batch's ID in it, so the driver can check that a batch saw one state
+// of the table and that no batch saw an older one than an earlier batch
+// of its partitions.
 type enrichment struct {
 	table *side.Table[int64, seqjob.Sequenced]
 	keys  int64
-	pid   int
+	proc  string
 }
 
-func newEnrichment(topic string, keys int64) *enrichment {
-	return &enrichment{table: side.NewTable("tags", topic, runtime.Int64Decoder, runtime.RawAvro[seqjob.Sequenced]()), keys: keys, pid: os.Getpid()}
+func newEnrichment(topic string, keys int64, proc string) *enrichment {
+	return &enrichment{table: side.NewTable("tags", topic, runtime.Int64Decoder, runtime.RawAvro[seqjob.Sequenced]()), keys: keys, proc: proc}
 }
 
 // lookup is the Payload of record seq's output in batch id.
@@ -95,5 +96,5 @@ func (e *enrichment) lookup(id, seq int64) string {
 	if v, ok := e.table.Get(k); ok {
 		version = v.Seq
 	}
-	return fmt.Sprintf("t %d %d %d-%d", k, version, e.pid, id)
+	return fmt.Sprintf("t %d %d %s-%d", k, version, e.proc, id)
 }

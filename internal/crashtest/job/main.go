@@ -29,7 +29,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -116,7 +118,7 @@ func run(args []string) int {
 		if *sinkType == "kafka" {
 			var tags *enrichment
 			if *tagsTopic != "" {
-				tags = newEnrichment(*tagsTopic, *tagsKeys)
+				tags = newEnrichment(*tagsTopic, *tagsKeys, strings.TrimSuffix(filepath.Base(*out), ".out"))
 			}
 			return runKafkaSink(ctx, cfg, fs.Args(), sem, *sinkTopic, *instance, *hold, tags)
 		}
