@@ -18,6 +18,11 @@
 //	R <topic> <partition> <offset> <seq>               a record was handled
 //	C <batch> <offsets outcome>                        a batch completed (BatchInfo.Offsets)
 //
+// With -sink kafka -table-topic tags, the job reads a lookup table
+// (side.Table) from that topic and each output record carries the
+// version of key seq mod -table-keys it looked up and its batch (see
+// enrichment), which the harness's table rows check.
+//
 // Adding a configuration to the harness is a flag value here (an engine
 // option) plus a row in crashtest.Configurations.
 package main
