@@ -126,6 +126,15 @@ type Configuration struct {
 	// that rides out a broker restart keeps its partitions and what it
 	// handled.
 	NoJobKills bool
+	// Table: the job (Sink "kafka") enriches every record from a lookup
+	// table (side.Table) of TableTopic, which a writer in the driver
+	// keeps updating during the run; each output record carries the
+	// version it looked up and its batch, and the run checks them (see
+	// checkTable).
+	Table bool
+	// Interval, when set, replaces the job's batch interval (200 ms, its
+	// --interval): shorter, more batches for a check per batch.
+	Interval time.Duration
 }
 
 // Fault is a kind of request the broker fails for a while, and what
@@ -177,6 +186,12 @@ func Configurations() []Configuration {
 		{Name: "exactly-once/kafka-sink/sigkill+txn-faults", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}, Faults: txnFaults},
 		{Name: "exactly-once/kafka-sink/endtxn-kills", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}, EndTxnKills: 3, NoJobKills: true, Replicas: 1},
 		{Name: "at-least-once/kafka-sink/sigkill", Must: AtLeastOnce, Sink: "kafka", JobFlags: alo},
+		// One replica, so every restart's table must reach what the killed
+		// process saw; two each read the table at its own pace, and a
+		// partition moving to the one behind may go back (counted, allowed).
+		{Name: "exactly-once/kafka-sink+table/sigkill", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}, Table: true, Replicas: 1, Interval: 50 * time.Millisecond},
+		{Name: "exactly-once/kafka-sink+table/sigkill+txn-faults", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}, Table: true, Replicas: 1, Interval: 50 * time.Millisecond, Faults: txnFaults},
+		{Name: "exactly-once/kafka-sink+table/sigkill+2-replicas", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}, Table: true, Replicas: 2, Interval: 50 * time.Millisecond},
 	}
 }
 
@@ -242,10 +257,11 @@ type Result struct {
 	// LostBatches are the in-flight batches of killed processes that
 	// lost records (at-most-once).
 	LostBatches int
-	Faults      string // what the broker failed, as it reports it
-	FaultsHit   int    // requests the broker failed
-	BrokerKills int    // times the broker was SIGKILLed and restarted
-	EndTxnKills int    // kills between TxnOffsetCommit and EndTxn
+	Faults      string     // what the broker failed, as it reports it
+	FaultsHit   int        // requests the broker failed
+	BrokerKills int        // times the broker was SIGKILLed and restarted
+	EndTxnKills int        // kills between TxnOffsetCommit and EndTxn
+	Table       tableCheck // configurations with Table
 	Elapsed     time.Duration
 }
 
@@ -263,6 +279,11 @@ func (r Result) String() string {
 	}
 	if r.EndTxnKills > 0 {
 		s += fmt.Sprintf("  killed in EndTxn %d times", r.EndTxnKills)
+	}
+	if r.Config.Table {
+		t := r.Table
+		s += fmt.Sprintf("  table: %d writes, %d records enriched (%d found) in %d batches seeing %d state ranges, %d violations, %d batches behind another replica's",
+			t.Writes, t.Enriched, t.Found, t.Batches, t.States, t.Violations, t.Behind)
 	}
 	return s
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // tally counts what the job's handlers wrote, file by file, as the files
@@ -43,6 +44,9 @@ type procFile struct {
 	// stored are the batches the process completed with their offsets
 	// stored (its C lines).
 	stored map[int64]bool
+	// started is when the driver started the process, ended when it saw
+	// it exit (zero while it runs).
+	started, ended time.Time
 }
 
 // handling is the process and batch that handled an offset.

@@ -105,7 +105,10 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	if cfg.NoJobKills {
 		kills = 0
 	}
-	brk, err := startBroker(env, ports[0], controlAddr, o.Partitions)
+	if cfg.Table && cfg.Sink != "kafka" {
+		return res, errors.New("configuration " + cfg.Name + ": a table needs the kafka sink")
+	}
+	brk, err := startBroker(env, ports[0], controlAddr, o.Partitions, cfg.Table)
 	if err != nil {
 		return res, err
 	}
@@ -138,6 +141,16 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	prod := &producer{topic: Topic}
 	prodDone := make(chan error, 1)
 	go func() { prodDone <- prod.run(ctx, brokerAddr, o.Records, o.Partitions, phase) }()
+	// The table's writer, until every job process stopped.
+	tw := &tableWriter{}
+	twCtx, twStop := context.WithCancel(ctx)
+	defer twStop()
+	twDone := make(chan error, 1)
+	if cfg.Table {
+		go func() { twDone <- tw.run(twCtx, brokerAddr) }()
+	} else {
+		twDone <- nil
+	}
 	// Each fault three times, at random moments of the kill phase, each
 	// once the job is seen handling records: in a group stalled in a
 	// rebalance (see the job program) nothing fetches or commits, and a
@@ -188,13 +201,20 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 		if out != nil {
 			args = append(args, out.flags()...)
 		}
+		if cfg.Table {
+			args = append(args, "-table-topic", TableTopic, "-table-keys", strconv.Itoa(tableKeys))
+		}
 		args = append(args, "--", "--brokers", brokerAddr, "--status-addr", "")
+		if cfg.Interval > 0 {
+			args = append(args, "--interval", cfg.Interval.String())
+		}
 		p.cmd = exec.Command(env.Bin.Job, args...)
 		logf, err := os.Create(strings.TrimSuffix(p.out.path, ".out") + ".log")
 		if err != nil {
 			return err
 		}
 		p.cmd.Stdout, p.cmd.Stderr = logf, logf
+		p.out.started = time.Now()
 		if err := p.cmd.Start(); err != nil {
 			logf.Close()
 			return fmt.Errorf("starting the job: %w", err)
@@ -310,6 +330,7 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 			}
 		case e := <-exits:
 			p := e.p
+			p.out.ended = time.Now()
 			p.out.killed = killedBy(e.err) || p.forced.Load()
 			p.out.failedStop = !p.out.killed && e.err != nil && p.intent == "term"
 			if p.forced.Load() {
@@ -398,6 +419,7 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	for len(running) > 0 {
 		select {
 		case e := <-exits:
+			e.p.out.ended = time.Now()
 			e.p.out.killed = killedBy(e.err) || e.p.forced.Load()
 			e.p.out.failedStop = !e.p.out.killed && e.err != nil
 			if e.p.forced.Load() {
@@ -417,11 +439,32 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 			deadline = nil
 		}
 	}
+	if out != nil {
+		out.final = true
+	}
 	if err := readAll(); err != nil {
 		return res, err
 	}
 	if out != nil {
 		err = out.leftovers()
+	}
+	twStop()
+	if werr := <-twDone; werr != nil {
+		err = errors.Join(err, fmt.Errorf("the table's writer: %w", werr))
+	}
+	if cfg.Table {
+		tw.mu.Lock()
+		var terr error
+		lives := make(map[string]life)
+		for _, p := range t.procs {
+			lives[strings.TrimSuffix(filepath.Base(p.path), ".out")] = life{p.started, p.ended}
+		}
+		res.Table, terr = checkTable(out.read, tw.sent, tw.acked, lives)
+		tw.mu.Unlock()
+		err = errors.Join(err, terr)
+		if res.Table.Found == 0 {
+			err = errors.Join(err, errors.New("no output record found its key in the table: the run shows nothing about it"))
+		}
 	}
 	res.Faults, res.FaultsHit = faultCounts(ctx, controlAddr)
 	err = errors.Join(err, t.check(&res, prod.produced()))
@@ -457,6 +500,7 @@ type broker struct {
 	port       int
 	control    string
 	partitions int
+	table      bool // with TableTopic
 	data       string
 	log        *os.File
 	cmd        *exec.Cmd
@@ -464,12 +508,12 @@ type broker struct {
 }
 
 // startBroker starts the broker program and waits until it is ready.
-func startBroker(env Env, port int, control string, partitions int) (*broker, error) {
+func startBroker(env Env, port int, control string, partitions int, table bool) (*broker, error) {
 	logf, err := os.Create(filepath.Join(env.Dir, "broker.log"))
 	if err != nil {
 		return nil, err
 	}
-	b := &broker{env: env, port: port, control: control, partitions: partitions, data: filepath.Join(env.Dir, "broker-data"), log: logf}
+	b := &broker{env: env, port: port, control: control, partitions: partitions, table: table, data: filepath.Join(env.Dir, "broker-data"), log: logf}
 	if err := b.start(); err != nil {
 		logf.Close()
 		return nil, err
@@ -482,6 +526,9 @@ func startBroker(env Env, port int, control string, partitions int) (*broker, er
 func (b *broker) start() error {
 	cmd := exec.Command(b.env.Bin.Broker, "-port", strconv.Itoa(b.port), "-control", b.control,
 		"-topic", Topic, "-partitions", strconv.Itoa(b.partitions), "-data", b.data, "-output", OutTopic)
+	if b.table {
+		cmd.Args = append(cmd.Args, "-table", TableTopic)
+	}
 	cmd.Stderr = b.log
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -29,12 +29,19 @@ type sinkOutput struct {
 	// read so far, which each count replays.
 	cl   *kgo.Client
 	read []handledAt
+	// final: every job process stopped, the next count reads the
+	// output to its end (see readKafka).
+	final bool
 }
 
-// handledAt is one output record's origin.
+// handledAt is one output record's origin, and in the Kafka sink's
+// output its value's Payload and its timestamp (when the job produced
+// it), which enriched runs check.
 type handledAt struct {
 	part     int32
 	off, seq int64
+	payload  string
+	ts       time.Time
 }
 
 func (o *sinkOutput) close() {
@@ -147,9 +154,14 @@ func (o *sinkOutput) where() string {
 
 // readKafka takes what the output topic's committed transactions added
 // since the last read: each record's origin, from its headers, and its
-// sequence number.
+// sequence number. While jobs run it reads for at most readFor: a job
+// whose batches commit more often than a poll waits would otherwise keep
+// every poll busy, and the driver's loop, its kills with it, would wait
+// until the job had handled everything. The final read goes to the end.
 func (o *sinkOutput) readKafka(ctx context.Context) error {
-	for {
+	const readFor = 300 * time.Millisecond
+	began := time.Now()
+	for o.final || time.Since(began) < readFor {
 		pctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		fs := o.cl.PollFetches(pctx)
 		cancel()
@@ -179,6 +191,7 @@ func (o *sinkOutput) readKafka(ctx context.Context) error {
 			return nil
 		}
 	}
+	return nil
 }
 
 // originOf is the input record an output record names in its headers,
@@ -207,7 +220,7 @@ func originOf(r *kgo.Record) (handledAt, error) {
 	if err := v.UnmarshalAvro(r.Value); err != nil {
 		return h, fmt.Errorf("topic %s partition %d offset %d: %w", r.Topic, r.Partition, r.Offset, err)
 	}
-	h.seq = v.Seq
+	h.seq, h.payload, h.ts = v.Seq, v.Payload, r.Timestamp
 	return h, nil
 }
 

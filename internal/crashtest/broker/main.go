@@ -56,6 +56,7 @@ func main() {
 	partitions := flag.Int("partitions", 12, "partitions of the topic")
 	data := flag.String("data", "", "directory to persist the cluster in, and reload it from (kfake.DataDir)")
 	output := flag.String("output", "", "a second topic with as many partitions, for the Kafka sink's output")
+	table := flag.String("table", "", "a topic of one partition, for the job's lookup table")
 	flag.Parse()
 
 	// Short session timeouts let the group expire a killed replica in a
@@ -69,6 +70,9 @@ func main() {
 		kfake.Ports(*port),
 		kfake.SeedTopics(int32(*partitions), topics...),
 		kfake.GroupMinSessionTimeout(100 * time.Millisecond),
+	}
+	if *table != "" {
+		opts = append(opts, kfake.SeedTopics(1, *table))
 	}
 	if *data != "" {
 		opts = append(opts, kfake.DataDir(*data))

@@ -18,6 +18,11 @@
 //	R <topic> <partition> <offset> <seq>               a record was handled
 //	C <batch> <offsets outcome>                        a batch completed (BatchInfo.Offsets)
 //
+// With -sink kafka -table-topic tags, the job reads a lookup table
+// (side.Table) from that topic and each output record carries the
+// version of key seq mod -table-keys it looked up and its batch (see
+// enrichment), which the harness's table rows check.
+//
 // Adding a configuration to the harness is a flag value here (an engine
 // option) plus a row in crashtest.Configurations.
 package main
@@ -29,7 +34,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -59,6 +66,8 @@ func run(args []string) int {
 	sinkTopic := fs.String("sink-topic", "", "the kafka sink's topic")
 	sinkTable := fs.String("sink-table", "", "the postgres sink's table: (partition int, kafka_offset bigint, seq bigint)")
 	sinkDir := fs.String("sink-dir", "", "the files sink's directory")
+	tagsTopic := fs.String("table-topic", "", "with -sink kafka: a lookup table on this topic (int64 keys, Sequenced values) that enriches each output record")
+	tagsKeys := fs.Int64("table-keys", 8, "the lookup table's key space: record seq looks up seq mod this")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -82,6 +91,9 @@ func run(args []string) int {
 	}
 	if err == nil && *store == "postgres" && *dsn == "" {
 		err = errors.New("-store postgres needs -dsn")
+	}
+	if err == nil && *tagsTopic != "" && (*sinkType != "kafka" || *tagsKeys < 1) {
+		err = errors.New("-table-topic needs -sink kafka and -table-keys of at least 1")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "job:", err)
@@ -109,7 +121,11 @@ func run(args []string) int {
 		runtime.KgoOpts(kgo.RebalanceTimeout(2**session)))
 	if *sinkType != "" {
 		if *sinkType == "kafka" {
-			return runKafkaSink(ctx, cfg, fs.Args(), sem, *sinkTopic, *instance, *hold)
+			var tags *enrichment
+			if *tagsTopic != "" {
+				tags = newEnrichment(*tagsTopic, *tagsKeys, strings.TrimSuffix(filepath.Base(*out), ".out"))
+			}
+			return runKafkaSink(ctx, cfg, fs.Args(), sem, *sinkTopic, *instance, *hold, tags)
 		}
 		return runSink(ctx, cfg, fs.Args(), *sinkType, *dsn, *table, *sinkTable, *sinkDir, *hold)
 	}
