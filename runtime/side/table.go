@@ -213,7 +213,10 @@ func (t *Table[K, V]) Load(ctx context.Context, env runtime.SideEnv) error {
 // the end offset c waits for, ctx ends, cctx's bound passes or a record
 // fails the table.
 func (t *Table[K, V]) catchUp(ctx, cctx context.Context, cl *kgo.Client, c *catchUp) (map[K]item[V], error) {
-	building := map[K]item[V]{}
+	// Sized for the records to read (bounded, as a compacted topic may
+	// hold many updates of few keys): growing the map as it fills costs
+	// more than the rest of the bootstrap.
+	building := make(map[K]item[V], min(c.total, presizeLimit))
 	for len(c.waiting) > 0 {
 		t.setLoading(c.String())
 		fs := cl.PollFetches(cctx)
@@ -251,6 +254,10 @@ func (t *Table[K, V]) catchUp(ctx, cctx context.Context, cl *kgo.Client, c *catc
 	}
 	return building, nil
 }
+
+// presizeLimit bounds the entries a table's map is sized for before it
+// is read.
+const presizeLimit = 4 << 20
 
 // stopped is the error of a catch-up that ctx stopped or that took longer
 // than CatchUpTimeout (cctx), nil if neither.
