@@ -31,12 +31,17 @@ const (
 	// FormatAvro is an Avro object container file (.avro) of the job's
 	// reader schema, written by codec.OCFWriter.
 	FormatAvro Format = "avro"
+	// FormatParquet is a Parquet file (.parquet) whose columns follow the
+	// job's reader schema (see parquet.go for the mapping).
+	FormatParquet Format = "parquet"
 )
 
 type blobCfg struct {
-	format Format
-	codec  codec.OCFCodec
-	block  int
+	format      Format
+	codec       codec.OCFCodec
+	block       int
+	compression string
+	rowGroup    int64
 }
 
 // BlobOpt configures OpenBlob and NewBlob.
@@ -52,6 +57,16 @@ func BlobAvroCodec(c codec.OCFCodec) BlobOpt { return func(cfg *blobCfg) { cfg.c
 // BlobAvroBlockSize sets the uncompressed size at which a container block
 // ends (default 1 MiB); each partition's writer holds one block in memory.
 func BlobAvroBlockSize(n int) BlobOpt { return func(c *blobCfg) { c.block = n } }
+
+// ParquetCompression sets the Parquet files' compression: "snappy"
+// (default, what Spark writes), "zstd" (smaller, more CPU) or "none".
+func ParquetCompression(c string) BlobOpt { return func(cfg *blobCfg) { cfg.compression = c } }
+
+// ParquetRowGroupRows sets how many rows a Parquet row group holds at
+// most (default 1,000,000). A writer holds its row group in memory, so
+// it bounds each partition's memory; readers skip and split files by row
+// group, so very small groups make queries slower.
+func ParquetRowGroupRows(n int64) BlobOpt { return func(cfg *blobCfg) { cfg.rowGroup = n } }
 
 // Blob is the warehouse sink on object storage (or a local directory): as
 // the files sink, every partition of every batch becomes one object,
@@ -175,7 +190,7 @@ func NewBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, opts ...BlobOpt) (*Bl
 }
 
 func newBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, obj objectStore, opts []BlobOpt) (*Blob[T, PT], error) {
-	cfg := blobCfg{format: FormatAvro, codec: codec.OCFSnappy, block: 1 << 20}
+	cfg := blobCfg{format: FormatAvro, codec: codec.OCFSnappy, block: 1 << 20, compression: "snappy", rowGroup: 1_000_000}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -200,8 +215,25 @@ func newBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, obj objectStore, opts
 			}
 			return ocfEncoder[T, PT]{ow}, nil
 		}
+	case FormatParquet:
+		switch cfg.compression {
+		case "snappy", "zstd", "none":
+		default:
+			return nil, fmt.Errorf("blob sink: unknown Parquet compression %q (want snappy, zstd or none)", cfg.compression)
+		}
+		if cfg.rowGroup < 1 {
+			return nil, fmt.Errorf("blob sink: Parquet row groups of %d rows, want at least 1", cfg.rowGroup)
+		}
+		l, err := newPQLayout(PT(new(T)).AvroSchema())
+		if err != nil {
+			return nil, fmt.Errorf("blob sink: the Parquet layout of %T: %w", *new(T), err)
+		}
+		s.ext = "parquet"
+		s.newEnc = func(w io.Writer, r runtime.OffsetRange) (valueEncoder, error) {
+			return newParquetEncoder[T, PT](l, w, cfg, r), nil
+		}
 	default:
-		return nil, fmt.Errorf("blob sink: unknown format %q (want avro)", cfg.format)
+		return nil, fmt.Errorf("blob sink: unknown format %q (want avro or parquet)", cfg.format)
 	}
 	return &Blob[T, PT]{core: s}, nil
 }
