@@ -42,6 +42,7 @@ type blobCfg struct {
 	block       int
 	compression string
 	rowGroup    int64
+	partitions  []partLevel
 }
 
 // BlobOpt configures OpenBlob and NewBlob.
@@ -126,6 +127,10 @@ type blobSink struct {
 	ext     string
 	id      string // this instance's, in staged names and claims
 	newEnc  func(w io.Writer, r runtime.OffsetRange) (valueEncoder, error)
+	// part gives a value's bucket (nil without partitioning), through
+	// bucketOf.
+	part     *hivePartitioner
+	bucketOf func(scratch []byte, v any) (string, []byte, error)
 
 	mu     sync.Mutex
 	closed bool
@@ -198,6 +203,23 @@ func newBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, obj objectStore, opts
 	_, _ = rand.Read(id[:])
 	s := &blobSink{bucket: b, objects: obj, cfg: cfg, id: hex.EncodeToString(id[:]),
 		chains: make(map[runtime.TopicPartition]int64)}
+	js := PT(new(T)).AvroSchema()
+	part, err := newPartitioner(js, cfg.partitions)
+	if err != nil {
+		return nil, fmt.Errorf("blob sink: %w", err)
+	}
+	s.part = part
+	s.bucketOf = func(scratch []byte, _ any) (string, []byte, error) { return "", scratch, nil }
+	if part != nil {
+		s.bucketOf = func(scratch []byte, v any) (string, []byte, error) {
+			b, err := PT(v.(*T)).AppendAvro(scratch[:0])
+			if err != nil {
+				return "", scratch, err
+			}
+			bucket, err := part.bucket(b)
+			return bucket, b, err
+		}
+	}
 	switch cfg.format {
 	case FormatAvro:
 		if _, err := codec.NewOCFWriter[T, PT](io.Discard, codec.WithOCFCodec(cfg.codec), codec.WithOCFBlockSize(cfg.block)); err != nil {
@@ -224,7 +246,7 @@ func newBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, obj objectStore, opts
 		if cfg.rowGroup < 1 {
 			return nil, fmt.Errorf("blob sink: Parquet row groups of %d rows, want at least 1", cfg.rowGroup)
 		}
-		l, err := newPQLayout(PT(new(T)).AvroSchema())
+		l, err := newPQLayout(js)
 		if err != nil {
 			return nil, fmt.Errorf("blob sink: the Parquet layout of %T: %w", *new(T), err)
 		}
@@ -246,8 +268,11 @@ func (e ocfEncoder[T, PT]) close() error      { return e.w.Close() }
 // Bucket is the sink's bucket, for reading what it published.
 func (s *Blob[T, PT]) Bucket() *blob.Bucket { return s.core.bucket }
 
-// Key is the published key of r's object.
-func (s *Blob[T, PT]) Key(r runtime.OffsetRange) string { return s.core.dataKey(r) }
+// Key is the published key of r's object in a bucket: "" without
+// partitioning, else its K=V/ levels ("dt=2026-12-05/hour=06/").
+func (s *Blob[T, PT]) Key(r runtime.OffsetRange, bucket string) string {
+	return s.core.dataKey(r, bucket)
+}
 
 // Begin starts a batch: one output per non-empty range. A batch still in
 // flight is discarded.
@@ -357,14 +382,30 @@ type BlobWriter[T any] struct {
 // Range is the batch's range of the writer's partition.
 func (w *BlobWriter[T]) Range() runtime.OffsetRange { return w.r }
 
-// Write appends v to the partition's object. An error fails the
-// partition's output for the batch: Store refuses the batch even if the
-// handler ignored it.
+// Write appends v to the partition's object (its bucket's, with Hive
+// partitioning, named by the batch's range). An error (a value that
+// does not encode, a failed upload) fails the partition's output for the
+// batch: Store refuses it even if the handler ignored the error, so no
+// value is dropped silently.
 func (w *BlobWriter[T]) Write(v *T) error {
 	if w.err != nil {
 		return w.err
 	}
-	return w.s.write(w.gen, v)
+	return w.s.write(w.gen, -1, v)
+}
+
+// WriteAt is Write for a value that comes from the record at offset: with
+// Hive partitioning, each bucket's object is then named by the offsets of
+// the records it holds rather than the batch's whole range, so a query
+// for one offset finds fewer files. Offsets outside the range fail.
+func (w *BlobWriter[T]) WriteAt(offset int64, v *T) error {
+	if w.err != nil {
+		return w.err
+	}
+	if offset < 0 {
+		return fmt.Errorf("blob sink: writing offset %d to %s", offset, w.r)
+	}
+	return w.s.write(w.gen, offset, v)
 }
 
 // WriteBlob writes every value of b, unchanged, to s: the whole handler
@@ -374,7 +415,7 @@ func WriteBlob[K, T any, PT codec.RecordPtr[T]](ctx context.Context, s *Blob[T, 
 		w := s.Writer(p.OffsetRange())
 		n := 0
 		for r := range p.Records() {
-			if err := w.Write(&r.Value); err != nil {
+			if err := w.WriteAt(r.Offset, &r.Value); err != nil {
 				return fmt.Errorf("offset %d: %w", r.Offset, err)
 			}
 			if n++; n%4096 == 0 && ctx.Err() != nil {

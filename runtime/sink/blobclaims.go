@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -57,9 +58,10 @@ func claimKey(tp runtime.TopicPartition, from int64) string {
 	return claimDir(tp) + fmt.Sprintf("%020d", from)
 }
 
-// dataKey is r's published key: topic=T/partition=P/FROM-UNTIL.EXT.
-func (c *blobSink) dataKey(r runtime.OffsetRange) string {
-	return fmt.Sprintf("topic=%s/partition=%d/%020d-%020d.%s", r.Topic, r.Partition, r.FromOffset, r.UntilOffset, c.ext)
+// dataKey is r's published key in a bucket (its K=V/ levels):
+// topic=T/[K=V/...]partition=P/FROM-UNTIL.EXT.
+func (c *blobSink) dataKey(r runtime.OffsetRange, bucket string) string {
+	return fmt.Sprintf("topic=%s/%spartition=%d/%020d-%020d.%s", r.Topic, bucket, r.Partition, r.FromOffset, r.UntilOffset, c.ext)
 }
 
 // objectStore is how the sink makes claims and publishes objects: the
@@ -177,8 +179,11 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 	if known && end != r.FromOffset {
 		return blobFenced(r, end, fmt.Sprintf("does not start where the partition's chain of claims ends (%d) as this instance knows it", end))
 	}
-	if err := c.objects.durable(ctx, s.staged); err != nil {
-		return fmt.Errorf("blob sink: %s: %w", r, err)
+	objs := s.objects()
+	for _, o := range objs {
+		if err := c.objects.durable(ctx, o.Staged); err != nil {
+			return fmt.Errorf("blob sink: %s: %w", r, err)
+		}
 	}
 	if !known {
 		if err := c.startChain(ctx, r); err != nil {
@@ -190,11 +195,9 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 		c.chains[tp] = r.FromOffset
 		c.mu.Unlock()
 	}
-	rec := claimRecord{Until: r.UntilOffset, Instance: c.id, Objects: []claimObject{{Key: c.dataKey(r), Staged: s.staged}}}
+	rec := claimRecord{Until: r.UntilOffset, Instance: c.id, Objects: objs}
 	data, _ := json.Marshal(rec)
-	s.mu.Lock()
-	s.keep = true // from here on, a claim may name the staging object
-	s.mu.Unlock()
+	s.setKeep(true) // from here on, a claim may name the staging objects
 	won, err := c.objects.create(ctx, claimKey(tp, r.FromOffset), data)
 	if err != nil {
 		return fmt.Errorf("blob sink: claiming %s: %w", r, err)
@@ -205,9 +208,7 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 			return err
 		}
 		if held.Instance != c.id || held.Until != r.UntilOffset {
-			s.mu.Lock()
-			s.keep = false
-			s.mu.Unlock()
+			s.setKeep(false)
 			c.forget(tp)
 			stored, ferr := c.follow(ctx, tp, r.FromOffset, false)
 			if ferr != nil {
@@ -228,10 +229,11 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 	for _, o := range rec.Objects {
 		_ = c.bucket.Delete(ctx, o.Staged)
 	}
-	if s.staged != rec.Objects[0].Staged {
-		s.mu.Lock()
-		s.keep = false
-		s.mu.Unlock()
+	if !slices.Equal(objs, rec.Objects) { // an earlier attempt's claim: this one's objects are leftovers
+		s.setKeep(false)
+		for _, o := range objs {
+			_ = c.bucket.Delete(ctx, o.Staged)
+		}
 	}
 	c.mu.Lock()
 	c.chains[tp] = r.UntilOffset
@@ -298,7 +300,7 @@ func (c *blobSink) readClaim(ctx context.Context, tp runtime.TopicPartition, fro
 	if err != nil {
 		return rec, fmt.Errorf("blob sink: reading the claim of topic %s partition %d offset %d: %w", tp.Topic, tp.Partition, from, err)
 	}
-	if err := json.Unmarshal(data, &rec); err != nil || rec.Until <= from || len(rec.Objects) == 0 {
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Until <= from {
 		return rec, &LayoutError{Topic: tp.Topic, Partition: tp.Partition, Files: []string{claimKey(tp, from)},
 			Problem: fmt.Sprintf("a claim the sink did not write (want JSON with an until past %d and its objects)", from)}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"gocloud.dev/blob"
@@ -13,23 +15,45 @@ import (
 )
 
 // blobSlot is one partition's output in the blob sink's batch in flight:
-// a staging object streamed to the bucket as the handler writes. Writer
+// a staging object per bucket (per Hive partition; one, "", without
+// partitioning), streamed to the bucket as the handler writes. Writer
 // starts it over; gen tells the writers of earlier attempts from the
 // current one.
 type blobSlot struct {
-	mu     sync.Mutex
-	r      runtime.OffsetRange
-	sink   *blobSink
-	gen    int
-	seq    int
-	staged string // the staging object's key, "" before the first value
+	mu   sync.Mutex
+	r    runtime.OffsetRange
+	sink *blobSink
+	gen  int
+	seq  int
+	outs map[string]*blobOut
+	buf  []byte // scratch for the values' encoding, to find their bucket
+	err  error
+	keep bool // a claim may name the staging objects: never delete them here
+	over bool // the batch was stored or aborted
+}
+
+// blobOut is one bucket's staging object.
+type blobOut struct {
+	bucket string // its K=V/ levels
+	staged string
 	cancel context.CancelFunc
 	w      *blob.Writer
 	enc    valueEncoder
-	err    error
-	done   bool // the staging object is complete in the bucket
-	keep   bool // a claim may name the staging object: never delete it here
-	over   bool // the batch was stored or aborted
+	done   bool // complete in the bucket
+	// from and until are the offsets of the records written with their
+	// offset (WriteAt); whole is set once one was written without.
+	from, until int64
+	whole       bool
+}
+
+// rangeOf is the offsets the object holds, for its name: the records'
+// when each was written with its offset, else the batch's range.
+func (o *blobOut) rangeOf(r runtime.OffsetRange) runtime.OffsetRange {
+	if o.whole || o.from < 0 {
+		return r
+	}
+	r.FromOffset, r.UntilOffset = o.from, o.until
+	return r
 }
 
 func (s *blobSlot) reset() int {
@@ -41,7 +65,9 @@ func (s *blobSlot) reset() int {
 	return s.gen
 }
 
-func (s *blobSlot) write(gen int, v any) error {
+// write appends v, at offset (-1 if the handler did not say) to its
+// bucket's object.
+func (s *blobSlot) write(gen int, offset int64, v any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -51,81 +77,129 @@ func (s *blobSlot) write(gen int, v any) error {
 		return fmt.Errorf("blob sink: %s: %w", s.r, errSuperseded)
 	case s.err != nil:
 		return s.err
+	case offset >= 0 && (offset < s.r.FromOffset || offset >= s.r.UntilOffset):
+		return fmt.Errorf("blob sink: writing offset %d to %s: not an offset of the range", offset, s.r)
 	}
-	if s.enc == nil {
-		if err := s.openLocked(); err != nil {
+	bucket, buf, err := s.sink.bucketOf(s.buf, v)
+	s.buf = buf
+	if err != nil {
+		s.err = fmt.Errorf("blob sink: %s: a value's partition: %w", s.r, err)
+		return s.err
+	}
+	o := s.outs[bucket]
+	if o == nil {
+		if o, err = s.openLocked(bucket); err != nil {
 			return err
 		}
 	}
-	if err := s.enc.write(v); err != nil {
-		s.err = fmt.Errorf("blob sink: writing %s for %s: %w", s.staged, s.r, err)
+	if err := o.enc.write(v); err != nil {
+		s.err = fmt.Errorf("blob sink: writing %s for %s: %w", o.staged, s.r, err)
 		return s.err
+	}
+	switch {
+	case offset < 0:
+		o.whole = true
+	case o.from < 0:
+		o.from, o.until = offset, offset+1
+	default:
+		o.from, o.until = min(o.from, offset), max(o.until, offset+1)
 	}
 	return nil
 }
 
-// openLocked starts the staging object and the format's header.
-func (s *blobSlot) openLocked() error {
+// openLocked starts a bucket's staging object and the format's header.
+func (s *blobSlot) openLocked(bucket string) (*blobOut, error) {
 	s.seq++
-	s.staged = s.sink.stagedKey(s.r, s.seq)
+	o := &blobOut{bucket: bucket, staged: s.sink.stagedKey(s.r, s.seq), from: -1}
 	ctx, cancel := context.WithCancel(context.Background())
-	w, err := s.sink.bucket.NewWriter(ctx, s.staged, &blob.WriterOptions{ContentType: "application/octet-stream"})
+	w, err := s.sink.bucket.NewWriter(ctx, o.staged, &blob.WriterOptions{ContentType: "application/octet-stream"})
 	if err != nil {
 		cancel()
-		s.err = fmt.Errorf("blob sink: writing %s for %s: %w", s.staged, s.r, err)
-		return s.err
+		s.err = fmt.Errorf("blob sink: writing %s for %s: %w", o.staged, s.r, err)
+		return nil, s.err
 	}
-	s.w, s.cancel = w, cancel
-	if s.enc, err = s.sink.newEnc(w, s.r); err != nil {
-		s.err = fmt.Errorf("blob sink: writing %s for %s: %w", s.staged, s.r, err)
-		return s.err
+	o.w, o.cancel = w, cancel
+	if s.outs == nil {
+		s.outs = map[string]*blobOut{}
 	}
-	return nil
+	s.outs[bucket] = o
+	if o.enc, err = s.sink.newEnc(w, s.r); err != nil {
+		s.err = fmt.Errorf("blob sink: writing %s for %s: %w", o.staged, s.r, err)
+		return nil, s.err
+	}
+	return o, nil
 }
 
-// finish completes the staging object, an empty file if nothing was
-// written.
+// finish completes the staging objects. Without partitioning, a range
+// the handler wrote nothing for still gets its (empty) file, as the files
+// sink's; with it, there is no bucket to put one in, and the claim alone
+// holds the range's offsets.
 func (s *blobSlot) finish() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
 		return s.err
 	}
-	if s.enc == nil {
-		if err := s.openLocked(); err != nil {
+	if len(s.outs) == 0 && s.sink.part == nil {
+		if _, err := s.openLocked(""); err != nil {
 			return err
 		}
 	}
-	err := s.enc.close()
-	if cerr := s.w.Close(); err == nil {
-		err = cerr
+	for _, o := range s.outs {
+		if o.done {
+			continue
+		}
+		err := o.enc.close()
+		if cerr := o.w.Close(); err == nil {
+			err = cerr
+		}
+		o.w = nil
+		o.cancel()
+		if err != nil {
+			s.err = fmt.Errorf("blob sink: writing %s for %s: %w", o.staged, s.r, err)
+			return s.err
+		}
+		o.done = true
 	}
-	s.w = nil
-	s.cancel()
-	if err != nil {
-		s.err = fmt.Errorf("blob sink: writing %s for %s: %w", s.staged, s.r, err)
-		return s.err
-	}
-	s.done = true
 	return nil
 }
 
-// discardLocked aborts an unfinished upload and deletes a finished
-// staging object no claim can name.
-func (s *blobSlot) discardLocked(ctx context.Context) error {
-	var err error
-	if s.w != nil {
-		s.cancel() // a cancelled writer's Close aborts the upload
-		_ = s.w.Close()
-		s.w = nil
+// objects is the claim's list of the slot's objects, in bucket order.
+func (s *blobSlot) objects() []claimObject {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []claimObject
+	for _, o := range s.outs {
+		out = append(out, claimObject{Key: s.sink.dataKey(o.rangeOf(s.r), o.bucket), Staged: o.staged})
 	}
-	if s.done && !s.keep && s.staged != "" {
-		if derr := s.sink.bucket.Delete(ctx, s.staged); derr != nil && gcerrors.Code(derr) != gcerrors.NotFound {
-			err = fmt.Errorf("blob sink: removing the aborted batch's staging object %s: %w", s.staged, derr)
+	slices.SortFunc(out, func(a, b claimObject) int { return strings.Compare(a.Key, b.Key) })
+	return out
+}
+
+func (s *blobSlot) setKeep(keep bool) {
+	s.mu.Lock()
+	s.keep = keep
+	s.mu.Unlock()
+}
+
+// discardLocked aborts unfinished uploads and deletes finished staging
+// objects no claim can name.
+func (s *blobSlot) discardLocked(ctx context.Context) error {
+	var errs []error
+	for _, o := range s.outs {
+		if o.w != nil {
+			o.cancel() // a cancelled writer's Close aborts the upload
+			_ = o.w.Close()
+			o.w = nil
+		}
+		if o.done && !s.keep {
+			if err := s.sink.bucket.Delete(ctx, o.staged); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+				errs = append(errs, fmt.Errorf("blob sink: removing the aborted batch's staging object %s: %w", o.staged, err))
+			}
 		}
 	}
-	s.staged, s.enc, s.done = "", nil, false
-	return err
+	s.outs = nil
+	return errors.Join(errs...)
 }
 
 func (s *blobSlot) discard(ctx context.Context) error {

@@ -95,10 +95,10 @@ func TestParquetFromAvroSchema(t *testing.T) {
 	if err := s.Store(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := s.Key(r), "topic=all/partition=3/00000000000000000010-00000000000000000012.parquet"; got != want {
+	if got, want := s.Key(r, ""), "topic=all/partition=3/00000000000000000010-00000000000000000012.parquet"; got != want {
 		t.Errorf("key %s, want %s", got, want)
 	}
-	data, err := b.ReadAll(ctx, s.Key(r))
+	data, err := b.ReadAll(ctx, s.Key(r, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
