@@ -3,7 +3,9 @@ package sink
 import (
 	"context"
 	"errors"
+	"io"
 	"maps"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -137,5 +139,87 @@ func TestETLExactlyOnceIntoBlob(t *testing.T) {
 	loadBlob(t, watch, tpsOf(next)...)
 	if st := stagedObjects(t, bucket); len(st) != 0 {
 		t.Errorf("staged objects left: %v", st)
+	}
+}
+
+// TestETLFencedIntoBlob: while a batch runs, another instance that
+// believes it owns the partition publishes from the same offset; the
+// job's Store is fenced, Run fails saying so, and only the other
+// instance's object is published.
+func TestETLFencedIntoBlob(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, etlTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produceImpressions(t, cl, 1, map[int32]int64{}, 20)
+	bucket := memblob.OpenBucket(nil)
+	defer bucket.Close()
+	s, err := NewBlob[alltypes.Impression](bucket, BlobFormat(FormatParquet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rival, err := NewBlob[alltypes.Impression](bucket, BlobFormat(FormatParquet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := runtime.New(runtime.Group("etl"), runtime.WithSemantics(runtime.ExactlyOnce), runtime.WithOffsetStore(s),
+		runtime.Brokers(c.ListenAddrs()...), runtime.BatchInterval(40*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := runtime.NewStreamInto[struct{}](e, "impressions", runtime.Subscribe(etlTopic), nil, runtime.RawAvroInto[alltypes.Impression]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var theirs runtime.OffsetRange
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error {
+		b := st.Batch(bs)
+		if err := WriteBlob(ctx, s, b); err != nil {
+			return err
+		}
+		for _, r := range b.OffsetRanges() {
+			if r.Count() > 1 && theirs.Count() == 0 {
+				theirs = r
+				theirs.UntilOffset--
+				loadBlob(t, rival, r.TopicPartition())
+				b := runtime.StoredBatch{ID: 1, Ranges: []runtime.OffsetRange{theirs}}
+				if err := rival.Begin(ctx, b); err != nil {
+					return err
+				}
+				if err := rival.Store(ctx, b); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	var fe *runtime.FencedError
+	if !errors.As(err, &fe) || !errors.Is(err, runtime.ErrFenced) || fe.Range.FromOffset != theirs.FromOffset || fe.Stored != theirs.UntilOffset {
+		t.Fatalf("Run = %v, want a *FencedError at %v", err, theirs)
+	}
+	var keys []string
+	it := bucket.List(nil)
+	for {
+		o, err := it.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(o.Key, internalDir+"/") {
+			keys = append(keys, o.Key)
+		}
+	}
+	if want := rival.Key(theirs, ""); len(keys) != 1 || keys[0] != want {
+		t.Errorf("published %v, want only the other instance's %s", keys, want)
 	}
 }

@@ -220,7 +220,7 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 		// failed: finish that one.
 		rec = held
 	}
-	if err := c.publishClaim(ctx, rec); err != nil {
+	if err := c.publishClaim(ctx, rec, false); err != nil {
 		return fmt.Errorf("blob sink: publishing %s: %w", r, err)
 	}
 	// The head is a hint for Load; the staged object a leftover that
@@ -269,15 +269,19 @@ func (c *blobSink) forget(tp runtime.TopicPartition) {
 	c.mu.Unlock()
 }
 
-// publishClaim copies each object of a claim that is not published yet.
-func (c *blobSink) publishClaim(ctx context.Context, rec claimRecord) error {
+// publishClaim copies each object of a claim to its published key. With
+// check (Load's roll-forward) it first skips those already published; a
+// second copy would be harmless, since a claim's object has one content.
+func (c *blobSink) publishClaim(ctx context.Context, rec claimRecord, check bool) error {
 	for _, o := range rec.Objects {
-		ok, err := c.bucket.Exists(ctx, o.Key)
-		if err != nil {
-			return err
-		}
-		if ok {
-			continue
+		if check {
+			ok, err := c.bucket.Exists(ctx, o.Key)
+			if err != nil {
+				return err
+			}
+			if ok {
+				continue
+			}
 		}
 		if err := c.objects.publish(ctx, o.Key, o.Staged); err != nil {
 			// A concurrent publisher of the same claim (the instance
@@ -319,7 +323,7 @@ func (c *blobSink) follow(ctx context.Context, tp runtime.TopicPartition, from i
 			return 0, err
 		}
 		if roll {
-			if err := c.publishClaim(ctx, rec); err != nil {
+			if err := c.publishClaim(ctx, rec, true); err != nil {
 				return 0, fmt.Errorf("blob sink: topic %s partition %d: publishing the objects of the claim at %d: %w", tp.Topic, tp.Partition, from, err)
 			}
 		}
