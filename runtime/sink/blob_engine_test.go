@@ -6,12 +6,9 @@ import (
 	"io"
 	"maps"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"gocloud.dev/blob/memblob"
 
 	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
@@ -19,74 +16,17 @@ import (
 )
 
 // runBlobETL runs the warehouse ETL, exactly-once into s, until every
-// partition's chain reaches want (as another instance on the same
-// bucket loads it), then stops it gracefully. The task whose batch holds
-// failAt fails once after writing, so the engine retries it.
+// partition's chain reaches want as watch (another instance on the same
+// bucket) loads it; see runETLInto.
 func runBlobETL(t *testing.T, addrs []string, s, watch *blobImpressions, want map[int32]int64, failAt int64) (retried bool) {
 	t.Helper()
-	e, err := runtime.New(runtime.Group("etl"), runtime.WithSemantics(runtime.ExactlyOnce), runtime.WithOffsetStore(s),
-		runtime.Brokers(addrs...), runtime.BatchInterval(40*time.Millisecond), runtime.MaxRatePerPartition(400))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := runtime.NewStreamInto[struct{}](e, "impressions", runtime.Subscribe(etlTopic), nil, runtime.RawAvroInto[alltypes.Impression]())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	handler := func(ctx context.Context, bs *runtime.JobBatch) error {
-		b := st.Batch(bs)
-		if failAt < 0 {
+	return runETLInto(t, addrs, etlSink{
+		store: s, load: watch.Load,
+		copyAll: func(ctx context.Context, b *runtime.Batch[struct{}, alltypes.Impression]) error {
 			return WriteBlob(ctx, s, b)
-		}
-		return b.ForeachPartition(ctx, func(ctx context.Context, p runtime.Partition[struct{}, alltypes.Impression]) error {
-			w := s.Writer(p.OffsetRange())
-			for rec := range p.Records() {
-				if err := w.Write(&rec.Value); err != nil {
-					return err
-				}
-			}
-			r := p.OffsetRange()
-			mu.Lock()
-			defer mu.Unlock()
-			if !retried && r.FromOffset <= failAt && failAt < r.UntilOffset {
-				retried = true
-				return errors.New("the transform failed once, after writing")
-			}
-			return nil
-		})
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- e.Run(context.Background(), handler) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		offs := loadBlob(t, watch, tpsOf(want)...)
-		done := true
-		for p, w := range want {
-			done = done && offs[runtime.TopicPartition{Topic: etlTopic, Partition: p}] >= w
-		}
-		if done {
-			break
-		}
-		select {
-		case err := <-errc:
-			t.Fatalf("the job stopped: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the chains reach %v, want %v", offs, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := e.Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	return retried
+		},
+		writer: func(r runtime.OffsetRange) impressionWriter { return s.Writer(r) },
+	}, want, failAt)
 }
 
 // TestETLExactlyOnceIntoBlob: the warehouse ETL copies a topic into a
@@ -95,16 +35,7 @@ func runBlobETL(t *testing.T, addrs []string, s, watch *blobImpressions, want ma
 // exactly one published object and nothing staged is left.
 func TestETLExactlyOnceIntoBlob(t *testing.T) {
 	const parts = 3
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(parts, etlTopic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	c, cl := kafkaCluster(t, parts)
 	bucket := memblob.OpenBucket(nil)
 	defer bucket.Close()
 	open := func() *blobImpressions {
@@ -147,16 +78,7 @@ func TestETLExactlyOnceIntoBlob(t *testing.T) {
 // job's Store is fenced, Run fails saying so, and only the other
 // instance's object is published.
 func TestETLFencedIntoBlob(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, etlTopic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	c, cl := kafkaCluster(t, 1)
 	produceImpressions(t, cl, 1, map[int32]int64{}, 20)
 	bucket := memblob.OpenBucket(nil)
 	defer bucket.Close()

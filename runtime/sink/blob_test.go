@@ -1,7 +1,6 @@
 package sink
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
 	"github.com/streamgen/streamgen/runtime"
-	"github.com/streamgen/streamgen/runtime/codec"
 )
 
 type blobImpressions = Blob[alltypes.Impression, *alltypes.Impression]
@@ -84,45 +82,17 @@ func publishBlob(t *testing.T, s *blobImpressions, id int64, ranges ...runtime.O
 	return nil
 }
 
-// published lists the bucket's published objects (not under _streamgen)
-// and reads each: key to the campaign ids (offsets) it holds.
+// publishedObjects reads every published Avro object: key to the
+// campaign ids (offsets) it holds.
 func publishedObjects(t *testing.T, b *blob.Bucket) map[string][]int64 {
 	t.Helper()
-	ctx := context.Background()
 	out := map[string][]int64{}
-	it := b.List(nil)
-	for {
-		o, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasPrefix(o.Key, internalDir+"/") {
-			continue
-		}
-		data, err := b.ReadAll(ctx, o.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd, err := codec.NewOCFReader[alltypes.Impression](bytes.NewReader(data), o.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for key, vs := range readObjects(t, b) {
 		ids := []int64{}
-		for {
-			var v alltypes.Impression
-			err := rd.Read(&v)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", o.Key, err)
-			}
+		for _, v := range vs {
 			ids = append(ids, v.CampaignID)
 		}
-		out[o.Key] = ids
+		out[key] = ids
 	}
 	return out
 }
