@@ -101,6 +101,10 @@ func ParquetRowGroupRows(n int64) BlobOpt { return func(cfg *blobCfg) { cfg.rowG
 // fresh partition's chain starts with a conditional create of its start
 // object, so two instances cannot start two chains either.
 //
+// A job that moves from the files sink to this one on the same
+// directory (file://DIR) goes on where the files sink's files end: a
+// partition without claims starts its chain there.
+//
 // Which stores are safe: the fencing is only as good as the store's
 // conditional create. Google Cloud Storage (if-generation-match 0), Azure
 // Blob Storage (If-None-Match: *), Amazon S3 (If-None-Match: *, since

@@ -454,3 +454,38 @@ func TestBlobAbortPublishesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestBlobTakesOverAFilesSinkDirectory: a job that moves from the files
+// sink to the blob sink on the same directory (file://DIR) goes on where
+// the files sink's files end, and the directory stays one chain of files
+// the files sink would read.
+func TestBlobTakesOverAFilesSinkDirectory(t *testing.T) {
+	dir := t.TempDir()
+	f := newFiles(t, dir)
+	for i, r := range []runtime.OffsetRange{rng("imps", 0, 0, 5), rng("imps", 0, 5, 9)} {
+		if err := publish(f, int64(i), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	s, err := OpenBlob[alltypes.Impression](context.Background(), "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tp := runtime.TopicPartition{Topic: "imps", Partition: 0}
+	if got := loadBlob(t, s, tp); got[tp] != 9 {
+		t.Fatalf("Load over the files sink's directory = %v, want 9", got)
+	}
+	wantFenced(t, publishBlob(t, s, 3, rng("imps", 0, 0, 4)), 9)
+	if err := publishBlob(t, s, 4, rng("imps", 0, 9, 12)); err != nil {
+		t.Fatal(err)
+	}
+	if got := loadBlob(t, s, tp); got[tp] != 12 {
+		t.Errorf("Load = %v, want 12", got)
+	}
+	files, err := listPartition(dir, tp)
+	if err != nil || len(files) != 3 || files[2].until != 12 {
+		t.Errorf("the files sink's listing = %v, %v; want three files, ending at 12", files, err)
+	}
+}

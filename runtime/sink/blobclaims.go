@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -245,12 +246,24 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 // the chain another instance started ends there.
 func (c *blobSink) startChain(ctx context.Context, r runtime.OffsetRange) error {
 	tp := r.TopicPartition()
-	won, err := c.objects.create(ctx, claimDir(tp)+"start", []byte(strconv.FormatInt(r.FromOffset, 10)))
+	_, started, err := c.readOffset(ctx, claimDir(tp)+"start")
 	if err != nil {
-		return fmt.Errorf("blob sink: starting topic %s partition %d: %w", tp.Topic, tp.Partition, err)
+		return err
 	}
-	if won {
-		return nil
+	if !started {
+		// Files a files sink published before are the chain's past.
+		if end, ok, err := c.adopt(ctx, tp); err != nil {
+			return err
+		} else if ok && end != r.FromOffset {
+			return blobFenced(r, end, fmt.Sprintf("starts the partition's claims, but the files already in its directory end at %d", end))
+		}
+		won, err := c.objects.create(ctx, claimDir(tp)+"start", []byte(strconv.FormatInt(r.FromOffset, 10)))
+		if err != nil {
+			return fmt.Errorf("blob sink: starting topic %s partition %d: %w", tp.Topic, tp.Partition, err)
+		}
+		if won {
+			return nil
+		}
 	}
 	end, ok, err := c.load(ctx, tp)
 	if err != nil {
@@ -355,9 +368,12 @@ func (c *blobSink) load(ctx context.Context, tp runtime.TopicPartition) (int64, 
 	if err == nil && !ok {
 		from, ok, err = c.readOffset(ctx, claimDir(tp)+"start")
 	}
-	if err != nil || !ok {
-		c.forget(tp)
+	if err != nil {
 		return 0, false, err
+	}
+	if !ok {
+		c.forget(tp)
+		return c.adopt(ctx, tp)
 	}
 	end, err := c.follow(ctx, tp, from, true)
 	if err != nil {
@@ -370,6 +386,51 @@ func (c *blobSink) load(ctx context.Context, tp runtime.TopicPartition) (int64, 
 	c.chains[tp] = end
 	c.mu.Unlock()
 	return end, true, nil
+}
+
+// adopt reads the end of a partition that has no chain of claims yet
+// from the files already in its directory, topic=T/partition=P/: those
+// the files sink published, when a job moves from it to this sink on the
+// same directory (or the files were copied to the bucket). They must
+// form one chain, as the files sink requires; the first claim then
+// starts where they end.
+func (c *blobSink) adopt(ctx context.Context, tp runtime.TopicPartition) (int64, bool, error) {
+	prefix := fmt.Sprintf("topic=%s/partition=%d/", tp.Topic, tp.Partition)
+	var files []published
+	it := c.bucket.List(&blob.ListOptions{Prefix: prefix, Delimiter: "/"})
+	for {
+		o, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("blob sink: listing %s: %w", prefix, err)
+		}
+		name := path.Base(o.Key)
+		if o.IsDir || strings.HasPrefix(name, "_") || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if base, isParquet := strings.CutSuffix(name, ".parquet"); isParquet {
+			name = base + ".avro" // parseName's suffix; the digits are the same
+		}
+		from, until, ok := parseName(name)
+		if !ok || until <= from {
+			return 0, false, &LayoutError{Topic: tp.Topic, Partition: tp.Partition, Files: []string{o.Key},
+				Problem: "an object the sink did not write (published objects are FROM-UNTIL.avro or .parquet, 20 digits each)"}
+		}
+		files = append(files, published{from: from, until: until, path: o.Key})
+	}
+	if len(files) == 0 {
+		return 0, false, nil
+	}
+	slices.SortFunc(files, func(a, b published) int { return cmp.Compare(a.from, b.from) })
+	for i := 1; i < len(files); i++ {
+		if files[i].from != files[i-1].until {
+			return 0, false, &LayoutError{Topic: tp.Topic, Partition: tp.Partition, Files: []string{files[i-1].path, files[i].path},
+				Problem: fmt.Sprintf("a gap or an overlap between offsets %d and %d", files[i-1].until, files[i].from)}
+		}
+	}
+	return files[len(files)-1].until, true, nil
 }
 
 // removeStaged deletes tp's staging objects of ranges before end: their
