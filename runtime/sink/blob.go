@@ -43,6 +43,7 @@ type blobCfg struct {
 	compression string
 	rowGroup    int64
 	partitions  []partLevel
+	upload      int
 }
 
 // BlobOpt configures OpenBlob and NewBlob.
@@ -68,6 +69,12 @@ func ParquetCompression(c string) BlobOpt { return func(cfg *blobCfg) { cfg.comp
 // it bounds each partition's memory; readers skip and split files by row
 // group, so very small groups make queries slower.
 func ParquetRowGroupRows(n int64) BlobOpt { return func(cfg *blobCfg) { cfg.rowGroup = n } }
+
+// BlobUploadBufferSize sets the size of the chunks each object is
+// uploaded in (an S3 multipart part, a GCS chunk); 0, the default, is the
+// driver's (5 MiB for S3). Each bucket of each partition in a batch holds
+// one chunk in memory while it is written.
+func BlobUploadBufferSize(n int) BlobOpt { return func(c *blobCfg) { c.upload = n } }
 
 // Blob is the warehouse sink on object storage (or a local directory): as
 // the files sink, every partition of every batch becomes one object,

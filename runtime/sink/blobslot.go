@@ -112,7 +112,7 @@ func (s *blobSlot) openLocked(bucket string) (*blobOut, error) {
 	s.seq++
 	o := &blobOut{bucket: bucket, staged: s.sink.stagedKey(s.r, s.seq), from: -1}
 	ctx, cancel := context.WithCancel(context.Background())
-	w, err := s.sink.bucket.NewWriter(ctx, o.staged, &blob.WriterOptions{ContentType: "application/octet-stream"})
+	w, err := s.sink.bucket.NewWriter(ctx, o.staged, &blob.WriterOptions{ContentType: "application/octet-stream", BufferSize: s.sink.cfg.upload})
 	if err != nil {
 		cancel()
 		s.err = fmt.Errorf("blob sink: writing %s for %s: %w", o.staged, s.r, err)

@@ -215,3 +215,49 @@ func TestParquetRefusesBadSettings(t *testing.T) {
 		t.Error("NewBlob with row groups of 0 rows succeeded")
 	}
 }
+
+// TestParquetHivePartitioned: Parquet objects split by a field's value,
+// each bucket's file holding its records only.
+func TestParquetHivePartitioned(t *testing.T) {
+	ctx := context.Background()
+	b := memblob.OpenBucket(nil)
+	defer b.Close()
+	s, err := NewBlob[alltypes.Impression](b, BlobFormat(FormatParquet), PartitionByField("device"), BlobUploadBufferSize(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := rng("imps", 0, 0, 3)
+	batch := runtime.StoredBatch{Ranges: []runtime.OffsetRange{r}}
+	if err := s.Begin(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	w := s.Writer(r)
+	for o, d := range []alltypes.DeviceType{alltypes.DeviceTypePhone, alltypes.DeviceTypeTv, alltypes.DeviceTypePhone} {
+		v := impression(int64(o))
+		v.Device = d
+		if err := w.WriteAt(int64(o), &v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Store(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string][]int64{
+		"topic=imps/device=PHONE/partition=0/00000000000000000000-00000000000000000003.parquet": {0, 2},
+		"topic=imps/device=TV/partition=0/00000000000000000001-00000000000000000002.parquet":    {1},
+	} {
+		data, err := b.ReadAll(ctx, key)
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		_, rows, _ := readParquet(t, data)
+		var got []int64
+		for _, row := range rows {
+			got = append(got, row["campaign_id"].(int64))
+		}
+		if !cmp.Equal(got, want) {
+			t.Errorf("%s holds campaigns %v, want %v", key, got, want)
+		}
+	}
+}
