@@ -20,6 +20,7 @@ const (
 	envPkg     = "github.com/streamgen/streamgen/runtime/envsubst"
 	offsetsPkg = "github.com/streamgen/streamgen/runtime/offsets"
 	sinkPkg    = "github.com/streamgen/streamgen/runtime/sink"
+	cloudPkg   = "github.com/streamgen/streamgen/runtime/sink/cloud"
 )
 
 // goType is the Go type of an Avro type use.

@@ -122,6 +122,7 @@ func TestParseFull(t *testing.T) {
 			SinkType:                 config.SinkPostgres,
 			SinkDSN:                  "${PG_DSN}",
 			SinkTable:                "ads.impressions",
+			SinkFormat:               "avro",
 			MaxFailures:              3,
 			RetryBackoff:             500 * time.Millisecond,
 			OnDecodeError:            config.DecodeDeadLetter,
@@ -383,5 +384,28 @@ func TestErrorTypes(t *testing.T) {
 	l = append(l, s.Errorf(Pos{Line: 3, Col: 7}, "bad %s", "thing"), &Error{Pos: Pos{File: "x.yaml"}, Msg: "whole file"})
 	if got, want := l.Err().Error(), "a/streamgen.yaml:3:7: bad thing\nx.yaml: whole file"; got != want {
 		t.Errorf("got %q; want %q", got, want)
+	}
+}
+
+// TestBlobSink: a blob sink spec takes its url, format and Hive levels,
+// and with exactly-once its offsets are the sink's (offsets.store blob).
+func TestBlobSink(t *testing.T) {
+	src := `version: 1
+name: etl
+streams:
+  - name: impressions
+    subscribe: [impressions]
+    value: com.example.ads.Impression
+semantics: exactly-once
+sink: {type: blob, url: "s3://warehouse?region=eu-west-1", format: parquet, partitionBy: ["timestamp:hour", geo.country]}
+`
+	s, err := Parse("streamgen.yaml", []byte(src), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := s.Job
+	if j.SinkType != config.SinkBlob || j.OffsetsStore != config.StoreBlob || j.SinkURL != "s3://warehouse?region=eu-west-1" ||
+		j.SinkFormat != "parquet" || !reflect.DeepEqual(j.SinkPartitionBy, []string{"timestamp:hour", "geo.country"}) {
+		t.Errorf("job %+v: want the blob sink's settings and offsets.store blob", j)
 	}
 }

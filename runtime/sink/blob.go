@@ -182,7 +182,7 @@ func OpenBlob[T any, PT codec.RecordPtr[T]](ctx context.Context, rawURL string, 
 		b, err = blob.OpenBucket(ctx, rawURL)
 		if err != nil {
 			hint := ""
-			if u.Scheme == "s3" || u.Scheme == "gs" || u.Scheme == "azblob" {
+			if !blob.DefaultURLMux().ValidBucketScheme(u.Scheme) && (u.Scheme == "s3" || u.Scheme == "gs" || u.Scheme == "azblob") {
 				hint = ` (does the job import _ "github.com/streamgen/streamgen/runtime/sink/cloud"?)`
 			}
 			return nil, &redactedError{err: fmt.Errorf("blob sink: opening %s: %w%s", redact(rawURL), err, hint), raw: rawURL}

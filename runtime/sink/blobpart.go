@@ -44,6 +44,34 @@ func PartitionByTime(field string, g Granularity) BlobOpt {
 	return func(c *blobCfg) { c.partitions = append(c.partitions, partLevel{field: field, gran: g}) }
 }
 
+// BlobSettings are the options of the spec's blob sink settings:
+// sink.format ("avro", "parquet"; "" is avro) and sink.partitionBy, each
+// level FIELD, FIELD:day or FIELD:hour. The generated Run calls it.
+func BlobSettings(format string, partitionBy []string) ([]BlobOpt, error) {
+	opts := []BlobOpt{BlobFormat(FormatAvro)}
+	switch Format(format) {
+	case "", FormatAvro:
+	case FormatParquet:
+		opts[0] = BlobFormat(FormatParquet)
+	default:
+		return nil, fmt.Errorf("blob sink: format %q, want avro or parquet", format)
+	}
+	for _, p := range partitionBy {
+		field, gran, timed := strings.Cut(strings.TrimSpace(p), ":")
+		switch {
+		case field == "":
+			return nil, fmt.Errorf("blob sink: partition level %q names no field", p)
+		case !timed:
+			opts = append(opts, PartitionByField(field))
+		case Granularity(gran) == Day || Granularity(gran) == Hour:
+			opts = append(opts, PartitionByTime(field, Granularity(gran)))
+		default:
+			return nil, fmt.Errorf("blob sink: partition level %q: %q is no granularity, want day or hour", p, gran)
+		}
+	}
+	return opts, nil
+}
+
 // hivePartitioner gives a record's bucket: its K=V/ levels, from its Avro
 // binary.
 type hivePartitioner struct {

@@ -221,3 +221,29 @@ func TestBlobPartitionValues(t *testing.T) {
 		}
 	}
 }
+
+// TestBlobSettings: the spec's sink.format and sink.partitionBy become
+// the sink's options, and a wrong one fails naming it.
+func TestBlobSettings(t *testing.T) {
+	opts, err := BlobSettings("parquet", []string{"timestamp:hour", " geo.country"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg blobCfg
+	for _, o := range opts {
+		o(&cfg)
+	}
+	want := []partLevel{{field: "timestamp", gran: Hour}, {field: "geo.country"}}
+	if cfg.format != FormatParquet || !slices.Equal(cfg.partitions, want) {
+		t.Errorf("options give format %q, levels %v; want parquet and %v", cfg.format, cfg.partitions, want)
+	}
+	for _, bad := range []struct {
+		format string
+		by     []string
+		want   string
+	}{{"orc", nil, `"orc"`}, {"", []string{"timestamp:minute"}, `"minute"`}, {"avro", []string{":day"}, "names no field"}} {
+		if _, err := BlobSettings(bad.format, bad.by); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("BlobSettings(%q, %q) = %v, want an error saying %s", bad.format, bad.by, err, bad.want)
+		}
+	}
+}
