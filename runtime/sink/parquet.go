@@ -1,7 +1,6 @@
 package sink
 
 import (
-	"encoding/hex"
 	"fmt"
 	"io"
 	"strconv"
@@ -31,7 +30,8 @@ import (
 //	timestamp-millis/micros   TIMESTAMP(MILLIS/MICROS, adjusted to UTC);
 //	                          local-timestamp-* not adjusted
 //	date, time-millis/micros  DATE, TIME
-//	uuid (string, fixed 16)   UUID
+//	uuid                      UUID for a fixed(16); a uuid string stays
+//	                          STRING, as parquet-avro writes it
 //	string, bytes, fixed      STRING, BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY
 //	null                      no column (Parquet has no null type)
 //
@@ -305,10 +305,9 @@ func primitiveLeaf(s *avro.PrimitiveSchema, path []string) (*pqNode, parquet.Nod
 		}
 		return n, parquet.Leaf(parquet.ByteArrayType), nil
 	case avro.String:
-		if logical == avro.UUID {
-			n.read = readUUID
-			return n, parquet.UUID(), nil
-		}
+		// A uuid string stays a STRING, as parquet-avro writes it by
+		// default: Avro does not check that the text is a uuid, and a
+		// value Parquet's 16-byte UUID cannot hold must not stop the job.
 		n.read = readBytes // a string's encoding is its bytes'
 		return n, parquet.String(), nil
 	}
@@ -317,28 +316,6 @@ func primitiveLeaf(s *avro.PrimitiveSchema, path []string) (*pqNode, parquet.Nod
 
 func readBytes(d *codec.Decoder) (parquet.Value, error) {
 	return parquet.ByteArrayValue(d.Bytes()), d.Err()
-}
-
-// readUUID reads a uuid string into the 16 bytes Parquet's UUID holds.
-func readUUID(d *codec.Decoder) (parquet.Value, error) {
-	s := d.Bytes()
-	if d.Err() != nil {
-		return parquet.Value{}, d.Err()
-	}
-	var out [16]byte
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return parquet.Value{}, fmt.Errorf("uuid %q is not 8-4-4-4-12 hex digits", s)
-	}
-	h := make([]byte, 0, 32)
-	h = append(h, s[0:8]...)
-	h = append(h, s[9:13]...)
-	h = append(h, s[14:18]...)
-	h = append(h, s[19:23]...)
-	h = append(h, s[24:]...)
-	if _, err := hex.Decode(out[:], h); err != nil {
-		return parquet.Value{}, fmt.Errorf("uuid %q: %w", s, err)
-	}
-	return parquet.FixedLenByteArrayValue(out[:]), nil
 }
 
 // shredder turns records' Avro binary into Parquet rows: one slice of

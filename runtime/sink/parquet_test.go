@@ -122,7 +122,7 @@ func TestParquetFromAvroSchema(t *testing.T) {
 		"required binary dec_bytes (DECIMAL(10,3));",
 		"required fixed_len_byte_array(8) dec_fixed (DECIMAL(18,2));",
 		"optional binary opt_dec (DECIMAL(5,2));",
-		"required fixed_len_byte_array(16) uuid (UUID);",
+		"required binary uuid (STRING);",
 		"optional binary opt_first (STRING);",
 		"required group m (MAP) {",
 		"required group nested_arr (LIST) {",
@@ -159,14 +159,14 @@ func TestParquetFromAvroSchema(t *testing.T) {
 		"date": int32(20792),
 		"t_ms": int32(1500), "t_us": int64(1500),
 		"dec_bytes": printed("-0.25"), "dec_fixed": printed("2.5"), "opt_dec": printed("1.5"),
-		"uuid":   []byte{0x3f, 0x2c, 0x8a, 0x9e, 0x5b, 0x1d, 0x4e, 0x7f, 0x9a, 0x6c, 0, 0, 0, 0, 0, 1},
+		"uuid":   "3f2c8a9e-5b1d-4e7f-9a6c-000000000001", // a uuid string stays a STRING
 		"opt_ts": ts.UnixMilli(),
 	}, {
 		"e": "SPADES", "arr": []any{}, "arr_rec": []any{}, "m": map[string]any{}, "m_rec": map[string]any{}, "nested_arr": []any{},
 		"opt_first": nil, "opt_last": nil, "opt_rec": nil, "opt_enum": nil, "opt_arr": nil, "opt_fixed": nil, "opt_dec": nil, "opt_ts": nil,
 		"u":      map[string]any{"member0": nil, "member1": int64(42), "member2": nil, "member3": nil},
 		"u_null": nil, "arr_u": []any{},
-		"uuid": []byte{15: 0xff},
+		"uuid": "00000000-0000-0000-0000-0000000000ff",
 	}}
 	for i, w := range want {
 		got := rows[i]
