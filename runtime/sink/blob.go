@@ -76,10 +76,12 @@ func ParquetRowGroupRows(n int64) BlobOpt { return func(cfg *blobCfg) { cfg.rowG
 // one chunk in memory while it is written.
 func BlobUploadBufferSize(n int) BlobOpt { return func(c *blobCfg) { c.upload = n } }
 
-// Blob is the warehouse sink on object storage (or a local directory): as
-// the files sink, every partition of every batch becomes one object,
+// Blob is the warehouse sink on object storage (or a local directory),
+// the generated job's Sink with sink.type blob: as the files sink, every
+// partition of every batch becomes one object (one per Hive partition
+// with PartitionByTime or PartitionByField),
 //
-//	URL/topic=TOPIC/partition=P/FROM-UNTIL.avro
+//	URL/topic=TOPIC/[K=V/...]partition=P/FROM-UNTIL.avro (or .parquet)
 //
 // FROM and UNTIL zero-padded to 20 digits, UNTIL exclusive, and it is a
 // runtime.TransactionalStore for runtime.ExactlyOnce. The bucket is any of
