@@ -71,7 +71,7 @@ func (c *JobConfig) runtimeValues() map[string]*string {
 		"Group": &c.Group, "RegistryURL": &c.RegistryURL, "TLSCA": &c.TLSCA, "TLSCert": &c.TLSCert,
 		"TLSKey": &c.TLSKey, "SASLUsername": &c.SASLUsername, "SASLPassword": &c.SASLPassword,
 		"OffsetsDSN": &c.OffsetsDSN, "OffsetsDir": &c.OffsetsDir, "OffsetsTable": &c.OffsetsTable, "SinkDir": &c.SinkDir,
-		"SinkDSN": &c.SinkDSN, "SinkTable": &c.SinkTable, "SinkTopic": &c.SinkTopic, "SinkTransactionalID": &c.SinkTransactionalID,
+		"SinkDSN": &c.SinkDSN, "SinkTable": &c.SinkTable, "SinkTopic": &c.SinkTopic, "SinkTransactionalID": &c.SinkTransactionalID, "SinkURL": &c.SinkURL,
 		"DeadLetterTopic": &c.DeadLetterTopic, "StatusAddr": &c.StatusAddr,
 		"RegistryCA": &c.RegistryCA, "RegistryCert": &c.RegistryCert, "RegistryKey": &c.RegistryKey,
 		"InstanceID": &c.InstanceID,
@@ -243,7 +243,7 @@ func (c *JobConfig) deadLetterErr() error {
 // exactlyOnceLocation is the setting that locates each exactly-once
 // sink's output, and so its offsets: it has no silent default.
 var exactlyOnceLocation = map[string]config.SinkType{
-	"sink.dir": config.SinkFiles, "sink.dsn": config.SinkPostgres, "sink.topic": config.SinkKafka,
+	"sink.dir": config.SinkFiles, "sink.dsn": config.SinkPostgres, "sink.topic": config.SinkKafka, "sink.url": config.SinkBlob,
 }
 
 // sinkLocationUnset is the error of an exactly-once sink without its
@@ -253,6 +253,7 @@ func (c *JobConfig) sinkLocationUnset(key string) error {
 		"sink.dir":   "the files sink's published files are the job's offsets, so another directory would start over from the first offset",
 		"sink.dsn":   "the postgres sink's database keeps the job's output and its offsets, so another database would start over from the first offset",
 		"sink.topic": "the kafka sink writes the job's output there",
+		"sink.url":   "the blob sink's claims there are the job's offsets, so another location would start over from the first offset",
 	}[key]
 	return fmt.Errorf("%s is not set, and the job does not start without it: %s; set %s", key, why, c.Describe(key))
 }

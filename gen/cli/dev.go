@@ -503,6 +503,9 @@ func printJobFlags(w io.Writer, sp *spec.Spec, pkg *model.Package, env *devenv.E
 	if j.SinkType == config.SinkFiles {
 		also = append(also, fmt.Sprintf("--%s DIR (the files sink's directory; %s)", config.FlagName("sink.dir"), specValue(j.SinkDir)))
 	}
+	if j.SinkType == config.SinkBlob {
+		also = append(also, fmt.Sprintf("--%s URL (the blob sink's location, file:///DIR on this machine; %s)", config.FlagName("sink.url"), specValue(j.SinkURL)))
+	}
 	if j.OffsetsStore == config.StoreFiles && j.OffsetsDir != j.SinkDir {
 		also = append(also, fmt.Sprintf("--%s DIR (the offsets' directory; %s)", config.FlagName("offsets.dir"), specValue(j.OffsetsDir)))
 	}

@@ -59,8 +59,8 @@ var enumConsts = map[any]string{
 	config.ReadCommitted: "ReadCommitted", config.ReadUncommitted: "ReadUncommitted",
 	config.LocationConsistent: "LocationConsistent", config.LocationBrokers: "LocationBrokers", config.LocationFixed: "LocationFixed",
 	config.FailOnDecodeError: "FailOnDecodeError", config.SkipBadRecords: "SkipBadRecords", config.DeadLetterBadRecords: "DeadLetterBadRecords",
-	config.StoreKafka: "StoreKafka", config.StorePostgres: "StorePostgres", config.StoreFiles: "StoreFiles",
-	config.SinkNone: "SinkNone", config.SinkFiles: "SinkFiles", config.SinkPostgres: "SinkPostgres", config.SinkKafka: "SinkKafka",
+	config.StoreKafka: "StoreKafka", config.StorePostgres: "StorePostgres", config.StoreFiles: "StoreFiles", config.StoreBlob: "StoreBlob",
+	config.SinkNone: "SinkNone", config.SinkFiles: "SinkFiles", config.SinkPostgres: "SinkPostgres", config.SinkKafka: "SinkKafka", config.SinkBlob: "SinkBlob",
 }
 
 // valueLit writes a config.Job field's value as Go.

@@ -76,6 +76,14 @@ func emitStreams(f *jen.File, p *model.Package) {
 			g.Comment("returns, and those files are the job's offsets.")
 			g.Id("Sink").Op("*").Qual(sinkPkg, "Files").Types(goType(p.Streams[0].Value), jen.Op("*").Add(goType(p.Streams[0].Value)))
 		}
+		if p.Job.Config.SinkType == config.SinkBlob {
+			g.Comment("Sink is the blob sink: write each partition's output with")
+			g.Comment("Sink.Writer(p.OffsetRange()).WriteAt(r.Offset, &v) from its")
+			g.Comment("ForeachPartition task. It publishes one object per partition, batch")
+			g.Comment("and Hive partition after ProcessBatch returns, and its claims of them")
+			g.Comment("are the job's offsets.")
+			g.Id("Sink").Op("*").Qual(sinkPkg, "Blob").Types(goType(p.Streams[0].Value), jen.Op("*").Add(goType(p.Streams[0].Value)))
+		}
 		if p.Job.Config.SinkType == config.SinkPostgres {
 			g.Comment("Sink is the PostgreSQL sink: write the batch's output through it")
 			g.Comment("(Exec, CopyFrom, Tx) into its Table (spec sink.table). It commits")
@@ -99,17 +107,23 @@ func emitStreams(f *jen.File, p *model.Package) {
 		jen.Id("ProcessBatch").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("b").Op("*").Id("Batch")).Error(),
 	)
 	f.Line()
-	if p.Job.Config.SinkType == config.SinkFiles || (p.KafkaSink != nil && p.KafkaSink.Passthrough) {
+	if p.Job.Config.SinkType == config.SinkFiles || p.Job.Config.SinkType == config.SinkBlob || (p.KafkaSink != nil && p.KafkaSink.Passthrough) {
 		emitPassthrough(f, p)
+	}
+	if p.Job.Config.SinkType == config.SinkBlob {
+		f.Anon(cloudPkg) // s3://, gs:// and azblob:// sink URLs
 	}
 	emitConfig(f, p.Job)
 	emitRun(f, p)
 }
 
 // emitPassthrough writes Passthrough, the handler that copies every
-// stream's values unchanged into the files sink.
+// stream's values unchanged into the files, blob or Kafka sink.
 func emitPassthrough(f *jen.File, p *model.Package) {
 	write := "WriteBatch"
+	if p.Job.Config.SinkType == config.SinkBlob {
+		write = "WriteBlob"
+	}
 	if p.KafkaSink != nil {
 		write = "WriteKafkaBatch"
 		f.Comment("Passthrough is the handler that copies every stream's values, unchanged,")
@@ -117,6 +131,12 @@ func emitPassthrough(f *jen.File, p *model.Package) {
 		f.Comment("one's source topic, partition and offset: with it")
 		f.Comment("`func main() { pkg.Main(pkg.Passthrough()) }` is a complete job that")
 		f.Comment("copies a topic, exactly once with semantics exactly-once.")
+	} else if p.Job.Config.SinkType == config.SinkBlob {
+		f.Comment("Passthrough is the handler that copies every stream's values, unchanged,")
+		f.Comment("into the blob sink, one object per partition, batch and Hive partition,")
+		f.Comment("each named by the offsets it holds: with it")
+		f.Comment("`func main() { pkg.Main(pkg.Passthrough()) }` is a complete exactly-once")
+		f.Comment("ETL job.")
 	} else {
 		f.Comment("Passthrough is the handler that copies every stream's values, unchanged,")
 		f.Comment("into the files sink, one file per partition and batch: with it")
@@ -328,6 +348,13 @@ func emitStores(g *jen.Group, j config.Job, value *model.Type, ks *model.KafkaSi
 	case j.SinkType == config.SinkFiles:
 		g.Comment("The sink keeps the offsets: the files it published are where each partition is.")
 		g.List(jen.Id("out"), jen.Err()).Op(":=").Qual(sinkPkg, "NewFiles").Types(goType(value)).Call(jen.Id("cfg").Dot("SinkDir"))
+		store = jen.Id("out")
+	case j.SinkType == config.SinkBlob:
+		g.Comment("The sink keeps the offsets: its claims of the objects it published")
+		g.Comment("are where each partition is.")
+		g.List(jen.Id("blobOpts"), jen.Err()).Op(":=").Qual(sinkPkg, "BlobSettings").Call(jen.Id("cfg").Dot("SinkFormat"), jen.Id("cfg").Dot("SinkPartitionBy"))
+		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+		g.List(jen.Id("out"), jen.Err()).Op(":=").Qual(sinkPkg, "OpenBlob").Types(goType(value)).Call(jen.Id("ctx"), jen.Id("cfg").Dot("SinkURL"), jen.Id("blobOpts").Op("..."))
 		store = jen.Id("out")
 	case j.SinkType == config.SinkKafka:
 		g.Comment("The sink keeps the offsets, as the group's commits: exactly-once in each")

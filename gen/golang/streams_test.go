@@ -190,6 +190,14 @@ func TestSinks(t *testing.T) {
 		run:         []string{"out, err := " + s + "NewFiles[Event](cfg.SinkDir)", r + "WithOffsetStore(out)", "Sink: out"},
 		passthrough: s + "WriteBatch(ctx, b.Sink, b.S)",
 	}, {
+		name: "blob",
+		set:  func(j *config.Job) { j.SinkType, j.OffsetsStore = config.SinkBlob, config.StoreBlob },
+		sink: "*github.com/streamgen/streamgen/runtime/sink.Blob[Event, *Event]",
+		run: []string{"blobOpts, err := " + s + "BlobSettings(cfg.SinkFormat, cfg.SinkPartitionBy)",
+			"out, err := " + s + "OpenBlob[Event](ctx, cfg.SinkURL, blobOpts...)", r + "WithOffsetStore(out)", "Sink: out",
+			"cfg.Wiring(" + configAlias + ".StoreBlob, " + configAlias + ".SinkBlob)"},
+		passthrough: s + "WriteBlob(ctx, b.Sink, b.S)",
+	}, {
 		name: "postgres",
 		set:  func(j *config.Job) { j.SinkType = config.SinkPostgres },
 		sink: "*github.com/streamgen/streamgen/runtime/sink.Postgres",

@@ -21,6 +21,7 @@ const (
 	offsetsPkg = "github.com/streamgen/streamgen/runtime/offsets"
 	sinkPkg    = "github.com/streamgen/streamgen/runtime/sink"
 	sidePkg    = "github.com/streamgen/streamgen/runtime/side"
+	cloudPkg   = "github.com/streamgen/streamgen/runtime/sink/cloud"
 )
 
 // goType is the Go type of an Avro type use.

@@ -584,7 +584,7 @@ func primitiveType(t *avro.PrimitiveSchema) *model.Type {
 // filesSinkValues checks that the streams of a files sink job share one
 // value type: the sink writes one record type, the streams' values.
 func filesSinkValues(sp *spec.Spec, streams []*model.Stream) []*spec.Error {
-	if sp.Job.SinkType != config.SinkFiles || len(streams) == 0 {
+	if sp.Job.SinkType != config.SinkFiles && sp.Job.SinkType != config.SinkBlob || len(streams) == 0 {
 		return nil
 	}
 	var errs []*spec.Error
@@ -595,8 +595,8 @@ func filesSinkValues(sp *spec.Spec, streams []*model.Stream) []*spec.Error {
 		}
 		if ms.Value.Named.FullName != first.Value.Named.FullName {
 			errs = append(errs, &spec.Error{Pos: sp.Streams[i+1].ValuePos, Msg: fmt.Sprintf(
-				"stream %q: value %s differs from stream %q's %s: the files sink writes one record type, the streams' values; give the streams one value type, or write the output yourself with sink.type none",
-				ms.Name, ms.Value.Named.FullName, first.Name, first.Value.Named.FullName)})
+				"stream %q: value %s differs from stream %q's %s: the %s sink writes one record type, the streams' values; give the streams one value type, or write the output yourself with sink.type none",
+				ms.Name, ms.Value.Named.FullName, first.Name, first.Value.Named.FullName, sp.Job.SinkType)})
 		}
 	}
 	return errs

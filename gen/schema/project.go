@@ -126,8 +126,8 @@ func projectedSinks(sp *spec.Spec, streams []*model.Stream) []*spec.Error {
 		}
 		st := &sp.Streams[i]
 		switch {
-		case sp.Job.SinkType == config.SinkFiles:
-			errs = append(errs, &spec.Error{Pos: st.FieldsListPos, Msg: fmt.Sprintf("stream %q: fields: the files sink writes the streams' whole values (Passthrough copies them as read), so a stream of a files-sink job cannot be projected; remove fields, or write the output yourself with sink.type none", st.Name)})
+		case sp.Job.SinkType == config.SinkFiles || sp.Job.SinkType == config.SinkBlob:
+			errs = append(errs, &spec.Error{Pos: st.FieldsListPos, Msg: fmt.Sprintf("stream %q: fields: the %s sink writes the streams' whole values (Passthrough copies them as read), so a stream of a %s-sink job cannot be projected; remove fields, or write the output yourself with sink.type none", st.Name, sp.Job.SinkType, sp.Job.SinkType)})
 		case sp.Job.SinkType == config.SinkKafka && i == 0 && sp.KafkaSink.Value == "":
 			errs = append(errs, &spec.Error{Pos: st.FieldsListPos, Msg: fmt.Sprintf("stream %q: fields: the Kafka sink's output defaults to this stream's value, %s, which a projection cannot copy; set sink.value to the record the handler writes, or remove fields", st.Name, ms.Value.Named.FullName)})
 		}

@@ -166,6 +166,7 @@ func TestJobMapsEverySetting(t *testing.T) {
 		// Not written in full.yaml, or written as the default.
 		"RegistryCA": true, "RegistryCert": true, "RegistryKey": true, "RegistryInsecureSkipVerify": true,
 		"TLSInsecureSkipVerify": true, "OffsetsDir": true, "SinkDir": true, "SinkTopic": true, "SinkTransactionalID": true,
+		"SinkURL": true, "SinkFormat": true, "SinkPartitionBy": true,
 	}
 	job, def := reflect.ValueOf(s.Job), reflect.ValueOf(config.Default())
 	for i := range job.NumField() {

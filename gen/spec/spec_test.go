@@ -122,6 +122,7 @@ func TestParseFull(t *testing.T) {
 			SinkType:                 config.SinkPostgres,
 			SinkDSN:                  "${PG_DSN}",
 			SinkTable:                "ads.impressions",
+			SinkFormat:               "avro",
 			MaxFailures:              3,
 			RetryBackoff:             500 * time.Millisecond,
 			OnDecodeError:            config.DeadLetterBadRecords,
@@ -410,5 +411,28 @@ tables:
 	}
 	if b.Key != "int64" || b.Encoding != "raw" || b.MaxEntries != 10 || b.MaxBytes != 2048 || b.CatchUpTimeout != 30*time.Second || b.OnDecodeError != "skip" {
 		t.Errorf("set: %+v", b)
+	}
+}
+
+// TestBlobSink: a blob sink spec takes its url, format and Hive levels,
+// and with exactly-once its offsets are the sink's (offsets.store blob).
+func TestBlobSink(t *testing.T) {
+	src := `version: 1
+name: etl
+streams:
+  - name: impressions
+    subscribe: [impressions]
+    value: com.example.ads.Impression
+semantics: exactly-once
+sink: {type: blob, url: "s3://warehouse?region=eu-west-1", format: parquet, partitionBy: ["timestamp:hour", geo.country]}
+`
+	s, err := Parse("streamgen.yaml", []byte(src), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := s.Job
+	if j.SinkType != config.SinkBlob || j.OffsetsStore != config.StoreBlob || j.SinkURL != "s3://warehouse?region=eu-west-1" ||
+		j.SinkFormat != "parquet" || !reflect.DeepEqual(j.SinkPartitionBy, []string{"timestamp:hour", "geo.country"}) {
+		t.Errorf("job %+v: want the blob sink's settings and offsets.store blob", j)
 	}
 }

@@ -95,7 +95,7 @@ func (d *decoder) semantics(s *Spec) {
 	}
 	want, ok := config.ExactlyOnceStore(j.SinkType)
 	if !ok {
-		d.errorf(d.at("semantics"), "semantics: \"exactly-once\" needs a transactional sink: with sink.type %q the output cannot commit in the same atomic step as the offsets; set sink.type to files, postgres or kafka, or use at-least-once", j.SinkType)
+		d.errorf(d.at("semantics"), "semantics: \"exactly-once\" needs a transactional sink: with sink.type %q the output cannot commit in the same atomic step as the offsets; set sink.type to files, postgres, kafka or blob, or use at-least-once", j.SinkType)
 		return
 	}
 	switch {
@@ -186,6 +186,8 @@ func (d *decoder) sinkKeys(s *Spec) {
 		need(j.SinkTable != "", "table", "the table to write to")
 	case config.SinkKafka:
 		need(j.SinkTopic != "", "topic", "the topic to write to")
+	case config.SinkBlob:
+		need(j.SinkURL != "", "url", "the location the batches are written to")
 	}
 	for _, f := range []struct {
 		key, val string
@@ -201,6 +203,9 @@ func (d *decoder) sinkKeys(s *Spec) {
 		{"key", s.KafkaSink.Key, `"kafka"`, j.SinkType == config.SinkKafka},
 		{"encoding", s.KafkaSink.Encoding, `"kafka"`, j.SinkType == config.SinkKafka},
 		{"partitioning", s.KafkaSink.Partitioning, `"kafka"`, j.SinkType == config.SinkKafka},
+		{"url", j.SinkURL, `"blob"`, j.SinkType == config.SinkBlob},
+		{"format", j.SinkFormat, `"blob"`, j.SinkType == config.SinkBlob},
+		{"partitionBy", strings.Join(j.SinkPartitionBy, ","), `"blob"`, j.SinkType == config.SinkBlob},
 	} {
 		if !f.used && d.has("sink."+f.key) && !envsubst.HasRefs(f.val) {
 			d.errorf(d.at("sink."+f.key), "sink.%s is only used with sink.type %s, not %q", f.key, f.types, j.SinkType)

@@ -103,7 +103,7 @@ type Job struct {
 	// GOMAXPROCS (workers).
 	Workers int
 	// Semantics is the delivery guarantee (semantics). ExactlyOnce needs
-	// a transactional sink (files, postgres or kafka) whose store keeps
+	// a transactional sink (files, postgres, kafka or blob) whose store keeps
 	// the offsets too.
 	Semantics Semantics
 	// OffsetsStore is where offsets are kept (offsets.store; with
@@ -119,6 +119,12 @@ type Job struct {
 	// SinkTable and SinkTopic (runtime values).
 	SinkType                               SinkType
 	SinkDir, SinkDSN, SinkTable, SinkTopic string
+	// SinkURL is the blob sink's location (sink.url; runtime value),
+	// SinkFormat its objects' format (sink.format: avro or parquet) and
+	// SinkPartitionBy its Hive partition levels (sink.partitionBy:
+	// FIELD, FIELD:day or FIELD:hour each).
+	SinkURL, SinkFormat string
+	SinkPartitionBy     []string
 	// SinkTransactionalID is the Kafka sink's transactional id with
 	// exactly-once (sink.transactionalId; runtime value): one per
 	// instance, kept across its restarts, so that a restarted instance
@@ -176,6 +182,13 @@ func (j *Job) Unsupported() []*SettingError {
 		if j.Semantics != ExactlyOnce {
 			errs = append(errs, &SettingError{"sink.type", fmt.Sprintf("\"files\" publishes each partition-batch as one file, and the files on disk are the offsets: it runs with semantics exactly-once, not %q", j.Semantics)})
 		}
+	case SinkBlob:
+		if j.Semantics != ExactlyOnce {
+			errs = append(errs, &SettingError{"sink.type", fmt.Sprintf("\"blob\" publishes each partition-batch as objects whose claims are the offsets: it runs with semantics exactly-once, not %q", j.Semantics)})
+		}
+	}
+	if j.OffsetsStore == StoreBlob && j.SinkType != SinkBlob {
+		errs = append(errs, &SettingError{"offsets.store", "\"blob\" is the blob sink's store: the offsets are its claims; with another sink, use kafka or postgres"})
 	}
 	if j.OffsetsStore == StoreFiles && j.SinkType != SinkFiles {
 		errs = append(errs, &SettingError{"offsets.store", "\"files\" is the files sink's store: the offsets are the files it published; with another sink, use kafka or postgres"})

@@ -96,6 +96,9 @@ const (
 	StorePostgres
 	// StoreFiles keeps offsets in a directory.
 	StoreFiles
+	// StoreBlob is the blob sink's: its claims of each partition's
+	// offset ranges are the offsets.
+	StoreBlob
 )
 
 // SinkType is where ProcessBatch output goes (spec key sink.type).
@@ -110,6 +113,9 @@ const (
 	SinkPostgres
 	// SinkKafka produces to a topic in a Kafka transaction.
 	SinkKafka
+	// SinkBlob writes one Avro or Parquet object per partition and batch
+	// (and Hive partition) to object storage or a directory.
+	SinkBlob
 )
 
 var (
@@ -118,8 +124,8 @@ var (
 	isolationNames = []string{ReadCommitted: "read_committed", ReadUncommitted: "read_uncommitted"}
 	locationNames  = []string{LocationConsistent: "consistent", LocationBrokers: "brokers", LocationFixed: "fixed"}
 	decodeNames    = []string{FailOnDecodeError: "fail", SkipBadRecords: "skip", DeadLetterBadRecords: "dead-letter"}
-	storeNames     = []string{StoreKafka: "kafka", StorePostgres: "postgres", StoreFiles: "files"}
-	sinkNames      = []string{SinkNone: "none", SinkFiles: "files", SinkPostgres: "postgres", SinkKafka: "kafka"}
+	storeNames     = []string{StoreKafka: "kafka", StorePostgres: "postgres", StoreFiles: "files", StoreBlob: "blob"}
+	sinkNames      = []string{SinkNone: "none", SinkFiles: "files", SinkPostgres: "postgres", SinkKafka: "kafka", SinkBlob: "blob"}
 )
 
 // EnumError is a word that is not one of a setting's values.

@@ -14,6 +14,8 @@ func ExactlyOnceStore(sink SinkType) (OffsetsStore, bool) {
 		return StorePostgres, true
 	case SinkKafka:
 		return StoreKafka, true
+	case SinkBlob:
+		return StoreBlob, true
 	}
 	return 0, false
 }

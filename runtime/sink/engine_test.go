@@ -46,24 +46,53 @@ func produceImpressions(t testing.TB, cl *kgo.Client, parts int32, next map[int3
 // retries it.
 func runETL(t *testing.T, addrs []string, f *impressions, want map[int32]int64, failAt int64) (retried bool) {
 	t.Helper()
-	e, err := runtime.New(runtime.Group("etl"), runtime.WithSemantics(runtime.ExactlyOnce), runtime.WithOffsetStore(f),
+	return runETLInto(t, addrs, etlSink{
+		store: f, load: f.Load,
+		copyAll: func(ctx context.Context, b *runtime.Batch[struct{}, alltypes.Impression]) error {
+			return WriteBatch(ctx, f, b)
+		},
+		writer: func(r runtime.OffsetRange) impressionWriter { return f.Writer(r) },
+	}, want, failAt)
+}
+
+// impressionWriter is a sink's writer of one partition's output.
+type impressionWriter interface {
+	Write(v *alltypes.Impression) error
+}
+
+// etlSink is a sink the warehouse ETL writes to: its offset store, how
+// the test watches its offsets, the passthrough handler, and a writer per
+// range.
+type etlSink struct {
+	store   runtime.OffsetStore
+	load    func(ctx context.Context, tps []runtime.TopicPartition) (map[runtime.TopicPartition]int64, error)
+	copyAll func(ctx context.Context, b *runtime.Batch[struct{}, alltypes.Impression]) error
+	writer  func(r runtime.OffsetRange) impressionWriter
+}
+
+// runETLInto runs the warehouse ETL, exactly-once into s, until every
+// partition's offsets reach want, then stops it gracefully. A partition
+// task whose batch holds failAt fails once after writing, so the engine
+// retries it.
+func runETLInto(t *testing.T, addrs []string, s etlSink, want map[int32]int64, failAt int64) (retried bool) {
+	t.Helper()
+	e, err := runtime.New(runtime.Group("etl"), runtime.WithSemantics(runtime.ExactlyOnce), runtime.WithOffsetStore(s.store),
 		runtime.Brokers(addrs...), runtime.BatchInterval(40*time.Millisecond), runtime.MaxRatePerPartition(400))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := runtime.NewStreamInto[struct{}](e, "impressions", runtime.Subscribe(etlTopic), nil, runtime.RawAvroInto[alltypes.Impression]())
+	st, err := runtime.NewStreamInto[struct{}](e, "impressions", runtime.Subscribe(etlTopic), nil, runtime.RawAvroInto[alltypes.Impression]())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	retried = false
 	handler := func(ctx context.Context, bs *runtime.JobBatch) error {
-		b := s.Batch(bs)
+		b := st.Batch(bs)
 		if failAt < 0 {
-			return WriteBatch(ctx, f, b)
+			return s.copyAll(ctx, b)
 		}
 		return b.ForeachPartition(ctx, func(ctx context.Context, p runtime.Partition[struct{}, alltypes.Impression]) error {
-			w := f.Writer(p.OffsetRange())
+			w := s.writer(p.OffsetRange())
 			for rec := range p.Records() {
 				if err := w.Write(&rec.Value); err != nil {
 					return err
@@ -83,7 +112,7 @@ func runETL(t *testing.T, addrs []string, f *impressions, want map[int32]int64, 
 	go func() { errc <- e.Run(context.Background(), handler) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		offs, err := f.Load(context.Background(), tpsOf(want))
+		offs, err := s.load(context.Background(), tpsOf(want))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +129,7 @@ func runETL(t *testing.T, addrs []string, f *impressions, want map[int32]int64, 
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the files reach %v, want %v", offs, want)
+			t.Fatalf("the sink's offsets reach %v, want %v", offs, want)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -110,6 +139,8 @@ func runETL(t *testing.T, addrs []string, f *impressions, want map[int32]int64, 
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	return retried
 }
 

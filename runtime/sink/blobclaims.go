@@ -1,0 +1,487 @@
+package sink
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
+
+	"github.com/streamgen/streamgen/runtime"
+)
+
+// The blob sink's state, under URL/_streamgen/ (Hive and Spark skip it):
+//
+//	claims/topic=T/partition=P/FROM   a committed range [FROM, UNTIL): JSON
+//	                                  with UNTIL, its objects and the instance
+//	claims/topic=T/partition=P/start  the FROM of the partition's first claim
+//	claims/topic=T/partition=P/head   the FROM of a recent claim, where Load
+//	                                  starts following the chain (a hint: it
+//	                                  is overwritten and may be stale)
+//	staged/topic=T/partition=P/...    batches' values before their claim
+//
+// Claims and start are made only by conditional create, never replaced,
+// so every claim ever made is on the one chain from start.
+
+// claimRecord is a claim object's content.
+type claimRecord struct {
+	Until    int64         `json:"until"`
+	Objects  []claimObject `json:"objects"`
+	Instance string        `json:"instance"`
+}
+
+// claimObject is one object of a claimed range: its published key and the
+// staging object it is copied from.
+type claimObject struct {
+	Key    string `json:"key"`
+	Staged string `json:"staged"`
+}
+
+func claimDir(tp runtime.TopicPartition) string {
+	return fmt.Sprintf("%s/claims/topic=%s/partition=%d/", internalDir, tp.Topic, tp.Partition)
+}
+
+func claimKey(tp runtime.TopicPartition, from int64) string {
+	return claimDir(tp) + fmt.Sprintf("%020d", from)
+}
+
+// dataKey is r's published key in a bucket (its K=V/ levels):
+// topic=T/[K=V/...]partition=P/FROM-UNTIL.EXT.
+func (c *blobSink) dataKey(r runtime.OffsetRange, bucket string) string {
+	return fmt.Sprintf("topic=%s/%spartition=%d/%020d-%020d.%s", r.Topic, bucket, r.Partition, r.FromOffset, r.UntilOffset, c.ext)
+}
+
+// objectStore is how the sink makes claims and publishes objects: the
+// two steps whose atomicity fencing and exactly-once rest on.
+type objectStore interface {
+	// create writes key with data unless key exists; won is false when
+	// it exists.
+	create(ctx context.Context, key string, data []byte) (won bool, err error)
+	// publish makes dst a copy of src.
+	publish(ctx context.Context, dst, src string) error
+	// durable makes a finished object survive a power loss.
+	durable(ctx context.Context, key string) error
+}
+
+// bucketObjects relies on the bucket's conditional create (IfNotExist).
+type bucketObjects struct{ b *blob.Bucket }
+
+func (o *bucketObjects) create(ctx context.Context, key string, data []byte) (bool, error) {
+	err := o.b.WriteAll(ctx, key, data, &blob.WriterOptions{IfNotExist: true, ContentType: "application/json"})
+	if gcerrors.Code(err) == gcerrors.FailedPrecondition {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (o *bucketObjects) publish(ctx context.Context, dst, src string) error {
+	return o.b.Copy(ctx, dst, src, nil)
+}
+
+func (o *bucketObjects) durable(context.Context, string) error { return nil }
+
+// dirObjects is a file:// bucket's directory: claims by link(2), which
+// never replaces a file, across processes (fileblob's IfNotExist guards
+// only its own process); published files are hard links of the staged
+// ones, synced with their directories.
+type dirObjects struct {
+	dir string
+	b   *blob.Bucket
+}
+
+func (o *dirObjects) path(key string) string { return filepath.Join(o.dir, filepath.FromSlash(key)) }
+
+func (o *dirObjects) create(_ context.Context, key string, data []byte) (bool, error) {
+	final := o.path(key)
+	if err := mkdirDurable(o.dir, filepath.Dir(final)); err != nil {
+		return false, err
+	}
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := final + "." + hex.EncodeToString(rnd[:]) + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return false, notWritable(tmp, err)
+	}
+	defer os.Remove(tmp)
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("blob sink: writing %s: %w", tmp, err)
+	}
+	if err := os.Link(tmp, final); errors.Is(err, fs.ErrExist) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("blob sink: creating %s: %w", final, err)
+	}
+	return true, syncDir(filepath.Dir(final))
+}
+
+func (o *dirObjects) publish(_ context.Context, dst, src string) error {
+	final := o.path(dst)
+	if err := mkdirDurable(o.dir, filepath.Dir(final)); err != nil {
+		return err
+	}
+	// An existing dst is this claim's object, linked by an earlier
+	// attempt: claims name each key once.
+	if err := os.Link(o.path(src), final); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return syncDir(filepath.Dir(final))
+}
+
+func (o *dirObjects) durable(_ context.Context, key string) error {
+	f, err := os.Open(o.path(key))
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(o.path(key)))
+	}
+	return err
+}
+
+// blobFenced is a batch whose claim another instance made, or that does
+// not start where the partition's chain ends (stored).
+func blobFenced(r runtime.OffsetRange, stored int64, why string) *runtime.FencedError {
+	return &runtime.FencedError{Range: r, Stored: stored, Store: "blob sink",
+		Why: fmt.Sprintf("topic %s partition %d: the batch %d to %d %s; nothing of this partition's batch was published", r.Topic, r.Partition, r.FromOffset, r.UntilOffset, why)}
+}
+
+// commit claims s's range and publishes its object.
+func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
+	r, tp := s.r, s.r.TopicPartition()
+	c.mu.Lock()
+	end, known := c.chains[tp]
+	c.mu.Unlock()
+	if known && end != r.FromOffset {
+		return blobFenced(r, end, fmt.Sprintf("does not start where the partition's chain of claims ends (%d) as this instance knows it", end))
+	}
+	objs := s.objects()
+	for _, o := range objs {
+		if err := c.objects.durable(ctx, o.Staged); err != nil {
+			return fmt.Errorf("blob sink: %s: %w", r, err)
+		}
+	}
+	if !known {
+		if err := c.startChain(ctx, r); err != nil {
+			return err
+		}
+		// The chain starts at FROM now: a retry of this batch must find
+		// its own claim, not start the chain again.
+		c.mu.Lock()
+		c.chains[tp] = r.FromOffset
+		c.mu.Unlock()
+	}
+	rec := claimRecord{Until: r.UntilOffset, Instance: c.id, Objects: objs}
+	data, _ := json.Marshal(rec)
+	s.setKeep(true) // from here on, a claim may name the staging objects
+	won, err := c.objects.create(ctx, claimKey(tp, r.FromOffset), data)
+	if err != nil {
+		return fmt.Errorf("blob sink: claiming %s: %w", r, err)
+	}
+	if !won {
+		held, err := c.readClaim(ctx, tp, r.FromOffset)
+		if err != nil {
+			return err
+		}
+		if held.Instance != c.id || held.Until != r.UntilOffset {
+			s.setKeep(false)
+			c.forget(tp)
+			stored, ferr := c.follow(ctx, tp, r.FromOffset, false)
+			if ferr != nil {
+				stored = held.Until
+			}
+			return blobFenced(r, stored, fmt.Sprintf("was claimed by another instance (%s, to %d): it owns the partition now, or owned it before", held.Instance, held.Until))
+		}
+		// This instance's own claim, from an attempt whose publication
+		// failed: finish that one.
+		rec = held
+	}
+	if err := c.publishClaim(ctx, rec, false); err != nil {
+		return fmt.Errorf("blob sink: publishing %s: %w", r, err)
+	}
+	// The head is a hint for Load; the staged object a leftover that
+	// Load removes. Neither affects what was committed.
+	_ = c.bucket.WriteAll(ctx, claimDir(tp)+"head", []byte(strconv.FormatInt(r.FromOffset, 10)), nil)
+	for _, o := range rec.Objects {
+		_ = c.bucket.Delete(ctx, o.Staged)
+	}
+	if !slices.Equal(objs, rec.Objects) { // an earlier attempt's claim: this one's objects are leftovers
+		s.setKeep(false)
+		for _, o := range objs {
+			_ = c.bucket.Delete(ctx, o.Staged)
+		}
+	}
+	c.mu.Lock()
+	c.chains[tp] = r.UntilOffset
+	c.mu.Unlock()
+	return nil
+}
+
+// startChain creates the partition's start at r's FROM, or checks that
+// the chain another instance started ends there.
+func (c *blobSink) startChain(ctx context.Context, r runtime.OffsetRange) error {
+	tp := r.TopicPartition()
+	_, started, err := c.readOffset(ctx, claimDir(tp)+"start")
+	if err != nil {
+		return err
+	}
+	if !started {
+		// Files a files sink published before are the chain's past.
+		if end, ok, err := c.adopt(ctx, tp); err != nil {
+			return err
+		} else if ok && end != r.FromOffset {
+			return blobFenced(r, end, fmt.Sprintf("starts the partition's claims, but the files already in its directory end at %d", end))
+		}
+		won, err := c.objects.create(ctx, claimDir(tp)+"start", []byte(strconv.FormatInt(r.FromOffset, 10)))
+		if err != nil {
+			return fmt.Errorf("blob sink: starting topic %s partition %d: %w", tp.Topic, tp.Partition, err)
+		}
+		if won {
+			return nil
+		}
+	}
+	end, ok, err := c.load(ctx, tp)
+	if err != nil {
+		return err
+	}
+	if !ok || end != r.FromOffset {
+		c.forget(tp)
+		return blobFenced(r, end, fmt.Sprintf("starts the partition, but another instance started it and its chain of claims ends at %d", end))
+	}
+	return nil
+}
+
+func (c *blobSink) forget(tp runtime.TopicPartition) {
+	c.mu.Lock()
+	delete(c.chains, tp)
+	c.mu.Unlock()
+}
+
+// publishClaim copies each object of a claim to its published key. With
+// check (Load's roll-forward) it first skips those already published; a
+// second copy would be harmless, since a claim's object has one content.
+func (c *blobSink) publishClaim(ctx context.Context, rec claimRecord, check bool) error {
+	for _, o := range rec.Objects {
+		if check {
+			ok, err := c.bucket.Exists(ctx, o.Key)
+			if err != nil {
+				return err
+			}
+			if ok {
+				continue
+			}
+		}
+		if err := c.objects.publish(ctx, o.Key, o.Staged); err != nil {
+			// A concurrent publisher of the same claim (the instance
+			// that made it, and a Load) may have taken the staged object.
+			if ok, _ := c.bucket.Exists(ctx, o.Key); ok {
+				continue
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *blobSink) readClaim(ctx context.Context, tp runtime.TopicPartition, from int64) (claimRecord, error) {
+	var rec claimRecord
+	data, err := c.bucket.ReadAll(ctx, claimKey(tp, from))
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return rec, errNoObject
+	}
+	if err != nil {
+		return rec, fmt.Errorf("blob sink: reading the claim of topic %s partition %d offset %d: %w", tp.Topic, tp.Partition, from, err)
+	}
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Until <= from {
+		return rec, &LayoutError{Topic: tp.Topic, Partition: tp.Partition, Files: []string{claimKey(tp, from)},
+			Problem: fmt.Sprintf("a claim the sink did not write (want JSON with an until past %d and its objects)", from)}
+	}
+	return rec, nil
+}
+
+// follow walks the chain of claims from from to its end, publishing the
+// objects of claims whose instance died before it did when roll is set.
+func (c *blobSink) follow(ctx context.Context, tp runtime.TopicPartition, from int64, roll bool) (int64, error) {
+	for {
+		rec, err := c.readClaim(ctx, tp, from)
+		if errors.Is(err, errNoObject) {
+			return from, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if roll {
+			if err := c.publishClaim(ctx, rec, true); err != nil {
+				return 0, fmt.Errorf("blob sink: topic %s partition %d: publishing the objects of the claim at %d: %w", tp.Topic, tp.Partition, from, err)
+			}
+		}
+		from = rec.Until
+	}
+}
+
+// readOffset reads a start or head object; ok is false when it is
+// missing.
+func (c *blobSink) readOffset(ctx context.Context, key string) (int64, bool, error) {
+	data, err := c.bucket.ReadAll(ctx, key)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("blob sink: reading %s: %w", key, err)
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	if err != nil || v < 0 {
+		return 0, false, fmt.Errorf("blob sink: %s holds %q, not an offset", key, data)
+	}
+	return v, true, nil
+}
+
+// load finds tp's chain end, completing claims on the way, and removes
+// staged objects that no claim to come can name.
+func (c *blobSink) load(ctx context.Context, tp runtime.TopicPartition) (int64, bool, error) {
+	from, ok, err := c.readOffset(ctx, claimDir(tp)+"head")
+	if err == nil && !ok {
+		from, ok, err = c.readOffset(ctx, claimDir(tp)+"start")
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	if !ok {
+		c.forget(tp)
+		return c.adopt(ctx, tp)
+	}
+	end, err := c.follow(ctx, tp, from, true)
+	if err != nil {
+		return 0, false, err
+	}
+	if err := c.removeStaged(ctx, tp, end); err != nil {
+		return 0, false, err
+	}
+	c.mu.Lock()
+	c.chains[tp] = end
+	c.mu.Unlock()
+	return end, true, nil
+}
+
+// adopt reads the end of a partition that has no chain of claims yet
+// from the files already in its directory, topic=T/partition=P/: those
+// the files sink published, when a job moves from it to this sink on the
+// same directory (or the files were copied to the bucket). They must
+// form one chain, as the files sink requires; the first claim then
+// starts where they end.
+func (c *blobSink) adopt(ctx context.Context, tp runtime.TopicPartition) (int64, bool, error) {
+	prefix := fmt.Sprintf("topic=%s/partition=%d/", tp.Topic, tp.Partition)
+	var files []published
+	it := c.bucket.List(&blob.ListOptions{Prefix: prefix, Delimiter: "/"})
+	for {
+		o, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("blob sink: listing %s: %w", prefix, err)
+		}
+		name := path.Base(o.Key)
+		if o.IsDir || strings.HasPrefix(name, "_") || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if base, isParquet := strings.CutSuffix(name, ".parquet"); isParquet {
+			name = base + ".avro" // parseName's suffix; the digits are the same
+		}
+		from, until, ok := parseName(name)
+		if !ok || until <= from {
+			return 0, false, &LayoutError{Topic: tp.Topic, Partition: tp.Partition, Files: []string{o.Key},
+				Problem: "an object the sink did not write (published objects are FROM-UNTIL.avro or .parquet, 20 digits each)"}
+		}
+		files = append(files, published{from: from, until: until, path: o.Key})
+	}
+	if len(files) == 0 {
+		return 0, false, nil
+	}
+	slices.SortFunc(files, func(a, b published) int { return cmp.Compare(a.from, b.from) })
+	for i := 1; i < len(files); i++ {
+		if files[i].from != files[i-1].until {
+			return 0, false, &LayoutError{Topic: tp.Topic, Partition: tp.Partition, Files: []string{files[i-1].path, files[i].path},
+				Problem: fmt.Sprintf("a gap or an overlap between offsets %d and %d", files[i-1].until, files[i].from)}
+		}
+	}
+	return files[len(files)-1].until, true, nil
+}
+
+// removeStaged deletes tp's staging objects of ranges before end: their
+// claims are decided (and, being before the chain's end, published), so
+// nothing will copy them. Those from end on may belong to a batch in
+// flight and stay.
+func (c *blobSink) removeStaged(ctx context.Context, tp runtime.TopicPartition, end int64) error {
+	prefix := fmt.Sprintf("%s/staged/topic=%s/partition=%d/", internalDir, tp.Topic, tp.Partition)
+	it := c.bucket.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		o, err := it.Next(ctx)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("blob sink: listing %s: %w", prefix, err)
+		}
+		base := path.Base(o.Key)
+		if len(base) < 20 {
+			continue
+		}
+		from, err := strconv.ParseInt(base[:20], 10, 64)
+		if err != nil || from >= end {
+			continue
+		}
+		if err := c.bucket.Delete(ctx, o.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+			return fmt.Errorf("blob sink: removing %s: %w", o.Key, err)
+		}
+	}
+}
+
+// redact keeps a URL's scheme, host and path for messages: credentials
+// may be in its user or query.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	return u.Scheme + "://" + u.Host + u.Path
+}
+
+// redactedError is an error whose message may quote a URL the sink was
+// given (drivers' errors do): its Error leaves the URL's user and query
+// out.
+type redactedError struct {
+	err error
+	raw string
+}
+
+func (e *redactedError) Error() string {
+	return strings.ReplaceAll(e.err.Error(), e.raw, redact(e.raw))
+}
+
+func (e *redactedError) Unwrap() error { return e.err }

@@ -1,0 +1,473 @@
+package sink
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/hamba/avro/v2"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+
+	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/codec"
+)
+
+// Parquet files from Avro records. The column layout is the record's
+// Avro schema (the job's reader schema), as data teams' tools expect it:
+//
+//	Avro                      Parquet
+//	record                    group (fields in the file sorted by name)
+//	array<T>                  LIST: group { repeated group list { element } }
+//	map<T>                    MAP: group { repeated group key_value { key, value } }
+//	["null", T]               optional T
+//	other unions              group of optional member0, member1, ... (Spark's
+//	                          names; optional when the union has null)
+//	enum                      ENUM (a string)
+//	decimal (bytes, fixed)    DECIMAL(precision, scale), the same two's
+//	                          complement bytes
+//	timestamp-millis/micros   TIMESTAMP(MILLIS/MICROS, adjusted to UTC);
+//	                          local-timestamp-* not adjusted
+//	date, time-millis/micros  DATE, TIME
+//	uuid                      UUID for a fixed(16); a uuid string stays
+//	                          STRING, as parquet-avro writes it
+//	string, bytes, fixed      STRING, BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY
+//	null                      no column (Parquet has no null type)
+//
+// Values are shredded straight from their Avro binary encoding (what
+// generated records append), so the one encoder of each record serves
+// both formats.
+
+type pqKind int
+
+const (
+	pqLeaf pqKind = iota
+	pqRecord
+	pqList
+	pqMap
+	pqOptional // ["null", T] or [T, "null"]
+	pqUnion    // a group of optional branches, itself optional with a null branch
+	pqNull     // a null-typed field: nothing to store
+)
+
+// pqNode is one node of a record's Parquet layout, able to shred the
+// Avro binary of its value into column values.
+type pqNode struct {
+	kind     pqKind
+	children []*pqNode // record fields, list element, map key and value, optional's value, union branches
+	// nullAt is the union index of null (pqOptional, pqUnion), -1 if none.
+	nullAt int
+	// branch maps a union index to its child, -1 for null (pqUnion).
+	branch []int
+	rep    int // the repetition level of a list's or map's entries
+	col    int // a leaf's column
+	read   func(d *codec.Decoder) (parquet.Value, error)
+	leaves []int // every column under the node
+	path   []string
+}
+
+// pqLayout is a record's Parquet schema and the tree that fills it.
+type pqLayout struct {
+	schema *parquet.Schema
+	root   *pqNode
+	ncols  int
+}
+
+// newPQLayout builds the Parquet layout of an Avro record schema.
+func newPQLayout(schemaJSON string) (*pqLayout, error) {
+	sch, err := avro.ParseWithCache(schemaJSON, "", &avro.SchemaCache{})
+	if err != nil {
+		return nil, err
+	}
+	rec, ok := sch.(*avro.RecordSchema)
+	if !ok {
+		return nil, fmt.Errorf("parquet: the schema is a %s, want a record", sch.Type())
+	}
+	b := pqBuilder{open: map[string]bool{}}
+	root, node, err := b.node(rec, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	l := &pqLayout{schema: parquet.NewSchema(rec.Name(), node), root: root}
+	var assign func(n *pqNode) error
+	assign = func(n *pqNode) error {
+		if n.kind == pqLeaf {
+			lc, ok := l.schema.Lookup(n.path...)
+			if !ok {
+				return fmt.Errorf("parquet: no column %s in the schema built", strings.Join(n.path, "."))
+			}
+			n.col = lc.ColumnIndex
+			n.leaves = []int{n.col}
+			l.ncols++
+			return nil
+		}
+		n.leaves = nil
+		for _, c := range n.children {
+			if err := assign(c); err != nil {
+				return err
+			}
+			n.leaves = append(n.leaves, c.leaves...)
+		}
+		return nil
+	}
+	if err := assign(root); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+type pqBuilder struct {
+	open map[string]bool // records being built, to refuse recursion
+}
+
+func (b *pqBuilder) node(s avro.Schema, path []string, rep int) (*pqNode, parquet.Node, error) {
+	path = path[:len(path):len(path)]
+	if ref, ok := s.(*avro.RefSchema); ok {
+		s = ref.Schema()
+	}
+	if s.Type() == avro.Null {
+		return &pqNode{kind: pqNull, path: path}, nil, nil
+	}
+	switch s := s.(type) {
+	case *avro.RecordSchema:
+		if b.open[s.FullName()] {
+			return nil, nil, fmt.Errorf("parquet: record %s contains itself; Parquet has no recursive types", s.FullName())
+		}
+		b.open[s.FullName()] = true
+		defer delete(b.open, s.FullName())
+		n := &pqNode{kind: pqRecord, path: path}
+		g := parquet.Group{}
+		for _, f := range s.Fields() {
+			c, pn, err := b.node(f.Type(), append(path, f.Name()), rep)
+			if err != nil {
+				return nil, nil, err
+			}
+			n.children = append(n.children, c)
+			if pn != nil {
+				g[f.Name()] = pn
+			}
+		}
+		if len(g) == 0 {
+			return nil, nil, fmt.Errorf("parquet: record %s has no field Parquet can store", s.FullName())
+		}
+		return n, g, nil
+	case *avro.ArraySchema:
+		c, pn, err := b.node(s.Items(), append(path, "list", "element"), rep+1)
+		if err != nil {
+			return nil, nil, err
+		}
+		if pn == nil {
+			return nil, nil, fmt.Errorf("parquet: %s: an array of nulls", strings.Join(path, "."))
+		}
+		return &pqNode{kind: pqList, path: path, rep: rep + 1, children: []*pqNode{c}}, parquet.List(pn), nil
+	case *avro.MapSchema:
+		k := &pqNode{kind: pqLeaf, path: append(path, "key_value", "key"), read: readBytes}
+		v, pn, err := b.node(s.Values(), append(path, "key_value", "value"), rep+1)
+		if err != nil {
+			return nil, nil, err
+		}
+		if pn == nil {
+			return nil, nil, fmt.Errorf("parquet: %s: a map of nulls", strings.Join(path, "."))
+		}
+		return &pqNode{kind: pqMap, path: path, rep: rep + 1, children: []*pqNode{k, v}}, parquet.Map(parquet.String(), pn), nil
+	case *avro.UnionSchema:
+		return b.union(s, path, rep)
+	case *avro.EnumSchema:
+		var syms [][]byte
+		for _, sym := range s.Symbols() {
+			syms = append(syms, []byte(sym))
+		}
+		return &pqNode{kind: pqLeaf, path: path, read: func(d *codec.Decoder) (parquet.Value, error) {
+			i := d.Enum(len(syms))
+			if d.Err() != nil {
+				return parquet.Value{}, d.Err()
+			}
+			return parquet.ByteArrayValue(syms[i]), nil
+		}}, parquet.Enum(), nil
+	case *avro.FixedSchema:
+		return fixedLeaf(s, path)
+	case *avro.PrimitiveSchema:
+		return primitiveLeaf(s, path)
+	}
+	return nil, nil, fmt.Errorf("parquet: %s: Avro type %s has no Parquet column", strings.Join(path, "."), s.Type())
+}
+
+func (b *pqBuilder) union(s *avro.UnionSchema, path []string, rep int) (*pqNode, parquet.Node, error) {
+	types := s.Types()
+	nullAt := -1
+	var others []int
+	for i, t := range types {
+		if t.Type() == avro.Null {
+			nullAt = i
+		} else {
+			others = append(others, i)
+		}
+	}
+	if len(others) == 0 {
+		return &pqNode{kind: pqNull, path: path}, nil, nil
+	}
+	if len(others) == 1 && nullAt >= 0 {
+		c, pn, err := b.node(types[others[0]], path, rep)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &pqNode{kind: pqOptional, path: path, nullAt: nullAt, children: []*pqNode{c}}, parquet.Optional(pn), nil
+	}
+	n := &pqNode{kind: pqUnion, path: path, nullAt: nullAt, branch: make([]int, len(types))}
+	g := parquet.Group{}
+	for i := range types {
+		n.branch[i] = -1
+	}
+	for k, i := range others {
+		name := "member" + strconv.Itoa(k)
+		c, pn, err := b.node(types[i], append(path, name), rep)
+		if err != nil {
+			return nil, nil, err
+		}
+		n.branch[i] = len(n.children)
+		n.children = append(n.children, c)
+		g[name] = parquet.Optional(pn)
+	}
+	if nullAt >= 0 {
+		return n, parquet.Optional(g), nil
+	}
+	return n, g, nil
+}
+
+func fixedLeaf(s *avro.FixedSchema, path []string) (*pqNode, parquet.Node, error) {
+	size := s.Size()
+	n := &pqNode{kind: pqLeaf, path: path, read: func(d *codec.Decoder) (parquet.Value, error) {
+		buf := make([]byte, size)
+		d.Fixed(buf)
+		return parquet.FixedLenByteArrayValue(buf), d.Err()
+	}}
+	typ := parquet.FixedLenByteArrayType(size)
+	if l := s.Logical(); l != nil {
+		switch l.Type() {
+		case avro.Decimal:
+			dl := l.(*avro.DecimalLogicalSchema)
+			return n, parquet.Decimal(dl.Scale(), dl.Precision(), typ), nil
+		case avro.UUID:
+			if size == 16 {
+				return n, parquet.UUID(), nil
+			}
+		}
+	}
+	return n, parquet.Leaf(typ), nil
+}
+
+func primitiveLeaf(s *avro.PrimitiveSchema, path []string) (*pqNode, parquet.Node, error) {
+	n := &pqNode{kind: pqLeaf, path: path}
+	var logical avro.LogicalType
+	if l := s.Logical(); l != nil {
+		logical = l.Type()
+	}
+	switch s.Type() {
+	case avro.Boolean:
+		n.read = func(d *codec.Decoder) (parquet.Value, error) { return parquet.BooleanValue(d.Bool()), d.Err() }
+		return n, parquet.Leaf(parquet.BooleanType), nil
+	case avro.Int:
+		n.read = func(d *codec.Decoder) (parquet.Value, error) { return parquet.Int32Value(d.Int()), d.Err() }
+		switch logical {
+		case avro.Date:
+			return n, parquet.Date(), nil
+		case avro.TimeMillis:
+			return n, parquet.Time(parquet.Millisecond), nil
+		}
+		return n, parquet.Int(32), nil
+	case avro.Long:
+		n.read = func(d *codec.Decoder) (parquet.Value, error) { return parquet.Int64Value(d.Long()), d.Err() }
+		switch logical {
+		case avro.TimestampMillis:
+			return n, parquet.Timestamp(parquet.Millisecond), nil
+		case avro.TimestampMicros:
+			return n, parquet.Timestamp(parquet.Microsecond), nil
+		case avro.LocalTimestampMillis:
+			return n, parquet.TimestampAdjusted(parquet.Millisecond, false), nil
+		case avro.LocalTimestampMicros:
+			return n, parquet.TimestampAdjusted(parquet.Microsecond, false), nil
+		case avro.TimeMicros:
+			return n, parquet.Time(parquet.Microsecond), nil
+		}
+		return n, parquet.Int(64), nil
+	case avro.Float:
+		n.read = func(d *codec.Decoder) (parquet.Value, error) { return parquet.FloatValue(d.Float()), d.Err() }
+		return n, parquet.Leaf(parquet.FloatType), nil
+	case avro.Double:
+		n.read = func(d *codec.Decoder) (parquet.Value, error) { return parquet.DoubleValue(d.Double()), d.Err() }
+		return n, parquet.Leaf(parquet.DoubleType), nil
+	case avro.Bytes:
+		n.read = readBytes
+		if logical == avro.Decimal {
+			dl := s.Logical().(*avro.DecimalLogicalSchema)
+			return n, parquet.Decimal(dl.Scale(), dl.Precision(), parquet.ByteArrayType), nil
+		}
+		return n, parquet.Leaf(parquet.ByteArrayType), nil
+	case avro.String:
+		// A uuid string stays a STRING, as parquet-avro writes it by
+		// default: Avro does not check that the text is a uuid, and a
+		// value Parquet's 16-byte UUID cannot hold must not stop the job.
+		n.read = readBytes // a string's encoding is its bytes'
+		return n, parquet.String(), nil
+	}
+	return nil, nil, fmt.Errorf("parquet: %s: Avro type %s has no Parquet column", strings.Join(path, "."), s.Type())
+}
+
+func readBytes(d *codec.Decoder) (parquet.Value, error) {
+	return parquet.ByteArrayValue(d.Bytes()), d.Err()
+}
+
+// shredder turns records' Avro binary into Parquet rows: one slice of
+// values per column, then the row in column order.
+type shredder struct {
+	l    *pqLayout
+	cols [][]parquet.Value
+	row  parquet.Row
+}
+
+func (s *shredder) emit(col int, v parquet.Value, r, d int) {
+	s.cols[col] = append(s.cols[col], v.Level(r, d, col))
+}
+
+func (s *shredder) nulls(n *pqNode, r, d int) {
+	for _, c := range n.leaves {
+		s.emit(c, parquet.NullValue(), r, d)
+	}
+}
+
+// shred appends the row of one record's Avro binary.
+func (s *shredder) shred(src []byte) (parquet.Row, error) {
+	if s.cols == nil {
+		s.cols = make([][]parquet.Value, s.l.ncols)
+	}
+	for i := range s.cols {
+		s.cols[i] = s.cols[i][:0]
+	}
+	d := codec.NewDecoder(src)
+	if err := s.value(s.l.root, &d, 0, 0); err != nil {
+		return nil, err
+	}
+	if err := d.Finish(); err != nil {
+		return nil, err
+	}
+	s.row = s.row[:0]
+	for _, c := range s.cols {
+		s.row = append(s.row, c...)
+	}
+	return s.row, nil
+}
+
+// value shreds n's value: r is the repetition level of the first value
+// each column gets, d the definition level of n's parent.
+func (s *shredder) value(n *pqNode, dec *codec.Decoder, r, d int) error {
+	switch n.kind {
+	case pqNull:
+		return nil
+	case pqLeaf:
+		v, err := n.read(dec)
+		if err != nil {
+			return fmt.Errorf("%s: %w", strings.Join(n.path, "."), err)
+		}
+		s.emit(n.col, v, r, d)
+	case pqRecord:
+		for _, c := range n.children {
+			if err := s.value(c, dec, r, d); err != nil {
+				return err
+			}
+		}
+	case pqOptional:
+		if dec.UnionIndex(2) == n.nullAt {
+			s.nulls(n, r, d)
+			return dec.Err()
+		}
+		return s.value(n.children[0], dec, r, d+1)
+	case pqUnion:
+		i := dec.UnionIndex(len(n.branch))
+		if err := dec.Err(); err != nil {
+			return err
+		}
+		if i == n.nullAt {
+			s.nulls(n, r, d)
+			return nil
+		}
+		if n.nullAt >= 0 {
+			d++
+		}
+		for j, c := range n.children {
+			if j != n.branch[i] {
+				s.nulls(c, r, d)
+				continue
+			}
+			if err := s.value(c, dec, r, d+1); err != nil {
+				return err
+			}
+		}
+	case pqList, pqMap:
+		first := true
+		for {
+			cnt := dec.BlockCount(0)
+			if err := dec.Err(); err != nil {
+				return err
+			}
+			if cnt == 0 {
+				break
+			}
+			for range cnt {
+				ri := n.rep
+				if first {
+					ri, first = r, false
+				}
+				for _, c := range n.children {
+					if err := s.value(c, dec, ri, d+1); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if first { // empty: the group is there, with no entry
+			s.nulls(n, r, d)
+		}
+	}
+	return dec.Err()
+}
+
+// parquetEncoder writes one partition's values as a Parquet file.
+type parquetEncoder[T any, PT codec.RecordPtr[T]] struct {
+	w   *parquet.Writer
+	sh  shredder
+	buf []byte
+}
+
+func newParquetEncoder[T any, PT codec.RecordPtr[T]](l *pqLayout, out io.Writer, cfg blobCfg, r runtime.OffsetRange) *parquetEncoder[T, PT] {
+	var c compress.Codec = &parquet.Snappy
+	switch cfg.compression {
+	case "zstd":
+		c = &parquet.Zstd
+	case "none":
+		c = &parquet.Uncompressed
+	}
+	w := parquet.NewWriter(out, l.schema, parquet.Compression(c), parquet.MaxRowsPerRowGroup(cfg.rowGroup),
+		parquet.KeyValueMetadata("avro.schema", PT(new(T)).AvroSchema()),
+		parquet.KeyValueMetadata("streamgen.topic", r.Topic),
+		parquet.KeyValueMetadata("streamgen.partition", strconv.Itoa(int(r.Partition))),
+		parquet.KeyValueMetadata("streamgen.from_offset", strconv.FormatInt(r.FromOffset, 10)),
+		parquet.KeyValueMetadata("streamgen.until_offset", strconv.FormatInt(r.UntilOffset, 10)))
+	return &parquetEncoder[T, PT]{w: w, sh: shredder{l: l}}
+}
+
+func (e *parquetEncoder[T, PT]) write(v any) error {
+	b, err := PT(v.(*T)).AppendAvro(e.buf[:0])
+	if err != nil {
+		return err
+	}
+	e.buf = b
+	row, err := e.sh.shred(b)
+	if err != nil {
+		return err
+	}
+	_, err = e.w.WriteRows([]parquet.Row{row})
+	return err
+}
+
+func (e *parquetEncoder[T, PT]) close() error { return e.w.Close() }
