@@ -50,7 +50,7 @@ generate:
 ## on an embedded Kafka with a producer, printing its batches.
 demo:
 	$(GO) generate ./examples/...
-	MODEL_FILE=examples/anomaly-detector/model.json $(GO) run ./examples/anomaly-detector
+	ANOMALY_DETECTOR_MODEL_FILE=examples/anomaly-detector/model.json $(GO) run ./examples/anomaly-detector
 
 ## bench: codec benchmarks against hamba/avro and goavro, into BENCHMARKS.md,
 ## and engine benchmarks (throughput, per-batch overhead, peak RSS) into

@@ -360,3 +360,32 @@ func writeSettingsTable(w io.Writer, job string, table []config.Setting) {
 		fmt.Fprintf(w, "| `--%s` | `%s` | %s | %s | %s | %s |\n", f, envName(prefix, f), key, s.kind(t), def, strings.ReplaceAll(help, "|", `\|`))
 	}
 }
+
+// Setting adds a setting of the job's own (the file its handler reads a
+// model from, an interval) to those Main reads. It gets a flag and an
+// environment variable named from key as the runtime's settings do (key
+// "model.file": --model-file and ANOMALY_DETECTOR_MODEL_FILE for the job
+// anomaly-detector), --help lists it, and Main does not warn of its
+// variable as one the job does not read. def is its value when neither
+// is set. Declare it before Main runs, in a package-level variable:
+//
+//	var modelFile = runtime.Setting("model.file", "model.json", "the JSON file of the anomaly model")
+//
+// T is string, []string, time.Duration, int, int64, float64 or bool. A
+// key the runtime already has, or a second Setting of one key, panics:
+// two settings would read the same flag.
+func Setting[T any](key string, def T, help string) *T {
+	p := &def
+	switch any(p).(type) {
+	case *string, *[]string, *time.Duration, *int, *int64, *float64, *bool:
+	default:
+		panic(fmt.Sprintf("runtime.Setting %q: %T is not a setting's type (string, []string, time.Duration, int, int64, float64 or bool)", key, def))
+	}
+	for i := range settings {
+		if flagName(settings[i].key) == flagName(key) {
+			panic(fmt.Sprintf("runtime.Setting %q: the flag --%s is taken by setting %s", key, flagName(key), settings[i].key))
+		}
+	}
+	settings = append(settings, setting{key: key, field: func(*target) any { return p }, help: help, notInSpec: true})
+	return p
+}

@@ -96,6 +96,15 @@ func TestSpecVariablesAreTheRuntimes(t *testing.T) {
 				t.Fatal(err)
 			}
 			vars := runtimeVariables(t, tmpl.Name)
+			// The job's own settings (runtime.Setting) are read as the
+			// runtime's are, but only the job's binary has them.
+			for _, f := range files {
+				if strings.HasSuffix(f.Path, ".go") {
+					for _, m := range regexp.MustCompile(`runtime\.Setting\("([^"]+)"`).FindAllStringSubmatch(string(f.Data), -1) {
+						vars = append(vars, config.EnvName(tmpl.Name, m[1]))
+					}
+				}
+			}
 			for _, f := range files {
 				switch {
 				case f.Path == "streamgen.yaml":

@@ -1,9 +1,10 @@
 // Command anomaly-detector flags campaigns whose impressions in a batch
 // jump far above the batch's average. Only the present matters to it, so
 // it always starts at the latest offsets, whatever was committed. The
-// thresholds it judges by are a model in a JSON file (MODEL_FILE, default
-// model.json; model.go), loaded before the first batch and again every
-// MODEL_RELOAD_INTERVAL (default 30s) and on POST /side/model/reload.
+// thresholds it judges by are a model in a JSON file (--model-file or
+// ANOMALY_DETECTOR_MODEL_FILE, default model.json; model.go), loaded
+// before the first batch and again every --model-reload-interval (default
+// 30s) and on POST /side/model/reload.
 //
 // With ANOMALY_DETECTOR_BROKERS or --brokers it runs against that cluster. Without,
 // it runs on an embedded default: an in-process Kafka (kfake) with an
@@ -67,10 +68,7 @@ type detector struct {
 // that Main (or RunMain) makes, so that the model is loaded before the
 // first batch and reloaded between batches.
 func newDetector(ctx context.Context) (*detector, error) {
-	model, err := modelFromEnv()
-	if err != nil {
-		return nil, err
-	}
+	model := newModel(*modelFile, *modelInterval) // Main has read the settings
 	if err := runtime.UseSideInputs(ctx, model); err != nil {
 		return nil, err
 	}
@@ -163,7 +161,8 @@ func demo() int {
 	cfg.StatusAddr = "" // a demo need not hold a port
 	cfg.EngineOptions = append(cfg.EngineOptions, runtime.Listener(batchPage{}))
 
-	if os.Getenv(modelFileEnv) == "" {
+	fileVar := config.EnvName(anomalies.JobName, "model.file")
+	if os.Getenv(fileVar) == "" {
 		// Run from elsewhere than its directory (make demo sets it), the
 		// demo judges by a copy of the model it ships.
 		path, cleanup, err := defaultModelFile()
@@ -172,9 +171,10 @@ func demo() int {
 			return 1
 		}
 		defer cleanup()
-		os.Setenv(modelFileEnv, path)
+		os.Setenv(fileVar, path)
 	}
-	fmt.Printf("thresholds from the model in %s, reloaded every %s\n", os.Getenv(modelFileEnv), cmp.Or(os.Getenv(modelIntervalEnv), "30s"))
+	fmt.Printf("thresholds from the model in %s, reloaded every %s\n", os.Getenv(fileVar),
+		cmp.Or(os.Getenv(config.EnvName(anomalies.JobName, "model.reloadInterval")), modelInterval.String()))
 
 	go p.run(ctx)
 	var d *detector

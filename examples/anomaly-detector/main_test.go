@@ -20,6 +20,7 @@ import (
 	"github.com/streamgen/streamgen/examples/anomaly-detector/anomalies"
 	"github.com/streamgen/streamgen/internal/logbuf"
 	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 // writeModel replaces the model file as a batch job should: another file
@@ -36,7 +37,7 @@ func writeModel(t *testing.T, path, body string) {
 }
 
 // TestModelReloads runs the detector as Main does (RunMain, its model
-// registered with UseSideInputs from MODEL_FILE) on kfake and srfake,
+// registered with UseSideInputs from its model.file setting) on kfake and srfake,
 // against traffic in which campaign 1007 spikes (about 7 times the mean)
 // and campaign 1003 rises a little (about 1.9 times). Model v1 (factor 3,
 // at least 50) flags 1007 alone. The test rewrites the file with v2
@@ -47,8 +48,8 @@ func writeModel(t *testing.T, path, body string) {
 func TestModelReloads(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "model.json")
 	writeModel(t, path, `{"version": "v1", "factor": 3, "min_impressions": 50}`)
-	t.Setenv(modelFileEnv, path)
-	t.Setenv(modelIntervalEnv, "1h") // reloads come from POST /side/model/reload
+	t.Setenv(config.EnvName(anomalies.JobName, "model.file"), path)
+	t.Setenv(config.EnvName(anomalies.JobName, "model.reloadInterval"), "1h") // reloads come from POST /side/model/reload
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/streamgen/streamgen/runtime"
 	"github.com/streamgen/streamgen/runtime/side"
 )
 
@@ -26,12 +27,13 @@ type Model struct {
 	MinImpressions int `json:"min_impressions"`
 }
 
-// The model's file and how often it is loaded again, deliberately not
-// named like the job's settings (ANOMALY_DETECTOR_*): Main warns of every
-// variable with the job's prefix that is not one of its settings.
-const (
-	modelFileEnv     = "MODEL_FILE"            // default model.json, in the working directory
-	modelIntervalEnv = "MODEL_RELOAD_INTERVAL" // default 30s
+// The model's settings, read by Main as the runtime's own are: from a
+// flag, else the job's environment variable, else the default; --help
+// lists them.
+var (
+	modelFile = runtime.Setting("model.file", "model.json",
+		"the JSON file of the anomaly model, read before the first batch and again every --model-reload-interval and on POST /side/model/reload")
+	modelInterval = runtime.Setting("model.reloadInterval", 30*time.Second, "how often the model file is read again")
 )
 
 // newModel is the model side input: path loaded before the first batch,
@@ -41,22 +43,6 @@ const (
 // the model the job has, logs a WARN and is tried again.
 func newModel(path string, interval time.Duration) *side.Value[Model] {
 	return side.NewValue("model", func(context.Context) (Model, error) { return readModel(path) }, side.Interval(interval))
-}
-
-// modelFromEnv is newModel of MODEL_FILE and MODEL_RELOAD_INTERVAL.
-func modelFromEnv() (*side.Value[Model], error) {
-	path, interval := "model.json", 30*time.Second
-	if p := os.Getenv(modelFileEnv); p != "" {
-		path = p
-	}
-	if s := os.Getenv(modelIntervalEnv); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("%s=%q: want a duration such as 30s or 5m", modelIntervalEnv, s)
-		}
-		interval = d
-	}
-	return newModel(path, interval), nil
 }
 
 // readModel reads and checks the model at path. A writer should write
