@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
 	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/codec"
 )
 
 type blobImpressions = Blob[alltypes.Impression, *alltypes.Impression]
@@ -487,5 +489,40 @@ func TestBlobTakesOverAFilesSinkDirectory(t *testing.T) {
 	files, err := listPartition(dir, tp)
 	if err != nil || len(files) != 3 || files[2].until != 12 {
 		t.Errorf("the files sink's listing = %v, %v; want three files, ending at 12", files, err)
+	}
+}
+
+// TestBlobAvroOptions: BlobAvroCodec and BlobAvroBlockSize reach the
+// objects' container files: their codec, and blocks that end at the size
+// asked for (each block ends with the file's 16-byte sync marker).
+func TestBlobAvroOptions(t *testing.T) {
+	blocks := func(opts ...BlobOpt) (codec.OCFCodec, int) {
+		bucket := memblob.OpenBucket(nil)
+		t.Cleanup(func() { bucket.Close() })
+		s, err := NewBlob[alltypes.Impression](bucket, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if err := publishBlob(t, s, 1, rng("imps", 0, 0, 200)); err != nil {
+			t.Fatal(err)
+		}
+		data, err := bucket.ReadAll(context.Background(), "topic=imps/partition=0/00000000000000000000-00000000000000000200.avro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := codec.NewOCFReader[alltypes.Impression](bytes.NewReader(data), "object")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Codec(), bytes.Count(data, data[len(data)-16:]) - 1 // the header ends with the marker too
+	}
+	c, n := blocks()
+	if c != codec.OCFSnappy || n != 1 {
+		t.Errorf("defaults: codec %q, %d blocks; want snappy, one block for 200 records", c, n)
+	}
+	c, n = blocks(BlobAvroCodec(codec.OCFDeflate), BlobAvroBlockSize(1024))
+	if c != codec.OCFDeflate || n < 10 {
+		t.Errorf("BlobAvroCodec(deflate), BlobAvroBlockSize(1024): codec %q, %d blocks; want deflate and a block per 1 KiB", c, n)
 	}
 }
