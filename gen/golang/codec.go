@@ -64,14 +64,7 @@ func emitRecordCodec(f *jen.File, n *model.Named, writers []string) {
 	f.Line()
 	f.Commentf("UnmarshalAvro decodes src, the Avro binary encoding of a datum written with")
 	f.Commentf("exactly %s, into r. Truncated, corrupt or trailing input is an error.", schema)
-	f.Func().Params(recv.Clone()).Id("UnmarshalAvro").Params(jen.Id("src").Index().Byte()).Error().Block(
-		jen.Id("d").Op(":=").Qual(codecPkg, "NewDecoder").Call(jen.Id("src")),
-		jen.Id("r").Dot(decodeAvroHelper).Call(jen.Op("&").Id("d")),
-		jen.If(jen.Err().Op(":=").Id("d").Dot("Finish").Call(), jen.Err().Op("!=").Nil()).Block(
-			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("decoding "+n.FullName+": %w"), jen.Err())),
-		),
-		jen.Return(jen.Nil()),
-	)
+	emitUnmarshalAvro(f, recv, n.FullName)
 	f.Line()
 	direct := emitWriterDecoders(f, n, writers)
 	f.Commentf("UnmarshalAvroFrom decodes src written with writerSchema, a schema that")
@@ -542,4 +535,18 @@ func minSize(t *model.Type, visiting map[*model.Named]bool) int {
 		return sum
 	}
 	return 1
+}
+
+// emitUnmarshalAvro writes UnmarshalAvro of the record type recv, whose
+// schema is fullName: a decoder over src, the type's decodeAvro, then the
+// decoder's one error check.
+func emitUnmarshalAvro(f *jen.File, recv *jen.Statement, fullName string) {
+	f.Func().Params(recv.Clone()).Id("UnmarshalAvro").Params(jen.Id("src").Index().Byte()).Error().Block(
+		jen.Id("d").Op(":=").Qual(codecPkg, "NewDecoder").Call(jen.Id("src")),
+		jen.Id("r").Dot(decodeAvroHelper).Call(jen.Op("&").Id("d")),
+		jen.If(jen.Err().Op(":=").Id("d").Dot("Finish").Call(), jen.Err().Op("!=").Nil()).Block(
+			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("decoding "+fullName+": %w"), jen.Err())),
+		),
+		jen.Return(jen.Nil()),
+	)
 }

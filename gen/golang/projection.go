@@ -123,14 +123,7 @@ func emitProjectionCodecs(f *jen.File, p *model.Package) {
 		f.Commentf("UnmarshalAvro decodes the fields of %s that r holds from src, the Avro", pr.GoName)
 		f.Commentf("binary encoding of a datum written with exactly %s, skipping the", schema)
 		f.Comment("others. Truncated, corrupt or trailing input is an error.")
-		f.Func().Params(recv.Clone()).Id("UnmarshalAvro").Params(jen.Id("src").Index().Byte()).Error().Block(
-			jen.Id("d").Op(":=").Qual(codecPkg, "NewDecoder").Call(jen.Id("src")),
-			jen.Id("r").Dot(decodeAvroHelper).Call(jen.Op("&").Id("d")),
-			jen.If(jen.Err().Op(":=").Id("d").Dot("Finish").Call(), jen.Err().Op("!=").Nil()).Block(
-				jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("decoding "+n.FullName+": %w"), jen.Err())),
-			),
-			jen.Return(jen.Nil()),
-		)
+		emitUnmarshalAvro(f, recv, n.FullName)
 		f.Line()
 		f.Comment("UnmarshalAvroFrom decodes src written with writerSchema, a schema that")
 		f.Commentf("Avro schema resolution can read as %s, into r: the resolver", schema)
