@@ -113,7 +113,8 @@ type Engine struct {
 	registry    *registryHealth // the schema registry's (registry.go)
 	storeHealth *storeHealth    // an OutageAware store's (storehealth.go)
 
-	// mu guards consumers, notify and the placement's slots and load.
+	// mu guards consumers, notify, the side inputs added before Run, and
+	// the placement's slots and load.
 	mu    sync.Mutex
 	slots map[string]int
 	load  []int

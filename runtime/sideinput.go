@@ -85,6 +85,8 @@ func WithSideInputs(s ...SideInput) Opt {
 // registry, which logs through it): a generated Run adds its tables so.
 // Call it before Run, as NewStream.
 func (e *Engine) AddSideInputs(s ...SideInput) {
+	e.mu.Lock() // Snapshot may read them meanwhile (a status server up before Run)
+	defer e.mu.Unlock()
 	e.cfg.sides = append(e.cfg.sides, s...)
 }
 
@@ -168,8 +170,11 @@ func (e *Engine) swapSides() error {
 
 // sideHealth is every side input's state, for Snapshot.
 func (e *Engine) sideHealth() []SideHealth {
+	e.mu.Lock()
+	sides := e.cfg.sides
+	e.mu.Unlock()
 	var out []SideHealth
-	for _, s := range e.cfg.sides {
+	for _, s := range sides {
 		out = append(out, s.SideHealth())
 	}
 	return out
