@@ -74,7 +74,7 @@ func emitStreams(f *jen.File, p *model.Package) {
 			g.Comment("Sink.Writer(p.OffsetRange()) from its ForeachPartition task. It")
 			g.Comment("publishes one Avro file per partition and batch after ProcessBatch")
 			g.Comment("returns, and those files are the job's offsets.")
-			g.Id("Sink").Op("*").Qual(sinkPkg, "Files").Types(goType(p.Streams[0].Value), jen.Op("*").Add(goType(p.Streams[0].Value)))
+			g.Id("Sink").Op("*").Qual(sinkPkg, "Files").Types(goType(p.FileSink.Value), jen.Op("*").Add(goType(p.FileSink.Value)))
 		}
 		if p.Job.Config.SinkType == config.SinkBlob {
 			g.Comment("Sink is the blob sink: write each partition's output with")
@@ -82,7 +82,7 @@ func emitStreams(f *jen.File, p *model.Package) {
 			g.Comment("ForeachPartition task. It publishes one object per partition, batch")
 			g.Comment("and Hive partition after ProcessBatch returns, and its claims of them")
 			g.Comment("are the job's offsets.")
-			g.Id("Sink").Op("*").Qual(sinkPkg, "Blob").Types(goType(p.Streams[0].Value), jen.Op("*").Add(goType(p.Streams[0].Value)))
+			g.Id("Sink").Op("*").Qual(sinkPkg, "Blob").Types(goType(p.FileSink.Value), jen.Op("*").Add(goType(p.FileSink.Value)))
 		}
 		if p.Job.Config.SinkType == config.SinkPostgres {
 			g.Comment("Sink is the PostgreSQL sink: write the batch's output through it")
@@ -107,7 +107,7 @@ func emitStreams(f *jen.File, p *model.Package) {
 		jen.Id("ProcessBatch").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("b").Op("*").Id("Batch")).Error(),
 	)
 	f.Line()
-	if p.Job.Config.SinkType == config.SinkFiles || p.Job.Config.SinkType == config.SinkBlob || (p.KafkaSink != nil && p.KafkaSink.Passthrough) {
+	if (p.FileSink != nil && p.FileSink.Passthrough) || (p.KafkaSink != nil && p.KafkaSink.Passthrough) {
 		emitPassthrough(f, p)
 	}
 	if p.Job.Config.SinkType == config.SinkBlob {
@@ -190,7 +190,7 @@ func emitRun(f *jen.File, p *model.Package) {
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		g.List(jen.Id("sopts"), jen.Err()).Op(":=").Id("cfg").Dot("StreamOpts").Call()
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
-		emitStores(g, p.Job.Config, p.Streams[0].Value, p.KafkaSink)
+		emitStores(g, p.Job.Config, p.FileSink, p.KafkaSink)
 		g.List(jen.Id("e"), jen.Err()).Op(":=").Qual(runtimePkg, "New").Call(jen.Append(jen.Id("opts"), jen.Qual(runtimePkg, "JobName").Call(jen.Id("JobName"))).Op("..."))
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		if usesRegistry(p) {
@@ -341,20 +341,20 @@ func emitMain(f *jen.File, jobName string) {
 // emitStores writes the wiring of the spec's offset store and sink: they
 // are the generated code's, so Run first refuses a configuration that
 // names others (cfg.Wiring).
-func emitStores(g *jen.Group, j config.Job, value *model.Type, ks *model.KafkaSink) {
+func emitStores(g *jen.Group, j config.Job, fs *model.FileSink, ks *model.KafkaSink) {
 	g.If(jen.Err().Op(":=").Id("cfg").Dot("Wiring").Call(valueLit(j.OffsetsStore), valueLit(j.SinkType)), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 	var store jen.Code
 	switch {
 	case j.SinkType == config.SinkFiles:
 		g.Comment("The sink keeps the offsets: the files it published are where each partition is.")
-		g.List(jen.Id("out"), jen.Err()).Op(":=").Qual(sinkPkg, "NewFiles").Types(goType(value)).Call(jen.Id("cfg").Dot("SinkDir"))
+		g.List(jen.Id("out"), jen.Err()).Op(":=").Qual(sinkPkg, "NewFiles").Types(goType(fs.Value)).Call(jen.Id("cfg").Dot("SinkDir"))
 		store = jen.Id("out")
 	case j.SinkType == config.SinkBlob:
 		g.Comment("The sink keeps the offsets: its claims of the objects it published")
 		g.Comment("are where each partition is.")
 		g.List(jen.Id("blobOpts"), jen.Err()).Op(":=").Qual(sinkPkg, "BlobSettings").Call(jen.Id("cfg").Dot("SinkFormat"), jen.Id("cfg").Dot("SinkPartitionBy"))
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
-		g.List(jen.Id("out"), jen.Err()).Op(":=").Qual(sinkPkg, "OpenBlob").Types(goType(value)).Call(jen.Id("ctx"), jen.Id("cfg").Dot("SinkURL"), jen.Id("blobOpts").Op("..."))
+		g.List(jen.Id("out"), jen.Err()).Op(":=").Qual(sinkPkg, "OpenBlob").Types(goType(fs.Value)).Call(jen.Id("ctx"), jen.Id("cfg").Dot("SinkURL"), jen.Id("blobOpts").Op("..."))
 		store = jen.Id("out")
 	case j.SinkType == config.SinkKafka:
 		g.Comment("The sink keeps the offsets, as the group's commits: exactly-once in each")

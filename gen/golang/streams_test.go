@@ -171,6 +171,8 @@ func TestSinks(t *testing.T) {
 		name        string
 		set         func(*config.Job)
 		kafka       *model.KafkaSink
+		files       *model.FileSink // its Value is set to Event, or to Inner with other
+		other       bool
 		sink        string // Batch.Sink's type, "" for none
 		run, lacks  []string
 		passthrough string // what Passthrough writes with, "" for none
@@ -186,17 +188,33 @@ func TestSinks(t *testing.T) {
 	}, {
 		name:        "files",
 		set:         func(j *config.Job) { j.SinkType = config.SinkFiles },
+		files:       &model.FileSink{Passthrough: true},
 		sink:        "*github.com/streamgen/streamgen/runtime/sink.Files[Event, *Event]",
 		run:         []string{"out, err := " + s + "NewFiles[Event](cfg.SinkDir)", r + "WithOffsetStore(out)", "Sink: out"},
 		passthrough: s + "WriteBatch(ctx, b.Sink, b.S)",
 	}, {
-		name: "blob",
-		set:  func(j *config.Job) { j.SinkType, j.OffsetsStore = config.SinkBlob, config.StoreBlob },
-		sink: "*github.com/streamgen/streamgen/runtime/sink.Blob[Event, *Event]",
+		name:  "blob",
+		set:   func(j *config.Job) { j.SinkType, j.OffsetsStore = config.SinkBlob, config.StoreBlob },
+		files: &model.FileSink{Passthrough: true},
+		sink:  "*github.com/streamgen/streamgen/runtime/sink.Blob[Event, *Event]",
 		run: []string{"blobOpts, err := " + s + "BlobSettings(cfg.SinkFormat, cfg.SinkPartitionBy)",
 			"out, err := " + s + "OpenBlob[Event](ctx, cfg.SinkURL, blobOpts...)", r + "WithOffsetStore(out)", "Sink: out",
 			"cfg.Wiring(" + configAlias + ".StoreBlob, " + configAlias + ".SinkBlob)"},
 		passthrough: s + "WriteBlob(ctx, b.Sink, b.S)",
+	}, {
+		name:  "blob of another record (sink.value): no Passthrough",
+		set:   func(j *config.Job) { j.SinkType, j.OffsetsStore = config.SinkBlob, config.StoreBlob },
+		files: &model.FileSink{},
+		other: true,
+		sink:  "*github.com/streamgen/streamgen/runtime/sink.Blob[Inner, *Inner]",
+		run:   []string{"out, err := " + s + "OpenBlob[Inner](ctx, cfg.SinkURL, blobOpts...)", "Sink: out"},
+	}, {
+		name:  "files of another record (sink.value): no Passthrough",
+		set:   func(j *config.Job) { j.SinkType = config.SinkFiles },
+		files: &model.FileSink{},
+		other: true,
+		sink:  "*github.com/streamgen/streamgen/runtime/sink.Files[Inner, *Inner]",
+		run:   []string{"out, err := " + s + "NewFiles[Inner](cfg.SinkDir)", "Sink: out"},
 	}, {
 		name: "postgres",
 		set:  func(j *config.Job) { j.SinkType = config.SinkPostgres },
@@ -232,6 +250,13 @@ func TestSinks(t *testing.T) {
 			if tc.kafka != nil {
 				tc.kafka.Value = ref(named(p, "Event"))
 				p.KafkaSink = tc.kafka
+			}
+			if tc.files != nil {
+				tc.files.Value = ref(named(p, "Event"))
+				if tc.other {
+					tc.files.Value = ref(named(p, "Inner"))
+				}
+				p.FileSink = tc.files
 			}
 			g := generate(t, p)
 			if got := g.fieldType("Batch", "Sink"); got != tc.sink {

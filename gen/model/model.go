@@ -246,6 +246,18 @@ type Package struct {
 	Sources []string // where the schemas came from, for the file header
 	// KafkaSink is the Kafka sink's output, nil with another sink.
 	KafkaSink *KafkaSink
+	// FileSink is what the files or blob sink writes, nil with another
+	// sink.
+	FileSink *FileSink
+}
+
+// FileSink is the record the files or blob sink writes: sink.value, by
+// default the first stream's value.
+type FileSink struct {
+	Value *Type
+	// Passthrough: every stream's values are of Value's type, whole (not
+	// projected), so the package can copy the streams unchanged.
+	Passthrough bool
 }
 
 // Job is the job a package runs: its name and the configuration the spec

@@ -118,8 +118,19 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 		}
 		b.pkg.Tables = append(b.pkg.Tables, t)
 	}
-	errs = append(errs, filesSinkValues(sp, b.pkg.Streams)...)
-	errs = append(errs, projectedSinks(sp, b.pkg.Streams)...)
+	if (sp.Job.SinkType == config.SinkFiles || sp.Job.SinkType == config.SinkBlob) && len(b.pkg.Streams) > 0 {
+		fs, err := b.fileSink(sp)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		b.pkg.FileSink = fs
+	}
+	if sp.KafkaSink.Value == "" {
+		// With sink.value, the handler writes its own record; the streams'
+		// values (whole or projected) need not be it.
+		errs = append(errs, filesSinkValues(sp, b.pkg.Streams)...)
+		errs = append(errs, projectedSinks(sp, b.pkg.Streams)...)
+	}
 	if sp.Job.SinkType == config.SinkKafka && len(b.pkg.Streams) > 0 {
 		ks, err := b.kafkaSink(sp)
 		if err != nil {
@@ -600,6 +611,26 @@ func filesSinkValues(sp *spec.Spec, streams []*model.Stream) []*spec.Error {
 		}
 	}
 	return errs
+}
+
+// fileSink resolves the record the files or blob sink writes: sink.value,
+// or the first stream's value, which Passthrough copies.
+func (b *builder) fileSink(sp *spec.Spec) (*model.FileSink, *spec.Error) {
+	out := &model.FileSink{Value: b.pkg.Streams[0].Value}
+	if v := sp.KafkaSink.Value; v != "" {
+		t, err := b.streamType(v, false)
+		if err != nil {
+			return nil, &spec.Error{Pos: sp.KafkaSink.ValuePos, Msg: fmt.Sprintf("sink.value: %v", err)}
+		}
+		out.Value = t
+	}
+	out.Passthrough = out.Value != nil && out.Value.Named != nil
+	for _, s := range b.pkg.Streams {
+		if s.Projection != nil || s.Value == nil || s.Value.Named == nil || !out.Passthrough || s.Value.Named.FullName != out.Value.Named.FullName {
+			out.Passthrough = false
+		}
+	}
+	return out, nil
 }
 
 // kafkaSink resolves the Kafka sink's output record, key and encoding,

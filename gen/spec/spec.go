@@ -167,8 +167,9 @@ type Subject struct {
 // sink.encoding, sink.partitioning); the generated package gets a typed
 // writer for it.
 type KafkaSink struct {
-	// Value is the Avro full name of the output record. Default: the
-	// first stream's value type (Passthrough copies the input).
+	// Value is the Avro full name of the output record, which the
+	// files and blob sinks write too. Default: the first stream's value
+	// type (Passthrough copies the input).
 	Value string
 	// Key is the output key type: string, bytes, int32, int64 or none.
 	// Default: the first stream's key when it is one of those, else

@@ -199,7 +199,7 @@ func (d *decoder) sinkKeys(s *Spec) {
 		{"table", j.SinkTable, `"postgres"`, j.SinkType == config.SinkPostgres},
 		{"topic", j.SinkTopic, `"kafka"`, j.SinkType == config.SinkKafka},
 		{"transactionalId", j.SinkTransactionalID, `"kafka" with exactly-once`, j.SinkType == config.SinkKafka && j.Semantics == config.ExactlyOnce},
-		{"value", s.KafkaSink.Value, `"kafka"`, j.SinkType == config.SinkKafka},
+		{"value", s.KafkaSink.Value, `"kafka", "files" or "blob"`, j.SinkType == config.SinkKafka || j.SinkType == config.SinkFiles || j.SinkType == config.SinkBlob},
 		{"key", s.KafkaSink.Key, `"kafka"`, j.SinkType == config.SinkKafka},
 		{"encoding", s.KafkaSink.Encoding, `"kafka"`, j.SinkType == config.SinkKafka},
 		{"partitioning", s.KafkaSink.Partitioning, `"kafka"`, j.SinkType == config.SinkKafka},
