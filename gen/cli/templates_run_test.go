@@ -253,7 +253,7 @@ func TestEntityCacheTemplateOneDatabase(t *testing.T) {
 // the variable, the README's name, it publishes the impressions there.
 func TestWarehouseTemplateNeedsItsDirectory(t *testing.T) {
 	bin := templateBinary(t, "etl-warehouse")
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "impressions"))
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "impressions", "campaigns"))
 	if err != nil {
 		t.Fatal(err)
 	}
