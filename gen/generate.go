@@ -167,6 +167,9 @@ func Generate(ctx context.Context, sp *spec.Spec, opts Options) ([]File, error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := loaders(sp, pkg); err != nil {
+		return nil, err
+	}
 	lock, err := pinStreams(sp, pkg)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,8 @@
 // keeps this module's go command from compiling the Go files among them,
 // and a go.mod from cutting the directory out of this module); every other
 // file is copied as it is. A template's own directory is laid over common/.
+// A directory named PACKAGE is the generated package's (Vars.Package): the
+// hand-written files the generated code calls, such as a value's loader.
 package templates
 
 import (
@@ -129,6 +131,9 @@ func Render(name string, v Vars) ([]File, error) {
 				return err
 			}
 			rel := strings.TrimPrefix(p, root+"/")
+			if r, ok := strings.CutPrefix(rel, "PACKAGE/"); ok {
+				rel = v.Package + "/" + r
+			}
 			if strings.HasSuffix(rel, ".tmpl") {
 				rel = strings.TrimSuffix(rel, ".tmpl")
 				t, err := template.New(p).Option("missingkey=error").Parse(string(data))

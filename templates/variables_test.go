@@ -105,6 +105,15 @@ func TestSpecVariablesAreTheRuntimes(t *testing.T) {
 					}
 				}
 			}
+			// So are the settings the generated code declares of each value
+			// of the spec (values.NAME.interval and values.NAME.maxAge).
+			for _, f := range files {
+				if f.Path == "streamgen.yaml" {
+					for _, name := range specValues(f.Data) {
+						vars = append(vars, config.EnvName(tmpl.Name, "values."+name+".interval"), config.EnvName(tmpl.Name, "values."+name+".maxAge"))
+					}
+				}
+			}
 			for _, f := range files {
 				switch {
 				case f.Path == "streamgen.yaml":
@@ -132,4 +141,17 @@ func TestSpecVariablesAreTheRuntimes(t *testing.T) {
 			checkSpecVariables(t, filepath.ToSlash(p), data)
 		})
 	}
+}
+
+// specValues is the names of the values a spec declares (values:).
+func specValues(spec []byte) []string {
+	block := regexp.MustCompile(`(?m)^values:\n((?:[ #].*\n|\n)*)`).FindSubmatch(spec)
+	if block == nil {
+		return nil
+	}
+	var names []string
+	for _, m := range regexp.MustCompile(`(?m)^\s*- name: (\w+)`).FindAllSubmatch(block[1], -1) {
+		names = append(names, string(m[1]))
+	}
+	return names
 }

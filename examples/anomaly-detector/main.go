@@ -2,9 +2,10 @@
 // jump far above the batch's average. Only the present matters to it, so
 // it always starts at the latest offsets, whatever was committed. The
 // thresholds it judges by are a model in a JSON file (--model-file or
-// ANOMALY_DETECTOR_MODEL_FILE, default model.json; model.go), loaded
-// before the first batch and again every --model-reload-interval (default
-// 30s) and on POST /side/model/reload.
+// ANOMALY_DETECTOR_MODEL_FILE, default model.json), the spec's value
+// model: anomalies/model.go's LoadModel loads it before the first batch
+// and again every --values-model-interval (default 30s) and on POST
+// /side/model/reload, and each batch has the one it sees as b.Model.
 //
 // With ANOMALY_DETECTOR_BROKERS or --brokers it runs against that cluster. Without,
 // it runs on an embedded default: an in-process Kafka (kfake) with an
@@ -43,7 +44,6 @@ import (
 	"github.com/streamgen/streamgen/examples/anomaly-detector/anomalies"
 	"github.com/streamgen/streamgen/runtime"
 	"github.com/streamgen/streamgen/runtime/config"
-	"github.com/streamgen/streamgen/runtime/side"
 )
 
 // anomaly is a campaign whose impressions in one batch jumped far above
@@ -55,28 +55,16 @@ type anomaly struct {
 	Model             string // the model's version
 }
 
-// detector keeps nothing between batches but the model it judges them
-// by, which it reads once per batch.
+// detector keeps nothing between batches: the model it judges a batch by
+// comes with the batch.
 type detector struct {
-	model *side.Value[Model]
 	out   io.Writer // where anomalies are printed
 	mu    sync.Mutex
 	found []anomaly
 }
 
-// newDetector makes the detector and registers its model with the engine
-// that Main (or RunMain) makes, so that the model is loaded before the
-// first batch and reloaded between batches.
-func newDetector(ctx context.Context) (*detector, error) {
-	model := newModel(*modelFile, *modelInterval) // Main has read the settings
-	if err := runtime.UseSideInputs(ctx, model); err != nil {
-		return nil, err
-	}
-	return &detector{model: model, out: os.Stdout}, nil
-}
-
 func (d *detector) ProcessBatch(ctx context.Context, b *anomalies.Batch) error {
-	m := d.model.Get() // one model for the whole batch
+	m := b.Model // one model for the whole batch
 	counts := map[int64]int{}
 	var mu sync.Mutex
 	err := b.Impressions.ForeachPartition(ctx, func(ctx context.Context, p anomalies.ImpressionsPartition) error {
@@ -113,13 +101,7 @@ func (d *detector) ProcessBatch(ctx context.Context, b *anomalies.Batch) error {
 
 func main() {
 	if os.Getenv(config.EnvName(anomalies.JobName, "kafka.brokers")) != "" || slices.ContainsFunc(os.Args[1:], func(a string) bool { return strings.HasPrefix(strings.TrimLeft(a, "-"), "brokers") }) {
-		anomalies.MainFunc(func(ctx context.Context, _ anomalies.Config) (anomalies.Handler, error) {
-			d, err := newDetector(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return d, nil
-		})
+		anomalies.Main(&detector{out: os.Stdout})
 		return
 	}
 	os.Exit(demo())
@@ -174,23 +156,16 @@ func demo() int {
 		os.Setenv(fileVar, path)
 	}
 	fmt.Printf("thresholds from the model in %s, reloaded every %s\n", os.Getenv(fileVar),
-		cmp.Or(os.Getenv(config.EnvName(anomalies.JobName, "model.reloadInterval")), modelInterval.String()))
+		cmp.Or(os.Getenv(config.EnvName(anomalies.JobName, "values.model.interval")), anomalies.ModelInterval.String()))
 
 	go p.run(ctx)
-	var d *detector
+	d := &detector{out: os.Stdout}
 	code := runtime.RunMain(ctx, anomalies.JobName, &cfg.JobConfig, nil, os.Stderr, func(ctx context.Context) error {
-		var err error
-		if d, err = newDetector(ctx); err != nil {
-			return err
-		}
 		return anomalies.Run(ctx, cfg, d)
 	})
 	cancel() // the producers stop too if the job ended early
 	<-p.done
-	found := 0
-	if d != nil {
-		found = len(d.found)
-	}
+	found := len(d.found)
 	fmt.Printf("\n%d anomalies found; produced %d impressions with the current schema and %d with the older one\n", found, p.n[0], p.n[1])
 	return code
 }

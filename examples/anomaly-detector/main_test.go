@@ -36,8 +36,9 @@ func writeModel(t *testing.T, path, body string) {
 	}
 }
 
-// TestModelReloads runs the detector as Main does (RunMain, its model
-// registered with UseSideInputs from its model.file setting) on kfake and srfake,
+// TestModelReloads runs the detector as Main does (RunMain; its model,
+// the spec's value model, loaded by LoadModel from its model.file
+// setting) on kfake and srfake,
 // against traffic in which campaign 1007 spikes (about 7 times the mean)
 // and campaign 1003 rises a little (about 1.9 times). Model v1 (factor 3,
 // at least 50) flags 1007 alone. The test rewrites the file with v2
@@ -49,7 +50,7 @@ func TestModelReloads(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "model.json")
 	writeModel(t, path, `{"version": "v1", "factor": 3, "min_impressions": 50}`)
 	t.Setenv(config.EnvName(anomalies.JobName, "model.file"), path)
-	t.Setenv(config.EnvName(anomalies.JobName, "model.reloadInterval"), "1h") // reloads come from POST /side/model/reload
+	t.Setenv(config.EnvName(anomalies.JobName, "values.model.interval"), "1h") // reloads come from POST /side/model/reload
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -77,25 +78,13 @@ func TestModelReloads(t *testing.T) {
 	cfg := anomalies.DefaultConfig()
 	cfg.Brokers, cfg.RegistryURL = cluster.ListenAddrs(), reg.URL()
 	var log logbuf.Buffer
-	made := make(chan *detector, 1)
+	d := &detector{out: io.Discard}
 	exited := make(chan int, 1)
 	go func() {
 		exited <- runtime.RunMain(ctx, anomalies.JobName, &cfg.JobConfig, []string{"--status-addr=127.0.0.1:0", "--batch-interval=100ms"}, &log, func(ctx context.Context) error {
-			d, err := newDetector(ctx)
-			if err != nil {
-				return err
-			}
-			d.out = io.Discard
-			made <- d
 			return anomalies.Run(ctx, cfg, d)
 		})
 	}()
-	var d *detector
-	select {
-	case d = <-made:
-	case code := <-exited:
-		t.Fatalf("the job exited with %d:\n%s", code, log.String())
-	}
 
 	round := 0
 	produce := func() {
@@ -161,9 +150,19 @@ func TestModelReloads(t *testing.T) {
 			return len(batches) >= n
 		}
 	}
-	m := regexp.MustCompile(`msg="serving status".* addr=(\S+)`).FindStringSubmatch(log.String())
-	if m == nil {
-		t.Fatalf("no status address logged:\n%s", log.String())
+	// The status server's address, once Main logs it.
+	var m []string
+	for deadline := time.Now().Add(30 * time.Second); m == nil; {
+		m = regexp.MustCompile(`msg="serving status".* addr=(\S+)`).FindStringSubmatch(log.String())
+		select {
+		case code := <-exited:
+			t.Fatalf("the job exited with %d:\n%s", code, log.String())
+		default:
+		}
+		if m == nil && time.Now().After(deadline) {
+			t.Fatalf("no status address logged:\n%s", log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	reload := func() {
 		t.Helper()
@@ -229,31 +228,5 @@ func TestModelReloads(t *testing.T) {
 	cancel()
 	if code := <-exited; code != 0 {
 		t.Errorf("the job exited with %d:\n%s", code, log.String())
-	}
-}
-
-// TestReadModel: a model file that is not a model fails to load, with
-// the file and what is wrong.
-func TestReadModel(t *testing.T) {
-	dir := t.TempDir()
-	for _, c := range []struct{ body, err string }{
-		{`{"version": "a", "factor": 2, "min_impressions": 5}`, ""},
-		{`{"version": "a", "factor": 2, "min_impresions": 5}`, `unknown field "min_impresions"`},
-		{`{"version": "a", "factor": 0, "min_impressions": -1}`, "factor 0 is not above 0\nmin_impressions -1 is below 0"},
-		{`{"version": "a", "factor": 2} {}`, "more than one JSON value"},
-		{`{"version": "a", "fac`, "unexpected EOF"},
-	} {
-		path := filepath.Join(dir, "model.json")
-		writeModel(t, path, c.body)
-		m, err := readModel(path)
-		switch {
-		case c.err == "" && (err != nil || m.Factor != 2 || m.MinImpressions != 5):
-			t.Errorf("%s: %+v, %v", c.body, m, err)
-		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), path)):
-			t.Errorf("%s: error %v, want one naming %s with %q", c.body, err, path, c.err)
-		}
-	}
-	if _, err := readModel(filepath.Join(dir, "missing.json")); err == nil {
-		t.Error("a missing file loads")
 	}
 }

@@ -59,6 +59,7 @@ func emitStreams(f *jen.File, p *model.Package) {
 		f.Type().Id(tableType(t)).Op("=").Qual(sidePkg, "Table").Types(goType(t.Key), goType(t.Value))
 		f.Line()
 	}
+	emitValueSettings(f, p.Values)
 	f.Comment("Batch is one micro-batch of the job: the same batch time on every stream.")
 	f.Type().Id("Batch").StructFunc(func(g *jen.Group) {
 		for _, s := range p.Streams {
@@ -68,6 +69,12 @@ func emitStreams(f *jen.File, p *model.Package) {
 			g.Commentf("%s is table %s as the whole batch sees it: updates show in", t.GoName, t.Name)
 			g.Comment("the next batch. Call its Get, Len and All from the handler.")
 			g.Id(t.GoName).Op("*").Id(tableType(t))
+		}
+		for _, v := range p.Values {
+			g.Commentf("%s is value %s as the whole batch sees it: what %s", v.GoName, v.Name, v.Loader)
+			g.Commentf("last returned, loaded again every %s; a new one shows", valueSetting(v, "Interval"))
+			g.Comment("in the next batch.")
+			g.Id(v.GoName).Id(v.Type)
 		}
 		if p.Job.Config.SinkType == config.SinkFiles {
 			g.Comment("Sink is the files sink: write each partition's output with")
@@ -214,6 +221,9 @@ func emitRun(f *jen.File, p *model.Package) {
 		if len(p.Tables) > 0 {
 			emitTables(g, p.Tables)
 		}
+		if len(p.Values) > 0 {
+			emitValues(g, p.Values)
+		}
 		g.Comment("A missing output topic fails the start, naming it, not every batch.")
 		g.If(jen.Err().Op(":=").Id("e").Dot("CheckOutputTopics").Call(jen.Id("ctx"), jen.Id("cfg").Dot("OutputTopics").Call().Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		g.Return(jen.Id("e").Dot("Run").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("bs").Op("*").Qual(runtimePkg, "JobBatch")).Error().Block(
@@ -223,6 +233,9 @@ func emitRun(f *jen.File, p *model.Package) {
 				}
 				for _, t := range p.Tables {
 					d[jen.Id(t.GoName)] = jen.Id(tableVar(t))
+				}
+				for _, v := range p.Values {
+					d[jen.Id(v.GoName)] = jen.Id(valueVar(v)).Dot("Get").Call()
 				}
 				switch {
 				case p.KafkaSink != nil:
@@ -553,6 +566,62 @@ func emitTables(g *jen.Group, tables []*model.Table) {
 		}
 		g.Id(tableVar(t)).Op(":=").Qual(sidePkg, "NewTable").Call(args...)
 		vars = append(vars, jen.Id(tableVar(t)))
+	}
+	g.Id("e").Dot("AddSideInputs").Call(vars...)
+}
+
+func valueVar(v *model.Value) string { return lowerFirst(v.GoName) + "Value" }
+
+// valueKey is the key of a value's setting: values.NAME.SETTING.
+func valueKey(v *model.Value, setting string) string { return "values." + v.Name + "." + setting }
+
+// emitValueSettings writes the job's settings of each value: its interval
+// and maxAge, with the spec's as defaults, flags and variables as the
+// runtime's (runtime.Setting).
+func emitValueSettings(f *jen.File, values []*model.Value) {
+	for _, v := range values {
+		f.Commentf("%s and %s are the settings of value %s:", valueSetting(v, "Interval"), valueSetting(v, "MaxAge"), v.Name)
+		f.Commentf("how often %s runs again, and how old its last good result may", v.Loader)
+		f.Comment("grow while it fails before the job is unready. Main reads them as the")
+		f.Commentf("runtime's settings (--%s, --%s);", config.FlagName(valueKey(v, "interval")), config.FlagName(valueKey(v, "maxAge")))
+		f.Comment("a test that calls Run may set them first.")
+		f.Var().Defs(
+			jen.Id(valueSetting(v, "Interval")).Op("=").Qual(runtimePkg, "Setting").Call(jen.Lit(valueKey(v, "interval")), typedDuration(v.Interval),
+				jen.Lit(fmt.Sprintf("how often value %s is loaded again (%s)", v.Name, v.Loader))),
+			jen.Id(valueSetting(v, "MaxAge")).Op("=").Qual(runtimePkg, "Setting").Call(jen.Lit(valueKey(v, "maxAge")), typedDuration(v.MaxAge),
+				jen.Lit(fmt.Sprintf("how old value %s may grow while its loads fail before the job is unready; 0 = no bound", v.Name))),
+		)
+		f.Line()
+	}
+}
+
+// valueSetting is the exported variable of a value's setting.
+func valueSetting(v *model.Value, setting string) string { return v.GoName + setting }
+
+// typedDuration is durationLit with a type even for 0, for inference.
+func typedDuration(d time.Duration) jen.Code {
+	if d == 0 {
+		return jen.Qual("time", "Duration").Parens(jen.Lit(0))
+	}
+	return durationLit(d)
+}
+
+// emitValues writes Run's creation of the values, loaded by the user's
+// loaders before the first batch and swapped between batches.
+func emitValues(g *jen.Group, values []*model.Value) {
+	g.Comment("Each value is loaded by its loader before the first batch (the start")
+	g.Comment("fails if it cannot be), again every interval, and on POST")
+	g.Comment("/side/NAME/reload; a failed reload keeps the last good value.")
+	var vars []jen.Code
+	for _, v := range values {
+		args := []jen.Code{jen.Lit(v.Name), jen.Id(v.Loader),
+			jen.Qual(sidePkg, "Interval").Call(jen.Op("*").Id(valueSetting(v, "Interval"))),
+			jen.Qual(sidePkg, "MaxAge").Call(jen.Op("*").Id(valueSetting(v, "MaxAge")))}
+		if v.OnStaleContinue {
+			args = append(args, jen.Qual(sidePkg, "OnStale").Call(jen.Qual(sidePkg, "StaleContinue")))
+		}
+		g.Id(valueVar(v)).Op(":=").Qual(sidePkg, "NewValue").Call(args...)
+		vars = append(vars, jen.Id(valueVar(v)))
 	}
 	g.Id("e").Dot("AddSideInputs").Call(vars...)
 }

@@ -163,6 +163,25 @@ type Table struct {
 	SkipBadRecords bool
 }
 
+// Value is a value the job loads with a function of its own in the
+// generated package, before the first batch and again every Interval;
+// the generated Batch has a field of it.
+type Value struct {
+	Name   string // the spec's name
+	GoName string // CamelCase of the name: the Batch field
+	// Loader is the user's function that loads it, func Loader(ctx
+	// context.Context) (Type, error), declared in a hand-written file of
+	// the package; Type is its result type as written there. The
+	// generator fills Type from that file (gen.Generate).
+	Loader, Type string
+	// Interval and MaxAge are the spec's (MaxAge 0: no bound), defaults
+	// of the job's settings values.NAME.interval and values.NAME.maxAge.
+	Interval, MaxAge time.Duration
+	// OnStaleContinue: past MaxAge the job goes on unready rather than
+	// failing.
+	OnStaleContinue bool
+}
+
 // Projection is a record narrowed to some of its fields: a generated type
 // that holds only them, decoded from the record's encoding by skipping
 // the others.
@@ -242,7 +261,10 @@ type Package struct {
 	Unions  []*Sealed
 	Streams []*Stream
 	// Tables are the job's lookup tables (runtime/side.Table).
-	Tables  []*Table
+	Tables []*Table
+	// Values are the job's values its own loaders load
+	// (runtime/side.Value).
+	Values  []*Value
 	Sources []string // where the schemas came from, for the file header
 	// KafkaSink is the Kafka sink's output, nil with another sink.
 	KafkaSink *KafkaSink

@@ -69,6 +69,19 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 		byGoName[g] = fmt.Sprintf("table %q", t.Name)
 		b.taken[tableTypeName(g)] = "table " + t.Name
 	}
+	for _, v := range sp.Values {
+		g := names.Camel(v.Name)
+		if other, dup := byGoName[g]; dup || g == "Sink" {
+			if !dup {
+				other = "the sink"
+			}
+			errs = append(errs, &spec.Error{Pos: v.Pos, Msg: fmt.Sprintf("value %q: its Batch field %s is %s's too; rename one of them", v.Name, g, other)})
+		}
+		byGoName[g] = fmt.Sprintf("value %q", v.Name)
+		b.taken[g+"Interval"], b.taken[g+"MaxAge"] = "value "+v.Name, "value "+v.Name
+		b.pkg.Values = append(b.pkg.Values, &model.Value{Name: v.Name, GoName: g, Loader: "Load" + g,
+			Interval: v.Interval, MaxAge: v.MaxAge, OnStaleContinue: v.OnStale == "continue"})
+	}
 	b.nameTypes()
 	for _, n := range set.Named {
 		if err := b.fill(n); err != nil {

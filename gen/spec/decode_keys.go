@@ -62,6 +62,7 @@ func (d *decoder) decodeSpec(root ast.Node, s *Spec) {
 		"schemas": func(p string, v ast.Node) { d.decodeSchemas(v, p, s) },
 		"streams": func(p string, v ast.Node) { d.decodeStreams(v, p, s) },
 		"tables":  func(p string, v ast.Node) { d.decodeTables(v, p, s) },
+		"values":  func(p string, v ast.Node) { d.decodeSideValues(v, p, s) },
 	}
 	// The job's settings (kafka, batch, sink, ...) are their table's
 	// (decode_settings.go).

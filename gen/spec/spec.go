@@ -61,6 +61,10 @@ type Spec struct {
 	// Tables are the job's lookup tables, each read whole from a
 	// compacted topic and swapped between batches. Optional.
 	Tables []Table
+	// Values are the job's values loaded by a function of the user's
+	// (a model, a list) before the first batch and again on a schedule,
+	// swapped between batches. Optional.
+	Values []Value
 	// Job is the job's configuration: config.Default with what the
 	// spec writes under kafka, batch, location, workers, semantics,
 	// offsets, sink, retries, onDecodeError, deadLetterTopic, shutdown
@@ -275,6 +279,25 @@ type Table struct {
 	// Pos is the table's position; KeyPos and ValuePos are where Key and
 	// Value were written (Pos when defaulted).
 	Pos, KeyPos, ValuePos Pos
+}
+
+// Value is a value the job loads with a function of its own, beside the
+// generated code (func LoadNAME(ctx context.Context) (T, error)), before
+// the first batch and again every Interval (runtime/side.Value).
+type Value struct {
+	// Name is the value's name, [a-z][a-z0-9_]*, unique among the
+	// streams, tables and values; the Batch field, the loader and the
+	// settings are named after it. Required.
+	Name string
+	// Interval is how often it is loaded again. Default 5m.
+	Interval time.Duration
+	// MaxAge is how old the last good value may grow while reloads fail
+	// before the job is unready; 0, the default, is no bound.
+	MaxAge time.Duration
+	// OnStale is what the job does past MaxAge: fail (the default) or
+	// continue.
+	OnStale string
+	Pos     Pos
 }
 
 // Load reads and parses the spec at path, expanding generation-time

@@ -414,6 +414,31 @@ tables:
 	}
 }
 
+// TestValues: a value's keys are decoded, with their defaults.
+func TestValues(t *testing.T) {
+	src := `version: 1
+name: detector
+streams: [{name: impressions, subscribe: [impressions], value: com.example.ads.Impression}]
+values:
+  - {name: model}
+  - {name: blocked, interval: 1h, maxAge: 3h, onStale: continue}
+`
+	s, err := Parse("s.yaml", []byte(src), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Values) != 2 {
+		t.Fatalf("%d values", len(s.Values))
+	}
+	m, b := s.Values[0], s.Values[1]
+	if m.Name != "model" || m.Interval != 5*time.Minute || m.MaxAge != 0 || m.OnStale != "fail" || m.Pos.Line != 5 {
+		t.Errorf("defaults: %+v", m)
+	}
+	if b.Name != "blocked" || b.Interval != time.Hour || b.MaxAge != 3*time.Hour || b.OnStale != "continue" {
+		t.Errorf("set: %+v", b)
+	}
+}
+
 // TestBlobSink: a blob sink spec takes its url, format and Hive levels,
 // and with exactly-once its offsets are the sink's (offsets.store blob).
 func TestBlobSink(t *testing.T) {

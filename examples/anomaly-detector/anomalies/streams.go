@@ -8,6 +8,7 @@ import (
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgconfig "github.com/streamgen/streamgen/runtime/config"
 	sgmetrics "github.com/streamgen/streamgen/runtime/metrics"
+	sgside "github.com/streamgen/streamgen/runtime/side"
 	sgos "os"
 	sgtime "time"
 )
@@ -21,9 +22,23 @@ type ImpressionsBatch = sgruntime.Batch[string, ImpressionsValue]
 // ImpressionsPartition is one partition's range within a ImpressionsBatch.
 type ImpressionsPartition = sgruntime.Partition[string, ImpressionsValue]
 
+// ModelInterval and ModelMaxAge are the settings of value model:
+// how often LoadModel runs again, and how old its last good result may
+// grow while it fails before the job is unready. Main reads them as the
+// runtime's settings (--values-model-interval, --values-model-max-age);
+// a test that calls Run may set them first.
+var (
+	ModelInterval = sgruntime.Setting("values.model.interval", 30*sgtime.Second, "how often value model is loaded again (LoadModel)")
+	ModelMaxAge   = sgruntime.Setting("values.model.maxAge", 10*sgtime.Minute, "how old value model may grow while its loads fail before the job is unready; 0 = no bound")
+)
+
 // Batch is one micro-batch of the job: the same batch time on every stream.
 type Batch struct {
 	Impressions *ImpressionsBatch
+	// Model is value model as the whole batch sees it: what LoadModel
+	// last returned, loaded again every ModelInterval; a new one shows
+	// in the next batch.
+	Model Model
 }
 
 // Handler processes the job's batches. A batch whose handler returns an error
@@ -95,12 +110,20 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
+	// Each value is loaded by its loader before the first batch (the start
+	// fails if it cannot be), again every interval, and on POST
+	// /side/NAME/reload; a failed reload keeps the last good value.
+	modelValue := sgside.NewValue("model", LoadModel, sgside.Interval(*ModelInterval), sgside.MaxAge(*ModelMaxAge), sgside.OnStale(sgside.StaleContinue))
+	e.AddSideInputs(modelValue)
 	// A missing output topic fails the start, naming it, not every batch.
 	if err := e.CheckOutputTopics(ctx, cfg.OutputTopics()...); err != nil {
 		return err
 	}
 	return e.Run(ctx, func(ctx sgcontext.Context, bs *sgruntime.JobBatch) error {
-		return h.ProcessBatch(ctx, &Batch{Impressions: impressionsStream.Batch(bs)})
+		return h.ProcessBatch(ctx, &Batch{
+			Impressions: impressionsStream.Batch(bs),
+			Model:       modelValue.Get(),
+		})
 	})
 }
 

@@ -1,4 +1,8 @@
-package main
+package anomalies
+
+// This file is the anomaly detector's own, beside the generated code:
+// the model the spec's values: entry names, and LoadModel, the one
+// function the generated Run needs to load it.
 
 import (
 	"bytes"
@@ -7,10 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/streamgen/streamgen/runtime"
-	"github.com/streamgen/streamgen/runtime/side"
 )
 
 // Model is the thresholds a batch is judged by. A batch job recomputes
@@ -27,23 +29,19 @@ type Model struct {
 	MinImpressions int `json:"min_impressions"`
 }
 
-// The model's settings, read by Main as the runtime's own are: from a
-// flag, else the job's environment variable, else the default; --help
-// lists them.
-var (
-	modelFile = runtime.Setting("model.file", "model.json",
-		"the JSON file of the anomaly model, read before the first batch and again every --model-reload-interval and on POST /side/model/reload")
-	modelInterval = runtime.Setting("model.reloadInterval", 30*time.Second, "how often the model file is read again")
-)
+// modelFile is the model's file, a setting of the job's own read by Main
+// as the runtime's are: --model-file, else ANOMALY_DETECTOR_MODEL_FILE,
+// else model.json; --help lists it.
+var modelFile = runtime.Setting("model.file", "model.json",
+	"the JSON file of the anomaly model, read before the first batch and again every --values-model-interval and on POST /side/model/reload")
 
-// newModel is the model side input: path loaded before the first batch,
-// then every interval and on POST /side/model/reload. The first load
+// LoadModel loads value model (streamgen.yaml's values:), which the
+// generated Run calls before the first batch, then every
+// --values-model-interval and on POST /side/model/reload. The first load
 // must succeed (it is tried 3 more times), or the job does not start; a
 // reload that fails (the file missing, half written, not a model) keeps
 // the model the job has, logs a WARN and is tried again.
-func newModel(path string, interval time.Duration) *side.Value[Model] {
-	return side.NewValue("model", func(context.Context) (Model, error) { return readModel(path) }, side.Interval(interval))
-}
+func LoadModel(context.Context) (Model, error) { return readModel(*modelFile) }
 
 // readModel reads and checks the model at path. A writer should write
 // another file and rename it over path; one that writes in place may be
