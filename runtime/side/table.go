@@ -172,11 +172,15 @@ func (t *Table[K, V]) Load(ctx context.Context, env runtime.SideEnv) error {
 	began := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, t.cfg.catchUp)
 	defer cancel()
-	// Control records mark the end of transactions: a partition whose last
-	// offsets are one is caught up only once the table has seen it.
-	// Consuming the topic without a group reads every partition from its
-	// start, and the partitions added to it later too.
-	cl, err := kgo.NewClient(append(slices.Clone(env.ClientOpts), kgo.KeepControlRecords(),
+	// A table topic written in transactions (a job's exactly-once Kafka
+	// sink) holds the records of aborted ones too: the table reads
+	// committed records only, up to the last stable offset, as a
+	// read_committed consumer does. Control records mark the end of
+	// transactions: a partition whose last offsets are one is caught up
+	// only once the table has seen it. Consuming the topic without a group
+	// reads every partition from its start, and the partitions added to it
+	// later too.
+	cl, err := kgo.NewClient(append(slices.Clone(env.ClientOpts), kgo.KeepControlRecords(), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeTopics(t.topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 	if err != nil {
 		return fmt.Errorf("table %s: %w", t.name, err)
@@ -290,8 +294,13 @@ func (c *catchUp) String() string {
 	return fmt.Sprintf("read %d of %d records, %d of %d partitions caught up", c.read, c.total, c.parts-len(c.waiting), c.parts)
 }
 
-// watermarks lists the topic's partitions' start and end offsets; a topic
-// that does not exist fails.
+// watermarks lists the topic's partitions' start and last stable offsets
+// (the end offsets of a topic without open transactions): what the table
+// catches up with at start. A topic that does not exist fails. (A
+// partition whose last record below the last stable offset belongs to a
+// transaction that was aborted, and whose abort marker comes after the
+// first record of a transaction still open, is caught up only once that
+// transaction ends: read_committed reads no further.)
 func (t *Table[K, V]) watermarks(ctx context.Context, cl *kgo.Client) (map[int32][2]int64, error) {
 	adm := kadm.NewClient(cl)
 	var starts, ends kadm.ListedOffsets
@@ -307,7 +316,7 @@ func (t *Table[K, V]) watermarks(ctx context.Context, cl *kgo.Client) (map[int32
 			err = starts.Error()
 		}
 		if err == nil {
-			if ends, err = adm.ListEndOffsets(ctx, t.topic); err == nil {
+			if ends, err = adm.ListCommittedOffsets(ctx, t.topic); err == nil {
 				err = ends.Error()
 			}
 		}

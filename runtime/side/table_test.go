@@ -401,3 +401,63 @@ func TestTableReadsPartitionsAddedLater(t *testing.T) {
 		t.Errorf("Get(b) = %q, %v, Len %d; want the new partition's entry", v, ok, tab.Len())
 	}
 }
+
+// TestTableReadsCommittedTransactionsOnly: a table topic written in
+// transactions (by a job's exactly-once Kafka sink) holds aborted records
+// too. The table applies committed ones only, when it catches up and
+// while it follows the topic; and it catches up although the topic's last
+// record is an abort marker.
+func TestTableReadsCommittedTransactionsOnly(t *testing.T) {
+	addrs, _ := kafkatest.Cluster(t, 1, tableTopic)
+	txn, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.TransactionalID("table-writer"), kgo.DefaultProduceTopic(tableTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	write := func(commit bool, kv ...string) {
+		t.Helper()
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < len(kv); i += 2 {
+			if err := txn.ProduceSync(ctx, &kgo.Record{Key: []byte(kv[i]), Value: []byte(kv[i+1])}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := txn.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(true, "a", "1", "b", "1")
+	write(false, "a", "aborted", "c", "aborted")
+
+	tab := newStringTable()
+	if err := tab.Load(ctx, env(addrs, nil)); err != nil {
+		t.Fatal(err)
+	}
+	tab.Swap()
+	if v, _ := tab.Get("a"); v != "1" || tab.Len() != 2 {
+		t.Errorf("after catching up: a=%q, %d entries; want a=1 of the committed transaction, 2 entries", v, tab.Len())
+	}
+	if _, ok := tab.Get("c"); ok {
+		t.Error("c, written only in an aborted transaction, is in the table")
+	}
+
+	write(false, "d", "aborted")
+	write(true, "b", "2")
+	waitPending(t, tab, 1)
+	tab.Swap()
+	if v, _ := tab.Get("b"); v != "2" {
+		t.Errorf("following: b=%q, want 2 of the committed transaction", v)
+	}
+	if _, ok := tab.Get("d"); ok {
+		t.Error("following: d, written only in an aborted transaction, is in the table")
+	}
+	tab.mu.Lock()
+	defer tab.mu.Unlock()
+	if len(tab.pending) != 0 {
+		t.Errorf("pending after the swap: %v", tab.pending)
+	}
+}
