@@ -10,24 +10,11 @@ import (
 // decodeSideValues decodes values: the job's values loaded by a function
 // of the user's beside the generated code (runtime/side.Value).
 func (d *decoder) decodeSideValues(n ast.Node, p string, s *Spec) {
-	items, ok := d.list(n, p)
-	if !ok {
-		return
-	}
-	names := map[string]Pos{}
-	for i, it := range items {
-		v, ok := d.decodeSideValue(i, it)
-		if !ok {
-			continue
-		}
-		if v.Name != "" {
-			if prev, dup := names[v.Name]; dup {
-				d.errorf(v.Pos, "duplicate value name %q (first defined at line %d); value names must be unique", v.Name, prev.Line)
-			} else {
-				names[v.Name] = v.Pos
-			}
-		}
-		s.Values = append(s.Values, v)
+	if items, ok := d.list(n, p); ok {
+		s.Values = decodeNamed(d, items, "value", func(i int, n ast.Node) (Value, string, Pos, bool) {
+			v, ok := d.decodeSideValue(i, n)
+			return v, v.Name, v.Pos, ok
+		})
 	}
 }
 

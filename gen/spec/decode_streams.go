@@ -23,21 +23,32 @@ func (d *decoder) decodeStreams(n ast.Node, p string, s *Spec) {
 		d.errorf(d.posOf(n), "streams: at least one stream is required")
 		return
 	}
+	s.Streams = decodeNamed(d, items, "stream", func(i int, n ast.Node) (Stream, string, Pos, bool) {
+		st, namePos, ok := d.decodeStream(i, n)
+		return st, st.Name, namePos, ok
+	})
+}
+
+// decodeNamed decodes the items of a list of named entries (streams,
+// tables, values) with one, reporting a name given twice at the second.
+func decodeNamed[T any](d *decoder, items []ast.Node, kind string, one func(i int, n ast.Node) (v T, name string, at Pos, ok bool)) []T {
+	var out []T
 	names := map[string]Pos{}
 	for i, it := range items {
-		st, namePos, ok := d.decodeStream(i, it)
+		v, name, at, ok := one(i, it)
 		if !ok {
 			continue
 		}
-		if st.Name != "" {
-			if prev, dup := names[st.Name]; dup {
-				d.errorf(namePos, "duplicate stream name %q (first defined at line %d); stream names must be unique", st.Name, prev.Line)
+		if name != "" {
+			if prev, dup := names[name]; dup {
+				d.errorf(at, "duplicate %s name %q (first defined at line %d); %s names must be unique", kind, name, prev.Line, kind)
 			} else {
-				names[st.Name] = namePos
+				names[name] = at
 			}
 		}
-		s.Streams = append(s.Streams, st)
+		out = append(out, v)
 	}
+	return out
 }
 
 // decodeStream returns the stream and the position of its name.

@@ -9,24 +9,11 @@ import (
 // decodeTables decodes tables: the job's lookup tables, each read from a
 // compacted topic by every replica (runtime/side.Table).
 func (d *decoder) decodeTables(n ast.Node, p string, s *Spec) {
-	items, ok := d.list(n, p)
-	if !ok {
-		return
-	}
-	names := map[string]Pos{}
-	for i, it := range items {
-		t, ok := d.decodeTable(i, it)
-		if !ok {
-			continue
-		}
-		if t.Name != "" {
-			if prev, dup := names[t.Name]; dup {
-				d.errorf(t.Pos, "duplicate table name %q (first defined at line %d); table names must be unique", t.Name, prev.Line)
-			} else {
-				names[t.Name] = t.Pos
-			}
-		}
-		s.Tables = append(s.Tables, t)
+	if items, ok := d.list(n, p); ok {
+		s.Tables = decodeNamed(d, items, "table", func(i int, n ast.Node) (Table, string, Pos, bool) {
+			t, ok := d.decodeTable(i, n)
+			return t, t.Name, t.Pos, ok
+		})
 	}
 }
 
