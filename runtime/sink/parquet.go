@@ -451,8 +451,10 @@ func newParquetEncoder[T any, PT codec.RecordPtr[T]](l *pqLayout, out io.Writer,
 		parquet.KeyValueMetadata("avro.schema", PT(new(T)).AvroSchema()),
 		parquet.KeyValueMetadata("streamgen.topic", r.Topic),
 		parquet.KeyValueMetadata("streamgen.partition", strconv.Itoa(int(r.Partition))),
-		parquet.KeyValueMetadata("streamgen.from_offset", strconv.FormatInt(r.FromOffset, 10)),
-		parquet.KeyValueMetadata("streamgen.until_offset", strconv.FormatInt(r.UntilOffset, 10)))
+		parquet.KeyValueMetadata("streamgen.from_offset", strconv.FormatInt(r.FromOffset, 10)))
+	if r.UntilOffset > r.FromOffset { // a rolling file's end is not known when it opens
+		w.SetKeyValueMetadata("streamgen.until_offset", strconv.FormatInt(r.UntilOffset, 10))
+	}
 	return &parquetEncoder[T, PT]{w: w, sh: shredder{l: l}}
 }
 
@@ -462,6 +464,10 @@ func (e *parquetEncoder[T, PT]) write(v any) error {
 		return err
 	}
 	e.buf = b
+	return e.writeAvro(b)
+}
+
+func (e *parquetEncoder[T, PT]) writeAvro(b []byte) error {
 	row, err := e.sh.shred(b)
 	if err != nil {
 		return err
@@ -471,3 +477,9 @@ func (e *parquetEncoder[T, PT]) write(v any) error {
 }
 
 func (e *parquetEncoder[T, PT]) close() error { return e.w.Close() }
+
+// setUntil records the end of a rolling file, known only when it closes,
+// in the footer's metadata.
+func (e *parquetEncoder[T, PT]) setUntil(until int64) {
+	e.w.SetKeyValueMetadata("streamgen.until_offset", strconv.FormatInt(until, 10))
+}
