@@ -334,9 +334,13 @@ func (c *blobSink) rollStore(ctx context.Context, b runtime.StoredBatch) error {
 		return cmp.Or(cmp.Compare(a.r.Topic, b.r.Topic), cmp.Compare(a.r.Partition, b.r.Partition))
 	})
 	now := c.cfg.now()
+	defer c.updateStats(now)
 	for _, s := range slots {
 		p := c.rolls[s.r.TopicPartition()]
 		if err := c.appendSlot(p, s, now); err != nil {
+			if _, cerr := c.readRollClaim(ctx, p.tp, p.seq+1); cerr == nil {
+				return c.fenced(ctx, p, p.seq+1, b) // the new owner removed its staged objects
+			}
 			p.broken = err
 			return err
 		}
@@ -358,7 +362,6 @@ func (c *blobSink) rollStore(ctx context.Context, b runtime.StoredBatch) error {
 			return err
 		}
 	}
-	c.updateStats(now)
 	return nil
 }
 
@@ -526,11 +529,19 @@ func (c *blobSink) publishPart(ctx context.Context, p *rollPart, files []*rollFi
 	pub := map[*rollFile]bool{}
 	for _, f := range files {
 		pub[f] = true
-		if err := c.finishFile(f); err != nil {
-			return err
+		err := c.finishFile(f)
+		if err == nil {
+			if err = c.objects.durable(ctx, f.staged); err != nil {
+				err = fmt.Errorf("blob sink: %s: %w", f.staged, err)
+			}
 		}
-		if err := c.objects.durable(ctx, f.staged); err != nil {
-			return fmt.Errorf("blob sink: %s: %w", f.staged, err)
+		if err != nil {
+			// A new owner's Load removes the staged objects of the
+			// instance it took the partition from: say so.
+			if _, cerr := c.readRollClaim(ctx, p.tp, p.seq+1); cerr == nil {
+				return c.fenced(ctx, p, p.seq+1, b)
+			}
+			return err
 		}
 	}
 	open := map[string]*rollFile{}
@@ -569,20 +580,7 @@ func (c *blobSink) publishPart(ctx context.Context, p *rollPart, files []*rollFi
 	if !won {
 		// Another instance took the partition (a takeover claim) or
 		// published into it: this one owns it no more.
-		stored := int64(-1)
-		if held, err := c.readRollClaim(ctx, p.tp, rec.Seq); err == nil {
-			stored = held.Restart
-		}
-		r := runtime.OffsetRange{Topic: p.tp.Topic, Partition: p.tp.Partition, FromOffset: restart, UntilOffset: p.handled}
-		for _, br := range b.Ranges {
-			if br.TopicPartition() == p.tp {
-				r = br
-			}
-		}
-		_ = c.discardPart(ctx, p)
-		delete(c.rolls, p.tp)
-		return &runtime.FencedError{Range: r, Stored: stored, Store: "blob sink",
-			Why: fmt.Sprintf("topic %s partition %d: claim %d of its chain was made by another instance, which owns the partition now; none of this instance's open files of it were published", p.tp.Topic, p.tp.Partition, rec.Seq)}
+		return c.fenced(ctx, p, rec.Seq, b)
 	}
 	p.seq, p.restart, p.marks = rec.Seq, rec.Restart, marks
 	p.closed = nil
@@ -601,6 +599,24 @@ func (c *blobSink) publishPart(ctx context.Context, p *rollPart, files []*rollFi
 		_ = c.bucket.Delete(ctx, o.Staged)
 	}
 	return nil
+}
+
+// fenced drops p, whose claim seq another instance made, and says so.
+func (c *blobSink) fenced(ctx context.Context, p *rollPart, seq int64, b runtime.StoredBatch) error {
+	stored := int64(-1)
+	if held, err := c.readRollClaim(ctx, p.tp, seq); err == nil {
+		stored = held.Restart
+	}
+	r := runtime.OffsetRange{Topic: p.tp.Topic, Partition: p.tp.Partition, FromOffset: p.restart, UntilOffset: p.handled}
+	for _, br := range b.Ranges {
+		if br.TopicPartition() == p.tp {
+			r = br
+		}
+	}
+	_ = c.discardPart(ctx, p)
+	delete(c.rolls, p.tp)
+	return &runtime.FencedError{Range: r, Stored: stored, Store: "blob sink",
+		Why: fmt.Sprintf("topic %s partition %d: claim %d of its chain was made by another instance, which owns the partition now; none of this instance's open files of it were published", p.tp.Topic, p.tp.Partition, seq)}
 }
 
 func (c *blobSink) readRollClaim(ctx context.Context, tp runtime.TopicPartition, seq int64) (rollClaim, error) {
