@@ -45,10 +45,17 @@ func PartitionByTime(field string, g Granularity) BlobOpt {
 }
 
 // BlobSettings are the options of the spec's blob sink settings:
-// sink.format ("avro", "parquet"; "" is avro) and sink.partitionBy, each
-// level FIELD, FIELD:day or FIELD:hour. The generated Run calls it.
-func BlobSettings(format string, partitionBy []string) ([]BlobOpt, error) {
+// sink.format ("avro", "parquet"; "" is avro), sink.partitionBy, each
+// level FIELD, FIELD:day or FIELD:hour, and the sink.roll limits (all
+// zero: a file per batch; see BlobRoll). The generated Run calls it.
+func BlobSettings(format string, partitionBy []string, roll RollLimits) ([]BlobOpt, error) {
 	opts := []BlobOpt{BlobFormat(FormatAvro)}
+	if roll != (RollLimits{}) {
+		if roll.MaxRecords < 0 || roll.MaxBytes < 0 || roll.MaxOpen < 0 || roll.Lateness < 0 || roll.MaxOpenFiles < 0 {
+			return nil, fmt.Errorf("blob sink: negative rolling limits %+v", roll)
+		}
+		opts = append(opts, BlobRoll(roll))
+	}
 	switch Format(format) {
 	case "", FormatAvro:
 	case FormatParquet:
