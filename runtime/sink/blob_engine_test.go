@@ -2,9 +2,12 @@ package sink
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
 	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/metrics"
 )
 
 // runBlobETL runs the warehouse ETL, exactly-once into s, until every
@@ -152,10 +156,11 @@ func TestETLFencedIntoBlob(t *testing.T) {
 // writing each record's value with its offset, until done holds for the
 // offsets a new owner would restart from (read without taking the
 // partitions over), then stops it gracefully, its open files unpublished.
-// Each poll advances clock, so files reach MaxOpen as batches go by. A
+// Each poll advances clock by tick, so files reach MaxOpen as batches go
+// by. A
 // partition task whose batch holds failAt fails once after writing, so
 // the engine retries it within the batch (DiscardPartition).
-func runRollETL(t *testing.T, addrs []string, s *blobImpressions, clock *fakeClock, tps []runtime.TopicPartition, done func(restart map[runtime.TopicPartition]int64) bool, failAt int64) (retried bool) {
+func runRollETL(t *testing.T, addrs []string, s *blobImpressions, clock *fakeClock, tick time.Duration, tps []runtime.TopicPartition, done func(restart map[runtime.TopicPartition]int64) bool, failAt int64) (retried bool) {
 	t.Helper()
 	e, err := runtime.New(runtime.Group("etl"), runtime.WithSemantics(runtime.ExactlyOnce), runtime.WithOffsetStore(s),
 		runtime.Brokers(addrs...), runtime.BatchInterval(40*time.Millisecond), runtime.MaxRatePerPartition(400))
@@ -208,7 +213,7 @@ func runRollETL(t *testing.T, addrs []string, s *blobImpressions, clock *fakeClo
 		if time.Now().After(deadline) {
 			t.Fatalf("the sink's restart offsets are %v, not done", offs)
 		}
-		clock.Advance(10 * time.Second)
+		clock.Advance(tick)
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err := e.Stop(context.Background()); err != nil {
@@ -223,12 +228,14 @@ func runRollETL(t *testing.T, addrs []string, s *blobImpressions, clock *fakeClo
 }
 
 // TestETLExactlyOnceIntoRollingBlob: the warehouse ETL copies a topic
-// into a rolling blob sink partitioned by country (every third record
-// DE), so that a partition's restart offset lies below what its FR files
-// published. Through a retried task, a graceful stop with files open
-// (unpublished, read again by the next run, which drops what published
-// files hold) and an instance killed with a batch written and files
-// open, every offset ends up in exactly one published object.
+// into a rolling blob sink partitioned by country, every tenth record DE:
+// FR's files fill and are published while DE's first file stays open, so
+// each partition's restart offset stays 0, below FR's watermark. Through
+// a retried task, a graceful stop with files open (unpublished, read
+// again by the next run, which drops what FR's published files hold) and
+// an instance killed with a batch written and files open, then a run
+// whose files all reach MaxOpen, every offset ends up in exactly one
+// published object.
 func TestETLExactlyOnceIntoRollingBlob(t *testing.T) {
 	const parts = 3
 	c, cl := kafkaCluster(t, parts)
@@ -248,7 +255,10 @@ func TestETLExactlyOnceIntoRollingBlob(t *testing.T) {
 		var rs []*kgo.Record
 		for p := range int32(parts) {
 			for range n {
-				v := country(next[p])
+				v := impression(next[p])
+				if next[p]%10 == 0 {
+					v.Geo.Country = "DE"
+				}
 				b, err := v.AppendAvro(nil)
 				if err != nil {
 					t.Fatal(err)
@@ -273,15 +283,16 @@ func TestETLExactlyOnceIntoRollingBlob(t *testing.T) {
 		}
 	}
 
+	published := func(s *blobImpressions, n int64) func(map[runtime.TopicPartition]int64) bool {
+		return func(map[runtime.TopicPartition]int64) bool { return s.OpenFiles().Published >= n }
+	}
+
 	produce(120)
 	s1 := open()
-	// Stop with part published and files open: the restart offsets are
-	// past 40, not yet at 120.
-	if !runRollETL(t, c.ListenAddrs(), s1, clock, tps, reached(40), 7) {
+	// 108 FR values a partition: three files each published; DE's 12
+	// stay open, so the restart offsets stay 0.
+	if !runRollETL(t, c.ListenAddrs(), s1, clock, 0, tps, published(s1, 3*parts), 7) {
 		t.Error("no task failed; the retry went untested")
-	}
-	if st := s1.RollStats(); st.Published == 0 {
-		t.Errorf("RollStats = %+v, want published files", st)
 	}
 	if err := s1.Close(); err != nil {
 		t.Fatal(err)
@@ -289,14 +300,19 @@ func TestETLExactlyOnceIntoRollingBlob(t *testing.T) {
 
 	produce(90)
 	s2 := open()
-	runRollETL(t, c.ListenAddrs(), s2, clock, tps, reached(150), -1)
+	// Read again from 0: FR's 90 values below its watermark dropped,
+	// then three more files of FR each.
+	runRollETL(t, c.ListenAddrs(), s2, clock, 0, tps, published(s2, 3*parts), -1)
+	if st := s2.OpenFiles(); st.Dropped != 90*parts {
+		t.Errorf("OpenFiles = %+v, want the 90 FR values of each partition that s1 published dropped", st)
+	}
 	// The second instance dies with files open and a batch written.
-	r := runtime.OffsetRange{Topic: etlTopic, Partition: 0, FromOffset: next[0], UntilOffset: next[0]}
-	writeRoll(t, s2, runtime.StoredBatch{ID: 99, Ranges: []runtime.OffsetRange{r}}, country)
-	dropped := s2.RollStats().Dropped
+	r := runtime.OffsetRange{Topic: etlTopic, Partition: 0, FromOffset: 0, UntilOffset: 5}
+	writeRoll(t, s2, runtime.StoredBatch{ID: 99, Ranges: []runtime.OffsetRange{r}}, plain)
+	dropped := s2.OpenFiles().Dropped
 
 	s3 := open()
-	runRollETL(t, c.ListenAddrs(), s3, clock, tps, reached(next[0]), -1)
+	runRollETL(t, c.ListenAddrs(), s3, clock, 10*time.Second, tps, reached(next[0]), -1)
 	if err := s3.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -305,11 +321,94 @@ func TestETLExactlyOnceIntoRollingBlob(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkOffsetsOnce(t, bucket, etlTopic, next)
-	if dropped+s3.RollStats().Dropped == 0 {
+	if dropped+s3.OpenFiles().Dropped == 0 {
 		t.Error("no restart dropped a value a published file held; the watermarks went untested")
 	}
 	loadBlob(t, open(), tps...)
 	if st := stagedObjects(t, bucket); len(st) != 0 {
 		t.Errorf("staged objects left: %v", st)
+	}
+}
+
+// TestStatusShowsBlobOpenFiles: with a rolling blob sink as the offset
+// store, Snapshot, the status page, status.json and /metrics show its
+// open files, their bytes and the oldest one's age.
+func TestStatusShowsBlobOpenFiles(t *testing.T) {
+	const parts = 3
+	c, cl := kafkaCluster(t, parts)
+	produceImpressions(t, cl, parts, map[int32]int64{}, 10)
+	bucket := memblob.OpenBucket(nil)
+	defer bucket.Close()
+	clock := newFakeClock()
+	s, err := NewBlob[alltypes.Impression](bucket, BlobRoll(RollLimits{MaxRecords: 1000}), blobClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	met := metrics.New("etl")
+	st := runtime.NewStatus("etl")
+	e, err := runtime.New(append(met.Options(), runtime.Group("etl"), runtime.WithSemantics(runtime.ExactlyOnce), runtime.WithOffsetStore(s),
+		runtime.Brokers(c.ListenAddrs()...), runtime.BatchInterval(20*time.Millisecond), st.Attach())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := runtime.NewStreamInto[struct{}](e, "impressions", runtime.Subscribe(etlTopic), nil, runtime.RawAvroInto[alltypes.Impression]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error { return WriteBlob(ctx, s, stream.Batch(bs)) })
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for of := e.Snapshot().OpenFiles; of == nil || of.Files < parts; of = e.Snapshot().OpenFiles {
+		if time.Now().After(deadline) {
+			t.Fatalf("Snapshot().OpenFiles = %+v, want %d files open", of, parts)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	clock.Advance(90 * time.Second)
+	of := e.Snapshot().OpenFiles
+	if of.Bytes == 0 || of.Oldest != 90*time.Second || of.Published != 0 {
+		t.Errorf("Snapshot().OpenFiles = %+v, want bytes, 90s old, nothing published", *of)
+	}
+	get := func(path string) string {
+		rec := httptest.NewRecorder()
+		st.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec.Body.String()
+	}
+	if page := get("/"); !strings.Contains(page, `<table id="open-files">`) || !strings.Contains(page, "<td>3</td>") {
+		t.Errorf("the status page does not show the open files:\n%s", page)
+	}
+	var js struct {
+		OpenFiles *struct {
+			Files    int
+			Bytes    int64
+			OldestMs float64
+		}
+	}
+	if err := json.Unmarshal([]byte(get("/status.json")), &js); err != nil {
+		t.Fatal(err)
+	}
+	if js.OpenFiles == nil || js.OpenFiles.Files != parts || js.OpenFiles.Bytes == 0 || js.OpenFiles.OldestMs != 90_000 {
+		t.Errorf("status.json openFiles = %+v", js.OpenFiles)
+	}
+	text := get("/metrics")
+	for _, want := range []string{
+		`streamgen_blob_open_files{job="etl"} 3`,
+		`streamgen_blob_oldest_open_seconds{job="etl"} 90`,
+		`streamgen_blob_open_bytes{job="etl"} `,
+		`streamgen_blob_published_files_total{job="etl"} 0`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

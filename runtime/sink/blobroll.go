@@ -124,6 +124,11 @@ type rollPart struct {
 	files   map[string]*rollFile
 	closed  []*rollFile // full files, finished, to publish in this Store
 	broken  error
+	// seen: a batch has had the partition since Load. A batch cut
+	// between Load and the consumer adding the partition lacks it
+	// without its being revoked; once seen, a batch without it means it
+	// was.
+	seen bool
 }
 
 // rollFile is one open file: a staged object being uploaded.
@@ -240,7 +245,9 @@ func (c *blobSink) rollBegin(ctx context.Context, b runtime.StoredBatch) error {
 	// A partition the batch does not have was revoked: its open files
 	// are not published; its next owner reads them again.
 	for tp, p := range c.rolls {
-		if !owned[tp] {
+		if owned[tp] {
+			p.seen = true
+		} else if p.seen {
 			errs = append(errs, c.discardPart(ctx, p))
 			delete(c.rolls, tp)
 		}
@@ -768,35 +775,21 @@ func (c *blobSink) peekRestart(ctx context.Context, tp runtime.TopicPartition) (
 	return last.Restart, true, nil
 }
 
-// RollStats are a rolling sink's open files, for the status page and
-// /metrics.
-type RollStats struct {
-	// OpenFiles and OpenBytes are the files open (not yet published) and
-	// the Avro binary size of their values.
-	OpenFiles int
-	OpenBytes int64
-	// OldestOpen is how long the oldest open file has been open.
-	OldestOpen time.Duration
-	// Published is the files published since the sink opened; Dropped
-	// the values a restart read again and dropped, being published.
-	Published, Dropped int64
-}
-
 type rollCounters struct {
 	mu                 sync.Mutex
-	snap               RollStats
+	snap               runtime.OpenFiles
 	oldest             time.Time
 	published, dropped atomic.Int64
 }
 
 // updateStats snapshots the open files; called with rollMu held.
 func (c *blobSink) updateStats(now time.Time) {
-	var st RollStats
+	var st runtime.OpenFiles
 	var oldest time.Time
 	for _, p := range c.rolls {
 		for _, f := range p.files {
-			st.OpenFiles++
-			st.OpenBytes += f.bytes
+			st.Files++
+			st.Bytes += f.bytes
 			if oldest.IsZero() || f.opened.Before(oldest) {
 				oldest = f.opened
 			}
@@ -807,15 +800,16 @@ func (c *blobSink) updateStats(now time.Time) {
 	c.stats.mu.Unlock()
 }
 
-// RollStats reports the sink's open files (all zero when it does not
-// roll).
-func (s *Blob[T, PT]) RollStats() RollStats {
+// OpenFiles reports the files the sink keeps open across batches, for
+// the status page and /metrics (runtime.OpenFilesReporter); all zero
+// when it does not roll.
+func (s *Blob[T, PT]) OpenFiles() runtime.OpenFiles {
 	c := s.core
 	c.stats.mu.Lock()
 	st, oldest := c.stats.snap, c.stats.oldest
 	c.stats.mu.Unlock()
 	if !oldest.IsZero() {
-		st.OldestOpen = max(c.cfg.now().Sub(oldest), 0)
+		st.Oldest = max(c.cfg.now().Sub(oldest), 0)
 	}
 	st.Published, st.Dropped = c.stats.published.Load(), c.stats.dropped.Load()
 	return st

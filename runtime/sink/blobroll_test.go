@@ -193,9 +193,9 @@ func TestBlobRollMaxRecords(t *testing.T) {
 				}
 			}
 			checkEveryOffsetOnce(t, s.Bucket(), "imps", map[int32]int64{0: 100})
-			st := s.RollStats()
-			if st.OpenFiles != 0 || st.Published != 4 {
-				t.Errorf("RollStats = %+v, want nothing open and 4 published", st)
+			st := s.OpenFiles()
+			if st.Files != 0 || st.Published != 4 {
+				t.Errorf("OpenFiles = %+v, want nothing open and 4 published", st)
 			}
 		})
 	}
@@ -223,8 +223,8 @@ func TestBlobRollMaxBytes(t *testing.T) {
 			if len(keys) != 2 {
 				t.Fatalf("published %v, want 2 files of 12 values", keys)
 			}
-			if st := s.RollStats(); st.OpenFiles != 1 || st.OpenBytes == 0 {
-				t.Errorf("RollStats = %+v, want the last values open", st)
+			if st := s.OpenFiles(); st.Files != 1 || st.Bytes == 0 {
+				t.Errorf("OpenFiles = %+v, want the last values open", st)
 			}
 			if got := peek(t, s, tp); got != 24 {
 				t.Errorf("restart %d, want 24", got)
@@ -289,8 +289,8 @@ func TestBlobRollMaxOpen(t *testing.T) {
 			mustStoreRoll(t, s, 1, plain, rng("imps", 0, 0, 10))
 			clock.Advance(30 * time.Second)
 			mustStoreRoll(t, s, 2, plain, rng("imps", 0, 10, 20))
-			if st := s.RollStats(); st.OpenFiles != 1 || st.OldestOpen != 30*time.Second {
-				t.Errorf("RollStats = %+v, want one file open for 30s", st)
+			if st := s.OpenFiles(); st.Files != 1 || st.Oldest != 30*time.Second {
+				t.Errorf("OpenFiles = %+v, want one file open for 30s", st)
 			}
 			clock.Advance(30 * time.Second)
 			if got := publishedKeys(t, s.Bucket()); len(got) != 0 {
@@ -410,8 +410,8 @@ func TestBlobRollRestartAtEveryStep(t *testing.T) {
 				clock.Advance(time.Hour)
 				mustStoreRoll(t, b, 99, country, rng("imps", 0, 60, 60))
 				checkOffsetsOnce(t, b.Bucket(), "imps", map[int32]int64{0: 60})
-				if st := b.RollStats(); st.Dropped == 0 && start < 30 {
-					t.Errorf("RollStats = %+v: the re-read values of published files were not dropped", st)
+				if st := b.OpenFiles(); st.Dropped == 0 && start < 30 {
+					t.Errorf("OpenFiles = %+v: the re-read values of published files were not dropped", st)
 				}
 				if st := stagedObjects(t, b.Bucket()); len(st) != 0 {
 					t.Errorf("staged objects left: %v", st)
@@ -446,8 +446,8 @@ func TestBlobRollZombieFenced(t *testing.T) {
 			if !errors.As(err, &fe) || !errors.Is(err, runtime.ErrFenced) || fe.Stored != 10 {
 				t.Fatalf("the zombie's Store = %v, want a *FencedError with the partition stored at 10", err)
 			}
-			if st := zombie.RollStats(); st.OpenFiles != 0 {
-				t.Errorf("the fenced zombie keeps %d files open", st.OpenFiles)
+			if st := zombie.OpenFiles(); st.Files != 0 {
+				t.Errorf("the fenced zombie keeps %d files open", st.Files)
 			}
 			for i, from := int64(0), int64(10); from < 30; i, from = i+1, from+5 {
 				mustStoreRoll(t, owner, 10+i, plain, rng("imps", 0, from, from+5))
@@ -472,7 +472,8 @@ func TestBlobRollZombieFenced(t *testing.T) {
 
 // TestBlobRollRevokeDiscards: a partition the next batch no longer has
 // was revoked: its open files are dropped unpublished, their uploads
-// gone, and its next owner reads them again from the stored restart.
+// gone, and its next owner reads them again from the stored restart. A
+// partition loaded and not yet in any batch is not taken for revoked.
 func TestBlobRollRevokeDiscards(t *testing.T) {
 	for name, open := range rollBackends(t) {
 		t.Run(name, func(t *testing.T) {
@@ -481,18 +482,26 @@ func TestBlobRollRevokeDiscards(t *testing.T) {
 			a := open(t, opts...)
 			loadBlob(t, a, tp0, tp1)
 			mustStoreRoll(t, a, 1, plain, rng("imps", 0, 0, 5), rng("imps", 1, 0, 13))
-			if st := a.RollStats(); st.OpenFiles != 2 {
-				t.Fatalf("RollStats = %+v, want 2 files open", st)
+			if st := a.OpenFiles(); st.Files != 2 {
+				t.Fatalf("OpenFiles = %+v, want 2 files open", st)
 			}
 			mustStoreRoll(t, a, 2, plain, rng("imps", 0, 5, 7)) // partition 1 revoked
-			if st := a.RollStats(); st.OpenFiles != 1 {
-				t.Errorf("RollStats = %+v after partition 1's revocation, want 1 file open", st)
+			if st := a.OpenFiles(); st.Files != 1 {
+				t.Errorf("OpenFiles = %+v after partition 1's revocation, want 1 file open", st)
 			}
 			for _, k := range stagedObjects(t, a.Bucket()) {
 				if strings.Contains(k, "partition=1/") {
 					t.Errorf("partition 1's staged %s left after its revocation", k)
 				}
 			}
+			// A partition loaded but not yet in a batch (the engine cut
+			// one between Load and adding it) was not revoked.
+			tp2 := runtime.TopicPartition{Topic: "imps", Partition: 2}
+			loadBlob(t, a, tp2)
+			mustStoreRoll(t, a, 3, plain, rng("imps", 0, 7, 8))
+			mustStoreRoll(t, a, 4, plain, rng("imps", 0, 8, 9), rng("imps", 2, 0, 12))
+			checkEveryOffsetOnce(t, a.Bucket(), "imps", map[int32]int64{1: 10, 2: 10})
+
 			b := open(t, opts...)
 			if got := loadBlob(t, b, tp1)[tp1]; got != 10 {
 				t.Fatalf("the next owner's Load = %d, want 10", got)
@@ -516,8 +525,8 @@ func TestBlobRollMaxOpenFiles(t *testing.T) {
 			loadBlob(t, s, tps...)
 			mustStoreRoll(t, s, 1, plain, rng("imps", 0, 0, 3), rng("imps", 1, 0, 3), rng("imps", 2, 0, 0), rng("imps", 3, 0, 0))
 			mustStoreRoll(t, s, 2, plain, rng("imps", 0, 3, 4), rng("imps", 1, 3, 4), rng("imps", 2, 0, 3), rng("imps", 3, 0, 3))
-			if st := s.RollStats(); st.OpenFiles != 2 {
-				t.Errorf("RollStats = %+v, want 2 files open", st)
+			if st := s.OpenFiles(); st.Files != 2 {
+				t.Errorf("OpenFiles = %+v, want 2 files open", st)
 			}
 			checkEveryOffsetOnce(t, s.Bucket(), "imps", map[int32]int64{0: 4, 1: 4})
 		})
@@ -570,7 +579,7 @@ func TestBlobRollFilesPerHour(t *testing.T) {
 	}
 	files := len(publishedKeys(t, bk))
 	t.Logf("%d partitions, %d batches of %v over %d hours: %d files published by rolling (a file per batch: %d); %d open",
-		parts, batches, interval, hours, files, parts*batches, s.RollStats().OpenFiles)
+		parts, batches, interval, hours, files, parts*batches, s.OpenFiles().Files)
 	if files != parts*hours {
 		t.Errorf("%d files published, want %d (18 x %d hour buckets)", files, parts*hours, hours)
 	}
