@@ -43,6 +43,7 @@ type blobCfg struct {
 	block       int
 	compression string
 	rowGroup    int64
+	groupBytes  int64
 	partitions  []partLevel
 	upload      int
 	roll        *RollLimits // nil: a batch's objects each
@@ -73,6 +74,13 @@ func ParquetCompression(c string) BlobOpt { return func(cfg *blobCfg) { cfg.comp
 // group, so very small groups make queries slower.
 func ParquetRowGroupRows(n int64) BlobOpt { return func(cfg *blobCfg) { cfg.rowGroup = n } }
 
+// ParquetRowGroupBytes ends a Parquet row group once its values' Avro
+// binary reaches n bytes (default 64 MiB; 0 = rows only), whatever
+// ParquetRowGroupRows says: a rolling sink's open file holds its row
+// group in memory for as long as it is open, so this bounds each open
+// file's memory.
+func ParquetRowGroupBytes(n int64) BlobOpt { return func(cfg *blobCfg) { cfg.groupBytes = n } }
+
 // BlobUploadBufferSize sets the size of the chunks each object is
 // uploaded in (an S3 multipart part, a GCS chunk); 0, the default, is the
 // driver's (5 MiB for S3). Each bucket of each partition in a batch holds
@@ -82,7 +90,12 @@ func BlobUploadBufferSize(n int) BlobOpt { return func(c *blobCfg) { c.upload = 
 // Blob is the warehouse sink on object storage (or a local directory),
 // the generated job's Sink with sink.type blob: as the files sink, every
 // partition of every batch becomes one object (one per Hive partition
-// with PartitionByTime or PartitionByField),
+// with PartitionByTime or PartitionByField) — or, with BlobRoll (the
+// generated job's default, sink.roll.*), a file per Hive partition and
+// Kafka partition stays open across batches until a limit publishes it
+// (see blobroll.go and RollLimits: its claims are a numbered chain that
+// holds each partition's restart offset and per-bucket watermarks; what
+// follows is the per-batch sink's) —
 //
 //	URL/topic=TOPIC/[K=V/...]partition=P/FROM-UNTIL.avro (or .parquet)
 //
@@ -225,7 +238,7 @@ func NewBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, opts ...BlobOpt) (*Bl
 }
 
 func newBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, obj objectStore, opts []BlobOpt) (*Blob[T, PT], error) {
-	cfg := blobCfg{format: FormatAvro, codec: codec.OCFSnappy, block: 1 << 20, compression: "snappy", rowGroup: 1_000_000, now: time.Now}
+	cfg := blobCfg{format: FormatAvro, codec: codec.OCFSnappy, block: 1 << 20, compression: "snappy", rowGroup: 1_000_000, groupBytes: 64 << 20, now: time.Now}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -326,7 +339,8 @@ func (s *Blob[T, PT]) Key(r runtime.OffsetRange, bucket string) string {
 }
 
 // Begin starts a batch: one output per non-empty range. A batch still in
-// flight is discarded.
+// flight is discarded. Rolling, a partition the batch lacks that an
+// earlier batch had was revoked: its open files are dropped unpublished.
 func (s *Blob[T, PT]) Begin(ctx context.Context, b runtime.StoredBatch) error {
 	if s.core.cfg.roll != nil {
 		return s.core.rollBegin(ctx, b)
@@ -340,7 +354,11 @@ func (s *Blob[T, PT]) Begin(ctx context.Context, b runtime.StoredBatch) error {
 // instance holds is fenced (*runtime.FencedError); it and the partitions
 // after it publish nothing, while those claimed before it stay published
 // (each partition's offsets are its own chain, so every partition resumes
-// exactly).
+// exactly). Rolling, Store appends the batch's values to the open files
+// and publishes those a limit makes due, a claim per partition; a
+// failure after it began appending breaks the partition (the job fails
+// and restarts from Load), and a fenced partition's open files are
+// dropped.
 func (s *Blob[T, PT]) Store(ctx context.Context, b runtime.StoredBatch) error {
 	if s.core.cfg.roll != nil {
 		return s.core.rollStore(ctx, b)
@@ -349,6 +367,9 @@ func (s *Blob[T, PT]) Store(ctx context.Context, b runtime.StoredBatch) error {
 }
 
 // Abort discards the batch in flight: its staged objects are removed.
+// Rolling, the batch's values were held in memory: they go, and the open
+// files stay as they were (but those of a partition whose Store failed
+// midway, which are dropped).
 func (s *Blob[T, PT]) Abort(ctx context.Context, b runtime.StoredBatch) error {
 	if s.core.cfg.roll != nil {
 		return s.core.rollAbort(ctx)
@@ -359,7 +380,11 @@ func (s *Blob[T, PT]) Abort(ctx context.Context, b runtime.StoredBatch) error {
 // Load follows each partition's chain of claims to its end, which is the
 // partition's next offset, copying the objects of claims whose instance
 // died before it published them, and removes staged objects that no
-// claim to come can name.
+// claim to come can name. Rolling, the offset is the chain's restart
+// offset (the first offset of the oldest file not published), and Load
+// takes the partition over with a claim of its own, which fences the
+// instance that had it; its open files of a partition it had are
+// dropped. A per-batch sink refuses a partition with a rolling chain.
 func (s *Blob[T, PT]) Load(ctx context.Context, tps []runtime.TopicPartition) (map[runtime.TopicPartition]int64, error) {
 	out := make(map[runtime.TopicPartition]int64, len(tps))
 	for _, tp := range tps {
@@ -383,8 +408,9 @@ func (s *Blob[T, PT]) Load(ctx context.Context, tps []runtime.TopicPartition) (m
 	return out, nil
 }
 
-// Close discards a batch in flight, and closes the bucket if OpenBlob
-// opened it.
+// Close discards a batch in flight, and rolling every open file (not
+// published: the partitions' next owner reads them again), and closes
+// the bucket if OpenBlob opened it.
 func (s *Blob[T, PT]) Close() error {
 	c := s.core
 	c.mu.Lock()

@@ -584,3 +584,42 @@ func TestBlobRollFilesPerHour(t *testing.T) {
 		t.Errorf("%d files published, want %d (18 x %d hour buckets)", files, parts*hours, hours)
 	}
 }
+
+// TestBlobRollParquet: a rolling Parquet file gets the batches' rows,
+// its until offset in the footer, and row groups that end at
+// ParquetRowGroupBytes, which bounds what an open file holds in memory.
+func TestBlobRollParquet(t *testing.T) {
+	bk := memblob.OpenBucket(nil)
+	defer bk.Close()
+	v := impression(0)
+	one, err := v.AppendAvro(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewBlob[alltypes.Impression](bk, BlobFormat(FormatParquet), ParquetRowGroupBytes(int64(10*len(one))),
+		BlobRoll(RollLimits{MaxRecords: 40}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tp := runtime.TopicPartition{Topic: "imps", Partition: 0}
+	loadBlob(t, s, tp)
+	for i := range int64(4) {
+		mustStoreRoll(t, s, i+1, plain, rng("imps", 0, i*10, i*10+10))
+	}
+	key := "topic=imps/partition=0/00000000000000000000-00000000000000000040.parquet"
+	data, err := bk.ReadAll(context.Background(), key)
+	if err != nil {
+		t.Fatalf("reading %s: %v", key, err)
+	}
+	_, rows, f := readParquet(t, data)
+	if len(rows) != 40 || rows[39]["campaign_id"] != int64(39) {
+		t.Errorf("%s holds %d rows, want the 40 offsets in order", key, len(rows))
+	}
+	if u, ok := f.Lookup("streamgen.until_offset"); !ok || u != "40" {
+		t.Errorf("metadata streamgen.until_offset = %q, want 40", u)
+	}
+	if n := len(f.RowGroups()); n < 4 {
+		t.Errorf("%d row groups, want at least 4 of about 10 rows each", n)
+	}
+}

@@ -437,6 +437,9 @@ type parquetEncoder[T any, PT codec.RecordPtr[T]] struct {
 	w   *parquet.Writer
 	sh  shredder
 	buf []byte
+	// group is the Avro size of the row group's values so far; at max
+	// (when set) the group ends.
+	group, max int64
 }
 
 func newParquetEncoder[T any, PT codec.RecordPtr[T]](l *pqLayout, out io.Writer, cfg blobCfg, r runtime.OffsetRange) *parquetEncoder[T, PT] {
@@ -455,7 +458,7 @@ func newParquetEncoder[T any, PT codec.RecordPtr[T]](l *pqLayout, out io.Writer,
 	if r.UntilOffset > r.FromOffset { // a rolling file's end is not known when it opens
 		w.SetKeyValueMetadata("streamgen.until_offset", strconv.FormatInt(r.UntilOffset, 10))
 	}
-	return &parquetEncoder[T, PT]{w: w, sh: shredder{l: l}}
+	return &parquetEncoder[T, PT]{w: w, sh: shredder{l: l}, max: cfg.groupBytes}
 }
 
 func (e *parquetEncoder[T, PT]) write(v any) error {
@@ -472,8 +475,14 @@ func (e *parquetEncoder[T, PT]) writeAvro(b []byte) error {
 	if err != nil {
 		return err
 	}
-	_, err = e.w.WriteRows([]parquet.Row{row})
-	return err
+	if _, err = e.w.WriteRows([]parquet.Row{row}); err != nil {
+		return err
+	}
+	if e.group += int64(len(b)); e.max > 0 && e.group >= e.max {
+		e.group = 0
+		return e.w.Flush()
+	}
+	return nil
 }
 
 func (e *parquetEncoder[T, PT]) close() error { return e.w.Close() }
