@@ -40,7 +40,12 @@ import (
 type OffsetStore interface {
 	// Load returns the stored next offset of each of tps that has one;
 	// a partition missing from the map has none. An error fails the
-	// assignment: the job never guesses a start.
+	// assignment: the job never guesses a start. It may be before the
+	// end of the last batch stored: a store that keeps output open
+	// across batches (the rolling blob sink) returns the start of what
+	// it has not published, and itself drops the output of records read
+	// again that it had published; the engine's part is unchanged (it
+	// reads on from Load, and in memory from each stored batch's end).
 	Load(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error)
 	// Store records a finished batch: each range's UntilOffset becomes its
 	// partition's next offset. Each partition's range is stored all or

@@ -237,6 +237,7 @@ func (c *blobSink) rowOf(v any) (string, []byte, time.Time, time.Time, error) {
 func (c *blobSink) rollBegin(ctx context.Context, b runtime.StoredBatch) error {
 	c.rollMu.Lock()
 	defer c.rollMu.Unlock()
+	defer c.updateStats(c.cfg.now())
 	owned := map[runtime.TopicPartition]bool{}
 	for _, r := range b.Ranges {
 		owned[r.TopicPartition()] = true
@@ -290,6 +291,7 @@ func overSlots(slots map[runtime.TopicPartition]*rollSlot) {
 func (c *blobSink) rollAbort(ctx context.Context) error {
 	c.rollMu.Lock()
 	defer c.rollMu.Unlock()
+	defer c.updateStats(c.cfg.now())
 	c.mu.Lock()
 	cur := c.rcur
 	c.rcur = nil

@@ -623,3 +623,64 @@ func TestBlobRollParquet(t *testing.T) {
 		t.Errorf("%d row groups, want at least 4 of about 10 rows each", n)
 	}
 }
+
+// TestBlobRollBrokenAfterFailedStore: a Store that fails after it began
+// publishing leaves the partition broken: Abort drops its open files,
+// the same instance refuses its next batches until the partition is
+// loaded again, and the restart completes the claim and re-reads only
+// what no published file holds.
+func TestBlobRollBrokenAfterFailedStore(t *testing.T) {
+	for name, open := range rollBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			opts := []BlobOpt{BlobRoll(RollLimits{MaxRecords: 10})}
+			tp := runtime.TopicPartition{Topic: "imps", Partition: 0}
+			s := open(t, opts...)
+			loadBlob(t, s, tp)
+			mustStoreRoll(t, s, 1, plain, rng("imps", 0, 0, 5))
+			objects := s.core.objects
+			s.core.objects = failPublish{objects}
+			if err := storeRoll(t, s, 2, plain, rng("imps", 0, 5, 14)); err == nil {
+				t.Fatal("Store succeeded with its copy failing")
+			}
+			s.core.objects = objects
+			if st := s.OpenFiles(); st.Files != 0 {
+				t.Errorf("OpenFiles = %+v after the failed Store's Abort, want none open", st)
+			}
+			if err := storeRoll(t, s, 3, plain, rng("imps", 0, 14, 16)); err == nil || !strings.Contains(err.Error(), "loaded again") {
+				t.Errorf("the next Store = %v, want it refused until the partition is loaded again", err)
+			}
+			if got := loadBlob(t, s, tp)[tp]; got != 10 {
+				t.Fatalf("Load after the failed Store = %d, want 10", got)
+			}
+			mustStoreRoll(t, s, 4, plain, rng("imps", 0, 10, 20))
+			checkEveryOffsetOnce(t, s.Bucket(), "imps", map[int32]int64{0: 20})
+		})
+	}
+}
+
+// TestBlobRollGoesOnFromPerBatchChain: a job that starts rolling on a
+// bucket a per-batch sink wrote goes on where its chain ends; a
+// per-batch sink then refuses the rolling partition rather than go on
+// from a stale end.
+func TestBlobRollGoesOnFromPerBatchChain(t *testing.T) {
+	for name, open := range rollBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			tp := runtime.TopicPartition{Topic: "imps", Partition: 0}
+			old := open(t)
+			loadBlob(t, old, tp)
+			if err := publishBlob(t, old, 1, rng("imps", 0, 0, 7)); err != nil {
+				t.Fatal(err)
+			}
+			s := open(t, BlobRoll(RollLimits{MaxRecords: 5}))
+			if got := loadBlob(t, s, tp)[tp]; got != 7 {
+				t.Fatalf("the rolling sink's Load = %d, want 7 (the per-batch chain's end)", got)
+			}
+			mustStoreRoll(t, s, 2, plain, rng("imps", 0, 7, 17))
+			checkEveryOffsetOnce(t, s.Bucket(), "imps", map[int32]int64{0: 17})
+			var le *LayoutError
+			if _, err := open(t).Load(context.Background(), []runtime.TopicPartition{tp}); !errors.As(err, &le) {
+				t.Errorf("a per-batch sink's Load of a rolling partition = %v, want a *LayoutError", err)
+			}
+		})
+	}
+}
