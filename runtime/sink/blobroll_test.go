@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -534,16 +535,33 @@ func TestBlobRollMaxOpenFiles(t *testing.T) {
 }
 
 // TestBlobRollFilesPerHour is the figure: 18 partitions read in
-// 5 s batches for three hours, partitioned by the hour of the records'
-// time, with a MaxRecords no hour reaches. Rolling publishes a file per
-// partition per hour bucket (18 x 3), where a file per batch would be
-// 18 x 2,160.
+// 5 s batches for 1, 3 and 6 hours, partitioned by the hour of the
+// records' time, with a MaxRecords no hour reaches. Rolling publishes a
+// file per partition per hour bucket (18 x hours), where a file per
+// batch would be 18 x 720 an hour. go test -v -run FilesPerHour prints
+// the figures.
 func TestBlobRollFilesPerHour(t *testing.T) {
+	for _, hours := range []int64{1, 3, 6} {
+		files, batches := rollFilesFor(t, hours)
+		t.Logf("18 partitions, %d batches of 5s over %d hours: %d files published by rolling (18 x %d hour buckets = %d); a file per batch: %d",
+			batches, hours, files, hours, 18*hours, 18*batches)
+		if files > 18*hours {
+			t.Errorf("%d hours: %d files published, want at most %d (18 x hour buckets)", hours, files, 18*hours)
+		}
+		if files < 18*hours {
+			t.Errorf("%d hours: %d files published, want every hour's %d published once the lateness passed", hours, files, 18*hours)
+		}
+	}
+}
+
+// rollFilesFor runs 18 partitions, 2 records each per 5 s batch, for
+// hours of record time and then the lateness (so the last hour is
+// published too), and counts the files published.
+func rollFilesFor(t *testing.T, hours int64) (files, batches int64) {
 	const (
 		parts    = 18
-		hours    = 3
 		interval = 5 * time.Second
-		perBatch = 2 // records per partition per batch
+		perBatch = 2
 	)
 	clock := newFakeClock()
 	bk := memblob.OpenBucket(nil)
@@ -560,9 +578,7 @@ func TestBlobRollFilesPerHour(t *testing.T) {
 	}
 	loadBlob(t, s, tps...)
 	start := time.Date(2026, 3, 14, 15, 0, 0, 0, time.UTC)
-	batches := int64(hours * time.Hour / interval)
-	// Offset o of every partition is at start + o * interval/perBatch,
-	// then the lateness runs past the last hour so it is published too.
+	batches = hours * int64(time.Hour/interval)
 	val := func(o int64) alltypes.Impression {
 		v := impression(o)
 		v.Timestamp = start.Add(time.Duration(o) * interval / perBatch)
@@ -577,12 +593,17 @@ func TestBlobRollFilesPerHour(t *testing.T) {
 		mustStoreRoll(t, s, i+1, val, rs...)
 		clock.Advance(interval)
 	}
-	files := len(publishedKeys(t, bk))
-	t.Logf("%d partitions, %d batches of %v over %d hours: %d files published by rolling (a file per batch: %d); %d open",
-		parts, batches, interval, hours, files, parts*batches, s.OpenFiles().Files)
-	if files != parts*hours {
-		t.Errorf("%d files published, want %d (18 x %d hour buckets)", files, parts*hours, hours)
+	n := 0
+	it := bk.List(&blob.ListOptions{Prefix: "topic=imps/"})
+	for {
+		if _, err := it.Next(context.Background()); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		n++
 	}
+	return int64(n), batches
 }
 
 // TestBlobRollParquet: a rolling Parquet file gets the batches' rows,
