@@ -311,23 +311,13 @@ func newBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, obj objectStore, opts
 }
 
 type ocfEncoder[T any, PT codec.RecordPtr[T]] struct {
-	w   *codec.OCFWriter[T, PT]
-	tmp *T
+	w *codec.OCFWriter[T, PT]
 }
 
 func (e *ocfEncoder[T, PT]) write(v any) error { return e.w.Write(v.(*T)) }
 func (e *ocfEncoder[T, PT]) close() error      { return e.w.Close() }
 
-func (e *ocfEncoder[T, PT]) writeAvro(b []byte) error {
-	if e.tmp == nil {
-		e.tmp = new(T)
-	}
-	*e.tmp = *new(T)
-	if err := PT(e.tmp).UnmarshalAvro(b); err != nil {
-		return err
-	}
-	return e.w.Write(e.tmp)
-}
+func (e *ocfEncoder[T, PT]) writeAvro(b []byte) error { return e.w.WriteAvro(b) }
 
 // Bucket is the sink's bucket, for reading what it published.
 func (s *Blob[T, PT]) Bucket() *blob.Bucket { return s.core.bucket }
