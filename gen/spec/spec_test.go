@@ -125,7 +125,7 @@ func TestParseFull(t *testing.T) {
 			SinkFormat:               "avro",
 			SinkRollMaxRecords:       1_000_000,
 			SinkRollMaxBytes:         128 << 20,
-			SinkRollMaxOpen:          time.Hour,
+			SinkRollMaxOpen:          90 * time.Minute,
 			SinkRollLateness:         5 * time.Minute,
 			SinkRollMaxOpenFiles:     64,
 			MaxFailures:              3,

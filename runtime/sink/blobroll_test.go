@@ -16,6 +16,7 @@ import (
 
 	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
 	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/config"
 )
 
 // fakeClock is MaxOpen's wall clock in tests: it moves only when told.
@@ -536,7 +537,9 @@ func TestBlobRollMaxOpenFiles(t *testing.T) {
 
 // TestBlobRollFilesPerHour is the figure: 18 partitions read in
 // 5 s batches for 1, 3 and 6 hours, partitioned by the hour of the
-// records' time, with a MaxRecords no hour reaches. Rolling publishes a
+// records' time, with the generated job's default limits (sink.roll.*),
+// the wall clock keeping pace with the records' time and some records 3
+// minutes late. Rolling publishes a
 // file per partition per hour bucket (18 x hours), where a file per
 // batch would be 18 x 720 an hour. go test -v -run FilesPerHour prints
 // the figures.
@@ -566,8 +569,9 @@ func rollFilesFor(t *testing.T, hours int64) (files, batches int64) {
 	clock := newFakeClock()
 	bk := memblob.OpenBucket(nil)
 	defer bk.Close()
-	s, err := NewBlob[alltypes.Impression](bk, PartitionByTime("timestamp", Hour),
-		BlobRoll(RollLimits{MaxRecords: 1_000_000, MaxOpen: 2 * time.Hour, Lateness: 5 * time.Minute, MaxOpenFiles: 64}), blobClock(clock.Now))
+	d := config.Default() // the generated job's limits
+	s, err := NewBlob[alltypes.Impression](bk, PartitionByTime("timestamp", Hour), blobClock(clock.Now),
+		BlobRoll(RollLimits{MaxRecords: d.SinkRollMaxRecords, MaxBytes: d.SinkRollMaxBytes, MaxOpen: d.SinkRollMaxOpen, Lateness: d.SinkRollLateness, MaxOpenFiles: d.SinkRollMaxOpenFiles}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -579,9 +583,14 @@ func rollFilesFor(t *testing.T, hours int64) (files, batches int64) {
 	loadBlob(t, s, tps...)
 	start := time.Date(2026, 3, 14, 15, 0, 0, 0, time.UTC)
 	batches = hours * int64(time.Hour/interval)
+	// Every 100th record is 3 minutes late: those at an hour's start
+	// belong to the hour before, and must join its file.
 	val := func(o int64) alltypes.Impression {
 		v := impression(o)
 		v.Timestamp = start.Add(time.Duration(o) * interval / perBatch)
+		if o%100 == 50 && o > 100 {
+			v.Timestamp = v.Timestamp.Add(-3 * time.Minute)
+		}
 		return v
 	}
 	extra := int64(6 * time.Minute / interval)
