@@ -79,9 +79,10 @@ func emitStreams(f *jen.File, p *model.Package) {
 		if p.Job.Config.SinkType == config.SinkBlob {
 			g.Comment("Sink is the blob sink: write each partition's output with")
 			g.Comment("Sink.Writer(p.OffsetRange()).WriteAt(r.Offset, &v) from its")
-			g.Comment("ForeachPartition task. It publishes one object per partition, batch")
-			g.Comment("and Hive partition after ProcessBatch returns, and its claims of them")
-			g.Comment("are the job's offsets.")
+			g.Comment("ForeachPartition task. It keeps a file per partition and Hive")
+			g.Comment("partition open across batches and publishes it when a sink.roll")
+			g.Comment("limit is reached (all 0: one object per partition, batch and Hive")
+			g.Comment("partition), and its claims of them are the job's offsets.")
 			g.Id("Sink").Op("*").Qual(sinkPkg, "Blob").Types(goType(p.Streams[0].Value), jen.Op("*").Add(goType(p.Streams[0].Value)))
 		}
 		if p.Job.Config.SinkType == config.SinkPostgres {

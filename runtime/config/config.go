@@ -191,7 +191,7 @@ func (j *Job) Unsupported() []*SettingError {
 		}
 	case SinkBlob:
 		if j.Semantics != ExactlyOnce {
-			errs = append(errs, &SettingError{"sink.type", fmt.Sprintf("\"blob\" publishes each partition-batch as objects whose claims are the offsets: it runs with semantics exactly-once, not %q", j.Semantics)})
+			errs = append(errs, &SettingError{"sink.type", fmt.Sprintf("\"blob\" publishes objects whose claims are the offsets: it runs with semantics exactly-once, not %q", j.Semantics)})
 		}
 	}
 	if j.OffsetsStore == StoreBlob && j.SinkType != SinkBlob {

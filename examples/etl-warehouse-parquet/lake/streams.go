@@ -27,9 +27,10 @@ type Batch struct {
 	Impressions *ImpressionsBatch
 	// Sink is the blob sink: write each partition's output with
 	// Sink.Writer(p.OffsetRange()).WriteAt(r.Offset, &v) from its
-	// ForeachPartition task. It publishes one object per partition, batch
-	// and Hive partition after ProcessBatch returns, and its claims of them
-	// are the job's offsets.
+	// ForeachPartition task. It keeps a file per partition and Hive
+	// partition open across batches and publishes it when a sink.roll
+	// limit is reached (all 0: one object per partition, batch and Hive
+	// partition), and its claims of them are the job's offsets.
 	Sink *sgsink.Blob[Impression, *Impression]
 }
 
