@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +30,7 @@ func runBlobETL(t *testing.T, addrs []string, s, watch *blobImpressions, want ma
 		copyAll: func(ctx context.Context, b *runtime.Batch[struct{}, alltypes.Impression]) error {
 			return WriteBlob(ctx, s, b)
 		},
-		writer: func(r runtime.OffsetRange) impressionWriter { return s.Writer(r) },
+		writer: func(r runtime.OffsetRange) writeFunc { return writeOf(s.Writer(r)) },
 	}, want, failAt)
 }
 
@@ -157,74 +156,33 @@ func TestETLFencedIntoBlob(t *testing.T) {
 // offsets a new owner would restart from (read without taking the
 // partitions over), then stops it gracefully, its open files unpublished.
 // Each poll advances clock by tick, so files reach MaxOpen as batches go
-// by. A
-// partition task whose batch holds failAt fails once after writing, so
-// the engine retries it within the batch (DiscardPartition).
+// by; see runETLUntil.
 func runRollETL(t *testing.T, addrs []string, s *blobImpressions, clock *fakeClock, tick time.Duration, tps []runtime.TopicPartition, done func(restart map[runtime.TopicPartition]int64) bool, failAt int64) (retried bool) {
 	t.Helper()
-	e, err := runtime.New(runtime.Group("etl"), runtime.WithSemantics(runtime.ExactlyOnce), runtime.WithOffsetStore(s),
-		runtime.Brokers(addrs...), runtime.BatchInterval(40*time.Millisecond), runtime.MaxRatePerPartition(400))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := runtime.NewStreamInto[struct{}](e, "impressions", runtime.Subscribe(etlTopic), nil, runtime.RawAvroInto[alltypes.Impression]())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	handler := func(ctx context.Context, bs *runtime.JobBatch) error {
-		return st.Batch(bs).ForeachPartition(ctx, func(ctx context.Context, p runtime.Partition[struct{}, alltypes.Impression]) error {
-			w := s.Writer(p.OffsetRange())
-			for rec := range p.Records() {
-				if err := w.WriteAt(rec.Offset, &rec.Value); err != nil {
-					return err
+	return runETLUntil(t, addrs, etlSink{
+		store: s,
+		copyAll: func(ctx context.Context, b *runtime.Batch[struct{}, alltypes.Impression]) error {
+			return WriteBlob(ctx, s, b)
+		},
+		load: func(ctx context.Context, tps []runtime.TopicPartition) (map[runtime.TopicPartition]int64, error) {
+			offs := map[runtime.TopicPartition]int64{}
+			for _, tp := range tps {
+				off, ok, err := s.core.peekRestart(ctx, tp)
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					offs[tp] = off
 				}
 			}
-			r := p.OffsetRange()
-			mu.Lock()
-			defer mu.Unlock()
-			if !retried && r.FromOffset <= failAt && failAt < r.UntilOffset {
-				retried = true
-				return errors.New("the transform failed once, after writing")
-			}
-			return nil
-		})
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- e.Run(context.Background(), handler) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		offs := map[runtime.TopicPartition]int64{}
-		for _, tp := range tps {
-			if off, ok, err := s.core.peekRestart(context.Background(), tp); err != nil {
-				t.Fatal(err)
-			} else if ok {
-				offs[tp] = off
-			}
-		}
-		if done(offs) {
-			break
-		}
-		select {
-		case err := <-errc:
-			t.Fatalf("the job stopped: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the sink's restart offsets are %v, not done", offs)
-		}
-		clock.Advance(tick)
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := e.Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	return retried
+			return offs, nil
+		},
+		writer: func(r runtime.OffsetRange) writeFunc {
+			w := s.Writer(r)
+			return func(offset int64, v *alltypes.Impression) error { return w.WriteAt(offset, v) }
+		},
+		tick: func() { clock.Advance(tick) },
+	}, tps, done, failAt)
 }
 
 // TestETLExactlyOnceIntoRollingBlob: the warehouse ETL copies a topic
@@ -316,11 +274,11 @@ func TestETLExactlyOnceIntoRollingBlob(t *testing.T) {
 	if err := s3.Close(); err != nil {
 		t.Fatal(err)
 	}
-	checkOffsetsOnce(t, bucket, etlTopic, next)
+	checkEveryOffsetOnce(t, bucket, etlTopic, next)
 	if err := s2.Close(); err != nil { // the dead instance's uploads, aborted
 		t.Fatal(err)
 	}
-	checkOffsetsOnce(t, bucket, etlTopic, next)
+	checkEveryOffsetOnce(t, bucket, etlTopic, next)
 	if dropped+s3.OpenFiles().Dropped == 0 {
 		t.Error("no restart dropped a value a published file held; the watermarks went untested")
 	}

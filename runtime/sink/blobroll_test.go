@@ -3,7 +3,6 @@ package sink
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -39,32 +38,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
-}
-
-// rollBackends are blobBackends for rolling sinks: each call of open
-// gives another instance on the same storage, with its options.
-func rollBackends(t *testing.T) map[string]func(t *testing.T, opts ...BlobOpt) *blobImpressions {
-	dir := t.TempDir()
-	mem := memblob.OpenBucket(nil)
-	t.Cleanup(func() { mem.Close() })
-	return map[string]func(t *testing.T, opts ...BlobOpt) *blobImpressions{
-		"file": func(t *testing.T, opts ...BlobOpt) *blobImpressions {
-			s, err := OpenBlob[alltypes.Impression](context.Background(), "file://"+dir, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
-		"mem": func(t *testing.T, opts ...BlobOpt) *blobImpressions {
-			s, err := NewBlob[alltypes.Impression](mem, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
-	}
 }
 
 // rollValue is the value of offset o; val may change it (its time, its
@@ -125,45 +98,6 @@ func publishedKeys(t *testing.T, b *blob.Bucket) []string {
 	return keys
 }
 
-// checkOffsetsOnce is checkEveryOffsetOnce for objects in Hive buckets:
-// across the published objects each partition's offsets 0 to its want
-// are there exactly once, and each object holds offsets its name's
-// FROM-UNTIL covers, in order.
-func checkOffsetsOnce(t *testing.T, b *blob.Bucket, topic string, want map[int32]int64) {
-	t.Helper()
-	seen := map[int32]map[int64]int{}
-	for key, ids := range publishedObjects(t, b) {
-		i := strings.LastIndex(key, "partition=")
-		var p int32
-		var from, until int64
-		if !strings.HasPrefix(key, "topic="+topic+"/") || i < 0 {
-			t.Fatalf("published key %s", key)
-		}
-		if _, err := fmt.Sscanf(key[i:], "partition=%d/%020d-%020d.avro", &p, &from, &until); err != nil {
-			t.Fatalf("published key %s: %v", key, err)
-		}
-		if !slices.IsSorted(ids) || len(ids) == 0 || ids[0] != from || ids[len(ids)-1] != until-1 {
-			t.Errorf("%s holds %v, want offsets from %d to %d", key, ids, from, until)
-		}
-		if seen[p] == nil {
-			seen[p] = map[int64]int{}
-		}
-		for _, id := range ids {
-			seen[p][id]++
-		}
-	}
-	for p, n := range want {
-		for o := int64(0); o < n; o++ {
-			if c := seen[p][o]; c != 1 {
-				t.Errorf("partition %d offset %d is in %d objects, want 1", p, o, c)
-			}
-		}
-		if len(seen[p]) != int(n) {
-			t.Errorf("partition %d: %d offsets published, want %d", p, len(seen[p]), n)
-		}
-	}
-}
-
 func peek(t *testing.T, s *blobImpressions, tp runtime.TopicPartition) int64 {
 	t.Helper()
 	off, ok, err := s.core.peekRestart(context.Background(), tp)
@@ -179,7 +113,7 @@ func peek(t *testing.T, s *blobImpressions, tp runtime.TopicPartition) int64 {
 // TestBlobRollMaxRecords: batches go into one open file, published once
 // it holds MaxRecords; the restart offset is the open file's start.
 func TestBlobRollMaxRecords(t *testing.T) {
-	for name, open := range rollBackends(t) {
+	for name, open := range blobBackends(t) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t, BlobRoll(RollLimits{MaxRecords: 25}))
 			tp := runtime.TopicPartition{Topic: "imps", Partition: 0}
@@ -206,7 +140,7 @@ func TestBlobRollMaxRecords(t *testing.T) {
 // TestBlobRollMaxBytes: a file is published once its values' Avro size
 // reaches MaxBytes.
 func TestBlobRollMaxBytes(t *testing.T) {
-	for name, open := range rollBackends(t) {
+	for name, open := range blobBackends(t) {
 		t.Run(name, func(t *testing.T) {
 			v := impression(0)
 			one, err := v.AppendAvro(nil)
@@ -249,7 +183,7 @@ func hourly(minutes func(o int64) int64) rollValue {
 // published once the partition's records reach the end of its hour plus
 // the lateness; a late record within the lateness joins its hour's file.
 func TestBlobRollTimeBucket(t *testing.T) {
-	for name, open := range rollBackends(t) {
+	for name, open := range blobBackends(t) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t, PartitionByTime("timestamp", Hour), BlobRoll(RollLimits{Lateness: 10 * time.Minute}))
 			tp := runtime.TopicPartition{Topic: "imps", Partition: 0}
@@ -282,7 +216,7 @@ func TestBlobRollTimeBucket(t *testing.T) {
 // TestBlobRollMaxOpen: a file open for MaxOpen by the wall clock is
 // published at the end of the next batch, even an empty one.
 func TestBlobRollMaxOpen(t *testing.T) {
-	for name, open := range rollBackends(t) {
+	for name, open := range blobBackends(t) {
 		t.Run(name, func(t *testing.T) {
 			clock := newFakeClock()
 			s := open(t, BlobRoll(RollLimits{MaxOpen: time.Minute}), blobClock(clock.Now))
@@ -310,7 +244,7 @@ func TestBlobRollMaxOpen(t *testing.T) {
 // TestBlobRollAbortKeepsOpenFile: an aborted batch, and a retried task,
 // leave the open file as it was; the batch read again goes in once.
 func TestBlobRollAbortKeepsOpenFile(t *testing.T) {
-	for name, open := range rollBackends(t) {
+	for name, open := range blobBackends(t) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t, BlobRoll(RollLimits{MaxRecords: 30}))
 			tp := runtime.TopicPartition{Topic: "imps", Partition: 0}
@@ -375,7 +309,7 @@ func country(o int64) alltypes.Impression {
 // file holds dropped on the way.
 func TestBlobRollRestartAtEveryStep(t *testing.T) {
 	for _, step := range []string{"open", "claimed", "published"} {
-		for name, open := range rollBackends(t) {
+		for name, open := range blobBackends(t) {
 			t.Run(step+"/"+name, func(t *testing.T) {
 				clock := newFakeClock()
 				opts := []BlobOpt{PartitionByField("geo.country"), BlobRoll(RollLimits{MaxRecords: 10, MaxOpen: time.Hour}), blobClock(clock.Now)}
@@ -411,7 +345,7 @@ func TestBlobRollRestartAtEveryStep(t *testing.T) {
 				}
 				clock.Advance(time.Hour)
 				mustStoreRoll(t, b, 99, country, rng("imps", 0, 60, 60))
-				checkOffsetsOnce(t, b.Bucket(), "imps", map[int32]int64{0: 60})
+				checkEveryOffsetOnce(t, b.Bucket(), "imps", map[int32]int64{0: 60})
 				if st := b.OpenFiles(); st.Dropped == 0 && start < 30 {
 					t.Errorf("OpenFiles = %+v: the re-read values of published files were not dropped", st)
 				}
@@ -429,7 +363,7 @@ func TestBlobRollRestartAtEveryStep(t *testing.T) {
 // fails with a *runtime.FencedError, and every offset ends up in one
 // object.
 func TestBlobRollZombieFenced(t *testing.T) {
-	for name, open := range rollBackends(t) {
+	for name, open := range blobBackends(t) {
 		t.Run(name, func(t *testing.T) {
 			clock := newFakeClock()
 			opts := []BlobOpt{BlobRoll(RollLimits{MaxRecords: 10, MaxOpen: time.Hour}), blobClock(clock.Now)}
@@ -477,7 +411,7 @@ func TestBlobRollZombieFenced(t *testing.T) {
 // gone, and its next owner reads them again from the stored restart. A
 // partition loaded and not yet in any batch is not taken for revoked.
 func TestBlobRollRevokeDiscards(t *testing.T) {
-	for name, open := range rollBackends(t) {
+	for name, open := range blobBackends(t) {
 		t.Run(name, func(t *testing.T) {
 			opts := []BlobOpt{BlobRoll(RollLimits{MaxRecords: 10})}
 			tp0, tp1 := runtime.TopicPartition{Topic: "imps", Partition: 0}, runtime.TopicPartition{Topic: "imps", Partition: 1}
@@ -517,7 +451,7 @@ func TestBlobRollRevokeDiscards(t *testing.T) {
 // TestBlobRollMaxOpenFiles: past MaxOpenFiles, the oldest files are
 // published at the end of the batch.
 func TestBlobRollMaxOpenFiles(t *testing.T) {
-	for name, open := range rollBackends(t) {
+	for name, open := range blobBackends(t) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t, BlobRoll(RollLimits{MaxRecords: 1000, MaxOpenFiles: 2}))
 			var tps []runtime.TopicPartition
@@ -660,7 +594,7 @@ func TestBlobRollParquet(t *testing.T) {
 // loaded again, and the restart completes the claim and re-reads only
 // what no published file holds.
 func TestBlobRollBrokenAfterFailedStore(t *testing.T) {
-	for name, open := range rollBackends(t) {
+	for name, open := range blobBackends(t) {
 		t.Run(name, func(t *testing.T) {
 			opts := []BlobOpt{BlobRoll(RollLimits{MaxRecords: 10})}
 			tp := runtime.TopicPartition{Topic: "imps", Partition: 0}
@@ -693,7 +627,7 @@ func TestBlobRollBrokenAfterFailedStore(t *testing.T) {
 // per-batch sink then refuses the rolling partition rather than go on
 // from a stale end.
 func TestBlobRollGoesOnFromPerBatchChain(t *testing.T) {
-	for name, open := range rollBackends(t) {
+	for name, open := range blobBackends(t) {
 		t.Run(name, func(t *testing.T) {
 			tp := runtime.TopicPartition{Topic: "imps", Partition: 0}
 			old := open(t)
