@@ -379,3 +379,31 @@ func TestOCFHeaderRoundTrips(t *testing.T) {
 		t.Errorf("hamba reads streamgen.batch %q, want 42", got)
 	}
 }
+
+// TestOCFWriteAvro: values appended as their Avro binary (WriteAvro, the
+// rolling blob sink's path) make the very file Write makes of them.
+func TestOCFWriteAvro(t *testing.T) {
+	recs := ocfImpressions(t, 50)
+	marker := codec.WithOCFSyncMarker([16]byte{1, 2, 3})
+	want := writeOCF(t, recs, marker, codec.WithOCFBlockSize(512))
+	var buf bytes.Buffer
+	w, err := alltypes.NewImpressionOCFWriter(&buf, marker, codec.WithOCFBlockSize(512))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs {
+		b, err := recs[i].AppendAvro(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteAvro(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Error("the file of WriteAvro differs from Write's")
+	}
+}

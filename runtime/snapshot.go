@@ -42,6 +42,10 @@ type Snapshot struct {
 	Commits, CommitFailures int64
 	// SideInputs are the side inputs' states (WithSideInputs).
 	SideInputs []SideHealth
+	// OpenFiles is what the offset store holds open across batches, for
+	// a store that does (OpenFilesReporter: the rolling blob sink); nil
+	// otherwise.
+	OpenFiles *OpenFiles
 	// AbortFailures counts failed batches whose output the store could
 	// not discard (a rollback or a transaction abort that failed; the
 	// batch was read again either way).
@@ -124,6 +128,10 @@ func (e *Engine) Snapshot() Snapshot {
 	}
 	e.mu.Unlock()
 	s.SideInputs = e.sideHealth()
+	if r, ok := e.cfg.store.(OpenFilesReporter); ok {
+		of := r.OpenFiles()
+		s.OpenFiles = &of
+	}
 	for _, c := range consumers {
 		c.mu.Lock()
 		for tp, st := range c.parts {

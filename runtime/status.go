@@ -209,7 +209,15 @@ type (
 		Partitions     []partitionJSON `json:"partitions"`
 		BadRecords     []badJSON       `json:"badRecords"`
 		SideInputs     []sideJSON      `json:"sideInputs"`
+		OpenFiles      *openFilesJSON  `json:"openFiles,omitempty"`
 		Batches        []batchJSON     `json:"batches"`
+	}
+	openFilesJSON struct {
+		Files     int     `json:"files"`
+		Bytes     int64   `json:"bytes"`
+		OldestMs  float64 `json:"oldestMs"`
+		Published int64   `json:"published"`
+		Dropped   int64   `json:"dropped"`
 	}
 	sideJSON struct {
 		Name         string     `json:"name"`
@@ -331,6 +339,9 @@ func (s *Status) statusJSON(snap Snapshot, now time.Time) statusJSON {
 			j.AgeMs = ms(now.Sub(h.LoadedAt))
 		}
 		out.SideInputs = append(out.SideInputs, j)
+	}
+	if of := snap.OpenFiles; of != nil {
+		out.OpenFiles = &openFilesJSON{Files: of.Files, Bytes: of.Bytes, OldestMs: ms(of.Oldest), Published: of.Published, Dropped: of.Dropped}
 	}
 	for _, b := range snap.Batches {
 		out.Batches = append(out.Batches, batchToJSON(b))

@@ -24,6 +24,9 @@ import (
 //	                    before any consumer opens (the Kafka sink)
 //	OutageAware         reports its service's outages (PostgreSQL) to the
 //	                    engine's health, which bounds them
+//	OpenFilesReporter   holds output open across batches (the rolling
+//	                    blob sink): Snapshot, the status page and
+//	                    /metrics show it
 //
 // Errors: a store refusing a stale batch returns a *FencedError (errors.Is
 // ErrFenced); one whose transaction certainly did not commit, for a cause
@@ -37,7 +40,12 @@ import (
 type OffsetStore interface {
 	// Load returns the stored next offset of each of tps that has one;
 	// a partition missing from the map has none. An error fails the
-	// assignment: the job never guesses a start.
+	// assignment: the job never guesses a start. It may be before the
+	// end of the last batch stored: a store that keeps output open
+	// across batches (the rolling blob sink) returns the start of what
+	// it has not published, and itself drops the output of records read
+	// again that it had published; the engine's part is unchanged (it
+	// reads on from Load, and in memory from each stored batch's end).
 	Load(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error)
 	// Store records a finished batch: each range's UntilOffset becomes its
 	// partition's next offset. Each partition's range is stored all or
@@ -198,4 +206,28 @@ func (e *FencedError) Unwrap() []error {
 		return []error{ErrFenced}
 	}
 	return []error{ErrFenced, e.Err}
+}
+
+// OpenFilesReporter is an offset store (a sink) that keeps output files
+// open across batches, publishing them later (the blob sink with
+// rolling). Its Store still commits what it publishes together with the
+// offsets a restart reads from; what it holds open is read again after a
+// restart, so the status page shows how much that is. The engine reads
+// it for every Snapshot: it must be cheap and safe from any goroutine.
+type OpenFilesReporter interface {
+	OpenFiles() OpenFiles
+}
+
+// OpenFiles is what an OpenFilesReporter holds open.
+type OpenFiles struct {
+	// Files and Bytes are the files open and the size of what they hold
+	// (the blob sink's: its values' Avro binary).
+	Files int
+	Bytes int64
+	// Oldest is how long the oldest open file has been open.
+	Oldest time.Duration
+	// Published counts the files published since the store opened;
+	// Dropped the values a restart read again and dropped because a
+	// published file held them.
+	Published, Dropped int64
 }

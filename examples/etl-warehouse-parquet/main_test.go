@@ -52,6 +52,9 @@ func TestParquetWarehouseETL(t *testing.T) {
 		cfg := lake.DefaultConfig()
 		cfg.Brokers, cfg.SinkURL, cfg.StatusAddr = addrs, "file://"+dir, ""
 		cfg.BatchInterval = 50 * time.Millisecond
+		// Files roll across batches; small limits publish them while
+		// the test watches (the defaults keep a file for up to an hour).
+		cfg.SinkRollMaxRecords, cfg.SinkRollMaxOpen = 40, 100*time.Millisecond
 		rctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		errc := make(chan error, 1)

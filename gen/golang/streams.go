@@ -86,9 +86,10 @@ func emitStreams(f *jen.File, p *model.Package) {
 		if p.Job.Config.SinkType == config.SinkBlob {
 			g.Comment("Sink is the blob sink: write each partition's output with")
 			g.Comment("Sink.Writer(p.OffsetRange()).WriteAt(r.Offset, &v) from its")
-			g.Comment("ForeachPartition task. It publishes one object per partition, batch")
-			g.Comment("and Hive partition after ProcessBatch returns, and its claims of them")
-			g.Comment("are the job's offsets.")
+			g.Comment("ForeachPartition task. It keeps a file per partition and Hive")
+			g.Comment("partition open across batches and publishes it when a sink.roll")
+			g.Comment("limit is reached (all 0: one object per partition, batch and Hive")
+			g.Comment("partition), and its claims of them are the job's offsets.")
 			g.Id("Sink").Op("*").Qual(sinkPkg, "Blob").Types(goType(p.FileSink.Value), jen.Op("*").Add(goType(p.FileSink.Value)))
 		}
 		if p.Job.Config.SinkType == config.SinkPostgres {
@@ -140,8 +141,9 @@ func emitPassthrough(f *jen.File, p *model.Package) {
 		f.Comment("copies a topic, exactly once with semantics exactly-once.")
 	} else if p.Job.Config.SinkType == config.SinkBlob {
 		f.Comment("Passthrough is the handler that copies every stream's values, unchanged,")
-		f.Comment("into the blob sink, one object per partition, batch and Hive partition,")
-		f.Comment("each named by the offsets it holds: with it")
+		f.Comment("into the blob sink, one object per partition and Hive partition (rolled")
+		f.Comment("across batches by the sink.roll settings), each named by the offsets it")
+		f.Comment("holds: with it")
 		f.Comment("`func main() { pkg.Main(pkg.Passthrough()) }` is a complete exactly-once")
 		f.Comment("ETL job.")
 	} else {
@@ -365,7 +367,14 @@ func emitStores(g *jen.Group, j config.Job, fs *model.FileSink, ks *model.KafkaS
 	case j.SinkType == config.SinkBlob:
 		g.Comment("The sink keeps the offsets: its claims of the objects it published")
 		g.Comment("are where each partition is.")
-		g.List(jen.Id("blobOpts"), jen.Err()).Op(":=").Qual(sinkPkg, "BlobSettings").Call(jen.Id("cfg").Dot("SinkFormat"), jen.Id("cfg").Dot("SinkPartitionBy"))
+		g.List(jen.Id("blobOpts"), jen.Err()).Op(":=").Qual(sinkPkg, "BlobSettings").Call(jen.Id("cfg").Dot("SinkFormat"), jen.Id("cfg").Dot("SinkPartitionBy"),
+			jen.Qual(sinkPkg, "RollLimits").Values(jen.Dict{
+				jen.Id("MaxRecords"):   jen.Id("cfg").Dot("SinkRollMaxRecords"),
+				jen.Id("MaxBytes"):     jen.Id("cfg").Dot("SinkRollMaxBytes"),
+				jen.Id("MaxOpen"):      jen.Id("cfg").Dot("SinkRollMaxOpen"),
+				jen.Id("Lateness"):     jen.Id("cfg").Dot("SinkRollLateness"),
+				jen.Id("MaxOpenFiles"): jen.Id("cfg").Dot("SinkRollMaxOpenFiles"),
+			}))
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		g.List(jen.Id("out"), jen.Err()).Op(":=").Qual(sinkPkg, "OpenBlob").Types(goType(fs.Value)).Call(jen.Id("ctx"), jen.Id("cfg").Dot("SinkURL"), jen.Id("blobOpts").Op("..."))
 		store = jen.Id("out")

@@ -167,6 +167,7 @@ func TestJobMapsEverySetting(t *testing.T) {
 		"RegistryCA": true, "RegistryCert": true, "RegistryKey": true, "RegistryInsecureSkipVerify": true,
 		"TLSInsecureSkipVerify": true, "OffsetsDir": true, "SinkDir": true, "SinkTopic": true, "SinkTransactionalID": true,
 		"SinkURL": true, "SinkFormat": true, "SinkPartitionBy": true,
+		"SinkRollMaxRecords": true, "SinkRollMaxBytes": true, "SinkRollMaxOpen": true, "SinkRollLateness": true, "SinkRollMaxOpenFiles": true,
 	}
 	job, def := reflect.ValueOf(s.Job), reflect.ValueOf(config.Default())
 	for i := range job.NumField() {

@@ -206,6 +206,11 @@ func (d *decoder) sinkKeys(s *Spec) {
 		{"url", j.SinkURL, `"blob"`, j.SinkType == config.SinkBlob},
 		{"format", j.SinkFormat, `"blob"`, j.SinkType == config.SinkBlob},
 		{"partitionBy", strings.Join(j.SinkPartitionBy, ","), `"blob"`, j.SinkType == config.SinkBlob},
+		{"roll.maxRecords", "", `"blob"`, j.SinkType == config.SinkBlob},
+		{"roll.maxBytes", "", `"blob"`, j.SinkType == config.SinkBlob},
+		{"roll.maxOpen", "", `"blob"`, j.SinkType == config.SinkBlob},
+		{"roll.lateness", "", `"blob"`, j.SinkType == config.SinkBlob},
+		{"roll.maxOpenFiles", "", `"blob"`, j.SinkType == config.SinkBlob},
 	} {
 		if !f.used && d.has("sink."+f.key) && !envsubst.HasRefs(f.val) {
 			d.errorf(d.at("sink."+f.key), "sink.%s is only used with sink.type %s, not %q", f.key, f.types, j.SinkType)

@@ -296,6 +296,22 @@ func (w *OCFWriter[T, PT]) Write(v *T) error {
 	return nil
 }
 
+// WriteAvro is Write for a value given as its Avro binary, written with
+// exactly T's schema (what AppendAvro gives): a writer that held values
+// encoded (the rolling blob sink) appends them without decoding. The
+// bytes are not checked.
+func (w *OCFWriter[T, PT]) WriteAvro(b []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	w.block = append(w.block, b...)
+	w.count++
+	if len(w.block) >= w.blockSize {
+		return w.Flush()
+	}
+	return nil
+}
+
 // Flush writes the current block, if it has records.
 func (w *OCFWriter[T, PT]) Flush() error {
 	if w.err != nil || w.count == 0 {

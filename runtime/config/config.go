@@ -125,6 +125,13 @@ type Job struct {
 	// FIELD, FIELD:day or FIELD:hour each).
 	SinkURL, SinkFormat string
 	SinkPartitionBy     []string
+	// SinkRollMaxRecords, SinkRollMaxBytes, SinkRollMaxOpen,
+	// SinkRollLateness and SinkRollMaxOpenFiles are the blob sink's
+	// rolling limits (sink.roll.*; runtime values): files stay open
+	// across batches until one is reached. All zero: a file per batch.
+	SinkRollMaxRecords, SinkRollMaxBytes int64
+	SinkRollMaxOpen, SinkRollLateness    time.Duration
+	SinkRollMaxOpenFiles                 int
 	// SinkTransactionalID is the Kafka sink's transactional id with
 	// exactly-once (sink.transactionalId; runtime value): one per
 	// instance, kept across its restarts, so that a restarted instance
@@ -184,7 +191,7 @@ func (j *Job) Unsupported() []*SettingError {
 		}
 	case SinkBlob:
 		if j.Semantics != ExactlyOnce {
-			errs = append(errs, &SettingError{"sink.type", fmt.Sprintf("\"blob\" publishes each partition-batch as objects whose claims are the offsets: it runs with semantics exactly-once, not %q", j.Semantics)})
+			errs = append(errs, &SettingError{"sink.type", fmt.Sprintf("\"blob\" publishes objects whose claims are the offsets: it runs with semantics exactly-once, not %q", j.Semantics)})
 		}
 	}
 	if j.OffsetsStore == StoreBlob && j.SinkType != SinkBlob {

@@ -151,7 +151,8 @@ type snapshotCollector struct {
 	m *Metrics
 	lag, hwm, next, buf, paused, commits, commitFailures, abortFailures, bad,
 	lostBatches, lostRecords, rate, kafkaFailing, parts, started, listenerDropped,
-	sideEntries, sideBytes, sideAge, sideFailures, sideSkipped, sideUnready *prometheus.Desc
+	sideEntries, sideBytes, sideAge, sideFailures, sideSkipped, sideUnready,
+	openFiles, openBytes, openAge, published, dropped *prometheus.Desc
 }
 
 func newSnapshotCollector(m *Metrics, labels prometheus.Labels) *snapshotCollector {
@@ -182,13 +183,19 @@ func newSnapshotCollector(m *Metrics, labels prometheus.Labels) *snapshotCollect
 		sideAge:         d("side_input_age_seconds", "Seconds since what handlers see of the side input was loaded (a value's last good load; a table's last applied update).", "side_input", "kind"),
 		sideFailures:    d("side_input_load_failures_total", "Failed loads of the side input (a value's loader failing; a table's fetch errors).", "side_input", "kind"),
 		sideSkipped:     d("side_input_skipped_records_total", "Records of a table's topic its decode policy left out.", "side_input", "kind"),
+		openFiles:       d("blob_open_files", "Files the blob sink keeps open across batches (rolling), not yet published."),
+		openBytes:       d("blob_open_bytes", "Size of what the open files hold (their values' Avro binary)."),
+		openAge:         d("blob_oldest_open_seconds", "Seconds the oldest open file has been open (0 with none): about what a restart reads again."),
+		published:       d("blob_published_files_total", "Files the rolling blob sink published."),
+		dropped:         d("blob_reread_dropped_total", "Values read again after a restart and dropped, a published file holding them."),
 		sideUnready:     d("side_input_unready", "1 while the side input keeps the job unready (loading, stale past its maxAge, failed), else 0.", "side_input", "kind"),
 	}
 }
 
 func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.lag, c.hwm, c.next, c.buf, c.paused, c.commits, c.commitFailures, c.abortFailures, c.bad, c.lostBatches, c.lostRecords, c.rate, c.kafkaFailing, c.parts, c.started, c.listenerDropped,
-		c.sideEntries, c.sideBytes, c.sideAge, c.sideFailures, c.sideSkipped, c.sideUnready} {
+		c.sideEntries, c.sideBytes, c.sideAge, c.sideFailures, c.sideSkipped, c.sideUnready,
+		c.openFiles, c.openBytes, c.openAge, c.published, c.dropped} {
 		ch <- d
 	}
 }
@@ -233,6 +240,13 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 		start = float64(s.Started.UnixNano()) / 1e9
 	}
 	put(c.started, prometheus.GaugeValue, start)
+	if of := s.OpenFiles; of != nil {
+		put(c.openFiles, prometheus.GaugeValue, float64(of.Files))
+		put(c.openBytes, prometheus.GaugeValue, float64(of.Bytes))
+		put(c.openAge, prometheus.GaugeValue, of.Oldest.Seconds())
+		put(c.published, prometheus.CounterValue, float64(of.Published))
+		put(c.dropped, prometheus.CounterValue, float64(of.Dropped))
+	}
 	for _, h := range s.SideInputs {
 		l := []string{h.Name, h.Kind}
 		put(c.sideEntries, prometheus.GaugeValue, float64(h.Entries), l...)

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
@@ -42,8 +43,11 @@ type blobCfg struct {
 	block       int
 	compression string
 	rowGroup    int64
+	groupBytes  int64
 	partitions  []partLevel
 	upload      int
+	roll        *RollLimits // nil: a batch's objects each
+	now         func() time.Time
 }
 
 // BlobOpt configures OpenBlob and NewBlob.
@@ -70,6 +74,13 @@ func ParquetCompression(c string) BlobOpt { return func(cfg *blobCfg) { cfg.comp
 // group, so very small groups make queries slower.
 func ParquetRowGroupRows(n int64) BlobOpt { return func(cfg *blobCfg) { cfg.rowGroup = n } }
 
+// ParquetRowGroupBytes ends a Parquet row group once its values' Avro
+// binary reaches n bytes (default 64 MiB; 0 = rows only), whatever
+// ParquetRowGroupRows says: a rolling sink's open file holds its row
+// group in memory for as long as it is open, so this bounds each open
+// file's memory.
+func ParquetRowGroupBytes(n int64) BlobOpt { return func(cfg *blobCfg) { cfg.groupBytes = n } }
+
 // BlobUploadBufferSize sets the size of the chunks each object is
 // uploaded in (an S3 multipart part, a GCS chunk); 0, the default, is the
 // driver's (5 MiB for S3). Each bucket of each partition in a batch holds
@@ -79,7 +90,12 @@ func BlobUploadBufferSize(n int) BlobOpt { return func(c *blobCfg) { c.upload = 
 // Blob is the warehouse sink on object storage (or a local directory),
 // the generated job's Sink with sink.type blob: as the files sink, every
 // partition of every batch becomes one object (one per Hive partition
-// with PartitionByTime or PartitionByField),
+// with PartitionByTime or PartitionByField) — or, with BlobRoll (the
+// generated job's default, sink.roll.*), a file per Hive partition and
+// Kafka partition stays open across batches until a limit publishes it
+// (see blobroll.go and RollLimits: its claims are a numbered chain that
+// holds each partition's restart offset and per-bucket watermarks; what
+// follows is the per-batch sink's) —
 //
 //	URL/topic=TOPIC/[K=V/...]partition=P/FROM-UNTIL.avro (or .parquet)
 //
@@ -145,16 +161,30 @@ type blobSink struct {
 	part     *hivePartitioner
 	bucketOf func(scratch []byte, v any) (string, []byte, error)
 
+	// encode appends a value's Avro binary.
+	encode func(dst []byte, v any) ([]byte, error)
+
 	mu     sync.Mutex
 	closed bool
 	cur    map[runtime.TopicPartition]*blobSlot
+	rcur   map[runtime.TopicPartition]*rollSlot // rolling: the batch in flight
 	seq    int
 	chains map[runtime.TopicPartition]int64 // each partition's chain end, as this instance knows it
+
+	// rolling (blobroll.go): rollMu orders Begin, Store, Abort, Load and
+	// Close, which change the open files.
+	rollMu  sync.Mutex
+	rolls   map[runtime.TopicPartition]*rollPart
+	fileSeq int64
+	stats   rollCounters
 }
 
 // valueEncoder writes one partition's values in the sink's format.
 type valueEncoder interface {
 	write(v any) error
+	// writeAvro writes a value given as its Avro binary (the rolling
+	// sink holds a batch's values so until Store).
+	writeAvro(b []byte) error
 	close() error
 }
 
@@ -208,14 +238,18 @@ func NewBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, opts ...BlobOpt) (*Bl
 }
 
 func newBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, obj objectStore, opts []BlobOpt) (*Blob[T, PT], error) {
-	cfg := blobCfg{format: FormatAvro, codec: codec.OCFSnappy, block: 1 << 20, compression: "snappy", rowGroup: 1_000_000}
+	cfg := blobCfg{format: FormatAvro, codec: codec.OCFSnappy, block: 1 << 20, compression: "snappy", rowGroup: 1_000_000, groupBytes: 64 << 20, now: time.Now}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	s := &blobSink{bucket: b, objects: obj, cfg: cfg, id: hex.EncodeToString(id[:]),
-		chains: make(map[runtime.TopicPartition]int64)}
+		chains: make(map[runtime.TopicPartition]int64), rolls: make(map[runtime.TopicPartition]*rollPart)}
+	s.encode = func(dst []byte, v any) ([]byte, error) { return PT(v.(*T)).AppendAvro(dst) }
+	if r := cfg.roll; r != nil && (r.MaxRecords < 0 || r.MaxBytes < 0 || r.MaxOpen < 0 || r.Lateness < 0 || r.MaxOpenFiles < 0) {
+		return nil, fmt.Errorf("blob sink: negative rolling limits %+v", *r)
+	}
 	js := PT(new(T)).AvroSchema()
 	part, err := newPartitioner(js, cfg.partitions)
 	if err != nil {
@@ -240,15 +274,18 @@ func newBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, obj objectStore, opts
 		}
 		s.ext = "avro"
 		s.newEnc = func(w io.Writer, r runtime.OffsetRange) (valueEncoder, error) {
-			ow, err := codec.NewOCFWriter[T, PT](w, codec.WithOCFCodec(cfg.codec), codec.WithOCFBlockSize(cfg.block),
+			opts := []codec.OCFOption{codec.WithOCFCodec(cfg.codec), codec.WithOCFBlockSize(cfg.block),
 				codec.WithOCFMetadata("streamgen.topic", []byte(r.Topic)),
 				codec.WithOCFMetadata("streamgen.partition", []byte(strconv.Itoa(int(r.Partition)))),
-				codec.WithOCFMetadata("streamgen.from_offset", []byte(strconv.FormatInt(r.FromOffset, 10))),
-				codec.WithOCFMetadata("streamgen.until_offset", []byte(strconv.FormatInt(r.UntilOffset, 10))))
+				codec.WithOCFMetadata("streamgen.from_offset", []byte(strconv.FormatInt(r.FromOffset, 10)))}
+			if r.UntilOffset > r.FromOffset { // a rolling file's end is not known when its header is written
+				opts = append(opts, codec.WithOCFMetadata("streamgen.until_offset", []byte(strconv.FormatInt(r.UntilOffset, 10))))
+			}
+			ow, err := codec.NewOCFWriter[T, PT](w, opts...)
 			if err != nil {
 				return nil, err
 			}
-			return ocfEncoder[T, PT]{ow}, nil
+			return &ocfEncoder[T, PT]{w: ow}, nil
 		}
 	case FormatParquet:
 		switch cfg.compression {
@@ -273,10 +310,14 @@ func newBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, obj objectStore, opts
 	return &Blob[T, PT]{core: s}, nil
 }
 
-type ocfEncoder[T any, PT codec.RecordPtr[T]] struct{ w *codec.OCFWriter[T, PT] }
+type ocfEncoder[T any, PT codec.RecordPtr[T]] struct {
+	w *codec.OCFWriter[T, PT]
+}
 
-func (e ocfEncoder[T, PT]) write(v any) error { return e.w.Write(v.(*T)) }
-func (e ocfEncoder[T, PT]) close() error      { return e.w.Close() }
+func (e *ocfEncoder[T, PT]) write(v any) error { return e.w.Write(v.(*T)) }
+func (e *ocfEncoder[T, PT]) close() error      { return e.w.Close() }
+
+func (e *ocfEncoder[T, PT]) writeAvro(b []byte) error { return e.w.WriteAvro(b) }
 
 // Bucket is the sink's bucket, for reading what it published.
 func (s *Blob[T, PT]) Bucket() *blob.Bucket { return s.core.bucket }
@@ -288,8 +329,12 @@ func (s *Blob[T, PT]) Key(r runtime.OffsetRange, bucket string) string {
 }
 
 // Begin starts a batch: one output per non-empty range. A batch still in
-// flight is discarded.
+// flight is discarded. Rolling, a partition the batch lacks that an
+// earlier batch had was revoked: its open files are dropped unpublished.
 func (s *Blob[T, PT]) Begin(ctx context.Context, b runtime.StoredBatch) error {
+	if s.core.cfg.roll != nil {
+		return s.core.rollBegin(ctx, b)
+	}
 	return s.core.begin(b)
 }
 
@@ -299,24 +344,50 @@ func (s *Blob[T, PT]) Begin(ctx context.Context, b runtime.StoredBatch) error {
 // instance holds is fenced (*runtime.FencedError); it and the partitions
 // after it publish nothing, while those claimed before it stay published
 // (each partition's offsets are its own chain, so every partition resumes
-// exactly).
+// exactly). Rolling, Store appends the batch's values to the open files
+// and publishes those a limit makes due, a claim per partition; a
+// failure after it began appending breaks the partition (the job fails
+// and restarts from Load), and a fenced partition's open files are
+// dropped.
 func (s *Blob[T, PT]) Store(ctx context.Context, b runtime.StoredBatch) error {
+	if s.core.cfg.roll != nil {
+		return s.core.rollStore(ctx, b)
+	}
 	return s.core.store(ctx, b)
 }
 
 // Abort discards the batch in flight: its staged objects are removed.
+// Rolling, the batch's values were held in memory: they go, and the open
+// files stay as they were (but those of a partition whose Store failed
+// midway, which are dropped).
 func (s *Blob[T, PT]) Abort(ctx context.Context, b runtime.StoredBatch) error {
+	if s.core.cfg.roll != nil {
+		return s.core.rollAbort(ctx)
+	}
 	return s.core.abort(ctx)
 }
 
 // Load follows each partition's chain of claims to its end, which is the
 // partition's next offset, copying the objects of claims whose instance
 // died before it published them, and removes staged objects that no
-// claim to come can name.
+// claim to come can name. Rolling, the offset is the chain's restart
+// offset (the first offset of the oldest file not published), and Load
+// takes the partition over with a claim of its own, which fences the
+// instance that had it; its open files of a partition it had are
+// dropped. A per-batch sink refuses a partition with a rolling chain.
 func (s *Blob[T, PT]) Load(ctx context.Context, tps []runtime.TopicPartition) (map[runtime.TopicPartition]int64, error) {
 	out := make(map[runtime.TopicPartition]int64, len(tps))
 	for _, tp := range tps {
-		end, ok, err := s.core.load(ctx, tp)
+		load := s.core.load
+		if s.core.cfg.roll != nil {
+			load = s.core.rollLoad
+		} else if rolling, err := s.core.rolling(ctx, tp); err != nil {
+			return nil, err
+		} else if rolling {
+			return nil, &LayoutError{Topic: tp.Topic, Partition: tp.Partition, Files: []string{rollKey(tp, 1)},
+				Problem: "the partition's claims are a rolling sink's (BlobRoll, the sink.roll settings): a sink that publishes each batch cannot go on from them; roll again"}
+		}
+		end, ok, err := load(ctx, tp)
 		if err != nil {
 			return nil, err
 		}
@@ -327,8 +398,9 @@ func (s *Blob[T, PT]) Load(ctx context.Context, tps []runtime.TopicPartition) (m
 	return out, nil
 }
 
-// Close discards a batch in flight, and closes the bucket if OpenBlob
-// opened it.
+// Close discards a batch in flight, and rolling every open file (not
+// published: the partitions' next owner reads them again), and closes
+// the bucket if OpenBlob opened it.
 func (s *Blob[T, PT]) Close() error {
 	c := s.core
 	c.mu.Lock()
@@ -341,6 +413,14 @@ func (s *Blob[T, PT]) Close() error {
 	c.cur = nil
 	c.mu.Unlock()
 	err := discardSlots(context.Background(), cur)
+	if c.cfg.roll != nil {
+		c.mu.Lock()
+		rcur := c.rcur
+		c.rcur = nil
+		c.mu.Unlock()
+		overSlots(rcur)
+		err = errors.Join(err, c.rollClose(context.Background()))
+	}
 	if c.owned {
 		err = errors.Join(err, c.bucket.Close())
 	}
@@ -354,9 +434,21 @@ func (s *Blob[T, PT]) Writer(r runtime.OffsetRange) *BlobWriter[T] {
 	c := s.core
 	c.mu.Lock()
 	sl := c.cur[r.TopicPartition()]
+	rs := c.rcur[r.TopicPartition()]
 	closed := c.closed
 	c.mu.Unlock()
 	w := &BlobWriter[T]{r: r}
+	if c.cfg.roll != nil {
+		switch {
+		case closed:
+			w.err = fmt.Errorf("blob sink: writing %s: the sink is closed", r)
+		case rs == nil || rs.r != r:
+			w.err = fmt.Errorf("blob sink: writing %s: not a non-empty range of the batch in flight (is the job exactly-once with this sink as its offset store?)", r)
+		default:
+			w.rs, w.gen = rs, rs.reset()
+		}
+		return w
+	}
 	switch {
 	case closed:
 		w.err = fmt.Errorf("blob sink: writing %s: the sink is closed", r)
@@ -378,9 +470,13 @@ func (s *Blob[T, PT]) DiscardPartition(r runtime.OffsetRange) {
 	c := s.core
 	c.mu.Lock()
 	sl := c.cur[r.TopicPartition()]
+	rs := c.rcur[r.TopicPartition()]
 	c.mu.Unlock()
 	if sl != nil && sl.r == r {
 		sl.reset()
+	}
+	if rs != nil && rs.r == r {
+		rs.reset()
 	}
 }
 
@@ -388,6 +484,7 @@ func (s *Blob[T, PT]) DiscardPartition(r runtime.OffsetRange) {
 type BlobWriter[T any] struct {
 	r   runtime.OffsetRange
 	s   *blobSlot
+	rs  *rollSlot // rolling
 	gen int
 	err error
 }
@@ -404,6 +501,9 @@ func (w *BlobWriter[T]) Write(v *T) error {
 	if w.err != nil {
 		return w.err
 	}
+	if w.rs != nil {
+		return w.rs.write(w.gen, -1, v)
+	}
 	return w.s.write(w.gen, -1, v)
 }
 
@@ -417,6 +517,9 @@ func (w *BlobWriter[T]) WriteAt(offset int64, v *T) error {
 	}
 	if offset < 0 {
 		return fmt.Errorf("blob sink: writing offset %d to %s", offset, w.r)
+	}
+	if w.rs != nil {
+		return w.rs.write(w.gen, offset, v)
 	}
 	return w.s.write(w.gen, offset, v)
 }

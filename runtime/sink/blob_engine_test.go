@@ -2,17 +2,22 @@ package sink
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"gocloud.dev/blob/memblob"
 
 	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
 	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/metrics"
 )
 
 // runBlobETL runs the warehouse ETL, exactly-once into s, until every
@@ -25,7 +30,7 @@ func runBlobETL(t *testing.T, addrs []string, s, watch *blobImpressions, want ma
 		copyAll: func(ctx context.Context, b *runtime.Batch[struct{}, alltypes.Impression]) error {
 			return WriteBlob(ctx, s, b)
 		},
-		writer: func(r runtime.OffsetRange) impressionWriter { return s.Writer(r) },
+		writer: func(r runtime.OffsetRange) writeFunc { return writeOf(s.Writer(r)) },
 	}, want, failAt)
 }
 
@@ -143,5 +148,225 @@ func TestETLFencedIntoBlob(t *testing.T) {
 	}
 	if want := rival.Key(theirs, ""); len(keys) != 1 || keys[0] != want {
 		t.Errorf("published %v, want only the other instance's %s", keys, want)
+	}
+}
+
+// runRollETL runs the warehouse ETL exactly-once into the rolling sink s,
+// writing each record's value with its offset, until done holds for the
+// offsets a new owner would restart from (read without taking the
+// partitions over), then stops it gracefully, its open files unpublished.
+// Each poll advances clock by tick, so files reach MaxOpen as batches go
+// by; see runETLUntil.
+func runRollETL(t *testing.T, addrs []string, s *blobImpressions, clock *fakeClock, tick time.Duration, tps []runtime.TopicPartition, done func(restart map[runtime.TopicPartition]int64) bool, failAt int64) (retried bool) {
+	t.Helper()
+	return runETLUntil(t, addrs, etlSink{
+		store: s,
+		copyAll: func(ctx context.Context, b *runtime.Batch[struct{}, alltypes.Impression]) error {
+			return WriteBlob(ctx, s, b)
+		},
+		load: func(ctx context.Context, tps []runtime.TopicPartition) (map[runtime.TopicPartition]int64, error) {
+			offs := map[runtime.TopicPartition]int64{}
+			for _, tp := range tps {
+				off, ok, err := s.core.peekRestart(ctx, tp)
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					offs[tp] = off
+				}
+			}
+			return offs, nil
+		},
+		writer: func(r runtime.OffsetRange) writeFunc {
+			w := s.Writer(r)
+			return func(offset int64, v *alltypes.Impression) error { return w.WriteAt(offset, v) }
+		},
+		tick: func() { clock.Advance(tick) },
+	}, tps, done, failAt)
+}
+
+// TestETLExactlyOnceIntoRollingBlob: the warehouse ETL copies a topic
+// into a rolling blob sink partitioned by country, every tenth record DE:
+// FR's files fill and are published while DE's first file stays open, so
+// each partition's restart offset stays 0, below FR's watermark. Through
+// a retried task, a graceful stop with files open (unpublished, read
+// again by the next run, which drops what FR's published files hold) and
+// an instance killed with a batch written and files open, then a run
+// whose files all reach MaxOpen, every offset ends up in exactly one
+// published object.
+func TestETLExactlyOnceIntoRollingBlob(t *testing.T) {
+	const parts = 3
+	c, cl := kafkaCluster(t, parts)
+	bucket := memblob.OpenBucket(nil)
+	defer bucket.Close()
+	clock := newFakeClock()
+	open := func() *blobImpressions {
+		s, err := NewBlob[alltypes.Impression](bucket, PartitionByField("geo.country"),
+			BlobRoll(RollLimits{MaxRecords: 30, MaxOpen: time.Minute}), blobClock(clock.Now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	next := map[int32]int64{}
+	produce := func(n int) {
+		var rs []*kgo.Record
+		for p := range int32(parts) {
+			for range n {
+				v := impression(next[p])
+				if next[p]%10 == 0 {
+					v.Geo.Country = "DE"
+				}
+				b, err := v.AppendAvro(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rs = append(rs, &kgo.Record{Topic: etlTopic, Partition: p, Value: b})
+				next[p]++
+			}
+		}
+		if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tps := tpsOf(map[int32]int64{0: 0, 1: 0, 2: 0})
+	reached := func(want int64) func(map[runtime.TopicPartition]int64) bool {
+		return func(offs map[runtime.TopicPartition]int64) bool {
+			for _, tp := range tps {
+				if offs[tp] < want {
+					return false
+				}
+			}
+			return true
+		}
+	}
+
+	published := func(s *blobImpressions, n int64) func(map[runtime.TopicPartition]int64) bool {
+		return func(map[runtime.TopicPartition]int64) bool { return s.OpenFiles().Published >= n }
+	}
+
+	produce(120)
+	s1 := open()
+	// 108 FR values a partition: three files each published; DE's 12
+	// stay open, so the restart offsets stay 0.
+	if !runRollETL(t, c.ListenAddrs(), s1, clock, 0, tps, published(s1, 3*parts), 7) {
+		t.Error("no task failed; the retry went untested")
+	}
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	produce(90)
+	s2 := open()
+	// Read again from 0: FR's 90 values below its watermark dropped,
+	// then three more files of FR each.
+	runRollETL(t, c.ListenAddrs(), s2, clock, 0, tps, published(s2, 3*parts), -1)
+	if st := s2.OpenFiles(); st.Dropped != 90*parts {
+		t.Errorf("OpenFiles = %+v, want the 90 FR values of each partition that s1 published dropped", st)
+	}
+	// The second instance dies with files open and a batch written.
+	r := runtime.OffsetRange{Topic: etlTopic, Partition: 0, FromOffset: 0, UntilOffset: 5}
+	writeRoll(t, s2, runtime.StoredBatch{ID: 99, Ranges: []runtime.OffsetRange{r}}, plain)
+	dropped := s2.OpenFiles().Dropped
+
+	s3 := open()
+	runRollETL(t, c.ListenAddrs(), s3, clock, 10*time.Second, tps, reached(next[0]), -1)
+	if err := s3.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkEveryOffsetOnce(t, bucket, etlTopic, next)
+	if err := s2.Close(); err != nil { // the dead instance's uploads, aborted
+		t.Fatal(err)
+	}
+	checkEveryOffsetOnce(t, bucket, etlTopic, next)
+	if dropped+s3.OpenFiles().Dropped == 0 {
+		t.Error("no restart dropped a value a published file held; the watermarks went untested")
+	}
+	loadBlob(t, open(), tps...)
+	if st := stagedObjects(t, bucket); len(st) != 0 {
+		t.Errorf("staged objects left: %v", st)
+	}
+}
+
+// TestStatusShowsBlobOpenFiles: with a rolling blob sink as the offset
+// store, Snapshot, the status page, status.json and /metrics show its
+// open files, their bytes and the oldest one's age.
+func TestStatusShowsBlobOpenFiles(t *testing.T) {
+	const parts = 3
+	c, cl := kafkaCluster(t, parts)
+	produceImpressions(t, cl, parts, map[int32]int64{}, 10)
+	bucket := memblob.OpenBucket(nil)
+	defer bucket.Close()
+	clock := newFakeClock()
+	s, err := NewBlob[alltypes.Impression](bucket, BlobRoll(RollLimits{MaxRecords: 1000}), blobClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	met := metrics.New("etl")
+	st := runtime.NewStatus("etl")
+	e, err := runtime.New(append(met.Options(), runtime.Group("etl"), runtime.WithSemantics(runtime.ExactlyOnce), runtime.WithOffsetStore(s),
+		runtime.Brokers(c.ListenAddrs()...), runtime.BatchInterval(20*time.Millisecond), st.Attach())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := runtime.NewStreamInto[struct{}](e, "impressions", runtime.Subscribe(etlTopic), nil, runtime.RawAvroInto[alltypes.Impression]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- e.Run(ctx, func(ctx context.Context, bs *runtime.JobBatch) error { return WriteBlob(ctx, s, stream.Batch(bs)) })
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for of := e.Snapshot().OpenFiles; of == nil || of.Files < parts; of = e.Snapshot().OpenFiles {
+		if time.Now().After(deadline) {
+			t.Fatalf("Snapshot().OpenFiles = %+v, want %d files open", of, parts)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	clock.Advance(90 * time.Second)
+	of := e.Snapshot().OpenFiles
+	if of.Bytes == 0 || of.Oldest != 90*time.Second || of.Published != 0 {
+		t.Errorf("Snapshot().OpenFiles = %+v, want bytes, 90s old, nothing published", *of)
+	}
+	get := func(path string) string {
+		rec := httptest.NewRecorder()
+		st.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec.Body.String()
+	}
+	if page := get("/"); !strings.Contains(page, `<table id="open-files">`) || !strings.Contains(page, "<td>3</td>") {
+		t.Errorf("the status page does not show the open files:\n%s", page)
+	}
+	var js struct {
+		OpenFiles *struct {
+			Files    int
+			Bytes    int64
+			OldestMs float64
+		}
+	}
+	if err := json.Unmarshal([]byte(get("/status.json")), &js); err != nil {
+		t.Fatal(err)
+	}
+	if js.OpenFiles == nil || js.OpenFiles.Files != parts || js.OpenFiles.Bytes == 0 || js.OpenFiles.OldestMs != 90_000 {
+		t.Errorf("status.json openFiles = %+v", js.OpenFiles)
+	}
+	text := get("/metrics")
+	for _, want := range []string{
+		`streamgen_blob_open_files{job="etl"} 3`,
+		`streamgen_blob_oldest_open_seconds{job="etl"} 90`,
+		`streamgen_blob_open_bytes{job="etl"} `,
+		`streamgen_blob_published_files_total{job="etl"} 0`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

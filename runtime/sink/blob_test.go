@@ -25,22 +25,22 @@ type blobImpressions = Blob[alltypes.Impression, *alltypes.Impression]
 // blobBackends are the buckets the blob sink's tests run against: a
 // local directory through a file:// URL (claims by link(2)) and an
 // in-memory bucket (claims by the driver's conditional create). Each
-// call of open gives another instance on the same storage.
-func blobBackends(t *testing.T) map[string]func(t *testing.T) *blobImpressions {
+// call of open gives another instance on the same storage, with opts.
+func blobBackends(t *testing.T) map[string]func(t *testing.T, opts ...BlobOpt) *blobImpressions {
 	dir := t.TempDir()
 	mem := memblob.OpenBucket(nil)
 	t.Cleanup(func() { mem.Close() })
-	return map[string]func(t *testing.T) *blobImpressions{
-		"file": func(t *testing.T) *blobImpressions {
-			s, err := OpenBlob[alltypes.Impression](context.Background(), "file://"+dir)
+	return map[string]func(t *testing.T, opts ...BlobOpt) *blobImpressions{
+		"file": func(t *testing.T, opts ...BlobOpt) *blobImpressions {
+			s, err := OpenBlob[alltypes.Impression](context.Background(), "file://"+dir, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
 			return s
 		},
-		"mem": func(t *testing.T) *blobImpressions {
-			s, err := NewBlob[alltypes.Impression](mem)
+		"mem": func(t *testing.T, opts ...BlobOpt) *blobImpressions {
+			s, err := NewBlob[alltypes.Impression](mem, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,18 +118,28 @@ func stagedObjects(t *testing.T, b *blob.Bucket) []string {
 
 // checkEveryOffsetOnce checks that the published objects hold every
 // offset of each partition from 0 to its want exactly once, each object
-// the offsets its name says.
+// the offsets its name says: all of them, or in a Hive bucket
+// (topic=T/K=V/.../partition=P/...) those of the bucket, in order, from
+// FROM to UNTIL-1.
 func checkEveryOffsetOnce(t *testing.T, b *blob.Bucket, topic string, want map[int32]int64) {
 	t.Helper()
 	seen := map[int32]map[int64]int{}
 	for key, ids := range publishedObjects(t, b) {
 		var p int32
 		var from, until int64
-		if _, err := fmt.Sscanf(key, "topic="+topic+"/partition=%d/%020d-%020d.avro", &p, &from, &until); err != nil {
+		i := strings.LastIndex(key, "partition=")
+		if !strings.HasPrefix(key, "topic="+topic+"/") || i < 0 {
+			t.Fatalf("published key %s", key)
+		}
+		if _, err := fmt.Sscanf(key[i:], "partition=%d/%020d-%020d.avro", &p, &from, &until); err != nil {
 			t.Fatalf("published key %s: %v", key, err)
 		}
-		if !slices.Equal(ids, seq(from, until)) {
+		bucketed := i > len("topic="+topic+"/")
+		if !bucketed && !slices.Equal(ids, seq(from, until)) {
 			t.Errorf("%s holds %v, want offsets %d to %d", key, ids, from, until)
+		}
+		if bucketed && (!slices.IsSorted(ids) || len(ids) == 0 || ids[0] != from || ids[len(ids)-1] != until-1) {
+			t.Errorf("%s holds %v, want offsets from %d to %d", key, ids, from, until)
 		}
 		if seen[p] == nil {
 			seen[p] = map[int64]int{}

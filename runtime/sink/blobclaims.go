@@ -34,6 +34,16 @@ import (
 //	                                  is overwritten and may be stale)
 //	staged/topic=T/partition=P/...    batches' values before their claim
 //
+// and, for a rolling sink (blobroll.go):
+//
+//	claims/topic=T/partition=P/roll/SEQ   claim SEQ (1, 2, ...): JSON with
+//	                                      the restart offset, the per-bucket
+//	                                      watermarks, the objects it publishes
+//	                                      (none for a takeover) and the instance
+//	claims/topic=T/partition=P/roll/head  the SEQ of a recent claim (a hint)
+//	staged/topic=T/partition=P/roll-...   open and finished files before
+//	                                      their claim
+//
 // Claims and start are made only by conditional create, never replaced,
 // so every claim ever made is on the one chain from start.
 

@@ -45,10 +45,17 @@ func PartitionByTime(field string, g Granularity) BlobOpt {
 }
 
 // BlobSettings are the options of the spec's blob sink settings:
-// sink.format ("avro", "parquet"; "" is avro) and sink.partitionBy, each
-// level FIELD, FIELD:day or FIELD:hour. The generated Run calls it.
-func BlobSettings(format string, partitionBy []string) ([]BlobOpt, error) {
+// sink.format ("avro", "parquet"; "" is avro), sink.partitionBy, each
+// level FIELD, FIELD:day or FIELD:hour, and the sink.roll limits (all
+// zero: a file per batch; see BlobRoll). The generated Run calls it.
+func BlobSettings(format string, partitionBy []string, roll RollLimits) ([]BlobOpt, error) {
 	opts := []BlobOpt{BlobFormat(FormatAvro)}
+	if roll != (RollLimits{}) {
+		if roll.MaxRecords < 0 || roll.MaxBytes < 0 || roll.MaxOpen < 0 || roll.Lateness < 0 || roll.MaxOpenFiles < 0 {
+			return nil, fmt.Errorf("blob sink: negative rolling limits %+v", roll)
+		}
+		opts = append(opts, BlobRoll(roll))
+	}
 	switch Format(format) {
 	case "", FormatAvro:
 	case FormatParquet:
@@ -179,12 +186,23 @@ func deref(s avro.Schema) avro.Schema {
 
 // bucket is the K=V/ levels of a record's Avro binary.
 func (p *hivePartitioner) bucket(src []byte) (string, error) {
-	var b strings.Builder
+	b, _, _, err := p.bucketAt(src)
+	return b, err
+}
+
+// bucketAt is bucket with the record's time and the end of its time
+// bucket, by its first time level (both zero without one, or for a null
+// time): what the rolling blob sink publishes a bucket's file by.
+func (p *hivePartitioner) bucketAt(src []byte) (string, time.Time, time.Time, error) {
+	var (
+		b        strings.Builder
+		at, till time.Time
+	)
 	for _, l := range p.levels {
 		d := codec.NewDecoder(src)
 		v, err := l.read(p.root, &d)
 		if err != nil {
-			return "", fmt.Errorf("partitioning by %s: %w", l.field, err)
+			return "", at, till, fmt.Errorf("partitioning by %s: %w", l.field, err)
 		}
 		switch {
 		case v == nil && l.kind == "value":
@@ -208,12 +226,17 @@ func (p *hivePartitioner) bucket(src []byte) (string, error) {
 				t = codec.Date(int32(n))
 			}
 			b.WriteString("dt=" + t.Format("2006-01-02") + "/")
+			end := time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, time.UTC)
 			if l.gran == Hour {
 				b.WriteString(fmt.Sprintf("hour=%02d/", t.Hour()))
+				end = t.Truncate(time.Hour).Add(time.Hour)
+			}
+			if till.IsZero() {
+				at, till = t, end
 			}
 		}
 	}
-	return b.String(), nil
+	return b.String(), at, till, nil
 }
 
 // read walks the record's binary to the level's field and reads it:

@@ -222,10 +222,12 @@ func TestBlobPartitionValues(t *testing.T) {
 	}
 }
 
-// TestBlobSettings: the spec's sink.format and sink.partitionBy become
-// the sink's options, and a wrong one fails naming it.
+// TestBlobSettings: the spec's sink.format, sink.partitionBy and
+// sink.roll limits become the sink's options (no rolling when every
+// limit is 0), and a wrong one fails naming it.
 func TestBlobSettings(t *testing.T) {
-	opts, err := BlobSettings("parquet", []string{"timestamp:hour", " geo.country"})
+	roll := RollLimits{MaxRecords: 10, MaxOpen: time.Minute, MaxOpenFiles: 3}
+	opts, err := BlobSettings("parquet", []string{"timestamp:hour", " geo.country"}, roll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,15 +236,26 @@ func TestBlobSettings(t *testing.T) {
 		o(&cfg)
 	}
 	want := []partLevel{{field: "timestamp", gran: Hour}, {field: "geo.country"}}
-	if cfg.format != FormatParquet || !slices.Equal(cfg.partitions, want) {
-		t.Errorf("options give format %q, levels %v; want parquet and %v", cfg.format, cfg.partitions, want)
+	if cfg.format != FormatParquet || !slices.Equal(cfg.partitions, want) || cfg.roll == nil || *cfg.roll != roll {
+		t.Errorf("options give format %q, levels %v, rolling %v; want parquet, %v and %+v", cfg.format, cfg.partitions, cfg.roll, want, roll)
+	}
+	opts, err = BlobSettings("", nil, RollLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = blobCfg{}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.roll != nil {
+		t.Errorf("every limit 0 gives rolling %+v, want a file per batch", *cfg.roll)
 	}
 	for _, bad := range []struct {
 		format string
 		by     []string
 		want   string
 	}{{"orc", nil, `"orc"`}, {"", []string{"timestamp:minute"}, `"minute"`}, {"avro", []string{":day"}, "names no field"}} {
-		if _, err := BlobSettings(bad.format, bad.by); err == nil || !strings.Contains(err.Error(), bad.want) {
+		if _, err := BlobSettings(bad.format, bad.by, RollLimits{}); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("BlobSettings(%q, %q) = %v, want an error saying %s", bad.format, bad.by, err, bad.want)
 		}
 	}

@@ -222,3 +222,5 @@ var _ interface {
 } = (*Blob[noRecord, *noRecord])(nil)
 
 var errNoObject = errors.New("no such object")
+
+var _ runtime.OpenFilesReporter = (*Blob[noRecord, *noRecord])(nil)

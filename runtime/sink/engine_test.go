@@ -51,23 +51,30 @@ func runETL(t *testing.T, addrs []string, f *impressions, want map[int32]int64, 
 		copyAll: func(ctx context.Context, b *runtime.Batch[struct{}, alltypes.Impression]) error {
 			return WriteBatch(ctx, f, b)
 		},
-		writer: func(r runtime.OffsetRange) impressionWriter { return f.Writer(r) },
+		writer: func(r runtime.OffsetRange) writeFunc { return writeOf(f.Writer(r)) },
 	}, want, failAt)
 }
 
-// impressionWriter is a sink's writer of one partition's output.
-type impressionWriter interface {
+// writeFunc writes one value of a partition's output, from the record at
+// offset.
+type writeFunc func(offset int64, v *alltypes.Impression) error
+
+// writeOf is the writeFunc of a writer that takes no offset.
+func writeOf(w interface {
 	Write(v *alltypes.Impression) error
+}) writeFunc {
+	return func(_ int64, v *alltypes.Impression) error { return w.Write(v) }
 }
 
 // etlSink is a sink the warehouse ETL writes to: its offset store, how
-// the test watches its offsets, the passthrough handler, and a writer per
-// range.
+// the test watches its offsets, the passthrough handler, a writer per
+// range, and what to do at each poll of the offsets (tick, if set).
 type etlSink struct {
 	store   runtime.OffsetStore
 	load    func(ctx context.Context, tps []runtime.TopicPartition) (map[runtime.TopicPartition]int64, error)
 	copyAll func(ctx context.Context, b *runtime.Batch[struct{}, alltypes.Impression]) error
-	writer  func(r runtime.OffsetRange) impressionWriter
+	writer  func(r runtime.OffsetRange) writeFunc
+	tick    func()
 }
 
 // runETLInto runs the warehouse ETL, exactly-once into s, until every
@@ -75,6 +82,19 @@ type etlSink struct {
 // task whose batch holds failAt fails once after writing, so the engine
 // retries it.
 func runETLInto(t *testing.T, addrs []string, s etlSink, want map[int32]int64, failAt int64) (retried bool) {
+	t.Helper()
+	return runETLUntil(t, addrs, s, tpsOf(want), func(offs map[runtime.TopicPartition]int64) bool {
+		for p, w := range want {
+			if offs[runtime.TopicPartition{Topic: etlTopic, Partition: p}] < w {
+				return false
+			}
+		}
+		return true
+	}, failAt)
+}
+
+// runETLUntil is runETLInto until done holds for the offsets of tps.
+func runETLUntil(t *testing.T, addrs []string, s etlSink, tps []runtime.TopicPartition, done func(offs map[runtime.TopicPartition]int64) bool, failAt int64) (retried bool) {
 	t.Helper()
 	e, err := runtime.New(runtime.Group("etl"), runtime.WithSemantics(runtime.ExactlyOnce), runtime.WithOffsetStore(s.store),
 		runtime.Brokers(addrs...), runtime.BatchInterval(40*time.Millisecond), runtime.MaxRatePerPartition(400))
@@ -92,9 +112,9 @@ func runETLInto(t *testing.T, addrs []string, s etlSink, want map[int32]int64, f
 			return s.copyAll(ctx, b)
 		}
 		return b.ForeachPartition(ctx, func(ctx context.Context, p runtime.Partition[struct{}, alltypes.Impression]) error {
-			w := s.writer(p.OffsetRange())
+			write := s.writer(p.OffsetRange())
 			for rec := range p.Records() {
-				if err := w.Write(&rec.Value); err != nil {
+				if err := write(rec.Offset, &rec.Value); err != nil {
 					return err
 				}
 			}
@@ -112,15 +132,11 @@ func runETLInto(t *testing.T, addrs []string, s etlSink, want map[int32]int64, f
 	go func() { errc <- e.Run(context.Background(), handler) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		offs, err := s.load(context.Background(), tpsOf(want))
+		offs, err := s.load(context.Background(), tps)
 		if err != nil {
 			t.Fatal(err)
 		}
-		done := true
-		for p, w := range want {
-			done = done && offs[runtime.TopicPartition{Topic: etlTopic, Partition: p}] >= w
-		}
-		if done {
+		if done(offs) {
 			break
 		}
 		select {
@@ -129,7 +145,10 @@ func runETLInto(t *testing.T, addrs []string, s etlSink, want map[int32]int64, f
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the sink's offsets reach %v, want %v", offs, want)
+			t.Fatalf("the sink's offsets are %v, not done", offs)
+		}
+		if s.tick != nil {
+			s.tick()
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -437,6 +437,9 @@ type parquetEncoder[T any, PT codec.RecordPtr[T]] struct {
 	w   *parquet.Writer
 	sh  shredder
 	buf []byte
+	// group is the Avro size of the row group's values so far; at max
+	// (when set) the group ends.
+	group, max int64
 }
 
 func newParquetEncoder[T any, PT codec.RecordPtr[T]](l *pqLayout, out io.Writer, cfg blobCfg, r runtime.OffsetRange) *parquetEncoder[T, PT] {
@@ -451,9 +454,11 @@ func newParquetEncoder[T any, PT codec.RecordPtr[T]](l *pqLayout, out io.Writer,
 		parquet.KeyValueMetadata("avro.schema", PT(new(T)).AvroSchema()),
 		parquet.KeyValueMetadata("streamgen.topic", r.Topic),
 		parquet.KeyValueMetadata("streamgen.partition", strconv.Itoa(int(r.Partition))),
-		parquet.KeyValueMetadata("streamgen.from_offset", strconv.FormatInt(r.FromOffset, 10)),
-		parquet.KeyValueMetadata("streamgen.until_offset", strconv.FormatInt(r.UntilOffset, 10)))
-	return &parquetEncoder[T, PT]{w: w, sh: shredder{l: l}}
+		parquet.KeyValueMetadata("streamgen.from_offset", strconv.FormatInt(r.FromOffset, 10)))
+	if r.UntilOffset > r.FromOffset { // a rolling file's end is not known when it opens
+		w.SetKeyValueMetadata("streamgen.until_offset", strconv.FormatInt(r.UntilOffset, 10))
+	}
+	return &parquetEncoder[T, PT]{w: w, sh: shredder{l: l}, max: cfg.groupBytes}
 }
 
 func (e *parquetEncoder[T, PT]) write(v any) error {
@@ -462,12 +467,28 @@ func (e *parquetEncoder[T, PT]) write(v any) error {
 		return err
 	}
 	e.buf = b
+	return e.writeAvro(b)
+}
+
+func (e *parquetEncoder[T, PT]) writeAvro(b []byte) error {
 	row, err := e.sh.shred(b)
 	if err != nil {
 		return err
 	}
-	_, err = e.w.WriteRows([]parquet.Row{row})
-	return err
+	if _, err = e.w.WriteRows([]parquet.Row{row}); err != nil {
+		return err
+	}
+	if e.group += int64(len(b)); e.max > 0 && e.group >= e.max {
+		e.group = 0
+		return e.w.Flush()
+	}
+	return nil
 }
 
 func (e *parquetEncoder[T, PT]) close() error { return e.w.Close() }
+
+// setUntil records the end of a rolling file, known only when it closes,
+// in the footer's metadata.
+func (e *parquetEncoder[T, PT]) setUntil(until int64) {
+	e.w.SetKeyValueMetadata("streamgen.until_offset", strconv.FormatInt(until, 10))
+}

@@ -27,9 +27,10 @@ type Batch struct {
 	Impressions *ImpressionsBatch
 	// Sink is the blob sink: write each partition's output with
 	// Sink.Writer(p.OffsetRange()).WriteAt(r.Offset, &v) from its
-	// ForeachPartition task. It publishes one object per partition, batch
-	// and Hive partition after ProcessBatch returns, and its claims of them
-	// are the job's offsets.
+	// ForeachPartition task. It keeps a file per partition and Hive
+	// partition open across batches and publishes it when a sink.roll
+	// limit is reached (all 0: one object per partition, batch and Hive
+	// partition), and its claims of them are the job's offsets.
 	Sink *sgsink.Blob[Impression, *Impression]
 }
 
@@ -40,8 +41,9 @@ type Handler interface {
 }
 
 // Passthrough is the handler that copies every stream's values, unchanged,
-// into the blob sink, one object per partition, batch and Hive partition,
-// each named by the offsets it holds: with it
+// into the blob sink, one object per partition and Hive partition (rolled
+// across batches by the sink.roll settings), each named by the offsets it
+// holds: with it
 // `func main() { pkg.Main(pkg.Passthrough()) }` is a complete exactly-once
 // ETL job.
 func Passthrough() Handler {
@@ -103,7 +105,13 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	}
 	// The sink keeps the offsets: its claims of the objects it published
 	// are where each partition is.
-	blobOpts, err := sgsink.BlobSettings(cfg.SinkFormat, cfg.SinkPartitionBy)
+	blobOpts, err := sgsink.BlobSettings(cfg.SinkFormat, cfg.SinkPartitionBy, sgsink.RollLimits{
+		Lateness:     cfg.SinkRollLateness,
+		MaxBytes:     cfg.SinkRollMaxBytes,
+		MaxOpen:      cfg.SinkRollMaxOpen,
+		MaxOpenFiles: cfg.SinkRollMaxOpenFiles,
+		MaxRecords:   cfg.SinkRollMaxRecords,
+	})
 	if err != nil {
 		return err
 	}
