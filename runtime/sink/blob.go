@@ -327,8 +327,10 @@ func (s *Blob[T, PT]) Load(ctx context.Context, tps []runtime.TopicPartition) (m
 	return out, nil
 }
 
-// Close discards a batch in flight, and closes the bucket if OpenBlob
-// opened it.
+// Close discards a batch in flight, removes the staged objects that the
+// chains this instance followed have passed (those of an instance killed
+// mid-batch, which the Load after it kept because the chain ended where
+// they start), and closes the bucket if OpenBlob opened it.
 func (s *Blob[T, PT]) Close() error {
 	c := s.core
 	c.mu.Lock()
@@ -339,8 +341,14 @@ func (s *Blob[T, PT]) Close() error {
 	c.closed = true
 	cur := c.cur
 	c.cur = nil
+	ends := maps.Clone(c.chains)
 	c.mu.Unlock()
 	err := discardSlots(context.Background(), cur)
+	for tp, end := range ends {
+		// A chain end only grows, so a staged range before one this
+		// instance knew can never be claimed.
+		err = errors.Join(err, c.removeStaged(context.Background(), tp, end))
+	}
 	if c.owned {
 		err = errors.Join(err, c.bucket.Close())
 	}

@@ -294,6 +294,43 @@ func TestBlobRestartAfterACrash(t *testing.T) {
 	}
 }
 
+// TestBlobCloseRemovesPassedStaged: an instance killed mid-batch leaves
+// its staged objects at the chain's end, which the next instance's Load
+// must keep (they could be a live batch's); once that instance published
+// past them, its Close removes them, so a clean stop leaves nothing
+// staged.
+func TestBlobCloseRemovesPassedStaged(t *testing.T) {
+	for name, open := range blobBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			tp := runtime.TopicPartition{Topic: "imps", Partition: 0}
+			a := open(t)
+			loadBlob(t, a, tp)
+			// Killed mid-batch: 0 to 10 staged, never claimed.
+			b := runtime.StoredBatch{ID: 1, Ranges: []runtime.OffsetRange{rng("imps", 0, 0, 10)}}
+			writeBlobBatch(t, a, b)
+			if err := a.core.cur[tp].finish(); err != nil {
+				t.Fatal(err)
+			}
+			if len(stagedObjects(t, a.Bucket())) == 0 {
+				t.Fatal("nothing staged: the test shows nothing")
+			}
+			c := open(t)
+			loadBlob(t, c, tp)
+			if err := publishBlob(t, c, 1, rng("imps", 0, 0, 12)); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			d := open(t)
+			if st := stagedObjects(t, d.Bucket()); len(st) != 0 {
+				t.Errorf("staged objects left after a clean stop: %v", st)
+			}
+			checkEveryOffsetOnce(t, d.Bucket(), "imps", map[int32]int64{0: 12})
+		})
+	}
+}
+
 // TestBlobStoreRetriedAfterFailedCopy: the same instance stores a batch
 // again after its copy failed (the engine reads the batch again): its
 // own claim is completed, not fenced.
