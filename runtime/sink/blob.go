@@ -150,6 +150,11 @@ type blobSink struct {
 	cur    map[runtime.TopicPartition]*blobSlot
 	seq    int
 	chains map[runtime.TopicPartition]int64 // each partition's chain end, as this instance knows it
+	// leftovers are the partitions whose Load kept another instance's
+	// staged objects at or past the chain's end (one killed mid-batch,
+	// or a live one's batch in flight): the commit that passes them
+	// removes them.
+	leftovers map[runtime.TopicPartition]bool
 }
 
 // valueEncoder writes one partition's values in the sink's format.
@@ -215,7 +220,7 @@ func newBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, obj objectStore, opts
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	s := &blobSink{bucket: b, objects: obj, cfg: cfg, id: hex.EncodeToString(id[:]),
-		chains: make(map[runtime.TopicPartition]int64)}
+		chains: make(map[runtime.TopicPartition]int64), leftovers: make(map[runtime.TopicPartition]bool)}
 	js := PT(new(T)).AvroSchema()
 	part, err := newPartitioner(js, cfg.partitions)
 	if err != nil {
@@ -327,10 +332,8 @@ func (s *Blob[T, PT]) Load(ctx context.Context, tps []runtime.TopicPartition) (m
 	return out, nil
 }
 
-// Close discards a batch in flight, removes the staged objects that the
-// chains this instance followed have passed (those of an instance killed
-// mid-batch, which the Load after it kept because the chain ended where
-// they start), and closes the bucket if OpenBlob opened it.
+// Close discards a batch in flight, and closes the bucket if OpenBlob
+// opened it.
 func (s *Blob[T, PT]) Close() error {
 	c := s.core
 	c.mu.Lock()
@@ -341,14 +344,8 @@ func (s *Blob[T, PT]) Close() error {
 	c.closed = true
 	cur := c.cur
 	c.cur = nil
-	ends := maps.Clone(c.chains)
 	c.mu.Unlock()
 	err := discardSlots(context.Background(), cur)
-	for tp, end := range ends {
-		// A chain end only grows, so a staged range before one this
-		// instance knew can never be claimed.
-		err = errors.Join(err, c.removeStaged(context.Background(), tp, end))
-	}
 	if c.owned {
 		err = errors.Join(err, c.bucket.Close())
 	}

@@ -238,7 +238,19 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 	}
 	c.mu.Lock()
 	c.chains[tp] = r.UntilOffset
+	left := c.leftovers[tp]
 	c.mu.Unlock()
+	if left {
+		// Staged objects another instance left at the chain's end when
+		// this one loaded it: the chain has passed them now, so no claim
+		// can name them. Best effort, as the deletes above: a Load
+		// removes what this misses.
+		if left, err := c.removeStaged(ctx, tp, r.UntilOffset); err == nil {
+			c.mu.Lock()
+			c.leftovers[tp] = left
+			c.mu.Unlock()
+		}
+	}
 	return nil
 }
 
@@ -373,17 +385,32 @@ func (c *blobSink) load(ctx context.Context, tp runtime.TopicPartition) (int64, 
 	}
 	if !ok {
 		c.forget(tp)
-		return c.adopt(ctx, tp)
+		end, ok, err := c.adopt(ctx, tp)
+		if err != nil {
+			return 0, false, err
+		}
+		// Before its first claim, a partition's chain ends where its
+		// files do (0 without any).
+		left, err := c.removeStaged(ctx, tp, end)
+		if err != nil {
+			return 0, false, err
+		}
+		c.mu.Lock()
+		c.leftovers[tp] = left
+		c.mu.Unlock()
+		return end, ok, nil
 	}
 	end, err := c.follow(ctx, tp, from, true)
 	if err != nil {
 		return 0, false, err
 	}
-	if err := c.removeStaged(ctx, tp, end); err != nil {
+	left, err := c.removeStaged(ctx, tp, end)
+	if err != nil {
 		return 0, false, err
 	}
 	c.mu.Lock()
 	c.chains[tp] = end
+	c.leftovers[tp] = left
 	c.mu.Unlock()
 	return end, true, nil
 }
@@ -436,28 +463,36 @@ func (c *blobSink) adopt(ctx context.Context, tp runtime.TopicPartition) (int64,
 // removeStaged deletes tp's staging objects of ranges before end: their
 // claims are decided (and, being before the chain's end, published), so
 // nothing will copy them. Those from end on may belong to a batch in
-// flight and stay.
-func (c *blobSink) removeStaged(ctx context.Context, tp runtime.TopicPartition, end int64) error {
+// flight and stay; left reports whether another instance has any.
+func (c *blobSink) removeStaged(ctx context.Context, tp runtime.TopicPartition, end int64) (left bool, err error) {
 	prefix := fmt.Sprintf("%s/staged/topic=%s/partition=%d/", internalDir, tp.Topic, tp.Partition)
 	it := c.bucket.List(&blob.ListOptions{Prefix: prefix})
 	for {
 		o, err := it.Next(ctx)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				return nil
+				return left, nil
 			}
-			return fmt.Errorf("blob sink: listing %s: %w", prefix, err)
+			return left, fmt.Errorf("blob sink: listing %s: %w", prefix, err)
 		}
 		base := path.Base(o.Key)
 		if len(base) < 20 {
 			continue
 		}
 		from, err := strconv.ParseInt(base[:20], 10, 64)
-		if err != nil || from >= end {
+		if err != nil {
+			continue
+		}
+		if from >= end {
+			// FROM-UNTIL.INSTANCE.N.EXT (see stagedKey), or a driver's
+			// temporary file of it (fileblob's NAME.HEX.tmp).
+			if f := strings.Split(base, "."); len(f) > 1 && f[1] != c.id {
+				left = true
+			}
 			continue
 		}
 		if err := c.bucket.Delete(ctx, o.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-			return fmt.Errorf("blob sink: removing %s: %w", o.Key, err)
+			return left, fmt.Errorf("blob sink: removing %s: %w", o.Key, err)
 		}
 	}
 }
