@@ -501,6 +501,11 @@ func (c *blobSink) store(ctx context.Context, b runtime.StoredBatch) error {
 		return cmp.Or(cmp.Compare(a.r.Topic, b.r.Topic), cmp.Compare(a.r.Partition, b.r.Partition))
 	})
 	if err := each(len(slots), func(i int) error { return slots[i].finish() }); err != nil {
+		for _, s := range slots {
+			if f := c.passed(ctx, s.r); f != nil {
+				return f
+			}
+		}
 		return err
 	}
 	for _, s := range slots {

@@ -327,6 +327,32 @@ func TestBlobRestartRemovesKilledStaged(t *testing.T) {
 	}
 }
 
+// TestBlobZombieFencedAfterItsStagedRemoved: a zombie's batch whose
+// staged objects the partition's new owner removed, once its chain passed
+// them, fails as fenced, not as a failed write, and publishes nothing.
+func TestBlobZombieFencedAfterItsStagedRemoved(t *testing.T) {
+	for name, open := range blobBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			tp := runtime.TopicPartition{Topic: "imps", Partition: 0}
+			zombie := open(t)
+			loadBlob(t, zombie, tp)
+			// Frozen while writing 0 to 10 (on file://, its staged
+			// objects are files being written).
+			b := runtime.StoredBatch{ID: 1, Ranges: []runtime.OffsetRange{rng("imps", 0, 0, 10)}}
+			writeBlobBatch(t, zombie, b)
+			owner := open(t)
+			loadBlob(t, owner, tp)
+			if err := publishBlob(t, owner, 1, rng("imps", 0, 0, 12)); err != nil {
+				t.Fatal(err)
+			}
+			err := zombie.Store(ctx, b)
+			wantFenced(t, err, 12)
+			checkEveryOffsetOnce(t, owner.Bucket(), "imps", map[int32]int64{0: 12})
+		})
+	}
+}
+
 // TestBlobStoreRetriedAfterFailedCopy: the same instance stores a batch
 // again after its copy failed (the engine reads the batch again): its
 // own claim is completed, not fenced.

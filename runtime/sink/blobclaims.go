@@ -183,6 +183,9 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 	objs := s.objects()
 	for _, o := range objs {
 		if err := c.objects.durable(ctx, o.Staged); err != nil {
+			if f := c.passed(ctx, r); f != nil {
+				return f
+			}
 			return fmt.Errorf("blob sink: %s: %w", r, err)
 		}
 	}
@@ -252,6 +255,25 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 		}
 	}
 	return nil
+}
+
+// passed is the error of a batch whose staging failed because another
+// instance claimed its range meanwhile, and removed the staged objects
+// its chain had passed: the batch is a zombie's (frozen, or cut off
+// from the group), fenced as its claim would have been. Nil when r's
+// claim is not another instance's.
+func (c *blobSink) passed(ctx context.Context, r runtime.OffsetRange) *runtime.FencedError {
+	tp := r.TopicPartition()
+	held, err := c.readClaim(ctx, tp, r.FromOffset)
+	if err != nil || held.Instance == c.id {
+		return nil
+	}
+	c.forget(tp)
+	stored, err := c.follow(ctx, tp, r.FromOffset, false)
+	if err != nil {
+		stored = held.Until
+	}
+	return blobFenced(r, stored, fmt.Sprintf("was claimed by another instance (%s, to %d) while this one staged it: it owns the partition now, or owned it before", held.Instance, held.Until))
 }
 
 // startChain creates the partition's start at r's FROM, or checks that
