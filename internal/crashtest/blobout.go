@@ -115,7 +115,7 @@ func (t *tally) fromBlob(ctx context.Context, o *sinkOutput) error {
 		named    bool  // from the name's FROM-UNTIL (UNTIL exclusive, so to = UNTIL-1)
 	}
 	spans := make(map[string][]span)
-	published, err := bo.published(ctx)
+	published, err := bo.published(ctx, t.topic, o.final)
 	if err != nil {
 		return err
 	}
@@ -194,42 +194,31 @@ func (t *tally) fromBlob(ctx context.Context, o *sinkOutput) error {
 	return nil
 }
 
-// published lists every object outside _streamgen/. It lists each
-// top-level directory but that one on its own: the sink's staged objects
-// come and go while it lists, and a listing of a file:// bucket fails on
-// a file that went away under it.
-func (bo *blobOutput) published(ctx context.Context) ([]*blob.ListObject, error) {
-	var out []*blob.ListObject
-	list := func(opts *blob.ListOptions, fn func(*blob.ListObject)) error {
-		it := bo.bucket.List(opts)
-		for {
-			obj, err := it.Next(ctx)
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("listing %s: %w", bo.url, err)
-			}
-			fn(obj)
-		}
+// published lists the published objects: while jobs run, those under
+// topic=TOPIC/ only, since a file:// bucket's listing walks the whole
+// tree under the prefix's directory and fails on a file that went away
+// under it, and the sink's own files (claims, staged objects) come and
+// go all the time; in the final count, when nothing changes any more,
+// every object outside _streamgen/.
+func (bo *blobOutput) published(ctx context.Context, topic string, final bool) ([]*blob.ListObject, error) {
+	prefix := "topic=" + topic + "/"
+	if final {
+		prefix = ""
 	}
-	var dirs []string
-	err := list(&blob.ListOptions{Delimiter: "/"}, func(obj *blob.ListObject) {
-		switch {
-		case obj.Key == blobInternal:
-		case obj.IsDir:
-			dirs = append(dirs, obj.Key)
-		default:
+	var out []*blob.ListObject
+	it := bo.bucket.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listing %s: %w", bo.url, err)
+		}
+		if !strings.HasPrefix(obj.Key, blobInternal) {
 			out = append(out, obj)
 		}
-	})
-	for _, d := range dirs {
-		if err != nil {
-			break
-		}
-		err = list(&blob.ListOptions{Prefix: d}, func(obj *blob.ListObject) { out = append(out, obj) })
 	}
-	return out, err
 }
 
 // read reads a published object whole.
