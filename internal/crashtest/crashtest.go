@@ -20,9 +20,11 @@
 //     the group's session timeout so that the kills also fall into
 //     rebalances, in some configurations fails a share of the broker's
 //     fetches and commits for a few seconds or kills and restarts the
-//     broker itself, restarts a job that fails by itself, and finally
+//     broker itself, or freezes a replica (SIGSTOP) until the group
+//     gave its partitions to the other and resumes it as a zombie
+//     (SIGCONT), restarts a job that fails by itself, and finally
 //     counts every (topic, partition, offset) in the handlers' files
-//     against what it produced.
+//     (or the sink's output) against what it produced.
 //
 // Broker faults must not end a job (it rides them out up to
 // kafka.outageLimit, minutes): in a configuration with Faults or
@@ -38,11 +40,15 @@
 // A configuration is a row of Configurations plus, when it needs a new
 // engine option, a flag value of the job program (its -semantics or
 // -store switch, or a new flag). Exactly-once configurations (files
-// sink, PostgreSQL sink) add a Guarantee whose check counts offsets in
-// the sink's output (published files, rows) rather than in the handler's
+// sink, PostgreSQL sink, Kafka sink, blob sink) add a Guarantee whose
+// check counts offsets in the sink's output (published files, rows,
+// committed records, published objects) rather than in the handler's
 // files: a case in Result.check, and a field of Configuration naming
 // where the sink writes, which Run passes to the job as a flag the way it
-// passes a PostgreSQL DSN and table today.
+// passes a PostgreSQL DSN and table today. The blob rows write to a
+// file:// directory of the run's; a row on another store is the same row
+// with BlobURL set (s3://BUCKET?region=R&endpoint=URL&use_path_style=true
+// for an S3-compatible server, its credentials in the environment).
 //
 // # Short and long runs
 //
@@ -95,12 +101,22 @@ type Configuration struct {
 	// Postgres: the job keeps offsets in PostgreSQL; Run adds -dsn and a
 	// table of its own to JobFlags.
 	Postgres bool
-	// Sink is the job's sink, "postgres" or "files" (exactly-once), or
-	// "kafka" (with JobFlags' -semantics); Run passes its place (a table
-	// in the DSN's database, a directory, OutTopic) and counts the
-	// offsets in it (the Kafka sink's output records name their input
-	// offset in headers, and are read read_committed).
+	// Sink is the job's sink, "postgres", "files" or "blob"
+	// (exactly-once), or "kafka" (with JobFlags' -semantics); Run passes
+	// its place (a table in the DSN's database, a directory, a bucket
+	// URL, OutTopic) and counts the offsets in it (the Kafka sink's
+	// output records name their input offset in headers, and are read
+	// read_committed; the blob sink's published objects are read back
+	// whole, each record's offset found by its sequence number).
 	Sink string
+	// BlobURL is the blob sink's bucket (Sink "blob"): empty for a
+	// file:// directory of the run's own; any other URL the job and the
+	// driver open with gocloud.dev/blob (s3://BUCKET?region=R&endpoint=..,
+	// credentials from the environment) gets a prefix of its own per run.
+	BlobURL string
+	// BlobFormat is the blob sink's format, "parquet" (empty) or "avro".
+	// Its objects are Hive-partitioned by the hour of the records' ts.
+	BlobFormat string
 	// Graceful stops the job with SIGTERM instead of SIGKILL.
 	Graceful bool
 	// Faults are injected into the broker during the run, at random
@@ -132,6 +148,16 @@ type Configuration struct {
 	// version it looked up and its batch, and the run checks them (see
 	// checkTable).
 	Table bool
+	// Freezes is how often a replica (of two) is frozen and resumed as a
+	// zombie: stopped (SIGSTOP) until the group has expired it and the
+	// other replica publishes on every partition, then continued
+	// (SIGCONT). Every other freeze the job makes itself, on the driver's
+	// SIGUSR1, with a batch written and not yet committed, so the zombie
+	// resumes straight into a commit of partitions it lost: its sink must
+	// fence it (its log then says "fenced", which the run checks). The
+	// others the driver makes at a random moment. The job's -sink must
+	// freeze on SIGUSR1 (blob does).
+	Freezes int
 	// Interval, when set, replaces the job's batch interval (200 ms, its
 	// --interval): shorter, more batches for a check per batch.
 	Interval time.Duration
@@ -182,6 +208,15 @@ func Configurations() []Configuration {
 		{Name: "exactly-once/files-sink/broker-kills", Must: ExactlyOnce, Sink: "files", BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1},
 		{Name: "at-most-once/kafka/broker-kills", Must: AtMostOnce, JobFlags: join(amo, kafka), BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1, SoakOnly: true},
 		{Name: "exactly-once/postgres-sink/broker-kills", Must: ExactlyOnce, Sink: "postgres", Postgres: true, BrokerKills: 3, BrokerDown: 2 * time.Second, Replicas: 1, SoakOnly: true},
+		// The blob sink on a file:// bucket: Parquet, by the hour of ts.
+		// One replica, whose every restart resumes the chains it left;
+		// two, which hand partitions back and forth as restarts come
+		// before or after the session timeout.
+		{Name: "exactly-once/blob-parquet/sigkill", Must: ExactlyOnce, Sink: "blob", Replicas: 1},
+		{Name: "exactly-once/blob-parquet/sigkill+2-replicas", Must: ExactlyOnce, Sink: "blob", Replicas: 2},
+		// Freezes only: a kill of the other replica would hold the
+		// frozen one's partitions up until its restart.
+		{Name: "exactly-once/blob-parquet/zombie", Must: ExactlyOnce, Sink: "blob", Replicas: 2, Freezes: 2, NoJobKills: true},
 		{Name: "exactly-once/kafka-sink/sigkill", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}},
 		{Name: "exactly-once/kafka-sink/sigkill+txn-faults", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}, Faults: txnFaults},
 		{Name: "exactly-once/kafka-sink/endtxn-kills", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}, EndTxnKills: 3, NoJobKills: true, Replicas: 1},
@@ -224,6 +259,9 @@ type Options struct {
 	// BrokerKills, when set, replaces the BrokerKills of configurations
 	// that kill the broker (the soak kills it more often).
 	BrokerKills int
+	// Freezes, when set, replaces the Freezes of configurations that
+	// freeze replicas.
+	Freezes int
 }
 
 // Result is what a run counted.
@@ -263,6 +301,10 @@ type Result struct {
 	EndTxnKills int        // kills between TxnOffsetCommit and EndTxn
 	Table       tableCheck // configurations with Table
 	Elapsed     time.Duration
+	// Freezes are the replicas frozen and resumed as zombies; InBatch of
+	// them froze with a batch in flight, and Fenced is how many zombies'
+	// logs say their sink fenced them.
+	Freezes, InBatch, Fenced int
 }
 
 func (r Result) String() string {
@@ -279,6 +321,9 @@ func (r Result) String() string {
 	}
 	if r.EndTxnKills > 0 {
 		s += fmt.Sprintf("  killed in EndTxn %d times", r.EndTxnKills)
+	}
+	if r.Config.Freezes > 0 {
+		s += fmt.Sprintf("  frozen %d times (%d in a batch), %d zombies fenced", r.Freezes, r.InBatch, r.Fenced)
 	}
 	if r.Config.Table {
 		t := r.Table

@@ -13,7 +13,7 @@ import (
 	"github.com/streamgen/streamgen/internal/pgtest"
 )
 
-var soak = flag.Bool("soak", false, "the long run (make soak): 200,000 records, 25 kills per configuration")
+var soak = flag.Bool("soak", false, "the long run (make soak): 200,000 records, 25 kills (6 freezes) per configuration")
 
 // TestCrashRestart runs every configuration of the harness as separate
 // processes and checks its guarantee; see the package documentation.
@@ -26,7 +26,7 @@ func TestCrashRestart(t *testing.T) {
 		Session: time.Second, Hold: 40 * time.Millisecond, Drain: 60 * time.Second}
 	if *soak {
 		o = Options{Records: 200_000, Partitions: 12, Kills: 25, Replicas: 2, KillEvery: 2 * time.Second,
-			Session: 2 * time.Second, Hold: 40 * time.Millisecond, Drain: 3 * time.Minute, BrokerKills: 10}
+			Session: 2 * time.Second, Hold: 40 * time.Millisecond, Drain: 3 * time.Minute, BrokerKills: 10, Freezes: 6}
 	}
 	ctx := context.Background()
 	// The runs' files (broker and job logs, the handlers' output) go in

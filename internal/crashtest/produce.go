@@ -20,6 +20,23 @@ type producer struct {
 	topic string
 	mu    sync.Mutex
 	seqs  [][]int64 // by partition, offset: the sequence number written there
+	at    []seqAt   // by sequence number: where its acknowledged write landed
+}
+
+// seqAt is where a record landed: partition and offset, offset -1 while
+// its write is not acknowledged.
+type seqAt struct {
+	part int32
+	off  int64
+}
+
+// recordTime is record seq's event time (its ts): four hours around a
+// midnight, changing hour every few records, so that each partition's
+// batches split over several of the blob sink's Hive partitions
+// (ts:hour), on two dates.
+func recordTime(seq int64) time.Time {
+	return time.Date(2026, 12, 5, 22, 0, 0, 0, time.UTC).
+		Add(time.Duration((seq/5)%4)*time.Hour + time.Duration(seq%3600)*time.Second)
 }
 
 // run writes n records evenly over about d, in small synchronous
@@ -37,6 +54,10 @@ func (p *producer) run(ctx context.Context, brokers string, n, partitions int, d
 	defer cl.Close()
 	p.mu.Lock()
 	p.seqs = make([][]int64, partitions)
+	p.at = make([]seqAt, n)
+	for i := range p.at {
+		p.at[i].off = -1
+	}
 	p.mu.Unlock()
 	const tick = 50 * time.Millisecond
 	chunk := max(n/max(int(d/tick), 1), 1)
@@ -46,7 +67,7 @@ func (p *producer) run(ctx context.Context, brokers string, n, partitions int, d
 	for seq := 0; seq < n; {
 		recs := make([]*kgo.Record, 0, chunk)
 		for ; seq < n && len(recs) < chunk; seq++ {
-			v := seqjob.Sequenced{Seq: int64(seq), Payload: payload}
+			v := seqjob.Sequenced{Seq: int64(seq), Payload: payload, Ts: recordTime(int64(seq))}
 			val, err := v.AppendAvro(nil)
 			if err != nil {
 				return err
@@ -65,8 +86,10 @@ func (p *producer) run(ctx context.Context, brokers string, n, partitions int, d
 			for int64(len(s)) <= rec.Offset {
 				s = append(s, -1)
 			}
-			s[rec.Offset] = int64(binary.BigEndian.Uint64(rec.Key))
+			seq := int64(binary.BigEndian.Uint64(rec.Key))
+			s[rec.Offset] = seq
 			p.seqs[rec.Partition] = s
+			p.at[seq] = seqAt{rec.Partition, rec.Offset}
 		}
 		p.mu.Unlock()
 		select {
@@ -87,6 +110,17 @@ func (p *producer) ends() []int64 {
 		out[i] = int64(len(s))
 	}
 	return out
+}
+
+// where is the partition and offset of record seq's acknowledged write;
+// ok is false for a sequence number not (yet) acknowledged.
+func (p *producer) where(seq int64) (at seqAt, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if seq < 0 || seq >= int64(len(p.at)) || p.at[seq].off < 0 {
+		return seqAt{}, false
+	}
+	return p.at[seq], true
 }
 
 // produced is, by partition and offset, the sequence number written

@@ -57,7 +57,8 @@ type proc struct {
 	slot   int
 	out    *procFile
 	cmd    *exec.Cmd
-	intent string // "" (running), "kill", "term", "stop"
+	intent string  // "" (running), "kill", "term", "stop", "frozen", "zombie"
+	zombie *zombie // resumed after a freeze, until it exits or lives on
 	forced atomic.Bool
 	exited atomic.Bool
 }
@@ -123,6 +124,17 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	for range cfg.BrokerKills {
 		brokerKills = append(brokerKills, start.Add(rand.N(max(phase, time.Second))))
 	}
+	// The freezes, spread over the kill phase (while records are
+	// produced, so that a replica asked to freeze in a batch has one),
+	// each made once the job is seen publishing (see freezer).
+	if cfg.Freezes > 0 && o.Freezes > 0 {
+		cfg.Freezes = o.Freezes
+	}
+	fz := &freezer{}
+	for i := range cfg.Freezes {
+		slot := phase / time.Duration(cfg.Freezes)
+		fz.due = append(fz.due, start.Add(time.Duration(i)*slot+rand.N(max(slot/4, time.Millisecond))))
+	}
 	brokerBack := make(chan error, 1)
 	brokerDown := false
 	killBroker := func() {
@@ -175,6 +187,9 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 		return res, err
 	}
 	defer out.close()
+	if out != nil {
+		out.where = prod.where
+	}
 	// readAll counts what was handled so far: in the handlers' files, or
 	// with a sink, in its output.
 	readAll := t.readAll
@@ -338,8 +353,15 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 				env.Logf("%s: %s hung in its graceful stop; its goroutines are in its log", cfg.Name, p.out.path)
 			}
 			delete(running, p.slot)
+			if fz.p == p {
+				fz.p, fz.asked = nil, false // a freeze abandoned: the run lacks one
+			}
 			var wait time.Duration
 			switch p.intent {
+			case "zombie":
+				fz.exited(p, &res)
+				env.Logf("%s: zombie %s exited (%v); restarting it", cfg.Name, p.out.path, e.err)
+				wait = 200 * time.Millisecond
 			case "":
 				res.Failures++
 				if res.Failures > 20+5*o.Kills {
@@ -397,7 +419,18 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 					return res, err
 				}
 			}
-			drained = produced && res.Kills >= kills && res.EndTxnKills >= cfg.EndTxnKills && len(brokerKills) == 0 && !brokerDown && t.caughtUp(prod.ends())
+			now := time.Now()
+			for _, p := range running {
+				if p.zombie != nil && now.Sub(p.zombie.resumed) > zombieLives {
+					fz.lived(p)
+				}
+			}
+			fz.step(now, running, replicas, t, t.total > before || produced, t.caughtUp(prod.ends()), o.Session, &res, env.Logf)
+			zombies := false
+			for _, p := range running {
+				zombies = zombies || p.zombie != nil && p.zombie.inBatch
+			}
+			drained = produced && res.Kills >= kills && fz.done() && !zombies && res.EndTxnKills >= cfg.EndTxnKills && len(brokerKills) == 0 && !brokerDown && t.caughtUp(prod.ends())
 		case err := <-brokerBack:
 			if err != nil {
 				return res, fmt.Errorf("restarting the broker: %w", err)
@@ -412,6 +445,9 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	// A graceful stop of every replica; restarts still pending are
 	// dropped.
 	for _, p := range running {
+		if p.intent == "frozen" {
+			p.cmd.Process.Signal(syscall.SIGCONT) // a drain that timed out
+		}
 		p.intent = "stop"
 		p.cmd.Process.Signal(syscall.SIGTERM)
 	}
@@ -446,7 +482,7 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 		return res, err
 	}
 	if out != nil {
-		err = out.leftovers()
+		err = out.leftovers(ctx)
 	}
 	twStop()
 	if werr := <-twDone; werr != nil {
@@ -476,6 +512,13 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 	}
 	if res.EndTxnKills < cfg.EndTxnKills {
 		err = errors.Join(err, fmt.Errorf("the job was killed in its EndTxn %d times, want %d", res.EndTxnKills, cfg.EndTxnKills))
+	}
+	err = errors.Join(err, errors.Join(fz.errs...))
+	if res.Freezes < cfg.Freezes {
+		err = errors.Join(err, fmt.Errorf("replicas were frozen and resumed %d times, want %d", res.Freezes, cfg.Freezes))
+	}
+	if cfg.Freezes > 0 && res.InBatch == 0 {
+		err = errors.Join(err, errors.New("no replica froze with a batch in flight: the run shows nothing about fencing zombies"))
 	}
 	if res.BrokerKills < cfg.BrokerKills {
 		err = errors.Join(err, fmt.Errorf("the broker was killed %d times, want %d", res.BrokerKills, cfg.BrokerKills))

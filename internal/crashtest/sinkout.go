@@ -25,6 +25,10 @@ type sinkOutput struct {
 	dsn   string
 	table string // postgres: the output table
 	dir   string // files: the sink's directory
+	blob  *blobOutput
+	// where is where the producer's write of a sequence number landed
+	// (the blob sink's count needs it).
+	where func(seq int64) (seqAt, bool)
 	// kafka: a read_committed consumer of OutTopic, and every record it
 	// read so far, which each count replays.
 	cl   *kgo.Client
@@ -47,6 +51,9 @@ type handledAt struct {
 func (o *sinkOutput) close() {
 	if o != nil && o.cl != nil {
 		o.cl.Close()
+	}
+	if o != nil && o.blob != nil {
+		o.blob.bucket.Close()
 	}
 }
 
@@ -74,8 +81,10 @@ func newSinkOutput(ctx context.Context, env Env, cfg Configuration, brokers stri
 		return o, err
 	case "files":
 		return &sinkOutput{kind: "files", dir: filepath.Join(env.Dir, "warehouse")}, nil
+	case "blob":
+		return openBlobOutput(ctx, env, cfg)
 	}
-	return nil, fmt.Errorf("configuration %s: sink %q is not postgres, files or kafka", cfg.Name, cfg.Sink)
+	return nil, fmt.Errorf("configuration %s: sink %q is not postgres, files, blob or kafka", cfg.Name, cfg.Sink)
 }
 
 // flags are the job's flags for the sink.
@@ -85,6 +94,8 @@ func (o *sinkOutput) flags() []string {
 		return []string{"-sink", "postgres", "-sink-table", o.table}
 	case "kafka":
 		return []string{"-sink", "kafka", "-sink-topic", OutTopic}
+	case "blob":
+		return []string{"-sink", "blob", "-sink-url", o.blob.url, "-sink-format", o.blob.format, "-sink-partition-by", blobPartitionBy}
 	}
 	return []string{"-sink", "files", "-sink-dir", o.dir}
 }
@@ -96,7 +107,10 @@ func (t *tally) fromSink(ctx context.Context, o *sinkOutput) error {
 		t.count[p], t.seq[p] = t.count[p][:0], t.seq[p][:0]
 	}
 	t.total = 0
-	src := &procFile{path: o.where()}
+	if o.kind == "blob" {
+		return t.fromBlob(ctx, o)
+	}
+	src := &procFile{path: o.place()}
 	if o.kind == "kafka" {
 		if err := o.readKafka(ctx); err != nil {
 			return err
@@ -142,7 +156,7 @@ func (t *tally) fromSink(ctx context.Context, o *sinkOutput) error {
 	return nil
 }
 
-func (o *sinkOutput) where() string {
+func (o *sinkOutput) place() string {
 	switch o.kind {
 	case "postgres":
 		return "table " + o.table
@@ -224,9 +238,12 @@ func originOf(r *kgo.Record) (handledAt, error) {
 	return h, nil
 }
 
-// leftovers reports temporary files the files sink left behind once
-// every job stopped: there must be none.
-func (o *sinkOutput) leftovers() error {
+// leftovers reports temporary files the files sink (staged objects the
+// blob sink) left behind once every job stopped: there must be none.
+func (o *sinkOutput) leftovers(ctx context.Context) error {
+	if o.kind == "blob" {
+		return o.blob.leftovers(ctx)
+	}
 	if o.kind != "files" {
 		return nil
 	}

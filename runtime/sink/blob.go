@@ -177,6 +177,12 @@ type blobSink struct {
 	rolls   map[runtime.TopicPartition]*rollPart
 	fileSeq int64
 	stats   rollCounters
+
+	// leftovers are the partitions whose Load kept another instance's
+	// staged objects at or past the chain's end (one killed mid-batch,
+	// or a live one's batch in flight): the commit that passes them
+	// removes them.
+	leftovers map[runtime.TopicPartition]bool
 }
 
 // valueEncoder writes one partition's values in the sink's format.
@@ -245,7 +251,8 @@ func newBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, obj objectStore, opts
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	s := &blobSink{bucket: b, objects: obj, cfg: cfg, id: hex.EncodeToString(id[:]),
-		chains: make(map[runtime.TopicPartition]int64), rolls: make(map[runtime.TopicPartition]*rollPart)}
+		chains: make(map[runtime.TopicPartition]int64), rolls: make(map[runtime.TopicPartition]*rollPart),
+		leftovers: make(map[runtime.TopicPartition]bool)}
 	s.encode = func(dst []byte, v any) ([]byte, error) { return PT(v.(*T)).AppendAvro(dst) }
 	if r := cfg.roll; r != nil && (r.MaxRecords < 0 || r.MaxBytes < 0 || r.MaxOpen < 0 || r.Lateness < 0 || r.MaxOpenFiles < 0) {
 		return nil, fmt.Errorf("blob sink: negative rolling limits %+v", *r)
@@ -599,6 +606,11 @@ func (c *blobSink) store(ctx context.Context, b runtime.StoredBatch) error {
 		return cmp.Or(cmp.Compare(a.r.Topic, b.r.Topic), cmp.Compare(a.r.Partition, b.r.Partition))
 	})
 	if err := each(len(slots), func(i int) error { return slots[i].finish() }); err != nil {
+		for _, s := range slots {
+			if f := c.passed(ctx, s.r); f != nil {
+				return f
+			}
+		}
 		return err
 	}
 	for _, s := range slots {

@@ -304,6 +304,65 @@ func TestBlobRestartAfterACrash(t *testing.T) {
 	}
 }
 
+// TestBlobRestartRemovesKilledStaged: an instance killed mid-batch leaves
+// its staged objects at the chain's end, which the next instance's Load
+// must keep (they could be a live batch's); the first commit that passes
+// them removes them, so they do not outlive the restart even if no Load
+// comes after it.
+func TestBlobRestartRemovesKilledStaged(t *testing.T) {
+	for name, open := range blobBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			tp := runtime.TopicPartition{Topic: "imps", Partition: 0}
+			a := open(t)
+			loadBlob(t, a, tp)
+			// Killed mid-batch: 0 to 10 staged, never claimed.
+			b := runtime.StoredBatch{ID: 1, Ranges: []runtime.OffsetRange{rng("imps", 0, 0, 10)}}
+			writeBlobBatch(t, a, b)
+			if err := a.core.cur[tp].finish(); err != nil {
+				t.Fatal(err)
+			}
+			c := open(t)
+			loadBlob(t, c, tp)
+			if len(stagedObjects(t, c.Bucket())) == 0 {
+				t.Fatal("Load removed the staged objects at the chain's end, which a live batch may still claim")
+			}
+			if err := publishBlob(t, c, 1, rng("imps", 0, 0, 12)); err != nil {
+				t.Fatal(err)
+			}
+			if st := stagedObjects(t, c.Bucket()); len(st) != 0 {
+				t.Errorf("staged objects left after the chain passed them: %v", st)
+			}
+			checkEveryOffsetOnce(t, c.Bucket(), "imps", map[int32]int64{0: 12})
+		})
+	}
+}
+
+// TestBlobZombieFencedAfterItsStagedRemoved: a zombie's batch whose
+// staged objects the partition's new owner removed, once its chain passed
+// them, fails as fenced, not as a failed write, and publishes nothing.
+func TestBlobZombieFencedAfterItsStagedRemoved(t *testing.T) {
+	for name, open := range blobBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			tp := runtime.TopicPartition{Topic: "imps", Partition: 0}
+			zombie := open(t)
+			loadBlob(t, zombie, tp)
+			// Frozen while writing 0 to 10 (on file://, its staged
+			// objects are files being written).
+			b := runtime.StoredBatch{ID: 1, Ranges: []runtime.OffsetRange{rng("imps", 0, 0, 10)}}
+			writeBlobBatch(t, zombie, b)
+			owner := open(t)
+			loadBlob(t, owner, tp)
+			if err := publishBlob(t, owner, 1, rng("imps", 0, 0, 12)); err != nil {
+				t.Fatal(err)
+			}
+			err := zombie.Store(ctx, b)
+			wantFenced(t, err, 12)
+			checkEveryOffsetOnce(t, owner.Bucket(), "imps", map[int32]int64{0: 12})
+		})
+	}
+}
+
 // TestBlobStoreRetriedAfterFailedCopy: the same instance stores a batch
 // again after its copy failed (the engine reads the batch again): its
 // own claim is completed, not fenced.

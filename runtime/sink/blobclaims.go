@@ -193,6 +193,9 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 	objs := s.objects()
 	for _, o := range objs {
 		if err := c.objects.durable(ctx, o.Staged); err != nil {
+			if f := c.passed(ctx, r); f != nil {
+				return f
+			}
 			return fmt.Errorf("blob sink: %s: %w", r, err)
 		}
 	}
@@ -248,8 +251,39 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 	}
 	c.mu.Lock()
 	c.chains[tp] = r.UntilOffset
+	left := c.leftovers[tp]
 	c.mu.Unlock()
+	if left {
+		// Staged objects another instance left at the chain's end when
+		// this one loaded it: the chain has passed them now, so no claim
+		// can name them. Best effort, as the deletes above: a Load
+		// removes what this misses.
+		if left, err := c.removeStaged(ctx, tp, r.UntilOffset); err == nil {
+			c.mu.Lock()
+			c.leftovers[tp] = left
+			c.mu.Unlock()
+		}
+	}
 	return nil
+}
+
+// passed is the error of a batch whose staging failed because another
+// instance claimed its range meanwhile, and removed the staged objects
+// its chain had passed: the batch is a zombie's (frozen, or cut off
+// from the group), fenced as its claim would have been. Nil when r's
+// claim is not another instance's.
+func (c *blobSink) passed(ctx context.Context, r runtime.OffsetRange) *runtime.FencedError {
+	tp := r.TopicPartition()
+	held, err := c.readClaim(ctx, tp, r.FromOffset)
+	if err != nil || held.Instance == c.id {
+		return nil
+	}
+	c.forget(tp)
+	stored, err := c.follow(ctx, tp, r.FromOffset, false)
+	if err != nil {
+		stored = held.Until
+	}
+	return blobFenced(r, stored, fmt.Sprintf("was claimed by another instance (%s, to %d) while this one staged it: it owns the partition now, or owned it before", held.Instance, held.Until))
 }
 
 // startChain creates the partition's start at r's FROM, or checks that
@@ -383,17 +417,32 @@ func (c *blobSink) load(ctx context.Context, tp runtime.TopicPartition) (int64, 
 	}
 	if !ok {
 		c.forget(tp)
-		return c.adopt(ctx, tp)
+		end, ok, err := c.adopt(ctx, tp)
+		if err != nil {
+			return 0, false, err
+		}
+		// Before its first claim, a partition's chain ends where its
+		// files do (0 without any).
+		left, err := c.removeStaged(ctx, tp, end)
+		if err != nil {
+			return 0, false, err
+		}
+		c.mu.Lock()
+		c.leftovers[tp] = left
+		c.mu.Unlock()
+		return end, ok, nil
 	}
 	end, err := c.follow(ctx, tp, from, true)
 	if err != nil {
 		return 0, false, err
 	}
-	if err := c.removeStaged(ctx, tp, end); err != nil {
+	left, err := c.removeStaged(ctx, tp, end)
+	if err != nil {
 		return 0, false, err
 	}
 	c.mu.Lock()
 	c.chains[tp] = end
+	c.leftovers[tp] = left
 	c.mu.Unlock()
 	return end, true, nil
 }
@@ -446,28 +495,36 @@ func (c *blobSink) adopt(ctx context.Context, tp runtime.TopicPartition) (int64,
 // removeStaged deletes tp's staging objects of ranges before end: their
 // claims are decided (and, being before the chain's end, published), so
 // nothing will copy them. Those from end on may belong to a batch in
-// flight and stay.
-func (c *blobSink) removeStaged(ctx context.Context, tp runtime.TopicPartition, end int64) error {
+// flight and stay; left reports whether another instance has any.
+func (c *blobSink) removeStaged(ctx context.Context, tp runtime.TopicPartition, end int64) (left bool, err error) {
 	prefix := fmt.Sprintf("%s/staged/topic=%s/partition=%d/", internalDir, tp.Topic, tp.Partition)
 	it := c.bucket.List(&blob.ListOptions{Prefix: prefix})
 	for {
 		o, err := it.Next(ctx)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				return nil
+				return left, nil
 			}
-			return fmt.Errorf("blob sink: listing %s: %w", prefix, err)
+			return left, fmt.Errorf("blob sink: listing %s: %w", prefix, err)
 		}
 		base := path.Base(o.Key)
 		if len(base) < 20 {
 			continue
 		}
 		from, err := strconv.ParseInt(base[:20], 10, 64)
-		if err != nil || from >= end {
+		if err != nil {
+			continue
+		}
+		if from >= end {
+			// FROM-UNTIL.INSTANCE.N.EXT (see stagedKey), or a driver's
+			// temporary file of it (fileblob's NAME.HEX.tmp).
+			if f := strings.Split(base, "."); len(f) > 1 && f[1] != c.id {
+				left = true
+			}
 			continue
 		}
 		if err := c.bucket.Delete(ctx, o.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-			return fmt.Errorf("blob sink: removing %s: %w", o.Key, err)
+			return left, fmt.Errorf("blob sink: removing %s: %w", o.Key, err)
 		}
 	}
 }

@@ -18,6 +18,10 @@
 //	R <topic> <partition> <offset> <seq>               a record was handled
 //	C <batch> <offsets outcome>                        a batch completed (BatchInfo.Offsets)
 //
+// SIGUSR1 asks a sink job (-sink blob) to freeze itself in its next batch
+// with records, after writing its output and before the engine commits
+// it (see freezeIfAsked): the harness's zombie rows.
+//
 // With -sink kafka -table-topic tags, the job reads a lookup table
 // (side.Table) from that topic and each output record carries the
 // version of key seq mod -table-keys it looked up and its batch (see
@@ -38,6 +42,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -53,6 +58,8 @@ func main() {
 }
 
 func run(args []string) int {
+	// First, so that a SIGUSR1 never meets Go's default (exit).
+	watchFreezes()
 	fs := flag.NewFlagSet("job", flag.ContinueOnError)
 	semantics := fs.String("semantics", "at-least-once", "at-least-once or at-most-once")
 	store := fs.String("store", "kafka", "offset store: kafka or postgres")
@@ -62,10 +69,13 @@ func run(args []string) int {
 	instance := fs.String("instance", "", "static group member id (see the comment on static membership)")
 	hold := fs.Duration("hold", 0, "pause of each batch with records after recording its ranges, and again after the fsync")
 	session := fs.Duration("session-timeout", 2*time.Second, "group session timeout")
-	sinkType := fs.String("sink", "", "into a sink: postgres (rows in -sink-table of -dsn's database) or files (under -sink-dir), exactly-once; kafka (to -sink-topic), with -semantics")
+	sinkType := fs.String("sink", "", "into a sink: postgres (rows in -sink-table of -dsn's database), files (under -sink-dir) or blob (at -sink-url), exactly-once; kafka (to -sink-topic), with -semantics")
 	sinkTopic := fs.String("sink-topic", "", "the kafka sink's topic")
 	sinkTable := fs.String("sink-table", "", "the postgres sink's table: (partition int, kafka_offset bigint, seq bigint)")
 	sinkDir := fs.String("sink-dir", "", "the files sink's directory")
+	sinkURL := fs.String("sink-url", "", "the blob sink's URL (file:///dir, s3://bucket?...)")
+	sinkFormat := fs.String("sink-format", "parquet", "the blob sink's format: avro or parquet")
+	sinkPartitionBy := fs.String("sink-partition-by", "", "the blob sink's Hive partition levels, comma-separated (ts:hour)")
 	tagsTopic := fs.String("table-topic", "", "with -sink kafka: a lookup table on this topic (int64 keys, Sequenced values) that enriches each output record")
 	tagsKeys := fs.Int64("table-keys", 8, "the lookup table's key space: record seq looks up seq mod this")
 	if err := fs.Parse(args); err != nil {
@@ -127,6 +137,13 @@ func run(args []string) int {
 			}
 			return runKafkaSink(ctx, cfg, fs.Args(), sem, *sinkTopic, *instance, *hold, tags)
 		}
+		if *sinkType == "blob" {
+			var levels []string
+			if *sinkPartitionBy != "" {
+				levels = strings.Split(*sinkPartitionBy, ",")
+			}
+			return runBlobSink(ctx, cfg, fs.Args(), *sinkURL, *sinkFormat, levels, *hold)
+		}
 		return runSink(ctx, cfg, fs.Args(), *sinkType, *dsn, *table, *sinkTable, *sinkDir, *hold)
 	}
 	h := &handler{out: f, hold: *hold}
@@ -147,6 +164,40 @@ func run(args []string) int {
 		}
 		return seqjob.Run(ctx, cfg, h)
 	})
+}
+
+// freezeAsked is when SIGUSR1 came (Unix nanoseconds, 0 for never): the
+// driver asks the job to freeze in its next batch with records, within
+// freezeWithin (see freezeIfAsked).
+var freezeAsked atomic.Int64
+
+// freezeWithin bounds how late the job honours a freeze: a driver that
+// saw no freeze by then stops the job itself, and a stale request must
+// not freeze it again later.
+const freezeWithin = 3 * time.Second
+
+func watchFreezes() {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGUSR1)
+	go func() {
+		for range c {
+			freezeAsked.Store(time.Now().UnixNano())
+		}
+	}()
+}
+
+// freezeIfAsked stops the process (SIGSTOP, as the driver would) if the
+// driver asked for it, at the point of a batch where it calls it: a sink
+// handler calls it once its output is written and before it returns, so
+// the process freezes with a batch in flight whose commit comes only when
+// the driver resumes it (SIGCONT), after the group gave its partitions
+// to the other replica: a zombie, which its sink must fence. A freeze
+// the driver makes by itself falls anywhere, often between batches.
+func freezeIfAsked() {
+	at := freezeAsked.Swap(0)
+	if at != 0 && time.Since(time.Unix(0, at)) < freezeWithin {
+		syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+	}
 }
 
 // outcomes writes a line per completed batch: C <batch> <offsets outcome>.

@@ -92,12 +92,14 @@ var sgSequencedResolver = sgsync.OnceValue(func() *sgcodec.Resolver {
 func (r *Sequenced) sgAppendAvro(dst []byte) ([]byte, error) {
 	dst = sgcodec.AppendLong(dst, r.Seq)
 	dst = sgcodec.AppendString(dst, r.Payload)
+	dst = sgcodec.AppendLong(dst, sgcodec.MillisOf(r.Ts))
 	return dst, nil
 }
 
 func (r *Sequenced) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Seq = d.Long()
 	r.Payload = d.String()
+	r.Ts = sgcodec.TimestampMillis(d.Long())
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in
@@ -127,6 +129,8 @@ func (r *Sequenced) sgAppendJSON(dst []byte) ([]byte, error) {
 	dst = sgstrconv.AppendInt(dst, int64(r.Seq), 10)
 	dst = append(dst, ",\"payload\":"...)
 	dst = sgcodec.AppendJSONString(dst, r.Payload)
+	dst = append(dst, ",\"ts\":"...)
+	dst = sgcodec.AppendJSONTime(dst, r.Ts)
 	return append(dst, '}'), nil
 }
 
@@ -154,6 +158,17 @@ func (r *Sequenced) sgDecodeJSON(b []byte) error {
 				return nil
 			}(); err != nil {
 				return sgcodec.FieldErr("payload", err)
+			}
+		case "ts":
+			if err := func() error {
+				x3, err := sgcodec.JSONTime(v)
+				if err != nil {
+					return err
+				}
+				r.Ts = x3
+				return nil
+			}(); err != nil {
+				return sgcodec.FieldErr("ts", err)
 			}
 		}
 		return nil

@@ -3,6 +3,11 @@
 
 package seqjob
 
+import (
+	sgcodec "github.com/streamgen/streamgen/runtime/codec"
+	sgtime "time"
+)
+
 // Sequenced is the Avro record org.streamgen.crashtest.Sequenced.
 //
 // One record of the crash-restart harness's known stream: a unique sequence number and a payload.
@@ -10,6 +15,8 @@ type Sequenced struct {
 	// Unique across the stream: the producer's record number.
 	Seq     int64  `avro:"seq" json:"seq"`         // Avro long
 	Payload string `avro:"payload" json:"payload"` // Avro string
+	// The record's event time, which the blob sink's rows partition by hour (sink.partitionBy ts:hour): the producer spreads it over several hours.
+	Ts sgtime.Time `avro:"ts" json:"ts"` // Avro long (timestamp-millis), default 0
 }
 
 // SequencedSchema is the Avro schema of Sequenced, with every type it uses and its defaults.
@@ -26,12 +33,21 @@ const SequencedSchema = `{
     {
       "name": "payload",
       "type": "string"
+    },
+    {
+      "name": "ts",
+      "doc": "The record's event time, which the blob sink's rows partition by hour (sink.partitionBy ts:hour): the producer spreads it over several hours.",
+      "type": {
+        "type": "long",
+        "logicalType": "timestamp-millis"
+      },
+      "default": 0
     }
   ]
 }`
 
 // SequencedFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical Form of SequencedSchema.
-const SequencedFingerprint uint64 = 0x0e3081b75212489d
+const SequencedFingerprint uint64 = 0x3f53565f51128658
 
 // NewSequenced returns a Sequenced with the defaults of the schema org.streamgen.crashtest.Sequenced: each field
 // with a default has it; a field without one has its Go zero value, except that
@@ -40,5 +56,5 @@ const SequencedFingerprint uint64 = 0x0e3081b75212489d
 // struct is not the schema's defaults: an enum field of it is "", which does
 // not encode.
 func NewSequenced() Sequenced {
-	return Sequenced{}
+	return Sequenced{Ts: sgcodec.TimestampMillis(int64(0))}
 }
