@@ -18,7 +18,7 @@ import (
 // here rather than by the generated Run because the crash job's spec has
 // no sink, so one generated package serves every row; the options are
 // the ones the generated Run derives from sink.format and
-// sink.partitionBy (sink.BlobSettings), with small rolling limits. What it published is counted
+// sink.partitionBy (sink.BlobSettings), a file per batch. What it published is counted
 // in the bucket, not in -out.
 //
 // hold pauses each batch with records after its objects are staged and
@@ -27,10 +27,11 @@ import (
 func runBlobSink(ctx context.Context, cfg seqjob.Config, args []string, url, format string, partitionBy []string, hold time.Duration) int {
 	cfg.EngineOptions = append(cfg.EngineOptions, runtime.WithSemantics(runtime.ExactlyOnce))
 	return runtime.RunMain(ctx, seqjob.JobName, &cfg.JobConfig, args, os.Stderr, func(ctx context.Context) error {
-		// Files roll across batches, as generated jobs' do by default,
-		// with limits small enough that a short run publishes many
-		// (by records, by the hour passing, by wall time).
-		opts, err := sink.BlobSettings(format, partitionBy, sink.RollLimits{MaxRecords: 500, MaxOpen: time.Second, Lateness: time.Minute, MaxOpenFiles: 64})
+		// A file per batch (no rolling): a clean stop discards the files a
+		// rolling sink holds open, and the driver's final count would
+		// read their records, which a restart re-reads, as lost. Rolling
+		// rows need a final run that drains the open files first.
+		opts, err := sink.BlobSettings(format, partitionBy, sink.RollLimits{})
 		if err != nil {
 			return err
 		}
