@@ -53,8 +53,21 @@ type Server struct {
 
 // URL is the bucket's gocloud.dev/blob URL, without credentials (the s3
 // driver reads them from the environment: see SetEnv).
-func (s *Server) URL() string {
-	return fmt.Sprintf("s3://%s?endpoint=%s&region=%s&use_path_style=true", s.Bucket, s.Endpoint, Region)
+func (s *Server) URL() string { return bucketURL(s.Bucket, s.Endpoint) }
+
+func bucketURL(bucket, endpoint string) string {
+	return fmt.Sprintf("s3://%s?endpoint=%s&region=%s&use_path_style=true", bucket, endpoint, Region)
+}
+
+// NewBucket creates another bucket on the server and returns its URL.
+func (s *Server) NewBucket(tb testing.TB, name string) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		tb.Fatalf("versitygw: creating bucket %s: %v", name, err)
+	}
+	return bucketURL(name, s.Endpoint)
 }
 
 // Binary returns the versitygw binary's path, or skips tb (fails it in
@@ -97,11 +110,7 @@ func Start(tb testing.TB) *Server {
 		tb.Fatal(err)
 	}
 	s.SetEnv(tb)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := s.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(s.Bucket)}); err != nil {
-		tb.Fatalf("versitygw: creating bucket %s: %v", s.Bucket, err)
-	}
+	s.NewBucket(tb, s.Bucket)
 	return s
 }
 
@@ -219,7 +228,7 @@ func (s *Server) Refusing(tb testing.TB, refuse func(*http.Request) bool) string
 		proxy.ServeHTTP(w, r)
 	}))
 	tb.Cleanup(srv.Close)
-	return fmt.Sprintf("s3://%s?endpoint=%s&region=%s&use_path_style=true", s.Bucket, srv.URL, Region)
+	return bucketURL(s.Bucket, srv.URL)
 }
 
 func freePort() (int, error) {
