@@ -11,7 +11,9 @@ import (
 	"math/big"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -268,6 +270,31 @@ func TestS3ConditionalCreate(t *testing.T) {
 	}
 	if err := b.WriteAll(ctx, "claims/1", []byte("x"), &blob.WriterOptions{IfNotExist: true}); err != nil {
 		t.Fatalf("a conditional create of a new key: %v", err)
+	}
+
+	// Racing creates of one key: exactly one wins, as two instances'
+	// claims of the same FROM must.
+	const racers = 8
+	errs := make(chan error, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			errs <- b.WriteAll(ctx, "claims/2", []byte(strconv.Itoa(i)), &blob.WriterOptions{IfNotExist: true})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	won := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case gcerrors.Code(err) != gcerrors.FailedPrecondition:
+			t.Errorf("a racing conditional create failed otherwise than by its condition: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d racing conditional creates of one key succeeded, want 1", won, racers)
 	}
 }
 
