@@ -6,14 +6,15 @@ PKGS    := ./...
 SPECS   := $(wildcard examples/*/streamgen.yaml) $(wildcard generated_test/cases/*/streamgen.yaml) \
 	internal/crashtest/job/streamgen.yaml
 
-.PHONY: all test fmt-check vet modules race fresh generate demo bench build soak
+.PHONY: all test fmt-check vet modules race fresh generate demo bench build soak tools/versitygw duckdb
 
 all: test
 
 ## test: everything CI runs: formatting, vet, the repository's other
-## modules, the race-enabled test suite, and a check that regenerating the
-## committed code changes nothing.
-test: fmt-check vet modules fresh race
+## modules, the race-enabled test suite, the DuckDB module's tests, and
+## a check that regenerating the committed code changes nothing. The S3
+## server the blob sink's tests run against is built first.
+test: tools/versitygw fmt-check vet modules fresh race duckdb
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -26,7 +27,7 @@ vet:
 ## and vets with its go.mod and go.sum as committed (-mod=readonly), so one
 ## that replaces streamgen with this checkout cannot fall behind a new
 ## dependency of it unnoticed; "go mod tidy" in its directory repairs it.
-MODULES := $(filter-out .,$(patsubst %/,%,$(dir $(shell git ls-files 2>/dev/null | grep -E '(^|/)go\.mod$$'))))
+MODULES := $(filter-out . tools,$(patsubst %/,%,$(dir $(shell git ls-files 2>/dev/null | grep -E '(^|/)go\.mod$$'))))
 modules:
 	@set -e; for d in $(MODULES); do \
 		echo "go build, go vet: $$d"; \
@@ -35,6 +36,19 @@ modules:
 
 race:
 	$(GO) test -race -count=1 $(PKGS)
+
+## tools/versitygw: the S3 server (versitygw, posix backend) that
+## internal/s3test runs for the blob sink's tests against s3://, built
+## from the version tools/go.mod pins into bin/versitygw. Tests skip
+## without it, and fail in CI.
+tools/versitygw: bin/versitygw
+bin/versitygw: tools/go.mod tools/go.sum
+	cd tools && GOWORK=off GOFLAGS=-mod=readonly $(GO) build -o ../bin/versitygw github.com/versity/versitygw/cmd/versitygw
+
+## duckdb: DuckDB reads the blob sink's Parquet (internal/duckdbtest, a
+## module of its own: DuckDB is cgo, and the main module stays free of it).
+duckdb:
+	cd internal/duckdbtest && GOWORK=off GOFLAGS=-mod=readonly $(GO) test -count=1 ./...
 
 ## fresh: fails when committed generated code is out of date.
 fresh:

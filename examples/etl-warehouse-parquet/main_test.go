@@ -26,58 +26,8 @@ import (
 // file, in the directory of its timestamp's hour, and nothing staged is
 // left.
 func TestParquetWarehouseETL(t *testing.T) {
-	ctx := context.Background()
-	addrs, prod := kafkatest.Cluster(t, 3, "impressions")
 	dir := t.TempDir()
-	n := 0
-	produce := func(count int) {
-		var recs []*kgo.Record
-		for range count {
-			// Impressions of two hours, so each batch splits in two.
-			ts := time.Date(2026, 12, 5, 6+n%2, n%60, 0, 0, time.UTC)
-			imp := lake.Impression{ImpressionID: fmt.Sprintf("imp-%04d", n), CampaignID: int64(n % 7), Device: lake.DeviceTypePhone, BidPrice: big.NewRat(int64(n), 1000), Timestamp: ts}
-			val, err := imp.AppendAvro([]byte{0, 0, 0, 0, 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs = append(recs, &kgo.Record{Topic: "impressions", Partition: int32(n % 3), Value: val})
-			n++
-		}
-		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run := func(want int) {
-		t.Helper()
-		cfg := lake.DefaultConfig()
-		cfg.Brokers, cfg.SinkURL, cfg.StatusAddr = addrs, "file://"+dir, ""
-		cfg.BatchInterval = 50 * time.Millisecond
-		// Files roll across batches; small limits publish them while
-		// the test watches (the defaults keep a file for up to an hour).
-		cfg.SinkRollMaxRecords, cfg.SinkRollMaxOpen = 40, 100*time.Millisecond
-		rctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		errc := make(chan error, 1)
-		go func() { errc <- lake.Run(rctx, cfg, lake.Passthrough()) }()
-		deadline := time.After(30 * time.Second)
-		for len(readWarehouse(t, dir)) < want {
-			select {
-			case err := <-errc:
-				t.Fatalf("job stopped: %v", err)
-			case <-deadline:
-				t.Fatalf("the warehouse holds %d impressions, want %d", len(readWarehouse(t, dir)), want)
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		cancel()
-		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
-			t.Fatal(err)
-		}
-	}
-	produce(300)
-	run(300)
-	produce(150)
-	run(450)
+	runTwice(t, "file://"+dir, func() int { return len(readWarehouse(t, dir)) })
 
 	got := readWarehouse(t, dir)
 	var ids []string
@@ -102,6 +52,64 @@ func TestParquetWarehouseETL(t *testing.T) {
 	if len(staged) > 0 {
 		t.Errorf("staged objects left: %v", staged)
 	}
+}
+
+// runTwice runs the ETL job on an in-process Kafka twice into the
+// warehouse at url, 300 impressions then 150 more (impression n to
+// partition n%3, of hour 6 or 7 by its parity), each run until count
+// says the warehouse holds all produced so far.
+func runTwice(t *testing.T, url string, count func() int) {
+	ctx := context.Background()
+	addrs, prod := kafkatest.Cluster(t, 3, "impressions")
+	n := 0
+	produce := func(num int) {
+		var recs []*kgo.Record
+		for range num {
+			// Impressions of two hours, so each batch splits in two.
+			ts := time.Date(2026, 12, 5, 6+n%2, n%60, 0, 0, time.UTC)
+			imp := lake.Impression{ImpressionID: fmt.Sprintf("imp-%04d", n), CampaignID: int64(n % 7), Device: lake.DeviceTypePhone, BidPrice: big.NewRat(int64(n), 1000), Timestamp: ts}
+			val, err := imp.AppendAvro([]byte{0, 0, 0, 0, 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs = append(recs, &kgo.Record{Topic: "impressions", Partition: int32(n % 3), Value: val})
+			n++
+		}
+		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(want int) {
+		t.Helper()
+		cfg := lake.DefaultConfig()
+		cfg.Brokers, cfg.SinkURL, cfg.StatusAddr = addrs, url, ""
+		cfg.BatchInterval = 50 * time.Millisecond
+		// Files roll across batches; small limits publish them while
+		// the test watches (the defaults keep a file for up to 90m).
+		cfg.SinkRollMaxRecords, cfg.SinkRollMaxOpen = 40, 100*time.Millisecond
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		errc := make(chan error, 1)
+		go func() { errc <- lake.Run(rctx, cfg, lake.Passthrough()) }()
+		deadline := time.After(30 * time.Second)
+		for count() < want {
+			select {
+			case err := <-errc:
+				t.Fatalf("job stopped: %v", err)
+			case <-deadline:
+				t.Fatalf("the warehouse holds %d impressions, want %d", count(), want)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		cancel()
+		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+	}
+	produce(300)
+	run(300)
+	produce(150)
+	run(450)
 }
 
 // readWarehouse reads every published Parquet file and returns each

@@ -26,12 +26,13 @@ import (
 //	                          names; optional when the union has null)
 //	enum                      ENUM (a string)
 //	decimal (bytes, fixed)    DECIMAL(precision, scale), the same two's
-//	                          complement bytes
+//	                          complement bytes (PLAIN encoded)
 //	timestamp-millis/micros   TIMESTAMP(MILLIS/MICROS, adjusted to UTC);
 //	                          local-timestamp-* not adjusted
 //	date, time-millis/micros  DATE, TIME
 //	uuid                      UUID for a fixed(16); a uuid string stays
 //	                          STRING, as parquet-avro writes it
+//	duration (fixed(12))      INTERVAL, the same 12 bytes
 //	string, bytes, fixed      STRING, BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY
 //	null                      no column (Parquet has no null type)
 //
@@ -252,6 +253,12 @@ func fixedLeaf(s *avro.FixedSchema, path []string) (*pqNode, parquet.Node, error
 			if size == 16 {
 				return n, parquet.UUID(), nil
 			}
+		case avro.Duration:
+			// The same 12 bytes (months, days, milliseconds, each a
+			// little-endian uint32) as Parquet's INTERVAL.
+			if size == 12 {
+				return n, parquet.IntervalNode(), nil
+			}
 		}
 	}
 	return n, parquet.Leaf(typ), nil
@@ -301,7 +308,10 @@ func primitiveLeaf(s *avro.PrimitiveSchema, path []string) (*pqNode, parquet.Nod
 		n.read = readBytes
 		if logical == avro.Decimal {
 			dl := s.Logical().(*avro.DecimalLogicalSchema)
-			return n, parquet.Decimal(dl.Scale(), dl.Precision(), parquet.ByteArrayType), nil
+			// PLAIN, not parquet-go's default DELTA_LENGTH_BYTE_ARRAY,
+			// which readers such as DuckDB accept only for strings and
+			// blobs: DuckDB cannot read a DECIMAL column written so.
+			return n, parquet.Encoded(parquet.Decimal(dl.Scale(), dl.Precision(), parquet.ByteArrayType), &parquet.Plain), nil
 		}
 		return n, parquet.Leaf(parquet.ByteArrayType), nil
 	case avro.String:
