@@ -71,6 +71,10 @@ func TestRegeneratedWithASecondStreamResumes(t *testing.T) {
 	}
 	produceImpressions(0, 60)
 
+	// Run loads the anomaly detector's model from its ModelFile setting.
+	file := *anomalies.ModelFile
+	*anomalies.ModelFile = "../examples/anomaly-detector/model.json"
+	defer func() { *anomalies.ModelFile = file }()
 	one := anomalies.DefaultConfig()
 	one.Brokers, one.Group, one.StartFrom, one.StatusAddr = cluster.ListenAddrs(), "the-job", runtime.StartCommitted(), ""
 	one.BatchInterval = 50 * time.Millisecond

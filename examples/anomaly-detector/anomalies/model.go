@@ -29,10 +29,10 @@ type Model struct {
 	MinImpressions int `json:"min_impressions"`
 }
 
-// modelFile is the model's file, a setting of the job's own read by Main
+// ModelFile is the model's file, a setting of the job's own read by Main
 // as the runtime's are: --model-file, else ANOMALY_DETECTOR_MODEL_FILE,
-// else model.json; --help lists it.
-var modelFile = runtime.Setting("model.file", "model.json",
+// else model.json; --help lists it. A test that calls Run may set it.
+var ModelFile = runtime.Setting("model.file", "model.json",
 	"the JSON file of the anomaly model, read before the first batch and again every --values-model-interval and on POST /side/model/reload")
 
 // LoadModel loads value model (streamgen.yaml's values:), which the
@@ -41,7 +41,7 @@ var modelFile = runtime.Setting("model.file", "model.json",
 // must succeed (it is tried 3 more times), or the job does not start; a
 // reload that fails (the file missing, half written, not a model) keeps
 // the model the job has, logs a WARN and is tried again.
-func LoadModel(context.Context) (Model, error) { return readModel(*modelFile) }
+func LoadModel(context.Context) (Model, error) { return readModel(*ModelFile) }
 
 // readModel reads and checks the model at path. A writer should write
 // another file and rename it over path; one that writes in place may be
