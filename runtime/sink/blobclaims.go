@@ -254,17 +254,21 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 	left := c.leftovers[tp]
 	c.mu.Unlock()
 	if left {
-		// Staged objects another instance left at the chain's end when
-		// this one loaded it: the chain has passed them now, so no claim
-		// can name them. Best effort, as the deletes above: a Load
-		// removes what this misses.
-		if left, err := c.removeStaged(ctx, tp, r.UntilOffset); err == nil {
-			c.mu.Lock()
-			c.leftovers[tp] = left
-			c.mu.Unlock()
-		}
+		c.removePassed(ctx, tp, r.UntilOffset)
 	}
 	return nil
+}
+
+// removePassed removes the staged objects another instance left at tp's
+// chain's end when this one loaded it, which the chain, now at end, has
+// passed, so no claim can name them. Best effort, as a commit's deletes
+// of its own staging: a Load removes what this misses.
+func (c *blobSink) removePassed(ctx context.Context, tp runtime.TopicPartition, end int64) {
+	if left, err := c.removeStaged(ctx, tp, end); err == nil {
+		c.mu.Lock()
+		c.leftovers[tp] = left
+		c.mu.Unlock()
+	}
 }
 
 // passed is the error of a batch whose staging failed because another

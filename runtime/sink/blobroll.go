@@ -538,18 +538,7 @@ func (c *blobSink) publishPart(ctx context.Context, p *rollPart, files []*rollFi
 	pub := map[*rollFile]bool{}
 	for _, f := range files {
 		pub[f] = true
-		err := c.finishFile(f)
-		if err == nil {
-			if err = c.objects.durable(ctx, f.staged); err != nil {
-				err = fmt.Errorf("blob sink: %s: %w", f.staged, err)
-			}
-		}
-		if err != nil {
-			// A new owner's Load removes the staged objects of the
-			// instance it took the partition from: say so.
-			if _, cerr := c.readRollClaim(ctx, p.tp, p.seq+1); cerr == nil {
-				return c.fenced(ctx, p, p.seq+1, b)
-			}
+		if err := c.finishDurably(ctx, p, f, b); err != nil {
 			return err
 		}
 	}
@@ -608,6 +597,24 @@ func (c *blobSink) publishPart(ctx context.Context, p *rollPart, files []*rollFi
 		_ = c.bucket.Delete(ctx, o.Staged)
 	}
 	return nil
+}
+
+// finishDurably ends file f of p and makes its staged object durable, or
+// is the error that kept it from that: p's fencing, when a new owner's
+// Load has removed the staged objects of the instance it took p from.
+func (c *blobSink) finishDurably(ctx context.Context, p *rollPart, f *rollFile, b runtime.StoredBatch) error {
+	err := c.finishFile(f)
+	if err == nil {
+		if err = c.objects.durable(ctx, f.staged); err != nil {
+			err = fmt.Errorf("blob sink: %s: %w", f.staged, err)
+		}
+	}
+	if err != nil {
+		if _, cerr := c.readRollClaim(ctx, p.tp, p.seq+1); cerr == nil {
+			return c.fenced(ctx, p, p.seq+1, b)
+		}
+	}
+	return err
 }
 
 // fenced drops p, whose claim seq another instance made, and says so.
