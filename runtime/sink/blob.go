@@ -598,7 +598,7 @@ func (c *blobSink) store(ctx context.Context, b runtime.StoredBatch) error {
 		}
 		s := cur[r.TopicPartition()]
 		if s == nil || s.r != r {
-			return fmt.Errorf("blob sink: batch %d: %s was not begun; the blob sink commits output with offsets, so it needs runtime.ExactlyOnce", b.ID, r)
+			return notBegun("blob", b, r)
 		}
 		slots = append(slots, s)
 	}

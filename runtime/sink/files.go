@@ -308,7 +308,7 @@ func (in *inflight) slotsOf(b runtime.StoredBatch) ([]*slot, error) {
 		}
 		s := in.slot(r.TopicPartition())
 		if s == nil || s.r != r {
-			return nil, fmt.Errorf("files sink: batch %d: %s was not begun; the files sink commits output with offsets, so it needs runtime.ExactlyOnce", b.ID, r)
+			return nil, notBegun("files", b, r)
 		}
 		slots = append(slots, s)
 	}
@@ -460,3 +460,9 @@ func (*noRecord) AppendAvro(dst []byte) ([]byte, error)  { return dst, nil }
 func (*noRecord) UnmarshalAvro([]byte) error             { return nil }
 func (*noRecord) UnmarshalAvroFrom(string, []byte) error { return nil }
 func (*noRecord) AvroSchema() string                     { return `"null"` }
+
+// notBegun is the error of a transactional sink asked to store a range
+// of a batch it never began: the engine ran it without ExactlyOnce.
+func notBegun(sink string, b runtime.StoredBatch, r runtime.OffsetRange) error {
+	return fmt.Errorf("%s sink: batch %d: %s was not begun; the %s sink commits output with offsets, so it needs runtime.ExactlyOnce", sink, b.ID, r, sink)
+}
