@@ -24,21 +24,18 @@ func request(t *testing.T, h http.Handler, method, path string) (int, string) {
 	return rec.Code, string(body)
 }
 
-// TestStatusShowsSideInputs: the status page, status.json and /metrics
-// show each side input's entries, bytes, age and failures; /readyz is
-// unready while a value is stale; POST /side/{name}/reload reloads a
-// value on request.
-func TestStatusShowsSideInputs(t *testing.T) {
+// statusJob runs a job with the campaigns table and the model value
+// behind a status server, until the test ends.
+func statusJob(t *testing.T, m *model, maxAge time.Duration) (*runtime.Engine, *runtime.Status) {
+	t.Helper()
 	addrs, cl := kafkatest.Cluster(t, 2, tableTopic, impressions)
 	put(t, cl, 0, "c1", "spring sale", "c2", "summer sale")
 	kafkatest.Produce(t, cl, impressions, 2, 5)
-	tab := newStringTable()
-	m := &model{}
-	val := NewValue("model", m.load, Interval(time.Hour), RetryWait(time.Millisecond), MaxAge(200*time.Millisecond), OnStale(StaleContinue))
+	val := NewValue("model", m.load, Interval(time.Hour), RetryWait(time.Millisecond), MaxAge(maxAge), OnStale(StaleContinue))
 	met := metrics.New("etl")
 	st := runtime.NewStatus("etl")
 	e, err := runtime.New(append(met.Options(), runtime.Group("etl"), runtime.Brokers(addrs...), runtime.BatchInterval(20*time.Millisecond),
-		runtime.StartFrom(runtime.StartEarliest()), runtime.WithSideInputs(tab, val), st.Attach())...)
+		runtime.StartFrom(runtime.StartEarliest()), runtime.WithSideInputs(newStringTable(), val), st.Attach())...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,13 +45,25 @@ func TestStatusShowsSideInputs(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx, func(context.Context, *runtime.JobBatch) error { return nil }) }()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
-	}()
-	waitFor(t, "a batch", func() bool { return len(e.Snapshot().Batches) > 0 })
+	})
+	return e, st
+}
+
+// TestStatusShowsSideInputs: the status page, status.json and /metrics
+// show each side input's entries, bytes, age and failures; POST
+// /side/{name}/reload reloads a value on request.
+func TestStatusShowsSideInputs(t *testing.T) {
+	m := &model{}
+	_, st := statusJob(t, m, time.Hour)
+	waitFor(t, "the job to be ready", func() bool {
+		code, _ := request(t, st, http.MethodGet, "/readyz")
+		return code == http.StatusOK
+	})
 
 	code, page := request(t, st, http.MethodGet, "/")
 	if code != 200 || !strings.Contains(page, `<table id="side-inputs">`) || !strings.Contains(page, "<td class=\"l\">campaigns</td><td class=\"l\">table</td><td>2</td><td>26 B</td>") {
@@ -102,17 +111,27 @@ func TestStatusShowsSideInputs(t *testing.T) {
 	if code, _ := request(t, st, http.MethodPost, "/side/nope/reload"); code != http.StatusNotFound {
 		t.Errorf("reloading no side input: %d, want 404", code)
 	}
+}
 
+// TestReadyzNamesStaleValue: a value whose reloads fail past its MaxAge
+// makes /readyz unready naming it, and /metrics counts it. The value is
+// checked before the group's assignment, so the wait is for the stale
+// value's own answer, whatever the group is doing.
+func TestReadyzNamesStaleValue(t *testing.T) {
+	m := &model{}
+	e, st := statusJob(t, m, 50*time.Millisecond)
+	// Batches run only once every side input has loaded.
+	waitFor(t, "a batch", func() bool { return len(e.Snapshot().Batches) > 0 })
 	m.fail.Store(true)
-	request(t, st, http.MethodPost, "/side/model/reload")
-	waitFor(t, "the value to go stale", func() bool {
-		code, _ := request(t, st, http.MethodGet, "/readyz")
-		return code == http.StatusServiceUnavailable
-	})
-	if _, body := request(t, st, http.MethodGet, "/readyz"); !strings.Contains(body, "side input model: is stale") {
-		t.Errorf("/readyz = %q, want the stale value named", body)
+	if code, body := request(t, st, http.MethodPost, "/side/model/reload"); code != http.StatusAccepted {
+		t.Errorf("reload: %d %s", code, body)
 	}
-	_, text = request(t, st, http.MethodGet, "/metrics")
+	waitFor(t, "/readyz to name the stale value", func() bool {
+		code, body := request(t, st, http.MethodGet, "/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "side input model: is stale")
+	})
+	waitFor(t, "the failed reload", func() bool { return m.calls.Load() >= 2 })
+	_, text := request(t, st, http.MethodGet, "/metrics")
 	if !strings.Contains(text, `streamgen_side_input_unready{job="etl",kind="value",side_input="model"} 1`) || strings.Contains(text, `streamgen_side_input_load_failures_total{job="etl",kind="value",side_input="model"} 0`) {
 		t.Errorf("/metrics does not show the failing value:\n%s", text)
 	}
