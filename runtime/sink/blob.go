@@ -434,6 +434,17 @@ func (s *Blob[T, PT]) Close() error {
 	return err
 }
 
+// Drain publishes the files a rolling sink holds open, at the job's
+// graceful stop (runtime.Drainer: the engine calls it after the last
+// batch), so the next start reads on from the last batch stored rather
+// than from the oldest open file. Without rolling it does nothing.
+func (s *Blob[T, PT]) Drain(ctx context.Context) error {
+	if s.core.cfg.roll == nil {
+		return nil
+	}
+	return s.core.rollDrain(ctx)
+}
+
 // Writer starts the output of r's partition in the batch in flight over
 // and returns its writer; call it once at the start of each
 // ForeachPartition task, as Files.Writer.

@@ -824,8 +824,32 @@ func (s *Blob[T, PT]) OpenFiles() runtime.OpenFiles {
 	return st
 }
 
-// rollClose discards every open file: Close publishes nothing, and the
-// next owner reads them again.
+// rollDrain publishes every open file of every partition, each
+// partition's with one claim that moves its restart offset to the end of
+// its last stored batch: the engine's graceful stop (runtime.Drainer).
+// It is a publish as MaxOpen's at a batch's end, fenced the same way: a
+// partition another instance has taken is dropped with a FencedError.
+func (c *blobSink) rollDrain(ctx context.Context) error {
+	c.rollMu.Lock()
+	defer c.rollMu.Unlock()
+	defer c.updateStats(c.cfg.now())
+	var errs []error
+	for _, tp := range slices.SortedFunc(maps.Keys(c.rolls), compareTPs) {
+		p := c.rolls[tp]
+		if p.broken != nil || len(p.files)+len(p.closed) == 0 {
+			continue
+		}
+		files := slices.Clone(p.closed)
+		for _, bucket := range slices.Sorted(maps.Keys(p.files)) {
+			files = append(files, p.files[bucket])
+		}
+		errs = append(errs, c.publishPart(ctx, p, files, runtime.StoredBatch{}))
+	}
+	return errors.Join(errs...)
+}
+
+// rollClose discards every open file: what Drain did not publish, the
+// next owner reads again.
 func (c *blobSink) rollClose(ctx context.Context) error {
 	c.rollMu.Lock()
 	defer c.rollMu.Unlock()
