@@ -48,6 +48,7 @@ type blobCfg struct {
 	upload      int
 	roll        *RollLimits // nil: a batch's objects each
 	now         func() time.Time
+	ownedHook   func() // tests: runs after a rolling Store's ownership check
 }
 
 // BlobOpt configures OpenBlob and NewBlob.

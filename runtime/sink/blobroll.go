@@ -85,6 +85,11 @@ func BlobRoll(l RollLimits) BlobOpt { return func(c *blobCfg) { c.roll = &l } }
 // blobClock is the wall clock of MaxOpen (tests advance their own).
 func blobClock(now func() time.Time) BlobOpt { return func(c *blobCfg) { c.now = now } }
 
+// blobAfterOwnedCheck runs f in each rolling Store after its ownership
+// check (stillOwned) and before it appends: tests take a partition over
+// there, to meet the fencing of the publish itself.
+func blobAfterOwnedCheck(f func()) BlobOpt { return func(c *blobCfg) { c.ownedHook = f } }
+
 // rollClaim is a rolling claim object's content:
 // _streamgen/claims/topic=T/partition=P/roll/SEQ.
 type rollClaim struct {
@@ -342,6 +347,12 @@ func (c *blobSink) rollStore(ctx context.Context, b runtime.StoredBatch) error {
 	slices.SortFunc(slots, func(a, b *rollSlot) int {
 		return cmp.Or(cmp.Compare(a.r.Topic, b.r.Topic), cmp.Compare(a.r.Partition, b.r.Partition))
 	})
+	if err := c.stillOwned(ctx, slots, b); err != nil {
+		return err
+	}
+	if c.cfg.ownedHook != nil {
+		c.cfg.ownedHook()
+	}
 	now := c.cfg.now()
 	defer c.updateStats(now)
 	for _, s := range slots {
@@ -376,6 +387,37 @@ func (c *blobSink) rollStore(ctx context.Context, b runtime.StoredBatch) error {
 
 func compareTPs(a, b runtime.TopicPartition) int {
 	return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+}
+
+// stillOwned fails the batch, before anything is appended, when another
+// instance has taken one of its partitions (the next claim of its chain
+// exists): a Store that publishes nothing would not meet the takeover
+// claim, so a replica that lost its partitions while frozen would go on
+// filling open files it can never publish. One existence check per
+// partition per batch, in parallel; a takeover after it is met by the
+// next publish's conditional create.
+func (c *blobSink) stillOwned(ctx context.Context, slots []*rollSlot, b runtime.StoredBatch) error {
+	taken := make([]bool, len(slots))
+	errs := make([]error, len(slots))
+	parts := make([]*rollPart, len(slots))
+	var wg sync.WaitGroup
+	for i, s := range slots {
+		p := c.rolls[s.r.TopicPartition()]
+		parts[i] = p
+		wg.Go(func() {
+			key := rollKey(p.tp, p.seq+1)
+			if taken[i], errs[i] = c.bucket.Exists(ctx, key); errs[i] != nil {
+				errs[i] = fmt.Errorf("blob sink: batch %d: reading %s: %w", b.ID, key, errs[i])
+			}
+		})
+	}
+	wg.Wait()
+	for i, p := range parts {
+		if taken[i] {
+			return c.fenced(ctx, p, p.seq+1, b)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // appendSlot appends a batch's held values to the partition's open
