@@ -3,6 +3,7 @@ package sink
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hamba/avro/v2"
@@ -84,6 +85,18 @@ func BlobSettings(format string, partitionBy []string, roll RollLimits) ([]BlobO
 type hivePartitioner struct {
 	root   *avro.RecordSchema
 	levels []resolvedLevel
+	// times caches each time level's last directory: records come in
+	// runs of the same hour, and formatting one costs more than the
+	// rest of placing the record.
+	times []atomic.Pointer[timeDir]
+}
+
+// timeDir is a time level's directory for one hour or day: its number
+// since the epoch (key), its dt=YYYY-MM-DD/[hour=HH/] and its end.
+type timeDir struct {
+	key  int64
+	text string
+	end  time.Time
 }
 
 type resolvedLevel struct {
@@ -114,6 +127,7 @@ func newPartitioner(schemaJSON string, levels []partLevel) (*hivePartitioner, er
 		}
 		p.levels = append(p.levels, rl)
 	}
+	p.times = make([]atomic.Pointer[timeDir], len(p.levels))
 	return p, nil
 }
 
@@ -197,46 +211,76 @@ func (p *hivePartitioner) bucketAt(src []byte) (string, time.Time, time.Time, er
 	var (
 		b        strings.Builder
 		at, till time.Time
+		one      string // the only level's directory, without building
 	)
-	for _, l := range p.levels {
+	for i := range p.levels {
+		l := &p.levels[i]
 		d := codec.NewDecoder(src)
 		v, err := l.read(p.root, &d)
 		if err != nil {
 			return "", at, till, fmt.Errorf("partitioning by %s: %w", l.field, err)
 		}
+		var dir string
 		switch {
 		case v == nil && l.kind == "value":
-			b.WriteString(l.name + "=" + hiveNull + "/")
+			dir = l.name + "=" + hiveNull + "/"
+		case v == nil && l.gran == Hour:
+			dir = "dt=" + hiveNull + "/hour=" + hiveNull + "/"
 		case v == nil:
-			b.WriteString("dt=" + hiveNull + "/")
-			if l.gran == Hour {
-				b.WriteString("hour=" + hiveNull + "/")
-			}
+			dir = "dt=" + hiveNull + "/"
 		case l.kind == "value":
-			b.WriteString(l.name + "=" + hiveEscape(fmt.Sprint(v)) + "/")
+			dir = l.name + "=" + hiveEscape(fmt.Sprint(v)) + "/"
 		default:
-			n := v.(int64)
-			var t time.Time
-			switch l.kind {
-			case "millis":
-				t = time.UnixMilli(n).UTC()
-			case "micros":
-				t = time.UnixMicro(n).UTC()
-			case "date":
-				t = codec.Date(int32(n))
-			}
-			b.WriteString("dt=" + t.Format("2006-01-02") + "/")
-			end := time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, time.UTC)
-			if l.gran == Hour {
-				b.WriteString(fmt.Sprintf("hour=%02d/", t.Hour()))
-				end = t.Truncate(time.Hour).Add(time.Hour)
-			}
+			t, td := p.timeDir(i, v.(int64))
+			dir = td.text
 			if till.IsZero() {
-				at, till = t, end
+				at, till = t, td.end
 			}
 		}
+		if len(p.levels) == 1 {
+			one = dir
+		} else {
+			b.WriteString(dir)
+		}
+	}
+	if len(p.levels) == 1 {
+		return one, at, till, nil
 	}
 	return b.String(), at, till, nil
+}
+
+// timeDir is the time of time level i's value n and its hour's or day's
+// directory, from the level's cache when the last record's was the same.
+func (p *hivePartitioner) timeDir(i int, n int64) (time.Time, *timeDir) {
+	l := &p.levels[i]
+	var t time.Time
+	switch l.kind {
+	case "millis":
+		t = time.UnixMilli(n).UTC()
+	case "micros":
+		t = time.UnixMicro(n).UTC()
+	case "date":
+		t = codec.Date(int32(n))
+	}
+	span := int64(24 * 60 * 60)
+	if l.gran == Hour {
+		span = 60 * 60
+	}
+	sec := t.Unix()
+	key := sec / span
+	if sec%span < 0 {
+		key-- // floor, before 1970
+	}
+	if td := p.times[i].Load(); td != nil && td.key == key {
+		return t, td
+	}
+	start := time.Unix(key*span, 0).UTC()
+	td := &timeDir{key: key, text: "dt=" + start.Format("2006-01-02") + "/", end: start.Add(time.Duration(span) * time.Second)}
+	if l.gran == Hour {
+		td.text += fmt.Sprintf("hour=%02d/", start.Hour())
+	}
+	p.times[i].Store(td)
+	return t, td
 }
 
 // read walks the record's binary to the level's field and reads it:
