@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gocloud.dev/blob"
@@ -176,7 +177,7 @@ type blobSink struct {
 	// Close, which change the open files.
 	rollMu  sync.Mutex
 	rolls   map[runtime.TopicPartition]*rollPart
-	fileSeq int64
+	fileSeq atomic.Int64
 	stats   rollCounters
 
 	// leftovers are the partitions whose Load kept another instance's

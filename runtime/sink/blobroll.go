@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -355,17 +356,8 @@ func (c *blobSink) rollStore(ctx context.Context, b runtime.StoredBatch) error {
 	}
 	now := c.cfg.now()
 	defer c.updateStats(now)
-	for _, s := range slots {
-		p := c.rolls[s.r.TopicPartition()]
-		if err := c.appendSlot(p, s, now); err != nil {
-			if _, cerr := c.readRollClaim(ctx, p.tp, p.seq+1); cerr == nil {
-				return c.fenced(ctx, p, p.seq+1, b) // the new owner removed its staged objects
-			}
-			p.broken = err
-			return err
-		}
-		p.handled = s.r.UntilOffset
-		c.stats.dropped.Add(s.dropped)
+	if err := c.appendSlots(ctx, slots, now, b); err != nil {
+		return err
 	}
 	overSlots(cur)
 	c.mu.Lock()
@@ -420,6 +412,42 @@ func (c *blobSink) stillOwned(ctx context.Context, slots []*rollSlot, b runtime.
 	return errors.Join(errs...)
 }
 
+// appendSlots appends each partition's held values to its open files,
+// the partitions in parallel (each encodes its own files, as the tasks of
+// a per-batch sink do), and records how far each was handled. A partition
+// whose append failed is broken, or dropped as fenced when another
+// instance has taken it meanwhile; the batch then fails.
+func (c *blobSink) appendSlots(ctx context.Context, slots []*rollSlot, now time.Time, b runtime.StoredBatch) error {
+	errs := make([]error, len(slots))
+	limit := make(chan struct{}, max(goruntime.GOMAXPROCS(0), 1))
+	var wg sync.WaitGroup
+	for i, s := range slots {
+		p := c.rolls[s.r.TopicPartition()]
+		wg.Go(func() {
+			limit <- struct{}{}
+			defer func() { <-limit }()
+			errs[i] = c.appendSlot(p, s, now)
+		})
+	}
+	wg.Wait()
+	var failed []error
+	for i, s := range slots {
+		p := c.rolls[s.r.TopicPartition()]
+		if err := errs[i]; err != nil {
+			if _, cerr := c.readRollClaim(ctx, p.tp, p.seq+1); cerr == nil {
+				err = c.fenced(ctx, p, p.seq+1, b) // the new owner removed its staged objects
+			} else {
+				p.broken = err
+			}
+			failed = append(failed, err)
+			continue
+		}
+		p.handled = s.r.UntilOffset
+		c.stats.dropped.Add(s.dropped)
+	}
+	return errors.Join(failed...)
+}
+
 // appendSlot appends a batch's held values to the partition's open
 // files, bucket by bucket in offset order, finishing a full file before
 // a value of another offset (so a record's values share a file).
@@ -459,9 +487,9 @@ func (c *blobSink) appendSlot(p *rollPart, s *rollSlot, now time.Time) error {
 }
 
 func (c *blobSink) openFile(p *rollPart, bucket string, first int64, end, now time.Time) (*rollFile, error) {
-	c.fileSeq++
-	f := &rollFile{bucket: bucket, first: first, last: first, opened: now, order: c.fileSeq, end: end}
-	f.staged = fmt.Sprintf("%s%020d.%s.%d.%s", rollStagedDir(p.tp), first, c.id, c.fileSeq, c.ext)
+	seq := c.fileSeq.Add(1)
+	f := &rollFile{bucket: bucket, first: first, last: first, opened: now, order: seq, end: end}
+	f.staged = fmt.Sprintf("%s%020d.%s.%d.%s", rollStagedDir(p.tp), first, c.id, seq, c.ext)
 	ctx, cancel := context.WithCancel(context.Background())
 	w, err := c.bucket.NewWriter(ctx, f.staged, &blob.WriterOptions{ContentType: "application/octet-stream", BufferSize: c.cfg.upload})
 	if err != nil {
