@@ -285,6 +285,18 @@ func (d *Decoder) String() string {
 // only what it keeps and a kept string pins nothing else of the datum.
 func (d *Decoder) StringAlone() string { return string(d.raw()) }
 
+// BytesView reads a length-prefixed byte sequence without copying: the
+// result aliases the input, so it is only valid while the input is and
+// must not be changed. For a reader that copies what it keeps (a Parquet
+// column buffer); nil after an error.
+func (d *Decoder) BytesView() []byte {
+	b := d.raw()
+	if d.err != nil {
+		return nil
+	}
+	return b
+}
+
 // raw reads a length-prefixed byte sequence without copying; the result
 // aliases the input.
 func (d *Decoder) raw() []byte {

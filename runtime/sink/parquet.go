@@ -324,8 +324,11 @@ func primitiveLeaf(s *avro.PrimitiveSchema, path []string) (*pqNode, parquet.Nod
 	return nil, nil, fmt.Errorf("parquet: %s: Avro type %s has no Parquet column", strings.Join(path, "."), s.Type())
 }
 
+// readBytes reads a bytes or string value as a view of the record's
+// binary: the encoder keeps that binary until parquet-go has copied the
+// row (parquetEncoder.flushRows).
 func readBytes(d *codec.Decoder) (parquet.Value, error) {
-	return parquet.ByteArrayValue(d.Bytes()), d.Err()
+	return parquet.ByteArrayValue(d.BytesView()), d.Err()
 }
 
 // shredder turns records' Avro binary into Parquet rows: one slice of
@@ -444,13 +447,22 @@ func (s *shredder) value(n *pqNode, dec *codec.Decoder, r, d int) error {
 
 // parquetEncoder writes one partition's values as a Parquet file.
 type parquetEncoder[T any, PT codec.RecordPtr[T]] struct {
-	w   *parquet.Writer
-	sh  shredder
-	buf []byte
+	w  *parquet.Writer
+	sh shredder
+	// Rows wait here and go to the writer pqBatch at a time: parquet-go's
+	// cost per WriteRows call is per column, several times a shredded
+	// row's own. src holds the pending rows' Avro binary, which their
+	// byte-array values point into; vals their values.
+	src  []byte
+	vals []parquet.Value
+	rows []parquet.Row
 	// group is the Avro size of the row group's values so far; at max
 	// (when set) the group ends.
 	group, max int64
 }
+
+// pqBatch is how many rows an encoder gives parquet-go at once.
+const pqBatch = 256
 
 func newParquetEncoder[T any, PT codec.RecordPtr[T]](l *pqLayout, out io.Writer, cfg blobCfg, r runtime.OffsetRange) *parquetEncoder[T, PT] {
 	var c compress.Codec = &parquet.Snappy
@@ -472,30 +484,64 @@ func newParquetEncoder[T any, PT codec.RecordPtr[T]](l *pqLayout, out io.Writer,
 }
 
 func (e *parquetEncoder[T, PT]) write(v any) error {
-	b, err := PT(v.(*T)).AppendAvro(e.buf[:0])
+	start := len(e.src)
+	src, err := PT(v.(*T)).AppendAvro(e.src)
 	if err != nil {
 		return err
 	}
-	e.buf = b
-	return e.writeAvro(b)
+	e.src = src
+	return e.add(src[start:])
 }
 
 func (e *parquetEncoder[T, PT]) writeAvro(b []byte) error {
+	start := len(e.src)
+	e.src = append(e.src, b...)
+	return e.add(e.src[start:])
+}
+
+// add shreds one value's Avro binary, held in e.src, into a pending row.
+// When e.src or e.vals grow, the rows before keep pointing into the
+// arrays they were made in, which stay as they were until the rows are
+// written.
+func (e *parquetEncoder[T, PT]) add(b []byte) error {
 	row, err := e.sh.shred(b)
 	if err != nil {
+		e.src = e.src[:len(e.src)-len(b)]
 		return err
 	}
-	if _, err = e.w.WriteRows([]parquet.Row{row}); err != nil {
-		return err
-	}
+	n := len(e.vals)
+	e.vals = append(e.vals, row...)
+	e.rows = append(e.rows, e.vals[n:len(e.vals):len(e.vals)])
 	if e.group += int64(len(b)); e.max > 0 && e.group >= e.max {
 		e.group = 0
+		if err := e.flushRows(); err != nil {
+			return err
+		}
 		return e.w.Flush()
+	}
+	if len(e.rows) >= pqBatch {
+		return e.flushRows()
 	}
 	return nil
 }
 
-func (e *parquetEncoder[T, PT]) close() error { return e.w.Close() }
+// flushRows gives the pending rows to the writer, which copies them.
+func (e *parquetEncoder[T, PT]) flushRows() error {
+	if len(e.rows) == 0 {
+		return nil
+	}
+	_, err := e.w.WriteRows(e.rows)
+	clear(e.rows)
+	e.rows, e.vals, e.src = e.rows[:0], e.vals[:0], e.src[:0]
+	return err
+}
+
+func (e *parquetEncoder[T, PT]) close() error {
+	if err := e.flushRows(); err != nil {
+		return err
+	}
+	return e.w.Close()
+}
 
 // setUntil records the end of a rolling file, known only when it closes,
 // in the footer's metadata.
