@@ -431,6 +431,13 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 				zombies = zombies || p.zombie != nil && p.zombie.inBatch
 			}
 			drained = produced && res.Kills >= kills && fz.done() && !zombies && res.EndTxnKills >= cfg.EndTxnKills && len(brokerKills) == 0 && !brokerDown && t.caughtUp(prod.ends())
+			// The sinks' temporary output a killed instance left is
+			// removed by the partition's next owner: with the last kill
+			// after every record was published, that owner is a restart
+			// still to come, so the drain waits for every replica to
+			// run and the leftovers to go (the final check reports any
+			// that never do).
+			drained = drained && len(running) == replicas && (out == nil || out.leftovers(ctx) == nil)
 		case err := <-brokerBack:
 			if err != nil {
 				return res, fmt.Errorf("restarting the broker: %w", err)

@@ -50,8 +50,8 @@ import (
 
 	"github.com/streamgen/streamgen/internal/crashtest/job/seqjob"
 	"github.com/streamgen/streamgen/runtime"
-	"github.com/streamgen/streamgen/runtime/sink"
 	"github.com/streamgen/streamgen/runtime/offsets"
+	"github.com/streamgen/streamgen/runtime/sink"
 )
 
 func main() {
