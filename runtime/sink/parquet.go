@@ -336,7 +336,6 @@ func readBytes(d *codec.Decoder) (parquet.Value, error) {
 type shredder struct {
 	l    *pqLayout
 	cols [][]parquet.Value
-	row  parquet.Row
 }
 
 func (s *shredder) emit(col int, v parquet.Value, r, d int) {
@@ -349,8 +348,8 @@ func (s *shredder) nulls(n *pqNode, r, d int) {
 	}
 }
 
-// shred appends the row of one record's Avro binary.
-func (s *shredder) shred(src []byte) (parquet.Row, error) {
+// shred appends the row of one record's Avro binary to dst.
+func (s *shredder) shred(dst parquet.Row, src []byte) (parquet.Row, error) {
 	if s.cols == nil {
 		s.cols = make([][]parquet.Value, s.l.ncols)
 	}
@@ -364,11 +363,10 @@ func (s *shredder) shred(src []byte) (parquet.Row, error) {
 	if err := d.Finish(); err != nil {
 		return nil, err
 	}
-	s.row = s.row[:0]
 	for _, c := range s.cols {
-		s.row = append(s.row, c...)
+		dst = append(dst, c...)
 	}
-	return s.row, nil
+	return dst, nil
 }
 
 // value shreds n's value: r is the repetition level of the first value
@@ -504,13 +502,13 @@ func (e *parquetEncoder[T, PT]) writeAvro(b []byte) error {
 // arrays they were made in, which stay as they were until the rows are
 // written.
 func (e *parquetEncoder[T, PT]) add(b []byte) error {
-	row, err := e.sh.shred(b)
+	n := len(e.vals)
+	vals, err := e.sh.shred(e.vals, b)
 	if err != nil {
-		e.src = e.src[:len(e.src)-len(b)]
+		e.src, e.vals = e.src[:len(e.src)-len(b)], e.vals[:n]
 		return err
 	}
-	n := len(e.vals)
-	e.vals = append(e.vals, row...)
+	e.vals = vals
 	e.rows = append(e.rows, e.vals[n:len(e.vals):len(e.vals)])
 	if e.group += int64(len(b)); e.max > 0 && e.group >= e.max {
 		e.group = 0
