@@ -22,6 +22,7 @@ import (
 
 	"github.com/streamgen/streamgen/runtime"
 	"github.com/streamgen/streamgen/runtime/codec"
+	"github.com/streamgen/streamgen/runtime/sink/internal/multipart"
 )
 
 // Format is the file format the blob sink writes.
@@ -139,10 +140,13 @@ func BlobUploadBufferSize(n int) BlobOpt { return func(c *blobCfg) { c.upload = 
 // fileblob only guards conditional writes within one process): safe on a
 // local disk or NFS. mem:// is safe within one process.
 //
-// S3 multipart uploads of an instance that is killed mid-batch are left
-// incomplete; give the bucket a lifecycle rule that aborts incomplete
-// multipart uploads after a day. Staged objects of killed instances are
-// removed by the Load that follows.
+// Staged objects of killed instances are removed by the Load that
+// follows, and so are their incomplete S3 multipart uploads (with
+// package runtime/sink/cloud imported): those the chain has passed at
+// once, those at its end by the commit that passes them. A batch that is
+// aborted or retried aborts its own uploads. A lifecycle rule that
+// aborts incomplete multipart uploads after a day is still worth having,
+// for an instance killed that no other follows.
 type Blob[T any, PT codec.RecordPtr[T]] struct {
 	core *blobSink
 }
@@ -152,6 +156,7 @@ type blobSink struct {
 	bucket  *blob.Bucket
 	owned   bool // the sink opened the bucket and closes it
 	objects objectStore
+	uploads multipart.Uploads // nil: the store keeps no incomplete uploads
 	cfg     blobCfg
 	ext     string
 	id      string // this instance's, in staged names and claims
@@ -250,7 +255,7 @@ func newBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, obj objectStore, opts
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	s := &blobSink{bucket: b, objects: obj, cfg: cfg, id: hex.EncodeToString(id[:]),
+	s := &blobSink{bucket: b, objects: obj, uploads: multipart.For(b), cfg: cfg, id: hex.EncodeToString(id[:]),
 		chains: make(map[runtime.TopicPartition]int64), rolls: make(map[runtime.TopicPartition]*rollPart),
 		leftovers: make(map[runtime.TopicPartition]bool)}
 	s.encode = func(dst []byte, v any) ([]byte, error) { return PT(v.(*T)).AppendAvro(dst) }

@@ -496,12 +496,37 @@ func (c *blobSink) adopt(ctx context.Context, tp runtime.TopicPartition) (int64,
 	return files[len(files)-1].until, true, nil
 }
 
-// removeStaged deletes tp's staging objects of ranges before end: their
-// claims are decided (and, being before the chain's end, published), so
-// nothing will copy them. Those from end on may belong to a batch in
-// flight and stay; left reports whether another instance has any.
+// removeStaged deletes tp's staging objects of ranges before end, and
+// aborts their incomplete multipart uploads: their claims are decided
+// (and, being before the chain's end, published), so nothing will copy
+// them. Those from end on may belong to a batch in flight and stay; left
+// reports whether another instance has any.
 func (c *blobSink) removeStaged(ctx context.Context, tp runtime.TopicPartition, end int64) (left bool, err error) {
 	prefix := fmt.Sprintf("%s/staged/topic=%s/partition=%d/", internalDir, tp.Topic, tp.Partition)
+	// passed says whether key's range is before end; if not, whether
+	// another instance's it is sets left.
+	passed := func(key string) bool {
+		base := path.Base(key)
+		if len(base) < 20 {
+			return false
+		}
+		from, err := strconv.ParseInt(base[:20], 10, 64)
+		if err != nil {
+			return false
+		}
+		if from >= end {
+			// FROM-UNTIL.INSTANCE.N.EXT (see stagedKey), or a driver's
+			// temporary file of it (fileblob's NAME.HEX.tmp).
+			if f := strings.Split(base, "."); len(f) > 1 && f[1] != c.id {
+				left = true
+			}
+			return false
+		}
+		return true
+	}
+	if err := c.abortUploadsUnder(ctx, prefix, passed); err != nil {
+		return left, err
+	}
 	it := c.bucket.List(&blob.ListOptions{Prefix: prefix})
 	for {
 		o, err := it.Next(ctx)
@@ -511,20 +536,7 @@ func (c *blobSink) removeStaged(ctx context.Context, tp runtime.TopicPartition, 
 			}
 			return left, fmt.Errorf("blob sink: listing %s: %w", prefix, err)
 		}
-		base := path.Base(o.Key)
-		if len(base) < 20 {
-			continue
-		}
-		from, err := strconv.ParseInt(base[:20], 10, 64)
-		if err != nil {
-			continue
-		}
-		if from >= end {
-			// FROM-UNTIL.INSTANCE.N.EXT (see stagedKey), or a driver's
-			// temporary file of it (fileblob's NAME.HEX.tmp).
-			if f := strings.Split(base, "."); len(f) > 1 && f[1] != c.id {
-				left = true
-			}
+		if !passed(o.Key) {
 			continue
 		}
 		if err := c.bucket.Delete(ctx, o.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {

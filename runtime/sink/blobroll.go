@@ -464,10 +464,10 @@ func (c *blobSink) finishFile(f *rollFile) error {
 // abandon aborts a file's upload, or deletes its finished staged object.
 func (c *blobSink) abandon(ctx context.Context, f *rollFile) error {
 	if f.w != nil {
-		f.cancel() // a cancelled writer's Close aborts the upload
+		f.cancel() // a cancelled writer's Close ends the upload
 		_ = f.w.Close()
 		f.w = nil
-		return nil
+		return c.abortUploads(ctx, f.staged)
 	}
 	if err := c.bucket.Delete(ctx, f.staged); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
 		return fmt.Errorf("blob sink: removing the unpublished %s: %w", f.staged, err)
@@ -749,6 +749,9 @@ func (c *blobSink) rollLoad(ctx context.Context, tp runtime.TopicPartition) (int
 
 func (c *blobSink) removeRollStaged(ctx context.Context, tp runtime.TopicPartition) error {
 	prefix := rollStagedDir(tp)
+	if err := c.abortUploadsUnder(ctx, prefix, func(string) bool { return true }); err != nil {
+		return err
+	}
 	it := c.bucket.List(&blob.ListOptions{Prefix: prefix})
 	for {
 		o, err := it.Next(ctx)
