@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/url"
 	"path/filepath"
@@ -49,6 +50,7 @@ type blobCfg struct {
 	upload      int
 	roll        *RollLimits // nil: a batch's objects each
 	now         func() time.Time
+	log         *slog.Logger
 }
 
 // BlobOpt configures OpenBlob and NewBlob.
@@ -81,6 +83,11 @@ func ParquetRowGroupRows(n int64) BlobOpt { return func(cfg *blobCfg) { cfg.rowG
 // group in memory for as long as it is open, so this bounds each open
 // file's memory.
 func ParquetRowGroupBytes(n int64) BlobOpt { return func(cfg *blobCfg) { cfg.groupBytes = n } }
+
+// BlobLogger sets where the sink logs what fails in the background
+// (the pruning of old claims, which the next prune does again). Default
+// slog.Default().
+func BlobLogger(l *slog.Logger) BlobOpt { return func(c *blobCfg) { c.log = l } }
 
 // BlobUploadBufferSize sets the size of the chunks each object is
 // uploaded in (an S3 multipart part, a GCS chunk); 0, the default, is the
@@ -119,6 +126,10 @@ func BlobUploadBufferSize(n int) BlobOpt { return func(c *blobCfg) { c.upload = 
 // dies between the claim and the copy leaves a claim whose object is
 // missing; Load finishes its copy before it returns the partition's
 // offset, so nothing committed is lost.
+//
+// All but the last few claims of a partition are deleted in the
+// background as the chain goes on, so they do not pile up (see
+// blobprune.go for why that keeps fencing whole).
 //
 // Fencing: two instances that both believe they own a partition (a
 // rebalance moved it, or a zombie kept running) both need the claim of
@@ -175,6 +186,11 @@ type blobSink struct {
 	rcur   map[runtime.TopicPartition]*rollSlot // rolling: the batch in flight
 	seq    int
 	chains map[runtime.TopicPartition]int64 // each partition's chain end, as this instance knows it
+	// recent are the FROMs of each partition's claims this instance
+	// made since its last prune (blobprune.go).
+	recent  map[runtime.TopicPartition][]int64
+	pruning map[string]int64 // the chains (claim dirs) being pruned: the greatest key asked
+	prunes  sync.WaitGroup
 
 	// rolling (blobroll.go): rollMu orders Begin, Store, Abort, Load and
 	// Close, which change the open files.
@@ -249,14 +265,14 @@ func NewBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, opts ...BlobOpt) (*Bl
 }
 
 func newBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, obj objectStore, opts []BlobOpt) (*Blob[T, PT], error) {
-	cfg := blobCfg{format: FormatAvro, codec: codec.OCFSnappy, block: 1 << 20, compression: "snappy", rowGroup: 1_000_000, groupBytes: 64 << 20, now: time.Now}
+	cfg := blobCfg{format: FormatAvro, codec: codec.OCFSnappy, block: 1 << 20, compression: "snappy", rowGroup: 1_000_000, groupBytes: 64 << 20, now: time.Now, log: slog.Default()}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	s := &blobSink{bucket: b, objects: obj, uploads: multipart.For(b), cfg: cfg, id: hex.EncodeToString(id[:]),
-		chains: make(map[runtime.TopicPartition]int64), rolls: make(map[runtime.TopicPartition]*rollPart),
+		chains: make(map[runtime.TopicPartition]int64), recent: make(map[runtime.TopicPartition][]int64), pruning: make(map[string]int64), rolls: make(map[runtime.TopicPartition]*rollPart),
 		leftovers: make(map[runtime.TopicPartition]bool)}
 	s.encode = func(dst []byte, v any) ([]byte, error) { return PT(v.(*T)).AppendAvro(dst) }
 	if r := cfg.roll; r != nil && (r.MaxRecords < 0 || r.MaxBytes < 0 || r.MaxOpen < 0 || r.Lateness < 0 || r.MaxOpenFiles < 0) {

@@ -120,6 +120,7 @@ type rollPart struct {
 	restart int64            // as stored by that claim, -1 none
 	marks   map[string]int64 // as stored
 	handled int64            // end of the last stored batch, -1 none
+	pruned  int64            // the claim before which this instance last pruned the chain
 	maxTime time.Time        // latest record time appended
 	files   map[string]*rollFile
 	closed  []*rollFile // full files, finished, to publish in this Store
@@ -580,6 +581,12 @@ func (c *blobSink) publishPart(ctx context.Context, p *rollPart, files []*rollFi
 		// published into it: this one owns it no more.
 		return c.fenced(ctx, p, rec.Seq, b)
 	}
+	if stale, err := c.passedFloor(ctx, rollDir(p.tp), rec.Seq); err != nil {
+		return fmt.Errorf("blob sink: claiming topic %s partition %d claim %d: %w", p.tp.Topic, p.tp.Partition, rec.Seq, err)
+	} else if stale {
+		// The chain had passed rec.Seq and pruned its claim: as !won.
+		return c.fenced(ctx, p, rec.Seq, b)
+	}
 	p.seq, p.restart, p.marks = rec.Seq, rec.Restart, marks
 	p.closed = nil
 	for bucket, f := range p.files {
@@ -595,6 +602,10 @@ func (c *blobSink) publishPart(ctx context.Context, p *rollPart, files []*rollFi
 	_ = c.bucket.WriteAll(ctx, rollDir(p.tp)+"head", []byte(strconv.FormatInt(rec.Seq, 10)), nil)
 	for _, o := range objs {
 		_ = c.bucket.Delete(ctx, o.Staged)
+	}
+	if p.seq-p.pruned >= pruneKeep+pruneEvery {
+		p.pruned = p.seq - pruneKeep + 1
+		c.prune(p.tp, rollDir(p.tp), p.pruned, func(seq int64) bool { return seq == 1 })
 	}
 	return nil
 }
@@ -660,13 +671,26 @@ func (c *blobSink) rollFollow(ctx context.Context, tp runtime.TopicPartition, ro
 		return last, false, err
 	}
 	if !hinted || seq < 1 {
-		seq = 1
+		seq, hinted = 1, false
 	}
+	// Not before the greatest prune marker: the claims before it may be
+	// gone.
+	if seq, hinted, err = c.startAt(ctx, rollDir(tp), seq, hinted); err != nil {
+		return last, false, err
+	}
+	again := true
 	for ; ; seq++ {
 		rec, err := c.readRollClaim(ctx, tp, seq)
 		if errors.Is(err, errNoObject) {
-			if !ok && seq > 1 { // a head hint past the chain: cannot be, but read from the start
-				seq, hinted = 0, false
+			if !ok && seq > 1 && again {
+				// A head hint past the chain (cannot be), or a marker's
+				// claim pruned meanwhile: read from the greatest marker
+				// now, or the start.
+				again = false
+				if seq, _, err = c.startAt(ctx, rollDir(tp), 1, false); err != nil {
+					return last, false, err
+				}
+				seq--
 				continue
 			}
 			return last, ok, nil
@@ -719,8 +743,15 @@ func (c *blobSink) rollLoad(ctx context.Context, tp runtime.TopicPartition) (int
 			return 0, false, fmt.Errorf("blob sink: taking topic %s partition %d over: %w", tp.Topic, tp.Partition, err)
 		}
 		if won {
-			last = rec
-			break
+			stale, err := c.passedFloor(ctx, rollDir(tp), rec.Seq)
+			if err != nil {
+				return 0, false, fmt.Errorf("blob sink: taking topic %s partition %d over: %w", tp.Topic, tp.Partition, err)
+			}
+			if !stale {
+				last = rec
+				break
+			}
+			// The chain had passed rec.Seq and pruned its claim: as lost.
 		}
 		if tries >= 100 {
 			return 0, false, fmt.Errorf("blob sink: taking topic %s partition %d over: other instances kept claiming it", tp.Topic, tp.Partition)
