@@ -298,13 +298,35 @@ func (e *Engine) batches(hard, soft context.Context, h Handler) error {
 		}
 		if soft.Err() != nil {
 			e.commits.flush(hard, e.store, e.rec.commit)
-			return nil
+			return e.drain(hard)
 		}
 		if err := e.runBatch(hard, h, est, id, next); err != nil {
 			return err
 		}
 		next = next.Add(e.cfg.interval)
 	}
+}
+
+// drain lets a store that holds output open across batches publish it
+// at a graceful stop (Drainer), while the engine still owns its
+// partitions.
+func (e *Engine) drain(ctx context.Context) error {
+	d, ok := e.store.(Drainer)
+	if !ok {
+		return nil
+	}
+	start := time.Now()
+	err := d.Drain(ctx)
+	var fe *FencedError
+	switch {
+	case errors.As(err, &fe):
+		e.Logger().Info("stopping: another instance owns a partition now; it reads again what this one held open", "err", err)
+		return nil
+	case err != nil:
+		return &OffsetStoreError{Op: "drain", Err: err}
+	}
+	e.Logger().Info("stopping: published the output held open across batches", "took", time.Since(start).Round(time.Millisecond).String())
+	return nil
 }
 
 // stop is Run's two contexts. Work runs under hard, which only ends when

@@ -175,7 +175,7 @@ func (e *OffsetOutOfRangeError) Error() string {
 
 // OffsetStoreError is the job's offset store failing to load or store.
 type OffsetStoreError struct {
-	Op  string // "load" or "store"
+	Op  string // "load", "store", "begin" or "drain"
 	Err error
 }
 

@@ -78,6 +78,20 @@ type TransactionalStore interface {
 	Abort(ctx context.Context, b StoredBatch) error
 }
 
+// Drainer is an offset store that holds output open across batches (the
+// rolling blob sink keeps files open until they are full). At a graceful
+// stop, after the last batch and before the engine leaves the group, Run
+// calls Drain: it publishes that output and stores its offsets, so the
+// next start reads on from where this one stopped instead of reading
+// again all that the open output held (up to the store's own bound, such
+// as the blob sink's sink.roll.maxOpen). A stop that overruns
+// ShutdownTimeout cancels ctx: what Drain did not publish is read again
+// by the partition's next owner, as after a crash. A FencedError (another
+// instance owns a partition now) is logged; any other error is Run's.
+type Drainer interface {
+	Drain(ctx context.Context) error
+}
+
 // AbortedError is what a TransactionalStore's Store returns when the
 // batch's transaction certainly did not commit (none of its output is
 // visible, its offsets are not stored) for a cause that may pass: a broker

@@ -43,7 +43,7 @@ type Template struct {
 
 // List is every template, in the order init's usage lists them.
 var List = []Template{
-	{"etl-warehouse", "the warehouse ETL: impressions joined with their campaigns into Avro files, exactly once (files sink, a campaigns table)", ""},
+	{"etl-warehouse", "the warehouse ETL: impressions joined with their campaigns into Parquet files by hour, exactly once, to a directory or S3 (blob sink, a campaigns table)", ""},
 	{"anomaly-detector", "the anomaly detector: flags campaigns whose impressions spike, at most once, always from the latest offsets, with a schema registry", ""},
 	{"entity-cache", "the entity cache: clicks upserted into PostgreSQL keyed by impression, at least once, offsets in PostgreSQL",
 		"a PostgreSQL database it may write to: set PREFIX_TEST_POSTGRES_DSN (default postgres://postgres@localhost:5432/postgres?sslmode=disable)"},

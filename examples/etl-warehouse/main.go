@@ -1,8 +1,11 @@
-// Command etl-warehouse copies impressions from Kafka into Avro files for
-// the data warehouse, exactly once: one file per partition and batch under
-// ETL_WAREHOUSE_SINK_DIR (or --sink-dir; no default), laid out as
-// topic=T/partition=P/FROM-UNTIL.avro, each published atomically with the
-// batch's offsets, which are the files. Each impression becomes a
+// Command etl-warehouse copies impressions from Kafka into Parquet files
+// for the data warehouse, exactly once: a file per partition and hour of
+// the impressions' timestamps, kept open across batches and published once
+// its hour has passed (or by the sink.roll limits), laid out as
+// topic=T/dt=YYYY-MM-DD/hour=HH/partition=P/FROM-UNTIL.parquet under
+// ETL_WAREHOUSE_SINK_URL (or --sink-url; default file://./warehouse-data,
+// s3://BUCKET?region=R for S3), each published with the partition's
+// offsets by a conditional create. Each impression becomes a
 // WarehouseImpression row with its campaign's name and advertiser from the
 // campaigns table (the compacted topic campaigns), as the batch sees it.
 package main
@@ -19,7 +22,9 @@ import (
 func main() { warehouse.Main(enricher{}) }
 
 // enricher writes each partition's share of a batch through the sink's
-// writer for that partition, which becomes its FROM-UNTIL.avro. A
+// writer for that partition: each row at its impression's offset, so the
+// sink files it in its hour's open file and, after a restart, leaves out
+// a row that a published file already holds. A
 // campaign the table does not hold (never written, or deleted by a
 // tombstone) leaves the name and advertiser empty: the row is kept, and a
 // later correction is a query's join, not a lost impression.
@@ -35,7 +40,7 @@ func (enricher) ProcessBatch(ctx context.Context, b *warehouse.Batch) error {
 			if c, ok := b.Campaigns.Get(r.Value.CampaignID); ok {
 				row.CampaignName, row.Advertiser = c.Name, c.Advertiser
 			}
-			if err := w.Write(&row); err != nil {
+			if err := w.WriteAt(r.Offset, &row); err != nil {
 				return fmt.Errorf("%s/%d at offset %d: %w", r.Topic, r.Partition, r.Offset, err)
 			}
 		}

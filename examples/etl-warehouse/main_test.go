@@ -1,34 +1,43 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
-	"os"
-	"path/filepath"
+	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/hamba/avro/v2/ocf"
+	"github.com/parquet-go/parquet-go"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"gocloud.dev/blob"
 
 	"github.com/streamgen/streamgen/examples/etl-warehouse/warehouse"
 	"github.com/streamgen/streamgen/internal/kafkatest"
 )
 
 // TestWarehouseETL runs the ETL job on an in-process Kafka twice, with
-// more impressions in between, then reads the warehouse back: every
-// impression is in exactly one published file, with its campaign's name
-// and advertiser from the campaigns table (none for campaign 6, which the
-// table does not hold), each partition's files chain from its first
-// offset to its end, and no temporary file is left.
+// more impressions in between, into a file:// warehouse (the spec's
+// default kind), then reads every Parquet file back with parquet-go (see
+// fixture.check): every impression once, with its campaign's name and
+// advertiser, in the directory of its hour and in a file whose offsets
+// hold it.
 func TestWarehouseETL(t *testing.T) {
-	f := newFixture(t)
+	runTwice(t, "file://"+t.TempDir())
+}
+
+// runTwice runs the ETL job into the warehouse at url on an in-process
+// Kafka, with campaigns 0 to 5 in the table: 300 impressions, then 150
+// more, each run until the warehouse holds all produced so far; then it
+// checks the warehouse.
+func runTwice(t *testing.T, url string) {
+	f := newFixture(t, url)
 	for c := range int64(6) {
 		f.campaign(c, fmt.Sprintf("campaign %d", c))
 	}
@@ -36,58 +45,22 @@ func TestWarehouseETL(t *testing.T) {
 	f.run(t, 300)
 	f.impressions(150, func(seq int) int64 { return int64(seq % 7) })
 	f.run(t, 450)
-
-	rows := readWarehouse(t, f.dir)
-	if len(rows) != 450 {
-		t.Fatalf("the warehouse holds %d impressions, want 450", len(rows))
-	}
-	slices.SortFunc(rows, func(a, b row) int { return strings.Compare(a.id, b.id) })
-	for i, r := range rows {
-		if want := fmt.Sprintf("imp-%04d", i); r.id != want {
-			t.Fatalf("impression %d of the warehouse is %s, want %s: one is missing or twice", i, r.id, want)
-		}
-		name, adv := fmt.Sprintf("campaign %d", i%7), fmt.Sprintf("advertiser of campaign %d", i%7)
-		if i%7 == 6 {
-			name, adv = "", ""
-		}
-		if r.campaign != int64(i%7) || r.name != name || r.advertiser != adv {
-			t.Errorf("%s: campaign %d named %q of %q, want %d named %q of %q", r.id, r.campaign, r.name, r.advertiser, i%7, name, adv)
-		}
-	}
-	for p := range 3 {
-		var next int64
-		files, _ := filepath.Glob(filepath.Join(f.dir, "topic=impressions", fmt.Sprintf("partition=%d", p), "*.avro"))
-		for _, file := range files {
-			from, until := fileRange(t, file)
-			if from != next {
-				t.Errorf("%s starts at %d, want %d: files of a partition chain", file, from, next)
-			}
-			next = until
-		}
-		if next != 150 {
-			t.Errorf("partition %d's files end at %d, want 150", p, next)
-		}
-	}
-	leftovers, _ := filepath.Glob(filepath.Join(f.dir, "_streamgen", "tmp", "*", "*"))
-	if len(leftovers) > 0 {
-		t.Errorf("temporary files left: %v", leftovers)
-	}
+	f.check(t, 450)
 }
 
 // TestCampaignUpdates: while the job runs, campaign 1 is renamed and
 // campaign 2 deleted (a tombstone) on the campaigns topic. The warehouse
 // comes to hold rows with the new name and with none; in each Kafka
-// partition, whose files are in offset order, a row with the old name
-// never follows one with the new, since the table changes only between
-// batches.
+// partition, in offset order (impression n is the n/3-th of partition
+// n%3), a row with the old name never follows one with the new, since
+// the table changes only between batches.
 func TestCampaignUpdates(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, "file://"+t.TempDir())
 	f.campaign(1, "spring sale")
 	f.campaign(2, "winter sale")
-	cfg := f.config()
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- warehouse.Run(ctx, cfg, enricher{}) }()
+	go func() { errc <- warehouse.Run(ctx, f.config(), enricher{}) }()
 	defer func() {
 		cancel()
 		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
@@ -101,8 +74,8 @@ func TestCampaignUpdates(t *testing.T) {
 		deadline := time.After(30 * time.Second)
 		for {
 			f.impressions(20, func(seq int) int64 { return int64(1 + seq%2) })
-			for _, r := range readWarehouse(t, f.dir) {
-				if r.campaign == c && r.name == name {
+			for _, r := range f.read(t, false) {
+				if r.CampaignID == c && r.CampaignName == name {
 					return
 				}
 			}
@@ -122,16 +95,18 @@ func TestCampaignUpdates(t *testing.T) {
 	until(1, "spring sale 2")
 	until(2, "")
 
+	rows := f.read(t, true)
+	slices.SortFunc(rows, func(a, b row) int { return a.n - b.n })
 	names := map[int64][]string{1: {"spring sale", "spring sale 2"}, 2: {"winter sale", ""}}
 	now := map[[2]int64]int{} // per partition and campaign, the index in names of the last name seen
-	for _, r := range readWarehouse(t, f.dir) {
-		k := [2]int64{int64(r.partition), r.campaign}
-		at := slices.Index(names[r.campaign], r.name)
+	for _, r := range rows {
+		k := [2]int64{int64(r.n % 3), r.CampaignID}
+		at := slices.Index(names[r.CampaignID], r.CampaignName)
 		switch {
 		case at < 0:
-			t.Errorf("%s of campaign %d is named %q", r.id, r.campaign, r.name)
+			t.Errorf("%s of campaign %d is named %q", r.ImpressionID, r.CampaignID, r.CampaignName)
 		case at < now[k]:
-			t.Errorf("partition %d: %s of campaign %d is named %q after a row named %q", r.partition, r.id, r.campaign, r.name, names[r.campaign][now[k]])
+			t.Errorf("partition %d: %s of campaign %d is named %q after a row named %q", r.n%3, r.ImpressionID, r.CampaignID, r.CampaignName, names[r.CampaignID][now[k]])
 		default:
 			now[k] = at
 		}
@@ -139,25 +114,35 @@ func TestCampaignUpdates(t *testing.T) {
 }
 
 // fixture is an in-process Kafka (impressions and campaigns, 3 partitions
-// each) and a warehouse directory.
+// each) and a warehouse at url, which the test reads through the bucket.
 type fixture struct {
-	t     *testing.T
-	addrs []string
-	prod  *kgo.Client
-	dir   string
-	n     int // impressions written
+	t      *testing.T
+	addrs  []string
+	prod   *kgo.Client
+	url    string
+	bucket *blob.Bucket
+	n      int // impressions written
 }
 
-func newFixture(t *testing.T) *fixture {
-	f := &fixture{t: t, dir: t.TempDir()}
+func newFixture(t *testing.T, url string) *fixture {
+	f := &fixture{t: t, url: url}
 	f.addrs, f.prod = kafkatest.Cluster(t, 3, "impressions", "campaigns")
+	var err error
+	if f.bucket, err = blob.OpenBucket(context.Background(), url); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.bucket.Close() })
 	return f
 }
 
 func (f *fixture) config() warehouse.Config {
 	cfg := warehouse.DefaultConfig()
-	cfg.Brokers, cfg.SinkDir, cfg.OffsetsDir, cfg.StatusAddr = f.addrs, f.dir, f.dir, ""
+	cfg.Brokers, cfg.SinkURL, cfg.StatusAddr = f.addrs, f.url, ""
 	cfg.BatchInterval = 50 * time.Millisecond
+	// Files roll across batches, and the defaults keep one open until its
+	// hour is 5 minutes past in the records' own time, or for 90 minutes:
+	// small limits publish them while the test waits for them.
+	cfg.SinkRollMaxRecords, cfg.SinkRollMaxOpen = 40, 100*time.Millisecond
 	return cfg
 }
 
@@ -170,12 +155,12 @@ func (f *fixture) run(t *testing.T, want int) {
 	errc := make(chan error, 1)
 	go func() { errc <- warehouse.Run(ctx, f.config(), enricher{}) }()
 	deadline := time.After(30 * time.Second)
-	for len(readWarehouse(t, f.dir)) < want {
+	for len(f.read(t, false)) < want {
 		select {
 		case err := <-errc:
 			t.Fatalf("job stopped: %v", err)
 		case <-deadline:
-			t.Fatalf("the warehouse holds %d impressions, want %d", len(readWarehouse(t, f.dir)), want)
+			t.Fatalf("the warehouse holds %d impressions, want %d", len(f.read(t, false)), want)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -185,7 +170,9 @@ func (f *fixture) run(t *testing.T, want int) {
 	}
 }
 
-// impressions writes count impressions, round-robin over the partitions,
+// impressions writes count impressions, impression n to partition n%3
+// (so at offset n/3 there, with one producer) with a timestamp in hour 6
+// or 7 of 2026-12-05 by its parity, so each batch splits in two hours,
 // of the campaigns campaign gives each sequence number. Without a
 // registry the job reads the Confluent-framed body with its own schema,
 // whatever the id.
@@ -195,7 +182,7 @@ func (f *fixture) impressions(count int, campaign func(seq int) int64) {
 	for range count {
 		n := f.n
 		imp := warehouse.Impression{ImpressionID: fmt.Sprintf("imp-%04d", n), CampaignID: campaign(n), Device: warehouse.DeviceTypePhone,
-			BidPrice: big.NewRat(int64(n), 1000), Timestamp: time.UnixMilli(int64(n)).UTC(), Geo: warehouse.GeoPoint{Country: "FR"}}
+			BidPrice: big.NewRat(int64(n), 1000), Timestamp: hourOf(n), Geo: warehouse.GeoPoint{Country: "FR"}}
 		val, err := imp.AppendAvro([]byte{0, 0, 0, 0, 1})
 		if err != nil {
 			f.t.Fatal(err)
@@ -207,6 +194,9 @@ func (f *fixture) impressions(count int, campaign func(seq int) int64) {
 		f.t.Fatal(err)
 	}
 }
+
+// hourOf is impression n's timestamp: in hour 6 or 7 by its parity.
+func hourOf(n int) time.Time { return time.Date(2026, 12, 5, 6+n%2, n%60, 0, 0, time.UTC) }
 
 // campaign writes campaign id named name to the campaigns topic, keyed as
 // Kafka's LongSerializer does; an empty name writes a tombstone.
@@ -225,58 +215,115 @@ func (f *fixture) campaign(id int64, name string) {
 	}
 }
 
-// row is what the tests check of a warehouse row, and where it is.
+// row is what the tests check of a warehouse row (the columns parquet-go
+// reads by name), and where it is.
 type row struct {
-	partition        int
-	id               string
-	campaign         int64
-	name, advertiser string
+	ImpressionID string `parquet:"impression_id"`
+	CampaignID   int64  `parquet:"campaign_id"`
+	CampaignName string `parquet:"campaign_name"`
+	Advertiser   string `parquet:"advertiser"`
+
+	n   int    // of imp-NNNN
+	key string // of its object
 }
 
-// readWarehouse reads every published file with hamba's Avro container
-// reader, in offset order within each partition.
-func readWarehouse(t *testing.T, dir string) []row {
+// read reads every published Parquet object of the warehouse with
+// parquet-go. With strict, an impression in two objects, or an object
+// under topic=impressions/ that is not Parquet, fails the test; without,
+// an impression is returned once (the job may be midway).
+func (f *fixture) read(t *testing.T, strict bool) []row {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "topic=impressions", "partition=*", "*.avro"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(files) // partition=P/FROM-UNTIL, zero-padded
+	ctx := context.Background()
 	var rows []row
-	for _, name := range files {
-		p, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(filepath.Dir(name)), "partition="))
-		f, err := os.Open(name)
+	seen := map[string]string{}
+	it := f.bucket.List(&blob.ListOptions{Prefix: "topic=impressions/"})
+	for {
+		o, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return rows
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		dec, err := ocf.NewDecoder(f)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		for dec.HasNext() {
-			var v map[string]any
-			if err := dec.Decode(&v); err != nil {
-				t.Fatalf("%s: %v", name, err)
+		if !strings.HasSuffix(o.Key, ".parquet") {
+			if strict {
+				t.Fatalf("published object %s is not a Parquet file", o.Key)
 			}
-			rows = append(rows, row{partition: p, id: v["impression_id"].(string), campaign: v["campaign_id"].(int64),
-				name: v["campaign_name"].(string), advertiser: v["advertiser"].(string)})
+			continue
 		}
-		if err := dec.Error(); err != nil {
-			t.Fatalf("%s: %v", name, err)
+		data, err := f.bucket.ReadAll(ctx, o.Key)
+		if err != nil {
+			t.Fatal(err)
 		}
-		f.Close()
+		got, err := parquet.Read[row](bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatalf("%s: %v", o.Key, err)
+		}
+		for _, r := range got {
+			if prev, dup := seen[r.ImpressionID]; dup {
+				if strict {
+					t.Fatalf("%s is in %s and in %s", r.ImpressionID, prev, o.Key)
+				}
+				continue
+			}
+			seen[r.ImpressionID] = o.Key
+			if _, err := fmt.Sscanf(r.ImpressionID, "imp-%04d", &r.n); err != nil {
+				t.Fatalf("%s: impression id %q", o.Key, r.ImpressionID)
+			}
+			r.key = o.Key
+			rows = append(rows, r)
+		}
 	}
-	return rows
 }
 
-// fileRange parses FROM-UNTIL.avro.
-func fileRange(t *testing.T, name string) (from, until int64) {
+// check reads the warehouse back once the job has written want
+// impressions of campaigns n%7, with campaigns 0 to 5 in the table: every
+// impression is in exactly one published object, with its campaign's name
+// and advertiser (none for campaign 6), under its hour's
+// dt=2026-12-05/hour=HH/ and its partition, in an object whose name's
+// offset range holds its offset; within a directory no two objects'
+// ranges overlap; nothing staged is left.
+func (f *fixture) check(t *testing.T, want int) {
 	t.Helper()
-	a, b, _ := strings.Cut(strings.TrimSuffix(filepath.Base(name), ".avro"), "-")
-	f, err1 := strconv.ParseInt(a, 10, 64)
-	u, err2 := strconv.ParseInt(b, 10, 64)
-	if err1 != nil || err2 != nil || len(a) != 20 || len(b) != 20 {
-		t.Fatalf("%s is not FROM-UNTIL.avro with 20 digits each", name)
+	rows := f.read(t, true)
+	if len(rows) != want {
+		t.Errorf("the warehouse holds %d impressions, want %d", len(rows), want)
 	}
-	return f, u
+	slices.SortFunc(rows, func(a, b row) int { return a.n - b.n })
+	ranges := map[string][][2]int64{} // per directory, its objects' offset ranges
+	for i, r := range rows {
+		if r.n != i {
+			t.Fatalf("impression %d of the warehouse is %s: one is missing", i, r.ImpressionID)
+		}
+		name, adv := fmt.Sprintf("campaign %d", i%7), fmt.Sprintf("advertiser of campaign %d", i%7)
+		if i%7 == 6 {
+			name, adv = "", ""
+		}
+		if r.CampaignID != int64(i%7) || r.CampaignName != name || r.Advertiser != adv {
+			t.Errorf("%s: campaign %d named %q of %q, want %d named %q of %q", r.ImpressionID, r.CampaignID, r.CampaignName, r.Advertiser, i%7, name, adv)
+		}
+		var hour, part int
+		var from, until int64
+		if _, err := fmt.Sscanf(r.key, "topic=impressions/dt=2026-12-05/hour=%02d/partition=%d/%020d-%020d.parquet", &hour, &part, &from, &until); err != nil {
+			t.Fatalf("published key %s: %v", r.key, err)
+		}
+		if offset := int64(i / 3); hour != hourOf(i).Hour() || part != i%3 || offset < from || offset >= until {
+			t.Errorf("%s (partition %d offset %d, hour %02d) is in %s", r.ImpressionID, i%3, offset, hourOf(i).Hour(), r.key)
+		}
+		if dir := path.Dir(r.key); !slices.Contains(ranges[dir], [2]int64{from, until}) {
+			ranges[dir] = append(ranges[dir], [2]int64{from, until})
+		}
+	}
+	for dir, rs := range ranges {
+		slices.SortFunc(rs, func(a, b [2]int64) int { return int(a[0] - b[0]) })
+		for i := 1; i < len(rs); i++ {
+			if rs[i][0] < rs[i-1][1] {
+				t.Errorf("%s: objects %d-%d and %d-%d overlap", dir, rs[i-1][0], rs[i-1][1], rs[i][0], rs[i][1])
+			}
+		}
+	}
+	it := f.bucket.List(&blob.ListOptions{Prefix: "_streamgen/staged/"})
+	if o, err := it.Next(context.Background()); !errors.Is(err, io.EOF) {
+		t.Errorf("staged objects left (%v, %v)", o, err)
+	}
 }

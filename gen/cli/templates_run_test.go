@@ -64,7 +64,14 @@ type job struct {
 // job's own variables (prefix) but env's.
 func startJob(t *testing.T, bin, prefix string, env []string, args ...string) *job {
 	t.Helper()
+	return startJobIn(t, "", bin, prefix, env, args...)
+}
+
+// startJobIn is startJob in the working directory dir ("" = the test's).
+func startJobIn(t *testing.T, dir, bin, prefix string, env []string, args ...string) *job {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, prefix+"_") {
 			cmd.Env = append(cmd.Env, kv)
@@ -246,12 +253,14 @@ func TestEntityCacheTemplateOneDatabase(t *testing.T) {
 	}
 }
 
-// TestWarehouseTemplateNeedsItsDirectory: the etl-warehouse template's
-// binary without ETL_WAREHOUSE_SINK_DIR refuses to start, naming the flag,
-// the variable and the spec key (its files are its offsets: a default
-// directory would be a second warehouse, replayed from offset 0); with
-// the variable, the README's name, it publishes the impressions there.
-func TestWarehouseTemplateNeedsItsDirectory(t *testing.T) {
+// TestWarehouseTemplateWritesWhereItsURLSays: the etl-warehouse
+// template's binary, given no sink URL, writes its Parquet files under
+// ./warehouse-data of the directory it runs in (the spec's default,
+// file://./warehouse-data); with ETL_WAREHOUSE_SINK_URL, the README's
+// name, it writes them there instead and nothing in its working
+// directory. A short sink.roll.maxOpen (by its variable, as a user would
+// set it) publishes the files while the test waits.
+func TestWarehouseTemplateWritesWhereItsURLSays(t *testing.T) {
 	bin := templateBinary(t, "etl-warehouse")
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "impressions", "campaigns"))
 	if err != nil {
@@ -259,18 +268,6 @@ func TestWarehouseTemplateNeedsItsDirectory(t *testing.T) {
 	}
 	defer cluster.Close()
 	brokers := strings.Join(cluster.ListenAddrs(), ",")
-
-	j := startJob(t, bin, "ETL_WAREHOUSE", []string{"ETL_WAREHOUSE_BROKERS=" + brokers, "ETL_WAREHOUSE_STATUS_ADDR="})
-	if code := j.exited(t, 30*time.Second); code != 1 {
-		t.Errorf("without its directory the job exited %d, want 1:\n%s", code, j.out.String())
-	}
-	for _, want := range []string{"sink.dir is not set", "--sink-dir or ETL_WAREHOUSE_SINK_DIR (spec key sink.dir)"} {
-		if !strings.Contains(j.out.String(), want) {
-			t.Errorf("the refusal lacks %q:\n%s", want, j.out.String())
-		}
-	}
-
-	dir := t.TempDir()
 	prod, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
 	if err != nil {
 		t.Fatal(err)
@@ -286,12 +283,26 @@ func TestWarehouseTemplateNeedsItsDirectory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	j = startJob(t, bin, "ETL_WAREHOUSE", []string{"ETL_WAREHOUSE_BROKERS=" + brokers, "ETL_WAREHOUSE_STATUS_ADDR=", "ETL_WAREHOUSE_SINK_DIR=" + dir, "ETL_WAREHOUSE_BATCH_INTERVAL=100ms"})
-	j.waitFor(t, "a published file in ETL_WAREHOUSE_SINK_DIR", func() bool {
-		files, _ := filepath.Glob(filepath.Join(dir, "topic=impressions", "partition=*", "*.avro"))
-		return len(files) > 0
-	})
+	env := []string{"ETL_WAREHOUSE_BROKERS=" + brokers, "ETL_WAREHOUSE_STATUS_ADDR=", "ETL_WAREHOUSE_BATCH_INTERVAL=100ms", "ETL_WAREHOUSE_SINK_ROLL_MAX_OPEN=200ms"}
+	published := func(dir string) func() bool {
+		return func() bool {
+			files, _ := filepath.Glob(filepath.Join(dir, "topic=impressions", "dt=1970-01-01", "hour=00", "partition=*", "*.parquet"))
+			return len(files) > 0
+		}
+	}
+
+	work := t.TempDir()
+	j := startJobIn(t, work, bin, "ETL_WAREHOUSE", env)
+	j.waitFor(t, "a published file in ./warehouse-data", published(filepath.Join(work, "warehouse-data")))
 	j.stop(t)
+
+	work, dir := t.TempDir(), t.TempDir()
+	j = startJobIn(t, work, bin, "ETL_WAREHOUSE", append(env, "ETL_WAREHOUSE_SINK_URL=file://"+dir))
+	j.waitFor(t, "a published file in ETL_WAREHOUSE_SINK_URL", published(dir))
+	j.stop(t)
+	if left, _ := os.ReadDir(work); len(left) > 0 {
+		t.Errorf("with ETL_WAREHOUSE_SINK_URL set the job wrote %v in its working directory", left)
+	}
 }
 
 // TestKafkaToKafkaTemplateChecksItsOutputTopic: the kafka-to-kafka

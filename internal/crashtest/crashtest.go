@@ -176,6 +176,7 @@ func Configurations() []Configuration {
 	alo := []string{"-semantics", "at-least-once"}
 	amo := []string{"-semantics", "at-most-once"}
 	kafka := []string{"-store", "kafka"}
+	rolling := []string{"-sink-roll-max-records", "150", "-sink-roll-max-open", "1s", "-sink-roll-lateness", "4h"}
 	pg := []string{"-store", "postgres"}
 	brokerFaults := []Fault{
 		{Request: "fetch", Percent: 30, For: 3 * time.Second},
@@ -217,6 +218,16 @@ func Configurations() []Configuration {
 		// Freezes only: a kill of the other replica would hold the
 		// frozen one's partitions up until its restart.
 		{Name: "exactly-once/blob-parquet/zombie", Must: ExactlyOnce, Sink: "blob", Replicas: 2, Freezes: 2, NoJobKills: true},
+		// Rolling: files stay open across batches and publish at 150
+		// records or 1 s open (no hour's file closes by time: the
+		// records' ts cycles through four hours), so kills fall with
+		// files open in every hour, restarts re-read from the oldest
+		// open file and drop what published files hold, and SIGTERMs
+		// publish the open files (Drain).
+		{Name: "exactly-once/blob-parquet-rolling/sigkill", Must: ExactlyOnce, Sink: "blob", Replicas: 1, JobFlags: rolling},
+		{Name: "exactly-once/blob-parquet-rolling/sigkill+2-replicas", Must: ExactlyOnce, Sink: "blob", Replicas: 2, JobFlags: rolling},
+		{Name: "exactly-once/blob-parquet-rolling/sigterm+2-replicas", Must: ExactlyOnce, Sink: "blob", Replicas: 2, JobFlags: rolling, Graceful: true},
+		{Name: "exactly-once/blob-parquet-rolling/zombie", Must: ExactlyOnce, Sink: "blob", Replicas: 2, Freezes: 2, NoJobKills: true, JobFlags: rolling},
 		{Name: "exactly-once/kafka-sink/sigkill", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}},
 		{Name: "exactly-once/kafka-sink/sigkill+txn-faults", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}, Faults: txnFaults},
 		{Name: "exactly-once/kafka-sink/endtxn-kills", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}, EndTxnKills: 3, NoJobKills: true, Replicas: 1},

@@ -50,6 +50,7 @@ type blobCfg struct {
 	upload      int
 	roll        *RollLimits // nil: a batch's objects each
 	now         func() time.Time
+	ownedHook   func() // tests: runs after a rolling Store's ownership check
 	log         *slog.Logger
 }
 
@@ -453,6 +454,17 @@ func (s *Blob[T, PT]) Close() error {
 		err = errors.Join(err, c.bucket.Close())
 	}
 	return err
+}
+
+// Drain publishes the files a rolling sink holds open, at the job's
+// graceful stop (runtime.Drainer: the engine calls it after the last
+// batch), so the next start reads on from the last batch stored rather
+// than from the oldest open file. Without rolling it does nothing.
+func (s *Blob[T, PT]) Drain(ctx context.Context) error {
+	if s.core.cfg.roll == nil {
+		return nil
+	}
+	return s.core.rollDrain(ctx)
 }
 
 // Writer starts the output of r's partition in the batch in flight over

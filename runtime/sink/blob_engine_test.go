@@ -159,8 +159,23 @@ func TestETLFencedIntoBlob(t *testing.T) {
 // by; see runETLUntil.
 func runRollETL(t *testing.T, addrs []string, s *blobImpressions, clock *fakeClock, tick time.Duration, tps []runtime.TopicPartition, done func(restart map[runtime.TopicPartition]int64) bool, failAt int64) (retried bool) {
 	t.Helper()
+	return runRollETLStore(t, addrs, s, s, clock, tick, tps, done, failAt)
+}
+
+// undrained is a rolling sink whose job's stop does not drain it, as a
+// stop that overran its shutdown timeout: its Drain field hides the
+// method, so the engine finds no runtime.Drainer.
+type undrained struct {
+	*blobImpressions
+	Drain struct{}
+}
+
+// runRollETLStore is runRollETL with store as the engine's offset store
+// (s, or s hidden in undrained).
+func runRollETLStore(t *testing.T, addrs []string, s *blobImpressions, store runtime.OffsetStore, clock *fakeClock, tick time.Duration, tps []runtime.TopicPartition, done func(restart map[runtime.TopicPartition]int64) bool, failAt int64) (retried bool) {
+	t.Helper()
 	return runETLUntil(t, addrs, etlSink{
-		store: s,
+		store: store,
 		copyAll: func(ctx context.Context, b *runtime.Batch[struct{}, alltypes.Impression]) error {
 			return WriteBlob(ctx, s, b)
 		},
@@ -189,8 +204,9 @@ func runRollETL(t *testing.T, addrs []string, s *blobImpressions, clock *fakeClo
 // into a rolling blob sink partitioned by country, every tenth record DE:
 // FR's files fill and are published while DE's first file stays open, so
 // each partition's restart offset stays 0, below FR's watermark. Through
-// a retried task, a graceful stop with files open (unpublished, read
-// again by the next run, which drops what FR's published files hold) and
+// a retried task, a stop that leaves files open (no Drain: unpublished,
+// read again by the next run, which drops what FR's published files
+// hold) and
 // an instance killed with a batch written and files open, then a run
 // whose files all reach MaxOpen, every offset ends up in exactly one
 // published object.
@@ -249,7 +265,7 @@ func TestETLExactlyOnceIntoRollingBlob(t *testing.T) {
 	s1 := open()
 	// 108 FR values a partition: three files each published; DE's 12
 	// stay open, so the restart offsets stay 0.
-	if !runRollETL(t, c.ListenAddrs(), s1, clock, 0, tps, published(s1, 3*parts), 7) {
+	if !runRollETLStore(t, c.ListenAddrs(), s1, undrained{blobImpressions: s1}, clock, 0, tps, published(s1, 3*parts), 7) {
 		t.Error("no task failed; the retry went untested")
 	}
 	if err := s1.Close(); err != nil {
@@ -260,7 +276,7 @@ func TestETLExactlyOnceIntoRollingBlob(t *testing.T) {
 	s2 := open()
 	// Read again from 0: FR's 90 values below its watermark dropped,
 	// then three more files of FR each.
-	runRollETL(t, c.ListenAddrs(), s2, clock, 0, tps, published(s2, 3*parts), -1)
+	runRollETLStore(t, c.ListenAddrs(), s2, undrained{blobImpressions: s2}, clock, 0, tps, published(s2, 3*parts), -1)
 	if st := s2.OpenFiles(); st.Dropped != 90*parts {
 		t.Errorf("OpenFiles = %+v, want the 90 FR values of each partition that s1 published dropped", st)
 	}
@@ -283,6 +299,64 @@ func TestETLExactlyOnceIntoRollingBlob(t *testing.T) {
 		t.Error("no restart dropped a value a published file held; the watermarks went untested")
 	}
 	loadBlob(t, open(), tps...)
+	if st := stagedObjects(t, bucket); len(st) != 0 {
+		t.Errorf("staged objects left: %v", st)
+	}
+}
+
+// TestETLGracefulStopDrainsRollingBlob: a graceful stop publishes the
+// files a rolling sink holds open (the engine calls Drain after the last
+// batch), so the next run reads on from where the stop was: it re-reads
+// and drops nothing, and its own stop publishes the rest.
+func TestETLGracefulStopDrainsRollingBlob(t *testing.T) {
+	const parts = 2
+	c, cl := kafkaCluster(t, parts)
+	bucket := memblob.OpenBucket(nil)
+	defer bucket.Close()
+	clock := newFakeClock()
+	open := func() *blobImpressions {
+		s, err := NewBlob[alltypes.Impression](bucket, PartitionByField("geo.country"),
+			BlobRoll(RollLimits{MaxRecords: 1000, MaxOpen: time.Hour}), blobClock(clock.Now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	next := map[int32]int64{}
+	tps := tpsOf(map[int32]int64{0: 0, 1: 0})
+	// Every record stored, into files still open.
+	handled := func(s *blobImpressions) func(map[runtime.TopicPartition]int64) bool {
+		return func(map[runtime.TopicPartition]int64) bool {
+			c := s.core
+			c.rollMu.Lock()
+			defer c.rollMu.Unlock()
+			for p, n := range next {
+				rp := c.rolls[runtime.TopicPartition{Topic: etlTopic, Partition: p}]
+				if rp == nil || rp.handled < n || len(rp.files) == 0 {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	for run := range 2 {
+		produceImpressions(t, cl, parts, next, 50)
+		s := open()
+		runRollETL(t, c.ListenAddrs(), s, clock, 0, tps, handled(s), -1)
+		st := s.OpenFiles()
+		if st.Files != 0 || st.Published != parts || st.Dropped != 0 {
+			t.Errorf("run %d: OpenFiles after the stop = %+v, want its %d files published and nothing re-read", run+1, st, parts)
+		}
+		for _, tp := range tps {
+			if got := peek(t, s, tp); got != next[tp.Partition] {
+				t.Errorf("run %d: %s restarts at %d, want %d (the end of the last batch)", run+1, tp, got, next[tp.Partition])
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		checkEveryOffsetOnce(t, bucket, etlTopic, next)
+	}
 	if st := stagedObjects(t, bucket); len(st) != 0 {
 		t.Errorf("staged objects left: %v", st)
 	}

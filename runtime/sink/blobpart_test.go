@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -257,6 +258,87 @@ func TestBlobSettings(t *testing.T) {
 	}{{"orc", nil, `"orc"`}, {"", []string{"timestamp:minute"}, `"minute"`}, {"avro", []string{":day"}, "names no field"}} {
 		if _, err := BlobSettings(bad.format, bad.by, RollLimits{}); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("BlobSettings(%q, %q) = %v, want an error saying %s", bad.format, bad.by, err, bad.want)
+		}
+	}
+}
+
+// TestBlobPartitionByLogicalTypes: a uuid partitions as its string, a
+// date by day, local timestamps and micros by their UTC fields, a null
+// optional timestamp into Hive's default partition; a date by hour, a
+// time of day and a decimal are refused naming the field.
+func TestBlobPartitionByLogicalTypes(t *testing.T) {
+	ctx := context.Background()
+	ts := time.Date(2026, 12, 5, 6, 7, 8, 9_000_000, time.UTC)
+	row := func(uuid string, optTs *time.Time) alltypes.AllTypes {
+		return alltypes.AllTypes{E: alltypes.SuitSpades, U: alltypes.AllTypesULong{Value: 1}, DecBytes: new(big.Rat), DecFixed: new(big.Rat),
+			UUID: uuid, TsMs: ts, TsUs: ts.Add(time.Hour), LtsMs: ts, LtsUs: ts.Add(2 * time.Hour),
+			Date: time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC), OptTs: optTs}
+	}
+	rows := []alltypes.AllTypes{row("3f2c8a9e-5b1d-4e7f-9a6c-000000000001", &ts), row("00000000-0000-0000-0000-0000000000ff", nil)}
+	for _, tc := range []struct {
+		opt  BlobOpt
+		want []string // the buckets of the two rows
+	}{
+		{PartitionByField("uuid"), []string{"uuid=00000000-0000-0000-0000-0000000000ff/", "uuid=3f2c8a9e-5b1d-4e7f-9a6c-000000000001/"}},
+		{PartitionByTime("date", Day), []string{"dt=2026-12-04/"}},
+		{PartitionByTime("ts_us", Hour), []string{"dt=2026-12-05/hour=07/"}},
+		{PartitionByTime("lts_ms", Day), []string{"dt=2026-12-05/"}},
+		{PartitionByTime("lts_us", Hour), []string{"dt=2026-12-05/hour=08/"}},
+		{PartitionByTime("opt_ts", Hour), []string{"dt=2026-12-05/hour=06/", "dt=__HIVE_DEFAULT_PARTITION__/hour=__HIVE_DEFAULT_PARTITION__/"}},
+	} {
+		bk := memblob.OpenBucket(nil)
+		s, err := NewBlob[alltypes.AllTypes](bk, tc.opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rng("all", 0, 0, 2)
+		b := runtime.StoredBatch{Ranges: []runtime.OffsetRange{r}}
+		if err := s.Begin(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		w := s.Writer(r)
+		for i := range rows {
+			if err := w.WriteAt(int64(i), &rows[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Store(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for it := bk.List(nil); ; {
+			o, err := it.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(o.Key, internalDir) {
+				continue
+			}
+			dir := strings.TrimPrefix(o.Key[:strings.Index(o.Key, "partition=")], "topic=all/")
+			if !slices.Contains(got, dir) {
+				got = append(got, dir)
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("buckets %v, want %v", got, tc.want)
+		}
+		s.Close()
+		bk.Close()
+	}
+	for _, tc := range []struct {
+		opt  BlobOpt
+		want string
+	}{
+		{PartitionByTime("date", Hour), "partitioning by date at hour: a int field; want a timestamp-millis or -micros long (or a date, by day)"},
+		{PartitionByTime("t_ms", Day), "partitioning by t_ms at day"},
+		{PartitionByField("dec_bytes"), "partitioning by dec_bytes: a bytes field"},
+	} {
+		if _, err := NewBlob[alltypes.AllTypes](memblob.OpenBucket(nil), tc.opt); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewBlob = %v, want an error saying %q", err, tc.want)
 		}
 	}
 }

@@ -85,6 +85,11 @@ func BlobRoll(l RollLimits) BlobOpt { return func(c *blobCfg) { c.roll = &l } }
 // blobClock is the wall clock of MaxOpen (tests advance their own).
 func blobClock(now func() time.Time) BlobOpt { return func(c *blobCfg) { c.now = now } }
 
+// blobAfterOwnedCheck runs f in each rolling Store after its ownership
+// check (stillOwned) and before it appends: tests take a partition over
+// there, to meet the fencing of the publish itself.
+func blobAfterOwnedCheck(f func()) BlobOpt { return func(c *blobCfg) { c.ownedHook = f } }
+
 // rollClaim is a rolling claim object's content:
 // _streamgen/claims/topic=T/partition=P/roll/SEQ.
 type rollClaim struct {
@@ -343,6 +348,12 @@ func (c *blobSink) rollStore(ctx context.Context, b runtime.StoredBatch) error {
 	slices.SortFunc(slots, func(a, b *rollSlot) int {
 		return cmp.Or(cmp.Compare(a.r.Topic, b.r.Topic), cmp.Compare(a.r.Partition, b.r.Partition))
 	})
+	if err := c.stillOwned(ctx, slots, b); err != nil {
+		return err
+	}
+	if c.cfg.ownedHook != nil {
+		c.cfg.ownedHook()
+	}
 	now := c.cfg.now()
 	defer c.updateStats(now)
 	for _, s := range slots {
@@ -377,6 +388,37 @@ func (c *blobSink) rollStore(ctx context.Context, b runtime.StoredBatch) error {
 
 func compareTPs(a, b runtime.TopicPartition) int {
 	return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+}
+
+// stillOwned fails the batch, before anything is appended, when another
+// instance has taken one of its partitions (the next claim of its chain
+// exists): a Store that publishes nothing would not meet the takeover
+// claim, so a replica that lost its partitions while frozen would go on
+// filling open files it can never publish. One existence check per
+// partition per batch, in parallel; a takeover after it is met by the
+// next publish's conditional create.
+func (c *blobSink) stillOwned(ctx context.Context, slots []*rollSlot, b runtime.StoredBatch) error {
+	taken := make([]bool, len(slots))
+	errs := make([]error, len(slots))
+	parts := make([]*rollPart, len(slots))
+	var wg sync.WaitGroup
+	for i, s := range slots {
+		p := c.rolls[s.r.TopicPartition()]
+		parts[i] = p
+		wg.Go(func() {
+			key := rollKey(p.tp, p.seq+1)
+			if taken[i], errs[i] = c.bucket.Exists(ctx, key); errs[i] != nil {
+				errs[i] = fmt.Errorf("blob sink: batch %d: reading %s: %w", b.ID, key, errs[i])
+			}
+		})
+	}
+	wg.Wait()
+	for i, p := range parts {
+		if taken[i] {
+			return c.fenced(ctx, p, p.seq+1, b)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // appendSlot appends a batch's held values to the partition's open
@@ -858,8 +900,32 @@ func (s *Blob[T, PT]) OpenFiles() runtime.OpenFiles {
 	return st
 }
 
-// rollClose discards every open file: Close publishes nothing, and the
-// next owner reads them again.
+// rollDrain publishes every open file of every partition, each
+// partition's with one claim that moves its restart offset to the end of
+// its last stored batch: the engine's graceful stop (runtime.Drainer).
+// It is a publish as MaxOpen's at a batch's end, fenced the same way: a
+// partition another instance has taken is dropped with a FencedError.
+func (c *blobSink) rollDrain(ctx context.Context) error {
+	c.rollMu.Lock()
+	defer c.rollMu.Unlock()
+	defer c.updateStats(c.cfg.now())
+	var errs []error
+	for _, tp := range slices.SortedFunc(maps.Keys(c.rolls), compareTPs) {
+		p := c.rolls[tp]
+		if p.broken != nil || len(p.files)+len(p.closed) == 0 {
+			continue
+		}
+		files := slices.Clone(p.closed)
+		for _, bucket := range slices.Sorted(maps.Keys(p.files)) {
+			files = append(files, p.files[bucket])
+		}
+		errs = append(errs, c.publishPart(ctx, p, files, runtime.StoredBatch{}))
+	}
+	return errors.Join(errs...)
+}
+
+// rollClose discards every open file: what Drain did not publish, the
+// next owner reads again.
 func (c *blobSink) rollClose(ctx context.Context) error {
 	c.rollMu.Lock()
 	defer c.rollMu.Unlock()

@@ -376,8 +376,9 @@ func TestBlobRollZombieFenced(t *testing.T) {
 			if got := loadBlob(t, owner, tp)[tp]; got != 10 {
 				t.Fatalf("the new owner's Load = %d, want 10", got)
 			}
-			// The zombie goes on: its file fills, and its claim is fenced.
-			err := storeRoll(t, zombie, 2, plain, rng("imps", 0, 15, 25))
+			// The zombie goes on with a batch that fills no file: its
+			// Store publishes nothing, and is fenced all the same.
+			err := storeRoll(t, zombie, 2, plain, rng("imps", 0, 15, 17))
 			var fe *runtime.FencedError
 			if !errors.As(err, &fe) || !errors.Is(err, runtime.ErrFenced) || fe.Stored != 10 {
 				t.Fatalf("the zombie's Store = %v, want a *FencedError with the partition stored at 10", err)
@@ -390,12 +391,18 @@ func TestBlobRollZombieFenced(t *testing.T) {
 			}
 			checkEveryOffsetOnce(t, owner.Bucket(), "imps", map[int32]int64{0: 30})
 			// Fresh partitions: two instances loading it take turns in
-			// the chain; only the last one's publishes go.
+			// the chain; only the last one's publishes go. The second
+			// takes it over after the first one's Store checked it
+			// still owned it: the publish's own claim fences it.
 			tp1 := runtime.TopicPartition{Topic: "imps", Partition: 1}
-			x, y := open(t, opts...), open(t, opts...)
+			var takeover func()
+			x := open(t, append(opts, blobAfterOwnedCheck(func() { takeover() }))...)
+			y := open(t, opts...)
 			loadBlob(t, x, tp1)
-			if got := loadBlob(t, y, tp1); len(got) != 0 {
-				t.Errorf("Load of a fresh partition = %v, want nothing stored", got)
+			takeover = func() {
+				if got := loadBlob(t, y, tp1); len(got) != 0 {
+					t.Errorf("Load of a fresh partition = %v, want nothing stored", got)
+				}
 			}
 			if err := storeRoll(t, x, 1, plain, rng("imps", 1, 0, 10)); !errors.Is(err, runtime.ErrFenced) {
 				t.Errorf("the first instance's Store after the second took over = %v, want fenced", err)

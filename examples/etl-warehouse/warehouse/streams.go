@@ -10,6 +10,7 @@ import (
 	sgmetrics "github.com/streamgen/streamgen/runtime/metrics"
 	sgside "github.com/streamgen/streamgen/runtime/side"
 	sgsink "github.com/streamgen/streamgen/runtime/sink"
+	_ "github.com/streamgen/streamgen/runtime/sink/cloud"
 	sgos "os"
 )
 
@@ -32,11 +33,13 @@ type Batch struct {
 	// Campaigns is table campaigns as the whole batch sees it: updates show in
 	// the next batch. Call its Get, Len and All from the handler.
 	Campaigns *CampaignsTable
-	// Sink is the files sink: write each partition's output with
-	// Sink.Writer(p.OffsetRange()) from its ForeachPartition task. It
-	// publishes one Avro file per partition and batch after ProcessBatch
-	// returns, and those files are the job's offsets.
-	Sink *sgsink.Files[WarehouseImpression, *WarehouseImpression]
+	// Sink is the blob sink: write each partition's output with
+	// Sink.Writer(p.OffsetRange()).WriteAt(r.Offset, &v) from its
+	// ForeachPartition task. It keeps a file per partition and Hive
+	// partition open across batches and publishes it when a sink.roll
+	// limit is reached (all 0: one object per partition, batch and Hive
+	// partition), and its claims of them are the job's offsets.
+	Sink *sgsink.Blob[WarehouseImpression, *WarehouseImpression]
 }
 
 // Handler processes the job's batches. A batch whose handler returns an error
@@ -64,10 +67,11 @@ func DefaultConfig() Config {
 	c.Group = "etl-warehouse"
 	c.MaxRatePerPartition = 10000
 	c.Semantics = sgconfig.ExactlyOnce
-	c.OffsetsStore = sgconfig.StoreFiles
-	c.OffsetsDir = "${ETL_WAREHOUSE_SINK_DIR}"
-	c.SinkType = sgconfig.SinkFiles
-	c.SinkDir = "${ETL_WAREHOUSE_SINK_DIR}"
+	c.OffsetsStore = sgconfig.StoreBlob
+	c.SinkType = sgconfig.SinkBlob
+	c.SinkURL = "${ETL_WAREHOUSE_SINK_URL:-file://./warehouse-data}"
+	c.SinkFormat = "parquet"
+	c.SinkPartitionBy = []string{"timestamp:hour"}
 	c.StatusAddr = "${ETL_WAREHOUSE_STATUS_ADDR:-:8080}"
 	c.ExpandEnv(sgos.LookupEnv)
 	return c
@@ -85,11 +89,22 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.Wiring(sgconfig.StoreFiles, sgconfig.SinkFiles); err != nil {
+	if err := cfg.Wiring(sgconfig.StoreBlob, sgconfig.SinkBlob); err != nil {
 		return err
 	}
-	// The sink keeps the offsets: the files it published are where each partition is.
-	out, err := sgsink.NewFiles[WarehouseImpression](cfg.SinkDir)
+	// The sink keeps the offsets: its claims of the objects it published
+	// are where each partition is.
+	blobOpts, err := sgsink.BlobSettings(cfg.SinkFormat, cfg.SinkPartitionBy, sgsink.RollLimits{
+		Lateness:     cfg.SinkRollLateness,
+		MaxBytes:     cfg.SinkRollMaxBytes,
+		MaxOpen:      cfg.SinkRollMaxOpen,
+		MaxOpenFiles: cfg.SinkRollMaxOpenFiles,
+		MaxRecords:   cfg.SinkRollMaxRecords,
+	})
+	if err != nil {
+		return err
+	}
+	out, err := sgsink.OpenBlob[WarehouseImpression](ctx, cfg.SinkURL, blobOpts...)
 	if err != nil {
 		return err
 	}

@@ -14,24 +14,22 @@ import (
 // runBlobSink runs the job exactly-once into the blob sink at url, which
 // is also its offset store (its claims): the values copied unchanged, as
 // the generated Passthrough does, in format, Hive-partitioned by
-// partitionBy (sink.partitionBy's levels, "ts:hour"). The sink is opened
-// here rather than by the generated Run because the crash job's spec has
-// no sink, so one generated package serves every row; the options are
-// the ones the generated Run derives from sink.format and
-// sink.partitionBy (sink.BlobSettings), a file per batch. What it published is counted
-// in the bucket, not in -out.
+// partitionBy (sink.partitionBy's levels, "ts:hour"), a file per batch or
+// rolling by roll. The sink is opened here rather than by the generated
+// Run because the crash job's spec has no sink, so one generated package
+// serves every row; the options are the ones the generated Run derives
+// from sink.format, sink.partitionBy and sink.roll (sink.BlobSettings).
+// What it published is counted in the bucket, not in -out. A graceful
+// stop (the driver's final SIGTERM) publishes the files a rolling sink
+// holds open (the engine's Drain), so the final count finds every record.
 //
 // hold pauses each batch with records after its objects are staged and
 // before the engine claims them, widening the window in which a kill (or
 // a freeze) falls between writing output and committing it.
-func runBlobSink(ctx context.Context, cfg seqjob.Config, args []string, url, format string, partitionBy []string, hold time.Duration) int {
+func runBlobSink(ctx context.Context, cfg seqjob.Config, args []string, url, format string, partitionBy []string, roll sink.RollLimits, hold time.Duration) int {
 	cfg.EngineOptions = append(cfg.EngineOptions, runtime.WithSemantics(runtime.ExactlyOnce))
 	return runtime.RunMain(ctx, seqjob.JobName, &cfg.JobConfig, args, os.Stderr, func(ctx context.Context) error {
-		// A file per batch (no rolling): a clean stop discards the files a
-		// rolling sink holds open, and the driver's final count would
-		// read their records, which a restart re-reads, as lost. Rolling
-		// rows need a final run that drains the open files first.
-		opts, err := sink.BlobSettings(format, partitionBy, sink.RollLimits{})
+		opts, err := sink.BlobSettings(format, partitionBy, roll)
 		if err != nil {
 			return err
 		}

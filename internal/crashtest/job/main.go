@@ -50,6 +50,7 @@ import (
 
 	"github.com/streamgen/streamgen/internal/crashtest/job/seqjob"
 	"github.com/streamgen/streamgen/runtime"
+	"github.com/streamgen/streamgen/runtime/sink"
 	"github.com/streamgen/streamgen/runtime/offsets"
 )
 
@@ -76,6 +77,10 @@ func run(args []string) int {
 	sinkURL := fs.String("sink-url", "", "the blob sink's URL (file:///dir, s3://bucket?...)")
 	sinkFormat := fs.String("sink-format", "parquet", "the blob sink's format: avro or parquet")
 	sinkPartitionBy := fs.String("sink-partition-by", "", "the blob sink's Hive partition levels, comma-separated (ts:hour)")
+	var roll sink.RollLimits
+	fs.Int64Var(&roll.MaxRecords, "sink-roll-max-records", 0, "the blob sink rolls files across batches, publishing one once it holds this many records (every -sink-roll flag 0: a file per batch)")
+	fs.DurationVar(&roll.MaxOpen, "sink-roll-max-open", 0, "the rolling blob sink publishes a file open this long")
+	fs.DurationVar(&roll.Lateness, "sink-roll-lateness", 0, "the rolling blob sink publishes an hour's file once the records' time is this far past the hour")
 	tagsTopic := fs.String("table-topic", "", "with -sink kafka: a lookup table on this topic (int64 keys, Sequenced values) that enriches each output record")
 	tagsKeys := fs.Int64("table-keys", 8, "the lookup table's key space: record seq looks up seq mod this")
 	if err := fs.Parse(args); err != nil {
@@ -142,7 +147,7 @@ func run(args []string) int {
 			if *sinkPartitionBy != "" {
 				levels = strings.Split(*sinkPartitionBy, ",")
 			}
-			return runBlobSink(ctx, cfg, fs.Args(), *sinkURL, *sinkFormat, levels, *hold)
+			return runBlobSink(ctx, cfg, fs.Args(), *sinkURL, *sinkFormat, levels, roll, *hold)
 		}
 		return runSink(ctx, cfg, fs.Args(), *sinkType, *dsn, *table, *sinkTable, *sinkDir, *hold)
 	}
