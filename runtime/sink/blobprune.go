@@ -40,9 +40,14 @@ import (
 // marker past K was created before it too, and is (or a greater one is)
 // still there when the commit lists them. If the greatest marker is at
 // or before K, no claim of K was ever deleted, so the create was K's
-// first and the fencing is what it was without pruning. A claim the
-// check refuses is never on the chain: Load starts following at the
-// greatest marker at least (or the head hint, if greater), never before.
+// first and the fencing is what it was without pruning. Load never reads
+// a claim the check refuses: it starts following at the greatest marker
+// at least (or the head hint, if greater). (The check may also refuse a
+// claim that was on the chain, if others followed it and pruned past it
+// before the check ran; their Load published its objects on the way, so
+// refusing it loses nothing.) A store whose listings may lag its writes
+// is as unsafe for pruning as one that ignores conditional creates is
+// for fencing.
 //
 // What is kept: a rolling chain's claim 1, whose existence tells a
 // per-batch sink that the partition's chain is a rolling one; the
