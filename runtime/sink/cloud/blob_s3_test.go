@@ -627,3 +627,47 @@ func TestBlobS3LargeObject(t *testing.T) {
 	checkEveryOffsetOnce(t, s.Bucket(), map[int32]int64{0: bigCount})
 	checkClean(t, srv, s.Bucket())
 }
+
+// TestBlobS3PrunedZombieFenced: on a real S3 server, a partition's old
+// claims are pruned behind a marker, and a zombie whose next claim was
+// pruned, so that its conditional create succeeds, is fenced by the
+// marker (which a listing right after the create must show) and
+// publishes nothing.
+func TestBlobS3PrunedZombieFenced(t *testing.T) {
+	srv := s3test.Start(t)
+	zombie := openS3(t, srv.URL())
+	load(t, zombie, tp(0))
+	if err := publish(t, zombie, 1, rng(0, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	owner := openS3(t, srv.URL())
+	load(t, owner, tp(0))
+	const batches = 40
+	for i := range int64(batches) {
+		if err := publish(t, owner, 2+i, rng(0, 1+i, 2+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The prune runs in the background: wait for claim 1's removal.
+	claim1 := "_streamgen/claims/topic=imps/partition=0/00000000000000000001"
+	deadline := time.Now().Add(30 * time.Second)
+	for slices.Contains(keys(t, owner.Bucket(), claim1), claim1) {
+		if time.Now().After(deadline) {
+			t.Fatalf("claim 1 is not pruned after %d batches: %v", batches+1, keys(t, owner.Bucket(), "_streamgen/claims/"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := keys(t, owner.Bucket(), "_streamgen/claims/topic=imps/partition=0/pruned/"); len(got) != 1 {
+		t.Errorf("prune markers %v, want one", got)
+	}
+	err := publish(t, zombie, 2, rng(0, 1, 5))
+	var fe *runtime.FencedError
+	if !errors.As(err, &fe) || fe.Stored != batches+1 {
+		t.Fatalf("the zombie's Store = %v, want a *FencedError at %d", err, batches+1)
+	}
+	if slices.Contains(keys(t, owner.Bucket(), claim1), claim1) {
+		t.Error("the fenced zombie's claim 1 is left")
+	}
+	checkEveryOffsetOnce(t, owner.Bucket(), map[int32]int64{0: batches + 1})
+	checkClean(t, srv, owner.Bucket())
+}
