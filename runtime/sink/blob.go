@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/url"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/streamgen/streamgen/runtime"
 	"github.com/streamgen/streamgen/runtime/codec"
+	"github.com/streamgen/streamgen/runtime/sink/internal/multipart"
 )
 
 // Format is the file format the blob sink writes.
@@ -50,6 +52,7 @@ type blobCfg struct {
 	roll        *RollLimits // nil: a batch's objects each
 	now         func() time.Time
 	ownedHook   func() // tests: runs after a rolling Store's ownership check
+	log         *slog.Logger
 }
 
 // BlobOpt configures OpenBlob and NewBlob.
@@ -82,6 +85,11 @@ func ParquetRowGroupRows(n int64) BlobOpt { return func(cfg *blobCfg) { cfg.rowG
 // group in memory for as long as it is open, so this bounds each open
 // file's memory.
 func ParquetRowGroupBytes(n int64) BlobOpt { return func(cfg *blobCfg) { cfg.groupBytes = n } }
+
+// BlobLogger sets where the sink logs what fails in the background
+// (the pruning of old claims, which the next prune does again). Default
+// slog.Default().
+func BlobLogger(l *slog.Logger) BlobOpt { return func(c *blobCfg) { c.log = l } }
 
 // BlobUploadBufferSize sets the size of the chunks each object is
 // uploaded in (an S3 multipart part, a GCS chunk); 0, the default, is the
@@ -121,6 +129,10 @@ func BlobUploadBufferSize(n int) BlobOpt { return func(c *blobCfg) { c.upload = 
 // missing; Load finishes its copy before it returns the partition's
 // offset, so nothing committed is lost.
 //
+// All but the last few claims of a partition are deleted in the
+// background as the chain goes on, so they do not pile up (see
+// blobprune.go for why that keeps fencing whole).
+//
 // Fencing: two instances that both believe they own a partition (a
 // rebalance moved it, or a zombie kept running) both need the claim of
 // the same FROM to go on; only one gets it, and the other's Store fails
@@ -141,10 +153,13 @@ func BlobUploadBufferSize(n int) BlobOpt { return func(c *blobCfg) { c.upload = 
 // fileblob only guards conditional writes within one process): safe on a
 // local disk or NFS. mem:// is safe within one process.
 //
-// S3 multipart uploads of an instance that is killed mid-batch are left
-// incomplete; give the bucket a lifecycle rule that aborts incomplete
-// multipart uploads after a day. Staged objects of killed instances are
-// removed by the Load that follows.
+// Staged objects of killed instances are removed by the Load that
+// follows, and so are their incomplete S3 multipart uploads (with
+// package runtime/sink/cloud imported): those the chain has passed at
+// once, those at its end by the commit that passes them. A batch that is
+// aborted or retried aborts its own uploads. A lifecycle rule that
+// aborts incomplete multipart uploads after a day is still worth having,
+// for an instance killed that no other follows.
 type Blob[T any, PT codec.RecordPtr[T]] struct {
 	core *blobSink
 }
@@ -154,6 +169,7 @@ type blobSink struct {
 	bucket  *blob.Bucket
 	owned   bool // the sink opened the bucket and closes it
 	objects objectStore
+	uploads multipart.Uploads // nil: the store keeps no incomplete uploads
 	cfg     blobCfg
 	ext     string
 	id      string // this instance's, in staged names and claims
@@ -172,6 +188,11 @@ type blobSink struct {
 	rcur   map[runtime.TopicPartition]*rollSlot // rolling: the batch in flight
 	seq    int
 	chains map[runtime.TopicPartition]int64 // each partition's chain end, as this instance knows it
+	// recent are the FROMs of each partition's claims this instance
+	// made since its last prune (blobprune.go).
+	recent  map[runtime.TopicPartition][]int64
+	pruning map[string]int64 // the chains (claim dirs) being pruned: the greatest key asked
+	prunes  sync.WaitGroup
 
 	// rolling (blobroll.go): rollMu orders Begin, Store, Abort, Load and
 	// Close, which change the open files.
@@ -246,14 +267,14 @@ func NewBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, opts ...BlobOpt) (*Bl
 }
 
 func newBlob[T any, PT codec.RecordPtr[T]](b *blob.Bucket, obj objectStore, opts []BlobOpt) (*Blob[T, PT], error) {
-	cfg := blobCfg{format: FormatAvro, codec: codec.OCFSnappy, block: 1 << 20, compression: "snappy", rowGroup: 1_000_000, groupBytes: 64 << 20, now: time.Now}
+	cfg := blobCfg{format: FormatAvro, codec: codec.OCFSnappy, block: 1 << 20, compression: "snappy", rowGroup: 1_000_000, groupBytes: 64 << 20, now: time.Now, log: slog.Default()}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	s := &blobSink{bucket: b, objects: obj, cfg: cfg, id: hex.EncodeToString(id[:]),
-		chains: make(map[runtime.TopicPartition]int64), rolls: make(map[runtime.TopicPartition]*rollPart),
+	s := &blobSink{bucket: b, objects: obj, uploads: multipart.For(b), cfg: cfg, id: hex.EncodeToString(id[:]),
+		chains: make(map[runtime.TopicPartition]int64), recent: make(map[runtime.TopicPartition][]int64), pruning: make(map[string]int64), rolls: make(map[runtime.TopicPartition]*rollPart),
 		leftovers: make(map[runtime.TopicPartition]bool)}
 	s.encode = func(dst []byte, v any) ([]byte, error) { return PT(v.(*T)).AppendAvro(dst) }
 	if r := cfg.roll; r != nil && (r.MaxRecords < 0 || r.MaxBytes < 0 || r.MaxOpen < 0 || r.Lateness < 0 || r.MaxOpenFiles < 0) {

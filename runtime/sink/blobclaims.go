@@ -32,6 +32,9 @@ import (
 //	claims/topic=T/partition=P/head   the FROM of a recent claim, where Load
 //	                                  starts following the chain (a hint: it
 //	                                  is overwritten and may be stale)
+//	claims/topic=T/partition=P/pruned/FROM
+//	                                  a prune marker: the claims before
+//	                                  FROM may be deleted (blobprune.go)
 //	staged/topic=T/partition=P/...    batches' values before their claim
 //
 // and, for a rolling sink (blobroll.go):
@@ -41,11 +44,15 @@ import (
 //	                                      watermarks, the objects it publishes
 //	                                      (none for a takeover) and the instance
 //	claims/topic=T/partition=P/roll/head  the SEQ of a recent claim (a hint)
+//	claims/topic=T/partition=P/roll/pruned/SEQ
+//	                                      a prune marker, as pruned/FROM
 //	staged/topic=T/partition=P/roll-...   open and finished files before
 //	                                      their claim
 //
 // Claims and start are made only by conditional create, never replaced,
-// so every claim ever made is on the one chain from start.
+// so every claim ever made is on the one chain from start. All but the
+// last few claims of a chain are pruned, behind a marker that fences
+// whoever makes a pruned claim again (blobprune.go).
 
 // claimRecord is a claim object's content.
 type claimRecord struct {
@@ -234,6 +241,17 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 		// failed: finish that one.
 		rec = held
 	}
+	if stale, err := c.passedFloor(ctx, claimDir(tp), r.FromOffset); err != nil {
+		return fmt.Errorf("blob sink: claiming %s: %w", r, err)
+	} else if stale {
+		s.setKeep(false) // the claim that named them is removed
+		c.forget(tp)
+		stored, _, ferr := c.chainEnd(ctx, tp)
+		if ferr != nil {
+			stored = -1
+		}
+		return blobFenced(r, stored, "was claimed after the partition's chain of claims had passed it and pruned its claim: another instance owns the partition now, or owned it before")
+	}
 	if err := c.publishClaim(ctx, rec, false); err != nil {
 		return fmt.Errorf("blob sink: publishing %s: %w", r, err)
 	}
@@ -252,9 +270,18 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 	c.mu.Lock()
 	c.chains[tp] = r.UntilOffset
 	left := c.leftovers[tp]
+	recent := append(c.recent[tp], r.FromOffset)
+	m := int64(-1)
+	if len(recent) >= pruneKeep+pruneEvery {
+		m, recent = recent[len(recent)-pruneKeep], slices.Clone(recent[len(recent)-pruneKeep:])
+	}
+	c.recent[tp] = recent
 	c.mu.Unlock()
 	if left {
 		c.removePassed(ctx, tp, r.UntilOffset)
+	}
+	if m >= 0 {
+		c.prune(tp, claimDir(tp), m, func(int64) bool { return false })
 	}
 	return nil
 }
@@ -409,13 +436,35 @@ func (c *blobSink) readOffset(ctx context.Context, key string) (int64, bool, err
 	return v, true, nil
 }
 
-// load finds tp's chain end, completing claims on the way, and removes
-// staged objects that no claim to come can name.
-func (c *blobSink) load(ctx context.Context, tp runtime.TopicPartition) (int64, bool, error) {
+// chainFrom is where following tp's chain starts: its head hint, or its
+// start, but not before the greatest prune marker. ok is false without
+// a chain.
+func (c *blobSink) chainFrom(ctx context.Context, tp runtime.TopicPartition) (int64, bool, error) {
 	from, ok, err := c.readOffset(ctx, claimDir(tp)+"head")
 	if err == nil && !ok {
 		from, ok, err = c.readOffset(ctx, claimDir(tp)+"start")
 	}
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	return c.startAt(ctx, claimDir(tp), from, ok)
+}
+
+// chainEnd reads tp's chain end, publishing nothing: for the errors of
+// fenced batches.
+func (c *blobSink) chainEnd(ctx context.Context, tp runtime.TopicPartition) (int64, bool, error) {
+	from, ok, err := c.chainFrom(ctx, tp)
+	if err != nil || !ok {
+		return 0, ok, err
+	}
+	end, err := c.follow(ctx, tp, from, false)
+	return end, err == nil, err
+}
+
+// load finds tp's chain end, completing claims on the way, and removes
+// staged objects that no claim to come can name.
+func (c *blobSink) load(ctx context.Context, tp runtime.TopicPartition) (int64, bool, error) {
+	from, ok, err := c.chainFrom(ctx, tp)
 	if err != nil {
 		return 0, false, err
 	}
@@ -496,12 +545,37 @@ func (c *blobSink) adopt(ctx context.Context, tp runtime.TopicPartition) (int64,
 	return files[len(files)-1].until, true, nil
 }
 
-// removeStaged deletes tp's staging objects of ranges before end: their
-// claims are decided (and, being before the chain's end, published), so
-// nothing will copy them. Those from end on may belong to a batch in
-// flight and stay; left reports whether another instance has any.
+// removeStaged deletes tp's staging objects of ranges before end, and
+// aborts their incomplete multipart uploads: their claims are decided
+// (and, being before the chain's end, published), so nothing will copy
+// them. Those from end on may belong to a batch in flight and stay; left
+// reports whether another instance has any.
 func (c *blobSink) removeStaged(ctx context.Context, tp runtime.TopicPartition, end int64) (left bool, err error) {
 	prefix := fmt.Sprintf("%s/staged/topic=%s/partition=%d/", internalDir, tp.Topic, tp.Partition)
+	// passed says whether key's range is before end; if not, whether
+	// another instance's it is sets left.
+	passed := func(key string) bool {
+		base := path.Base(key)
+		if len(base) < 20 {
+			return false
+		}
+		from, err := strconv.ParseInt(base[:20], 10, 64)
+		if err != nil {
+			return false
+		}
+		if from >= end {
+			// FROM-UNTIL.INSTANCE.N.EXT (see stagedKey), or a driver's
+			// temporary file of it (fileblob's NAME.HEX.tmp).
+			if f := strings.Split(base, "."); len(f) > 1 && f[1] != c.id {
+				left = true
+			}
+			return false
+		}
+		return true
+	}
+	if err := c.abortUploadsUnder(ctx, prefix, passed); err != nil {
+		return left, err
+	}
 	it := c.bucket.List(&blob.ListOptions{Prefix: prefix})
 	for {
 		o, err := it.Next(ctx)
@@ -511,20 +585,7 @@ func (c *blobSink) removeStaged(ctx context.Context, tp runtime.TopicPartition, 
 			}
 			return left, fmt.Errorf("blob sink: listing %s: %w", prefix, err)
 		}
-		base := path.Base(o.Key)
-		if len(base) < 20 {
-			continue
-		}
-		from, err := strconv.ParseInt(base[:20], 10, 64)
-		if err != nil {
-			continue
-		}
-		if from >= end {
-			// FROM-UNTIL.INSTANCE.N.EXT (see stagedKey), or a driver's
-			// temporary file of it (fileblob's NAME.HEX.tmp).
-			if f := strings.Split(base, "."); len(f) > 1 && f[1] != c.id {
-				left = true
-			}
+		if !passed(o.Key) {
 			continue
 		}
 		if err := c.bucket.Delete(ctx, o.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {

@@ -126,6 +126,7 @@ type rollPart struct {
 	restart int64            // as stored by that claim, -1 none
 	marks   map[string]int64 // as stored
 	handled int64            // end of the last stored batch, -1 none
+	pruned  int64            // the claim before which this instance last pruned the chain
 	maxTime time.Time        // latest record time appended
 	files   map[string]*rollFile
 	closed  []*rollFile // full files, finished, to publish in this Store
@@ -534,10 +535,10 @@ func (c *blobSink) finishFile(f *rollFile) error {
 // abandon aborts a file's upload, or deletes its finished staged object.
 func (c *blobSink) abandon(ctx context.Context, f *rollFile) error {
 	if f.w != nil {
-		f.cancel() // a cancelled writer's Close aborts the upload
+		f.cancel() // a cancelled writer's Close ends the upload
 		_ = f.w.Close()
 		f.w = nil
-		return nil
+		return c.abortUploads(ctx, f.staged)
 	}
 	if err := c.bucket.Delete(ctx, f.staged); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
 		return fmt.Errorf("blob sink: removing the unpublished %s: %w", f.staged, err)
@@ -650,6 +651,12 @@ func (c *blobSink) publishPart(ctx context.Context, p *rollPart, files []*rollFi
 		// published into it: this one owns it no more.
 		return c.fenced(ctx, p, rec.Seq, b)
 	}
+	if stale, err := c.passedFloor(ctx, rollDir(p.tp), rec.Seq); err != nil {
+		return fmt.Errorf("blob sink: claiming topic %s partition %d claim %d: %w", p.tp.Topic, p.tp.Partition, rec.Seq, err)
+	} else if stale {
+		// The chain had passed rec.Seq and pruned its claim: as !won.
+		return c.fenced(ctx, p, rec.Seq, b)
+	}
 	p.seq, p.restart, p.marks = rec.Seq, rec.Restart, marks
 	p.closed = nil
 	for bucket, f := range p.files {
@@ -665,6 +672,10 @@ func (c *blobSink) publishPart(ctx context.Context, p *rollPart, files []*rollFi
 	_ = c.bucket.WriteAll(ctx, rollDir(p.tp)+"head", []byte(strconv.FormatInt(rec.Seq, 10)), nil)
 	for _, o := range objs {
 		_ = c.bucket.Delete(ctx, o.Staged)
+	}
+	if p.seq-p.pruned >= pruneKeep+pruneEvery {
+		p.pruned = p.seq - pruneKeep + 1
+		c.prune(p.tp, rollDir(p.tp), p.pruned, func(seq int64) bool { return seq == 1 })
 	}
 	return nil
 }
@@ -730,13 +741,26 @@ func (c *blobSink) rollFollow(ctx context.Context, tp runtime.TopicPartition, ro
 		return last, false, err
 	}
 	if !hinted || seq < 1 {
-		seq = 1
+		seq, hinted = 1, false
 	}
+	// Not before the greatest prune marker: the claims before it may be
+	// gone.
+	if seq, hinted, err = c.startAt(ctx, rollDir(tp), seq, hinted); err != nil {
+		return last, false, err
+	}
+	again := true
 	for ; ; seq++ {
 		rec, err := c.readRollClaim(ctx, tp, seq)
 		if errors.Is(err, errNoObject) {
-			if !ok && seq > 1 { // a head hint past the chain: cannot be, but read from the start
-				seq, hinted = 0, false
+			if !ok && seq > 1 && again {
+				// A head hint past the chain (cannot be), or a marker's
+				// claim pruned meanwhile: read from the greatest marker
+				// now, or the start.
+				again = false
+				if seq, _, err = c.startAt(ctx, rollDir(tp), 1, false); err != nil {
+					return last, false, err
+				}
+				seq--
 				continue
 			}
 			return last, ok, nil
@@ -789,8 +813,15 @@ func (c *blobSink) rollLoad(ctx context.Context, tp runtime.TopicPartition) (int
 			return 0, false, fmt.Errorf("blob sink: taking topic %s partition %d over: %w", tp.Topic, tp.Partition, err)
 		}
 		if won {
-			last = rec
-			break
+			stale, err := c.passedFloor(ctx, rollDir(tp), rec.Seq)
+			if err != nil {
+				return 0, false, fmt.Errorf("blob sink: taking topic %s partition %d over: %w", tp.Topic, tp.Partition, err)
+			}
+			if !stale {
+				last = rec
+				break
+			}
+			// The chain had passed rec.Seq and pruned its claim: as lost.
 		}
 		if tries >= 100 {
 			return 0, false, fmt.Errorf("blob sink: taking topic %s partition %d over: other instances kept claiming it", tp.Topic, tp.Partition)
@@ -819,6 +850,9 @@ func (c *blobSink) rollLoad(ctx context.Context, tp runtime.TopicPartition) (int
 
 func (c *blobSink) removeRollStaged(ctx context.Context, tp runtime.TopicPartition) error {
 	prefix := rollStagedDir(tp)
+	if err := c.abortUploadsUnder(ctx, prefix, func(string) bool { return true }); err != nil {
+		return err
+	}
 	it := c.bucket.List(&blob.ListOptions{Prefix: prefix})
 	for {
 		o, err := it.Next(ctx)

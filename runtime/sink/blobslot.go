@@ -188,9 +188,12 @@ func (s *blobSlot) discardLocked(ctx context.Context) error {
 	var errs []error
 	for _, o := range s.outs {
 		if o.w != nil {
-			o.cancel() // a cancelled writer's Close aborts the upload
+			o.cancel() // a cancelled writer's Close ends the upload
 			_ = o.w.Close()
 			o.w = nil
+			if err := s.sink.abortUploads(ctx, o.staged); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		if o.done && !s.keep {
 			if err := s.sink.bucket.Delete(ctx, o.staged); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
