@@ -451,6 +451,9 @@ func (s *Blob[T, PT]) Close() error {
 		overSlots(rcur)
 		err = errors.Join(err, c.rollClose(context.Background()))
 	}
+	// A prune cut short is only redone by the next one, but one still
+	// deleting must not meet a closed bucket.
+	c.waitPrunes()
 	if c.owned {
 		err = errors.Join(err, c.bucket.Close())
 	}

@@ -206,6 +206,5 @@ func (c *blobSink) pruneNow(ctx context.Context, dir string, m int64, keep func(
 	return nil
 }
 
-// waitPrunes waits for the prunes in flight (for tests; Close does not wait:
-// a prune it cuts off is done again by the next).
+// waitPrunes waits for the prunes in flight (Close, and tests).
 func (c *blobSink) waitPrunes() { c.prunes.Wait() }
