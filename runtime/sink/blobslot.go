@@ -92,7 +92,13 @@ func (s *blobSlot) write(gen int, offset int64, v any) error {
 			return err
 		}
 	}
-	if err := o.enc.write(v); err != nil {
+	if s.sink.part != nil {
+		// Partitioning encoded the value already, to read its bucket.
+		err = o.enc.writeAvro(buf)
+	} else {
+		err = o.enc.write(v)
+	}
+	if err != nil {
 		s.err = fmt.Errorf("blob sink: writing %s for %s: %w", o.staged, s.r, err)
 		return s.err
 	}
