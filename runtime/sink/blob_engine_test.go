@@ -206,10 +206,9 @@ func runRollETLStore(t *testing.T, addrs []string, s *blobImpressions, store run
 // each partition's restart offset stays 0, below FR's watermark. Through
 // a retried task, a stop that leaves files open (no Drain: unpublished,
 // read again by the next run, which drops what FR's published files
-// hold) and
-// an instance killed with a batch written and files open, then a run
-// whose files all reach MaxOpen, every offset ends up in exactly one
-// published object.
+// hold) and an instance killed with a batch written and files open, then
+// a run whose files all reach MaxOpen, every offset ends up in exactly
+// one published object.
 func TestETLExactlyOnceIntoRollingBlob(t *testing.T) {
 	const parts = 3
 	c, cl := kafkaCluster(t, parts)
