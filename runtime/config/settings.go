@@ -145,7 +145,7 @@ var settings = []Setting{
 	{Key: "retries.backoff", Value: func(j *Job) any { return &j.RetryBackoff }, Default: time.Second, Help: "first wait between tries, doubling up to 10s"},
 	{Key: "onDecodeError", Value: func(j *Job) any { return &j.OnDecodeError }, Default: FailOnDecodeError, Help: "what happens to a record that cannot be decoded"},
 	{Key: "deadLetterTopic", Value: func(j *Job) any { return &j.DeadLetterTopic }, Help: "topic the undecodable records go to, with onDecodeError dead-letter and only then", Format: Topic},
-	{Key: "shutdown.timeout", Value: func(j *Job) any { return &j.ShutdownTimeout }, Help: "bound of a graceful stop, 0 = 10 x batch interval: past it the in-flight batch is abandoned unstored and read again on restart"},
+	{Key: "shutdown.timeout", Value: func(j *Job) any { return &j.ShutdownTimeout }, Help: "bound of a graceful stop (the in-flight batch, then a rolling blob sink publishing its open files), 0 = 10 x batch interval: past it what is not stored or published is read again on restart"},
 	{Key: "status.addr", Value: func(j *Job) any { return &j.StatusAddr }, Default: ":8080", Help: `address of the status server; "" turns it off`, Format: HostPortOrOff},
 }
 
