@@ -216,41 +216,9 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 		c.chains[tp] = r.FromOffset
 		c.mu.Unlock()
 	}
-	rec := claimRecord{Until: r.UntilOffset, Instance: c.id, Objects: objs}
-	data, _ := json.Marshal(rec)
-	s.setKeep(true) // from here on, a claim may name the staging objects
-	won, err := c.objects.create(ctx, claimKey(tp, r.FromOffset), data)
+	rec, err := c.claim(ctx, s, objs)
 	if err != nil {
-		return fmt.Errorf("blob sink: claiming %s: %w", r, err)
-	}
-	if !won {
-		held, err := c.readClaim(ctx, tp, r.FromOffset)
-		if err != nil {
-			return err
-		}
-		if held.Instance != c.id || held.Until != r.UntilOffset {
-			s.setKeep(false)
-			c.forget(tp)
-			stored, ferr := c.follow(ctx, tp, r.FromOffset, false)
-			if ferr != nil {
-				stored = held.Until
-			}
-			return blobFenced(r, stored, fmt.Sprintf("was claimed by another instance (%s, to %d): it owns the partition now, or owned it before", held.Instance, held.Until))
-		}
-		// This instance's own claim, from an attempt whose publication
-		// failed: finish that one.
-		rec = held
-	}
-	if stale, err := c.passedFloor(ctx, claimDir(tp), r.FromOffset); err != nil {
-		return fmt.Errorf("blob sink: claiming %s: %w", r, err)
-	} else if stale {
-		s.setKeep(false) // the claim that named them is removed
-		c.forget(tp)
-		stored, _, ferr := c.chainEnd(ctx, tp)
-		if ferr != nil {
-			stored = -1
-		}
-		return blobFenced(r, stored, "was claimed after the partition's chain of claims had passed it and pruned its claim: another instance owns the partition now, or owned it before")
+		return err
 	}
 	if err := c.publishClaim(ctx, rec, false); err != nil {
 		return fmt.Errorf("blob sink: publishing %s: %w", r, err)
@@ -267,6 +235,59 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 			_ = c.bucket.Delete(ctx, o.Staged)
 		}
 	}
+	c.committed(ctx, tp, r)
+	return nil
+}
+
+// claim makes the claim of s's range, naming objs, or finds this
+// instance's own from an attempt whose publication failed (whose record
+// it returns, to finish). A range another instance claimed, or one whose
+// key the chain passed and pruned, is fenced.
+func (c *blobSink) claim(ctx context.Context, s *blobSlot, objs []claimObject) (claimRecord, error) {
+	r, tp := s.r, s.r.TopicPartition()
+	rec := claimRecord{Until: r.UntilOffset, Instance: c.id, Objects: objs}
+	data, _ := json.Marshal(rec)
+	s.setKeep(true) // from here on, a claim may name the staging objects
+	won, err := c.objects.create(ctx, claimKey(tp, r.FromOffset), data)
+	if err != nil {
+		return rec, fmt.Errorf("blob sink: claiming %s: %w", r, err)
+	}
+	if !won {
+		held, err := c.readClaim(ctx, tp, r.FromOffset)
+		if err != nil {
+			return rec, err
+		}
+		if held.Instance != c.id || held.Until != r.UntilOffset {
+			s.setKeep(false)
+			c.forget(tp)
+			stored, ferr := c.follow(ctx, tp, r.FromOffset, false)
+			if ferr != nil {
+				stored = held.Until
+			}
+			return rec, blobFenced(r, stored, fmt.Sprintf("was claimed by another instance (%s, to %d): it owns the partition now, or owned it before", held.Instance, held.Until))
+		}
+		// This instance's own claim, from an attempt whose publication
+		// failed: finish that one.
+		rec = held
+	}
+	if stale, err := c.passedFloor(ctx, claimDir(tp), r.FromOffset); err != nil {
+		return rec, fmt.Errorf("blob sink: claiming %s: %w", r, err)
+	} else if stale {
+		s.setKeep(false) // the claim that named them is removed
+		c.forget(tp)
+		stored, _, ferr := c.chainEnd(ctx, tp)
+		if ferr != nil {
+			stored = -1
+		}
+		return rec, blobFenced(r, stored, "was claimed after the partition's chain of claims had passed it and pruned its claim: another instance owns the partition now, or owned it before")
+	}
+	return rec, nil
+}
+
+// committed records that tp's chain ends at r's end now, removes the
+// leftovers the chain passed, and prunes the chain's old claims once it
+// has grown enough.
+func (c *blobSink) committed(ctx context.Context, tp runtime.TopicPartition, r runtime.OffsetRange) {
 	c.mu.Lock()
 	c.chains[tp] = r.UntilOffset
 	left := c.leftovers[tp]
@@ -283,7 +304,6 @@ func (c *blobSink) commit(ctx context.Context, s *blobSlot) error {
 	if m >= 0 {
 		c.prune(tp, claimDir(tp), m, func(int64) bool { return false })
 	}
-	return nil
 }
 
 // removePassed removes the staged objects another instance left at tp's
