@@ -114,6 +114,10 @@ type Configuration struct {
 	// driver open with gocloud.dev/blob (s3://BUCKET?region=R&endpoint=..,
 	// credentials from the environment) gets a prefix of its own per run.
 	BlobURL string
+	// S3: the blob sink's bucket is on a real S3 server, a versitygw
+	// the test starts (internal/s3test), which sets BlobURL and the
+	// credentials' environment the job processes inherit.
+	S3 bool
 	// BlobFormat is the blob sink's format, "parquet" (empty) or "avro".
 	// Its objects are Hive-partitioned by the hour of the records' ts.
 	BlobFormat string
@@ -228,6 +232,10 @@ func Configurations() []Configuration {
 		{Name: "exactly-once/blob-parquet-rolling/sigkill+2-replicas", Must: ExactlyOnce, Sink: "blob", Replicas: 2, JobFlags: rolling},
 		{Name: "exactly-once/blob-parquet-rolling/sigterm+2-replicas", Must: ExactlyOnce, Sink: "blob", Replicas: 2, JobFlags: rolling, Graceful: true},
 		{Name: "exactly-once/blob-parquet-rolling/zombie", Must: ExactlyOnce, Sink: "blob", Replicas: 2, Freezes: 2, NoJobKills: true, JobFlags: rolling},
+		// The same on a real S3 server: conditional creates and
+		// multipart uploads as S3 does them, a zombie fenced by them.
+		{Name: "exactly-once/blob-parquet-rolling-s3/sigkill+2-replicas", Must: ExactlyOnce, Sink: "blob", S3: true, Replicas: 2, JobFlags: rolling},
+		{Name: "exactly-once/blob-parquet-rolling-s3/zombie", Must: ExactlyOnce, Sink: "blob", S3: true, Replicas: 2, Freezes: 2, NoJobKills: true, JobFlags: rolling},
 		{Name: "exactly-once/kafka-sink/sigkill", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}},
 		{Name: "exactly-once/kafka-sink/sigkill+txn-faults", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}, Faults: txnFaults},
 		{Name: "exactly-once/kafka-sink/endtxn-kills", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}, EndTxnKills: 3, NoJobKills: true, Replicas: 1},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/streamgen/streamgen/internal/pgtest"
+	"github.com/streamgen/streamgen/internal/s3test"
 )
 
 var soak = flag.Bool("soak", false, "the long run (make soak): 200,000 records, 25 kills (6 freezes) per configuration")
@@ -50,6 +51,11 @@ func TestCrashRestart(t *testing.T) {
 				env.DSN = pgtest.DSN(t)
 				env.Table = pgtest.Table(t, env.DSN, "crashtest_offsets")
 				pgtest.DropAtEnd(t, env.DSN, env.Table+"_out") // a sink's output table
+			}
+			if cfg.S3 {
+				srv := s3test.Start(t)
+				srv.SetEnv(t)
+				cfg.BlobURL = srv.URL()
 			}
 			res, err := Run(ctx, env, cfg, o)
 			t.Log(res)
