@@ -446,7 +446,17 @@ func (c *blobSink) appendSlots(ctx context.Context, slots []*rollSlot, now time.
 		p.handled = s.r.UntilOffset
 		c.stats.dropped.Add(s.dropped)
 	}
-	return errors.Join(failed...)
+	if err := errors.Join(failed...); err != nil {
+		// The batch fails with the others' values appended: a read of it
+		// again would append them twice, so they are broken too.
+		for _, s := range slots {
+			if p := c.rolls[s.r.TopicPartition()]; p != nil && p.broken == nil {
+				p.broken = fmt.Errorf("blob sink: batch %d failed after %s was appended: %w", b.ID, s.r, err)
+			}
+		}
+		return err
+	}
+	return nil
 }
 
 // appendSlot appends a batch's held values to the partition's open
