@@ -190,18 +190,12 @@ func (s *rollSlot) reset() int {
 func (s *rollSlot) write(gen int, off int64, v any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.over:
-		return fmt.Errorf("blob sink: writing %s: its batch is over (stored or aborted)", s.r)
-	case gen != s.gen:
-		return fmt.Errorf("blob sink: %s: %w", s.r, errSuperseded)
-	case s.err != nil:
-		return s.err
-	case off < 0:
+	if err := writable(s.r, s.over, gen != s.gen, s.err, off); err != nil {
+		return err
+	}
+	if off < 0 {
 		s.err = fmt.Errorf("blob sink: writing %s: a rolling sink needs each value's offset (WriteAt), to drop what a restart reads again", s.r)
 		return s.err
-	case off < s.r.FromOffset || off >= s.r.UntilOffset:
-		return fmt.Errorf("blob sink: writing offset %d to %s: not an offset of the range", off, s.r)
 	}
 	bucket, data, at, end, err := s.sink.rowOf(v)
 	if err != nil {

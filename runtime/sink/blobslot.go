@@ -70,15 +70,8 @@ func (s *blobSlot) reset() int {
 func (s *blobSlot) write(gen int, offset int64, v any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.over:
-		return fmt.Errorf("blob sink: writing %s: its batch is over (stored or aborted)", s.r)
-	case gen != s.gen:
-		return fmt.Errorf("blob sink: %s: %w", s.r, errSuperseded)
-	case s.err != nil:
-		return s.err
-	case offset >= 0 && (offset < s.r.FromOffset || offset >= s.r.UntilOffset):
-		return fmt.Errorf("blob sink: writing offset %d to %s: not an offset of the range", offset, s.r)
+	if err := writable(s.r, s.over, gen != s.gen, s.err, offset); err != nil {
+		return err
 	}
 	bucket, buf, err := s.sink.bucketOf(s.buf, v)
 	s.buf = buf
@@ -109,6 +102,24 @@ func (s *blobSlot) write(gen int, offset int64, v any) error {
 		o.from, o.until = offset, offset+1
 	default:
 		o.from, o.until = min(o.from, offset), max(o.until, offset+1)
+	}
+	return nil
+}
+
+// writable is why a write of offset (-1 for none) to the slot of r may
+// not go in: its batch is over, a retry of the task superseded the
+// writer (superseded), an earlier write failed (err), or the offset is
+// not r's; nil if it may.
+func writable(r runtime.OffsetRange, over, superseded bool, err error, offset int64) error {
+	switch {
+	case over:
+		return fmt.Errorf("blob sink: writing %s: its batch is over (stored or aborted)", r)
+	case superseded:
+		return fmt.Errorf("blob sink: %s: %w", r, errSuperseded)
+	case err != nil:
+		return err
+	case offset >= 0 && (offset < r.FromOffset || offset >= r.UntilOffset):
+		return fmt.Errorf("blob sink: writing offset %d to %s: not an offset of the range", offset, r)
 	}
 	return nil
 }
