@@ -22,6 +22,7 @@ func emitCodecs(f *jen.File, p *model.Package) {
 		case model.Record:
 			emitRecordCodec(f, n, writers[n])
 			emitRecordJSON(f, n)
+			emitClone(f, n.GoName, recordCloneFields(n))
 		case model.Enum:
 			emitEnumCodec(f, n)
 		}
@@ -376,7 +377,7 @@ func decExpr(t *model.Type) (jen.Code, bool) {
 		return d("Double"), true
 	case model.Bytes:
 		if t.Logical == model.Decimal {
-			return jen.Qual(codecPkg, "DecimalFromBytes").Call(d("Bytes"), jen.Lit(t.Scale)), true
+			return jen.Id("d").Dot("Decimal").Call(jen.Nil(), jen.Lit(t.Scale)), true
 		}
 		return d("Bytes"), true
 	case model.String:
@@ -390,8 +391,20 @@ func decExpr(t *model.Type) (jen.Code, bool) {
 }
 
 // dec appends statements that decode a value of t into target, which is
-// addressable.
+// addressable. The memory target holds is reused: a slice's array when
+// its capacity suffices, a map (cleared), the value a pointer points to,
+// a decimal's big.Rat, so that decoding into a record decoded before
+// allocates nothing but its strings (and those only once per block of a
+// codec.Strings).
 func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
+	switch {
+	case t.Kind == model.Bytes && t.Logical == model.Decimal:
+		g.Add(target).Op("=").Id("d").Dot("Decimal").Call(target.Clone(), jen.Lit(t.Scale))
+		return
+	case t.Kind == model.Bytes:
+		g.Add(target).Op("=").Id("d").Dot("BytesInto").Call(target.Clone())
+		return
+	}
 	if x, ok := decExpr(t); ok {
 		g.Add(target).Op("=").Add(x)
 		return
@@ -410,7 +423,7 @@ func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
 			buf := e.local("f")
 			g.Var().Id(buf).Index(jen.Lit(t.Named.Size)).Byte()
 			g.Id("d").Dot("Fixed").Call(jen.Id(buf).Index(jen.Empty(), jen.Empty()))
-			g.Add(target).Op("=").Qual(codecPkg, "DecimalFromBytes").Call(jen.Id(buf).Index(jen.Empty(), jen.Empty()), jen.Lit(t.Scale))
+			g.Add(target).Op("=").Qual(codecPkg, "DecimalInto").Call(target.Clone(), jen.Id(buf).Index(jen.Empty(), jen.Empty()), jen.Lit(t.Scale))
 			return
 		}
 		g.Id("d").Dot("Fixed").Call(target.Clone().Index(jen.Empty(), jen.Empty()))
@@ -418,7 +431,7 @@ func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
 		s, n := e.local("s"), e.local("n")
 		min := minSize(t.Elem, map[*model.Named]bool{})
 		g.BlockFunc(func(g *jen.Group) {
-			g.Var().Id(s).Add(goType(t))
+			g.Id(s).Op(":=").Add(target.Clone()).Index(jen.Empty(), jen.Lit(0))
 			g.For(
 				jen.Id(n).Op(":=").Id("d").Dot("BlockCount").Call(jen.Lit(min)),
 				jen.Id(n).Op(">").Lit(0),
@@ -426,12 +439,13 @@ func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
 			).BlockFunc(func(g *jen.Group) {
 				g.Id(s).Op("=").Qual("slices", "Grow").Call(jen.Id(s), jen.Id(n))
 				g.For(jen.Range().Id(n)).BlockFunc(func(g *jen.Group) {
-					if x, ok := decExpr(t.Elem); ok {
+					if x, ok := decExpr(t.Elem); ok && t.Elem.Kind != model.Bytes {
 						g.Id(s).Op("=").Append(jen.Id(s), x)
 						return
 					}
-					// Decode in place: no copy of a large element.
-					g.Id(s).Op("=").Append(jen.Id(s), jen.Op("*").New(goType(t.Elem)))
+					// Decode in place (no copy of a large element), into
+					// the element the array held before if there is one.
+					g.Id(s).Op("=").Id(s).Index(jen.Empty(), jen.Len(jen.Id(s)).Op("+").Lit(1))
 					e.dec(g, t.Elem, jen.Id(s).Index(jen.Len(jen.Id(s)).Op("-").Lit(1)))
 				})
 			})
@@ -441,7 +455,8 @@ func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
 		m, n, k, v := e.local("m"), e.local("n"), e.local("k"), e.local("v")
 		min := 1 + minSize(t.Elem, map[*model.Named]bool{}) // a key takes at least its length byte
 		g.BlockFunc(func(g *jen.Group) {
-			g.Var().Id(m).Add(goType(t))
+			g.Id(m).Op(":=").Add(target.Clone())
+			g.Clear(jen.Id(m))
 			g.For(
 				jen.Id(n).Op(":=").Id("d").Dot("BlockCount").Call(jen.Lit(min)),
 				jen.Id(n).Op(">").Lit(0),
@@ -462,25 +477,20 @@ func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
 			g.Add(target).Op("=").Id(m)
 		})
 	case model.Optional:
-		v := e.local("v")
 		g.Switch(jen.Id("d").Dot("UnionIndex").Call(jen.Lit(2))).Block(
 			jen.Case(jen.Lit(t.NullIndex)).Block(target.Clone().Op("=").Nil()),
 			jen.Case(jen.Lit(1-t.NullIndex)).BlockFunc(func(g *jen.Group) {
-				switch x, ok := decExpr(t.Elem); {
-				case isPointer(t.Elem):
+				if isPointer(t.Elem) {
 					e.dec(g, t.Elem, target.Clone())
-				case ok:
-					g.Id(v).Op(":=").Add(x)
-					g.Add(target).Op("=").Op("&").Id(v)
-				case t.Elem.Kind == model.Record:
-					g.Id(v).Op(":=").New(goType(t.Elem))
-					g.Id(v).Dot(decodeAvroHelper).Call(jen.Id("d"))
-					g.Add(target).Op("=").Id(v)
-				default:
-					g.Id(v).Op(":=").New(goType(t.Elem))
-					e.dec(g, t.Elem, jen.Parens(jen.Op("*").Id(v)))
-					g.Add(target).Op("=").Id(v)
+					return
 				}
+				// Into the value target points to, if it points to one.
+				g.If(target.Clone().Op("==").Nil()).Block(target.Clone().Op("=").New(goType(t.Elem)))
+				if t.Elem.Kind == model.Record {
+					g.Add(target).Dot(decodeAvroHelper).Call(jen.Id("d"))
+					return
+				}
+				e.dec(g, t.Elem, jen.Parens(jen.Op("*").Add(target.Clone())))
 			}),
 		)
 	case model.Union:

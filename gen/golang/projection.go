@@ -151,6 +151,7 @@ func emitProjectionCodecs(f *jen.File, p *model.Package) {
 		f.Line()
 	}
 	for _, pr := range prs {
+		emitClone(f, pr.GoName, projectionCloneFields(pr))
 		f.Func().Params(jen.Id("r").Op("*").Id(pr.GoName)).Id(decodeAvroHelper).Params(jen.Id("d").Op("*").Qual(codecPkg, "Decoder")).BlockFunc(func(g *jen.Group) {
 			i := 0
 			for _, fl := range pr.Record.Fields {
@@ -199,14 +200,12 @@ func (e *emitter) decProjected(g *jen.Group, f *model.ProjectedField) {
 		e.dec(g, f.Type, target)
 	case f.Type.Kind == model.Record:
 		g.Add(target).Dot(decodeAvroHelper).Call(jen.Id("d"))
-	default: // an optional record
-		v := e.local("v")
+	default: // an optional record, decoded into the one target points to if any
 		g.Switch(jen.Id("d").Dot("UnionIndex").Call(jen.Lit(2))).Block(
 			jen.Case(jen.Lit(f.Type.NullIndex)).Block(target.Clone().Op("=").Nil()),
 			jen.Case(jen.Lit(1-f.Type.NullIndex)).Block(
-				jen.Id(v).Op(":=").New(jen.Id(f.Sub.GoName)),
-				jen.Id(v).Dot(decodeAvroHelper).Call(jen.Id("d")),
-				target.Clone().Op("=").Id(v),
+				jen.If(target.Clone().Op("==").Nil()).Block(target.Clone().Op("=").New(jen.Id(f.Sub.GoName))),
+				target.Clone().Dot(decodeAvroHelper).Call(jen.Id("d")),
 			),
 		)
 	}

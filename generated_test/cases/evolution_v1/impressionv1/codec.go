@@ -10,6 +10,7 @@ import (
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
 	sgio "io"
 	sgstrconv "strconv"
+	sgstrings "strings"
 	sgsync "sync"
 )
 
@@ -121,8 +122,10 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 0:
 		r.Payload = nil
 	case 1:
-		v2 := d.String()
-		r.Payload = &v2
+		if r.Payload == nil {
+			r.Payload = new(string)
+		}
+		(*r.Payload) = d.String()
 	}
 }
 
@@ -236,6 +239,24 @@ func (r *Impression) sgDecodeJSON(b []byte) error {
 		}
 		return nil
 	})
+}
+
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Impression) Clone() Impression {
+	c := *r
+	c.ID = sgstrings.Clone(r.ID)
+	c.Country = sgstrings.Clone(r.Country)
+	if r.Payload != nil {
+		p1 := new(string)
+		(*p1) = sgstrings.Clone((*r.Payload))
+		c.Payload = p1
+	}
+	return c
 }
 
 func (e DeviceType) sgAppendAvro(dst []byte) ([]byte, error) {

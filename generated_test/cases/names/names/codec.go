@@ -9,6 +9,7 @@ import (
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
 	sgio "io"
 	sgstrconv "strconv"
+	sgstrings "strings"
 	sgsync "sync"
 )
 
@@ -143,6 +144,18 @@ func (r *NamesEWriter) sgDecodeJSON(b []byte) error {
 		}
 		return nil
 	})
+}
+
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *NamesEWriter) Clone() NamesEWriter {
+	c := *r
+	c.ID = sgstrings.Clone(r.ID)
+	return c
 }
 
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
@@ -307,4 +320,16 @@ func (r *Reading) sgDecodeJSON(b []byte) error {
 		}
 		return nil
 	})
+}
+
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Reading) Clone() Reading {
+	c := *r
+	c.Sensor = sgstrings.Clone(r.Sensor)
+	return c
 }

@@ -8,6 +8,8 @@ import (
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
 	sgio "io"
+	sgbig "math/big"
+	sgstrings "strings"
 	sgsync "sync"
 )
 
@@ -38,7 +40,7 @@ func (r *Order) UnmarshalAvro(src []byte) error {
 // sgDecodeAvroFromeeef7fe2ae448eb9 decodes a com.example.shop.Order written with a writer schema of fingerprint eeef7fe2ae448eb9.
 func (r *Order) sgDecodeAvroFromeeef7fe2ae448eb9(d *sgcodec.Decoder) {
 	r.ID = d.String()
-	r.Total = sgcodec.DecimalFromBytes(d.Bytes(), 2)
+	r.Total = d.Decimal(r.Total, 2)
 	d.SkipBytes()
 	r.Channel = "web"
 }
@@ -122,7 +124,7 @@ func (r *Order) sgAppendAvro(dst []byte) ([]byte, error) {
 
 func (r *Order) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.ID = d.String()
-	r.Total = sgcodec.DecimalFromBytes(d.Bytes(), 2)
+	r.Total = d.Decimal(r.Total, 2)
 	r.Channel = d.String()
 }
 
@@ -200,4 +202,20 @@ func (r *Order) sgDecodeJSON(b []byte) error {
 		}
 		return nil
 	})
+}
+
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Order) Clone() Order {
+	c := *r
+	c.ID = sgstrings.Clone(r.ID)
+	if r.Total != nil {
+		c.Total = new(sgbig.Rat).Set(r.Total)
+	}
+	c.Channel = sgstrings.Clone(r.Channel)
+	return c
 }

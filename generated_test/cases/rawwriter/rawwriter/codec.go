@@ -9,6 +9,7 @@ import (
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
 	sgio "io"
 	sgstrconv "strconv"
+	sgstrings "strings"
 	sgsync "sync"
 )
 
@@ -195,4 +196,17 @@ func (r *Reading) sgDecodeJSON(b []byte) error {
 		}
 		return nil
 	})
+}
+
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Reading) Clone() Reading {
+	c := *r
+	c.Sensor = sgstrings.Clone(r.Sensor)
+	c.Unit = sgstrings.Clone(r.Unit)
+	return c
 }

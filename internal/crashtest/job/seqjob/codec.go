@@ -9,6 +9,7 @@ import (
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
 	sgio "io"
 	sgstrconv "strconv"
+	sgstrings "strings"
 	sgsync "sync"
 )
 
@@ -173,4 +174,16 @@ func (r *Sequenced) sgDecodeJSON(b []byte) error {
 		}
 		return nil
 	})
+}
+
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Sequenced) Clone() Sequenced {
+	c := *r
+	c.Payload = sgstrings.Clone(r.Payload)
+	return c
 }
