@@ -20,9 +20,43 @@ func RawAvro[T any, PT codec.RecordPtr[T]]() Decoder[T] {
 
 // RawAvroInto is RawAvro decoding in place.
 func RawAvroInto[T any, PT codec.RecordPtr[T]]() DecoderInto[T] {
-	return func(_ context.Context, dst *T, b []byte) error {
+	return func(ctx context.Context, dst *T, b []byte) error {
+		return unmarshalShared[T, PT](ctx, dst, b)
+	}
+}
+
+// sharedStringsKey is the context key of the codec.Strings that the
+// engine's decoders copy values' strings into: one per chunk of a
+// partition's records (decodePrefix), so that their strings cost one
+// allocation per block of memory, not one per record.
+type sharedStringsKey struct{}
+
+func withSharedStrings(ctx context.Context, s *codec.Strings) context.Context {
+	return context.WithValue(ctx, sharedStringsKey{}, s)
+}
+
+// avroDecoder is what generated record types have besides codec.Record:
+// decoding from a codec.Decoder, which can share strings.
+type avroDecoder interface {
+	DecodeAvro(d *codec.Decoder)
+}
+
+// unmarshalShared is PT(dst).UnmarshalAvro(b) with the strings copied
+// into the context's codec.Strings, if it has one (decodePrefix's).
+func unmarshalShared[T any, PT codec.RecordPtr[T]](ctx context.Context, dst *T, b []byte) error {
+	strs, _ := ctx.Value(sharedStringsKey{}).(*codec.Strings)
+	r, ok := any(PT(dst)).(avroDecoder)
+	if strs == nil || !ok {
 		return PT(dst).UnmarshalAvro(b)
 	}
+	d := codec.NewDecoder(b)
+	d.ShareStrings(strs)
+	r.DecodeAvro(&d)
+	if d.Finish() != nil {
+		// Again, for UnmarshalAvro's error, which names the type.
+		return PT(dst).UnmarshalAvro(b)
+	}
+	return nil
 }
 
 // RawAvroFromInto decodes plain Avro binary written with writerSchema, in

@@ -35,6 +35,10 @@ type source struct {
 	cfg  streamCfg
 	// decode fills in a chunk's decoded form; set by the typed stream.
 	decode func(ctx context.Context, c *chunk)
+	// recycle takes back a decoded chunk's records once the batches that
+	// held them are over, for decode to decode later chunks into; set by
+	// the typed stream.
+	recycle func(c *chunk)
 	bad    badLog
 }
 

@@ -125,6 +125,12 @@ func emitProjectionCodecs(f *jen.File, p *model.Package) {
 		f.Comment("others. Truncated, corrupt or trailing input is an error.")
 		emitUnmarshalAvro(f, recv, n.FullName)
 		f.Line()
+		f.Commentf("DecodeAvro reads the fields r holds of one datum written with exactly %s", schema)
+		f.Comment("from d, skipping the others, and leaves d after it; errors are d's (d.Err).")
+		f.Func().Params(recv.Clone()).Id("DecodeAvro").Params(jen.Id("d").Op("*").Qual(codecPkg, "Decoder")).Block(
+			jen.Id("r").Dot(decodeAvroHelper).Call(jen.Id("d")),
+		)
+		f.Line()
 		f.Comment("UnmarshalAvroFrom decodes src written with writerSchema, a schema that")
 		f.Commentf("Avro schema resolution can read as %s, into r: the resolver", schema)
 		f.Commentf("of %s transcodes it into that schema's encoding (fields the writer", n.GoName)

@@ -34,6 +34,10 @@ func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly ImpressionSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Impression) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -561,6 +565,10 @@ func (r *GeoPoint) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly GeoPointSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *GeoPoint) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -731,6 +739,12 @@ func (r *ImpressionsValue) UnmarshalAvro(src []byte) error {
 		return sgfmt.Errorf("decoding com.example.ads.Impression: %w", err)
 	}
 	return nil
+}
+
+// DecodeAvro reads the fields r holds of one datum written with exactly ImpressionSchema
+// from d, skipping the others, and leaves d after it; errors are d's (d.Err).
+func (r *ImpressionsValue) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
 }
 
 // UnmarshalAvroFrom decodes src written with writerSchema, a schema that

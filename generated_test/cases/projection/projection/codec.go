@@ -36,6 +36,10 @@ func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly ImpressionSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Impression) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -563,6 +567,10 @@ func (r *GeoPoint) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly GeoPointSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *GeoPoint) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -737,6 +745,10 @@ func (r *AllTypes) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly AllTypesSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *AllTypes) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -2325,6 +2337,10 @@ func (r *Pair) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly PairSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Pair) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -2481,6 +2497,10 @@ func (r *LinkedList) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly LinkedListSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *LinkedList) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -2669,6 +2689,10 @@ func (r *Tree) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly TreeSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Tree) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -2942,6 +2966,12 @@ func (r *ImpressionsValue) UnmarshalAvro(src []byte) error {
 	return nil
 }
 
+// DecodeAvro reads the fields r holds of one datum written with exactly ImpressionSchema
+// from d, skipping the others, and leaves d after it; errors are d's (d.Err).
+func (r *ImpressionsValue) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
 // UnmarshalAvroFrom decodes src written with writerSchema, a schema that
 // Avro schema resolution can read as ImpressionSchema, into r: the resolver
 // of Impression transcodes it into that schema's encoding (fields the writer
@@ -2982,6 +3012,12 @@ func (r *EverythingValue) UnmarshalAvro(src []byte) error {
 		return sgfmt.Errorf("decoding org.streamgen.test.AllTypes: %w", err)
 	}
 	return nil
+}
+
+// DecodeAvro reads the fields r holds of one datum written with exactly AllTypesSchema
+// from d, skipping the others, and leaves d after it; errors are d's (d.Err).
+func (r *EverythingValue) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
 }
 
 // UnmarshalAvroFrom decodes src written with writerSchema, a schema that
@@ -3026,6 +3062,12 @@ func (r *ImpressionsOlderValue) UnmarshalAvro(src []byte) error {
 	return nil
 }
 
+// DecodeAvro reads the fields r holds of one datum written with exactly ImpressionSchema
+// from d, skipping the others, and leaves d after it; errors are d's (d.Err).
+func (r *ImpressionsOlderValue) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
 // UnmarshalAvroFrom decodes src written with writerSchema, a schema that
 // Avro schema resolution can read as ImpressionSchema, into r: the resolver
 // of Impression transcodes it into that schema's encoding (fields the writer
@@ -3066,6 +3108,12 @@ func (r *TreesValue) UnmarshalAvro(src []byte) error {
 		return sgfmt.Errorf("decoding org.streamgen.test.Tree: %w", err)
 	}
 	return nil
+}
+
+// DecodeAvro reads the fields r holds of one datum written with exactly TreeSchema
+// from d, skipping the others, and leaves d after it; errors are d's (d.Err).
+func (r *TreesValue) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
 }
 
 // UnmarshalAvroFrom decodes src written with writerSchema, a schema that
