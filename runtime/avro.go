@@ -25,14 +25,22 @@ func RawAvroInto[T any, PT codec.RecordPtr[T]]() DecoderInto[T] {
 	}
 }
 
-// sharedStringsKey is the context key of the codec.Strings that the
-// engine's decoders copy values' strings into: one per chunk of a
-// partition's records (decodePrefix), so that their strings cost one
-// allocation per block of memory, not one per record.
-type sharedStringsKey struct{}
+// sharedKey is the context key of the shared memory the engine's
+// decoders decode with: one per chunk of a partition's records
+// (decodePrefix), so that their strings cost one allocation per block of
+// memory, not one per record, and the codec.Decoder is not allocated per
+// record either.
+type sharedKey struct{}
 
-func withSharedStrings(ctx context.Context, s *codec.Strings) context.Context {
-	return context.WithValue(ctx, sharedStringsKey{}, s)
+// shared is a chunk's decoding memory: the codec.Strings its values'
+// strings are copied into, and the Decoder each value is read with.
+type shared struct {
+	strs codec.Strings
+	d    codec.Decoder
+}
+
+func withShared(ctx context.Context, s *shared) context.Context {
+	return context.WithValue(ctx, sharedKey{}, s)
 }
 
 // avroDecoder is what generated record types have besides codec.Record:
@@ -41,18 +49,18 @@ type avroDecoder interface {
 	DecodeAvro(d *codec.Decoder)
 }
 
-// unmarshalShared is PT(dst).UnmarshalAvro(b) with the strings copied
-// into the context's codec.Strings, if it has one (decodePrefix's).
+// unmarshalShared is PT(dst).UnmarshalAvro(b) with the context's shared
+// memory, if it has one (decodePrefix's).
 func unmarshalShared[T any, PT codec.RecordPtr[T]](ctx context.Context, dst *T, b []byte) error {
-	strs, _ := ctx.Value(sharedStringsKey{}).(*codec.Strings)
+	sh, _ := ctx.Value(sharedKey{}).(*shared)
 	r, ok := any(PT(dst)).(avroDecoder)
-	if strs == nil || !ok {
+	if sh == nil || !ok {
 		return PT(dst).UnmarshalAvro(b)
 	}
-	d := codec.NewDecoder(b)
-	d.ShareStrings(strs)
-	r.DecodeAvro(&d)
-	if d.Finish() != nil {
+	sh.d = codec.NewDecoder(b)
+	sh.d.ShareStrings(&sh.strs)
+	r.DecodeAvro(&sh.d)
+	if sh.d.Finish() != nil {
 		// Again, for UnmarshalAvro's error, which names the type.
 		return PT(dst).UnmarshalAvro(b)
 	}

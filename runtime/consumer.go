@@ -39,7 +39,7 @@ type source struct {
 	// held them are over, for decode to decode later chunks into; set by
 	// the typed stream.
 	recycle func(c *chunk)
-	bad    badLog
+	bad     badLog
 }
 
 // consumer is one franz-go client and the partitions it owns: the job's

@@ -8,8 +8,6 @@ import (
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/streamgen/streamgen/runtime/codec"
 )
 
 // This file owns Stream, a typed stream of the engine: its decoders, its
@@ -70,8 +68,12 @@ type Stream[K, V any] struct {
 	key   DecoderInto[K]
 	value DecoderInto[V]
 	// free holds the records of chunks whose batches are over, for
-	// later chunks to be decoded into (*decoded[K, V]).
-	free sync.Pool
+	// later chunks to be decoded into: at most as many as were ever
+	// decoded and not yet recycled at once, which the engine's memory
+	// bound bounds. (A sync.Pool drops what two garbage collections
+	// find in it, and a batch lasts longer than that.)
+	freeMu sync.Mutex
+	free   []*decoded[K, V]
 }
 
 // decoded is the memory a chunk's records are decoded into: the records,
@@ -80,11 +82,12 @@ type Stream[K, V any] struct {
 // batch that took its last records is over, and the next chunk decoded
 // into it reuses the records' own memory too (their slices, maps and
 // pointed-to values: generated decoders decode in place), so that a
-// stream in a steady state allocates nothing per record.
+// stream in a steady state allocates nothing per record. shared is the
+// memory the chunk's values are decoded with (their strings' blocks).
 type decoded[K, V any] struct {
-	vals []Record[K, V]
-	out  []*Record[K, V]
-	strs codec.Strings
+	vals   []Record[K, V]
+	out    []*Record[K, V]
+	shared shared
 }
 
 // NewStream adds a stream to e. A nil key or value decoder leaves that
@@ -101,10 +104,7 @@ func NewStreamInto[K, V any](e *Engine, name string, cs ConsumerStrategy, key De
 	}
 	s := &Stream[K, V]{src: src, key: key, value: value}
 	src.decode = func(ctx context.Context, c *chunk) {
-		into, _ := s.free.Get().(*decoded[K, V])
-		if into == nil {
-			into = new(decoded[K, V])
-		}
+		into := s.takeFree()
 		recs, skipped, bad, err := s.decodePrefix(ctx, c.raw, into)
 		c.out, c.skipped, c.bad, c.err = recs, skipped, bad, err
 		c.store = into
@@ -112,11 +112,27 @@ func NewStreamInto[K, V any](e *Engine, name string, cs ConsumerStrategy, key De
 	src.recycle = func(c *chunk) {
 		if into, ok := c.store.(*decoded[K, V]); ok {
 			c.store, c.out = nil, nil
-			s.free.Put(into)
+			s.freeMu.Lock()
+			s.free = append(s.free, into)
+			s.freeMu.Unlock()
 		}
 	}
 	e.streams = append(e.streams, s)
 	return s, nil
+}
+
+// takeFree returns recycled records to decode a chunk into, or new ones.
+func (s *Stream[K, V]) takeFree() *decoded[K, V] {
+	s.freeMu.Lock()
+	defer s.freeMu.Unlock()
+	n := len(s.free)
+	if n == 0 {
+		return new(decoded[K, V])
+	}
+	into := s.free[n-1]
+	s.free[n-1] = nil
+	s.free = s.free[:n-1]
+	return into
 }
 
 // Name is the stream's name.
@@ -318,7 +334,7 @@ func (s *Stream[K, V]) decode(ctx context.Context, raw []*kgo.Record) ([]*Record
 //
 // The records are into's, decoded in place: a recycled into's records
 // still hold an earlier batch's values, whose memory the decoders reuse.
-// Values' strings are copied into into's strs (sharedStrings).
+// Values' strings are copied into into's blocks (shared).
 func (s *Stream[K, V]) decodePrefix(ctx context.Context, raw []*kgo.Record, into *decoded[K, V]) (out []*Record[K, V], skipped []badRecord, bad int, _ error) {
 	policy := s.src.cfg.onBad
 	if cap(into.vals) < len(raw) {
@@ -327,7 +343,7 @@ func (s *Stream[K, V]) decodePrefix(ctx context.Context, raw []*kgo.Record, into
 	}
 	vals, out := into.vals[:len(raw)], into.out[:len(raw)]
 	clear(out)
-	ctx = withSharedStrings(ctx, &into.strs)
+	ctx = withShared(ctx, &into.shared)
 	for i, r := range raw {
 		d := &vals[i]
 		d.Topic, d.Partition, d.Offset, d.Timestamp = r.Topic, r.Partition, r.Offset, r.Timestamp
