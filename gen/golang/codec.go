@@ -145,12 +145,84 @@ func emitRecordCodec(f *jen.File, n *model.Named, writers []string) {
 		g.Return(jen.Id("dst"), jen.Nil())
 	})
 	f.Line()
+	e.spill = newSpill(n)
 	f.Func().Params(recv.Clone()).Id(decodeAvroHelper).Params(jen.Id("d").Op("*").Qual(codecPkg, "Decoder")).BlockFunc(func(g *jen.Group) {
+		if len(e.spill.slots) > 0 {
+			g.Var().Id("sp").Op("*").Id(e.spill.typeName)
+		}
 		for _, fl := range n.Fields {
 			e.dec(g, fl.Type, jen.Id("r").Dot(fl.GoName))
 		}
 	})
 	f.Line()
+	if len(e.spill.slots) > 0 {
+		f.Commentf("%s is where a decode into a new %s takes the values its pointer", e.spill.typeName, n.GoName)
+		f.Comment("fields point to: one allocation for all of them.")
+		f.Type().Id(e.spill.typeName).StructFunc(func(g *jen.Group) {
+			for _, c := range e.spill.fields {
+				g.Add(c)
+			}
+		})
+		f.Line()
+	}
+	e.spill = nil
+}
+
+// spill is the memory a record's decoder takes the values of its pointer
+// fields from when they are nil (a new record): optional values and
+// decimals, one allocation instead of one or three each.
+type spill struct {
+	typeName string
+	fields   []jen.Code
+	slots    map[string]string // by the field's target expression: the spill's field
+}
+
+// newSpill lays out the spill of record n's top-level pointer fields.
+func newSpill(n *model.Named) *spill {
+	sp := &spill{typeName: names.Helper("Spill" + n.GoName), slots: map[string]string{}}
+	for i, fl := range n.Fields {
+		t := fl.Type
+		name := fmt.Sprintf("f%d", i)
+		key := jen.Id("r").Dot(fl.GoName).GoString()
+		switch {
+		case t.Logical == model.Decimal || (t.Kind == model.Optional && isPointer(t.Elem)):
+			// The numerator's words too: big.Rat's Denom is no
+			// reference until the Rat is set, so the denominator's
+			// are allocated by the first decimal decoded into it.
+			sp.fields = append(sp.fields, jen.Id(name).Qual("math/big", "Rat"), jen.Id(name+"w").Index(jen.Lit(2)).Qual("math/big", "Word"))
+		case t.Kind == model.Optional && t.Elem.Kind != model.Bytes:
+			if _, ok := decExpr(t.Elem); !ok {
+				continue
+			}
+			sp.fields = append(sp.fields, jen.Id(name).Add(goType(t.Elem)))
+		default:
+			continue
+		}
+		sp.slots[key] = name
+	}
+	return sp
+}
+
+// spillSlot returns the spill field for target, a record's top-level
+// field, if it has one.
+func (e *emitter) spillSlot(target *jen.Statement) (string, bool) {
+	if e.spill == nil {
+		return "", false
+	}
+	name, ok := e.spill.slots[target.GoString()]
+	return name, ok
+}
+
+// allocSpill appends the statements that point target, when nil, to its
+// spill field.
+func (e *emitter) allocSpill(g *jen.Group, target *jen.Statement, name string, decimal bool) {
+	g.If(target.Clone().Op("==").Nil()).BlockFunc(func(g *jen.Group) {
+		g.If(jen.Id("sp").Op("==").Nil()).Block(jen.Id("sp").Op("=").New(jen.Id(e.spill.typeName)))
+		if decimal {
+			g.Id("sp").Dot(name).Dot("Num").Call().Dot("SetBits").Call(jen.Id("sp").Dot(name + "w").Index(jen.Empty(), jen.Lit(0)))
+		}
+		g.Add(target).Op("=").Op("&").Id("sp").Dot(name)
+	})
 }
 
 // needsErr reports whether a record's encoder can fail.
@@ -179,7 +251,10 @@ const mapKeysOnStack = 16
 
 // emitter writes encode and decode statements; it numbers the locals of
 // nested arrays, maps and unions so that they do not shadow each other.
-type emitter struct{ n int }
+type emitter struct {
+	n     int
+	spill *spill // the record's whose decoder is being written
+}
 
 func (e *emitter) local(prefix string) string {
 	e.n++
@@ -403,6 +478,9 @@ func decExpr(t *model.Type) (jen.Code, bool) {
 func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
 	switch {
 	case t.Kind == model.Bytes && t.Logical == model.Decimal:
+		if name, ok := e.spillSlot(target); ok {
+			e.allocSpill(g, target, name, true)
+		}
 		g.Add(target).Op("=").Id("d").Dot("Decimal").Call(target.Clone(), jen.Lit(t.Scale))
 		return
 	case t.Kind == model.Bytes:
@@ -427,6 +505,9 @@ func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
 			buf := e.local("f")
 			g.Var().Id(buf).Index(jen.Lit(t.Named.Size)).Byte()
 			g.Id("d").Dot("Fixed").Call(jen.Id(buf).Index(jen.Empty(), jen.Empty()))
+			if name, ok := e.spillSlot(target); ok {
+				e.allocSpill(g, target, name, true)
+			}
 			g.Add(target).Op("=").Qual(codecPkg, "DecimalInto").Call(target.Clone(), jen.Id(buf).Index(jen.Empty(), jen.Empty()), jen.Lit(t.Scale))
 			return
 		}
@@ -489,7 +570,11 @@ func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
 					return
 				}
 				// Into the value target points to, if it points to one.
-				g.If(target.Clone().Op("==").Nil()).Block(target.Clone().Op("=").New(goType(t.Elem)))
+				if name, ok := e.spillSlot(target); ok {
+					e.allocSpill(g, target, name, false)
+				} else {
+					g.If(target.Clone().Op("==").Nil()).Block(target.Clone().Op("=").New(goType(t.Elem)))
+				}
 				if t.Elem.Kind == model.Record {
 					g.Add(target).Dot(decodeAvroHelper).Call(jen.Id("d"))
 					return

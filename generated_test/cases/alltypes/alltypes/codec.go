@@ -307,6 +307,7 @@ func (r *AllTypes) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillAllTypes
 	r.B = d.Bool()
 	r.I = d.Int()
 	r.L = d.Long()
@@ -394,7 +395,10 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.OptFirst = nil
 	case 1:
 		if r.OptFirst == nil {
-			r.OptFirst = new(string)
+			if sp == nil {
+				sp = new(sgSpillAllTypes)
+			}
+			r.OptFirst = &sp.f15
 		}
 		(*r.OptFirst) = d.String()
 	}
@@ -403,7 +407,10 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.OptLast = nil
 	case 0:
 		if r.OptLast == nil {
-			r.OptLast = new(int64)
+			if sp == nil {
+				sp = new(sgSpillAllTypes)
+			}
+			r.OptLast = &sp.f16
 		}
 		(*r.OptLast) = d.Long()
 	}
@@ -516,14 +523,35 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Date = sgcodec.Date(d.Int())
 	r.TMs = sgcodec.TimeMillis(d.Int())
 	r.TUs = d.TimeMicros()
+	if r.DecBytes == nil {
+		if sp == nil {
+			sp = new(sgSpillAllTypes)
+		}
+		sp.f31.Num().SetBits(sp.f31w[:0])
+		r.DecBytes = &sp.f31
+	}
 	r.DecBytes = d.Decimal(r.DecBytes, 3)
 	var f46 [8]byte
 	d.Fixed(f46[:])
+	if r.DecFixed == nil {
+		if sp == nil {
+			sp = new(sgSpillAllTypes)
+		}
+		sp.f32.Num().SetBits(sp.f32w[:0])
+		r.DecFixed = &sp.f32
+	}
 	r.DecFixed = sgcodec.DecimalInto(r.DecFixed, f46[:], 2)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptDec = nil
 	case 1:
+		if r.OptDec == nil {
+			if sp == nil {
+				sp = new(sgSpillAllTypes)
+			}
+			sp.f33.Num().SetBits(sp.f33w[:0])
+			r.OptDec = &sp.f33
+		}
 		r.OptDec = d.Decimal(r.OptDec, 2)
 	}
 	r.UUID = d.String()
@@ -533,12 +561,29 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.OptTs = nil
 	case 1:
 		if r.OptTs == nil {
-			r.OptTs = new(sgtime.Time)
+			if sp == nil {
+				sp = new(sgSpillAllTypes)
+			}
+			r.OptTs = &sp.f36
 		}
 		(*r.OptTs) = sgcodec.TimestampMillis(d.Long())
 	}
 	r.Type = d.String()
 	r.Func = d.Int()
+}
+
+// sgSpillAllTypes is where a decode into a new AllTypes takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillAllTypes struct {
+	f15  string
+	f16  int64
+	f31  sgbig.Rat
+	f31w [2]sgbig.Word
+	f32  sgbig.Rat
+	f32w [2]sgbig.Word
+	f33  sgbig.Rat
+	f33w [2]sgbig.Word
+	f36  sgtime.Time
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in
@@ -2897,6 +2942,7 @@ func (r *Defaults) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *Defaults) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillDefaults
 	r.B = d.Bool()
 	r.I = d.Int()
 	r.L = d.Long()
@@ -2950,7 +2996,10 @@ func (r *Defaults) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.OptNull = nil
 	case 1:
 		if r.OptNull == nil {
-			r.OptNull = new(string)
+			if sp == nil {
+				sp = new(sgSpillDefaults)
+			}
+			r.OptNull = &sp.f14
 		}
 		(*r.OptNull) = d.String()
 	}
@@ -2959,7 +3008,10 @@ func (r *Defaults) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.OptValue = nil
 	case 0:
 		if r.OptValue == nil {
-			r.OptValue = new(string)
+			if sp == nil {
+				sp = new(sgSpillDefaults)
+			}
+			r.OptValue = &sp.f15
 		}
 		(*r.OptValue) = d.String()
 	}
@@ -3007,17 +3059,41 @@ func (r *Defaults) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Date = sgcodec.Date(d.Int())
 	r.TMs = sgcodec.TimeMillis(d.Int())
 	r.TUs = d.TimeMicros()
+	if r.Dec == nil {
+		if sp == nil {
+			sp = new(sgSpillDefaults)
+		}
+		sp.f26.Num().SetBits(sp.f26w[:0])
+		r.Dec = &sp.f26
+	}
 	r.Dec = d.Decimal(r.Dec, 3)
+	if r.DecNeg == nil {
+		if sp == nil {
+			sp = new(sgSpillDefaults)
+		}
+		sp.f27.Num().SetBits(sp.f27w[:0])
+		r.DecNeg = &sp.f27
+	}
 	r.DecNeg = d.Decimal(r.DecNeg, 2)
 	var f23 [8]byte
 	d.Fixed(f23[:])
+	if r.DecFixed == nil {
+		if sp == nil {
+			sp = new(sgSpillDefaults)
+		}
+		sp.f28.Num().SetBits(sp.f28w[:0])
+		r.DecFixed = &sp.f28
+	}
 	r.DecFixed = sgcodec.DecimalInto(r.DecFixed, f23[:], 2)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptTs = nil
 	case 1:
 		if r.OptTs == nil {
-			r.OptTs = new(sgtime.Time)
+			if sp == nil {
+				sp = new(sgSpillDefaults)
+			}
+			r.OptTs = &sp.f29
 		}
 		(*r.OptTs) = sgcodec.TimestampMillis(d.Long())
 	}
@@ -3025,10 +3101,33 @@ func (r *Defaults) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 1:
 		r.OptDecValue = nil
 	case 0:
+		if r.OptDecValue == nil {
+			if sp == nil {
+				sp = new(sgSpillDefaults)
+			}
+			sp.f30.Num().SetBits(sp.f30w[:0])
+			r.OptDecValue = &sp.f30
+		}
 		r.OptDecValue = d.Decimal(r.OptDecValue, 1)
 	}
 	r.UUID = d.String()
 	r.Dur = d.Duration()
+}
+
+// sgSpillDefaults is where a decode into a new Defaults takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillDefaults struct {
+	f14  string
+	f15  string
+	f26  sgbig.Rat
+	f26w [2]sgbig.Word
+	f27  sgbig.Rat
+	f27w [2]sgbig.Word
+	f28  sgbig.Rat
+	f28w [2]sgbig.Word
+	f29  sgtime.Time
+	f30  sgbig.Rat
+	f30w [2]sgbig.Word
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in
@@ -4398,6 +4497,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillImpression
 	r.ImpressionID = d.String()
 	r.CampaignID = d.Long()
 	r.CreativeID = d.Int()
@@ -4412,9 +4512,19 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.UserAgent = nil
 	case 1:
 		if r.UserAgent == nil {
-			r.UserAgent = new(string)
+			if sp == nil {
+				sp = new(sgSpillImpression)
+			}
+			r.UserAgent = &sp.f7
 		}
 		(*r.UserAgent) = d.String()
+	}
+	if r.BidPrice == nil {
+		if sp == nil {
+			sp = new(sgSpillImpression)
+		}
+		sp.f8.Num().SetBits(sp.f8w[:0])
+		r.BidPrice = &sp.f8
 	}
 	r.BidPrice = d.Decimal(r.BidPrice, 6)
 	switch d.UnionIndex(2) {
@@ -4422,7 +4532,10 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.FloorPrice = nil
 	case 1:
 		if r.FloorPrice == nil {
-			r.FloorPrice = new(float32)
+			if sp == nil {
+				sp = new(sgSpillImpression)
+			}
+			r.FloorPrice = &sp.f9
 		}
 		(*r.FloorPrice) = d.Float()
 	}
@@ -4453,6 +4566,15 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	}
 	r.LatencyMs = d.Int()
 	d.Fixed(r.Fingerprint[:])
+}
+
+// sgSpillImpression is where a decode into a new Impression takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillImpression struct {
+	f7  string
+	f8  sgbig.Rat
+	f8w [2]sgbig.Word
+	f9  float32
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in

@@ -297,6 +297,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillImpression
 	r.ID = d.String()
 	r.AvroSchema_ = d.String()
 	r.At = sgcodec.TimestampMillis(d.Long())
@@ -316,6 +317,13 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.Schema = ImpressionSchema2Int{Value: d.Int()}
 	case 1:
 		r.Schema = ImpressionSchema2String{Value: d.String()}
+	}
+	if r.Price == nil {
+		if sp == nil {
+			sp = new(sgSpillImpression)
+		}
+		sp.f6.Num().SetBits(sp.f6w[:0])
+		r.Price = &sp.f6
 	}
 	r.Price = d.Decimal(r.Price, 2)
 	{
@@ -343,6 +351,13 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 		}
 		r.Tags = m8
 	}
+}
+
+// sgSpillImpression is where a decode into a new Impression takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillImpression struct {
+	f6  sgbig.Rat
+	f6w [2]sgbig.Word
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in

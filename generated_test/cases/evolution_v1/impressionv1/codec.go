@@ -116,6 +116,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillImpression
 	r.ID = d.String()
 	r.CampaignID = d.Int()
 	if e1 := d.Enum(3); e1 >= 0 {
@@ -127,10 +128,19 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.Payload = nil
 	case 1:
 		if r.Payload == nil {
-			r.Payload = new(string)
+			if sp == nil {
+				sp = new(sgSpillImpression)
+			}
+			r.Payload = &sp.f4
 		}
 		(*r.Payload) = d.String()
 	}
+}
+
+// sgSpillImpression is where a decode into a new Impression takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillImpression struct {
+	f4 string
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in

@@ -127,9 +127,24 @@ func (r *Order) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *Order) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillOrder
 	r.ID = d.String()
+	if r.Total == nil {
+		if sp == nil {
+			sp = new(sgSpillOrder)
+		}
+		sp.f1.Num().SetBits(sp.f1w[:0])
+		r.Total = &sp.f1
+	}
 	r.Total = d.Decimal(r.Total, 2)
 	r.Channel = d.String()
+}
+
+// sgSpillOrder is where a decode into a new Order takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillOrder struct {
+	f1  sgbig.Rat
+	f1w [2]sgbig.Word
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in

@@ -156,6 +156,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillImpression
 	r.ImpressionID = d.String()
 	r.CampaignID = d.Long()
 	r.CreativeID = d.Int()
@@ -170,9 +171,19 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.UserAgent = nil
 	case 1:
 		if r.UserAgent == nil {
-			r.UserAgent = new(string)
+			if sp == nil {
+				sp = new(sgSpillImpression)
+			}
+			r.UserAgent = &sp.f7
 		}
 		(*r.UserAgent) = d.String()
+	}
+	if r.BidPrice == nil {
+		if sp == nil {
+			sp = new(sgSpillImpression)
+		}
+		sp.f8.Num().SetBits(sp.f8w[:0])
+		r.BidPrice = &sp.f8
 	}
 	r.BidPrice = d.Decimal(r.BidPrice, 6)
 	switch d.UnionIndex(2) {
@@ -180,7 +191,10 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.FloorPrice = nil
 	case 1:
 		if r.FloorPrice == nil {
-			r.FloorPrice = new(float32)
+			if sp == nil {
+				sp = new(sgSpillImpression)
+			}
+			r.FloorPrice = &sp.f9
 		}
 		(*r.FloorPrice) = d.Float()
 	}
@@ -211,6 +225,15 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	}
 	r.LatencyMs = d.Int()
 	d.Fixed(r.Fingerprint[:])
+}
+
+// sgSpillImpression is where a decode into a new Impression takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillImpression struct {
+	f7  string
+	f8  sgbig.Rat
+	f8w [2]sgbig.Word
+	f9  float32
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in
@@ -1016,6 +1039,7 @@ func (r *AllTypes) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillAllTypes
 	r.B = d.Bool()
 	r.I = d.Int()
 	r.L = d.Long()
@@ -1103,7 +1127,10 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.OptFirst = nil
 	case 1:
 		if r.OptFirst == nil {
-			r.OptFirst = new(string)
+			if sp == nil {
+				sp = new(sgSpillAllTypes)
+			}
+			r.OptFirst = &sp.f15
 		}
 		(*r.OptFirst) = d.String()
 	}
@@ -1112,7 +1139,10 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.OptLast = nil
 	case 0:
 		if r.OptLast == nil {
-			r.OptLast = new(int64)
+			if sp == nil {
+				sp = new(sgSpillAllTypes)
+			}
+			r.OptLast = &sp.f16
 		}
 		(*r.OptLast) = d.Long()
 	}
@@ -1225,14 +1255,35 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Date = sgcodec.Date(d.Int())
 	r.TMs = sgcodec.TimeMillis(d.Int())
 	r.TUs = d.TimeMicros()
+	if r.DecBytes == nil {
+		if sp == nil {
+			sp = new(sgSpillAllTypes)
+		}
+		sp.f31.Num().SetBits(sp.f31w[:0])
+		r.DecBytes = &sp.f31
+	}
 	r.DecBytes = d.Decimal(r.DecBytes, 3)
 	var f46 [8]byte
 	d.Fixed(f46[:])
+	if r.DecFixed == nil {
+		if sp == nil {
+			sp = new(sgSpillAllTypes)
+		}
+		sp.f32.Num().SetBits(sp.f32w[:0])
+		r.DecFixed = &sp.f32
+	}
 	r.DecFixed = sgcodec.DecimalInto(r.DecFixed, f46[:], 2)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptDec = nil
 	case 1:
+		if r.OptDec == nil {
+			if sp == nil {
+				sp = new(sgSpillAllTypes)
+			}
+			sp.f33.Num().SetBits(sp.f33w[:0])
+			r.OptDec = &sp.f33
+		}
 		r.OptDec = d.Decimal(r.OptDec, 2)
 	}
 	r.UUID = d.String()
@@ -1242,12 +1293,29 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.OptTs = nil
 	case 1:
 		if r.OptTs == nil {
-			r.OptTs = new(sgtime.Time)
+			if sp == nil {
+				sp = new(sgSpillAllTypes)
+			}
+			r.OptTs = &sp.f36
 		}
 		(*r.OptTs) = sgcodec.TimestampMillis(d.Long())
 	}
 	r.Type = d.String()
 	r.Func = d.Int()
+}
+
+// sgSpillAllTypes is where a decode into a new AllTypes takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillAllTypes struct {
+	f15  string
+	f16  int64
+	f31  sgbig.Rat
+	f31w [2]sgbig.Word
+	f32  sgbig.Rat
+	f32w [2]sgbig.Word
+	f33  sgbig.Rat
+	f33w [2]sgbig.Word
+	f36  sgtime.Time
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in

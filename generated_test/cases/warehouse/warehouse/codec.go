@@ -154,6 +154,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillImpression
 	r.ImpressionID = d.String()
 	r.CampaignID = d.Long()
 	r.CreativeID = d.Int()
@@ -168,9 +169,19 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.UserAgent = nil
 	case 1:
 		if r.UserAgent == nil {
-			r.UserAgent = new(string)
+			if sp == nil {
+				sp = new(sgSpillImpression)
+			}
+			r.UserAgent = &sp.f7
 		}
 		(*r.UserAgent) = d.String()
+	}
+	if r.BidPrice == nil {
+		if sp == nil {
+			sp = new(sgSpillImpression)
+		}
+		sp.f8.Num().SetBits(sp.f8w[:0])
+		r.BidPrice = &sp.f8
 	}
 	r.BidPrice = d.Decimal(r.BidPrice, 6)
 	switch d.UnionIndex(2) {
@@ -178,7 +189,10 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.FloorPrice = nil
 	case 1:
 		if r.FloorPrice == nil {
-			r.FloorPrice = new(float32)
+			if sp == nil {
+				sp = new(sgSpillImpression)
+			}
+			r.FloorPrice = &sp.f9
 		}
 		(*r.FloorPrice) = d.Float()
 	}
@@ -209,6 +223,15 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	}
 	r.LatencyMs = d.Int()
 	d.Fixed(r.Fingerprint[:])
+}
+
+// sgSpillImpression is where a decode into a new Impression takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillImpression struct {
+	f7  string
+	f8  sgbig.Rat
+	f8w [2]sgbig.Word
+	f9  float32
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in
