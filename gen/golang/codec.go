@@ -219,7 +219,7 @@ func (e *emitter) allocSpill(g *jen.Group, target *jen.Statement, name string, d
 	g.If(target.Clone().Op("==").Nil()).BlockFunc(func(g *jen.Group) {
 		g.If(jen.Id("sp").Op("==").Nil()).Block(jen.Id("sp").Op("=").New(jen.Id(e.spill.typeName)))
 		if decimal {
-			g.Id("sp").Dot(name).Dot("Num").Call().Dot("SetBits").Call(jen.Id("sp").Dot(name + "w").Index(jen.Empty(), jen.Lit(0)))
+			g.Id("sp").Dot(name).Dot("Num").Call().Dot("SetBits").Call(jen.Id("sp").Dot(name+"w").Index(jen.Empty(), jen.Lit(0)))
 		}
 		g.Add(target).Op("=").Op("&").Id("sp").Dot(name)
 	})
