@@ -57,7 +57,7 @@ func unmarshalShared[T any, PT codec.RecordPtr[T]](ctx context.Context, dst *T, 
 	if sh == nil || !ok {
 		return PT(dst).UnmarshalAvro(b)
 	}
-	sh.d = codec.NewDecoder(b)
+	sh.d.Reset(b)
 	sh.d.ShareStrings(&sh.strs)
 	r.DecodeAvro(&sh.d)
 	if sh.d.Finish() != nil {

@@ -61,6 +61,19 @@ func BytesDecoder(_ context.Context, b []byte) ([]byte, error) {
 // StringDecoder decodes UTF-8 (unchecked) bytes as a string.
 func StringDecoder(_ context.Context, b []byte) (string, error) { return string(b), nil }
 
+// StringDecoderInto is StringDecoder decoding in place, with the string
+// copied into the memory the engine shares among a chunk's strings (one
+// allocation per block of records, not one per record), when it decodes
+// a chunk; what generated jobs use for string keys.
+func StringDecoderInto(ctx context.Context, dst *string, b []byte) error {
+	if sh, _ := ctx.Value(sharedKey{}).(*shared); sh != nil {
+		*dst = sh.strs.String(b)
+		return nil
+	}
+	*dst = string(b)
+	return nil
+}
+
 // Stream is one typed input of an engine: a consumer strategy and the
 // decoders of its keys and values.
 type Stream[K, V any] struct {
@@ -112,6 +125,11 @@ func NewStreamInto[K, V any](e *Engine, name string, cs ConsumerStrategy, key De
 	src.recycle = func(c *chunk) {
 		if into, ok := c.store.(*decoded[K, V]); ok {
 			c.store, c.out = nil, nil
+			// Headers alias the fetched records' memory, which a
+			// recycled record must not keep alive; their arrays stay.
+			for i := range into.vals {
+				clear(into.vals[i].Headers[:cap(into.vals[i].Headers)])
+			}
 			s.freeMu.Lock()
 			s.free = append(s.free, into)
 			s.freeMu.Unlock()
@@ -344,6 +362,9 @@ func (s *Stream[K, V]) decodePrefix(ctx context.Context, raw []*kgo.Record, into
 	vals, out := into.vals[:len(raw)], into.out[:len(raw)]
 	clear(out)
 	ctx = withShared(ctx, &into.shared)
+	// The Decoder's input is a fetched record's, not to be kept alive
+	// by into while it waits to be recycled.
+	defer into.shared.d.Reset(nil)
 	for i, r := range raw {
 		d := &vals[i]
 		d.Topic, d.Partition, d.Offset, d.Timestamp = r.Topic, r.Partition, r.Offset, r.Timestamp

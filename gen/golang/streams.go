@@ -461,7 +461,7 @@ func keyDecoder(s *model.Stream) jen.Code {
 	into := func(name string) jen.Code { return jen.Qual(runtimePkg, "Into").Call(jen.Qual(runtimePkg, name)) }
 	switch s.Key.Kind {
 	case model.String:
-		return into("StringDecoder")
+		return jen.Qual(runtimePkg, "StringDecoderInto")
 	case model.Bytes:
 		return into("BytesDecoder")
 	case model.Int:

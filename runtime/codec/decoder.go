@@ -76,6 +76,15 @@ func NewDecoder(src []byte) Decoder {
 	return Decoder{buf: src}
 }
 
+// Reset makes d read src from its start, as NewDecoder(src) does, keeping
+// its Strings (ShareStrings): a Decoder reused for datum after datum,
+// without copying a whole Decoder into memory the garbage collector
+// watches.
+func (d *Decoder) Reset(src []byte) {
+	d.buf, d.off, d.err, d.zeroItems = src, 0, nil, 0
+	d.strs, d.strsAt = "", 0
+}
+
 // Err returns the first error encountered, or nil.
 func (d *Decoder) Err() error { return d.err }
 
@@ -325,6 +334,11 @@ func (s *Strings) copy(b []byte) string {
 	// string is immutable, as Go requires.
 	return unsafe.String(&c[0], len(c))
 }
+
+// String returns a copy of b as a string in s's memory: what a Decoder
+// sharing s does for each datum, for bytes that are no Avro datum (a
+// Kafka record's key).
+func (s *Strings) String(b []byte) string { return s.copy(b) }
 
 // ShareStrings makes d copy the strings it reads into s (see Strings)
 // instead of into memory of their own. A nil s restores the default.

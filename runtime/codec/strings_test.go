@@ -92,3 +92,21 @@ func TestStringsShared(t *testing.T) {
 		t.Error("a datum larger than a quarter block was copied into a block")
 	}
 }
+
+// TestDecoderReset: a reset Decoder reads its new input from the start,
+// with no error or shared copy of the old one left, and keeps its Strings.
+func TestDecoderReset(t *testing.T) {
+	var s Strings
+	d := NewDecoder(AppendString(nil, "old"))
+	d.ShareStrings(&s)
+	if d.String() != "old" || d.String() != "" || d.Err() == nil {
+		t.Fatal("the first input did not read as expected")
+	}
+	d.Reset(AppendString(AppendString(nil, "new"), "too"))
+	if a, b := d.String(), d.String(); a != "new" || b != "too" || d.Finish() != nil {
+		t.Fatalf("after Reset: %q %q, %v", a, b, d.Finish())
+	}
+	if d.shared != &s {
+		t.Error("Reset dropped the Decoder's Strings")
+	}
+}

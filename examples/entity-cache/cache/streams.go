@@ -93,7 +93,7 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	clicksStream, err := sgruntime.NewStreamInto(e, "clicks", sgruntime.Subscribe("clicks"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.RawAvroInto[Click](), sopts...)
+	clicksStream, err := sgruntime.NewStreamInto(e, "clicks", sgruntime.Subscribe("clicks"), sgruntime.StringDecoderInto, sgruntime.RawAvroInto[Click](), sopts...)
 	if err != nil {
 		return err
 	}

@@ -129,7 +129,7 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[Impression](reg), sopts...)
+	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.StringDecoderInto, sgruntime.ConfluentAvroInto[Impression](reg), sopts...)
 	if err != nil {
 		return err
 	}

@@ -174,7 +174,7 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	typeStream, err := sgruntime.NewStreamInto(e, "type", sgruntime.Subscribe("type"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[NamesEWriter](reg), sopts...)
+	typeStream, err := sgruntime.NewStreamInto(e, "type", sgruntime.Subscribe("type"), sgruntime.StringDecoderInto, sgruntime.ConfluentAvroInto[NamesEWriter](reg), sopts...)
 	if err != nil {
 		return err
 	}

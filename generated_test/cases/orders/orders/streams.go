@@ -128,15 +128,15 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 		reg.Log = e.Logger()
 		reg.Hook = e.RegistryHook()
 	}
-	ordersStream, err := sgruntime.NewStreamInto(e, "orders", sgruntime.Subscribe("orders"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.SingleObjectInto[Order](sgOrdersKnownWriters...), sopts...)
+	ordersStream, err := sgruntime.NewStreamInto(e, "orders", sgruntime.Subscribe("orders"), sgruntime.StringDecoderInto, sgruntime.SingleObjectInto[Order](sgOrdersKnownWriters...), sopts...)
 	if err != nil {
 		return err
 	}
-	paymentsStream, err := sgruntime.NewStreamInto(e, "payments", sgruntime.Subscribe("payments"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[Order](reg), sopts...)
+	paymentsStream, err := sgruntime.NewStreamInto(e, "payments", sgruntime.Subscribe("payments"), sgruntime.StringDecoderInto, sgruntime.ConfluentAvroInto[Order](reg), sopts...)
 	if err != nil {
 		return err
 	}
-	returnsStream, err := sgruntime.NewStreamInto(e, "returns", sgruntime.Subscribe("returns"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.SingleObjectInto[Order](ReturnsWriterSchema), sopts...)
+	returnsStream, err := sgruntime.NewStreamInto(e, "returns", sgruntime.Subscribe("returns"), sgruntime.StringDecoderInto, sgruntime.SingleObjectInto[Order](ReturnsWriterSchema), sopts...)
 	if err != nil {
 		return err
 	}

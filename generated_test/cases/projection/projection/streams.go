@@ -154,7 +154,7 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[ImpressionsValue](reg), sopts...)
+	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.StringDecoderInto, sgruntime.ConfluentAvroInto[ImpressionsValue](reg), sopts...)
 	if err != nil {
 		return err
 	}
