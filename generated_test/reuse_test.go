@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
+	"github.com/streamgen/streamgen/generated_test/cases/projection/projection"
 	"github.com/streamgen/streamgen/runtime/codec"
 )
 
@@ -83,5 +84,34 @@ func TestReusedDecodeAllocatesNothing(t *testing.T) {
 	}
 	if diff := cmp.Diff(in.value, v, cmpOpts); diff != "" {
 		t.Errorf("decoded another value (-want +got):\n%s", diff)
+	}
+}
+
+// TestProjectionClone: a projected value's Clone keeps its value while
+// the value it came from is decoded into again.
+func TestProjectionClone(t *testing.T) {
+	first, second := benchImpression(), benchImpression()
+	second.CampaignID, second.Geo.Country = 7, "DE"
+	b1, err := first.AppendAvro(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := second.AppendAvro(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p projection.ImpressionsValue
+	if err := p.UnmarshalAvro(b1); err != nil {
+		t.Fatal(err)
+	}
+	c := p.Clone()
+	if err := p.UnmarshalAvro(b2); err != nil {
+		t.Fatal(err)
+	}
+	if c.CampaignID != first.CampaignID || c.Geo.Country != first.Geo.Country || !c.Timestamp.Equal(first.Timestamp) {
+		t.Errorf("the Clone changed: %+v", c)
+	}
+	if p.CampaignID != 7 || p.Geo.Country != "DE" {
+		t.Errorf("decoded into again: %+v", p)
 	}
 }
