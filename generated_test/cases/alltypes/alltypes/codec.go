@@ -4211,9 +4211,10 @@ func (r *Impression) sgDecodeAvroFrombc87e150c23e45c3(d *sgcodec.Decoder) {
 	case 0:
 		r.FloorPrice = nil
 	case 1:
-		p2 := new(float32)
-		(*p2) = float32(d.Int())
-		r.FloorPrice = p2
+		if r.FloorPrice == nil {
+			r.FloorPrice = new(float32)
+		}
+		(*r.FloorPrice) = float32(d.Int())
 	}
 	d.Fixed(r.Fingerprint[:])
 	r.Viewable = false
@@ -4244,9 +4245,10 @@ func (r *Impression) sgDecodeAvroFromd013dfeb49825922(d *sgcodec.Decoder) {
 		r.Device = sgDeviceTypeSymbols[e1]
 	}
 	r.Geo.sgDecodeAvro(d)
-	p2 := new(string)
-	(*p2) = d.String()
-	r.UserAgent = p2
+	if r.UserAgent == nil {
+		r.UserAgent = new(string)
+	}
+	(*r.UserAgent) = d.String()
 	r.BidPrice = d.Decimal(r.BidPrice, 6)
 	switch d.UnionIndex(2) {
 	case 0:
@@ -4259,28 +4261,28 @@ func (r *Impression) sgDecodeAvroFromd013dfeb49825922(d *sgcodec.Decoder) {
 	}
 	r.Viewable = d.Bool()
 	{
-		s3 := r.Segments[:0]
-		for n4 := d.BlockCount(1); n4 > 0; n4 = d.BlockCount(1) {
-			s3 = sgslices.Grow(s3, n4)
-			for range n4 {
-				s3 = append(s3, d.String())
+		s2 := r.Segments[:0]
+		for n3 := d.BlockCount(1); n3 > 0; n3 = d.BlockCount(1) {
+			s2 = sgslices.Grow(s2, n3)
+			for range n3 {
+				s2 = append(s2, d.String())
 			}
 		}
-		r.Segments = s3
+		r.Segments = s2
 	}
 	{
-		m5 := r.Labels
-		clear(m5)
-		for n6 := d.BlockCount(2); n6 > 0; n6 = d.BlockCount(2) {
-			if m5 == nil {
-				m5 = make(map[string]string, n6)
+		m4 := r.Labels
+		clear(m4)
+		for n5 := d.BlockCount(2); n5 > 0; n5 = d.BlockCount(2) {
+			if m4 == nil {
+				m4 = make(map[string]string, n5)
 			}
-			for range n6 {
-				k7 := d.String()
-				m5[k7] = d.String()
+			for range n5 {
+				k6 := d.String()
+				m4[k6] = d.String()
 			}
 		}
-		r.Labels = m5
+		r.Labels = m4
 	}
 	r.LatencyMs = d.Int()
 	d.Fixed(r.Fingerprint[:])
@@ -4338,18 +4340,19 @@ func (r *Impression) sgDecodeAvroFromee4ba4696012f4e8(d *sgcodec.Decoder) {
 	}
 	r.Viewable = d.Bool()
 	{
-		var c1 []string
+		c1 := r.Segments[:0]
 		for n2 := d.BlockCount(1); n2 > 0; n2 = d.BlockCount(1) {
 			c1 = sgslices.Grow(c1, n2)
 			for range n2 {
-				c1 = append(c1, *new(string))
+				c1 = c1[:len(c1)+1]
 				c1[len(c1)-1] = d.String()
 			}
 		}
 		r.Segments = c1
 	}
 	{
-		var c3 map[string]string
+		c3 := r.Labels
+		clear(c3)
 		for n4 := d.BlockCount(2); n4 > 0; n4 = d.BlockCount(2) {
 			if c3 == nil {
 				c3 = make(map[string]string, n4)
