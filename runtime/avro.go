@@ -20,9 +20,51 @@ func RawAvro[T any, PT codec.RecordPtr[T]]() Decoder[T] {
 
 // RawAvroInto is RawAvro decoding in place.
 func RawAvroInto[T any, PT codec.RecordPtr[T]]() DecoderInto[T] {
-	return func(_ context.Context, dst *T, b []byte) error {
+	return func(ctx context.Context, dst *T, b []byte) error {
+		return unmarshalShared[T, PT](ctx, dst, b)
+	}
+}
+
+// sharedKey is the context key of the shared memory the engine's
+// decoders decode with: one per chunk of a partition's records
+// (decodePrefix), so that their strings cost one allocation per block of
+// memory, not one per record, and the codec.Decoder is not allocated per
+// record either.
+type sharedKey struct{}
+
+// shared is a chunk's decoding memory: the codec.Strings its values'
+// strings are copied into, and the Decoder each value is read with.
+type shared struct {
+	strs codec.Strings
+	d    codec.Decoder
+}
+
+func withShared(ctx context.Context, s *shared) context.Context {
+	return context.WithValue(ctx, sharedKey{}, s)
+}
+
+// avroDecoder is what generated record types have besides codec.Record:
+// decoding from a codec.Decoder, which can share strings.
+type avroDecoder interface {
+	DecodeAvro(d *codec.Decoder)
+}
+
+// unmarshalShared is PT(dst).UnmarshalAvro(b) with the context's shared
+// memory, if it has one (decodePrefix's).
+func unmarshalShared[T any, PT codec.RecordPtr[T]](ctx context.Context, dst *T, b []byte) error {
+	sh, _ := ctx.Value(sharedKey{}).(*shared)
+	r, ok := any(PT(dst)).(avroDecoder)
+	if sh == nil || !ok {
 		return PT(dst).UnmarshalAvro(b)
 	}
+	sh.d.Reset(b)
+	sh.d.ShareStrings(&sh.strs)
+	r.DecodeAvro(&sh.d)
+	if sh.d.Finish() != nil {
+		// Again, for UnmarshalAvro's error, which names the type.
+		return PT(dst).UnmarshalAvro(b)
+	}
+	return nil
 }
 
 // RawAvroFromInto decodes plain Avro binary written with writerSchema, in

@@ -14,6 +14,12 @@ import (
 // stream owned when the batch was cut, the records in a half-open offset
 // range decided before any handler ran (Spark's KafkaRDD with
 // HasOffsetRanges). Re-running a batch re-reads exactly these ranges.
+//
+// A batch's records are the engine's again once the batch is over (the
+// handler returned): later batches are decoded into them, and generated
+// decoders reuse their values' slices, maps and pointed-to values. A
+// handler keeps a copy (a generated value's Clone) of what it needs
+// after its batch, never a record or what it points to.
 type Batch[K, V any] struct {
 	time   time.Time
 	id     int64

@@ -82,6 +82,7 @@ func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id 
 	for _, c := range e.consumers {
 		c.cutBatch(rate, b.cuts)
 	}
+	defer recycle(b)
 	info := BatchInfo{ID: id, Time: at, Ranges: make(map[string][]OffsetRange, len(e.streams))}
 	b.stored.ID, b.stored.Time = id, at
 	b.all = StoredBatch{ID: id, Time: at}
@@ -131,6 +132,29 @@ func (e *Engine) runBatch(ctx context.Context, h Handler, est *pidEstimator, id 
 		}
 	}
 	return err
+}
+
+// recycle hands the chunks whose last records b held back to their
+// streams, which decode later chunks into the same records: b is over,
+// and its records are the engine's again (a handler keeps a copy, a
+// generated record's Clone, of what it needs after its batch). A chunk
+// still being decoded (b failed before it waited for it) is left to the
+// garbage collector.
+func recycle(b *batch) {
+	for _, c := range b.cuts {
+		for _, ps := range c.pieces {
+			for _, p := range ps {
+				if !p.last || p.c.src.recycle == nil {
+					continue
+				}
+				select {
+				case <-p.c.done:
+					p.c.src.recycle(p.c)
+				default:
+				}
+			}
+		}
+	}
 }
 
 // process builds the streams' typed batches, then runs the batch's steps

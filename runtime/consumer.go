@@ -35,7 +35,11 @@ type source struct {
 	cfg  streamCfg
 	// decode fills in a chunk's decoded form; set by the typed stream.
 	decode func(ctx context.Context, c *chunk)
-	bad    badLog
+	// recycle takes back a decoded chunk's records once the batches that
+	// held them are over, for decode to decode later chunks into; set by
+	// the typed stream.
+	recycle func(c *chunk)
+	bad     badLog
 }
 
 // consumer is one franz-go client and the partitions it owns: the job's

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	goruntime "runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -200,6 +201,7 @@ func BenchmarkThroughput(b *testing.B) {
 	rate := make([][]float64, len(impls))
 	cpu := make([][]float64, len(impls))
 	allocs := make([][]float64, len(impls))
+	steady := make([][]float64, 2) // engine, engine-projected
 	var vsDecode, vsRaw, vsProjected []float64
 	for op := range b.N {
 		got := make([]float64, len(impls))
@@ -208,7 +210,13 @@ func BenchmarkThroughput(b *testing.B) {
 			goruntime.GC() // the previous run's garbage is not this one's work
 			var m0, m1 goruntime.MemStats
 			goruntime.ReadMemStats(&m0)
-			w, c := impls[i].run(b, addrs, n)
+			// Labelled, so that a -cpuprofile tells the implementations
+			// apart (go tool pprof -tagfocus impl=engine): goroutines
+			// inherit the label, the broker's and the GC's have none.
+			var w, c time.Duration
+			pprof.Do(context.Background(), pprof.Labels("impl", impls[i].name), func(context.Context) {
+				w, c = impls[i].run(b, addrs, n)
+			})
 			goruntime.ReadMemStats(&m1)
 			got[i] = float64(n) / w.Seconds()
 			rate[i] = append(rate[i], got[i])
@@ -217,6 +225,9 @@ func BenchmarkThroughput(b *testing.B) {
 			// implementation's count alike; the differences are the
 			// consumers'.
 			allocs[i] = append(allocs[i], float64(m1.Mallocs-m0.Mallocs)/float64(n))
+			if i < 2 {
+				steady[i] = append(steady[i], steadyAllocs)
+			}
 		}
 		vsProjected = append(vsProjected, got[1]/got[0])
 		vsDecode = append(vsDecode, got[0]/got[2])
@@ -226,6 +237,9 @@ func BenchmarkThroughput(b *testing.B) {
 		b.ReportMetric(median(rate[i]), impl.name+"-records/s")
 		b.ReportMetric(median(cpu[i]), impl.name+"-cpu-s/Mrecords")
 		b.ReportMetric(median(allocs[i]), impl.name+"-allocs/record")
+		if i < len(steady) {
+			b.ReportMetric(median(steady[i]), impl.name+"-allocs/record-2nd-half")
+		}
 	}
 	b.ReportMetric(median(vsDecode), "engine/loop-decode")
 	b.ReportMetric(median(vsRaw), "engine/loop-raw")
@@ -271,6 +285,11 @@ func throughputLoop(b *testing.B, addrs []string, n int, decode bool) (wall, cpu
 	return time.Since(t0), cpuTime() - c0
 }
 
+// steadyAllocs is what the last throughputEngine measured: allocations
+// per record over the records handled after the first half (the broker's
+// and kgo's included, as in loop-raw's allocs/record).
+var steadyAllocs float64
+
 func throughputEngine[T any, PT codec.RecordPtr[T]](b *testing.B, addrs []string, n int) (wall, cpu time.Duration) {
 	t0, c0 := time.Now(), cpuTime()
 	opts := []runtime.Opt{runtime.Brokers(addrs...), runtime.BatchInterval(time.Duration(envInt("PERF_INTERVAL_MS", int(perfInterval/time.Millisecond))) * time.Millisecond)}
@@ -291,11 +310,21 @@ func throughputEngine[T any, PT codec.RecordPtr[T]](b *testing.B, addrs []string
 	var got atomic.Int64
 	done := make(chan struct{})
 	errc := make(chan error, 1)
+	// The allocations of the records handled after the first half: the
+	// engine's steady state, once the records it recycles are warm.
+	var half goruntime.MemStats
+	var halfAt int64
 	go func() {
 		errc <- e.Run(context.Background(), func(ctx context.Context, bs *runtime.JobBatch) error {
 			sb := s.Batch(bs)
 			err := sb.ForeachPartition(ctx, func(context.Context, runtime.Partition[struct{}, T]) error { return nil })
-			if got.Add(int64(sb.Len())) == int64(n) {
+			had := got.Load()
+			now := got.Add(int64(sb.Len()))
+			if had < int64(n)/2 && now >= int64(n)/2 {
+				goruntime.ReadMemStats(&half)
+				halfAt = now
+			}
+			if now == int64(n) {
 				close(done)
 			}
 			return err
@@ -307,6 +336,9 @@ func throughputEngine[T any, PT codec.RecordPtr[T]](b *testing.B, addrs []string
 		b.Fatalf("engine stopped early: %v", err)
 	}
 	wall, cpu = time.Since(t0), cpuTime()-c0
+	var end goruntime.MemStats
+	goruntime.ReadMemStats(&end)
+	steadyAllocs = float64(end.Mallocs-half.Mallocs) / float64(int64(n)-halfAt)
 	if err := e.Stop(context.Background()); err != nil {
 		b.Fatal(err)
 	}

@@ -319,12 +319,12 @@ func ConfluentAvro[T any, PT codec.RecordPtr[T]](reg *SchemaRegistry) Decoder[T]
 // use, so a record's value is decoded where the batch keeps it.
 func ConfluentAvroInto[T any, PT codec.RecordPtr[T]](reg *SchemaRegistry) DecoderInto[T] {
 	if reg == nil {
-		return func(_ context.Context, dst *T, b []byte) error {
+		return func(ctx context.Context, dst *T, b []byte) error {
 			id, err := confluentHeader(b)
 			if err != nil {
 				return err
 			}
-			if err := PT(dst).UnmarshalAvro(b[5:]); err != nil {
+			if err := unmarshalShared[T, PT](ctx, dst, b[5:]); err != nil {
 				return &WireError{SchemaID: id, Err: err}
 			}
 			return nil
@@ -361,7 +361,7 @@ func ConfluentAvroInto[T any, PT codec.RecordPtr[T]](reg *SchemaRegistry) Decode
 		case d.err != nil:
 			err = d.err
 		case d.res == nil:
-			err = PT(dst).UnmarshalAvro(b[5:])
+			err = unmarshalShared[T, PT](ctx, dst, b[5:])
 		default:
 			// Through the generated type's own resolver, which has the
 			// decoders generated for writers known at generation time and

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -60,12 +61,46 @@ func BytesDecoder(_ context.Context, b []byte) ([]byte, error) {
 // StringDecoder decodes UTF-8 (unchecked) bytes as a string.
 func StringDecoder(_ context.Context, b []byte) (string, error) { return string(b), nil }
 
+// StringDecoderInto is StringDecoder decoding in place, with the string
+// copied into the memory the engine shares among a chunk's strings (one
+// allocation per block of records, not one per record), when it decodes
+// a chunk; what generated jobs use for string keys.
+func StringDecoderInto(ctx context.Context, dst *string, b []byte) error {
+	if sh, _ := ctx.Value(sharedKey{}).(*shared); sh != nil {
+		*dst = sh.strs.String(b)
+		return nil
+	}
+	*dst = string(b)
+	return nil
+}
+
 // Stream is one typed input of an engine: a consumer strategy and the
 // decoders of its keys and values.
 type Stream[K, V any] struct {
 	src   *source
 	key   DecoderInto[K]
 	value DecoderInto[V]
+	// free holds the records of chunks whose batches are over, for
+	// later chunks to be decoded into: at most as many as were ever
+	// decoded and not yet recycled at once, which the engine's memory
+	// bound bounds. (A sync.Pool drops what two garbage collections
+	// find in it, and a batch lasts longer than that.)
+	freeMu sync.Mutex
+	free   []*decoded[K, V]
+}
+
+// decoded is the memory a chunk's records are decoded into: the records,
+// the pointers a batch's partitions hold, and the blocks their strings
+// are copied to. A chunk's decoded is recycled (source.recycle) when the
+// batch that took its last records is over, and the next chunk decoded
+// into it reuses the records' own memory too (their slices, maps and
+// pointed-to values: generated decoders decode in place), so that a
+// stream in a steady state allocates nothing per record. shared is the
+// memory the chunk's values are decoded with (their strings' blocks).
+type decoded[K, V any] struct {
+	vals   []Record[K, V]
+	out    []*Record[K, V]
+	shared shared
 }
 
 // NewStream adds a stream to e. A nil key or value decoder leaves that
@@ -82,11 +117,40 @@ func NewStreamInto[K, V any](e *Engine, name string, cs ConsumerStrategy, key De
 	}
 	s := &Stream[K, V]{src: src, key: key, value: value}
 	src.decode = func(ctx context.Context, c *chunk) {
-		recs, skipped, bad, err := s.decodePrefix(ctx, c.raw)
+		into := s.takeFree()
+		recs, skipped, bad, err := s.decodePrefix(ctx, c.raw, into)
 		c.out, c.skipped, c.bad, c.err = recs, skipped, bad, err
+		c.store = into
+	}
+	src.recycle = func(c *chunk) {
+		if into, ok := c.store.(*decoded[K, V]); ok {
+			c.store, c.out = nil, nil
+			// Headers alias the fetched records' memory, which a
+			// recycled record must not keep alive; their arrays stay.
+			for i := range into.vals {
+				clear(into.vals[i].Headers[:cap(into.vals[i].Headers)])
+			}
+			s.freeMu.Lock()
+			s.free = append(s.free, into)
+			s.freeMu.Unlock()
+		}
 	}
 	e.streams = append(e.streams, s)
 	return s, nil
+}
+
+// takeFree returns recycled records to decode a chunk into, or new ones.
+func (s *Stream[K, V]) takeFree() *decoded[K, V] {
+	s.freeMu.Lock()
+	defer s.freeMu.Unlock()
+	n := len(s.free)
+	if n == 0 {
+		return new(decoded[K, V])
+	}
+	into := s.free[n-1]
+	s.free[n-1] = nil
+	s.free = s.free[:n-1]
+	return into
 }
 
 // Name is the stream's name.
@@ -171,17 +235,23 @@ type chunk struct {
 	size int64 // bytes of raw's keys and values, for decodeAhead
 	done chan struct{}
 	out  any
-	bad  int
+	// store is the memory out's records are in (the stream's
+	// *decoded[K, V]), recycled after the chunk's last batch.
+	store any
+	bad   int
 	// skipped are the records the stream's DecodePolicy left out, in
 	// order; their entries in out are nil.
 	skipped []badRecord
 	err     error
 }
 
-// piece is the part [lo, hi) of a chunk that falls into one batch.
+// piece is the part [lo, hi) of a chunk that falls into one batch; last
+// when it is the chunk's last part, so that the chunk's records can be
+// recycled once that batch is over.
 type piece struct {
 	c      *chunk
 	lo, hi int
+	last   bool
 }
 
 // assemble joins a partition's pieces of eagerly decoded chunks, leaving
@@ -249,7 +319,7 @@ func (st *partState) takePieces(n int) []piece {
 	for n > 0 && len(st.chunks) > 0 {
 		c := st.chunks[0]
 		take := min(n, len(c.raw)-st.chunkAt)
-		ps = append(ps, piece{c: c, lo: st.chunkAt, hi: st.chunkAt + take})
+		ps = append(ps, piece{c: c, lo: st.chunkAt, hi: st.chunkAt + take, last: st.chunkAt+take == len(c.raw)})
 		n -= take
 		st.chunkAt += take
 		if st.chunkAt == len(c.raw) {
@@ -267,7 +337,7 @@ func (st *partState) takePieces(n int) []piece {
 // decode decodes a partition's records: those decoded and those the
 // DecodePolicy left out, or the first failure.
 func (s *Stream[K, V]) decode(ctx context.Context, raw []*kgo.Record) ([]*Record[K, V], []badRecord, error) {
-	recs, skipped, _, err := s.decodePrefix(ctx, raw)
+	recs, skipped, _, err := s.decodePrefix(ctx, raw, new(decoded[K, V]))
 	if len(skipped) > 0 {
 		recs = slices.DeleteFunc(recs, func(r *Record[K, V]) bool { return r == nil })
 	}
@@ -279,27 +349,47 @@ func (s *Stream[K, V]) decode(ctx context.Context, raw []*kgo.Record) ([]*Record
 // only the batch it falls in, not the batches before it. Records the
 // stream's DecodePolicy leaves out are returned in skipped, with nil in
 // their place among the records.
-func (s *Stream[K, V]) decodePrefix(ctx context.Context, raw []*kgo.Record) (out []*Record[K, V], skipped []badRecord, bad int, _ error) {
+//
+// The records are into's, decoded in place: a recycled into's records
+// still hold an earlier batch's values, whose memory the decoders reuse.
+// Values' strings are copied into into's blocks (shared).
+func (s *Stream[K, V]) decodePrefix(ctx context.Context, raw []*kgo.Record, into *decoded[K, V]) (out []*Record[K, V], skipped []badRecord, bad int, _ error) {
 	policy := s.src.cfg.onBad
-	vals := make([]Record[K, V], len(raw))
-	out = make([]*Record[K, V], len(raw))
+	if cap(into.vals) < len(raw) {
+		into.vals = make([]Record[K, V], len(raw))
+		into.out = make([]*Record[K, V], len(raw))
+	}
+	vals, out := into.vals[:len(raw)], into.out[:len(raw)]
+	clear(out)
+	ctx = withShared(ctx, &into.shared)
+	// The Decoder's input is a fetched record's, not to be kept alive
+	// by into while it waits to be recycled.
+	defer into.shared.d.Reset(nil)
 	for i, r := range raw {
 		d := &vals[i]
 		d.Topic, d.Partition, d.Offset, d.Timestamp = r.Topic, r.Partition, r.Offset, r.Timestamp
-		if len(r.Headers) > 0 {
-			d.Headers = make([]Header, len(r.Headers))
-			for j, h := range r.Headers {
-				d.Headers[j] = Header{Key: h.Key, Value: h.Value}
-			}
+		d.Headers = d.Headers[:0]
+		if len(r.Headers) == 0 {
+			d.Headers = nil
+		}
+		for _, h := range r.Headers {
+			d.Headers = append(d.Headers, Header{Key: h.Key, Value: h.Value})
 		}
 		var err error
 		key := false
 		if s.key != nil {
 			err = s.key(ctx, &d.Key, r.Key)
 			key = err != nil
+		} else {
+			var zero K
+			d.Key = zero // a recycled record's, if a handler set it
 		}
-		if err == nil && s.value != nil {
+		switch {
+		case err == nil && s.value != nil:
 			err = s.value(ctx, &d.Value, r.Value)
+		case s.value == nil:
+			var zero V
+			d.Value = zero
 		}
 		if err != nil {
 			de := newDecodeError(r, key, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/streamgen/streamgen/bench/peers/gogen"
 	"github.com/streamgen/streamgen/bench/peers/heetchgen"
 	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
+	"github.com/streamgen/streamgen/runtime/codec"
 )
 
 // impression is the benchmark datum of generated_test/bench_test.go.
@@ -146,6 +147,23 @@ func BenchmarkPeersDecode(b *testing.B) {
 		for b.Loop() {
 			v = alltypes.Impression{}
 			if err := v.UnmarshalAvro(in.data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// Into one record, as the engine decodes a partition's records into
+	// those of an earlier batch, with their strings shared through a
+	// codec.Strings as the engine shares them.
+	b.Run("impl=generated-reused", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(in.data)))
+		var v alltypes.Impression
+		var strs codec.Strings
+		for b.Loop() {
+			d := codec.NewDecoder(in.data)
+			d.ShareStrings(&strs)
+			v.DecodeAvro(&d)
+			if err := d.Finish(); err != nil {
 				b.Fatal(err)
 			}
 		}

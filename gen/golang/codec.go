@@ -22,6 +22,7 @@ func emitCodecs(f *jen.File, p *model.Package) {
 		case model.Record:
 			emitRecordCodec(f, n, writers[n])
 			emitRecordJSON(f, n)
+			emitClone(f, n.GoName, recordCloneFields(n))
 		case model.Enum:
 			emitEnumCodec(f, n)
 		}
@@ -64,6 +65,10 @@ func emitRecordCodec(f *jen.File, n *model.Named, writers []string) {
 	f.Line()
 	f.Commentf("UnmarshalAvro decodes src, the Avro binary encoding of a datum written with")
 	f.Commentf("exactly %s, into r. Truncated, corrupt or trailing input is an error.", schema)
+	f.Comment("It reuses the memory r holds, as encoding/json does: a slice's array when")
+	f.Comment("its capacity suffices, maps (cleared first), the values pointers point to")
+	f.Comment("and decimals are overwritten. Decode into a new r to keep the old value, or")
+	f.Comment("keep its Clone.")
 	emitUnmarshalAvro(f, recv, n.FullName)
 	f.Line()
 	direct := emitWriterDecoders(f, n, writers)
@@ -140,12 +145,84 @@ func emitRecordCodec(f *jen.File, n *model.Named, writers []string) {
 		g.Return(jen.Id("dst"), jen.Nil())
 	})
 	f.Line()
+	e.spill = newSpill(n)
 	f.Func().Params(recv.Clone()).Id(decodeAvroHelper).Params(jen.Id("d").Op("*").Qual(codecPkg, "Decoder")).BlockFunc(func(g *jen.Group) {
+		if len(e.spill.slots) > 0 {
+			g.Var().Id("sp").Op("*").Id(e.spill.typeName)
+		}
 		for _, fl := range n.Fields {
 			e.dec(g, fl.Type, jen.Id("r").Dot(fl.GoName))
 		}
 	})
 	f.Line()
+	if len(e.spill.slots) > 0 {
+		f.Commentf("%s is where a decode into a new %s takes the values its pointer", e.spill.typeName, n.GoName)
+		f.Comment("fields point to: one allocation for all of them.")
+		f.Type().Id(e.spill.typeName).StructFunc(func(g *jen.Group) {
+			for _, c := range e.spill.fields {
+				g.Add(c)
+			}
+		})
+		f.Line()
+	}
+	e.spill = nil
+}
+
+// spill is the memory a record's decoder takes the values of its pointer
+// fields from when they are nil (a new record): optional values and
+// decimals, one allocation instead of one or three each.
+type spill struct {
+	typeName string
+	fields   []jen.Code
+	slots    map[string]string // by the field's target expression: the spill's field
+}
+
+// newSpill lays out the spill of record n's top-level pointer fields.
+func newSpill(n *model.Named) *spill {
+	sp := &spill{typeName: names.Helper("Spill" + n.GoName), slots: map[string]string{}}
+	for i, fl := range n.Fields {
+		t := fl.Type
+		name := fmt.Sprintf("f%d", i)
+		key := jen.Id("r").Dot(fl.GoName).GoString()
+		switch {
+		case t.Logical == model.Decimal || (t.Kind == model.Optional && isPointer(t.Elem)):
+			// The numerator's words too: big.Rat's Denom is no
+			// reference until the Rat is set, so the denominator's
+			// are allocated by the first decimal decoded into it.
+			sp.fields = append(sp.fields, jen.Id(name).Qual("math/big", "Rat"), jen.Id(name+"w").Index(jen.Lit(2)).Qual("math/big", "Word"))
+		case t.Kind == model.Optional && t.Elem.Kind != model.Bytes:
+			if _, ok := decExpr(t.Elem); !ok {
+				continue
+			}
+			sp.fields = append(sp.fields, jen.Id(name).Add(goType(t.Elem)))
+		default:
+			continue
+		}
+		sp.slots[key] = name
+	}
+	return sp
+}
+
+// spillSlot returns the spill field for target, a record's top-level
+// field, if it has one.
+func (e *emitter) spillSlot(target *jen.Statement) (string, bool) {
+	if e.spill == nil {
+		return "", false
+	}
+	name, ok := e.spill.slots[target.GoString()]
+	return name, ok
+}
+
+// allocSpill appends the statements that point target, when nil, to its
+// spill field.
+func (e *emitter) allocSpill(g *jen.Group, target *jen.Statement, name string, decimal bool) {
+	g.If(target.Clone().Op("==").Nil()).BlockFunc(func(g *jen.Group) {
+		g.If(jen.Id("sp").Op("==").Nil()).Block(jen.Id("sp").Op("=").New(jen.Id(e.spill.typeName)))
+		if decimal {
+			g.Id("sp").Dot(name).Dot("Num").Call().Dot("SetBits").Call(jen.Id("sp").Dot(name+"w").Index(jen.Empty(), jen.Lit(0)))
+		}
+		g.Add(target).Op("=").Op("&").Id("sp").Dot(name)
+	})
 }
 
 // needsErr reports whether a record's encoder can fail.
@@ -174,7 +251,10 @@ const mapKeysOnStack = 16
 
 // emitter writes encode and decode statements; it numbers the locals of
 // nested arrays, maps and unions so that they do not shadow each other.
-type emitter struct{ n int }
+type emitter struct {
+	n     int
+	spill *spill // the record's whose decoder is being written
+}
 
 func (e *emitter) local(prefix string) string {
 	e.n++
@@ -376,7 +456,7 @@ func decExpr(t *model.Type) (jen.Code, bool) {
 		return d("Double"), true
 	case model.Bytes:
 		if t.Logical == model.Decimal {
-			return jen.Qual(codecPkg, "DecimalFromBytes").Call(d("Bytes"), jen.Lit(t.Scale)), true
+			return jen.Id("d").Dot("Decimal").Call(jen.Nil(), jen.Lit(t.Scale)), true
 		}
 		return d("Bytes"), true
 	case model.String:
@@ -390,8 +470,23 @@ func decExpr(t *model.Type) (jen.Code, bool) {
 }
 
 // dec appends statements that decode a value of t into target, which is
-// addressable.
+// addressable. The memory target holds is reused: a slice's array when
+// its capacity suffices, a map (cleared), the value a pointer points to,
+// a decimal's big.Rat, so that decoding into a record decoded before
+// allocates nothing but its strings (and those only once per block of a
+// codec.Strings).
 func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
+	switch {
+	case t.Kind == model.Bytes && t.Logical == model.Decimal:
+		if name, ok := e.spillSlot(target); ok {
+			e.allocSpill(g, target, name, true)
+		}
+		g.Add(target).Op("=").Id("d").Dot("Decimal").Call(target.Clone(), jen.Lit(t.Scale))
+		return
+	case t.Kind == model.Bytes:
+		g.Add(target).Op("=").Id("d").Dot("BytesInto").Call(target.Clone())
+		return
+	}
 	if x, ok := decExpr(t); ok {
 		g.Add(target).Op("=").Add(x)
 		return
@@ -410,7 +505,10 @@ func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
 			buf := e.local("f")
 			g.Var().Id(buf).Index(jen.Lit(t.Named.Size)).Byte()
 			g.Id("d").Dot("Fixed").Call(jen.Id(buf).Index(jen.Empty(), jen.Empty()))
-			g.Add(target).Op("=").Qual(codecPkg, "DecimalFromBytes").Call(jen.Id(buf).Index(jen.Empty(), jen.Empty()), jen.Lit(t.Scale))
+			if name, ok := e.spillSlot(target); ok {
+				e.allocSpill(g, target, name, true)
+			}
+			g.Add(target).Op("=").Qual(codecPkg, "DecimalInto").Call(target.Clone(), jen.Id(buf).Index(jen.Empty(), jen.Empty()), jen.Lit(t.Scale))
 			return
 		}
 		g.Id("d").Dot("Fixed").Call(target.Clone().Index(jen.Empty(), jen.Empty()))
@@ -418,7 +516,7 @@ func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
 		s, n := e.local("s"), e.local("n")
 		min := minSize(t.Elem, map[*model.Named]bool{})
 		g.BlockFunc(func(g *jen.Group) {
-			g.Var().Id(s).Add(goType(t))
+			g.Id(s).Op(":=").Add(target.Clone()).Index(jen.Empty(), jen.Lit(0))
 			g.For(
 				jen.Id(n).Op(":=").Id("d").Dot("BlockCount").Call(jen.Lit(min)),
 				jen.Id(n).Op(">").Lit(0),
@@ -426,12 +524,13 @@ func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
 			).BlockFunc(func(g *jen.Group) {
 				g.Id(s).Op("=").Qual("slices", "Grow").Call(jen.Id(s), jen.Id(n))
 				g.For(jen.Range().Id(n)).BlockFunc(func(g *jen.Group) {
-					if x, ok := decExpr(t.Elem); ok {
+					if x, ok := decExpr(t.Elem); ok && t.Elem.Kind != model.Bytes {
 						g.Id(s).Op("=").Append(jen.Id(s), x)
 						return
 					}
-					// Decode in place: no copy of a large element.
-					g.Id(s).Op("=").Append(jen.Id(s), jen.Op("*").New(goType(t.Elem)))
+					// Decode in place (no copy of a large element), into
+					// the element the array held before if there is one.
+					g.Id(s).Op("=").Id(s).Index(jen.Empty(), jen.Len(jen.Id(s)).Op("+").Lit(1))
 					e.dec(g, t.Elem, jen.Id(s).Index(jen.Len(jen.Id(s)).Op("-").Lit(1)))
 				})
 			})
@@ -441,7 +540,8 @@ func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
 		m, n, k, v := e.local("m"), e.local("n"), e.local("k"), e.local("v")
 		min := 1 + minSize(t.Elem, map[*model.Named]bool{}) // a key takes at least its length byte
 		g.BlockFunc(func(g *jen.Group) {
-			g.Var().Id(m).Add(goType(t))
+			g.Id(m).Op(":=").Add(target.Clone())
+			g.Clear(jen.Id(m))
 			g.For(
 				jen.Id(n).Op(":=").Id("d").Dot("BlockCount").Call(jen.Lit(min)),
 				jen.Id(n).Op(">").Lit(0),
@@ -462,25 +562,24 @@ func (e *emitter) dec(g *jen.Group, t *model.Type, target *jen.Statement) {
 			g.Add(target).Op("=").Id(m)
 		})
 	case model.Optional:
-		v := e.local("v")
 		g.Switch(jen.Id("d").Dot("UnionIndex").Call(jen.Lit(2))).Block(
 			jen.Case(jen.Lit(t.NullIndex)).Block(target.Clone().Op("=").Nil()),
 			jen.Case(jen.Lit(1-t.NullIndex)).BlockFunc(func(g *jen.Group) {
-				switch x, ok := decExpr(t.Elem); {
-				case isPointer(t.Elem):
+				if isPointer(t.Elem) {
 					e.dec(g, t.Elem, target.Clone())
-				case ok:
-					g.Id(v).Op(":=").Add(x)
-					g.Add(target).Op("=").Op("&").Id(v)
-				case t.Elem.Kind == model.Record:
-					g.Id(v).Op(":=").New(goType(t.Elem))
-					g.Id(v).Dot(decodeAvroHelper).Call(jen.Id("d"))
-					g.Add(target).Op("=").Id(v)
-				default:
-					g.Id(v).Op(":=").New(goType(t.Elem))
-					e.dec(g, t.Elem, jen.Parens(jen.Op("*").Id(v)))
-					g.Add(target).Op("=").Id(v)
+					return
 				}
+				// Into the value target points to, if it points to one.
+				if name, ok := e.spillSlot(target); ok {
+					e.allocSpill(g, target, name, false)
+				} else {
+					g.If(target.Clone().Op("==").Nil()).Block(target.Clone().Op("=").New(goType(t.Elem)))
+				}
+				if t.Elem.Kind == model.Record {
+					g.Add(target).Dot(decodeAvroHelper).Call(jen.Id("d"))
+					return
+				}
+				e.dec(g, t.Elem, jen.Parens(jen.Op("*").Add(target.Clone())))
 			}),
 		)
 	case model.Union:

@@ -65,7 +65,7 @@ func Generate(p *model.Package) ([]File, error) {
 // names.ImportAlias (sgruntime, sgcodec, sgfmt, sgtime, ...), so that the
 // hand-written files of the package may declare runtime, codec or time at
 // package level.
-var imports = []string{runtimePkg, metricsPkg, codecPkg, configPkg, envPkg, offsetsPkg, sinkPkg, sidePkg, "context", "errors", "fmt", "io", "maps", "math/big", "os", "regexp", "slices", "strconv", "sync", "time"}
+var imports = []string{runtimePkg, metricsPkg, codecPkg, configPkg, envPkg, offsetsPkg, sinkPkg, sidePkg, "bytes", "context", "errors", "fmt", "io", "maps", "math/big", "os", "regexp", "slices", "strconv", "strings", "sync", "time"}
 
 // checkImports reports an import of a generated file that is not under its
 // alias: a package the emitter started using without adding it to imports.

@@ -125,6 +125,12 @@ func emitProjectionCodecs(f *jen.File, p *model.Package) {
 		f.Comment("others. Truncated, corrupt or trailing input is an error.")
 		emitUnmarshalAvro(f, recv, n.FullName)
 		f.Line()
+		f.Commentf("DecodeAvro reads the fields r holds of one datum written with exactly %s", schema)
+		f.Comment("from d, skipping the others, and leaves d after it; errors are d's (d.Err).")
+		f.Func().Params(recv.Clone()).Id("DecodeAvro").Params(jen.Id("d").Op("*").Qual(codecPkg, "Decoder")).Block(
+			jen.Id("r").Dot(decodeAvroHelper).Call(jen.Id("d")),
+		)
+		f.Line()
 		f.Comment("UnmarshalAvroFrom decodes src written with writerSchema, a schema that")
 		f.Commentf("Avro schema resolution can read as %s, into r: the resolver", schema)
 		f.Commentf("of %s transcodes it into that schema's encoding (fields the writer", n.GoName)
@@ -151,6 +157,7 @@ func emitProjectionCodecs(f *jen.File, p *model.Package) {
 		f.Line()
 	}
 	for _, pr := range prs {
+		emitClone(f, pr.GoName, projectionCloneFields(pr))
 		f.Func().Params(jen.Id("r").Op("*").Id(pr.GoName)).Id(decodeAvroHelper).Params(jen.Id("d").Op("*").Qual(codecPkg, "Decoder")).BlockFunc(func(g *jen.Group) {
 			i := 0
 			for _, fl := range pr.Record.Fields {
@@ -199,14 +206,12 @@ func (e *emitter) decProjected(g *jen.Group, f *model.ProjectedField) {
 		e.dec(g, f.Type, target)
 	case f.Type.Kind == model.Record:
 		g.Add(target).Dot(decodeAvroHelper).Call(jen.Id("d"))
-	default: // an optional record
-		v := e.local("v")
+	default: // an optional record, decoded into the one target points to if any
 		g.Switch(jen.Id("d").Dot("UnionIndex").Call(jen.Lit(2))).Block(
 			jen.Case(jen.Lit(f.Type.NullIndex)).Block(target.Clone().Op("=").Nil()),
 			jen.Case(jen.Lit(1-f.Type.NullIndex)).Block(
-				jen.Id(v).Op(":=").New(jen.Id(f.Sub.GoName)),
-				jen.Id(v).Dot(decodeAvroHelper).Call(jen.Id("d")),
-				target.Clone().Op("=").Id(v),
+				jen.If(target.Clone().Op("==").Nil()).Block(target.Clone().Op("=").New(jen.Id(f.Sub.GoName))),
+				target.Clone().Dot(decodeAvroHelper).Call(jen.Id("d")),
 			),
 		)
 	}

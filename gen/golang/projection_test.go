@@ -105,7 +105,7 @@ func TestProjection(t *testing.T) {
 		"// hash: skipped\n\td.SkipFixed(4)",
 		"// payload: skipped\n\tswitch d.UnionIndex(3) {\n\tcase 1:\n\t\td.SkipBytes()\n\tcase 2:\n\t\tsgSkipInner(d)",
 		"// note: skipped\n\tif d.UnionIndex(2) == 1 {\n\t\td.Long()",
-		"switch d.UnionIndex(2) {\n\tcase 0:\n\t\tr.ShipTo = nil\n\tcase 1:", ":= new(OrdersValueShipTo)",
+		"switch d.UnionIndex(2) {\n\tcase 0:\n\t\tr.ShipTo = nil\n\tcase 1:", "if r.ShipTo == nil {\n\t\tr.ShipTo = new(OrdersValueShipTo)", "r.ShipTo.sgDecodeAvro(d)",
 		"r.Total = d.Long()")
 	contains(t, "OrdersValueCustomer.sgDecodeAvro", g.fn("*OrdersValueCustomer", decodeAvroHelper),
 		"r.Name = d.StringAlone()", "// tier: skipped\n\td.Long()", "// home: skipped\n\tsgSkipAddress(d)")

@@ -48,6 +48,7 @@ func emitStreams(f *jen.File, p *model.Package) {
 		f.Commentf("%s is a record of stream %q (%s).", names.StreamRecord(s.GoName), s.Name, topicsOf(s.Consumer))
 		f.Type().Id(names.StreamRecord(s.GoName)).Op("=").Qual(runtimePkg, "Record").Types(k.Clone(), v.Clone())
 		f.Commentf("%s is one micro-batch of stream %q: an offset range per partition.", names.StreamBatch(s.GoName), s.Name)
+		f.Comment("Its records are reused for later batches once the handler returned (see Handler).")
 		f.Type().Id(names.StreamBatch(s.GoName)).Op("=").Qual(runtimePkg, "Batch").Types(k.Clone(), v.Clone())
 		f.Commentf("%s is one partition's range within a %s.", names.StreamPartition(s.GoName), names.StreamBatch(s.GoName))
 		f.Type().Id(names.StreamPartition(s.GoName)).Op("=").Qual(runtimePkg, "Partition").Types(k.Clone(), v.Clone())
@@ -111,6 +112,14 @@ func emitStreams(f *jen.File, p *model.Package) {
 	f.Line()
 	f.Comment("Handler processes the job's batches. A batch whose handler returns an error")
 	f.Comment("is not committed; it is read again, with the same offset ranges, on restart.")
+	f.Comment("")
+	f.Comment("A batch and its records belong to the engine once ProcessBatch has")
+	f.Comment("returned: later batches are decoded into the same records, reusing their")
+	f.Comment("slices, maps and pointed-to values, so a record, or anything it holds,")
+	f.Comment("must not be kept past its batch. Keep a copy instead: a value's Clone()")
+	f.Comment("is a deep copy. A string taken from a record may be kept: strings are")
+	f.Comment("never overwritten, but one holds on to the block of memory (8 KiB) it")
+	f.Comment("shares with other records' strings, which Clone's copies do not.")
 	f.Type().Id("Handler").Interface(
 		jen.Id("ProcessBatch").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("b").Op("*").Id("Batch")).Error(),
 	)
@@ -452,7 +461,7 @@ func keyDecoder(s *model.Stream) jen.Code {
 	into := func(name string) jen.Code { return jen.Qual(runtimePkg, "Into").Call(jen.Qual(runtimePkg, name)) }
 	switch s.Key.Kind {
 	case model.String:
-		return into("StringDecoder")
+		return jen.Qual(runtimePkg, "StringDecoderInto")
 	case model.Bytes:
 		return into("BytesDecoder")
 	case model.Int:

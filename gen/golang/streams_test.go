@@ -29,7 +29,7 @@ func TestStreams(t *testing.T) {
 		stream: &model.Stream{Name: "views", GoName: "Views", Key: prim(model.String), Encoding: model.Raw, Consumer: model.Consumer{Kind: model.SubscribePattern, Pattern: "^views-.*"}},
 		want: []string{
 			"viewsStream, err := " + r + "NewStreamInto(e, \"views\", " + r + "SubscribePattern(sgregexp.MustCompile(\"^views-.*\")), " +
-				r + "Into(" + r + "StringDecoder), " + r + "RawAvroInto[Event](), sopts...)",
+				r + "StringDecoderInto, " + r + "RawAvroInto[Event](), sopts...)",
 		},
 		lacks: []string{"NewSchemaRegistry"},
 	}, {

@@ -248,11 +248,9 @@ func (wg *writerGen) read(g *jen.Group, w, rs avro.Schema, rt *model.Type, targe
 		if isPointer(rt.Elem) {
 			return wg.read(g, w, elem, rt.Elem, target)
 		}
-		v := wg.e.local("p")
-		g.Id(v).Op(":=").New(goType(rt.Elem))
-		ok := wg.read(g, w, elem, rt.Elem, jen.Parens(jen.Op("*").Id(v)))
-		g.Add(target).Op("=").Id(v)
-		return ok
+		// Into the value target points to, if any, as dec does.
+		g.If(target.Clone().Op("==").Nil()).Block(target.Clone().Op("=").New(goType(rt.Elem)))
+		return wg.read(g, w, elem, rt.Elem, jen.Parens(jen.Op("*").Add(target.Clone())))
 	case model.Record:
 		wr, ok1 := w.(*avro.RecordSchema)
 		rr, ok2 := rs.(*avro.RecordSchema)
@@ -311,7 +309,14 @@ func (wg *writerGen) read(g *jen.Group, w, rs avro.Schema, rt *model.Type, targe
 		c, n := wg.e.local("c"), wg.e.local("n")
 		ok := true
 		g.BlockFunc(func(g *jen.Group) {
-			g.Var().Id(c).Add(goType(rt))
+			// The memory target holds is reused, as dec does: the
+			// slice's array and elements, the map (cleared).
+			if rt.Kind == model.Array {
+				g.Id(c).Op(":=").Add(target.Clone()).Index(jen.Empty(), jen.Lit(0))
+			} else {
+				g.Id(c).Op(":=").Add(target.Clone())
+				g.Clear(jen.Id(c))
+			}
 			g.For(
 				jen.Id(n).Op(":=").Id("d").Dot("BlockCount").Call(jen.Lit(min)),
 				jen.Id(n).Op(">").Lit(0),
@@ -320,7 +325,7 @@ func (wg *writerGen) read(g *jen.Group, w, rs avro.Schema, rt *model.Type, targe
 				if rt.Kind == model.Array {
 					g.Id(c).Op("=").Qual("slices", "Grow").Call(jen.Id(c), jen.Id(n))
 					g.For(jen.Range().Id(n)).BlockFunc(func(g *jen.Group) {
-						g.Id(c).Op("=").Append(jen.Id(c), jen.Op("*").New(goType(rt.Elem)))
+						g.Id(c).Op("=").Id(c).Index(jen.Empty(), jen.Len(jen.Id(c)).Op("+").Lit(1))
 						if !wg.read(g, witem, ritem, rt.Elem, jen.Id(c).Index(jen.Len(jen.Id(c)).Op("-").Lit(1))) {
 							ok = false
 						}

@@ -121,10 +121,10 @@ func TestWriterDecoders(t *testing.T) {
 		"id":     {"r.ID = int64(d.Int())"},
 		"name":   {"r.Name = d.String()"},
 		"score":  {"d.Bool()", "r.Score = float64(d.Float())"}, // legacy skipped first
-		"tags":   {"d.BlockCount(1)", "*new(int64))", "= int64(d.Int())", "r.Tags = c"},
+		"tags":   {" := r.Tags[:0]", "d.BlockCount(1)", "[:len(c", ")+1]", "= int64(d.Int())", "r.Tags = c"},
 		"kind":   {"switch d.Enum(3) {", "case 0: r.Kind = KindB", "case 1: r.Kind = KindA", "case 2: r.Kind = KindA"},
-		"nick":   {":= new(string)", "= d.String()", "r.Nick = p"},
-		"alt":    {"switch d.UnionIndex(2) {", "case 0: r.Alt = nil", "case 1: p", ":= new(int64)", "= int64(d.Int())", "r.Alt = p"},
+		"nick":   {"if r.Nick == nil {\n\tr.Nick = new(string)", "(*r.Nick) = d.String()"},
+		"alt":    {"switch d.UnionIndex(2) {", "case 0: r.Alt = nil", "case 1:", "if r.Alt == nil {", "r.Alt = new(int64)", "(*r.Alt) = int64(d.Int())"},
 		"labels": {"d.BlockCount(2)", "r.Labels = m"}, // the same type: the reader's own decoder
 		"email":  {"r.Email = nil"},
 		"counts": {"r.Counts = nil"}, // an empty default allocates nothing

@@ -37,7 +37,7 @@ func RecordNames(t string) []string {
 
 // RecordMethods are the exported methods of every generated record type;
 // its fields may not take their names.
-var RecordMethods = []string{"AppendAvro", "UnmarshalAvro", "UnmarshalAvroFrom", "AvroSchema", "MarshalJSON", "UnmarshalJSON", "DecodeAvro"}
+var RecordMethods = []string{"AppendAvro", "UnmarshalAvro", "UnmarshalAvroFrom", "AvroSchema", "MarshalJSON", "UnmarshalJSON", "DecodeAvro", "Clone"}
 
 // StreamRecord, StreamBatch and StreamPartition name the aliases of the
 // runtime's types for the stream whose Go name is s.

@@ -13,7 +13,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"math/big"
 	"strconv"
+	"unsafe"
 )
 
 // MaxZeroSizeItems bounds the number of array or map items whose encoding
@@ -57,6 +59,8 @@ type Decoder struct {
 	// a small input, that the strings read afterwards are substrings of.
 	strs   string
 	strsAt int
+	// shared, when set (ShareStrings), is where that copy is made.
+	shared *Strings
 }
 
 // sharedStrings is the largest rest of the input that String copies once
@@ -70,6 +74,15 @@ const sharedStrings = 2 << 10
 // and the values it returns never alias it.
 func NewDecoder(src []byte) Decoder {
 	return Decoder{buf: src}
+}
+
+// Reset makes d read src from its start, as NewDecoder(src) does, keeping
+// its Strings (ShareStrings): a Decoder reused for datum after datum,
+// without copying a whole Decoder into memory the garbage collector
+// watches.
+func (d *Decoder) Reset(src []byte) {
+	d.buf, d.off, d.err, d.zeroItems = src, 0, nil, 0
+	d.strs, d.strsAt = "", 0
 }
 
 // Err returns the first error encountered, or nil.
@@ -270,7 +283,12 @@ func (d *Decoder) String() string {
 	case d.strs != "":
 		s = d.strs[d.off-d.strsAt : d.off-d.strsAt+n]
 	case len(d.buf)-d.off <= sharedStrings:
-		d.strs, d.strsAt = string(d.buf[d.off:]), d.off
+		if d.shared != nil {
+			d.strs = d.shared.copy(d.buf[d.off:])
+		} else {
+			d.strs = string(d.buf[d.off:])
+		}
+		d.strsAt = d.off
 		s = d.strs[:n]
 	default:
 		s = string(d.buf[d.off : d.off+n])
@@ -279,11 +297,65 @@ func (d *Decoder) String() string {
 	return s
 }
 
+// Strings is memory that Decoders share the strings they read from: each
+// Decoder given it (ShareStrings) copies the rest of its datum, at its
+// first string, into the current block of a Strings rather than into an
+// allocation of its own, and a new block is allocated when one is full.
+// A block is written once and never reused, so the strings are immutable
+// like any Go string; a string kept after its datum pins the block it is
+// in (StringsBlock bytes) until it is dropped, which a record's Clone
+// avoids. Decoding a run of records (a Kafka fetch's) with one Strings
+// costs one allocation per block instead of one per record.
+//
+// A Strings is not safe for concurrent use: one per decoding goroutine.
+// The zero value is ready to use.
+type Strings struct {
+	block []byte // the unused rest of the current block
+}
+
+// StringsBlock is the size of a Strings block.
+const StringsBlock = 8 << 10
+
+// copy returns a string copy of b in s's memory.
+func (s *Strings) copy(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > len(s.block) {
+		if len(b) > StringsBlock/4 {
+			return string(b) // a large datum does not waste a block's rest
+		}
+		s.block = make([]byte, StringsBlock)
+	}
+	c := s.block[:len(b):len(b)]
+	copy(c, b)
+	s.block = s.block[len(b):]
+	// c is never written again (the block only moves past it), so the
+	// string is immutable, as Go requires.
+	return unsafe.String(&c[0], len(c))
+}
+
+// String returns a copy of b as a string in s's memory: what a Decoder
+// sharing s does for each datum, for bytes that are no Avro datum (a
+// Kafka record's key).
+func (s *Strings) String(b []byte) string { return s.copy(b) }
+
+// ShareStrings makes d copy the strings it reads into s (see Strings)
+// instead of into memory of their own. A nil s restores the default.
+func (d *Decoder) ShareStrings(s *Strings) { d.shared = s }
+
 // StringAlone reads a length-prefixed string into memory of its own, as
 // String does for a large input: a projected decoder, which keeps a few
 // strings of a datum and skips the others, calls it, so that it copies
 // only what it keeps and a kept string pins nothing else of the datum.
-func (d *Decoder) StringAlone() string { return string(d.raw()) }
+// With ShareStrings it copies the string alone into the Strings.
+func (d *Decoder) StringAlone() string {
+	b := d.raw()
+	if d.shared != nil {
+		return d.shared.copy(b)
+	}
+	return string(b)
+}
 
 // BytesView reads a length-prefixed byte sequence without copying: the
 // result aliases the input, so it is only valid while the input is and
@@ -304,6 +376,37 @@ func (d *Decoder) raw() []byte {
 	b := d.buf[d.off : d.off+n]
 	d.off += n
 	return b
+}
+
+// BytesInto reads a length-prefixed byte sequence into dst's memory when
+// its capacity suffices, else into a new slice; length 0 gives a non-nil
+// empty slice. Generated decoders pass the field's previous value, so
+// that decoding into a reused record allocates nothing. It returns nil
+// after an error.
+func (d *Decoder) BytesInto(dst []byte) []byte {
+	n := d.length()
+	if d.err != nil {
+		return nil
+	}
+	if cap(dst) < n || dst == nil {
+		dst = make([]byte, n)
+	}
+	dst = dst[:n]
+	copy(dst, d.buf[d.off:])
+	d.off += n
+	return dst
+}
+
+// Decimal reads a decimal logical value of type bytes with the given scale
+// into dst, reusing its memory, and returns it; a nil dst gets a new
+// big.Rat. It does not copy the bytes it reads. It returns nil after an
+// error.
+func (d *Decoder) Decimal(dst *big.Rat, scale int) *big.Rat {
+	b := d.raw()
+	if d.err != nil {
+		return nil
+	}
+	return DecimalInto(dst, b, scale)
 }
 
 // Fixed reads len(dst) bytes into dst (for a fixed of size N, pass arr[:]).

@@ -65,15 +65,21 @@ type Duration struct {
 // DecimalFromBytes converts the bytes of a decimal logical value: the
 // unscaled value as a big-endian two's-complement integer (empty = 0),
 // divided by 10^scale.
-func DecimalFromBytes(b []byte, scale int) *big.Rat {
+func DecimalFromBytes(b []byte, scale int) *big.Rat { return DecimalInto(nil, b, scale) }
+
+// DecimalInto is DecimalFromBytes into dst, whose memory it reuses, so
+// that a decimal decoded into a reused record allocates nothing in the
+// common case; a nil dst gets a new big.Rat. It returns dst.
+func DecimalInto(dst *big.Rat, b []byte, scale int) *big.Rat {
 	if len(b) <= 8 && scale >= 0 && scale < len(pow10s) {
 		// The common case: an unscaled value of at most 8 bytes, read
 		// as a sign-extended int64, over a power of ten that fits in
 		// one. The fraction is reduced here, in integers, and set
 		// through Denom (documented to be a reference to the
-		// denominator), so big.Rat's own normalization, a big-number
-		// GCD, is not needed: three allocations where the general case
-		// makes a dozen.
+		// denominator once the Rat is set), so big.Rat's own
+		// normalization, a big-number GCD, is not needed. SetInt64 and
+		// Denom().SetInt64 reuse the numerator's and denominator's
+		// words: no allocation when dst held a decimal before.
 		var u int64
 		if len(b) > 0 && b[0]&0x80 != 0 {
 			u = -1
@@ -83,13 +89,19 @@ func DecimalFromBytes(b []byte, scale int) *big.Rat {
 		}
 		p := pow10s[scale]
 		g := int64(gcd(absUint64(u), uint64(p)))
-		r := new(big.Rat).SetInt64(u / g)
-		if q := p / g; q != 1 {
-			r.Denom().SetInt64(q)
+		if dst == nil {
+			dst = new(big.Rat)
 		}
-		return r
+		dst.SetInt64(u / g)
+		if q := p / g; q != 1 {
+			dst.Denom().SetInt64(q)
+		}
+		return dst
 	}
-	return decimalFromBytesBig(b, scale)
+	if dst == nil {
+		return decimalFromBytesBig(b, scale)
+	}
+	return dst.Set(decimalFromBytesBig(b, scale))
 }
 
 // decimalFromBytesBig is DecimalFromBytes for any length and scale.

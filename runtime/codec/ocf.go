@@ -547,7 +547,9 @@ func (r *OCFReader[T, PT]) Metadata(key string) ([]byte, bool) {
 
 // Read decodes the next record into dst. It returns io.EOF after the last
 // record; any other error names the file, the block and its offset, and
-// ends the reading.
+// ends the reading. Like the generated UnmarshalAvro it reuses the memory
+// dst holds (slices, maps, pointed-to values): read into a new value, or
+// keep a Clone, to keep the records read before.
 func (r *OCFReader[T, PT]) Read(dst *T) error {
 	if r.err != nil {
 		return r.err

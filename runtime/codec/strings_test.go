@@ -48,3 +48,65 @@ func TestStringsShareOneCopy(t *testing.T) {
 func follows(b, a string, gap int) bool {
 	return uintptr(unsafe.Pointer(unsafe.StringData(b)))-uintptr(unsafe.Pointer(unsafe.StringData(a))) == uintptr(len(a)+gap)
 }
+
+// TestStringsShared: Decoders given one Strings copy their datums'
+// strings into its blocks, one allocation per block, never aliasing the
+// input; a block is never written again, so the strings of earlier datums
+// keep their values; a datum too large for a block is copied alone.
+func TestStringsShared(t *testing.T) {
+	src := AppendString(AppendString(nil, "campaign"), "publisher")
+	var s Strings
+	var kept []string
+	for i := range 3 * StringsBlock / len(src) {
+		src[1] = 'a' + byte(i%26)
+		d := NewDecoder(src)
+		d.ShareStrings(&s)
+		a, b := d.String(), d.String()
+		if err := d.Finish(); err != nil || a[1:] != "ampaign" || b != "publisher" || a[0] != 'a'+byte(i%26) {
+			t.Fatalf("#%d: got %q %q, %v", i, a, b, err)
+		}
+		kept = append(kept, a)
+	}
+	for i, a := range kept {
+		if a[0] != 'a'+byte(i%26) {
+			t.Fatalf("string #%d changed to %q after later datums were decoded", i, a)
+		}
+	}
+	if n := testing.AllocsPerRun(1000, func() {
+		d := NewDecoder(src)
+		d.ShareStrings(&s)
+		_, _ = d.String(), d.String()
+	}); n > 0.05 {
+		t.Errorf("%v allocations per datum sharing a Strings, want one per block (%v)", n, float64(len(src))/StringsBlock)
+	}
+
+	big := AppendString(nil, strings.Repeat("x", StringsBlock/2))
+	rest := len(s.block)
+	d := NewDecoder(big)
+	d.ShareStrings(&s)
+	x := d.String()
+	if len(x) != StringsBlock/2 || d.Finish() != nil {
+		t.Fatalf("large datum: %d bytes, %v", len(x), d.Err())
+	}
+	if len(s.block) != rest {
+		t.Error("a datum larger than a quarter block was copied into a block")
+	}
+}
+
+// TestDecoderReset: a reset Decoder reads its new input from the start,
+// with no error or shared copy of the old one left, and keeps its Strings.
+func TestDecoderReset(t *testing.T) {
+	var s Strings
+	d := NewDecoder(AppendString(nil, "old"))
+	d.ShareStrings(&s)
+	if d.String() != "old" || d.String() != "" || d.Err() == nil {
+		t.Fatal("the first input did not read as expected")
+	}
+	d.Reset(AppendString(AppendString(nil, "new"), "too"))
+	if a, b := d.String(), d.String(); a != "new" || b != "too" || d.Finish() != nil {
+		t.Fatalf("after Reset: %q %q, %v", a, b, d.Finish())
+	}
+	if d.shared != &s {
+		t.Error("Reset dropped the Decoder's Strings")
+	}
+}

@@ -17,6 +17,7 @@ import (
 type ClicksRecord = sgruntime.Record[string, Click]
 
 // ClicksBatch is one micro-batch of stream "clicks": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type ClicksBatch = sgruntime.Batch[string, Click]
 
 // ClicksPartition is one partition's range within a ClicksBatch.
@@ -29,6 +30,14 @@ type Batch struct {
 
 // Handler processes the job's batches. A batch whose handler returns an error
 // is not committed; it is read again, with the same offset ranges, on restart.
+//
+// A batch and its records belong to the engine once ProcessBatch has
+// returned: later batches are decoded into the same records, reusing their
+// slices, maps and pointed-to values, so a record, or anything it holds,
+// must not be kept past its batch. Keep a copy instead: a value's Clone()
+// is a deep copy. A string taken from a record may be kept: strings are
+// never overwritten, but one holds on to the block of memory (8 KiB) it
+// shares with other records' strings, which Clone's copies do not.
 type Handler interface {
 	ProcessBatch(ctx sgcontext.Context, b *Batch) error
 }
@@ -84,7 +93,7 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	clicksStream, err := sgruntime.NewStreamInto(e, "clicks", sgruntime.Subscribe("clicks"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.RawAvroInto[Click](), sopts...)
+	clicksStream, err := sgruntime.NewStreamInto(e, "clicks", sgruntime.Subscribe("clicks"), sgruntime.StringDecoderInto, sgruntime.RawAvroInto[Click](), sopts...)
 	if err != nil {
 		return err
 	}

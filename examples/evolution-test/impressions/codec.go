@@ -10,6 +10,7 @@ import (
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
 	sgio "io"
 	sgstrconv "strconv"
+	sgstrings "strings"
 	sgsync "sync"
 )
 
@@ -31,6 +32,10 @@ func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly ImpressionSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Impression) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -265,6 +270,26 @@ func (r *Impression) sgDecodeJSON(b []byte) error {
 		}
 		return nil
 	})
+}
+
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Impression) Clone() Impression {
+	c := *r
+	c.ID = sgstrings.Clone(r.ID)
+	switch u1 := r.Payload.(type) {
+	case ImpressionPayloadString:
+		var w2 ImpressionPayloadString
+		w2.Value = sgstrings.Clone(u1.Value)
+		c.Payload = w2
+	default:
+		c.Payload = u1
+	}
+	return c
 }
 
 func (e DeviceType) sgAppendAvro(dst []byte) ([]byte, error) {

@@ -17,6 +17,7 @@ import (
 type ImpressionsRecord = sgruntime.Record[string, Impression]
 
 // ImpressionsBatch is one micro-batch of stream "impressions": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type ImpressionsBatch = sgruntime.Batch[string, Impression]
 
 // ImpressionsPartition is one partition's range within a ImpressionsBatch.
@@ -42,6 +43,14 @@ type Batch struct {
 
 // Handler processes the job's batches. A batch whose handler returns an error
 // is not committed; it is read again, with the same offset ranges, on restart.
+//
+// A batch and its records belong to the engine once ProcessBatch has
+// returned: later batches are decoded into the same records, reusing their
+// slices, maps and pointed-to values, so a record, or anything it holds,
+// must not be kept past its batch. Keep a copy instead: a value's Clone()
+// is a deep copy. A string taken from a record may be kept: strings are
+// never overwritten, but one holds on to the block of memory (8 KiB) it
+// shares with other records' strings, which Clone's copies do not.
 type Handler interface {
 	ProcessBatch(ctx sgcontext.Context, b *Batch) error
 }
@@ -120,7 +129,7 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[Impression](reg), sopts...)
+	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.StringDecoderInto, sgruntime.ConfluentAvroInto[Impression](reg), sopts...)
 	if err != nil {
 		return err
 	}

@@ -4,13 +4,16 @@
 package alltypes
 
 import (
+	sgbytes "bytes"
 	sgerrors "errors"
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
 	sgio "io"
+	sgbig "math/big"
 	sgslices "slices"
 	sgstrconv "strconv"
+	sgstrings "strings"
 	sgsync "sync"
 	sgtime "time"
 )
@@ -33,6 +36,10 @@ func (r *AllTypes) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly AllTypesSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *AllTypes) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -300,19 +307,20 @@ func (r *AllTypes) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillAllTypes
 	r.B = d.Bool()
 	r.I = d.Int()
 	r.L = d.Long()
 	r.F = d.Float()
 	r.D = d.Double()
-	r.By = d.Bytes()
+	r.By = d.BytesInto(r.By)
 	r.S = d.String()
 	if e18 := d.Enum(4); e18 >= 0 {
 		r.E = sgSuitSymbols[e18]
 	}
 	d.Fixed(r.Fx[:])
 	{
-		var s19 []int64
+		s19 := r.Arr[:0]
 		for n20 := d.BlockCount(1); n20 > 0; n20 = d.BlockCount(1) {
 			s19 = sgslices.Grow(s19, n20)
 			for range n20 {
@@ -322,18 +330,19 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.Arr = s19
 	}
 	{
-		var s21 []Pair
+		s21 := r.ArrRec[:0]
 		for n22 := d.BlockCount(2); n22 > 0; n22 = d.BlockCount(2) {
 			s21 = sgslices.Grow(s21, n22)
 			for range n22 {
-				s21 = append(s21, *new(Pair))
+				s21 = s21[:len(s21)+1]
 				s21[len(s21)-1].sgDecodeAvro(d)
 			}
 		}
 		r.ArrRec = s21
 	}
 	{
-		var m23 map[string]float64
+		m23 := r.M
+		clear(m23)
 		for n24 := d.BlockCount(9); n24 > 0; n24 = d.BlockCount(9) {
 			if m23 == nil {
 				m23 = make(map[string]float64, n24)
@@ -346,7 +355,8 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.M = m23
 	}
 	{
-		var m27 map[string]Pair
+		m27 := r.MRec
+		clear(m27)
 		for n28 := d.BlockCount(3); n28 > 0; n28 = d.BlockCount(3) {
 			if m27 == nil {
 				m27 = make(map[string]Pair, n28)
@@ -361,13 +371,13 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.MRec = m27
 	}
 	{
-		var s31 [][]string
+		s31 := r.NestedArr[:0]
 		for n32 := d.BlockCount(1); n32 > 0; n32 = d.BlockCount(1) {
 			s31 = sgslices.Grow(s31, n32)
 			for range n32 {
-				s31 = append(s31, *new([]string))
+				s31 = s31[:len(s31)+1]
 				{
-					var s33 []string
+					s33 := s31[len(s31)-1][:0]
 					for n34 := d.BlockCount(1); n34 > 0; n34 = d.BlockCount(1) {
 						s33 = sgslices.Grow(s33, n34)
 						for range n34 {
@@ -384,58 +394,72 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 0:
 		r.OptFirst = nil
 	case 1:
-		v35 := d.String()
-		r.OptFirst = &v35
+		if r.OptFirst == nil {
+			if sp == nil {
+				sp = new(sgSpillAllTypes)
+			}
+			r.OptFirst = &sp.f15
+		}
+		(*r.OptFirst) = d.String()
 	}
 	switch d.UnionIndex(2) {
 	case 1:
 		r.OptLast = nil
 	case 0:
-		v36 := d.Long()
-		r.OptLast = &v36
+		if r.OptLast == nil {
+			if sp == nil {
+				sp = new(sgSpillAllTypes)
+			}
+			r.OptLast = &sp.f16
+		}
+		(*r.OptLast) = d.Long()
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptRec = nil
 	case 1:
-		v37 := new(Pair)
-		v37.sgDecodeAvro(d)
-		r.OptRec = v37
+		if r.OptRec == nil {
+			r.OptRec = new(Pair)
+		}
+		r.OptRec.sgDecodeAvro(d)
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptEnum = nil
 	case 1:
-		v38 := new(Suit)
-		if e39 := d.Enum(4); e39 >= 0 {
-			(*v38) = sgSuitSymbols[e39]
+		if r.OptEnum == nil {
+			r.OptEnum = new(Suit)
 		}
-		r.OptEnum = v38
+		if e35 := d.Enum(4); e35 >= 0 {
+			(*r.OptEnum) = sgSuitSymbols[e35]
+		}
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptFixed = nil
 	case 1:
-		v40 := new(Hash4)
-		d.Fixed((*v40)[:])
-		r.OptFixed = v40
+		if r.OptFixed == nil {
+			r.OptFixed = new(Hash4)
+		}
+		d.Fixed((*r.OptFixed)[:])
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptArr = nil
 	case 1:
-		v41 := new([]int32)
+		if r.OptArr == nil {
+			r.OptArr = new([]int32)
+		}
 		{
-			var s42 []int32
-			for n43 := d.BlockCount(1); n43 > 0; n43 = d.BlockCount(1) {
-				s42 = sgslices.Grow(s42, n43)
-				for range n43 {
-					s42 = append(s42, d.Int())
+			s36 := (*r.OptArr)[:0]
+			for n37 := d.BlockCount(1); n37 > 0; n37 = d.BlockCount(1) {
+				s36 = sgslices.Grow(s36, n37)
+				for range n37 {
+					s36 = append(s36, d.Int())
 				}
 			}
-			(*v41) = s42
+			(*r.OptArr) = s36
 		}
-		r.OptArr = v41
 	}
 	switch d.UnionIndex(4) {
 	case 0:
@@ -443,22 +467,22 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 1:
 		r.U = AllTypesULong{Value: d.Long()}
 	case 2:
-		var w44 AllTypesUPair
-		w44.Value.sgDecodeAvro(d)
-		r.U = w44
+		var w38 AllTypesUPair
+		w38.Value.sgDecodeAvro(d)
+		r.U = w38
 	case 3:
-		var w45 AllTypesUArray
+		var w39 AllTypesUArray
 		{
-			var s46 []int32
-			for n47 := d.BlockCount(1); n47 > 0; n47 = d.BlockCount(1) {
-				s46 = sgslices.Grow(s46, n47)
-				for range n47 {
-					s46 = append(s46, d.Int())
+			s40 := w39.Value[:0]
+			for n41 := d.BlockCount(1); n41 > 0; n41 = d.BlockCount(1) {
+				s40 = sgslices.Grow(s40, n41)
+				for range n41 {
+					s40 = append(s40, d.Int())
 				}
 			}
-			w45.Value = s46
+			w39.Value = s40
 		}
-		r.U = w45
+		r.U = w39
 	}
 	switch d.UnionIndex(4) {
 	case 0:
@@ -468,29 +492,29 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 2:
 		r.UNull = AllTypesUNullString{Value: d.String()}
 	case 3:
-		var w48 AllTypesUNullSuit
-		if e49 := d.Enum(4); e49 >= 0 {
-			w48.Value = sgSuitSymbols[e49]
+		var w42 AllTypesUNullSuit
+		if e43 := d.Enum(4); e43 >= 0 {
+			w42.Value = sgSuitSymbols[e43]
 		}
-		r.UNull = w48
+		r.UNull = w42
 	}
 	{
-		var s50 []AllTypesArrUItem
-		for n51 := d.BlockCount(1); n51 > 0; n51 = d.BlockCount(1) {
-			s50 = sgslices.Grow(s50, n51)
-			for range n51 {
-				s50 = append(s50, *new(AllTypesArrUItem))
+		s44 := r.ArrU[:0]
+		for n45 := d.BlockCount(1); n45 > 0; n45 = d.BlockCount(1) {
+			s44 = sgslices.Grow(s44, n45)
+			for range n45 {
+				s44 = s44[:len(s44)+1]
 				switch d.UnionIndex(3) {
 				case 0:
-					s50[len(s50)-1] = nil
+					s44[len(s44)-1] = nil
 				case 1:
-					s50[len(s50)-1] = AllTypesArrUItemDouble{Value: d.Double()}
+					s44[len(s44)-1] = AllTypesArrUItemDouble{Value: d.Double()}
 				case 2:
-					s50[len(s50)-1] = AllTypesArrUItemString{Value: d.String()}
+					s44[len(s44)-1] = AllTypesArrUItemString{Value: d.String()}
 				}
 			}
 		}
-		r.ArrU = s50
+		r.ArrU = s44
 	}
 	r.TsMs = sgcodec.TimestampMillis(d.Long())
 	r.TsUs = sgcodec.TimestampMicros(d.Long())
@@ -499,15 +523,36 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Date = sgcodec.Date(d.Int())
 	r.TMs = sgcodec.TimeMillis(d.Int())
 	r.TUs = d.TimeMicros()
-	r.DecBytes = sgcodec.DecimalFromBytes(d.Bytes(), 3)
-	var f52 [8]byte
-	d.Fixed(f52[:])
-	r.DecFixed = sgcodec.DecimalFromBytes(f52[:], 2)
+	if r.DecBytes == nil {
+		if sp == nil {
+			sp = new(sgSpillAllTypes)
+		}
+		sp.f31.Num().SetBits(sp.f31w[:0])
+		r.DecBytes = &sp.f31
+	}
+	r.DecBytes = d.Decimal(r.DecBytes, 3)
+	var f46 [8]byte
+	d.Fixed(f46[:])
+	if r.DecFixed == nil {
+		if sp == nil {
+			sp = new(sgSpillAllTypes)
+		}
+		sp.f32.Num().SetBits(sp.f32w[:0])
+		r.DecFixed = &sp.f32
+	}
+	r.DecFixed = sgcodec.DecimalInto(r.DecFixed, f46[:], 2)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptDec = nil
 	case 1:
-		r.OptDec = sgcodec.DecimalFromBytes(d.Bytes(), 2)
+		if r.OptDec == nil {
+			if sp == nil {
+				sp = new(sgSpillAllTypes)
+			}
+			sp.f33.Num().SetBits(sp.f33w[:0])
+			r.OptDec = &sp.f33
+		}
+		r.OptDec = d.Decimal(r.OptDec, 2)
 	}
 	r.UUID = d.String()
 	r.Dur = d.Duration()
@@ -515,11 +560,30 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 0:
 		r.OptTs = nil
 	case 1:
-		v54 := sgcodec.TimestampMillis(d.Long())
-		r.OptTs = &v54
+		if r.OptTs == nil {
+			if sp == nil {
+				sp = new(sgSpillAllTypes)
+			}
+			r.OptTs = &sp.f36
+		}
+		(*r.OptTs) = sgcodec.TimestampMillis(d.Long())
 	}
 	r.Type = d.String()
 	r.Func = d.Int()
+}
+
+// sgSpillAllTypes is where a decode into a new AllTypes takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillAllTypes struct {
+	f15  string
+	f16  int64
+	f31  sgbig.Rat
+	f31w [2]sgbig.Word
+	f32  sgbig.Rat
+	f32w [2]sgbig.Word
+	f33  sgbig.Rat
+	f33w [2]sgbig.Word
+	f36  sgtime.Time
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in
@@ -1435,6 +1499,158 @@ func (r *AllTypes) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *AllTypes) Clone() AllTypes {
+	c := *r
+	c.By = sgbytes.Clone(r.By)
+	c.S = sgstrings.Clone(r.S)
+	if r.Arr != nil {
+		s1 := make([]int64, len(r.Arr))
+		copy(s1, r.Arr)
+		c.Arr = s1
+	}
+	if r.ArrRec != nil {
+		s3 := make([]Pair, len(r.ArrRec))
+		for i4 := range r.ArrRec {
+			x5 := r.ArrRec[i4]
+			s3[i4] = x5.Clone()
+		}
+		c.ArrRec = s3
+	}
+	if r.M != nil {
+		m6 := make(map[string]float64, len(r.M))
+		for k7, v8 := range r.M {
+			var w9 float64
+			w9 = v8
+			m6[sgstrings.Clone(k7)] = w9
+		}
+		c.M = m6
+	}
+	if r.MRec != nil {
+		m10 := make(map[string]Pair, len(r.MRec))
+		for k11, v12 := range r.MRec {
+			var w13 Pair
+			x14 := v12
+			w13 = x14.Clone()
+			m10[sgstrings.Clone(k11)] = w13
+		}
+		c.MRec = m10
+	}
+	if r.NestedArr != nil {
+		s15 := make([][]string, len(r.NestedArr))
+		for i16 := range r.NestedArr {
+			if r.NestedArr[i16] != nil {
+				s17 := make([]string, len(r.NestedArr[i16]))
+				for i18 := range r.NestedArr[i16] {
+					s17[i18] = sgstrings.Clone(r.NestedArr[i16][i18])
+				}
+				s15[i16] = s17
+			}
+		}
+		c.NestedArr = s15
+	}
+	if r.OptFirst != nil {
+		p19 := new(string)
+		(*p19) = sgstrings.Clone((*r.OptFirst))
+		c.OptFirst = p19
+	}
+	if r.OptLast != nil {
+		p20 := new(int64)
+		(*p20) = (*r.OptLast)
+		c.OptLast = p20
+	}
+	if r.OptRec != nil {
+		p21 := new(Pair)
+		x22 := (*r.OptRec)
+		(*p21) = x22.Clone()
+		c.OptRec = p21
+	}
+	if r.OptEnum != nil {
+		p23 := new(Suit)
+		(*p23) = (*r.OptEnum)
+		c.OptEnum = p23
+	}
+	if r.OptFixed != nil {
+		p24 := new(Hash4)
+		(*p24) = (*r.OptFixed)
+		c.OptFixed = p24
+	}
+	if r.OptArr != nil {
+		p25 := new([]int32)
+		if (*r.OptArr) != nil {
+			s26 := make([]int32, len((*r.OptArr)))
+			copy(s26, (*r.OptArr))
+			(*p25) = s26
+		}
+		c.OptArr = p25
+	}
+	switch u28 := r.U.(type) {
+	case AllTypesUString:
+		var w29 AllTypesUString
+		w29.Value = sgstrings.Clone(u28.Value)
+		c.U = w29
+	case AllTypesUPair:
+		var w30 AllTypesUPair
+		x31 := u28.Value
+		w30.Value = x31.Clone()
+		c.U = w30
+	case AllTypesUArray:
+		var w32 AllTypesUArray
+		if u28.Value != nil {
+			s33 := make([]int32, len(u28.Value))
+			copy(s33, u28.Value)
+			w32.Value = s33
+		}
+		c.U = w32
+	default:
+		c.U = u28
+	}
+	switch u35 := r.UNull.(type) {
+	case AllTypesUNullString:
+		var w36 AllTypesUNullString
+		w36.Value = sgstrings.Clone(u35.Value)
+		c.UNull = w36
+	default:
+		c.UNull = u35
+	}
+	if r.ArrU != nil {
+		s37 := make([]AllTypesArrUItem, len(r.ArrU))
+		for i38 := range r.ArrU {
+			switch u39 := r.ArrU[i38].(type) {
+			case AllTypesArrUItemString:
+				var w40 AllTypesArrUItemString
+				w40.Value = sgstrings.Clone(u39.Value)
+				s37[i38] = w40
+			default:
+				s37[i38] = u39
+			}
+		}
+		c.ArrU = s37
+	}
+	if r.DecBytes != nil {
+		c.DecBytes = new(sgbig.Rat).Set(r.DecBytes)
+	}
+	if r.DecFixed != nil {
+		c.DecFixed = new(sgbig.Rat).Set(r.DecFixed)
+	}
+	if r.OptDec != nil {
+		c.OptDec = new(sgbig.Rat).Set(r.OptDec)
+	}
+	c.UUID = sgstrings.Clone(r.UUID)
+	if r.OptTs != nil {
+		p41 := new(sgtime.Time)
+		(*p41) = (*r.OptTs)
+		c.OptTs = p41
+	}
+	c.Type = sgstrings.Clone(r.Type)
+	return c
+}
+
 func (e Suit) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
 	if e == "" {
@@ -1457,6 +1673,10 @@ func (r *Pair) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly PairSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Pair) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -1590,6 +1810,18 @@ func (r *Pair) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Pair) Clone() Pair {
+	c := *r
+	c.K = sgstrings.Clone(r.K)
+	return c
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Click) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -1604,6 +1836,10 @@ func (r *Click) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly ClickSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Click) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -1694,9 +1930,10 @@ func (r *Click) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 0:
 		r.Geo = nil
 	case 1:
-		v2 := new(GeoPoint)
-		v2.sgDecodeAvro(d)
-		r.Geo = v2
+		if r.Geo == nil {
+			r.Geo = new(GeoPoint)
+		}
+		r.Geo.sgDecodeAvro(d)
 	}
 }
 
@@ -1800,6 +2037,24 @@ func (r *Click) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Click) Clone() Click {
+	c := *r
+	c.ImpressionID = sgstrings.Clone(r.ImpressionID)
+	if r.Geo != nil {
+		p1 := new(GeoPoint)
+		x2 := (*r.Geo)
+		(*p1) = x2.Clone()
+		c.Geo = p1
+	}
+	return c
+}
+
 func (e DeviceType) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
 	if e == "" {
@@ -1822,6 +2077,10 @@ func (r *GeoPoint) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly GeoPointSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *GeoPoint) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -1970,6 +2229,18 @@ func (r *GeoPoint) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *GeoPoint) Clone() GeoPoint {
+	c := *r
+	c.Country = sgstrings.Clone(r.Country)
+	return c
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Event) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -1981,6 +2252,10 @@ func (r *Event) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly EventSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Event) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -2150,6 +2425,20 @@ func (r *Event) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Event) Clone() Event {
+	c := *r
+	x1 := r.B
+	c.B = x1.Clone()
+	c.UserID_ = sgstrings.Clone(r.UserID_)
+	return c
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *AlphaUser) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -2161,6 +2450,10 @@ func (r *AlphaUser) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly AlphaUserSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *AlphaUser) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -2279,6 +2572,17 @@ func (r *AlphaUser) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *AlphaUser) Clone() AlphaUser {
+	c := *r
+	return c
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *BetaUser) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -2290,6 +2594,10 @@ func (r *BetaUser) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly BetaUserSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *BetaUser) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -2408,6 +2716,18 @@ func (r *BetaUser) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *BetaUser) Clone() BetaUser {
+	c := *r
+	c.Name = sgstrings.Clone(r.Name)
+	return c
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Defaults) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -2422,6 +2742,10 @@ func (r *Defaults) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly DefaultsSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Defaults) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -2618,12 +2942,13 @@ func (r *Defaults) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *Defaults) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillDefaults
 	r.B = d.Bool()
 	r.I = d.Int()
 	r.L = d.Long()
 	r.F = d.Float()
 	r.D = d.Double()
-	r.By = d.Bytes()
+	r.By = d.BytesInto(r.By)
 	r.S = d.String()
 	if e10 := d.Enum(3); e10 >= 0 {
 		r.Color = sgColorSymbols[e10]
@@ -2633,7 +2958,7 @@ func (r *Defaults) sgDecodeAvro(d *sgcodec.Decoder) {
 	}
 	d.Fixed(r.Fx[:])
 	{
-		var s12 []int64
+		s12 := r.Arr[:0]
 		for n13 := d.BlockCount(1); n13 > 0; n13 = d.BlockCount(1) {
 			s12 = sgslices.Grow(s12, n13)
 			for range n13 {
@@ -2643,7 +2968,7 @@ func (r *Defaults) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.Arr = s12
 	}
 	{
-		var s14 []string
+		s14 := r.ArrEmpty[:0]
 		for n15 := d.BlockCount(1); n15 > 0; n15 = d.BlockCount(1) {
 			s14 = sgslices.Grow(s14, n15)
 			for range n15 {
@@ -2653,7 +2978,8 @@ func (r *Defaults) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.ArrEmpty = s14
 	}
 	{
-		var m16 map[string]float64
+		m16 := r.M
+		clear(m16)
 		for n17 := d.BlockCount(9); n17 > 0; n17 = d.BlockCount(9) {
 			if m16 == nil {
 				m16 = make(map[string]float64, n17)
@@ -2669,35 +2995,46 @@ func (r *Defaults) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 0:
 		r.OptNull = nil
 	case 1:
-		v20 := d.String()
-		r.OptNull = &v20
+		if r.OptNull == nil {
+			if sp == nil {
+				sp = new(sgSpillDefaults)
+			}
+			r.OptNull = &sp.f14
+		}
+		(*r.OptNull) = d.String()
 	}
 	switch d.UnionIndex(2) {
 	case 1:
 		r.OptValue = nil
 	case 0:
-		v21 := d.String()
-		r.OptValue = &v21
+		if r.OptValue == nil {
+			if sp == nil {
+				sp = new(sgSpillDefaults)
+			}
+			r.OptValue = &sp.f15
+		}
+		(*r.OptValue) = d.String()
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptRec = nil
 	case 1:
-		v22 := new(Point)
-		v22.sgDecodeAvro(d)
-		r.OptRec = v22
+		if r.OptRec == nil {
+			r.OptRec = new(Point)
+		}
+		r.OptRec.sgDecodeAvro(d)
 	}
 	r.Point.sgDecodeAvro(d)
 	{
-		var s23 []Point
-		for n24 := d.BlockCount(3); n24 > 0; n24 = d.BlockCount(3) {
-			s23 = sgslices.Grow(s23, n24)
-			for range n24 {
-				s23 = append(s23, *new(Point))
-				s23[len(s23)-1].sgDecodeAvro(d)
+		s20 := r.Points[:0]
+		for n21 := d.BlockCount(3); n21 > 0; n21 = d.BlockCount(3) {
+			s20 = sgslices.Grow(s20, n21)
+			for range n21 {
+				s20 = s20[:len(s20)+1]
+				s20[len(s20)-1].sgDecodeAvro(d)
 			}
 		}
-		r.Points = s23
+		r.Points = s20
 	}
 	switch d.UnionIndex(3) {
 	case 0:
@@ -2705,9 +3042,9 @@ func (r *Defaults) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 1:
 		r.U = DefaultsUString{Value: d.String()}
 	case 2:
-		var w25 DefaultsUPoint
-		w25.Value.sgDecodeAvro(d)
-		r.U = w25
+		var w22 DefaultsUPoint
+		w22.Value.sgDecodeAvro(d)
+		r.U = w22
 	}
 	switch d.UnionIndex(3) {
 	case 0:
@@ -2722,26 +3059,75 @@ func (r *Defaults) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Date = sgcodec.Date(d.Int())
 	r.TMs = sgcodec.TimeMillis(d.Int())
 	r.TUs = d.TimeMicros()
-	r.Dec = sgcodec.DecimalFromBytes(d.Bytes(), 3)
-	r.DecNeg = sgcodec.DecimalFromBytes(d.Bytes(), 2)
-	var f26 [8]byte
-	d.Fixed(f26[:])
-	r.DecFixed = sgcodec.DecimalFromBytes(f26[:], 2)
+	if r.Dec == nil {
+		if sp == nil {
+			sp = new(sgSpillDefaults)
+		}
+		sp.f26.Num().SetBits(sp.f26w[:0])
+		r.Dec = &sp.f26
+	}
+	r.Dec = d.Decimal(r.Dec, 3)
+	if r.DecNeg == nil {
+		if sp == nil {
+			sp = new(sgSpillDefaults)
+		}
+		sp.f27.Num().SetBits(sp.f27w[:0])
+		r.DecNeg = &sp.f27
+	}
+	r.DecNeg = d.Decimal(r.DecNeg, 2)
+	var f23 [8]byte
+	d.Fixed(f23[:])
+	if r.DecFixed == nil {
+		if sp == nil {
+			sp = new(sgSpillDefaults)
+		}
+		sp.f28.Num().SetBits(sp.f28w[:0])
+		r.DecFixed = &sp.f28
+	}
+	r.DecFixed = sgcodec.DecimalInto(r.DecFixed, f23[:], 2)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptTs = nil
 	case 1:
-		v27 := sgcodec.TimestampMillis(d.Long())
-		r.OptTs = &v27
+		if r.OptTs == nil {
+			if sp == nil {
+				sp = new(sgSpillDefaults)
+			}
+			r.OptTs = &sp.f29
+		}
+		(*r.OptTs) = sgcodec.TimestampMillis(d.Long())
 	}
 	switch d.UnionIndex(2) {
 	case 1:
 		r.OptDecValue = nil
 	case 0:
-		r.OptDecValue = sgcodec.DecimalFromBytes(d.Bytes(), 1)
+		if r.OptDecValue == nil {
+			if sp == nil {
+				sp = new(sgSpillDefaults)
+			}
+			sp.f30.Num().SetBits(sp.f30w[:0])
+			r.OptDecValue = &sp.f30
+		}
+		r.OptDecValue = d.Decimal(r.OptDecValue, 1)
 	}
 	r.UUID = d.String()
 	r.Dur = d.Duration()
+}
+
+// sgSpillDefaults is where a decode into a new Defaults takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillDefaults struct {
+	f14  string
+	f15  string
+	f26  sgbig.Rat
+	f26w [2]sgbig.Word
+	f27  sgbig.Rat
+	f27w [2]sgbig.Word
+	f28  sgbig.Rat
+	f28w [2]sgbig.Word
+	f29  sgtime.Time
+	f30  sgbig.Rat
+	f30w [2]sgbig.Word
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in
@@ -3412,6 +3798,94 @@ func (r *Defaults) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Defaults) Clone() Defaults {
+	c := *r
+	c.By = sgbytes.Clone(r.By)
+	c.S = sgstrings.Clone(r.S)
+	if r.Arr != nil {
+		s1 := make([]int64, len(r.Arr))
+		copy(s1, r.Arr)
+		c.Arr = s1
+	}
+	if r.ArrEmpty != nil {
+		s3 := make([]string, len(r.ArrEmpty))
+		for i4 := range r.ArrEmpty {
+			s3[i4] = sgstrings.Clone(r.ArrEmpty[i4])
+		}
+		c.ArrEmpty = s3
+	}
+	if r.M != nil {
+		m5 := make(map[string]float64, len(r.M))
+		for k6, v7 := range r.M {
+			var w8 float64
+			w8 = v7
+			m5[sgstrings.Clone(k6)] = w8
+		}
+		c.M = m5
+	}
+	if r.OptNull != nil {
+		p9 := new(string)
+		(*p9) = sgstrings.Clone((*r.OptNull))
+		c.OptNull = p9
+	}
+	if r.OptValue != nil {
+		p10 := new(string)
+		(*p10) = sgstrings.Clone((*r.OptValue))
+		c.OptValue = p10
+	}
+	if r.OptRec != nil {
+		p11 := new(Point)
+		(*p11) = (*r.OptRec)
+		c.OptRec = p11
+	}
+	if r.Points != nil {
+		s12 := make([]Point, len(r.Points))
+		copy(s12, r.Points)
+		c.Points = s12
+	}
+	switch u14 := r.U.(type) {
+	case DefaultsUString:
+		var w15 DefaultsUString
+		w15.Value = sgstrings.Clone(u14.Value)
+		c.U = w15
+	default:
+		c.U = u14
+	}
+	switch u16 := r.UNull.(type) {
+	case DefaultsUNullString:
+		var w17 DefaultsUNullString
+		w17.Value = sgstrings.Clone(u16.Value)
+		c.UNull = w17
+	default:
+		c.UNull = u16
+	}
+	if r.Dec != nil {
+		c.Dec = new(sgbig.Rat).Set(r.Dec)
+	}
+	if r.DecNeg != nil {
+		c.DecNeg = new(sgbig.Rat).Set(r.DecNeg)
+	}
+	if r.DecFixed != nil {
+		c.DecFixed = new(sgbig.Rat).Set(r.DecFixed)
+	}
+	if r.OptTs != nil {
+		p18 := new(sgtime.Time)
+		(*p18) = (*r.OptTs)
+		c.OptTs = p18
+	}
+	if r.OptDecValue != nil {
+		c.OptDecValue = new(sgbig.Rat).Set(r.OptDecValue)
+	}
+	c.UUID = sgstrings.Clone(r.UUID)
+	return c
+}
+
 func (e Color) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
 	if e == "" {
@@ -3437,6 +3911,10 @@ func (r *Point) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly PointSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Point) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -3593,6 +4071,17 @@ func (r *Point) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Point) Clone() Point {
+	c := *r
+	return c
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -3607,6 +4096,10 @@ func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly ImpressionSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Impression) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -3631,40 +4124,45 @@ func (r *Impression) sgDecodeAvroFrom1313e298c7a2459c(d *sgcodec.Decoder) {
 	case 0:
 		r.UserAgent = nil
 	case 1:
-		v2 := d.String()
-		r.UserAgent = &v2
+		if r.UserAgent == nil {
+			r.UserAgent = new(string)
+		}
+		(*r.UserAgent) = d.String()
 	}
-	r.BidPrice = sgcodec.DecimalFromBytes(d.Bytes(), 6)
+	r.BidPrice = d.Decimal(r.BidPrice, 6)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.FloorPrice = nil
 	case 1:
-		v3 := d.Float()
-		r.FloorPrice = &v3
+		if r.FloorPrice == nil {
+			r.FloorPrice = new(float32)
+		}
+		(*r.FloorPrice) = d.Float()
 	}
 	r.Viewable = d.Bool()
 	{
-		var s4 []string
-		for n5 := d.BlockCount(1); n5 > 0; n5 = d.BlockCount(1) {
-			s4 = sgslices.Grow(s4, n5)
-			for range n5 {
-				s4 = append(s4, d.String())
+		s2 := r.Segments[:0]
+		for n3 := d.BlockCount(1); n3 > 0; n3 = d.BlockCount(1) {
+			s2 = sgslices.Grow(s2, n3)
+			for range n3 {
+				s2 = append(s2, d.String())
 			}
 		}
-		r.Segments = s4
+		r.Segments = s2
 	}
 	{
-		var m6 map[string]string
-		for n7 := d.BlockCount(2); n7 > 0; n7 = d.BlockCount(2) {
-			if m6 == nil {
-				m6 = make(map[string]string, n7)
+		m4 := r.Labels
+		clear(m4)
+		for n5 := d.BlockCount(2); n5 > 0; n5 = d.BlockCount(2) {
+			if m4 == nil {
+				m4 = make(map[string]string, n5)
 			}
-			for range n7 {
-				k8 := d.String()
-				m6[k8] = d.String()
+			for range n5 {
+				k6 := d.String()
+				m4[k6] = d.String()
 			}
 		}
-		r.Labels = m6
+		r.Labels = m4
 	}
 	r.Geo.sgDecodeAvro(d)
 	r.LatencyMs = 0
@@ -3703,17 +4201,20 @@ func (r *Impression) sgDecodeAvroFrombc87e150c23e45c3(d *sgcodec.Decoder) {
 	case 0:
 		r.UserAgent = nil
 	case 1:
-		v2 := d.String()
-		r.UserAgent = &v2
+		if r.UserAgent == nil {
+			r.UserAgent = new(string)
+		}
+		(*r.UserAgent) = d.String()
 	}
-	r.BidPrice = sgcodec.DecimalFromBytes(d.Bytes(), 6)
+	r.BidPrice = d.Decimal(r.BidPrice, 6)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.FloorPrice = nil
 	case 1:
-		p3 := new(float32)
-		(*p3) = float32(d.Int())
-		r.FloorPrice = p3
+		if r.FloorPrice == nil {
+			r.FloorPrice = new(float32)
+		}
+		(*r.FloorPrice) = float32(d.Int())
 	}
 	d.Fixed(r.Fingerprint[:])
 	r.Viewable = false
@@ -3744,40 +4245,44 @@ func (r *Impression) sgDecodeAvroFromd013dfeb49825922(d *sgcodec.Decoder) {
 		r.Device = sgDeviceTypeSymbols[e1]
 	}
 	r.Geo.sgDecodeAvro(d)
-	p2 := new(string)
-	(*p2) = d.String()
-	r.UserAgent = p2
-	r.BidPrice = sgcodec.DecimalFromBytes(d.Bytes(), 6)
+	if r.UserAgent == nil {
+		r.UserAgent = new(string)
+	}
+	(*r.UserAgent) = d.String()
+	r.BidPrice = d.Decimal(r.BidPrice, 6)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.FloorPrice = nil
 	case 1:
-		v3 := d.Float()
-		r.FloorPrice = &v3
+		if r.FloorPrice == nil {
+			r.FloorPrice = new(float32)
+		}
+		(*r.FloorPrice) = d.Float()
 	}
 	r.Viewable = d.Bool()
 	{
-		var s4 []string
-		for n5 := d.BlockCount(1); n5 > 0; n5 = d.BlockCount(1) {
-			s4 = sgslices.Grow(s4, n5)
-			for range n5 {
-				s4 = append(s4, d.String())
+		s2 := r.Segments[:0]
+		for n3 := d.BlockCount(1); n3 > 0; n3 = d.BlockCount(1) {
+			s2 = sgslices.Grow(s2, n3)
+			for range n3 {
+				s2 = append(s2, d.String())
 			}
 		}
-		r.Segments = s4
+		r.Segments = s2
 	}
 	{
-		var m6 map[string]string
-		for n7 := d.BlockCount(2); n7 > 0; n7 = d.BlockCount(2) {
-			if m6 == nil {
-				m6 = make(map[string]string, n7)
+		m4 := r.Labels
+		clear(m4)
+		for n5 := d.BlockCount(2); n5 > 0; n5 = d.BlockCount(2) {
+			if m4 == nil {
+				m4 = make(map[string]string, n5)
 			}
-			for range n7 {
-				k8 := d.String()
-				m6[k8] = d.String()
+			for range n5 {
+				k6 := d.String()
+				m4[k6] = d.String()
 			}
 		}
-		r.Labels = m6
+		r.Labels = m4
 	}
 	r.LatencyMs = d.Int()
 	d.Fixed(r.Fingerprint[:])
@@ -3818,43 +4323,48 @@ func (r *Impression) sgDecodeAvroFromee4ba4696012f4e8(d *sgcodec.Decoder) {
 	case 0:
 		r.UserAgent = nil
 	case 1:
-		v1 := d.String()
-		r.UserAgent = &v1
+		if r.UserAgent == nil {
+			r.UserAgent = new(string)
+		}
+		(*r.UserAgent) = d.String()
 	}
-	r.BidPrice = sgcodec.DecimalFromBytes(d.Bytes(), 6)
+	r.BidPrice = d.Decimal(r.BidPrice, 6)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.FloorPrice = nil
 	case 1:
-		v2 := d.Float()
-		r.FloorPrice = &v2
+		if r.FloorPrice == nil {
+			r.FloorPrice = new(float32)
+		}
+		(*r.FloorPrice) = d.Float()
 	}
 	r.Viewable = d.Bool()
 	{
-		var c3 []string
-		for n4 := d.BlockCount(1); n4 > 0; n4 = d.BlockCount(1) {
-			c3 = sgslices.Grow(c3, n4)
-			for range n4 {
-				c3 = append(c3, *new(string))
-				c3[len(c3)-1] = d.String()
+		c1 := r.Segments[:0]
+		for n2 := d.BlockCount(1); n2 > 0; n2 = d.BlockCount(1) {
+			c1 = sgslices.Grow(c1, n2)
+			for range n2 {
+				c1 = c1[:len(c1)+1]
+				c1[len(c1)-1] = d.String()
 			}
 		}
-		r.Segments = c3
+		r.Segments = c1
 	}
 	{
-		var c5 map[string]string
-		for n6 := d.BlockCount(2); n6 > 0; n6 = d.BlockCount(2) {
-			if c5 == nil {
-				c5 = make(map[string]string, n6)
+		c3 := r.Labels
+		clear(c3)
+		for n4 := d.BlockCount(2); n4 > 0; n4 = d.BlockCount(2) {
+			if c3 == nil {
+				c3 = make(map[string]string, n4)
 			}
-			for range n6 {
-				k7 := d.String()
-				var v8 string
-				v8 = d.String()
-				c5[k7] = v8
+			for range n4 {
+				k5 := d.String()
+				var v6 string
+				v6 = d.String()
+				c3[k5] = v6
 			}
 		}
-		r.Labels = c5
+		r.Labels = c3
 	}
 	r.LatencyMs = d.Int()
 	d.Fixed(r.Fingerprint[:])
@@ -3990,6 +4500,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillImpression
 	r.ImpressionID = d.String()
 	r.CampaignID = d.Long()
 	r.CreativeID = d.Int()
@@ -4003,43 +4514,70 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 0:
 		r.UserAgent = nil
 	case 1:
-		v6 := d.String()
-		r.UserAgent = &v6
+		if r.UserAgent == nil {
+			if sp == nil {
+				sp = new(sgSpillImpression)
+			}
+			r.UserAgent = &sp.f7
+		}
+		(*r.UserAgent) = d.String()
 	}
-	r.BidPrice = sgcodec.DecimalFromBytes(d.Bytes(), 6)
+	if r.BidPrice == nil {
+		if sp == nil {
+			sp = new(sgSpillImpression)
+		}
+		sp.f8.Num().SetBits(sp.f8w[:0])
+		r.BidPrice = &sp.f8
+	}
+	r.BidPrice = d.Decimal(r.BidPrice, 6)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.FloorPrice = nil
 	case 1:
-		v7 := d.Float()
-		r.FloorPrice = &v7
+		if r.FloorPrice == nil {
+			if sp == nil {
+				sp = new(sgSpillImpression)
+			}
+			r.FloorPrice = &sp.f9
+		}
+		(*r.FloorPrice) = d.Float()
 	}
 	r.Viewable = d.Bool()
 	{
-		var s8 []string
-		for n9 := d.BlockCount(1); n9 > 0; n9 = d.BlockCount(1) {
-			s8 = sgslices.Grow(s8, n9)
-			for range n9 {
-				s8 = append(s8, d.String())
+		s6 := r.Segments[:0]
+		for n7 := d.BlockCount(1); n7 > 0; n7 = d.BlockCount(1) {
+			s6 = sgslices.Grow(s6, n7)
+			for range n7 {
+				s6 = append(s6, d.String())
 			}
 		}
-		r.Segments = s8
+		r.Segments = s6
 	}
 	{
-		var m10 map[string]string
-		for n11 := d.BlockCount(2); n11 > 0; n11 = d.BlockCount(2) {
-			if m10 == nil {
-				m10 = make(map[string]string, n11)
+		m8 := r.Labels
+		clear(m8)
+		for n9 := d.BlockCount(2); n9 > 0; n9 = d.BlockCount(2) {
+			if m8 == nil {
+				m8 = make(map[string]string, n9)
 			}
-			for range n11 {
-				k12 := d.String()
-				m10[k12] = d.String()
+			for range n9 {
+				k10 := d.String()
+				m8[k10] = d.String()
 			}
 		}
-		r.Labels = m10
+		r.Labels = m8
 	}
 	r.LatencyMs = d.Int()
 	d.Fixed(r.Fingerprint[:])
+}
+
+// sgSpillImpression is where a decode into a new Impression takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillImpression struct {
+	f7  string
+	f8  sgbig.Rat
+	f8w [2]sgbig.Word
+	f9  float32
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in
@@ -4330,6 +4868,50 @@ func (r *Impression) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Impression) Clone() Impression {
+	c := *r
+	c.ImpressionID = sgstrings.Clone(r.ImpressionID)
+	c.PublisherID = sgstrings.Clone(r.PublisherID)
+	x1 := r.Geo
+	c.Geo = x1.Clone()
+	if r.UserAgent != nil {
+		p2 := new(string)
+		(*p2) = sgstrings.Clone((*r.UserAgent))
+		c.UserAgent = p2
+	}
+	if r.BidPrice != nil {
+		c.BidPrice = new(sgbig.Rat).Set(r.BidPrice)
+	}
+	if r.FloorPrice != nil {
+		p3 := new(float32)
+		(*p3) = (*r.FloorPrice)
+		c.FloorPrice = p3
+	}
+	if r.Segments != nil {
+		s4 := make([]string, len(r.Segments))
+		for i5 := range r.Segments {
+			s4[i5] = sgstrings.Clone(r.Segments[i5])
+		}
+		c.Segments = s4
+	}
+	if r.Labels != nil {
+		m6 := make(map[string]string, len(r.Labels))
+		for k7, v8 := range r.Labels {
+			var w9 string
+			w9 = sgstrings.Clone(v8)
+			m6[sgstrings.Clone(k7)] = w9
+		}
+		c.Labels = m6
+	}
+	return c
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *LinkedList) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -4341,6 +4923,10 @@ func (r *LinkedList) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly LinkedListSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *LinkedList) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -4423,9 +5009,10 @@ func (r *LinkedList) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 0:
 		r.Next = nil
 	case 1:
-		v1 := new(LinkedList)
-		v1.sgDecodeAvro(d)
-		r.Next = v1
+		if r.Next == nil {
+			r.Next = new(LinkedList)
+		}
+		r.Next.sgDecodeAvro(d)
 	}
 }
 
@@ -4500,6 +5087,23 @@ func (r *LinkedList) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *LinkedList) Clone() LinkedList {
+	c := *r
+	if r.Next != nil {
+		p1 := new(LinkedList)
+		x2 := (*r.Next)
+		(*p1) = x2.Clone()
+		c.Next = p1
+	}
+	return c
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Tree) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -4511,6 +5115,10 @@ func (r *Tree) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly TreeSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Tree) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -4605,18 +5213,19 @@ func (r *Tree) sgAppendAvro(dst []byte) ([]byte, error) {
 func (r *Tree) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Label = d.String()
 	{
-		var s5 []Tree
+		s5 := r.Children[:0]
 		for n6 := d.BlockCount(3); n6 > 0; n6 = d.BlockCount(3) {
 			s5 = sgslices.Grow(s5, n6)
 			for range n6 {
-				s5 = append(s5, *new(Tree))
+				s5 = s5[:len(s5)+1]
 				s5[len(s5)-1].sgDecodeAvro(d)
 			}
 		}
 		r.Children = s5
 	}
 	{
-		var m7 map[string]Tree
+		m7 := r.Attrs
+		clear(m7)
 		for n8 := d.BlockCount(4); n8 > 0; n8 = d.BlockCount(4) {
 			if m7 == nil {
 				m7 = make(map[string]Tree, n8)
@@ -4739,4 +5348,34 @@ func (r *Tree) sgDecodeJSON(b []byte) error {
 		}
 		return nil
 	})
+}
+
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Tree) Clone() Tree {
+	c := *r
+	c.Label = sgstrings.Clone(r.Label)
+	if r.Children != nil {
+		s1 := make([]Tree, len(r.Children))
+		for i2 := range r.Children {
+			x3 := r.Children[i2]
+			s1[i2] = x3.Clone()
+		}
+		c.Children = s1
+	}
+	if r.Attrs != nil {
+		m4 := make(map[string]Tree, len(r.Attrs))
+		for k5, v6 := range r.Attrs {
+			var w7 Tree
+			x8 := v6
+			w7 = x8.Clone()
+			m4[sgstrings.Clone(k5)] = w7
+		}
+		c.Attrs = m4
+	}
+	return c
 }

@@ -16,6 +16,7 @@ import (
 type ImpressionsRecord = sgruntime.Record[string, Impression]
 
 // ImpressionsBatch is one micro-batch of stream "impressions": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type ImpressionsBatch = sgruntime.Batch[string, Impression]
 
 // ImpressionsPartition is one partition's range within a ImpressionsBatch.
@@ -25,6 +26,7 @@ type ImpressionsPartition = sgruntime.Partition[string, Impression]
 type EverythingRecord = sgruntime.Record[struct{}, AllTypes]
 
 // EverythingBatch is one micro-batch of stream "everything": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type EverythingBatch = sgruntime.Batch[struct{}, AllTypes]
 
 // EverythingPartition is one partition's range within a EverythingBatch.
@@ -34,6 +36,7 @@ type EverythingPartition = sgruntime.Partition[struct{}, AllTypes]
 type ImpressionsReorderedRecord = sgruntime.Record[struct{}, Impression]
 
 // ImpressionsReorderedBatch is one micro-batch of stream "impressions_reordered": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type ImpressionsReorderedBatch = sgruntime.Batch[struct{}, Impression]
 
 // ImpressionsReorderedPartition is one partition's range within a ImpressionsReorderedBatch.
@@ -43,6 +46,7 @@ type ImpressionsReorderedPartition = sgruntime.Partition[struct{}, Impression]
 type ImpressionsPromotedRecord = sgruntime.Record[struct{}, Impression]
 
 // ImpressionsPromotedBatch is one micro-batch of stream "impressions_promoted": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type ImpressionsPromotedBatch = sgruntime.Batch[struct{}, Impression]
 
 // ImpressionsPromotedPartition is one partition's range within a ImpressionsPromotedBatch.
@@ -52,6 +56,7 @@ type ImpressionsPromotedPartition = sgruntime.Partition[struct{}, Impression]
 type ImpressionsPlainUaRecord = sgruntime.Record[struct{}, Impression]
 
 // ImpressionsPlainUaBatch is one micro-batch of stream "impressions_plain_ua": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type ImpressionsPlainUaBatch = sgruntime.Batch[struct{}, Impression]
 
 // ImpressionsPlainUaPartition is one partition's range within a ImpressionsPlainUaBatch.
@@ -61,6 +66,7 @@ type ImpressionsPlainUaPartition = sgruntime.Partition[struct{}, Impression]
 type ImpressionsEnumBytesRecord = sgruntime.Record[struct{}, Impression]
 
 // ImpressionsEnumBytesBatch is one micro-batch of stream "impressions_enum_bytes": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type ImpressionsEnumBytesBatch = sgruntime.Batch[struct{}, Impression]
 
 // ImpressionsEnumBytesPartition is one partition's range within a ImpressionsEnumBytesBatch.
@@ -78,6 +84,14 @@ type Batch struct {
 
 // Handler processes the job's batches. A batch whose handler returns an error
 // is not committed; it is read again, with the same offset ranges, on restart.
+//
+// A batch and its records belong to the engine once ProcessBatch has
+// returned: later batches are decoded into the same records, reusing their
+// slices, maps and pointed-to values, so a record, or anything it holds,
+// must not be kept past its batch. Keep a copy instead: a value's Clone()
+// is a deep copy. A string taken from a record may be kept: strings are
+// never overwritten, but one holds on to the block of memory (8 KiB) it
+// shares with other records' strings, which Clone's copies do not.
 type Handler interface {
 	ProcessBatch(ctx sgcontext.Context, b *Batch) error
 }
@@ -151,7 +165,7 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 		reg.Log = e.Logger()
 		reg.Hook = e.RegistryHook()
 	}
-	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[Impression](reg), sopts...)
+	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.StringDecoderInto, sgruntime.ConfluentAvroInto[Impression](reg), sopts...)
 	if err != nil {
 		return err
 	}

@@ -9,8 +9,10 @@ import (
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
 	sgio "io"
+	sgbig "math/big"
 	sgslices "slices"
 	sgstrconv "strconv"
+	sgstrings "strings"
 	sgsync "sync"
 )
 
@@ -29,6 +31,10 @@ func (r *ImpressionFingerprint2) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly ImpressionFingerprint2Schema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *ImpressionFingerprint2) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -147,6 +153,17 @@ func (r *ImpressionFingerprint2) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *ImpressionFingerprint2) Clone() ImpressionFingerprint2 {
+	c := *r
+	return c
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -161,6 +178,10 @@ func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly ImpressionSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Impression) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -276,6 +297,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillImpression
 	r.ID = d.String()
 	r.AvroSchema_ = d.String()
 	r.At = sgcodec.TimestampMillis(d.Long())
@@ -296,9 +318,17 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 1:
 		r.Schema = ImpressionSchema2String{Value: d.String()}
 	}
-	r.Price = sgcodec.DecimalFromBytes(d.Bytes(), 2)
+	if r.Price == nil {
+		if sp == nil {
+			sp = new(sgSpillImpression)
+		}
+		sp.f6.Num().SetBits(sp.f6w[:0])
+		r.Price = &sp.f6
+	}
+	r.Price = d.Decimal(r.Price, 2)
 	{
-		var m8 map[string][]string
+		m8 := r.Tags
+		clear(m8)
 		for n9 := d.BlockCount(2); n9 > 0; n9 = d.BlockCount(2) {
 			if m8 == nil {
 				m8 = make(map[string][]string, n9)
@@ -307,7 +337,7 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 				k10 := d.String()
 				var v11 []string
 				{
-					var s12 []string
+					s12 := v11[:0]
 					for n13 := d.BlockCount(1); n13 > 0; n13 = d.BlockCount(1) {
 						s12 = sgslices.Grow(s12, n13)
 						for range n13 {
@@ -321,6 +351,13 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 		}
 		r.Tags = m8
 	}
+}
+
+// sgSpillImpression is where a decode into a new Impression takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillImpression struct {
+	f6  sgbig.Rat
+	f6w [2]sgbig.Word
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in
@@ -570,6 +607,53 @@ func (r *Impression) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Impression) Clone() Impression {
+	c := *r
+	c.ID = sgstrings.Clone(r.ID)
+	c.AvroSchema_ = sgstrings.Clone(r.AvroSchema_)
+	switch u1 := r.Payload.(type) {
+	case ImpressionPayloadString:
+		var w2 ImpressionPayloadString
+		w2.Value = sgstrings.Clone(u1.Value)
+		c.Payload = w2
+	default:
+		c.Payload = u1
+	}
+	switch u3 := r.Schema.(type) {
+	case ImpressionSchema2String:
+		var w4 ImpressionSchema2String
+		w4.Value = sgstrings.Clone(u3.Value)
+		c.Schema = w4
+	default:
+		c.Schema = u3
+	}
+	if r.Price != nil {
+		c.Price = new(sgbig.Rat).Set(r.Price)
+	}
+	if r.Tags != nil {
+		m5 := make(map[string][]string, len(r.Tags))
+		for k6, v7 := range r.Tags {
+			var w8 []string
+			if v7 != nil {
+				s9 := make([]string, len(v7))
+				for i10 := range v7 {
+					s9[i10] = sgstrings.Clone(v7[i10])
+				}
+				w8 = s9
+			}
+			m5[sgstrings.Clone(k6)] = w8
+		}
+		c.Tags = m5
+	}
+	return c
+}
+
 func (e Device) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
 	if e == "" {
@@ -592,6 +676,10 @@ func (r *CollisionsImpressionSchema) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly CollisionsImpressionSchemaSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *CollisionsImpressionSchema) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -725,6 +813,18 @@ func (r *CollisionsImpressionSchema) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *CollisionsImpressionSchema) Clone() CollisionsImpressionSchema {
+	c := *r
+	c.Subject = sgstrings.Clone(r.Subject)
+	return c
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *CollisionsJobName) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -736,6 +836,10 @@ func (r *CollisionsJobName) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly CollisionsJobNameSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *CollisionsJobName) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -852,4 +956,16 @@ func (r *CollisionsJobName) sgDecodeJSON(b []byte) error {
 		}
 		return nil
 	})
+}
+
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *CollisionsJobName) Clone() CollisionsJobName {
+	c := *r
+	c.Name = sgstrings.Clone(r.Name)
+	return c
 }

@@ -10,6 +10,7 @@ import (
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
 	sgio "io"
 	sgstrconv "strconv"
+	sgstrings "strings"
 	sgsync "sync"
 )
 
@@ -31,6 +32,10 @@ func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly ImpressionSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Impression) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -111,6 +116,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillImpression
 	r.ID = d.String()
 	r.CampaignID = d.Int()
 	if e1 := d.Enum(3); e1 >= 0 {
@@ -121,9 +127,20 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 0:
 		r.Payload = nil
 	case 1:
-		v2 := d.String()
-		r.Payload = &v2
+		if r.Payload == nil {
+			if sp == nil {
+				sp = new(sgSpillImpression)
+			}
+			r.Payload = &sp.f4
+		}
+		(*r.Payload) = d.String()
 	}
+}
+
+// sgSpillImpression is where a decode into a new Impression takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillImpression struct {
+	f4 string
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in
@@ -236,6 +253,24 @@ func (r *Impression) sgDecodeJSON(b []byte) error {
 		}
 		return nil
 	})
+}
+
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Impression) Clone() Impression {
+	c := *r
+	c.ID = sgstrings.Clone(r.ID)
+	c.Country = sgstrings.Clone(r.Country)
+	if r.Payload != nil {
+		p1 := new(string)
+		(*p1) = sgstrings.Clone((*r.Payload))
+		c.Payload = p1
+	}
+	return c
 }
 
 func (e DeviceType) sgAppendAvro(dst []byte) ([]byte, error) {

@@ -17,6 +17,7 @@ import (
 type ERecord = sgruntime.Record[struct{}, Reading]
 
 // EBatch is one micro-batch of stream "e": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type EBatch = sgruntime.Batch[struct{}, Reading]
 
 // EPartition is one partition's range within a EBatch.
@@ -26,6 +27,7 @@ type EPartition = sgruntime.Partition[struct{}, Reading]
 type EValueRecord = sgruntime.Record[struct{}, Reading]
 
 // EValueBatch is one micro-batch of stream "e_value": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type EValueBatch = sgruntime.Batch[struct{}, Reading]
 
 // EValuePartition is one partition's range within a EValueBatch.
@@ -35,6 +37,7 @@ type EValuePartition = sgruntime.Partition[struct{}, Reading]
 type ErrRecord = sgruntime.Record[NamesEWriter, Reading]
 
 // ErrBatch is one micro-batch of stream "err": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type ErrBatch = sgruntime.Batch[NamesEWriter, Reading]
 
 // ErrPartition is one partition's range within a ErrBatch.
@@ -44,6 +47,7 @@ type ErrPartition = sgruntime.Partition[NamesEWriter, Reading]
 type FmtRecord = sgruntime.Record[int32, Reading]
 
 // FmtBatch is one micro-batch of stream "fmt": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type FmtBatch = sgruntime.Batch[int32, Reading]
 
 // FmtPartition is one partition's range within a FmtBatch.
@@ -53,6 +57,7 @@ type FmtPartition = sgruntime.Partition[int32, Reading]
 type TypeRecord = sgruntime.Record[string, NamesEWriter]
 
 // TypeBatch is one micro-batch of stream "type": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type TypeBatch = sgruntime.Batch[string, NamesEWriter]
 
 // TypePartition is one partition's range within a TypeBatch.
@@ -62,6 +67,7 @@ type TypePartition = sgruntime.Partition[string, NamesEWriter]
 type RuntimeRecord = sgruntime.Record[struct{}, Reading]
 
 // RuntimeBatch is one micro-batch of stream "runtime": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type RuntimeBatch = sgruntime.Batch[struct{}, Reading]
 
 // RuntimePartition is one partition's range within a RuntimeBatch.
@@ -79,6 +85,14 @@ type Batch struct {
 
 // Handler processes the job's batches. A batch whose handler returns an error
 // is not committed; it is read again, with the same offset ranges, on restart.
+//
+// A batch and its records belong to the engine once ProcessBatch has
+// returned: later batches are decoded into the same records, reusing their
+// slices, maps and pointed-to values, so a record, or anything it holds,
+// must not be kept past its batch. Keep a copy instead: a value's Clone()
+// is a deep copy. A string taken from a record may be kept: strings are
+// never overwritten, but one holds on to the block of memory (8 KiB) it
+// shares with other records' strings, which Clone's copies do not.
 type Handler interface {
 	ProcessBatch(ctx sgcontext.Context, b *Batch) error
 }
@@ -160,7 +174,7 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	typeStream, err := sgruntime.NewStreamInto(e, "type", sgruntime.Subscribe("type"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[NamesEWriter](reg), sopts...)
+	typeStream, err := sgruntime.NewStreamInto(e, "type", sgruntime.Subscribe("type"), sgruntime.StringDecoderInto, sgruntime.ConfluentAvroInto[NamesEWriter](reg), sopts...)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
 	sgio "io"
+	sgbig "math/big"
+	sgstrings "strings"
 	sgsync "sync"
 )
 
@@ -26,6 +28,10 @@ func (r *Order) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly OrderSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Order) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -38,7 +44,7 @@ func (r *Order) UnmarshalAvro(src []byte) error {
 // sgDecodeAvroFromeeef7fe2ae448eb9 decodes a com.example.shop.Order written with a writer schema of fingerprint eeef7fe2ae448eb9.
 func (r *Order) sgDecodeAvroFromeeef7fe2ae448eb9(d *sgcodec.Decoder) {
 	r.ID = d.String()
-	r.Total = sgcodec.DecimalFromBytes(d.Bytes(), 2)
+	r.Total = d.Decimal(r.Total, 2)
 	d.SkipBytes()
 	r.Channel = "web"
 }
@@ -121,9 +127,24 @@ func (r *Order) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *Order) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillOrder
 	r.ID = d.String()
-	r.Total = sgcodec.DecimalFromBytes(d.Bytes(), 2)
+	if r.Total == nil {
+		if sp == nil {
+			sp = new(sgSpillOrder)
+		}
+		sp.f1.Num().SetBits(sp.f1w[:0])
+		r.Total = &sp.f1
+	}
+	r.Total = d.Decimal(r.Total, 2)
 	r.Channel = d.String()
+}
+
+// sgSpillOrder is where a decode into a new Order takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillOrder struct {
+	f1  sgbig.Rat
+	f1w [2]sgbig.Word
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in
@@ -200,4 +221,20 @@ func (r *Order) sgDecodeJSON(b []byte) error {
 		}
 		return nil
 	})
+}
+
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Order) Clone() Order {
+	c := *r
+	c.ID = sgstrings.Clone(r.ID)
+	if r.Total != nil {
+		c.Total = new(sgbig.Rat).Set(r.Total)
+	}
+	c.Channel = sgstrings.Clone(r.Channel)
+	return c
 }

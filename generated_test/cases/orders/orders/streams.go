@@ -16,6 +16,7 @@ import (
 type OrdersRecord = sgruntime.Record[string, Order]
 
 // OrdersBatch is one micro-batch of stream "orders": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type OrdersBatch = sgruntime.Batch[string, Order]
 
 // OrdersPartition is one partition's range within a OrdersBatch.
@@ -25,6 +26,7 @@ type OrdersPartition = sgruntime.Partition[string, Order]
 type PaymentsRecord = sgruntime.Record[string, Order]
 
 // PaymentsBatch is one micro-batch of stream "payments": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type PaymentsBatch = sgruntime.Batch[string, Order]
 
 // PaymentsPartition is one partition's range within a PaymentsBatch.
@@ -34,6 +36,7 @@ type PaymentsPartition = sgruntime.Partition[string, Order]
 type ReturnsRecord = sgruntime.Record[string, Order]
 
 // ReturnsBatch is one micro-batch of stream "returns": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type ReturnsBatch = sgruntime.Batch[string, Order]
 
 // ReturnsPartition is one partition's range within a ReturnsBatch.
@@ -48,6 +51,14 @@ type Batch struct {
 
 // Handler processes the job's batches. A batch whose handler returns an error
 // is not committed; it is read again, with the same offset ranges, on restart.
+//
+// A batch and its records belong to the engine once ProcessBatch has
+// returned: later batches are decoded into the same records, reusing their
+// slices, maps and pointed-to values, so a record, or anything it holds,
+// must not be kept past its batch. Keep a copy instead: a value's Clone()
+// is a deep copy. A string taken from a record may be kept: strings are
+// never overwritten, but one holds on to the block of memory (8 KiB) it
+// shares with other records' strings, which Clone's copies do not.
 type Handler interface {
 	ProcessBatch(ctx sgcontext.Context, b *Batch) error
 }
@@ -117,15 +128,15 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 		reg.Log = e.Logger()
 		reg.Hook = e.RegistryHook()
 	}
-	ordersStream, err := sgruntime.NewStreamInto(e, "orders", sgruntime.Subscribe("orders"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.SingleObjectInto[Order](sgOrdersKnownWriters...), sopts...)
+	ordersStream, err := sgruntime.NewStreamInto(e, "orders", sgruntime.Subscribe("orders"), sgruntime.StringDecoderInto, sgruntime.SingleObjectInto[Order](sgOrdersKnownWriters...), sopts...)
 	if err != nil {
 		return err
 	}
-	paymentsStream, err := sgruntime.NewStreamInto(e, "payments", sgruntime.Subscribe("payments"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[Order](reg), sopts...)
+	paymentsStream, err := sgruntime.NewStreamInto(e, "payments", sgruntime.Subscribe("payments"), sgruntime.StringDecoderInto, sgruntime.ConfluentAvroInto[Order](reg), sopts...)
 	if err != nil {
 		return err
 	}
-	returnsStream, err := sgruntime.NewStreamInto(e, "returns", sgruntime.Subscribe("returns"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.SingleObjectInto[Order](ReturnsWriterSchema), sopts...)
+	returnsStream, err := sgruntime.NewStreamInto(e, "returns", sgruntime.Subscribe("returns"), sgruntime.StringDecoderInto, sgruntime.SingleObjectInto[Order](ReturnsWriterSchema), sopts...)
 	if err != nil {
 		return err
 	}

@@ -4,13 +4,16 @@
 package projection
 
 import (
+	sgbytes "bytes"
 	sgerrors "errors"
 	sgfmt "fmt"
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
 	sgio "io"
+	sgbig "math/big"
 	sgslices "slices"
 	sgstrconv "strconv"
+	sgstrings "strings"
 	sgsync "sync"
 	sgtime "time"
 )
@@ -33,6 +36,10 @@ func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly ImpressionSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Impression) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -149,6 +156,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillImpression
 	r.ImpressionID = d.String()
 	r.CampaignID = d.Long()
 	r.CreativeID = d.Int()
@@ -162,43 +170,70 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 0:
 		r.UserAgent = nil
 	case 1:
-		v6 := d.String()
-		r.UserAgent = &v6
+		if r.UserAgent == nil {
+			if sp == nil {
+				sp = new(sgSpillImpression)
+			}
+			r.UserAgent = &sp.f7
+		}
+		(*r.UserAgent) = d.String()
 	}
-	r.BidPrice = sgcodec.DecimalFromBytes(d.Bytes(), 6)
+	if r.BidPrice == nil {
+		if sp == nil {
+			sp = new(sgSpillImpression)
+		}
+		sp.f8.Num().SetBits(sp.f8w[:0])
+		r.BidPrice = &sp.f8
+	}
+	r.BidPrice = d.Decimal(r.BidPrice, 6)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.FloorPrice = nil
 	case 1:
-		v7 := d.Float()
-		r.FloorPrice = &v7
+		if r.FloorPrice == nil {
+			if sp == nil {
+				sp = new(sgSpillImpression)
+			}
+			r.FloorPrice = &sp.f9
+		}
+		(*r.FloorPrice) = d.Float()
 	}
 	r.Viewable = d.Bool()
 	{
-		var s8 []string
-		for n9 := d.BlockCount(1); n9 > 0; n9 = d.BlockCount(1) {
-			s8 = sgslices.Grow(s8, n9)
-			for range n9 {
-				s8 = append(s8, d.String())
+		s6 := r.Segments[:0]
+		for n7 := d.BlockCount(1); n7 > 0; n7 = d.BlockCount(1) {
+			s6 = sgslices.Grow(s6, n7)
+			for range n7 {
+				s6 = append(s6, d.String())
 			}
 		}
-		r.Segments = s8
+		r.Segments = s6
 	}
 	{
-		var m10 map[string]string
-		for n11 := d.BlockCount(2); n11 > 0; n11 = d.BlockCount(2) {
-			if m10 == nil {
-				m10 = make(map[string]string, n11)
+		m8 := r.Labels
+		clear(m8)
+		for n9 := d.BlockCount(2); n9 > 0; n9 = d.BlockCount(2) {
+			if m8 == nil {
+				m8 = make(map[string]string, n9)
 			}
-			for range n11 {
-				k12 := d.String()
-				m10[k12] = d.String()
+			for range n9 {
+				k10 := d.String()
+				m8[k10] = d.String()
 			}
 		}
-		r.Labels = m10
+		r.Labels = m8
 	}
 	r.LatencyMs = d.Int()
 	d.Fixed(r.Fingerprint[:])
+}
+
+// sgSpillImpression is where a decode into a new Impression takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillImpression struct {
+	f7  string
+	f8  sgbig.Rat
+	f8w [2]sgbig.Word
+	f9  float32
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in
@@ -489,6 +524,50 @@ func (r *Impression) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Impression) Clone() Impression {
+	c := *r
+	c.ImpressionID = sgstrings.Clone(r.ImpressionID)
+	c.PublisherID = sgstrings.Clone(r.PublisherID)
+	x1 := r.Geo
+	c.Geo = x1.Clone()
+	if r.UserAgent != nil {
+		p2 := new(string)
+		(*p2) = sgstrings.Clone((*r.UserAgent))
+		c.UserAgent = p2
+	}
+	if r.BidPrice != nil {
+		c.BidPrice = new(sgbig.Rat).Set(r.BidPrice)
+	}
+	if r.FloorPrice != nil {
+		p3 := new(float32)
+		(*p3) = (*r.FloorPrice)
+		c.FloorPrice = p3
+	}
+	if r.Segments != nil {
+		s4 := make([]string, len(r.Segments))
+		for i5 := range r.Segments {
+			s4[i5] = sgstrings.Clone(r.Segments[i5])
+		}
+		c.Segments = s4
+	}
+	if r.Labels != nil {
+		m6 := make(map[string]string, len(r.Labels))
+		for k7, v8 := range r.Labels {
+			var w9 string
+			w9 = sgstrings.Clone(v8)
+			m6[sgstrings.Clone(k7)] = w9
+		}
+		c.Labels = m6
+	}
+	return c
+}
+
 func (e DeviceType) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
 	if e == "" {
@@ -511,6 +590,10 @@ func (r *GeoPoint) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly GeoPointSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *GeoPoint) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -659,6 +742,18 @@ func (r *GeoPoint) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *GeoPoint) Clone() GeoPoint {
+	c := *r
+	c.Country = sgstrings.Clone(r.Country)
+	return c
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *AllTypes) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -673,6 +768,10 @@ func (r *AllTypes) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly AllTypesSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *AllTypes) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -940,19 +1039,20 @@ func (r *AllTypes) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillAllTypes
 	r.B = d.Bool()
 	r.I = d.Int()
 	r.L = d.Long()
 	r.F = d.Float()
 	r.D = d.Double()
-	r.By = d.Bytes()
+	r.By = d.BytesInto(r.By)
 	r.S = d.String()
 	if e18 := d.Enum(4); e18 >= 0 {
 		r.E = sgSuitSymbols[e18]
 	}
 	d.Fixed(r.Fx[:])
 	{
-		var s19 []int64
+		s19 := r.Arr[:0]
 		for n20 := d.BlockCount(1); n20 > 0; n20 = d.BlockCount(1) {
 			s19 = sgslices.Grow(s19, n20)
 			for range n20 {
@@ -962,18 +1062,19 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.Arr = s19
 	}
 	{
-		var s21 []Pair
+		s21 := r.ArrRec[:0]
 		for n22 := d.BlockCount(2); n22 > 0; n22 = d.BlockCount(2) {
 			s21 = sgslices.Grow(s21, n22)
 			for range n22 {
-				s21 = append(s21, *new(Pair))
+				s21 = s21[:len(s21)+1]
 				s21[len(s21)-1].sgDecodeAvro(d)
 			}
 		}
 		r.ArrRec = s21
 	}
 	{
-		var m23 map[string]float64
+		m23 := r.M
+		clear(m23)
 		for n24 := d.BlockCount(9); n24 > 0; n24 = d.BlockCount(9) {
 			if m23 == nil {
 				m23 = make(map[string]float64, n24)
@@ -986,7 +1087,8 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.M = m23
 	}
 	{
-		var m27 map[string]Pair
+		m27 := r.MRec
+		clear(m27)
 		for n28 := d.BlockCount(3); n28 > 0; n28 = d.BlockCount(3) {
 			if m27 == nil {
 				m27 = make(map[string]Pair, n28)
@@ -1001,13 +1103,13 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 		r.MRec = m27
 	}
 	{
-		var s31 [][]string
+		s31 := r.NestedArr[:0]
 		for n32 := d.BlockCount(1); n32 > 0; n32 = d.BlockCount(1) {
 			s31 = sgslices.Grow(s31, n32)
 			for range n32 {
-				s31 = append(s31, *new([]string))
+				s31 = s31[:len(s31)+1]
 				{
-					var s33 []string
+					s33 := s31[len(s31)-1][:0]
 					for n34 := d.BlockCount(1); n34 > 0; n34 = d.BlockCount(1) {
 						s33 = sgslices.Grow(s33, n34)
 						for range n34 {
@@ -1024,58 +1126,72 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 0:
 		r.OptFirst = nil
 	case 1:
-		v35 := d.String()
-		r.OptFirst = &v35
+		if r.OptFirst == nil {
+			if sp == nil {
+				sp = new(sgSpillAllTypes)
+			}
+			r.OptFirst = &sp.f15
+		}
+		(*r.OptFirst) = d.String()
 	}
 	switch d.UnionIndex(2) {
 	case 1:
 		r.OptLast = nil
 	case 0:
-		v36 := d.Long()
-		r.OptLast = &v36
+		if r.OptLast == nil {
+			if sp == nil {
+				sp = new(sgSpillAllTypes)
+			}
+			r.OptLast = &sp.f16
+		}
+		(*r.OptLast) = d.Long()
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptRec = nil
 	case 1:
-		v37 := new(Pair)
-		v37.sgDecodeAvro(d)
-		r.OptRec = v37
+		if r.OptRec == nil {
+			r.OptRec = new(Pair)
+		}
+		r.OptRec.sgDecodeAvro(d)
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptEnum = nil
 	case 1:
-		v38 := new(Suit)
-		if e39 := d.Enum(4); e39 >= 0 {
-			(*v38) = sgSuitSymbols[e39]
+		if r.OptEnum == nil {
+			r.OptEnum = new(Suit)
 		}
-		r.OptEnum = v38
+		if e35 := d.Enum(4); e35 >= 0 {
+			(*r.OptEnum) = sgSuitSymbols[e35]
+		}
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptFixed = nil
 	case 1:
-		v40 := new(Hash4)
-		d.Fixed((*v40)[:])
-		r.OptFixed = v40
+		if r.OptFixed == nil {
+			r.OptFixed = new(Hash4)
+		}
+		d.Fixed((*r.OptFixed)[:])
 	}
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptArr = nil
 	case 1:
-		v41 := new([]int32)
+		if r.OptArr == nil {
+			r.OptArr = new([]int32)
+		}
 		{
-			var s42 []int32
-			for n43 := d.BlockCount(1); n43 > 0; n43 = d.BlockCount(1) {
-				s42 = sgslices.Grow(s42, n43)
-				for range n43 {
-					s42 = append(s42, d.Int())
+			s36 := (*r.OptArr)[:0]
+			for n37 := d.BlockCount(1); n37 > 0; n37 = d.BlockCount(1) {
+				s36 = sgslices.Grow(s36, n37)
+				for range n37 {
+					s36 = append(s36, d.Int())
 				}
 			}
-			(*v41) = s42
+			(*r.OptArr) = s36
 		}
-		r.OptArr = v41
 	}
 	switch d.UnionIndex(4) {
 	case 0:
@@ -1083,22 +1199,22 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 1:
 		r.U = AllTypesULong{Value: d.Long()}
 	case 2:
-		var w44 AllTypesUPair
-		w44.Value.sgDecodeAvro(d)
-		r.U = w44
+		var w38 AllTypesUPair
+		w38.Value.sgDecodeAvro(d)
+		r.U = w38
 	case 3:
-		var w45 AllTypesUArray
+		var w39 AllTypesUArray
 		{
-			var s46 []int32
-			for n47 := d.BlockCount(1); n47 > 0; n47 = d.BlockCount(1) {
-				s46 = sgslices.Grow(s46, n47)
-				for range n47 {
-					s46 = append(s46, d.Int())
+			s40 := w39.Value[:0]
+			for n41 := d.BlockCount(1); n41 > 0; n41 = d.BlockCount(1) {
+				s40 = sgslices.Grow(s40, n41)
+				for range n41 {
+					s40 = append(s40, d.Int())
 				}
 			}
-			w45.Value = s46
+			w39.Value = s40
 		}
-		r.U = w45
+		r.U = w39
 	}
 	switch d.UnionIndex(4) {
 	case 0:
@@ -1108,29 +1224,29 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 2:
 		r.UNull = AllTypesUNullString{Value: d.String()}
 	case 3:
-		var w48 AllTypesUNullSuit
-		if e49 := d.Enum(4); e49 >= 0 {
-			w48.Value = sgSuitSymbols[e49]
+		var w42 AllTypesUNullSuit
+		if e43 := d.Enum(4); e43 >= 0 {
+			w42.Value = sgSuitSymbols[e43]
 		}
-		r.UNull = w48
+		r.UNull = w42
 	}
 	{
-		var s50 []AllTypesArrUItem
-		for n51 := d.BlockCount(1); n51 > 0; n51 = d.BlockCount(1) {
-			s50 = sgslices.Grow(s50, n51)
-			for range n51 {
-				s50 = append(s50, *new(AllTypesArrUItem))
+		s44 := r.ArrU[:0]
+		for n45 := d.BlockCount(1); n45 > 0; n45 = d.BlockCount(1) {
+			s44 = sgslices.Grow(s44, n45)
+			for range n45 {
+				s44 = s44[:len(s44)+1]
 				switch d.UnionIndex(3) {
 				case 0:
-					s50[len(s50)-1] = nil
+					s44[len(s44)-1] = nil
 				case 1:
-					s50[len(s50)-1] = AllTypesArrUItemDouble{Value: d.Double()}
+					s44[len(s44)-1] = AllTypesArrUItemDouble{Value: d.Double()}
 				case 2:
-					s50[len(s50)-1] = AllTypesArrUItemString{Value: d.String()}
+					s44[len(s44)-1] = AllTypesArrUItemString{Value: d.String()}
 				}
 			}
 		}
-		r.ArrU = s50
+		r.ArrU = s44
 	}
 	r.TsMs = sgcodec.TimestampMillis(d.Long())
 	r.TsUs = sgcodec.TimestampMicros(d.Long())
@@ -1139,15 +1255,36 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Date = sgcodec.Date(d.Int())
 	r.TMs = sgcodec.TimeMillis(d.Int())
 	r.TUs = d.TimeMicros()
-	r.DecBytes = sgcodec.DecimalFromBytes(d.Bytes(), 3)
-	var f52 [8]byte
-	d.Fixed(f52[:])
-	r.DecFixed = sgcodec.DecimalFromBytes(f52[:], 2)
+	if r.DecBytes == nil {
+		if sp == nil {
+			sp = new(sgSpillAllTypes)
+		}
+		sp.f31.Num().SetBits(sp.f31w[:0])
+		r.DecBytes = &sp.f31
+	}
+	r.DecBytes = d.Decimal(r.DecBytes, 3)
+	var f46 [8]byte
+	d.Fixed(f46[:])
+	if r.DecFixed == nil {
+		if sp == nil {
+			sp = new(sgSpillAllTypes)
+		}
+		sp.f32.Num().SetBits(sp.f32w[:0])
+		r.DecFixed = &sp.f32
+	}
+	r.DecFixed = sgcodec.DecimalInto(r.DecFixed, f46[:], 2)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.OptDec = nil
 	case 1:
-		r.OptDec = sgcodec.DecimalFromBytes(d.Bytes(), 2)
+		if r.OptDec == nil {
+			if sp == nil {
+				sp = new(sgSpillAllTypes)
+			}
+			sp.f33.Num().SetBits(sp.f33w[:0])
+			r.OptDec = &sp.f33
+		}
+		r.OptDec = d.Decimal(r.OptDec, 2)
 	}
 	r.UUID = d.String()
 	r.Dur = d.Duration()
@@ -1155,11 +1292,30 @@ func (r *AllTypes) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 0:
 		r.OptTs = nil
 	case 1:
-		v54 := sgcodec.TimestampMillis(d.Long())
-		r.OptTs = &v54
+		if r.OptTs == nil {
+			if sp == nil {
+				sp = new(sgSpillAllTypes)
+			}
+			r.OptTs = &sp.f36
+		}
+		(*r.OptTs) = sgcodec.TimestampMillis(d.Long())
 	}
 	r.Type = d.String()
 	r.Func = d.Int()
+}
+
+// sgSpillAllTypes is where a decode into a new AllTypes takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillAllTypes struct {
+	f15  string
+	f16  int64
+	f31  sgbig.Rat
+	f31w [2]sgbig.Word
+	f32  sgbig.Rat
+	f32w [2]sgbig.Word
+	f33  sgbig.Rat
+	f33w [2]sgbig.Word
+	f36  sgtime.Time
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in
@@ -2075,6 +2231,158 @@ func (r *AllTypes) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *AllTypes) Clone() AllTypes {
+	c := *r
+	c.By = sgbytes.Clone(r.By)
+	c.S = sgstrings.Clone(r.S)
+	if r.Arr != nil {
+		s1 := make([]int64, len(r.Arr))
+		copy(s1, r.Arr)
+		c.Arr = s1
+	}
+	if r.ArrRec != nil {
+		s3 := make([]Pair, len(r.ArrRec))
+		for i4 := range r.ArrRec {
+			x5 := r.ArrRec[i4]
+			s3[i4] = x5.Clone()
+		}
+		c.ArrRec = s3
+	}
+	if r.M != nil {
+		m6 := make(map[string]float64, len(r.M))
+		for k7, v8 := range r.M {
+			var w9 float64
+			w9 = v8
+			m6[sgstrings.Clone(k7)] = w9
+		}
+		c.M = m6
+	}
+	if r.MRec != nil {
+		m10 := make(map[string]Pair, len(r.MRec))
+		for k11, v12 := range r.MRec {
+			var w13 Pair
+			x14 := v12
+			w13 = x14.Clone()
+			m10[sgstrings.Clone(k11)] = w13
+		}
+		c.MRec = m10
+	}
+	if r.NestedArr != nil {
+		s15 := make([][]string, len(r.NestedArr))
+		for i16 := range r.NestedArr {
+			if r.NestedArr[i16] != nil {
+				s17 := make([]string, len(r.NestedArr[i16]))
+				for i18 := range r.NestedArr[i16] {
+					s17[i18] = sgstrings.Clone(r.NestedArr[i16][i18])
+				}
+				s15[i16] = s17
+			}
+		}
+		c.NestedArr = s15
+	}
+	if r.OptFirst != nil {
+		p19 := new(string)
+		(*p19) = sgstrings.Clone((*r.OptFirst))
+		c.OptFirst = p19
+	}
+	if r.OptLast != nil {
+		p20 := new(int64)
+		(*p20) = (*r.OptLast)
+		c.OptLast = p20
+	}
+	if r.OptRec != nil {
+		p21 := new(Pair)
+		x22 := (*r.OptRec)
+		(*p21) = x22.Clone()
+		c.OptRec = p21
+	}
+	if r.OptEnum != nil {
+		p23 := new(Suit)
+		(*p23) = (*r.OptEnum)
+		c.OptEnum = p23
+	}
+	if r.OptFixed != nil {
+		p24 := new(Hash4)
+		(*p24) = (*r.OptFixed)
+		c.OptFixed = p24
+	}
+	if r.OptArr != nil {
+		p25 := new([]int32)
+		if (*r.OptArr) != nil {
+			s26 := make([]int32, len((*r.OptArr)))
+			copy(s26, (*r.OptArr))
+			(*p25) = s26
+		}
+		c.OptArr = p25
+	}
+	switch u28 := r.U.(type) {
+	case AllTypesUString:
+		var w29 AllTypesUString
+		w29.Value = sgstrings.Clone(u28.Value)
+		c.U = w29
+	case AllTypesUPair:
+		var w30 AllTypesUPair
+		x31 := u28.Value
+		w30.Value = x31.Clone()
+		c.U = w30
+	case AllTypesUArray:
+		var w32 AllTypesUArray
+		if u28.Value != nil {
+			s33 := make([]int32, len(u28.Value))
+			copy(s33, u28.Value)
+			w32.Value = s33
+		}
+		c.U = w32
+	default:
+		c.U = u28
+	}
+	switch u35 := r.UNull.(type) {
+	case AllTypesUNullString:
+		var w36 AllTypesUNullString
+		w36.Value = sgstrings.Clone(u35.Value)
+		c.UNull = w36
+	default:
+		c.UNull = u35
+	}
+	if r.ArrU != nil {
+		s37 := make([]AllTypesArrUItem, len(r.ArrU))
+		for i38 := range r.ArrU {
+			switch u39 := r.ArrU[i38].(type) {
+			case AllTypesArrUItemString:
+				var w40 AllTypesArrUItemString
+				w40.Value = sgstrings.Clone(u39.Value)
+				s37[i38] = w40
+			default:
+				s37[i38] = u39
+			}
+		}
+		c.ArrU = s37
+	}
+	if r.DecBytes != nil {
+		c.DecBytes = new(sgbig.Rat).Set(r.DecBytes)
+	}
+	if r.DecFixed != nil {
+		c.DecFixed = new(sgbig.Rat).Set(r.DecFixed)
+	}
+	if r.OptDec != nil {
+		c.OptDec = new(sgbig.Rat).Set(r.OptDec)
+	}
+	c.UUID = sgstrings.Clone(r.UUID)
+	if r.OptTs != nil {
+		p41 := new(sgtime.Time)
+		(*p41) = (*r.OptTs)
+		c.OptTs = p41
+	}
+	c.Type = sgstrings.Clone(r.Type)
+	return c
+}
+
 func (e Suit) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
 	if e == "" {
@@ -2097,6 +2405,10 @@ func (r *Pair) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly PairSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Pair) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -2230,6 +2542,18 @@ func (r *Pair) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Pair) Clone() Pair {
+	c := *r
+	c.K = sgstrings.Clone(r.K)
+	return c
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *LinkedList) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -2241,6 +2565,10 @@ func (r *LinkedList) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly LinkedListSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *LinkedList) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -2323,9 +2651,10 @@ func (r *LinkedList) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 0:
 		r.Next = nil
 	case 1:
-		v1 := new(LinkedList)
-		v1.sgDecodeAvro(d)
-		r.Next = v1
+		if r.Next == nil {
+			r.Next = new(LinkedList)
+		}
+		r.Next.sgDecodeAvro(d)
 	}
 }
 
@@ -2400,6 +2729,23 @@ func (r *LinkedList) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *LinkedList) Clone() LinkedList {
+	c := *r
+	if r.Next != nil {
+		p1 := new(LinkedList)
+		x2 := (*r.Next)
+		(*p1) = x2.Clone()
+		c.Next = p1
+	}
+	return c
+}
+
 // AppendAvro appends the Avro binary encoding of r (no header) to dst.
 func (r *Tree) AppendAvro(dst []byte) ([]byte, error) {
 	out, err := r.sgAppendAvro(dst)
@@ -2411,6 +2757,10 @@ func (r *Tree) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly TreeSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Tree) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -2505,18 +2855,19 @@ func (r *Tree) sgAppendAvro(dst []byte) ([]byte, error) {
 func (r *Tree) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Label = d.String()
 	{
-		var s5 []Tree
+		s5 := r.Children[:0]
 		for n6 := d.BlockCount(3); n6 > 0; n6 = d.BlockCount(3) {
 			s5 = sgslices.Grow(s5, n6)
 			for range n6 {
-				s5 = append(s5, *new(Tree))
+				s5 = s5[:len(s5)+1]
 				s5[len(s5)-1].sgDecodeAvro(d)
 			}
 		}
 		r.Children = s5
 	}
 	{
-		var m7 map[string]Tree
+		m7 := r.Attrs
+		clear(m7)
 		for n8 := d.BlockCount(4); n8 > 0; n8 = d.BlockCount(4) {
 			if m7 == nil {
 				m7 = make(map[string]Tree, n8)
@@ -2641,6 +2992,36 @@ func (r *Tree) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Tree) Clone() Tree {
+	c := *r
+	c.Label = sgstrings.Clone(r.Label)
+	if r.Children != nil {
+		s1 := make([]Tree, len(r.Children))
+		for i2 := range r.Children {
+			x3 := r.Children[i2]
+			s1[i2] = x3.Clone()
+		}
+		c.Children = s1
+	}
+	if r.Attrs != nil {
+		m4 := make(map[string]Tree, len(r.Attrs))
+		for k5, v6 := range r.Attrs {
+			var w7 Tree
+			x8 := v6
+			w7 = x8.Clone()
+			m4[sgstrings.Clone(k5)] = w7
+		}
+		c.Attrs = m4
+	}
+	return c
+}
+
 // UnmarshalAvro decodes the fields of ImpressionsValue that r holds from src, the Avro
 // binary encoding of a datum written with exactly ImpressionSchema, skipping the
 // others. Truncated, corrupt or trailing input is an error.
@@ -2651,6 +3032,12 @@ func (r *ImpressionsValue) UnmarshalAvro(src []byte) error {
 		return sgfmt.Errorf("decoding com.example.ads.Impression: %w", err)
 	}
 	return nil
+}
+
+// DecodeAvro reads the fields r holds of one datum written with exactly ImpressionSchema
+// from d, skipping the others, and leaves d after it; errors are d's (d.Err).
+func (r *ImpressionsValue) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
 }
 
 // UnmarshalAvroFrom decodes src written with writerSchema, a schema that
@@ -2695,6 +3082,12 @@ func (r *EverythingValue) UnmarshalAvro(src []byte) error {
 	return nil
 }
 
+// DecodeAvro reads the fields r holds of one datum written with exactly AllTypesSchema
+// from d, skipping the others, and leaves d after it; errors are d's (d.Err).
+func (r *EverythingValue) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
 // UnmarshalAvroFrom decodes src written with writerSchema, a schema that
 // Avro schema resolution can read as AllTypesSchema, into r: the resolver
 // of AllTypes transcodes it into that schema's encoding (fields the writer
@@ -2735,6 +3128,12 @@ func (r *ImpressionsOlderValue) UnmarshalAvro(src []byte) error {
 		return sgfmt.Errorf("decoding com.example.ads.Impression: %w", err)
 	}
 	return nil
+}
+
+// DecodeAvro reads the fields r holds of one datum written with exactly ImpressionSchema
+// from d, skipping the others, and leaves d after it; errors are d's (d.Err).
+func (r *ImpressionsOlderValue) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
 }
 
 // UnmarshalAvroFrom decodes src written with writerSchema, a schema that
@@ -2779,6 +3178,12 @@ func (r *TreesValue) UnmarshalAvro(src []byte) error {
 	return nil
 }
 
+// DecodeAvro reads the fields r holds of one datum written with exactly TreeSchema
+// from d, skipping the others, and leaves d after it; errors are d's (d.Err).
+func (r *TreesValue) DecodeAvro(d *sgcodec.Decoder) {
+	r.sgDecodeAvro(d)
+}
+
 // UnmarshalAvroFrom decodes src written with writerSchema, a schema that
 // Avro schema resolution can read as TreeSchema, into r: the resolver
 // of Tree transcodes it into that schema's encoding (fields the writer
@@ -2807,6 +3212,18 @@ func (*TreesValue) AvroSchema() string {
 // it: encode Tree values instead.
 func (*TreesValue) AppendAvro(dst []byte) ([]byte, error) {
 	return dst, sgerrors.New("encoding org.streamgen.test.Tree: TreesValue is a projection of stream trees, holding only the fields the job reads; encode Tree values instead")
+}
+
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *ImpressionsValue) Clone() ImpressionsValue {
+	c := *r
+	c.Geo = r.Geo.Clone()
+	return c
 }
 
 func (r *ImpressionsValue) sgDecodeAvro(d *sgcodec.Decoder) {
@@ -2852,12 +3269,55 @@ func (r *ImpressionsValue) sgDecodeAvro(d *sgcodec.Decoder) {
 	d.SkipFixed(16)
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *ImpressionsValueGeo) Clone() ImpressionsValueGeo {
+	c := *r
+	c.Country = sgstrings.Clone(r.Country)
+	return c
+}
+
 func (r *ImpressionsValueGeo) sgDecodeAvro(d *sgcodec.Decoder) {
 	// lat: skipped
 	d.Double()
 	// lon: skipped
 	d.Double()
 	r.Country = d.StringAlone()
+}
+
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *EverythingValue) Clone() EverythingValue {
+	c := *r
+	if r.ArrRec != nil {
+		s1 := make([]Pair, len(r.ArrRec))
+		for i2 := range r.ArrRec {
+			x3 := r.ArrRec[i2]
+			s1[i2] = x3.Clone()
+		}
+		c.ArrRec = s1
+	}
+	if r.OptRec != nil {
+		v := r.OptRec.Clone()
+		c.OptRec = &v
+	}
+	switch u4 := r.UNull.(type) {
+	case AllTypesUNullString:
+		var w5 AllTypesUNullString
+		w5.Value = sgstrings.Clone(u4.Value)
+		c.UNull = w5
+	default:
+		c.UNull = u4
+	}
+	return c
 }
 
 func (r *EverythingValue) sgDecodeAvro(d *sgcodec.Decoder) {
@@ -2886,11 +3346,11 @@ func (r *EverythingValue) sgDecodeAvro(d *sgcodec.Decoder) {
 		}
 	}
 	{
-		var s4 []Pair
+		s4 := r.ArrRec[:0]
 		for n5 := d.BlockCount(2); n5 > 0; n5 = d.BlockCount(2) {
 			s4 = sgslices.Grow(s4, n5)
 			for range n5 {
-				s4 = append(s4, *new(Pair))
+				s4 = s4[:len(s4)+1]
 				s4[len(s4)-1].sgDecodeAvro(d)
 			}
 		}
@@ -2932,9 +3392,10 @@ func (r *EverythingValue) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 0:
 		r.OptRec = nil
 	case 1:
-		v10 := new(EverythingValueOptRec)
-		v10.sgDecodeAvro(d)
-		r.OptRec = v10
+		if r.OptRec == nil {
+			r.OptRec = new(EverythingValueOptRec)
+		}
+		r.OptRec.sgDecodeAvro(d)
 	}
 	// opt_enum: skipped
 	if d.UnionIndex(2) == 1 {
@@ -2946,8 +3407,8 @@ func (r *EverythingValue) sgDecodeAvro(d *sgcodec.Decoder) {
 	}
 	// opt_arr: skipped
 	if d.UnionIndex(2) == 1 {
-		for n11 := d.SkipBlock(1); n11 != 0; n11 = d.SkipBlock(1) {
-			for range n11 {
+		for n10 := d.SkipBlock(1); n10 != 0; n10 = d.SkipBlock(1) {
+			for range n10 {
 				d.Long()
 			}
 		}
@@ -2961,8 +3422,8 @@ func (r *EverythingValue) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 2:
 		sgSkipPair(d)
 	case 3:
-		for n12 := d.SkipBlock(1); n12 != 0; n12 = d.SkipBlock(1) {
-			for range n12 {
+		for n11 := d.SkipBlock(1); n11 != 0; n11 = d.SkipBlock(1) {
+			for range n11 {
 				d.Long()
 			}
 		}
@@ -2975,15 +3436,15 @@ func (r *EverythingValue) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 2:
 		r.UNull = AllTypesUNullString{Value: d.String()}
 	case 3:
-		var w13 AllTypesUNullSuit
-		if e14 := d.Enum(4); e14 >= 0 {
-			w13.Value = sgSuitSymbols[e14]
+		var w12 AllTypesUNullSuit
+		if e13 := d.Enum(4); e13 >= 0 {
+			w12.Value = sgSuitSymbols[e13]
 		}
-		r.UNull = w13
+		r.UNull = w12
 	}
 	// arr_u: skipped
-	for n15 := d.SkipBlock(1); n15 != 0; n15 = d.SkipBlock(1) {
-		for range n15 {
+	for n14 := d.SkipBlock(1); n14 != 0; n14 = d.SkipBlock(1) {
+		for range n14 {
 			switch d.UnionIndex(3) {
 			case 1:
 				d.Double()
@@ -3027,10 +3488,40 @@ func (r *EverythingValue) sgDecodeAvro(d *sgcodec.Decoder) {
 	d.Long()
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *EverythingValueOptRec) Clone() EverythingValueOptRec {
+	c := *r
+	return c
+}
+
 func (r *EverythingValueOptRec) sgDecodeAvro(d *sgcodec.Decoder) {
 	// k: skipped
 	d.SkipBytes()
 	r.V = d.Int()
+}
+
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *ImpressionsOlderValue) Clone() ImpressionsOlderValue {
+	c := *r
+	c.Geo = r.Geo.Clone()
+	if r.Segments != nil {
+		s1 := make([]string, len(r.Segments))
+		for i2 := range r.Segments {
+			s1[i2] = sgstrings.Clone(r.Segments[i2])
+		}
+		c.Segments = s1
+	}
+	return c
 }
 
 func (r *ImpressionsOlderValue) sgDecodeAvro(d *sgcodec.Decoder) {
@@ -3059,18 +3550,18 @@ func (r *ImpressionsOlderValue) sgDecodeAvro(d *sgcodec.Decoder) {
 	// viewable: skipped
 	d.Bool()
 	{
-		var s16 []string
-		for n17 := d.BlockCount(1); n17 > 0; n17 = d.BlockCount(1) {
-			s16 = sgslices.Grow(s16, n17)
-			for range n17 {
-				s16 = append(s16, d.String())
+		s15 := r.Segments[:0]
+		for n16 := d.BlockCount(1); n16 > 0; n16 = d.BlockCount(1) {
+			s15 = sgslices.Grow(s15, n16)
+			for range n16 {
+				s15 = append(s15, d.String())
 			}
 		}
-		r.Segments = s16
+		r.Segments = s15
 	}
 	// labels: skipped
-	for n18 := d.SkipBlock(2); n18 != 0; n18 = d.SkipBlock(2) {
-		for range n18 {
+	for n17 := d.SkipBlock(2); n17 != 0; n17 = d.SkipBlock(2) {
+		for range n17 {
 			d.SkipBytes()
 			d.SkipBytes()
 		}
@@ -3078,6 +3569,18 @@ func (r *ImpressionsOlderValue) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.LatencyMs = d.Int()
 	// fingerprint: skipped
 	d.SkipFixed(16)
+}
+
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *ImpressionsOlderValueGeo) Clone() ImpressionsOlderValueGeo {
+	c := *r
+	c.Country = sgstrings.Clone(r.Country)
+	return c
 }
 
 func (r *ImpressionsOlderValueGeo) sgDecodeAvro(d *sgcodec.Decoder) {
@@ -3088,28 +3591,51 @@ func (r *ImpressionsOlderValueGeo) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Country = d.StringAlone()
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *TreesValue) Clone() TreesValue {
+	c := *r
+	c.Label = sgstrings.Clone(r.Label)
+	if r.Attrs != nil {
+		m1 := make(map[string]Tree, len(r.Attrs))
+		for k2, v3 := range r.Attrs {
+			var w4 Tree
+			x5 := v3
+			w4 = x5.Clone()
+			m1[sgstrings.Clone(k2)] = w4
+		}
+		c.Attrs = m1
+	}
+	return c
+}
+
 func (r *TreesValue) sgDecodeAvro(d *sgcodec.Decoder) {
 	r.Label = d.StringAlone()
 	// children: skipped
-	for n19 := d.SkipBlock(3); n19 != 0; n19 = d.SkipBlock(3) {
-		for range n19 {
+	for n18 := d.SkipBlock(3); n18 != 0; n18 = d.SkipBlock(3) {
+		for range n18 {
 			sgSkipTree(d)
 		}
 	}
 	{
-		var m20 map[string]Tree
-		for n21 := d.BlockCount(4); n21 > 0; n21 = d.BlockCount(4) {
-			if m20 == nil {
-				m20 = make(map[string]Tree, n21)
+		m19 := r.Attrs
+		clear(m19)
+		for n20 := d.BlockCount(4); n20 > 0; n20 = d.BlockCount(4) {
+			if m19 == nil {
+				m19 = make(map[string]Tree, n20)
 			}
-			for range n21 {
-				k22 := d.String()
-				var v23 Tree
-				v23.sgDecodeAvro(d)
-				m20[k22] = v23
+			for range n20 {
+				k21 := d.String()
+				var v22 Tree
+				v22.sgDecodeAvro(d)
+				m19[k21] = v22
 			}
 		}
-		r.Attrs = m20
+		r.Attrs = m19
 	}
 }
 
@@ -3122,13 +3648,13 @@ func sgSkipPair(d *sgcodec.Decoder) {
 // sgSkipTree reads past an encoded org.streamgen.test.Tree.
 func sgSkipTree(d *sgcodec.Decoder) {
 	d.SkipBytes()
-	for n24 := d.SkipBlock(3); n24 != 0; n24 = d.SkipBlock(3) {
-		for range n24 {
+	for n23 := d.SkipBlock(3); n23 != 0; n23 = d.SkipBlock(3) {
+		for range n23 {
 			sgSkipTree(d)
 		}
 	}
-	for n25 := d.SkipBlock(4); n25 != 0; n25 = d.SkipBlock(4) {
-		for range n25 {
+	for n24 := d.SkipBlock(4); n24 != 0; n24 = d.SkipBlock(4) {
+		for range n24 {
 			d.SkipBytes()
 			sgSkipTree(d)
 		}

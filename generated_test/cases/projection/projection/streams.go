@@ -17,6 +17,7 @@ import (
 type ImpressionsRecord = sgruntime.Record[string, ImpressionsValue]
 
 // ImpressionsBatch is one micro-batch of stream "impressions": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type ImpressionsBatch = sgruntime.Batch[string, ImpressionsValue]
 
 // ImpressionsPartition is one partition's range within a ImpressionsBatch.
@@ -26,6 +27,7 @@ type ImpressionsPartition = sgruntime.Partition[string, ImpressionsValue]
 type EverythingRecord = sgruntime.Record[struct{}, EverythingValue]
 
 // EverythingBatch is one micro-batch of stream "everything": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type EverythingBatch = sgruntime.Batch[struct{}, EverythingValue]
 
 // EverythingPartition is one partition's range within a EverythingBatch.
@@ -35,6 +37,7 @@ type EverythingPartition = sgruntime.Partition[struct{}, EverythingValue]
 type ImpressionsOlderRecord = sgruntime.Record[struct{}, ImpressionsOlderValue]
 
 // ImpressionsOlderBatch is one micro-batch of stream "impressions_older": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type ImpressionsOlderBatch = sgruntime.Batch[struct{}, ImpressionsOlderValue]
 
 // ImpressionsOlderPartition is one partition's range within a ImpressionsOlderBatch.
@@ -44,6 +47,7 @@ type ImpressionsOlderPartition = sgruntime.Partition[struct{}, ImpressionsOlderV
 type TreesRecord = sgruntime.Record[struct{}, TreesValue]
 
 // TreesBatch is one micro-batch of stream "trees": an offset range per partition.
+// Its records are reused for later batches once the handler returned (see Handler).
 type TreesBatch = sgruntime.Batch[struct{}, TreesValue]
 
 // TreesPartition is one partition's range within a TreesBatch.
@@ -65,6 +69,14 @@ type Batch struct {
 
 // Handler processes the job's batches. A batch whose handler returns an error
 // is not committed; it is read again, with the same offset ranges, on restart.
+//
+// A batch and its records belong to the engine once ProcessBatch has
+// returned: later batches are decoded into the same records, reusing their
+// slices, maps and pointed-to values, so a record, or anything it holds,
+// must not be kept past its batch. Keep a copy instead: a value's Clone()
+// is a deep copy. A string taken from a record may be kept: strings are
+// never overwritten, but one holds on to the block of memory (8 KiB) it
+// shares with other records' strings, which Clone's copies do not.
 type Handler interface {
 	ProcessBatch(ctx sgcontext.Context, b *Batch) error
 }
@@ -142,7 +154,7 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.Into(sgruntime.StringDecoder), sgruntime.ConfluentAvroInto[ImpressionsValue](reg), sopts...)
+	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.StringDecoderInto, sgruntime.ConfluentAvroInto[ImpressionsValue](reg), sopts...)
 	if err != nil {
 		return err
 	}

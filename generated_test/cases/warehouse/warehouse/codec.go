@@ -9,8 +9,10 @@ import (
 	sgruntime "github.com/streamgen/streamgen/runtime"
 	sgcodec "github.com/streamgen/streamgen/runtime/codec"
 	sgio "io"
+	sgbig "math/big"
 	sgslices "slices"
 	sgstrconv "strconv"
+	sgstrings "strings"
 	sgsync "sync"
 )
 
@@ -32,6 +34,10 @@ func (r *Impression) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly ImpressionSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *Impression) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -148,6 +154,7 @@ func (r *Impression) sgAppendAvro(dst []byte) ([]byte, error) {
 }
 
 func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
+	var sp *sgSpillImpression
 	r.ImpressionID = d.String()
 	r.CampaignID = d.Long()
 	r.CreativeID = d.Int()
@@ -161,43 +168,70 @@ func (r *Impression) sgDecodeAvro(d *sgcodec.Decoder) {
 	case 0:
 		r.UserAgent = nil
 	case 1:
-		v6 := d.String()
-		r.UserAgent = &v6
+		if r.UserAgent == nil {
+			if sp == nil {
+				sp = new(sgSpillImpression)
+			}
+			r.UserAgent = &sp.f7
+		}
+		(*r.UserAgent) = d.String()
 	}
-	r.BidPrice = sgcodec.DecimalFromBytes(d.Bytes(), 6)
+	if r.BidPrice == nil {
+		if sp == nil {
+			sp = new(sgSpillImpression)
+		}
+		sp.f8.Num().SetBits(sp.f8w[:0])
+		r.BidPrice = &sp.f8
+	}
+	r.BidPrice = d.Decimal(r.BidPrice, 6)
 	switch d.UnionIndex(2) {
 	case 0:
 		r.FloorPrice = nil
 	case 1:
-		v7 := d.Float()
-		r.FloorPrice = &v7
+		if r.FloorPrice == nil {
+			if sp == nil {
+				sp = new(sgSpillImpression)
+			}
+			r.FloorPrice = &sp.f9
+		}
+		(*r.FloorPrice) = d.Float()
 	}
 	r.Viewable = d.Bool()
 	{
-		var s8 []string
-		for n9 := d.BlockCount(1); n9 > 0; n9 = d.BlockCount(1) {
-			s8 = sgslices.Grow(s8, n9)
-			for range n9 {
-				s8 = append(s8, d.String())
+		s6 := r.Segments[:0]
+		for n7 := d.BlockCount(1); n7 > 0; n7 = d.BlockCount(1) {
+			s6 = sgslices.Grow(s6, n7)
+			for range n7 {
+				s6 = append(s6, d.String())
 			}
 		}
-		r.Segments = s8
+		r.Segments = s6
 	}
 	{
-		var m10 map[string]string
-		for n11 := d.BlockCount(2); n11 > 0; n11 = d.BlockCount(2) {
-			if m10 == nil {
-				m10 = make(map[string]string, n11)
+		m8 := r.Labels
+		clear(m8)
+		for n9 := d.BlockCount(2); n9 > 0; n9 = d.BlockCount(2) {
+			if m8 == nil {
+				m8 = make(map[string]string, n9)
 			}
-			for range n11 {
-				k12 := d.String()
-				m10[k12] = d.String()
+			for range n9 {
+				k10 := d.String()
+				m8[k10] = d.String()
 			}
 		}
-		r.Labels = m10
+		r.Labels = m8
 	}
 	r.LatencyMs = d.Int()
 	d.Fixed(r.Fingerprint[:])
+}
+
+// sgSpillImpression is where a decode into a new Impression takes the values its pointer
+// fields point to: one allocation for all of them.
+type sgSpillImpression struct {
+	f7  string
+	f8  sgbig.Rat
+	f8w [2]sgbig.Word
+	f9  float32
 }
 
 // MarshalJSON writes r as a JSON object keyed by the Avro field names, in
@@ -488,6 +522,50 @@ func (r *Impression) sgDecodeJSON(b []byte) error {
 	})
 }
 
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *Impression) Clone() Impression {
+	c := *r
+	c.ImpressionID = sgstrings.Clone(r.ImpressionID)
+	c.PublisherID = sgstrings.Clone(r.PublisherID)
+	x1 := r.Geo
+	c.Geo = x1.Clone()
+	if r.UserAgent != nil {
+		p2 := new(string)
+		(*p2) = sgstrings.Clone((*r.UserAgent))
+		c.UserAgent = p2
+	}
+	if r.BidPrice != nil {
+		c.BidPrice = new(sgbig.Rat).Set(r.BidPrice)
+	}
+	if r.FloorPrice != nil {
+		p3 := new(float32)
+		(*p3) = (*r.FloorPrice)
+		c.FloorPrice = p3
+	}
+	if r.Segments != nil {
+		s4 := make([]string, len(r.Segments))
+		for i5 := range r.Segments {
+			s4[i5] = sgstrings.Clone(r.Segments[i5])
+		}
+		c.Segments = s4
+	}
+	if r.Labels != nil {
+		m6 := make(map[string]string, len(r.Labels))
+		for k7, v8 := range r.Labels {
+			var w9 string
+			w9 = sgstrings.Clone(v8)
+			m6[sgstrings.Clone(k7)] = w9
+		}
+		c.Labels = m6
+	}
+	return c
+}
+
 func (e DeviceType) sgAppendAvro(dst []byte) ([]byte, error) {
 	i, ok := e.sgIndex()
 	if e == "" {
@@ -510,6 +588,10 @@ func (r *GeoPoint) AppendAvro(dst []byte) ([]byte, error) {
 
 // UnmarshalAvro decodes src, the Avro binary encoding of a datum written with
 // exactly GeoPointSchema, into r. Truncated, corrupt or trailing input is an error.
+// It reuses the memory r holds, as encoding/json does: a slice's array when
+// its capacity suffices, maps (cleared first), the values pointers point to
+// and decimals are overwritten. Decode into a new r to keep the old value, or
+// keep its Clone.
 func (r *GeoPoint) UnmarshalAvro(src []byte) error {
 	d := sgcodec.NewDecoder(src)
 	r.sgDecodeAvro(&d)
@@ -656,4 +738,16 @@ func (r *GeoPoint) sgDecodeJSON(b []byte) error {
 		}
 		return nil
 	})
+}
+
+/*
+Clone returns a deep copy of r that shares no memory with it: its strings,
+byte slices, slices, maps, decimals and pointed-to values are copies. A
+handler keeps a Clone of a value it needs after its batch: the engine
+reuses a batch's records, and what they point to, for later batches.
+*/
+func (r *GeoPoint) Clone() GeoPoint {
+	c := *r
+	c.Country = sgstrings.Clone(r.Country)
+	return c
 }
