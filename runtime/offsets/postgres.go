@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -58,6 +59,8 @@ type Postgres struct {
 	waitAtStart time.Duration
 	// outages is the engine's OutageReporter, once it gave one.
 	outages atomic.Pointer[runtime.OutageReporter]
+
+	storeSQL string // the fenced store statement (storeStatement)
 }
 
 // PostgresOpt configures NewPostgres.
@@ -80,6 +83,7 @@ func NewPostgres(ctx context.Context, dsn, group string, opts ...PostgresOpt) (*
 		o(p)
 	}
 	p.table = pgx.Identifier(strings.Split(p.name, ".")).Sanitize()
+	p.storeSQL = storeSQL(p.table)
 	where := Redact(dsn)
 	p.where = where
 	cfg, err := pgxpool.ParseConfig(dsn)
@@ -248,11 +252,15 @@ func (p *Postgres) load(ctx context.Context, tps []runtime.TopicPartition) (map[
 	return out, rows.Err()
 }
 
-// Store stores a batch's ranges in one transaction, retrying through an
-// outage of the database (see Retry). A commit whose answer was lost may
-// have been stored: before trying again, Store looks whether every range
-// already is (Stored), so the retry is never fenced by its own success.
+// Store stores a batch's ranges, retrying through an outage of the
+// database (see Retry). It is one statement, its own transaction: one
+// round trip. A statement whose answer was lost may have been stored:
+// before trying again, Store looks whether every range already is
+// (Stored), so the retry is never fenced by its own success.
 func (p *Postgres) Store(ctx context.Context, b runtime.StoredBatch) error {
+	if len(b.Ranges) == 0 {
+		return nil
+	}
 	tried := false
 	return p.Retry(ctx, fmt.Sprintf("storing batch %d in table %s", b.ID, p.name), func() error {
 		if tried {
@@ -261,7 +269,9 @@ func (p *Postgres) Store(ctx context.Context, b runtime.StoredBatch) error {
 			}
 		}
 		tried = true
-		return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error { return p.StoreTx(ctx, tx, b) })
+		sql, args := p.storeStatement(b)
+		_, err := p.pool.Exec(ctx, sql, args...)
+		return p.Fenced(ctx, b, err)
 	})
 }
 
@@ -362,14 +372,44 @@ func Transient(err error) bool {
 // hold the range's FromOffset (or not exist yet). A range whose FromOffset
 // equals its UntilOffset (Stream.CommitAsync's, the stop's last flush)
 // only moves the offset forward: a stale instance can never rewind it.
-// However
-// many partitions, it takes two statements: an UPDATE of the rows that
-// hold their range's start, and an INSERT of the partitions that have no
-// row yet. On a *runtime.FencedError the caller must roll tx back.
+// However many partitions, it is one statement (QueueStore's). On a
+// *runtime.FencedError tx is aborted: the caller must roll it back.
 func (p *Postgres) StoreTx(ctx context.Context, tx pgx.Tx, b runtime.StoredBatch) error {
 	if len(b.Ranges) == 0 {
 		return nil
 	}
+	sql, args := p.storeStatement(b)
+	_, err := tx.Exec(ctx, sql, args...)
+	return p.Fenced(ctx, b, err)
+}
+
+// QueueStore queues on batch the statement that stores b's ranges, fenced
+// as StoreTx's, for a sink that sends it with its COMMIT in one round
+// trip: where a range is fenced the statement fails, so its transaction
+// is aborted and the COMMIT after it does not run. Fenced turns that
+// failure into the *runtime.FencedError. Nothing is queued for a batch
+// without ranges.
+func (p *Postgres) QueueStore(batch *pgx.Batch, b runtime.StoredBatch) {
+	if len(b.Ranges) > 0 {
+		sql, args := p.storeStatement(b)
+		batch.Queue(sql, args...)
+	}
+}
+
+// fenceMark starts the text the store statement fails to cast when a
+// range is fenced; the range's index (from 1) follows it.
+const fenceMark = "streamgen: fenced range "
+
+// storeStatement is the statement that stores b's ranges, and its
+// arguments. Fencing must abort the statement rather than leave ranges
+// out, so that a COMMIT sent behind it (QueueStore) cannot commit part
+// of a batch: it updates the rows that hold their range's start, inserts
+// the partitions that have no row (a partition inserted meanwhile by
+// another instance conflicts and is left out), and when any range was
+// left out it casts a text naming the first such range to integer, which
+// fails (SQLSTATE 22P02; SQL has no RAISE). The text depends on the rows,
+// so the planner cannot fold the cast and fail every statement.
+func (p *Postgres) storeStatement(b runtime.StoredBatch) (string, []any) {
 	at := b.Time
 	if at.IsZero() {
 		at = time.Now()
@@ -379,51 +419,58 @@ func (p *Postgres) StoreTx(ctx context.Context, tx pgx.Tx, b runtime.StoredBatch
 	for i, r := range b.Ranges {
 		topics[i], parts[i], froms[i], untils[i] = r.Topic, r.Partition, r.FromOffset, r.UntilOffset
 	}
-	done := make(map[runtime.TopicPartition]bool, n)
-	collect := func(rows pgx.Rows, err error) error {
+	return p.storeSQL, []any{p.group, topics, parts, froms, untils, b.ID, at}
+}
+
+func storeSQL(table string) string {
+	return `WITH v AS (
+	SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) WITH ORDINALITY AS v(topic, partition, from_offset, until, i)
+), updated AS (
+	UPDATE ` + table + ` o SET next_offset = v.until, batch_id = $6, batch_time = $7, updated_at = now()
+	FROM v
+	WHERE o.group_id = $1 AND o.topic = v.topic AND o.partition = v.partition
+	  AND (o.next_offset = v.from_offset OR (v.from_offset = v.until AND o.next_offset <= v.until))
+	RETURNING o.topic, o.partition
+), inserted AS (
+	INSERT INTO ` + table + ` (group_id, topic, partition, next_offset, batch_id, batch_time)
+	SELECT $1, v.topic, v.partition, v.until, $6, $7 FROM v
+	WHERE NOT EXISTS (SELECT FROM ` + table + ` o WHERE o.group_id = $1 AND o.topic = v.topic AND o.partition = v.partition)
+	ON CONFLICT DO NOTHING
+	RETURNING topic, partition
+)
+SELECT ('` + fenceMark + `' || min(v.i))::int FROM v
+WHERE (v.topic, v.partition) NOT IN (SELECT topic, partition FROM updated UNION ALL SELECT topic, partition FROM inserted)`
+}
+
+// Fenced is err, a failure of b's store statement (StoreTx, QueueStore),
+// or for a fenced range the *runtime.FencedError, with the offset the
+// partition holds read outside the statement's transaction (which the
+// fence aborted).
+func (p *Postgres) Fenced(ctx context.Context, b runtime.StoredBatch, err error) error {
+	pe, ok := errors.AsType[*pgconn.PgError](err)
+	if !ok || pe.Code != "22P02" {
 		if err != nil {
-			return fmt.Errorf("storing batch %d in table %s: %w", b.ID, p.name, err)
-		}
-		for rows.Next() {
-			var tp runtime.TopicPartition
-			if err := rows.Scan(&tp.Topic, &tp.Partition); err != nil {
-				return err
-			}
-			done[tp] = true
-		}
-		if err := rows.Err(); err != nil {
 			return fmt.Errorf("storing batch %d in table %s: %w", b.ID, p.name, err)
 		}
 		return nil
 	}
-	err := collect(tx.Query(ctx, `UPDATE `+p.table+` o SET next_offset = v.until, batch_id = $6, batch_time = $7, updated_at = now()
-		FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS v(topic, partition, from_offset, until)
-		WHERE o.group_id = $1 AND o.topic = v.topic AND o.partition = v.partition
-		  AND (o.next_offset = v.from_offset OR (v.from_offset = v.until AND o.next_offset <= v.until))
-		RETURNING o.topic, o.partition`, p.group, topics, parts, froms, untils, b.ID, at))
-	if err != nil || len(done) == n {
-		return err
+	at := strings.Index(pe.Message, fenceMark)
+	if at < 0 {
+		return fmt.Errorf("storing batch %d in table %s: %w", b.ID, p.name, err)
 	}
-	err = collect(tx.Query(ctx, `INSERT INTO `+p.table+` (group_id, topic, partition, next_offset, batch_id, batch_time)
-		SELECT $1, v.topic, v.partition, v.until, $6, $7
-		FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS v(topic, partition, from_offset, until)
-		ON CONFLICT DO NOTHING
-		RETURNING topic, partition`, p.group, topics, parts, froms, untils, b.ID, at))
-	if err != nil {
-		return err
+	digits := pe.Message[at+len(fenceMark):]
+	digits = digits[:len(digits)-len(strings.TrimLeft(digits, "0123456789"))]
+	i, aerr := strconv.Atoi(digits)
+	if aerr != nil || i < 1 || i > len(b.Ranges) {
+		return fmt.Errorf("storing batch %d in table %s: %w", b.ID, p.name, err)
 	}
-	for _, r := range b.Ranges {
-		if done[r.TopicPartition()] {
-			continue
-		}
-		var stored int64
-		if err := tx.QueryRow(ctx, `SELECT next_offset FROM `+p.table+` WHERE group_id = $1 AND topic = $2 AND partition = $3`,
-			p.group, r.Topic, r.Partition).Scan(&stored); err != nil {
-			return fmt.Errorf("storing %s in table %s: %w", r, p.name, err)
-		}
-		return fenced(p.name, p.group, r, stored)
+	r := b.Ranges[i-1]
+	var stored int64
+	if err := p.pool.QueryRow(ctx, `SELECT next_offset FROM `+p.table+` WHERE group_id = $1 AND topic = $2 AND partition = $3`,
+		p.group, r.Topic, r.Partition).Scan(&stored); err != nil {
+		return fmt.Errorf("storing %s in table %s: fenced; reading the offset the table holds: %w", r, p.name, err)
 	}
-	return nil
+	return fenced(p.name, p.group, r, stored)
 }
 
 // fenced is a batch whose range does not start where the store says its
