@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/streamgen/streamgen/runtime"
 	"github.com/streamgen/streamgen/runtime/offsets"
@@ -29,8 +30,9 @@ type Postgres struct {
 	store *offsets.Postgres
 	table pgx.Identifier
 
-	mu sync.Mutex // serializes use of tx: a pgx.Tx is one connection
-	tx pgx.Tx     // the in-flight batch's, nil between batches
+	mu   sync.Mutex    // serializes use of tx: a pgx.Tx is one connection
+	conn *pgxpool.Conn // the in-flight batch's connection, nil between batches
+	tx   pgx.Tx        // its transaction
 }
 
 // NewPostgres connects to dsn. table is the output's table (spec
@@ -73,8 +75,17 @@ func (e *MissingTableError) Error() string {
 // CopyFrom or Sanitize.
 func (p *Postgres) Table() pgx.Identifier { return p.table }
 
-// Close closes the connections.
-func (p *Postgres) Close() { p.store.Close() }
+// Close closes the connections. A batch's transaction still open is
+// rolled back by the database as its connection closes.
+func (p *Postgres) Close() {
+	p.mu.Lock()
+	if p.conn != nil {
+		p.conn.Release() // in a transaction: closed, not pooled
+		p.conn, p.tx = nil, nil
+	}
+	p.mu.Unlock()
+	p.store.Close()
+}
 
 // Load returns the stored next offsets of tps.
 func (p *Postgres) Load(ctx context.Context, tps []runtime.TopicPartition) (map[runtime.TopicPartition]int64, error) {
@@ -86,11 +97,18 @@ func (p *Postgres) Load(ctx context.Context, tps []runtime.TopicPartition) (map[
 func (p *Postgres) SetOutageReporter(r runtime.OutageReporter) { p.store.SetOutageReporter(r) }
 
 // Begin starts the batch's transaction, waiting out an outage of the
-// database (offsets.Postgres.Retry).
+// database (offsets.Postgres.Retry). The batch holds its connection
+// until Store or Abort.
 func (p *Postgres) Begin(ctx context.Context, _ runtime.StoredBatch) error {
+	var conn *pgxpool.Conn
 	var tx pgx.Tx
 	err := p.store.Retry(ctx, "beginning a batch's transaction", func() (err error) {
-		tx, err = p.store.Pool().Begin(ctx)
+		if conn, err = p.store.Pool().Acquire(ctx); err != nil {
+			return err
+		}
+		if tx, err = conn.Begin(ctx); err != nil {
+			conn.Release()
+		}
 		return err
 	})
 	if err != nil {
@@ -98,33 +116,75 @@ func (p *Postgres) Begin(ctx context.Context, _ runtime.StoredBatch) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.tx != nil {
-		p.tx.Rollback(ctx)
-	}
-	p.tx = tx
+	p.rollback(ctx)
+	p.conn, p.tx = conn, tx
 	return nil
 }
 
-// Store stores the batch's offsets in its transaction and commits it. A
-// transaction lost to the database (restarted, its connection cut) before
-// COMMIT is a *runtime.AbortedError: the engine reads the batch again.
-// A COMMIT whose answer was lost may have committed: Store waits for the
-// database and looks (offsets.Postgres.Stored), so the batch is either
-// stored or read again, never both.
+// Store stores the batch's offsets in its transaction and commits it,
+// in one round trip: the fenced offset statement and COMMIT go out
+// together (offsets.Postgres.QueueStore), and a fenced range fails the
+// statement, so the COMMIT does not run and nothing of the batch is
+// stored. A transaction lost to the database (restarted, its connection
+// cut) before COMMIT is a *runtime.AbortedError: the engine reads the
+// batch again. A COMMIT whose answer was lost may have committed: Store
+// waits for the database and looks (offsets.Postgres.Stored), so the
+// batch is either stored or read again, never both.
 func (p *Postgres) Store(ctx context.Context, b runtime.StoredBatch) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.tx == nil {
 		return errors.New("no transaction: Store without Begin")
 	}
-	if err := p.store.StoreTx(ctx, p.tx, b); err != nil {
-		return p.lost(err)
+	conn := p.conn
+	p.conn, p.tx = nil, nil
+	defer conn.Release() // a connection left in a transaction is closed, not reused
+	if conn.Conn().PgConn().TxStatus() == 'I' {
+		// Storing the offsets now would commit them alone.
+		return errors.New("committing the batch's output and offsets: the handler ended the batch's transaction (Tx's fn must not commit or roll back)")
 	}
-	err := p.tx.Commit(ctx)
-	p.tx = nil
+	batch := &pgx.Batch{}
+	p.store.QueueStore(batch, b)
+	batch.Queue("commit").Exec(func(tag pgconn.CommandTag) error {
+		// COMMIT of a transaction an error aborted answers ROLLBACK.
+		if tag.String() != "COMMIT" {
+			return pgx.ErrTxCommitRollback
+		}
+		return nil
+	})
+	err := conn.SendBatch(ctx, batch).Close()
 	if err == nil {
 		return nil
 	}
+	pc := conn.Conn().PgConn()
+	switch {
+	case !pc.IsClosed() && pc.TxStatus() == 'I':
+		// The server answered to the end: the transaction is over,
+		// and without COMMIT's success it rolled back.
+	case !pc.IsClosed():
+		// The statement failed, so COMMIT did not run: the
+		// transaction is open and aborted.
+		if _, rerr := conn.Exec(ctx, "rollback"); rerr != nil {
+			conn.Conn().Close(ctx)
+		}
+	case pgconn.SafeToRetry(err):
+		// Nothing was sent.
+	default:
+		return p.settle(ctx, b, err)
+	}
+	if ferr := p.store.Fenced(ctx, b, err); errors.Is(ferr, runtime.ErrFenced) {
+		return ferr
+	}
+	if offsets.Transient(err) {
+		return p.lost(err)
+	}
+	return fmt.Errorf("committing the batch's output and offsets: %w", err)
+}
+
+// settle is Store's answer when the connection was lost while the batch's
+// COMMIT was on its way or answering: it may have committed. It waits for
+// the database and looks.
+func (p *Postgres) settle(ctx context.Context, b runtime.StoredBatch, err error) error {
 	if !offsets.Transient(err) {
 		return fmt.Errorf("committing the batch's output and offsets: %w", err)
 	}
@@ -157,15 +217,22 @@ func (p *Postgres) lost(err error) error {
 func (p *Postgres) Abort(ctx context.Context, _ runtime.StoredBatch) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err := p.rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+		return fmt.Errorf("postgres sink: rolling the batch's transaction back: %w", err)
+	}
+	return nil
+}
+
+// rollback rolls the batch's transaction back, if there is one, and
+// gives its connection back to the pool. p.mu is held.
+func (p *Postgres) rollback(ctx context.Context) error {
 	if p.tx == nil {
 		return nil
 	}
 	err := p.tx.Rollback(ctx)
-	p.tx = nil
-	if err != nil && !errors.Is(err, pgx.ErrTxClosed) {
-		return fmt.Errorf("postgres sink: rolling the batch's transaction back: %w", err)
-	}
-	return nil
+	p.conn.Release()
+	p.conn, p.tx = nil, nil
+	return err
 }
 
 // Exec runs sql in the batch's transaction. It may be called from the

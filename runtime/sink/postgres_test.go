@@ -319,3 +319,111 @@ func (j copyJob) runUntil(t *testing.T, conn *pgx.Conn, want int) *logbuf.Buffer
 	}
 	return logs
 }
+
+// TestPostgresSinkFencedBatchCommitsNothing: a batch whose range does not
+// start where the offsets table holds its partition (another instance
+// stored it) fails with a *runtime.FencedError naming what the table
+// holds, and commits nothing: neither its rows nor its other partitions'
+// offsets. The sink's next batch commits. A batch whose transaction an
+// error aborted under the handler does not report success.
+func TestPostgresSinkFencedBatchCommitsNothing(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	out, conn := outputTable(t, dsn)
+	table := pgtest.Table(t, dsn, "offsets")
+	a, err := sink.NewPostgres(ctx, dsn, "fence", out, offsets.Table(table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := sink.NewPostgres(ctx, dsn, "fence", out, offsets.Table(table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	rng := func(p int32, from, until int64) runtime.OffsetRange {
+		return runtime.OffsetRange{Topic: "clicks", Partition: p, FromOffset: from, UntilOffset: until}
+	}
+	// batch writes a row per offset of its ranges and stores them.
+	batch := func(s *sink.Postgres, id int64, ranges ...runtime.OffsetRange) error {
+		sb := runtime.StoredBatch{ID: id, Ranges: ranges}
+		if err := s.Begin(ctx, sb); err != nil {
+			t.Fatal(err)
+		}
+		var rows [][]any
+		for _, r := range ranges {
+			for o := r.FromOffset; o < r.UntilOffset; o++ {
+				rows = append(rows, []any{r.Topic, r.Partition, o, "v"})
+			}
+		}
+		if _, err := s.CopyFrom(ctx, s.Table(), []string{"topic", "partition", "kafka_offset", "value"}, pgx.CopyFromRows(rows)); err != nil {
+			t.Fatal(err)
+		}
+		return s.Store(ctx, sb)
+	}
+	count := func() (n int) {
+		t.Helper()
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{out}.Sanitize()).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if err := batch(a, 1, rng(0, 0, 10), rng(1, 0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	// b read partition 0 from 0 too: its batch is stale; partition 2 is
+	// new and 1 would move on, but nothing of the batch may commit.
+	err = batch(b, 1, rng(2, 0, 5), rng(1, 10, 15), rng(0, 0, 5))
+	var fe *runtime.FencedError
+	if !errors.As(err, &fe) || fe.Range != rng(0, 0, 5) || fe.Stored != 10 || !strings.Contains(err.Error(), "starts at 0 but the store holds 10") {
+		t.Fatalf("stale batch: %v, want a *FencedError for partition 0 holding 10", err)
+	}
+	if n := count(); n != 20 {
+		t.Errorf("%d rows after the fenced batch, want the first batch's 20", n)
+	}
+	st, err := offsets.NewPostgres(ctx, dsn, "fence", offsets.Table(table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tps := []runtime.TopicPartition{{Topic: "clicks", Partition: 0}, {Topic: "clicks", Partition: 1}, {Topic: "clicks", Partition: 2}}
+	if got, err := st.Load(ctx, tps); err != nil || len(got) != 2 || got[tps[0]] != 10 || got[tps[1]] != 10 {
+		t.Errorf("offsets after the fenced batch: %v, %v; want partitions 0 and 1 at 10, 2 absent", got, err)
+	}
+	// The fenced sink goes on: its next batch, from where the table is.
+	if err := batch(b, 2, rng(0, 10, 12), rng(2, 0, 3)); err != nil {
+		t.Fatalf("the batch after the fenced one: %v", err)
+	}
+	if got, _ := st.Load(ctx, tps); got[tps[0]] != 12 || got[tps[2]] != 3 || count() != 25 {
+		t.Errorf("after the next batch: offsets %v, %d rows; want 0 at 12, 2 at 3, 25 rows", got, count())
+	}
+	// A handler that let a statement fail and went on: its transaction
+	// is aborted, so nothing commits, ranges or none.
+	for _, ranges := range [][]runtime.OffsetRange{{rng(0, 12, 14)}, nil} {
+		sb := runtime.StoredBatch{ID: 3, Ranges: ranges}
+		if err := a.Begin(ctx, sb); err != nil {
+			t.Fatal(err)
+		}
+		a.Exec(ctx, "INSERT INTO "+pgx.Identifier{out}.Sanitize()+" (topic) VALUES ('x')")
+		a.Exec(ctx, "SELECT 1/0")
+		if err := a.Store(ctx, sb); err == nil {
+			t.Errorf("Store of an aborted transaction (ranges %v) succeeded", ranges)
+		}
+	}
+	if got, _ := st.Load(ctx, tps); got[tps[0]] != 12 || count() != 25 {
+		t.Errorf("after the aborted batches: offsets %v, %d rows; want 0 at 12, 25 rows", got, count())
+	}
+	// A handler that committed the transaction itself: the offsets must
+	// not be stored on their own.
+	sb := runtime.StoredBatch{ID: 4, Ranges: []runtime.OffsetRange{rng(0, 12, 14)}}
+	if err := a.Begin(ctx, sb); err != nil {
+		t.Fatal(err)
+	}
+	a.Tx(ctx, func(tx pgx.Tx) error { return tx.Commit(ctx) })
+	if err := a.Store(ctx, sb); err == nil {
+		t.Error("Store after the handler committed the transaction succeeded")
+	}
+	if got, _ := st.Load(ctx, tps); got[tps[0]] != 12 {
+		t.Errorf("after the handler's commit: offsets %v, want 0 at 12", got)
+	}
+}
