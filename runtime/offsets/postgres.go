@@ -403,12 +403,14 @@ const fenceMark = "streamgen: fenced range "
 // storeStatement is the statement that stores b's ranges, and its
 // arguments. Fencing must abort the statement rather than leave ranges
 // out, so that a COMMIT sent behind it (QueueStore) cannot commit part
-// of a batch: it updates the rows that hold their range's start, inserts
-// the partitions that have no row (a partition inserted meanwhile by
-// another instance conflicts and is left out), and when any range was
-// left out it casts a text naming the first such range to integer, which
-// fails (SQLSTATE 22P02; SQL has no RAISE). The text depends on the rows,
-// so the planner cannot fold the cast and fail every statement.
+// of a batch. It updates the rows that hold their range's start and
+// inserts the partitions it did not update: where a row exists (fenced,
+// or inserted meanwhile by another instance) the insert conflicts and
+// leaves the range out, and taking only the ranges not updated keeps the
+// insert empty in the usual batch. When any range was left out it casts
+// a text naming the first such range to integer, which fails (SQLSTATE
+// 22P02; SQL has no RAISE). The text depends on the rows, so the planner
+// cannot fold the cast and fail every statement.
 func (p *Postgres) storeStatement(b runtime.StoredBatch) (string, []any) {
 	at := b.Time
 	if at.IsZero() {
@@ -434,7 +436,7 @@ func storeSQL(table string) string {
 ), inserted AS (
 	INSERT INTO ` + table + ` (group_id, topic, partition, next_offset, batch_id, batch_time)
 	SELECT $1, v.topic, v.partition, v.until, $6, $7 FROM v
-	WHERE NOT EXISTS (SELECT FROM ` + table + ` o WHERE o.group_id = $1 AND o.topic = v.topic AND o.partition = v.partition)
+	WHERE (v.topic, v.partition) NOT IN (SELECT topic, partition FROM updated)
 	ON CONFLICT DO NOTHING
 	RETURNING topic, partition
 )
