@@ -172,13 +172,14 @@ func (p *Postgres) Store(ctx context.Context, b runtime.StoredBatch) error {
 	default:
 		return p.settle(ctx, b, err)
 	}
-	if ferr := p.store.Fenced(ctx, b, err); errors.Is(ferr, runtime.ErrFenced) {
+	ferr := p.store.Fenced(ctx, b, err)
+	if errors.Is(ferr, runtime.ErrFenced) {
 		return ferr
 	}
 	if offsets.Transient(err) {
 		return p.lost(err)
 	}
-	return fmt.Errorf("committing the batch's output and offsets: %w", err)
+	return fmt.Errorf("committing the batch's output and offsets: %w", ferr)
 }
 
 // settle is Store's answer when the connection was lost while the batch's
