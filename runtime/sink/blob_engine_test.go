@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
 
 	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
@@ -200,6 +201,18 @@ func runRollETLStore(t *testing.T, addrs []string, s *blobImpressions, store run
 	}, tps, done, failAt)
 }
 
+// rollingByCountry opens rolling sinks of Impressions on bucket,
+// partitioned by country, with limits lim and MaxOpen's clock.
+func rollingByCountry(t *testing.T, bucket *blob.Bucket, clock *fakeClock, lim RollLimits) func() *blobImpressions {
+	return func() *blobImpressions {
+		s, err := NewBlob[alltypes.Impression](bucket, PartitionByField("geo.country"), BlobRoll(lim), blobClock(clock.Now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+}
+
 // TestETLExactlyOnceIntoRollingBlob: the warehouse ETL copies a topic
 // into a rolling blob sink partitioned by country, every tenth record DE:
 // FR's files fill and are published while DE's first file stays open, so
@@ -215,14 +228,7 @@ func TestETLExactlyOnceIntoRollingBlob(t *testing.T) {
 	bucket := memblob.OpenBucket(nil)
 	defer bucket.Close()
 	clock := newFakeClock()
-	open := func() *blobImpressions {
-		s, err := NewBlob[alltypes.Impression](bucket, PartitionByField("geo.country"),
-			BlobRoll(RollLimits{MaxRecords: 30, MaxOpen: time.Minute}), blobClock(clock.Now))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	open := rollingByCountry(t, bucket, clock, RollLimits{MaxRecords: 30, MaxOpen: time.Minute})
 	next := map[int32]int64{}
 	produce := func(n int) {
 		var rs []*kgo.Record
@@ -313,14 +319,7 @@ func TestETLGracefulStopDrainsRollingBlob(t *testing.T) {
 	bucket := memblob.OpenBucket(nil)
 	defer bucket.Close()
 	clock := newFakeClock()
-	open := func() *blobImpressions {
-		s, err := NewBlob[alltypes.Impression](bucket, PartitionByField("geo.country"),
-			BlobRoll(RollLimits{MaxRecords: 1000, MaxOpen: time.Hour}), blobClock(clock.Now))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	open := rollingByCountry(t, bucket, clock, RollLimits{MaxRecords: 1000, MaxOpen: time.Hour})
 	next := map[int32]int64{}
 	tps := tpsOf(map[int32]int64{0: 0, 1: 0})
 	// Every record stored, into files still open.
