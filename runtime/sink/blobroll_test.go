@@ -655,3 +655,52 @@ func TestBlobRollGoesOnFromPerBatchChain(t *testing.T) {
 		})
 	}
 }
+
+// failingEnc is an encoder whose every write fails, as a file whose
+// upload broke would.
+type failingEnc struct{}
+
+func (failingEnc) write(any) error        { return errors.New("the upload broke") }
+func (failingEnc) writeAvro([]byte) error { return errors.New("the upload broke") }
+func (failingEnc) close() error           { return nil }
+
+// TestBlobRollOnePartitionFailsTheBatch: when one partition's append
+// fails, the batch fails and every partition of it is broken, the ones
+// appended too (a read of the batch again would append them twice):
+// nothing of it is published, the next Store is refused until the
+// partitions are loaded again, and from there every offset goes in once.
+func TestBlobRollOnePartitionFailsTheBatch(t *testing.T) {
+	for name, open := range blobBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			tp0, tp1 := runtime.TopicPartition{Topic: "imps", Partition: 0}, runtime.TopicPartition{Topic: "imps", Partition: 1}
+			s := open(t, BlobRoll(RollLimits{MaxRecords: 10}))
+			loadBlob(t, s, tp0, tp1)
+			mustStoreRoll(t, s, 1, plain, rng("imps", 0, 0, 5), rng("imps", 1, 0, 5))
+			newEnc := s.core.newEnc
+			s.core.newEnc = func(w io.Writer, r runtime.OffsetRange) (valueEncoder, error) {
+				if r.Partition == 1 {
+					return failingEnc{}, nil
+				}
+				return newEnc(w, r)
+			}
+			// Partition 1's open file takes the batch; its next file is
+			// the failing one.
+			if err := storeRoll(t, s, 2, plain, rng("imps", 0, 5, 12), rng("imps", 1, 5, 12)); err == nil || !strings.Contains(err.Error(), "the upload broke") {
+				t.Fatalf("Store = %v, want partition 1's failure", err)
+			}
+			s.core.newEnc = newEnc
+			if got := publishedKeys(t, s.Bucket()); len(got) != 0 {
+				t.Errorf("published %v from a failed batch", got)
+			}
+			// Partition 0 appended the batch, and is broken too.
+			if err := storeRoll(t, s, 3, plain, rng("imps", 0, 5, 12), rng("imps", 1, 5, 12)); err == nil || !strings.Contains(err.Error(), "partition: 0") || !strings.Contains(err.Error(), "loaded again") {
+				t.Errorf("the next Store = %v, want partition 0 refused until loaded again", err)
+			}
+			if got := loadBlob(t, s, tp0, tp1); got[tp0] != 0 || got[tp1] != 0 {
+				t.Fatalf("Load = %v, want both partitions from 0", got)
+			}
+			mustStoreRoll(t, s, 4, plain, rng("imps", 0, 0, 20), rng("imps", 1, 0, 20))
+			checkEveryOffsetOnce(t, s.Bucket(), "imps", map[int32]int64{0: 20, 1: 20})
+		})
+	}
+}
