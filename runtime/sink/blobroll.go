@@ -385,26 +385,23 @@ func compareTPs(a, b runtime.TopicPartition) int {
 // next publish's conditional create.
 func (c *blobSink) stillOwned(ctx context.Context, slots []*rollSlot, b runtime.StoredBatch) error {
 	taken := make([]bool, len(slots))
-	errs := make([]error, len(slots))
 	parts := make([]*rollPart, len(slots))
-	var wg sync.WaitGroup
 	for i, s := range slots {
-		p := c.rolls[s.r.TopicPartition()]
-		parts[i] = p
-		wg.Go(func() {
-			key := rollKey(p.tp, p.seq+1)
-			if taken[i], errs[i] = c.bucket.Exists(ctx, key); errs[i] != nil {
-				errs[i] = fmt.Errorf("blob sink: batch %d: reading %s: %w", b.ID, key, errs[i])
-			}
-		})
+		parts[i] = c.rolls[s.r.TopicPartition()]
 	}
-	wg.Wait()
+	err := each(len(parts), func(i int) (err error) {
+		key := rollKey(parts[i].tp, parts[i].seq+1)
+		if taken[i], err = c.bucket.Exists(ctx, key); err != nil {
+			return fmt.Errorf("blob sink: batch %d: reading %s: %w", b.ID, key, err)
+		}
+		return nil
+	})
 	for i, p := range parts {
 		if taken[i] {
 			return c.fenced(ctx, p, p.seq+1, b)
 		}
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // appendSlots appends each partition's held values to its open files,
