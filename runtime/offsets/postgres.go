@@ -7,6 +7,7 @@ package offsets
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"maps"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,12 +44,29 @@ var DefaultTable = config.Default().OffsetsTable
 //	next_offset bigint                        -- where the next batch starts
 //	batch_id bigint, batch_time timestamptz   -- the batch that stored it
 //	updated_at timestamptz
+//	owner text                                -- the instance that loaded it last
 //
-// Updates are fenced: a batch's row update applies only where the stored
-// offset equals the batch's FromOffset, so an instance that lost its
-// partitions in a rebalance (and does not know it yet) cannot store a
-// stale batch over the new owner's: its Store fails with a *runtime.FencedError
-// and nothing of the batch is stored.
+// Updates are fenced twice, so that an instance that lost its partitions
+// in a rebalance (and does not know it yet) cannot store a stale batch:
+// its Store fails with a *runtime.FencedError and nothing of the batch is
+// stored.
+//   - By offset: a batch's row update applies only where the stored
+//     offset equals the batch's FromOffset, so it never lands over the
+//     new owner's batches.
+//   - By owner: Load, which the engine calls when it gains partitions,
+//     writes the instance's token into their rows, and a Store applies
+//     only to rows that hold its own token (or none: rows no instance has
+//     loaded since the column was added, or whose first Store inserted
+//     them; Store never writes the column). Without it, an instance whose
+//     group session expired mid-batch could still store that batch after
+//     the new owner had loaded the partition but before the new owner's
+//     first Store: the new owner's batch, re-reading what the old one had
+//     just stored, would be the one fenced. At-least-once would then hand
+//     the stored batch's records to the handler twice; with the owner
+//     fence the late batch is the one refused, as Kafka's group commit
+//     refuses a commit from an older generation. A partition with no row
+//     yet has no owner to check: its first Store inserts the row, and of
+//     two instances the second's insert is fenced by the first's row.
 type Postgres struct {
 	pool  *pgxpool.Pool
 	group string
@@ -61,6 +80,10 @@ type Postgres struct {
 	outages atomic.Pointer[runtime.OutageReporter]
 
 	storeSQL string // the fenced store statement (storeStatement)
+	// owner is this instance's token in the rows it loads and stores:
+	// host, process id and a random part, so that it tells an operator
+	// which replica holds a partition and two processes never share it.
+	owner string
 }
 
 // PostgresOpt configures NewPostgres.
@@ -84,6 +107,7 @@ func NewPostgres(ctx context.Context, dsn, group string, opts ...PostgresOpt) (*
 	}
 	p.table = pgx.Identifier(strings.Split(p.name, ".")).Sanitize()
 	p.storeSQL = storeSQL(p.table)
+	p.owner = ownerToken()
 	where := Redact(dsn)
 	p.where = where
 	cfg, err := pgxpool.ParseConfig(dsn)
@@ -147,6 +171,15 @@ func (p *Postgres) Pool() *pgxpool.Pool { return p.pool }
 var columns = map[string]string{
 	"group_id": "text", "topic": "text", "partition": "integer", "next_offset": "bigint",
 	"batch_id": "bigint", "batch_time": "timestamp with time zone", "updated_at": "timestamp with time zone",
+	"owner": "text",
+}
+
+// ownerToken is a new instance's owner token: host/pid/random.
+func ownerToken() string {
+	host, _ := os.Hostname()
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), r)
 }
 
 func (p *Postgres) ensureTable(ctx context.Context) error {
@@ -165,9 +198,26 @@ func (p *Postgres) ensureTable(ctx context.Context) error {
 	batch_id    bigint,
 	batch_time  timestamptz,
 	updated_at  timestamptz NOT NULL DEFAULT now(),
+	owner       text,
 	PRIMARY KEY (group_id, topic, partition)
 )`)
-		return err
+		if err != nil {
+			return err
+		}
+		// A table created before the owner fence lacks its column: it
+		// is added (nullable, so existing rows stay valid and are
+		// claimed at their next Load). Only when it is missing, since
+		// ALTER TABLE needs the table's ownership even when it would
+		// change nothing.
+		var has bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+			WHERE table_name = $1 AND ($2 = '' OR table_schema = $2) AND column_name = 'owner')`, p.bareName(), p.schemaName()).Scan(&has); err != nil || has {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `ALTER TABLE `+p.table+` ADD COLUMN IF NOT EXISTS owner text`); err != nil {
+			return fmt.Errorf("adding column owner, which fences replicas that lost their partitions, to the offsets table (or add it yourself: ALTER TABLE %s ADD COLUMN owner text): %w", p.table, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("creating table %s: %w", p.name, err)
@@ -219,13 +269,15 @@ func (p *Postgres) schemaName() string {
 // of the database (see Retry).
 func (p *Postgres) Load(ctx context.Context, tps []runtime.TopicPartition) (out map[runtime.TopicPartition]int64, err error) {
 	err = p.Retry(ctx, "reading offsets from table "+p.name, func() error {
-		out, err = p.load(ctx, tps)
+		out, err = p.load(ctx, tps, true)
 		return err
 	})
 	return out, err
 }
 
-func (p *Postgres) load(ctx context.Context, tps []runtime.TopicPartition) (map[runtime.TopicPartition]int64, error) {
+// load reads the next offsets of tps; claim also writes this instance's
+// token into their rows (Load's owner fence), in the same statement.
+func (p *Postgres) load(ctx context.Context, tps []runtime.TopicPartition, claim bool) (map[runtime.TopicPartition]int64, error) {
 	out := make(map[runtime.TopicPartition]int64)
 	if len(tps) == 0 {
 		return out, nil
@@ -235,9 +287,16 @@ func (p *Postgres) load(ctx context.Context, tps []runtime.TopicPartition) (map[
 	for i, tp := range tps {
 		topics[i], parts[i] = tp.Topic, tp.Partition
 	}
-	rows, err := p.pool.Query(ctx, `SELECT o.topic, o.partition, o.next_offset FROM `+p.table+` o
+	sql, args := `SELECT o.topic, o.partition, o.next_offset FROM `+p.table+` o
 		JOIN unnest($2::text[], $3::int[]) AS w(topic, partition) USING (topic, partition)
-		WHERE o.group_id = $1`, p.group, topics, parts)
+		WHERE o.group_id = $1`, []any{p.group, topics, parts}
+	if claim {
+		sql, args = `UPDATE `+p.table+` o SET owner = $4
+		FROM unnest($2::text[], $3::int[]) AS w(topic, partition)
+		WHERE o.group_id = $1 AND o.topic = w.topic AND o.partition = w.partition
+		RETURNING o.topic, o.partition, o.next_offset`, append(args, p.owner)
+	}
+	rows, err := p.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading table %s for group %q: %w", p.name, p.group, err)
 	}
@@ -283,7 +342,7 @@ func (p *Postgres) Stored(ctx context.Context, b runtime.StoredBatch) (bool, err
 	for _, r := range b.Ranges {
 		tps = append(tps, r.TopicPartition())
 	}
-	got, err := p.load(ctx, tps)
+	got, err := p.load(ctx, tps, false)
 	if err != nil {
 		return false, err
 	}
@@ -369,7 +428,8 @@ func Transient(err error) bool {
 }
 
 // StoreTx stores a batch's ranges within tx, fenced: each range's row must
-// hold the range's FromOffset (or not exist yet). A range whose FromOffset
+// hold the range's FromOffset (or not exist yet) and no other instance's
+// owner token (see Postgres). A range whose FromOffset
 // equals its UntilOffset (Stream.CommitAsync's, the stop's last flush)
 // only moves the offset forward: a stale instance can never rewind it.
 // However many partitions, it is one statement (QueueStore's). On a
@@ -421,7 +481,7 @@ func (p *Postgres) storeStatement(b runtime.StoredBatch) (string, []any) {
 	for i, r := range b.Ranges {
 		topics[i], parts[i], froms[i], untils[i] = r.Topic, r.Partition, r.FromOffset, r.UntilOffset
 	}
-	return p.storeSQL, []any{p.group, topics, parts, froms, untils, b.ID, at}
+	return p.storeSQL, []any{p.group, topics, parts, froms, untils, b.ID, at, p.owner}
 }
 
 func storeSQL(table string) string {
@@ -432,6 +492,7 @@ func storeSQL(table string) string {
 	FROM v
 	WHERE o.group_id = $1 AND o.topic = v.topic AND o.partition = v.partition
 	  AND (o.next_offset = v.from_offset OR (v.from_offset = v.until AND o.next_offset <= v.until))
+	  AND (o.owner IS NULL OR o.owner = $8)
 	RETURNING o.topic, o.partition
 ), inserted AS (
 	INSERT INTO ` + table + ` (group_id, topic, partition, next_offset, batch_id, batch_time)
@@ -468,9 +529,15 @@ func (p *Postgres) Fenced(ctx context.Context, b runtime.StoredBatch, err error)
 	}
 	r := b.Ranges[i-1]
 	var stored int64
-	if err := p.pool.QueryRow(ctx, `SELECT next_offset FROM `+p.table+` WHERE group_id = $1 AND topic = $2 AND partition = $3`,
-		p.group, r.Topic, r.Partition).Scan(&stored); err != nil {
+	var owner *string
+	if err := p.pool.QueryRow(ctx, `SELECT next_offset, owner FROM `+p.table+` WHERE group_id = $1 AND topic = $2 AND partition = $3`,
+		p.group, r.Topic, r.Partition).Scan(&stored, &owner); err != nil {
 		return fmt.Errorf("storing %s in table %s: fenced; reading the offset the table holds: %w", r, p.name, err)
+	}
+	if owner != nil && *owner != p.owner {
+		return &runtime.FencedError{Range: r, Stored: stored, Store: "offsets table " + p.name,
+			Why: fmt.Sprintf("group %q topic %s partition %d: instance %s loaded the partition after this instance (%s) did: a rebalance gave it the partition, and this instance had not learnt that it lost it; this batch (from %d) was not stored, and the partition holds %d",
+				p.group, r.Topic, r.Partition, *owner, p.owner, r.FromOffset, stored)}
 	}
 	return fenced(p.name, p.group, r, stored)
 }

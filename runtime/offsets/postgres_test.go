@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -260,4 +262,95 @@ func TestNewPostgresWaitsForTheDatabase(t *testing.T) {
 		t.Fatalf("the store did not wait for the database: %v", err)
 	}
 	p.Close()
+}
+
+// An instance that lost its partition in a rebalance, and stores its
+// batch after the new owner loaded the partition but before the new
+// owner's first Store, is the one fenced: not the new owner, whose batch
+// would read again what the stale batch stored.
+func TestPostgresFencesTheInstanceThatLostThePartition(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	table := pgtest.Table(t, dsn, "offsets")
+	ctx := context.Background()
+	old, cur := newStore(t, dsn, table, "etl"), newStore(t, dsn, table, "etl")
+	if _, err := old.Load(ctx, []runtime.TopicPartition{tp(0), tp(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Store(ctx, runtime.StoredBatch{ID: 1, Ranges: []runtime.OffsetRange{rng(0, 0, 10), rng(1, 0, 10)}}); err != nil {
+		t.Fatal(err)
+	}
+	// A rebalance gives partition 0 to cur, which loads it; old has not
+	// learnt it yet and finishes the batch it was handling.
+	got, err := cur.Load(ctx, []runtime.TopicPartition{tp(0)})
+	if err != nil || got[tp(0)] != 10 {
+		t.Fatalf("Load = %v, %v; want partition 0 at 10", got, err)
+	}
+	err = old.Store(ctx, runtime.StoredBatch{ID: 2, Ranges: []runtime.OffsetRange{rng(1, 10, 20), rng(0, 10, 20)}})
+	var fe *runtime.FencedError
+	if !errors.As(err, &fe) || fe.Range.Partition != 0 || fe.Stored != 10 {
+		t.Fatalf("the old owner's Store = %v, want a *FencedError for partition 0 holding 10", err)
+	}
+	for _, want := range []string{`group "etl" topic clicks partition 0`, "loaded the partition after this instance", "not learnt that it lost it", "holds 10"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if got, _ := cur.Load(ctx, []runtime.TopicPartition{tp(1)}); got[tp(1)] != 10 {
+		t.Errorf("partition 1 holds %v after the fenced batch, want 10: a fenced batch stores nothing", got)
+	}
+	if err := cur.Store(ctx, runtime.StoredBatch{ID: 1, Ranges: []runtime.OffsetRange{rng(0, 10, 20)}}); err != nil {
+		t.Fatalf("the new owner's Store: %v", err)
+	}
+	// The old owner's commit of an offset alone is refused too, even
+	// one that would move the partition forward.
+	if err := old.Store(ctx, runtime.StoredBatch{Ranges: []runtime.OffsetRange{rng(0, 30, 30)}}); !errors.As(err, &fe) {
+		t.Errorf("the old owner's commit of offset 30 = %v, want a *FencedError", err)
+	}
+	// Given the partition back, an instance stores again.
+	if _, err := old.Load(ctx, []runtime.TopicPartition{tp(0)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Store(ctx, runtime.StoredBatch{ID: 3, Ranges: []runtime.OffsetRange{rng(0, 20, 30)}}); err != nil {
+		t.Errorf("Store after loading the partition again: %v", err)
+	}
+	var owner string
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := conn.QueryRow(ctx, "SELECT owner FROM "+pgx.Identifier{table}.Sanitize()+" WHERE partition = 0").Scan(&owner); err != nil {
+		t.Fatal(err)
+	}
+	if host, _ := os.Hostname(); !strings.HasPrefix(owner, host+"/"+strconv.Itoa(os.Getpid())+"/") {
+		t.Errorf("owner %q does not name the host and process", owner)
+	}
+}
+
+// A table made before the owner fence gets its column, and its rows,
+// which no instance owns yet, go on being stored.
+func TestPostgresAddsTheOwnerColumn(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	table := pgtest.Table(t, dsn, "offsets")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	name := pgx.Identifier{table}.Sanitize()
+	if _, err := conn.Exec(ctx, `CREATE TABLE `+name+` (group_id text NOT NULL, topic text NOT NULL, partition integer NOT NULL,
+		next_offset bigint NOT NULL, batch_id bigint, batch_time timestamptz, updated_at timestamptz NOT NULL DEFAULT now(),
+		PRIMARY KEY (group_id, topic, partition));
+		INSERT INTO `+name+` (group_id, topic, partition, next_offset) VALUES ('etl', 'clicks', 0, 7)`); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, dsn, table, "etl")
+	if err := s.Store(ctx, runtime.StoredBatch{ID: 1, Ranges: []runtime.OffsetRange{rng(0, 7, 9)}}); err != nil {
+		t.Fatalf("Store on an unowned row of an old table: %v", err)
+	}
+	if got, err := s.Load(ctx, []runtime.TopicPartition{tp(0)}); err != nil || got[tp(0)] != 9 {
+		t.Fatalf("Load = %v, %v; want 9", got, err)
+	}
+	newStore(t, dsn, table, "etl") // a second start finds the column there
 }
