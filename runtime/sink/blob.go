@@ -196,8 +196,11 @@ type blobSink struct {
 
 	// rolling (blobroll.go): rollMu orders Begin, Store, Abort, Load and
 	// Close, which change the open files.
-	rollMu  sync.Mutex
-	rolls   map[runtime.TopicPartition]*rollPart
+	rollMu sync.Mutex
+	rolls  map[runtime.TopicPartition]*rollPart
+	// rollsMu guards deleting from rolls while partitions publish in
+	// parallel (publishParts), under rollMu: the one write then.
+	rollsMu sync.Mutex
 	fileSeq atomic.Int64
 	stats   rollCounters
 

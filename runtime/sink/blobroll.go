@@ -361,15 +361,23 @@ func (c *blobSink) rollStore(ctx context.Context, b runtime.StoredBatch) error {
 	}
 	c.mu.Unlock()
 
-	due := c.dueFiles(now)
+	return c.publishParts(ctx, c.dueFiles(now), b)
+}
+
+// publishParts publishes each partition's files in due, the partitions
+// in parallel: each has its own claim chain, and at an hour's edge every
+// partition closes its hour's file in the same batch, so one at a time
+// the batch would wait for a partition's round trips (upload, claim,
+// head, clean-up) times the partitions. A partition that fails is
+// broken or, fenced, dropped (fenced's delete is the only write to
+// c.rolls meanwhile, under rollsMu); the others are published.
+func (c *blobSink) publishParts(ctx context.Context, due map[runtime.TopicPartition][]*rollFile, b runtime.StoredBatch) error {
 	tps := slices.SortedFunc(maps.Keys(due), compareTPs)
-	for _, tp := range tps {
-		p := c.rolls[tp]
-		if err := c.publishPart(ctx, p, due[tp], b); err != nil {
-			return err
-		}
+	parts := make([]*rollPart, len(tps))
+	for i, tp := range tps {
+		parts[i] = c.rolls[tp]
 	}
-	return nil
+	return each(len(parts), func(i int) error { return c.publishPart(ctx, parts[i], due[tps[i]], b) })
 }
 
 func compareTPs(a, b runtime.TopicPartition) int {
@@ -712,7 +720,9 @@ func (c *blobSink) fenced(ctx context.Context, p *rollPart, seq int64, b runtime
 		}
 	}
 	_ = c.discardPart(ctx, p)
+	c.rollsMu.Lock()
 	delete(c.rolls, p.tp)
+	c.rollsMu.Unlock()
 	return &runtime.FencedError{Range: r, Stored: stored, Store: "blob sink",
 		Why: fmt.Sprintf("topic %s partition %d: claim %d of its chain was made by another instance, which owns the partition now; none of this instance's open files of it were published", p.tp.Topic, p.tp.Partition, seq)}
 }
@@ -938,9 +948,8 @@ func (c *blobSink) rollDrain(ctx context.Context) error {
 	c.rollMu.Lock()
 	defer c.rollMu.Unlock()
 	defer c.updateStats(c.cfg.now())
-	var errs []error
-	for _, tp := range slices.SortedFunc(maps.Keys(c.rolls), compareTPs) {
-		p := c.rolls[tp]
+	due := map[runtime.TopicPartition][]*rollFile{}
+	for tp, p := range c.rolls {
 		if p.broken != nil || len(p.files)+len(p.closed) == 0 {
 			continue
 		}
@@ -948,9 +957,9 @@ func (c *blobSink) rollDrain(ctx context.Context) error {
 		for _, bucket := range slices.Sorted(maps.Keys(p.files)) {
 			files = append(files, p.files[bucket])
 		}
-		errs = append(errs, c.publishPart(ctx, p, files, runtime.StoredBatch{}))
+		due[tp] = files
 	}
-	return errors.Join(errs...)
+	return c.publishParts(ctx, due, runtime.StoredBatch{})
 }
 
 // rollClose discards every open file: what Drain did not publish, the

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -701,6 +702,62 @@ func TestBlobRollOnePartitionFailsTheBatch(t *testing.T) {
 			}
 			mustStoreRoll(t, s, 4, plain, rng("imps", 0, 0, 20), rng("imps", 1, 0, 20))
 			checkEveryOffsetOnce(t, s.Bucket(), "imps", map[int32]int64{0: 20, 1: 20})
+		})
+	}
+}
+
+// barrierObjects holds each claim create until n partitions' creates are
+// in flight together, once armed: a sink that published its partitions
+// one after another would never gather them.
+type barrierObjects struct {
+	objectStore
+	armed   atomic.Bool
+	n       int
+	mu      sync.Mutex
+	waiting map[string]bool
+	all     chan struct{}
+}
+
+func (o *barrierObjects) create(ctx context.Context, key string, data []byte) (bool, error) {
+	if o.armed.Load() && strings.Contains(key, "/roll/") {
+		o.mu.Lock()
+		o.waiting[key[:strings.Index(key, "/roll/")]] = true
+		if len(o.waiting) == o.n {
+			close(o.all)
+		}
+		o.mu.Unlock()
+		select {
+		case <-o.all:
+		case <-time.After(10 * time.Second):
+			return false, errors.New("the other partitions' claims never came while this one's waited: the partitions publish one after another")
+		}
+	}
+	return o.objectStore.create(ctx, key, data)
+}
+
+// TestBlobRollPublishesPartitionsInParallel: when several partitions'
+// files are due in one batch (an hour's edge closes every partition's
+// hour), and at the graceful stop's Drain, they publish together, not
+// one after another.
+func TestBlobRollPublishesPartitionsInParallel(t *testing.T) {
+	for _, step := range []string{"store", "drain"} {
+		t.Run(step, func(t *testing.T) {
+			s := blobBackends(t)["mem"](t, BlobRoll(RollLimits{MaxRecords: 10}))
+			tps := []runtime.TopicPartition{{Topic: "imps", Partition: 0}, {Topic: "imps", Partition: 1}, {Topic: "imps", Partition: 2}}
+			loadBlob(t, s, tps...)
+			bar := &barrierObjects{objectStore: s.core.objects, n: len(tps), waiting: map[string]bool{}, all: make(chan struct{})}
+			s.core.objects = bar
+			ranges := []runtime.OffsetRange{rng("imps", 0, 0, 5), rng("imps", 1, 0, 5), rng("imps", 2, 0, 5)}
+			mustStoreRoll(t, s, 1, plain, ranges...) // half full: nothing due
+			bar.armed.Store(true)
+			if step == "store" {
+				mustStoreRoll(t, s, 2, plain, rng("imps", 0, 5, 10), rng("imps", 1, 5, 10), rng("imps", 2, 5, 10))
+			} else if err := s.Drain(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := publishedKeys(t, s.Bucket()); len(got) != 3 {
+				t.Errorf("published %v, want a file for each partition", got)
+			}
 		})
 	}
 }
