@@ -331,11 +331,16 @@ func readBytes(d *codec.Decoder) (parquet.Value, error) {
 	return parquet.ByteArrayValue(d.BytesView()), d.Err()
 }
 
-// shredder turns records' Avro binary into Parquet rows: one slice of
-// values per column, then the row in column order.
+// shredder turns records' Avro binary into Parquet column values: each
+// column's values of the pending records, in record order, which go to
+// the column's writer as whole rows (parquetEncoder.flushRows).
 type shredder struct {
-	l    *pqLayout
+	l *pqLayout
+	// cols holds each column's values of the records shredded since the
+	// last reset; mark their lengths before the record being shredded,
+	// to drop a record that fails half way.
 	cols [][]parquet.Value
+	mark []int
 }
 
 func (s *shredder) emit(col int, v parquet.Value, r, d int) {
@@ -348,25 +353,34 @@ func (s *shredder) nulls(n *pqNode, r, d int) {
 	}
 }
 
-// shred appends the row of one record's Avro binary to dst.
-func (s *shredder) shred(dst parquet.Row, src []byte) (parquet.Row, error) {
+// shred appends one record's values, from its Avro binary, to the
+// columns; on error it appends nothing.
+func (s *shredder) shred(src []byte) error {
 	if s.cols == nil {
 		s.cols = make([][]parquet.Value, s.l.ncols)
+		s.mark = make([]int, s.l.ncols)
 	}
+	for i, c := range s.cols {
+		s.mark[i] = len(c)
+	}
+	d := codec.NewDecoder(src)
+	err := s.value(s.l.root, &d, 0, 0)
+	if err == nil {
+		err = d.Finish()
+	}
+	if err != nil {
+		for i, n := range s.mark {
+			s.cols[i] = s.cols[i][:n]
+		}
+	}
+	return err
+}
+
+// reset empties the columns, keeping their arrays.
+func (s *shredder) reset() {
 	for i := range s.cols {
 		s.cols[i] = s.cols[i][:0]
 	}
-	d := codec.NewDecoder(src)
-	if err := s.value(s.l.root, &d, 0, 0); err != nil {
-		return nil, err
-	}
-	if err := d.Finish(); err != nil {
-		return nil, err
-	}
-	for _, c := range s.cols {
-		dst = append(dst, c...)
-	}
-	return dst, nil
 }
 
 // value shreds n's value: r is the repetition level of the first value
@@ -447,20 +461,30 @@ func (s *shredder) value(n *pqNode, dec *codec.Decoder, r, d int) error {
 type parquetEncoder[T any, PT codec.RecordPtr[T]] struct {
 	w  *parquet.Writer
 	sh shredder
-	// Rows wait here and go to the writer pqBatch at a time: parquet-go's
-	// cost per WriteRows call is per column, several times a shredded
-	// row's own. src holds the pending rows' Avro binary, which their
-	// byte-array values point into; vals their values.
-	src  []byte
-	vals []parquet.Value
-	rows []parquet.Row
-	// group is the Avro size of the row group's values so far; at max
-	// (when set) the group ends.
-	group, max int64
+	// Records wait here, shredded into columns, and go to the writer's
+	// column writers pqBatch at a time: parquet-go's cost per write is
+	// per column, several times a record's own. src holds the pending
+	// records' Avro binary, which their byte-array values point into;
+	// pending counts them.
+	src     []byte
+	pending int
+	// rows and group are the rows and the Avro size of the row group's
+	// values so far, pending ones included; at rowGroup rows or at max
+	// bytes (when set) the group ends. Written column by column, the
+	// rows bypass parquet-go's own count of a group's rows
+	// (MaxRowsPerRowGroup), so the encoder ends groups itself.
+	rows, rowGroup int64
+	group, max     int64
 }
 
-// pqBatch is how many rows an encoder gives parquet-go at once.
-const pqBatch = 256
+// pqBatch is how many records an encoder gives parquet-go at once, and
+// pqBatchBytes how much of their Avro binary at most: a column writer
+// ends a page only between two writes, so a write's size bounds how far
+// a page can exceed parquet-go's page buffer.
+const (
+	pqBatch      = 256
+	pqBatchBytes = 64 << 10
+)
 
 func newParquetEncoder[T any, PT codec.RecordPtr[T]](l *pqLayout, out io.Writer, cfg blobCfg, r runtime.OffsetRange) *parquetEncoder[T, PT] {
 	var c compress.Codec = &parquet.Snappy
@@ -478,7 +502,7 @@ func newParquetEncoder[T any, PT codec.RecordPtr[T]](l *pqLayout, out io.Writer,
 	if r.UntilOffset > r.FromOffset { // a rolling file's end is not known when it opens
 		w.SetKeyValueMetadata("streamgen.until_offset", strconv.FormatInt(r.UntilOffset, 10))
 	}
-	return &parquetEncoder[T, PT]{w: w, sh: shredder{l: l}, max: cfg.groupBytes}
+	return &parquetEncoder[T, PT]{w: w, sh: shredder{l: l}, rowGroup: cfg.rowGroup, max: cfg.groupBytes}
 }
 
 func (e *parquetEncoder[T, PT]) write(v any) error {
@@ -497,41 +521,55 @@ func (e *parquetEncoder[T, PT]) writeAvro(b []byte) error {
 	return e.add(e.src[start:])
 }
 
-// add shreds one value's Avro binary, held in e.src, into a pending row.
-// When e.src or e.vals grow, the rows before keep pointing into the
-// arrays they were made in, which stay as they were until the rows are
+// add shreds one value's Avro binary, held in e.src, into the pending
+// columns. When e.src grows, the values before keep pointing into the
+// array they were read from, which stays as it was until they are
 // written.
 func (e *parquetEncoder[T, PT]) add(b []byte) error {
-	n := len(e.vals)
-	vals, err := e.sh.shred(e.vals, b)
-	if err != nil {
-		e.src, e.vals = e.src[:len(e.src)-len(b)], e.vals[:n]
+	if err := e.sh.shred(b); err != nil {
+		e.src = e.src[:len(e.src)-len(b)]
 		return err
 	}
-	e.vals = vals
-	e.rows = append(e.rows, e.vals[n:len(e.vals):len(e.vals)])
-	if e.group += int64(len(b)); e.max > 0 && e.group >= e.max {
-		e.group = 0
-		if err := e.flushRows(); err != nil {
-			return err
-		}
-		return e.w.Flush()
+	e.pending++
+	e.rows++
+	e.group += int64(len(b))
+	if e.rows >= e.rowGroup || e.max > 0 && e.group >= e.max {
+		return e.endGroup()
 	}
-	if len(e.rows) >= pqBatch {
+	if e.pending >= pqBatch || len(e.src) >= pqBatchBytes {
 		return e.flushRows()
 	}
 	return nil
 }
 
-// flushRows gives the pending rows to the writer, which copies them.
+// endGroup writes the pending rows and ends the row group.
+func (e *parquetEncoder[T, PT]) endGroup() error {
+	e.rows, e.group = 0, 0
+	if err := e.flushRows(); err != nil {
+		return err
+	}
+	return e.w.Flush()
+}
+
+// flushRows gives each column's pending values, whole rows, to the
+// column's writer, which copies them.
 func (e *parquetEncoder[T, PT]) flushRows() error {
-	if len(e.rows) == 0 {
+	if e.pending == 0 {
 		return nil
 	}
-	_, err := e.w.WriteRows(e.rows)
-	clear(e.rows)
-	e.rows, e.vals, e.src = e.rows[:0], e.vals[:0], e.src[:0]
-	return err
+	n := e.pending
+	e.pending, e.src = 0, e.src[:0]
+	defer e.sh.reset()
+	for i, c := range e.w.ColumnWriters() {
+		got, err := c.WriteRowValues(e.sh.cols[i])
+		if err != nil {
+			return err
+		}
+		if got != n { // every column must hold the same rows, or the file is corrupt
+			return fmt.Errorf("parquet: column %d took %d rows, want %d", i, got, n)
+		}
+	}
+	return nil
 }
 
 func (e *parquetEncoder[T, PT]) close() error {
