@@ -3,6 +3,7 @@ package sink
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -63,10 +64,26 @@ type pqNode struct {
 	branch []int
 	rep    int // the repetition level of a list's or map's entries
 	col    int // a leaf's column
-	read   func(d *codec.Decoder) (parquet.Value, error)
-	leaves []int // every column under the node
+	leaf   pqLeafKind
+	size   int      // a fixed leaf's size
+	syms   [][]byte // an enum leaf's symbols
+	leaves []int    // every column under the node
 	path   []string
 }
+
+// pqLeafKind is how a leaf's value is read from its Avro binary.
+type pqLeafKind uint8
+
+const (
+	pqBytes pqLeafKind = iota // bytes or string: a view of the binary
+	pqBool
+	pqInt
+	pqLong
+	pqFloat
+	pqDouble
+	pqFixed // a view of the binary
+	pqEnum  // the symbol's name
+)
 
 // pqLayout is a record's Parquet schema and the tree that fills it.
 type pqLayout struct {
@@ -163,7 +180,7 @@ func (b *pqBuilder) node(s avro.Schema, path []string, rep int) (*pqNode, parque
 		}
 		return &pqNode{kind: pqList, path: path, rep: rep + 1, children: []*pqNode{c}}, parquet.List(pn), nil
 	case *avro.MapSchema:
-		k := &pqNode{kind: pqLeaf, path: append(path, "key_value", "key"), read: readBytes}
+		k := &pqNode{kind: pqLeaf, path: append(path, "key_value", "key"), leaf: pqBytes}
 		v, pn, err := b.node(s.Values(), append(path, "key_value", "value"), rep+1)
 		if err != nil {
 			return nil, nil, err
@@ -179,13 +196,7 @@ func (b *pqBuilder) node(s avro.Schema, path []string, rep int) (*pqNode, parque
 		for _, sym := range s.Symbols() {
 			syms = append(syms, []byte(sym))
 		}
-		return &pqNode{kind: pqLeaf, path: path, read: func(d *codec.Decoder) (parquet.Value, error) {
-			i := d.Enum(len(syms))
-			if d.Err() != nil {
-				return parquet.Value{}, d.Err()
-			}
-			return parquet.ByteArrayValue(syms[i]), nil
-		}}, parquet.Enum(), nil
+		return &pqNode{kind: pqLeaf, path: path, leaf: pqEnum, syms: syms}, parquet.Enum(), nil
 	case *avro.FixedSchema:
 		return fixedLeaf(s, path)
 	case *avro.PrimitiveSchema:
@@ -238,11 +249,7 @@ func (b *pqBuilder) union(s *avro.UnionSchema, path []string, rep int) (*pqNode,
 
 func fixedLeaf(s *avro.FixedSchema, path []string) (*pqNode, parquet.Node, error) {
 	size := s.Size()
-	n := &pqNode{kind: pqLeaf, path: path, read: func(d *codec.Decoder) (parquet.Value, error) {
-		buf := make([]byte, size)
-		d.Fixed(buf)
-		return parquet.FixedLenByteArrayValue(buf), d.Err()
-	}}
+	n := &pqNode{kind: pqLeaf, path: path, leaf: pqFixed, size: size}
 	typ := parquet.FixedLenByteArrayType(size)
 	if l := s.Logical(); l != nil {
 		switch l.Type() {
@@ -272,10 +279,10 @@ func primitiveLeaf(s *avro.PrimitiveSchema, path []string) (*pqNode, parquet.Nod
 	}
 	switch s.Type() {
 	case avro.Boolean:
-		n.read = func(d *codec.Decoder) (parquet.Value, error) { return parquet.BooleanValue(d.Bool()), d.Err() }
+		n.leaf = pqBool
 		return n, parquet.Leaf(parquet.BooleanType), nil
 	case avro.Int:
-		n.read = func(d *codec.Decoder) (parquet.Value, error) { return parquet.Int32Value(d.Int()), d.Err() }
+		n.leaf = pqInt
 		switch logical {
 		case avro.Date:
 			return n, parquet.Date(), nil
@@ -284,7 +291,7 @@ func primitiveLeaf(s *avro.PrimitiveSchema, path []string) (*pqNode, parquet.Nod
 		}
 		return n, parquet.Int(32), nil
 	case avro.Long:
-		n.read = func(d *codec.Decoder) (parquet.Value, error) { return parquet.Int64Value(d.Long()), d.Err() }
+		n.leaf = pqLong
 		switch logical {
 		case avro.TimestampMillis:
 			return n, parquet.Timestamp(parquet.Millisecond), nil
@@ -299,13 +306,13 @@ func primitiveLeaf(s *avro.PrimitiveSchema, path []string) (*pqNode, parquet.Nod
 		}
 		return n, parquet.Int(64), nil
 	case avro.Float:
-		n.read = func(d *codec.Decoder) (parquet.Value, error) { return parquet.FloatValue(d.Float()), d.Err() }
+		n.leaf = pqFloat
 		return n, parquet.Leaf(parquet.FloatType), nil
 	case avro.Double:
-		n.read = func(d *codec.Decoder) (parquet.Value, error) { return parquet.DoubleValue(d.Double()), d.Err() }
+		n.leaf = pqDouble
 		return n, parquet.Leaf(parquet.DoubleType), nil
 	case avro.Bytes:
-		n.read = readBytes
+		n.leaf = pqBytes
 		if logical == avro.Decimal {
 			dl := s.Logical().(*avro.DecimalLogicalSchema)
 			// PLAIN, not parquet-go's default DELTA_LENGTH_BYTE_ARRAY,
@@ -318,17 +325,10 @@ func primitiveLeaf(s *avro.PrimitiveSchema, path []string) (*pqNode, parquet.Nod
 		// A uuid string stays a STRING, as parquet-avro writes it by
 		// default: Avro does not check that the text is a uuid, and a
 		// value Parquet's 16-byte UUID cannot hold must not stop the job.
-		n.read = readBytes // a string's encoding is its bytes'
+		n.leaf = pqBytes // a string's encoding is its bytes'
 		return n, parquet.String(), nil
 	}
 	return nil, nil, fmt.Errorf("parquet: %s: Avro type %s has no Parquet column", strings.Join(path, "."), s.Type())
-}
-
-// readBytes reads a bytes or string value as a view of the record's
-// binary: the encoder keeps that binary until parquet-go has copied the
-// row (parquetEncoder.flushRows).
-func readBytes(d *codec.Decoder) (parquet.Value, error) {
-	return parquet.ByteArrayValue(d.BytesView()), d.Err()
 }
 
 // shredder turns records' Avro binary into Parquet column values: each
@@ -341,10 +341,22 @@ type shredder struct {
 	// to drop a record that fails half way.
 	cols [][]parquet.Value
 	mark []int
+	dec  codec.Decoder
+	src  []byte // the record being shredded
 }
 
 func (s *shredder) emit(col int, v parquet.Value, r, d int) {
-	s.cols[col] = append(s.cols[col], v.Level(r, d, col))
+	// Level's result stored straight into the slice, not built aside
+	// and copied by append: the copy, a 16-byte load of a value just
+	// stored a byte at a time, stalls the CPU on every value.
+	c := s.cols[col]
+	n := len(c)
+	if n == cap(c) {
+		c = slices.Grow(c, 1)
+	}
+	c = c[:n+1]
+	c[n] = v.Level(r, d, col)
+	s.cols[col] = c
 }
 
 func (s *shredder) nulls(n *pqNode, r, d int) {
@@ -363,11 +375,13 @@ func (s *shredder) shred(src []byte) error {
 	for i, c := range s.cols {
 		s.mark[i] = len(c)
 	}
-	d := codec.NewDecoder(src)
-	err := s.value(s.l.root, &d, 0, 0)
+	s.src = src
+	s.dec.Reset(src)
+	err := s.value(s.l.root, &s.dec, 0, 0)
 	if err == nil {
-		err = d.Finish()
+		err = s.dec.Finish()
 	}
+	s.src = nil
 	if err != nil {
 		for i, n := range s.mark {
 			s.cols[i] = s.cols[i][:n]
@@ -390,8 +404,34 @@ func (s *shredder) value(n *pqNode, dec *codec.Decoder, r, d int) error {
 	case pqNull:
 		return nil
 	case pqLeaf:
-		v, err := n.read(dec)
-		if err != nil {
+		// Byte arrays are views of the record's binary: the encoder keeps
+		// that binary until parquet-go has copied the values
+		// (parquetEncoder.flushRows).
+		var v parquet.Value
+		switch n.leaf {
+		case pqBytes:
+			v = parquet.ByteArrayValue(dec.BytesView())
+		case pqBool:
+			v = parquet.BooleanValue(dec.Bool())
+		case pqInt:
+			v = parquet.Int32Value(dec.Int())
+		case pqLong:
+			v = parquet.Int64Value(dec.Long())
+		case pqFloat:
+			v = parquet.FloatValue(dec.Float())
+		case pqDouble:
+			v = parquet.DoubleValue(dec.Double())
+		case pqFixed:
+			if at := dec.Offset(); at+n.size <= len(s.src) {
+				v = parquet.FixedLenByteArrayValue(s.src[at : at+n.size : at+n.size])
+			}
+			dec.SkipFixed(n.size)
+		case pqEnum:
+			if i := dec.Enum(len(n.syms)); dec.Err() == nil {
+				v = parquet.ByteArrayValue(n.syms[i])
+			}
+		}
+		if err := dec.Err(); err != nil {
 			return fmt.Errorf("%s: %w", strings.Join(n.path, "."), err)
 		}
 		s.emit(n.col, v, r, d)
