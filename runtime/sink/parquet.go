@@ -1,11 +1,13 @@
 package sink
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/hamba/avro/v2"
 	"github.com/parquet-go/parquet-go"
@@ -114,6 +116,9 @@ func newPQLayout(schemaJSON string) (*pqLayout, error) {
 			lc, ok := l.schema.Lookup(n.path...)
 			if !ok {
 				return fmt.Errorf("parquet: no column %s in the schema built", strings.Join(n.path, "."))
+			}
+			if lc.MaxRepetitionLevel > parquet.MaxRepetitionLevel || lc.MaxDefinitionLevel > parquet.MaxDefinitionLevel || lc.ColumnIndex > parquet.MaxColumnIndex {
+				return fmt.Errorf("parquet: column %s nests too deep", strings.Join(n.path, "."))
 			}
 			n.col = lc.ColumnIndex
 			n.leaves = []int{n.col}
@@ -355,9 +360,59 @@ func (s *shredder) emit(col int, v parquet.Value, r, d int) {
 		c = slices.Grow(c, 1)
 	}
 	c = c[:n+1]
-	c[n] = v.Level(r, d, col)
+	if pqLevelsInPlace {
+		// Level itself stalls the same way, on its own copies: three
+		// stores into the value in place cost a fraction of it.
+		// Field by field: a copy of the whole value would stall again.
+		m, from := (*pqValue)(unsafe.Pointer(&c[n])), (*pqValue)(unsafe.Pointer(&v))
+		m.ptr, m.u64, m.kind = from.ptr, from.u64, from.kind
+		m.rep, m.def, m.col = byte(r), byte(d), ^uint16(col)
+	} else {
+		c[n] = v.Level(r, d, col)
+	}
 	s.cols[col] = c
 }
+
+// pqValue is parquet.Value's memory layout (parquet-go v0.32.1), to set
+// a value's levels and column where it lies, as Value.Level does to a
+// copy. newPQLayout keeps levels and columns within Level's bounds.
+type pqValue struct {
+	ptr  *byte
+	u64  uint64
+	kind int8
+	def  byte
+	rep  byte
+	col  uint16 // the column index's complement
+}
+
+// pqLevelsInPlace is whether pqValue is parquet.Value's layout: values
+// of every kind with levels set both ways are compared, so that a
+// parquet-go whose Value differs falls back to Level (slower, as
+// correct); TestParquetLevelsInPlace fails then, to say so.
+var pqLevelsInPlace = func() bool {
+	if unsafe.Sizeof(pqValue{}) != unsafe.Sizeof(parquet.Value{}) || unsafe.Alignof(pqValue{}) != unsafe.Alignof(parquet.Value{}) {
+		return false
+	}
+	b := []byte("abcd")
+	for _, v := range []parquet.Value{parquet.NullValue(), parquet.BooleanValue(true), parquet.Int32Value(-3), parquet.Int64Value(-1 << 40),
+		parquet.FloatValue(1.5), parquet.DoubleValue(-2.25), parquet.ByteArrayValue(b), parquet.FixedLenByteArrayValue(b[1:])} {
+		for _, l := range [][3]int{{0, 0, 0}, {1, 2, 3}, {3, 7, 1000}, {parquet.MaxRepetitionLevel, parquet.MaxDefinitionLevel, parquet.MaxColumnIndex}} {
+			want := v.Level(l[0], l[1], l[2])
+			var got parquet.Value
+			m, from := (*pqValue)(unsafe.Pointer(&got)), (*pqValue)(unsafe.Pointer(&v))
+			m.ptr, m.u64, m.kind = from.ptr, from.u64, from.kind
+			m.rep, m.def, m.col = byte(l[0]), byte(l[1]), ^uint16(l[2])
+			if got != want || got.RepetitionLevel() != l[0] || got.DefinitionLevel() != l[1] || got.Column() != l[2] ||
+				got.Kind() != v.Kind() || got.IsNull() != v.IsNull() || got.Int64() != v.Int64() {
+				return false
+			}
+			if k := v.Kind(); (k == parquet.ByteArray || k == parquet.FixedLenByteArray) && !bytes.Equal(got.ByteArray(), v.ByteArray()) {
+				return false
+			}
+		}
+	}
+	return true
+}()
 
 func (s *shredder) nulls(n *pqNode, r, d int) {
 	for _, c := range n.leaves {

@@ -388,3 +388,13 @@ func TestParquetEncoderRowGroupsByRows(t *testing.T) {
 		t.Errorf("an empty file read back as %d rows in %d row groups", len(rows), len(f.RowGroups()))
 	}
 }
+
+// TestParquetLevelsInPlace: the shredder sets values' levels in place,
+// on parquet.Value's layout as parquet-go v0.32.1 has it; a parquet-go
+// whose Value differs makes it fall back to Value.Level, correct but
+// slower, and this test says so.
+func TestParquetLevelsInPlace(t *testing.T) {
+	if !pqLevelsInPlace {
+		t.Error("parquet.Value's layout is not pqValue's: the shredder sets levels with Value.Level (slower); update pqValue")
+	}
+}
