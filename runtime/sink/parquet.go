@@ -452,6 +452,47 @@ func (s *shredder) reset() {
 	}
 }
 
+// leaf shreds a leaf's value.
+func (s *shredder) leaf(n *pqNode, dec *codec.Decoder, r, d int) error {
+	// Byte arrays are views of the record's binary: the encoder keeps
+	// that binary until parquet-go has copied the values
+	// (parquetEncoder.flushRows).
+	var v parquet.Value
+	switch n.leaf {
+	case pqBytes:
+		v = parquet.ByteArrayValue(dec.BytesView())
+	case pqBool:
+		v = parquet.BooleanValue(dec.Bool())
+	case pqInt:
+		v = parquet.Int32Value(dec.Int())
+	case pqLong:
+		v = parquet.Int64Value(dec.Long())
+	case pqFloat:
+		v = parquet.FloatValue(dec.Float())
+	case pqDouble:
+		v = parquet.DoubleValue(dec.Double())
+	case pqFixed:
+		if at := dec.Offset(); at+n.size <= len(s.src) {
+			v = parquet.FixedLenByteArrayValue(s.src[at : at+n.size : at+n.size])
+		}
+		dec.SkipFixed(n.size)
+	case pqEnum:
+		if i := dec.Enum(len(n.syms)); dec.Err() == nil {
+			v = parquet.ByteArrayValue(n.syms[i])
+		}
+	}
+	if err := dec.Err(); err != nil {
+		return n.failed(err)
+	}
+	s.emit(n.col, v, r, d)
+	return nil
+}
+
+// failed is err, reading n's value, with n's path.
+func (n *pqNode) failed(err error) error {
+	return fmt.Errorf("%s: %w", strings.Join(n.path, "."), err)
+}
+
 // value shreds n's value: r is the repetition level of the first value
 // each column gets, d the definition level of n's parent.
 func (s *shredder) value(n *pqNode, dec *codec.Decoder, r, d int) error {
@@ -459,40 +500,16 @@ func (s *shredder) value(n *pqNode, dec *codec.Decoder, r, d int) error {
 	case pqNull:
 		return nil
 	case pqLeaf:
-		// Byte arrays are views of the record's binary: the encoder keeps
-		// that binary until parquet-go has copied the values
-		// (parquetEncoder.flushRows).
-		var v parquet.Value
-		switch n.leaf {
-		case pqBytes:
-			v = parquet.ByteArrayValue(dec.BytesView())
-		case pqBool:
-			v = parquet.BooleanValue(dec.Bool())
-		case pqInt:
-			v = parquet.Int32Value(dec.Int())
-		case pqLong:
-			v = parquet.Int64Value(dec.Long())
-		case pqFloat:
-			v = parquet.FloatValue(dec.Float())
-		case pqDouble:
-			v = parquet.DoubleValue(dec.Double())
-		case pqFixed:
-			if at := dec.Offset(); at+n.size <= len(s.src) {
-				v = parquet.FixedLenByteArrayValue(s.src[at : at+n.size : at+n.size])
-			}
-			dec.SkipFixed(n.size)
-		case pqEnum:
-			if i := dec.Enum(len(n.syms)); dec.Err() == nil {
-				v = parquet.ByteArrayValue(n.syms[i])
-			}
-		}
-		if err := dec.Err(); err != nil {
-			return fmt.Errorf("%s: %w", strings.Join(n.path, "."), err)
-		}
-		s.emit(n.col, v, r, d)
+		return s.leaf(n, dec, r, d)
 	case pqRecord:
 		for _, c := range n.children {
-			if err := s.value(c, dec, r, d); err != nil {
+			var err error
+			if c.kind == pqLeaf { // most fields: no call through value's big frame
+				err = s.leaf(c, dec, r, d)
+			} else {
+				err = s.value(c, dec, r, d)
+			}
+			if err != nil {
 				return err
 			}
 		}
