@@ -85,11 +85,17 @@ func BlobSettings(format string, partitionBy []string, roll RollLimits) ([]BlobO
 type hivePartitioner struct {
 	root   *avro.RecordSchema
 	levels []resolvedLevel
-	// times caches each time level's last directory: records come in
-	// runs of the same hour, and formatting one costs more than the
-	// rest of placing the record.
-	times []atomic.Pointer[timeDir]
+	// times caches each time level's recent directories, by their hour's
+	// or day's number modulo timeSlots: records come in runs of a few
+	// hours, which the writers of a batch's partitions, at once, go
+	// through in turns, and formatting one costs more than the rest of
+	// placing the record. One entry per level thrashed: a miss per few
+	// records in a job of two hours on 12 partitions.
+	times [][timeSlots]atomic.Pointer[timeDir]
 }
+
+// timeSlots is how many hours or days a time level caches.
+const timeSlots = 8
 
 // timeDir is a time level's directory for one hour or day: its number
 // since the epoch (key), its dt=YYYY-MM-DD/[hour=HH/] and its end.
@@ -127,7 +133,7 @@ func newPartitioner(schemaJSON string, levels []partLevel) (*hivePartitioner, er
 		}
 		p.levels = append(p.levels, rl)
 	}
-	p.times = make([]atomic.Pointer[timeDir], len(p.levels))
+	p.times = make([][timeSlots]atomic.Pointer[timeDir], len(p.levels))
 	return p, nil
 }
 
@@ -271,7 +277,8 @@ func (p *hivePartitioner) timeDir(i int, n int64) (time.Time, *timeDir) {
 	if sec%span < 0 {
 		key-- // floor, before 1970
 	}
-	if td := p.times[i].Load(); td != nil && td.key == key {
+	slot := &p.times[i][uint64(key)%timeSlots]
+	if td := slot.Load(); td != nil && td.key == key {
 		return t, td
 	}
 	start := time.Unix(key*span, 0).UTC()
@@ -279,7 +286,7 @@ func (p *hivePartitioner) timeDir(i int, n int64) (time.Time, *timeDir) {
 	if l.gran == Hour {
 		td.text += fmt.Sprintf("hour=%02d/", start.Hour())
 	}
-	p.times[i].Store(td)
+	slot.Store(td)
 	return t, td
 }
 

@@ -157,12 +157,17 @@ type rollFile struct {
 // rollSlot is one partition's values in the batch in flight, held until
 // Store.
 type rollSlot struct {
-	mu      sync.Mutex
-	r       runtime.OffsetRange
-	sink    *blobSink
-	gen     int
-	marks   map[string]int64
-	rows    map[string]*heldBucket
+	mu    sync.Mutex
+	r     runtime.OffsetRange
+	sink  *blobSink
+	gen   int
+	marks map[string]int64
+	rows  map[string]*heldBucket
+	// arena holds the held rows' Avro binary, each row's data a capped
+	// slice of it: one array grown by doubling, not one grown from
+	// nothing per value. A row keeps the array it was written in when
+	// the arena grows; nothing writes over a row's bytes.
+	arena   []byte
 	err     error
 	over    bool
 	dropped int64
@@ -182,7 +187,7 @@ type heldRow struct {
 func (s *rollSlot) reset() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rows, s.err, s.dropped = nil, nil, 0
+	s.rows, s.arena, s.err, s.dropped = nil, nil, nil, 0
 	s.gen++
 	return s.gen
 }
@@ -197,12 +202,21 @@ func (s *rollSlot) write(gen int, off int64, v any) error {
 		s.err = fmt.Errorf("blob sink: writing %s: a rolling sink needs each value's offset (WriteAt), to drop what a restart reads again", s.r)
 		return s.err
 	}
-	bucket, data, at, end, err := s.sink.rowOf(v)
+	start := len(s.arena)
+	arena, err := s.sink.encode(s.arena, v)
+	if err != nil {
+		s.err = fmt.Errorf("blob sink: %s: %w", s.r, err)
+		return s.err
+	}
+	s.arena = arena
+	data := arena[start:len(arena):len(arena)]
+	bucket, at, end, err := s.sink.placeOf(data)
 	if err != nil {
 		s.err = fmt.Errorf("blob sink: %s: %w", s.r, err)
 		return s.err
 	}
 	if w, ok := s.marks[bucket]; ok && off < w {
+		s.arena = s.arena[:start]
 		s.dropped++ // published before a restart
 		return nil
 	}
@@ -218,21 +232,17 @@ func (s *rollSlot) write(gen int, off int64, v any) error {
 	return nil
 }
 
-// rowOf is a value's bucket, Avro binary (a copy of its own), time and
-// time bucket's end.
-func (c *blobSink) rowOf(v any) (string, []byte, time.Time, time.Time, error) {
-	b, err := c.encode(nil, v)
-	if err != nil {
-		return "", nil, time.Time{}, time.Time{}, err
-	}
+// placeOf is the bucket, time and time bucket's end of a value's Avro
+// binary b.
+func (c *blobSink) placeOf(b []byte) (string, time.Time, time.Time, error) {
 	if c.part == nil {
-		return "", b, time.Time{}, time.Time{}, nil
+		return "", time.Time{}, time.Time{}, nil
 	}
 	bucket, at, end, err := c.part.bucketAt(b)
 	if err != nil {
-		return "", nil, at, end, fmt.Errorf("a value's partition: %w", err)
+		return "", at, end, fmt.Errorf("a value's partition: %w", err)
 	}
-	return bucket, b, at, end, nil
+	return bucket, at, end, nil
 }
 
 func (c *blobSink) rollBegin(ctx context.Context, b runtime.StoredBatch) error {

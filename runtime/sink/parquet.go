@@ -1,10 +1,13 @@
 package sink
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/hamba/avro/v2"
 	"github.com/parquet-go/parquet-go"
@@ -63,10 +66,26 @@ type pqNode struct {
 	branch []int
 	rep    int // the repetition level of a list's or map's entries
 	col    int // a leaf's column
-	read   func(d *codec.Decoder) (parquet.Value, error)
-	leaves []int // every column under the node
+	leaf   pqLeafKind
+	size   int      // a fixed leaf's size
+	syms   [][]byte // an enum leaf's symbols
+	leaves []int    // every column under the node
 	path   []string
 }
+
+// pqLeafKind is how a leaf's value is read from its Avro binary.
+type pqLeafKind uint8
+
+const (
+	pqBytes pqLeafKind = iota // bytes or string: a view of the binary
+	pqBool
+	pqInt
+	pqLong
+	pqFloat
+	pqDouble
+	pqFixed // a view of the binary
+	pqEnum  // the symbol's name
+)
 
 // pqLayout is a record's Parquet schema and the tree that fills it.
 type pqLayout struct {
@@ -97,6 +116,9 @@ func newPQLayout(schemaJSON string) (*pqLayout, error) {
 			lc, ok := l.schema.Lookup(n.path...)
 			if !ok {
 				return fmt.Errorf("parquet: no column %s in the schema built", strings.Join(n.path, "."))
+			}
+			if lc.MaxRepetitionLevel > parquet.MaxRepetitionLevel || lc.MaxDefinitionLevel > parquet.MaxDefinitionLevel || lc.ColumnIndex > parquet.MaxColumnIndex {
+				return fmt.Errorf("parquet: column %s nests too deep", strings.Join(n.path, "."))
 			}
 			n.col = lc.ColumnIndex
 			n.leaves = []int{n.col}
@@ -163,7 +185,7 @@ func (b *pqBuilder) node(s avro.Schema, path []string, rep int) (*pqNode, parque
 		}
 		return &pqNode{kind: pqList, path: path, rep: rep + 1, children: []*pqNode{c}}, parquet.List(pn), nil
 	case *avro.MapSchema:
-		k := &pqNode{kind: pqLeaf, path: append(path, "key_value", "key"), read: readBytes}
+		k := &pqNode{kind: pqLeaf, path: append(path, "key_value", "key"), leaf: pqBytes}
 		v, pn, err := b.node(s.Values(), append(path, "key_value", "value"), rep+1)
 		if err != nil {
 			return nil, nil, err
@@ -179,13 +201,7 @@ func (b *pqBuilder) node(s avro.Schema, path []string, rep int) (*pqNode, parque
 		for _, sym := range s.Symbols() {
 			syms = append(syms, []byte(sym))
 		}
-		return &pqNode{kind: pqLeaf, path: path, read: func(d *codec.Decoder) (parquet.Value, error) {
-			i := d.Enum(len(syms))
-			if d.Err() != nil {
-				return parquet.Value{}, d.Err()
-			}
-			return parquet.ByteArrayValue(syms[i]), nil
-		}}, parquet.Enum(), nil
+		return &pqNode{kind: pqLeaf, path: path, leaf: pqEnum, syms: syms}, parquet.Enum(), nil
 	case *avro.FixedSchema:
 		return fixedLeaf(s, path)
 	case *avro.PrimitiveSchema:
@@ -238,11 +254,7 @@ func (b *pqBuilder) union(s *avro.UnionSchema, path []string, rep int) (*pqNode,
 
 func fixedLeaf(s *avro.FixedSchema, path []string) (*pqNode, parquet.Node, error) {
 	size := s.Size()
-	n := &pqNode{kind: pqLeaf, path: path, read: func(d *codec.Decoder) (parquet.Value, error) {
-		buf := make([]byte, size)
-		d.Fixed(buf)
-		return parquet.FixedLenByteArrayValue(buf), d.Err()
-	}}
+	n := &pqNode{kind: pqLeaf, path: path, leaf: pqFixed, size: size}
 	typ := parquet.FixedLenByteArrayType(size)
 	if l := s.Logical(); l != nil {
 		switch l.Type() {
@@ -272,10 +284,10 @@ func primitiveLeaf(s *avro.PrimitiveSchema, path []string) (*pqNode, parquet.Nod
 	}
 	switch s.Type() {
 	case avro.Boolean:
-		n.read = func(d *codec.Decoder) (parquet.Value, error) { return parquet.BooleanValue(d.Bool()), d.Err() }
+		n.leaf = pqBool
 		return n, parquet.Leaf(parquet.BooleanType), nil
 	case avro.Int:
-		n.read = func(d *codec.Decoder) (parquet.Value, error) { return parquet.Int32Value(d.Int()), d.Err() }
+		n.leaf = pqInt
 		switch logical {
 		case avro.Date:
 			return n, parquet.Date(), nil
@@ -284,7 +296,7 @@ func primitiveLeaf(s *avro.PrimitiveSchema, path []string) (*pqNode, parquet.Nod
 		}
 		return n, parquet.Int(32), nil
 	case avro.Long:
-		n.read = func(d *codec.Decoder) (parquet.Value, error) { return parquet.Int64Value(d.Long()), d.Err() }
+		n.leaf = pqLong
 		switch logical {
 		case avro.TimestampMillis:
 			return n, parquet.Timestamp(parquet.Millisecond), nil
@@ -299,13 +311,13 @@ func primitiveLeaf(s *avro.PrimitiveSchema, path []string) (*pqNode, parquet.Nod
 		}
 		return n, parquet.Int(64), nil
 	case avro.Float:
-		n.read = func(d *codec.Decoder) (parquet.Value, error) { return parquet.FloatValue(d.Float()), d.Err() }
+		n.leaf = pqFloat
 		return n, parquet.Leaf(parquet.FloatType), nil
 	case avro.Double:
-		n.read = func(d *codec.Decoder) (parquet.Value, error) { return parquet.DoubleValue(d.Double()), d.Err() }
+		n.leaf = pqDouble
 		return n, parquet.Leaf(parquet.DoubleType), nil
 	case avro.Bytes:
-		n.read = readBytes
+		n.leaf = pqBytes
 		if logical == avro.Decimal {
 			dl := s.Logical().(*avro.DecimalLogicalSchema)
 			// PLAIN, not parquet-go's default DELTA_LENGTH_BYTE_ARRAY,
@@ -318,29 +330,89 @@ func primitiveLeaf(s *avro.PrimitiveSchema, path []string) (*pqNode, parquet.Nod
 		// A uuid string stays a STRING, as parquet-avro writes it by
 		// default: Avro does not check that the text is a uuid, and a
 		// value Parquet's 16-byte UUID cannot hold must not stop the job.
-		n.read = readBytes // a string's encoding is its bytes'
+		n.leaf = pqBytes // a string's encoding is its bytes'
 		return n, parquet.String(), nil
 	}
 	return nil, nil, fmt.Errorf("parquet: %s: Avro type %s has no Parquet column", strings.Join(path, "."), s.Type())
 }
 
-// readBytes reads a bytes or string value as a view of the record's
-// binary: the encoder keeps that binary until parquet-go has copied the
-// row (parquetEncoder.flushRows).
-func readBytes(d *codec.Decoder) (parquet.Value, error) {
-	return parquet.ByteArrayValue(d.BytesView()), d.Err()
-}
-
-// shredder turns records' Avro binary into Parquet rows: one slice of
-// values per column, then the row in column order.
+// shredder turns records' Avro binary into Parquet column values: each
+// column's values of the pending records, in record order, which go to
+// the column's writer as whole rows (parquetEncoder.flushRows).
 type shredder struct {
-	l    *pqLayout
+	l *pqLayout
+	// cols holds each column's values of the records shredded since the
+	// last reset; mark their lengths before the record being shredded,
+	// to drop a record that fails half way.
 	cols [][]parquet.Value
+	mark []int
+	dec  codec.Decoder
+	src  []byte // the record being shredded
 }
 
 func (s *shredder) emit(col int, v parquet.Value, r, d int) {
-	s.cols[col] = append(s.cols[col], v.Level(r, d, col))
+	// Level's result stored straight into the slice, not built aside
+	// and copied by append: the copy, a 16-byte load of a value just
+	// stored a byte at a time, stalls the CPU on every value.
+	c := s.cols[col]
+	n := len(c)
+	if n == cap(c) {
+		c = slices.Grow(c, 1)
+	}
+	c = c[:n+1]
+	if pqLevelsInPlace {
+		// Level itself stalls the same way, on its own copies: three
+		// stores into the value in place cost a fraction of it.
+		// Field by field: a copy of the whole value would stall again.
+		m, from := (*pqValue)(unsafe.Pointer(&c[n])), (*pqValue)(unsafe.Pointer(&v))
+		m.ptr, m.u64, m.kind = from.ptr, from.u64, from.kind
+		m.rep, m.def, m.col = byte(r), byte(d), ^uint16(col)
+	} else {
+		c[n] = v.Level(r, d, col)
+	}
+	s.cols[col] = c
 }
+
+// pqValue is parquet.Value's memory layout (parquet-go v0.32.1), to set
+// a value's levels and column where it lies, as Value.Level does to a
+// copy. newPQLayout keeps levels and columns within Level's bounds.
+type pqValue struct {
+	ptr  *byte
+	u64  uint64
+	kind int8
+	def  byte
+	rep  byte
+	col  uint16 // the column index's complement
+}
+
+// pqLevelsInPlace is whether pqValue is parquet.Value's layout: values
+// of every kind with levels set both ways are compared, so that a
+// parquet-go whose Value differs falls back to Level (slower, as
+// correct); TestParquetLevelsInPlace fails then, to say so.
+var pqLevelsInPlace = func() bool {
+	if unsafe.Sizeof(pqValue{}) != unsafe.Sizeof(parquet.Value{}) || unsafe.Alignof(pqValue{}) != unsafe.Alignof(parquet.Value{}) {
+		return false
+	}
+	b := []byte("abcd")
+	for _, v := range []parquet.Value{parquet.NullValue(), parquet.BooleanValue(true), parquet.Int32Value(-3), parquet.Int64Value(-1 << 40),
+		parquet.FloatValue(1.5), parquet.DoubleValue(-2.25), parquet.ByteArrayValue(b), parquet.FixedLenByteArrayValue(b[1:])} {
+		for _, l := range [][3]int{{0, 0, 0}, {1, 2, 3}, {3, 7, 1000}, {parquet.MaxRepetitionLevel, parquet.MaxDefinitionLevel, parquet.MaxColumnIndex}} {
+			want := v.Level(l[0], l[1], l[2])
+			var got parquet.Value
+			m, from := (*pqValue)(unsafe.Pointer(&got)), (*pqValue)(unsafe.Pointer(&v))
+			m.ptr, m.u64, m.kind = from.ptr, from.u64, from.kind
+			m.rep, m.def, m.col = byte(l[0]), byte(l[1]), ^uint16(l[2])
+			if got != want || got.RepetitionLevel() != l[0] || got.DefinitionLevel() != l[1] || got.Column() != l[2] ||
+				got.Kind() != v.Kind() || got.IsNull() != v.IsNull() || got.Int64() != v.Int64() {
+				return false
+			}
+			if k := v.Kind(); (k == parquet.ByteArray || k == parquet.FixedLenByteArray) && !bytes.Equal(got.ByteArray(), v.ByteArray()) {
+				return false
+			}
+		}
+	}
+	return true
+}()
 
 func (s *shredder) nulls(n *pqNode, r, d int) {
 	for _, c := range n.leaves {
@@ -348,25 +420,77 @@ func (s *shredder) nulls(n *pqNode, r, d int) {
 	}
 }
 
-// shred appends the row of one record's Avro binary to dst.
-func (s *shredder) shred(dst parquet.Row, src []byte) (parquet.Row, error) {
+// shred appends one record's values, from its Avro binary, to the
+// columns; on error it appends nothing.
+func (s *shredder) shred(src []byte) error {
 	if s.cols == nil {
 		s.cols = make([][]parquet.Value, s.l.ncols)
+		s.mark = make([]int, s.l.ncols)
 	}
+	for i, c := range s.cols {
+		s.mark[i] = len(c)
+	}
+	s.src = src
+	s.dec.Reset(src)
+	err := s.value(s.l.root, &s.dec, 0, 0)
+	if err == nil {
+		err = s.dec.Finish()
+	}
+	s.src = nil
+	if err != nil {
+		for i, n := range s.mark {
+			s.cols[i] = s.cols[i][:n]
+		}
+	}
+	return err
+}
+
+// reset empties the columns, keeping their arrays.
+func (s *shredder) reset() {
 	for i := range s.cols {
 		s.cols[i] = s.cols[i][:0]
 	}
-	d := codec.NewDecoder(src)
-	if err := s.value(s.l.root, &d, 0, 0); err != nil {
-		return nil, err
+}
+
+// leaf shreds a leaf's value.
+func (s *shredder) leaf(n *pqNode, dec *codec.Decoder, r, d int) error {
+	// Byte arrays are views of the record's binary: the encoder keeps
+	// that binary until parquet-go has copied the values
+	// (parquetEncoder.flushRows).
+	var v parquet.Value
+	switch n.leaf {
+	case pqBytes:
+		v = parquet.ByteArrayValue(dec.BytesView())
+	case pqBool:
+		v = parquet.BooleanValue(dec.Bool())
+	case pqInt:
+		v = parquet.Int32Value(dec.Int())
+	case pqLong:
+		v = parquet.Int64Value(dec.Long())
+	case pqFloat:
+		v = parquet.FloatValue(dec.Float())
+	case pqDouble:
+		v = parquet.DoubleValue(dec.Double())
+	case pqFixed:
+		if at := dec.Offset(); at+n.size <= len(s.src) {
+			v = parquet.FixedLenByteArrayValue(s.src[at : at+n.size : at+n.size])
+		}
+		dec.SkipFixed(n.size)
+	case pqEnum:
+		if i := dec.Enum(len(n.syms)); dec.Err() == nil {
+			v = parquet.ByteArrayValue(n.syms[i])
+		}
 	}
-	if err := d.Finish(); err != nil {
-		return nil, err
+	if err := dec.Err(); err != nil {
+		return n.failed(err)
 	}
-	for _, c := range s.cols {
-		dst = append(dst, c...)
-	}
-	return dst, nil
+	s.emit(n.col, v, r, d)
+	return nil
+}
+
+// failed is err, reading n's value, with n's path.
+func (n *pqNode) failed(err error) error {
+	return fmt.Errorf("%s: %w", strings.Join(n.path, "."), err)
 }
 
 // value shreds n's value: r is the repetition level of the first value
@@ -376,14 +500,16 @@ func (s *shredder) value(n *pqNode, dec *codec.Decoder, r, d int) error {
 	case pqNull:
 		return nil
 	case pqLeaf:
-		v, err := n.read(dec)
-		if err != nil {
-			return fmt.Errorf("%s: %w", strings.Join(n.path, "."), err)
-		}
-		s.emit(n.col, v, r, d)
+		return s.leaf(n, dec, r, d)
 	case pqRecord:
 		for _, c := range n.children {
-			if err := s.value(c, dec, r, d); err != nil {
+			var err error
+			if c.kind == pqLeaf { // most fields: no call through value's big frame
+				err = s.leaf(c, dec, r, d)
+			} else {
+				err = s.value(c, dec, r, d)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -447,20 +573,30 @@ func (s *shredder) value(n *pqNode, dec *codec.Decoder, r, d int) error {
 type parquetEncoder[T any, PT codec.RecordPtr[T]] struct {
 	w  *parquet.Writer
 	sh shredder
-	// Rows wait here and go to the writer pqBatch at a time: parquet-go's
-	// cost per WriteRows call is per column, several times a shredded
-	// row's own. src holds the pending rows' Avro binary, which their
-	// byte-array values point into; vals their values.
-	src  []byte
-	vals []parquet.Value
-	rows []parquet.Row
-	// group is the Avro size of the row group's values so far; at max
-	// (when set) the group ends.
-	group, max int64
+	// Records wait here, shredded into columns, and go to the writer's
+	// column writers pqBatch at a time: parquet-go's cost per write is
+	// per column, several times a record's own. src holds the pending
+	// records' Avro binary, which their byte-array values point into;
+	// pending counts them.
+	src     []byte
+	pending int
+	// rows and group are the rows and the Avro size of the row group's
+	// values so far, pending ones included; at rowGroup rows or at max
+	// bytes (when set) the group ends. Written column by column, the
+	// rows bypass parquet-go's own count of a group's rows
+	// (MaxRowsPerRowGroup), so the encoder ends groups itself.
+	rows, rowGroup int64
+	group, max     int64
 }
 
-// pqBatch is how many rows an encoder gives parquet-go at once.
-const pqBatch = 256
+// pqBatch is how many records an encoder gives parquet-go at once, and
+// pqBatchBytes how much of their Avro binary at most: a column writer
+// ends a page only between two writes, so a write's size bounds how far
+// a page can exceed parquet-go's page buffer.
+const (
+	pqBatch      = 256
+	pqBatchBytes = 64 << 10
+)
 
 func newParquetEncoder[T any, PT codec.RecordPtr[T]](l *pqLayout, out io.Writer, cfg blobCfg, r runtime.OffsetRange) *parquetEncoder[T, PT] {
 	var c compress.Codec = &parquet.Snappy
@@ -478,7 +614,7 @@ func newParquetEncoder[T any, PT codec.RecordPtr[T]](l *pqLayout, out io.Writer,
 	if r.UntilOffset > r.FromOffset { // a rolling file's end is not known when it opens
 		w.SetKeyValueMetadata("streamgen.until_offset", strconv.FormatInt(r.UntilOffset, 10))
 	}
-	return &parquetEncoder[T, PT]{w: w, sh: shredder{l: l}, max: cfg.groupBytes}
+	return &parquetEncoder[T, PT]{w: w, sh: shredder{l: l}, rowGroup: cfg.rowGroup, max: cfg.groupBytes}
 }
 
 func (e *parquetEncoder[T, PT]) write(v any) error {
@@ -497,41 +633,55 @@ func (e *parquetEncoder[T, PT]) writeAvro(b []byte) error {
 	return e.add(e.src[start:])
 }
 
-// add shreds one value's Avro binary, held in e.src, into a pending row.
-// When e.src or e.vals grow, the rows before keep pointing into the
-// arrays they were made in, which stay as they were until the rows are
+// add shreds one value's Avro binary, held in e.src, into the pending
+// columns. When e.src grows, the values before keep pointing into the
+// array they were read from, which stays as it was until they are
 // written.
 func (e *parquetEncoder[T, PT]) add(b []byte) error {
-	n := len(e.vals)
-	vals, err := e.sh.shred(e.vals, b)
-	if err != nil {
-		e.src, e.vals = e.src[:len(e.src)-len(b)], e.vals[:n]
+	if err := e.sh.shred(b); err != nil {
+		e.src = e.src[:len(e.src)-len(b)]
 		return err
 	}
-	e.vals = vals
-	e.rows = append(e.rows, e.vals[n:len(e.vals):len(e.vals)])
-	if e.group += int64(len(b)); e.max > 0 && e.group >= e.max {
-		e.group = 0
-		if err := e.flushRows(); err != nil {
-			return err
-		}
-		return e.w.Flush()
+	e.pending++
+	e.rows++
+	e.group += int64(len(b))
+	if e.rows >= e.rowGroup || e.max > 0 && e.group >= e.max {
+		return e.endGroup()
 	}
-	if len(e.rows) >= pqBatch {
+	if e.pending >= pqBatch || len(e.src) >= pqBatchBytes {
 		return e.flushRows()
 	}
 	return nil
 }
 
-// flushRows gives the pending rows to the writer, which copies them.
+// endGroup writes the pending rows and ends the row group.
+func (e *parquetEncoder[T, PT]) endGroup() error {
+	e.rows, e.group = 0, 0
+	if err := e.flushRows(); err != nil {
+		return err
+	}
+	return e.w.Flush()
+}
+
+// flushRows gives each column's pending values, whole rows, to the
+// column's writer, which copies them.
 func (e *parquetEncoder[T, PT]) flushRows() error {
-	if len(e.rows) == 0 {
+	if e.pending == 0 {
 		return nil
 	}
-	_, err := e.w.WriteRows(e.rows)
-	clear(e.rows)
-	e.rows, e.vals, e.src = e.rows[:0], e.vals[:0], e.src[:0]
-	return err
+	n := e.pending
+	e.pending, e.src = 0, e.src[:0]
+	defer e.sh.reset()
+	for i, c := range e.w.ColumnWriters() {
+		got, err := c.WriteRowValues(e.sh.cols[i])
+		if err != nil {
+			return err
+		}
+		if got != n { // every column must hold the same rows, or the file is corrupt
+			return fmt.Errorf("parquet: column %d took %d rows, want %d", i, got, n)
+		}
+	}
+	return nil
 }
 
 func (e *parquetEncoder[T, PT]) close() error {

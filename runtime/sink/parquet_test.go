@@ -307,3 +307,94 @@ func TestParquetEncoderBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestParquetEncoderRowGroupsByRows: written column by column, the rows
+// bypass parquet-go's own row group limit, so the encoder ends row groups
+// at the configured rows itself: 1,000 AllTypes values of every shape
+// (optionals null and set, arrays and maps empty and not, union
+// branches), in row groups of 300 rows, batches ending inside groups,
+// all read back with parquet-go as written; and a file with nothing
+// written closes as a valid empty file.
+func TestParquetEncoderRowGroupsByRows(t *testing.T) {
+	l, err := newPQLayout(new(alltypes.AllTypes).AvroSchema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runtime.OffsetRange{Topic: "all", Partition: 0, FromOffset: 0, UntilOffset: 1000}
+	cfg := blobCfg{compression: "snappy", rowGroup: 300, groupBytes: 64 << 20}
+	var out bytes.Buffer
+	e := newParquetEncoder[alltypes.AllTypes](l, &out, cfg, r)
+	const n = 1000
+	for i := range n {
+		v := alltypes.AllTypes{S: fmt.Sprint("s-", i), L: int64(i), E: alltypes.SuitSpades, DecBytes: new(big.Rat), DecFixed: new(big.Rat),
+			UUID: "00000000-0000-0000-0000-0000000000ff", U: alltypes.AllTypesULong{Value: int64(i)}}
+		for j := range i % 4 {
+			v.Arr = append(v.Arr, int64(i*10+j))
+		}
+		if i%3 != 0 {
+			s := fmt.Sprint("opt-", i)
+			v.OptFirst = &s
+		}
+		if i%5 == 0 {
+			v.U = alltypes.AllTypesUString{Value: fmt.Sprint("u-", i)}
+			v.M = map[string]float64{fmt.Sprint("k", i): float64(i)}
+		}
+		if err := e.write(&v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.close(); err != nil {
+		t.Fatal(err)
+	}
+	_, rows, f := readParquet(t, out.Bytes())
+	var sizes []int64
+	for _, g := range f.RowGroups() {
+		sizes = append(sizes, g.NumRows())
+	}
+	if want := []int64{300, 300, 300, 100}; !cmp.Equal(sizes, want) || f.NumRows() != n {
+		t.Errorf("row groups of %v rows, %d in all, want %v, %d", sizes, f.NumRows(), want, n)
+	}
+	if len(rows) != n {
+		t.Fatalf("%d rows, want %d", len(rows), n)
+	}
+	for i, row := range rows {
+		arr := []any{}
+		for j := range i % 4 {
+			arr = append(arr, int64(i*10+j))
+		}
+		var opt any
+		if i%3 != 0 {
+			opt = fmt.Sprint("opt-", i)
+		}
+		u := map[string]any{"member0": nil, "member1": int64(i), "member2": nil, "member3": nil}
+		m := map[string]any{}
+		if i%5 == 0 {
+			u = map[string]any{"member0": fmt.Sprint("u-", i), "member1": nil, "member2": nil, "member3": nil}
+			m = map[string]any{fmt.Sprint("k", i): float64(i)}
+		}
+		want := map[string]any{"s": fmt.Sprint("s-", i), "l": int64(i), "arr": arr, "opt_first": opt, "u": u, "m": m, "opt_rec": nil}
+		for k, wv := range want {
+			if diff := cmp.Diff(wv, row[k]); diff != "" {
+				t.Fatalf("row %d field %s (-want +got):\n%s", i, k, diff)
+			}
+		}
+	}
+
+	out.Reset()
+	if err := newParquetEncoder[alltypes.AllTypes](l, &out, cfg, r).close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, rows, f := readParquet(t, out.Bytes()); len(rows) != 0 || len(f.RowGroups()) != 0 {
+		t.Errorf("an empty file read back as %d rows in %d row groups", len(rows), len(f.RowGroups()))
+	}
+}
+
+// TestParquetLevelsInPlace: the shredder sets values' levels in place,
+// on parquet.Value's layout as parquet-go v0.32.1 has it; a parquet-go
+// whose Value differs makes it fall back to Value.Level, correct but
+// slower, and this test says so.
+func TestParquetLevelsInPlace(t *testing.T) {
+	if !pqLevelsInPlace {
+		t.Error("parquet.Value's layout is not pqValue's: the shredder sets levels with Value.Level (slower); update pqValue")
+	}
+}
