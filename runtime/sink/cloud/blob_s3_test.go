@@ -261,7 +261,17 @@ func TestS3ConditionalCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	err = b.WriteAll(ctx, "claims/0", []byte("third"), &blob.WriterOptions{IfNotExist: true})
+	checkIfNotExist(t, b)
+}
+
+// checkIfNotExist: b's conditional create (IfNotExist) of claims/0, which
+// holds "first", fails with FailedPrecondition and leaves it as it was;
+// of a new key it succeeds; of racing creates of one key exactly one
+// wins, as two instances' claims of the same FROM must.
+func checkIfNotExist(t *testing.T, b *blob.Bucket) {
+	t.Helper()
+	ctx := context.Background()
+	err := b.WriteAll(ctx, "claims/0", []byte("third"), &blob.WriterOptions{IfNotExist: true})
 	if gcerrors.Code(err) != gcerrors.FailedPrecondition {
 		t.Fatalf("WriteAll IfNotExist over an existing key = %v, want FailedPrecondition", err)
 	}
@@ -272,8 +282,6 @@ func TestS3ConditionalCreate(t *testing.T) {
 		t.Fatalf("a conditional create of a new key: %v", err)
 	}
 
-	// Racing creates of one key: exactly one wins, as two instances'
-	// claims of the same FROM must.
 	const racers = 8
 	errs := make(chan error, racers)
 	var wg sync.WaitGroup
