@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -679,5 +681,56 @@ func TestBlobPrunedZombieFenced(t *testing.T) {
 		}
 		checkEveryOffsetOnce(t, owner.Bucket(), map[int32]int64{0: batches + 1})
 		checkClean(t, srv, owner.Bucket())
+	})
+}
+
+// TestBlobRollRestart: a rolling sink's files span batches and are
+// published once they hold MaxRecords; an instance that dies between the
+// claim of a file and its copy, with other files open, is followed by
+// one whose Load publishes the claimed file and restarts each partition
+// from its oldest unpublished file; that one's Drain publishes the files
+// it holds open, and in the end every offset is published exactly once.
+func TestBlobRollRestart(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend, srv objectStore) {
+		ctx := context.Background()
+		roll := sink.BlobRoll(sink.RollLimits{MaxRecords: 10})
+		var crashed atomic.Bool
+		first := openBlob(t, srv.Refusing(t, func(r *http.Request) bool { return crashed.Load() && be.isCopy(r) }), roll)
+		load(t, first, tp(0), tp(1))
+		for i, rs := range [][]runtime.OffsetRange{{rng(0, 0, 6), rng(1, 0, 3)}, {rng(0, 6, 13), rng(1, 3, 6)}} {
+			if err := publish(t, first, int64(i+1), rs...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := []string{"topic=imps/partition=0/00000000000000000000-00000000000000000010.avro"}
+		if got := published(t, first.Bucket()); !slices.Equal(got, want) {
+			t.Fatalf("published after two batches %v, want %v (partition 0's first file; the others open)", got, want)
+		}
+		// Dies between the claim of partition 0's second file and its copy.
+		crashed.Store(true)
+		if err := publish(t, first, 3, rng(0, 13, 21), rng(1, 6, 8)); err == nil {
+			t.Fatal("Store succeeded with every copy refused")
+		}
+
+		next := openBlob(t, srv.URL(), roll)
+		if got := load(t, next, tp(0), tp(1)); got[tp(0)] != 20 || got[tp(1)] != 0 {
+			t.Fatalf("Load after the crash = %v, want 20 (the claimed file's end) and 0 (partition 1's open file)", got)
+		}
+		if ids := readAvro(t, next.Bucket(), "topic=imps/partition=0/00000000000000000010-00000000000000000020.avro"); !slices.Equal(ids, seq(10, 20)) {
+			t.Errorf("the claimed file holds %v after Load, want 10 to 20", ids)
+		}
+		for i, rs := range [][]runtime.OffsetRange{{rng(0, 20, 27), rng(1, 0, 12)}, {rng(0, 27, 33), rng(1, 12, 15)}} {
+			if err := publish(t, next, int64(i+10), rs...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := next.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		checkEveryOffsetOnce(t, next.Bucket(), map[int32]int64{0: 33, 1: 15})
+		checkClean(t, srv, next.Bucket())
+		if got := load(t, openBlob(t, srv.URL(), roll), tp(0), tp(1)); got[tp(0)] != 33 || got[tp(1)] != 15 {
+			t.Errorf("Load after the Drain = %v, want 33 and 15", got)
+		}
 	})
 }
