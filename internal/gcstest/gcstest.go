@@ -41,7 +41,15 @@ type Server struct {
 	proxy *httputil.ReverseProxy
 
 	mu      sync.Mutex
-	aliases map[string]func(*http.Request) bool // bucket alias -> refuse
+	aliases map[string]fault // by bucket alias
+}
+
+// fault is what the front does to the requests of a bucket alias that
+// match picks: refuse them, or (lose) pass them on and answer 503 in
+// place of the emulator's response.
+type fault struct {
+	match func(*http.Request) bool
+	lose  bool
 }
 
 // URL is the bucket's gocloud.dev/blob URL. The driver finds the
@@ -55,7 +63,7 @@ func (s *Server) URL() string { return "gs://" + s.Bucket }
 // server is stopped when the test ends.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	s := &Server{Bucket: "warehouse", aliases: map[string]func(*http.Request) bool{}}
+	s := &Server{Bucket: "warehouse", aliases: map[string]fault{}}
 	front := httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	fake, err := fakestorage.NewServerWithOptions(fakestorage.Options{
 		Scheme:     "http",
@@ -119,34 +127,51 @@ func (s *Server) Env() map[string]string {
 // between two of its requests, as a crash there would. The requests
 // refuse sees name the bucket, not its alias.
 func (s *Server) Refusing(tb testing.TB, refuse func(*http.Request) bool) string {
-	tb.Helper()
+	return s.alias(fault{match: refuse})
+}
+
+// Losing is as Refusing, but the front passes the requests lose returns
+// true for on to the bucket, and answers 503 Service Unavailable in
+// place of the response: the emulator did what they asked, and the
+// client does not know it. Google's storage client retries such a
+// request when it is idempotent (a create with ifGenerationMatch=0 is).
+func (s *Server) Losing(tb testing.TB, lose func(*http.Request) bool) string {
+	return s.alias(fault{match: lose, lose: true})
+}
+
+func (s *Server) alias(f fault) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	alias := s.Bucket + "-refusing-" + strconv.Itoa(len(s.aliases)+1)
-	s.aliases[alias] = refuse
+	alias := s.Bucket + "-fault-" + strconv.Itoa(len(s.aliases)+1)
+	s.aliases[alias] = f
 	return "gs://" + alias
 }
 
 // serve is the front: it renames a bucket alias in the request's path
 // (the JSON API's /b/BUCKET/, the XML API's /BUCKET/ of reads) to the
-// bucket, applies the alias's refusals and passes the request on.
+// bucket, applies the alias's fault and passes the request on.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	var refuse func(*http.Request) bool
-	for alias, f := range s.aliases {
+	var f fault
+	for alias, af := range s.aliases {
 		if renameBucket(r.URL, alias, s.Bucket) {
-			refuse = f
+			f = af
 			break
 		}
 	}
 	s.mu.Unlock()
-	if refuse != nil && refuse(r) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusForbidden)
-		fmt.Fprint(w, `{"error":{"code":403,"message":"refused by the test's front","errors":[{"reason":"forbidden","message":"refused by the test's front"}]}}`)
+	if f.match == nil || !f.match(r) {
+		s.proxy.ServeHTTP(w, r)
 		return
 	}
-	s.proxy.ServeHTTP(w, r)
+	code, why := http.StatusForbidden, "refused"
+	if f.lose {
+		s.proxy.ServeHTTP(httptest.NewRecorder(), r)
+		code, why = http.StatusServiceUnavailable, "response lost"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	fmt.Fprintf(w, `{"error":{"code":%d,"message":"%s by the test's front"}}`, code, why)
 }
 
 // renameBucket replaces the path segment from with to in u, and says
