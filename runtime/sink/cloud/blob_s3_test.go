@@ -618,25 +618,27 @@ func TestBlobS3RollLoadAbortsDeadUploads(t *testing.T) {
 	}
 }
 
-// TestBlobS3LargeObject: an object uploaded in several parts is
-// published whole, and its multipart upload is completed.
-func TestBlobS3LargeObject(t *testing.T) {
-	srv := s3test.Start(t)
-	s := openBlob(t, srv.URL(), sink.BlobUploadBufferSize(5<<20), sink.BlobAvroCodec(codec.OCFNull))
-	b := write(t, s, 1, bigPad(), rng(0, 0, bigCount))
-	if err := s.Store(context.Background(), b); err != nil {
-		t.Fatal(err)
-	}
-	key := "topic=imps/partition=0/00000000000000000000-00000000000000020000.avro"
-	attrs, err := s.Bucket().Attributes(context.Background(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if attrs.Size < 20<<20 {
-		t.Errorf("%s is %d bytes, want over 20 MiB (several parts)", key, attrs.Size)
-	}
-	checkEveryOffsetOnce(t, s.Bucket(), map[int32]int64{0: bigCount})
-	checkClean(t, srv, s.Bucket())
+// TestBlobLargeObject: an object uploaded in several parts (an S3
+// multipart upload, a GCS resumable upload of several chunks) is
+// published whole, and its upload is completed.
+func TestBlobLargeObject(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ backend, srv objectStore) {
+		s := openBlob(t, srv.URL(), sink.BlobUploadBufferSize(5<<20), sink.BlobAvroCodec(codec.OCFNull))
+		b := write(t, s, 1, bigPad(), rng(0, 0, bigCount))
+		if err := s.Store(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		key := "topic=imps/partition=0/00000000000000000000-00000000000000020000.avro"
+		attrs, err := s.Bucket().Attributes(context.Background(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if attrs.Size < 20<<20 {
+			t.Errorf("%s is %d bytes, want over 20 MiB (several parts)", key, attrs.Size)
+		}
+		checkEveryOffsetOnce(t, s.Bucket(), map[int32]int64{0: bigCount})
+		checkClean(t, srv, s.Bucket())
+	})
 }
 
 // TestBlobPrunedZombieFenced: on a real object store, a partition's old
