@@ -56,9 +56,10 @@ func TestGCSConditionalCreate(t *testing.T) {
 // TestGCSOwnClaimLost: a claim the store made, whose response was lost,
 // is retried by Google's client (a create with ifGenerationMatch=0 is
 // idempotent), and the retry refused (412, the key exists): the sink
-// hears of its own claim as taken. It publishes all the same, per batch
-// and rolling; the rolling sink took itself for fenced before, and
-// removed the staged file its claim, on the chain, names.
+// hears of its own claim as taken. It publishes all the same: per batch
+// (a batch's claim, the chain's start) and rolling (Load's takeover, a
+// file's claim: for that one the sink took itself for fenced before, and
+// removed the staged file its claim, on the chain, names).
 func TestGCSOwnClaimLost(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -66,7 +67,9 @@ func TestGCSOwnClaimLost(t *testing.T) {
 		opts  []sink.BlobOpt
 	}{
 		{"PerBatch", "_streamgen/claims/topic=imps/partition=0/00000000000000000000", nil},
+		{"PerBatchStart", "_streamgen/claims/topic=imps/partition=0/start", nil},
 		// Claim 1 is Load's takeover; 2 the first file's.
+		{"RollTakeover", "_streamgen/claims/topic=imps/partition=0/roll/00000000000000000001", []sink.BlobOpt{sink.BlobRoll(sink.RollLimits{MaxRecords: 10})}},
 		{"Roll", "_streamgen/claims/topic=imps/partition=0/roll/00000000000000000002", []sink.BlobOpt{sink.BlobRoll(sink.RollLimits{MaxRecords: 10})}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
