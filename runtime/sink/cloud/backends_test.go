@@ -17,16 +17,21 @@ type objectStore interface {
 	// (with an error the SDK does not retry) the requests refuse
 	// returns true for.
 	Refusing(tb testing.TB, refuse func(*http.Request) bool) string
+	// Losing is the URL of the bucket through a front that passes the
+	// requests lose returns true for on, and answers 503 in place of
+	// the response, which the SDK retries if it may.
+	Losing(tb testing.TB, lose func(*http.Request) bool) string
 }
 
 // backend is a kind of object store: how to start one, and how to tell
 // the sink's requests apart at its front: the server-side copy that
 // publishes a staged object (isCopy), the conditional create of a claim
-// (isClaim).
+// (isClaim), the key an upload writes (written; "" for other requests).
 type backend struct {
 	name            string
 	start           func(testing.TB) objectStore
 	isCopy, isClaim func(*http.Request) bool
+	written         func(*http.Request) string
 }
 
 // backends are the object stores the sink's exactly-once tests run on:
@@ -42,6 +47,13 @@ var backends = []backend{
 		isClaim: func(r *http.Request) bool {
 			return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/_streamgen/claims/") && r.Header.Get("If-None-Match") != ""
 		},
+		written: func(r *http.Request) string { // PUT /BUCKET/KEY, path-style
+			if r.Method != http.MethodPut || r.Header.Get("X-Amz-Copy-Source") != "" {
+				return ""
+			}
+			_, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+			return key
+		},
 	},
 	{
 		name:  "GCS",
@@ -55,6 +67,7 @@ var backends = []backend{
 			q := r.URL.Query()
 			return strings.HasPrefix(q.Get("name"), "_streamgen/claims/") && q.Get("ifGenerationMatch") == "0"
 		},
+		written: func(r *http.Request) string { return r.URL.Query().Get("name") },
 	},
 }
 
