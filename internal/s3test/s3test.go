@@ -209,6 +209,18 @@ func (s *Server) Client() *s3.Client {
 // bucket's URL through the proxy. Tests use it to stop a sink between
 // two of its requests, as a crash there would, on a real server.
 func (s *Server) Refusing(tb testing.TB, refuse func(*http.Request) bool) string {
+	return s.faulty(tb, refuse, false)
+}
+
+// Losing is as Refusing, but the proxy passes the requests lose returns
+// true for on to the server, and answers 503 ServiceUnavailable in place
+// of the response: the server did what they asked, and the client does
+// not know it. The AWS SDK retries such a request.
+func (s *Server) Losing(tb testing.TB, lose func(*http.Request) bool) string {
+	return s.faulty(tb, lose, true)
+}
+
+func (s *Server) faulty(tb testing.TB, match func(*http.Request) bool, lose bool) string {
 	tb.Helper()
 	target, err := url.Parse(s.Endpoint)
 	if err != nil {
@@ -219,13 +231,18 @@ func (s *Server) Refusing(tb testing.TB, refuse func(*http.Request) bool) string
 		pr.Out.Host = pr.In.Host // the SigV4 signature covers the Host the client sent
 	}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if refuse(r) {
-			w.Header().Set("Content-Type", "application/xml")
-			w.WriteHeader(http.StatusForbidden)
-			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>refused by the test's proxy</Message></Error>`)
+		if !match(r) {
+			proxy.ServeHTTP(w, r)
 			return
 		}
-		proxy.ServeHTTP(w, r)
+		code, status, why := "AccessDenied", http.StatusForbidden, "refused"
+		if lose {
+			proxy.ServeHTTP(httptest.NewRecorder(), r)
+			code, status, why = "ServiceUnavailable", http.StatusServiceUnavailable, "response lost"
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>%s by the test's proxy</Message></Error>`, code, why)
 	}))
 	tb.Cleanup(srv.Close)
 	return bucketURL(s.Bucket, srv.URL)

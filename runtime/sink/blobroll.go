@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -662,6 +663,9 @@ func (c *blobSink) publishPart(ctx context.Context, p *rollPart, files []*rollFi
 	rec := rollClaim{Seq: p.seq + 1, Instance: c.id, Restart: restart, Handled: p.handled, Watermarks: marks, Objects: objs}
 	data, _ := json.Marshal(rec)
 	won, err := c.objects.create(ctx, rollKey(p.tp, rec.Seq), data)
+	if err == nil && !won {
+		won, err = c.madeIt(ctx, rollKey(p.tp, rec.Seq), data)
+	}
 	if err != nil {
 		return fmt.Errorf("blob sink: claiming topic %s partition %d claim %d: %w", p.tp.Topic, p.tp.Partition, rec.Seq, err)
 	}
@@ -735,6 +739,24 @@ func (c *blobSink) fenced(ctx context.Context, p *rollPart, seq int64, b runtime
 	c.rollsMu.Unlock()
 	return &runtime.FencedError{Range: r, Stored: stored, Store: "blob sink",
 		Why: fmt.Sprintf("topic %s partition %d: claim %d of its chain was made by another instance, which owns the partition now; none of this instance's open files of it were published", p.tp.Topic, p.tp.Partition, seq)}
+}
+
+// madeIt says whether key, which a conditional create found taken, holds
+// data, this instance's claim (which names its instance): whether the
+// create was this very attempt's, made by the store although the client
+// heard of it only as taken, because its response was lost and its retry
+// refused (GCS's client retries a create with ifGenerationMatch=0 as
+// idempotent; the AWS SDK retries a PUT on a 5xx). Taking it for a fence
+// would remove the staged files that the claim, on the chain now, names.
+func (c *blobSink) madeIt(ctx context.Context, key string, data []byte) (bool, error) {
+	held, err := c.bucket.ReadAll(ctx, key)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return false, nil // pruned: passedFloor fences it
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading %s, which a conditional create found taken: %w", key, err)
+	}
+	return bytes.Equal(held, data), nil
 }
 
 func (c *blobSink) readRollClaim(ctx context.Context, tp runtime.TopicPartition, seq int64) (rollClaim, error) {

@@ -761,3 +761,51 @@ func TestBlobRollPublishesPartitionsInParallel(t *testing.T) {
 		})
 	}
 }
+
+// lostCreate makes claims as the store does, but reports the first n it
+// makes as lost: so does a client whose create succeeded but whose
+// response was lost (a 503 from the front end, a reset connection), and
+// whose retry the store refused because the key exists (GCS's client
+// retries a create with ifGenerationMatch=0 by default, as idempotent).
+type lostCreate struct {
+	objectStore
+	n atomic.Int32
+}
+
+func (o *lostCreate) create(ctx context.Context, key string, data []byte) (bool, error) {
+	won, err := o.objectStore.create(ctx, key, data)
+	if won && strings.Contains(key, "/roll/") && o.n.Add(-1) >= 0 {
+		return false, nil
+	}
+	return won, err
+}
+
+// TestBlobRollOwnClaimLost: a rolling claim the store made, whose
+// success the instance did not hear of (it found the key taken), is its
+// own: the instance goes on publishing, rather than taking itself for
+// fenced and removing the staged files its claim names (which no Load
+// could then publish, while the claim's restart offset is past them).
+func TestBlobRollOwnClaimLost(t *testing.T) {
+	for name, open := range blobBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			s := open(t, BlobRoll(RollLimits{MaxRecords: 10}))
+			tp := runtime.TopicPartition{Topic: "imps", Partition: 0}
+			loadBlob(t, s, tp)
+			lost := &lostCreate{objectStore: s.core.objects}
+			lost.n.Store(1)
+			s.core.objects = lost
+			mustStoreRoll(t, s, 1, plain, rng("imps", 0, 0, 15))
+			if lost.n.Load() != 0 {
+				t.Fatal("no claim was lost: the test does not test what it says")
+			}
+			mustStoreRoll(t, s, 2, plain, rng("imps", 0, 15, 25))
+			if err := s.Drain(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			checkEveryOffsetOnce(t, s.Bucket(), "imps", map[int32]int64{0: 25})
+			if got := loadBlob(t, open(t, BlobRoll(RollLimits{MaxRecords: 10})), tp)[tp]; got != 25 {
+				t.Errorf("a new instance's Load = %d, want 25", got)
+			}
+		})
+	}
+}

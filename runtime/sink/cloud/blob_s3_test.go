@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,15 +33,17 @@ import (
 	_ "github.com/streamgen/streamgen/runtime/sink/cloud"
 )
 
-// The blob sink's exactly-once basics on s3://, against a real S3 server
-// (versitygw, see internal/s3test) rather than gocloud's in-memory
-// driver: its conditional create, its multipart uploads and its copies.
+// The blob sink's exactly-once basics on real object stores rather than
+// gocloud's in-memory driver: their conditional create, their copies and
+// listings, and S3's multipart uploads. Most run on every backend (see
+// backends_test.go): s3:// on versitygw (internal/s3test), gs:// on
+// fake-gcs-server (internal/gcstest).
 
 type impressions = sink.Blob[alltypes.Impression, *alltypes.Impression]
 
 const topic = "imps"
 
-func openS3(t testing.TB, url string, opts ...sink.BlobOpt) *impressions {
+func openBlob(t testing.TB, url string, opts ...sink.BlobOpt) *impressions {
 	t.Helper()
 	s, err := sink.OpenBlob[alltypes.Impression](context.Background(), url, opts...)
 	if err != nil {
@@ -211,14 +214,18 @@ func checkEveryOffsetOnce(t testing.TB, b *blob.Bucket, want map[int32]int64) {
 	}
 }
 
-// checkClean: nothing staged and no multipart upload left in progress.
-func checkClean(t testing.TB, srv *s3test.Server, b *blob.Bucket) {
+// checkClean: nothing staged and, on S3, no multipart upload left in
+// progress. (A GCS resumable upload abandoned is never an object, and
+// the store forgets it after a week: there is nothing to clean.)
+func checkClean(t testing.TB, srv objectStore, b *blob.Bucket) {
 	t.Helper()
 	if st := keys(t, b, "_streamgen/staged/"); len(st) != 0 {
 		t.Errorf("staged objects left: %v", st)
 	}
-	if ups := multipartUploads(t, srv); len(ups) != 0 {
-		t.Errorf("multipart uploads left in progress: %v", ups)
+	if s3srv, ok := srv.(*s3test.Server); ok {
+		if ups := multipartUploads(t, s3srv); len(ups) != 0 {
+			t.Errorf("multipart uploads left in progress: %v", ups)
+		}
 	}
 }
 
@@ -261,7 +268,17 @@ func TestS3ConditionalCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	err = b.WriteAll(ctx, "claims/0", []byte("third"), &blob.WriterOptions{IfNotExist: true})
+	checkIfNotExist(t, b)
+}
+
+// checkIfNotExist: b's conditional create (IfNotExist) of claims/0, which
+// holds "first", fails with FailedPrecondition and leaves it as it was;
+// of a new key it succeeds; of racing creates of one key exactly one
+// wins, as two instances' claims of the same FROM must.
+func checkIfNotExist(t *testing.T, b *blob.Bucket) {
+	t.Helper()
+	ctx := context.Background()
+	err := b.WriteAll(ctx, "claims/0", []byte("third"), &blob.WriterOptions{IfNotExist: true})
 	if gcerrors.Code(err) != gcerrors.FailedPrecondition {
 		t.Fatalf("WriteAll IfNotExist over an existing key = %v, want FailedPrecondition", err)
 	}
@@ -272,8 +289,6 @@ func TestS3ConditionalCreate(t *testing.T) {
 		t.Fatalf("a conditional create of a new key: %v", err)
 	}
 
-	// Racing creates of one key: exactly one wins, as two instances'
-	// claims of the same FROM must.
 	const racers = 8
 	errs := make(chan error, racers)
 	var wg sync.WaitGroup
@@ -298,161 +313,157 @@ func TestS3ConditionalCreate(t *testing.T) {
 	}
 }
 
-// TestBlobS3Layout: each partition's batch is one object at
+// TestBlobLayout: each partition's batch is one object at
 // topic=T/partition=P/FROM-UNTIL.avro holding its offsets' values; the
 // sink's own objects are all under _streamgen/; nothing staged and no
 // multipart upload is left; a new instance's Load gives each partition's
 // end.
-func TestBlobS3Layout(t *testing.T) {
-	srv := s3test.Start(t)
-	s := openS3(t, srv.URL())
-	if got := load(t, s, tp(0), tp(1)); len(got) != 0 {
-		t.Fatalf("Load of a fresh bucket = %v, want nothing", got)
-	}
-	if err := publish(t, s, 1, rng(0, 0, 5), rng(1, 0, 3)); err != nil {
-		t.Fatal(err)
-	}
-	if err := publish(t, s, 2, rng(0, 5, 9), rng(1, 3, 3)); err != nil {
-		t.Fatal(err)
-	}
-	want := []string{
-		"topic=imps/partition=0/00000000000000000000-00000000000000000005.avro",
-		"topic=imps/partition=0/00000000000000000005-00000000000000000009.avro",
-		"topic=imps/partition=1/00000000000000000000-00000000000000000003.avro",
-	}
-	if got := published(t, s.Bucket()); !slices.Equal(got, want) {
-		t.Errorf("published %v, want %v", got, want)
-	}
-	checkEveryOffsetOnce(t, s.Bucket(), map[int32]int64{0: 9, 1: 3})
-	checkClean(t, srv, s.Bucket())
-	if got := load(t, openS3(t, srv.URL()), tp(0), tp(1)); got[tp(0)] != 9 || got[tp(1)] != 3 {
-		t.Errorf("Load by a new instance = %v, want 9 and 3", got)
-	}
-}
-
-// TestBlobS3ParquetHourly: Parquet objects with hourly Hive partitions on
-// s3://: a batch of two hours' values is two objects, each in its hour's
-// directory and named by the offsets it holds, readable by parquet-go.
-func TestBlobS3ParquetHourly(t *testing.T) {
-	srv := s3test.Start(t)
-	s := openS3(t, srv.URL(), sink.BlobFormat(sink.FormatParquet), sink.PartitionByTime("timestamp", sink.Hour))
-	if err := publish(t, s, 1, rng(0, 0, 10)); err != nil {
-		t.Fatal(err)
-	}
-	want := []string{
-		"topic=imps/dt=2026-12-05/hour=06/partition=0/00000000000000000000-00000000000000000009.parquet",
-		"topic=imps/dt=2026-12-05/hour=07/partition=0/00000000000000000001-00000000000000000010.parquet",
-	}
-	got := published(t, s.Bucket())
-	if !slices.Equal(got, want) {
-		t.Fatalf("published %v, want %v", got, want)
-	}
-	for i, key := range got {
-		data, err := s.Bucket().ReadAll(context.Background(), key)
-		if err != nil {
+func TestBlobLayout(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ backend, srv objectStore) {
+		s := openBlob(t, srv.URL())
+		if got := load(t, s, tp(0), tp(1)); len(got) != 0 {
+			t.Fatalf("Load of a fresh bucket = %v, want nothing", got)
+		}
+		if err := publish(t, s, 1, rng(0, 0, 5), rng(1, 0, 3)); err != nil {
 			t.Fatal(err)
 		}
-		rows, err := parquet.Read[struct {
-			CampaignID int64 `parquet:"campaign_id"`
-		}](bytes.NewReader(data), int64(len(data)))
-		if err != nil {
-			t.Fatalf("%s: %v", key, err)
+		if err := publish(t, s, 2, rng(0, 5, 9), rng(1, 3, 3)); err != nil {
+			t.Fatal(err)
 		}
-		var ids []int64
-		for _, r := range rows {
-			ids = append(ids, r.CampaignID)
+		want := []string{
+			"topic=imps/partition=0/00000000000000000000-00000000000000000005.avro",
+			"topic=imps/partition=0/00000000000000000005-00000000000000000009.avro",
+			"topic=imps/partition=1/00000000000000000000-00000000000000000003.avro",
 		}
-		if want := []int64{int64(i), int64(i) + 2, int64(i) + 4, int64(i) + 6, int64(i) + 8}; !slices.Equal(ids, want) {
-			t.Errorf("%s holds offsets %v, want %v", key, ids, want)
+		if got := published(t, s.Bucket()); !slices.Equal(got, want) {
+			t.Errorf("published %v, want %v", got, want)
 		}
-	}
-	checkClean(t, srv, s.Bucket())
+		checkEveryOffsetOnce(t, s.Bucket(), map[int32]int64{0: 9, 1: 3})
+		checkClean(t, srv, s.Bucket())
+		if got := load(t, openBlob(t, srv.URL()), tp(0), tp(1)); got[tp(0)] != 9 || got[tp(1)] != 3 {
+			t.Errorf("Load by a new instance = %v, want 9 and 3", got)
+		}
+	})
 }
 
-// isCopy and isClaim tell the sink's requests apart at the proxy: the
-// server-side copy that publishes a staged object, and the conditional
-// create of a claim.
-func isCopy(r *http.Request) bool { return r.Header.Get("X-Amz-Copy-Source") != "" }
-func isClaim(r *http.Request) bool {
-	return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/_streamgen/claims/") && r.Header.Get("If-None-Match") != ""
+// TestBlobParquetHourly: Parquet objects with hourly Hive partitions: a
+// batch of two hours' values is two objects, each in its hour's
+// directory and named by the offsets it holds, readable by parquet-go.
+func TestBlobParquetHourly(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ backend, srv objectStore) {
+		s := openBlob(t, srv.URL(), sink.BlobFormat(sink.FormatParquet), sink.PartitionByTime("timestamp", sink.Hour))
+		if err := publish(t, s, 1, rng(0, 0, 10)); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{
+			"topic=imps/dt=2026-12-05/hour=06/partition=0/00000000000000000000-00000000000000000009.parquet",
+			"topic=imps/dt=2026-12-05/hour=07/partition=0/00000000000000000001-00000000000000000010.parquet",
+		}
+		got := published(t, s.Bucket())
+		if !slices.Equal(got, want) {
+			t.Fatalf("published %v, want %v", got, want)
+		}
+		for i, key := range got {
+			data, err := s.Bucket().ReadAll(context.Background(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err := parquet.Read[struct {
+				CampaignID int64 `parquet:"campaign_id"`
+			}](bytes.NewReader(data), int64(len(data)))
+			if err != nil {
+				t.Fatalf("%s: %v", key, err)
+			}
+			var ids []int64
+			for _, r := range rows {
+				ids = append(ids, r.CampaignID)
+			}
+			if want := []int64{int64(i), int64(i) + 2, int64(i) + 4, int64(i) + 6, int64(i) + 8}; !slices.Equal(ids, want) {
+				t.Errorf("%s holds offsets %v, want %v", key, ids, want)
+			}
+		}
+		checkClean(t, srv, s.Bucket())
+	})
 }
 
-// TestBlobS3RestartAfterCrash: one instance dies after claiming a batch
+// TestBlobRestartAfterCrash: one instance dies after claiming a batch
 // but before copying its object to the published key; another dies with
 // a batch staged but not claimed. The next instance's Load publishes the
 // claimed batch and goes on from its end, redoes the unclaimed one, and
 // in the end every offset is in exactly one object, with nothing staged
 // and no multipart upload left.
-func TestBlobS3RestartAfterCrash(t *testing.T) {
-	srv := s3test.Start(t)
-	ctx := context.Background()
-	first := openS3(t, srv.URL())
-	if err := publish(t, first, 1, rng(0, 0, 5), rng(1, 0, 3)); err != nil {
-		t.Fatal(err)
-	}
+func TestBlobRestartAfterCrash(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend, srv objectStore) {
+		ctx := context.Background()
+		first := openBlob(t, srv.URL())
+		if err := publish(t, first, 1, rng(0, 0, 5), rng(1, 0, 3)); err != nil {
+			t.Fatal(err)
+		}
 
-	// Dies between the claim and the copy of partition 0's [5, 9).
-	noCopy := openS3(t, srv.Refusing(t, isCopy))
-	load(t, noCopy, tp(0))
-	b := write(t, noCopy, 2, "", rng(0, 5, 9))
-	if err := noCopy.Store(ctx, b); err == nil {
-		t.Fatal("Store succeeded with every copy refused")
-	}
-	// Dies with partition 1's [3, 6) staged, its claim refused.
-	noClaim := openS3(t, srv.Refusing(t, isClaim))
-	load(t, noClaim, tp(1))
-	b = write(t, noClaim, 2, "", rng(1, 3, 6))
-	if err := noClaim.Store(ctx, b); err == nil {
-		t.Fatal("Store succeeded with every claim refused")
-	}
-	if st := keys(t, first.Bucket(), "_streamgen/staged/"); len(st) != 2 {
-		t.Fatalf("staged after the two crashes: %v, want the two batches' objects", st)
-	}
+		// Dies between the claim and the copy of partition 0's [5, 9).
+		noCopy := openBlob(t, srv.Refusing(t, be.isCopy))
+		load(t, noCopy, tp(0))
+		b := write(t, noCopy, 2, "", rng(0, 5, 9))
+		if err := noCopy.Store(ctx, b); err == nil {
+			t.Fatal("Store succeeded with every copy refused")
+		}
+		// Dies with partition 1's [3, 6) staged, its claim refused.
+		noClaim := openBlob(t, srv.Refusing(t, be.isClaim))
+		load(t, noClaim, tp(1))
+		b = write(t, noClaim, 2, "", rng(1, 3, 6))
+		if err := noClaim.Store(ctx, b); err == nil {
+			t.Fatal("Store succeeded with every claim refused")
+		}
+		if st := keys(t, first.Bucket(), "_streamgen/staged/"); len(st) != 2 {
+			t.Fatalf("staged after the two crashes: %v, want the two batches' objects", st)
+		}
 
-	next := openS3(t, srv.URL())
-	if got := load(t, next, tp(0), tp(1)); got[tp(0)] != 9 || got[tp(1)] != 3 {
-		t.Fatalf("Load after the crashes = %v, want 9 (the claimed batch) and 3", got)
-	}
-	if ids := readAvro(t, next.Bucket(), "topic=imps/partition=0/00000000000000000005-00000000000000000009.avro"); !slices.Equal(ids, seq(5, 9)) {
-		t.Errorf("the claimed batch's object holds %v after Load, want 5 to 9", ids)
-	}
-	if err := publish(t, next, 3, rng(0, 9, 12), rng(1, 3, 7)); err != nil {
-		t.Fatal(err)
-	}
-	load(t, openS3(t, srv.URL()), tp(0), tp(1)) // removes what the crashed instances staged
-	checkEveryOffsetOnce(t, next.Bucket(), map[int32]int64{0: 12, 1: 7})
-	checkClean(t, srv, next.Bucket())
+		next := openBlob(t, srv.URL())
+		if got := load(t, next, tp(0), tp(1)); got[tp(0)] != 9 || got[tp(1)] != 3 {
+			t.Fatalf("Load after the crashes = %v, want 9 (the claimed batch) and 3", got)
+		}
+		if ids := readAvro(t, next.Bucket(), "topic=imps/partition=0/00000000000000000005-00000000000000000009.avro"); !slices.Equal(ids, seq(5, 9)) {
+			t.Errorf("the claimed batch's object holds %v after Load, want 5 to 9", ids)
+		}
+		if err := publish(t, next, 3, rng(0, 9, 12), rng(1, 3, 7)); err != nil {
+			t.Fatal(err)
+		}
+		load(t, openBlob(t, srv.URL()), tp(0), tp(1)) // removes what the crashed instances staged
+		checkEveryOffsetOnce(t, next.Bucket(), map[int32]int64{0: 12, 1: 7})
+		checkClean(t, srv, next.Bucket())
+	})
 }
 
-// TestBlobS3ZombieFenced: two instances both believe they own a
+// TestBlobZombieFenced: two instances both believe they own a
 // partition; the second to publish from the same offset is refused by
 // the server's conditional create and fails with a *runtime.FencedError
 // naming where the partition is, and nothing of its batch is published.
-func TestBlobS3ZombieFenced(t *testing.T) {
-	srv := s3test.Start(t)
-	owner, zombie := openS3(t, srv.URL()), openS3(t, srv.URL())
-	if err := publish(t, owner, 1, rng(0, 0, 4)); err != nil {
-		t.Fatal(err)
-	}
-	if got := load(t, zombie, tp(0)); got[tp(0)] != 4 {
-		t.Fatalf("the zombie's Load = %v, want 4", got)
-	}
-	if err := publish(t, owner, 2, rng(0, 4, 10)); err != nil {
-		t.Fatal(err)
-	}
-	err := publish(t, zombie, 2, rng(0, 4, 8))
-	var fe *runtime.FencedError
-	if !errors.As(err, &fe) || !errors.Is(err, runtime.ErrFenced) || fe.Stored != 10 || fe.Range != rng(0, 4, 8) {
-		t.Fatalf("the zombie's Store = %v, want a *FencedError at 10", err)
-	}
-	// A zombie that never loaded (it started before the owner) is
-	// fenced by the chain's start.
-	late := openS3(t, srv.URL())
-	if err := publish(t, late, 1, rng(0, 0, 3)); !errors.As(err, &fe) {
-		t.Fatalf("a fresh instance's Store from 0 = %v, want a *FencedError", err)
-	}
-	checkEveryOffsetOnce(t, owner.Bucket(), map[int32]int64{0: 10})
-	checkClean(t, srv, owner.Bucket())
+func TestBlobZombieFenced(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ backend, srv objectStore) {
+		owner, zombie := openBlob(t, srv.URL()), openBlob(t, srv.URL())
+		if err := publish(t, owner, 1, rng(0, 0, 4)); err != nil {
+			t.Fatal(err)
+		}
+		if got := load(t, zombie, tp(0)); got[tp(0)] != 4 {
+			t.Fatalf("the zombie's Load = %v, want 4", got)
+		}
+		if err := publish(t, owner, 2, rng(0, 4, 10)); err != nil {
+			t.Fatal(err)
+		}
+		err := publish(t, zombie, 2, rng(0, 4, 8))
+		var fe *runtime.FencedError
+		if !errors.As(err, &fe) || !errors.Is(err, runtime.ErrFenced) || fe.Stored != 10 || fe.Range != rng(0, 4, 8) {
+			t.Fatalf("the zombie's Store = %v, want a *FencedError at 10", err)
+		}
+		// A zombie that never loaded (it started before the owner) is
+		// fenced by the chain's start.
+		late := openBlob(t, srv.URL())
+		if err := publish(t, late, 1, rng(0, 0, 3)); !errors.As(err, &fe) {
+			t.Fatalf("a fresh instance's Store from 0 = %v, want a *FencedError", err)
+		}
+		checkEveryOffsetOnce(t, owner.Bucket(), map[int32]int64{0: 10})
+		checkClean(t, srv, owner.Bucket())
+	})
 }
 
 // bigCount values of bigPad are about 22 MiB: past the 16 MiB below
@@ -475,7 +486,7 @@ func bigPad() string {
 // of a cancelled upload is never sent: the sink aborts it).
 func TestBlobS3AbortPublishesNothing(t *testing.T) {
 	srv := s3test.Start(t)
-	s := openS3(t, srv.URL(), sink.BlobUploadBufferSize(5<<20), sink.BlobAvroCodec(codec.OCFNull))
+	s := openBlob(t, srv.URL(), sink.BlobUploadBufferSize(5<<20), sink.BlobAvroCodec(codec.OCFNull))
 	b := write(t, s, 1, bigPad(), rng(0, 0, bigCount))
 	waitUpload(t, srv)
 	if err := s.Abort(context.Background(), b); err != nil {
@@ -487,7 +498,7 @@ func TestBlobS3AbortPublishesNothing(t *testing.T) {
 	if ups := multipartUploads(t, srv); len(ups) != 0 {
 		t.Errorf("multipart uploads left in progress after Abort: %v", ups)
 	}
-	if got := load(t, openS3(t, srv.URL()), tp(0)); len(got) != 0 {
+	if got := load(t, openBlob(t, srv.URL()), tp(0)); len(got) != 0 {
 		t.Errorf("Load after an aborted batch = %v, want nothing", got)
 	}
 }
@@ -510,7 +521,7 @@ func waitUpload(t testing.TB, srv *s3test.Server, ignore ...string) {
 // upload of its first attempt, and the batch publishes the second's.
 func TestBlobS3RetryAbortsUpload(t *testing.T) {
 	srv := s3test.Start(t)
-	s := openS3(t, srv.URL(), sink.BlobUploadBufferSize(5<<20), sink.BlobAvroCodec(codec.OCFNull))
+	s := openBlob(t, srv.URL(), sink.BlobUploadBufferSize(5<<20), sink.BlobAvroCodec(codec.OCFNull))
 	b := write(t, s, 1, bigPad(), rng(0, 0, bigCount))
 	waitUpload(t, srv)
 	s.DiscardPartition(rng(0, 0, bigCount))
@@ -556,7 +567,7 @@ func startUpload(t testing.TB, srv *s3test.Server, key string) {
 // another partition's are not touched.
 func TestBlobS3LoadAbortsDeadUploads(t *testing.T) {
 	srv := s3test.Start(t)
-	first := openS3(t, srv.URL())
+	first := openBlob(t, srv.URL())
 	if err := publish(t, first, 1, rng(0, 0, 5)); err != nil {
 		t.Fatal(err)
 	}
@@ -566,7 +577,7 @@ func TestBlobS3LoadAbortsDeadUploads(t *testing.T) {
 	for _, k := range []string{passed, atEnd, other} {
 		startUpload(t, srv, k)
 	}
-	next := openS3(t, srv.URL())
+	next := openBlob(t, srv.URL())
 	if got := load(t, next, tp(0)); got[tp(0)] != 5 {
 		t.Fatalf("Load = %v, want 5", got)
 	}
@@ -589,7 +600,7 @@ func TestBlobS3RollLoadAbortsDeadUploads(t *testing.T) {
 	srv := s3test.Start(t)
 	dead := "_streamgen/staged/topic=imps/partition=0/roll-00000000000000000000.0123456789abcdef.1.avro"
 	startUpload(t, srv, dead)
-	s := openS3(t, srv.URL(), sink.BlobRoll(sink.RollLimits{MaxRecords: 1 << 30}), sink.BlobUploadBufferSize(5<<20), sink.BlobAvroCodec(codec.OCFNull))
+	s := openBlob(t, srv.URL(), sink.BlobRoll(sink.RollLimits{MaxRecords: 1 << 30}), sink.BlobUploadBufferSize(5<<20), sink.BlobAvroCodec(codec.OCFNull))
 	load(t, s, tp(0))
 	if ups := multipartUploads(t, srv); len(ups) != 0 {
 		t.Errorf("multipart uploads after the takeover: %v, want none", ups)
@@ -607,67 +618,170 @@ func TestBlobS3RollLoadAbortsDeadUploads(t *testing.T) {
 	}
 }
 
-// TestBlobS3LargeObject: an object uploaded in several parts is
-// published whole, and its multipart upload is completed.
-func TestBlobS3LargeObject(t *testing.T) {
-	srv := s3test.Start(t)
-	s := openS3(t, srv.URL(), sink.BlobUploadBufferSize(5<<20), sink.BlobAvroCodec(codec.OCFNull))
-	b := write(t, s, 1, bigPad(), rng(0, 0, bigCount))
-	if err := s.Store(context.Background(), b); err != nil {
-		t.Fatal(err)
-	}
-	key := "topic=imps/partition=0/00000000000000000000-00000000000000020000.avro"
-	attrs, err := s.Bucket().Attributes(context.Background(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if attrs.Size < 20<<20 {
-		t.Errorf("%s is %d bytes, want over 20 MiB (several parts)", key, attrs.Size)
-	}
-	checkEveryOffsetOnce(t, s.Bucket(), map[int32]int64{0: bigCount})
-	checkClean(t, srv, s.Bucket())
+// TestBlobLargeObject: an object uploaded in several parts (an S3
+// multipart upload, a GCS resumable upload of several chunks) is
+// published whole, and its upload is completed.
+func TestBlobLargeObject(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ backend, srv objectStore) {
+		s := openBlob(t, srv.URL(), sink.BlobUploadBufferSize(5<<20), sink.BlobAvroCodec(codec.OCFNull))
+		b := write(t, s, 1, bigPad(), rng(0, 0, bigCount))
+		if err := s.Store(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		key := "topic=imps/partition=0/00000000000000000000-00000000000000020000.avro"
+		attrs, err := s.Bucket().Attributes(context.Background(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if attrs.Size < 20<<20 {
+			t.Errorf("%s is %d bytes, want over 20 MiB (several parts)", key, attrs.Size)
+		}
+		checkEveryOffsetOnce(t, s.Bucket(), map[int32]int64{0: bigCount})
+		checkClean(t, srv, s.Bucket())
+	})
 }
 
-// TestBlobS3PrunedZombieFenced: on a real S3 server, a partition's old
+// TestBlobPrunedZombieFenced: on a real object store, a partition's old
 // claims are pruned behind a marker, and a zombie whose next claim was
 // pruned, so that its conditional create succeeds, is fenced by the
 // marker (which a listing right after the create must show) and
 // publishes nothing.
-func TestBlobS3PrunedZombieFenced(t *testing.T) {
-	srv := s3test.Start(t)
-	zombie := openS3(t, srv.URL())
-	load(t, zombie, tp(0))
-	if err := publish(t, zombie, 1, rng(0, 0, 1)); err != nil {
-		t.Fatal(err)
-	}
-	owner := openS3(t, srv.URL())
-	load(t, owner, tp(0))
-	const batches = 40
-	for i := range int64(batches) {
-		if err := publish(t, owner, 2+i, rng(0, 1+i, 2+i)); err != nil {
+func TestBlobPrunedZombieFenced(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ backend, srv objectStore) {
+		zombie := openBlob(t, srv.URL())
+		load(t, zombie, tp(0))
+		if err := publish(t, zombie, 1, rng(0, 0, 1)); err != nil {
 			t.Fatal(err)
 		}
-	}
-	// The prune runs in the background: wait for claim 1's removal.
-	claim1 := "_streamgen/claims/topic=imps/partition=0/00000000000000000001"
-	deadline := time.Now().Add(30 * time.Second)
-	for slices.Contains(keys(t, owner.Bucket(), claim1), claim1) {
-		if time.Now().After(deadline) {
-			t.Fatalf("claim 1 is not pruned after %d batches: %v", batches+1, keys(t, owner.Bucket(), "_streamgen/claims/"))
+		owner := openBlob(t, srv.URL())
+		load(t, owner, tp(0))
+		const batches = 40
+		for i := range int64(batches) {
+			if err := publish(t, owner, 2+i, rng(0, 1+i, 2+i)); err != nil {
+				t.Fatal(err)
+			}
 		}
-		time.Sleep(10 * time.Millisecond)
+		// The prune runs in the background: wait for claim 1's removal.
+		claim1 := "_streamgen/claims/topic=imps/partition=0/00000000000000000001"
+		deadline := time.Now().Add(30 * time.Second)
+		for slices.Contains(keys(t, owner.Bucket(), claim1), claim1) {
+			if time.Now().After(deadline) {
+				t.Fatalf("claim 1 is not pruned after %d batches: %v", batches+1, keys(t, owner.Bucket(), "_streamgen/claims/"))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := keys(t, owner.Bucket(), "_streamgen/claims/topic=imps/partition=0/pruned/"); len(got) != 1 {
+			t.Errorf("prune markers %v, want one", got)
+		}
+		err := publish(t, zombie, 2, rng(0, 1, 5))
+		var fe *runtime.FencedError
+		if !errors.As(err, &fe) || fe.Stored != batches+1 {
+			t.Fatalf("the zombie's Store = %v, want a *FencedError at %d", err, batches+1)
+		}
+		if slices.Contains(keys(t, owner.Bucket(), claim1), claim1) {
+			t.Error("the fenced zombie's claim 1 is left")
+		}
+		checkEveryOffsetOnce(t, owner.Bucket(), map[int32]int64{0: batches + 1})
+		checkClean(t, srv, owner.Bucket())
+	})
+}
+
+// TestBlobRollRestart: a rolling sink's files span batches and are
+// published once they hold MaxRecords; an instance that dies between the
+// claim of a file and its copy, with other files open, is followed by
+// one whose Load publishes the claimed file and restarts each partition
+// from its oldest unpublished file; that one's Drain publishes the files
+// it holds open, and in the end every offset is published exactly once.
+func TestBlobRollRestart(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend, srv objectStore) {
+		ctx := context.Background()
+		roll := sink.BlobRoll(sink.RollLimits{MaxRecords: 10})
+		var crashed atomic.Bool
+		first := openBlob(t, srv.Refusing(t, func(r *http.Request) bool { return crashed.Load() && be.isCopy(r) }), roll)
+		load(t, first, tp(0), tp(1))
+		for i, rs := range [][]runtime.OffsetRange{{rng(0, 0, 6), rng(1, 0, 3)}, {rng(0, 6, 13), rng(1, 3, 6)}} {
+			if err := publish(t, first, int64(i+1), rs...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := []string{"topic=imps/partition=0/00000000000000000000-00000000000000000010.avro"}
+		if got := published(t, first.Bucket()); !slices.Equal(got, want) {
+			t.Fatalf("published after two batches %v, want %v (partition 0's first file; the others open)", got, want)
+		}
+		// Dies between the claim of partition 0's second file and its copy.
+		crashed.Store(true)
+		if err := publish(t, first, 3, rng(0, 13, 21), rng(1, 6, 8)); err == nil {
+			t.Fatal("Store succeeded with every copy refused")
+		}
+
+		next := openBlob(t, srv.URL(), roll)
+		if got := load(t, next, tp(0), tp(1)); got[tp(0)] != 20 || got[tp(1)] != 0 {
+			t.Fatalf("Load after the crash = %v, want 20 (the claimed file's end) and 0 (partition 1's open file)", got)
+		}
+		if ids := readAvro(t, next.Bucket(), "topic=imps/partition=0/00000000000000000010-00000000000000000020.avro"); !slices.Equal(ids, seq(10, 20)) {
+			t.Errorf("the claimed file holds %v after Load, want 10 to 20", ids)
+		}
+		for i, rs := range [][]runtime.OffsetRange{{rng(0, 20, 27), rng(1, 0, 12)}, {rng(0, 27, 33), rng(1, 12, 15)}} {
+			if err := publish(t, next, int64(i+10), rs...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := next.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		checkEveryOffsetOnce(t, next.Bucket(), map[int32]int64{0: 33, 1: 15})
+		checkClean(t, srv, next.Bucket())
+		if got := load(t, openBlob(t, srv.URL(), roll), tp(0), tp(1)); got[tp(0)] != 33 || got[tp(1)] != 15 {
+			t.Errorf("Load after the Drain = %v, want 33 and 15", got)
+		}
+	})
+}
+
+// TestBlobOwnClaimLost: a claim the store made, whose response was lost,
+// is retried by the SDK (Google's retries a create with
+// ifGenerationMatch=0, as idempotent; the AWS SDK a PUT answered 503),
+// and the retry refused (412, the key exists): the sink hears of its own
+// claim as taken. It publishes all the same: per batch
+// (a batch's claim, the chain's start) and rolling (Load's takeover, a
+// file's claim: for that one the sink took itself for fenced before, and
+// removed the staged file its claim, on the chain, names).
+func TestBlobOwnClaimLost(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		claim string
+		opts  []sink.BlobOpt
+	}{
+		{"PerBatch", "_streamgen/claims/topic=imps/partition=0/00000000000000000000", nil},
+		{"PerBatchStart", "_streamgen/claims/topic=imps/partition=0/start", nil},
+		// Claim 1 is Load's takeover; 2 the first file's.
+		{"RollTakeover", "_streamgen/claims/topic=imps/partition=0/roll/00000000000000000001", []sink.BlobOpt{sink.BlobRoll(sink.RollLimits{MaxRecords: 10})}},
+		{"Roll", "_streamgen/claims/topic=imps/partition=0/roll/00000000000000000002", []sink.BlobOpt{sink.BlobRoll(sink.RollLimits{MaxRecords: 10})}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, be backend, srv objectStore) {
+				var sent atomic.Int32
+				s := openBlob(t, srv.Losing(t, func(r *http.Request) bool {
+					return be.written(r) == c.claim && sent.Add(1) == 1
+				}), c.opts...)
+				load(t, s, tp(0))
+				if err := publish(t, s, 1, rng(0, 0, 15)); err != nil {
+					t.Fatal(err)
+				}
+				if n := sent.Load(); n < 2 {
+					t.Fatalf("the claim was sent %d times, want a retry after its lost response", n)
+				}
+				if err := publish(t, s, 2, rng(0, 15, 25)); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Drain(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				checkEveryOffsetOnce(t, s.Bucket(), map[int32]int64{0: 25})
+				checkClean(t, srv, s.Bucket())
+				if got := load(t, openBlob(t, srv.URL(), c.opts...), tp(0)); got[tp(0)] != 25 {
+					t.Errorf("Load by a new instance = %v, want 25", got)
+				}
+			})
+		})
 	}
-	if got := keys(t, owner.Bucket(), "_streamgen/claims/topic=imps/partition=0/pruned/"); len(got) != 1 {
-		t.Errorf("prune markers %v, want one", got)
-	}
-	err := publish(t, zombie, 2, rng(0, 1, 5))
-	var fe *runtime.FencedError
-	if !errors.As(err, &fe) || fe.Stored != batches+1 {
-		t.Fatalf("the zombie's Store = %v, want a *FencedError at %d", err, batches+1)
-	}
-	if slices.Contains(keys(t, owner.Bucket(), claim1), claim1) {
-		t.Error("the fenced zombie's claim 1 is left")
-	}
-	checkEveryOffsetOnce(t, owner.Bucket(), map[int32]int64{0: batches + 1})
-	checkClean(t, srv, owner.Bucket())
 }

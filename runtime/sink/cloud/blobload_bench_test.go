@@ -48,7 +48,7 @@ func BenchmarkBlobLoad100kObjectsS3(b *testing.B) {
 				url := srv.NewBucket(b, bucket)
 				linkInto(b, src, filepath.Join(srv.Dir, bucket))
 				b.StartTimer()
-				s := openS3(b, url)
+				s := openBlob(b, url)
 				got, err := s.Load(ctx, tps)
 				if err != nil {
 					b.Fatal(err)

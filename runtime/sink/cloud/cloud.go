@@ -7,7 +7,10 @@
 //	                            environment (AWS_ACCESS_KEY_ID, profiles,
 //	                            instance roles), never from the URL
 //	gs://BUCKET                 Google Cloud Storage, with Application
-//	                            Default Credentials
+//	                            Default Credentials; or, with
+//	                            STORAGE_EMULATOR_HOST=HOST:PORT, an
+//	                            emulator (fake-gcs-server, as the tests
+//	                            do: internal/gcstest) without credentials
 //	azblob://CONTAINER          Azure Blob Storage (AZURE_STORAGE_ACCOUNT
 //	                            and its key, SAS token or a managed identity)
 //
