@@ -661,24 +661,8 @@ func (c *blobSink) publishPart(ctx context.Context, p *rollPart, files []*rollFi
 	maps.DeleteFunc(marks, func(_ string, w int64) bool { return w <= restart })
 	slices.SortFunc(objs, func(a, b claimObject) int { return strings.Compare(a.Key, b.Key) })
 	rec := rollClaim{Seq: p.seq + 1, Instance: c.id, Restart: restart, Handled: p.handled, Watermarks: marks, Objects: objs}
-	data, _ := json.Marshal(rec)
-	won, err := c.objects.create(ctx, rollKey(p.tp, rec.Seq), data)
-	if err == nil && !won {
-		won, err = c.madeIt(ctx, rollKey(p.tp, rec.Seq), data)
-	}
-	if err != nil {
-		return fmt.Errorf("blob sink: claiming topic %s partition %d claim %d: %w", p.tp.Topic, p.tp.Partition, rec.Seq, err)
-	}
-	if !won {
-		// Another instance took the partition (a takeover claim) or
-		// published into it: this one owns it no more.
-		return c.fenced(ctx, p, rec.Seq, b)
-	}
-	if stale, err := c.passedFloor(ctx, rollDir(p.tp), rec.Seq); err != nil {
-		return fmt.Errorf("blob sink: claiming topic %s partition %d claim %d: %w", p.tp.Topic, p.tp.Partition, rec.Seq, err)
-	} else if stale {
-		// The chain had passed rec.Seq and pruned its claim: as !won.
-		return c.fenced(ctx, p, rec.Seq, b)
+	if err := c.claimRoll(ctx, p, rec, b); err != nil {
+		return err
 	}
 	p.seq, p.restart, p.marks = rec.Seq, rec.Restart, marks
 	p.closed = nil
@@ -699,6 +683,33 @@ func (c *blobSink) publishPart(ctx context.Context, p *rollPart, files []*rollFi
 	if p.seq-p.pruned >= pruneKeep+pruneEvery {
 		p.pruned = p.seq - pruneKeep + 1
 		c.prune(p.tp, rollDir(p.tp), p.pruned, func(seq int64) bool { return seq == 1 })
+	}
+	return nil
+}
+
+// claimRoll makes rec, p's next claim, by conditional create: a key
+// already taken is this instance's own claim whose response was lost
+// (madeIt), or another instance's, which fences p; so is a claim the
+// chain passed and pruned meanwhile.
+func (c *blobSink) claimRoll(ctx context.Context, p *rollPart, rec rollClaim, b runtime.StoredBatch) error {
+	data, _ := json.Marshal(rec)
+	won, err := c.objects.create(ctx, rollKey(p.tp, rec.Seq), data)
+	if err == nil && !won {
+		won, err = c.madeIt(ctx, rollKey(p.tp, rec.Seq), data)
+	}
+	if err != nil {
+		return fmt.Errorf("blob sink: claiming topic %s partition %d claim %d: %w", p.tp.Topic, p.tp.Partition, rec.Seq, err)
+	}
+	if !won {
+		// Another instance took the partition (a takeover claim) or
+		// published into it: this one owns it no more.
+		return c.fenced(ctx, p, rec.Seq, b)
+	}
+	if stale, err := c.passedFloor(ctx, rollDir(p.tp), rec.Seq); err != nil {
+		return fmt.Errorf("blob sink: claiming topic %s partition %d claim %d: %w", p.tp.Topic, p.tp.Partition, rec.Seq, err)
+	} else if stale {
+		// The chain had passed rec.Seq and pruned its claim: as !won.
+		return c.fenced(ctx, p, rec.Seq, b)
 	}
 	return nil
 }
