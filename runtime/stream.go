@@ -356,7 +356,13 @@ func (s *Stream[K, V]) decode(ctx context.Context, raw []*kgo.Record) ([]*Record
 func (s *Stream[K, V]) decodePrefix(ctx context.Context, raw []*kgo.Record, into *decoded[K, V]) (out []*Record[K, V], skipped []badRecord, bad int, _ error) {
 	policy := s.src.cfg.onBad
 	if cap(into.vals) < len(raw) {
-		into.vals = make([]Record[K, V], len(raw))
+		// Grown, the records decoded before keep their memory (maps,
+		// slices) for the values decoded into them now: chunks come in
+		// sizes, and a recycled container a record short must not cost
+		// every record's maps again.
+		vals := make([]Record[K, V], len(raw))
+		copy(vals, into.vals[:cap(into.vals)])
+		into.vals = vals
 		into.out = make([]*Record[K, V], len(raw))
 	}
 	vals, out := into.vals[:len(raw)], into.out[:len(raw)]
