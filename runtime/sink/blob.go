@@ -215,7 +215,8 @@ type blobSink struct {
 type valueEncoder interface {
 	write(v any) error
 	// writeAvro writes a value given as its Avro binary (the rolling
-	// sink holds a batch's values so until Store).
+	// sink holds a batch's values so until Store). It copies b, which
+	// the caller reuses once it returns.
 	writeAvro(b []byte) error
 	close() error
 }

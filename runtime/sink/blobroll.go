@@ -137,6 +137,12 @@ type rollPart struct {
 	// without its being revoked; once seen, a batch without it means it
 	// was.
 	seen bool
+	// spare are the arena blocks of the partition's last stored batch,
+	// its rows appended (at most spareBlocks): the next batch's slot
+	// holds its values in them.
+	spare [][]byte
+	// spareRows are the emptied row lists of that batch's buckets.
+	spareRows [][]heldRow
 }
 
 // rollFile is one open file: a staged object being uploaded.
@@ -164,14 +170,21 @@ type rollSlot struct {
 	gen   int
 	marks map[string]int64
 	rows  map[string]*heldBucket
-	// arena holds the held rows' Avro binary, each row's data a capped
-	// slice of it: one array grown by doubling, not one grown from
-	// nothing per value. A row keeps the array it was written in when
-	// the arena grows; nothing writes over a row's bytes.
-	arena   []byte
-	err     error
-	over    bool
-	dropped int64
+	// arena is the block the held rows' Avro binary goes to, each row's
+	// data a capped slice of it; full are the blocks filled before it,
+	// and free the partition's spare blocks, for the next. Blocks are
+	// never grown by copying what they hold (a value too large for the
+	// room left grows a copy of its block, leaving the rows before in
+	// the old array): a batch's values cost no copy however large the
+	// batch, and a stored batch's blocks are the next one's.
+	arena []byte
+	full  [][]byte
+	free  [][]byte
+	// freeRows are the partition's spare row lists, for new buckets.
+	freeRows [][]heldRow
+	err      error
+	over     bool
+	dropped  int64
 }
 
 type heldBucket struct {
@@ -185,12 +198,48 @@ type heldRow struct {
 	data []byte
 }
 
+// Arena blocks: arenaBlock bytes each, a new one taken when less than
+// arenaRoom is left (few values are larger); a partition keeps at most
+// spareBlocks for its next batch.
+const (
+	arenaBlock  = 256 << 10
+	arenaRoom   = 8 << 10
+	spareBlocks = 32
+)
+
 func (s *rollSlot) reset() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rows, s.arena, s.err, s.dropped = nil, nil, nil, 0
+	s.free = s.blocks() // their rows went with rows
+	s.rows, s.arena, s.full, s.err, s.dropped = nil, nil, nil, nil, 0
 	s.gen++
 	return s.gen
+}
+
+// nextBlock starts a new arena block, a spare one if there is one.
+func (s *rollSlot) nextBlock() {
+	if s.arena != nil {
+		s.full = append(s.full, s.arena)
+	}
+	if n := len(s.free); n > 0 {
+		s.arena, s.free = s.free[n-1][:0], s.free[:n-1]
+		return
+	}
+	s.arena = make([]byte, 0, arenaBlock)
+}
+
+// blocks are all the slot's arena blocks, emptied: at most spareBlocks
+// (the rest are left to the garbage collector). Their rows must be gone.
+func (s *rollSlot) blocks() [][]byte {
+	all := append(s.free, s.full...)
+	if s.arena != nil {
+		all = append(all, s.arena)
+	}
+	all = all[:min(len(all), spareBlocks)]
+	for i := range all {
+		all[i] = all[i][:0]
+	}
+	return all
 }
 
 func (s *rollSlot) write(gen int, off int64, v any) error {
@@ -202,6 +251,9 @@ func (s *rollSlot) write(gen int, off int64, v any) error {
 	if off < 0 {
 		s.err = fmt.Errorf("blob sink: writing %s: a rolling sink needs each value's offset (WriteAt), to drop what a restart reads again", s.r)
 		return s.err
+	}
+	if cap(s.arena)-len(s.arena) < arenaRoom {
+		s.nextBlock()
 	}
 	start := len(s.arena)
 	arena, err := s.sink.encode(s.arena, v)
@@ -227,6 +279,9 @@ func (s *rollSlot) write(gen int, off int64, v any) error {
 	h := s.rows[bucket]
 	if h == nil {
 		h = &heldBucket{end: end}
+		if n := len(s.freeRows); n > 0 {
+			h.rows, s.freeRows = s.freeRows[n-1], s.freeRows[:n-1]
+		}
 		s.rows[bucket] = h
 	}
 	h.rows = append(h.rows, heldRow{off: off, at: at, data: data})
@@ -277,6 +332,8 @@ func (c *blobSink) rollBegin(ctx context.Context, b runtime.StoredBatch) error {
 		s := &rollSlot{r: r, sink: c}
 		if p := c.rolls[tp]; p != nil {
 			s.marks = maps.Clone(p.marks)
+			s.free, p.spare = p.spare, nil
+			s.freeRows, p.spareRows = p.spareRows, nil
 		}
 		cur[tp] = s
 	}
@@ -455,6 +512,20 @@ func (c *blobSink) appendSlots(ctx context.Context, slots []*rollSlot, now time.
 		}
 		p.handled = s.r.UntilOffset
 		c.stats.dropped.Add(s.dropped)
+		// The rows are in the files now (encoders copy a value's
+		// binary): the slot is over and its arena is the next batch's.
+		s.mu.Lock()
+		p.spareRows = s.freeRows
+		for _, h := range s.rows {
+			if len(p.spareRows) < spareBlocks {
+				clear(h.rows) // their data is in the blocks, spare too
+				p.spareRows = append(p.spareRows, h.rows[:0])
+			}
+		}
+		s.over, s.rows, s.freeRows = true, nil, nil
+		p.spare = s.blocks()
+		s.arena, s.full, s.free = nil, nil, nil
+		s.mu.Unlock()
 	}
 	if err := errors.Join(failed...); err != nil {
 		// The batch fails with the others' values appended: a read of it
