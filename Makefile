@@ -6,15 +6,16 @@ PKGS    := ./...
 SPECS   := $(wildcard examples/*/streamgen.yaml) $(wildcard generated_test/cases/*/streamgen.yaml) \
 	internal/crashtest/job/streamgen.yaml
 
-.PHONY: all test fmt-check vet modules race fresh generate demo bench build soak tools/versitygw duckdb
+.PHONY: all test fmt-check vet modules race fresh generate demo bench build soak tools/versitygw tools/azurite duckdb
 
 all: test
 
 ## test: everything CI runs: formatting, vet, the repository's other
 ## modules, the race-enabled test suite, the DuckDB module's tests, and
 ## a check that regenerating the committed code changes nothing. The S3
-## server the blob sink's tests run against is built first.
-test: tools/versitygw fmt-check vet modules fresh race duckdb
+## server and the Azure emulator the blob sink's tests run against are
+## built and installed first.
+test: tools/versitygw tools/azurite fmt-check vet modules fresh race duckdb
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -44,6 +45,21 @@ race:
 tools/versitygw: bin/versitygw
 bin/versitygw: tools/go.mod tools/go.sum
 	cd tools && GOWORK=off GOFLAGS=-mod=readonly $(GO) build -o ../bin/versitygw github.com/versity/versitygw/cmd/versitygw
+
+## tools/azurite: the Azure Blob Storage emulator (Azurite's blob
+## service) that internal/azuritetest runs for the blob sink's tests
+## against azblob://, installed with npm (Node.js) from the version
+## tools/azurite/package-lock.json pins. Tests skip without it, and fail
+## in CI.
+AZURITE := tools/azurite/node_modules/.bin/azurite-blob
+tools/azurite: $(AZURITE)
+$(AZURITE): tools/azurite/package.json tools/azurite/package-lock.json
+	@if ! command -v npm >/dev/null; then \
+		echo "tools/azurite: npm (Node.js) is not installed: the azblob:// tests will skip"; \
+		[ "$$CI" != true ]; exit $$?; \
+	fi
+	cd tools/azurite && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 ## duckdb: DuckDB reads the blob sink's Parquet (internal/duckdbtest, a
 ## module of its own: DuckDB is cgo, and the main module stays free of it).

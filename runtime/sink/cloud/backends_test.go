@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/streamgen/streamgen/internal/azuritetest"
 	"github.com/streamgen/streamgen/internal/gcstest"
 	"github.com/streamgen/streamgen/internal/s3test"
 )
@@ -35,8 +36,9 @@ type backend struct {
 }
 
 // backends are the object stores the sink's exactly-once tests run on:
-// S3 (versitygw, skipped where it is not built) and GCS
-// (fake-gcs-server, in the test's process).
+// S3 (versitygw, skipped where it is not built), GCS (fake-gcs-server,
+// in the test's process) and Azure (Azurite, skipped where it is not
+// installed).
 var backends = []backend{
 	{
 		name:  "S3",
@@ -68,6 +70,26 @@ var backends = []backend{
 			return strings.HasPrefix(q.Get("name"), "_streamgen/claims/") && q.Get("ifGenerationMatch") == "0"
 		},
 		written: func(r *http.Request) string { return r.URL.Query().Get("name") },
+	},
+	{
+		name:  "Azure",
+		start: func(tb testing.TB) objectStore { return azuritetest.Start(tb) },
+		isCopy: func(r *http.Request) bool {
+			return r.Header.Get("X-Ms-Copy-Source") != ""
+		},
+		isClaim: func(r *http.Request) bool {
+			return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/_streamgen/claims/") && r.Header.Get("If-None-Match") != ""
+		},
+		written: func(r *http.Request) string { // PUT /ACCOUNT/CONTAINER/KEY, a blob or one of its blocks
+			if r.Method != http.MethodPut || r.Header.Get("X-Ms-Copy-Source") != "" {
+				return ""
+			}
+			parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 3)
+			if len(parts) < 3 {
+				return ""
+			}
+			return parts[2]
+		},
 	},
 }
 

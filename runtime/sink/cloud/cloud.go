@@ -12,7 +12,10 @@
 //	                            emulator (fake-gcs-server, as the tests
 //	                            do: internal/gcstest) without credentials
 //	azblob://CONTAINER          Azure Blob Storage (AZURE_STORAGE_ACCOUNT
-//	                            and its key, SAS token or a managed identity)
+//	                            and its key, SAS token or a managed identity);
+//	                            with ?localemu=true&protocol=http&domain=
+//	                            HOST:PORT, an emulator (Azurite, as the
+//	                            tests do: internal/azuritetest)
 //
 // A job that writes to object storage imports it for its side effect:
 //
