@@ -118,6 +118,9 @@ type Configuration struct {
 	// the test starts (internal/s3test), which sets BlobURL and the
 	// credentials' environment the job processes inherit.
 	S3 bool
+	// Azure: the same on Azurite, the Azure Blob Storage emulator
+	// (internal/azuritetest), its account key in the environment.
+	Azure bool
 	// BlobFormat is the blob sink's format, "parquet" (empty) or "avro".
 	// Its objects are Hive-partitioned by the hour of the records' ts.
 	BlobFormat string
@@ -236,6 +239,10 @@ func Configurations() []Configuration {
 		// multipart uploads as S3 does them, a zombie fenced by them.
 		{Name: "exactly-once/blob-parquet-rolling-s3/sigkill+2-replicas", Must: ExactlyOnce, Sink: "blob", S3: true, Replicas: 2, JobFlags: rolling},
 		{Name: "exactly-once/blob-parquet-rolling-s3/zombie", Must: ExactlyOnce, Sink: "blob", S3: true, Replicas: 2, Freezes: 2, NoJobKills: true, JobFlags: rolling},
+		// And on Azure's (Azurite): If-None-Match: * creates, copies
+		// that complete asynchronously.
+		{Name: "exactly-once/blob-parquet-rolling-azure/sigkill+2-replicas", Must: ExactlyOnce, Sink: "blob", Azure: true, Replicas: 2, JobFlags: rolling},
+		{Name: "exactly-once/blob-parquet-rolling-azure/zombie", Must: ExactlyOnce, Sink: "blob", Azure: true, Replicas: 2, Freezes: 2, NoJobKills: true, JobFlags: rolling, SoakOnly: true},
 		{Name: "exactly-once/kafka-sink/sigkill", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}},
 		{Name: "exactly-once/kafka-sink/sigkill+txn-faults", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}, Faults: txnFaults},
 		{Name: "exactly-once/kafka-sink/endtxn-kills", Must: ExactlyOnce, Sink: "kafka", JobFlags: []string{"-semantics", "exactly-once"}, EndTxnKills: 3, NoJobKills: true, Replicas: 1},

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamgen/streamgen/internal/azuritetest"
 	"github.com/streamgen/streamgen/internal/pgtest"
 	"github.com/streamgen/streamgen/internal/s3test"
 )
@@ -55,6 +56,10 @@ func TestCrashRestart(t *testing.T) {
 			if cfg.S3 {
 				srv := s3test.Start(t)
 				srv.SetEnv(t)
+				cfg.BlobURL = srv.URL()
+			}
+			if cfg.Azure {
+				srv := azuritetest.Start(t) // sets the account's environment
 				cfg.BlobURL = srv.URL()
 			}
 			res, err := Run(ctx, env, cfg, o)
