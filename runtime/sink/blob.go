@@ -221,6 +221,14 @@ type valueEncoder interface {
 	close() error
 }
 
+// bucketWord is what a store calls its buckets.
+func bucketWord(scheme string) string {
+	if scheme == "azblob" {
+		return "the container"
+	}
+	return "the bucket"
+}
+
 // OpenBlob opens the blob sink at url. A file:// URL is a local directory,
 // created if missing.
 func OpenBlob[T any, PT codec.RecordPtr[T]](ctx context.Context, rawURL string, opts ...BlobOpt) (*Blob[T, PT], error) {
@@ -251,6 +259,16 @@ func OpenBlob[T any, PT codec.RecordPtr[T]](ctx context.Context, rawURL string, 
 				hint = ` (does the job import _ "github.com/streamgen/streamgen/runtime/sink/cloud"?)`
 			}
 			return nil, &redactedError{err: fmt.Errorf("blob sink: opening %s: %w%s", redact(rawURL), err, hint), raw: rawURL}
+		}
+		// A bucket that is not there fails here, by its name, not at
+		// the first Load with an error about a claim's key. An error
+		// asking (credentials allowed to use objects but not to read
+		// the bucket's own metadata, as GCS's objectAdmin role; a
+		// transient fault) is left to the sink's own requests.
+		if ok, err := b.IsAccessible(ctx); err == nil && !ok {
+			b.Close()
+			err = fmt.Errorf("%s %q does not exist, or these credentials cannot see it: create it, or correct the sink's url", bucketWord(u.Scheme), u.Host)
+			return nil, &redactedError{err: fmt.Errorf("blob sink: opening %s: %w", redact(rawURL), err), raw: rawURL}
 		}
 		obj = &bucketObjects{b: b}
 	}

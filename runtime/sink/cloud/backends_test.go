@@ -1,13 +1,16 @@
 package cloud_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
 	"github.com/streamgen/streamgen/internal/azuritetest"
 	"github.com/streamgen/streamgen/internal/gcstest"
 	"github.com/streamgen/streamgen/internal/s3test"
+	"github.com/streamgen/streamgen/runtime/sink"
 )
 
 // objectStore is a server the blob sink's tests run on, with one bucket.
@@ -98,4 +101,22 @@ func forEachBackend(t *testing.T, f func(t *testing.T, be backend, srv objectSto
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) { f(t, be, be.start(t)) })
 	}
+}
+
+// TestBlobMissingBucket: a sink URL naming a bucket (a container) that
+// does not exist fails to open, naming it, not at the first Load with an
+// error about one of the sink's own keys.
+func TestBlobMissingBucket(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ backend, srv objectStore) {
+		url := strings.Replace(srv.URL(), "warehouse", "no-such-warehouse", 1)
+		s, err := sink.OpenBlob[alltypes.Impression](context.Background(), url)
+		if err == nil {
+			s.Close()
+			t.Fatalf("OpenBlob(%s) succeeded", url)
+		}
+		if !strings.Contains(err.Error(), `"no-such-warehouse" does not exist`) {
+			t.Fatalf("OpenBlob(%s) = %v, want it to say the bucket does not exist, by name", url, err)
+		}
+		t.Log(err)
+	})
 }
