@@ -21,8 +21,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
@@ -35,6 +33,8 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+
+	"github.com/streamgen/streamgen/internal/faultfront"
 )
 
 // Env names the azurite-blob executable, when it is not the
@@ -206,25 +206,8 @@ func (s *Server) Losing(tb testing.TB, lose func(*http.Request) bool) string {
 
 func (s *Server) faulty(tb testing.TB, match func(*http.Request) bool, lose bool) string {
 	tb.Helper()
-	target := &url.URL{Scheme: "http", Host: s.Host}
-	// Shared Key signatures cover the path and headers, not the host:
-	// the proxy passes requests on as they came.
-	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !match(r) {
-			proxy.ServeHTTP(w, r)
-			return
-		}
-		code, status, why := "AuthorizationFailure", http.StatusForbidden, "refused"
-		if lose {
-			proxy.ServeHTTP(httptest.NewRecorder(), r)
-			code, status, why = "ServerBusy", http.StatusServiceUnavailable, "response lost"
-		}
-		w.Header().Set("Content-Type", "application/xml")
-		w.Header().Set("x-ms-error-code", code)
-		w.WriteHeader(status)
-		fmt.Fprintf(w, `<?xml version="1.0" encoding="utf-8"?><Error><Code>%s</Code><Message>%s by the test's proxy</Message></Error>`, code, why)
-	}))
-	tb.Cleanup(srv.Close)
-	return containerURL(s.Container, strings.TrimPrefix(srv.URL, "http://"))
+	// Shared Key signatures cover the path and headers, not the host.
+	host := faultfront.Start(tb, &url.URL{Scheme: "http", Host: s.Host}, false, match, lose,
+		faultfront.Codes{Refused: "AuthorizationFailure", Lost: "ServerBusy", Header: "x-ms-error-code"})
+	return containerURL(s.Container, host)
 }

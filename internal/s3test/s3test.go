@@ -15,8 +15,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
@@ -30,6 +28,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/streamgen/streamgen/internal/faultfront"
 )
 
 // Env names the versitygw binary, when it is not the repository's
@@ -226,26 +226,9 @@ func (s *Server) faulty(tb testing.TB, match func(*http.Request) bool, lose bool
 	if err != nil {
 		tb.Fatal(err)
 	}
-	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
-		pr.SetURL(target)
-		pr.Out.Host = pr.In.Host // the SigV4 signature covers the Host the client sent
-	}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !match(r) {
-			proxy.ServeHTTP(w, r)
-			return
-		}
-		code, status, why := "AccessDenied", http.StatusForbidden, "refused"
-		if lose {
-			proxy.ServeHTTP(httptest.NewRecorder(), r)
-			code, status, why = "ServiceUnavailable", http.StatusServiceUnavailable, "response lost"
-		}
-		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(status)
-		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>%s by the test's proxy</Message></Error>`, code, why)
-	}))
-	tb.Cleanup(srv.Close)
-	return bucketURL(s.Bucket, srv.URL)
+	// The SigV4 signature covers the Host the client sent.
+	host := faultfront.Start(tb, target, true, match, lose, faultfront.Codes{Refused: "AccessDenied", Lost: "ServiceUnavailable"})
+	return bucketURL(s.Bucket, "http://"+host)
 }
 
 func freePort() (int, error) {
