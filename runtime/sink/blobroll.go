@@ -138,7 +138,7 @@ type rollPart struct {
 	// was.
 	seen bool
 	// spare are the arena blocks of the partition's last stored batch,
-	// its rows appended (at most spareBlocks): the next batch's slot
+	// its rows appended (at most spareBlocks, 4 MiB): the next batch's slot
 	// holds its values in them.
 	spare [][]byte
 	// spareRows are the emptied row lists of that batch's buckets.
@@ -204,7 +204,7 @@ type heldRow struct {
 const (
 	arenaBlock  = 256 << 10
 	arenaRoom   = 8 << 10
-	spareBlocks = 32
+	spareBlocks = 16
 )
 
 func (s *rollSlot) reset() int {
