@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -627,19 +628,35 @@ func (b *broker) stop() {
 	b.log.Close()
 }
 
-// freePorts returns n loopback ports that were free a moment ago.
+// freePorts returns n loopback ports that were free a moment ago and that
+// no other run of this process was given.
 func freePorts(n int) ([]int, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
 	var ports []int
-	for range n {
+	for len(ports) < n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
 		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		port := ln.Addr().(*net.TCPAddr).Port
+		if portsGiven[port] {
+			continue // another run's broker may be down and back on it
+		}
+		portsGiven[port] = true
+		ports = append(ports, port)
 	}
 	return ports, nil
 }
+
+// portsGiven holds every port freePorts has handed out in this process:
+// runs side by side (TestCrashRestart runs several at once) never share
+// one, even while a killed broker's port is closed.
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 func injectFault(ctx context.Context, control string, f Fault) error {
 	u := fmt.Sprintf("http://%s/fault?request=%s&percent=%d&for=%s", control, f.Request, f.Percent, f.For)

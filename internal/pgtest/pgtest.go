@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,10 +47,14 @@ func DSN(tb testing.TB) string {
 	return dsn
 }
 
+// tables numbers the names Table gives, so that tests side by side in one
+// process never share a name.
+var tables atomic.Int64
+
 // Table returns a table name unique to the test, dropped when it ends.
 func Table(tb testing.TB, dsn, prefix string) string {
 	tb.Helper()
-	name := fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
+	name := fmt.Sprintf("%s_%d_%d", prefix, time.Now().UnixNano(), tables.Add(1))
 	DropAtEnd(tb, dsn, name)
 	return name
 }
