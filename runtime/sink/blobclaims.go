@@ -529,28 +529,24 @@ func (c *blobSink) load(ctx context.Context, tp runtime.TopicPartition) (int64, 
 func (c *blobSink) adopt(ctx context.Context, tp runtime.TopicPartition) (int64, bool, error) {
 	prefix := fmt.Sprintf("topic=%s/partition=%d/", tp.Topic, tp.Partition)
 	var files []published
-	it := c.bucket.List(&blob.ListOptions{Prefix: prefix, Delimiter: "/"})
-	for {
-		o, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return 0, false, fmt.Errorf("blob sink: listing %s: %w", prefix, err)
-		}
+	err := c.list(ctx, &blob.ListOptions{Prefix: prefix, Delimiter: "/"}, func() { files = files[:0] }, func(o *blob.ListObject) error {
 		name := path.Base(o.Key)
 		if o.IsDir || strings.HasPrefix(name, "_") || strings.HasPrefix(name, ".") {
-			continue
+			return nil
 		}
 		if base, isParquet := strings.CutSuffix(name, ".parquet"); isParquet {
 			name = base + ".avro" // parseName's suffix; the digits are the same
 		}
 		from, until, ok := parseName(name)
 		if !ok || until <= from {
-			return 0, false, &LayoutError{Topic: tp.Topic, Partition: tp.Partition, Files: []string{o.Key},
+			return &LayoutError{Topic: tp.Topic, Partition: tp.Partition, Files: []string{o.Key},
 				Problem: "an object the sink did not write (published objects are FROM-UNTIL.avro or .parquet, 20 digits each)"}
 		}
 		files = append(files, published{from: from, until: until, path: o.Key})
+		return nil
+	})
+	if err != nil {
+		return 0, false, err
 	}
 	if len(files) == 0 {
 		return 0, false, nil
@@ -596,20 +592,62 @@ func (c *blobSink) removeStaged(ctx context.Context, tp runtime.TopicPartition, 
 	if err := c.abortUploadsUnder(ctx, prefix, passed); err != nil {
 		return left, err
 	}
-	it := c.bucket.List(&blob.ListOptions{Prefix: prefix})
-	for {
-		o, err := it.Next(ctx)
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return left, nil
-			}
-			return left, fmt.Errorf("blob sink: listing %s: %w", prefix, err)
-		}
+	return left, c.list(ctx, &blob.ListOptions{Prefix: prefix}, nil, func(o *blob.ListObject) error {
 		if !passed(o.Key) {
-			continue
+			return nil
 		}
-		if err := c.bucket.Delete(ctx, o.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-			return left, fmt.Errorf("blob sink: removing %s: %w", o.Key, err)
+		return c.remove(ctx, o.Key)
+	})
+}
+
+// remove deletes key; one already gone is not an error.
+func (c *blobSink) remove(ctx context.Context, key string) error {
+	if err := c.bucket.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		return fmt.Errorf("blob sink: removing %s: %w", key, err)
+	}
+	return nil
+}
+
+// errStopListing, returned by list's each, ends the listing without error.
+var errStopListing = errors.New("stop listing")
+
+// list calls each for every object that opts lists, in key order. A
+// listing on file:// fails when an entry goes away while it lists
+// (fileblob reads each file's information after reading the directory,
+// and a concurrent write renames its temporary file, a prune deletes a
+// claim); list then lists again from the start, after calling start
+// (which may be nil) to forget what each collected. each must allow
+// seeing an object again (collecting after start, or deleting, which a
+// missing object does not fail). On a directory, where nothing else
+// fails a listing with "not found", it tries until the writes pause; on
+// other stores, where that means the bucket went away, a few times.
+func (c *blobSink) list(ctx context.Context, opts *blob.ListOptions, start func(), each func(*blob.ListObject) error) error {
+	tries := 10
+	if _, isDir := c.objects.(*dirObjects); isDir {
+		tries = 1000
+	}
+	for try := 1; ; try++ {
+		if start != nil {
+			start()
+		}
+		it := c.bucket.List(opts)
+		for {
+			o, err := it.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				if gcerrors.Code(err) == gcerrors.NotFound && try < tries && ctx.Err() == nil {
+					break // an entry went away while listing: again
+				}
+				return fmt.Errorf("blob sink: listing %s: %w", opts.Prefix, err)
+			}
+			if err := each(o); err != nil {
+				if errors.Is(err, errStopListing) {
+					return nil
+				}
+				return err
+			}
 		}
 	}
 }

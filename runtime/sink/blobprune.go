@@ -2,9 +2,7 @@ package sink
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"path"
 	"strconv"
 
@@ -64,31 +62,16 @@ func prunedDir(dir string) string { return dir + "pruned/" }
 // floor is the greatest marker of the chain in dir: its claims before it
 // may be deleted. ok is false when it has none.
 func (c *blobSink) floor(ctx context.Context, dir string) (m int64, ok bool, err error) {
-	for tries := 0; ; tries++ {
-		m, ok, err = c.listFloor(ctx, dir)
-		// fileblob fails a listing whose entry is deleted while it
-		// lists (lstat): a prune removed an older marker. List again.
-		if gcerrors.Code(err) != gcerrors.NotFound || tries == 10 {
-			return m, ok, err
-		}
-	}
-}
-
-func (c *blobSink) listFloor(ctx context.Context, dir string) (m int64, ok bool, err error) {
-	prefix := prunedDir(dir)
-	it := c.bucket.List(&blob.ListOptions{Prefix: prefix})
-	for {
-		o, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return m, ok, nil
-		}
-		if err != nil {
-			return 0, false, fmt.Errorf("blob sink: listing %s: %w", prefix, err)
-		}
+	err = c.list(ctx, &blob.ListOptions{Prefix: prunedDir(dir)}, func() { m, ok = 0, false }, func(o *blob.ListObject) error {
 		if k, isKey := chainKey(path.Base(o.Key)); isKey && (!ok || k > m) {
 			m, ok = k, true
 		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, err
 	}
+	return m, ok, nil
 }
 
 // chainKey parses a claim's or marker's name: 20 digits.
@@ -182,25 +165,18 @@ func (c *blobSink) pruneNow(ctx context.Context, dir string, m int64, keep func(
 		return fmt.Errorf("blob sink: writing %s: %w", marker, err)
 	}
 	for _, d := range []string{dir, prunedDir(dir)} {
-		it := c.bucket.List(&blob.ListOptions{Prefix: d, Delimiter: "/"})
-		for {
-			o, err := it.Next(ctx)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("blob sink: listing %s: %w", d, err)
-			}
+		err := c.list(ctx, &blob.ListOptions{Prefix: d, Delimiter: "/"}, nil, func(o *blob.ListObject) error {
 			k, isKey := chainKey(path.Base(o.Key))
 			if o.IsDir || !isKey || k >= m || keep(k) {
-				continue
-			}
-			if c.isClosed() {
 				return nil
 			}
-			if err := c.bucket.Delete(ctx, o.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-				return fmt.Errorf("blob sink: removing %s: %w", o.Key, err)
+			if c.isClosed() {
+				return errStopListing
 			}
+			return c.remove(ctx, o.Key)
+		})
+		if err != nil || c.isClosed() {
+			return err
 		}
 	}
 	return nil

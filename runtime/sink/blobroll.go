@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	goruntime "runtime"
 	"slices"
@@ -978,19 +977,9 @@ func (c *blobSink) removeRollStaged(ctx context.Context, tp runtime.TopicPartiti
 	if err := c.abortUploadsUnder(ctx, prefix, func(string) bool { return true }); err != nil {
 		return err
 	}
-	it := c.bucket.List(&blob.ListOptions{Prefix: prefix})
-	for {
-		o, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("blob sink: listing %s: %w", prefix, err)
-		}
-		if err := c.bucket.Delete(ctx, o.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-			return fmt.Errorf("blob sink: removing %s: %w", o.Key, err)
-		}
-	}
+	return c.list(ctx, &blob.ListOptions{Prefix: prefix}, nil, func(o *blob.ListObject) error {
+		return c.remove(ctx, o.Key)
+	})
 }
 
 // rolling reports whether tp has a rolling chain, which a per-batch sink
