@@ -132,7 +132,7 @@ func TestEvolvedStreamOutsideTheModule(t *testing.T) {
 	if code, _, errs := run(t, "generate", "-spec", spec); code != 0 {
 		t.Fatal(errs)
 	}
-	env := append(os.Environ(), "GOFLAGS="+os.Getenv("GOFLAGS")+" -mod=mod", "GOWORK=off", "GOTOOLCHAIN=local")
+	env := append(os.Environ(), "GOFLAGS="+os.Getenv("GOFLAGS")+" -mod=mod", "GOWORK=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0")
 	goCmd := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(goBin, args...)

@@ -167,7 +167,7 @@ func TestReadmeCheckoutCommandsWork(t *testing.T) {
 	if err := os.Mkdir(shop, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	env := append(os.Environ(), "GOFLAGS=", "GOWORK=off", "GOTOOLCHAIN=local", "PWD="+shop)
+	env := append(os.Environ(), "GOFLAGS=", "GOWORK=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0", "PWD="+shop)
 	sh := func(line string) string {
 		t.Helper()
 		cmd := exec.Command("sh", "-c", line)

@@ -31,7 +31,9 @@ import (
 // dependencies, to their compiled export data, from one go list -export.
 var exports = sync.OnceValues(func() (map[string]string, error) {
 	args := append([]string{"list", "-export", "-deps", "-f", "{{.ImportPath}}={{.Export}}"}, imports...)
-	out, err := exec.Command("go", args...).Output()
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // the Makefile's build cache (NOCGO)
+	out, err := cmd.Output()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
 			return nil, fmt.Errorf("go list -export: %v\n%s", err, ee.Stderr)

@@ -36,6 +36,9 @@ func Build(ctx context.Context, dir string) (Binaries, error) {
 	b := Binaries{Broker: filepath.Join(dir, "broker"), Job: filepath.Join(dir, "job")}
 	for bin, pkg := range map[string]string{b.Broker: "broker", b.Job: "job"} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/streamgen/streamgen/internal/crashtest/"+pkg)
+		// Static, as a job's image builds it; and the build cache the
+		// Makefile's other builds fill (see NOCGO there).
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return b, fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 		}
