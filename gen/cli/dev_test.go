@@ -373,6 +373,7 @@ func TestTemplateReadmesRunTheJobWithDevsFlags(t *testing.T) {
 // job, exactly once, enriched, on the output topic, read as a
 // read_committed consumer does; then the job stops cleanly on SIGTERM.
 func TestDevRunsABuiltTemplateJob(t *testing.T) {
+	t.Parallel() // builds a module, beside the other tests that do (see templateBinary)
 	if testing.Short() {
 		t.Skip("builds a module")
 	}

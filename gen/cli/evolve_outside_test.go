@@ -94,6 +94,7 @@ func TestVersion1OrderReadAsVersion2(t *testing.T) {
 // 2 reads a version 1 record with channel defaulted, through go test of
 // the user's module.
 func TestEvolvedStreamOutsideTheModule(t *testing.T) {
+	t.Parallel() // builds a module, beside the other tests that do (see templateBinary)
 	if testing.Short() {
 		t.Skip("builds a module")
 	}

@@ -53,6 +53,7 @@ func initInto(t *testing.T, template, dir string, extra ...string) string {
 // whose run of the job on kfake must pass, not skip. The entity cache's
 // test gets the PostgreSQL database of this repository's tests.
 func TestInitTemplatesBuildAndPassTheirTests(t *testing.T) {
+	t.Parallel() // builds a module, beside the other tests that do (see templateBinary)
 	if testing.Short() {
 		t.Skip("builds a module per template")
 	}
@@ -62,6 +63,7 @@ func TestInitTemplatesBuildAndPassTheirTests(t *testing.T) {
 	}
 	for _, tmpl := range templates.List {
 		t.Run(tmpl.Name, func(t *testing.T) {
+			t.Parallel()
 			start := time.Now()
 			// CGO_ENABLED=0 as the Dockerfile builds: the binary checked
 			// below is the image's, and every step shares one build cache.

@@ -153,6 +153,7 @@ func TestReadmeDevExampleIsWhatDevPrints(t *testing.T) {
 // checkout (this one) in ../streamgen: the tool runs, and init makes a
 // project whose go.mod replaces streamgen with the checkout.
 func TestReadmeCheckoutCommandsWork(t *testing.T) {
+	t.Parallel() // builds a module, beside the other tests that do (see templateBinary)
 	if testing.Short() {
 		t.Skip("resolves a module")
 	}

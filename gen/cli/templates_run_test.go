@@ -31,6 +31,13 @@ import (
 // templateBinary makes a project of template outside the module and
 // builds its job's binary, as TestInitTemplatesBuildAndPassTheirTests
 // does, and returns the binary's path.
+//
+// The tests that build a module run in parallel with each other (after
+// the package's other tests, so none sees their t.Setenv or t.Chdir): a
+// build spends much of its time in the go command's serial steps, tidy,
+// link and the project's own tests. TestEntityCacheTemplateOneDatabase
+// does not, since it shares the database with the entity-cache
+// template's own tests.
 func templateBinary(t *testing.T, template string) string {
 	t.Helper()
 	if testing.Short() {
@@ -261,6 +268,7 @@ func TestEntityCacheTemplateOneDatabase(t *testing.T) {
 // directory. A short sink.roll.maxOpen (by its variable, as a user would
 // set it) publishes the files while the test waits.
 func TestWarehouseTemplateWritesWhereItsURLSays(t *testing.T) {
+	t.Parallel() // builds a module, beside the other tests that do (see templateBinary)
 	bin := templateBinary(t, "etl-warehouse")
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "impressions", "campaigns"))
 	if err != nil {
@@ -310,6 +318,7 @@ func TestWarehouseTemplateWritesWhereItsURLSays(t *testing.T) {
 // naming the topic and its setting, instead of aborting batch after batch
 // until the outage limit.
 func TestKafkaToKafkaTemplateChecksItsOutputTopic(t *testing.T) {
+	t.Parallel() // builds a module, beside the other tests that do (see templateBinary)
 	bin := templateBinary(t, "kafka-to-kafka")
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "impressions"))
 	if err != nil {
