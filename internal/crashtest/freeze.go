@@ -151,10 +151,18 @@ func (f *freezer) exited(p *proc, res *Result) {
 
 // lived ends the zombie state of a replica that went on running: one
 // that resumed into a batch in flight must have been fenced, which fails
-// the job, so it cannot go on.
+// the job, so it cannot go on. Such a replica is either stopped again
+// (said so) or stuck: it is then ended as a hung stop is, so that its
+// log ends with every goroutine's stack.
 func (f *freezer) lived(p *proc) {
 	if p.zombie.inBatch {
-		f.errs = append(f.errs, fmt.Errorf("%s resumed with a batch in flight on partitions it lost, and ran on for %v without being fenced", p.out.path, zombieLives))
+		log := strings.TrimSuffix(p.out.path, ".out") + ".log"
+		if processStopped(p.cmd.Process.Pid) {
+			f.errs = append(f.errs, fmt.Errorf("%s resumed with a batch in flight on partitions it lost, and was stopped again %v after its SIGCONT (see %s)", p.out.path, zombieLives, log))
+		} else {
+			f.errs = append(f.errs, fmt.Errorf("%s resumed with a batch in flight on partitions it lost, and ran on for %v without being fenced (its goroutines' stacks end %s)", p.out.path, zombieLives, log))
+			p.hungStop()
+		}
 	}
 	p.intent, p.zombie = "", nil
 }
