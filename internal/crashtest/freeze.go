@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -139,7 +138,7 @@ const zombieLives = 10 * time.Second
 // zombie frozen between batches) it exited otherwise; a zombie that
 // resumed into a batch in flight must have been fenced.
 func (f *freezer) exited(p *proc, res *Result) {
-	log, _ := os.ReadFile(strings.TrimSuffix(p.out.path, ".out") + ".log")
+	log, _ := os.ReadFile(p.logPath())
 	if bytes.Contains(log, []byte("fenced")) {
 		res.Fenced++
 		return
@@ -156,7 +155,7 @@ func (f *freezer) exited(p *proc, res *Result) {
 // log ends with every goroutine's stack.
 func (f *freezer) lived(p *proc) {
 	if p.zombie.inBatch {
-		log := strings.TrimSuffix(p.out.path, ".out") + ".log"
+		log := p.logPath()
 		if processStopped(p.cmd.Process.Pid) {
 			f.errs = append(f.errs, fmt.Errorf("%s resumed with a batch in flight on partitions it lost, and was stopped again %v after its SIGCONT (see %s)", p.out.path, zombieLives, log))
 		} else {

@@ -67,6 +67,9 @@ type proc struct {
 	exited atomic.Bool
 }
 
+// logPath is the process's log, beside its output file.
+func (p *proc) logPath() string { return strings.TrimSuffix(p.out.path, ".out") + ".log" }
+
 // hungStop ends a process whose graceful stop hangs: SIGQUIT first, so
 // its log ends with every goroutine's stack, then SIGKILL. Its records
 // are then counted as a killed process's.
@@ -228,7 +231,7 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 			args = append(args, "--interval", cfg.Interval.String())
 		}
 		p.cmd = exec.Command(env.Bin.Job, args...)
-		logf, err := os.Create(strings.TrimSuffix(p.out.path, ".out") + ".log")
+		logf, err := os.Create(p.logPath())
 		if err != nil {
 			return err
 		}
@@ -369,7 +372,7 @@ func Run(ctx context.Context, env Env, cfg Configuration, o Options) (res Result
 			case "":
 				res.Failures++
 				if res.Failures > 20+5*o.Kills {
-					return res, fmt.Errorf("the job keeps failing by itself (%d times); the last one: %s.log", res.Failures, strings.TrimSuffix(p.out.path, ".out"))
+					return res, fmt.Errorf("the job keeps failing by itself (%d times); the last one: %s", res.Failures, p.logPath())
 				}
 				env.Logf("%s: %s exited by itself (%v); restarting it", cfg.Name, p.out.path, e.err)
 				wait = 200 * time.Millisecond
