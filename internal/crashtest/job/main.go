@@ -201,7 +201,7 @@ func watchFreezes() {
 func freezeIfAsked() {
 	at := freezeAsked.Swap(0)
 	if at != 0 && time.Since(time.Unix(0, at)) < freezeWithin {
-		syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+		stopSelf()
 	}
 }
 
