@@ -14,6 +14,7 @@ import (
 
 	"github.com/streamgen/streamgen/examples/anomaly-detector/anomalies"
 	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
+	"github.com/streamgen/streamgen/internal/kafkatest"
 	"github.com/streamgen/streamgen/runtime"
 )
 
@@ -75,15 +76,17 @@ func TestRegeneratedWithASecondStreamResumes(t *testing.T) {
 	file := *anomalies.ModelFile
 	*anomalies.ModelFile = "../examples/anomaly-detector/model.json"
 	defer func() { *anomalies.ModelFile = file }()
+	registry := kafkatest.Registry(t, map[int]string{42: new(alltypes.Impression).AvroSchema()})
 	one := anomalies.DefaultConfig()
 	one.Brokers, one.Group, one.StartFrom, one.StatusAddr = cluster.ListenAddrs(), "the-job", runtime.StartCommitted(), ""
+	one.RegistryURL = registry
 	one.BatchInterval = 50 * time.Millisecond
 	first := &seenImpressions{seen: map[string]int{}}
 	runUntil(t, func(ctx context.Context) error { return anomalies.Run(ctx, one, first) }, func() bool { return first.len() == 60 })
 
 	produceImpressions(60, 40)
 	two := alltypes.DefaultConfig()
-	two.Brokers, two.Group = cluster.ListenAddrs(), "the-job"
+	two.Brokers, two.Group, two.RegistryURL = cluster.ListenAddrs(), "the-job", registry
 	two.BatchInterval = 50 * time.Millisecond
 	second := &collector{impressions: map[string]alltypes.Impression{}, everything: map[string]alltypes.AllTypes{}}
 	reachedAt := -1 // the batch that brought the 40th impression

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamgen/streamgen/generated_test/cases/alltypes/alltypes"
+	"github.com/streamgen/streamgen/internal/kafkatest"
 	"github.com/streamgen/streamgen/runtime"
 )
 
@@ -106,6 +108,7 @@ func TestGeneratedRunDeliversEveryRecord(t *testing.T) {
 
 	cfg := alltypes.DefaultConfig()
 	cfg.Brokers = cluster.ListenAddrs()
+	cfg.RegistryURL = kafkatest.Registry(t, map[int]string{42: new(alltypes.Impression).AvroSchema()})
 	cfg.BatchInterval = 50 * time.Millisecond
 	cfg.MaxRatePerPartition = 1000 // 50 records per partition per batch: several batches
 	c := &collector{impressions: map[string]alltypes.Impression{}, everything: map[string]alltypes.AllTypes{}}
@@ -161,6 +164,7 @@ func TestGeneratedRunReportsBadFraming(t *testing.T) {
 	}
 	cfg := alltypes.DefaultConfig()
 	cfg.Brokers = cluster.ListenAddrs()
+	cfg.RegistryURL = kafkatest.Registry(t, nil)
 	cfg.BatchInterval = 50 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -181,5 +185,19 @@ func sampleAllTypes(i int64) alltypes.AllTypes {
 		Date:     time.Unix(0, 0).UTC(),
 		DecBytes: big.NewRat(i, 1000),
 		DecFixed: big.NewRat(i, 100),
+	}
+}
+
+// TestGeneratedRunNeedsARegistry: a job whose streams are Confluent-framed
+// does not start without a registry (none in the spec, none set), and
+// says which stream needs one and where to set it: read without it, a
+// record from another writer schema would decode into wrong values.
+func TestGeneratedRunNeedsARegistry(t *testing.T) {
+	cfg := alltypes.DefaultConfig()
+	cfg.Brokers = []string{"127.0.0.1:1"} // never reached
+	err := alltypes.Run(context.Background(), cfg, &collector{})
+	if err == nil || !strings.Contains(err.Error(), "no schema registry: Confluent-framed Avro (stream impressions)") ||
+		!strings.Contains(err.Error(), "--registry-url or ALLTYPES_REGISTRY_URL (spec key schemas.registry.url)") {
+		t.Fatalf("Run without a registry: %v; want the error naming stream impressions and the setting", err)
 	}
 }

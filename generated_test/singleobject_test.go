@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/streamgen/streamgen/generated_test/cases/orders/orders"
+	"github.com/streamgen/streamgen/internal/kafkatest"
 	"github.com/streamgen/streamgen/runtime"
 	"github.com/streamgen/streamgen/runtime/codec"
 )
@@ -175,6 +176,7 @@ func TestSingleObjectReadsEveryPinnedVersion(t *testing.T) {
 
 	cfg := orders.DefaultConfig()
 	cfg.Brokers = cluster.ListenAddrs()
+	cfg.RegistryURL = kafkatest.Registry(t, nil) // payments' registry: it gets no records here
 	h, err := runOrders(t, cfg, n+1)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -224,6 +226,7 @@ func TestSingleObjectUnknownFingerprintIsABadRecord(t *testing.T) {
 
 	cfg := orders.DefaultConfig()
 	cfg.Brokers = cluster.ListenAddrs()
+	cfg.RegistryURL = kafkatest.Registry(t, nil) // payments' registry: it gets no records here
 	_, err = runOrders(t, cfg, 3)
 	var de *runtime.DecodeError
 	if !errors.As(err, &de) || de.Topic != "orders" || de.Partition != 0 || de.Offset != 1 || !errors.Is(err, runtime.ErrUnknownFingerprint) ||

@@ -486,6 +486,20 @@ func (c *JobConfig) Wiring(store config.OffsetsStore, sink config.SinkType) erro
 	return errors.Join(errs...)
 }
 
+// NeedRegistry reports a configuration without a schema registry for a
+// job that reads or writes Confluent-framed Avro (users names what does,
+// "stream impressions"). Such a record names its writer schema by an id
+// that only the registry resolves: read as if written with the job's own
+// schema, a record from any other writer (a field added, moved or retyped
+// upstream) would decode without an error, into wrong values.
+func (c *JobConfig) NeedRegistry(users ...string) error {
+	if c.RegistryURL != "" {
+		return nil
+	}
+	return fmt.Errorf("no schema registry: Confluent-framed Avro (%s) names each record's writer schema by an id that only the registry resolves; without it, a record written with another schema would be read as if written with the job's own, into wrong values; set %s",
+		strings.Join(users, ", "), c.Describe("schemas.registry.url"))
+}
+
 // OutputTopics are the topics the job writes to, each with the setting
 // that names it: the Kafka sink's topic and the dead-letter topic. The
 // generated Run checks them before the first batch

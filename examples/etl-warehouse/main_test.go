@@ -116,17 +116,20 @@ func TestCampaignUpdates(t *testing.T) {
 // fixture is an in-process Kafka (impressions and campaigns, 3 partitions
 // each) and a warehouse at url, which the test reads through the bucket.
 type fixture struct {
-	t      *testing.T
-	addrs  []string
-	prod   *kgo.Client
-	url    string
-	bucket *blob.Bucket
-	n      int // impressions written
+	t        *testing.T
+	addrs    []string
+	prod     *kgo.Client
+	registry string
+	url      string
+	bucket   *blob.Bucket
+	n        int // impressions written
 }
 
 func newFixture(t *testing.T, url string) *fixture {
 	f := &fixture{t: t, url: url}
 	f.addrs, f.prod = kafkatest.Cluster(t, 3, "impressions", "campaigns")
+	// The ids the records are framed with (see impressions and campaign).
+	f.registry = kafkatest.Registry(t, map[int]string{1: new(warehouse.Impression).AvroSchema(), 2: new(warehouse.Campaign).AvroSchema()})
 	var err error
 	if f.bucket, err = blob.OpenBucket(context.Background(), url); err != nil {
 		t.Fatal(err)
@@ -137,7 +140,7 @@ func newFixture(t *testing.T, url string) *fixture {
 
 func (f *fixture) config() warehouse.Config {
 	cfg := warehouse.DefaultConfig()
-	cfg.Brokers, cfg.SinkURL, cfg.StatusAddr = f.addrs, f.url, ""
+	cfg.Brokers, cfg.RegistryURL, cfg.SinkURL, cfg.StatusAddr = f.addrs, f.registry, f.url, ""
 	cfg.BatchInterval = 50 * time.Millisecond
 	// Files roll across batches, and the defaults keep one open until its
 	// hour is 5 minutes past in the records' own time, or for 90 minutes:

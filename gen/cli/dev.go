@@ -485,10 +485,7 @@ func specValue(v string) string {
 // spec's job at the broker and registry, and the settings it needs that
 // dev cannot give it.
 func printJobFlags(w io.Writer, sp *spec.Spec, pkg *model.Package, env *devenv.Env) {
-	registry := pkg.KafkaSink != nil && pkg.KafkaSink.Encoding == model.Confluent
-	for _, st := range pkg.Streams {
-		registry = registry || st.Encoding == model.Confluent
-	}
+	registry := len(pkg.RegistryUsers()) > 0
 	flags := []string{"--" + config.FlagName("kafka.brokers"), env.Brokers()}
 	vars := []string{config.EnvName(sp.Name, "kafka.brokers") + "=" + env.Brokers()}
 	if registry {

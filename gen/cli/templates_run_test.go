@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/streamgen/streamgen/examples/entity-cache/cache"
@@ -283,7 +284,7 @@ func TestWarehouseTemplateWritesWhereItsURLSays(t *testing.T) {
 	defer prod.Close()
 	for i := range 10 {
 		imp := cache.Impression{ImpressionID: fmt.Sprintf("imp-%d", i), Device: cache.DeviceTypeTv, BidPrice: big.NewRat(1, 2), Timestamp: time.UnixMilli(0).UTC()}
-		val, err := imp.AppendAvro([]byte{0, 0, 0, 0, 1}) // Confluent framing with the job's own schema, as the template's test writes
+		val, err := imp.AppendAvro([]byte{0, 0, 0, 0, 1}) // Confluent framing, id 1 in the registry, as the template's test writes
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -291,7 +292,10 @@ func TestWarehouseTemplateWritesWhereItsURLSays(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	env := []string{"ETL_WAREHOUSE_BROKERS=" + brokers, "ETL_WAREHOUSE_STATUS_ADDR=", "ETL_WAREHOUSE_BATCH_INTERVAL=100ms", "ETL_WAREHOUSE_SINK_ROLL_MAX_OPEN=200ms"}
+	reg := srfake.New()
+	defer reg.Close()
+	reg.SeedSchema("impressions-value", 1, 1, sr.Schema{Schema: new(cache.Impression).AvroSchema()})
+	env := []string{"ETL_WAREHOUSE_BROKERS=" + brokers, "ETL_WAREHOUSE_REGISTRY_URL=" + reg.URL(), "ETL_WAREHOUSE_STATUS_ADDR=", "ETL_WAREHOUSE_BATCH_INTERVAL=100ms", "ETL_WAREHOUSE_SINK_ROLL_MAX_OPEN=200ms"}
 	published := func(dir string) func() bool {
 		return func() bool {
 			files, _ := filepath.Glob(filepath.Join(dir, "topic=impressions", "dt=1970-01-01", "hour=00", "partition=*", "*.parquet"))

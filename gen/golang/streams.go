@@ -208,20 +208,25 @@ func emitRun(f *jen.File, p *model.Package) {
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		g.List(jen.Id("sopts"), jen.Err()).Op(":=").Id("cfg").Dot("StreamOpts").Call()
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+		if users := p.RegistryUsers(); len(users) > 0 {
+			g.If(jen.Err().Op(":=").Id("cfg").Dot("NeedRegistry").CallFunc(func(g *jen.Group) {
+				for _, u := range users {
+					g.Lit(u)
+				}
+			}), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+		}
 		emitStores(g, p.Job.Config, p.FileSink, p.KafkaSink)
 		g.List(jen.Id("e"), jen.Err()).Op(":=").Qual(runtimePkg, "New").Call(jen.Append(jen.Id("opts"), jen.Qual(runtimePkg, "JobName").Call(jen.Id("JobName"))).Op("..."))
 		g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
 		if usesRegistry(p) {
-			g.Comment("Confluent-framed records name their writer schema by id; with a")
-			g.Comment("registry it is looked up and resolved against the generated types.")
-			g.Var().Id("reg").Op("*").Qual(runtimePkg, "SchemaRegistry")
-			g.If(jen.Id("cfg").Dot("RegistryURL").Op("!=").Lit("")).Block(
-				jen.List(jen.Id("regOpts"), jen.Err()).Op(":=").Id("cfg").Dot("RegistryOpts").Call(),
-				jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-				jen.If(jen.List(jen.Id("reg"), jen.Err()).Op("=").Qual(runtimePkg, "NewSchemaRegistry").Call(jen.Id("cfg").Dot("RegistryURL"), jen.Id("regOpts").Op("...")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-				jen.Id("reg").Dot("Log").Op("=").Id("e").Dot("Logger").Call(),
-				jen.Id("reg").Dot("Hook").Op("=").Id("e").Dot("RegistryHook").Call(),
-			)
+			g.Comment("Confluent-framed records name their writer schema by id, looked up in")
+			g.Comment("the registry and resolved against the generated types.")
+			g.List(jen.Id("regOpts"), jen.Err()).Op(":=").Id("cfg").Dot("RegistryOpts").Call()
+			g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+			g.List(jen.Id("reg"), jen.Err()).Op(":=").Qual(runtimePkg, "NewSchemaRegistry").Call(jen.Id("cfg").Dot("RegistryURL"), jen.Id("regOpts").Op("..."))
+			g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+			g.Id("reg").Dot("Log").Op("=").Id("e").Dot("Logger").Call()
+			g.Id("reg").Dot("Hook").Op("=").Id("e").Dot("RegistryHook").Call()
 		}
 		if ks := p.KafkaSink; ks != nil {
 			emitKafkaWriter(g, ks)
@@ -523,22 +528,7 @@ func knownWritersVar(s *model.Stream) string { return names.Helper(s.GoName + "K
 
 // usesRegistry reports whether a stream reads Confluent-framed Avro, or
 // the Kafka sink writes it.
-func usesRegistry(p *model.Package) bool {
-	if p.KafkaSink != nil && p.KafkaSink.Encoding == model.Confluent {
-		return true
-	}
-	for _, s := range p.Streams {
-		if s.Encoding == model.Confluent {
-			return true
-		}
-	}
-	for _, t := range p.Tables {
-		if t.Encoding == model.Confluent {
-			return true
-		}
-	}
-	return false
-}
+func usesRegistry(p *model.Package) bool { return len(p.RegistryUsers()) > 0 }
 
 func tableType(t *model.Table) string { return t.GoName + "Table" }
 

@@ -309,3 +309,24 @@ type KafkaSink struct {
 	// so the package can copy the streams unchanged.
 	Passthrough bool
 }
+
+// RegistryUsers names what reads or writes Confluent-framed Avro ("stream
+// impressions", "table campaigns", "the Kafka sink"): the job needs a
+// schema registry to resolve their records' schema ids.
+func (p *Package) RegistryUsers() []string {
+	var users []string
+	for _, s := range p.Streams {
+		if s.Encoding == Confluent {
+			users = append(users, "stream "+s.Name)
+		}
+	}
+	for _, t := range p.Tables {
+		if t.Encoding == Confluent {
+			users = append(users, "table "+t.Name)
+		}
+	}
+	if p.KafkaSink != nil && p.KafkaSink.Encoding == Confluent {
+		users = append(users, "the Kafka sink")
+	}
+	return users
+}

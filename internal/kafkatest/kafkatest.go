@@ -9,6 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 )
 
 // Cluster starts a one-broker kfake cluster with topics of partitions
@@ -42,4 +44,18 @@ func Produce(tb testing.TB, cl *kgo.Client, topic string, parts int32, n int) {
 	if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// Registry starts an in-process schema registry (srfake), closed when the
+// test ends, holding each schema of ids at its id (subject "id-N",
+// version 1), and returns its URL: a test that frames records with those
+// ids by hand gives it to the job, which resolves every id it reads.
+func Registry(tb testing.TB, ids map[int]string) string {
+	tb.Helper()
+	reg := srfake.New()
+	tb.Cleanup(reg.Close)
+	for id, schema := range ids {
+		reg.SeedSchema("id-"+strconv.Itoa(id), 1, id, sr.Schema{Schema: schema})
+	}
+	return reg.URL()
 }

@@ -74,6 +74,7 @@ func DefaultConfig() Config {
 	c := Config{sgruntime.NewJobConfig(JobName)}
 	c.Brokers = []string{"${ETL_WAREHOUSE_BROKERS:-localhost:9092}"}
 	c.Group = "etl-warehouse"
+	c.RegistryURL = "${ETL_WAREHOUSE_REGISTRY_URL:-http://localhost:8081}"
 	c.MaxRatePerPartition = 10000
 	c.Semantics = sgconfig.ExactlyOnce
 	c.OffsetsStore = sgconfig.StoreBlob
@@ -96,6 +97,9 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	}
 	sopts, err := cfg.StreamOpts()
 	if err != nil {
+		return err
+	}
+	if err := cfg.NeedRegistry("stream impressions", "table campaigns"); err != nil {
 		return err
 	}
 	if err := cfg.Wiring(sgconfig.StoreBlob, sgconfig.SinkBlob); err != nil {
@@ -123,20 +127,18 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	// Confluent-framed records name their writer schema by id; with a
-	// registry it is looked up and resolved against the generated types.
-	var reg *sgruntime.SchemaRegistry
-	if cfg.RegistryURL != "" {
-		regOpts, err := cfg.RegistryOpts()
-		if err != nil {
-			return err
-		}
-		if reg, err = sgruntime.NewSchemaRegistry(cfg.RegistryURL, regOpts...); err != nil {
-			return err
-		}
-		reg.Log = e.Logger()
-		reg.Hook = e.RegistryHook()
+	// Confluent-framed records name their writer schema by id, looked up in
+	// the registry and resolved against the generated types.
+	regOpts, err := cfg.RegistryOpts()
+	if err != nil {
+		return err
 	}
+	reg, err := sgruntime.NewSchemaRegistry(cfg.RegistryURL, regOpts...)
+	if err != nil {
+		return err
+	}
+	reg.Log = e.Logger()
+	reg.Hook = e.RegistryHook()
 	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.StringDecoderInto, sgruntime.ConfluentAvroInto[Impression](reg), sopts...)
 	if err != nil {
 		return err

@@ -107,6 +107,9 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.NeedRegistry("stream payments"); err != nil {
+		return err
+	}
 	if err := cfg.Wiring(sgconfig.StoreKafka, sgconfig.SinkNone); err != nil {
 		return err
 	}
@@ -114,20 +117,18 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	// Confluent-framed records name their writer schema by id; with a
-	// registry it is looked up and resolved against the generated types.
-	var reg *sgruntime.SchemaRegistry
-	if cfg.RegistryURL != "" {
-		regOpts, err := cfg.RegistryOpts()
-		if err != nil {
-			return err
-		}
-		if reg, err = sgruntime.NewSchemaRegistry(cfg.RegistryURL, regOpts...); err != nil {
-			return err
-		}
-		reg.Log = e.Logger()
-		reg.Hook = e.RegistryHook()
+	// Confluent-framed records name their writer schema by id, looked up in
+	// the registry and resolved against the generated types.
+	regOpts, err := cfg.RegistryOpts()
+	if err != nil {
+		return err
 	}
+	reg, err := sgruntime.NewSchemaRegistry(cfg.RegistryURL, regOpts...)
+	if err != nil {
+		return err
+	}
+	reg.Log = e.Logger()
+	reg.Hook = e.RegistryHook()
 	ordersStream, err := sgruntime.NewStreamInto(e, "orders", sgruntime.Subscribe("orders"), sgruntime.StringDecoderInto, sgruntime.SingleObjectInto[Order](sgOrdersKnownWriters...), sopts...)
 	if err != nil {
 		return err

@@ -119,6 +119,9 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.NeedRegistry("stream impressions", "stream trees", "the Kafka sink"); err != nil {
+		return err
+	}
 	if err := cfg.Wiring(sgconfig.StoreKafka, sgconfig.SinkKafka); err != nil {
 		return err
 	}
@@ -134,20 +137,18 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	// Confluent-framed records name their writer schema by id; with a
-	// registry it is looked up and resolved against the generated types.
-	var reg *sgruntime.SchemaRegistry
-	if cfg.RegistryURL != "" {
-		regOpts, err := cfg.RegistryOpts()
-		if err != nil {
-			return err
-		}
-		if reg, err = sgruntime.NewSchemaRegistry(cfg.RegistryURL, regOpts...); err != nil {
-			return err
-		}
-		reg.Log = e.Logger()
-		reg.Hook = e.RegistryHook()
+	// Confluent-framed records name their writer schema by id, looked up in
+	// the registry and resolved against the generated types.
+	regOpts, err := cfg.RegistryOpts()
+	if err != nil {
+		return err
 	}
+	reg, err := sgruntime.NewSchemaRegistry(cfg.RegistryURL, regOpts...)
+	if err != nil {
+		return err
+	}
+	reg.Log = e.Logger()
+	reg.Hook = e.RegistryHook()
 	// The output's values are Confluent-framed: the value type's schema is
 	// registered under subject TOPIC-value (or found there) at start-up.
 	sinkWriter, err := sgsink.ConfluentKafkaWriter[string, Pair](ctx, out, reg, true)

@@ -85,6 +85,9 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.NeedRegistry("stream impressions"); err != nil {
+		return err
+	}
 	if err := cfg.Wiring(sgconfig.StorePostgres, sgconfig.SinkPostgres); err != nil {
 		return err
 	}
@@ -99,20 +102,18 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	// Confluent-framed records name their writer schema by id; with a
-	// registry it is looked up and resolved against the generated types.
-	var reg *sgruntime.SchemaRegistry
-	if cfg.RegistryURL != "" {
-		regOpts, err := cfg.RegistryOpts()
-		if err != nil {
-			return err
-		}
-		if reg, err = sgruntime.NewSchemaRegistry(cfg.RegistryURL, regOpts...); err != nil {
-			return err
-		}
-		reg.Log = e.Logger()
-		reg.Hook = e.RegistryHook()
+	// Confluent-framed records name their writer schema by id, looked up in
+	// the registry and resolved against the generated types.
+	regOpts, err := cfg.RegistryOpts()
+	if err != nil {
+		return err
 	}
+	reg, err := sgruntime.NewSchemaRegistry(cfg.RegistryURL, regOpts...)
+	if err != nil {
+		return err
+	}
+	reg.Log = e.Logger()
+	reg.Hook = e.RegistryHook()
 	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.StringDecoderInto, sgruntime.ConfluentAvroInto[Impression](reg), sopts...)
 	if err != nil {
 		return err
