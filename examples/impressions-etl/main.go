@@ -22,7 +22,7 @@ import (
 // still write it: fewer fields, in another order.
 const writerV0 = `{"type":"record","name":"Impression","namespace":"com.example.ads","fields":[
  {"name":"campaign_id","type":"int"},
- {"name":"impression_id","type":"string"},
+ {"name":"impression_id","type":{"type":"string","logicalType":"uuid"}},
  {"name":"creative_id","type":"int"},
  {"name":"publisher_id","type":"string"},
  {"name":"timestamp","type":{"type":"long","logicalType":"timestamp-millis"}},
