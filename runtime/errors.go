@@ -166,12 +166,26 @@ type OffsetOutOfRangeError struct {
 	// "startingOffsets".
 	From       string
 	Start, End int64
+	// Why says why the job does not reset; empty: the reset policy is
+	// error.
+	Why string
 }
 
 func (e *OffsetOutOfRangeError) Error() string {
-	return fmt.Sprintf("topic %s partition %d: offset %d from %s is outside the partition's log [%d, %d) and the reset policy is error",
-		e.Topic, e.Partition, e.Offset, e.From, e.Start, e.End)
+	why := e.Why
+	if why == "" {
+		why = "the reset policy is error"
+	}
+	return fmt.Sprintf("topic %s partition %d: offset %d from %s is outside the partition's log [%d, %d) and %s",
+		e.Topic, e.Partition, e.Offset, e.From, e.Start, e.End, why)
 }
+
+// pastLogEnd is why an exactly-once job does not reset a stored offset
+// beyond its partition's log end (OffsetOutOfRangeError.Why).
+const pastLogEnd = "the job is exactly-once: its output holds records up to that offset, so the log was recreated or truncated " +
+	"(a topic deleted and created again, a broker that lost data, an unclean leader election), and read again from anywhere its " +
+	"records would reuse offsets the output already has; to start over, give the job a new output (sink URL or table) and " +
+	"offsets store, or remove what they hold"
 
 // OffsetStoreError is the job's offset store failing to load or store.
 type OffsetStoreError struct {

@@ -203,6 +203,50 @@ func TestStoredOffsetOutsideTheLog(t *testing.T) {
 			t.Errorf("%d warnings of an offset outside the log, want 2:\n%s", warned, strings.Join(logs.lines(), "\n"))
 		}
 	})
+	// Exactly-once, an offset past the end is not reset whatever ResetTo
+	// says: the output holds records up to it, and records read from
+	// anywhere now would reuse offsets it has (a recreated topic). One
+	// before the log start still resets: retention deleted records no
+	// one read, and the output holds none of the offsets to come.
+	t.Run("exactly-once", func(t *testing.T) {
+		for _, tc := range []struct {
+			stored map[TopicPartition]int64
+			fails  bool
+		}{{map[TopicPartition]int64{p0: 5, p1: 1000}, true}, {map[TopicPartition]int64{p0: 5, p1: 50}, false}} {
+			e, err := New(Group("etl-eo"), WithSemantics(ExactlyOnce), WithOffsetStore(&txnStore{offs: tc.stored}), Brokers(addrs...), BatchInterval(50*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.fails {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				err = e.Run(ctx, func(context.Context, *JobBatch) error { return nil })
+				cancel()
+				var oor *OffsetOutOfRangeError
+				if !errors.As(err, &oor) || oor.TopicPartition != p1 || oor.Offset != 1000 || oor.End != 50 ||
+					!strings.Contains(err.Error(), "the job is exactly-once: its output holds records up to that offset") {
+					t.Fatalf("Run = %v, want partition 1's stored 1000 past its end 50 refused as exactly-once's", err)
+				}
+				continue
+			}
+			var seen offsetsSeen
+			r := start(t, e, func(_ context.Context, bs *JobBatch) error {
+				seen.add("s", s.Batch(bs))
+				return nil
+			})
+			waitFor(t, "partition 0 from its log start", 20*time.Second, func() bool { return seen.count("s") >= 30 })
+			r.stop(t)
+			if got := seen.seen["s"][p0]; len(got) != 30 || got[0] != 20 {
+				t.Errorf("partition 0 read %d records from %v, want 30 from the log start 20", len(got), got[:min(len(got), 1)])
+			}
+			if got := seen.seen["s"][p1]; len(got) != 0 {
+				t.Errorf("partition 1 read %d records, want none: its stored 50 is its end", len(got))
+			}
+		}
+	})
 }
 
 // TestStartingOffsetOutsideTheLog: a starting offset from the spec past a

@@ -317,6 +317,14 @@ func (e *Engine) startOffsets(ctx context.Context, tps []TopicPartition, first b
 			if e.cfg.reset == ResetError {
 				return nil, &OffsetOutOfRangeError{TopicPartition: tp, Offset: off, From: from, Start: b.start, End: b.end}
 			}
+			// Past the end, a stored offset of exactly-once output is
+			// not reset: whatever the job read would be written under
+			// offsets its output already holds (Spark's failOnDataLoss).
+			// Before the start, retention deleted records no one read;
+			// resetTo applies, and the warning says so.
+			if off > b.end && e.cfg.semantics == ExactlyOnce && from == "the offset store" {
+				return nil, &OffsetOutOfRangeError{TopicPartition: tp, Offset: off, From: from, Start: b.start, End: b.end, Why: pastLogEnd}
+			}
 			e.Logger().Warn("offset outside the partition's log; applying resetTo",
 				"topic", tp.Topic, "partition", tp.Partition, "asked", off, "from", from,
 				"log_start", b.start, "log_end", b.end, "reset_to", e.cfg.reset.String())
