@@ -184,7 +184,7 @@ func New(opts ...Opt) (*Engine, error) {
 	}
 	e.registry = &registryHealth{stopping: &e.stopping}
 	e.storeHealth = &storeHealth{group: cfg.group, limit: cfg.outageLimit, log: e.Logger}
-	e.brokers = &brokerHealth{group: cfg.group, instanceID: cfg.instanceID, limit: cfg.outageLimit,
+	e.brokers = &brokerHealth{group: cfg.group, instanceID: cfg.instanceID, session: cfg.sessionTimeout, limit: cfg.outageLimit,
 		log: e.Logger, stopping: &e.stopping, owned: e.owned}
 	for _, f := range cfg.onNew {
 		f(e)

@@ -254,8 +254,9 @@ func TestWaitingForPartitions(t *testing.T) {
 	if len(e1.Snapshot().Partitions)+len(e2.Snapshot().Partitions) != 1 {
 		t.Errorf("partitions owned: %v and %v", e1.Snapshot().Partitions, e2.Snapshot().Partitions)
 	}
-	if w := logs2.lines("waiting for partitions"); len(w) != 1 || !strings.Contains(w[0], "group=waiting") || !strings.Contains(w[0], "instance_id=replica-2") {
-		t.Errorf("replica-2 logged %q, want one line naming group and instance", w)
+	if w := logs2.lines("waiting for partitions"); len(w) != 1 || !strings.Contains(w[0], "group=waiting") || !strings.Contains(w[0], "instance_id=replica-2") ||
+		!strings.Contains(w[0], "session_timeout=6s") || !strings.Contains(w[0], "until its session times out (kafka.sessionTimeout)") {
+		t.Errorf("replica-2 logged %q, want one line naming group, instance, and the session timeout a dead member's partitions wait for", w)
 	}
 	r2.stop(t) // Run returned nil: within ShutdownTimeout, cleanly
 	r1.stop(t)

@@ -99,6 +99,7 @@ func partitionList(tps []TopicPartition) string {
 // report to it.
 type brokerHealth struct {
 	group, instanceID string
+	session           time.Duration // the group session timeout; 0: kgo's (45s)
 	limit             time.Duration // OutageLimit, 0 for none
 	log               func() *slog.Logger
 	// stopping: failed requests are the clients closing.
@@ -245,7 +246,18 @@ func (b *brokerHealth) setWaiting(waiting bool, member string) {
 		if b.instanceID != "" {
 			args = append(args, "instance_id", b.instanceID)
 		}
-		b.log().Info("waiting for partitions: the group has assigned this member none", args...)
+		session := b.session
+		if session == 0 {
+			session = 45 * time.Second
+		}
+		// After a crash, the wait is the dead member's session: say
+		// so, or the restart looks stuck.
+		why := "joining, a rebalance, more members than partitions, or a member that stopped without leaving the group (killed) holding them until its session times out (kafka.sessionTimeout)"
+		if b.instanceID == "" {
+			why += "; a replica with a static kafka.instanceId takes its own back at once when it restarts"
+		}
+		args = append(args, "session_timeout", session.String())
+		b.log().Info("waiting for partitions: the group has assigned this member none ("+why+")", args...)
 	}
 }
 
