@@ -137,6 +137,7 @@ func Build(sp *spec.Spec, set *Set, sources []string) (*model.Package, error) {
 			errs = append(errs, err)
 		}
 		b.pkg.FileSink = fs
+		errs = append(errs, partitionBy(sp, fs)...)
 	}
 	if sp.KafkaSink.Value == "" {
 		// With sink.value, the handler writes its own record; the streams'
