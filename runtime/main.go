@@ -96,7 +96,10 @@ func runMainEnv(ctx context.Context, name string, cfg *JobConfig, args []string,
 	if cfg.StatusAddr != "" {
 		ln, err := net.Listen("tcp", cfg.StatusAddr)
 		if err != nil {
-			return failed("status server cannot listen", "addr", cfg.StatusAddr, "err", err)
+			// Most often a second job on the same machine: say how to
+			// run it beside the first.
+			return failed("status server cannot listen", "addr", cfg.StatusAddr, "err", err,
+				"hint", "another process has this port (a second job on this machine?): set "+cfg.Describe("status.addr")+" to a free port, :0 for any, or \"\" for no status server")
 		}
 		srv := &http.Server{Handler: status, ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(ln)

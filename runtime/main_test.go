@@ -303,7 +303,7 @@ func TestStatusPortInUse(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if !strings.Contains(out.String(), "status server cannot listen") || !strings.Contains(out.String(), ln.Addr().String()) ||
-		!strings.Contains(out.String(), "address already in use") {
+		!strings.Contains(out.String(), "address already in use") || !strings.Contains(out.String(), "set --status-addr or ANOMALY_DETECTOR_STATUS_ADDR (spec key status.addr) to a free port, :0 for any") {
 		t.Errorf("no clear error:\n%s", out.String())
 	}
 	if last := lines[len(lines)-1]; !strings.Contains(last, "msg=stopped") || !strings.Contains(last, "job=anomaly-detector") {
