@@ -457,3 +457,28 @@ func TestOutageLimitAtStart(t *testing.T) {
 		t.Fatalf("Run = %v, want a *ConnectError naming %s wrapping an *OutageError", err, addrs[0])
 	}
 }
+
+// TestUnresolvableBrokerFailsWithOneLine: a broker host name that does not
+// resolve (a typo) fails the start at once, and nothing logged before
+// says the job will retry it.
+func TestUnresolvableBrokerFailsWithOneLine(t *testing.T) {
+	var logs logBuf
+	e, err := New(Group("typo"), Brokers("kafka.invalid:9092"), OutageLimit(2*time.Second), Logger(logs.logger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewStream(e, "s", Subscribe(testTopic), BytesDecoder, StringDecoder); err != nil {
+		t.Fatal(err)
+	}
+	err = e.Run(context.Background(), func(context.Context, *JobBatch) error { return nil })
+	var ce *ConnectError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "kafka.invalid:9092") {
+		t.Fatalf("Run = %v, want a *ConnectError naming kafka.invalid:9092", err)
+	}
+	if !strings.Contains(err.Error(), "no such host") {
+		t.Skipf("this machine's resolver did not answer that kafka.invalid does not exist: %v", err)
+	}
+	if w := logs.lines("retrying"); len(w) > 0 {
+		t.Errorf("logged %q before failing: a retry that never comes", w)
+	}
+}

@@ -157,6 +157,13 @@ func (b *brokerHealth) failed(what string, err error) {
 	if !first {
 		return
 	}
+	if neverAnswered && !unreachable(err) {
+		// Brokers that never answered, failing otherwise than by
+		// refusing or not answering (a host name that does not
+		// resolve, rejected credentials), fail the start (ping) with
+		// their own line: a line that says "retrying" would contradict it.
+		return
+	}
 	args := []any{"request", what, "err", err.Error()}
 	if b.group != "" {
 		args = append(args, "group", b.group)
