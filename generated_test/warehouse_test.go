@@ -71,6 +71,7 @@ func TestGeneratedPostgresSinkTableAtStart(t *testing.T) {
 	}
 	cfg := warehouse.DefaultConfig()
 	cfg.Brokers, cfg.SinkDSN, cfg.OffsetsDSN, cfg.SinkTable, cfg.StatusAddr = addrs, dsn, dsn, out, ""
+	cfg.RegistryURL = kafkatest.Registry(t, map[int]string{42: new(warehouse.Impression).AvroSchema()})
 	cfg.Group = out
 	cfg.BatchInterval = 50 * time.Millisecond
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -127,6 +128,7 @@ func TestGeneratedPostgresSinkJob(t *testing.T) {
 	}
 	cfg := warehouse.DefaultConfig()
 	cfg.Brokers, cfg.SinkDSN, cfg.OffsetsDSN, cfg.SinkTable, cfg.StatusAddr = addrs, dsn, dsn, out, ""
+	cfg.RegistryURL = kafkatest.Registry(t, map[int]string{42: new(warehouse.Impression).AvroSchema()})
 	cfg.Group = out // a fresh group: its offsets rows are this test's
 	cfg.BatchInterval = 50 * time.Millisecond
 	rows := func() (total, distinct int) {
