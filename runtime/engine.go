@@ -265,6 +265,14 @@ func (e *Engine) Run(ctx context.Context, h Handler) (err error) {
 	e.pool = newPool(soft, e.cfg.workers)
 	defer boundedBy(hard, e.pool.close)
 	defer e.leave(hard)
+	// A failed Run ends what runs on soft (fetching, decoding, a lookup
+	// waiting for the schema registry) before the waits above, which
+	// would otherwise last until ctx ends.
+	defer func() {
+		if err != nil {
+			st.cancelSoft()
+		}
+	}()
 	if err := e.connect(hard, soft); err != nil {
 		if soft.Err() != nil && hard.Err() == nil {
 			return nil // stopped while waiting for the brokers
@@ -294,6 +302,9 @@ func (e *Engine) batches(hard, soft context.Context, h Handler) error {
 			return err
 		}
 		if err := e.brokers.over(); err != nil {
+			return err
+		}
+		if err := e.registry.over(e.cfg.outageLimit); err != nil {
 			return err
 		}
 		if soft.Err() != nil {
@@ -337,6 +348,7 @@ func (e *Engine) drain(ctx context.Context) error {
 type stop struct {
 	hard, soft context.Context
 	cancel     context.CancelFunc // ends both
+	cancelSoft context.CancelFunc
 	timeout    time.Duration
 	timedOut   atomic.Bool
 }
@@ -346,7 +358,7 @@ type stop struct {
 func (e *Engine) watchStop(ctx context.Context) *stop {
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	soft, cancelSoft := context.WithCancel(hard)
-	st := &stop{hard: hard, soft: soft, timeout: e.cfg.shutdownTimeout}
+	st := &stop{hard: hard, soft: soft, cancelSoft: cancelSoft, timeout: e.cfg.shutdownTimeout}
 	st.cancel = func() { cancelSoft(); cancelHard() }
 	go func() {
 		select {

@@ -134,6 +134,37 @@ func (r *registryHealth) RegistryLookup(_ int, err error) {
 	r.h.LastError = err.Error()
 }
 
+// over reports a registry that has got no answer for longer than limit
+// (the job's outage limit, kafka.outageLimit), as the brokers' outage
+// does: records that need it wait, and a job that waits for good, its
+// batches empty, looks alive while it reads nothing (say, a registry URL
+// that names another service).
+func (r *registryHealth) over(limit time.Duration) error {
+	if limit <= 0 {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h := r.h
+	if h.FailingSince.IsZero() || time.Since(h.FailingSince) <= limit {
+		return nil
+	}
+	return &RegistryOutageError{Since: h.FailingSince, For: time.Since(h.FailingSince), Limit: limit, Last: h.LastError}
+}
+
+// RegistryOutageError ends Run when schema registry lookups have got no
+// answer for longer than the outage limit.
+type RegistryOutageError struct {
+	Since      time.Time
+	For, Limit time.Duration
+	Last       string // the latest failure, naming the registry
+}
+
+func (e *RegistryOutageError) Error() string {
+	return fmt.Sprintf("the schema registry has not answered for %s (since %s), longer than the outage limit %s (kafka.outageLimit): the records that need it cannot be read; check the registry URL (schemas.registry.url); last failure: %s",
+		e.For.Round(time.Millisecond), e.Since.UTC().Format(time.RFC3339), e.Limit, e.Last)
+}
+
 func (r *registryHealth) snapshot() RegistryHealth {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -259,7 +290,7 @@ func (r *SchemaRegistry) fetchOnce(ctx context.Context, id int) (string, error) 
 		if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
 			return "", fmt.Errorf("%w: registry %s has no schema %d", ErrUnknownSchemaID, r.url, id)
 		}
-		return "", err
+		return "", fmt.Errorf("registry %s: schema %d: %w", r.url, id, err)
 	}
 	if s.Type != sr.TypeAvro {
 		return "", fmt.Errorf("%w: schema %d in registry %s is %s, not Avro", ErrBadWriterSchema, id, r.url, s.Type)

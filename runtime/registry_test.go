@@ -734,3 +734,46 @@ func TestSerializerWaitsForTheRegistry(t *testing.T) {
 		t.Errorf("an unknown subject: %v after %v, want an error at once", err, time.Since(start))
 	}
 }
+
+// TestRegistryOutageLimitEndsRun: a registry that gives no answer for
+// longer than the outage limit (here, 500s; a URL naming another service
+// is the same) ends Run with a *RegistryOutageError naming the failure,
+// as a broker outage does, instead of batches staying empty for good.
+func TestRegistryOutageLimitEndsRun(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "impressions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	reg := srfake.New()
+	defer reg.Close()
+	reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		http.Error(w, `{"error_code":50001,"message":"down"}`, http.StatusInternalServerError)
+		return true
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "impressions", Value: []byte{0, 0, 0, 0, 7, 0}}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := runtime.New(runtime.Group("g"), runtime.Brokers(c.ListenAddrs()...), runtime.BatchInterval(50*time.Millisecond),
+		runtime.OutageLimit(time.Second), runtime.Logger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRegistry(t, reg.URL())
+	r.Log, r.Hook = slog.New(slog.DiscardHandler), e.RegistryHook()
+	if _, err := runtime.NewStreamInto[struct{}](e, "impressions", runtime.Subscribe("impressions"), nil, runtime.ConfluentAvroInto[impressionv2.Impression](r)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a guard: Run ends by itself
+	defer cancel()
+	err = e.Run(ctx, func(context.Context, *runtime.JobBatch) error { return nil })
+	var oe *runtime.RegistryOutageError
+	if !errors.As(err, &oe) || oe.Limit != time.Second || !strings.Contains(err.Error(), reg.URL()) || !strings.Contains(err.Error(), "kafka.outageLimit") {
+		t.Fatalf("Run = %v, want a *RegistryOutageError naming the registry and the limit", err)
+	}
+}
