@@ -88,7 +88,7 @@ var settings = []Setting{
 	{Key: "kafka.isolation", Value: func(j *Job) any { return &j.Isolation }, Default: ReadCommitted, Help: "how transactional records are read"},
 	{Key: "kafka.instanceId", Value: func(j *Job) any { return &j.InstanceID }, Help: "static group membership id, stable across restarts (the pod name): a restarted replica takes its partitions back at once; \"\" = dynamic membership"},
 	{Key: "kafka.sessionTimeout", Value: func(j *Job) any { return &j.SessionTimeout }, Default: 45 * time.Second, Help: "how long the group waits for a silent member before moving its partitions; the broker bounds it (group.min.session.timeout.ms)", Positive: true},
-	{Key: "kafka.outageLimit", Value: func(j *Job) any { return &j.OutageLimit }, Default: 5 * time.Minute, Help: "how long the job rides out failing Kafka requests before it fails, 0 = never"},
+	{Key: "kafka.outageLimit", Value: func(j *Job) any { return &j.OutageLimit }, Default: 5 * time.Minute, Help: "how long the job rides out failing Kafka requests, or a schema registry that does not answer, before it fails, 0 = never"},
 	{Key: "kafka.tls.enabled", Value: func(j *Job) any { return &j.TLS }, Help: "TLS to the brokers"},
 	{Key: "kafka.tls.ca", Value: func(j *Job) any { return &j.TLSCA }, Help: "PEM file of the CA the brokers' certificates are verified with; default the system's"},
 	{Key: "kafka.tls.cert", Value: func(j *Job) any { return &j.TLSCert }, Help: "PEM file of the client certificate, with --tls-key"},
