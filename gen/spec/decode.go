@@ -137,6 +137,24 @@ func (d *decoder) has(path string) bool {
 	return ok
 }
 
+// yamlHint says what most often causes a YAML syntax error's message in
+// a hand-written spec: the parser's words name the grammar, not the slip.
+func yamlHint(msg string) string {
+	switch {
+	case strings.Contains(msg, "found character '\t'"):
+		return " (a tab: YAML indents with spaces only)"
+	case strings.Contains(msg, "mapping value is not allowed"):
+		return " (a key indented deeper than the key before it, under a key that already has a value: check this line's indentation)"
+	case strings.Contains(msg, "value is not allowed in this context"):
+		return " (this line's indentation matches no key above it: check it against the line before)"
+	case strings.Contains(msg, "non-map value is specified"):
+		return " (a key without a ':' after it, or a line indented where a key was expected)"
+	case strings.Contains(msg, "not found") && strings.Contains(msg, "end token"):
+		return " (a [list] or {map} opened and not closed on this line)"
+	}
+	return ""
+}
+
 // parse returns the single document's body (nil for an empty file).
 func (d *decoder) parse(data []byte) (ast.Node, bool) {
 	d.root = Pos{File: d.file, Line: 1, Col: 1}
@@ -150,7 +168,7 @@ func (d *decoder) parse(data []byte) (ast.Node, bool) {
 				pos = Pos{File: d.file, Line: tk.Position.Line, Col: tk.Position.Column}
 			}
 		}
-		d.errorf(pos, "YAML syntax error: %s", msg)
+		d.errorf(pos, "YAML syntax error: %s%s", msg, yamlHint(msg))
 		return nil, false
 	}
 	var body ast.Node
