@@ -173,6 +173,9 @@ func TestGeneratedRunReportsBadFraming(t *testing.T) {
 	if !errors.As(err, &de) || de.Topic != "impressions" || de.Partition != 0 || de.Offset != 0 || !errors.Is(err, runtime.ErrBadMagic) {
 		t.Fatalf("Run error %v; want a DecodeError at impressions/0 offset 0 wrapping ErrBadMagic", err)
 	}
+	if !de.Fails || !strings.Contains(err.Error(), "the producers may write another encoding than the stream's (encoding: confluent, single-object or raw), or set onDecodeError to skip or dead-letter") {
+		t.Errorf("Run error %v; want it to say what may be done about the record", err)
+	}
 }
 
 func sampleAllTypes(i int64) alltypes.AllTypes {

@@ -64,6 +64,9 @@ type DecodeError struct {
 	// it had none or no valid header.
 	SchemaID int
 	Err      error
+	// Fails is set when the record fails its batch (onDecodeError fail,
+	// the default): the message then says what may be done about it.
+	Fails bool
 }
 
 func (e *DecodeError) Error() string {
@@ -71,10 +74,30 @@ func (e *DecodeError) Error() string {
 	if e.Key {
 		what = "key"
 	}
+	var msg string
 	if e.SchemaID >= 0 {
-		return fmt.Sprintf("decoding %s of topic %s partition %d offset %d (schema id %d, %s): %v", what, e.Topic, e.Partition, e.Offset, e.SchemaID, e.Cause(), e.Err)
+		msg = fmt.Sprintf("decoding %s of topic %s partition %d offset %d (schema id %d, %s): %v", what, e.Topic, e.Partition, e.Offset, e.SchemaID, e.Cause(), e.Err)
+	} else {
+		msg = fmt.Sprintf("decoding %s of topic %s partition %d offset %d (%s): %v", what, e.Topic, e.Partition, e.Offset, e.Cause(), e.Err)
 	}
-	return fmt.Sprintf("decoding %s of topic %s partition %d offset %d (%s): %v", what, e.Topic, e.Partition, e.Offset, e.Cause(), e.Err)
+	if e.Fails {
+		msg += "; " + e.remedy()
+	}
+	return msg
+}
+
+// remedy says what may be done about a record that fails its batch.
+func (e *DecodeError) remedy() string {
+	aside := "or set onDecodeError to skip or dead-letter to set such records aside (the job reads it again until then)"
+	switch strings.TrimPrefix(e.Cause(), "key: ") {
+	case "incompatible writer schema":
+		return "to read it, give the job's schema defaults for the fields its writer lacks (and regenerate), " + aside
+	case "unknown schema id":
+		return "the registry the job asks may not be the one the producers register with (schemas.registry.url), " + aside
+	case "bad magic byte":
+		return "the producers may write another encoding than the stream's (encoding: confluent, single-object or raw), " + aside
+	}
+	return "to go past it, " + strings.TrimPrefix(aside, "or ")
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }

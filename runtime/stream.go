@@ -400,6 +400,7 @@ func (s *Stream[K, V]) decodePrefix(ctx context.Context, raw []*kgo.Record, into
 		if err != nil {
 			de := newDecodeError(r, key, err)
 			if !skippable(policy, err) {
+				de.Fails = !transient(err)
 				return out[:i], skipped, i, de
 			}
 			skipped = append(skipped, badRecord{raw: r, err: de})
