@@ -191,6 +191,28 @@ func TestReadmeCheckoutCommandsWork(t *testing.T) {
 		t.Errorf("go.mod after the README's commands:\n%s", gomod)
 	}
 
+	// The README's module, on this go.mod, built as its console shows:
+	// go generate, go mod tidy (the tool does not require all the
+	// generated code imports), go build, with the go command's default
+	// -mod=readonly.
+	schema, err := os.ReadFile(filepath.Join(checkoutDir(t), "schemas", "impression.avsc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{"impression.avsc": string(schema), "streamgen.yaml": readmeBlockAfter(t, "<!-- readme-test: streamgen.yaml -->"),
+		"main.go": readmeBlockAfter(t, "<!-- readme-test: main.go -->")} {
+		if err := os.WriteFile(filepath.Join(shop, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	console := regexp.MustCompile(`(?m)^\$ (go generate \./\.\.\.)\n.*\n\$ (go mod tidy)\n\$ (go build \.) && `).FindStringSubmatch(readFile(t, "../../README.md"))
+	if console == nil {
+		t.Fatal("the README's console no longer shows go generate, go mod tidy, go build")
+	}
+	for _, line := range console[1:] {
+		sh(line)
+	}
+
 	out := sh(strings.TrimSpace(readmeBlockAfter(t, "<!-- readme-test: checkout init (gen/cli/readme_test.go runs it) -->")))
 	if !strings.Contains(out, "generated "+filepath.Join(shop, "warehouse-etl")) {
 		t.Errorf("init from the checkout printed:\n%s", out)
