@@ -559,12 +559,7 @@ func TestStopWhileRegistryDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	reg := srfake.New()
-	defer reg.Close()
-	reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
-		http.Error(w, `{"error_code":50001,"message":"down"}`, http.StatusInternalServerError)
-		return true
-	})
+	reg := downRegistry(t)
 	r := newRegistry(t, reg.URL())
 	r.Log = slog.New(slog.DiscardHandler)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
@@ -745,12 +740,7 @@ func TestRegistryOutageLimitEndsRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	reg := srfake.New()
-	defer reg.Close()
-	reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
-		http.Error(w, `{"error_code":50001,"message":"down"}`, http.StatusInternalServerError)
-		return true
-	})
+	reg := downRegistry(t)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
 	if err != nil {
 		t.Fatal(err)
@@ -776,4 +766,16 @@ func TestRegistryOutageLimitEndsRun(t *testing.T) {
 	if !errors.As(err, &oe) || oe.Limit != time.Second || !strings.Contains(err.Error(), reg.URL()) || !strings.Contains(err.Error(), "kafka.outageLimit") {
 		t.Fatalf("Run = %v, want a *RegistryOutageError naming the registry and the limit", err)
 	}
+}
+
+// downRegistry is an in-process registry that answers every request with
+// a 500, closed when the test ends.
+func downRegistry(t *testing.T) *srfake.Registry {
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		http.Error(w, `{"error_code":50001,"message":"down"}`, http.StatusInternalServerError)
+		return true
+	})
+	return reg
 }
