@@ -260,6 +260,27 @@ func listed(l kadm.ListedOffsets, tp TopicPartition) (int64, error) {
 	return o.Offset, nil
 }
 
+// outsideLog settles an offset (from where: "the offset store" or
+// "startingOffsets") outside its partition's log b: an error when it may
+// not be reset, else the warning that ResetTo moves it.
+func (e *Engine) outsideLog(tp TopicPartition, off int64, from string, b logBounds) error {
+	if e.cfg.reset == ResetError {
+		return &OffsetOutOfRangeError{TopicPartition: tp, Offset: off, From: from, Start: b.start, End: b.end}
+	}
+	// Past the end, a stored offset of exactly-once output is not
+	// reset: whatever the job read would be written under offsets its
+	// output already holds (Spark's failOnDataLoss). Before the start,
+	// retention deleted records no one read; ResetTo applies, and the
+	// warning says so.
+	if off > b.end && e.cfg.semantics == ExactlyOnce && from == "the offset store" {
+		return &OffsetOutOfRangeError{TopicPartition: tp, Offset: off, From: from, Start: b.start, End: b.end, Why: pastLogEnd}
+	}
+	e.Logger().Warn("offset outside the partition's log; applying resetTo",
+		"topic", tp.Topic, "partition", tp.Partition, "asked", off, "from", from,
+		"log_start", b.start, "log_end", b.end, "reset_to", e.cfg.reset.String())
+	return nil
+}
+
 // startOffsets decides where each newly owned partition starts, exactly:
 // a WithOffsets offset or the StartFrom position on the job's first
 // assignment, else the offset store's, else ResetTo. A stored or explicit
@@ -314,20 +335,9 @@ func (e *Engine) startOffsets(ctx context.Context, tps []TopicPartition, first b
 			from = "the offset store"
 		}
 		if ok && (off < b.start || off > b.end) {
-			if e.cfg.reset == ResetError {
-				return nil, &OffsetOutOfRangeError{TopicPartition: tp, Offset: off, From: from, Start: b.start, End: b.end}
+			if err := e.outsideLog(tp, off, from, b); err != nil {
+				return nil, err
 			}
-			// Past the end, a stored offset of exactly-once output is
-			// not reset: whatever the job read would be written under
-			// offsets its output already holds (Spark's failOnDataLoss).
-			// Before the start, retention deleted records no one read;
-			// resetTo applies, and the warning says so.
-			if off > b.end && e.cfg.semantics == ExactlyOnce && from == "the offset store" {
-				return nil, &OffsetOutOfRangeError{TopicPartition: tp, Offset: off, From: from, Start: b.start, End: b.end, Why: pastLogEnd}
-			}
-			e.Logger().Warn("offset outside the partition's log; applying resetTo",
-				"topic", tp.Topic, "partition", tp.Partition, "asked", off, "from", from,
-				"log_start", b.start, "log_end", b.end, "reset_to", e.cfg.reset.String())
 			ok = false
 		}
 		if !ok {
