@@ -91,7 +91,7 @@ func (e *DecodeError) remedy() string {
 	aside := "or set onDecodeError to skip or dead-letter to set such records aside (the job reads it again until then)"
 	switch strings.TrimPrefix(e.Cause(), "key: ") {
 	case "incompatible writer schema":
-		return "to read it, give the job's schema defaults for the fields its writer lacks (and regenerate), " + aside
+		return "to read it, the job's schema must read its writer's (a default for each field the writer lacks, types that promote) and the job be regenerated, " + aside
 	case "unknown schema id":
 		return "the registry the job asks may not be the one the producers register with (schemas.registry.url), " + aside
 	case "bad magic byte":
