@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
@@ -83,6 +84,11 @@ type SchemaRegistry struct {
 	// starts, waits for a registry that does not answer (default 5m,
 	// the default kafka.outageLimit).
 	StartWait time.Duration
+	// SlowAnswer is how long a lookup's first request may go unanswered
+	// before that is logged, once (default 5 s): a registry URL that
+	// names a server that never answers HTTP would otherwise be silent
+	// for the request timeout (30 s).
+	SlowAnswer time.Duration
 	// Log is told when a lookup starts retrying (then every tenth retry)
 	// and when the registry answers again. Default slog.Default().
 	Log *slog.Logger
@@ -246,6 +252,15 @@ func (r *SchemaRegistry) fetch(ctx context.Context, id int) (string, error) {
 	}
 	var schema string
 	unknown, failed := 0, 0
+	var warned atomic.Bool // a failure was logged: the slow answer need not be
+	slow := cmp.Or(r.SlowAnswer, 5*time.Second)
+	timer := time.AfterFunc(slow, func() {
+		if !warned.Load() {
+			log.Warn("schema registry has not answered a lookup yet; the batch waits",
+				"registry", r.url, "schema_id", id, "waited", slow.String())
+		}
+	})
+	defer timer.Stop()
 	err := backoff.Retry{First: 100 * time.Millisecond, Max: r.maxBackoff(), Failed: func(err error, _ int) error {
 		switch {
 		case errors.Is(err, ErrBadWriterSchema):
@@ -256,6 +271,7 @@ func (r *SchemaRegistry) fetch(ctx context.Context, id int) (string, error) {
 			}
 		default:
 			if failed++; failed%10 == 1 {
+				warned.Store(true)
 				log.Warn("schema registry lookup failed; the batch waits and the lookup is retried until the registry answers",
 					"registry", r.url, "schema_id", id, "tries", failed, "error", err.Error())
 			}

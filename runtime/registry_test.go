@@ -779,3 +779,39 @@ func downRegistry(t *testing.T) *srfake.Registry {
 	})
 	return reg
 }
+
+// TestSchemaRegistrySlowAnswerIsLogged: a registry URL naming a server
+// that takes requests and never answers (say, Kafka's port) is logged
+// once SlowAnswer has passed, not only when the request times out.
+func TestSchemaRegistrySlowAnswerIsLogged(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // hold the request: no answer
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	r := newRegistry(t, srv.URL)
+	var logs logbuf.Buffer
+	r.Log, r.SlowAnswer = logs.Logger(), 50*time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.WriterSchema(ctx, 7)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "schema registry has not answered a lookup yet") {
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing logged of a lookup unanswered for 10s:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := logs.String(); !strings.Contains(s, srv.URL) || !strings.Contains(s, "schema_id=7") {
+		t.Errorf("the line does not name the registry and the id:\n%s", s)
+	}
+	cancel()
+	<-done
+}
