@@ -12,7 +12,7 @@
 // 18-partition impressions topic, an in-process schema registry (srfake)
 // and producers writing Confluent-framed Avro impressions — a quarter of
 // them with an older version of the schema, which the job resolves to its
-// own — for DEMO_SECONDS (default 6) seconds, printing every batch as
+// own — for DEMO_SECONDS (default 8) seconds, printing every batch as
 // Spark's batch page does.
 package main
 
