@@ -500,6 +500,23 @@ func (c *JobConfig) NeedRegistry(users ...string) error {
 		strings.Join(users, ", "), c.Describe("schemas.registry.url"))
 }
 
+// SchemaRegistry is the job's registry client (RegistryURL, with
+// RegistryOpts' credentials and TLS), logging to e's logger and counted
+// by e's registry health and metrics: what a generated Run resolves
+// Confluent-framed records with.
+func (c *JobConfig) SchemaRegistry(e *Engine) (*SchemaRegistry, error) {
+	opts, err := c.RegistryOpts()
+	if err != nil {
+		return nil, err
+	}
+	reg, err := NewSchemaRegistry(c.RegistryURL, opts...)
+	if err != nil {
+		return nil, err
+	}
+	reg.Log, reg.Hook = e.Logger(), e.RegistryHook()
+	return reg, nil
+}
+
 // OutputTopics are the topics the job writes to, each with the setting
 // that names it: the Kafka sink's topic and the dead-letter topic. The
 // generated Run checks them before the first batch

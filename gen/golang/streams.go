@@ -221,12 +221,8 @@ func emitRun(f *jen.File, p *model.Package) {
 		if usesRegistry(p) {
 			g.Comment("Confluent-framed records name their writer schema by id, looked up in")
 			g.Comment("the registry and resolved against the generated types.")
-			g.List(jen.Id("regOpts"), jen.Err()).Op(":=").Id("cfg").Dot("RegistryOpts").Call()
+			g.List(jen.Id("reg"), jen.Err()).Op(":=").Id("cfg").Dot("SchemaRegistry").Call(jen.Id("e"))
 			g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
-			g.List(jen.Id("reg"), jen.Err()).Op(":=").Qual(runtimePkg, "NewSchemaRegistry").Call(jen.Id("cfg").Dot("RegistryURL"), jen.Id("regOpts").Op("..."))
-			g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
-			g.Id("reg").Dot("Log").Op("=").Id("e").Dot("Logger").Call()
-			g.Id("reg").Dot("Hook").Op("=").Id("e").Dot("RegistryHook").Call()
 		}
 		if ks := p.KafkaSink; ks != nil {
 			emitKafkaWriter(g, ks)

@@ -22,7 +22,8 @@ func TestStreams(t *testing.T) {
 		stream: &model.Stream{Name: "clicks", GoName: "Clicks", Consumer: subscribe("a", "b")},
 		want: []string{
 			"clicksStream, err := " + r + "NewStreamInto[struct{}](e, \"clicks\", " + r + `Subscribe("a", "b"), nil, ` + r + "ConfluentAvroInto[Event](reg), sopts...)",
-			r + "NewSchemaRegistry(cfg.RegistryURL, regOpts...)",
+			"reg, err := cfg.SchemaRegistry(e)",
+			`cfg.NeedRegistry("stream clicks")`,
 		},
 	}, {
 		name:   "key string, raw, pattern",
@@ -31,7 +32,7 @@ func TestStreams(t *testing.T) {
 			"viewsStream, err := " + r + "NewStreamInto(e, \"views\", " + r + "SubscribePattern(sgregexp.MustCompile(\"^views-.*\")), " +
 				r + "StringDecoderInto, " + r + "RawAvroInto[Event](), sopts...)",
 		},
-		lacks: []string{"NewSchemaRegistry"},
+		lacks: []string{"SchemaRegistry(e)", "NeedRegistry"},
 	}, {
 		name: "key long, single-object, assign with offsets",
 		stream: &model.Stream{Name: "orders", GoName: "Orders", Key: prim(model.Long), Encoding: model.SingleObject, Consumer: model.Consumer{
@@ -43,7 +44,7 @@ func TestStreams(t *testing.T) {
 			r + "Assign(" + r + `TopicPartition{ Partition: 0, Topic: "o", }, ` + r + `TopicPartition{ Partition: 3, Topic: "o", }).WithOffsets(map[` + rt + `.TopicPartition]int64{{ Partition: 3, Topic: "o", }: int64(42)})`,
 			r + "Into(" + r + "Int64Decoder)", r + "SingleObjectInto[Event]()",
 		},
-		lacks: []string{"NewSchemaRegistry"},
+		lacks: []string{"SchemaRegistry(e)", "NeedRegistry"},
 	}, {
 		name:   "key int",
 		stream: &model.Stream{Name: "k", GoName: "K", Key: prim(model.Int), Consumer: subscribe("k")},

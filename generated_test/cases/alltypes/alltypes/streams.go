@@ -156,16 +156,10 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	}
 	// Confluent-framed records name their writer schema by id, looked up in
 	// the registry and resolved against the generated types.
-	regOpts, err := cfg.RegistryOpts()
+	reg, err := cfg.SchemaRegistry(e)
 	if err != nil {
 		return err
 	}
-	reg, err := sgruntime.NewSchemaRegistry(cfg.RegistryURL, regOpts...)
-	if err != nil {
-		return err
-	}
-	reg.Log = e.Logger()
-	reg.Hook = e.RegistryHook()
 	impressionsStream, err := sgruntime.NewStreamInto(e, "impressions", sgruntime.Subscribe("impressions"), sgruntime.StringDecoderInto, sgruntime.ConfluentAvroInto[Impression](reg), sopts...)
 	if err != nil {
 		return err

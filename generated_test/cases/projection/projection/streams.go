@@ -139,16 +139,10 @@ func Run(ctx sgcontext.Context, cfg Config, h Handler) error {
 	}
 	// Confluent-framed records name their writer schema by id, looked up in
 	// the registry and resolved against the generated types.
-	regOpts, err := cfg.RegistryOpts()
+	reg, err := cfg.SchemaRegistry(e)
 	if err != nil {
 		return err
 	}
-	reg, err := sgruntime.NewSchemaRegistry(cfg.RegistryURL, regOpts...)
-	if err != nil {
-		return err
-	}
-	reg.Log = e.Logger()
-	reg.Hook = e.RegistryHook()
 	// The output's values are Confluent-framed: the value type's schema is
 	// registered under subject TOPIC-value (or found there) at start-up.
 	sinkWriter, err := sgsink.ConfluentKafkaWriter[string, Pair](ctx, out, reg, true)
